@@ -1,0 +1,39 @@
+use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
+use crate::util::describe;
+use rampart_manifest::ContainerKind;
+
+declare_check! {
+/// ## What it does
+/// Flags containers of long-running workloads (not Jobs, CronJobs, init or ephemeral containers)
+/// without a `livenessProbe`.
+///
+/// ## Why is this bad?
+/// Without a liveness probe a hung process keeps receiving traffic forever; nothing restarts it.
+///
+/// ## Remediation
+/// Add a `livenessProbe` (HTTP, TCP or exec) that reflects the application's health.
+///
+/// ## References
+/// - Kubernetes documentation: Configure Liveness, Readiness and Startup Probes
+    MissingLivenessProbe { slug: "missing-liveness-probe", severity: Low, summary: "A long-running container has no liveness probe" }
+}
+
+impl Check for MissingLivenessProbe {
+    fn meta(&self) -> &'static CheckMeta {
+        &Self::META
+    }
+
+    fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
+        if !cx.is_long_running() {
+            return;
+        }
+        for c in &cx.containers {
+            if c.kind != ContainerKind::Container {
+                continue;
+            }
+            if c.value.get("livenessProbe").is_none() {
+                out.emit(cx.obj, &c.pointer, format!("{} has no liveness probe", describe(c)));
+            }
+        }
+    }
+}

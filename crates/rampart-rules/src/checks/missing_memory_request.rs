@@ -1,0 +1,37 @@
+use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
+use crate::util::{describe, resource};
+use rampart_manifest::ContainerKind;
+
+declare_check! {
+/// ## What it does
+/// Flags containers (init containers included) without `resources.requests.memory`.
+///
+/// ## Why is this bad?
+/// Without a memory request the pod is BestEffort or Burstable and is the first to be evicted under
+/// memory pressure.
+///
+/// ## Remediation
+/// Set `resources.requests.memory` on every container, sized from observed usage.
+///
+/// ## References
+/// - CIS Kubernetes Benchmark 5.7 (resource governance)
+/// - NSA/CISA Kubernetes Hardening Guide: resource policies
+    MissingMemoryRequest { slug: "missing-memory-request", severity: Low, summary: "A container has no memory request" }
+}
+
+impl Check for MissingMemoryRequest {
+    fn meta(&self) -> &'static CheckMeta {
+        &Self::META
+    }
+
+    fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
+        for c in &cx.containers {
+            if c.kind == ContainerKind::Ephemeral {
+                continue;
+            }
+            if resource(c, "requests", "memory").is_none() {
+                out.emit(cx.obj, &c.ptr("resources"), format!("{} has no memory request", describe(c)));
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The catalog: every check, one per file.
+
+mod privileged_container;
+mod privilege_escalation_container;
+mod run_as_root;
+mod writable_root_filesystem;
+mod capabilities_not_dropped;
+mod dangerous_capability;
+mod host_network;
+mod host_pid;
+mod host_ipc;
+mod host_port;
+mod host_path_volume;
+mod docker_socket_mount;
+mod missing_seccomp_profile;
+mod missing_cpu_limit;
+mod missing_memory_limit;
+mod missing_cpu_request;
+mod missing_memory_request;
+mod latest_tag;
+mod image_not_pinned_by_digest;
+mod missing_liveness_probe;
+mod missing_readiness_probe;
+mod default_service_account;
+mod automount_service_account_token;
+mod hardcoded_secret_in_env;
+mod secret_as_env_var;
+mod configmap_with_credentials;
+mod plaintext_secret_manifest;
+mod rbac_wildcard;
+mod rbac_secrets_access;
+mod rbac_pod_exec;
+mod rbac_privilege_escalation_verbs;
+mod cluster_admin_binding;
+mod missing_pod_security_labels;
+mod missing_default_deny_network_policy;
+mod missing_pod_disruption_budget;
+mod ingress_without_tls;
+mod nginx_ingress_snippet_annotation;
+mod exposed_service;
+mod unconfined_seccomp_profile;
+mod unconfined_apparmor_profile;
+mod unmasked_proc_mount;
+mod unsafe_sysctls;
+mod custom_selinux_options;
+mod windows_host_process;
+mod run_as_root_group;
+mod untrusted_registry;
+mod missing_required_labels;
+mod sensitive_host_path;
+mod writable_host_path;
+mod deprecated_api_version;
+mod default_namespace;
+mod service_account_token_secret;
+mod rbac_nodes_proxy;
+mod rbac_workload_create;
+mod rbac_token_create;
+mod rbac_webhook_config;
+mod rbac_csr_approval;
+mod rbac_node_patch;
+mod rbac_manage_rbac;
+mod rbac_persistent_volume_create;
+mod binding_to_anonymous;
+mod ingress_wildcard_host;
+mod service_external_ips;
+mod share_process_namespace;
+mod dangling_service;
+mod pdb_blocks_eviction;
+mod missing_anti_affinity;
+mod ssh_port_exposed;
+mod privileged_port;
+mod duplicate_env_var;
+mod emptydir_without_size_limit;
+mod host_users_enabled;
+mod ignore_without_reason;
+mod image_pull_policy_not_always;
+mod cronjob_missing_concurrency_policy;
+mod kube_system_workload;
+
+use crate::check::Check;
+use rampart_manifest::PodSpecRef;
+use serde_json::{Map, Value};
+
+/// Every check, in catalog order.
+pub(crate) static ALL: &[&dyn Check] = &[
+    &privileged_container::PrivilegedContainer,
+    &privilege_escalation_container::PrivilegeEscalationContainer,
+    &run_as_root::RunAsRoot,
+    &writable_root_filesystem::WritableRootFilesystem,
+    &capabilities_not_dropped::CapabilitiesNotDropped,
+    &dangerous_capability::DangerousCapability,
+    &host_network::HostNetwork,
+    &host_pid::HostPid,
+    &host_ipc::HostIpc,
+    &host_port::HostPort,
+    &host_path_volume::HostPathVolume,
+    &docker_socket_mount::DockerSocketMount,
+    &missing_seccomp_profile::MissingSeccompProfile,
+    &missing_cpu_limit::MissingCpuLimit,
+    &missing_memory_limit::MissingMemoryLimit,
+    &missing_cpu_request::MissingCpuRequest,
+    &missing_memory_request::MissingMemoryRequest,
+    &latest_tag::LatestTag,
+    &image_not_pinned_by_digest::ImageNotPinnedByDigest,
+    &missing_liveness_probe::MissingLivenessProbe,
+    &missing_readiness_probe::MissingReadinessProbe,
+    &default_service_account::DefaultServiceAccount,
+    &automount_service_account_token::AutomountServiceAccountToken,
+    &hardcoded_secret_in_env::HardcodedSecretInEnv,
+    &secret_as_env_var::SecretAsEnvVar,
+    &configmap_with_credentials::ConfigmapWithCredentials,
+    &plaintext_secret_manifest::PlaintextSecretManifest,
+    &rbac_wildcard::RbacWildcard,
+    &rbac_secrets_access::RbacSecretsAccess,
+    &rbac_pod_exec::RbacPodExec,
+    &rbac_privilege_escalation_verbs::RbacPrivilegeEscalationVerbs,
+    &cluster_admin_binding::ClusterAdminBinding,
+    &missing_pod_security_labels::MissingPodSecurityLabels,
+    &missing_default_deny_network_policy::MissingDefaultDenyNetworkPolicy,
+    &missing_pod_disruption_budget::MissingPodDisruptionBudget,
+    &ingress_without_tls::IngressWithoutTls,
+    &nginx_ingress_snippet_annotation::NginxIngressSnippetAnnotation,
+    &exposed_service::ExposedService,
+    &unconfined_seccomp_profile::UnconfinedSeccompProfile,
+    &unconfined_apparmor_profile::UnconfinedApparmorProfile,
+    &unmasked_proc_mount::UnmaskedProcMount,
+    &unsafe_sysctls::UnsafeSysctls,
+    &custom_selinux_options::CustomSelinuxOptions,
+    &windows_host_process::WindowsHostProcess,
+    &run_as_root_group::RunAsRootGroup,
+    &untrusted_registry::UntrustedRegistry,
+    &missing_required_labels::MissingRequiredLabels,
+    &sensitive_host_path::SensitiveHostPath,
+    &writable_host_path::WritableHostPath,
+    &deprecated_api_version::DeprecatedApiVersion,
+    &default_namespace::DefaultNamespace,
+    &service_account_token_secret::ServiceAccountTokenSecret,
+    &rbac_nodes_proxy::RbacNodesProxy,
+    &rbac_workload_create::RbacWorkloadCreate,
+    &rbac_token_create::RbacTokenCreate,
+    &rbac_webhook_config::RbacWebhookConfig,
+    &rbac_csr_approval::RbacCsrApproval,
+    &rbac_node_patch::RbacNodePatch,
+    &rbac_manage_rbac::RbacManageRbac,
+    &rbac_persistent_volume_create::RbacPersistentVolumeCreate,
+    &binding_to_anonymous::BindingToAnonymous,
+    &ingress_wildcard_host::IngressWildcardHost,
+    &service_external_ips::ServiceExternalIps,
+    &share_process_namespace::ShareProcessNamespace,
+    &dangling_service::DanglingService,
+    &pdb_blocks_eviction::PdbBlocksEviction,
+    &missing_anti_affinity::MissingAntiAffinity,
+    &ssh_port_exposed::SshPortExposed,
+    &privileged_port::PrivilegedPort,
+    &duplicate_env_var::DuplicateEnvVar,
+    &emptydir_without_size_limit::EmptydirWithoutSizeLimit,
+    &host_users_enabled::HostUsersEnabled,
+    &ignore_without_reason::IgnoreWithoutReason,
+    &image_pull_policy_not_always::ImagePullPolicyNotAlways,
+    &cronjob_missing_concurrency_policy::CronjobMissingConcurrencyPolicy,
+    &kube_system_workload::KubeSystemWorkload,
+];
+
+/// Former slugs that still resolve, as (old, current).
+pub(crate) static ALIASES: &[(&str, &str)] = &[("privileged", "privileged-container"), ("no-read-only-root-fs", "writable-root-filesystem"), ("run-as-non-root", "run-as-root")];
+
+/// The pod's volumes with their index.
+pub(crate) fn volumes<'a>(pod: &PodSpecRef<'a>) -> impl Iterator<Item = (usize, &'a Map<String, Value>)> {
+    pod.spec.get("volumes").and_then(Value::as_array).into_iter().flatten().enumerate().filter_map(|(i, v)| Some((i, v.as_object()?)))
+}
+
+/// A volume's (or any named item's) name.
+pub(crate) fn name(v: &Map<String, Value>) -> &str {
+    v.get("name").and_then(Value::as_str).unwrap_or("")
+}
+
+/// Whether a rule's apiGroups cover `group`.
+pub(crate) fn group_ok(groups: &[&str], group: &str) -> bool {
+    groups.iter().any(|g| *g == "*" || *g == group)
+}
+
+/// Whether a rule's resources cover `resource` (`*`, `pods/*` for subresources).
+pub(crate) fn res_ok(resources: &[&str], resource: &str) -> bool {
+    resources.iter().any(|r| {
+        *r == "*" || *r == resource || resource.split_once('/').is_some_and(|(base, _)| r.strip_suffix("/*") == Some(base)) || resource.split_once('/').is_some_and(|(_, sub)| r.strip_prefix("*/") == Some(sub))
+    })
+}
+
+/// Whether a rule's verbs include any of `wanted` (or `*`).
+pub(crate) fn verb_ok(verbs: &[&str], wanted: &[&str]) -> bool {
+    verbs.iter().any(|v| *v == "*" || wanted.contains(v))
+}

@@ -1,0 +1,178 @@
+//! `.rampart.yaml`: which checks run, their severities, and the settings some checks take.
+
+use rampart_core::Severity;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The configuration file name looked for upward from the working directory.
+pub const CONFIG_FILE: &str = ".rampart.yaml";
+
+/// Errors reading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read configuration")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML or has a key or value the configuration does not know.
+    #[error("{file}:{line}:{column}: {message}")]
+    Invalid { file: String, line: u32, column: u32, message: String },
+    /// A check named in the configuration does not exist.
+    #[error("unknown check `{check}` in configuration (see `rampart checks`)")]
+    UnknownCheck { check: String },
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    #[serde(default)]
+    pub checks: ChecksConfig,
+    #[serde(default)]
+    pub settings: Settings,
+    /// Report Pod Security Standards violations from `rampart scan` at this level.
+    #[serde(default)]
+    pub pss: Option<PssConfig>,
+    /// Default for `--fail-on`.
+    #[serde(default)]
+    pub fail_on: Option<Severity>,
+}
+
+/// Which checks run and how severe they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChecksConfig {
+    /// Checks that never run.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// When set, only these checks run.
+    #[serde(default)]
+    pub only: Option<Vec<String>>,
+    /// Severity overrides, by slug.
+    #[serde(default)]
+    pub severity: BTreeMap<String, Severity>,
+}
+
+/// Settings of the checks that take them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Settings {
+    /// `untrusted-registry`: image registries (prefixes, e.g. `registry.example.com/`) allowed.
+    /// Empty: the check does not run.
+    #[serde(default)]
+    pub allowed_registries: Vec<String>,
+    /// `missing-required-labels`: labels every workload must carry. Empty: the check does not run.
+    #[serde(default)]
+    pub required_labels: Vec<String>,
+    /// `sensitive-host-path`: host paths (and everything under them) that must not be mounted.
+    #[serde(default = "default_sensitive_paths")]
+    pub sensitive_host_paths: Vec<String>,
+    /// `dangerous-capability`: added capabilities that are accepted.
+    #[serde(default = "default_allowed_caps")]
+    pub allowed_capabilities: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            allowed_registries: Vec::new(),
+            required_labels: Vec::new(),
+            sensitive_host_paths: default_sensitive_paths(),
+            allowed_capabilities: default_allowed_caps(),
+        }
+    }
+}
+
+fn default_sensitive_paths() -> Vec<String> {
+    ["/", "/etc", "/root", "/home", "/proc", "/sys", "/boot", "/dev", "/var/run", "/run", "/var/lib/kubelet", "/var/lib/docker", "/var/lib/containerd", "/var/log", "/usr", "/lib", "/bin", "/sbin"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn default_allowed_caps() -> Vec<String> {
+    vec!["NET_BIND_SERVICE".to_string()]
+}
+
+/// Pod Security Standards in `rampart scan`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PssConfig {
+    /// `baseline` or `restricted`.
+    pub level: String,
+    /// `latest` or `v1.N`.
+    #[serde(default = "latest")]
+    pub version: String,
+}
+
+fn latest() -> String {
+    "latest".to_string()
+}
+
+impl Config {
+    /// Parses configuration text; errors name the file, line and column.
+    pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+        let (docs, errors) = rampart_manifest::parse_yaml(file, text);
+        if let Some(e) = errors.into_iter().next() {
+            return Err(ConfigError::Invalid { file: file.into(), line: e.line, column: e.column, message: e.message });
+        }
+        let Some(doc) = docs.into_iter().next() else { return Ok(Config::default()) };
+        serde_json::from_value::<Config>(doc.value).map_err(|e| {
+            let message = e.to_string();
+            // serde names the offending key; point at it when we can find it
+            let (line, column) = message
+                .split('`')
+                .nth(1)
+                .and_then(|key| find_key(&doc.pos, key))
+                .unwrap_or((doc.pos.line, doc.pos.col));
+            ConfigError::Invalid { file: file.into(), line, column, message }
+        })
+    }
+
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { file: path.display().to_string(), source })?;
+        Config::parse(&path.display().to_string(), &text)
+    }
+
+    /// Finds `.rampart.yaml` in `start` or one of its ancestors.
+    pub fn discover(start: &Path) -> Option<PathBuf> {
+        start.ancestors().map(|d| d.join(CONFIG_FILE)).find(|p| p.is_file())
+    }
+}
+
+fn find_key(pos: &rampart_manifest::PosNode, key: &str) -> Option<(u32, u32)> {
+    // breadth-first over the few top levels of a config file
+    for prefix in ["", "/checks", "/settings", "/pss", "/checks/severity"] {
+        if let Some(p) = pos.find(&format!("{prefix}/{key}")) {
+            return Some(p);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_errors_with_position() {
+        let err = Config::parse(".rampart.yaml", "checks:\n  disable: []\n  severty: {}\n").unwrap_err();
+        let s = err.to_string();
+        assert!(s.starts_with(".rampart.yaml:3:3: unknown field `severty`"), "{s}");
+    }
+
+    #[test]
+    fn parses_settings_and_overrides() {
+        let c = Config::parse("c", "checks:\n  severity: {latest-tag: high}\nsettings:\n  allowedRegistries: [ghcr.io/acme/]\nfailOn: medium\n").unwrap();
+        assert_eq!(c.checks.severity.get("latest-tag"), Some(&Severity::High));
+        assert_eq!(c.settings.allowed_registries, vec!["ghcr.io/acme/"]);
+        assert_eq!(c.fail_on, Some(Severity::Medium));
+        assert!(c.settings.sensitive_host_paths.contains(&"/etc".to_string()));
+    }
+}

@@ -1,0 +1,146 @@
+//! rampart's check catalog: one check per file under `checks/`, each documented by its doc
+//! comment, run over loaded manifests.
+//!
+//! ```
+//! let loaded = rampart_manifest::load_str("pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: app\n    image: nginx\n    securityContext: {privileged: yes}\n");
+//! let catalog = rampart_rules::Catalog::new(rampart_rules::Config::default()).unwrap();
+//! let findings = catalog.check_all(&loaded.objects);
+//! assert!(findings.iter().any(|f| f.check == "privileged-container" && f.location.as_ref().unwrap().line == 8));
+//! ```
+
+mod check;
+mod checks;
+mod config;
+mod inventory;
+pub mod secrets;
+mod util;
+
+pub use check::CheckMeta;
+pub use config::{ChecksConfig, Config, ConfigError, PssConfig, Settings};
+pub use inventory::Inventory;
+
+use check::{Check, Emitter, ObjectContext};
+use rampart_core::{Finding, Severity};
+use rampart_manifest::Object;
+use rayon::prelude::*;
+
+/// Annotation listing checks an object opts out of: `rampart.dev/ignore: "slug,slug"`.
+pub const IGNORE_ANNOTATION: &str = "rampart.dev/ignore";
+/// Annotation giving the reason for an ignore; an ignore without one is itself reported.
+pub const IGNORE_REASON_ANNOTATION: &str = "rampart.dev/ignore-reason";
+
+/// The check catalog with its configuration.
+pub struct Catalog {
+    checks: Vec<(&'static dyn Check, Severity)>,
+    config: Config,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").field("checks", &self.checks.len()).finish()
+    }
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Catalog {
+            checks: checks::ALL.iter().map(|c| (*c, c.meta().severity)).collect(),
+            config: Config::default(),
+        }
+    }
+}
+
+/// Every check's metadata, sorted by slug.
+pub fn all_checks() -> Vec<&'static CheckMeta> {
+    let mut v: Vec<_> = checks::ALL.iter().map(|c| c.meta()).collect();
+    v.sort_by_key(|m| m.slug);
+    v
+}
+
+/// The metadata of the check named `slug` (or a former slug that is now an alias).
+pub fn find_check(slug: &str) -> Option<&'static CheckMeta> {
+    let slug = checks::ALIASES.iter().find(|(old, _)| *old == slug).map_or(slug, |(_, new)| *new);
+    checks::ALL.iter().map(|c| c.meta()).find(|m| m.slug == slug)
+}
+
+impl Catalog {
+    /// Builds the catalog, rejecting configuration that names unknown checks.
+    pub fn new(config: Config) -> Result<Catalog, ConfigError> {
+        let known = |s: &str| find_check(s).is_some();
+        for slug in config.checks.disable.iter().chain(config.checks.severity.keys()).chain(config.checks.only.iter().flatten()) {
+            if !known(slug) {
+                return Err(ConfigError::UnknownCheck { check: slug.clone() });
+            }
+        }
+        let checks = checks::ALL
+            .iter()
+            .filter(|c| {
+                let slug = c.meta().slug;
+                !config.checks.disable.iter().any(|d| find_check(d).is_some_and(|m| m.slug == slug))
+                    && config.checks.only.as_ref().is_none_or(|only| only.iter().any(|o| find_check(o).is_some_and(|m| m.slug == slug)))
+            })
+            .map(|c| {
+                let sev = config
+                    .checks
+                    .severity
+                    .iter()
+                    .find(|(k, _)| find_check(k).is_some_and(|m| m.slug == c.meta().slug))
+                    .map_or(c.meta().severity, |(_, s)| *s);
+                (*c, sev)
+            })
+            .collect();
+        Ok(Catalog { checks, config })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The metadata of the enabled checks.
+    pub fn enabled(&self) -> impl Iterator<Item = &'static CheckMeta> + '_ {
+        self.checks.iter().map(|(c, _)| c.meta())
+    }
+
+    /// Runs every per-object check on one object (what the admission webhook calls).
+    pub fn check_object(&self, obj: &Object) -> Vec<Finding> {
+        let pod = rampart_manifest::pod_spec(&obj.value);
+        let containers = pod.as_ref().map(rampart_manifest::containers).unwrap_or_default();
+        let cx = ObjectContext { obj, pod, containers, config: &self.config };
+        let mut findings = Vec::new();
+        for (check, severity) in &self.checks {
+            let mut em = Emitter { meta: check.meta(), severity: *severity, findings: &mut findings };
+            check.check_object(&cx, &mut em);
+        }
+        findings.retain(|f| !is_ignored(obj, &f.check));
+        findings
+    }
+
+    /// Runs every check over a set of objects: per-object checks in parallel, then the checks
+    /// that look across objects. Findings come back sorted by file, line, column and check.
+    pub fn check_all(&self, objects: &[Object]) -> Vec<Finding> {
+        let mut findings: Vec<Finding> = objects.par_iter().flat_map_iter(|o| self.check_object(o)).collect();
+        let inv = Inventory::new(objects);
+        for (check, severity) in &self.checks {
+            let mut found = Vec::new();
+            let mut em = Emitter { meta: check.meta(), severity: *severity, findings: &mut found };
+            check.check_inventory(&inv, &mut em);
+            findings.extend(found.into_iter().filter(|f| !inv.is_ignored(f)));
+        }
+        sort_findings(&mut findings);
+        findings
+    }
+}
+
+/// Sorts by file, line, column, then check slug.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()).then_with(|| a.message.cmp(&b.message)));
+}
+
+/// Whether `obj` opts out of `check` with the ignore annotation (a reason is required for the
+/// opt-out to count).
+pub(crate) fn is_ignored(obj: &Object, check: &str) -> bool {
+    let Some(ann) = obj.annotations() else { return false };
+    let Some(list) = ann.get(IGNORE_ANNOTATION).and_then(|v| v.as_str()) else { return false };
+    let has_reason = ann.get(IGNORE_REASON_ANNOTATION).and_then(|v| v.as_str()).is_some_and(|r| !r.trim().is_empty());
+    has_reason && list.split(',').map(str::trim).any(|s| s == check || s == "*" || find_check(s).is_some_and(|m| m.slug == check))
+}

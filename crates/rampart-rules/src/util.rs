@@ -1,0 +1,60 @@
+//! Small readers shared by checks.
+
+use rampart_manifest::{ContainerRef, PodSpecRef};
+use serde_json::Value;
+
+/// The effective value of a security setting: the container's, else the pod's.
+pub(crate) fn effective<'a>(pod: &PodSpecRef<'a>, c: &ContainerRef<'a>, key: &str) -> Option<&'a Value> {
+    c.security(key).or_else(|| pod.spec.get("securityContext")?.get(key))
+}
+
+/// `true` if the value is the boolean `true`.
+pub(crate) fn is_true(v: Option<&Value>) -> bool {
+    v.and_then(Value::as_bool) == Some(true)
+}
+
+/// The string items of a list field.
+pub(crate) fn strings(v: Option<&Value>) -> Vec<&str> {
+    v.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+}
+
+/// Reads `resources.<section>.<resource>` of a container.
+pub(crate) fn resource<'a>(c: &ContainerRef<'a>, section: &str, res: &str) -> Option<&'a Value> {
+    c.value.get("resources")?.get(section)?.get(res)
+}
+
+/// `container "app"`, `init container "setup"`, …
+pub(crate) fn describe(c: &ContainerRef<'_>) -> String {
+    format!("{} \"{}\"", c.kind.noun(), c.name)
+}
+
+/// The image reference split into (registry-and-repository, tag, digest).
+pub(crate) fn parse_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (image, None),
+    };
+    // a tag is after the last ':' that follows the last '/'
+    let slash = rest.rfind('/').map_or(0, |i| i + 1);
+    match rest.get(slash..).and_then(|tail| tail.rfind(':')) {
+        Some(i) => {
+            let at = slash + i;
+            (rest.get(..at).unwrap_or(rest), rest.get(at + 1..), digest)
+        }
+        None => (rest, None, digest),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references() {
+        assert_eq!(parse_image("nginx"), ("nginx", None, None));
+        assert_eq!(parse_image("nginx:1.25"), ("nginx", Some("1.25"), None));
+        assert_eq!(parse_image("registry:5000/app"), ("registry:5000/app", None, None));
+        assert_eq!(parse_image("registry:5000/app:v1@sha256:abc"), ("registry:5000/app", Some("v1"), Some("sha256:abc")));
+        assert_eq!(parse_image("app@sha256:abc"), ("app", None, Some("sha256:abc")));
+    }
+}

@@ -1,0 +1,229 @@
+//! `rampart scan`, `rampart checks`, `rampart explain`.
+
+use anyhow::Context;
+use rampart_core::{Finding, InputError, Severity};
+use rampart_manifest::{Source, load_str, read_source};
+use rampart_report::{Format, Report, RuleMeta};
+use rampart_rules::{Catalog, Config};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// When to colour text output.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Exit status: 0 no finding at or above --fail-on; 1 findings at or above it (this wins over \
+                  input errors); 2 usage or input errors (unreadable files, invalid YAML, wrong types) and no finding \
+                  at or above --fail-on.")]
+pub struct Args {
+    /// Files, directories (walked recursively, .gitignore honoured) or `-` for stdin.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output format: text, json, sarif or junit.
+    #[arg(long, short = 'o', default_value = "text")]
+    pub format: String,
+    /// Lowest severity that makes the exit status 1 (critical, high, medium, low, info).
+    #[arg(long)]
+    pub fail_on: Option<Severity>,
+    /// Configuration file (default: `.rampart.yaml` in the working directory or an ancestor).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Ignore any `.rampart.yaml`.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+    /// Report Pod Security Standards violations at this level too (baseline or restricted).
+    #[arg(long)]
+    pub pss_level: Option<String>,
+    /// Largest input file read, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub max_file_size: u64,
+    /// Colour the text output.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ChecksArgs {
+    /// Output format: text or json.
+    #[arg(long, default_value = "text")]
+    pub format: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// The check's slug, e.g. `privileged-container`.
+    pub check: String,
+}
+
+fn load_config(args: &Args) -> anyhow::Result<Config> {
+    if args.no_config {
+        return Ok(Config::default());
+    }
+    let path = match &args.config {
+        Some(p) => Some(p.clone()),
+        None => std::env::current_dir().ok().and_then(|d| Config::discover(&d)),
+    };
+    match path {
+        Some(p) => Ok(Config::load(&p)?),
+        None => Ok(Config::default()),
+    }
+}
+
+/// The catalog's metadata in the report layer's terms.
+pub fn rule_metas() -> Vec<RuleMeta> {
+    rampart_rules::all_checks()
+        .into_iter()
+        .map(|m| RuleMeta {
+            slug: m.slug.to_string(),
+            severity: m.severity,
+            summary: m.summary.to_string(),
+            help_markdown: m.markdown(),
+        })
+        .collect()
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let format: Format = args.format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut config = load_config(&args)?;
+    if let Some(level) = &args.pss_level {
+        config.pss = Some(rampart_rules::PssConfig { level: level.clone(), version: "latest".into() });
+    }
+    let fail_on = args.fail_on.or(config.fail_on).unwrap_or(Severity::High);
+    let pss = config.pss.clone();
+    let catalog = Catalog::new(config)?;
+
+    let (sources, mut errors) = rampart_manifest::discover(&args.paths);
+    let keep_text = matches!(format, Format::Text);
+    let max = args.max_file_size.saturating_mul(1024 * 1024);
+    let parts: Vec<(Option<(String, Arc<str>)>, rampart_manifest::Loaded)> = sources
+        .par_iter()
+        .map(|s: &Source| match read_source(s, max) {
+            Ok((name, text)) => {
+                let loaded = load_str(&name, &text);
+                (keep_text.then(|| (name, Arc::from(text))), loaded)
+            }
+            Err(e) => (None, rampart_manifest::Loaded { errors: vec![e], ..Default::default() }),
+        })
+        .collect();
+    let mut texts: HashMap<String, Arc<str>> = HashMap::new();
+    let mut loaded = rampart_manifest::Loaded::default();
+    for (text, part) in parts {
+        if let Some((name, t)) = text {
+            texts.insert(name, t);
+        }
+        loaded.extend(part);
+    }
+    errors.append(&mut loaded.errors);
+    for s in &loaded.skipped {
+        eprintln!("note: {s}");
+    }
+
+    let mut findings = catalog.check_all(&loaded.objects);
+    if let Some(p) = &pss {
+        findings.extend(pss_findings(&loaded.objects, &p.level, &p.version)?);
+        rampart_rules::sort_findings(&mut findings);
+    }
+
+    let objects: Vec<_> = loaded.objects.iter().map(|o| (o.object_ref(), o.file.to_string())).collect();
+    let rules = rule_metas();
+    let sources_fn = |f: &str| texts.get(f).cloned();
+    let report = Report {
+        findings: &findings,
+        errors: &errors,
+        rules: &rules,
+        objects: &objects,
+        sources: &sources_fn,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        fail_on,
+    };
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    rampart_report::render(format, &report, &mut out, color).context("writing the report")?;
+    out.flush().context("writing the report")?;
+    if !matches!(format, Format::Text) {
+        for e in &errors {
+            eprintln!("{e}");
+        }
+    }
+    Ok(exit_code(&findings, &errors, fail_on))
+}
+
+/// 1 when a finding is at or above the threshold (even with input errors), else 2 when an input
+/// could not be read, else 0.
+pub fn exit_code(findings: &[Finding], errors: &[InputError], fail_on: Severity) -> ExitCode {
+    if findings.iter().any(|f| f.severity >= fail_on) {
+        ExitCode::from(1)
+    } else if !errors.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn pss_findings(objects: &[rampart_manifest::Object], level: &str, version: &str) -> anyhow::Result<Vec<Finding>> {
+    let policy = rampart_pss::Policy {
+        level: level.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
+        version: version.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    Ok(objects
+        .iter()
+        .filter_map(|o| rampart_pss::evaluate_object(policy, &o.value).map(|v| rampart_pss::to_findings(policy, o, &v)))
+        .flatten()
+        .collect())
+}
+
+pub fn checks(args: ChecksArgs) -> anyhow::Result<ExitCode> {
+    let all = rampart_rules::all_checks();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match args.format.as_str() {
+        "json" => {
+            let list: Vec<_> = all
+                .iter()
+                .map(|m| serde_json::json!({"check": m.slug, "severity": m.severity, "summary": m.summary}))
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &list)?;
+            writeln!(out)?;
+        }
+        "text" => {
+            let width = all.iter().map(|m| m.slug.len()).max().unwrap_or(0);
+            for m in &all {
+                writeln!(out, "{:<width$}  {:<8}  {}", m.slug, m.severity.as_str(), m.summary)?;
+            }
+            writeln!(out, "\n{} checks", all.len())?;
+        }
+        other => anyhow::bail!("unknown format `{other}` for `rampart checks`, expected text or json"),
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let Some(m) = rampart_rules::find_check(&args.check) else {
+        let close: Vec<&str> = rampart_rules::all_checks()
+            .into_iter()
+            .map(|m| m.slug)
+            .filter(|s| s.contains(args.check.as_str()) || args.check.contains(*s))
+            .collect();
+        let hint = if close.is_empty() { String::new() } else { format!(" (did you mean {}?)", close.join(", ")) };
+        anyhow::bail!("unknown check `{}`{hint}; `rampart checks` lists them", args.check);
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "# {}\n\nSeverity: {}\n\n{}", m.slug, m.severity, m.summary)?;
+    writeln!(out, "\n{}", m.markdown())?;
+    Ok(ExitCode::SUCCESS)
+}

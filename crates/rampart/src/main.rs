@@ -1,0 +1,82 @@
+//! The `rampart` command line: thin shells over the engine crates.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Kubernetes defense in depth: lint manifests, apply the Pod Security Standards, analyze RBAC,
+/// NetworkPolicies, admission policies and audit logs.
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Lint manifests (files, directories, `-` for stdin) with the check catalog.
+    Scan(cmd::scan::Args),
+    /// List the check catalog: slug, severity, one-line description.
+    Checks(cmd::scan::ChecksArgs),
+    /// Print a check's documentation.
+    Explain(cmd::scan::ExplainArgs),
+    /// Evaluate pods and workload templates against the Pod Security Standards.
+    Pss(cmd::pss::Args),
+    /// Answer RBAC questions offline: can-i, who-can, risks, escalation paths.
+    Rbac(cmd::rbac::Args),
+    /// NetworkPolicy connectivity: list, explain, gaps.
+    Netpol(cmd::netpol::Args),
+    /// Gatekeeper ConstraintTemplates and ValidatingAdmissionPolicies.
+    Policy(cmd::policy::Args),
+    /// Audit-policy evaluation and threat detection on audit logs.
+    Audit(cmd::audit::Args),
+    /// Run the HTTPS admission webhook.
+    Serve(cmd::serve::Args),
+    /// Write a CA, a serving certificate and the caBundle for the webhook.
+    Certs(cmd::certs::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Scan(a) => cmd::scan::run(a),
+        Command::Checks(a) => cmd::scan::checks(a),
+        Command::Explain(a) => cmd::scan::explain(a),
+        Command::Pss(a) => cmd::pss::run(a),
+        Command::Rbac(a) => cmd::rbac::run(a),
+        Command::Netpol(a) => cmd::netpol::run(a),
+        Command::Policy(a) => cmd::policy::run(a),
+        Command::Audit(a) => cmd::audit::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Certs(a) => cmd::certs::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("rampart: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RAMPART_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
