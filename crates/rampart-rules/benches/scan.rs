@@ -1,5 +1,10 @@
 //! Load and check a generated corpus of manifests: the `rampart scan` hot path.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rampart_rules::Catalog;
@@ -75,10 +80,14 @@ fn bench(c: &mut Criterion) {
     let catalog = Catalog::default();
     let mut g = c.benchmark_group("scan");
     g.throughput(Throughput::Elements(3000));
-    g.bench_function("load_3000_objects", |b| b.iter(|| rampart_manifest::load_str("corpus.yaml", &text)));
+    g.bench_function("load_3000_objects", |b| {
+        b.iter(|| rampart_manifest::load_str("corpus.yaml", &text))
+    });
     let loaded = rampart_manifest::load_str("corpus.yaml", &text);
     assert_eq!(loaded.objects.len(), 3000);
-    g.bench_function("check_3000_objects", |b| b.iter(|| catalog.check_all(&loaded.objects)));
+    g.bench_function("check_3000_objects", |b| {
+        b.iter(|| catalog.check_all(&loaded.objects))
+    });
     g.finish();
 }
 

@@ -20,13 +20,21 @@ pub struct CheckMeta {
 impl CheckMeta {
     /// The documentation as markdown (doc-comment lines lose their leading space).
     pub fn markdown(&self) -> String {
-        self.doc.lines().map(|l| l.strip_prefix(' ').unwrap_or(l)).collect::<Vec<_>>().join("\n")
+        self.doc
+            .lines()
+            .map(|l| l.strip_prefix(' ').unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// The `## <title>` section of the documentation, with wrapped lines joined.
     pub fn section(&self, title: &str) -> Option<String> {
         let md = self.markdown();
-        let mut lines = md.lines().skip_while(|l| l.trim() != format!("## {title}")).skip(1).take_while(|l| !l.starts_with("## "));
+        let mut lines = md
+            .lines()
+            .skip_while(|l| l.trim() != format!("## {title}"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("## "));
         let mut out = String::new();
         for l in lines.by_ref() {
             let t = l.trim_end();
@@ -87,6 +95,12 @@ impl ObjectContext<'_> {
         self.obj.kind()
     }
 
+    /// Whether the object is `kind` in one of the API `groups` (`""` is the core group), so a
+    /// CRD that reuses a built-in kind name is not mistaken for it.
+    pub fn is(&self, groups: &[&str], kind: &str) -> bool {
+        self.obj.kind() == kind && groups.contains(&self.obj.group())
+    }
+
     /// Whether the object is a long-running workload (not a Job, CronJob or bare Job pod template).
     pub fn is_long_running(&self) -> bool {
         !matches!(self.kind(), "Job" | "CronJob")
@@ -96,7 +110,10 @@ impl ObjectContext<'_> {
                     .value
                     .pointer("/metadata/ownerReferences")
                     .and_then(|o| o.as_array())
-                    .is_some_and(|refs| refs.iter().any(|r| r.get("kind").and_then(|k| k.as_str()) == Some("Job"))))
+                    .is_some_and(|refs| {
+                        refs.iter()
+                            .any(|r| r.get("kind").and_then(|k| k.as_str()) == Some("Job"))
+                    }))
     }
 }
 

@@ -20,7 +20,12 @@ pub enum ConfigError {
     },
     /// The file is not valid YAML or has a key or value the configuration does not know.
     #[error("{file}:{line}:{column}: {message}")]
-    Invalid { file: String, line: u32, column: u32, message: String },
+    Invalid {
+        file: String,
+        line: u32,
+        column: u32,
+        message: String,
+    },
     /// A check named in the configuration does not exist.
     #[error("unknown check `{check}` in configuration (see `rampart checks`)")]
     UnknownCheck { check: String },
@@ -88,10 +93,29 @@ impl Default for Settings {
 }
 
 fn default_sensitive_paths() -> Vec<String> {
-    ["/", "/etc", "/root", "/home", "/proc", "/sys", "/boot", "/dev", "/var/run", "/run", "/var/lib/kubelet", "/var/lib/docker", "/var/lib/containerd", "/var/log", "/usr", "/lib", "/bin", "/sbin"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "/",
+        "/etc",
+        "/root",
+        "/home",
+        "/proc",
+        "/sys",
+        "/boot",
+        "/dev",
+        "/var/run",
+        "/run",
+        "/var/lib/kubelet",
+        "/var/lib/docker",
+        "/var/lib/containerd",
+        "/var/log",
+        "/usr",
+        "/lib",
+        "/bin",
+        "/sbin",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 fn default_allowed_caps() -> Vec<String> {
@@ -118,9 +142,16 @@ impl Config {
     pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
         let (docs, errors) = rampart_manifest::parse_yaml(file, text);
         if let Some(e) = errors.into_iter().next() {
-            return Err(ConfigError::Invalid { file: file.into(), line: e.line, column: e.column, message: e.message });
+            return Err(ConfigError::Invalid {
+                file: file.into(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            });
         }
-        let Some(doc) = docs.into_iter().next() else { return Ok(Config::default()) };
+        let Some(doc) = docs.into_iter().next() else {
+            return Ok(Config::default());
+        };
         serde_json::from_value::<Config>(doc.value).map_err(|e| {
             let message = e.to_string();
             // serde names the offending key; point at it when we can find it
@@ -129,20 +160,30 @@ impl Config {
                 .nth(1)
                 .and_then(|key| find_key(&doc.pos, key))
                 .unwrap_or((doc.pos.line, doc.pos.col));
-            ConfigError::Invalid { file: file.into(), line, column, message }
+            ConfigError::Invalid {
+                file: file.into(),
+                line,
+                column,
+                message,
+            }
         })
     }
 
     /// Reads a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { file: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.display().to_string(),
+            source,
+        })?;
         Config::parse(&path.display().to_string(), &text)
     }
 
     /// Finds `.rampart.yaml` in `start` or one of its ancestors.
     pub fn discover(start: &Path) -> Option<PathBuf> {
-        start.ancestors().map(|d| d.join(CONFIG_FILE)).find(|p| p.is_file())
+        start
+            .ancestors()
+            .map(|d| d.join(CONFIG_FILE))
+            .find(|p| p.is_file())
     }
 }
 
@@ -162,9 +203,13 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_with_position() {
-        let err = Config::parse(".rampart.yaml", "checks:\n  disable: []\n  severty: {}\n").unwrap_err();
+        let err =
+            Config::parse(".rampart.yaml", "checks:\n  disable: []\n  severty: {}\n").unwrap_err();
         let s = err.to_string();
-        assert!(s.starts_with(".rampart.yaml:3:3: unknown field `severty`"), "{s}");
+        assert!(
+            s.starts_with(".rampart.yaml:3:3: unknown field `severty`"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -173,6 +218,10 @@ mod tests {
         assert_eq!(c.checks.severity.get("latest-tag"), Some(&Severity::High));
         assert_eq!(c.settings.allowed_registries, vec!["ghcr.io/acme/"]);
         assert_eq!(c.fail_on, Some(Severity::Medium));
-        assert!(c.settings.sensitive_host_paths.contains(&"/etc".to_string()));
+        assert!(
+            c.settings
+                .sensitive_host_paths
+                .contains(&"/etc".to_string())
+        );
     }
 }

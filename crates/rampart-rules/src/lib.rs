@@ -37,14 +37,19 @@ pub struct Catalog {
 
 impl std::fmt::Debug for Catalog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Catalog").field("checks", &self.checks.len()).finish()
+        f.debug_struct("Catalog")
+            .field("checks", &self.checks.len())
+            .finish()
     }
 }
 
 impl Default for Catalog {
     fn default() -> Self {
         Catalog {
-            checks: checks::ALL.iter().map(|c| (*c, c.meta().severity)).collect(),
+            checks: checks::ALL
+                .iter()
+                .map(|c| (*c, c.meta().severity))
+                .collect(),
             config: Config::default(),
         }
     }
@@ -59,25 +64,46 @@ pub fn all_checks() -> Vec<&'static CheckMeta> {
 
 /// The metadata of the check named `slug` (or a former slug that is now an alias).
 pub fn find_check(slug: &str) -> Option<&'static CheckMeta> {
-    let slug = checks::ALIASES.iter().find(|(old, _)| *old == slug).map_or(slug, |(_, new)| *new);
-    checks::ALL.iter().map(|c| c.meta()).find(|m| m.slug == slug)
+    let slug = checks::ALIASES
+        .iter()
+        .find(|(old, _)| *old == slug)
+        .map_or(slug, |(_, new)| *new);
+    checks::ALL
+        .iter()
+        .map(|c| c.meta())
+        .find(|m| m.slug == slug)
 }
 
 impl Catalog {
     /// Builds the catalog, rejecting configuration that names unknown checks.
     pub fn new(config: Config) -> Result<Catalog, ConfigError> {
         let known = |s: &str| find_check(s).is_some();
-        for slug in config.checks.disable.iter().chain(config.checks.severity.keys()).chain(config.checks.only.iter().flatten()) {
+        for slug in config
+            .checks
+            .disable
+            .iter()
+            .chain(config.checks.severity.keys())
+            .chain(config.checks.only.iter().flatten())
+        {
             if !known(slug) {
-                return Err(ConfigError::UnknownCheck { check: slug.clone() });
+                return Err(ConfigError::UnknownCheck {
+                    check: slug.clone(),
+                });
             }
         }
         let checks = checks::ALL
             .iter()
             .filter(|c| {
                 let slug = c.meta().slug;
-                !config.checks.disable.iter().any(|d| find_check(d).is_some_and(|m| m.slug == slug))
-                    && config.checks.only.as_ref().is_none_or(|only| only.iter().any(|o| find_check(o).is_some_and(|m| m.slug == slug)))
+                !config
+                    .checks
+                    .disable
+                    .iter()
+                    .any(|d| find_check(d).is_some_and(|m| m.slug == slug))
+                    && config.checks.only.as_ref().is_none_or(|only| {
+                        only.iter()
+                            .any(|o| find_check(o).is_some_and(|m| m.slug == slug))
+                    })
             })
             .map(|c| {
                 let sev = config
@@ -104,11 +130,23 @@ impl Catalog {
     /// Runs every per-object check on one object (what the admission webhook calls).
     pub fn check_object(&self, obj: &Object) -> Vec<Finding> {
         let pod = rampart_manifest::pod_spec(&obj.value);
-        let containers = pod.as_ref().map(rampart_manifest::containers).unwrap_or_default();
-        let cx = ObjectContext { obj, pod, containers, config: &self.config };
+        let containers = pod
+            .as_ref()
+            .map(rampart_manifest::containers)
+            .unwrap_or_default();
+        let cx = ObjectContext {
+            obj,
+            pod,
+            containers,
+            config: &self.config,
+        };
         let mut findings = Vec::new();
         for (check, severity) in &self.checks {
-            let mut em = Emitter { meta: check.meta(), severity: *severity, findings: &mut findings };
+            let mut em = Emitter {
+                meta: check.meta(),
+                severity: *severity,
+                findings: &mut findings,
+            };
             check.check_object(&cx, &mut em);
         }
         findings.retain(|f| !is_ignored(obj, &f.check));
@@ -118,11 +156,18 @@ impl Catalog {
     /// Runs every check over a set of objects: per-object checks in parallel, then the checks
     /// that look across objects. Findings come back sorted by file, line, column and check.
     pub fn check_all(&self, objects: &[Object]) -> Vec<Finding> {
-        let mut findings: Vec<Finding> = objects.par_iter().flat_map_iter(|o| self.check_object(o)).collect();
+        let mut findings: Vec<Finding> = objects
+            .par_iter()
+            .flat_map_iter(|o| self.check_object(o))
+            .collect();
         let inv = Inventory::new(objects);
         for (check, severity) in &self.checks {
             let mut found = Vec::new();
-            let mut em = Emitter { meta: check.meta(), severity: *severity, findings: &mut found };
+            let mut em = Emitter {
+                meta: check.meta(),
+                severity: *severity,
+                findings: &mut found,
+            };
             check.check_inventory(&inv, &mut em);
             findings.extend(found.into_iter().filter(|f| !inv.is_ignored(f)));
         }
@@ -133,14 +178,29 @@ impl Catalog {
 
 /// Sorts by file, line, column, then check slug.
 pub fn sort_findings(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()).then_with(|| a.message.cmp(&b.message)));
+    findings.sort_by(|a, b| {
+        a.sort_key()
+            .cmp(&b.sort_key())
+            .then_with(|| a.message.cmp(&b.message))
+    });
 }
 
 /// Whether `obj` opts out of `check` with the ignore annotation (a reason is required for the
 /// opt-out to count).
 pub(crate) fn is_ignored(obj: &Object, check: &str) -> bool {
-    let Some(ann) = obj.annotations() else { return false };
-    let Some(list) = ann.get(IGNORE_ANNOTATION).and_then(|v| v.as_str()) else { return false };
-    let has_reason = ann.get(IGNORE_REASON_ANNOTATION).and_then(|v| v.as_str()).is_some_and(|r| !r.trim().is_empty());
-    has_reason && list.split(',').map(str::trim).any(|s| s == check || s == "*" || find_check(s).is_some_and(|m| m.slug == check))
+    let Some(ann) = obj.annotations() else {
+        return false;
+    };
+    let Some(list) = ann.get(IGNORE_ANNOTATION).and_then(|v| v.as_str()) else {
+        return false;
+    };
+    let has_reason = ann
+        .get(IGNORE_REASON_ANNOTATION)
+        .and_then(|v| v.as_str())
+        .is_some_and(|r| !r.trim().is_empty());
+    has_reason
+        && list
+            .split(',')
+            .map(str::trim)
+            .any(|s| s == check || s == "*" || find_check(s).is_some_and(|m| m.slug == check))
 }

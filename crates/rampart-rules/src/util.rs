@@ -4,8 +4,13 @@ use rampart_manifest::{ContainerRef, PodSpecRef};
 use serde_json::Value;
 
 /// The effective value of a security setting: the container's, else the pod's.
-pub(crate) fn effective<'a>(pod: &PodSpecRef<'a>, c: &ContainerRef<'a>, key: &str) -> Option<&'a Value> {
-    c.security(key).or_else(|| pod.spec.get("securityContext")?.get(key))
+pub(crate) fn effective<'a>(
+    pod: &PodSpecRef<'a>,
+    c: &ContainerRef<'a>,
+    key: &str,
+) -> Option<&'a Value> {
+    c.security(key)
+        .or_else(|| pod.spec.get("securityContext")?.get(key))
 }
 
 /// `true` if the value is the boolean `true`.
@@ -15,7 +20,9 @@ pub(crate) fn is_true(v: Option<&Value>) -> bool {
 
 /// The string items of a list field.
 pub(crate) fn strings(v: Option<&Value>) -> Vec<&str> {
-    v.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 /// Reads `resources.<section>.<resource>` of a container.
@@ -53,8 +60,17 @@ mod tests {
     fn image_references() {
         assert_eq!(parse_image("nginx"), ("nginx", None, None));
         assert_eq!(parse_image("nginx:1.25"), ("nginx", Some("1.25"), None));
-        assert_eq!(parse_image("registry:5000/app"), ("registry:5000/app", None, None));
-        assert_eq!(parse_image("registry:5000/app:v1@sha256:abc"), ("registry:5000/app", Some("v1"), Some("sha256:abc")));
-        assert_eq!(parse_image("app@sha256:abc"), ("app", None, Some("sha256:abc")));
+        assert_eq!(
+            parse_image("registry:5000/app"),
+            ("registry:5000/app", None, None)
+        );
+        assert_eq!(
+            parse_image("registry:5000/app:v1@sha256:abc"),
+            ("registry:5000/app", Some("v1"), Some("sha256:abc"))
+        );
+        assert_eq!(
+            parse_image("app@sha256:abc"),
+            ("app", None, Some("sha256:abc"))
+        );
     }
 }

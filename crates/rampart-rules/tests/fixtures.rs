@@ -12,7 +12,10 @@ fn fixture_dir() -> PathBuf {
 }
 
 fn fixture_for(slug: &str) -> Option<PathBuf> {
-    ["yaml", "json"].iter().map(|e| fixture_dir().join(format!("{slug}.{e}"))).find(|p| p.exists())
+    ["yaml", "json"]
+        .iter()
+        .map(|e| fixture_dir().join(format!("{slug}.{e}")))
+        .find(|p| p.exists())
 }
 
 fn config_for(slug: &str) -> Config {
@@ -26,14 +29,22 @@ fn config_for(slug: &str) -> Config {
 #[test]
 fn every_check_fires_and_passes_on_its_fixture() {
     let mut problems = Vec::new();
+    // expectations are asserted before snapshots: a snapshot mismatch would hide them
+    let mut snapshots = Vec::new();
     for meta in all_checks() {
         let Some(path) = fixture_for(meta.slug) else {
             problems.push(format!("{}: no fixture", meta.slug));
             continue;
         };
         let text = std::fs::read_to_string(&path).unwrap();
-        let loaded = rampart_manifest::load_str(&path.file_name().unwrap().to_string_lossy(), &text);
-        assert!(loaded.errors.is_empty(), "{}: load errors {:?}", meta.slug, loaded.errors);
+        let loaded =
+            rampart_manifest::load_str(&path.file_name().unwrap().to_string_lossy(), &text);
+        assert!(
+            loaded.errors.is_empty(),
+            "{}: load errors {:?}",
+            meta.slug,
+            loaded.errors
+        );
         let catalog = Catalog::new(config_for(meta.slug)).unwrap();
         let findings = catalog.check_all(&loaded.objects);
         let mut hits: BTreeMap<String, usize> = BTreeMap::new();
@@ -49,31 +60,58 @@ fn every_check_fires_and_passes_on_its_fixture() {
             if name.starts_with("fire-") {
                 fire += 1;
                 if !hits.contains_key(name) {
-                    problems.push(format!("{}: {} {name} should fire but did not", meta.slug, o.kind()));
+                    problems.push(format!(
+                        "{}: {} {name} should fire but did not",
+                        meta.slug,
+                        o.kind()
+                    ));
                 }
             } else if name.starts_with("pass-") {
                 pass += 1;
                 if hits.contains_key(name) {
-                    problems.push(format!("{}: {} {name} must not fire but did", meta.slug, o.kind()));
+                    problems.push(format!(
+                        "{}: {} {name} must not fire but did",
+                        meta.slug,
+                        o.kind()
+                    ));
                 }
             }
         }
         if fire == 0 || pass == 0 {
-            problems.push(format!("{}: fixture needs fire- and pass- objects (has {fire} and {pass})", meta.slug));
+            problems.push(format!(
+                "{}: fixture needs fire- and pass- objects (has {fire} and {pass})",
+                meta.slug
+            ));
         }
         let rendered: String = findings
             .iter()
             .filter(|f| f.check == meta.slug)
             .map(|f| {
                 let l = f.location.as_ref().unwrap();
-                format!("{}:{}:{} [{}] {} — {}\n", l.file, l.line, l.column, f.severity, f.object.as_ref().unwrap(), f.message)
+                format!(
+                    "{}:{}:{} [{}] {} — {}\n",
+                    l.file,
+                    l.line,
+                    l.column,
+                    f.severity,
+                    f.object.as_ref().unwrap(),
+                    f.message
+                )
             })
             .collect();
-        insta::with_settings!({snapshot_suffix => meta.slug.to_string(), prepend_module_to_snapshot => false}, {
+        snapshots.push((meta.slug, rendered));
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    for (slug, rendered) in snapshots {
+        insta::with_settings!({snapshot_suffix => slug.to_string(), prepend_module_to_snapshot => false}, {
             insta::assert_snapshot!("findings", rendered);
         });
     }
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }
 
 #[test]
@@ -81,10 +119,23 @@ fn catalog_is_large_and_documented() {
     let all = all_checks();
     assert!(all.len() >= 60, "only {} checks", all.len());
     for m in all {
-        for section in ["What it does", "Why is this bad?", "Remediation", "References"] {
-            assert!(m.section(section).is_some_and(|s| !s.is_empty()), "{} lacks ## {section}", m.slug);
+        for section in [
+            "What it does",
+            "Why is this bad?",
+            "Remediation",
+            "References",
+        ] {
+            assert!(
+                m.section(section).is_some_and(|s| !s.is_empty()),
+                "{} lacks ## {section}",
+                m.slug
+            );
         }
-        assert!(m.slug.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "bad slug {}", m.slug);
+        assert!(
+            m.slug.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            "bad slug {}",
+            m.slug
+        );
     }
 }
 
@@ -114,7 +165,11 @@ spec:
 "#;
     let loaded = rampart_manifest::load_str("p.yaml", text);
     let findings = Catalog::default().check_all(&loaded.objects);
-    let by = |name: &str, check: &str| findings.iter().any(|f| f.check == check && f.object.as_ref().unwrap().name == name);
+    let by = |name: &str, check: &str| {
+        findings
+            .iter()
+            .any(|f| f.check == check && f.object.as_ref().unwrap().name == name)
+    };
     assert!(!by("with-reason", "host-network"));
     assert!(by("without-reason", "host-network"));
     assert!(by("without-reason", "ignore-without-reason"));
@@ -125,7 +180,10 @@ fn secret_values_never_appear_in_messages() {
     let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: x\n    env:\n    - {name: AWS_SECRET_ACCESS_KEY, value: wJalrXUtnFEMIK7MDENGbPxRfiCYzq9sKq3Lx}\n";
     let loaded = rampart_manifest::load_str("p.yaml", text);
     let findings = Catalog::default().check_all(&loaded.objects);
-    let f = findings.iter().find(|f| f.check == "hardcoded-secret-in-env").expect("fires");
+    let f = findings
+        .iter()
+        .find(|f| f.check == "hardcoded-secret-in-env")
+        .expect("fires");
     assert!(!f.message.contains("wJalrXUtnFEMI"));
     assert!(f.redact.iter().any(|r| r.contains("wJalrXUtnFEMI")));
     let json = serde_json::to_string(&findings).unwrap();

@@ -27,8 +27,13 @@ impl Check for AutomountServiceAccountToken {
 
     fn check_inventory(&self, inv: &Inventory<'_>, out: &mut Emitter<'_>) {
         for obj in inv.objects {
-            let Some(pod) = rampart_manifest::pod_spec(&obj.value) else { continue };
-            match pod.get("automountServiceAccountToken").and_then(|v| v.as_bool()) {
+            let Some(pod) = rampart_manifest::pod_spec(&obj.value) else {
+                continue;
+            };
+            match pod
+                .get("automountServiceAccountToken")
+                .and_then(|v| v.as_bool())
+            {
                 Some(false) => continue,
                 Some(true) => {
                     out.emit(obj, &format!("{}/automountServiceAccountToken", pod.pointer), "the pod mounts its ServiceAccount token (automountServiceAccountToken: true)".to_string());
@@ -36,10 +41,22 @@ impl Check for AutomountServiceAccountToken {
                 }
                 None => {}
             }
-            let sa_name = pod.get("serviceAccountName").or_else(|| pod.get("serviceAccount")).and_then(|v| v.as_str()).filter(|s| !s.is_empty()).unwrap_or("default");
+            let sa_name = pod
+                .get("serviceAccountName")
+                .or_else(|| pod.get("serviceAccount"))
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+                .unwrap_or("default");
             let ns = obj.namespace().unwrap_or("default");
-            let sa = inv.of_kind("ServiceAccount").iter().find(|s| s.name() == sa_name && s.namespace().unwrap_or("default") == ns);
-            if sa.and_then(|s| s.value.get("automountServiceAccountToken")).and_then(|v| v.as_bool()) == Some(false) {
+            let sa = inv
+                .of_kind("ServiceAccount")
+                .iter()
+                .find(|s| s.name() == sa_name && s.namespace().unwrap_or("default") == ns);
+            if sa
+                .and_then(|s| s.value.get("automountServiceAccountToken"))
+                .and_then(|v| v.as_bool())
+                == Some(false)
+            {
                 continue;
             }
             out.emit(obj, pod.pointer, format!("the pod mounts the token of ServiceAccount \"{sa_name}\" (automountServiceAccountToken is not false)"));

@@ -1,5 +1,7 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 
+const RBAC: &str = "rbac.authorization.k8s.io";
+
 declare_check! {
 /// ## What it does
 /// Flags RoleBindings and ClusterRoleBindings with subjects `system:anonymous`,
@@ -24,18 +26,35 @@ impl Check for BindingToAnonymous {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if !matches!(cx.kind(), "ClusterRoleBinding" | "RoleBinding") {
+        if !cx.is(&[RBAC], "ClusterRoleBinding") && !cx.is(&[RBAC], "RoleBinding") {
             return;
         }
-        let role = cx.obj.value.pointer("/roleRef/name").and_then(|n| n.as_str()).unwrap_or("");
-        if matches!(role, "system:basic-user" | "system:discovery" | "system:public-info-viewer") {
+        let role = cx
+            .obj
+            .value
+            .pointer("/roleRef/name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("");
+        if matches!(
+            role,
+            "system:basic-user" | "system:discovery" | "system:public-info-viewer"
+        ) {
             return;
         }
-        let Some(subjects) = cx.obj.value.get("subjects").and_then(|s| s.as_array()) else { return };
+        let Some(subjects) = cx.obj.value.get("subjects").and_then(|s| s.as_array()) else {
+            return;
+        };
         for (i, s) in subjects.iter().enumerate() {
             let name = s.get("name").and_then(|n| n.as_str()).unwrap_or("");
-            if matches!(name, "system:anonymous" | "system:unauthenticated" | "system:authenticated") {
-                out.emit(cx.obj, &format!("/subjects/{i}"), format!("{} {role} is granted to {name}", cx.kind()));
+            if matches!(
+                name,
+                "system:anonymous" | "system:unauthenticated" | "system:authenticated"
+            ) {
+                out.emit(
+                    cx.obj,
+                    &format!("/subjects/{i}"),
+                    format!("{} {role} is granted to {name}", cx.kind()),
+                );
             }
         }
     }

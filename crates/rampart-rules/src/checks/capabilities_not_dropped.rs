@@ -26,9 +26,18 @@ impl Check for CapabilitiesNotDropped {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let drop = strings(c.value.get("securityContext").and_then(|s| s.get("capabilities")).and_then(|c| c.get("drop")));
+            let drop = strings(
+                c.value
+                    .get("securityContext")
+                    .and_then(|s| s.get("capabilities"))
+                    .and_then(|c| c.get("drop")),
+            );
             if !drop.iter().any(|d| d.eq_ignore_ascii_case("ALL")) {
-                out.emit(cx.obj, &c.ptr("securityContext/capabilities/drop"), format!("{} does not drop ALL capabilities", describe(c)));
+                out.emit(
+                    cx.obj,
+                    &c.ptr("securityContext/capabilities/drop"),
+                    format!("{} does not drop ALL capabilities", describe(c)),
+                );
             }
         }
     }

@@ -24,22 +24,43 @@ impl Check for ClusterAdminBinding {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if !matches!(cx.kind(), "ClusterRoleBinding" | "RoleBinding") || cx.obj.group() != "rbac.authorization.k8s.io" {
+        if !matches!(cx.kind(), "ClusterRoleBinding" | "RoleBinding")
+            || cx.obj.group() != "rbac.authorization.k8s.io"
+        {
             return;
         }
         let role = cx.obj.value.get("roleRef");
-        let is_admin = role.and_then(|r| r.get("kind")).and_then(|k| k.as_str()) == Some("ClusterRole") && role.and_then(|r| r.get("name")).and_then(|n| n.as_str()) == Some("cluster-admin");
+        let is_admin = role.and_then(|r| r.get("kind")).and_then(|k| k.as_str())
+            == Some("ClusterRole")
+            && role.and_then(|r| r.get("name")).and_then(|n| n.as_str()) == Some("cluster-admin");
         if !is_admin {
             return;
         }
-        let Some(subjects) = cx.obj.value.get("subjects").and_then(|s| s.as_array()) else { return };
+        let Some(subjects) = cx.obj.value.get("subjects").and_then(|s| s.as_array()) else {
+            return;
+        };
         for (i, s) in subjects.iter().enumerate() {
             let kind = s.get("kind").and_then(|k| k.as_str()).unwrap_or("");
             let name = s.get("name").and_then(|n| n.as_str()).unwrap_or("");
-            if matches!(kind, "User" | "Group") && name.starts_with("system:") && name != "system:anonymous" && name != "system:unauthenticated" && name != "system:authenticated" {
+            // control-plane identities (`system:kube-controller-manager`, `system:masters`) are
+            // system subjects; ServiceAccounts and the catch-all groups are not
+            let everyone = matches!(
+                name,
+                "system:anonymous" | "system:unauthenticated" | "system:authenticated"
+            );
+            let service_accounts = name.starts_with("system:serviceaccount");
+            if matches!(kind, "User" | "Group")
+                && name.starts_with("system:")
+                && !everyone
+                && !service_accounts
+            {
                 continue;
             }
-            out.emit(cx.obj, &format!("/subjects/{i}"), format!("cluster-admin is bound to {kind} {name}"));
+            out.emit(
+                cx.obj,
+                &format!("/subjects/{i}"),
+                format!("cluster-admin is bound to {kind} {name}"),
+            );
         }
     }
 }

@@ -28,7 +28,9 @@ impl Check for ConfigmapWithCredentials {
         if cx.kind() != "ConfigMap" || !cx.obj.group().is_empty() {
             return;
         }
-        let Some(data) = cx.obj.value.get("data").and_then(|d| d.as_object()) else { return };
+        let Some(data) = cx.obj.value.get("data").and_then(|d| d.as_object()) else {
+            return;
+        };
         for (key, v) in data {
             let Some(value) = v.as_str() else { continue };
             // a config file may hold many lines: check each `name = value` / `name: value` line too
@@ -37,7 +39,9 @@ impl Check for ConfigmapWithCredentials {
                 hits.push(hit);
             } else {
                 for line in value.lines() {
-                    let Some((k, val)) = line.split_once(['=', ':']) else { continue };
+                    let Some((k, val)) = line.split_once(['=', ':']) else {
+                        continue;
+                    };
                     let val = val.trim().trim_matches(['"', '\'']);
                     if let Some(hit) = detect(k.trim(), val) {
                         hits.push(hit);
@@ -45,7 +49,15 @@ impl Check for ConfigmapWithCredentials {
                 }
             }
             if let Some(kind) = hits.first().map(|(k, _)| *k) {
-                let f = out.emit(cx.obj, &format!("/data/{}", rampart_manifest::escape_segment(key)), format!("ConfigMap key {key} holds {} ({})", kind.describe(), rampart_core::REDACTED));
+                let f = out.emit(
+                    cx.obj,
+                    &format!("/data/{}", rampart_manifest::escape_segment(key)),
+                    format!(
+                        "ConfigMap key {key} holds {} ({})",
+                        kind.describe(),
+                        rampart_core::REDACTED
+                    ),
+                );
                 f.redact.extend(hits.into_iter().map(|(_, t)| t));
             }
         }

@@ -22,8 +22,20 @@ impl Check for CronjobMissingConcurrencyPolicy {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if cx.kind() == "CronJob" && !matches!(cx.obj.value.pointer("/spec/concurrencyPolicy").and_then(|v| v.as_str()), Some("Forbid" | "Replace")) {
-            out.emit(cx.obj, "/spec", format!("CronJob {} allows concurrent runs", cx.obj.name()));
+        if cx.is(&["batch"], "CronJob")
+            && !matches!(
+                cx.obj
+                    .value
+                    .pointer("/spec/concurrencyPolicy")
+                    .and_then(|v| v.as_str()),
+                Some("Forbid" | "Replace")
+            )
+        {
+            out.emit(
+                cx.obj,
+                "/spec",
+                format!("CronJob {} allows concurrent runs", cx.obj.name()),
+            );
         }
     }
 }

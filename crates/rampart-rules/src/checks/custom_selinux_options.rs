@@ -26,17 +26,41 @@ impl Check for CustomSelinuxOptions {
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
         let bad = |o: &serde_json::Value| {
-            o.get("user").is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-                || o.get("role").is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-                || o.get("type").and_then(|t| t.as_str()).is_some_and(|t| !t.is_empty() && !matches!(t, "container_t" | "container_init_t" | "container_kvm_t" | "container_engine_t"))
+            o.get("user")
+                .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+                || o.get("role")
+                    .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+                || o.get("type").and_then(|t| t.as_str()).is_some_and(|t| {
+                    !t.is_empty()
+                        && !matches!(
+                            t,
+                            "container_t"
+                                | "container_init_t"
+                                | "container_kvm_t"
+                                | "container_engine_t"
+                        )
+                })
         };
-        if let Some(o) = pod.spec.get("securityContext").and_then(|s| s.get("seLinuxOptions")).filter(|o| bad(o)) {
+        if let Some(o) = pod
+            .spec
+            .get("securityContext")
+            .and_then(|s| s.get("seLinuxOptions"))
+            .filter(|o| bad(o))
+        {
             let _ = o;
-            out.emit(cx.obj, &format!("{}/securityContext/seLinuxOptions", pod.pointer), "the pod sets custom SELinux options".to_string());
+            out.emit(
+                cx.obj,
+                &format!("{}/securityContext/seLinuxOptions", pod.pointer),
+                "the pod sets custom SELinux options".to_string(),
+            );
         }
         for c in &cx.containers {
             if c.security("seLinuxOptions").is_some_and(bad) {
-                out.emit(cx.obj, &c.ptr("securityContext/seLinuxOptions"), format!("{} sets custom SELinux options", describe(c)));
+                out.emit(
+                    cx.obj,
+                    &c.ptr("securityContext/seLinuxOptions"),
+                    format!("{} sets custom SELinux options", describe(c)),
+                );
             }
         }
     }

@@ -27,11 +27,26 @@ impl Check for DangerousCapability {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let add = strings(c.value.get("securityContext").and_then(|s| s.get("capabilities")).and_then(|c| c.get("add")));
+            let add = strings(
+                c.value
+                    .get("securityContext")
+                    .and_then(|s| s.get("capabilities"))
+                    .and_then(|c| c.get("add")),
+            );
             for (i, cap) in add.iter().enumerate() {
                 let norm = cap.trim_start_matches("CAP_").to_ascii_uppercase();
-                if !cx.config.settings.allowed_capabilities.iter().any(|a| a.trim_start_matches("CAP_").eq_ignore_ascii_case(&norm)) {
-                    out.emit(cx.obj, &c.ptr(&format!("securityContext/capabilities/add/{i}")), format!("{} adds capability {cap}", describe(c)));
+                if !cx
+                    .config
+                    .settings
+                    .allowed_capabilities
+                    .iter()
+                    .any(|a| a.trim_start_matches("CAP_").eq_ignore_ascii_case(&norm))
+                {
+                    out.emit(
+                        cx.obj,
+                        &c.ptr(&format!("securityContext/capabilities/add/{i}")),
+                        format!("{} adds capability {cap}", describe(c)),
+                    );
                 }
             }
         }

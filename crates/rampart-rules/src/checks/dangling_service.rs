@@ -28,17 +28,38 @@ impl Check for DanglingService {
         let pods: Vec<(&str, Option<&serde_json::Map<String, serde_json::Value>>)> = inv
             .objects
             .iter()
-            .filter_map(|o| rampart_manifest::pod_spec(&o.value).map(|p| (o.namespace().unwrap_or("default"), p.labels())))
+            .filter_map(|o| {
+                rampart_manifest::pod_spec(&o.value)
+                    .map(|p| (o.namespace().unwrap_or("default"), p.labels()))
+            })
             .collect();
-        for svc in inv.of_kind("Service") {
+        for svc in inv
+            .of_kind("Service")
+            .iter()
+            .filter(|s| s.group().is_empty())
+        {
             let ns = svc.namespace().unwrap_or("default");
-            let Some(sel) = svc.value.pointer("/spec/selector").and_then(|s| s.as_object()).filter(|s| !s.is_empty()) else { continue };
+            let Some(sel) = svc
+                .value
+                .pointer("/spec/selector")
+                .and_then(|s| s.as_object())
+                .filter(|s| !s.is_empty())
+            else {
+                continue;
+            };
             let in_ns: Vec<_> = pods.iter().filter(|(n, _)| *n == ns).collect();
             if in_ns.is_empty() {
                 continue;
             }
-            if !in_ns.iter().any(|(_, labels)| map_selector_matches(sel, *labels)) {
-                out.emit(svc, "/spec/selector", format!("Service {} selects no pod in namespace {ns}", svc.name()));
+            if !in_ns
+                .iter()
+                .any(|(_, labels)| map_selector_matches(sel, *labels))
+            {
+                out.emit(
+                    svc,
+                    "/spec/selector",
+                    format!("Service {} selects no pod in namespace {ns}", svc.name()),
+                );
             }
         }
     }

@@ -23,7 +23,15 @@ impl Check for DefaultNamespace {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         if cx.obj.namespace() == Some("default") {
-            out.emit(cx.obj, "/metadata/namespace", format!("{} {} is in the default namespace", cx.kind(), cx.obj.name()));
+            out.emit(
+                cx.obj,
+                "/metadata/namespace",
+                format!(
+                    "{} {} is in the default namespace",
+                    cx.kind(),
+                    cx.obj.name()
+                ),
+            );
         }
     }
 }

@@ -24,9 +24,17 @@ impl Check for DefaultServiceAccount {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
-        let sa = pod.get("serviceAccountName").or_else(|| pod.get("serviceAccount")).and_then(|v| v.as_str()).unwrap_or("");
+        let sa = pod
+            .get("serviceAccountName")
+            .or_else(|| pod.get("serviceAccount"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
         if sa.is_empty() || sa == "default" {
-            out.emit(cx.obj, &format!("{}/serviceAccountName", pod.pointer), "the pod runs as the default ServiceAccount".to_string());
+            out.emit(
+                cx.obj,
+                &format!("{}/serviceAccountName", pod.pointer),
+                "the pod runs as the default ServiceAccount".to_string(),
+            );
         }
     }
 }

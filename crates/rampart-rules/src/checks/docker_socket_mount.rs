@@ -1,5 +1,5 @@
-use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use super::{name, volumes};
+use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 
 declare_check! {
 /// ## What it does
@@ -27,12 +27,42 @@ impl Check for DockerSocketMount {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
-        const SOCKETS: &[&str] = &["/var/run/docker.sock", "/run/docker.sock", "/var/run/containerd/containerd.sock", "/run/containerd/containerd.sock", "/var/run/crio/crio.sock", "/run/crio/crio.sock", "/var/run/cri-dockerd.sock", "/var/run", "/run", "/var/run/containerd", "/run/containerd", "/var/run/crio", "/run/crio"];
+        const SOCKETS: &[&str] = &[
+            "/var/run/docker.sock",
+            "/run/docker.sock",
+            "/var/run/containerd/containerd.sock",
+            "/run/containerd/containerd.sock",
+            "/var/run/crio/crio.sock",
+            "/run/crio/crio.sock",
+            "/var/run/cri-dockerd.sock",
+            "/var/run",
+            "/run",
+            "/var/run/containerd",
+            "/run/containerd",
+            "/var/run/crio",
+            "/run/crio",
+        ];
         for (i, v) in volumes(pod) {
-            let Some(path) = v.get("hostPath").and_then(|h| h.get("path")).and_then(|p| p.as_str()) else { continue };
+            let Some(path) = v
+                .get("hostPath")
+                .and_then(|h| h.get("path"))
+                .and_then(|p| p.as_str())
+            else {
+                continue;
+            };
             let p = path.trim_end_matches('/');
-            if SOCKETS.contains(&p) || p.ends_with(".sock") && (p.contains("docker") || p.contains("containerd") || p.contains("crio")) {
-                out.emit(cx.obj, &format!("{}/volumes/{i}/hostPath/path", pod.pointer), format!("volume \"{}\" mounts the container runtime socket {path}", name(v)));
+            if SOCKETS.contains(&p)
+                || p.ends_with(".sock")
+                    && (p.contains("docker") || p.contains("containerd") || p.contains("crio"))
+            {
+                out.emit(
+                    cx.obj,
+                    &format!("{}/volumes/{i}/hostPath/path", pod.pointer),
+                    format!(
+                        "volume \"{}\" mounts the container runtime socket {path}",
+                        name(v)
+                    ),
+                );
             }
         }
     }

@@ -24,12 +24,20 @@ impl Check for DuplicateEnvVar {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let Some(env) = c.value.get("env").and_then(|e| e.as_array()) else { continue };
+            let Some(env) = c.value.get("env").and_then(|e| e.as_array()) else {
+                continue;
+            };
             let mut seen = std::collections::HashSet::new();
             for (i, e) in env.iter().enumerate() {
-                let Some(name) = e.get("name").and_then(|n| n.as_str()) else { continue };
+                let Some(name) = e.get("name").and_then(|n| n.as_str()) else {
+                    continue;
+                };
                 if !seen.insert(name) {
-                    out.emit(cx.obj, &c.ptr(&format!("env/{i}/name")), format!("{} sets env var {name} more than once", describe(c)));
+                    out.emit(
+                        cx.obj,
+                        &c.ptr(&format!("env/{i}/name")),
+                        format!("{} sets env var {name} more than once", describe(c)),
+                    );
                 }
             }
         }

@@ -1,5 +1,5 @@
-use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use super::{name, volumes};
+use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 
 declare_check! {
 /// ## What it does
@@ -27,7 +27,11 @@ impl Check for EmptydirWithoutSizeLimit {
         for (i, v) in volumes(pod) {
             if let Some(ed) = v.get("emptyDir").filter(|e| e.get("sizeLimit").is_none()) {
                 let _ = ed;
-                out.emit(cx.obj, &format!("{}/volumes/{i}/emptyDir", pod.pointer), format!("emptyDir volume \"{}\" has no sizeLimit", name(v)));
+                out.emit(
+                    cx.obj,
+                    &format!("{}/volumes/{i}/emptyDir", pod.pointer),
+                    format!("emptyDir volume \"{}\" has no sizeLimit", name(v)),
+                );
             }
         }
     }

@@ -26,8 +26,18 @@ impl Check for ExposedService {
         if cx.kind() != "Service" || !cx.obj.group().is_empty() {
             return;
         }
-        if let Some(t) = cx.obj.value.pointer("/spec/type").and_then(|t| t.as_str()).filter(|t| matches!(*t, "LoadBalancer" | "NodePort")) {
-            out.emit(cx.obj, "/spec/type", format!("Service {} is of type {t}", cx.obj.name()));
+        if let Some(t) = cx
+            .obj
+            .value
+            .pointer("/spec/type")
+            .and_then(|t| t.as_str())
+            .filter(|t| matches!(*t, "LoadBalancer" | "NodePort"))
+        {
+            out.emit(
+                cx.obj,
+                "/spec/type",
+                format!("Service {} is of type {t}", cx.obj.name()),
+            );
         }
     }
 }

@@ -29,13 +29,31 @@ impl Check for HardcodedSecretInEnv {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let Some(env) = c.value.get("env").and_then(|e| e.as_array()) else { continue };
+            let Some(env) = c.value.get("env").and_then(|e| e.as_array()) else {
+                continue;
+            };
             for (i, e) in env.iter().enumerate() {
-                let (Some(name), Some(value)) = (e.get("name").and_then(|v| v.as_str()), e.get("value").and_then(|v| v.as_str())) else { continue };
+                let (Some(name), Some(value)) = (
+                    e.get("name").and_then(|v| v.as_str()),
+                    e.get("value").and_then(|v| v.as_str()),
+                ) else {
+                    continue;
+                };
                 if let Some((kind, text)) = detect(name, value) {
-                    let f = out.emit(cx.obj, &c.ptr(&format!("env/{i}/value")), format!("{} env var {name} holds {} ({})", describe(c), kind.describe(), rampart_core::REDACTED));
+                    let f = out.emit(
+                        cx.obj,
+                        &c.ptr(&format!("env/{i}/value")),
+                        format!(
+                            "{} env var {name} holds {} ({})",
+                            describe(c),
+                            kind.describe(),
+                            rampart_core::REDACTED
+                        ),
+                    );
                     f.redact.push(text);
-                    if kind != SecretKind::HighEntropy { f.redact.push(value.to_string()); }
+                    if kind != SecretKind::HighEntropy {
+                        f.redact.push(value.to_string());
+                    }
                 }
             }
         }

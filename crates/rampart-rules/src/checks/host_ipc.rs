@@ -24,7 +24,11 @@ impl Check for HostIpc {
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
         if pod.flag("hostIPC") {
-            out.emit(cx.obj, &format!("{}/hostIPC", pod.pointer), "the pod shares the host's IPC namespace (hostIPC: true)".to_string());
+            out.emit(
+                cx.obj,
+                &format!("{}/hostIPC", pod.pointer),
+                "the pod shares the host's IPC namespace (hostIPC: true)".to_string(),
+            );
         }
     }
 }

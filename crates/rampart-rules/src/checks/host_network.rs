@@ -25,7 +25,11 @@ impl Check for HostNetwork {
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
         if pod.flag("hostNetwork") {
-            out.emit(cx.obj, &format!("{}/hostNetwork", pod.pointer), "the pod shares the host's network namespace (hostNetwork: true)".to_string());
+            out.emit(
+                cx.obj,
+                &format!("{}/hostNetwork", pod.pointer),
+                "the pod shares the host's network namespace (hostNetwork: true)".to_string(),
+            );
         }
     }
 }

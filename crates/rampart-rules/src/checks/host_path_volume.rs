@@ -1,5 +1,5 @@
-use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use super::{name, volumes};
+use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 
 declare_check! {
 /// ## What it does
@@ -26,8 +26,16 @@ impl Check for HostPathVolume {
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
         for (i, v) in volumes(pod) {
-            if let Some(path) = v.get("hostPath").and_then(|h| h.get("path")).and_then(|p| p.as_str()) {
-                out.emit(cx.obj, &format!("{}/volumes/{i}/hostPath", pod.pointer), format!("volume \"{}\" mounts host path {path}", name(v)));
+            if let Some(path) = v
+                .get("hostPath")
+                .and_then(|h| h.get("path"))
+                .and_then(|p| p.as_str())
+            {
+                out.emit(
+                    cx.obj,
+                    &format!("{}/volumes/{i}/hostPath", pod.pointer),
+                    format!("volume \"{}\" mounts host path {path}", name(v)),
+                );
             }
         }
     }

@@ -25,7 +25,11 @@ impl Check for HostPid {
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
         if pod.flag("hostPID") {
-            out.emit(cx.obj, &format!("{}/hostPID", pod.pointer), "the pod shares the host's process namespace (hostPID: true)".to_string());
+            out.emit(
+                cx.obj,
+                &format!("{}/hostPID", pod.pointer),
+                "the pod shares the host's process namespace (hostPID: true)".to_string(),
+            );
         }
     }
 }

@@ -24,10 +24,20 @@ impl Check for HostPort {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let Some(ports) = c.value.get("ports").and_then(|p| p.as_array()) else { continue };
+            let Some(ports) = c.value.get("ports").and_then(|p| p.as_array()) else {
+                continue;
+            };
             for (i, p) in ports.iter().enumerate() {
-                if let Some(hp) = p.get("hostPort").and_then(|v| v.as_i64()).filter(|v| *v != 0) {
-                    out.emit(cx.obj, &c.ptr(&format!("ports/{i}/hostPort")), format!("{} binds host port {hp}", describe(c)));
+                if let Some(hp) = p
+                    .get("hostPort")
+                    .and_then(|v| v.as_i64())
+                    .filter(|v| *v != 0)
+                {
+                    out.emit(
+                        cx.obj,
+                        &c.ptr(&format!("ports/{i}/hostPort")),
+                        format!("{} binds host port {hp}", describe(c)),
+                    );
                 }
             }
         }

@@ -24,7 +24,11 @@ impl Check for HostUsersEnabled {
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
         if pod.get("hostUsers").and_then(|v| v.as_bool()) != Some(false) {
-            out.emit(cx.obj, pod.pointer, "the pod does not use a user namespace (hostUsers: false)".to_string());
+            out.emit(
+                cx.obj,
+                pod.pointer,
+                "the pod does not use a user namespace: set hostUsers: false".to_string(),
+            );
         }
     }
 }

@@ -23,14 +23,43 @@ impl Check for IgnoreWithoutReason {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        let Some(ann) = cx.obj.annotations() else { return };
-        let Some(list) = ann.get(crate::IGNORE_ANNOTATION).and_then(|v| v.as_str()) else { return };
-        if ann.get(crate::IGNORE_REASON_ANNOTATION).and_then(|v| v.as_str()).is_none_or(|r| r.trim().is_empty()) {
-            out.emit(cx.obj, &format!("/metadata/annotations/{}", rampart_manifest::escape_segment(crate::IGNORE_ANNOTATION)), format!("ignore of {list} has no {} annotation and is not applied", crate::IGNORE_REASON_ANNOTATION));
+        let Some(ann) = cx.obj.annotations() else {
+            return;
+        };
+        let Some(list) = ann.get(crate::IGNORE_ANNOTATION).and_then(|v| v.as_str()) else {
+            return;
+        };
+        if ann
+            .get(crate::IGNORE_REASON_ANNOTATION)
+            .and_then(|v| v.as_str())
+            .is_none_or(|r| r.trim().is_empty())
+        {
+            out.emit(
+                cx.obj,
+                &format!(
+                    "/metadata/annotations/{}",
+                    rampart_manifest::escape_segment(crate::IGNORE_ANNOTATION)
+                ),
+                format!(
+                    "ignore of {list} has no {} annotation and is not applied",
+                    crate::IGNORE_REASON_ANNOTATION
+                ),
+            );
         }
-        for slug in list.split(',').map(str::trim).filter(|s| !s.is_empty() && *s != "*") {
+        for slug in list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && *s != "*")
+        {
             if crate::find_check(slug).is_none() {
-                out.emit(cx.obj, &format!("/metadata/annotations/{}", rampart_manifest::escape_segment(crate::IGNORE_ANNOTATION)), format!("ignore names unknown check {slug}"));
+                out.emit(
+                    cx.obj,
+                    &format!(
+                        "/metadata/annotations/{}",
+                        rampart_manifest::escape_segment(crate::IGNORE_ANNOTATION)
+                    ),
+                    format!("ignore names unknown check {slug}"),
+                );
             }
         }
     }

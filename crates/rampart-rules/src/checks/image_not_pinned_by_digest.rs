@@ -26,9 +26,18 @@ impl Check for ImageNotPinnedByDigest {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let Some(image) = c.value.get("image").and_then(|v| v.as_str()) else { continue };
-            if !parse_image(image).2.is_some_and(|d| d.starts_with("sha256:")) {
-                out.emit(cx.obj, &c.ptr("image"), format!("{} image {image} is not pinned by digest", describe(c)));
+            let Some(image) = c.value.get("image").and_then(|v| v.as_str()) else {
+                continue;
+            };
+            if !parse_image(image)
+                .2
+                .is_some_and(|d| d.starts_with("sha256:"))
+            {
+                out.emit(
+                    cx.obj,
+                    &c.ptr("image"),
+                    format!("{} image {image} is not pinned by digest", describe(c)),
+                );
             }
         }
     }

@@ -25,12 +25,40 @@ impl Check for ImagePullPolicyNotAlways {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let Some(image) = c.value.get("image").and_then(|v| v.as_str()) else { continue };
-            if parse_image(image).2.is_some() {
+            let Some(image) = c.value.get("image").and_then(|v| v.as_str()) else {
+                continue;
+            };
+            let (_, tag, digest) = parse_image(image);
+            if digest.is_some() {
                 continue;
             }
-            if let Some(p) = c.value.get("imagePullPolicy").and_then(|v| v.as_str()).filter(|p| matches!(*p, "IfNotPresent" | "Never")) {
-                out.emit(cx.obj, &c.ptr("imagePullPolicy"), format!("{} pulls mutable image {image} with policy {p}", describe(c)));
+            // the API server defaults the policy to Always for `:latest` or no tag, else IfNotPresent
+            let defaulted = if matches!(tag, None | Some("latest")) {
+                "Always"
+            } else {
+                "IfNotPresent"
+            };
+            let explicit = c.value.get("imagePullPolicy").and_then(|v| v.as_str());
+            let policy = explicit.unwrap_or(defaulted);
+            if matches!(policy, "IfNotPresent" | "Never") {
+                let how = if explicit.is_some() {
+                    ""
+                } else {
+                    " (the default for a tagged image)"
+                };
+                let ptr = if explicit.is_some() {
+                    c.ptr("imagePullPolicy")
+                } else {
+                    c.ptr("image")
+                };
+                out.emit(
+                    cx.obj,
+                    &ptr,
+                    format!(
+                        "{} pulls mutable image {image} with policy {policy}{how}",
+                        describe(c)
+                    ),
+                );
             }
         }
     }

@@ -22,14 +22,25 @@ impl Check for IngressWildcardHost {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if cx.kind() != "Ingress" {
+        if !cx.is(&["networking.k8s.io", "extensions"], "Ingress") {
             return;
         }
-        let Some(rules) = cx.obj.value.pointer("/spec/rules").and_then(|r| r.as_array()) else { return };
+        let Some(rules) = cx
+            .obj
+            .value
+            .pointer("/spec/rules")
+            .and_then(|r| r.as_array())
+        else {
+            return;
+        };
         for (i, r) in rules.iter().enumerate() {
             let host = r.get("host").and_then(|h| h.as_str()).unwrap_or("");
             if host.is_empty() || host == "*" {
-                out.emit(cx.obj, &format!("/spec/rules/{i}"), format!("Ingress {} rule {i} matches any host", cx.obj.name()));
+                out.emit(
+                    cx.obj,
+                    &format!("/spec/rules/{i}"),
+                    format!("Ingress {} rule {i} matches any host", cx.obj.name()),
+                );
             }
         }
     }

@@ -26,8 +26,18 @@ impl Check for IngressWithoutTls {
         if cx.kind() != "Ingress" || !matches!(cx.obj.group(), "networking.k8s.io" | "extensions") {
             return;
         }
-        if cx.obj.value.pointer("/spec/tls").and_then(|t| t.as_array()).is_none_or(|t| t.is_empty()) {
-            out.emit(cx.obj, "/spec", format!("Ingress {} serves without TLS", cx.obj.name()));
+        if cx
+            .obj
+            .value
+            .pointer("/spec/tls")
+            .and_then(|t| t.as_array())
+            .is_none_or(|t| t.is_empty())
+        {
+            out.emit(
+                cx.obj,
+                "/spec",
+                format!("Ingress {} serves without TLS", cx.obj.name()),
+            );
         }
     }
 }

@@ -22,8 +22,22 @@ impl Check for KubeSystemWorkload {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if cx.pod.is_some() && matches!(cx.obj.namespace(), Some("kube-system" | "kube-public" | "kube-node-lease")) {
-            out.emit(cx.obj, "/metadata/namespace", format!("{} {} is deployed to system namespace {}", cx.kind(), cx.obj.name(), cx.obj.namespace().unwrap_or("")));
+        if cx.pod.is_some()
+            && matches!(
+                cx.obj.namespace(),
+                Some("kube-system" | "kube-public" | "kube-node-lease")
+            )
+        {
+            out.emit(
+                cx.obj,
+                "/metadata/namespace",
+                format!(
+                    "{} {} is deployed to system namespace {}",
+                    cx.kind(),
+                    cx.obj.name(),
+                    cx.obj.namespace().unwrap_or("")
+                ),
+            );
         }
     }
 }

@@ -24,10 +24,16 @@ impl Check for LatestTag {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let Some(image) = c.value.get("image").and_then(|v| v.as_str()) else { continue };
+            let Some(image) = c.value.get("image").and_then(|v| v.as_str()) else {
+                continue;
+            };
             let (_, tag, digest) = parse_image(image);
             if digest.is_none() && matches!(tag, None | Some("latest")) {
-                out.emit(cx.obj, &c.ptr("image"), format!("{} uses image {image} without a version tag", describe(c)));
+                out.emit(
+                    cx.obj,
+                    &c.ptr("image"),
+                    format!("{} uses image {image} without a version tag", describe(c)),
+                );
             }
         }
     }

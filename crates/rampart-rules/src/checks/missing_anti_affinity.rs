@@ -26,9 +26,29 @@ impl Check for MissingAntiAffinity {
             return;
         }
         let Some(pod) = &cx.pod else { return };
-        let replicas = cx.obj.value.pointer("/spec/replicas").and_then(|r| r.as_i64()).unwrap_or(1);
-        if replicas > 1 && pod.spec.get("affinity").and_then(|a| a.get("podAntiAffinity")).is_none() && pod.spec.get("topologySpreadConstraints").is_none() {
-            out.emit(cx.obj, &format!("{}/affinity", pod.pointer), format!("{} {} runs {replicas} replicas without anti-affinity or topology spread", cx.kind(), cx.obj.name()));
+        let replicas = cx
+            .obj
+            .value
+            .pointer("/spec/replicas")
+            .and_then(|r| r.as_i64())
+            .unwrap_or(1);
+        if replicas > 1
+            && pod
+                .spec
+                .get("affinity")
+                .and_then(|a| a.get("podAntiAffinity"))
+                .is_none()
+            && pod.spec.get("topologySpreadConstraints").is_none()
+        {
+            out.emit(
+                cx.obj,
+                &format!("{}/affinity", pod.pointer),
+                format!(
+                    "{} {} runs {replicas} replicas without anti-affinity or topology spread",
+                    cx.kind(),
+                    cx.obj.name()
+                ),
+            );
         }
     }
 }

@@ -30,7 +30,11 @@ impl Check for MissingCpuLimit {
                 continue;
             }
             if resource(c, "limits", "cpu").is_none() {
-                out.emit(cx.obj, &c.ptr("resources"), format!("{} has no cpu limit", describe(c)));
+                out.emit(
+                    cx.obj,
+                    &c.ptr("resources"),
+                    format!("{} has no cpu limit", describe(c)),
+                );
             }
         }
     }

@@ -4,7 +4,8 @@ use rampart_manifest::ContainerKind;
 
 declare_check! {
 /// ## What it does
-/// Flags containers (init containers included) without `resources.requests.cpu`.
+/// Flags containers (init containers included) without `resources.requests.cpu` and without a
+/// `resources.limits.cpu` (the API server copies a limit into a missing request).
 ///
 /// ## Why is this bad?
 /// Without a CPU request the scheduler cannot place the pod sensibly and the container gets the
@@ -29,8 +30,13 @@ impl Check for MissingCpuRequest {
             if c.kind == ContainerKind::Ephemeral {
                 continue;
             }
-            if resource(c, "requests", "cpu").is_none() {
-                out.emit(cx.obj, &c.ptr("resources"), format!("{} has no cpu request", describe(c)));
+            // the API server copies a limit into a missing request
+            if resource(c, "requests", "cpu").is_none() && resource(c, "limits", "cpu").is_none() {
+                out.emit(
+                    cx.obj,
+                    &c.ptr("resources"),
+                    format!("{} has no cpu request", describe(c)),
+                );
             }
         }
     }

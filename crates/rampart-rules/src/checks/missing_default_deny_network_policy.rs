@@ -31,15 +31,32 @@ impl Check for MissingDefaultDenyNetworkPolicy {
         let mut denies: HashMap<&str, (bool, bool)> = HashMap::new();
         for np in inv.of_kind("NetworkPolicy") {
             let ns = np.namespace().unwrap_or("default");
-            let Some(spec) = np.value.get("spec") else { continue };
-            let selects_all = spec.get("podSelector").and_then(|s| s.as_object()).is_some_and(|o| {
-                o.values().all(|v| v.is_null() || v.as_object().is_some_and(|m| m.is_empty()) || v.as_array().is_some_and(|a| a.is_empty()))
-            });
+            let Some(spec) = np.value.get("spec") else {
+                continue;
+            };
+            let selects_all = spec
+                .get("podSelector")
+                .and_then(|s| s.as_object())
+                .is_some_and(|o| {
+                    o.values().all(|v| {
+                        v.is_null()
+                            || v.as_object().is_some_and(|m| m.is_empty())
+                            || v.as_array().is_some_and(|a| a.is_empty())
+                    })
+                });
             if selects_all {
                 let types = strings(spec.get("policyTypes"));
-                let has_egress_rules = spec.get("egress").is_some();
-                let ingress = (types.is_empty() || types.contains(&"Ingress")) && spec.get("ingress").and_then(|r| r.as_array()).is_none_or(|r| r.is_empty());
-                let egress = (types.contains(&"Egress") || types.is_empty() && has_egress_rules) && spec.get("egress").and_then(|r| r.as_array()).is_none_or(|r| r.is_empty());
+                let ingress = (types.is_empty() || types.contains(&"Ingress"))
+                    && spec
+                        .get("ingress")
+                        .and_then(|r| r.as_array())
+                        .is_none_or(|r| r.is_empty());
+                // without policyTypes, Egress is implied only by egress rules, which then allow something
+                let egress = types.contains(&"Egress")
+                    && spec
+                        .get("egress")
+                        .and_then(|r| r.as_array())
+                        .is_none_or(|r| r.is_empty());
                 let e = denies.entry(ns).or_default();
                 e.0 |= ingress;
                 e.1 |= egress;
@@ -55,9 +72,24 @@ impl Check for MissingDefaultDenyNetworkPolicy {
             if (i && e) || !reported.insert(ns) {
                 continue;
             }
-            let missing = match (i, e) { (false, false) => "ingress and egress", (false, true) => "ingress", _ => "egress" };
-            let target = inv.of_kind("Namespace").iter().find(|n| n.name() == ns).copied().unwrap_or(obj);
-            out.emit(target, "/metadata", format!("namespace {ns} has workloads but no default-deny NetworkPolicy for {missing}"));
+            let missing = match (i, e) {
+                (false, false) => "ingress and egress",
+                (false, true) => "ingress",
+                _ => "egress",
+            };
+            let target = inv
+                .of_kind("Namespace")
+                .iter()
+                .find(|n| n.name() == ns)
+                .copied()
+                .unwrap_or(obj);
+            out.emit(
+                target,
+                "/metadata",
+                format!(
+                    "namespace {ns} has workloads but no default-deny NetworkPolicy for {missing}"
+                ),
+            );
         }
     }
 }

@@ -32,7 +32,11 @@ impl Check for MissingLivenessProbe {
                 continue;
             }
             if c.value.get("livenessProbe").is_none() {
-                out.emit(cx.obj, &c.pointer, format!("{} has no liveness probe", describe(c)));
+                out.emit(
+                    cx.obj,
+                    &c.pointer,
+                    format!("{} has no liveness probe", describe(c)),
+                );
             }
         }
     }

@@ -30,7 +30,11 @@ impl Check for MissingMemoryLimit {
                 continue;
             }
             if resource(c, "limits", "memory").is_none() {
-                out.emit(cx.obj, &c.ptr("resources"), format!("{} has no memory limit", describe(c)));
+                out.emit(
+                    cx.obj,
+                    &c.ptr("resources"),
+                    format!("{} has no memory limit", describe(c)),
+                );
             }
         }
     }

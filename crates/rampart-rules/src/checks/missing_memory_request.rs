@@ -4,7 +4,8 @@ use rampart_manifest::ContainerKind;
 
 declare_check! {
 /// ## What it does
-/// Flags containers (init containers included) without `resources.requests.memory`.
+/// Flags containers (init containers included) without `resources.requests.memory` and without a
+/// `resources.limits.memory` (the API server copies a limit into a missing request).
 ///
 /// ## Why is this bad?
 /// Without a memory request the pod is BestEffort or Burstable and is the first to be evicted under
@@ -29,8 +30,15 @@ impl Check for MissingMemoryRequest {
             if c.kind == ContainerKind::Ephemeral {
                 continue;
             }
-            if resource(c, "requests", "memory").is_none() {
-                out.emit(cx.obj, &c.ptr("resources"), format!("{} has no memory request", describe(c)));
+            // the API server copies a limit into a missing request
+            if resource(c, "requests", "memory").is_none()
+                && resource(c, "limits", "memory").is_none()
+            {
+                out.emit(
+                    cx.obj,
+                    &c.ptr("resources"),
+                    format!("{} has no memory request", describe(c)),
+                );
             }
         }
     }

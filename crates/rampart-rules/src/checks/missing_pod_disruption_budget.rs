@@ -30,17 +30,36 @@ impl Check for MissingPodDisruptionBudget {
             if !matches!(obj.kind(), "Deployment" | "StatefulSet") || obj.group() != "apps" {
                 continue;
             }
-            let replicas = obj.value.pointer("/spec/replicas").and_then(|r| r.as_i64()).unwrap_or(1);
+            let replicas = obj
+                .value
+                .pointer("/spec/replicas")
+                .and_then(|r| r.as_i64())
+                .unwrap_or(1);
             if replicas <= 1 {
                 continue;
             }
             let ns = obj.namespace().unwrap_or("default");
-            let labels = obj.value.pointer("/spec/template/metadata/labels").and_then(|l| l.as_object());
+            let labels = obj
+                .value
+                .pointer("/spec/template/metadata/labels")
+                .and_then(|l| l.as_object());
             let covered = inv.of_kind("PodDisruptionBudget").iter().any(|pdb| {
-                pdb.namespace().unwrap_or("default") == ns && pdb.value.pointer("/spec/selector").is_some_and(|s| selector_matches(s, labels))
+                pdb.namespace().unwrap_or("default") == ns
+                    && pdb
+                        .value
+                        .pointer("/spec/selector")
+                        .is_some_and(|s| selector_matches(s, labels))
             });
             if !covered {
-                out.emit(obj, "/spec/replicas", format!("{} {} has {replicas} replicas but no PodDisruptionBudget selects its pods", obj.kind(), obj.name()));
+                out.emit(
+                    obj,
+                    "/spec/replicas",
+                    format!(
+                        "{} {} has {replicas} replicas but no PodDisruptionBudget selects its pods",
+                        obj.kind(),
+                        obj.name()
+                    ),
+                );
             }
         }
     }

@@ -27,8 +27,20 @@ impl Check for MissingPodSecurityLabels {
         if cx.kind() != "Namespace" || !cx.obj.group().is_empty() {
             return;
         }
-        if cx.obj.labels().and_then(|l| l.get("pod-security.kubernetes.io/enforce")).is_none() {
-            out.emit(cx.obj, "/metadata/labels", format!("namespace {} has no pod-security.kubernetes.io/enforce label", cx.obj.name()));
+        if cx
+            .obj
+            .labels()
+            .and_then(|l| l.get("pod-security.kubernetes.io/enforce"))
+            .is_none()
+        {
+            out.emit(
+                cx.obj,
+                "/metadata/labels",
+                format!(
+                    "namespace {} has no pod-security.kubernetes.io/enforce label",
+                    cx.obj.name()
+                ),
+            );
         }
     }
 }

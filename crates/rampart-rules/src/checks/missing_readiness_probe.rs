@@ -33,7 +33,11 @@ impl Check for MissingReadinessProbe {
                 continue;
             }
             if c.value.get("readinessProbe").is_none() {
-                out.emit(cx.obj, &c.pointer, format!("{} has no readiness probe", describe(c)));
+                out.emit(
+                    cx.obj,
+                    &c.pointer,
+                    format!("{} has no readiness probe", describe(c)),
+                );
             }
         }
     }

@@ -28,9 +28,22 @@ impl Check for MissingRequiredLabels {
             return;
         }
         let labels = cx.obj.labels();
-        let missing: Vec<&str> = required.iter().map(String::as_str).filter(|l| labels.is_none_or(|m| !m.contains_key(*l))).collect();
+        let missing: Vec<&str> = required
+            .iter()
+            .map(String::as_str)
+            .filter(|l| labels.is_none_or(|m| !m.contains_key(*l)))
+            .collect();
         if !missing.is_empty() {
-            out.emit(cx.obj, "/metadata/labels", format!("{} {} is missing required labels: {}", cx.kind(), cx.obj.name(), missing.join(", ")));
+            out.emit(
+                cx.obj,
+                "/metadata/labels",
+                format!(
+                    "{} {} is missing required labels: {}",
+                    cx.kind(),
+                    cx.obj.name(),
+                    missing.join(", ")
+                ),
+            );
         }
     }
 }

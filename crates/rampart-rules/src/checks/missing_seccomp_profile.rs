@@ -27,15 +27,45 @@ impl Check for MissingSeccompProfile {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
-        let ok = |v: Option<&serde_json::Value>| matches!(v.and_then(|p| p.get("type")).and_then(|t| t.as_str()), Some("RuntimeDefault" | "Localhost"));
+        let ok = |v: Option<&serde_json::Value>| {
+            matches!(
+                v.and_then(|p| p.get("type")).and_then(|t| t.as_str()),
+                Some("RuntimeDefault" | "Localhost")
+            )
+        };
         let ann = pod.annotations();
-        let ann_ok = |key: &str| ann.and_then(|a| a.get(key)).and_then(|v| v.as_str()).is_some_and(|v| v == "runtime/default" || v == "docker/default" || v.starts_with("localhost/"));
-        let pod_ok = ok(pod.spec.get("securityContext").and_then(|s| s.get("seccompProfile"))) || ann_ok("seccomp.security.alpha.kubernetes.io/pod");
+        let ann_ok = |key: &str| {
+            ann.and_then(|a| a.get(key))
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| {
+                    v == "runtime/default" || v == "docker/default" || v.starts_with("localhost/")
+                })
+        };
+        let pod_ok = ok(pod
+            .spec
+            .get("securityContext")
+            .and_then(|s| s.get("seccompProfile")))
+            || ann_ok("seccomp.security.alpha.kubernetes.io/pod");
         for c in &cx.containers {
             let explicit = c.security("seccompProfile");
-            let c_ok = if explicit.is_some() { ok(explicit) } else { pod_ok || ann_ok(&format!("container.seccomp.security.alpha.kubernetes.io/{}", c.name)) };
+            let c_ok = if explicit.is_some() {
+                ok(explicit)
+            } else {
+                pod_ok
+                    || ann_ok(&format!(
+                        "container.seccomp.security.alpha.kubernetes.io/{}",
+                        c.name
+                    ))
+            };
             if !c_ok {
-                out.emit(cx.obj, &c.ptr("securityContext/seccompProfile"), format!("{} has no RuntimeDefault or Localhost seccomp profile", describe(c)));
+                out.emit(
+                    cx.obj,
+                    &c.ptr("securityContext/seccompProfile"),
+                    format!(
+                        "{} has no RuntimeDefault or Localhost seccomp profile",
+                        describe(c)
+                    ),
+                );
             }
         }
     }

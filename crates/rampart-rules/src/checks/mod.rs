@@ -1,81 +1,81 @@
 //! The catalog: every check, one per file.
 
-mod privileged_container;
-mod privilege_escalation_container;
-mod run_as_root;
-mod writable_root_filesystem;
-mod capabilities_not_dropped;
-mod dangerous_capability;
-mod host_network;
-mod host_pid;
-mod host_ipc;
-mod host_port;
-mod host_path_volume;
-mod docker_socket_mount;
-mod missing_seccomp_profile;
-mod missing_cpu_limit;
-mod missing_memory_limit;
-mod missing_cpu_request;
-mod missing_memory_request;
-mod latest_tag;
-mod image_not_pinned_by_digest;
-mod missing_liveness_probe;
-mod missing_readiness_probe;
-mod default_service_account;
 mod automount_service_account_token;
-mod hardcoded_secret_in_env;
-mod secret_as_env_var;
-mod configmap_with_credentials;
-mod plaintext_secret_manifest;
-mod rbac_wildcard;
-mod rbac_secrets_access;
-mod rbac_pod_exec;
-mod rbac_privilege_escalation_verbs;
-mod cluster_admin_binding;
-mod missing_pod_security_labels;
-mod missing_default_deny_network_policy;
-mod missing_pod_disruption_budget;
-mod ingress_without_tls;
-mod nginx_ingress_snippet_annotation;
-mod exposed_service;
-mod unconfined_seccomp_profile;
-mod unconfined_apparmor_profile;
-mod unmasked_proc_mount;
-mod unsafe_sysctls;
-mod custom_selinux_options;
-mod windows_host_process;
-mod run_as_root_group;
-mod untrusted_registry;
-mod missing_required_labels;
-mod sensitive_host_path;
-mod writable_host_path;
-mod deprecated_api_version;
-mod default_namespace;
-mod service_account_token_secret;
-mod rbac_nodes_proxy;
-mod rbac_workload_create;
-mod rbac_token_create;
-mod rbac_webhook_config;
-mod rbac_csr_approval;
-mod rbac_node_patch;
-mod rbac_manage_rbac;
-mod rbac_persistent_volume_create;
 mod binding_to_anonymous;
-mod ingress_wildcard_host;
-mod service_external_ips;
-mod share_process_namespace;
+mod capabilities_not_dropped;
+mod cluster_admin_binding;
+mod configmap_with_credentials;
+mod cronjob_missing_concurrency_policy;
+mod custom_selinux_options;
+mod dangerous_capability;
 mod dangling_service;
-mod pdb_blocks_eviction;
-mod missing_anti_affinity;
-mod ssh_port_exposed;
-mod privileged_port;
+mod default_namespace;
+mod default_service_account;
+mod deprecated_api_version;
+mod docker_socket_mount;
 mod duplicate_env_var;
 mod emptydir_without_size_limit;
+mod exposed_service;
+mod hardcoded_secret_in_env;
+mod host_ipc;
+mod host_network;
+mod host_path_volume;
+mod host_pid;
+mod host_port;
 mod host_users_enabled;
 mod ignore_without_reason;
+mod image_not_pinned_by_digest;
 mod image_pull_policy_not_always;
-mod cronjob_missing_concurrency_policy;
+mod ingress_wildcard_host;
+mod ingress_without_tls;
 mod kube_system_workload;
+mod latest_tag;
+mod missing_anti_affinity;
+mod missing_cpu_limit;
+mod missing_cpu_request;
+mod missing_default_deny_network_policy;
+mod missing_liveness_probe;
+mod missing_memory_limit;
+mod missing_memory_request;
+mod missing_pod_disruption_budget;
+mod missing_pod_security_labels;
+mod missing_readiness_probe;
+mod missing_required_labels;
+mod missing_seccomp_profile;
+mod nginx_ingress_snippet_annotation;
+mod pdb_blocks_eviction;
+mod plaintext_secret_manifest;
+mod privilege_escalation_container;
+mod privileged_container;
+mod privileged_port;
+mod rbac_csr_approval;
+mod rbac_manage_rbac;
+mod rbac_node_patch;
+mod rbac_nodes_proxy;
+mod rbac_persistent_volume_create;
+mod rbac_pod_exec;
+mod rbac_privilege_escalation_verbs;
+mod rbac_secrets_access;
+mod rbac_token_create;
+mod rbac_webhook_config;
+mod rbac_wildcard;
+mod rbac_workload_create;
+mod run_as_root;
+mod run_as_root_group;
+mod secret_as_env_var;
+mod sensitive_host_path;
+mod service_account_token_secret;
+mod service_external_ips;
+mod share_process_namespace;
+mod ssh_port_exposed;
+mod unconfined_apparmor_profile;
+mod unconfined_seccomp_profile;
+mod unmasked_proc_mount;
+mod unsafe_sysctls;
+mod untrusted_registry;
+mod windows_host_process;
+mod writable_host_path;
+mod writable_root_filesystem;
 
 use crate::check::Check;
 use rampart_manifest::PodSpecRef;
@@ -162,11 +162,23 @@ pub(crate) static ALL: &[&dyn Check] = &[
 ];
 
 /// Former slugs that still resolve, as (old, current).
-pub(crate) static ALIASES: &[(&str, &str)] = &[("privileged", "privileged-container"), ("no-read-only-root-fs", "writable-root-filesystem"), ("run-as-non-root", "run-as-root")];
+pub(crate) static ALIASES: &[(&str, &str)] = &[
+    ("privileged", "privileged-container"),
+    ("no-read-only-root-fs", "writable-root-filesystem"),
+    ("run-as-non-root", "run-as-root"),
+];
 
 /// The pod's volumes with their index.
-pub(crate) fn volumes<'a>(pod: &PodSpecRef<'a>) -> impl Iterator<Item = (usize, &'a Map<String, Value>)> {
-    pod.spec.get("volumes").and_then(Value::as_array).into_iter().flatten().enumerate().filter_map(|(i, v)| Some((i, v.as_object()?)))
+pub(crate) fn volumes<'a>(
+    pod: &PodSpecRef<'a>,
+) -> impl Iterator<Item = (usize, &'a Map<String, Value>)> {
+    pod.spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, v)| Some((i, v.as_object()?)))
 }
 
 /// A volume's (or any named item's) name.
@@ -182,7 +194,14 @@ pub(crate) fn group_ok(groups: &[&str], group: &str) -> bool {
 /// Whether a rule's resources cover `resource` (`*`, `pods/*` for subresources).
 pub(crate) fn res_ok(resources: &[&str], resource: &str) -> bool {
     resources.iter().any(|r| {
-        *r == "*" || *r == resource || resource.split_once('/').is_some_and(|(base, _)| r.strip_suffix("/*") == Some(base)) || resource.split_once('/').is_some_and(|(_, sub)| r.strip_prefix("*/") == Some(sub))
+        *r == "*"
+            || *r == resource
+            || resource
+                .split_once('/')
+                .is_some_and(|(base, _)| r.strip_suffix("/*") == Some(base))
+            || resource
+                .split_once('/')
+                .is_some_and(|(_, sub)| r.strip_prefix("*/") == Some(sub))
     })
 }
 

@@ -25,13 +25,25 @@ impl Check for NginxIngressSnippetAnnotation {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if cx.kind() != "Ingress" {
+        if !cx.is(&["networking.k8s.io", "extensions"], "Ingress") {
             return;
         }
-        let Some(ann) = cx.obj.annotations() else { return };
+        let Some(ann) = cx.obj.annotations() else {
+            return;
+        };
         for key in ann.keys() {
             if key.starts_with("nginx.ingress.kubernetes.io/") && key.ends_with("-snippet") {
-                out.emit(cx.obj, &format!("/metadata/annotations/{}", rampart_manifest::escape_segment(key)), format!("Ingress {} uses the snippet annotation {key}", cx.obj.name()));
+                out.emit(
+                    cx.obj,
+                    &format!(
+                        "/metadata/annotations/{}",
+                        rampart_manifest::escape_segment(key)
+                    ),
+                    format!(
+                        "Ingress {} uses the snippet annotation {key}",
+                        cx.obj.name()
+                    ),
+                );
             }
         }
     }

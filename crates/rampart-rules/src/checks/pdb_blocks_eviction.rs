@@ -22,16 +22,30 @@ impl Check for PdbBlocksEviction {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if cx.kind() != "PodDisruptionBudget" {
+        if !cx.is(&["policy"], "PodDisruptionBudget") {
             return;
         }
         let spec = cx.obj.value.get("spec");
         let max = spec.and_then(|s| s.get("maxUnavailable"));
         let min = spec.and_then(|s| s.get("minAvailable"));
         if max.is_some_and(|m| m.as_i64() == Some(0) || m.as_str() == Some("0%")) {
-            out.emit(cx.obj, "/spec/maxUnavailable", format!("PodDisruptionBudget {} allows no pod to be evicted", cx.obj.name()));
+            out.emit(
+                cx.obj,
+                "/spec/maxUnavailable",
+                format!(
+                    "PodDisruptionBudget {} allows no pod to be evicted",
+                    cx.obj.name()
+                ),
+            );
         } else if min.and_then(|m| m.as_str()) == Some("100%") {
-            out.emit(cx.obj, "/spec/minAvailable", format!("PodDisruptionBudget {} requires 100% of pods available", cx.obj.name()));
+            out.emit(
+                cx.obj,
+                "/spec/minAvailable",
+                format!(
+                    "PodDisruptionBudget {} requires 100% of pods available",
+                    cx.obj.name()
+                ),
+            );
         }
     }
 }

@@ -28,10 +28,30 @@ impl Check for PlaintextSecretManifest {
             return;
         }
         for field in ["data", "stringData"] {
-            let Some(m) = cx.obj.value.get(field).and_then(|d| d.as_object()).filter(|m| !m.is_empty()) else { continue };
+            let Some(m) = cx
+                .obj
+                .value
+                .get(field)
+                .and_then(|d| d.as_object())
+                .filter(|m| !m.is_empty())
+            else {
+                continue;
+            };
             let keys: Vec<&str> = m.keys().map(String::as_str).collect();
-            let f = out.emit(cx.obj, &format!("/{field}"), format!("Secret carries {field} keys {} in plain manifests", keys.join(", ")));
-            f.redact.extend(m.values().filter_map(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_string));
+            let f = out.emit(
+                cx.obj,
+                &format!("/{field}"),
+                format!(
+                    "Secret carries {field} keys {} in plain manifests",
+                    keys.join(", ")
+                ),
+            );
+            f.redact.extend(
+                m.values()
+                    .filter_map(|v| v.as_str())
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+            );
         }
     }
 }

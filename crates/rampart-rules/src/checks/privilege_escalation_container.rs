@@ -25,9 +25,23 @@ impl Check for PrivilegeEscalationContainer {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            if c.security("allowPrivilegeEscalation").and_then(|v| v.as_bool()) != Some(false) {
-                let ptr = if c.security("allowPrivilegeEscalation").is_some() { "securityContext/allowPrivilegeEscalation" } else { "securityContext" };
-                out.emit(cx.obj, &c.ptr(ptr), format!("{} does not set securityContext.allowPrivilegeEscalation=false", describe(c)));
+            if c.security("allowPrivilegeEscalation")
+                .and_then(|v| v.as_bool())
+                != Some(false)
+            {
+                let ptr = if c.security("allowPrivilegeEscalation").is_some() {
+                    "securityContext/allowPrivilegeEscalation"
+                } else {
+                    "securityContext"
+                };
+                out.emit(
+                    cx.obj,
+                    &c.ptr(ptr),
+                    format!(
+                        "{} does not set securityContext.allowPrivilegeEscalation=false",
+                        describe(c)
+                    ),
+                );
             }
         }
     }

@@ -29,7 +29,11 @@ impl Check for PrivilegedContainer {
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
             if is_true(c.security("privileged")) {
-                out.emit(cx.obj, &c.ptr("securityContext/privileged"), format!("{} is privileged", describe(c)));
+                out.emit(
+                    cx.obj,
+                    &c.ptr("securityContext/privileged"),
+                    format!("{} is privileged", describe(c)),
+                );
             }
         }
     }

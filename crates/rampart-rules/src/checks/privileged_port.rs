@@ -24,10 +24,20 @@ impl Check for PrivilegedPort {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let Some(ports) = c.value.get("ports").and_then(|p| p.as_array()) else { continue };
+            let Some(ports) = c.value.get("ports").and_then(|p| p.as_array()) else {
+                continue;
+            };
             for (i, p) in ports.iter().enumerate() {
-                if let Some(port) = p.get("containerPort").and_then(|v| v.as_i64()).filter(|p| (1..1024).contains(p)) {
-                    out.emit(cx.obj, &c.ptr(&format!("ports/{i}/containerPort")), format!("{} listens on privileged port {port}", describe(c)));
+                if let Some(port) = p
+                    .get("containerPort")
+                    .and_then(|v| v.as_i64())
+                    .filter(|p| (1..1024).contains(p))
+                {
+                    out.emit(
+                        cx.obj,
+                        &c.ptr(&format!("ports/{i}/containerPort")),
+                        format!("{} listens on privileged port {port}", describe(c)),
+                    );
                 }
             }
         }

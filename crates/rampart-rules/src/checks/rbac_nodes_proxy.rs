@@ -1,5 +1,5 @@
-use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use super::{group_ok, res_ok, verb_ok};
+use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::util::strings;
 
 declare_check! {
@@ -24,17 +24,28 @@ impl Check for RbacNodesProxy {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if !matches!(cx.kind(), "Role" | "ClusterRole") || cx.obj.group() != "rbac.authorization.k8s.io" {
+        if !matches!(cx.kind(), "Role" | "ClusterRole")
+            || cx.obj.group() != "rbac.authorization.k8s.io"
+        {
             return;
         }
-        let Some(rules) = cx.obj.value.get("rules").and_then(|r| r.as_array()) else { return };
+        let Some(rules) = cx.obj.value.get("rules").and_then(|r| r.as_array()) else {
+            return;
+        };
         for (i, rule) in rules.iter().enumerate() {
             let verbs = strings(rule.get("verbs"));
             let resources = strings(rule.get("resources"));
             let groups = strings(rule.get("apiGroups"));
             let ptr = format!("/rules/{i}");
-            if group_ok(&groups, "") && res_ok(&resources, "nodes/proxy") && verb_ok(&verbs, &["get", "create", "*"]) {
-                out.emit(cx.obj, &ptr, format!("rule {i} grants nodes/proxy: kubelet API access"));
+            if group_ok(&groups, "")
+                && res_ok(&resources, "nodes/proxy")
+                && verb_ok(&verbs, &["get", "create", "*"])
+            {
+                out.emit(
+                    cx.obj,
+                    &ptr,
+                    format!("rule {i} grants nodes/proxy: kubelet API access"),
+                );
             }
         }
     }

@@ -1,3 +1,4 @@
+use super::{group_ok, res_ok, verb_ok};
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::util::strings;
 
@@ -25,20 +26,40 @@ impl Check for RbacPrivilegeEscalationVerbs {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if !matches!(cx.kind(), "Role" | "ClusterRole") || cx.obj.group() != "rbac.authorization.k8s.io" {
+        if !matches!(cx.kind(), "Role" | "ClusterRole")
+            || cx.obj.group() != "rbac.authorization.k8s.io"
+        {
             return;
         }
-        let Some(rules) = cx.obj.value.get("rules").and_then(|r| r.as_array()) else { return };
+        let Some(rules) = cx.obj.value.get("rules").and_then(|r| r.as_array()) else {
+            return;
+        };
         for (i, rule) in rules.iter().enumerate() {
             let verbs = strings(rule.get("verbs"));
             let resources = strings(rule.get("resources"));
             let groups = strings(rule.get("apiGroups"));
             let ptr = format!("/rules/{i}");
-            let verb = verbs.iter().find(|v| ["escalate", "bind", "impersonate"].contains(v) || **v == "*");
-            let res = resources.iter().find(|r| ["roles", "clusterroles", "users", "groups", "serviceaccounts", "userextras/scopes", "uids"].contains(r) || **r == "*");
-            let core = !groups.is_empty();
-            if let (Some(v), Some(r), true) = (verb, res, core) {
-                out.emit(cx.obj, &ptr, format!("rule {i} grants {v} on {r}: privilege escalation"));
+            // (verb, API group, resource) triples that escalate
+            const TARGETS: &[(&str, &str, &str)] = &[
+                ("escalate", "rbac.authorization.k8s.io", "roles"),
+                ("escalate", "rbac.authorization.k8s.io", "clusterroles"),
+                ("bind", "rbac.authorization.k8s.io", "roles"),
+                ("bind", "rbac.authorization.k8s.io", "clusterroles"),
+                ("impersonate", "", "users"),
+                ("impersonate", "", "groups"),
+                ("impersonate", "", "serviceaccounts"),
+                ("impersonate", "authentication.k8s.io", "userextras/scopes"),
+                ("impersonate", "authentication.k8s.io", "uids"),
+            ];
+            let hit = TARGETS.iter().find(|(v, g, r)| {
+                verb_ok(&verbs, &[v]) && group_ok(&groups, g) && res_ok(&resources, r)
+            });
+            if let Some((v, _, r)) = hit {
+                out.emit(
+                    cx.obj,
+                    &ptr,
+                    format!("rule {i} grants {v} on {r}: privilege escalation"),
+                );
             }
         }
     }

@@ -26,20 +26,40 @@ impl Check for RbacSecretsAccess {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if !matches!(cx.kind(), "Role" | "ClusterRole") || cx.obj.group() != "rbac.authorization.k8s.io" {
+        if !matches!(cx.kind(), "Role" | "ClusterRole")
+            || cx.obj.group() != "rbac.authorization.k8s.io"
+        {
             return;
         }
-        let Some(rules) = cx.obj.value.get("rules").and_then(|r| r.as_array()) else { return };
+        let Some(rules) = cx.obj.value.get("rules").and_then(|r| r.as_array()) else {
+            return;
+        };
         for (i, rule) in rules.iter().enumerate() {
             let verbs = strings(rule.get("verbs"));
             let resources = strings(rule.get("resources"));
             let groups = strings(rule.get("apiGroups"));
             let ptr = format!("/rules/{i}");
-            let verb = verbs.iter().find(|v| ["get", "list", "watch"].contains(v) || **v == "*");
-            let res = resources.iter().find(|r| ["secrets"].contains(r) || **r == "*");
+            let verb = verbs
+                .iter()
+                .find(|v| ["get", "list", "watch"].contains(v) || **v == "*");
+            let res = resources
+                .iter()
+                .find(|r| ["secrets"].contains(r) || **r == "*");
             let core = groups.iter().any(|g| g.is_empty() || *g == "*");
+            // `get` limited to named Secrets is the recommended narrow grant
+            let named = rule
+                .get("resourceNames")
+                .and_then(|n| n.as_array())
+                .is_some_and(|n| !n.is_empty());
+            if named && verb.is_some_and(|v| *v == "get") {
+                continue;
+            }
             if let (Some(v), Some(r), true) = (verb, res, core) {
-                out.emit(cx.obj, &ptr, format!("rule {i} grants {v} on {r}: Secret values are readable"));
+                out.emit(
+                    cx.obj,
+                    &ptr,
+                    format!("rule {i} grants {v} on {r}: Secret values are readable"),
+                );
             }
         }
     }

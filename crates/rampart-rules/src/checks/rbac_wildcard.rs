@@ -24,18 +24,33 @@ impl Check for RbacWildcard {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if !matches!(cx.kind(), "Role" | "ClusterRole") || cx.obj.group() != "rbac.authorization.k8s.io" {
+        if !matches!(cx.kind(), "Role" | "ClusterRole")
+            || cx.obj.group() != "rbac.authorization.k8s.io"
+        {
             return;
         }
-        let Some(rules) = cx.obj.value.get("rules").and_then(|r| r.as_array()) else { return };
+        let Some(rules) = cx.obj.value.get("rules").and_then(|r| r.as_array()) else {
+            return;
+        };
         for (i, rule) in rules.iter().enumerate() {
             let verbs = strings(rule.get("verbs"));
             let resources = strings(rule.get("resources"));
             let groups = strings(rule.get("apiGroups"));
             let ptr = format!("/rules/{i}");
-            for (field, list) in [("verbs", &verbs), ("resources", &resources), ("apiGroups", &groups)] {
+            for (field, list) in [
+                ("verbs", &verbs),
+                ("resources", &resources),
+                ("apiGroups", &groups),
+            ] {
                 if list.contains(&"*") {
-                    out.emit(cx.obj, &format!("{ptr}/{field}"), format!("rule {i} grants every {} (\"*\")", field.trim_end_matches('s')));
+                    out.emit(
+                        cx.obj,
+                        &format!("{ptr}/{field}"),
+                        format!(
+                            "rule {i} grants every {} (\"*\")",
+                            field.trim_end_matches('s')
+                        ),
+                    );
                 }
             }
         }

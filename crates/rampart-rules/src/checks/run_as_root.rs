@@ -31,10 +31,25 @@ impl Check for RunAsRoot {
             let user = effective(pod, c, "runAsUser").and_then(|v| v.as_i64());
             let non_root = is_true(effective(pod, c, "runAsNonRoot"));
             if user == Some(0) {
-                let ptr = if c.security("runAsUser").is_some() { c.ptr("securityContext/runAsUser") } else { format!("{}/securityContext/runAsUser", pod.pointer) };
-                out.emit(cx.obj, &ptr, format!("{} runs as root (runAsUser: 0)", describe(c)));
+                let ptr = if c.security("runAsUser").is_some() {
+                    c.ptr("securityContext/runAsUser")
+                } else {
+                    format!("{}/securityContext/runAsUser", pod.pointer)
+                };
+                out.emit(
+                    cx.obj,
+                    &ptr,
+                    format!("{} runs as root (runAsUser: 0)", describe(c)),
+                );
             } else if !non_root && !user.is_some_and(|u| u > 0) {
-                out.emit(cx.obj, &c.ptr("securityContext"), format!("{} may run as root: set runAsNonRoot: true or a non-zero runAsUser", describe(c)));
+                out.emit(
+                    cx.obj,
+                    &c.ptr("securityContext"),
+                    format!(
+                        "{} may run as root: set runAsNonRoot: true or a non-zero runAsUser",
+                        describe(c)
+                    ),
+                );
             }
         }
     }

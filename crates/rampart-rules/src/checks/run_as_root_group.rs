@@ -26,8 +26,16 @@ impl Check for RunAsRootGroup {
         let Some(pod) = &cx.pod else { return };
         for c in &cx.containers {
             if effective(pod, c, "runAsGroup").and_then(|v| v.as_i64()) == Some(0) {
-                let ptr = if c.security("runAsGroup").is_some() { c.ptr("securityContext/runAsGroup") } else { format!("{}/securityContext/runAsGroup", pod.pointer) };
-                out.emit(cx.obj, &ptr, format!("{} runs with group 0 (root)", describe(c)));
+                let ptr = if c.security("runAsGroup").is_some() {
+                    c.ptr("securityContext/runAsGroup")
+                } else {
+                    format!("{}/securityContext/runAsGroup", pod.pointer)
+                };
+                out.emit(
+                    cx.obj,
+                    &ptr,
+                    format!("{} runs with group 0 (root)", describe(c)),
+                );
             }
         }
     }

@@ -29,7 +29,15 @@ impl Check for SecretAsEnvVar {
                 for (i, e) in env.iter().enumerate() {
                     if let Some(sref) = e.get("valueFrom").and_then(|v| v.get("secretKeyRef")) {
                         let secret = sref.get("name").and_then(|n| n.as_str()).unwrap_or("");
-                        out.emit(cx.obj, &c.ptr(&format!("env/{i}/valueFrom/secretKeyRef")), format!("{} reads Secret \"{secret}\" into env var {}", describe(c), e.get("name").and_then(|n| n.as_str()).unwrap_or("")));
+                        out.emit(
+                            cx.obj,
+                            &c.ptr(&format!("env/{i}/valueFrom/secretKeyRef")),
+                            format!(
+                                "{} reads Secret \"{secret}\" into env var {}",
+                                describe(c),
+                                e.get("name").and_then(|n| n.as_str()).unwrap_or("")
+                            ),
+                        );
                     }
                 }
             }
@@ -37,7 +45,14 @@ impl Check for SecretAsEnvVar {
                 for (i, e) in env_from.iter().enumerate() {
                     if let Some(sref) = e.get("secretRef") {
                         let secret = sref.get("name").and_then(|n| n.as_str()).unwrap_or("");
-                        out.emit(cx.obj, &c.ptr(&format!("envFrom/{i}/secretRef")), format!("{} loads every key of Secret \"{secret}\" as env vars", describe(c)));
+                        out.emit(
+                            cx.obj,
+                            &c.ptr(&format!("envFrom/{i}/secretRef")),
+                            format!(
+                                "{} loads every key of Secret \"{secret}\" as env vars",
+                                describe(c)
+                            ),
+                        );
                     }
                 }
             }

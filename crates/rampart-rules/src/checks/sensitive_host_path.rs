@@ -1,5 +1,5 @@
-use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use super::{name, volumes};
+use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 
 declare_check! {
 /// ## What it does
@@ -28,15 +28,32 @@ impl Check for SensitiveHostPath {
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
         for (i, v) in volumes(pod) {
-            let Some(path) = v.get("hostPath").and_then(|h| h.get("path")).and_then(|p| p.as_str()) else { continue };
+            let Some(path) = v
+                .get("hostPath")
+                .and_then(|h| h.get("path"))
+                .and_then(|p| p.as_str())
+            else {
+                continue;
+            };
             let p = path.trim_end_matches('/');
             let p = if p.is_empty() { "/" } else { p };
             let hit = cx.config.settings.sensitive_host_paths.iter().find(|s| {
                 let s = s.trim_end_matches('/');
-                if s.is_empty() { p == "/" } else { p == s || p.strip_prefix(s).is_some_and(|rest| rest.starts_with('/')) }
+                if s.is_empty() {
+                    p == "/"
+                } else {
+                    p == s || p.strip_prefix(s).is_some_and(|rest| rest.starts_with('/'))
+                }
             });
             if let Some(s) = hit {
-                out.emit(cx.obj, &format!("{}/volumes/{i}/hostPath/path", pod.pointer), format!("volume \"{}\" mounts sensitive host path {path} (under {s})", name(v)));
+                out.emit(
+                    cx.obj,
+                    &format!("{}/volumes/{i}/hostPath/path", pod.pointer),
+                    format!(
+                        "volume \"{}\" mounts sensitive host path {path} (under {s})",
+                        name(v)
+                    ),
+                );
             }
         }
     }

@@ -24,8 +24,18 @@ impl Check for ServiceAccountTokenSecret {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if cx.kind() == "Secret" && cx.obj.value.get("type").and_then(|t| t.as_str()) == Some("kubernetes.io/service-account-token") {
-            out.emit(cx.obj, "/type", format!("Secret {} is a long-lived ServiceAccount token", cx.obj.name()));
+        if cx.is(&[""], "Secret")
+            && cx.obj.value.get("type").and_then(|t| t.as_str())
+                == Some("kubernetes.io/service-account-token")
+        {
+            out.emit(
+                cx.obj,
+                "/type",
+                format!(
+                    "Secret {} is a long-lived ServiceAccount token",
+                    cx.obj.name()
+                ),
+            );
         }
     }
 }

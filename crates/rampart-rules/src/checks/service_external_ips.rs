@@ -22,8 +22,19 @@ impl Check for ServiceExternalIps {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if cx.kind() == "Service" && cx.obj.value.pointer("/spec/externalIPs").and_then(|e| e.as_array()).is_some_and(|e| !e.is_empty()) {
-            out.emit(cx.obj, "/spec/externalIPs", format!("Service {} sets externalIPs", cx.obj.name()));
+        if cx.is(&[""], "Service")
+            && cx
+                .obj
+                .value
+                .pointer("/spec/externalIPs")
+                .and_then(|e| e.as_array())
+                .is_some_and(|e| !e.is_empty())
+        {
+            out.emit(
+                cx.obj,
+                "/spec/externalIPs",
+                format!("Service {} sets externalIPs", cx.obj.name()),
+            );
         }
     }
 }

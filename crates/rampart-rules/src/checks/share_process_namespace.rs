@@ -24,7 +24,11 @@ impl Check for ShareProcessNamespace {
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
         if pod.flag("shareProcessNamespace") {
-            out.emit(cx.obj, &format!("{}/shareProcessNamespace", pod.pointer), "the pod's containers share a process namespace".to_string());
+            out.emit(
+                cx.obj,
+                &format!("{}/shareProcessNamespace", pod.pointer),
+                "the pod's containers share a process namespace".to_string(),
+            );
         }
     }
 }

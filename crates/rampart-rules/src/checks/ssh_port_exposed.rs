@@ -23,10 +23,20 @@ impl Check for SshPortExposed {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let Some(ports) = c.value.get("ports").and_then(|p| p.as_array()) else { continue };
+            let Some(ports) = c.value.get("ports").and_then(|p| p.as_array()) else {
+                continue;
+            };
             for (i, p) in ports.iter().enumerate() {
-                if p.get("containerPort").and_then(|v| v.as_i64()) == Some(22) && p.get("protocol").and_then(|v| v.as_str()).is_none_or(|v| v == "TCP") {
-                    out.emit(cx.obj, &c.ptr(&format!("ports/{i}/containerPort")), format!("{} exposes port 22 (SSH)", describe(c)));
+                if p.get("containerPort").and_then(|v| v.as_i64()) == Some(22)
+                    && p.get("protocol")
+                        .and_then(|v| v.as_str())
+                        .is_none_or(|v| v == "TCP")
+                {
+                    out.emit(
+                        cx.obj,
+                        &c.ptr(&format!("ports/{i}/containerPort")),
+                        format!("{} exposes port 22 (SSH)", describe(c)),
+                    );
                 }
             }
         }

@@ -24,18 +24,47 @@ impl Check for UnconfinedApparmorProfile {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
-        if pod.spec.get("securityContext").and_then(|s| s.get("appArmorProfile")).and_then(|p| p.get("type")).and_then(|t| t.as_str()) == Some("Unconfined") {
-            out.emit(cx.obj, &format!("{}/securityContext/appArmorProfile/type", pod.pointer), "the pod's AppArmor profile is Unconfined".to_string());
+        if pod
+            .spec
+            .get("securityContext")
+            .and_then(|s| s.get("appArmorProfile"))
+            .and_then(|p| p.get("type"))
+            .and_then(|t| t.as_str())
+            == Some("Unconfined")
+        {
+            out.emit(
+                cx.obj,
+                &format!("{}/securityContext/appArmorProfile/type", pod.pointer),
+                "the pod's AppArmor profile is Unconfined".to_string(),
+            );
         }
         for c in &cx.containers {
-            if c.security("appArmorProfile").and_then(|p| p.get("type")).and_then(|t| t.as_str()) == Some("Unconfined") {
-                out.emit(cx.obj, &c.ptr("securityContext/appArmorProfile/type"), format!("{} AppArmor profile is Unconfined", describe(c)));
+            if c.security("appArmorProfile")
+                .and_then(|p| p.get("type"))
+                .and_then(|t| t.as_str())
+                == Some("Unconfined")
+            {
+                out.emit(
+                    cx.obj,
+                    &c.ptr("securityContext/appArmorProfile/type"),
+                    format!("{} AppArmor profile is Unconfined", describe(c)),
+                );
             }
         }
         if let Some(ann) = pod.annotations() {
             for (k, v) in ann {
-                if k.starts_with("container.apparmor.security.beta.kubernetes.io/") && v.as_str() == Some("unconfined") {
-                    out.emit(cx.obj, &format!("{}/annotations/{}", pod.metadata_pointer, rampart_manifest::escape_segment(k)), format!("annotation {k} disables AppArmor"));
+                if k.starts_with("container.apparmor.security.beta.kubernetes.io/")
+                    && v.as_str() == Some("unconfined")
+                {
+                    out.emit(
+                        cx.obj,
+                        &format!(
+                            "{}/annotations/{}",
+                            pod.metadata_pointer,
+                            rampart_manifest::escape_segment(k)
+                        ),
+                        format!("annotation {k} disables AppArmor"),
+                    );
                 }
             }
         }

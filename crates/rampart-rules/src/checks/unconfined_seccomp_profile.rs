@@ -24,12 +24,31 @@ impl Check for UnconfinedSeccompProfile {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
-        if pod.spec.get("securityContext").and_then(|s| s.get("seccompProfile")).and_then(|p| p.get("type")).and_then(|t| t.as_str()) == Some("Unconfined") {
-            out.emit(cx.obj, &format!("{}/securityContext/seccompProfile/type", pod.pointer), "the pod's seccomp profile is Unconfined".to_string());
+        if pod
+            .spec
+            .get("securityContext")
+            .and_then(|s| s.get("seccompProfile"))
+            .and_then(|p| p.get("type"))
+            .and_then(|t| t.as_str())
+            == Some("Unconfined")
+        {
+            out.emit(
+                cx.obj,
+                &format!("{}/securityContext/seccompProfile/type", pod.pointer),
+                "the pod's seccomp profile is Unconfined".to_string(),
+            );
         }
         for c in &cx.containers {
-            if c.security("seccompProfile").and_then(|p| p.get("type")).and_then(|t| t.as_str()) == Some("Unconfined") {
-                out.emit(cx.obj, &c.ptr("securityContext/seccompProfile/type"), format!("{} seccomp profile is Unconfined", describe(c)));
+            if c.security("seccompProfile")
+                .and_then(|p| p.get("type"))
+                .and_then(|t| t.as_str())
+                == Some("Unconfined")
+            {
+                out.emit(
+                    cx.obj,
+                    &c.ptr("securityContext/seccompProfile/type"),
+                    format!("{} seccomp profile is Unconfined", describe(c)),
+                );
             }
         }
     }

@@ -25,7 +25,11 @@ impl Check for UnmaskedProcMount {
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
             if c.security("procMount").and_then(|v| v.as_str()) == Some("Unmasked") {
-                out.emit(cx.obj, &c.ptr("securityContext/procMount"), format!("{} mounts /proc unmasked", describe(c)));
+                out.emit(
+                    cx.obj,
+                    &c.ptr("securityContext/procMount"),
+                    format!("{} mounts /proc unmasked", describe(c)),
+                );
             }
         }
     }

@@ -29,12 +29,36 @@ impl Check for UnsafeSysctls {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
-        const SAFE: &[&str] = &["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"];
-        let Some(list) = pod.spec.get("securityContext").and_then(|s| s.get("sysctls")).and_then(|s| s.as_array()) else { return };
+        const SAFE: &[&str] = &[
+            "kernel.shm_rmid_forced",
+            "net.ipv4.ip_local_port_range",
+            "net.ipv4.ip_unprivileged_port_start",
+            "net.ipv4.tcp_syncookies",
+            "net.ipv4.ping_group_range",
+            "net.ipv4.ip_local_reserved_ports",
+            "net.ipv4.tcp_keepalive_time",
+            "net.ipv4.tcp_fin_timeout",
+            "net.ipv4.tcp_keepalive_intvl",
+            "net.ipv4.tcp_keepalive_probes",
+            "net.ipv4.tcp_rmem",
+            "net.ipv4.tcp_wmem",
+        ];
+        let Some(list) = pod
+            .spec
+            .get("securityContext")
+            .and_then(|s| s.get("sysctls"))
+            .and_then(|s| s.as_array())
+        else {
+            return;
+        };
         for (i, s) in list.iter().enumerate() {
             let name = s.get("name").and_then(|n| n.as_str()).unwrap_or("");
             if !SAFE.contains(&name) {
-                out.emit(cx.obj, &format!("{}/securityContext/sysctls/{i}", pod.pointer), format!("the pod sets unsafe sysctl {name}"));
+                out.emit(
+                    cx.obj,
+                    &format!("{}/securityContext/sysctls/{i}", pod.pointer),
+                    format!("the pod sets unsafe sysctl {name}"),
+                );
             }
         }
     }

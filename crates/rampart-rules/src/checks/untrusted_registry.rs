@@ -31,9 +31,18 @@ impl Check for UntrustedRegistry {
             return;
         }
         for c in &cx.containers {
-            let Some(image) = c.value.get("image").and_then(|v| v.as_str()) else { continue };
+            let Some(image) = c.value.get("image").and_then(|v| v.as_str()) else {
+                continue;
+            };
             if !allowed.iter().any(|r| image.starts_with(r.as_str())) {
-                out.emit(cx.obj, &c.ptr("image"), format!("{} image {image} is not from an allowed registry", describe(c)));
+                out.emit(
+                    cx.obj,
+                    &c.ptr("image"),
+                    format!(
+                        "{} image {image} is not from an allowed registry",
+                        describe(c)
+                    ),
+                );
             }
         }
     }

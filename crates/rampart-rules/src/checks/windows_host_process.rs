@@ -24,12 +24,31 @@ impl Check for WindowsHostProcess {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
-        if pod.spec.get("securityContext").and_then(|s| s.get("windowsOptions")).and_then(|w| w.get("hostProcess")).and_then(|v| v.as_bool()) == Some(true) {
-            out.emit(cx.obj, &format!("{}/securityContext/windowsOptions/hostProcess", pod.pointer), "the pod runs as a Windows HostProcess".to_string());
+        if pod
+            .spec
+            .get("securityContext")
+            .and_then(|s| s.get("windowsOptions"))
+            .and_then(|w| w.get("hostProcess"))
+            .and_then(|v| v.as_bool())
+            == Some(true)
+        {
+            out.emit(
+                cx.obj,
+                &format!("{}/securityContext/windowsOptions/hostProcess", pod.pointer),
+                "the pod runs as a Windows HostProcess".to_string(),
+            );
         }
         for c in &cx.containers {
-            if c.security("windowsOptions").and_then(|w| w.get("hostProcess")).and_then(|v| v.as_bool()) == Some(true) {
-                out.emit(cx.obj, &c.ptr("securityContext/windowsOptions/hostProcess"), format!("{} runs as a Windows HostProcess", describe(c)));
+            if c.security("windowsOptions")
+                .and_then(|w| w.get("hostProcess"))
+                .and_then(|v| v.as_bool())
+                == Some(true)
+            {
+                out.emit(
+                    cx.obj,
+                    &c.ptr("securityContext/windowsOptions/hostProcess"),
+                    format!("{} runs as a Windows HostProcess", describe(c)),
+                );
             }
         }
     }

@@ -27,8 +27,16 @@ impl Check for WritableRootFilesystem {
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
             if !is_true(c.security("readOnlyRootFilesystem")) {
-                let ptr = if c.security("readOnlyRootFilesystem").is_some() { "securityContext/readOnlyRootFilesystem" } else { "securityContext" };
-                out.emit(cx.obj, &c.ptr(ptr), format!("{} has a writable root filesystem", describe(c)));
+                let ptr = if c.security("readOnlyRootFilesystem").is_some() {
+                    "securityContext/readOnlyRootFilesystem"
+                } else {
+                    "securityContext"
+                };
+                out.emit(
+                    cx.obj,
+                    &c.ptr(ptr),
+                    format!("{} has a writable root filesystem", describe(c)),
+                );
             }
         }
     }
