@@ -127,21 +127,54 @@ pub(crate) trait Check: Sync + Send {
     fn check_inventory(&self, _inv: &Inventory<'_>, _out: &mut Emitter<'_>) {}
 }
 
-/// Builds findings for one check, applying severity overrides.
-pub(crate) struct Emitter<'a> {
-    pub meta: &'static CheckMeta,
+/// A check as configured: its severity and its documentation sections, extracted once.
+pub(crate) struct Configured {
+    pub check: &'static dyn Check,
     pub severity: Severity,
-    pub findings: &'a mut Vec<Finding>,
+    pub remediation: Option<String>,
+    pub references: Vec<String>,
 }
 
-impl Emitter<'_> {
+impl Configured {
+    pub fn new(check: &'static dyn Check, severity: Severity) -> Self {
+        let meta = check.meta();
+        Configured {
+            check,
+            severity,
+            remediation: meta.section("Remediation"),
+            references: meta.references(),
+        }
+    }
+}
+
+/// Builds findings for one check, dropping those the object opts out of.
+pub(crate) struct Emitter<'a> {
+    pub check: &'a Configured,
+    pub findings: &'a mut Vec<Finding>,
+    /// Where findings suppressed by an ignore annotation go, so callers can still fill them in.
+    pub discard: Option<Finding>,
+}
+
+impl<'a> Emitter<'a> {
+    pub fn new(check: &'a Configured, findings: &'a mut Vec<Finding>) -> Self {
+        Emitter {
+            check,
+            findings,
+            discard: None,
+        }
+    }
+
     /// Reports a finding on `obj` at the field `pointer` (or its nearest existing ancestor).
     pub fn emit(&mut self, obj: &Object, pointer: &str, message: String) -> &mut Finding {
-        let mut f = Finding::new(self.meta.slug, self.severity, message)
+        let c = self.check;
+        let mut f = Finding::new(c.check.meta().slug, c.severity, message)
             .with_object(obj.object_ref())
             .with_location(obj.location(pointer));
-        f.remediation = self.meta.section("Remediation");
-        f.references = self.meta.references();
+        f.remediation = c.remediation.clone();
+        f.references = c.references.clone();
+        if crate::is_ignored(obj, c.check.meta().slug) {
+            return self.discard.insert(f);
+        }
         self.findings.push(f);
         let last = self.findings.len() - 1;
         #[allow(clippy::indexing_slicing)] // just pushed

@@ -1,23 +1,37 @@
 //! Every loaded object, indexed for the checks that look across objects.
 
-use rampart_core::Finding;
 use rampart_manifest::Object;
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
-/// All objects of a scan, indexed by kind.
+/// All objects of a scan, indexed by kind, by (kind, namespace) and by (kind, namespace, name).
 pub struct Inventory<'a> {
     pub objects: &'a [Object],
     by_kind: HashMap<&'a str, Vec<&'a Object>>,
+    by_ns: HashMap<(&'a str, &'a str), Vec<&'a Object>>,
+    by_name: HashMap<(&'a str, &'a str, &'a str), &'a Object>,
+    pods_by_ns: HashMap<&'a str, Vec<&'a Object>>,
 }
 
 impl<'a> Inventory<'a> {
     pub fn new(objects: &'a [Object]) -> Self {
-        let mut by_kind: HashMap<&'a str, Vec<&'a Object>> = HashMap::new();
+        let mut inv = Inventory {
+            objects,
+            by_kind: HashMap::new(),
+            by_ns: HashMap::new(),
+            by_name: HashMap::new(),
+            pods_by_ns: HashMap::new(),
+        };
         for o in objects {
-            by_kind.entry(o.kind()).or_default().push(o);
+            let ns = o.namespace().unwrap_or("default");
+            inv.by_kind.entry(o.kind()).or_default().push(o);
+            inv.by_ns.entry((o.kind(), ns)).or_default().push(o);
+            inv.by_name.entry((o.kind(), ns, o.name())).or_insert(o);
+            if rampart_manifest::pod_spec(&o.value).is_some() {
+                inv.pods_by_ns.entry(ns).or_default().push(o);
+            }
         }
-        Inventory { objects, by_kind }
+        inv
     }
 
     /// Objects of one kind, in input order.
@@ -25,27 +39,28 @@ impl<'a> Inventory<'a> {
         self.by_kind.get(kind).map_or(&[], Vec::as_slice)
     }
 
+    /// Objects of one kind in one namespace (`default` for objects without one).
+    pub fn in_namespace(&self, kind: &'a str, namespace: &'a str) -> &[&'a Object] {
+        self.by_ns
+            .get(&(kind, namespace))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The first object with this kind, namespace and name.
+    pub fn get(&self, kind: &'a str, namespace: &'a str, name: &'a str) -> Option<&'a Object> {
+        self.by_name.get(&(kind, namespace, name)).copied()
+    }
+
+    /// Objects with a pod spec (pods and workloads) in a namespace.
+    pub fn workloads_in(&self, namespace: &str) -> &[&'a Object] {
+        self.pods_by_ns.get(namespace).map_or(&[], Vec::as_slice)
+    }
+
     /// Namespaces named by Namespace objects or used by namespaced objects.
     pub fn namespaces(&self) -> BTreeSet<&'a str> {
         let mut s: BTreeSet<&str> = self.of_kind("Namespace").iter().map(|n| n.name()).collect();
         s.extend(self.objects.iter().filter_map(|o| o.namespace()));
         s
-    }
-
-    /// The object a finding is about, if it is in the inventory.
-    pub fn object_of(&self, f: &Finding) -> Option<&'a Object> {
-        let (r, loc) = (f.object.as_ref()?, f.location.as_ref()?);
-        self.objects.iter().find(|o| {
-            *o.file == *loc.file
-                && o.kind() == r.kind
-                && o.name() == r.name
-                && o.namespace() == r.namespace.as_deref()
-        })
-    }
-
-    pub(crate) fn is_ignored(&self, f: &Finding) -> bool {
-        self.object_of(f)
-            .is_some_and(|o| crate::is_ignored(o, &f.check))
     }
 }
 

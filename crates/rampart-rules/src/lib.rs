@@ -19,8 +19,8 @@ pub use check::CheckMeta;
 pub use config::{ChecksConfig, Config, ConfigError, PssConfig, Settings};
 pub use inventory::Inventory;
 
-use check::{Check, Emitter, ObjectContext};
-use rampart_core::{Finding, Severity};
+use check::{Configured, Emitter, ObjectContext};
+use rampart_core::Finding;
 use rampart_manifest::Object;
 use rayon::prelude::*;
 
@@ -31,7 +31,7 @@ pub const IGNORE_REASON_ANNOTATION: &str = "rampart.dev/ignore-reason";
 
 /// The check catalog with its configuration.
 pub struct Catalog {
-    checks: Vec<(&'static dyn Check, Severity)>,
+    checks: Vec<Configured>,
     config: Config,
 }
 
@@ -48,7 +48,7 @@ impl Default for Catalog {
         Catalog {
             checks: checks::ALL
                 .iter()
-                .map(|c| (*c, c.meta().severity))
+                .map(|c| Configured::new(*c, c.meta().severity))
                 .collect(),
             config: Config::default(),
         }
@@ -112,7 +112,7 @@ impl Catalog {
                     .iter()
                     .find(|(k, _)| find_check(k).is_some_and(|m| m.slug == c.meta().slug))
                     .map_or(c.meta().severity, |(_, s)| *s);
-                (*c, sev)
+                Configured::new(*c, sev)
             })
             .collect();
         Ok(Catalog { checks, config })
@@ -124,7 +124,7 @@ impl Catalog {
 
     /// The metadata of the enabled checks.
     pub fn enabled(&self) -> impl Iterator<Item = &'static CheckMeta> + '_ {
-        self.checks.iter().map(|(c, _)| c.meta())
+        self.checks.iter().map(|c| c.check.meta())
     }
 
     /// Runs every per-object check on one object (what the admission webhook calls).
@@ -141,15 +141,10 @@ impl Catalog {
             config: &self.config,
         };
         let mut findings = Vec::new();
-        for (check, severity) in &self.checks {
-            let mut em = Emitter {
-                meta: check.meta(),
-                severity: *severity,
-                findings: &mut findings,
-            };
-            check.check_object(&cx, &mut em);
+        for c in &self.checks {
+            c.check
+                .check_object(&cx, &mut Emitter::new(c, &mut findings));
         }
-        findings.retain(|f| !is_ignored(obj, &f.check));
         findings
     }
 
@@ -161,15 +156,9 @@ impl Catalog {
             .flat_map_iter(|o| self.check_object(o))
             .collect();
         let inv = Inventory::new(objects);
-        for (check, severity) in &self.checks {
-            let mut found = Vec::new();
-            let mut em = Emitter {
-                meta: check.meta(),
-                severity: *severity,
-                findings: &mut found,
-            };
-            check.check_inventory(&inv, &mut em);
-            findings.extend(found.into_iter().filter(|f| !inv.is_ignored(f)));
+        for c in &self.checks {
+            c.check
+                .check_inventory(&inv, &mut Emitter::new(c, &mut findings));
         }
         sort_findings(&mut findings);
         findings

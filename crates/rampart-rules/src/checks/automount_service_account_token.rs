@@ -48,10 +48,7 @@ impl Check for AutomountServiceAccountToken {
                 .filter(|s| !s.is_empty())
                 .unwrap_or("default");
             let ns = obj.namespace().unwrap_or("default");
-            let sa = inv
-                .of_kind("ServiceAccount")
-                .iter()
-                .find(|s| s.name() == sa_name && s.namespace().unwrap_or("default") == ns);
+            let sa = inv.get("ServiceAccount", ns, sa_name);
             if sa
                 .and_then(|s| s.value.get("automountServiceAccountToken"))
                 .and_then(|v| v.as_bool())

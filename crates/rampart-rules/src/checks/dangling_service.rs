@@ -25,14 +25,6 @@ impl Check for DanglingService {
     }
 
     fn check_inventory(&self, inv: &Inventory<'_>, out: &mut Emitter<'_>) {
-        let pods: Vec<(&str, Option<&serde_json::Map<String, serde_json::Value>>)> = inv
-            .objects
-            .iter()
-            .filter_map(|o| {
-                rampart_manifest::pod_spec(&o.value)
-                    .map(|p| (o.namespace().unwrap_or("default"), p.labels()))
-            })
-            .collect();
         for svc in inv
             .of_kind("Service")
             .iter()
@@ -47,14 +39,15 @@ impl Check for DanglingService {
             else {
                 continue;
             };
-            let in_ns: Vec<_> = pods.iter().filter(|(n, _)| *n == ns).collect();
-            if in_ns.is_empty() {
+            let workloads = inv.workloads_in(ns);
+            if workloads.is_empty() {
                 continue;
             }
-            if !in_ns
-                .iter()
-                .any(|(_, labels)| map_selector_matches(sel, *labels))
-            {
+            let matched = workloads.iter().any(|w| {
+                rampart_manifest::pod_spec(&w.value)
+                    .is_some_and(|p| map_selector_matches(sel, p.labels()))
+            });
+            if !matched {
                 out.emit(
                     svc,
                     "/spec/selector",

@@ -43,13 +43,14 @@ impl Check for MissingPodDisruptionBudget {
                 .value
                 .pointer("/spec/template/metadata/labels")
                 .and_then(|l| l.as_object());
-            let covered = inv.of_kind("PodDisruptionBudget").iter().any(|pdb| {
-                pdb.namespace().unwrap_or("default") == ns
-                    && pdb
-                        .value
+            let covered = inv
+                .in_namespace("PodDisruptionBudget", ns)
+                .iter()
+                .any(|pdb| {
+                    pdb.value
                         .pointer("/spec/selector")
                         .is_some_and(|s| selector_matches(s, labels))
-            });
+                });
             if !covered {
                 out.emit(
                     obj,
