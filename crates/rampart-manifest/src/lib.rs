@@ -49,7 +49,14 @@ impl Object {
     /// Wraps a value that did not come from a file (an admission request, a test); positions
     /// all point at line 0.
     pub fn from_value(value: Value, file: &str) -> Object {
-        Object { value, pos: PosNode::leaf(0, 0), file: Arc::from(file), doc: 0, item: None, template: None }
+        Object {
+            value,
+            pos: PosNode::leaf(0, 0),
+            file: Arc::from(file),
+            doc: 0,
+            item: None,
+            template: None,
+        }
     }
 
     fn str_at(&self, a: &str, b: Option<&str>) -> Option<&str> {
@@ -66,7 +73,10 @@ impl Object {
 
     /// The API group: `apps` for `apps/v1`, `""` for `v1`.
     pub fn group(&self) -> &str {
-        self.api_version().rsplit_once('/').map(|(g, _)| g).unwrap_or("")
+        self.api_version()
+            .rsplit_once('/')
+            .map(|(g, _)| g)
+            .unwrap_or("")
     }
 
     pub fn kind(&self) -> &str {
@@ -80,7 +90,8 @@ impl Object {
     }
 
     pub fn namespace(&self) -> Option<&str> {
-        self.str_at("metadata", Some("namespace")).filter(|s| !s.is_empty())
+        self.str_at("metadata", Some("namespace"))
+            .filter(|s| !s.is_empty())
     }
 
     pub fn labels(&self) -> Option<&serde_json::Map<String, Value>> {
@@ -149,7 +160,10 @@ impl Loaded {
 
 fn is_manifest_path(p: &Path) -> bool {
     matches!(
-        p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
         Some("yaml" | "yml" | "json")
     )
 }
@@ -168,11 +182,17 @@ pub fn discover<P: AsRef<Path>>(paths: &[P]) -> (Vec<Source>, Vec<InputError>) {
         match std::fs::metadata(p) {
             Ok(m) if m.is_dir() => {
                 let mut found = Vec::new();
-                let walker = ignore::WalkBuilder::new(p).hidden(true).parents(true).require_git(false).build();
+                let walker = ignore::WalkBuilder::new(p)
+                    .hidden(true)
+                    .parents(true)
+                    .require_git(false)
+                    .build();
                 for entry in walker {
                     match entry {
                         Ok(e) => {
-                            if e.file_type().is_some_and(|t| t.is_file()) && is_manifest_path(e.path()) {
+                            if e.file_type().is_some_and(|t| t.is_file())
+                                && is_manifest_path(e.path())
+                            {
                                 found.push(e.into_path());
                             }
                         }
@@ -202,11 +222,21 @@ pub fn discover<P: AsRef<Path>>(paths: &[P]) -> (Vec<Source>, Vec<InputError>) {
 /// Reads a source's text, with a size limit; non-UTF-8 input is an error naming the position.
 pub fn read_source(source: &Source, max_size: u64) -> Result<(String, String), InputError> {
     let name = source.display_name();
-    let err = |line: u32, column: u32, message: String| InputError { file: name.clone(), line, column, message };
+    let err = |line: u32, column: u32, message: String| InputError {
+        file: name.clone(),
+        line,
+        column,
+        message,
+    };
     let mut bytes = Vec::new();
     let res = match source {
-        Source::Stdin => std::io::stdin().lock().take(max_size + 1).read_to_end(&mut bytes),
-        Source::File(p) => std::fs::File::open(p).and_then(|f| f.take(max_size + 1).read_to_end(&mut bytes)),
+        Source::Stdin => std::io::stdin()
+            .lock()
+            .take(max_size + 1)
+            .read_to_end(&mut bytes),
+        Source::File(p) => {
+            std::fs::File::open(p).and_then(|f| f.take(max_size + 1).read_to_end(&mut bytes))
+        }
     };
     if let Err(e) = res {
         return Err(err(0, 0, format!("cannot read: {e}")));
@@ -215,7 +245,10 @@ pub fn read_source(source: &Source, max_size: u64) -> Result<(String, String), I
         return Err(err(
             0,
             0,
-            format!("input is larger than the {} MiB limit; split it or raise --max-file-size", max_size / (1024 * 1024)),
+            format!(
+                "input is larger than the {} MiB limit; split it or raise --max-file-size",
+                max_size / (1024 * 1024)
+            ),
         ));
     }
     let text = match String::from_utf8(bytes) {
@@ -243,7 +276,10 @@ pub fn load_sources(sources: &[Source], max_size: u64) -> Loaded {
         .par_iter()
         .map(|s| match read_source(s, max_size) {
             Ok((name, text)) => load_str(&name, &text),
-            Err(e) => Loaded { errors: vec![e], ..Default::default() },
+            Err(e) => Loaded {
+                errors: vec![e],
+                ..Default::default()
+            },
         })
         .collect();
     let mut out = Loaded::default();
@@ -268,7 +304,11 @@ fn helm_sources(text: &str) -> Vec<(u32, Arc<str>)> {
     }
     text.lines()
         .enumerate()
-        .filter_map(|(i, l)| l.trim_start().strip_prefix("# Source: ").map(|t| (i as u32 + 1, Arc::from(t.trim()))))
+        .filter_map(|(i, l)| {
+            l.trim_start()
+                .strip_prefix("# Source: ")
+                .map(|t| (i as u32 + 1, Arc::from(t.trim())))
+        })
         .collect()
 }
 
@@ -284,10 +324,22 @@ pub struct YamlDoc {
 /// documents are dropped.
 pub fn parse_yaml(name: &str, text: &str) -> (Vec<YamlDoc>, Vec<InputError>) {
     let (docs, errs) = yaml::parse_documents(text);
-    let docs = docs.into_iter().filter(|d| !d.value.is_null()).map(|d| YamlDoc { value: d.value, pos: d.pos }).collect();
+    let docs = docs
+        .into_iter()
+        .filter(|d| !d.value.is_null())
+        .map(|d| YamlDoc {
+            value: d.value,
+            pos: d.pos,
+        })
+        .collect();
     let errs = errs
         .into_iter()
-        .map(|e| InputError { file: name.to_string(), line: e.line, column: e.column, message: e.message })
+        .map(|e| InputError {
+            file: name.to_string(),
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        })
         .collect();
     (docs, errs)
 }
@@ -298,7 +350,12 @@ pub fn load_str(name: &str, text: &str) -> Loaded {
     let (docs, yaml_errors) = yaml::parse_documents(text);
     let mut out = Loaded::default();
     for e in yaml_errors {
-        out.errors.push(InputError { file: name.to_string(), line: e.line, column: e.column, message: e.message });
+        out.errors.push(InputError {
+            file: name.to_string(),
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        });
     }
     let sources = helm_sources(text);
     for (i, d) in docs.into_iter().enumerate() {
@@ -317,19 +374,38 @@ pub fn load_str(name: &str, text: &str) -> Loaded {
             Value::Null => continue,
             Value::Object(_) => {}
             _ => {
-                out.errors.push(err(d.pos.line, d.pos.col, "expected a Kubernetes object (a mapping), found a scalar or list".into()));
+                out.errors.push(err(
+                    d.pos.line,
+                    d.pos.col,
+                    "expected a Kubernetes object (a mapping), found a scalar or list".into(),
+                ));
                 continue;
             }
         }
-        let obj = Object { value: d.value, pos: d.pos, file: file.clone(), doc: i as u32, item: None, template };
+        let obj = Object {
+            value: d.value,
+            pos: d.pos,
+            file: file.clone(),
+            doc: i as u32,
+            item: None,
+            template,
+        };
         push_object(obj, &mut out);
     }
     out
 }
 
 fn push_object(mut obj: Object, out: &mut Loaded) {
-    let has_kind = obj.value.get("kind").and_then(Value::as_str).is_some_and(|k| !k.is_empty());
-    let has_api = obj.value.get("apiVersion").and_then(Value::as_str).is_some_and(|k| !k.is_empty());
+    let has_kind = obj
+        .value
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| !k.is_empty());
+    let has_api = obj
+        .value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .is_some_and(|k| !k.is_empty());
     if !has_kind || !has_api {
         let missing = if !has_kind { "kind" } else { "apiVersion" };
         out.skipped.push(InputError {
@@ -341,10 +417,32 @@ fn push_object(mut obj: Object, out: &mut Loaded) {
         return;
     }
     if obj.kind().ends_with("List") && obj.value.get("items").is_some_and(Value::is_array) {
-        let Some(Value::Array(items)) = obj.value.get_mut("items").map(Value::take) else { return };
-        let mut items_pos = obj.pos.take_field("items").unwrap_or_else(|| PosNode::leaf(obj.pos.line, obj.pos.col));
-        for (idx, item) in items.into_iter().enumerate() {
-            let pos = items_pos.take_item(idx).unwrap_or_else(|| PosNode::leaf(obj.pos.line, obj.pos.col));
+        let Some(Value::Array(items)) = obj.value.get_mut("items").map(Value::take) else {
+            return;
+        };
+        let mut items_pos = obj
+            .pos
+            .take_field("items")
+            .unwrap_or_else(|| PosNode::leaf(obj.pos.line, obj.pos.col));
+        // a typed list (`PodList`, as `kubectl get pods -o yaml` writes) names its items' kind
+        let item_kind = obj
+            .kind()
+            .strip_suffix("List")
+            .filter(|k| !k.is_empty())
+            .map(str::to_string);
+        let list_api = obj.api_version().to_string();
+        for (idx, mut item) in items.into_iter().enumerate() {
+            let pos = items_pos
+                .take_item(idx)
+                .unwrap_or_else(|| PosNode::leaf(obj.pos.line, obj.pos.col));
+            if let (Some(kind), Some(m)) = (&item_kind, item.as_object_mut()) {
+                if !m.contains_key("kind") {
+                    m.insert("kind".into(), Value::String(kind.clone()));
+                }
+                if !m.contains_key("apiVersion") {
+                    m.insert("apiVersion".into(), Value::String(list_api.clone()));
+                }
+            }
             if !item.is_object() {
                 out.errors.push(InputError {
                     file: obj.file.to_string(),
@@ -393,11 +491,38 @@ mod tests {
     }
 
     #[test]
+    fn typed_list_items_inherit_kind_and_api_version() {
+        let text = "apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a, namespace: x}\n  spec: {containers: []}\n";
+        let l = load_str("pods.yaml", text);
+        assert!(
+            l.errors.is_empty() && l.skipped.is_empty(),
+            "{:?} {:?}",
+            l.errors,
+            l.skipped
+        );
+        assert_eq!(
+            (
+                l.objects[0].kind(),
+                l.objects[0].api_version(),
+                l.objects[0].name()
+            ),
+            ("Pod", "v1", "a")
+        );
+    }
+
+    #[test]
     fn helm_source_comments_name_templates() {
         let text = "---\n# Source: app/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n# Source: app/templates/b.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n";
         let l = load_str("out.yaml", text);
         let t: Vec<_> = l.objects.iter().map(|o| o.template.as_deref()).collect();
-        assert_eq!(t, vec![Some("app/templates/a.yaml"), Some("app/templates/b.yaml"), None]);
+        assert_eq!(
+            t,
+            vec![
+                Some("app/templates/a.yaml"),
+                Some("app/templates/b.yaml"),
+                None
+            ]
+        );
     }
 
     #[test]
@@ -416,13 +541,20 @@ mod tests {
         assert_eq!(l.objects[0].name(), "good");
         assert_eq!(l.errors.len(), 1);
         assert_eq!((l.errors[0].line, l.errors[0].column), (5, 3));
-        assert!(l.errors[0].message.contains("spec.containers"), "{}", l.errors[0].message);
+        assert!(
+            l.errors[0].message.contains("spec.containers"),
+            "{}",
+            l.errors[0].message
+        );
     }
 
     #[test]
     fn yaml_11_booleans_for_privileged() {
         let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: x\n    securityContext:\n      privileged: On\n";
         let l = load_str("p.yaml", text);
-        assert_eq!(l.objects[0].value["spec"]["containers"][0]["securityContext"]["privileged"], json!(true));
+        assert_eq!(
+            l.objects[0].value["spec"]["containers"][0]["securityContext"]["privileged"],
+            json!(true)
+        );
     }
 }

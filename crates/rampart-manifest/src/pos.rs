@@ -20,7 +20,11 @@ pub(crate) enum PosKids {
 
 impl PosNode {
     pub(crate) fn leaf(line: u32, col: u32) -> Self {
-        PosNode { line, col, kids: PosKids::Leaf }
+        PosNode {
+            line,
+            col,
+            kids: PosKids::Leaf,
+        }
     }
 
     /// The position of the field at `pointer` (RFC 6901). A mapping entry is located at its key,
@@ -79,7 +83,9 @@ impl PosNode {
     /// Takes the `index`-th child of a sequence node out (used to split `List` items).
     pub(crate) fn take_item(&mut self, index: usize) -> Option<PosNode> {
         match &mut self.kids {
-            PosKids::Seq(items) => items.get_mut(index).map(|n| std::mem::replace(n, PosNode::leaf(0, 0))),
+            PosKids::Seq(items) => items
+                .get_mut(index)
+                .map(|n| std::mem::replace(n, PosNode::leaf(0, 0))),
             _ => None,
         }
     }

@@ -57,28 +57,38 @@ fn check(v: &Value, ty: Ty) -> Result<(), (String, &'static str)> {
         Ty::Map => v.is_object(),
         Ty::List => v.is_array(),
         Ty::ListOfMaps => {
-            let Some(a) = v.as_array() else { return Err((String::new(), found(v))) };
+            let Some(a) = v.as_array() else {
+                return Err((String::new(), found(v)));
+            };
             if let Some((i, bad)) = a.iter().enumerate().find(|(_, x)| !x.is_object()) {
                 return Err((format!("/{i}"), found(bad)));
             }
             true
         }
         Ty::ListOfStr => {
-            let Some(a) = v.as_array() else { return Err((String::new(), found(v))) };
+            let Some(a) = v.as_array() else {
+                return Err((String::new(), found(v)));
+            };
             if let Some((i, bad)) = a.iter().enumerate().find(|(_, x)| !x.is_string()) {
                 return Err((format!("/{i}"), found(bad)));
             }
             true
         }
         Ty::StrMap => {
-            let Some(m) = v.as_object() else { return Err((String::new(), found(v))) };
+            let Some(m) = v.as_object() else {
+                return Err((String::new(), found(v)));
+            };
             if let Some((k, bad)) = m.iter().find(|(_, x)| !x.is_string()) {
                 return Err((format!("/{}", crate::escape_segment(k)), found(bad)));
             }
             true
         }
     };
-    if ok { Ok(()) } else { Err((String::new(), found(v))) }
+    if ok {
+        Ok(())
+    } else {
+        Err((String::new(), found(v)))
+    }
 }
 
 const METADATA: &[(&str, Ty)] = &[
@@ -136,32 +146,78 @@ const CONTAINER: &[(&str, Ty)] = &[
     ("startupProbe", Ty::Map),
 ];
 
-const PORT: &[(&str, Ty)] = &[("containerPort", Ty::Int), ("hostPort", Ty::Int), ("name", Ty::Str)];
-const ENV: &[(&str, Ty)] = &[("name", Ty::Str), ("value", Ty::Str), ("valueFrom", Ty::Map)];
+const PORT: &[(&str, Ty)] = &[
+    ("containerPort", Ty::Int),
+    ("hostPort", Ty::Int),
+    ("name", Ty::Str),
+];
+const ENV: &[(&str, Ty)] = &[
+    ("name", Ty::Str),
+    ("value", Ty::Str),
+    ("valueFrom", Ty::Map),
+];
 
 fn dotted(ptr: &str) -> String {
     ptr.trim_start_matches('/').replace('/', ".")
 }
 
+/// Walks `rel` (`a/b/c`, plain keys) under `v` without allocating.
+fn walk<'v>(v: &'v Value, rel: &str) -> Option<&'v Value> {
+    rel.split('/').try_fold(v, |cur, seg| cur.get(seg))
+}
+
 fn apply(obj: &Object, base: &str, v: &Value, table: &[(&str, Ty)]) -> Result<(), InputError> {
     for (rel, ty) in table {
-        let ptr = format!("/{rel}");
-        let Some(field) = v.pointer(&ptr) else { continue };
+        let Some(field) = walk(v, rel) else { continue };
         if field.is_null() {
             continue;
         }
         if let Err((sub, what)) = check(field, *ty) {
+            let ptr = format!("/{rel}");
             let full = format!("{base}{ptr}{sub}");
             let loc = obj.pos.find_nearest(&full).0;
             let msg = if sub.is_empty() {
-                format!("{}: expected {}, found {what}", dotted(&format!("{base}{ptr}")), ty.describe())
+                format!(
+                    "{}: expected {}, found {what}",
+                    dotted(&format!("{base}{ptr}")),
+                    ty.describe()
+                )
             } else {
-                format!("{}: expected {}, found {what} at {}", dotted(&format!("{base}{ptr}")), ty.describe(), dotted(&full))
+                format!(
+                    "{}: expected {}, found {what} at {}",
+                    dotted(&format!("{base}{ptr}")),
+                    ty.describe(),
+                    dotted(&full)
+                )
             };
-            return Err(InputError { file: obj.file.to_string(), line: loc.0, column: loc.1, message: msg });
+            return Err(InputError {
+                file: obj.file.to_string(),
+                line: loc.0,
+                column: loc.1,
+                message: msg,
+            });
         }
     }
     Ok(())
+}
+
+/// Whether any field of `table` has the wrong type (no allocation on the good path).
+fn apply_quiet(v: &Value, table: &[(&str, Ty)]) -> bool {
+    table
+        .iter()
+        .any(|(rel, ty)| walk(v, rel).is_some_and(|f| !f.is_null() && check_ok(f, *ty).is_err()))
+}
+
+fn check_ok(v: &Value, ty: Ty) -> Result<(), ()> {
+    match ty {
+        Ty::ListOfMaps | Ty::ListOfStr | Ty::StrMap => check(v, ty).map_err(|_| ()),
+        Ty::Str if v.is_string() => Ok(()),
+        Ty::Bool if v.is_boolean() => Ok(()),
+        Ty::Int if v.is_i64() || v.is_u64() => Ok(()),
+        Ty::Map if v.is_object() => Ok(()),
+        Ty::List if v.is_array() => Ok(()),
+        _ => Err(()),
+    }
 }
 
 pub(crate) fn validate(obj: &Object) -> Result<(), InputError> {
@@ -179,37 +235,86 @@ pub(crate) fn validate(obj: &Object) -> Result<(), InputError> {
     }
     // a workload whose template or spec is not a mapping cannot be decoded either
     for (ptr, kinds) in [
-        ("/spec", &["Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "ReplicationController"][..]),
-        ("/spec/template", &["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"][..]),
-        ("/spec/template/spec", &["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"][..]),
+        (
+            "/spec",
+            &[
+                "Pod",
+                "Deployment",
+                "StatefulSet",
+                "DaemonSet",
+                "ReplicaSet",
+                "Job",
+                "CronJob",
+                "ReplicationController",
+            ][..],
+        ),
+        (
+            "/spec/template",
+            &[
+                "Deployment",
+                "StatefulSet",
+                "DaemonSet",
+                "ReplicaSet",
+                "Job",
+                "ReplicationController",
+            ][..],
+        ),
+        (
+            "/spec/template/spec",
+            &[
+                "Deployment",
+                "StatefulSet",
+                "DaemonSet",
+                "ReplicaSet",
+                "Job",
+                "ReplicationController",
+            ][..],
+        ),
     ] {
-        if kinds.contains(&obj.kind()) && matches!(obj.group(), "" | "apps" | "batch" | "extensions") {
-            if let Some(v) = obj.value.pointer(ptr).filter(|v| !v.is_object() && !v.is_null()) {
-                let (l, c) = obj.pos.find_nearest(ptr).0;
-                return Err(InputError {
-                    file: obj.file.to_string(),
-                    line: l,
-                    column: c,
-                    message: format!("{}: expected a mapping, found {}", dotted(ptr), found(v)),
-                });
-            }
+        let applies = kinds.contains(&obj.kind())
+            && matches!(obj.group(), "" | "apps" | "batch" | "extensions");
+        if let Some(v) = obj
+            .value
+            .pointer(ptr)
+            .filter(|v| applies && !v.is_object() && !v.is_null())
+        {
+            let (l, c) = obj.pos.find_nearest(ptr).0;
+            return Err(InputError {
+                file: obj.file.to_string(),
+                line: l,
+                column: c,
+                message: format!("{}: expected a mapping, found {}", dotted(ptr), found(v)),
+            });
         }
     }
-    let Some(pod) = pod_spec(&obj.value) else { return Ok(()) };
+    let Some(pod) = pod_spec(&obj.value) else {
+        return Ok(());
+    };
     let spec_value = obj.value.pointer(pod.pointer).unwrap_or(&Value::Null);
     apply(obj, pod.pointer, spec_value, POD_SPEC)?;
-    if let Some(meta) = obj.value.pointer(pod.metadata_pointer).filter(|_| pod.metadata_pointer != "/metadata") {
+    if let Some(meta) = obj
+        .value
+        .pointer(pod.metadata_pointer)
+        .filter(|_| pod.metadata_pointer != "/metadata")
+    {
         apply(obj, pod.metadata_pointer, meta, METADATA)?;
     }
     for kind in ContainerKind::ALL {
-        let Some(list) = pod.spec.get(kind.field()).and_then(Value::as_array) else { continue };
+        let Some(list) = pod.spec.get(kind.field()).and_then(Value::as_array) else {
+            continue;
+        };
         for (i, c) in list.iter().enumerate() {
-            let base = format!("{}/{}/{}", pod.pointer, kind.field(), i);
-            apply(obj, &base, c, CONTAINER)?;
+            let base = || format!("{}/{}/{}", pod.pointer, kind.field(), i);
+            // the base pointer is only formatted when something is wrong
+            if apply_quiet(c, CONTAINER) {
+                apply(obj, &base(), c, CONTAINER)?;
+            }
             for (field, table) in [("ports", PORT), ("env", ENV)] {
                 if let Some(items) = c.get(field).and_then(Value::as_array) {
                     for (j, item) in items.iter().enumerate() {
-                        apply(obj, &format!("{base}/{field}/{j}"), item, table)?;
+                        if apply_quiet(item, table) {
+                            apply(obj, &format!("{}/{field}/{j}", base()), item, table)?;
+                        }
                     }
                 }
             }

@@ -38,7 +38,14 @@ impl<'a> PodSpecRef<'a> {
 }
 
 /// Kinds whose pod template sits at `/spec/template`.
-const TEMPLATE_KINDS: &[&str] = &["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "ReplicationController"];
+const TEMPLATE_KINDS: &[&str] = &[
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "ReplicationController",
+];
 
 fn is_workload_group(api_version: &str) -> bool {
     let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
@@ -65,12 +72,19 @@ pub fn pod_spec(obj: &Value) -> Option<PodSpecRef<'_>> {
             });
         }
         "CronJob" => (
-            obj.get("spec")?.get("jobTemplate")?.get("spec")?.get("template")?,
+            obj.get("spec")?
+                .get("jobTemplate")?
+                .get("spec")?
+                .get("template")?,
             "/spec/jobTemplate/spec/template/spec",
             "/spec/jobTemplate/spec/template/metadata",
         ),
         "PodTemplate" => (obj.get("template")?, "/template/spec", "/template/metadata"),
-        k if TEMPLATE_KINDS.contains(&k) => (obj.get("spec")?.get("template")?, "/spec/template/spec", "/spec/template/metadata"),
+        k if TEMPLATE_KINDS.contains(&k) => (
+            obj.get("spec")?.get("template")?,
+            "/spec/template/spec",
+            "/spec/template/metadata",
+        ),
         _ => return None,
     };
     Some(PodSpecRef {
@@ -90,7 +104,11 @@ pub enum ContainerKind {
 }
 
 impl ContainerKind {
-    pub const ALL: [ContainerKind; 3] = [ContainerKind::Init, ContainerKind::Container, ContainerKind::Ephemeral];
+    pub const ALL: [ContainerKind; 3] = [
+        ContainerKind::Init,
+        ContainerKind::Container,
+        ContainerKind::Ephemeral,
+    ];
 
     /// The pod spec field holding this kind of container.
     pub fn field(self) -> &'static str {
@@ -138,7 +156,9 @@ impl<'a> ContainerRef<'a> {
 pub fn containers<'a>(pod: &PodSpecRef<'a>) -> Vec<ContainerRef<'a>> {
     let mut out = Vec::new();
     for kind in ContainerKind::ALL {
-        let Some(list) = pod.spec.get(kind.field()).and_then(Value::as_array) else { continue };
+        let Some(list) = pod.spec.get(kind.field()).and_then(Value::as_array) else {
+            continue;
+        };
         for (index, c) in list.iter().enumerate() {
             let Some(value) = c.as_object() else { continue };
             out.push(ContainerRef {
@@ -160,20 +180,45 @@ mod tests {
 
     #[test]
     fn finds_pod_specs_of_every_workload_kind() {
-        let tmpl = json!({"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c"}]}});
+        let tmpl =
+            json!({"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c"}]}});
         let cases = [
-            (json!({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": []}}), "/spec"),
-            (json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": tmpl}}), "/spec/template/spec"),
-            (json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "spec": {"template": tmpl}}), "/spec/template/spec"),
-            (json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "spec": {"template": tmpl}}), "/spec/template/spec"),
-            (json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "spec": {"template": tmpl}}), "/spec/template/spec"),
-            (json!({"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": tmpl}}), "/spec/template/spec"),
-            (json!({"apiVersion": "v1", "kind": "ReplicationController", "spec": {"template": tmpl}}), "/spec/template/spec"),
+            (
+                json!({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": []}}),
+                "/spec",
+            ),
+            (
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": tmpl}}),
+                "/spec/template/spec",
+            ),
+            (
+                json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "spec": {"template": tmpl}}),
+                "/spec/template/spec",
+            ),
+            (
+                json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "spec": {"template": tmpl}}),
+                "/spec/template/spec",
+            ),
+            (
+                json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "spec": {"template": tmpl}}),
+                "/spec/template/spec",
+            ),
+            (
+                json!({"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": tmpl}}),
+                "/spec/template/spec",
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "ReplicationController", "spec": {"template": tmpl}}),
+                "/spec/template/spec",
+            ),
             (
                 json!({"apiVersion": "batch/v1", "kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": tmpl}}}}),
                 "/spec/jobTemplate/spec/template/spec",
             ),
-            (json!({"apiVersion": "v1", "kind": "PodTemplate", "template": tmpl}), "/template/spec"),
+            (
+                json!({"apiVersion": "v1", "kind": "PodTemplate", "template": tmpl}),
+                "/template/spec",
+            ),
         ];
         for (obj, ptr) in cases {
             let p = pod_spec(&obj).unwrap_or_else(|| panic!("no pod spec in {obj}"));
@@ -190,7 +235,10 @@ mod tests {
             "ephemeralContainers": [{"name": "e"}]}});
         let p = pod_spec(&pod).unwrap();
         let cs = containers(&p);
-        let got: Vec<_> = cs.iter().map(|c| (c.kind, c.name, c.pointer.as_str())).collect();
+        let got: Vec<_> = cs
+            .iter()
+            .map(|c| (c.kind, c.name, c.pointer.as_str()))
+            .collect();
         assert_eq!(
             got,
             vec![

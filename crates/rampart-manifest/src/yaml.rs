@@ -94,7 +94,8 @@ fn next_separator(text: &str, after_line: u32) -> Option<(usize, u32)> {
     let mut byte = 0usize;
     for (i, line) in text.split_inclusive('\n').enumerate() {
         let n = i as u32 + 1;
-        if n > after_line && (line.starts_with("---") && line[3..].trim().is_empty() || line.starts_with("--- "))
+        if n > after_line
+            && (line.starts_with("---") && line[3..].trim().is_empty() || line.starts_with("--- "))
         {
             return Some((byte, n));
         }
@@ -118,7 +119,12 @@ fn scan_error(e: &ScanError, line_offset: u32) -> YamlError {
 
 fn parse_chunk(text: &str, line_offset: u32, docs: &mut Vec<Doc>) -> Result<(), YamlError> {
     let mut parser = Parser::new_from_str(text);
-    let mut b = Builder { stack: Vec::new(), anchors: HashMap::new(), root: None, nodes: 0 };
+    let mut b = Builder {
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        root: None,
+        nodes: 0,
+    };
     let mut boundary_line = line_offset;
     let mut start_line = 0u32;
     while let Some(next) = parser.next_event() {
@@ -135,7 +141,12 @@ fn parse_chunk(text: &str, line_offset: u32, docs: &mut Vec<Doc>) -> Result<(), 
             }
             Event::DocumentEnd => {
                 if let Some((value, pos)) = b.root.take() {
-                    docs.push(Doc { value, pos, start_line, boundary_line });
+                    docs.push(Doc {
+                        value,
+                        pos,
+                        start_line,
+                        boundary_line,
+                    });
                 }
                 boundary_line = line;
             }
@@ -170,29 +181,79 @@ fn parse_chunk(text: &str, line_offset: u32, docs: &mut Vec<Doc>) -> Result<(), 
                 if start_line == 0 {
                     start_line = line;
                 }
-                b.push(Frame::Seq { items: Vec::new(), kids: Vec::new(), line, col, anchor }, line, col)?;
+                b.push(
+                    Frame::Seq {
+                        items: Vec::new(),
+                        kids: Vec::new(),
+                        line,
+                        col,
+                        anchor,
+                    },
+                    line,
+                    col,
+                )?;
             }
             Event::MappingStart(anchor, _) => {
                 if start_line == 0 {
                     start_line = line;
                 }
                 b.push(
-                    Frame::Map { map: Map::new(), kids: Vec::new(), key: None, line, col, anchor },
+                    Frame::Map {
+                        map: Map::new(),
+                        kids: Vec::new(),
+                        key: None,
+                        line,
+                        col,
+                        anchor,
+                    },
                     line,
                     col,
                 )?;
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let Some(frame) = b.stack.pop() else {
-                    return Err(YamlError { line, column: col, message: "invalid YAML: unbalanced collection".into() });
+                    return Err(YamlError {
+                        line,
+                        column: col,
+                        message: "invalid YAML: unbalanced collection".into(),
+                    });
                 };
                 let (v, p, anchor, l, c) = match frame {
-                    Frame::Seq { items, kids, line, col, anchor } => {
-                        (Value::Array(items), PosNode { line, col, kids: PosKids::Seq(kids) }, anchor, line, col)
-                    }
-                    Frame::Map { map, kids, line, col, anchor, .. } => {
-                        (Value::Object(map), PosNode { line, col, kids: PosKids::Map(kids) }, anchor, line, col)
-                    }
+                    Frame::Seq {
+                        items,
+                        kids,
+                        line,
+                        col,
+                        anchor,
+                    } => (
+                        Value::Array(items),
+                        PosNode {
+                            line,
+                            col,
+                            kids: PosKids::Seq(kids),
+                        },
+                        anchor,
+                        line,
+                        col,
+                    ),
+                    Frame::Map {
+                        map,
+                        kids,
+                        line,
+                        col,
+                        anchor,
+                        ..
+                    } => (
+                        Value::Object(map),
+                        PosNode {
+                            line,
+                            col,
+                            kids: PosKids::Map(kids),
+                        },
+                        anchor,
+                        line,
+                        col,
+                    ),
                 };
                 b.complete(v, p, anchor, l, c)?;
             }
@@ -207,7 +268,9 @@ impl Builder {
             return Err(YamlError {
                 line,
                 column,
-                message: format!("document has more than {MAX_NODES} nodes after expanding aliases"),
+                message: format!(
+                    "document has more than {MAX_NODES} nodes after expanding aliases"
+                ),
             });
         }
         Ok(())
@@ -239,7 +302,14 @@ impl Builder {
         Ok(())
     }
 
-    fn complete(&mut self, v: Value, p: PosNode, anchor: usize, line: u32, col: u32) -> Result<(), YamlError> {
+    fn complete(
+        &mut self,
+        v: Value,
+        p: PosNode,
+        anchor: usize,
+        line: u32,
+        col: u32,
+    ) -> Result<(), YamlError> {
         if anchor != 0 {
             self.anchors.insert(anchor, (v.clone(), p.clone()));
         }
@@ -305,7 +375,13 @@ fn merge_into(
                 PosKids::Seq(k) => k,
                 _ => Vec::new(),
             };
-            items.into_iter().zip(pk.into_iter().chain(std::iter::repeat(PosNode::leaf(line, col)))).collect()
+            items
+                .into_iter()
+                .zip(
+                    pk.into_iter()
+                        .chain(std::iter::repeat(PosNode::leaf(line, col))),
+                )
+                .collect()
         }
         _ => {
             return Err(YamlError {
@@ -351,11 +427,12 @@ fn count_nodes(v: &Value) -> usize {
 }
 
 fn tag_suffix(tag: Option<&Tag>) -> Option<&str> {
-    tag.filter(|t| t.handle == "!!" || t.handle == "tag:yaml.org,2002:").map(|t| t.suffix.as_str())
+    tag.filter(|t| t.handle == "!!" || t.handle == "tag:yaml.org,2002:")
+        .map(|t| t.suffix.as_str())
 }
 
 /// Mapping keys become strings, as `sigs.k8s.io/yaml` renders non-string keys.
-fn key_string(text: &Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> String {
+fn key_string(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> String {
     match resolve_scalar(text, style, tag) {
         Value::String(s) => s,
         Value::Null => "null".to_string(),
@@ -393,19 +470,24 @@ pub fn resolve_plain(s: &str) -> Value {
     if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
         return Value::String(s.to_string());
     }
-    let plain: Cow<'_, str> = if s.contains('_') { Cow::Owned(s.replace('_', "")) } else { Cow::Borrowed(s) };
+    let plain: Cow<'_, str> = if s.contains('_') {
+        Cow::Owned(s.replace('_', ""))
+    } else {
+        Cow::Borrowed(s)
+    };
     if let Some(n) = parse_go_int(&plain) {
         return n;
     }
-    if is_yaml_float(&plain) {
-        if let Ok(f) = plain.parse::<f64>() {
-            // the API server sees the JSON encoding of the float, where 8.0 is `8`
-            if f.fract() == 0.0 && f.abs() < 9.0e15 {
-                return Value::Number((f as i64).into());
-            }
-            if let Some(n) = Number::from_f64(f) {
-                return Value::Number(n);
-            }
+    if let Some(f) = is_yaml_float(&plain)
+        .then(|| plain.parse::<f64>().ok())
+        .flatten()
+    {
+        // the API server sees the JSON encoding of the float, where 8.0 is `8`
+        if f.fract() == 0.0 && f.abs() < 9.0e15 {
+            return Value::Number((f as i64).into());
+        }
+        if let Some(n) = Number::from_f64(f) {
+            return Value::Number(n);
         }
     }
     // .inf / .nan have no JSON form; Kubernetes would fail to encode them, keep the text
@@ -422,24 +504,29 @@ fn parse_go_int(s: &str) -> Option<Value> {
     if body.is_empty() {
         return None;
     }
-    let (radix, digits) = if let Some(r) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        (16, r)
-    } else if let Some(r) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-        (2, r)
-    } else if let Some(r) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-        (8, r)
-    } else if body.len() > 1 && body.starts_with('0') {
-        (8, body.get(1..)?)
-    } else {
-        (10, body)
-    };
+    let (radix, digits) =
+        if let Some(r) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (16, r)
+        } else if let Some(r) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+            (2, r)
+        } else if let Some(r) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+            (8, r)
+        } else if body.len() > 1 && body.starts_with('0') {
+            (8, body.get(1..)?)
+        } else {
+            (10, body)
+        };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
     let mag = u64::from_str_radix(digits, radix).ok()?;
     if neg {
         if mag <= i64::MAX as u64 + 1 {
-            let v = if mag == i64::MAX as u64 + 1 { i64::MIN } else { -(mag as i64) };
+            let v = if mag == i64::MAX as u64 + 1 {
+                i64::MIN
+            } else {
+                -(mag as i64)
+            };
             return Some(Value::Number(v.into()));
         }
         return None;
@@ -526,7 +613,10 @@ mod tests {
     fn quoted_scalars_stay_strings() {
         let (docs, errs) = parse_documents("a: 'yes'\nb: \"0644\"\nc: yes\nd: !!str 0644\n");
         assert!(errs.is_empty());
-        assert_eq!(docs[0].value, json!({"a": "yes", "b": "0644", "c": true, "d": "0644"}));
+        assert_eq!(
+            docs[0].value,
+            json!({"a": "yes", "b": "0644", "c": true, "d": "0644"})
+        );
     }
 
     #[test]
@@ -576,6 +666,9 @@ mod tests {
             ));
         }
         let (_, errs) = parse_documents(&text);
-        assert!(errs.iter().any(|e| e.message.contains("nodes after expanding aliases")));
+        assert!(
+            errs.iter()
+                .any(|e| e.message.contains("nodes after expanding aliases"))
+        );
     }
 }

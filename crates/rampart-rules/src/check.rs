@@ -103,17 +103,20 @@ impl ObjectContext<'_> {
 
     /// Whether the object is a long-running workload (not a Job, CronJob or bare Job pod template).
     pub fn is_long_running(&self) -> bool {
-        !matches!(self.kind(), "Job" | "CronJob")
-            && !(self.kind() == "Pod"
-                && self
-                    .obj
-                    .value
-                    .pointer("/metadata/ownerReferences")
-                    .and_then(|o| o.as_array())
-                    .is_some_and(|refs| {
-                        refs.iter()
-                            .any(|r| r.get("kind").and_then(|k| k.as_str()) == Some("Job"))
-                    }))
+        if matches!(self.kind(), "Job" | "CronJob") {
+            return false;
+        }
+        let owned_by_job = || {
+            self.obj
+                .value
+                .pointer("/metadata/ownerReferences")
+                .and_then(|o| o.as_array())
+                .is_some_and(|refs| {
+                    refs.iter()
+                        .any(|r| r.get("kind").and_then(|k| k.as_str()) == Some("Job"))
+                })
+        };
+        self.kind() != "Pod" || !owned_by_job()
     }
 }
 

@@ -1,6 +1,6 @@
 //! Every loaded object, indexed for the checks that look across objects.
 
-use rampart_manifest::Object;
+use rampart_manifest::{Object, PodSpecRef};
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
@@ -10,7 +10,7 @@ pub struct Inventory<'a> {
     by_kind: HashMap<&'a str, Vec<&'a Object>>,
     by_ns: HashMap<(&'a str, &'a str), Vec<&'a Object>>,
     by_name: HashMap<(&'a str, &'a str, &'a str), &'a Object>,
-    pods_by_ns: HashMap<&'a str, Vec<&'a Object>>,
+    pods_by_ns: HashMap<&'a str, Vec<(&'a Object, PodSpecRef<'a>)>>,
 }
 
 impl<'a> Inventory<'a> {
@@ -27,8 +27,8 @@ impl<'a> Inventory<'a> {
             inv.by_kind.entry(o.kind()).or_default().push(o);
             inv.by_ns.entry((o.kind(), ns)).or_default().push(o);
             inv.by_name.entry((o.kind(), ns, o.name())).or_insert(o);
-            if rampart_manifest::pod_spec(&o.value).is_some() {
-                inv.pods_by_ns.entry(ns).or_default().push(o);
+            if let Some(p) = rampart_manifest::pod_spec(&o.value) {
+                inv.pods_by_ns.entry(ns).or_default().push((o, p));
             }
         }
         inv
@@ -51,8 +51,8 @@ impl<'a> Inventory<'a> {
         self.by_name.get(&(kind, namespace, name)).copied()
     }
 
-    /// Objects with a pod spec (pods and workloads) in a namespace.
-    pub fn workloads_in(&self, namespace: &str) -> &[&'a Object] {
+    /// Objects with a pod spec (pods and workloads) in a namespace, with that pod spec.
+    pub fn workloads_in(&self, namespace: &str) -> &[(&'a Object, PodSpecRef<'a>)] {
         self.pods_by_ns.get(namespace).map_or(&[], Vec::as_slice)
     }
 
@@ -71,10 +71,12 @@ pub fn selector_matches(selector: &Value, labels: Option<&Map<String, Value>>) -
     let Some(sel) = selector.as_object() else {
         return false;
     };
-    if let Some(ml) = sel.get("matchLabels").and_then(Value::as_object) {
-        if !ml.iter().all(|(k, v)| get(k) == v.as_str()) {
-            return false;
-        }
+    let labels_ok = sel
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .is_none_or(|ml| ml.iter().all(|(k, v)| get(k) == v.as_str()));
+    if !labels_ok {
+        return false;
     }
     if let Some(exprs) = sel.get("matchExpressions").and_then(Value::as_array) {
         for e in exprs {

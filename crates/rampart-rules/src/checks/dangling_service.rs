@@ -43,10 +43,9 @@ impl Check for DanglingService {
             if workloads.is_empty() {
                 continue;
             }
-            let matched = workloads.iter().any(|w| {
-                rampart_manifest::pod_spec(&w.value)
-                    .is_some_and(|p| map_selector_matches(sel, p.labels()))
-            });
+            let matched = workloads
+                .iter()
+                .any(|(_, p)| map_selector_matches(sel, p.labels()));
             if !matched {
                 out.emit(
                     svc,

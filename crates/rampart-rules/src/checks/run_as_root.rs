@@ -41,7 +41,7 @@ impl Check for RunAsRoot {
                     &ptr,
                     format!("{} runs as root (runAsUser: 0)", describe(c)),
                 );
-            } else if !non_root && !user.is_some_and(|u| u > 0) {
+            } else if !non_root && user.is_none_or(|u| u <= 0) {
                 out.emit(
                     cx.obj,
                     &c.ptr("securityContext"),

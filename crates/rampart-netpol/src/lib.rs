@@ -1,0 +1,368 @@
+//! NetworkPolicy connectivity analysis: who can reach whom, why, and where the gaps are.
+//!
+//! The semantics are those of the Kubernetes NetworkPolicy API; the connection list matches the
+//! np-guard netpol-analyzer `connlist` format line for line. Pods come from Pod objects or
+//! workload templates, one representative per workload (`ns/name[Kind]`); traffic from and to
+//! outside the cluster is modelled as IP ranges (`0.0.0.0-255.255.255.255[External]`).
+//! Connectivity is computed on equivalence classes of pods (same namespace, labels and container
+//! ports), not on pod pairs.
+//!
+//! ```
+//! let yaml = r#"
+//! apiVersion: apps/v1
+//! kind: Deployment
+//! metadata: {name: web, namespace: shop}
+//! spec:
+//!   template:
+//!     metadata: {labels: {app: web}}
+//!     spec: {containers: [{name: web, image: nginx}]}
+//! ---
+//! apiVersion: networking.k8s.io/v1
+//! kind: NetworkPolicy
+//! metadata: {name: deny-all, namespace: shop}
+//! spec: {podSelector: {}, policyTypes: [Ingress]}
+//! "#;
+//! let loaded = rampart_manifest::load_str("shop.yaml", yaml);
+//! let analysis = rampart_netpol::analyze(&loaded.objects).unwrap();
+//! let lines: Vec<String> = analysis.connections.iter().map(|c| c.to_string()).collect();
+//! assert_eq!(lines, ["shop/web[Deployment] => 0.0.0.0-255.255.255.255[External] : All Connections"]);
+//! ```
+
+mod conn;
+mod eval;
+mod explain;
+mod format;
+mod gaps;
+mod ip;
+mod model;
+mod selector;
+
+pub use conn::{ConnSet, Protocol};
+pub use explain::{Explanation, PolicyTrace, RuleTrace, Side, explain};
+pub use format::{Format, UnknownFormat, render};
+pub use gaps::gaps;
+pub use ip::IpRange;
+
+use eval::{Engine, Target};
+use model::Cluster;
+use rampart_core::InputError;
+use rampart_manifest::{Object, YamlDoc};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::fmt;
+
+/// Errors of the analyzer.
+#[derive(Debug, thiserror::Error)]
+pub enum NetpolError {
+    /// `--from`/`--to` named a peer that is not in the inputs.
+    #[error("no workload or IP address `{0}` in the inputs")]
+    UnknownPeer(String),
+    /// `--from`/`--to` named more than one workload.
+    #[error("`{0}` names more than one workload ({1}); add the kind, e.g. `ns/name[Deployment]`")]
+    AmbiguousPeer(String, String),
+    /// Both ends of the question are outside the cluster.
+    #[error("both peers are IP addresses; NetworkPolicies only govern traffic to or from pods")]
+    NoPod,
+}
+
+/// One end of a connection.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Peer {
+    /// A workload: a pod owner, or a bare pod.
+    Workload {
+        namespace: String,
+        name: String,
+        kind: String,
+    },
+    /// A range of addresses outside the cluster.
+    External { range: String },
+    /// The cluster's ingress controller, when Ingress or Route objects send traffic to workloads.
+    IngressController,
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Workload {
+                namespace,
+                name,
+                kind,
+            } => write!(f, "{namespace}/{name}[{kind}]"),
+            Peer::External { range } => write!(f, "{range}[External]"),
+            Peer::IngressController => f.write_str("{ingress-controller}"),
+        }
+    }
+}
+
+/// One allowed connection.
+#[derive(Debug, Clone, Serialize)]
+pub struct Connection {
+    pub src: Peer,
+    pub dst: Peer,
+    pub conn: ConnSet,
+}
+
+impl fmt::Display for Connection {
+    /// `src => dst : conn`, the connlist line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} => {} : {}", self.src, self.dst, self.conn)
+    }
+}
+
+/// The result of [`analyze`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// Every workload found, sorted.
+    pub workloads: Vec<Peer>,
+    /// Allowed connections between different peers, sorted by their connlist line.
+    pub connections: Vec<Connection>,
+    /// Problems in the inputs (bad policies are left out of the analysis).
+    pub errors: Vec<InputError>,
+}
+
+fn workload_peer(w: &model::Workload) -> Peer {
+    Peer::Workload {
+        namespace: w.namespace.clone(),
+        name: w.name.clone(),
+        kind: w.kind.clone(),
+    }
+}
+
+/// Computes every allowed connection between the workloads of `objects` and the outside.
+pub fn analyze(objects: &[Object]) -> Result<Analysis, NetpolError> {
+    let cluster = Cluster::build(objects);
+    let engine = Engine::new(&cluster);
+    let names: Vec<Peer> = cluster.workloads.iter().map(workload_peer).collect();
+    let names_str: Vec<String> = names.iter().map(ToString::to_string).collect();
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); engine.classes.len()];
+    for (wi, c) in engine.class_of.iter().enumerate() {
+        if let Some(m) = members.get_mut(*c) {
+            m.push(wi);
+        }
+    }
+    let n = engine.classes.len();
+    let push_pairs = |out: &mut Vec<Connection>, sc: usize, dc: usize, conn: &ConnSet| {
+        for &ws in members.get(sc).into_iter().flatten() {
+            for &wd in members.get(dc).into_iter().flatten() {
+                if names_str.get(ws) == names_str.get(wd) {
+                    continue;
+                }
+                if let (Some(s), Some(d)) = (names.get(ws), names.get(wd)) {
+                    out.push(Connection {
+                        src: s.clone(),
+                        dst: d.clone(),
+                        conn: conn.clone(),
+                    });
+                }
+            }
+        }
+    };
+    let mut connections: Vec<Connection> = (0..n)
+        .into_par_iter()
+        .map(|sc| {
+            let mut out = Vec::new();
+            for dc in 0..n {
+                let conn = engine.between(sc, dc);
+                if !conn.is_empty() {
+                    push_pairs(&mut out, sc, dc, &conn);
+                }
+            }
+            // Toward the outside: only the source's egress policies matter.
+            for (range, ids) in &engine.dst_ips {
+                let conn = engine.egress(sc, Target::Ip(ids));
+                if conn.is_empty() {
+                    continue;
+                }
+                for &ws in members.get(sc).into_iter().flatten() {
+                    if let Some(s) = names.get(ws) {
+                        let dst = Peer::External {
+                            range: range.to_string(),
+                        };
+                        out.push(Connection {
+                            src: s.clone(),
+                            dst,
+                            conn: conn.clone(),
+                        });
+                    }
+                }
+            }
+            // From the outside: only the destination's ingress policies matter.
+            for (range, ids) in &engine.src_ips {
+                let conn = engine.ingress(Target::Ip(ids), sc);
+                if conn.is_empty() {
+                    continue;
+                }
+                for &wd in members.get(sc).into_iter().flatten() {
+                    if let Some(d) = names.get(wd) {
+                        let src = Peer::External {
+                            range: range.to_string(),
+                        };
+                        out.push(Connection {
+                            src,
+                            dst: d.clone(),
+                            conn: conn.clone(),
+                        });
+                    }
+                }
+            }
+            out
+        })
+        .flatten()
+        .collect();
+    connections.extend(ingress_controller_connections(&cluster, &engine, &names));
+    connections.par_sort_by_cached_key(|c| c.to_string());
+    let mut workloads = names;
+    workloads.sort();
+    Ok(Analysis {
+        workloads,
+        connections,
+        errors: cluster.errors,
+    })
+}
+
+/// Kinds whose items in a typed list (`PodList`, `NamespaceList`, ...) the analyzer reads.
+const LIST_ITEM_KINDS: &[&str] = &[
+    "Pod",
+    "Namespace",
+    "NetworkPolicy",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+];
+
+/// Items of typed lists that omit `kind`/`apiVersion` (as `kubectl get pods -o yaml` writes
+/// them): Kubernetes reads their kind from the list (`PodList` -> `Pod`). The loader skips such
+/// items; this recovers them from the parsed documents of `file`.
+pub fn typed_list_items(file: &str, docs: &[YamlDoc]) -> Vec<Object> {
+    let mut out = Vec::new();
+    let file: std::sync::Arc<str> = std::sync::Arc::from(file);
+    for (d, doc) in docs.iter().enumerate() {
+        let list_kind = doc
+            .value
+            .get("kind")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let Some(kind) = list_kind
+            .strip_suffix("List")
+            .filter(|k| LIST_ITEM_KINDS.contains(k))
+        else {
+            continue;
+        };
+        let api = doc
+            .value
+            .get("apiVersion")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("v1");
+        let items = doc.value.get("items").and_then(serde_json::Value::as_array);
+        for (i, item) in items.into_iter().flatten().enumerate() {
+            let Some(map) = item.as_object() else {
+                continue;
+            };
+            let has = |k: &str| {
+                map.get(k)
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|s| !s.is_empty())
+            };
+            if has("kind") && has("apiVersion") {
+                continue; // the loader read it
+            }
+            let mut map = map.clone();
+            if !has("kind") {
+                map.insert("kind".into(), kind.into());
+            }
+            if !has("apiVersion") {
+                map.insert("apiVersion".into(), api.into());
+            }
+            out.push(Object {
+                value: serde_json::Value::Object(map),
+                pos: doc
+                    .pos
+                    .subtree(&format!("/items/{i}"))
+                    .cloned()
+                    .unwrap_or_else(|| doc.pos.clone()),
+                file: file.clone(),
+                doc: u32::try_from(d).unwrap_or(u32::MAX),
+                item: u32::try_from(i).ok(),
+                template: None,
+            });
+        }
+    }
+    out
+}
+
+/// What Ingress and Route objects make the ingress controller reach: the TCP target ports of
+/// the Services they name, on the workloads those select, as far as the workloads' ingress
+/// policies let a pod of the controller's own namespace in.
+fn ingress_controller_connections(
+    cluster: &Cluster,
+    engine: &Engine<'_>,
+    names: &[Peer],
+) -> Vec<Connection> {
+    use model::PortRef;
+    let mut wanted: std::collections::BTreeMap<usize, ConnSet> = std::collections::BTreeMap::new();
+    for b in &cluster.backends {
+        let Some(svc) = cluster
+            .services
+            .iter()
+            .find(|s| s.namespace == b.namespace && s.name == b.service)
+        else {
+            continue;
+        };
+        for (wi, w) in cluster.workloads.iter().enumerate() {
+            if w.namespace != svc.namespace
+                || !svc.selector.iter().all(|(k, v)| w.labels.get(k) == Some(v))
+            {
+                continue;
+            }
+            for sp in &svc.ports {
+                let chosen = match &b.port {
+                    PortRef::Any => true,
+                    PortRef::Number(n) if b.route => {
+                        matches!(&sp.target, PortRef::Number(t) if t == n)
+                    }
+                    PortRef::Name(n) if b.route => sp.name.as_deref() == Some(n.as_str()),
+                    PortRef::Number(n) => sp.port == *n,
+                    PortRef::Name(n) => sp.name.as_deref() == Some(n.as_str()),
+                };
+                if !chosen {
+                    continue;
+                }
+                let number = match &sp.target {
+                    PortRef::Number(n) => Some(*n),
+                    PortRef::Name(n) => w
+                        .ports
+                        .iter()
+                        .find(|cp| {
+                            cp.protocol == Protocol::Tcp && cp.name.as_deref() == Some(n.as_str())
+                        })
+                        .map(|cp| cp.port),
+                    PortRef::Any => Some(sp.port),
+                };
+                // Only a port the pod declares is reachable through the Service.
+                if let Some(n) = number.filter(|n| w.ports.iter().any(|cp| cp.port == *n)) {
+                    wanted.entry(wi).or_default().add(Protocol::Tcp, n, n);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (wi, want) in wanted {
+        let (Some(&class), Some(dst)) = (engine.class_of.get(wi), names.get(wi)) else {
+            continue;
+        };
+        let conn = want.intersect(&engine.ingress(Target::IngressController, class));
+        if !conn.is_empty() {
+            out.push(Connection {
+                src: Peer::IngressController,
+                dst: dst.clone(),
+                conn,
+            });
+        }
+    }
+    out
+}

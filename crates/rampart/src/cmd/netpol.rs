@@ -1,0 +1,232 @@
+//! `rampart netpol`: NetworkPolicy connectivity — list, explain, gaps.
+
+use anyhow::Context as _;
+use rampart_netpol::{ConnSet, Explanation, Format, Protocol, Side};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// List every allowed connection (netpol-analyzer connlist format by default).
+    List {
+        /// Output format: txt, json, csv, md, dot, mermaid or html.
+        #[arg(long, short = 'o', default_value = "txt")]
+        format: String,
+        /// Files or directories of manifests ("-" for stdin).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Name the policies and rules that allow or deny a connection, on each side.
+    Explain {
+        /// Source: ns/name, ns/name[Kind], or an IP address.
+        #[arg(long)]
+        from: String,
+        /// Destination: ns/name, ns/name[Kind], or an IP address.
+        #[arg(long)]
+        to: String,
+        /// Port to ask about (number).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Protocol of --port: TCP, UDP or SCTP.
+        #[arg(long, default_value = "TCP")]
+        protocol: String,
+        /// Output format: txt or json.
+        #[arg(long, short = 'o', default_value = "txt")]
+        format: String,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Report isolation gaps: namespaces without default deny, open pods, DNS cut by egress
+    /// policies, policies and rules that match nothing, over-broad selectors.
+    Gaps {
+        /// Output format: txt or json.
+        #[arg(long, short = 'o', default_value = "txt")]
+        format: String,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+fn load(paths: &[PathBuf]) -> (Vec<rampart_manifest::Object>, bool) {
+    let mut loaded = rampart_manifest::load_paths(paths);
+    // Items of typed lists (`kubectl get pods -o yaml`) carry no kind; the loader skips them.
+    let files: std::collections::BTreeSet<String> =
+        loaded.skipped.iter().map(|e| e.file.clone()).collect();
+    for f in files {
+        if let Ok(text) = std::fs::read_to_string(&f) {
+            let (docs, _) = rampart_manifest::parse_yaml(&f, &text);
+            loaded
+                .objects
+                .extend(rampart_netpol::typed_list_items(&f, &docs));
+        }
+    }
+    let mut stderr = std::io::stderr().lock();
+    for e in &loaded.errors {
+        let _ = writeln!(stderr, "{e}");
+    }
+    (loaded.objects, !loaded.errors.is_empty())
+}
+
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("writing output"),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::List { format, paths } => {
+            let format: Format = format.parse()?;
+            let (objects, mut bad) = load(&paths);
+            let analysis = rampart_netpol::analyze(&objects)?;
+            for e in &analysis.errors {
+                eprintln!("{e}");
+                bad = true;
+            }
+            emit(&rampart_netpol::render(&analysis, format))?;
+            Ok(if bad {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Explain {
+            from,
+            to,
+            port,
+            protocol,
+            format,
+            paths,
+        } => {
+            let proto = Protocol::parse(&protocol).with_context(|| {
+                format!("unknown protocol `{protocol}`, expected TCP, UDP or SCTP")
+            })?;
+            let (objects, bad) = load(&paths);
+            let ex = rampart_netpol::explain(&objects, &from, &to)?;
+            let text = match format.as_str() {
+                "json" => {
+                    let mut v = serde_json::to_value(&ex)?;
+                    if let (Some(p), Some(m)) = (port, v.as_object_mut()) {
+                        m.insert(
+                            "query".into(),
+                            serde_json::json!({"port": p, "protocol": proto.as_str()}),
+                        );
+                        m.insert(
+                            "verdict".into(),
+                            serde_json::Value::Bool(ex.allowed.contains(proto, p)),
+                        );
+                    }
+                    serde_json::to_string_pretty(&v)? + "\n"
+                }
+                "txt" | "text" => explain_text(&ex, port.map(|p| (proto, p))),
+                other => anyhow::bail!("unknown format `{other}`, expected txt or json"),
+            };
+            emit(&text)?;
+            Ok(if bad {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Gaps { format, paths } => {
+            let (objects, bad) = load(&paths);
+            let findings = rampart_netpol::gaps(&objects);
+            let text = match format.as_str() {
+                "json" => serde_json::to_string_pretty(&findings)? + "\n",
+                "txt" | "text" => {
+                    let mut s = String::new();
+                    for f in &findings {
+                        let at = f
+                            .location
+                            .as_ref()
+                            .map(|l| format!("{}:{}:{}: ", l.file, l.line, l.column))
+                            .unwrap_or_default();
+                        s.push_str(&format!("{at}{} [{}] {}\n", f.severity, f.check, f.message));
+                    }
+                    s
+                }
+                other => anyhow::bail!("unknown format `{other}`, expected txt or json"),
+            };
+            emit(&text)?;
+            Ok(if bad {
+                ExitCode::from(2)
+            } else if findings.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+fn allows(c: &ConnSet, q: Option<(Protocol, u16)>) -> String {
+    match q {
+        Some((proto, port)) => {
+            let ok = c.contains(proto, port);
+            format!(
+                "{} ({proto} {port} {})",
+                c,
+                if ok { "allowed" } else { "denied" }
+            )
+        }
+        None => c.to_string(),
+    }
+}
+
+fn side_text(s: &Side, q: Option<(Protocol, u16)>, out: &mut String) {
+    out.push_str(&format!("{} of {}:\n", s.direction, s.peer));
+    if !s.in_cluster {
+        out.push_str("  outside the cluster: not governed by NetworkPolicy, all allowed\n");
+        return;
+    }
+    if !s.isolated {
+        out.push_str(&format!(
+            "  no NetworkPolicy selects it for {}: all allowed\n",
+            s.direction
+        ));
+        return;
+    }
+    for p in &s.policies {
+        let l = &p.location;
+        out.push_str(&format!(
+            "  policy {} ({}:{}:{})\n",
+            p.policy, l.file, l.line, l.column
+        ));
+        if p.rules.is_empty() {
+            out.push_str(&format!(
+                "    no {} rules: denies everything it selects\n",
+                s.direction
+            ));
+        }
+        for r in &p.rules {
+            let l = &r.location;
+            let verdict = if r.peer_matches {
+                format!("allows {}", allows(&r.allows, q))
+            } else {
+                "peer does not match".to_string()
+            };
+            out.push_str(&format!(
+                "    {} ({}:{}:{}): {verdict}\n",
+                r.rule, l.file, l.line, l.column
+            ));
+        }
+    }
+    out.push_str(&format!("  => {}\n", allows(&s.allowed, q)));
+}
+
+fn explain_text(ex: &Explanation, q: Option<(Protocol, u16)>) -> String {
+    let mut out = format!("{} => {}\n", ex.src, ex.dst);
+    side_text(&ex.egress, q, &mut out);
+    side_text(&ex.ingress, q, &mut out);
+    out.push_str(&format!("result: {}\n", allows(&ex.allowed, q)));
+    out
+}

@@ -1,0 +1,294 @@
+//! `rampart pss`: evaluate pods and workload templates against the Pod Security Standards.
+
+use anyhow::Context;
+use rampart_core::{ObjectRef, Severity};
+use rampart_manifest::Object;
+use rampart_pss::{Level, NamespacePolicies, Policy, Version, Violation};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Level to evaluate every object at: privileged, baseline or restricted. Without it, each
+    /// object is judged by its Namespace's pod-security.kubernetes.io labels (enforce, audit,
+    /// warn) when the Namespace is in the input, else by --default-level.
+    #[arg(long)]
+    pub level: Option<Level>,
+    /// Policy version: latest, or v1.0 … v1.37.
+    #[arg(long, default_value = "latest")]
+    pub version: Version,
+    /// Output format: text, json, sarif or junit.
+    #[arg(long, default_value = "text")]
+    pub format: rampart_report::Format,
+    /// Level of namespaces (and modes) without pod-security labels, when --level is not given.
+    #[arg(long, default_value = "baseline")]
+    pub default_level: Level,
+    /// Files, directories (walked recursively) or `-` for stdin.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// The verdict on one object in one mode.
+struct Verdict {
+    policy: Policy,
+    violations: Vec<Violation>,
+}
+
+impl Verdict {
+    fn allowed(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+struct Outcome<'a> {
+    obj: &'a Object,
+    /// With --level: the one verdict. Without: enforce, audit, warn.
+    modes: Vec<(&'static str, Verdict)>,
+    label_errors: &'a [String],
+}
+
+impl Outcome<'_> {
+    fn enforced(&self) -> Option<&Verdict> {
+        self.modes.first().map(|(_, v)| v)
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let loaded = rampart_manifest::load_paths(&args.paths);
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    for e in &loaded.errors {
+        writeln!(err, "{e}")?;
+    }
+    for s in &loaded.skipped {
+        writeln!(err, "{s} (skipped)")?;
+    }
+
+    let namespaces: HashMap<&str, NamespacePolicies> = if args.level.is_none() {
+        let default = Policy::new(args.default_level, Version::Latest);
+        loaded
+            .objects
+            .iter()
+            .filter(|o| o.kind() == "Namespace" && o.group().is_empty())
+            .map(|o| {
+                let empty = serde_json::Map::new();
+                (
+                    o.name(),
+                    rampart_pss::namespace_policies_with(o.labels().unwrap_or(&empty), default),
+                )
+            })
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let default_ns = {
+        let p = Policy::new(args.default_level, Version::Latest);
+        NamespacePolicies {
+            enforce: p,
+            audit: p,
+            warn: p,
+            errors: Vec::new(),
+        }
+    };
+
+    let mut outcomes = Vec::new();
+    for obj in &loaded.objects {
+        let Some(pod) = rampart_manifest::pod_spec(&obj.value) else {
+            continue;
+        };
+        let eval = |policy: Policy| Verdict {
+            policy,
+            violations: rampart_pss::evaluate_pod(policy, pod.metadata, pod.spec, pod.pointer),
+        };
+        let outcome = match args.level {
+            Some(level) => Outcome {
+                obj,
+                modes: vec![("enforce", eval(Policy::new(level, args.version)))],
+                label_errors: &[],
+            },
+            None => {
+                // Objects without a namespace land in `default` when applied.
+                let ns = namespaces
+                    .get(obj.namespace().unwrap_or("default"))
+                    .unwrap_or(&default_ns);
+                Outcome {
+                    obj,
+                    modes: vec![
+                        ("enforce", eval(ns.enforce)),
+                        ("audit", eval(ns.audit)),
+                        ("warn", eval(ns.warn)),
+                    ],
+                    label_errors: &ns.errors,
+                }
+            }
+        };
+        outcomes.push(outcome);
+    }
+
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match args.format {
+        rampart_report::Format::Json => write_json(&mut out, &outcomes)?,
+        rampart_report::Format::Text => write_text(&mut out, &outcomes, args.level.is_none())?,
+        format => write_report(&mut out, format, &outcomes, &loaded.errors)?,
+    }
+    out.flush().context("writing the report")?;
+
+    if !loaded.errors.is_empty() {
+        return Ok(ExitCode::from(2));
+    }
+    let rejected = outcomes
+        .iter()
+        .any(|o| o.enforced().is_some_and(|v| !v.allowed()));
+    Ok(if rejected {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn object_json(r: &ObjectRef) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": r.api_version,
+        "kind": r.kind,
+        "namespace": r.namespace,
+        "name": r.name,
+    })
+}
+
+fn verdict_json(v: &Verdict) -> serde_json::Value {
+    serde_json::json!({
+        "policy": v.policy.to_string(),
+        "allowed": v.allowed(),
+        "violations": v.violations.iter().map(|x| serde_json::json!({
+            "check": x.check,
+            "reason": x.reason,
+            "detail": x.detail,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn write_json(out: &mut dyn Write, outcomes: &[Outcome]) -> anyhow::Result<()> {
+    let results: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|o| {
+            let mut r = serde_json::json!({
+                "file": o.obj.file.as_ref(),
+                "object": object_json(&o.obj.object_ref()),
+                "line": o.obj.pos.line,
+            });
+            if let (Some(map), Some(enforced)) = (r.as_object_mut(), o.enforced()) {
+                if let serde_json::Value::Object(v) = verdict_json(enforced) {
+                    map.extend(v);
+                }
+                if o.modes.len() > 1 {
+                    let modes: serde_json::Map<String, serde_json::Value> = o
+                        .modes
+                        .iter()
+                        .map(|(m, v)| (m.to_string(), verdict_json(v)))
+                        .collect();
+                    map.insert("modes".into(), serde_json::Value::Object(modes));
+                    if !o.label_errors.is_empty() {
+                        map.insert("labelErrors".into(), serde_json::json!(o.label_errors));
+                    }
+                }
+            }
+            r
+        })
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &serde_json::json!({ "results": results }))?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn write_text(out: &mut dyn Write, outcomes: &[Outcome], per_mode: bool) -> anyhow::Result<()> {
+    let mut rejected = 0;
+    for o in outcomes {
+        let r = o.obj.object_ref();
+        let name = match &r.namespace {
+            Some(ns) => format!("{} {ns}/{}", r.kind, r.name),
+            None => format!("{} {}", r.kind, r.name),
+        };
+        for (mode, v) in &o.modes {
+            if v.allowed() {
+                continue;
+            }
+            let first = v
+                .violations
+                .first()
+                .and_then(|x| x.pointers.first())
+                .map(String::as_str)
+                .unwrap_or("");
+            let loc = o.obj.location(first);
+            let prefix = if per_mode {
+                format!("[{mode}] ")
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "{}:{}: {prefix}{name}: {}",
+                loc.file,
+                loc.line,
+                rampart_pss::format_warning(v.policy, &v.violations)
+            )?;
+        }
+        if o.enforced().is_some_and(|v| !v.allowed()) {
+            rejected += 1;
+        }
+        for e in o.label_errors {
+            writeln!(
+                out,
+                "{}:{}: {name}: namespace label {e}",
+                o.obj.file, o.obj.pos.line
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "{} object{} evaluated, {rejected} not allowed",
+        outcomes.len(),
+        if outcomes.len() == 1 { "" } else { "s" }
+    )?;
+    Ok(())
+}
+
+fn write_report(
+    out: &mut dyn Write,
+    format: rampart_report::Format,
+    outcomes: &[Outcome],
+    errors: &[rampart_core::InputError],
+) -> anyhow::Result<()> {
+    let mut findings = Vec::new();
+    for o in outcomes {
+        if let Some(v) = o.enforced() {
+            findings.extend(rampart_pss::to_findings(v.policy, o.obj, &v.violations));
+        }
+    }
+    let rules: Vec<rampart_report::RuleMeta> = rampart_pss::CHECKS
+        .iter()
+        .map(|c| rampart_report::RuleMeta {
+            slug: rampart_pss::finding_slug(c.id),
+            severity: rampart_pss::severity(c.id),
+            summary: c.summary.to_string(),
+            help_markdown: c.doc.to_string(),
+        })
+        .collect();
+    let objects: Vec<(ObjectRef, String)> = outcomes
+        .iter()
+        .map(|o| (o.obj.object_ref(), o.obj.file.to_string()))
+        .collect();
+    let report = rampart_report::Report {
+        findings: &findings,
+        errors,
+        rules: &rules,
+        objects: &objects,
+        sources: &rampart_report::no_sources,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        fail_on: Severity::Medium,
+    };
+    rampart_report::render(format, &report, out, false)?;
+    Ok(())
+}
