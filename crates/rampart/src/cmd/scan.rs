@@ -130,8 +130,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut findings = catalog.check_all(&loaded.objects);
     if let Some(p) = &pss {
         findings.extend(pss_findings(&loaded.objects, &p.level, &p.version)?);
-        rampart_rules::sort_findings(&mut findings);
     }
+    findings.extend(analyzer_findings(&catalog, &loaded.objects));
+    rampart_rules::sort_findings(&mut findings);
 
     let objects: Vec<_> = loaded.objects.iter().map(|o| (o.object_ref(), o.file.to_string())).collect();
     let rules = rule_metas();
@@ -172,6 +173,18 @@ pub fn exit_code(findings: &[Finding], errors: &[InputError], fail_on: Severity)
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Findings of the analyzers that look across objects (NetworkPolicy gaps), minus those the
+/// catalog already reports under its own slug, and minus checks the configuration disables.
+fn analyzer_findings(catalog: &Catalog, objects: &[rampart_manifest::Object]) -> Vec<Finding> {
+    // `missing-default-deny-network-policy` is the catalog's name for this gap
+    const SAME_AS_CATALOG: &[&str] = &["namespace-without-default-deny"];
+    let disabled = &catalog.config().checks.disable;
+    rampart_netpol::gaps(objects)
+        .into_iter()
+        .filter(|f| !SAME_AS_CATALOG.contains(&f.check.as_str()) && !disabled.contains(&f.check))
+        .collect()
 }
 
 fn pss_findings(objects: &[rampart_manifest::Object], level: &str, version: &str) -> anyhow::Result<Vec<Finding>> {
