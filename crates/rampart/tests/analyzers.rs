@@ -1,0 +1,144 @@
+//! `rampart pss` and `rampart netpol` end to end on fixtures written here.
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn rampart() -> Command {
+    let mut c = Command::cargo_bin("rampart").unwrap();
+    c.env("NO_COLOR", "1");
+    c
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+const RESTRICTED_OK: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ok, namespace: prod}
+spec:
+  selector: {matchLabels: {app: ok}}
+  template:
+    metadata: {labels: {app: ok}}
+    spec:
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - name: app
+        image: app:1
+        securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+"#;
+
+const ROOT_JOB: &str = r#"apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly, namespace: prod}
+spec:
+  schedule: "0 1 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: job
+            image: job:1
+            securityContext: {privileged: yes}
+"#;
+
+#[test]
+fn pss_json_contract_and_exit_codes() {
+    let d = tempfile::tempdir().unwrap();
+    let ok = write(&d, "ok.yaml", RESTRICTED_OK);
+    let bad = write(&d, "job.yaml", ROOT_JOB);
+    let out = rampart().args(["pss", "--level", "restricted", "--format", "json", &ok]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["results"][0]["allowed"], true);
+
+    let out = rampart().args(["pss", "--level", "baseline", "--version", "v1.29", "--format", "json", &bad]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &v["results"][0];
+    assert_eq!(r["allowed"], false);
+    assert_eq!(r["file"], bad.as_str());
+    let checks: Vec<&str> = r["violations"].as_array().unwrap().iter().map(|x| x["check"].as_str().unwrap()).collect();
+    assert_eq!(checks, vec!["privileged"]);
+}
+
+#[test]
+fn pss_text_reads_like_the_api_server() {
+    let d = tempfile::tempdir().unwrap();
+    let bad = write(&d, "job.yaml", ROOT_JOB);
+    let out = rampart().args(["pss", "--level", "restricted", &bad]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(r#"would violate PodSecurity "restricted:latest": privileged (container "job" must not set securityContext.privileged=true)"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn pss_uses_namespace_labels_without_level() {
+    let d = tempfile::tempdir().unwrap();
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: prod\n  labels: {pod-security.kubernetes.io/enforce: restricted}\n";
+    write(&d, "ns.yaml", ns);
+    write(&d, "job.yaml", ROOT_JOB);
+    let out = rampart().args(["pss", "--format", "json", d.path().to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = v["results"].as_array().unwrap().iter().find(|r| r["object"]["name"] == "nightly").unwrap();
+    assert_eq!(r["policy"], "restricted:latest");
+}
+
+#[test]
+fn pss_rejects_unknown_versions() {
+    let out = rampart().args(["pss", "--level", "restricted", "--version", "v2.0", "x.yaml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+const NETPOL: &str = r#"apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: web:1, ports: [{name: http, containerPort: 8080}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db, namespace: shop}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: db:1, ports: [{containerPort: 5432}]}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: web}}}]
+    ports: [{port: 5432}]
+"#;
+
+#[test]
+fn netpol_list_is_the_connlist_format() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d, "all.yaml", NETPOL);
+    let out = rampart().args(["netpol", "list", "--format", "txt", d.path().to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().any(|l| l == "shop/web[Deployment] => shop/db[Deployment] : TCP 5432"), "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("shop/db[Deployment] => shop/db")), "no self connections");
+    assert!(!text.lines().any(|l| l.starts_with("0.0.0.0-255.255.255.255[External] => shop/db")), "{text}");
+    assert!(text.lines().any(|l| l == "0.0.0.0-255.255.255.255[External] => shop/web[Deployment] : All Connections"), "{text}");
+}
