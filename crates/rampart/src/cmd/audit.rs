@@ -1,0 +1,272 @@
+//! `rampart audit`: audit-policy evaluation and lint, and Falco k8s_audit detection on audit logs.
+
+use anyhow::{Context, bail};
+use rampart_audit::{AuditError, Policy, Request, ResourceAttrs, RulesSource, Ruleset};
+use rampart_core::Severity;
+use std::io::Write;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Cmd {
+    /// Run detection rules over audit logs (JSON lines or EventList; files, `-`, gzip).
+    Detect(DetectArgs),
+    /// Print the level and stages an audit Policy gives one request.
+    Level(LevelArgs),
+    /// Find gaps and leaks in an audit Policy.
+    Lint(LintArgs),
+    /// Serve the API server's audit webhook (not available in this build).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AlertFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, clap::Args)]
+struct DetectArgs {
+    /// Falco rules file (k8s_audit source); repeat to layer overrides. Default: rampart's rules.
+    #[arg(long = "rules", value_name = "R.yaml")]
+    rules: Vec<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: AlertFormat,
+    /// Audit event files; `-` reads stdin.
+    #[arg(required = true, value_name = "EVENTS")]
+    events: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct LevelArgs {
+    /// The audit Policy file.
+    policy: String,
+    #[arg(long)]
+    user: String,
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    #[arg(long)]
+    verb: String,
+    /// The resource, optionally with a subresource: `pods/exec`.
+    #[arg(long, conflicts_with = "non_resource_url")]
+    resource: Option<String>,
+    #[arg(long, default_value = "")]
+    api_group: String,
+    #[arg(long, default_value = "")]
+    name: String,
+    #[arg(long)]
+    non_resource_url: Option<String>,
+    /// Namespace; omit for cluster-scoped resources.
+    #[arg(short = 'n', long, default_value = "")]
+    namespace: String,
+    #[arg(long, value_enum, default_value = "text")]
+    format: AlertFormat,
+}
+
+#[derive(Debug, clap::Args)]
+struct LintArgs {
+    /// The audit Policy file.
+    policy: String,
+    /// Detection rules whose body needs the policy must meet.
+    #[arg(long = "rules", value_name = "R.yaml")]
+    rules: Vec<String>,
+    #[arg(long, default_value = "text")]
+    format: String,
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, default_value = "medium")]
+    fail_on: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    rest: Vec<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.cmd {
+        Cmd::Detect(a) => detect(a),
+        Cmd::Level(a) => level(a),
+        Cmd::Lint(a) => lint(a),
+        Cmd::Serve(_) => bail!("`rampart audit serve` is not available in this build yet"),
+    }
+}
+
+fn errors_to_anyhow(errs: Vec<AuditError>) -> anyhow::Error {
+    let msg: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    anyhow::anyhow!("{}", msg.join("\n"))
+}
+
+fn load_rules(paths: &[String]) -> anyhow::Result<Ruleset> {
+    if paths.is_empty() {
+        return Ruleset::builtin().map_err(errors_to_anyhow);
+    }
+    let mut sources = Vec::new();
+    for p in paths {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("{p}: cannot read rules file"))?;
+        sources.push(RulesSource {
+            name: p.clone(),
+            text,
+        });
+    }
+    Ruleset::load(&sources).map_err(errors_to_anyhow)
+}
+
+fn detect(a: DetectArgs) -> anyhow::Result<ExitCode> {
+    let rules = load_rules(&a.rules)?;
+    let mut alerts = Vec::new();
+    for path in &a.events {
+        let text = rampart_audit::read_input(path)?;
+        let (found, ignored) = rampart_audit::detect_text(&rules, path, &text)?;
+        for w in &ignored {
+            tracing::warn!("{w}");
+        }
+        alerts.extend(found);
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let res = match a.format {
+        AlertFormat::Json => serde_json::to_writer_pretty(&mut out, &alerts)
+            .map_err(std::io::Error::other)
+            .and_then(|()| writeln!(out)),
+        AlertFormat::Text => alerts.iter().try_for_each(|al| {
+            writeln!(
+                out,
+                "{} {} [{}] {}",
+                al.time, al.priority, al.rule, al.output
+            )
+        }),
+    };
+    match res.and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        r => r.context("writing alerts")?,
+    }
+    Ok(if alerts.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn level(a: LevelArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&a.policy)
+        .with_context(|| format!("{}: cannot read policy", a.policy))?;
+    let policy = Policy::parse(&a.policy, &text).map_err(errors_to_anyhow)?;
+    let resource = match (&a.resource, &a.non_resource_url) {
+        (Some(r), _) => {
+            let (resource, sub) = r.split_once('/').unwrap_or((r.as_str(), ""));
+            Some(ResourceAttrs {
+                group: a.api_group.clone(),
+                resource: resource.to_string(),
+                subresource: sub.to_string(),
+                name: a.name.clone(),
+                namespace: a.namespace.clone(),
+            })
+        }
+        (None, Some(_)) => None,
+        (None, None) => bail!("give --resource R[/sub] or --non-resource-url /path"),
+    };
+    let req = Request {
+        user: a.user,
+        groups: a.groups,
+        verb: a.verb,
+        resource,
+        path: a.non_resource_url.unwrap_or_default(),
+    };
+    let d = policy.evaluate(&req);
+    let stages = d.stages();
+    match a.format {
+        AlertFormat::Json => {
+            let doc = serde_json::json!({
+                "level": d.level.as_str(),
+                "stages": stages,
+                "omitStages": d.omit_stages,
+                "omitManagedFields": d.omit_managed_fields,
+                "rule": d.rule,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        AlertFormat::Text => {
+            println!("level: {}", d.level.as_str());
+            println!(
+                "stages: {}",
+                if stages.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    stages.join(", ")
+                }
+            );
+            println!(
+                "omitStages: {}",
+                if d.omit_stages.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    d.omit_stages.join(", ")
+                }
+            );
+            match d.rule {
+                Some(i) => {
+                    let r = policy.rules.get(i);
+                    println!("rule: {i} ({}:{})", a.policy, r.map_or(0, |r| r.line));
+                }
+                None => println!("rule: none matched (default level None)"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn lint(a: LintArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&a.policy)
+        .with_context(|| format!("{}: cannot read policy", a.policy))?;
+    let policy = Policy::parse(&a.policy, &text).map_err(errors_to_anyhow)?;
+    let rules = if a.rules.is_empty() {
+        None
+    } else {
+        Some(load_rules(&a.rules)?)
+    };
+    let findings = rampart_audit::lint(&policy, rules.as_ref());
+    let format: rampart_report::Format = a.format.parse()?;
+    let fail_on: Severity = a
+        .fail_on
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--fail-on: {e}"))?;
+    let metas: Vec<rampart_report::RuleMeta> = rampart_audit::CHECKS
+        .iter()
+        .map(|(slug, sev, summary)| rampart_report::RuleMeta {
+            slug: (*slug).to_string(),
+            severity: *sev,
+            summary: (*summary).to_string(),
+            help_markdown: (*summary).to_string(),
+        })
+        .collect();
+    let source: std::sync::Arc<str> = text.into();
+    let name = a.policy.clone();
+    let sources = move |f: &str| (f == name).then(|| source.clone());
+    let report = rampart_report::Report {
+        findings: &findings,
+        errors: &[],
+        rules: &metas,
+        objects: &[],
+        sources: &sources,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        fail_on,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match rampart_report::render(format, &report, &mut out, false) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        r => r.context("writing the report")?,
+    }
+    Ok(if findings.iter().any(|f| f.severity >= fail_on) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
