@@ -48,18 +48,11 @@ mod plaintext_secret_manifest;
 mod privilege_escalation_container;
 mod privileged_container;
 mod privileged_port;
-mod rbac_csr_approval;
-mod rbac_manage_rbac;
-mod rbac_node_patch;
-mod rbac_nodes_proxy;
 mod rbac_persistent_volume_create;
 mod rbac_pod_exec;
 mod rbac_privilege_escalation_verbs;
 mod rbac_secrets_access;
-mod rbac_token_create;
-mod rbac_webhook_config;
 mod rbac_wildcard;
-mod rbac_workload_create;
 mod run_as_root;
 mod run_as_root_group;
 mod secret_as_env_var;
@@ -135,13 +128,6 @@ pub(crate) static ALL: &[&dyn Check] = &[
     &deprecated_api_version::DeprecatedApiVersion,
     &default_namespace::DefaultNamespace,
     &service_account_token_secret::ServiceAccountTokenSecret,
-    &rbac_nodes_proxy::RbacNodesProxy,
-    &rbac_workload_create::RbacWorkloadCreate,
-    &rbac_token_create::RbacTokenCreate,
-    &rbac_webhook_config::RbacWebhookConfig,
-    &rbac_csr_approval::RbacCsrApproval,
-    &rbac_node_patch::RbacNodePatch,
-    &rbac_manage_rbac::RbacManageRbac,
     &rbac_persistent_volume_create::RbacPersistentVolumeCreate,
     &binding_to_anonymous::BindingToAnonymous,
     &ingress_wildcard_host::IngressWildcardHost,

@@ -175,7 +175,8 @@ pub fn exit_code(findings: &[Finding], errors: &[InputError], fail_on: Severity)
     }
 }
 
-/// Findings of the analyzers that look across objects (NetworkPolicy gaps), minus those the
+/// Findings of the analyzers that look across objects (NetworkPolicy gaps, RBAC risks and
+/// escalation paths), minus those the
 /// catalog already reports under its own slug, and minus checks the configuration disables.
 fn analyzer_findings(catalog: &Catalog, objects: &[rampart_manifest::Object]) -> Vec<Finding> {
     // `missing-default-deny-network-policy` is the catalog's name for this gap
@@ -183,6 +184,7 @@ fn analyzer_findings(catalog: &Catalog, objects: &[rampart_manifest::Object]) ->
     let disabled = &catalog.config().checks.disable;
     rampart_netpol::gaps(objects)
         .into_iter()
+        .chain(rampart_rbac::scan_findings(objects))
         .filter(|f| !SAME_AS_CATALOG.contains(&f.check.as_str()) && !disabled.contains(&f.check))
         .collect()
 }
