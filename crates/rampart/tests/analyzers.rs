@@ -1,4 +1,5 @@
 //! `rampart pss` and `rampart netpol` end to end on fixtures written here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use assert_cmd::Command;
 use serde_json::Value;

@@ -1,4 +1,5 @@
 //! `rampart scan` end to end: exit codes, formats, stdin, bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use assert_cmd::Command;
 use serde_json::Value;
