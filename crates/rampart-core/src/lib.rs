@@ -177,7 +177,11 @@ impl fmt::Display for InputError {
         if self.line == 0 {
             write!(f, "{}: {}", self.file, self.message)
         } else {
-            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
         }
     }
 }
@@ -198,7 +202,12 @@ mod tests {
 
     #[test]
     fn input_error_display_names_position() {
-        let e = InputError { file: "a.yaml".into(), line: 3, column: 9, message: "bad".into() };
+        let e = InputError {
+            file: "a.yaml".into(),
+            line: 3,
+            column: 9,
+            message: "bad".into(),
+        };
         assert_eq!(e.to_string(), "a.yaml:3:9: bad");
     }
 }

@@ -2,7 +2,12 @@
 //! name starts with `fire-` must raise that check at least once, objects named `pass-` must not
 //! raise it, and `ctx-` objects are context (a ServiceAccount, a PodDisruptionBudget) with no
 //! expectation. The findings of each fixture are also a reviewed insta snapshot.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use rampart_rules::{Catalog, Config, all_checks};
 use std::collections::BTreeMap;

@@ -1,5 +1,10 @@
 //! `rampart pss` and `rampart netpol` end to end on fixtures written here.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -52,18 +57,38 @@ fn pss_json_contract_and_exit_codes() {
     let d = tempfile::tempdir().unwrap();
     let ok = write(&d, "ok.yaml", RESTRICTED_OK);
     let bad = write(&d, "job.yaml", ROOT_JOB);
-    let out = rampart().args(["pss", "--level", "restricted", "--format", "json", &ok]).output().unwrap();
+    let out = rampart()
+        .args(["pss", "--level", "restricted", "--format", "json", &ok])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["results"][0]["allowed"], true);
 
-    let out = rampart().args(["pss", "--level", "baseline", "--version", "v1.29", "--format", "json", &bad]).output().unwrap();
+    let out = rampart()
+        .args([
+            "pss",
+            "--level",
+            "baseline",
+            "--version",
+            "v1.29",
+            "--format",
+            "json",
+            &bad,
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let r = &v["results"][0];
     assert_eq!(r["allowed"], false);
     assert_eq!(r["file"], bad.as_str());
-    let checks: Vec<&str> = r["violations"].as_array().unwrap().iter().map(|x| x["check"].as_str().unwrap()).collect();
+    let checks: Vec<&str> = r["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["check"].as_str().unwrap())
+        .collect();
     assert_eq!(checks, vec!["privileged"]);
 }
 
@@ -71,7 +96,10 @@ fn pss_json_contract_and_exit_codes() {
 fn pss_text_reads_like_the_api_server() {
     let d = tempfile::tempdir().unwrap();
     let bad = write(&d, "job.yaml", ROOT_JOB);
-    let out = rampart().args(["pss", "--level", "restricted", &bad]).output().unwrap();
+    let out = rampart()
+        .args(["pss", "--level", "restricted", &bad])
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains(r#"would violate PodSecurity "restricted:latest": privileged (container "job" must not set securityContext.privileged=true)"#),
@@ -85,16 +113,34 @@ fn pss_uses_namespace_labels_without_level() {
     let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: prod\n  labels: {pod-security.kubernetes.io/enforce: restricted}\n";
     write(&d, "ns.yaml", ns);
     write(&d, "job.yaml", ROOT_JOB);
-    let out = rampart().args(["pss", "--format", "json", d.path().to_str().unwrap()]).output().unwrap();
+    let out = rampart()
+        .args(["pss", "--format", "json", d.path().to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let r = v["results"].as_array().unwrap().iter().find(|r| r["object"]["name"] == "nightly").unwrap();
+    let r = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["object"]["name"] == "nightly")
+        .unwrap();
     assert_eq!(r["policy"], "restricted:latest");
 }
 
 #[test]
 fn pss_rejects_unknown_versions() {
-    let out = rampart().args(["pss", "--level", "restricted", "--version", "v2.0", "x.yaml"]).output().unwrap();
+    let out = rampart()
+        .args([
+            "pss",
+            "--level",
+            "restricted",
+            "--version",
+            "v2.0",
+            "x.yaml",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -135,11 +181,43 @@ spec:
 fn netpol_list_is_the_connlist_format() {
     let d = tempfile::tempdir().unwrap();
     write(&d, "all.yaml", NETPOL);
-    let out = rampart().args(["netpol", "list", "--format", "txt", d.path().to_str().unwrap()]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = rampart()
+        .args([
+            "netpol",
+            "list",
+            "--format",
+            "txt",
+            d.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.lines().any(|l| l == "shop/web[Deployment] => shop/db[Deployment] : TCP 5432"), "{text}");
-    assert!(!text.lines().any(|l| l.starts_with("shop/db[Deployment] => shop/db")), "no self connections");
-    assert!(!text.lines().any(|l| l.starts_with("0.0.0.0-255.255.255.255[External] => shop/db")), "{text}");
-    assert!(text.lines().any(|l| l == "0.0.0.0-255.255.255.255[External] => shop/web[Deployment] : All Connections"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l == "shop/web[Deployment] => shop/db[Deployment] : TCP 5432"),
+        "{text}"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("shop/db[Deployment] => shop/db")),
+        "no self connections"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("0.0.0.0-255.255.255.255[External] => shop/db")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l
+                == "0.0.0.0-255.255.255.255[External] => shop/web[Deployment] : All Connections"),
+        "{text}"
+    );
 }

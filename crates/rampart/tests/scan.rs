@@ -1,5 +1,10 @@
 //! `rampart scan` end to end: exit codes, formats, stdin, bad input.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -49,20 +54,30 @@ fn dir_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
     for (name, content) in files {
         let p = d.path().join(name);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::File::create(p).unwrap().write_all(content).unwrap();
+        std::fs::File::create(p)
+            .unwrap()
+            .write_all(content)
+            .unwrap();
     }
     d
 }
 
 fn json_scan(args: &[&str], stdin: Option<&str>) -> (i32, Value, String) {
     let mut c = rampart();
-    c.arg("scan").args(args).args(["--format", "json", "--no-config"]);
+    c.arg("scan")
+        .args(args)
+        .args(["--format", "json", "--no-config"]);
     if let Some(s) = stdin {
         c.write_stdin(s);
     }
     let out = c.output().unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad json {e}: {}", String::from_utf8_lossy(&out.stdout)));
-    (out.status.code().unwrap(), v, String::from_utf8_lossy(&out.stderr).into_owned())
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad json {e}: {}", String::from_utf8_lossy(&out.stdout)));
+    (
+        out.status.code().unwrap(),
+        v,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -71,7 +86,12 @@ fn privileged_yes_is_found_at_its_line_and_fails() {
     let (code, v, _) = json_scan(&[d.path().to_str().unwrap()], None);
     assert_eq!(code, 1);
     assert_eq!(v["schemaVersion"], "1");
-    let f = v["findings"].as_array().unwrap().iter().find(|f| f["check"] == "privileged-container").expect("privileged finding");
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "privileged-container")
+        .expect("privileged finding");
     assert_eq!(f["line"], 11);
     assert_eq!(f["object"]["name"], "web");
     for f in v["findings"].as_array().unwrap() {
@@ -82,12 +102,18 @@ fn privileged_yes_is_found_at_its_line_and_fails() {
 
 #[test]
 fn fail_on_threshold_and_clean_exit() {
-    let d = dir_with(&[("pod.yaml", GOOD_POD.as_bytes()), ("ns.yaml", SHOP_NAMESPACE.as_bytes())]);
+    let d = dir_with(&[
+        ("pod.yaml", GOOD_POD.as_bytes()),
+        ("ns.yaml", SHOP_NAMESPACE.as_bytes()),
+    ]);
     let p = d.path().to_str().unwrap();
     let (code, v, _) = json_scan(&[p, "--fail-on", "low"], None);
     assert_eq!(code, 0, "{v:#}");
     let d2 = dir_with(&[("pod.yaml", BAD_POD.as_bytes())]);
-    let (code, _, _) = json_scan(&[d2.path().to_str().unwrap(), "--fail-on", "critical"], None);
+    let (code, _, _) = json_scan(
+        &[d2.path().to_str().unwrap(), "--fail-on", "critical"],
+        None,
+    );
     assert_eq!(code, 1);
 }
 
@@ -104,28 +130,51 @@ fn stdin_and_helm_templates() {
 #[test]
 fn bad_input_is_reported_with_position_and_neighbours_are_still_checked() {
     let d = dir_with(&[
-        ("a-broken.yaml", b"apiVersion: v1\nkind: Pod\nmetadata: {name: x\n"),
-        ("b-wrong-type.yaml", b"apiVersion: v1\nkind: Pod\nmetadata: {name: why}\nspec:\n  containers: \"x\"\n"),
+        (
+            "a-broken.yaml",
+            b"apiVersion: v1\nkind: Pod\nmetadata: {name: x\n",
+        ),
+        (
+            "b-wrong-type.yaml",
+            b"apiVersion: v1\nkind: Pod\nmetadata: {name: why}\nspec:\n  containers: \"x\"\n",
+        ),
         ("c-binary.yaml", &[0x7f, b'E', b'L', b'F', 0, 0, 0xff, 0xfe]),
         ("d-good.yaml", GOOD_POD.as_bytes()),
     ]);
     let (code, v, stderr) = json_scan(&[d.path().to_str().unwrap()], None);
-    assert_eq!(code, 2, "input errors and no findings at the threshold: {stderr}");
+    assert_eq!(
+        code, 2,
+        "input errors and no findings at the threshold: {stderr}"
+    );
     let errors = v["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 3, "{errors:#?}");
     assert!(stderr.contains("a-broken.yaml:"), "{stderr}");
-    assert!(stderr.contains("b-wrong-type.yaml:5:3: spec.containers: expected a list of mappings, found a string"), "{stderr}");
-    assert!(stderr.contains("c-binary.yaml:1:7: not UTF-8 text (binary file?)"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "b-wrong-type.yaml:5:3: spec.containers: expected a list of mappings, found a string"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("c-binary.yaml:1:7: not UTF-8 text (binary file?)"),
+        "{stderr}"
+    );
     assert_eq!(v["summary"]["objects"], 1);
 }
 
 #[test]
 fn yaml_11_key_y_is_a_boolean_like_kubectl_reads_it() {
     // go-yaml v2 reads `y` as true: kubectl rejects `name: y` as a boolean name, and so do we
-    let d = dir_with(&[("p.yaml", b"apiVersion: v1\nkind: Pod\nmetadata: {name: y}\nspec: {containers: []}\n")]);
+    let d = dir_with(&[(
+        "p.yaml",
+        b"apiVersion: v1\nkind: Pod\nmetadata: {name: y}\nspec: {containers: []}\n",
+    )]);
     let (code, v, _) = json_scan(&[d.path().to_str().unwrap()], None);
     assert_eq!(code, 2);
-    assert_eq!(v["errors"][0]["message"], "metadata.name: expected a string, found a boolean");
+    assert_eq!(
+        v["errors"][0]["message"],
+        "metadata.name: expected a string, found a boolean"
+    );
 }
 
 #[test]
@@ -137,35 +186,84 @@ fn findings_win_over_input_errors_for_the_exit_code() {
 
 #[test]
 fn deep_nesting_and_huge_files_are_errors_not_crashes() {
-    let deep = format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: d}}\ndata: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let deep = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: d}}\ndata: {}{}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
     let d = dir_with(&[("deep.yaml", deep.as_bytes())]);
     let (code, v, _) = json_scan(&[d.path().to_str().unwrap()], None);
     assert_eq!(code, 2);
-    assert!(v["errors"][0]["message"].as_str().unwrap().contains("nesting"));
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nesting")
+    );
 
     let big = "# filler\n".repeat(6 * 1024 * 1024 / 9);
     let d = dir_with(&[("big.yaml", big.as_bytes())]);
     let (code, v, _) = json_scan(&[d.path().to_str().unwrap(), "--max-file-size", "1"], None);
     assert_eq!(code, 2);
-    assert!(v["errors"][0]["message"].as_str().unwrap().contains("larger than"));
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than")
+    );
 }
 
 #[test]
 fn sarif_and_junit_are_well_formed() {
     let d = dir_with(&[("pod.yaml", BAD_POD.as_bytes())]);
-    let out = rampart().args(["scan", d.path().to_str().unwrap(), "--format", "sarif", "--no-config"]).output().unwrap();
+    let out = rampart()
+        .args([
+            "scan",
+            d.path().to_str().unwrap(),
+            "--format",
+            "sarif",
+            "--no-config",
+        ])
+        .output()
+        .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["version"], "2.1.0");
     let run = &v["runs"][0];
-    let rules: Vec<&str> = run["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
     assert!(rules.contains(&"privileged-container"));
-    let res = run["results"].as_array().unwrap().iter().find(|r| r["ruleId"] == "privileged-container").unwrap();
-    assert_eq!(res["locations"][0]["physicalLocation"]["region"]["startLine"], 11);
+    let res = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "privileged-container")
+        .unwrap();
+    assert_eq!(
+        res["locations"][0]["physicalLocation"]["region"]["startLine"],
+        11
+    );
 
-    let out = rampart().args(["scan", d.path().to_str().unwrap(), "--format", "junit", "--no-config"]).output().unwrap();
+    let out = rampart()
+        .args([
+            "scan",
+            d.path().to_str().unwrap(),
+            "--format",
+            "junit",
+            "--no-config",
+        ])
+        .output()
+        .unwrap();
     let xml = String::from_utf8(out.stdout).unwrap();
     assert!(xml.starts_with("<?xml"));
-    assert!(xml.contains("<testsuites") && xml.contains("privileged-container") && xml.contains("<failure"));
+    assert!(
+        xml.contains("<testsuites")
+            && xml.contains("privileged-container")
+            && xml.contains("<failure")
+    );
     assert!(xml.trim_end().ends_with("</testsuites>"));
     let failures = xml.matches("<failure").count();
     assert!(failures >= 1);
@@ -174,13 +272,33 @@ fn sarif_and_junit_are_well_formed() {
 #[test]
 fn secrets_are_redacted_in_every_format() {
     let secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYzq9sKq3Lx";
-    let pod = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: s}}\nspec:\n  containers:\n  - name: c\n    image: x\n    env:\n    - name: AWS_SECRET_ACCESS_KEY\n      value: {secret}\n");
+    let pod = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: s}}\nspec:\n  containers:\n  - name: c\n    image: x\n    env:\n    - name: AWS_SECRET_ACCESS_KEY\n      value: {secret}\n"
+    );
     let d = dir_with(&[("pod.yaml", pod.as_bytes())]);
     for format in ["text", "json", "sarif", "junit"] {
-        let out = rampart().args(["scan", d.path().to_str().unwrap(), "--format", format, "--no-config", "--color", "always"]).output().unwrap();
-        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out = rampart()
+            .args([
+                "scan",
+                d.path().to_str().unwrap(),
+                "--format",
+                format,
+                "--no-config",
+                "--color",
+                "always",
+            ])
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(all.contains("hardcoded-secret-in-env"), "{format}: {all}");
-        assert!(!all.contains("wJalrXUtnFEMI"), "{format} leaks the secret:\n{all}");
+        assert!(
+            !all.contains("wJalrXUtnFEMI"),
+            "{format} leaks the secret:\n{all}"
+        );
     }
 }
 
@@ -188,24 +306,50 @@ fn secrets_are_redacted_in_every_format() {
 fn checks_and_explain() {
     let out = rampart().args(["checks"]).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    for slug in ["privileged-container", "run-as-root", "missing-default-deny-network-policy", "nginx-ingress-snippet-annotation"] {
+    for slug in [
+        "privileged-container",
+        "run-as-root",
+        "missing-default-deny-network-policy",
+        "nginx-ingress-snippet-annotation",
+    ] {
         assert!(text.contains(slug), "{slug} missing from the catalog");
     }
-    let out = rampart().args(["explain", "privileged-container"]).output().unwrap();
+    let out = rampart()
+        .args(["explain", "privileged-container"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8(out.stdout).unwrap().contains("## Remediation"));
-    let out = rampart().args(["explain", "no-such-check"]).output().unwrap();
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("## Remediation")
+    );
+    let out = rampart()
+        .args(["explain", "no-such-check"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
 fn unknown_config_keys_are_errors_with_position() {
-    let d = dir_with(&[("pod.yaml", GOOD_POD.as_bytes()), ("cfg.yaml", b"checks:\n  disabel: [x]\n")]);
+    let d = dir_with(&[
+        ("pod.yaml", GOOD_POD.as_bytes()),
+        ("cfg.yaml", b"checks:\n  disabel: [x]\n"),
+    ]);
     let out = rampart()
-        .args(["scan", d.path().join("pod.yaml").to_str().unwrap(), "--config", d.path().join("cfg.yaml").to_str().unwrap()])
+        .args([
+            "scan",
+            d.path().join("pod.yaml").to_str().unwrap(),
+            "--config",
+            d.path().join("cfg.yaml").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cfg.yaml:2:3: unknown field `disabel`"), "{err}");
+    assert!(
+        err.contains("cfg.yaml:2:3: unknown field `disabel`"),
+        "{err}"
+    );
 }

@@ -21,9 +21,11 @@ pub enum ColorChoice {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exit status: 0 no finding at or above --fail-on; 1 findings at or above it (this wins over \
+#[command(
+    after_help = "Exit status: 0 no finding at or above --fail-on; 1 findings at or above it (this wins over \
                   input errors); 2 usage or input errors (unreadable files, invalid YAML, wrong types) and no finding \
-                  at or above --fail-on.")]
+                  at or above --fail-on."
+)]
 pub struct Args {
     /// Files, directories (walked recursively, .gitignore honoured) or `-` for stdin.
     #[arg(required = true)]
@@ -70,7 +72,9 @@ fn load_config(args: &Args) -> anyhow::Result<Config> {
     }
     let path = match &args.config {
         Some(p) => Some(p.clone()),
-        None => std::env::current_dir().ok().and_then(|d| Config::discover(&d)),
+        None => std::env::current_dir()
+            .ok()
+            .and_then(|d| Config::discover(&d)),
     };
     match path {
         Some(p) => Ok(Config::load(&p)?),
@@ -95,7 +99,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let format: Format = args.format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut config = load_config(&args)?;
     if let Some(level) = &args.pss_level {
-        config.pss = Some(rampart_rules::PssConfig { level: level.clone(), version: "latest".into() });
+        config.pss = Some(rampart_rules::PssConfig {
+            level: level.clone(),
+            version: "latest".into(),
+        });
     }
     let fail_on = args.fail_on.or(config.fail_on).unwrap_or(Severity::High);
     let pss = config.pss.clone();
@@ -111,7 +118,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let loaded = load_str(&name, &text);
                 (keep_text.then(|| (name, Arc::from(text))), loaded)
             }
-            Err(e) => (None, rampart_manifest::Loaded { errors: vec![e], ..Default::default() }),
+            Err(e) => (
+                None,
+                rampart_manifest::Loaded {
+                    errors: vec![e],
+                    ..Default::default()
+                },
+            ),
         })
         .collect();
     let mut texts: HashMap<String, Arc<str>> = HashMap::new();
@@ -134,7 +147,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     findings.extend(analyzer_findings(&catalog, &loaded.objects));
     rampart_rules::sort_findings(&mut findings);
 
-    let objects: Vec<_> = loaded.objects.iter().map(|o| (o.object_ref(), o.file.to_string())).collect();
+    let objects: Vec<_> = loaded
+        .objects
+        .iter()
+        .map(|o| (o.object_ref(), o.file.to_string()))
+        .collect();
     let rules = rule_metas();
     let sources_fn = |f: &str| texts.get(f).cloned();
     let report = Report {
@@ -149,7 +166,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -189,14 +208,21 @@ fn analyzer_findings(catalog: &Catalog, objects: &[rampart_manifest::Object]) ->
         .collect()
 }
 
-fn pss_findings(objects: &[rampart_manifest::Object], level: &str, version: &str) -> anyhow::Result<Vec<Finding>> {
+fn pss_findings(
+    objects: &[rampart_manifest::Object],
+    level: &str,
+    version: &str,
+) -> anyhow::Result<Vec<Finding>> {
     let policy = rampart_pss::Policy {
         level: level.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
         version: version.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     Ok(objects
         .iter()
-        .filter_map(|o| rampart_pss::evaluate_object(policy, &o.value).map(|v| rampart_pss::to_findings(policy, o, &v)))
+        .filter_map(|o| {
+            rampart_pss::evaluate_object(policy, &o.value)
+                .map(|v| rampart_pss::to_findings(policy, o, &v))
+        })
         .flatten()
         .collect())
 }
@@ -217,11 +243,19 @@ pub fn checks(args: ChecksArgs) -> anyhow::Result<ExitCode> {
         "text" => {
             let width = all.iter().map(|m| m.slug.len()).max().unwrap_or(0);
             for m in &all {
-                writeln!(out, "{:<width$}  {:<8}  {}", m.slug, m.severity.as_str(), m.summary)?;
+                writeln!(
+                    out,
+                    "{:<width$}  {:<8}  {}",
+                    m.slug,
+                    m.severity.as_str(),
+                    m.summary
+                )?;
             }
             writeln!(out, "\n{} checks", all.len())?;
         }
-        other => anyhow::bail!("unknown format `{other}` for `rampart checks`, expected text or json"),
+        other => {
+            anyhow::bail!("unknown format `{other}` for `rampart checks`, expected text or json")
+        }
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
@@ -234,11 +268,22 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
             .map(|m| m.slug)
             .filter(|s| s.contains(args.check.as_str()) || args.check.contains(*s))
             .collect();
-        let hint = if close.is_empty() { String::new() } else { format!(" (did you mean {}?)", close.join(", ")) };
-        anyhow::bail!("unknown check `{}`{hint}; `rampart checks` lists them", args.check);
+        let hint = if close.is_empty() {
+            String::new()
+        } else {
+            format!(" (did you mean {}?)", close.join(", "))
+        };
+        anyhow::bail!(
+            "unknown check `{}`{hint}; `rampart checks` lists them",
+            args.check
+        );
     };
     let mut out = std::io::stdout().lock();
-    writeln!(out, "# {}\n\nSeverity: {}\n\n{}", m.slug, m.severity, m.summary)?;
+    writeln!(
+        out,
+        "# {}\n\nSeverity: {}\n\n{}",
+        m.slug, m.severity, m.summary
+    )?;
     writeln!(out, "\n{}", m.markdown())?;
     Ok(ExitCode::SUCCESS)
 }
