@@ -370,3 +370,74 @@ pub fn gaps(objects: &[Object]) -> Vec<Finding> {
     });
     out
 }
+
+/// A gap finding's identity and documentation, for `rampart checks` and `rampart explain`.
+#[derive(Debug, Clone, Copy)]
+pub struct GapCheck {
+    pub slug: &'static str,
+    /// The highest severity it is reported at.
+    pub severity: Severity,
+    pub summary: &'static str,
+    /// Markdown: what it flags, why it matters, remediation.
+    pub doc: &'static str,
+}
+
+/// Every gap [`gaps`] reports.
+pub const GAP_CHECKS: &[GapCheck] = &[
+    GapCheck {
+        slug: "namespace-without-default-deny",
+        severity: Severity::Medium,
+        summary: "A namespace has no default-deny NetworkPolicy for ingress or egress",
+        doc: "## What it does\nFlags namespaces with workloads and no policy that selects every pod (`podSelector: {}`) for a direction with no rules in it.\n\n## Why is this bad?\nPods no policy selects accept and send any traffic.\n\n## Remediation\nAdd a default-deny NetworkPolicy with `policyTypes: [Ingress, Egress]` and no rules, then allow each flow.",
+    },
+    GapCheck {
+        slug: "pod-not-isolated",
+        severity: Severity::Low,
+        summary: "A workload is not selected by any NetworkPolicy for ingress or egress",
+        doc: "## What it does\nFlags workloads that no NetworkPolicy selects for ingress (low) or egress (info).\n\n## Why is this bad?\nAn unselected pod is open in that direction: any pod in the cluster can reach it, or it can reach anything.\n\n## Remediation\nSelect the workload with a policy for both directions (a namespace default deny does it).",
+    },
+    GapCheck {
+        slug: "egress-blocks-dns",
+        severity: Severity::Medium,
+        summary: "An egress policy isolates pods without allowing DNS to kube-system",
+        doc: "## What it does\nFlags egress-isolated workloads whose policies allow no UDP 53 traffic to the cluster DNS in kube-system.\n\n## Why is this bad?\nName resolution fails: the application breaks in ways that look like network outages, and teams respond by opening egress wide.\n\n## Remediation\nAllow UDP and TCP 53 to `k8s-app: kube-dns` pods in `kube-system`.",
+    },
+    GapCheck {
+        slug: "policy-selects-no-pod",
+        severity: Severity::Low,
+        summary: "A NetworkPolicy selects no pod in the input",
+        doc: "## What it does\nFlags NetworkPolicies whose `podSelector` matches no workload of their namespace.\n\n## Why is this bad?\nA policy that selects nothing protects nothing; it is usually a label typo, and the pods it was meant for stay open.\n\n## Remediation\nFix the selector to match the intended pods' labels.",
+    },
+    GapCheck {
+        slug: "rule-peer-matches-nothing",
+        severity: Severity::Low,
+        summary: "A NetworkPolicy rule's peer matches no pod or namespace",
+        doc: "## What it does\nFlags `from`/`to` peers whose pod and namespace selectors match nothing in the input.\n\n## Why is this bad?\nThe rule allows nothing, so the intended flow is blocked — or a later object with matching labels, from anyone, is silently allowed.\n\n## Remediation\nFix the selectors to match the intended peers.",
+    },
+    GapCheck {
+        slug: "namespace-selector-matches-all",
+        severity: Severity::Medium,
+        summary: "A rule's namespaceSelector matches every namespace",
+        doc: "## What it does\nFlags rules with an empty `namespaceSelector` (and no pod selector narrowing it), which admit every namespace.\n\n## Why is this bad?\nEvery pod in the cluster, including compromised ones in other tenants' namespaces, is allowed.\n\n## Remediation\nSelect the namespaces by label, e.g. `kubernetes.io/metadata.name`.",
+    },
+    GapCheck {
+        slug: "ingress-from-any-ip",
+        severity: Severity::Medium,
+        summary: "An ingress rule allows 0.0.0.0/0 or ::/0",
+        doc: "## What it does\nFlags ingress rules with an `ipBlock` of `0.0.0.0/0` or `::/0`.\n\n## Why is this bad?\nThe pod is open to every address, inside and outside the cluster.\n\n## Remediation\nAllow the specific CIDRs of the load balancer or clients.",
+    },
+];
+
+#[cfg(test)]
+mod catalog_tests {
+    use super::GAP_CHECKS;
+
+    #[test]
+    fn every_gap_slug_is_documented() {
+        let src = include_str!("gaps.rs");
+        for c in GAP_CHECKS {
+            assert!(src.matches(&format!("\"{}\"", c.slug)).count() >= 2, "{} is never reported", c.slug);
+            assert!(c.doc.contains("## Remediation"));
+        }
+    }
+}

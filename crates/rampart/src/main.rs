@@ -1,5 +1,6 @@
 //! The `rampart` command line: thin shells over the engine crates.
 
+mod catalog;
 mod cmd;
 
 use clap::{Parser, Subcommand};

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use rampart_core::{Finding, InputError, Severity};
 use rampart_manifest::{Source, load_str, read_source};
-use rampart_report::{Format, Report, RuleMeta};
+use rampart_report::{Format, Report};
 use rampart_rules::{Catalog, Config};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -82,19 +82,6 @@ fn load_config(args: &Args) -> anyhow::Result<Config> {
     }
 }
 
-/// The catalog's metadata in the report layer's terms.
-pub fn rule_metas() -> Vec<RuleMeta> {
-    rampart_rules::all_checks()
-        .into_iter()
-        .map(|m| RuleMeta {
-            slug: m.slug.to_string(),
-            severity: m.severity,
-            summary: m.summary.to_string(),
-            help_markdown: m.markdown(),
-        })
-        .collect()
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let format: Format = args.format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut config = load_config(&args)?;
@@ -152,7 +139,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|o| (o.object_ref(), o.file.to_string()))
         .collect();
-    let rules = rule_metas();
+    let rules = crate::catalog::rule_metas();
     let sources_fn = |f: &str| texts.get(f).cloned();
     let report = Report {
         findings: &findings,
@@ -228,27 +215,48 @@ fn pss_findings(
 }
 
 pub fn checks(args: ChecksArgs) -> anyhow::Result<ExitCode> {
-    let all = rampart_rules::all_checks();
+    let all = crate::catalog::entries();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.format.as_str() {
         "json" => {
             let list: Vec<_> = all
                 .iter()
-                .map(|m| serde_json::json!({"check": m.slug, "severity": m.severity, "summary": m.summary}))
+                .map(|e| serde_json::json!({"check": e.slug, "severity": e.severity, "summary": e.summary, "source": e.source}))
                 .collect();
             serde_json::to_writer_pretty(&mut out, &list)?;
             writeln!(out)?;
         }
         "text" => {
-            let width = all.iter().map(|m| m.slug.len()).max().unwrap_or(0);
-            for m in &all {
+            let width = all.iter().map(|e| e.slug.len()).max().unwrap_or(0);
+            let mut source = "";
+            for e in &all {
+                if e.source != source {
+                    source = e.source;
+                    let title = match source {
+                        "checks" => "manifest checks",
+                        "pss" => {
+                            "Pod Security Standards (with --pss-level or `pss:` in .rampart.yaml)"
+                        }
+                        "netpol" => "NetworkPolicy gaps",
+                        _ => "RBAC risks and escalation paths",
+                    };
+                    writeln!(
+                        out,
+                        "{}# {title}",
+                        if e.slug == all.first().map_or("", |f| f.slug.as_str()) {
+                            ""
+                        } else {
+                            "\n"
+                        }
+                    )?;
+                }
                 writeln!(
                     out,
                     "{:<width$}  {:<8}  {}",
-                    m.slug,
-                    m.severity.as_str(),
-                    m.summary
+                    e.slug,
+                    e.severity.as_str(),
+                    e.summary
                 )?;
             }
             writeln!(out, "\n{} checks", all.len())?;
@@ -262,10 +270,12 @@ pub fn checks(args: ChecksArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
-    let Some(m) = rampart_rules::find_check(&args.check) else {
-        let close: Vec<&str> = rampart_rules::all_checks()
-            .into_iter()
-            .map(|m| m.slug)
+    let all = crate::catalog::entries();
+    let slug = rampart_rules::find_check(&args.check).map_or(args.check.as_str(), |m| m.slug);
+    let Some(e) = all.iter().find(|e| e.slug == slug) else {
+        let close: Vec<&str> = all
+            .iter()
+            .map(|e| e.slug.as_str())
             .filter(|s| s.contains(args.check.as_str()) || args.check.contains(*s))
             .collect();
         let hint = if close.is_empty() {
@@ -281,9 +291,8 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "# {}\n\nSeverity: {}\n\n{}",
-        m.slug, m.severity, m.summary
+        "# {}\n\nSeverity: {}\n\n{}\n\n{}",
+        e.slug, e.severity, e.summary, e.doc
     )?;
-    writeln!(out, "\n{}", m.markdown())?;
     Ok(ExitCode::SUCCESS)
 }
