@@ -221,3 +221,99 @@ fn netpol_list_is_the_connlist_format() {
         "{text}"
     );
 }
+
+fn example(dir: &str) -> String {
+    format!("{}/../../examples/{dir}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn rbac_can_i_answers_like_kubectl() {
+    let f = example("rbac-escalation");
+    let yes = rampart()
+        .args([
+            "rbac",
+            "can-i",
+            "list",
+            "secrets",
+            "-n",
+            "batch",
+            "--as",
+            "system:serviceaccount:batch:backup",
+            "-f",
+            &f,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        (
+            yes.status.code(),
+            String::from_utf8_lossy(&yes.stdout).trim()
+        ),
+        (Some(0), "yes")
+    );
+    let no = rampart()
+        .args([
+            "rbac",
+            "can-i",
+            "list",
+            "secrets",
+            "-n",
+            "shop",
+            "--as",
+            "system:serviceaccount:shop:storefront",
+            "-f",
+            &f,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        (no.status.code(), String::from_utf8_lossy(&no.stdout).trim()),
+        (Some(1), "no")
+    );
+}
+
+#[test]
+fn rbac_paths_follow_the_attack_chain_from_the_example() {
+    let out = rampart()
+        .args([
+            "rbac",
+            "paths",
+            "-f",
+            &example("rbac-escalation"),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "a path exists");
+    let text = String::from_utf8(out.stdout).unwrap();
+    for step in [
+        "Deployment shop/storefront",
+        "ServiceAccount shop/storefront",
+        "ServiceAccount batch/backup",
+    ] {
+        assert!(text.contains(step), "missing {step} in {text}");
+    }
+}
+
+#[test]
+fn scan_reports_the_escalation_path() {
+    let out = rampart()
+        .args([
+            "scan",
+            &example("rbac-escalation"),
+            "--format",
+            "json",
+            "--no-config",
+        ])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "rbac-escalation-path" && f["severity"] == "critical")
+    );
+}

@@ -12,6 +12,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// A file's display name and text, kept for snippets.
+type NamedText = (String, Arc<str>);
+
 /// When to colour text output.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ColorChoice {
@@ -98,7 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (sources, mut errors) = rampart_manifest::discover(&args.paths);
     let keep_text = matches!(format, Format::Text);
     let max = args.max_file_size.saturating_mul(1024 * 1024);
-    let parts: Vec<(Option<(String, Arc<str>)>, rampart_manifest::Loaded)> = sources
+    let parts: Vec<(Option<NamedText>, rampart_manifest::Loaded)> = sources
         .par_iter()
         .map(|s: &Source| match read_source(s, max) {
             Ok((name, text)) => {
