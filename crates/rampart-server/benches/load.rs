@@ -1,0 +1,225 @@
+//! Load benchmark: `/validate` over TLS (HTTP/2) on loopback with realistic AdmissionReviews,
+//! against a no-op endpoint on the same server stack.
+//!
+//! ```text
+//! cargo bench -p rampart-server --bench load
+//! RAMPART_LOAD_RATE=2000 RAMPART_LOAD_SECS=5 RAMPART_PEAK_SECS=3 cargo bench -p rampart-server --bench load
+//! ```
+//!
+//! Phase 1 (open loop): requests start at a fixed rate (default 2,000/s) for a fixed time
+//! (default 5 s) over 4 HTTP/2 connections, each started on schedule whether or not earlier
+//! ones finished; latency is measured per request from send to full response.
+//! Phase 2 (closed loop): 64 requests in flight for a fixed time (default 3 s), first on
+//! `/noop` (reads the body, answers a constant AdmissionReview), then on `/validate`.
+//! Loopback only; bounded in count and time. Server and client share the machine's cores.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use rampart_server::{AppState, Config, Engine, NoNamespaceLabels, RampartPss, router};
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+const CONNS: usize = 4;
+const IN_FLIGHT: usize = 64;
+
+async fn noop(body: axum::body::Body) -> impl axum::response::IntoResponse {
+    let b = axum::body::to_bytes(body, 3 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let _ = b.len();
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"","allowed":true,"status":{}}}"#,
+    )
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn bodies() -> Vec<Bytes> {
+    (0..64u64)
+        .map(|i| {
+            let v = if i % 2 == 0 {
+                fixtures::deployment_review(i)
+            } else {
+                fixtures::pod_review(i)
+            };
+            Bytes::from(serde_json::to_vec(&v).unwrap())
+        })
+        .collect()
+}
+
+async fn connections(addr: std::net::SocketAddr, ca: &[String]) -> Vec<common::Conn> {
+    let cfg = common::client_config(ca, &[b"h2"]);
+    let mut out = Vec::new();
+    for _ in 0..CONNS {
+        out.push(common::connect(addr, Arc::clone(&cfg)).await.conn);
+    }
+    out
+}
+
+fn request(path: &str, body: &Bytes) -> hyper::Request<axum::body::Body> {
+    hyper::Request::builder()
+        .method("POST")
+        .uri(format!("https://localhost{path}"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.clone()))
+        .unwrap()
+}
+
+async fn open_loop(
+    conns: &[common::Conn],
+    bodies: &[Bytes],
+    rate: u64,
+    secs: u64,
+) -> (Vec<Duration>, u64) {
+    let total = rate * secs;
+    let period = Duration::from_nanos(1_000_000_000 / rate.max(1));
+    let start = tokio::time::Instant::now();
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut handles = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        tokio::time::sleep_until(start + period * i as u32).await;
+        let mut conn = conns[i as usize % conns.len()].clone_h2().unwrap();
+        let req = request("/validate", &bodies[i as usize % bodies.len()]);
+        let errors = Arc::clone(&errors);
+        handles.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let (status, _) = conn.send(req).await;
+            if status != 200 {
+                errors.fetch_add(1, Ordering::Relaxed);
+            }
+            t.elapsed()
+        }));
+    }
+    let mut lat = Vec::with_capacity(handles.len());
+    for h in handles {
+        lat.push(h.await.unwrap());
+    }
+    let achieved = total as f64 / start.elapsed().as_secs_f64();
+    eprintln!("  offered {rate}/s for {secs}s, achieved {achieved:.0}/s");
+    lat.sort();
+    (lat, errors.load(Ordering::Relaxed))
+}
+
+async fn closed_loop(
+    conns: &[common::Conn],
+    bodies: &[Bytes],
+    path: &'static str,
+    secs: u64,
+) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for w in 0..IN_FLIGHT {
+        let mut conn = conns[w % conns.len()].clone_h2().unwrap();
+        let bodies = bodies.to_vec();
+        let done = Arc::clone(&done);
+        handles.push(tokio::spawn(async move {
+            let mut i = w;
+            while Instant::now() < deadline {
+                let (status, _) = conn.send(request(path, &bodies[i % bodies.len()])).await;
+                assert_eq!(status, 200);
+                done.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument that is not ours means "not me".
+    if std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with("--") && a != "load")
+    {
+        return;
+    }
+    let rate = env_u64("RAMPART_LOAD_RATE", 2000).clamp(1, 20_000);
+    let secs = env_u64("RAMPART_LOAD_SECS", 5).clamp(1, 30);
+    let peak_secs = env_u64("RAMPART_PEAK_SECS", 3).clamp(1, 30);
+
+    rampart_server::install_crypto_provider();
+    let certs = common::write_certs();
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = router(AppState::new(Engine::new(
+        Config::default(),
+        Arc::new(RampartPss),
+        Arc::new(NoNamespaceLabels),
+    )))
+    .route("/noop", axum::routing::post(noop));
+    let (addr, stop, handle, _rc) = server_rt.block_on(common::start(
+        app,
+        &certs.cert_path(),
+        &certs.key_path(),
+        rampart_server::Limits::default(),
+    ));
+
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    client_rt.block_on(async {
+        let bodies = bodies();
+        let avg = bodies.iter().map(Bytes::len).sum::<usize>() / bodies.len();
+        eprintln!("rampart-server load benchmark: TLS 1.3 + HTTP/2 on loopback, {CONNS} connections, AdmissionReview bodies avg {avg} bytes");
+        let conns = connections(addr, &certs.ca_pem).await;
+        // warm up
+        closed_loop(&conns, &bodies, "/validate", 1).await;
+
+        eprintln!("open loop on /validate:");
+        let (lat, errors) = open_loop(&conns, &bodies, rate, secs).await;
+        eprintln!(
+            "  n={} errors={errors} p50={:?} p90={:?} p99={:?} p99.9={:?} max={:?}",
+            lat.len(),
+            percentile(&lat, 0.50),
+            percentile(&lat, 0.90),
+            percentile(&lat, 0.99),
+            percentile(&lat, 0.999),
+            lat.last().copied().unwrap_or_default()
+        );
+
+        eprintln!("closed loop, {IN_FLIGHT} in flight, {peak_secs}s each:");
+        let noop = closed_loop(&conns, &bodies, "/noop", peak_secs).await;
+        let validate = closed_loop(&conns, &bodies, "/validate", peak_secs).await;
+        eprintln!("  /noop     {noop:.0} req/s");
+        eprintln!("  /validate {validate:.0} req/s");
+        eprintln!("  ratio     {:.1}%", 100.0 * validate / noop);
+    });
+    stop.send(()).unwrap();
+    server_rt.block_on(handle).unwrap();
+}

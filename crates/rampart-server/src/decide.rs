@@ -1,0 +1,438 @@
+//! Admission decisions: exemptions, the PSA update rule, PSS per mode, and the check catalog.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kube::core::DynamicObject;
+use kube::core::admission::{AdmissionRequest, Operation};
+use rampart_manifest::Object;
+use serde_json::{Map, Value};
+
+use crate::config::{Config, Mode, ModePolicies};
+use crate::pss::{PodSecurity, PssPolicy, Violation, format_violations, policies_from_labels};
+
+/// Looks up a namespace's labels (from a Namespace reflector when running in a cluster).
+pub trait NamespaceLabels: Send + Sync + 'static {
+    /// `None` when the namespace is unknown.
+    fn labels(&self, namespace: &str) -> Option<Map<String, Value>>;
+    /// `false` until the source has its first full listing.
+    fn ready(&self) -> bool {
+        true
+    }
+}
+
+/// No namespace labels: only the config file applies.
+#[derive(Debug, Default)]
+pub struct NoNamespaceLabels;
+
+impl NamespaceLabels for NoNamespaceLabels {
+    fn labels(&self, _namespace: &str) -> Option<Map<String, Value>> {
+        None
+    }
+}
+
+/// Fixed namespace labels (tests, or a static snapshot).
+#[derive(Debug, Default, Clone)]
+pub struct StaticNamespaceLabels(pub BTreeMap<String, Map<String, Value>>);
+
+impl NamespaceLabels for StaticNamespaceLabels {
+    fn labels(&self, namespace: &str) -> Option<Map<String, Value>> {
+        self.0.get(namespace).cloned()
+    }
+}
+
+/// The overall decision, as counted in metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Decision {
+    /// Allowed with nothing to say.
+    Allowed,
+    /// Allowed with warnings.
+    Warned,
+    /// Denied.
+    Denied,
+    /// Allowed by an exemption, not evaluated.
+    Exempt,
+    /// Not something the server judges (other operations, subresources, irrelevant updates).
+    Ignored,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::Warned => "warned",
+            Decision::Denied => "denied",
+            Decision::Exempt => "exempt",
+            Decision::Ignored => "ignored",
+        }
+    }
+}
+
+/// What the server answers, before it becomes an AdmissionResponse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub decision: Decision,
+    /// The denial message listing every enforced violation (empty when allowed).
+    pub message: String,
+    pub warnings: Vec<String>,
+    pub audit_annotations: BTreeMap<String, String>,
+    /// `(check, mode)` for every violation found, for metrics and logs.
+    pub violations: Vec<(String, Mode)>,
+}
+
+impl Outcome {
+    fn new(decision: Decision) -> Self {
+        Outcome {
+            decision,
+            message: String::new(),
+            warnings: Vec::new(),
+            audit_annotations: BTreeMap::new(),
+            violations: Vec::new(),
+        }
+    }
+}
+
+/// The judging engine shared by every request.
+pub struct Engine {
+    pub(crate) config: Config,
+    pss: Arc<dyn PodSecurity>,
+    catalog: rampart_rules::Catalog,
+    namespaces: Arc<dyn NamespaceLabels>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request as the engine needs it.
+pub(crate) struct Request<'a> {
+    pub operation: Operation,
+    pub namespace: Option<&'a str>,
+    pub username: Option<&'a str>,
+    pub sub_resource: Option<&'a str>,
+    pub resource: &'a str,
+    pub object: Option<&'a Object>,
+    pub old_object: Option<&'a Value>,
+}
+
+impl<'a> Request<'a> {
+    pub(crate) fn from_admission(
+        req: &'a AdmissionRequest<DynamicObject>,
+        object: Option<&'a Object>,
+        old_object: Option<&'a Value>,
+    ) -> Self {
+        Request {
+            operation: req.operation.clone(),
+            namespace: req.namespace.as_deref(),
+            username: req.user_info.username.as_deref(),
+            sub_resource: req.sub_resource.as_deref(),
+            resource: req.resource.resource.as_str(),
+            object,
+            old_object,
+        }
+    }
+}
+
+impl Engine {
+    pub fn new(
+        config: Config,
+        pss: Arc<dyn PodSecurity>,
+        namespaces: Arc<dyn NamespaceLabels>,
+    ) -> Self {
+        Engine {
+            config,
+            pss,
+            catalog: rampart_rules::Catalog::default(),
+            namespaces,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn namespaces_ready(&self) -> bool {
+        self.namespaces.ready()
+    }
+
+    /// The PSS policies in force in a namespace: defaults, then the config file's entry, then
+    /// the namespace's labels.
+    pub fn namespace_policies(&self, namespace: Option<&str>) -> ModePolicies {
+        let mut p = self.config.pss.clone();
+        if let Some(ns) = namespace {
+            if let Some(over) = self.config.namespaces.get(ns) {
+                over.apply(&mut p);
+            }
+            if let Some(labels) = self.namespaces.labels(ns) {
+                policies_from_labels(&labels).apply(&mut p);
+            }
+        }
+        p
+    }
+
+    /// Exemption check shared by /validate and /mutate.
+    fn exempt(&self, req: &Request<'_>) -> bool {
+        let ex = &self.config.exemptions;
+        if req
+            .username
+            .is_some_and(|u| ex.usernames.iter().any(|e| e == u))
+        {
+            return true;
+        }
+        if req
+            .namespace
+            .is_some_and(|n| ex.namespaces.iter().any(|e| e == n))
+        {
+            return true;
+        }
+        if !ex.runtime_class_names.is_empty()
+            && let Some(obj) = req.object.map(|o| &o.value)
+            && let Some(pod) = rampart_manifest::pod_spec(obj)
+            && let Some(rc) = pod.get("runtimeClassName").and_then(Value::as_str)
+            && ex.runtime_class_names.iter().any(|e| e == rc)
+        {
+            return true;
+        }
+        false
+    }
+
+    /// Decides a validating request.
+    pub(crate) fn validate(&self, req: &Request<'_>) -> Outcome {
+        let Some(object) = req.object else {
+            return Outcome::new(Decision::Ignored);
+        };
+        let obj = &object.value;
+        if !matches!(req.operation, Operation::Create | Operation::Update) {
+            return Outcome::new(Decision::Ignored);
+        }
+        // Like PSA: pods' ephemeralcontainers subresource is judged; other subresources are not.
+        if let Some(sub) = req.sub_resource
+            && !sub.is_empty()
+            && !(req.resource == "pods" && sub == "ephemeralcontainers")
+        {
+            return Outcome::new(Decision::Ignored);
+        }
+        if self.exempt(req) {
+            return Outcome::new(Decision::Exempt);
+        }
+        let is_pod = is_core_kind(obj, "Pod");
+        let pod = rampart_manifest::pod_spec(obj);
+        let (mut pss_relevant, mut checks_relevant) = (pod.is_some(), true);
+        if req.operation == Operation::Update
+            && let Some(old) = req.old_object
+        {
+            pss_relevant = pss_relevant && significant_pod_update(obj, old, is_pod);
+            checks_relevant = significant_update(obj, old);
+            if !pss_relevant && !checks_relevant {
+                return Outcome::new(Decision::Ignored);
+            }
+        }
+
+        let mut deny: Vec<String> = Vec::new();
+        let mut out = Outcome::new(Decision::Allowed);
+
+        if pss_relevant {
+            let policies = self.namespace_policies(req.namespace);
+            let enforce_applies = is_pod || self.config.workloads;
+            let mut cache: Vec<(PssPolicy, Option<Vec<Violation>>)> = Vec::new();
+            let mut eval = |p: &PssPolicy| -> Option<Vec<Violation>> {
+                if let Some((_, v)) = cache.iter().find(|(q, _)| q == p) {
+                    return v.clone();
+                }
+                let v = self.pss.evaluate(p, obj);
+                cache.push((p.clone(), v.clone()));
+                v
+            };
+            if enforce_applies
+                && let Some(p) = &policies.enforce
+                && let Some(v) = eval(p)
+                && !v.is_empty()
+            {
+                out.violations.extend(
+                    v.iter()
+                        .map(|x| (format!("pss:{}", x.check), Mode::Enforce)),
+                );
+                deny.push(format!(
+                    "violates PodSecurity \"{p}\": {}",
+                    format_violations(&v)
+                ));
+            }
+            if let Some(p) = &policies.warn
+                && let Some(v) = eval(p)
+                && !v.is_empty()
+            {
+                out.violations
+                    .extend(v.iter().map(|x| (format!("pss:{}", x.check), Mode::Warn)));
+                out.warnings.push(format!(
+                    "would violate PodSecurity \"{p}\": {}",
+                    format_violations(&v)
+                ));
+            }
+            if let Some(p) = &policies.audit
+                && let Some(v) = eval(p)
+                && !v.is_empty()
+            {
+                out.violations
+                    .extend(v.iter().map(|x| (format!("pss:{}", x.check), Mode::Audit)));
+                out.audit_annotations.insert(
+                    "pod-security.kubernetes.io/audit-violations".to_string(),
+                    format!(
+                        "would violate PodSecurity \"{p}\": {}",
+                        format_violations(&v)
+                    ),
+                );
+            }
+        }
+
+        if checks_relevant {
+            let mut audited: Vec<String> = Vec::new();
+            for f in self.catalog.check_object(object) {
+                let mode = self.config.checks.mode_for(&f.check, f.severity);
+                match mode {
+                    Mode::Off => continue,
+                    Mode::Enforce => {
+                        deny.push(format!("{} ({}): {}", f.check, f.severity, f.message))
+                    }
+                    Mode::Warn => out
+                        .warnings
+                        .push(format!("{} ({}): {}", f.check, f.severity, f.message)),
+                    Mode::Audit => audited.push(f.check.clone()),
+                }
+                out.violations.push((f.check, mode));
+            }
+            if !audited.is_empty() {
+                out.audit_annotations.insert(
+                    "rampart.dev/audit-violations".to_string(),
+                    audited.join(","),
+                );
+            }
+        }
+
+        if !deny.is_empty() {
+            out.decision = Decision::Denied;
+            out.message = deny.join("; ");
+        } else if !out.warnings.is_empty() {
+            out.decision = Decision::Warned;
+        }
+        out
+    }
+
+    /// Whether /mutate should patch this request.
+    pub(crate) fn should_mutate(&self, req: &Request<'_>) -> bool {
+        req.operation == Operation::Create
+            && req.sub_resource.is_none_or(str::is_empty)
+            && req.object.is_some()
+            && !self.exempt(req)
+    }
+}
+
+fn is_core_kind(obj: &Value, kind: &str) -> bool {
+    obj.get("kind").and_then(Value::as_str) == Some(kind)
+        && obj.get("apiVersion").and_then(Value::as_str) == Some("v1")
+}
+
+/// An update is significant for the check catalog unless only `metadata` and `status` changed.
+fn significant_update(new: &Value, old: &Value) -> bool {
+    let (Some(n), Some(o)) = (new.as_object(), old.as_object()) else {
+        return new != old;
+    };
+    let skip = |k: &String| k != "metadata" && k != "status";
+    let nk: Vec<_> = n.iter().filter(|(k, _)| skip(k)).collect();
+    let ok: Vec<_> = o.iter().filter(|(k, _)| skip(k)).collect();
+    nk.len() != ok.len() || nk.iter().any(|(k, v)| o.get(*k) != Some(*v))
+}
+
+const SECCOMP_POD: &str = "seccomp.security.alpha.kubernetes.io/pod";
+const SECCOMP_CONTAINER_PREFIX: &str = "container.seccomp.security.alpha.kubernetes.io/";
+
+/// PSA's rule: a pod update matters only if it changes images, the number of containers,
+/// ephemeral containers or seccomp annotations (the rest of a pod spec is immutable). For a
+/// workload, any change of its pod template matters.
+fn significant_pod_update(new: &Value, old: &Value, is_pod: bool) -> bool {
+    let (Some(n), Some(o)) = (
+        rampart_manifest::pod_spec(new),
+        rampart_manifest::pod_spec(old),
+    ) else {
+        return true;
+    };
+    if !is_pod {
+        return n.spec != o.spec || n.metadata != o.metadata;
+    }
+    let ann = |p: &rampart_manifest::PodSpecRef<'_>, k: &str| -> Option<Value> {
+        p.annotations()?.get(k).cloned()
+    };
+    if ann(&n, SECCOMP_POD) != ann(&o, SECCOMP_POD) {
+        return true;
+    }
+    let list = |p: &rampart_manifest::PodSpecRef<'_>, f: &str| -> Vec<Value> {
+        p.get(f)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let field = |c: &Value, f: &str| c.get(f).cloned();
+    for f in ["containers", "initContainers"] {
+        let (nc, oc) = (list(&n, f), list(&o, f));
+        if nc.len() != oc.len() {
+            return true;
+        }
+        for (a, b) in nc.iter().zip(oc.iter()) {
+            if field(a, "image") != field(b, "image") {
+                return true;
+            }
+            let name = a.get("name").and_then(Value::as_str).unwrap_or("");
+            let key = format!("{SECCOMP_CONTAINER_PREFIX}{name}");
+            if ann(&n, &key) != ann(&o, &key) {
+                return true;
+            }
+        }
+    }
+    let (ne, oe) = (
+        list(&n, "ephemeralContainers"),
+        list(&o, "ephemeralContainers"),
+    );
+    if ne.len() != oe.len() {
+        return true;
+    }
+    for e in &ne {
+        let name = field(e, "name");
+        match oe.iter().find(|x| field(x, "name") == name) {
+            None => return true,
+            Some(old_e) if old_e != e => return true,
+            Some(_) => {}
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn metadata_only_update_is_not_significant() {
+        let a = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":{"a":"1"}},"spec":{"containers":[{"name":"c","image":"x"}]}});
+        let mut b = a.clone();
+        b["metadata"]["labels"]["a"] = json!("2");
+        assert!(!significant_pod_update(&b, &a, true));
+        assert!(!significant_update(&b, &a));
+        b["spec"]["containers"][0]["image"] = json!("y");
+        assert!(significant_pod_update(&b, &a, true));
+    }
+
+    #[test]
+    fn workload_template_change_is_significant() {
+        let a = json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"replicas":1,"template":{"spec":{"containers":[{"name":"c","image":"x"}]}}}});
+        let mut b = a.clone();
+        b["spec"]["replicas"] = json!(3);
+        assert!(!significant_pod_update(&b, &a, false));
+        assert!(significant_update(&b, &a));
+        b["spec"]["template"]["spec"]["hostNetwork"] = json!(true);
+        assert!(significant_pod_update(&b, &a, false));
+    }
+}

@@ -1,0 +1,355 @@
+//! The HTTP routes: `/validate`, `/mutate`, `/healthz`, `/readyz`, `/metrics`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use kube::core::DynamicObject;
+use kube::core::admission::{
+    AdmissionRequest, AdmissionResponse, AdmissionReview, META_API_VERSION_V1, META_KIND,
+};
+use serde_json::Value;
+use tower::limit::ConcurrencyLimitLayer;
+
+use crate::decide::{Decision, Engine, Request};
+use crate::metrics::Metrics;
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    pub(crate) engine: Engine,
+    pub(crate) metrics: Metrics,
+    /// Set once a serving certificate is loaded (always true when serving without a socket).
+    pub(crate) cert_ready: AtomicBool,
+}
+
+impl AppState {
+    pub fn new(engine: Engine) -> Arc<Self> {
+        Arc::new(AppState {
+            engine,
+            metrics: Metrics::new(),
+            cert_ready: AtomicBool::new(true),
+        })
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
+/// The application router, ready to serve (over TLS with [`crate::serve`], or driven
+/// directly in tests).
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.engine.config.limits.max_concurrency;
+    let mut admission = Router::new().route("/validate", post(validate));
+    if state.engine.config.mutate {
+        admission = admission.route("/mutate", post(mutate));
+    }
+    let admission = admission.layer(ConcurrencyLimitLayer::new(limit));
+    Router::new()
+        .merge(admission)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn readyz(State(st): State<Arc<AppState>>) -> Response {
+    if st.cert_ready.load(Ordering::Relaxed) && st.engine.namespaces_ready() {
+        (StatusCode::OK, "ok").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    }
+}
+
+async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        st.metrics.encode(),
+    )
+        .into_response()
+}
+
+/// A request rejected before evaluation.
+#[derive(Debug)]
+pub(crate) struct Reject(StatusCode, String);
+
+impl IntoResponse for Reject {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            )],
+            self.1,
+        )
+            .into_response()
+    }
+}
+
+/// Reads a body up to `limit` bytes within the configured time.
+async fn read_body(st: &AppState, headers: &HeaderMap, mut body: Body) -> Result<Bytes, Reject> {
+    let limits = &st.engine.config.limits;
+    let limit = limits.max_body_bytes;
+    if let Some(ct) = headers.get(header::CONTENT_TYPE)
+        && !ct
+            .to_str()
+            .is_ok_and(|s| s.to_ascii_lowercase().contains("json"))
+    {
+        return Err(Reject(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "expected Content-Type application/json".into(),
+        ));
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    let read = async {
+        let mut buf: Vec<u8> = Vec::with_capacity(declared.map_or(8192, |n| n as usize));
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            let frame = frame.map_err(|e| {
+                Reject(
+                    StatusCode::BAD_REQUEST,
+                    format!("reading the request body: {e}"),
+                )
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if buf.len() + data.len() > limit {
+                    return Err(too_large(limit));
+                }
+                buf.extend_from_slice(&data);
+            }
+        }
+        Ok(Bytes::from(buf))
+    };
+    match tokio::time::timeout(limits.body_timeout, read).await {
+        Ok(r) => r,
+        Err(_) => Err(Reject(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "request body not received within {}s",
+                limits.body_timeout.as_secs()
+            ),
+        )),
+    }
+}
+
+fn too_large(limit: usize) -> Reject {
+    Reject(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body larger than the {limit}-byte limit"),
+    )
+}
+
+/// A parsed AdmissionReview with the request's objects kept as JSON (the new object wrapped
+/// for the check catalog).
+pub(crate) struct Parsed {
+    pub request: AdmissionRequest<DynamicObject>,
+    pub object: Option<rampart_manifest::Object>,
+    pub old_object: Option<Value>,
+}
+
+pub(crate) fn parse_review(bytes: &[u8]) -> Result<Parsed, Reject> {
+    let bad = |m: String| Reject(StatusCode::BAD_REQUEST, m);
+    let mut v: Value =
+        crate::lean::parse_review_json(bytes).map_err(|e| bad(format!("malformed JSON: {e}")))?;
+    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    if kind != META_KIND || api != META_API_VERSION_V1 {
+        return Err(bad(format!(
+            "expected kind AdmissionReview, apiVersion {META_API_VERSION_V1}; got kind {kind:?}, apiVersion {api:?}"
+        )));
+    }
+    let mut take = |ptr: &str| v.pointer_mut(ptr).map(Value::take).filter(|x| !x.is_null());
+    let object = take("/request/object");
+    let old_object = take("/request/oldObject");
+    if object.as_ref().is_some_and(|o| !o.is_object())
+        || old_object.as_ref().is_some_and(|o| !o.is_object())
+    {
+        return Err(bad(
+            "malformed AdmissionReview: request.object must be an object".into(),
+        ));
+    }
+    let review: AdmissionReview<DynamicObject> =
+        serde_json::from_value(v).map_err(|e| bad(format!("malformed AdmissionReview: {e}")))?;
+    let request: AdmissionRequest<DynamicObject> = review
+        .try_into()
+        .map_err(|_| bad("malformed AdmissionReview: no request".into()))?;
+    if request.uid.is_empty() {
+        return Err(bad("malformed AdmissionReview: request.uid is empty".into()));
+    }
+    Ok(Parsed {
+        request,
+        object: object.map(|o| rampart_manifest::Object::from_value(o, "admission")),
+        old_object,
+    })
+}
+
+fn respond(resp: AdmissionResponse, patch: Option<Vec<u8>>) -> Response {
+    let review = resp.into_review();
+    let mut v = match serde_json::to_value(&review) {
+        Ok(v) => v,
+        Err(e) => {
+            return Reject(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("encoding the response: {e}"),
+            )
+            .into_response();
+        }
+    };
+    if let Some(p) = patch
+        && let Some(r) = v.get_mut("response").and_then(Value::as_object_mut)
+    {
+        r.insert("patchType".into(), Value::String("JSONPatch".into()));
+        r.insert("patch".into(), Value::String(crate::certs::base64(&p)));
+    }
+    let body = serde_json::to_vec(&v).unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+fn kind_of(p: &Parsed) -> &str {
+    p.request.kind.kind.as_str()
+}
+
+async fn validate(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let start = Instant::now();
+    let resp = handle(&st, &headers, body, Endpoint::Validate).await;
+    st.metrics
+        .latency("validate", start.elapsed().as_secs_f64());
+    resp
+}
+
+async fn mutate(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let start = Instant::now();
+    let resp = handle(&st, &headers, body, Endpoint::Mutate).await;
+    st.metrics.latency("mutate", start.elapsed().as_secs_f64());
+    resp
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Validate,
+    Mutate,
+}
+
+async fn handle(st: &AppState, headers: &HeaderMap, body: Body, ep: Endpoint) -> Response {
+    let bytes = match read_body(st, headers, body).await {
+        Ok(b) => b,
+        Err(r) => {
+            st.metrics.error(r.0.as_u16());
+            tracing::warn!(status = r.0.as_u16(), reason = %r.1, "rejected admission request");
+            return r.into_response();
+        }
+    };
+    let parsed = match parse_review(&bytes) {
+        Ok(p) => p,
+        Err(r) => {
+            st.metrics.error(r.0.as_u16());
+            // The reason may quote input values: log only where parsing failed.
+            tracing::warn!(
+                status = r.0.as_u16(),
+                bytes = bytes.len(),
+                "malformed AdmissionReview"
+            );
+            return r.into_response();
+        }
+    };
+    let req = Request::from_admission(
+        &parsed.request,
+        parsed.object.as_ref(),
+        parsed.old_object.as_ref(),
+    );
+    let dry_run = parsed.request.dry_run;
+    let ns = parsed.request.namespace.as_deref().unwrap_or("");
+    let mut response = AdmissionResponse::from(&parsed.request);
+    match ep {
+        Endpoint::Validate => {
+            let out = st.engine.validate(&req);
+            for (check, mode) in &out.violations {
+                st.metrics.violation(check, mode.as_str(), dry_run);
+            }
+            st.metrics.request(
+                "validate",
+                out.decision.as_str(),
+                kind_of(&parsed),
+                ns,
+                dry_run,
+            );
+            tracing::info!(
+                uid = %parsed.request.uid,
+                operation = ?parsed.request.operation,
+                kind = kind_of(&parsed),
+                namespace = ns,
+                name = %parsed.request.name,
+                dry_run,
+                decision = out.decision.as_str(),
+                violations = ?out.violations.iter().map(|(c, m)| format!("{c}:{}", m.as_str())).collect::<Vec<_>>(),
+                "admission review"
+            );
+            if out.decision == Decision::Denied {
+                response = response.deny(&out.message);
+                response.result.code = 403;
+                response.result.reason = "Forbidden".into();
+            }
+            if !out.warnings.is_empty() {
+                response.warnings = Some(out.warnings);
+            }
+            response.audit_annotations = out.audit_annotations.into_iter().collect();
+            respond(response, None)
+        }
+        Endpoint::Mutate => {
+            let ops = match (
+                st.engine.should_mutate(&req),
+                parsed.object.as_ref().map(|o| &o.value),
+            ) {
+                (true, Some(obj)) => crate::mutate::secure_defaults(obj),
+                _ => Vec::new(),
+            };
+            let decision = if ops.is_empty() {
+                "unchanged"
+            } else {
+                "patched"
+            };
+            st.metrics
+                .request("mutate", decision, kind_of(&parsed), ns, dry_run);
+            tracing::info!(
+                uid = %parsed.request.uid,
+                kind = kind_of(&parsed),
+                namespace = ns,
+                name = %parsed.request.name,
+                dry_run,
+                patches = ops.len(),
+                "admission mutation"
+            );
+            let patch = if ops.is_empty() {
+                None
+            } else {
+                serde_json::to_vec(&ops).ok()
+            };
+            respond(response, patch)
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Prometheus metrics: requests by decision, kind and namespace; latency; violations by check.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+fn latency_histogram() -> Histogram {
+    // 50µs .. ~0.8s
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 15))
+}
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    latency: Family<Labels, Histogram, fn() -> Histogram>,
+    violations: Family<Labels, Counter>,
+    errors: Family<Labels, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("rampart");
+        let requests = Family::<Labels, Counter>::default();
+        let latency =
+            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let violations = Family::<Labels, Counter>::default();
+        let errors = Family::<Labels, Counter>::default();
+        registry.register(
+            "admission_requests",
+            "Admission requests by endpoint, decision, kind, namespace and dry run",
+            requests.clone(),
+        );
+        registry.register(
+            "admission_duration_seconds",
+            "Time to answer an admission request, by endpoint",
+            latency.clone(),
+        );
+        registry.register(
+            "admission_violations",
+            "Violations found, by check and mode",
+            violations.clone(),
+        );
+        registry.register(
+            "http_errors",
+            "Requests rejected before evaluation, by status code",
+            errors.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            violations,
+            errors,
+        }
+    }
+
+    pub(crate) fn request(
+        &self,
+        endpoint: &'static str,
+        decision: &str,
+        kind: &str,
+        namespace: &str,
+        dry_run: bool,
+    ) {
+        self.requests
+            .get_or_create(&vec![
+                ("endpoint", endpoint.to_string()),
+                ("decision", decision.to_string()),
+                ("kind", kind.to_string()),
+                ("namespace", namespace.to_string()),
+                ("dry_run", dry_run.to_string()),
+            ])
+            .inc();
+    }
+
+    pub(crate) fn latency(&self, endpoint: &'static str, seconds: f64) {
+        self.latency
+            .get_or_create(&vec![("endpoint", endpoint.to_string())])
+            .observe(seconds);
+    }
+
+    pub(crate) fn violation(&self, check: &str, mode: &str, dry_run: bool) {
+        self.violations
+            .get_or_create(&vec![
+                ("check", check.to_string()),
+                ("mode", mode.to_string()),
+                ("dry_run", dry_run.to_string()),
+            ])
+            .inc();
+    }
+
+    pub(crate) fn error(&self, status: u16) {
+        self.errors
+            .get_or_create(&vec![("code", status.to_string())])
+            .inc();
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut s = String::new();
+        if encode(&mut s, &self.registry).is_err() {
+            s.clear();
+        }
+        s
+    }
+}

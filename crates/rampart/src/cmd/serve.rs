@@ -1,0 +1,77 @@
+//! `rampart serve`: the HTTPS admission webhook.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:8443")]
+    listen: SocketAddr,
+    /// Serving certificate (PEM chain); re-read when it changes.
+    #[arg(long)]
+    tls_cert: PathBuf,
+    /// Serving private key (PEM); re-read when it changes.
+    #[arg(long)]
+    tls_key: PathBuf,
+    /// Configuration file (YAML): PSS modes, check actions, namespaces, exemptions, limits.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Longest wait for in-flight requests after SIGTERM, in seconds.
+    #[arg(long, default_value_t = 25)]
+    shutdown_grace_seconds: u64,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config = match &args.config {
+        None => rampart_server::Config::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            match rampart_server::Config::parse(&path.display().to_string(), &text) {
+                Ok(c) => c,
+                Err(errs) => {
+                    let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
+                    anyhow::bail!("invalid configuration:\n{}", msgs.join("\n"));
+                }
+            }
+        }
+    };
+    let opts = rampart_server::ServeOptions {
+        listen: args.listen,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        config,
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
+    };
+    // main installs a warn-level global subscriber for every command; the server logs at
+    // info by default, optionally as JSON.
+    rampart_server::serve_blocking(opts, Some(log_dispatch(args.log_format)))
+        .context("admission webhook")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn log_dispatch(format: LogFormat) -> tracing::Dispatch {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RAMPART_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => tracing::Dispatch::new(builder.json().flatten_event(true).finish()),
+        LogFormat::Text => tracing::Dispatch::new(builder.finish()),
+    }
+}
