@@ -68,15 +68,32 @@ pub(crate) fn parse_documents(text: &str) -> (Vec<Doc>, Vec<YamlError>) {
     let mut errors = Vec::new();
     let mut offset_bytes = 0usize;
     let mut line_offset = 0u32;
+    let mut text = Cow::Borrowed(text);
+    let mut patches = 0;
     loop {
         let rest = text.get(offset_bytes..).unwrap_or("");
+        let before = docs.len();
         match parse_chunk(rest, line_offset, &mut docs) {
             Ok(()) => break,
+            Err(e) if e.message.ends_with(LAX_QUOTE_ERROR) && patches < 64 => {
+                // go-yaml accepts what saphyr rejects here; re-indenting changes no value
+                match reindent_quoted(&text, e.line, e.column) {
+                    Some(patched) => {
+                        patches += 1;
+                        docs.truncate(before);
+                        text = Cow::Owned(patched);
+                    }
+                    None => {
+                        errors.push(e);
+                        break;
+                    }
+                }
+            }
             Err(e) => {
                 let err_line = e.line;
                 errors.push(e);
                 // resume at the next document separator after the error line
-                match next_separator(text, err_line) {
+                match next_separator(&text, err_line) {
                     Some((byte, line)) if byte > offset_bytes => {
                         offset_bytes = byte;
                         line_offset = line - 1;
@@ -87,6 +104,66 @@ pub(crate) fn parse_documents(text: &str) -> (Vec<Doc>, Vec<YamlError>) {
         }
     }
     (docs, errors)
+}
+
+/// saphyr's message for quoted-scalar continuation lines indented no deeper than their key.
+const LAX_QUOTE_ERROR: &str = "invalid indentation in quoted scalar";
+
+/// Indents every continuation line of the quoted scalar starting at `line`:`column` (1-based)
+/// past the quote's column. Folding drops a continuation line's leading white space, so the
+/// scalar's value is unchanged. `None` if there is no quote there.
+fn reindent_quoted(text: &str, line: u32, column: u32) -> Option<String> {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1) as usize)
+        .map(str::len)
+        .sum();
+    let line_text = text.get(line_start..)?.split('\n').next()?;
+    let quote_at = line_start
+        + line_text
+            .char_indices()
+            .nth(column.saturating_sub(1) as usize)?
+            .0;
+    let quote = text.get(quote_at..)?.chars().next()?;
+    if quote != '"' && quote != '\'' {
+        return None;
+    }
+    let pad = " ".repeat(column as usize + 1);
+    let mut out = String::with_capacity(text.len() + 256);
+    out.push_str(text.get(..=quote_at)?);
+    let mut chars = text.get(quote_at + 1..)?.char_indices().peekable();
+    let mut end = None;
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' if quote == '"' => {
+                out.push(c);
+                if let Some((_, n)) = chars.next() {
+                    out.push(n);
+                    if n == '\n' {
+                        out.push_str(&pad);
+                    }
+                }
+            }
+            '\'' if quote == '\'' && chars.peek().is_some_and(|(_, n)| *n == '\'') => {
+                out.push(c);
+                if let Some((_, n)) = chars.next() {
+                    out.push(n);
+                }
+            }
+            c if c == quote => {
+                out.push(c);
+                end = Some(quote_at + 1 + i + c.len_utf8());
+                break;
+            }
+            '\n' => {
+                out.push(c);
+                out.push_str(&pad);
+            }
+            _ => out.push(c),
+        }
+    }
+    out.push_str(text.get(end?..)?);
+    Some(out)
 }
 
 /// Byte offset and 1-based line of the first `---` line strictly after `after_line`.
@@ -646,6 +723,19 @@ mod tests {
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].value, json!({"d": 4}));
         assert_eq!(docs[1].start_line, 6);
+    }
+
+    #[test]
+    fn quoted_continuation_at_the_key_indent_is_accepted_like_go_yaml() {
+        let text = "a:\n  b:\n    description: \"When set the TLS is optional, defaults\n    to false.\"\n    c: 'it''s\n    fine'\n    d: 1\n";
+        let (docs, errs) = parse_documents(text);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(
+            docs[0].value["a"]["b"]["description"],
+            json!("When set the TLS is optional, defaults to false.")
+        );
+        assert_eq!(docs[0].value["a"]["b"]["c"], json!("it's fine"));
+        assert_eq!(docs[0].pos.find("/a/b/d"), Some((7, 5)));
     }
 
     #[test]

@@ -578,8 +578,8 @@ fn capabilities_baseline(pod: &Pod) -> Option<Violation> {
 }
 
 fn host_namespaces(pod: &Pod) -> Option<Violation> {
-    // sorted, as upstream lists them
-    let names: Vec<&str> = ["hostIPC", "hostNetwork", "hostPID"]
+    // upstream lists them in this order, as `hostNetwork=true, hostPID=true, hostIPC=true`
+    let names: Vec<&str> = ["hostNetwork", "hostPID", "hostIPC"]
         .into_iter()
         .filter(|k| pod.spec.get(*k).and_then(Value::as_bool) == Some(true))
         .collect();
@@ -590,10 +590,11 @@ fn host_namespaces(pod: &Pod) -> Option<Violation> {
         .iter()
         .map(|k| format!("{}/{k}", pod.spec_pointer))
         .collect();
+    let detail: Vec<String> = names.iter().map(|k| format!("{k}=true")).collect();
     Some(violation(
         "hostNamespaces",
         "host namespaces",
-        names.join(", "),
+        detail.join(", "),
         pointers,
     ))
 }

@@ -1,0 +1,282 @@
+//! `rampart policy`: evaluate Gatekeeper ConstraintTemplates and ValidatingAdmissionPolicies on
+//! objects (`eval`), and run gator Suite files (`verify`).
+
+use anyhow::{Context, bail};
+use rampart_policy::suite::{SuiteResult, run_suite};
+use rampart_policy::{Engine, PolicySet};
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Evaluate objects (plain objects as CREATE, or AdmissionReviews) against templates,
+    /// constraints, ValidatingAdmissionPolicies and bindings.
+    Eval(EvalArgs),
+    /// Run gator Suite files (test.gatekeeper.sh/v1alpha1) and check their assertions.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum EngineArg {
+    Rego,
+    Cel,
+}
+
+impl From<EngineArg> for Engine {
+    fn from(e: EngineArg) -> Engine {
+        match e {
+            EngineArg::Rego => Engine::Rego,
+            EngineArg::Cel => Engine::Cel,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct EvalArgs {
+    /// ConstraintTemplate files or directories.
+    #[arg(long = "template", value_name = "FILE")]
+    templates: Vec<PathBuf>,
+    /// Constraint files or directories.
+    #[arg(long = "constraint", value_name = "FILE")]
+    constraints: Vec<PathBuf>,
+    /// ValidatingAdmissionPolicies, bindings, params, or any mix of policy objects.
+    #[arg(long = "policies", value_name = "PATH")]
+    policies: Vec<PathBuf>,
+    /// Objects for `data.inventory`, namespace lookups and VAP params.
+    #[arg(long = "inventory", value_name = "FILE")]
+    inventory: Vec<PathBuf>,
+    /// Engine for templates that carry both Rego and CEL code.
+    #[arg(long, value_enum, default_value = "rego")]
+    engine: EngineArg,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Objects to evaluate (`-` for stdin).
+    #[arg(required = true, value_name = "OBJECT")]
+    objects: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    /// Engine for templates that carry both Rego and CEL code.
+    #[arg(long, value_enum, default_value = "rego")]
+    engine: EngineArg,
+    /// Also list passing cases.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Suite files, or directories searched for them.
+    #[arg(required = true, value_name = "SUITE")]
+    suites: Vec<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::Eval(a) => eval(a),
+        Command::Verify(a) => verify(a),
+    }
+}
+
+fn load(paths: &[PathBuf], what: &str) -> anyhow::Result<Vec<rampart_manifest::Object>> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let loaded = rampart_manifest::load_paths(paths);
+    if let Some(e) = loaded.errors.first() {
+        bail!("reading {what}: {e}");
+    }
+    Ok(loaded.objects)
+}
+
+fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
+    let mut policy_objects = load(&a.templates, "templates")?;
+    policy_objects.extend(load(&a.constraints, "constraints")?);
+    policy_objects.extend(load(&a.policies, "policies")?);
+    let set = PolicySet::from_objects(policy_objects).with_engine(a.engine.into());
+    if !set.problems().is_empty() {
+        let msgs: Vec<String> = set.problems().iter().map(ToString::to_string).collect();
+        bail!("{}", msgs.join("\n"));
+    }
+    let inventory = load(&a.inventory, "inventory")?;
+    let objects = load(&a.objects, "objects")?;
+    if objects.is_empty() {
+        bail!(
+            "no objects to evaluate in {}",
+            a.objects
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let session = set.session(&inventory);
+    let mut violations = Vec::new();
+    let mut errors = Vec::new();
+    for o in &objects {
+        let e = session.evaluate(o);
+        violations.extend(e.violations);
+        errors.extend(e.errors);
+    }
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        Format::Json => {
+            let vs: Vec<_> = violations
+                .iter()
+                .map(|v| {
+                    json!({
+                        "message": v.message,
+                        "details": v.details,
+                        "constraint": v.policy,
+                        "kind": v.kind,
+                        "enforcementAction": v.mode.as_str(),
+                        "object": v.object,
+                    })
+                })
+                .collect();
+            let doc = json!({"violations": vs, "errors": errors});
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+            writeln!(out)?;
+        }
+        Format::Text => {
+            for v in &violations {
+                let obj = v.object.as_ref().map(|o| o.to_string()).unwrap_or_default();
+                writeln!(
+                    out,
+                    "{obj}: [{}] {} {}: {}",
+                    v.mode.as_str(),
+                    v.kind,
+                    v.policy,
+                    v.message
+                )?;
+            }
+            for e in &errors {
+                writeln!(out, "error: {}: {}", e.policy, e.message)?;
+            }
+            if violations.is_empty() && errors.is_empty() {
+                writeln!(out, "no violations")?;
+            }
+        }
+    }
+    Ok(if !errors.is_empty() {
+        ExitCode::from(2)
+    } else if violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Suite files under `p`: the file itself, or the `.yaml`/`.yml` files of a directory whose
+/// first document is `kind: Suite`.
+fn find_suites(p: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    if !p.is_dir() {
+        out.push(p.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+        .with_context(|| format!("reading {}", p.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for e in entries {
+        if e.is_dir() {
+            find_suites(&e, out)?;
+        } else if matches!(e.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")) {
+            let text = std::fs::read_to_string(&e).unwrap_or_default();
+            if text.lines().any(|l| l.trim() == "kind: Suite") {
+                out.push(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let mut suites = Vec::new();
+    for p in &a.suites {
+        find_suites(p, &mut suites)?;
+    }
+    if suites.is_empty() {
+        bail!("no Suite files found");
+    }
+    let mut out = std::io::stdout().lock();
+    let mut failed = false;
+    for s in &suites {
+        let r = run_suite(s, a.engine.into());
+        failed |= r.failed();
+        print_suite(&mut out, &r, a.verbose)?;
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_suite(out: &mut impl Write, r: &SuiteResult, verbose: bool) -> std::io::Result<()> {
+    let secs = |d: std::time::Duration| format!("{:.3}s", d.as_secs_f64());
+    if let Some(e) = &r.error {
+        writeln!(
+            out,
+            "FAIL\t{}\t{}\n    {e}",
+            r.path.display(),
+            secs(r.runtime)
+        )?;
+        return Ok(());
+    }
+    for t in &r.tests {
+        if let Some(e) = &t.error {
+            writeln!(
+                out,
+                "    --- FAIL: {}\t({})\n        {e}",
+                t.name,
+                secs(t.runtime)
+            )?;
+            continue;
+        }
+        for c in &t.cases {
+            match (&c.error, c.skipped) {
+                (_, true) if verbose => writeln!(out, "    --- SKIP: {}/{}", t.name, c.name)?,
+                (Some(e), false) => {
+                    writeln!(
+                        out,
+                        "    --- FAIL: {}/{}\t({})\n        {e}",
+                        t.name,
+                        c.name,
+                        secs(c.runtime)
+                    )?;
+                }
+                (None, false) if verbose => {
+                    writeln!(
+                        out,
+                        "    --- PASS: {}/{}\t({})",
+                        t.name,
+                        c.name,
+                        secs(c.runtime)
+                    )?;
+                }
+                _ => {}
+            }
+        }
+    }
+    let status = if r.skipped {
+        "SKIP"
+    } else if r.failed() {
+        "FAIL"
+    } else {
+        "ok"
+    };
+    writeln!(out, "{status}\t{}\t{}", r.path.display(), secs(r.runtime))
+}
