@@ -317,3 +317,125 @@ fn scan_reports_the_escalation_path() {
             .any(|f| f["check"] == "rbac-escalation-path" && f["severity"] == "critical")
     );
 }
+
+const TEMPLATE: &str = r#"apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: ownerlabel}
+spec:
+  crd:
+    spec:
+      names: {kind: OwnerLabel}
+      validation:
+        openAPIV3Schema:
+          type: object
+          properties:
+            key: {type: string}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package ownerlabel
+      violation[{"msg": msg}] {
+        not input.review.object.metadata.labels[input.parameters.key]
+        msg := sprintf("%v %v has no %v label", [input.review.kind.kind, input.review.object.metadata.name, input.parameters.key])
+      }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: OwnerLabel
+metadata: {name: deployments-need-owner}
+spec:
+  match:
+    kinds: [{apiGroups: [apps], kinds: [Deployment]}]
+    excludedNamespaces: ["kube-*"]
+  parameters: {key: owner}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: replicas-limit}
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [apps]
+      apiVersions: [v1]
+      operations: [CREATE, UPDATE]
+      resources: [deployments]
+  validations:
+  - expression: "object.spec.replicas <= 5"
+    message: "at most 5 replicas"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: replicas-limit}
+spec:
+  policyName: replicas-limit
+  validationActions: [Deny]
+"#;
+
+const DEPLOYMENTS: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: unowned, namespace: shop}
+spec:
+  replicas: 9
+  selector: {matchLabels: {app: a}}
+  template: {metadata: {labels: {app: a}}, spec: {containers: [{name: a, image: a:1}]}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: owned, namespace: shop, labels: {owner: team-a}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: b}}
+  template: {metadata: {labels: {app: b}}, spec: {containers: [{name: b, image: b:1}]}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: system, namespace: kube-system}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: c}}
+  template: {metadata: {labels: {app: c}}, spec: {containers: [{name: c, image: c:1}]}}
+"#;
+
+#[test]
+fn scan_applies_gatekeeper_and_vap_policies() {
+    let pol = tempfile::tempdir().unwrap();
+    write(&pol, "policies.yaml", TEMPLATE);
+    let d = tempfile::tempdir().unwrap();
+    write(&d, "deploy.yaml", DEPLOYMENTS);
+    let out = rampart()
+        .args([
+            "scan",
+            d.path().to_str().unwrap(),
+            "--policies",
+            pol.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "--no-config",
+        ])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hits: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "deployments-need-owner" || f["check"] == "replicas-limit")
+        .map(|f| {
+            (
+                f["check"].as_str().unwrap().to_string(),
+                f["object"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        hits.contains(&("deployments-need-owner".into(), "unowned".into())),
+        "{hits:?}"
+    );
+    assert!(
+        hits.contains(&("replicas-limit".into(), "unowned".into())),
+        "{hits:?}"
+    );
+    assert!(
+        !hits.iter().any(|(_, n)| n == "owned" || n == "system"),
+        "{hits:?}"
+    );
+}

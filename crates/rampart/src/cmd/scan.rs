@@ -48,6 +48,10 @@ pub struct Args {
     /// Report Pod Security Standards violations at this level too (baseline or restricted).
     #[arg(long)]
     pub pss_level: Option<String>,
+    /// Gatekeeper ConstraintTemplates and Constraints, ValidatingAdmissionPolicies and their
+    /// bindings (files or directories) to apply to the manifests too.
+    #[arg(long)]
+    pub policies: Vec<PathBuf>,
     /// Largest input file read, in MiB.
     #[arg(long, default_value_t = 64)]
     pub max_file_size: u64,
@@ -135,6 +139,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         findings.extend(pss_findings(&loaded.objects, &p.level, &p.version)?);
     }
     findings.extend(analyzer_findings(&catalog, &loaded.objects));
+    if !args.policies.is_empty() {
+        let set = rampart_policy::PolicySet::load(&args.policies)?;
+        // a broken policy is an input error: reported, skipped, and the rest still applies
+        errors.extend(set.problems().iter().map(|p| match p {
+            rampart_policy::PolicyError::Invalid {
+                file,
+                line,
+                column,
+                message,
+            } => InputError {
+                file: file.clone(),
+                line: *line,
+                column: *column,
+                message: message.clone(),
+            },
+            rampart_policy::PolicyError::Input(e) => e.clone(),
+        }));
+        // every other object of the input is the inventory referential policies see
+        let session = set.session(&loaded.objects);
+        findings.extend(
+            loaded
+                .objects
+                .par_iter()
+                .flat_map_iter(|o| session.findings(o))
+                .collect::<Vec<_>>(),
+        );
+    }
     rampart_rules::sort_findings(&mut findings);
 
     let objects: Vec<_> = loaded
