@@ -70,7 +70,7 @@ mod windows_host_process;
 mod writable_host_path;
 mod writable_root_filesystem;
 
-use crate::check::Check;
+use crate::check::{Check, ObjectContext};
 use rampart_manifest::PodSpecRef;
 use serde_json::{Map, Value};
 
@@ -172,26 +172,63 @@ pub(crate) fn name(v: &Map<String, Value>) -> &str {
     v.get("name").and_then(Value::as_str).unwrap_or("")
 }
 
-/// Whether a rule's apiGroups cover `group`.
-pub(crate) fn group_ok(groups: &[&str], group: &str) -> bool {
-    groups.iter().any(|g| *g == "*" || *g == group)
+/// One rule of a Role or ClusterRole, read once for the RBAC checks.
+pub(crate) struct RuleView<'a> {
+    pub index: usize,
+    /// `/rules/<index>`
+    pub pointer: String,
+    pub verbs: Vec<&'a str>,
+    pub resources: Vec<&'a str>,
+    pub groups: Vec<&'a str>,
+    /// Whether `resourceNames` limits the rule to named objects.
+    pub named: bool,
 }
 
-/// Whether a rule's resources cover `resource` (`*`, `pods/*` for subresources).
-pub(crate) fn res_ok(resources: &[&str], resource: &str) -> bool {
-    resources.iter().any(|r| {
-        *r == "*"
-            || *r == resource
-            || resource
-                .split_once('/')
-                .is_some_and(|(base, _)| r.strip_suffix("/*") == Some(base))
-            || resource
-                .split_once('/')
-                .is_some_and(|(_, sub)| r.strip_prefix("*/") == Some(sub))
-    })
+impl RuleView<'_> {
+    /// The first of `verbs` this rule grants on `group`/`resource` (RBAC's matching: `*`
+    /// wildcards, `*/subresource`; `pods/*` is not a wildcard).
+    pub fn grants<'v>(&self, verbs: &[&'v str], group: &str, resource: &str) -> Option<&'v str> {
+        let group_ok = self.groups.iter().any(|g| *g == "*" || *g == group);
+        let resource_ok = self.resources.iter().any(|r| {
+            *r == "*"
+                || *r == resource
+                || resource
+                    .split_once('/')
+                    .is_some_and(|(_, sub)| r.strip_prefix("*/") == Some(sub))
+        });
+        if !group_ok || !resource_ok {
+            return None;
+        }
+        verbs
+            .iter()
+            .copied()
+            .find(|v| self.verbs.iter().any(|rv| *rv == "*" || rv == v))
+    }
 }
 
-/// Whether a rule's verbs include any of `wanted` (or `*`).
-pub(crate) fn verb_ok(verbs: &[&str], wanted: &[&str]) -> bool {
-    verbs.iter().any(|v| *v == "*" || wanted.contains(v))
+/// The rules of a Role or ClusterRole (nothing for any other object).
+pub(crate) fn role_rules<'a>(cx: &ObjectContext<'a>) -> Vec<RuleView<'a>> {
+    if !cx.is(&["rbac.authorization.k8s.io"], "Role")
+        && !cx.is(&["rbac.authorization.k8s.io"], "ClusterRole")
+    {
+        return Vec::new();
+    }
+    let Some(rules) = cx.obj.value.get("rules").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    rules
+        .iter()
+        .enumerate()
+        .map(|(index, rule)| RuleView {
+            index,
+            pointer: format!("/rules/{index}"),
+            verbs: crate::util::strings(rule.get("verbs")),
+            resources: crate::util::strings(rule.get("resources")),
+            groups: crate::util::strings(rule.get("apiGroups")),
+            named: rule
+                .get("resourceNames")
+                .and_then(Value::as_array)
+                .is_some_and(|n| !n.is_empty()),
+        })
+        .collect()
 }

@@ -1,6 +1,5 @@
-use super::{group_ok, res_ok, verb_ok};
+use super::role_rules;
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
-use crate::util::strings;
 
 declare_check! {
 /// ## What it does
@@ -23,27 +22,15 @@ impl Check for RbacPersistentVolumeCreate {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if !matches!(cx.kind(), "Role" | "ClusterRole")
-            || cx.obj.group() != "rbac.authorization.k8s.io"
-        {
-            return;
-        }
-        let Some(rules) = cx.obj.value.get("rules").and_then(|r| r.as_array()) else {
-            return;
-        };
-        for (i, rule) in rules.iter().enumerate() {
-            let verbs = strings(rule.get("verbs"));
-            let resources = strings(rule.get("resources"));
-            let groups = strings(rule.get("apiGroups"));
-            let ptr = format!("/rules/{i}");
-            if group_ok(&groups, "")
-                && res_ok(&resources, "persistentvolumes")
-                && verb_ok(&verbs, &["create", "*"])
-            {
+        for r in role_rules(cx) {
+            if r.grants(&["create"], "", "persistentvolumes").is_some() {
                 out.emit(
                     cx.obj,
-                    &ptr,
-                    format!("rule {i} grants creating PersistentVolumes (hostPath escape)"),
+                    &r.pointer,
+                    format!(
+                        "rule {} grants creating PersistentVolumes (hostPath escape)",
+                        r.index
+                    ),
                 );
             }
         }

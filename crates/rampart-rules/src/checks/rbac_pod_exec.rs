@@ -1,5 +1,5 @@
+use super::role_rules;
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
-use crate::util::strings;
 
 declare_check! {
 /// ## What it does
@@ -25,32 +25,16 @@ impl Check for RbacPodExec {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if !matches!(cx.kind(), "Role" | "ClusterRole")
-            || cx.obj.group() != "rbac.authorization.k8s.io"
-        {
-            return;
-        }
-        let Some(rules) = cx.obj.value.get("rules").and_then(|r| r.as_array()) else {
-            return;
-        };
-        for (i, rule) in rules.iter().enumerate() {
-            let verbs = strings(rule.get("verbs"));
-            let resources = strings(rule.get("resources"));
-            let groups = strings(rule.get("apiGroups"));
-            let ptr = format!("/rules/{i}");
-            let verb = verbs
-                .iter()
-                .find(|v| ["create", "get"].contains(v) || **v == "*");
-            let res = resources
-                .iter()
-                .find(|r| ["pods/exec", "pods/attach", "pods/*"].contains(r) || **r == "*");
-            let core = groups.iter().any(|g| g.is_empty() || *g == "*");
-            if let (Some(v), Some(r), true) = (verb, res, core) {
-                out.emit(
-                    cx.obj,
-                    &ptr,
-                    format!("rule {i} grants {v} on {r}: shells into pods"),
-                );
+        for r in role_rules(cx) {
+            for sub in ["pods/exec", "pods/attach"] {
+                if let Some(verb) = r.grants(&["create", "get"], "", sub) {
+                    out.emit(
+                        cx.obj,
+                        &r.pointer,
+                        format!("rule {} grants {verb} on {sub}: shells into pods", r.index),
+                    );
+                    break;
+                }
             }
         }
     }

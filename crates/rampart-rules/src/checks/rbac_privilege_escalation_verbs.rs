@@ -1,6 +1,5 @@
-use super::{group_ok, res_ok, verb_ok};
+use super::role_rules;
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
-use crate::util::strings;
 
 declare_check! {
 /// ## What it does
@@ -26,39 +25,27 @@ impl Check for RbacPrivilegeEscalationVerbs {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if !matches!(cx.kind(), "Role" | "ClusterRole")
-            || cx.obj.group() != "rbac.authorization.k8s.io"
-        {
-            return;
-        }
-        let Some(rules) = cx.obj.value.get("rules").and_then(|r| r.as_array()) else {
-            return;
-        };
-        for (i, rule) in rules.iter().enumerate() {
-            let verbs = strings(rule.get("verbs"));
-            let resources = strings(rule.get("resources"));
-            let groups = strings(rule.get("apiGroups"));
-            let ptr = format!("/rules/{i}");
-            // (verb, API group, resource) triples that escalate
-            const TARGETS: &[(&str, &str, &str)] = &[
-                ("escalate", "rbac.authorization.k8s.io", "roles"),
-                ("escalate", "rbac.authorization.k8s.io", "clusterroles"),
-                ("bind", "rbac.authorization.k8s.io", "roles"),
-                ("bind", "rbac.authorization.k8s.io", "clusterroles"),
-                ("impersonate", "", "users"),
-                ("impersonate", "", "groups"),
-                ("impersonate", "", "serviceaccounts"),
-                ("impersonate", "authentication.k8s.io", "userextras/scopes"),
-                ("impersonate", "authentication.k8s.io", "uids"),
-            ];
-            let hit = TARGETS.iter().find(|(v, g, r)| {
-                verb_ok(&verbs, &[v]) && group_ok(&groups, g) && res_ok(&resources, r)
-            });
-            if let Some((v, _, r)) = hit {
+        // (verb, API group, resource) triples that escalate
+        const TARGETS: &[(&str, &str, &str)] = &[
+            ("escalate", "rbac.authorization.k8s.io", "roles"),
+            ("escalate", "rbac.authorization.k8s.io", "clusterroles"),
+            ("bind", "rbac.authorization.k8s.io", "roles"),
+            ("bind", "rbac.authorization.k8s.io", "clusterroles"),
+            ("impersonate", "", "users"),
+            ("impersonate", "", "groups"),
+            ("impersonate", "", "serviceaccounts"),
+            ("impersonate", "authentication.k8s.io", "userextras/scopes"),
+            ("impersonate", "authentication.k8s.io", "uids"),
+        ];
+        for r in role_rules(cx) {
+            if let Some((v, _, res)) = TARGETS
+                .iter()
+                .find(|(v, g, res)| r.grants(&[v], g, res).is_some())
+            {
                 out.emit(
                     cx.obj,
-                    &ptr,
-                    format!("rule {i} grants {v} on {r}: privilege escalation"),
+                    &r.pointer,
+                    format!("rule {} grants {v} on {res}: privilege escalation", r.index),
                 );
             }
         }

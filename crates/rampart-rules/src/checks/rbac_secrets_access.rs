@@ -1,5 +1,5 @@
+use super::role_rules;
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
-use crate::util::strings;
 
 declare_check! {
 /// ## What it does
@@ -26,41 +26,22 @@ impl Check for RbacSecretsAccess {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if !matches!(cx.kind(), "Role" | "ClusterRole")
-            || cx.obj.group() != "rbac.authorization.k8s.io"
-        {
-            return;
-        }
-        let Some(rules) = cx.obj.value.get("rules").and_then(|r| r.as_array()) else {
-            return;
-        };
-        for (i, rule) in rules.iter().enumerate() {
-            let verbs = strings(rule.get("verbs"));
-            let resources = strings(rule.get("resources"));
-            let groups = strings(rule.get("apiGroups"));
-            let ptr = format!("/rules/{i}");
-            let verb = verbs
-                .iter()
-                .find(|v| ["get", "list", "watch"].contains(v) || **v == "*");
-            let res = resources
-                .iter()
-                .find(|r| ["secrets"].contains(r) || **r == "*");
-            let core = groups.iter().any(|g| g.is_empty() || *g == "*");
+        for r in role_rules(cx) {
+            let Some(verb) = r.grants(&["get", "list", "watch"], "", "secrets") else {
+                continue;
+            };
             // `get` limited to named Secrets is the recommended narrow grant
-            let named = rule
-                .get("resourceNames")
-                .and_then(|n| n.as_array())
-                .is_some_and(|n| !n.is_empty());
-            if named && verb.is_some_and(|v| *v == "get") {
+            if r.named && verb == "get" && r.grants(&["list", "watch"], "", "secrets").is_none() {
                 continue;
             }
-            if let (Some(v), Some(r), true) = (verb, res, core) {
-                out.emit(
-                    cx.obj,
-                    &ptr,
-                    format!("rule {i} grants {v} on {r}: Secret values are readable"),
-                );
-            }
+            out.emit(
+                cx.obj,
+                &r.pointer,
+                format!(
+                    "rule {} grants {verb} on secrets: Secret values are readable",
+                    r.index
+                ),
+            );
         }
     }
 }

@@ -1,5 +1,5 @@
+use super::role_rules;
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
-use crate::util::strings;
 
 declare_check! {
 /// ## What it does
@@ -24,32 +24,18 @@ impl Check for RbacWildcard {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if !matches!(cx.kind(), "Role" | "ClusterRole")
-            || cx.obj.group() != "rbac.authorization.k8s.io"
-        {
-            return;
-        }
-        let Some(rules) = cx.obj.value.get("rules").and_then(|r| r.as_array()) else {
-            return;
-        };
-        for (i, rule) in rules.iter().enumerate() {
-            let verbs = strings(rule.get("verbs"));
-            let resources = strings(rule.get("resources"));
-            let groups = strings(rule.get("apiGroups"));
-            let ptr = format!("/rules/{i}");
+        for r in role_rules(cx) {
             for (field, list) in [
-                ("verbs", &verbs),
-                ("resources", &resources),
-                ("apiGroups", &groups),
+                ("verbs", &r.verbs),
+                ("resources", &r.resources),
+                ("apiGroups", &r.groups),
             ] {
                 if list.contains(&"*") {
+                    let what = field.trim_end_matches('s');
                     out.emit(
                         cx.obj,
-                        &format!("{ptr}/{field}"),
-                        format!(
-                            "rule {i} grants every {} (\"*\")",
-                            field.trim_end_matches('s')
-                        ),
+                        &format!("{}/{field}", r.pointer),
+                        format!("rule {} grants every {what} (\"*\")", r.index),
                     );
                 }
             }
