@@ -40,8 +40,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let started = std::time::Instant::now();
     let cli = Cli::parse();
     init_tracing();
+    tracing::debug!(elapsed = ?started.elapsed(), "started");
     let result = match cli.command {
         Command::Scan(a) => cmd::scan::run(a),
         Command::Checks(a) => cmd::scan::checks(a),
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(a),
         Command::Certs(a) => cmd::certs::run(a),
     };
+    tracing::debug!(elapsed = ?started.elapsed(), "finished");
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -1,6 +1,8 @@
 use crate::check::{Check, CheckMeta, Emitter, declare_check};
 use crate::inventory::Inventory;
 use crate::inventory::map_selector_matches;
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
 
 declare_check! {
 /// ## What it does
@@ -25,6 +27,26 @@ impl Check for DanglingService {
     }
 
     fn check_inventory(&self, inv: &Inventory<'_>, out: &mut Emitter<'_>) {
+        // workloads indexed by (namespace, label key, label value): a Service is checked against
+        // the workloads carrying its selector's first label, not every workload of its namespace
+        let mut by_label: HashMap<(&str, &str, &str), Vec<&Map<String, Value>>> = HashMap::new();
+        let mut namespaces_with_workloads = HashSet::new();
+        for obj in inv.objects {
+            let Some(pod) = rampart_manifest::pod_spec(&obj.value) else {
+                continue;
+            };
+            let ns = obj.namespace().unwrap_or("default");
+            namespaces_with_workloads.insert(ns);
+            let Some(labels) = pod.labels() else { continue };
+            for (k, v) in labels {
+                if let Some(v) = v.as_str() {
+                    by_label
+                        .entry((ns, k.as_str(), v))
+                        .or_default()
+                        .push(labels);
+                }
+            }
+        }
         for svc in inv
             .of_kind("Service")
             .iter()
@@ -34,18 +56,23 @@ impl Check for DanglingService {
             let Some(sel) = svc
                 .value
                 .pointer("/spec/selector")
-                .and_then(|s| s.as_object())
+                .and_then(Value::as_object)
                 .filter(|s| !s.is_empty())
             else {
                 continue;
             };
-            let workloads = inv.workloads_in(ns);
-            if workloads.is_empty() {
+            if !namespaces_with_workloads.contains(ns) {
                 continue;
             }
-            let matched = workloads
-                .iter()
-                .any(|(_, p)| map_selector_matches(sel, p.labels()));
+            let matched = sel.iter().next().is_some_and(|(k, v)| {
+                v.as_str()
+                    .and_then(|v| by_label.get(&(ns, k.as_str(), v)))
+                    .is_some_and(|cands| {
+                        cands
+                            .iter()
+                            .any(|labels| map_selector_matches(sel, Some(labels)))
+                    })
+            });
             if !matched {
                 out.emit(
                     svc,
