@@ -436,7 +436,11 @@ mod catalog_tests {
     fn every_gap_slug_is_documented() {
         let src = include_str!("gaps.rs");
         for c in GAP_CHECKS {
-            assert!(src.matches(&format!("\"{}\"", c.slug)).count() >= 2, "{} is never reported", c.slug);
+            assert!(
+                src.matches(&format!("\"{}\"", c.slug)).count() >= 2,
+                "{} is never reported",
+                c.slug
+            );
             assert!(c.doc.contains("## Remediation"));
         }
     }

@@ -4,6 +4,8 @@ use crate::inventory::map_selector_matches;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 
+type Labels = Map<String, Value>;
+
 declare_check! {
 /// ## What it does
 /// Flags Services with a selector that matches no pod or pod template in their namespace (only when
@@ -29,7 +31,7 @@ impl Check for DanglingService {
     fn check_inventory(&self, inv: &Inventory<'_>, out: &mut Emitter<'_>) {
         // workloads indexed by (namespace, label key, label value): a Service is checked against
         // the workloads carrying its selector's first label, not every workload of its namespace
-        let mut by_label: HashMap<(&str, &str, &str), Vec<&Map<String, Value>>> = HashMap::new();
+        let mut by_label: HashMap<(&str, &str, &str), Vec<&Labels>> = HashMap::new();
         let mut namespaces_with_workloads = HashSet::new();
         for obj in inv.objects {
             let Some(pod) = rampart_manifest::pod_spec(&obj.value) else {
