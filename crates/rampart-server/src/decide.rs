@@ -98,6 +98,8 @@ pub struct Engine {
     pss: Arc<dyn PodSecurity>,
     catalog: rampart_rules::Catalog,
     namespaces: Arc<dyn NamespaceLabels>,
+    /// Gatekeeper constraints and ValidatingAdmissionPolicies enforced too (`--policies`).
+    policies: Option<Arc<rampart_policy::PolicySet>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -117,6 +119,8 @@ pub(crate) struct Request<'a> {
     pub resource: &'a str,
     pub object: Option<&'a Object>,
     pub old_object: Option<&'a Value>,
+    /// The whole admission request as JSON, for the policies (`None` when none are loaded).
+    pub raw: Option<&'a Value>,
 }
 
 impl<'a> Request<'a> {
@@ -133,6 +137,7 @@ impl<'a> Request<'a> {
             resource: req.resource.resource.as_str(),
             object,
             old_object,
+            raw: None,
         }
     }
 }
@@ -148,7 +153,20 @@ impl Engine {
             pss,
             catalog: rampart_rules::Catalog::default(),
             namespaces,
+            policies: None,
         }
+    }
+
+    /// Also enforces these Gatekeeper constraints and ValidatingAdmissionPolicies, each in the
+    /// mode its enforcementAction or validationActions name.
+    pub fn with_policies(mut self, policies: Arc<rampart_policy::PolicySet>) -> Self {
+        self.policies = Some(policies);
+        self
+    }
+
+    /// Whether policies are loaded (the HTTP layer then hands over the whole request).
+    pub fn has_policies(&self) -> bool {
+        self.policies.is_some()
     }
 
     pub fn config(&self) -> &Config {
@@ -312,6 +330,10 @@ impl Engine {
             }
         }
 
+        if let (Some(set), Some(raw)) = (&self.policies, req.raw) {
+            self.apply_policies(set, raw, &mut deny, &mut out);
+        }
+
         if !deny.is_empty() {
             out.decision = Decision::Denied;
             out.message = deny.join("; ");
@@ -319,6 +341,61 @@ impl Engine {
             out.decision = Decision::Warned;
         }
         out
+    }
+
+    fn apply_policies(
+        &self,
+        set: &rampart_policy::PolicySet,
+        raw: &Value,
+        deny: &mut Vec<String>,
+        out: &mut Outcome,
+    ) {
+        use rampart_policy::Mode as P;
+        let eval = match set.evaluate_request(raw, &[]) {
+            Ok(e) => e,
+            Err(e) => {
+                // a request the policy layer cannot read is not a reason to block the API
+                tracing::warn!(error = %e, "policies could not read the request");
+                return;
+            }
+        };
+        let mut audited = Vec::new();
+        for v in eval.violations {
+            let text = format!("[{}] {}", v.policy, v.message);
+            let mode = match v.mode {
+                P::Deny => {
+                    deny.push(text);
+                    Mode::Enforce
+                }
+                P::Warn => {
+                    out.warnings.push(text);
+                    Mode::Warn
+                }
+                P::Audit | P::DryRun => {
+                    audited.push(v.policy.clone());
+                    Mode::Audit
+                }
+            };
+            out.violations.push((format!("policy:{}", v.policy), mode));
+        }
+        for e in eval.errors {
+            // failurePolicy: Fail denies, Ignore admits with a warning
+            let text = format!("[{}] policy error: {}", e.policy, e.message);
+            if e.fail_closed {
+                deny.push(text);
+            } else {
+                out.warnings.push(text);
+            }
+        }
+        if !audited.is_empty() {
+            out.audit_annotations.insert(
+                "rampart.dev/policy-audit-violations".to_string(),
+                audited.join(","),
+            );
+        }
+        for (k, v) in eval.annotations {
+            out.audit_annotations.insert(k, v);
+        }
     }
 
     /// Whether /mutate should patch this request.

@@ -201,6 +201,20 @@ pub(crate) fn parse_review(bytes: &[u8]) -> Result<Parsed, Reject> {
     })
 }
 
+/// The request as the policies see it (`request` of the AdmissionReview), objects included.
+fn raw_request(p: &Parsed) -> Value {
+    let mut v = serde_json::to_value(&p.request).unwrap_or(Value::Null);
+    if let Some(m) = v.as_object_mut() {
+        if let Some(o) = &p.object {
+            m.insert("object".into(), o.value.clone());
+        }
+        if let Some(o) = &p.old_object {
+            m.insert("oldObject".into(), o.clone());
+        }
+    }
+    v
+}
+
 fn respond(resp: AdmissionResponse, patch: Option<Vec<u8>>) -> Response {
     let review = resp.into_review();
     let mut v = match serde_json::to_value(&review) {
@@ -277,11 +291,13 @@ async fn handle(st: &AppState, headers: &HeaderMap, body: Body, ep: Endpoint) ->
             return r.into_response();
         }
     };
-    let req = Request::from_admission(
+    let raw = st.engine.has_policies().then(|| raw_request(&parsed));
+    let mut req = Request::from_admission(
         &parsed.request,
         parsed.object.as_ref(),
         parsed.old_object.as_ref(),
     );
+    req.raw = raw.as_ref();
     let dry_run = parsed.request.dry_run;
     let ns = parsed.request.namespace.as_deref().unwrap_or("");
     let mut response = AdmissionResponse::from(&parsed.request);

@@ -36,6 +36,8 @@ pub struct ServeOptions {
     pub config: Config,
     /// Longest wait for in-flight requests after SIGTERM.
     pub shutdown_grace: Duration,
+    /// Gatekeeper and ValidatingAdmissionPolicy policies to enforce too.
+    pub policies: Option<Arc<rampart_policy::PolicySet>>,
 }
 
 /// Runs the webhook until SIGTERM or Ctrl-C, then drains in-flight requests.
@@ -52,7 +54,10 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Error> {
         NsMode::Off => Arc::new(NoNamespaceLabels),
     };
     let limits = opts.config.limits.clone();
-    let engine = Engine::new(opts.config, Arc::new(RampartPss), namespaces);
+    let mut engine = Engine::new(opts.config, Arc::new(RampartPss), namespaces);
+    if let Some(p) = opts.policies {
+        engine = engine.with_policies(p);
+    }
     let state = AppState::new(engine);
     let app = router(state);
     let listener = TcpListener::bind(opts.listen)

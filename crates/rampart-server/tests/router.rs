@@ -383,3 +383,92 @@ async fn a_body_that_never_finishes_is_a_408() {
         .unwrap();
     assert_eq!(resp.status(), 408);
 }
+
+const POLICIES: &str = r#"apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: teamlabel}
+spec:
+  crd:
+    spec:
+      names: {kind: TeamLabel}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package teamlabel
+      violation[{"msg": msg}] {
+        not input.review.object.metadata.labels.team
+        msg := sprintf("%v has no team label (by %v)", [input.review.object.metadata.name, input.review.userInfo.username])
+      }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: TeamLabel
+metadata: {name: pods-need-team}
+spec:
+  match:
+    kinds: [{apiGroups: [""], kinds: [Pod]}]
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: TeamLabel
+metadata: {name: pods-should-have-team}
+spec:
+  enforcementAction: warn
+  match:
+    kinds: [{apiGroups: [""], kinds: [Pod]}]
+"#;
+
+fn plain_pod_review(labels: Value) -> Vec<u8> {
+    let r = review(&json!({
+        "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "ns1", "labels": labels},
+                   "spec": {"containers": [{"name": "c", "image": "x"}]}}
+    }));
+    serde_json::to_vec(&r).unwrap()
+}
+
+#[tokio::test]
+async fn gatekeeper_policies_deny_and_warn_at_admission() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policies.yaml"), POLICIES).unwrap();
+    let set = rampart_policy::PolicySet::load(&[dir.path()]).unwrap();
+    assert!(set.problems().is_empty(), "{:?}", set.problems());
+    let engine = Engine::new(
+        Config::default(),
+        Arc::new(RampartPss),
+        Arc::new(rampart_server::NoNamespaceLabels),
+    )
+    .with_policies(Arc::new(set));
+    let app = router(AppState::new(engine));
+
+    let (status, body) = call(
+        app.clone(),
+        "/validate",
+        "application/json",
+        plain_pod_review(json!({})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    let resp = &v["response"];
+    assert_eq!(resp["allowed"], false, "{v:#}");
+    let msg = resp["status"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("[pods-need-team] web has no team label (by alice)"),
+        "{msg}"
+    );
+    let warnings = strings(&resp["warnings"]);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("[pods-should-have-team]")),
+        "{warnings:?}"
+    );
+
+    let (_, body) = call(
+        app,
+        "/validate",
+        "application/json",
+        plain_pod_review(json!({"team": "a"})),
+    )
+    .await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["response"]["allowed"], true, "{v:#}");
+}

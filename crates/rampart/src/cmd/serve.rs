@@ -33,6 +33,11 @@ pub struct Args {
     /// Longest wait for in-flight requests after SIGTERM, in seconds.
     #[arg(long, default_value_t = 25)]
     shutdown_grace_seconds: u64,
+    /// Gatekeeper ConstraintTemplates and Constraints, ValidatingAdmissionPolicies and their
+    /// bindings (files or directories) to enforce as well. A broken policy is reported and
+    /// skipped; the rest are enforced.
+    #[arg(long)]
+    policies: Vec<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -50,7 +55,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     };
+    let policies = if args.policies.is_empty() {
+        None
+    } else {
+        let set = rampart_policy::PolicySet::load(&args.policies).context("loading --policies")?;
+        for p in set.problems() {
+            eprintln!("rampart: warning: policy skipped: {p}");
+        }
+        Some(std::sync::Arc::new(set))
+    };
     let opts = rampart_server::ServeOptions {
+        policies,
         listen: args.listen,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
