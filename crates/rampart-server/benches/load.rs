@@ -175,12 +175,18 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let app = router(AppState::new(Engine::new(
+    let mut engine = Engine::new(
         Config::default(),
         Arc::new(RampartPss),
         Arc::new(NoNamespaceLabels),
-    )))
-    .route("/noop", axum::routing::post(noop));
+    );
+    // RAMPART_BENCH_POLICIES=dir loads Gatekeeper/VAP policies too (`serve --policies`)
+    if let Ok(dir) = std::env::var("RAMPART_BENCH_POLICIES") {
+        let set = rampart_policy::PolicySet::load(&[dir]).unwrap();
+        eprintln!("policies loaded, {} skipped", set.problems().len());
+        engine = engine.with_policies(Arc::new(set));
+    }
+    let app = router(AppState::new(engine)).route("/noop", axum::routing::post(noop));
     let (addr, stop, handle, _rc) = server_rt.block_on(common::start(
         app,
         &certs.cert_path(),
