@@ -15,6 +15,7 @@
 //! # drop(app);
 //! ```
 
+pub mod audit;
 mod certs;
 mod config;
 mod decide;

@@ -20,7 +20,7 @@ enum Cmd {
     Level(LevelArgs),
     /// Find gaps and leaks in an audit Policy.
     Lint(LintArgs),
-    /// Serve the API server's audit webhook (not available in this build).
+    /// Serve the API server's audit webhook backend: batches in, alerts out, live.
     Serve(ServeArgs),
 }
 
@@ -84,8 +84,27 @@ struct LintArgs {
 
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    rest: Vec<String>,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:8444")]
+    listen: std::net::SocketAddr,
+    /// Serving certificate (PEM chain); re-read when it changes.
+    #[arg(long)]
+    tls_cert: std::path::PathBuf,
+    /// Serving private key (PEM); re-read when it changes.
+    #[arg(long)]
+    tls_key: std::path::PathBuf,
+    /// Falco rules file (k8s_audit source); repeat to layer overrides. Default: rampart's rules.
+    #[arg(long = "rules", value_name = "R.yaml")]
+    rules: Vec<String>,
+    /// Append alerts (JSON lines) to this file instead of stdout.
+    #[arg(long)]
+    output: Option<std::path::PathBuf>,
+    /// Batches held before the server answers 429 (the API server retries with backoff).
+    #[arg(long, default_value_t = 256)]
+    queue: usize,
+    /// Largest batch accepted, in MiB.
+    #[arg(long, default_value_t = 16)]
+    max_batch_size: usize,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -93,8 +112,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Cmd::Detect(a) => detect(a),
         Cmd::Level(a) => level(a),
         Cmd::Lint(a) => lint(a),
-        Cmd::Serve(_) => bail!("`rampart audit serve` is not available in this build yet"),
+        Cmd::Serve(a) => serve(a),
     }
+}
+
+fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let rules = load_rules(&a.rules)?;
+    let sink: rampart_server::audit::AlertSink = match &a.output {
+        Some(p) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("{}: cannot open alert output", p.display()))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    rampart_server::audit::serve_audit_blocking(rampart_server::audit::AuditServeOptions {
+        listen: a.listen,
+        tls_cert: a.tls_cert,
+        tls_key: a.tls_key,
+        rules: std::sync::Arc::new(rules),
+        sink,
+        queue_capacity: a.queue,
+        max_body_bytes: a.max_batch_size.saturating_mul(1024 * 1024),
+    })
+    .context("audit webhook")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn errors_to_anyhow(errs: Vec<AuditError>) -> anyhow::Error {
