@@ -13,6 +13,30 @@ pub(crate) fn effective<'a>(
         .or_else(|| pod.spec.get("securityContext")?.get(key))
 }
 
+/// Every `securityContext` that sets `rel` (e.g. `seccompProfile/type`): the pod's, then each
+/// container's, as (pointer of the field, who sets it: `the pod` or `container "app"`, value).
+pub(crate) fn security_settings<'a>(
+    cx: &crate::check::ObjectContext<'a>,
+    rel: &str,
+) -> Vec<(String, String, &'a Value)> {
+    let mut out = Vec::new();
+    let Some(pod) = &cx.pod else { return out };
+    let walk = |v: Option<&'a Value>| rel.split('/').try_fold(v?, |cur, seg| cur.get(seg));
+    if let Some(v) = walk(pod.spec.get("securityContext")) {
+        out.push((
+            format!("{}/securityContext/{rel}", pod.pointer),
+            "the pod".to_string(),
+            v,
+        ));
+    }
+    for c in &cx.containers {
+        if let Some(v) = walk(c.value.get("securityContext")) {
+            out.push((c.ptr(&format!("securityContext/{rel}")), describe(c), v));
+        }
+    }
+    out
+}
+
 /// `true` if the value is the boolean `true`.
 pub(crate) fn is_true(v: Option<&Value>) -> bool {
     v.and_then(Value::as_bool) == Some(true)

@@ -1,5 +1,5 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
-use crate::util::describe;
+use crate::util::security_settings;
 
 declare_check! {
 /// ## What it does
@@ -23,34 +23,16 @@ impl Check for UnconfinedApparmorProfile {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        let Some(pod) = &cx.pod else { return };
-        if pod
-            .spec
-            .get("securityContext")
-            .and_then(|s| s.get("appArmorProfile"))
-            .and_then(|p| p.get("type"))
-            .and_then(|t| t.as_str())
-            == Some("Unconfined")
-        {
-            out.emit(
-                cx.obj,
-                &format!("{}/securityContext/appArmorProfile/type", pod.pointer),
-                "the pod's AppArmor profile is Unconfined".to_string(),
-            );
-        }
-        for c in &cx.containers {
-            if c.security("appArmorProfile")
-                .and_then(|p| p.get("type"))
-                .and_then(|t| t.as_str())
-                == Some("Unconfined")
-            {
+        for (ptr, who, v) in security_settings(cx, "appArmorProfile/type") {
+            if v.as_str() == Some("Unconfined") {
                 out.emit(
                     cx.obj,
-                    &c.ptr("securityContext/appArmorProfile/type"),
-                    format!("{} AppArmor profile is Unconfined", describe(c)),
+                    &ptr,
+                    format!("{who}: AppArmor profile is Unconfined"),
                 );
             }
         }
+        let Some(pod) = &cx.pod else { return };
         if let Some(ann) = pod.annotations() {
             for (k, v) in ann {
                 if k.starts_with("container.apparmor.security.beta.kubernetes.io/")

@@ -1,5 +1,5 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
-use crate::util::describe;
+use crate::util::security_settings;
 
 declare_check! {
 /// ## What it does
@@ -23,31 +23,12 @@ impl Check for UnconfinedSeccompProfile {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        let Some(pod) = &cx.pod else { return };
-        if pod
-            .spec
-            .get("securityContext")
-            .and_then(|s| s.get("seccompProfile"))
-            .and_then(|p| p.get("type"))
-            .and_then(|t| t.as_str())
-            == Some("Unconfined")
-        {
-            out.emit(
-                cx.obj,
-                &format!("{}/securityContext/seccompProfile/type", pod.pointer),
-                "the pod's seccomp profile is Unconfined".to_string(),
-            );
-        }
-        for c in &cx.containers {
-            if c.security("seccompProfile")
-                .and_then(|p| p.get("type"))
-                .and_then(|t| t.as_str())
-                == Some("Unconfined")
-            {
+        for (ptr, who, v) in security_settings(cx, "seccompProfile/type") {
+            if v.as_str() == Some("Unconfined") {
                 out.emit(
                     cx.obj,
-                    &c.ptr("securityContext/seccompProfile/type"),
-                    format!("{} seccomp profile is Unconfined", describe(c)),
+                    &ptr,
+                    format!("{who}: seccomp profile is Unconfined"),
                 );
             }
         }

@@ -1,5 +1,5 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
-use crate::util::describe;
+use crate::util::security_settings;
 
 declare_check! {
 /// ## What it does
@@ -23,31 +23,12 @@ impl Check for WindowsHostProcess {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        let Some(pod) = &cx.pod else { return };
-        if pod
-            .spec
-            .get("securityContext")
-            .and_then(|s| s.get("windowsOptions"))
-            .and_then(|w| w.get("hostProcess"))
-            .and_then(|v| v.as_bool())
-            == Some(true)
-        {
-            out.emit(
-                cx.obj,
-                &format!("{}/securityContext/windowsOptions/hostProcess", pod.pointer),
-                "the pod runs as a Windows HostProcess".to_string(),
-            );
-        }
-        for c in &cx.containers {
-            if c.security("windowsOptions")
-                .and_then(|w| w.get("hostProcess"))
-                .and_then(|v| v.as_bool())
-                == Some(true)
-            {
+        for (ptr, who, v) in security_settings(cx, "windowsOptions/hostProcess") {
+            if v.as_bool() == Some(true) {
                 out.emit(
                     cx.obj,
-                    &c.ptr("securityContext/windowsOptions/hostProcess"),
-                    format!("{} runs as a Windows HostProcess", describe(c)),
+                    &ptr,
+                    format!("{who}: runs as a Windows HostProcess"),
                 );
             }
         }
