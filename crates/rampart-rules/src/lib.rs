@@ -127,8 +127,19 @@ impl Catalog {
         self.checks.iter().map(|c| c.check.meta())
     }
 
-    /// Runs every per-object check on one object (what the admission webhook calls).
+    /// Runs every per-object check on one object.
     pub fn check_object(&self, obj: &Object) -> Vec<Finding> {
+        self.check_object_where(obj, |_, _| true)
+    }
+
+    /// Runs the per-object checks that `keep(slug, severity)` selects, so a caller that would
+    /// discard a check's findings (the admission webhook, for checks whose mode is off) never
+    /// pays for them.
+    pub fn check_object_where(
+        &self,
+        obj: &Object,
+        keep: impl Fn(&str, rampart_core::Severity) -> bool,
+    ) -> Vec<Finding> {
         let pod = rampart_manifest::pod_spec(&obj.value);
         let containers = pod
             .as_ref()
@@ -141,7 +152,11 @@ impl Catalog {
             config: &self.config,
         };
         let mut findings = Vec::new();
-        for c in &self.checks {
+        for c in self
+            .checks
+            .iter()
+            .filter(|c| keep(c.check.meta().slug, c.severity))
+        {
             c.check
                 .check_object(&cx, &mut Emitter::new(c, &mut findings));
         }

@@ -308,7 +308,9 @@ impl Engine {
 
         if checks_relevant {
             let mut audited: Vec<String> = Vec::new();
-            for f in self.catalog.check_object(object) {
+            let actions = &self.config.checks;
+            let wanted = |slug: &str, sev| actions.mode_for(slug, sev) != Mode::Off;
+            for f in self.catalog.check_object_where(object, wanted) {
                 let mode = self.config.checks.mode_for(&f.check, f.severity);
                 match mode {
                     Mode::Off => continue,
