@@ -5,17 +5,7 @@ fn main() -> std::process::ExitCode {
         .skip(1)
         .filter(|a| !a.starts_with('-') && a != "txt" && a != "list")
         .collect();
-    let mut loaded = rampart_manifest::load_paths(&paths);
-    let files: std::collections::BTreeSet<String> =
-        loaded.skipped.iter().map(|e| e.file.clone()).collect();
-    for f in files {
-        if let Ok(text) = std::fs::read_to_string(&f) {
-            let (docs, _) = rampart_manifest::parse_yaml(&f, &text);
-            loaded
-                .objects
-                .extend(rampart_netpol::typed_list_items(&f, &docs));
-        }
-    }
+    let loaded = rampart_manifest::load_paths(&paths);
     for e in &loaded.errors {
         eprintln!("{e}");
     }

@@ -46,7 +46,7 @@ pub use ip::IpRange;
 use eval::{Engine, Target};
 use model::Cluster;
 use rampart_core::InputError;
-use rampart_manifest::{Object, YamlDoc};
+use rampart_manifest::Object;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::fmt;
@@ -219,80 +219,6 @@ pub fn analyze(objects: &[Object]) -> Result<Analysis, NetpolError> {
         connections,
         errors: cluster.errors,
     })
-}
-
-/// Kinds whose items in a typed list (`PodList`, `NamespaceList`, ...) the analyzer reads.
-const LIST_ITEM_KINDS: &[&str] = &[
-    "Pod",
-    "Namespace",
-    "NetworkPolicy",
-    "Deployment",
-    "ReplicaSet",
-    "StatefulSet",
-    "DaemonSet",
-    "ReplicationController",
-    "Job",
-    "CronJob",
-];
-
-/// Items of typed lists that omit `kind`/`apiVersion` (as `kubectl get pods -o yaml` writes
-/// them): Kubernetes reads their kind from the list (`PodList` -> `Pod`). The loader skips such
-/// items; this recovers them from the parsed documents of `file`.
-pub fn typed_list_items(file: &str, docs: &[YamlDoc]) -> Vec<Object> {
-    let mut out = Vec::new();
-    let file: std::sync::Arc<str> = std::sync::Arc::from(file);
-    for (d, doc) in docs.iter().enumerate() {
-        let list_kind = doc
-            .value
-            .get("kind")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("");
-        let Some(kind) = list_kind
-            .strip_suffix("List")
-            .filter(|k| LIST_ITEM_KINDS.contains(k))
-        else {
-            continue;
-        };
-        let api = doc
-            .value
-            .get("apiVersion")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("v1");
-        let items = doc.value.get("items").and_then(serde_json::Value::as_array);
-        for (i, item) in items.into_iter().flatten().enumerate() {
-            let Some(map) = item.as_object() else {
-                continue;
-            };
-            let has = |k: &str| {
-                map.get(k)
-                    .and_then(serde_json::Value::as_str)
-                    .is_some_and(|s| !s.is_empty())
-            };
-            if has("kind") && has("apiVersion") {
-                continue; // the loader read it
-            }
-            let mut map = map.clone();
-            if !has("kind") {
-                map.insert("kind".into(), kind.into());
-            }
-            if !has("apiVersion") {
-                map.insert("apiVersion".into(), api.into());
-            }
-            out.push(Object {
-                value: serde_json::Value::Object(map),
-                pos: doc
-                    .pos
-                    .subtree(&format!("/items/{i}"))
-                    .cloned()
-                    .unwrap_or_else(|| doc.pos.clone()),
-                file: file.clone(),
-                doc: u32::try_from(d).unwrap_or(u32::MAX),
-                item: u32::try_from(i).ok(),
-                template: None,
-            });
-        }
-    }
-    out
 }
 
 /// What Ingress and Route objects make the ingress controller reach: the TCP target ports of

@@ -55,18 +55,7 @@ enum Command {
 }
 
 fn load(paths: &[PathBuf]) -> (Vec<rampart_manifest::Object>, bool) {
-    let mut loaded = rampart_manifest::load_paths(paths);
-    // Items of typed lists (`kubectl get pods -o yaml`) carry no kind; the loader skips them.
-    let files: std::collections::BTreeSet<String> =
-        loaded.skipped.iter().map(|e| e.file.clone()).collect();
-    for f in files {
-        if let Ok(text) = std::fs::read_to_string(&f) {
-            let (docs, _) = rampart_manifest::parse_yaml(&f, &text);
-            loaded
-                .objects
-                .extend(rampart_netpol::typed_list_items(&f, &docs));
-        }
-    }
+    let loaded = rampart_manifest::load_paths(paths);
     let mut stderr = std::io::stderr().lock();
     for e in &loaded.errors {
         let _ = writeln!(stderr, "{e}");
