@@ -78,34 +78,11 @@ fn valid_version(v: &str) -> bool {
             .is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// One PSS check that an object fails.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    /// Check id, e.g. `privileged`.
-    pub check: String,
-    /// PSA's forbidden reason, e.g. `privileged`.
-    pub reason: String,
-    /// PSA's forbidden detail, e.g. `container "app" must not set securityContext.privileged=true`.
-    pub detail: String,
-}
+/// A violation as `rampart-pss` reports it: upstream check ID, reason and detail.
+pub use rampart_pss::Violation;
 
-/// Formats violations the way the API server's PodSecurity admission does:
-/// `reason (detail), reason (detail)`.
-pub fn format_violations(violations: &[Violation]) -> String {
-    let mut out = String::new();
-    for (i, v) in violations.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(&v.reason);
-        if !v.detail.is_empty() {
-            out.push_str(" (");
-            out.push_str(&v.detail);
-            out.push(')');
-        }
-    }
-    out
-}
+/// Formats violations the way the API server's PodSecurity admission does.
+pub use rampart_pss::format_reasons as format_violations;
 
 /// Evaluates an object (a Pod or a workload with a pod template) against a policy.
 pub trait PodSecurity: Send + Sync + 'static {
@@ -184,14 +161,16 @@ mod tests {
     fn formats_like_psa() {
         let v = vec![
             Violation {
-                check: "a".into(),
+                check: "a",
                 reason: "host namespaces".into(),
                 detail: "hostNetwork=true".into(),
+                pointers: Vec::new(),
             },
             Violation {
-                check: "b".into(),
+                check: "b",
                 reason: "privileged".into(),
                 detail: String::new(),
+                pointers: Vec::new(),
             },
         ];
         assert_eq!(

@@ -17,14 +17,5 @@ fn to_pss(policy: &PssPolicy) -> rampart_pss::Policy {
 
 /// Evaluates with `rampart-pss`. `None`: the object has no pod spec.
 pub(crate) fn evaluate(policy: &PssPolicy, object: &Value) -> Option<Vec<Violation>> {
-    let v = rampart_pss::evaluate_object(to_pss(policy), object)?;
-    Some(
-        v.into_iter()
-            .map(|x| Violation {
-                check: x.check.to_string(),
-                reason: x.reason,
-                detail: x.detail,
-            })
-            .collect(),
-    )
+    rampart_pss::evaluate_object(to_pss(policy), object)
 }
