@@ -143,14 +143,14 @@ fn deciding(p: &Policy, req: &Request) -> Option<usize> {
 fn at_rule(p: &Policy, i: Option<usize>) -> Location {
     match i.and_then(|i| p.rules.get(i).map(|r| (i, r))) {
         Some((i, r)) => Location {
-            file: p.file.clone(),
+            file: p.file.as_str().into(),
             line: r.line,
             column: r.column,
             pointer: format!("/rules/{i}"),
             template: None,
         },
         None => Location {
-            file: p.file.clone(),
+            file: p.file.as_str().into(),
             line: p.line,
             column: p.column,
             pointer: String::new(),

@@ -18,6 +18,7 @@ pub use redact::{REDACTED, redact_value};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -98,13 +99,14 @@ impl fmt::Display for ObjectRef {
 /// Where a finding points: a file, a 1-based line and column, and the JSON pointer of the field.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub struct Location {
-    pub file: String,
+    /// Shared with every other finding in the same file.
+    pub file: Arc<str>,
     pub line: u32,
     pub column: u32,
     /// RFC 6901 pointer of the field inside the object (`""` for the object itself).
     pub pointer: String,
     /// The Helm template the document came from (`# Source:` comment), if any.
-    pub template: Option<String>,
+    pub template: Option<Arc<str>>,
 }
 
 /// One problem found by a check or an analyzer.
@@ -115,10 +117,13 @@ pub struct Finding {
     pub severity: Severity,
     /// What is wrong, already redacted.
     pub message: String,
-    pub object: Option<ObjectRef>,
+    /// Shared with every other finding on the same object.
+    pub object: Option<Arc<ObjectRef>>,
     pub location: Option<Location>,
-    pub remediation: Option<String>,
-    pub references: Vec<String>,
+    /// Shared with every other finding of the same check.
+    pub remediation: Option<Arc<str>>,
+    /// Shared with every other finding of the same check.
+    pub references: Arc<[String]>,
     /// Secret values this finding is about. Never serialized: reports mask them in every
     /// snippet they show.
     #[serde(skip)]
@@ -134,13 +139,13 @@ impl Finding {
             object: None,
             location: None,
             remediation: None,
-            references: Vec::new(),
+            references: Arc::from([]),
             redact: Vec::new(),
         }
     }
 
-    pub fn with_object(mut self, object: ObjectRef) -> Self {
-        self.object = Some(object);
+    pub fn with_object(mut self, object: impl Into<Arc<ObjectRef>>) -> Self {
+        self.object = Some(object.into());
         self
     }
 
@@ -149,7 +154,7 @@ impl Finding {
         self
     }
 
-    pub fn with_remediation(mut self, remediation: impl Into<String>) -> Self {
+    pub fn with_remediation(mut self, remediation: impl Into<Arc<str>>) -> Self {
         self.remediation = Some(remediation.into());
         self
     }
@@ -157,7 +162,7 @@ impl Finding {
     /// Sort key: file, line, column, check.
     pub fn sort_key(&self) -> (&str, u32, u32, &str) {
         match &self.location {
-            Some(l) => (l.file.as_str(), l.line, l.column, self.check.as_str()),
+            Some(l) => (&*l.file, l.line, l.column, self.check.as_str()),
             None => ("", 0, 0, self.check.as_str()),
         }
     }

@@ -25,12 +25,16 @@ use rayon::prelude::*;
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Largest input file read, by default (a guard against accidental multi-gigabyte inputs).
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
 
 /// One Kubernetes object with where it came from.
+///
+/// Its identity (apiVersion, kind, namespace, name) is read from `value` once, the first time
+/// it is asked for, and shared by every finding on the object: change `value`'s identity fields
+/// before that, not after.
 #[derive(Debug, Clone)]
 pub struct Object {
     pub value: Value,
@@ -43,32 +47,61 @@ pub struct Object {
     pub item: Option<u32>,
     /// The Helm template named by a `# Source:` comment before the document.
     pub template: Option<Arc<str>>,
+    ident: OnceLock<Arc<ObjectRef>>,
 }
 
 impl Object {
+    /// An object read from `file`.
+    pub fn new(
+        value: Value,
+        pos: PosNode,
+        file: Arc<str>,
+        doc: u32,
+        item: Option<u32>,
+        template: Option<Arc<str>>,
+    ) -> Object {
+        Object {
+            value,
+            pos,
+            file,
+            doc,
+            item,
+            template,
+            ident: OnceLock::new(),
+        }
+    }
+
     /// Wraps a value that did not come from a file (an admission request, a test); positions
     /// all point at line 0.
     pub fn from_value(value: Value, file: &str) -> Object {
-        Object {
-            value,
-            pos: PosNode::leaf(0, 0),
-            file: Arc::from(file),
-            doc: 0,
-            item: None,
-            template: None,
-        }
+        Object::new(value, PosNode::leaf(0, 0), Arc::from(file), 0, None, None)
     }
 
-    fn str_at(&self, a: &str, b: Option<&str>) -> Option<&str> {
-        let v = self.value.get(a)?;
-        match b {
-            Some(b) => v.get(b)?.as_str(),
-            None => v.as_str(),
-        }
+    fn ident(&self) -> &Arc<ObjectRef> {
+        self.ident.get_or_init(|| {
+            let str_at = |a: &str, b: &str| {
+                self.value
+                    .get(a)
+                    .and_then(|v| v.get(b))
+                    .and_then(Value::as_str)
+            };
+            let top = |a: &str| self.value.get(a).and_then(Value::as_str).unwrap_or("");
+            Arc::new(ObjectRef {
+                api_version: top("apiVersion").to_string(),
+                kind: top("kind").to_string(),
+                namespace: str_at("metadata", "namespace")
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+                name: str_at("metadata", "name")
+                    .or_else(|| str_at("metadata", "generateName"))
+                    .unwrap_or("")
+                    .to_string(),
+            })
+        })
     }
 
     pub fn api_version(&self) -> &str {
-        self.str_at("apiVersion", None).unwrap_or("")
+        &self.ident().api_version
     }
 
     /// The API group: `apps` for `apps/v1`, `""` for `v1`.
@@ -80,18 +113,16 @@ impl Object {
     }
 
     pub fn kind(&self) -> &str {
-        self.str_at("kind", None).unwrap_or("")
+        &self.ident().kind
     }
 
+    /// `metadata.name`, or `metadata.generateName` when there is no name.
     pub fn name(&self) -> &str {
-        self.str_at("metadata", Some("name"))
-            .or_else(|| self.str_at("metadata", Some("generateName")))
-            .unwrap_or("")
+        &self.ident().name
     }
 
     pub fn namespace(&self) -> Option<&str> {
-        self.str_at("metadata", Some("namespace"))
-            .filter(|s| !s.is_empty())
+        self.ident().namespace.as_deref()
     }
 
     pub fn labels(&self) -> Option<&serde_json::Map<String, Value>> {
@@ -102,24 +133,20 @@ impl Object {
         self.value.get("metadata")?.get("annotations")?.as_object()
     }
 
-    pub fn object_ref(&self) -> ObjectRef {
-        ObjectRef {
-            api_version: self.api_version().to_string(),
-            kind: self.kind().to_string(),
-            namespace: self.namespace().map(str::to_string),
-            name: self.name().to_string(),
-        }
+    /// The object's identity, shared with every finding on it.
+    pub fn object_ref(&self) -> Arc<ObjectRef> {
+        self.ident().clone()
     }
 
     /// The source location of the field at `pointer`, or of its nearest existing ancestor.
     pub fn location(&self, pointer: &str) -> Location {
         let ((line, column), _) = self.pos.find_nearest(pointer);
         Location {
-            file: self.file.to_string(),
+            file: self.file.clone(),
             line,
             column,
             pointer: pointer.to_string(),
-            template: self.template.as_ref().map(|t| t.to_string()),
+            template: self.template.clone(),
         }
     }
 }
@@ -382,14 +409,7 @@ pub fn load_str(name: &str, text: &str) -> Loaded {
                 continue;
             }
         }
-        let obj = Object {
-            value: d.value,
-            pos: d.pos,
-            file: file.clone(),
-            doc: i as u32,
-            item: None,
-            template,
-        };
+        let obj = Object::new(d.value, d.pos, file.clone(), i as u32, None, template);
         push_object(obj, &mut out);
     }
     out
@@ -452,14 +472,14 @@ fn push_object(mut obj: Object, out: &mut Loaded) {
                 });
                 continue;
             }
-            let child = Object {
-                value: item,
+            let child = Object::new(
+                item,
                 pos,
-                file: obj.file.clone(),
-                doc: obj.doc,
-                item: Some(idx as u32),
-                template: obj.template.clone(),
-            };
+                obj.file.clone(),
+                obj.doc,
+                Some(idx as u32),
+                obj.template.clone(),
+            );
             push_object(child, out);
         }
         return;

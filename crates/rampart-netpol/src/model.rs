@@ -173,7 +173,7 @@ pub(crate) struct Cluster {
 fn err(obj: &Object, pointer: &str, message: impl Into<String>) -> InputError {
     let loc = obj.location(pointer);
     InputError {
-        file: loc.file,
+        file: loc.file.to_string(),
         line: loc.line,
         column: loc.column,
         message: message.into(),

@@ -127,7 +127,7 @@ impl PolicyError {
         }
         let loc = obj.location(pointer);
         PolicyError::Invalid {
-            file: loc.file,
+            file: loc.file.to_string(),
             line: loc.line,
             column: loc.column,
             message,
@@ -247,7 +247,7 @@ impl PolicySet {
         for b in &set.bindings {
             if !set.policies.contains_key(&b.policy) {
                 set.problems.push(PolicyError::Invalid {
-                    file: b.at.file.clone(),
+                    file: b.at.file.to_string(),
                     line: b.at.line,
                     column: b.at.column,
                     message: format!(
@@ -375,7 +375,7 @@ impl Session<'_> {
             .into_iter()
             .map(|v| {
                 Finding::new(v.policy, v.mode.severity(), v.message)
-                    .with_object(v.object.unwrap_or_else(|| object.object_ref()))
+                    .with_object(v.object.map_or_else(|| object.object_ref(), std::sync::Arc::new))
                     .with_location(Location { ..loc.clone() })
             })
             .collect();

@@ -184,6 +184,9 @@ pub fn to_findings(policy: Policy, obj: &Object, violations: &[Violation]) -> Ve
     let spec_pointer = rampart_manifest::pod_spec(&obj.value)
         .map(|p| p.pointer)
         .unwrap_or("");
+    let references: std::sync::Arc<[String]> = std::sync::Arc::from(
+        ["https://kubernetes.io/docs/concepts/security/pod-security-standards/".to_string()],
+    );
     violations
         .iter()
         .map(|v| {
@@ -203,9 +206,7 @@ pub fn to_findings(policy: Policy, obj: &Object, violations: &[Violation]) -> Ve
             if let Some(info) = check_info(v.check) {
                 f = f.with_remediation(info.doc);
             }
-            f.references.push(
-                "https://kubernetes.io/docs/concepts/security/pod-security-standards/".to_string(),
-            );
+            f.references = references.clone();
             f
         })
         .collect()

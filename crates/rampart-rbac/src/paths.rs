@@ -241,7 +241,7 @@ impl PathGraph {
             g.seeds.push(Seed {
                 node: w,
                 location: o.location(&sa_ptr),
-                object: o.object_ref(),
+                object: (*o.object_ref()).clone(),
             });
         }
         for b in &policy.bindings {

@@ -385,7 +385,7 @@ fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
 fn invalid(obj: &Object, ptr: &str, message: String) -> RbacError {
     let l = obj.location(ptr);
     RbacError::Invalid {
-        file: l.file,
+        file: l.file.to_string(),
         line: l.line,
         column: l.column,
         message,
@@ -779,7 +779,7 @@ impl Policy {
                     (_, k) => format!("has unsupported kind {k:?}, expected Role or ClusterRole"),
                 };
                 self.problems.push(RbacError::MissingRole {
-                    file: l.file,
+                    file: l.file.to_string(),
                     line: l.line,
                     column: l.column,
                     binding: b.describe(),

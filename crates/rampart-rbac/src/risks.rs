@@ -455,7 +455,7 @@ pub fn risk_findings_of(policy: &Policy) -> Vec<Finding> {
         };
         out.push(
             Finding::new(slug, sev, p.to_string()).with_location(Location {
-                file: file.clone(),
+                file: file.as_str().into(),
                 line,
                 column,
                 pointer: String::new(),

@@ -19,7 +19,7 @@ const PER_OBJECT: usize = 5;
 type Corpus = (
     Vec<Finding>,
     Vec<RuleMeta>,
-    Vec<(ObjectRef, String)>,
+    Vec<(Arc<ObjectRef>, Arc<str>)>,
     HashMap<String, Arc<str>>,
 );
 
@@ -45,17 +45,18 @@ fn corpus() -> Corpus {
     let mut files = HashMap::new();
     for i in 0..OBJECTS {
         let file = format!("deploy/app-{}.yaml", i / 10);
-        let text = files.entry(file.clone()).or_insert_with(String::new);
+        let text: &mut String = files.entry(file.clone()).or_default();
         let base = text.lines().count() as u32;
         text.push_str(&format!(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-{i}\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: nginx:latest\n          env:\n            - name: TOKEN\n              value: tok_{i:020}\n          securityContext:\n            privileged: true\n---\n"
         ));
-        let obj = ObjectRef {
+        let obj = Arc::new(ObjectRef {
             api_version: "apps/v1".into(),
             kind: "Deployment".into(),
             namespace: Some("prod".into()),
             name: format!("app-{i}"),
-        };
+        });
+        let file: Arc<str> = Arc::from(file);
         objects.push((obj.clone(), file.clone()));
         for (k, check) in checks.iter().enumerate().take(PER_OBJECT) {
             let mut f = Finding::new(

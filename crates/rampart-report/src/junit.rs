@@ -16,7 +16,7 @@ pub(crate) fn render(ctx: &Ctx, out: &mut impl Write) -> io::Result<()> {
     let mut order: Vec<Key> = Vec::new();
     for f in &ctx.sorted {
         let key = (
-            f.object.as_ref(),
+            f.object.as_deref(),
             ctx.file_of(f).unwrap_or_default(),
             f.check.as_str(),
         );
@@ -30,7 +30,7 @@ pub(crate) fn render(ctx: &Ctx, out: &mut impl Write) -> io::Result<()> {
     let objects: Vec<(&ObjectRef, &str)> = report
         .objects
         .iter()
-        .map(|(o, file)| (o, file.as_str()))
+        .map(|(o, file)| (&**o, &**file))
         .filter(|pair| seen.insert(*pair))
         .collect();
     let mut seen = HashSet::new();

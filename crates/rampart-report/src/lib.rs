@@ -121,7 +121,7 @@ pub struct Report<'a> {
     /// The checks that ran (SARIF rules, JUnit testcases).
     pub rules: &'a [RuleMeta],
     /// Every object checked and the file it came from.
-    pub objects: &'a [(ObjectRef, String)],
+    pub objects: &'a [(std::sync::Arc<ObjectRef>, std::sync::Arc<str>)],
     /// A file name's text, for snippets (`None`: no snippet).
     pub sources: &'a dyn Fn(&str) -> Option<Arc<str>>,
     pub tool_version: &'a str,
@@ -167,7 +167,7 @@ impl<'r, 'a> Ctx<'r, 'a> {
                 .objects
                 .iter()
                 .rev()
-                .map(|(o, file)| (o, file.as_str()))
+                .map(|(o, file)| (&**o, &**file))
                 .collect()
         } else {
             std::collections::HashMap::new()
@@ -195,8 +195,8 @@ impl<'r, 'a> Ctx<'r, 'a> {
     /// The file a finding is in: its location's, else the file of its object.
     pub(crate) fn file_of<'f>(&'f self, f: &'f Finding) -> Option<&'f str> {
         if let Some(l) = &f.location {
-            return Some(l.file.as_str());
+            return Some(&*l.file);
         }
-        f.object.as_ref().and_then(|o| self.files.get(o).copied())
+        f.object.as_deref().and_then(|o| self.files.get(o).copied())
     }
 }

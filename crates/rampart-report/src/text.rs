@@ -97,7 +97,7 @@ pub(crate) fn render(ctx: &Ctx, out: &mut impl Write, color: bool) -> io::Result
     let mut source: Option<Source> = None;
     let mut chunk = String::new();
     for (i, f) in ctx.sorted.iter().enumerate() {
-        let file = f.location.as_ref().map(|l| l.file.as_str());
+        let file = f.location.as_ref().map(|l| &*l.file);
         if i == 0 || file != current_file {
             current_file = file;
             source = file
@@ -107,7 +107,7 @@ pub(crate) fn render(ctx: &Ctx, out: &mut impl Write, color: bool) -> io::Result
                 .sorted
                 .iter()
                 .skip(i)
-                .take_while(|g| g.location.as_ref().map(|l| l.file.as_str()) == file)
+                .take_while(|g| g.location.as_ref().map(|l| &*l.file) == file)
                 .count();
             let name = file.unwrap_or("(no file)");
             let noun = if count == 1 { "finding" } else { "findings" };

@@ -21,7 +21,7 @@ struct Fixture {
     findings: Vec<Finding>,
     errors: Vec<InputError>,
     rules: Vec<RuleMeta>,
-    objects: Vec<(ObjectRef, String)>,
+    objects: Vec<(Arc<ObjectRef>, Arc<str>)>,
     files: HashMap<String, Arc<str>>,
 }
 
@@ -49,7 +49,7 @@ fn at(file: &str, line: u32, column: u32, pointer: &str, template: Option<&str>)
         line,
         column,
         pointer: pointer.into(),
-        template: template.map(str::to_string),
+        template: template.map(Into::into),
     }
 }
 
@@ -88,9 +88,7 @@ fn fixture() -> Fixture {
     ))
     .with_remediation("read the token from a Secret volume");
     secret.redact.push(SECRET.into());
-    secret
-        .references
-        .push("https://example.test/secrets".into());
+    secret.references = Arc::from(["https://example.test/secrets".to_string()]);
     let findings = vec![
         // Out of order on purpose: the report sorts.
         Finding::new(
@@ -157,8 +155,8 @@ fn fixture() -> Fixture {
             ),
         ],
         objects: vec![
-            (deployment(), "deploy/deploy.yaml".into()),
-            (namespace(), "deploy/ns.yaml".into()),
+            (Arc::new(deployment()), "deploy/deploy.yaml".into()),
+            (Arc::new(namespace()), "deploy/ns.yaml".into()),
         ],
         files,
     }

@@ -134,8 +134,8 @@ pub(crate) trait Check: Sync + Send {
 pub(crate) struct Configured {
     pub check: &'static dyn Check,
     pub severity: Severity,
-    pub remediation: Option<String>,
-    pub references: Vec<String>,
+    pub remediation: Option<std::sync::Arc<str>>,
+    pub references: std::sync::Arc<[String]>,
 }
 
 impl Configured {
@@ -144,8 +144,8 @@ impl Configured {
         Configured {
             check,
             severity,
-            remediation: meta.section("Remediation"),
-            references: meta.references(),
+            remediation: meta.section("Remediation").map(Into::into),
+            references: meta.references().into(),
         }
     }
 }

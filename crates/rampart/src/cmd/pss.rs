@@ -276,9 +276,9 @@ fn write_report(
             help_markdown: c.doc.to_string(),
         })
         .collect();
-    let objects: Vec<(ObjectRef, String)> = outcomes
+    let objects: Vec<_> = outcomes
         .iter()
-        .map(|o| (o.obj.object_ref(), o.obj.file.to_string()))
+        .map(|o| (o.obj.object_ref(), o.obj.file.clone()))
         .collect();
     let report = rampart_report::Report {
         findings: &findings,

@@ -135,14 +135,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("note: {s}");
     }
 
-    tracing::debug!(objects = loaded.objects.len(), elapsed = ?t0.elapsed(), "loaded");
+    tracing::debug!(objects = loaded.objects.len(), elapsed = ?t0.elapsed(), rss_mib = rss_mib(), "loaded");
     let mut findings = catalog.check_all(&loaded.objects);
-    tracing::debug!(findings = findings.len(), elapsed = ?t0.elapsed(), "checked");
+    tracing::debug!(findings = findings.len(), elapsed = ?t0.elapsed(), rss_mib = rss_mib(), "checked");
     if let Some(p) = &pss {
         findings.extend(pss_findings(&loaded.objects, &p.level, &p.version)?);
     }
     findings.extend(analyzer_findings(&catalog, &loaded.objects));
-    tracing::debug!(findings = findings.len(), elapsed = ?t0.elapsed(), "analyzed");
+    tracing::debug!(findings = findings.len(), elapsed = ?t0.elapsed(), rss_mib = rss_mib(), "analyzed");
     if !args.policies.is_empty() {
         let set = rampart_policy::PolicySet::load(&args.policies)?;
         // a broken policy is an input error: reported, skipped, and the rest still applies
@@ -175,7 +175,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let objects: Vec<_> = loaded
         .objects
         .iter()
-        .map(|o| (o.object_ref(), o.file.to_string()))
+        .map(|o| (o.object_ref(), o.file.clone()))
         .collect();
     let rules = crate::catalog::rule_metas();
     let sources_fn = |f: &str| texts.get(f).cloned();
@@ -199,7 +199,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     rampart_report::render(format, &report, &mut out, color).context("writing the report")?;
     out.flush().context("writing the report")?;
-    tracing::debug!(elapsed = ?t0.elapsed(), "reported");
+    tracing::debug!(elapsed = ?t0.elapsed(), rss_mib = rss_mib(), "reported");
     if !matches!(format, Format::Text) {
         for e in &errors {
             eprintln!("{e}");
@@ -212,6 +212,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     std::mem::forget(findings);
     std::mem::forget(texts);
     Ok(code)
+}
+
+/// The resident set size in MiB, for the phase timings `RAMPART_LOG=rampart=debug` prints (0 where
+/// `/proc` is not available).
+fn rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096 / (1024 * 1024))
 }
 
 /// 1 when a finding is at or above the threshold (even with input errors), else 2 when an input
