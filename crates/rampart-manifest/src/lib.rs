@@ -12,6 +12,7 @@
 //! ```
 
 mod pos;
+mod slim;
 mod validate;
 pub mod workload;
 mod yaml;
@@ -259,11 +260,10 @@ pub fn read_source(source: &Source, max_size: u64) -> Result<(String, String), I
     let res = match source {
         Source::Stdin => std::io::stdin()
             .lock()
-            .take(max_size + 1)
+            .take(max_size.saturating_add(1))
             .read_to_end(&mut bytes),
-        Source::File(p) => {
-            std::fs::File::open(p).and_then(|f| f.take(max_size + 1).read_to_end(&mut bytes))
-        }
+        Source::File(p) => std::fs::File::open(p)
+            .and_then(|f| f.take(max_size.saturating_add(1)).read_to_end(&mut bytes)),
     };
     if let Err(e) = res {
         return Err(err(0, 0, format!("cannot read: {e}")));

@@ -80,6 +80,43 @@ impl PosNode {
         Some(node)
     }
 
+    /// The subtree at `pointer`, mutably.
+    pub(crate) fn subtree_mut(&mut self, pointer: &str) -> Option<&mut PosNode> {
+        let mut node = self;
+        for raw in pointer.split('/').skip(1) {
+            let seg = unescape(raw);
+            node = match &mut node.kids {
+                PosKids::Map(entries) => &mut entries.iter_mut().find(|(k, ..)| **k == *seg)?.3,
+                PosKids::Seq(items) => items.get_mut(seg.parse::<usize>().ok()?)?,
+                PosKids::Leaf => return None,
+            };
+        }
+        Some(node)
+    }
+
+    /// Frees the spare capacity of every list in the tree.
+    pub(crate) fn compact(&mut self) {
+        match &mut self.kids {
+            PosKids::Leaf => {}
+            PosKids::Seq(items) => {
+                items.shrink_to_fit();
+                items.iter_mut().for_each(PosNode::compact);
+            }
+            PosKids::Map(entries) => {
+                entries.shrink_to_fit();
+                entries.iter_mut().for_each(|e| e.3.compact());
+            }
+        }
+    }
+
+    /// Keeps only the mapping entries whose key `keep` accepts.
+    pub(crate) fn retain_keys(&mut self, keep: impl Fn(&str) -> bool) {
+        if let PosKids::Map(entries) = &mut self.kids {
+            entries.retain(|(k, ..)| keep(k));
+            entries.shrink_to_fit();
+        }
+    }
+
     /// Takes the `index`-th child of a sequence node out (used to split `List` items).
     pub(crate) fn take_item(&mut self, index: usize) -> Option<PosNode> {
         match &mut self.kids {

@@ -192,6 +192,8 @@ impl Cluster {
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (idx, obj) in objects.iter().enumerate() {
             let kind = obj.kind();
+            // a CRD that reuses a workload's kind name (a kubebuilder `CronJob`) runs no pods
+            let workload_group = matches!(obj.group(), "" | "apps" | "batch" | "extensions");
             match kind {
                 "Namespace" => {
                     let name = obj.name().to_string();
@@ -206,7 +208,7 @@ impl Cluster {
                 {
                     c.add_policy(idx, obj);
                 }
-                "Pod" => {
+                "Pod" if workload_group => {
                     if let Some(w) = pod_workload(idx, obj) {
                         c.add_workload(w, &mut seen);
                     }
@@ -222,7 +224,7 @@ impl Cluster {
                 "Route" if obj.group() == "route.openshift.io" => {
                     c.backends.extend(route_backends(obj));
                 }
-                k if TEMPLATE_KINDS.contains(&k) || k == "CronJob" => {
+                k if workload_group && (TEMPLATE_KINDS.contains(&k) || k == "CronJob") => {
                     if let Some(w) = template_workload(idx, obj) {
                         c.add_workload(w, &mut seen);
                     }

@@ -375,7 +375,10 @@ impl Session<'_> {
             .into_iter()
             .map(|v| {
                 Finding::new(v.policy, v.mode.severity(), v.message)
-                    .with_object(v.object.map_or_else(|| object.object_ref(), std::sync::Arc::new))
+                    .with_object(
+                        v.object
+                            .map_or_else(|| object.object_ref(), std::sync::Arc::new),
+                    )
                     .with_location(Location { ..loc.clone() })
             })
             .collect();

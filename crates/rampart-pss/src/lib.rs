@@ -184,9 +184,9 @@ pub fn to_findings(policy: Policy, obj: &Object, violations: &[Violation]) -> Ve
     let spec_pointer = rampart_manifest::pod_spec(&obj.value)
         .map(|p| p.pointer)
         .unwrap_or("");
-    let references: std::sync::Arc<[String]> = std::sync::Arc::from(
-        ["https://kubernetes.io/docs/concepts/security/pod-security-standards/".to_string()],
-    );
+    let references: std::sync::Arc<[String]> = std::sync::Arc::from([
+        "https://kubernetes.io/docs/concepts/security/pod-security-standards/".to_string(),
+    ]);
     violations
         .iter()
         .map(|v| {

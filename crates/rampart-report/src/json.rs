@@ -3,51 +3,102 @@
 
 use crate::Ctx;
 use rampart_core::{Finding, InputError, ObjectRef};
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use rayon::prelude::*;
+use serde::ser::{Serialize, Serializer};
 use std::borrow::Cow;
 use std::io::{self, Write};
 
 pub(crate) const SCHEMA_VERSION: &str = "1";
 
+/// Findings serialized per batch, each batch in parallel: large scans have hundreds of
+/// thousands, and writing them one after the other was a sixth of a scan's time.
+const BATCH: usize = 16 * 1024;
+
+/// Writes the document as `serde_json::to_writer_pretty` would, byte for byte, but renders the
+/// findings in parallel.
 pub(crate) fn render(ctx: &Ctx, out: &mut impl Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &Doc(ctx))?;
-    out.write_all(b"\n")
+    let report = ctx.report;
+    out.write_all(b"{\n  \"schemaVersion\": ")?;
+    serde_json::to_writer(&mut *out, SCHEMA_VERSION)?;
+    out.write_all(b",\n  \"tool\": ")?;
+    let version = ctx.redactor.apply(report.tool_version);
+    nested(
+        out,
+        &Tool {
+            name: "rampart",
+            version: &version,
+        },
+        "  ",
+    )?;
+    out.write_all(b",\n  \"findings\": ")?;
+    if ctx.sorted.is_empty() {
+        out.write_all(b"[]")?;
+    } else {
+        out.write_all(b"[")?;
+        const CHUNK: usize = BATCH / 16;
+        for (b, batch) in ctx.sorted.chunks(BATCH).enumerate() {
+            let parts: Vec<io::Result<Vec<u8>>> = batch
+                .par_chunks(CHUNK)
+                .enumerate()
+                .map(|(c, chunk)| {
+                    let mut buf = Vec::with_capacity(chunk.len() * 768);
+                    for (i, f) in chunk.iter().enumerate() {
+                        let first = b == 0 && c == 0 && i == 0;
+                        buf.extend_from_slice(if first { b"\n    " } else { b",\n    " });
+                        nested(&mut buf, &JsonFinding::new(ctx, f), "    ")?;
+                    }
+                    Ok(buf)
+                })
+                .collect();
+            for part in parts {
+                out.write_all(&part?)?;
+            }
+        }
+        out.write_all(b"\n  ]")?;
+    }
+    out.write_all(b",\n  \"errors\": ")?;
+    nested(out, &Errors(ctx), "  ")?;
+    out.write_all(b",\n  \"summary\": ")?;
+    nested(out, &Summary(ctx), "  ")?;
+    out.write_all(b"\n}\n")
 }
 
-struct Doc<'c, 'r, 'a>(&'c Ctx<'r, 'a>);
+/// Writes `value` pretty-printed, every line after its first indented by `indent` more.
+fn nested(out: &mut impl Write, value: &impl Serialize, indent: &str) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(512);
+    serde_json::to_writer_pretty(&mut buf, value)?;
+    // JSON strings hold no raw newlines: every newline is between tokens
+    let mut lines = buf.split(|b| *b == b'\n');
+    if let Some(first) = lines.next() {
+        out.write_all(first)?;
+    }
+    for line in lines {
+        out.write_all(b"\n")?;
+        out.write_all(indent.as_bytes())?;
+        out.write_all(line)?;
+    }
+    Ok(())
+}
 
-impl Serialize for Doc<'_, '_, '_> {
+struct Summary<'c, 'r, 'a>(&'c Ctx<'r, 'a>);
+
+impl Serialize for Summary<'_, '_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let ctx = self.0;
         let report = ctx.report;
-        let r = |t: &'_ str| ctx.redactor.apply(t).into_owned();
-        let mut m = s.serialize_map(Some(5))?;
-        m.serialize_entry("schemaVersion", SCHEMA_VERSION)?;
-        m.serialize_entry(
-            "tool",
-            &Tool {
-                name: "rampart",
-                version: &r(report.tool_version),
-            },
-        )?;
-        m.serialize_entry("findings", &Findings(ctx))?;
-        m.serialize_entry("errors", &Errors(ctx))?;
         let mut by_severity = serde_json::Map::new();
         for (sev, n) in ctx.by_severity() {
             by_severity.insert(sev.as_str().to_string(), n.into());
         }
-        m.serialize_entry(
-            "summary",
-            &serde_json::json!({
-                "total": ctx.sorted.len(),
-                "bySeverity": by_severity,
-                "objects": report.objects.len(),
-                "errors": report.errors.len(),
-                "failOn": report.fail_on.as_str(),
-                "failing": ctx.failing(),
-            }),
-        )?;
-        m.end()
+        serde_json::json!({
+            "total": ctx.sorted.len(),
+            "bySeverity": by_severity,
+            "objects": report.objects.len(),
+            "errors": report.errors.len(),
+            "failOn": report.fail_on.as_str(),
+            "failing": ctx.failing(),
+        })
+        .serialize(s)
     }
 }
 
@@ -55,15 +106,6 @@ impl Serialize for Doc<'_, '_, '_> {
 struct Tool<'a> {
     name: &'a str,
     version: &'a str,
-}
-
-struct Findings<'c, 'r, 'a>(&'c Ctx<'r, 'a>);
-
-impl Serialize for Findings<'_, '_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let ctx = self.0;
-        s.collect_seq(ctx.sorted.iter().map(|f| JsonFinding::new(ctx, f)))
-    }
 }
 
 struct Errors<'c, 'r, 'a>(&'c Ctx<'r, 'a>);

@@ -123,7 +123,7 @@ pub struct Report<'a> {
     /// Every object checked and the file it came from.
     pub objects: &'a [(std::sync::Arc<ObjectRef>, std::sync::Arc<str>)],
     /// A file name's text, for snippets (`None`: no snippet).
-    pub sources: &'a dyn Fn(&str) -> Option<Arc<str>>,
+    pub sources: &'a (dyn Fn(&str) -> Option<Arc<str>> + Sync),
     pub tool_version: &'a str,
     /// The `--fail-on` threshold, reported in the summary.
     pub fail_on: Severity,
@@ -159,9 +159,13 @@ pub(crate) struct Ctx<'r, 'a> {
 impl<'r, 'a> Ctx<'r, 'a> {
     fn new(report: &'r Report<'a>) -> Self {
         let mut sorted: Vec<&'a Finding> = report.findings.iter().collect();
-        sorted.sort_by(|a, b| {
-            (a.location.is_none(), a.sort_key()).cmp(&(b.location.is_none(), b.sort_key()))
-        });
+        fn key<'f>(f: &&'f Finding) -> (bool, (&'f str, u32, u32, &'f str)) {
+            (f.location.is_none(), f.sort_key())
+        }
+        // callers usually hand findings over sorted already
+        if !sorted.is_sorted_by(|a, b| key(a) <= key(b)) {
+            sorted.sort_by(|a, b| key(a).cmp(&key(b)));
+        }
         let files = if sorted.iter().any(|f| f.location.is_none()) {
             report
                 .objects

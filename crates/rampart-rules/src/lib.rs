@@ -170,19 +170,29 @@ impl Catalog {
             .par_iter()
             .flat_map_iter(|o| self.check_object(o))
             .collect();
+        findings.extend(self.check_across(objects));
+        sort_findings(&mut findings);
+        findings
+    }
+
+    /// Runs only the checks that look across objects (a workload and its ServiceAccount, a
+    /// Deployment and its PodDisruptionBudget). They read no more of each object than
+    /// [`Object::slim`] keeps, so a caller that has run [`Catalog::check_object`] on every
+    /// whole object can hand them slim ones.
+    pub fn check_across(&self, objects: &[Object]) -> Vec<Finding> {
+        let mut findings = Vec::new();
         let inv = Inventory::new(objects);
         for c in &self.checks {
             c.check
                 .check_inventory(&inv, &mut Emitter::new(c, &mut findings));
         }
-        sort_findings(&mut findings);
         findings
     }
 }
 
 /// Sorts by file, line, column, then check slug.
 pub fn sort_findings(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| {
+    findings.par_sort_by(|a, b| {
         a.sort_key()
             .cmp(&b.sort_key())
             .then_with(|| a.message.cmp(&b.message))

@@ -15,6 +15,18 @@ use std::sync::Arc;
 /// A file's display name and text, kept for snippets.
 type NamedText = (String, Arc<str>);
 
+/// One file's share of a scan.
+#[derive(Default)]
+struct FileScan {
+    text: Option<NamedText>,
+    /// Its objects, slim unless policies need them whole.
+    objects: Vec<rampart_manifest::Object>,
+    refs: Vec<(Arc<rampart_core::ObjectRef>, Arc<str>)>,
+    findings: Vec<Finding>,
+    errors: Vec<InputError>,
+    skipped: Vec<InputError>,
+}
+
 /// When to colour text output.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ColorChoice {
@@ -106,45 +118,69 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (sources, mut errors) = rampart_manifest::discover(&args.paths);
     let keep_text = matches!(format, Format::Text);
     let max = args.max_file_size.saturating_mul(1024 * 1024);
-    let parts: Vec<(Option<NamedText>, rampart_manifest::Loaded)> = sources
+    let pss = pss.map(|p| pss_policy(&p.level, &p.version)).transpose()?;
+    let policies = if args.policies.is_empty() {
+        None
+    } else {
+        Some(rampart_policy::PolicySet::load(&args.policies)?)
+    };
+    // Each file is read, parsed and put through every per-object check on its own, in
+    // parallel; what stays in memory afterwards is only what the analyses across objects read
+    // (all of it when policies are applied: their inventory is every object).
+    let keep_whole = policies.is_some();
+    let parts: Vec<FileScan> = sources
         .par_iter()
         .map(|s: &Source| match read_source(s, max) {
             Ok((name, text)) => {
                 let loaded = load_str(&name, &text);
-                (keep_text.then(|| (name, Arc::from(text))), loaded)
+                let mut part = FileScan {
+                    text: keep_text.then(|| (name, Arc::from(text))),
+                    errors: loaded.errors,
+                    skipped: loaded.skipped,
+                    ..FileScan::default()
+                };
+                for o in loaded.objects {
+                    part.findings.extend(catalog.check_object(&o));
+                    if let Some(policy) = pss
+                        && let Some(v) = rampart_pss::evaluate_object(policy, &o.value)
+                    {
+                        part.findings
+                            .extend(rampart_pss::to_findings(policy, &o, &v));
+                    }
+                    part.refs.push((o.object_ref(), o.file.clone()));
+                    part.objects.push(if keep_whole { o } else { o.slim() });
+                }
+                part
             }
-            Err(e) => (
-                None,
-                rampart_manifest::Loaded {
-                    errors: vec![e],
-                    ..Default::default()
-                },
-            ),
+            Err(e) => FileScan {
+                errors: vec![e],
+                ..FileScan::default()
+            },
         })
         .collect();
     let mut texts: HashMap<String, Arc<str>> = HashMap::new();
-    let mut loaded = rampart_manifest::Loaded::default();
-    for (text, part) in parts {
-        if let Some((name, t)) = text {
+    let n_objects = parts.iter().map(|p| p.objects.len()).sum();
+    let n_findings = parts.iter().map(|p| p.findings.len()).sum::<usize>();
+    let mut objects = Vec::with_capacity(n_objects);
+    let mut refs = Vec::with_capacity(n_objects);
+    let mut findings = Vec::with_capacity(n_findings + n_findings / 8);
+    for part in parts {
+        if let Some((name, t)) = part.text {
             texts.insert(name, t);
         }
-        loaded.extend(part);
+        objects.extend(part.objects);
+        refs.extend(part.refs);
+        findings.extend(part.findings);
+        errors.extend(part.errors);
+        for s in &part.skipped {
+            eprintln!("note: {s}");
+        }
     }
-    errors.append(&mut loaded.errors);
-    for s in &loaded.skipped {
-        eprintln!("note: {s}");
-    }
+    tracing::debug!(objects = objects.len(), findings = findings.len(), elapsed = ?t0.elapsed(), rss_mib = rss_mib(), "loaded and checked");
 
-    tracing::debug!(objects = loaded.objects.len(), elapsed = ?t0.elapsed(), rss_mib = rss_mib(), "loaded");
-    let mut findings = catalog.check_all(&loaded.objects);
-    tracing::debug!(findings = findings.len(), elapsed = ?t0.elapsed(), rss_mib = rss_mib(), "checked");
-    if let Some(p) = &pss {
-        findings.extend(pss_findings(&loaded.objects, &p.level, &p.version)?);
-    }
-    findings.extend(analyzer_findings(&catalog, &loaded.objects));
+    findings.extend(across_findings(&catalog, &objects));
     tracing::debug!(findings = findings.len(), elapsed = ?t0.elapsed(), rss_mib = rss_mib(), "analyzed");
-    if !args.policies.is_empty() {
-        let set = rampart_policy::PolicySet::load(&args.policies)?;
+    if let Some(set) = &policies {
         // a broken policy is an input error: reported, skipped, and the rest still applies
         errors.extend(set.problems().iter().map(|p| match p {
             rampart_policy::PolicyError::Invalid {
@@ -161,29 +197,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             rampart_policy::PolicyError::Input(e) => e.clone(),
         }));
         // every other object of the input is the inventory referential policies see
-        let session = set.session(&loaded.objects);
+        let session = set.session(&objects);
         findings.extend(
-            loaded
-                .objects
+            objects
                 .par_iter()
                 .flat_map_iter(|o| session.findings(o))
                 .collect::<Vec<_>>(),
         );
     }
     rampart_rules::sort_findings(&mut findings);
+    tracing::debug!(elapsed = ?t0.elapsed(), "sorted");
 
-    let objects: Vec<_> = loaded
-        .objects
-        .iter()
-        .map(|o| (o.object_ref(), o.file.clone()))
-        .collect();
     let rules = crate::catalog::rule_metas();
     let sources_fn = |f: &str| texts.get(f).cloned();
     let report = Report {
         findings: &findings,
         errors: &errors,
         rules: &rules,
-        objects: &objects,
+        objects: &refs,
         sources: &sources_fn,
         tool_version: env!("CARGO_PKG_VERSION"),
         fail_on,
@@ -208,7 +239,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let code = exit_code(&findings, &errors, fail_on);
     // the process ends here: freeing every object and finding one by one takes longer than
     // the scan's checks, and the OS reclaims it all at once
-    std::mem::forget(loaded);
+    std::mem::forget(objects);
+    std::mem::forget(refs);
     std::mem::forget(findings);
     std::mem::forget(texts);
     Ok(code)
@@ -235,43 +267,37 @@ pub fn exit_code(findings: &[Finding], errors: &[InputError], fail_on: Severity)
     }
 }
 
-/// Findings of the analyzers that look across objects (NetworkPolicy gaps, RBAC risks and
-/// escalation paths), minus those the
-/// catalog already reports under its own slug, and minus checks the configuration disables.
-fn analyzer_findings(catalog: &Catalog, objects: &[rampart_manifest::Object]) -> Vec<Finding> {
+/// Findings of the checks and analyzers that look across objects — the catalog's, NetworkPolicy
+/// gaps, RBAC risks and escalation paths — run side by side, minus analyzer findings the
+/// catalog already reports under its own slug and checks the configuration disables.
+fn across_findings(catalog: &Catalog, objects: &[rampart_manifest::Object]) -> Vec<Finding> {
     // `missing-default-deny-network-policy` is the catalog's name for this gap
     const SAME_AS_CATALOG: &[&str] = &["namespace-without-default-deny"];
     let disabled = &catalog.config().checks.disable;
     let t0 = std::time::Instant::now();
-    let (netpol, rbac) = rayon::join(
-        || rampart_netpol::gaps(objects),
-        || rampart_rbac::scan_findings(objects),
+    let (mut own, (netpol, rbac)) = rayon::join(
+        || catalog.check_across(objects),
+        || {
+            rayon::join(
+                || rampart_netpol::gaps(objects),
+                || rampart_rbac::scan_findings(objects),
+            )
+        },
     );
-    tracing::debug!(netpol = netpol.len(), rbac = rbac.len(), elapsed = ?t0.elapsed(), "analyzers");
-    netpol
-        .into_iter()
-        .chain(rbac)
-        .filter(|f| !SAME_AS_CATALOG.contains(&f.check.as_str()) && !disabled.contains(&f.check))
-        .collect()
+    tracing::debug!(catalog = own.len(), netpol = netpol.len(), rbac = rbac.len(), elapsed = ?t0.elapsed(), "across objects");
+    own.extend(
+        netpol.into_iter().chain(rbac).filter(|f| {
+            !SAME_AS_CATALOG.contains(&f.check.as_str()) && !disabled.contains(&f.check)
+        }),
+    );
+    own
 }
 
-fn pss_findings(
-    objects: &[rampart_manifest::Object],
-    level: &str,
-    version: &str,
-) -> anyhow::Result<Vec<Finding>> {
-    let policy = rampart_pss::Policy {
+fn pss_policy(level: &str, version: &str) -> anyhow::Result<rampart_pss::Policy> {
+    Ok(rampart_pss::Policy {
         level: level.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
         version: version.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
-    };
-    Ok(objects
-        .iter()
-        .filter_map(|o| {
-            rampart_pss::evaluate_object(policy, &o.value)
-                .map(|v| rampart_pss::to_findings(policy, o, &v))
-        })
-        .flatten()
-        .collect())
+    })
 }
 
 pub fn checks(args: ChecksArgs) -> anyhow::Result<ExitCode> {
@@ -355,4 +381,50 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
         e.slug, e.severity, e.summary, e.doc
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// The scan keeps only slim objects for the analyses across objects: on every manifest of
+    /// the repository (examples, check fixtures, NetworkPolicy and RBAC cases) they must find
+    /// exactly what they find on the whole objects, at the same positions.
+    #[test]
+    fn analyses_across_objects_see_the_same_in_slim_objects() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let dirs = [
+            "examples",
+            "crates/rampart-rules/tests/fixtures",
+            "crates/rampart-netpol/tests/cases",
+            "crates/rampart-rbac/tests/cases",
+            "deploy",
+        ];
+        let catalog = Catalog::new(rampart_rules::Config::default()).unwrap();
+        let mut compared = 0;
+        for dir in dirs {
+            let (sources, _) = rampart_manifest::discover(&[root.join(dir)]);
+            // each file on its own (a fixture file is a scenario) and each directory as a whole
+            let mut groups: Vec<Vec<rampart_manifest::Object>> = Vec::new();
+            let mut all = Vec::new();
+            for s in &sources {
+                let (name, text) = read_source(s, u64::MAX).unwrap();
+                let objects = load_str(&name, &text).objects;
+                all.extend(objects.iter().cloned());
+                groups.push(objects);
+            }
+            groups.push(all);
+            for whole in groups {
+                let slim: Vec<_> = whole.iter().cloned().map(|o| o.slim()).collect();
+                let a = across_findings(&catalog, &whole);
+                let b = across_findings(&catalog, &slim);
+                let missing: Vec<_> = a.iter().filter(|f| !b.contains(f)).collect();
+                assert!(missing.is_empty(), "in {dir}: {missing:#?}");
+                assert_eq!(a.len(), b.len(), "in {dir}");
+                compared += a.len();
+            }
+        }
+        assert!(compared > 100, "only {compared} findings compared");
+    }
 }
