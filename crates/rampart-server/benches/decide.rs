@@ -10,6 +10,10 @@
 #[path = "support/fixtures.rs"]
 mod fixtures;
 
+/// The allocator the shipped binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};

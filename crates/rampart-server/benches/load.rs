@@ -24,6 +24,10 @@ mod common;
 #[path = "support/fixtures.rs"]
 mod fixtures;
 
+/// The allocator the shipped binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
