@@ -180,13 +180,16 @@ impl Catalog {
     /// [`Object::slim`] keeps, so a caller that has run [`Catalog::check_object`] on every
     /// whole object can hand them slim ones.
     pub fn check_across(&self, objects: &[Object]) -> Vec<Finding> {
-        let mut findings = Vec::new();
         let inv = Inventory::new(objects);
-        for c in &self.checks {
-            c.check
-                .check_inventory(&inv, &mut Emitter::new(c, &mut findings));
-        }
-        findings
+        self.checks
+            .par_iter()
+            .flat_map_iter(|c| {
+                let mut findings = Vec::new();
+                c.check
+                    .check_inventory(&inv, &mut Emitter::new(c, &mut findings));
+                findings
+            })
+            .collect()
     }
 }
 

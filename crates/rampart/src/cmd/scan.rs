@@ -275,12 +275,18 @@ fn across_findings(catalog: &Catalog, objects: &[rampart_manifest::Object]) -> V
     const SAME_AS_CATALOG: &[&str] = &["namespace-without-default-deny"];
     let disabled = &catalog.config().checks.disable;
     let t0 = std::time::Instant::now();
+    let timed = |what: &'static str, f: &dyn Fn() -> Vec<Finding>| {
+        let t = std::time::Instant::now();
+        let out = f();
+        tracing::debug!(findings = out.len(), elapsed = ?t.elapsed(), "{what}");
+        out
+    };
     let (mut own, (netpol, rbac)) = rayon::join(
-        || catalog.check_across(objects),
+        || timed("catalog across objects", &|| catalog.check_across(objects)),
         || {
             rayon::join(
-                || rampart_netpol::gaps(objects),
-                || rampart_rbac::scan_findings(objects),
+                || timed("netpol gaps", &|| rampart_netpol::gaps(objects)),
+                || timed("rbac", &|| rampart_rbac::scan_findings(objects)),
             )
         },
     );
