@@ -4,6 +4,7 @@ use crate::Ctx;
 use annotate_snippets::renderer::DecorStyle;
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use rampart_core::{Finding, Severity};
+use rayon::prelude::*;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -93,34 +94,31 @@ pub(crate) fn render(ctx: &Ctx, out: &mut impl Write, color: bool) -> io::Result
     } else {
         Renderer::plain()
     };
-    let mut current_file: Option<&str> = None;
-    let mut source: Option<Source> = None;
-    let mut chunk = String::new();
-    for (i, f) in ctx.sorted.iter().enumerate() {
-        let file = f.location.as_ref().map(|l| &*l.file);
-        if i == 0 || file != current_file {
-            current_file = file;
-            source = file
-                .and_then(|name| (report.sources)(name))
-                .map(Source::new);
-            let count = ctx
-                .sorted
-                .iter()
-                .skip(i)
-                .take_while(|g| g.location.as_ref().map(|l| &*l.file) == file)
-                .count();
-            let name = file.unwrap_or("(no file)");
-            let noun = if count == 1 { "finding" } else { "findings" };
-            let _ = writeln!(
-                chunk,
-                "{}",
-                style.paint(BOLD, &format!("# {name} ({count} {noun})"))
-            );
-        }
-        finding(ctx, &renderer, &style, f, source.as_ref(), &mut chunk);
-        out.write_all(ctx.redactor.apply(&chunk).as_bytes())?;
-        chunk.clear();
+    fn file_of(f: &Finding) -> Option<&str> {
+        f.location.as_ref().map(|l| &*l.file)
     }
+    // runs of findings in one file, rendered side by side and written in order
+    let mut groups: Vec<&[&Finding]> = Vec::new();
+    let mut rest: &[&Finding] = &ctx.sorted;
+    while let Some(first) = rest.first() {
+        let n = rest
+            .iter()
+            .take_while(|g| file_of(g) == file_of(first))
+            .count();
+        let (group, tail) = rest.split_at(n);
+        groups.push(group);
+        rest = tail;
+    }
+    for batch in groups.chunks(64) {
+        let parts: Vec<String> = batch
+            .par_iter()
+            .map(|group| file_group(ctx, &renderer, &style, group))
+            .collect();
+        for part in parts {
+            out.write_all(part.as_bytes())?;
+        }
+    }
+    let mut chunk = String::new();
     for e in report.errors {
         let line = clean(&ctx.redactor.apply(&e.to_string()));
         let _ = writeln!(chunk, "{}", style.paint("\x1b[31m", &line));
@@ -130,6 +128,30 @@ pub(crate) fn render(ctx: &Ctx, out: &mut impl Write, color: bool) -> io::Result
     }
     let _ = writeln!(chunk, "{}", style.paint(BOLD, &summary(ctx)));
     out.write_all(ctx.redactor.apply(&chunk).as_bytes())
+}
+
+/// One file's findings under a heading, redacted.
+fn file_group(ctx: &Ctx, renderer: &Renderer, style: &Style, group: &[&Finding]) -> String {
+    let file = group
+        .first()
+        .and_then(|f| f.location.as_ref())
+        .map(|l| &*l.file);
+    let source = file
+        .and_then(|name| (ctx.report.sources)(name))
+        .map(Source::new);
+    let name = file.unwrap_or("(no file)");
+    let count = group.len();
+    let noun = if count == 1 { "finding" } else { "findings" };
+    let mut chunk = String::new();
+    let _ = writeln!(
+        chunk,
+        "{}",
+        style.paint(BOLD, &format!("# {name} ({count} {noun})"))
+    );
+    for f in group {
+        finding(ctx, renderer, style, f, source.as_ref(), &mut chunk);
+    }
+    ctx.redactor.apply(&chunk).into_owned()
 }
 
 fn summary(ctx: &Ctx) -> String {
