@@ -98,3 +98,60 @@ mod tests {
         );
     }
 }
+
+/// Which kind of resource setting a check requires.
+#[derive(Clone, Copy)]
+pub(crate) enum Setting {
+    Limit,
+    Request,
+}
+
+/// Reports every container of the object (init containers too; ephemeral containers take no
+/// resources) that sets no `res` limit, or no `res` request. A limit counts as a request: the
+/// API server copies a limit into a missing request.
+pub(crate) fn require_resource(
+    cx: &crate::check::ObjectContext<'_>,
+    out: &mut crate::check::Emitter<'_>,
+    res: &str,
+    setting: Setting,
+) {
+    for c in &cx.containers {
+        if c.kind == rampart_manifest::ContainerKind::Ephemeral {
+            continue;
+        }
+        let limit = resource(c, "limits", res).is_some();
+        let (set, what) = match setting {
+            Setting::Limit => (limit, "limit"),
+            Setting::Request => (limit || resource(c, "requests", res).is_some(), "request"),
+        };
+        if !set {
+            out.emit(
+                cx.obj,
+                &c.ptr("resources"),
+                format!("{} has no {res} {what}", describe(c)),
+            );
+        }
+    }
+}
+
+/// Reports every regular container of a long-running workload that has no `field` probe
+/// (`livenessProbe`, `readinessProbe`), named `what` in the message.
+pub(crate) fn require_probe(
+    cx: &crate::check::ObjectContext<'_>,
+    out: &mut crate::check::Emitter<'_>,
+    field: &str,
+    what: &str,
+) {
+    if !cx.is_long_running() {
+        return;
+    }
+    for c in &cx.containers {
+        if c.kind == rampart_manifest::ContainerKind::Container && c.value.get(field).is_none() {
+            out.emit(
+                cx.obj,
+                &c.pointer,
+                format!("{} has no {what} probe", describe(c)),
+            );
+        }
+    }
+}

@@ -1,6 +1,5 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
-use crate::util::{describe, resource};
-use rampart_manifest::ContainerKind;
+use crate::util::{Setting, require_resource};
 
 declare_check! {
 /// ## What it does
@@ -25,17 +24,6 @@ impl Check for MissingMemoryLimit {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        for c in &cx.containers {
-            if c.kind == ContainerKind::Ephemeral {
-                continue;
-            }
-            if resource(c, "limits", "memory").is_none() {
-                out.emit(
-                    cx.obj,
-                    &c.ptr("resources"),
-                    format!("{} has no memory limit", describe(c)),
-                );
-            }
-        }
+        require_resource(cx, out, "memory", Setting::Limit);
     }
 }

@@ -1,6 +1,5 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
-use crate::util::{describe, resource};
-use rampart_manifest::ContainerKind;
+use crate::util::{Setting, require_resource};
 
 declare_check! {
 /// ## What it does
@@ -26,20 +25,6 @@ impl Check for MissingMemoryRequest {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        for c in &cx.containers {
-            if c.kind == ContainerKind::Ephemeral {
-                continue;
-            }
-            // the API server copies a limit into a missing request
-            if resource(c, "requests", "memory").is_none()
-                && resource(c, "limits", "memory").is_none()
-            {
-                out.emit(
-                    cx.obj,
-                    &c.ptr("resources"),
-                    format!("{} has no memory request", describe(c)),
-                );
-            }
-        }
+        require_resource(cx, out, "memory", Setting::Request);
     }
 }

@@ -1,6 +1,5 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
-use crate::util::describe;
-use rampart_manifest::ContainerKind;
+use crate::util::require_probe;
 
 declare_check! {
 /// ## What it does
@@ -25,20 +24,6 @@ impl Check for MissingReadinessProbe {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if !cx.is_long_running() {
-            return;
-        }
-        for c in &cx.containers {
-            if c.kind != ContainerKind::Container {
-                continue;
-            }
-            if c.value.get("readinessProbe").is_none() {
-                out.emit(
-                    cx.obj,
-                    &c.pointer,
-                    format!("{} has no readiness probe", describe(c)),
-                );
-            }
-        }
+        require_probe(cx, out, "readinessProbe", "readiness");
     }
 }
