@@ -18,7 +18,9 @@ pub mod workload;
 mod yaml;
 
 pub use pos::{PosNode, escape_segment};
-pub use workload::{ContainerKind, ContainerRef, PodSpecRef, containers, pod_spec};
+pub use workload::{
+    ContainerKind, ContainerRef, PodSpecRef, containers, is_workload_group, pod_spec,
+};
 pub use yaml::resolve_plain;
 
 use rampart_core::{InputError, Location, ObjectRef};

@@ -271,8 +271,7 @@ pub(crate) fn validate(obj: &Object) -> Result<(), InputError> {
             ][..],
         ),
     ] {
-        let applies = kinds.contains(&obj.kind())
-            && matches!(obj.group(), "" | "apps" | "batch" | "extensions");
+        let applies = kinds.contains(&obj.kind()) && crate::is_workload_group(obj.group());
         if let Some(v) = obj
             .value
             .pointer(ptr)

@@ -47,8 +47,9 @@ const TEMPLATE_KINDS: &[&str] = &[
     "ReplicationController",
 ];
 
-fn is_workload_group(api_version: &str) -> bool {
-    let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+/// Whether an API group holds the built-in workload kinds (core, `apps`, `batch`,
+/// `extensions`), so a CRD that reuses a kind name such as `CronJob` is not taken for one.
+pub fn is_workload_group(group: &str) -> bool {
     matches!(group, "" | "apps" | "batch" | "extensions")
 }
 
@@ -58,7 +59,7 @@ fn is_workload_group(api_version: &str) -> bool {
 pub fn pod_spec(obj: &Value) -> Option<PodSpecRef<'_>> {
     let kind = obj.get("kind")?.as_str()?;
     let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    if !is_workload_group(api) {
+    if !is_workload_group(api.rsplit_once('/').map_or("", |(g, _)| g)) {
         return None;
     }
     let (tmpl, spec_ptr, meta_ptr): (&Value, &'static str, &'static str) = match kind {

@@ -193,7 +193,7 @@ impl Cluster {
         for (idx, obj) in objects.iter().enumerate() {
             let kind = obj.kind();
             // a CRD that reuses a workload's kind name (a kubebuilder `CronJob`) runs no pods
-            let workload_group = matches!(obj.group(), "" | "apps" | "batch" | "extensions");
+            let workload_group = rampart_manifest::is_workload_group(obj.group());
             match kind {
                 "Namespace" => {
                     let name = obj.name().to_string();
