@@ -154,6 +154,19 @@ impl Object {
     }
 }
 
+/// The strings of a JSON list (`verbs`, `apiGroups`, `namespaces`): anything else in the list
+/// is skipped, and a missing or non-list value gives an empty list.
+pub fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Where objects are read from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Source {

@@ -6,6 +6,7 @@ use crate::review::{Review, split_api_version};
 use crate::selector::{LabelSelector, wildcard_matches};
 use crate::{Engine, Mode, PolicyError};
 use rampart_manifest::Object;
+use rampart_manifest::string_list;
 use serde_json::{Value, json};
 
 /// Splits a regorus error (`\n--> file:line:col\n | snippet\nerror: what`) into its position
@@ -250,17 +251,6 @@ pub(crate) struct Match {
     name: String,
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl Match {
     pub(crate) fn parse(v: Option<&Value>) -> Result<Match, String> {
         let Some(v) = v.filter(|v| !v.is_null()) else {
@@ -271,7 +261,7 @@ impl Match {
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
-                    .map(|k| (strings(k.get("apiGroups")), strings(k.get("kinds"))))
+                    .map(|k| (string_list(k.get("apiGroups")), string_list(k.get("kinds"))))
                     .collect()
             })
             .unwrap_or_default();
@@ -289,8 +279,8 @@ impl Match {
                 .and_then(Value::as_str)
                 .unwrap_or("*")
                 .to_string(),
-            namespaces: strings(v.get("namespaces")),
-            excluded_namespaces: strings(v.get("excludedNamespaces")),
+            namespaces: string_list(v.get("namespaces")),
+            excluded_namespaces: string_list(v.get("excludedNamespaces")),
             label_selector: sel("labelSelector")?,
             namespace_selector: sel("namespaceSelector")?,
             name: v

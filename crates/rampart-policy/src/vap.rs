@@ -6,6 +6,7 @@ use crate::review::{Review, resource_for_kind, split_api_version};
 use crate::selector::LabelSelector;
 use crate::{Mode, PolicyError};
 use rampart_manifest::Object;
+use rampart_manifest::string_list;
 use serde_json::Value;
 
 /// One `resourceRules` entry.
@@ -19,25 +20,14 @@ struct Rule {
     scope: String,
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl Rule {
     fn parse(v: &Value) -> Rule {
         Rule {
-            groups: strings(v.get("apiGroups")),
-            versions: strings(v.get("apiVersions")),
-            resources: strings(v.get("resources")),
-            operations: strings(v.get("operations")),
-            names: strings(v.get("resourceNames")),
+            groups: string_list(v.get("apiGroups")),
+            versions: string_list(v.get("apiVersions")),
+            resources: string_list(v.get("resources")),
+            operations: string_list(v.get("operations")),
+            names: string_list(v.get("resourceNames")),
             scope: v
                 .get("scope")
                 .and_then(Value::as_str)
@@ -252,7 +242,7 @@ impl Binding {
         let matcher = MatchResources::parse(spec.get("matchResources"))
             .map_err(|m| PolicyError::at(obj, "/spec/matchResources", m))?;
         let mut modes = Vec::new();
-        for a in strings(spec.get("validationActions")) {
+        for a in string_list(spec.get("validationActions")) {
             modes.push(match a.as_str() {
                 "Deny" => Mode::Deny,
                 "Warn" => Mode::Warn,

@@ -4,6 +4,7 @@ use crate::bootstrap;
 use crate::error::RbacError;
 use rampart_core::Location;
 use rampart_manifest::Object;
+use rampart_manifest::string_list;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -362,16 +363,6 @@ pub struct Policy {
     pub problems: Vec<RbacError>,
 }
 
-fn str_list(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
     match v {
         Some(Value::Object(m)) => m
@@ -520,11 +511,11 @@ impl Policy {
                         check_list(obj, r, &ptr, f, &mut self.problems);
                     }
                     let rule = PolicyRule {
-                        verbs: str_list(r.get("verbs")),
-                        api_groups: str_list(r.get("apiGroups")),
-                        resources: str_list(r.get("resources")),
-                        resource_names: str_list(r.get("resourceNames")),
-                        non_resource_urls: str_list(r.get("nonResourceURLs")),
+                        verbs: string_list(r.get("verbs")),
+                        api_groups: string_list(r.get("apiGroups")),
+                        resources: string_list(r.get("resources")),
+                        resource_names: string_list(r.get("resourceNames")),
+                        non_resource_urls: string_list(r.get("nonResourceURLs")),
                     };
                     if rule.verbs.is_empty() {
                         self.problems.push(invalid(
@@ -560,7 +551,7 @@ impl Policy {
                                             .and_then(Value::as_str)
                                             .unwrap_or_default()
                                             .to_string(),
-                                        str_list(e.get("values")),
+                                        string_list(e.get("values")),
                                     )
                                 })
                                 .collect(),
