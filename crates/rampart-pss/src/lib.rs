@@ -178,15 +178,19 @@ pub fn severity(check: &str) -> Severity {
     }
 }
 
+/// The references of every PSS finding, shared by all of them.
+static REFERENCES: std::sync::LazyLock<std::sync::Arc<[String]>> = std::sync::LazyLock::new(|| {
+    std::sync::Arc::from([
+        "https://kubernetes.io/docs/concepts/security/pod-security-standards/".to_string(),
+    ])
+});
+
 /// Turns the violations found on `obj` at `policy` into findings: slug [`finding_slug`],
 /// severity [`severity`], located at the first offending field (else the pod spec).
 pub fn to_findings(policy: Policy, obj: &Object, violations: &[Violation]) -> Vec<Finding> {
     let spec_pointer = rampart_manifest::pod_spec(&obj.value)
         .map(|p| p.pointer)
         .unwrap_or("");
-    let references: std::sync::Arc<[String]> = std::sync::Arc::from([
-        "https://kubernetes.io/docs/concepts/security/pod-security-standards/".to_string(),
-    ]);
     violations
         .iter()
         .map(|v| {
@@ -206,7 +210,7 @@ pub fn to_findings(policy: Policy, obj: &Object, violations: &[Violation]) -> Ve
             if let Some(info) = check_info(v.check) {
                 f = f.with_remediation(info.doc);
             }
-            f.references = references.clone();
+            f.references = REFERENCES.clone();
             f
         })
         .collect()
