@@ -192,7 +192,7 @@ impl Policy {
     /// Builds a policy from a parsed document; every invalid field is reported.
     pub fn from_value(file: &str, v: &Value, pos: &PosNode) -> Result<Policy, Vec<AuditError>> {
         let at = |ptr: &str, m: String| {
-            let ((l, c), _) = pos.find_nearest(ptr);
+            let ((l, c), _) = pos.find_nearest(v, ptr);
             AuditError::input(file, l, c, m)
         };
         let mut errors = Vec::new();
@@ -228,7 +228,7 @@ impl Policy {
             let err = |m: String| at(&ptr, format!("rule {i}: {m}"));
             match rule(r, &omit, &err) {
                 Ok(mut rule) => {
-                    let ((l, c), _) = pos.find_nearest(&ptr);
+                    let ((l, c), _) = pos.find_nearest(v, &ptr);
                     (rule.line, rule.column) = (l, c);
                     rules.push(rule);
                 }

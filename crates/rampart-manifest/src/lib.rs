@@ -143,7 +143,7 @@ impl Object {
 
     /// The source location of the field at `pointer`, or of its nearest existing ancestor.
     pub fn location(&self, pointer: &str) -> Location {
-        let ((line, column), _) = self.pos.find_nearest(pointer);
+        let ((line, column), _) = self.pos.find_nearest(&self.value, pointer);
         Location {
             file: self.file.clone(),
             line,
@@ -361,6 +361,14 @@ pub struct YamlDoc {
     pub pos: PosNode,
 }
 
+impl YamlDoc {
+    /// The position of `pointer`, or of its nearest existing ancestor; the flag says whether
+    /// the full path exists.
+    pub fn find_nearest(&self, pointer: &str) -> ((u32, u32), bool) {
+        self.pos.find_nearest(&self.value, pointer)
+    }
+}
+
 /// Parses every document of a YAML or JSON text with Kubernetes' scalar rules. Syntax errors
 /// come back as `file:line:col` errors; documents around them are still returned. Empty
 /// documents are dropped.
@@ -452,12 +460,15 @@ fn push_object(mut obj: Object, out: &mut Loaded) {
         return;
     }
     if obj.kind().ends_with("List") && obj.value.get("items").is_some_and(Value::is_array) {
+        let at = obj
+            .value
+            .as_object()
+            .and_then(|m| m.keys().position(|k| k == "items"));
         let Some(Value::Array(items)) = obj.value.get_mut("items").map(Value::take) else {
             return;
         };
-        let mut items_pos = obj
-            .pos
-            .take_field("items")
+        let mut items_pos = at
+            .and_then(|i| obj.pos.take_entry(i))
             .unwrap_or_else(|| PosNode::leaf(obj.pos.line, obj.pos.col));
         // a typed list (`PodList`, as `kubectl get pods -o yaml` writes) names its items' kind
         let item_kind = obj

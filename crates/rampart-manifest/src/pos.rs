@@ -1,4 +1,11 @@
 //! Source positions mirroring a JSON value's tree.
+//!
+//! A mapping's positions are stored in the order of its keys in the value (`serde_json` keeps
+//! insertion order), without the keys themselves: the `i`-th entry is the `i`-th key. Looking a
+//! position up therefore walks the value and its positions side by side. Keys added to a value
+//! after it was parsed have no position, and resolve to their nearest ancestor's.
+
+use serde_json::{Map, Value};
 
 /// The position of one node, and of its children.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,9 +20,17 @@ pub struct PosNode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PosKids {
     Leaf,
-    Seq(Vec<PosNode>),
-    /// key, key line, key column, value node
-    Map(Vec<(Box<str>, u32, u32, PosNode)>),
+    Seq(Box<[PosNode]>),
+    /// One entry per key of the mapping, in the value's key order.
+    Map(Box<[KeyPos]>),
+}
+
+/// A mapping entry: where its key is, and its value's positions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyPos {
+    pub line: u32,
+    pub col: u32,
+    pub node: PosNode,
 }
 
 impl PosNode {
@@ -27,94 +42,68 @@ impl PosNode {
         }
     }
 
-    /// The position of the field at `pointer` (RFC 6901). A mapping entry is located at its key,
-    /// a list item at its first character. Returns `None` when the path does not exist.
-    pub fn find(&self, pointer: &str) -> Option<(u32, u32)> {
-        let (pos, exact) = self.find_nearest(pointer);
+    /// The position of the field at `pointer` (RFC 6901) in `value`, whose positions these are.
+    /// A mapping entry is located at its key, a list item at its first character. Returns
+    /// `None` when the path does not exist.
+    pub fn find(&self, value: &Value, pointer: &str) -> Option<(u32, u32)> {
+        let (pos, exact) = self.find_nearest(value, pointer);
         exact.then_some(pos)
     }
 
-    /// The position of `pointer`, or of its deepest existing ancestor when it does not exist
-    /// (a missing `allowPrivilegeEscalation` is reported where its `securityContext` — or the
-    /// container — is). The flag says whether the full path exists.
-    pub fn find_nearest(&self, pointer: &str) -> ((u32, u32), bool) {
+    /// The position of `pointer` in `value`, or of its deepest existing ancestor when it does
+    /// not exist (a missing `allowPrivilegeEscalation` is reported where its
+    /// `securityContext` — or the container — is). The flag says whether the full path exists.
+    pub fn find_nearest(&self, value: &Value, pointer: &str) -> ((u32, u32), bool) {
         let mut node = self;
+        let mut value = value;
         let mut at = (self.line, self.col);
         if pointer.is_empty() {
             return (at, true);
         }
         for raw in pointer.split('/').skip(1) {
             let seg = unescape(raw);
-            match &node.kids {
-                PosKids::Map(entries) => match entries.iter().find(|(k, ..)| **k == *seg) {
-                    Some((_, kl, kc, child)) => {
-                        at = (*kl, *kc);
-                        node = child;
-                    }
-                    None => return (at, false),
-                },
-                PosKids::Seq(items) => match seg.parse::<usize>().ok().and_then(|i| items.get(i)) {
-                    Some(child) => {
-                        at = (child.line, child.col);
-                        node = child;
-                    }
-                    None => return (at, false),
-                },
-                PosKids::Leaf => return (at, false),
+            match step(node, value, &seg) {
+                Some((pos, child, child_value)) => {
+                    at = pos;
+                    node = child;
+                    value = child_value;
+                }
+                None => return (at, false),
             }
         }
         (at, true)
     }
 
-    /// The subtree at `pointer`, if it exists.
-    pub fn subtree(&self, pointer: &str) -> Option<&PosNode> {
+    /// The positions of the subtree at `pointer` in `value`, if it exists.
+    pub fn subtree<'a>(&'a self, value: &Value, pointer: &str) -> Option<&'a PosNode> {
         let mut node = self;
+        let mut value = value;
         for raw in pointer.split('/').skip(1) {
             let seg = unescape(raw);
-            node = match &node.kids {
-                PosKids::Map(entries) => &entries.iter().find(|(k, ..)| **k == *seg)?.3,
-                PosKids::Seq(items) => items.get(seg.parse::<usize>().ok()?)?,
-                PosKids::Leaf => return None,
-            };
+            (_, node, value) = step(node, value, &seg)?;
         }
         Some(node)
     }
 
-    /// The subtree at `pointer`, mutably.
-    pub(crate) fn subtree_mut(&mut self, pointer: &str) -> Option<&mut PosNode> {
+    /// The positions of the subtree at `pointer` in `value`, mutably.
+    pub(crate) fn subtree_mut<'a>(
+        &'a mut self,
+        value: &Value,
+        pointer: &str,
+    ) -> Option<&'a mut PosNode> {
         let mut node = self;
+        let mut value = value;
         for raw in pointer.split('/').skip(1) {
             let seg = unescape(raw);
+            let (i, child_value) = child(value, &seg)?;
             node = match &mut node.kids {
-                PosKids::Map(entries) => &mut entries.iter_mut().find(|(k, ..)| **k == *seg)?.3,
-                PosKids::Seq(items) => items.get_mut(seg.parse::<usize>().ok()?)?,
+                PosKids::Map(entries) => &mut entries.get_mut(i)?.node,
+                PosKids::Seq(items) => items.get_mut(i)?,
                 PosKids::Leaf => return None,
             };
+            value = child_value;
         }
         Some(node)
-    }
-
-    /// Frees the spare capacity of every list in the tree.
-    pub(crate) fn compact(&mut self) {
-        match &mut self.kids {
-            PosKids::Leaf => {}
-            PosKids::Seq(items) => {
-                items.shrink_to_fit();
-                items.iter_mut().for_each(PosNode::compact);
-            }
-            PosKids::Map(entries) => {
-                entries.shrink_to_fit();
-                entries.iter_mut().for_each(|e| e.3.compact());
-            }
-        }
-    }
-
-    /// Keeps only the mapping entries whose key `keep` accepts.
-    pub(crate) fn retain_keys(&mut self, keep: impl Fn(&str) -> bool) {
-        if let PosKids::Map(entries) = &mut self.kids {
-            entries.retain(|(k, ..)| keep(k));
-            entries.shrink_to_fit();
-        }
     }
 
     /// Takes the `index`-th child of a sequence node out (used to split `List` items).
@@ -127,15 +116,73 @@ impl PosNode {
         }
     }
 
-    pub(crate) fn take_field(&mut self, key: &str) -> Option<PosNode> {
+    /// Takes the positions of the `index`-th entry of a mapping node out.
+    pub(crate) fn take_entry(&mut self, index: usize) -> Option<PosNode> {
         match &mut self.kids {
             PosKids::Map(entries) => entries
-                .iter_mut()
-                .find(|(k, ..)| **k == *key)
-                .map(|e| std::mem::replace(&mut e.3, PosNode::leaf(0, 0))),
+                .get_mut(index)
+                .map(|e| std::mem::replace(&mut e.node, PosNode::leaf(0, 0))),
             _ => None,
         }
     }
+}
+
+/// One step down: the child's position (a key's, or an item's), its positions and its value.
+fn step<'a, 'v>(
+    node: &'a PosNode,
+    value: &'v Value,
+    seg: &str,
+) -> Option<((u32, u32), &'a PosNode, &'v Value)> {
+    let (i, child_value) = child(value, seg)?;
+    match &node.kids {
+        PosKids::Map(entries) => {
+            let e = entries.get(i)?;
+            Some(((e.line, e.col), &e.node, child_value))
+        }
+        PosKids::Seq(items) => {
+            let n = items.get(i)?;
+            Some(((n.line, n.col), n, child_value))
+        }
+        PosKids::Leaf => None,
+    }
+}
+
+/// The index of `seg` in `value` (a key's place in its mapping, or a list index) and the value
+/// there.
+fn child<'v>(value: &'v Value, seg: &str) -> Option<(usize, &'v Value)> {
+    match value {
+        Value::Object(m) => m
+            .iter()
+            .enumerate()
+            .find_map(|(i, (k, v))| (k == seg).then_some((i, v))),
+        Value::Array(items) => {
+            let i = seg.parse::<usize>().ok()?;
+            Some((i, items.get(i)?))
+        }
+        _ => None,
+    }
+}
+
+/// Keeps only the entries of `map` whose key `keep` accepts, and their positions.
+pub(crate) fn retain_entries(
+    map: &mut Map<String, Value>,
+    pos: Option<&mut PosNode>,
+    keep: impl Fn(&str) -> bool,
+) {
+    if let Some(PosNode {
+        kids: PosKids::Map(entries),
+        ..
+    }) = pos
+    {
+        let mask: Vec<bool> = map.keys().map(|k| keep(k)).collect();
+        *entries = std::mem::take(entries)
+            .into_vec()
+            .into_iter()
+            .zip(mask)
+            .filter_map(|(e, kept)| kept.then_some(e))
+            .collect();
+    }
+    map.retain(|k, _| keep(k));
 }
 
 fn unescape(seg: &str) -> std::borrow::Cow<'_, str> {

@@ -1,7 +1,8 @@
 //! Objects reduced to what the analyses that look across objects read, so a large scan keeps
 //! only that in memory once every per-object check has seen the whole object.
 
-use crate::{Object, PosNode};
+use crate::Object;
+use crate::pos::retain_entries;
 use serde_json::Value;
 
 /// Kinds the cross-object analyses read in full: RBAC, NetworkPolicy, Service and Ingress
@@ -51,11 +52,8 @@ impl Object {
     /// dropped everywhere.
     pub fn slim(mut self) -> Object {
         self.object_ref(); // the identity is read from the whole object
-        drop_last_applied(&mut self.value, &mut self.pos);
+        self.retain_at("/metadata/annotations", |k| k != LAST_APPLIED);
         self.prune();
-        // the parser grows maps and lists as it reads them; what stays is kept at its size
-        self.value = compact(std::mem::take(&mut self.value));
-        self.pos.compact();
         self
     }
 
@@ -88,40 +86,10 @@ impl Object {
 
     /// Keeps only the fields `keep` accepts of the mapping at `pointer`, and their positions.
     fn retain_at(&mut self, pointer: &str, keep: impl Fn(&str) -> bool) {
+        let pos = self.pos.subtree_mut(&self.value, pointer);
         if let Some(Value::Object(m)) = self.value.pointer_mut(pointer) {
-            m.retain(|k, _| keep(k));
+            retain_entries(m, pos, keep);
         }
-        if let Some(p) = self.pos.subtree_mut(pointer) {
-            p.retain_keys(keep);
-        }
-    }
-}
-
-/// The same value with every map and list allocated at its length.
-fn compact(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut out = serde_json::Map::with_capacity(m.len());
-            for (k, v) in m {
-                out.insert(k, compact(v));
-            }
-            Value::Object(out)
-        }
-        Value::Array(a) => {
-            let mut items: Vec<Value> = a.into_iter().map(compact).collect();
-            items.shrink_to_fit();
-            Value::Array(items)
-        }
-        v => v,
-    }
-}
-
-fn drop_last_applied(value: &mut Value, pos: &mut PosNode) {
-    if let Some(Value::Object(ann)) = value.pointer_mut("/metadata/annotations")
-        && ann.shift_remove(LAST_APPLIED).is_some()
-        && let Some(p) = pos.subtree_mut("/metadata/annotations")
-    {
-        p.retain_keys(|k| k != LAST_APPLIED);
     }
 }
 

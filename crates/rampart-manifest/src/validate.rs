@@ -175,7 +175,7 @@ fn apply(obj: &Object, base: &str, v: &Value, table: &[(&str, Ty)]) -> Result<()
         if let Err((sub, what)) = check(field, *ty) {
             let ptr = format!("/{rel}");
             let full = format!("{base}{ptr}{sub}");
-            let loc = obj.pos.find_nearest(&full).0;
+            let loc = obj.pos.find_nearest(&obj.value, &full).0;
             let msg = if sub.is_empty() {
                 format!(
                     "{}: expected {}, found {what}",
@@ -223,7 +223,7 @@ fn check_ok(v: &Value, ty: Ty) -> Result<(), ()> {
 pub(crate) fn validate(obj: &Object) -> Result<(), InputError> {
     if let Some(meta) = obj.value.get("metadata") {
         if !meta.is_object() {
-            let (l, c) = obj.pos.find_nearest("/metadata").0;
+            let (l, c) = obj.pos.find_nearest(&obj.value, "/metadata").0;
             return Err(InputError {
                 file: obj.file.to_string(),
                 line: l,
@@ -277,7 +277,7 @@ pub(crate) fn validate(obj: &Object) -> Result<(), InputError> {
             .pointer(ptr)
             .filter(|v| applies && !v.is_object() && !v.is_null())
         {
-            let (l, c) = obj.pos.find_nearest(ptr).0;
+            let (l, c) = obj.pos.find_nearest(&obj.value, ptr).0;
             return Err(InputError {
                 file: obj.file.to_string(),
                 line: l,

@@ -1,7 +1,7 @@
 //! YAML to JSON values with positions, resolving plain scalars the way go-yaml v2 does
 //! (Kubernetes decodes YAML through `sigs.k8s.io/yaml`, which uses go-yaml v2 into `interface{}`).
 
-use crate::pos::{PosKids, PosNode};
+use crate::pos::{KeyPos, PosKids, PosNode};
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
 use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
@@ -40,13 +40,23 @@ enum Frame {
         anchor: usize,
     },
     Map {
-        map: Map<String, Value>,
-        kids: Vec<(Box<str>, u32, u32, PosNode)>,
+        /// The entries in document order, built into a map of the right size at its end.
+        entries: Vec<Pending>,
         key: Option<(String, u32, u32, bool)>,
         line: u32,
         col: u32,
         anchor: usize,
     },
+}
+
+/// A mapping entry read but not yet inserted: a key and its value, or a merge (`<<`) of
+/// another mapping's entries.
+struct Pending {
+    key: Option<String>,
+    line: u32,
+    col: u32,
+    value: Value,
+    pos: PosNode,
 }
 
 struct Builder {
@@ -276,8 +286,7 @@ fn parse_chunk(text: &str, line_offset: u32, docs: &mut Vec<Doc>) -> Result<(), 
                 }
                 b.push(
                     Frame::Map {
-                        map: Map::new(),
-                        kids: Vec::new(),
+                        entries: Vec::new(),
                         key: None,
                         line,
                         col,
@@ -297,40 +306,45 @@ fn parse_chunk(text: &str, line_offset: u32, docs: &mut Vec<Doc>) -> Result<(), 
                 };
                 let (v, p, anchor, l, c) = match frame {
                     Frame::Seq {
-                        items,
+                        mut items,
                         kids,
                         line,
                         col,
                         anchor,
-                    } => (
-                        Value::Array(items),
-                        PosNode {
+                    } => {
+                        items.shrink_to_fit();
+                        (
+                            Value::Array(items),
+                            PosNode {
+                                line,
+                                col,
+                                kids: PosKids::Seq(kids.into_boxed_slice()),
+                            },
+                            anchor,
                             line,
                             col,
-                            kids: PosKids::Seq(kids),
-                        },
-                        anchor,
-                        line,
-                        col,
-                    ),
+                        )
+                    }
                     Frame::Map {
-                        map,
-                        kids,
+                        entries,
                         line,
                         col,
                         anchor,
                         ..
-                    } => (
-                        Value::Object(map),
-                        PosNode {
+                    } => {
+                        let (map, kids) = build_map(entries)?;
+                        (
+                            Value::Object(map),
+                            PosNode {
+                                line,
+                                col,
+                                kids: PosKids::Map(kids.into_boxed_slice()),
+                            },
+                            anchor,
                             line,
                             col,
-                            kids: PosKids::Map(kids),
-                        },
-                        anchor,
-                        line,
-                        col,
-                    ),
+                        )
+                    }
                 };
                 b.complete(v, p, anchor, l, c)?;
             }
@@ -400,7 +414,7 @@ impl Builder {
                 kids.push(p);
                 Ok(())
             }
-            Some(Frame::Map { map, kids, key, .. }) => {
+            Some(Frame::Map { entries, key, .. }) => {
                 let Some((k, kl, kc, merge)) = key.take() else {
                     return Err(YamlError {
                         line,
@@ -408,38 +422,68 @@ impl Builder {
                         message: "a mapping key must be a scalar, found a collection".into(),
                     });
                 };
-                if merge {
-                    merge_into(map, kids, v, p, line, col)
-                } else {
-                    insert(map, kids, k, kl, kc, v, p);
-                    Ok(())
-                }
+                // a merge is located at its value, an entry at its key
+                let (line, col) = if merge { (line, col) } else { (kl, kc) };
+                entries.push(Pending {
+                    key: (!merge).then_some(k),
+                    line,
+                    col,
+                    value: v,
+                    pos: p,
+                });
+                Ok(())
             }
         }
     }
 }
 
+/// The mapping of `entries`, allocated once at its size, with its positions in key order.
+fn build_map(entries: Vec<Pending>) -> Result<(Map<String, Value>, Vec<KeyPos>), YamlError> {
+    let mut map = Map::with_capacity(entries.len());
+    let mut kids = Vec::with_capacity(entries.len());
+    for e in entries {
+        match e.key {
+            Some(k) => insert(&mut map, &mut kids, k, e.line, e.col, e.value, e.pos),
+            None => merge_into(&mut map, &mut kids, e.value, e.pos, e.line, e.col)?,
+        }
+    }
+    Ok((map, kids))
+}
+
 fn insert(
     map: &mut Map<String, Value>,
-    kids: &mut Vec<(Box<str>, u32, u32, PosNode)>,
+    kids: &mut Vec<KeyPos>,
     k: String,
-    kl: u32,
-    kc: u32,
+    line: u32,
+    col: u32,
     v: Value,
-    p: PosNode,
+    node: PosNode,
 ) {
-    if let Some(slot) = kids.iter_mut().find(|(name, ..)| **name == *k) {
-        *slot = (k.clone().into_boxed_str(), kl, kc, p);
-    } else {
-        kids.push((k.clone().into_boxed_str(), kl, kc, p));
+    let kp = KeyPos { line, col, node };
+    match map.entry(k) {
+        serde_json::map::Entry::Vacant(slot) => {
+            slot.insert(v);
+            kids.push(kp);
+        }
+        // a repeated key: the value changes in place, as go-yaml's last one wins
+        serde_json::map::Entry::Occupied(mut slot) => {
+            slot.insert(v);
+            let k = slot.key().clone();
+            if let Some(e) = map
+                .keys()
+                .position(|x| *x == k)
+                .and_then(|i| kids.get_mut(i))
+            {
+                *e = kp;
+            }
+        }
     }
-    map.insert(k, v);
 }
 
 /// `<<: *base` or `<<: [*a, *b]`: keys already present win, earlier sources win over later ones.
 fn merge_into(
     map: &mut Map<String, Value>,
-    kids: &mut Vec<(Box<str>, u32, u32, PosNode)>,
+    kids: &mut Vec<KeyPos>,
     v: Value,
     p: PosNode,
     line: u32,
@@ -449,7 +493,7 @@ fn merge_into(
         Value::Object(_) => vec![(v, p)],
         Value::Array(items) => {
             let pk = match p.kids {
-                PosKids::Seq(k) => k,
+                PosKids::Seq(k) => k.into_vec(),
                 _ => Vec::new(),
             };
             items
@@ -477,19 +521,21 @@ fn merge_into(
             });
         };
         let spk = match sp.kids {
-            PosKids::Map(k) => k,
+            PosKids::Map(k) => k.into_vec(),
             _ => Vec::new(),
         };
+        let mut spk = spk.into_iter();
         for (k, val) in m {
+            let kp = spk.next();
             if map.contains_key(&k) {
                 continue;
             }
-            let (kl, kc, kp) = spk
-                .iter()
-                .find(|(n, ..)| **n == *k)
-                .map(|(_, l, c, p)| (*l, *c, p.clone()))
-                .unwrap_or((line, col, PosNode::leaf(line, col)));
-            insert(map, kids, k, kl, kc, val, kp);
+            let kp = kp.unwrap_or(KeyPos {
+                line,
+                col,
+                node: PosNode::leaf(line, col),
+            });
+            insert(map, kids, k, kp.line, kp.col, val, kp.node);
         }
     }
     Ok(())
@@ -699,9 +745,9 @@ mod tests {
     #[test]
     fn positions_are_one_based() {
         let (docs, _) = parse_documents("a:\n  b: 1\n  c:\n    - x\n");
-        let p = docs[0].pos.find("/a/c/0").unwrap();
+        let p = docs[0].pos.find(&docs[0].value, "/a/c/0").unwrap();
         assert_eq!((p.0, p.1), (4, 7));
-        let p = docs[0].pos.find("/a/b").unwrap();
+        let p = docs[0].pos.find(&docs[0].value, "/a/b").unwrap();
         assert_eq!((p.0, p.1), (2, 3));
     }
 
@@ -710,9 +756,28 @@ mod tests {
         let (docs, errs) = parse_documents("base: &b {x: 1, z: 2}\nobj:\n  <<: *b\n  z: 3\n");
         assert!(errs.is_empty(), "{errs:?}");
         assert_eq!(docs[0].value["obj"], json!({"z": 3, "x": 1}));
+        // positions follow the keys' order in the value: `x` comes from the anchor on line 1,
+        // the explicit `z` is on line 4
+        let at = |p: &str| docs[0].pos.find(&docs[0].value, p);
+        assert_eq!(at("/obj/x"), Some((1, 11)));
+        assert_eq!(at("/obj/z"), Some((4, 3)));
         // go-yaml v2 reads the key `y` as the boolean true, which JSON spells "true"
         let (docs, _) = parse_documents("y: 1\n");
         assert_eq!(docs[0].value, json!({"true": 1}));
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_place_and_takes_the_last_value_and_position() {
+        let (docs, errs) = parse_documents("a: 1\nb: {c: 2}\na: 3\nd: [4]\n");
+        assert!(errs.is_empty(), "{errs:?}");
+        let keys: Vec<_> = docs[0].value.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["a", "b", "d"]);
+        assert_eq!(docs[0].value["a"], json!(3));
+        let at = |p: &str| docs[0].pos.find(&docs[0].value, p);
+        assert_eq!(at("/a"), Some((3, 1)));
+        assert_eq!(at("/b/c"), Some((2, 5)));
+        assert_eq!(at("/d/0"), Some((4, 5)));
+        assert_eq!(at("/e"), None);
     }
 
     #[test]
@@ -735,7 +800,7 @@ mod tests {
             json!("When set the TLS is optional, defaults to false.")
         );
         assert_eq!(docs[0].value["a"]["b"]["c"], json!("it's fine"));
-        assert_eq!(docs[0].pos.find("/a/b/d"), Some((7, 5)));
+        assert_eq!(docs[0].pos.find(&docs[0].value, "/a/b/d"), Some((7, 5)));
     }
 
     #[test]

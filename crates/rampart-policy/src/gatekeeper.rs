@@ -63,7 +63,7 @@ fn placed(text: &str, line: u32) -> String {
 
 /// First line of a YAML string value: the line after `key: |` for a block scalar.
 fn value_line(obj: &Object, pointer: &str) -> u32 {
-    let (line, _) = obj.pos.find(pointer).unwrap_or((0, 0));
+    let (line, _) = obj.pos.find(&obj.value, pointer).unwrap_or((0, 0));
     let raw = obj
         .value
         .pointer(pointer)

@@ -152,13 +152,13 @@ impl Config {
         let Some(doc) = docs.into_iter().next() else {
             return Ok(Config::default());
         };
-        serde_json::from_value::<Config>(doc.value).map_err(|e| {
+        <Config as serde::Deserialize>::deserialize(&doc.value).map_err(|e| {
             let message = e.to_string();
             // serde names the offending key; point at it when we can find it
             let (line, column) = message
                 .split('`')
                 .nth(1)
-                .and_then(|key| find_key(&doc.pos, key))
+                .and_then(|key| find_key(&doc, key))
                 .unwrap_or((doc.pos.line, doc.pos.col));
             ConfigError::Invalid {
                 file: file.into(),
@@ -187,10 +187,10 @@ impl Config {
     }
 }
 
-fn find_key(pos: &rampart_manifest::PosNode, key: &str) -> Option<(u32, u32)> {
+fn find_key(doc: &rampart_manifest::YamlDoc, key: &str) -> Option<(u32, u32)> {
     // breadth-first over the few top levels of a config file
     for prefix in ["", "/checks", "/settings", "/pss", "/checks/severity"] {
-        if let Some(p) = pos.find(&format!("{prefix}/{key}")) {
+        if let Some(p) = doc.pos.find(&doc.value, &format!("{prefix}/{key}")) {
             return Some(p);
         }
     }

@@ -304,7 +304,7 @@ fn check_keys(
         let ptr = pointer_of(path);
         match allowed {
             Some(keys) if !keys.contains(&k.as_str()) => {
-                let ((line, col), _) = doc.pos.find_nearest(&ptr);
+                let ((line, col), _) = doc.find_nearest(&ptr);
                 errs.push(InputError {
                     file: file.to_string(),
                     line,
@@ -328,7 +328,7 @@ fn pointer_of(path: &[String]) -> String {
 }
 
 fn err_at(doc: &rampart_manifest::YamlDoc, file: &str, ptr: &str, message: String) -> InputError {
-    let ((line, column), _) = doc.pos.find_nearest(ptr);
+    let ((line, column), _) = doc.find_nearest(ptr);
     InputError {
         file: file.to_string(),
         line,

@@ -13,7 +13,7 @@ use fields::{Field, FieldKind};
 use indexmap::IndexMap;
 use parse::{Ast, FieldRef, Op, Rhs};
 use rampart_core::InputError;
-use rampart_manifest::PosNode;
+use rampart_manifest::YamlDoc;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -200,13 +200,13 @@ impl Ruleset {
                     Value::Array(items) => {
                         for (i, item) in items.iter().enumerate() {
                             let ptr = format!("/{i}");
-                            if let Err(e) = defs.add(&src.name, &doc.pos, &ptr, item) {
+                            if let Err(e) = defs.add(&src.name, doc, &ptr, item) {
                                 errors.push(e);
                             }
                         }
                     }
                     _ => errors.push(
-                        at(&src.name, &doc.pos, "")
+                        at(&src.name, doc, "")
                             .err("a rules file is a YAML list of rule, macro and list items"),
                     ),
                 }
@@ -299,8 +299,8 @@ pub(crate) fn event_time(ev: &Value) -> u64 {
         })
 }
 
-fn at(file: &str, pos: &PosNode, ptr: &str) -> At {
-    let ((line, col), _) = pos.find_nearest(ptr);
+fn at(file: &str, doc: &YamlDoc, ptr: &str) -> At {
+    let ((line, col), _) = doc.find_nearest(ptr);
     At {
         file: file.to_string(),
         line,
@@ -404,7 +404,7 @@ impl Defs {
     fn add(
         &mut self,
         file: &str,
-        pos: &PosNode,
+        pos: &YamlDoc,
         ptr: &str,
         item: &Value,
     ) -> Result<(), AuditError> {
@@ -484,7 +484,7 @@ impl Defs {
     fn add_rule(
         &mut self,
         file: &str,
-        pos: &PosNode,
+        pos: &YamlDoc,
         ptr: &str,
         name: String,
         m: &Map<String, Value>,
