@@ -182,7 +182,12 @@ pub(crate) fn retain_entries(
             .filter_map(|(e, kept)| kept.then_some(e))
             .collect();
     }
+    let before = map.len();
     map.retain(|k, _| keep(k));
+    if map.len() < before {
+        // what stays is kept at its size
+        *map = std::mem::take(map).into_iter().collect();
+    }
 }
 
 fn unescape(seg: &str) -> std::borrow::Cow<'_, str> {

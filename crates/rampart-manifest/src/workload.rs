@@ -58,6 +58,9 @@ pub fn is_workload_group(group: &str) -> bool {
 /// kind name in another API group).
 pub fn pod_spec(obj: &Value) -> Option<PodSpecRef<'_>> {
     let kind = obj.get("kind")?.as_str()?;
+    if !matches!(kind, "Pod" | "CronJob" | "PodTemplate") && !TEMPLATE_KINDS.contains(&kind) {
+        return None;
+    }
     let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     if !is_workload_group(api.rsplit_once('/').map_or("", |(g, _)| g)) {
         return None;

@@ -28,7 +28,7 @@ pub(crate) fn render(ctx: &Ctx, out: &mut impl Write) -> io::Result<()> {
             name: "rampart",
             version: &version,
         },
-        "  ",
+        1,
     )?;
     out.write_all(b",\n  \"findings\": ")?;
     if ctx.sorted.is_empty() {
@@ -45,7 +45,7 @@ pub(crate) fn render(ctx: &Ctx, out: &mut impl Write) -> io::Result<()> {
                     for (i, f) in chunk.iter().enumerate() {
                         let first = b == 0 && c == 0 && i == 0;
                         buf.extend_from_slice(if first { b"\n    " } else { b",\n    " });
-                        nested(&mut buf, &JsonFinding::new(ctx, f), "    ")?;
+                        nested(&mut buf, &JsonFinding::new(ctx, f), 2)?;
                     }
                     Ok(buf)
                 })
@@ -57,27 +57,100 @@ pub(crate) fn render(ctx: &Ctx, out: &mut impl Write) -> io::Result<()> {
         out.write_all(b"\n  ]")?;
     }
     out.write_all(b",\n  \"errors\": ")?;
-    nested(out, &Errors(ctx), "  ")?;
+    nested(out, &Errors(ctx), 1)?;
     out.write_all(b",\n  \"summary\": ")?;
-    nested(out, &Summary(ctx), "  ")?;
+    nested(out, &Summary(ctx), 1)?;
     out.write_all(b"\n}\n")
 }
 
-/// Writes `value` pretty-printed, every line after its first indented by `indent` more.
-fn nested(out: &mut impl Write, value: &impl Serialize, indent: &str) -> io::Result<()> {
-    let mut buf = Vec::with_capacity(512);
-    serde_json::to_writer_pretty(&mut buf, value)?;
-    // JSON strings hold no raw newlines: every newline is between tokens
-    let mut lines = buf.split(|b| *b == b'\n');
-    if let Some(first) = lines.next() {
-        out.write_all(first)?;
-    }
-    for line in lines {
-        out.write_all(b"\n")?;
-        out.write_all(indent.as_bytes())?;
-        out.write_all(line)?;
-    }
+/// Writes `value` pretty-printed as it appears `depth` levels deep in the document: what
+/// `serde_json::to_writer_pretty` writes, with every line after the first indented by `depth`
+/// more levels of two spaces.
+fn nested(out: &mut impl Write, value: &impl Serialize, depth: usize) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(out, Nested::at(depth));
+    value.serialize(&mut ser)?;
     Ok(())
+}
+
+/// serde_json's pretty formatter (two-space indent) starting at an indentation depth.
+struct Nested {
+    depth: usize,
+    has_value: bool,
+}
+
+impl Nested {
+    fn at(depth: usize) -> Self {
+        Nested {
+            depth,
+            has_value: false,
+        }
+    }
+
+    fn newline<W: ?Sized + Write>(&self, w: &mut W) -> io::Result<()> {
+        w.write_all(b"\n")?;
+        for _ in 0..self.depth {
+            w.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+}
+
+impl serde_json::ser::Formatter for Nested {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            self.newline(w)?;
+        }
+        w.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline(w)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            self.newline(w)?;
+        }
+        w.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline(w)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 struct Summary<'c, 'r, 'a>(&'c Ctx<'r, 'a>);

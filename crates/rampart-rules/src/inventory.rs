@@ -11,6 +11,7 @@ pub struct Inventory<'a> {
     by_ns: HashMap<(&'a str, &'a str), Vec<&'a Object>>,
     by_name: HashMap<(&'a str, &'a str, &'a str), &'a Object>,
     pods_by_ns: HashMap<&'a str, Vec<(&'a Object, PodSpecRef<'a>)>>,
+    pods: Vec<(&'a Object, PodSpecRef<'a>)>,
 }
 
 impl<'a> Inventory<'a> {
@@ -21,6 +22,7 @@ impl<'a> Inventory<'a> {
             by_ns: HashMap::new(),
             by_name: HashMap::new(),
             pods_by_ns: HashMap::new(),
+            pods: Vec::new(),
         };
         for o in objects {
             let ns = o.namespace().unwrap_or("default");
@@ -28,7 +30,8 @@ impl<'a> Inventory<'a> {
             inv.by_ns.entry((o.kind(), ns)).or_default().push(o);
             inv.by_name.entry((o.kind(), ns, o.name())).or_insert(o);
             if let Some(p) = rampart_manifest::pod_spec(&o.value) {
-                inv.pods_by_ns.entry(ns).or_default().push((o, p));
+                inv.pods_by_ns.entry(ns).or_default().push((o, p.clone()));
+                inv.pods.push((o, p));
             }
         }
         inv
@@ -49,6 +52,11 @@ impl<'a> Inventory<'a> {
     /// The first object with this kind, namespace and name.
     pub fn get(&self, kind: &'a str, namespace: &'a str, name: &'a str) -> Option<&'a Object> {
         self.by_name.get(&(kind, namespace, name)).copied()
+    }
+
+    /// Objects with a pod spec (pods and workloads), in input order, with that pod spec.
+    pub fn pods(&self) -> &[(&'a Object, PodSpecRef<'a>)] {
+        &self.pods
     }
 
     /// Objects with a pod spec (pods and workloads) in a namespace, with that pod spec.

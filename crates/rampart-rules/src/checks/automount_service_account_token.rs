@@ -26,10 +26,7 @@ impl Check for AutomountServiceAccountToken {
     }
 
     fn check_inventory(&self, inv: &Inventory<'_>, out: &mut Emitter<'_>) {
-        for obj in inv.objects {
-            let Some(pod) = rampart_manifest::pod_spec(&obj.value) else {
-                continue;
-            };
+        for (obj, pod) in inv.pods() {
             match pod
                 .get("automountServiceAccountToken")
                 .and_then(|v| v.as_bool())

@@ -33,10 +33,7 @@ impl Check for DanglingService {
         // the workloads carrying its selector's first label, not every workload of its namespace
         let mut by_label: HashMap<(&str, &str, &str), Vec<&Labels>> = HashMap::new();
         let mut namespaces_with_workloads = HashSet::new();
-        for obj in inv.objects {
-            let Some(pod) = rampart_manifest::pod_spec(&obj.value) else {
-                continue;
-            };
+        for (obj, pod) in inv.pods() {
             let ns = obj.namespace().unwrap_or("default");
             namespaces_with_workloads.insert(ns);
             let Some(labels) = pod.labels() else { continue };

@@ -63,10 +63,7 @@ impl Check for MissingDefaultDenyNetworkPolicy {
             }
         }
         let mut reported = BTreeSet::new();
-        for obj in inv.objects {
-            if rampart_manifest::pod_spec(&obj.value).is_none() {
-                continue;
-            }
+        for (obj, _) in inv.pods() {
             let ns = obj.namespace().unwrap_or("default");
             let (i, e) = denies.get(ns).copied().unwrap_or((false, false));
             if (i && e) || !reported.insert(ns) {

@@ -26,8 +26,9 @@ impl Check for MissingPodDisruptionBudget {
     }
 
     fn check_inventory(&self, inv: &Inventory<'_>, out: &mut Emitter<'_>) {
-        for obj in inv.objects {
-            if !matches!(obj.kind(), "Deployment" | "StatefulSet") || obj.group() != "apps" {
+        let workloads = inv.of_kind("Deployment").iter().chain(inv.of_kind("StatefulSet"));
+        for obj in workloads {
+            if obj.group() != "apps" {
                 continue;
             }
             let replicas = obj
