@@ -45,8 +45,9 @@ impl Object {
     /// The object with only the fields that the analyses across objects read: every field of
     /// RBAC objects, NetworkPolicies, Services, Ingresses, PodDisruptionBudgets,
     /// ServiceAccounts and Namespaces; for workloads everything but their containers, which
-    /// keep their names and ports; for anything else its `apiVersion`, `kind`, `metadata` and
-    /// `type`. Positions are kept for every field that remains.
+    /// keep their names and ports; for Secrets their `apiVersion`, `kind`, `metadata` and
+    /// `type`. Anything else keeps its identity (`kind()`, `name()`, `namespace()`) and no
+    /// value. Positions are kept for every field that remains.
     ///
     /// The identity, file and document are unchanged, and the `kubectl apply` annotation is
     /// dropped everywhere.
@@ -79,9 +80,17 @@ impl Object {
             }
             return;
         }
-        self.retain_at("", |k| {
-            matches!(k, "apiVersion" | "kind" | "metadata" | "type")
-        });
+        if self.kind() == "Secret" && self.group().is_empty() {
+            // RBAC paths follow ServiceAccount token Secrets: their type and annotations
+            self.retain_at("", |k| {
+                matches!(k, "apiVersion" | "kind" | "metadata" | "type")
+            });
+        } else {
+            // nothing across objects reads other kinds beyond their identity, which the
+            // object keeps (read above, before the value goes)
+            self.value = Value::Null;
+            self.pos = crate::PosNode::leaf(self.pos.line, self.pos.col);
+        }
     }
 
     /// Keeps only the fields `keep` accepts of the mapping at `pointer`, and their positions.
@@ -131,11 +140,12 @@ mod tests {
             .into_iter()
             .map(|o| o.slim())
             .collect();
+        assert_eq!(objs[0].value, json!(null));
         assert_eq!(
-            objs[0].value,
-            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "x"}})
+            (objs[0].kind(), objs[0].name(), objs[0].namespace()),
+            ("ConfigMap", "c", Some("x"))
         );
-        assert_eq!(objs[0].namespace(), Some("x"));
+        assert_eq!(objs[0].location("/metadata/name").line, 1);
         assert_eq!(objs[1].value["type"], json!("Opaque"));
         assert!(objs[1].value.get("stringData").is_none());
         assert_eq!(objs[2].value["rules"][0]["verbs"], json!(["get"]));

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 
 /// Pods that no policy can tell apart: same namespace, same labels, same container ports.
 #[derive(Debug)]
-pub(crate) struct Class {
-    pub namespace: String,
-    pub labels: Labels,
+pub(crate) struct Class<'a> {
+    pub namespace: &'a str,
+    pub labels: &'a Labels,
     /// Index of one workload of the class (for its ports).
     pub workload: usize,
 }
@@ -52,7 +52,7 @@ pub(crate) const INGRESS_CONTROLLER_NS: &str = "ingress-controller-ns";
 
 pub(crate) struct Engine<'a> {
     pub cluster: &'a Cluster,
-    pub classes: Vec<Class>,
+    pub classes: Vec<Class<'a>>,
     /// Class of each workload.
     pub class_of: Vec<usize>,
     /// Policies selecting each class, per direction.
@@ -78,8 +78,8 @@ impl<'a> Engine<'a> {
             let key = (w.namespace.as_str(), &w.labels, ports);
             let id = *index.entry(key).or_insert_with(|| {
                 classes.push(Class {
-                    namespace: w.namespace.clone(),
-                    labels: w.labels.clone(),
+                    namespace: &w.namespace,
+                    labels: &w.labels,
                     workload: wi,
                 });
                 classes.len() - 1
@@ -96,7 +96,7 @@ impl<'a> Engine<'a> {
         let mut eg_match = Vec::with_capacity(cluster.policies.len());
         for (pi, p) in cluster.policies.iter().enumerate() {
             for (ci, c) in classes.iter().enumerate() {
-                if c.namespace == p.namespace && p.selector.matches(&c.labels) {
+                if c.namespace == p.namespace && p.selector.matches(c.labels) {
                     if p.ingress.is_some()
                         && let Some(v) = sel_in.get_mut(ci)
                     {
@@ -145,12 +145,12 @@ impl<'a> Engine<'a> {
                                             Some(s) => s.matches(
                                                 cluster
                                                     .namespaces
-                                                    .get(&c.namespace)
+                                                    .get(c.namespace)
                                                     .unwrap_or(&empty),
                                             ),
                                         };
                                         if ns_ok
-                                            && pod.as_ref().is_none_or(|s| s.matches(&c.labels))
+                                            && pod.as_ref().is_none_or(|s| s.matches(c.labels))
                                             && let Some(w) = m.classes.get_mut(ci / 64)
                                         {
                                             *w |= 1u64 << (ci % 64);

@@ -270,10 +270,10 @@ pub fn gaps(objects: &[Object]) -> Vec<Finding> {
                                 None => c.namespace == p.namespace,
                                 Some(s) => cluster
                                     .namespaces
-                                    .get(&c.namespace)
+                                    .get(c.namespace)
                                     .is_some_and(|l| s.matches(l)),
                             };
-                            ns_ok && pod.as_ref().is_none_or(|s| s.matches(&c.labels))
+                            ns_ok && pod.as_ref().is_none_or(|s| s.matches(c.labels))
                         });
                         if !any {
                             out.push(finding(

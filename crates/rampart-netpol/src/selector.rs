@@ -1,10 +1,70 @@
 //! Kubernetes label selectors (matchLabels + matchExpressions).
 
 use serde_json::Value;
-use std::collections::BTreeMap;
 
-/// Labels of a pod or a namespace.
-pub type Labels = BTreeMap<String, String>;
+/// Labels of a pod or a namespace: a map from key to value, kept as a list sorted by key (most
+/// objects carry a handful of labels, where a list is a fraction of a `BTreeMap`'s size).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Labels(Vec<(String, String)>);
+
+impl Labels {
+    pub fn new() -> Labels {
+        Labels(Vec::new())
+    }
+
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&String> {
+        let i = self.find(key).ok()?;
+        self.0.get(i).map(|(_, v)| v)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.find(key).is_ok()
+    }
+
+    /// Sets `key`, returning the value it replaces.
+    pub fn insert(&mut self, key: String, value: String) -> Option<String> {
+        match self.find(&key) {
+            Ok(i) => self
+                .0
+                .get_mut(i)
+                .map(|e| std::mem::replace(&mut e.1, value)),
+            Err(i) => {
+                self.0.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The labels in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl FromIterator<(String, String)> for Labels {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Labels {
+        let mut out = Labels::new();
+        for (k, v) in iter {
+            out.insert(k, v);
+        }
+        out.0.shrink_to_fit();
+        out
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for Labels {
+    fn from(pairs: [(String, String); N]) -> Labels {
+        pairs.into_iter().collect()
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Op {

@@ -26,7 +26,10 @@ impl Check for MissingPodDisruptionBudget {
     }
 
     fn check_inventory(&self, inv: &Inventory<'_>, out: &mut Emitter<'_>) {
-        let workloads = inv.of_kind("Deployment").iter().chain(inv.of_kind("StatefulSet"));
+        let workloads = inv
+            .of_kind("Deployment")
+            .iter()
+            .chain(inv.of_kind("StatefulSet"));
         for obj in workloads {
             if obj.group() != "apps" {
                 continue;
