@@ -231,7 +231,7 @@ pub fn gaps(objects: &[Object]) -> Vec<Finding> {
                 || engine
                     .classes
                     .iter()
-                    .any(|c| c.namespace == p.namespace && p.selector.matches(&c.labels));
+                    .any(|c| c.namespace == p.namespace && p.selector.matches(c.labels));
             if !selects {
                 out.push(finding(
                     objects,

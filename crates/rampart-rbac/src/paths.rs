@@ -116,17 +116,42 @@ struct Seed {
 /// The escalation graph.
 pub struct PathGraph {
     pub graph: DiGraph<Node, String>,
-    index: HashMap<Node, NodeIndex>,
+    /// Nodes by the hash of their value (the graph holds the only copy of each node); the rare
+    /// second node with the same hash is in `collided`.
+    index: HashMap<u64, NodeIndex>,
+    collided: HashMap<u64, Vec<NodeIndex>>,
+    hasher: std::hash::RandomState,
     seeds: Vec<Seed>,
 }
 
 impl PathGraph {
+    fn find(&self, n: &Node) -> Option<NodeIndex> {
+        let h = std::hash::BuildHasher::hash_one(&self.hasher, n);
+        let first = *self.index.get(&h)?;
+        if self.graph.node_weight(first) == Some(n) {
+            return Some(first);
+        }
+        self.collided
+            .get(&h)?
+            .iter()
+            .copied()
+            .find(|i| self.graph.node_weight(*i) == Some(n))
+    }
+
     fn node(&mut self, n: Node) -> NodeIndex {
-        if let Some(&i) = self.index.get(&n) {
+        if let Some(i) = self.find(&n) {
             return i;
         }
-        let i = self.graph.add_node(n.clone());
-        self.index.insert(n, i);
+        let h = std::hash::BuildHasher::hash_one(&self.hasher, &n);
+        let i = self.graph.add_node(n);
+        match self.index.entry(h) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.entry(h).or_default().push(i);
+            }
+        }
         i
     }
 
@@ -141,6 +166,8 @@ impl PathGraph {
         let mut g = PathGraph {
             graph: DiGraph::new(),
             index: HashMap::new(),
+            collided: HashMap::new(),
+            hasher: std::hash::RandomState::new(),
             seeds: Vec::new(),
         };
         let ca = g.node(Node::ClusterAdmin);
@@ -566,18 +593,8 @@ impl PathGraph {
     /// For every seed, the shortest path to cluster-admin, to reading all Secrets, and to
     /// reading any Secret (each when it exists and differs from the ones before).
     pub fn shortest_paths(&self) -> Vec<EscalationPath> {
-        let ca: Vec<NodeIndex> = self
-            .index
-            .get(&Node::ClusterAdmin)
-            .copied()
-            .into_iter()
-            .collect();
-        let all: Vec<NodeIndex> = self
-            .index
-            .get(&Node::AllSecrets)
-            .copied()
-            .into_iter()
-            .collect();
+        let ca: Vec<NodeIndex> = self.find(&Node::ClusterAdmin).into_iter().collect();
+        let all: Vec<NodeIndex> = self.find(&Node::AllSecrets).into_iter().collect();
         let any: Vec<NodeIndex> = self
             .graph
             .node_indices()

@@ -30,7 +30,7 @@ impl<'a> Inventory<'a> {
             inv.by_ns.entry((o.kind(), ns)).or_default().push(o);
             inv.by_name.entry((o.kind(), ns, o.name())).or_insert(o);
             if let Some(p) = rampart_manifest::pod_spec(&o.value) {
-                inv.pods_by_ns.entry(ns).or_default().push((o, p.clone()));
+                inv.pods_by_ns.entry(ns).or_default().push((o, p));
                 inv.pods.push((o, p));
             }
         }

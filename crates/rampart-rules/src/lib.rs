@@ -193,13 +193,43 @@ impl Catalog {
     }
 }
 
-/// Sorts by file, line, column, then check slug.
+/// Sorts by file, line, column, check slug, then message; findings equal in all of these keep
+/// their order.
+///
+/// A stable parallel sort of the findings themselves allocates a buffer as large as the
+/// findings; this sorts their indices and then moves each finding once, in place.
 pub fn sort_findings(findings: &mut [Finding]) {
-    findings.par_sort_by(|a, b| {
-        a.sort_key()
-            .cmp(&b.sort_key())
-            .then_with(|| a.message.cmp(&b.message))
-    });
+    let Ok(n) = u32::try_from(findings.len()) else {
+        findings.par_sort_by(cmp_findings);
+        return;
+    };
+    let mut order: Vec<u32> = (0..n).collect();
+    {
+        let f = &*findings;
+        order.par_sort_by(|&a, &b| match (f.get(a as usize), f.get(b as usize)) {
+            (Some(a), Some(b)) => cmp_findings(a, b),
+            _ => std::cmp::Ordering::Equal,
+        });
+    }
+    // position i receives the finding at order[i]: follow each cycle of the permutation
+    const DONE: u32 = u32::MAX;
+    for start in 0..order.len() {
+        let mut cur = start;
+        while let Some(slot) = order.get_mut(cur) {
+            let next = std::mem::replace(slot, DONE);
+            if next == DONE || next as usize == start {
+                break;
+            }
+            findings.swap(cur, next as usize);
+            cur = next as usize;
+        }
+    }
+}
+
+fn cmp_findings(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+    a.sort_key()
+        .cmp(&b.sort_key())
+        .then_with(|| a.message.cmp(&b.message))
 }
 
 /// Whether `obj` opts out of `check` with the ignore annotation (a reason is required for the
@@ -220,4 +250,48 @@ pub(crate) fn is_ignored(obj: &Object, check: &str) -> bool {
             .split(',')
             .map(str::trim)
             .any(|s| s == check || s == "*" || find_check(s).is_some_and(|m| m.slug == check))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_core::{Location, Severity};
+    use std::sync::Arc;
+
+    /// The in-place index sort gives exactly what a stable sort of the findings gives, ties
+    /// (same position, check and message, different objects) included.
+    #[test]
+    fn sort_findings_is_a_stable_sort() {
+        let mut seed = 7u64;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for len in [0usize, 1, 2, 3, 10, 257, 5000] {
+            let findings: Vec<Finding> = (0..len)
+                .map(|i| {
+                    let file = format!("f{}.yaml", next(3));
+                    Finding::new(
+                        ["a-check", "b-check"][next(2) as usize],
+                        Severity::Low,
+                        format!("m{}", next(2)),
+                    )
+                    .with_location(Location {
+                        file: Arc::from(file),
+                        line: next(5) as u32,
+                        column: next(2) as u32,
+                        pointer: format!("/{i}"),
+                        template: None,
+                    })
+                })
+                .collect();
+            let mut want = findings.clone();
+            want.sort_by(cmp_findings);
+            let mut got = findings;
+            sort_findings(&mut got);
+            assert_eq!(got, want, "{len} findings");
+        }
+    }
 }

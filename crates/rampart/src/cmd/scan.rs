@@ -163,7 +163,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let n_findings = parts.iter().map(|p| p.findings.len()).sum::<usize>();
     let mut objects = Vec::with_capacity(n_objects);
     let mut refs = Vec::with_capacity(n_objects);
-    let mut findings = Vec::with_capacity(n_findings + n_findings / 8);
+    // Room for the findings across objects too, so adding them never moves the list; pages
+    // of it that are never written are never resident.
+    let mut findings = Vec::with_capacity(n_findings + n_objects);
     for part in parts {
         if let Some((name, t)) = part.text {
             texts.insert(name, t);
