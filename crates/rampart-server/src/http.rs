@@ -165,10 +165,10 @@ pub(crate) struct Parsed {
     pub old_object: Option<Value>,
 }
 
-pub(crate) fn parse_review(bytes: &[u8]) -> Result<Parsed, Reject> {
+pub(crate) fn parse_review(bytes: &[u8], keep: crate::lean::Keep) -> Result<Parsed, Reject> {
     let bad = |m: String| Reject(StatusCode::BAD_REQUEST, m);
-    let mut v: Value =
-        crate::lean::parse_review_json(bytes).map_err(|e| bad(format!("malformed JSON: {e}")))?;
+    let mut v: Value = crate::lean::parse_review_json(bytes, keep)
+        .map_err(|e| bad(format!("malformed JSON: {e}")))?;
     let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
     let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     if kind != META_KIND || api != META_API_VERSION_V1 {
@@ -278,7 +278,12 @@ async fn handle(st: &AppState, headers: &HeaderMap, body: Body, ep: Endpoint) ->
             return r.into_response();
         }
     };
-    let parsed = match parse_review(&bytes) {
+    let keep = if st.engine.has_policies() {
+        crate::lean::Keep::ForPolicies
+    } else {
+        crate::lean::Keep::ForChecks
+    };
+    let parsed = match parse_review(&bytes, keep) {
         Ok(p) => p,
         Err(r) => {
             st.metrics.error(r.0.as_u16());

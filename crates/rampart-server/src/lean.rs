@@ -1,5 +1,7 @@
-//! Parsing an AdmissionReview without `metadata.managedFields`: no check reads them, and they
-//! are often the largest part of an object the API server sends.
+//! Parsing an AdmissionReview without what no check reads: the objects' `metadata.managedFields`
+//! (often the largest part of an object the API server sends) and, when no policy sees the raw
+//! request, their `status` and the `kubectl apply` annotation (a second copy of the object as
+//! an escaped string).
 
 use std::fmt;
 
@@ -12,9 +14,24 @@ enum At {
     Request,
     Object,
     Metadata,
+    Annotations,
 }
 
-struct MapSeed(At);
+/// What `kubectl apply` records on the objects it writes.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// How much of the objects to keep.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// All but `managedFields` (policies see the request as it came).
+    ForPolicies,
+    /// What the Pod Security Standards and the check catalog read: no `status`, no
+    /// last-applied annotation either.
+    ForChecks,
+}
+
+#[derive(Clone, Copy)]
+struct MapSeed(At, Keep);
 
 impl<'de> Visitor<'de> for MapSeed {
     type Value = Value;
@@ -25,14 +42,23 @@ impl<'de> Visitor<'de> for MapSeed {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
+        let keep = self.1;
+        let checks_only = keep == Keep::ForChecks;
         while let Some(k) = map.next_key::<String>()? {
             let v = match (self.0, k.as_str()) {
-                (At::Root, "request") => map.next_value_seed(OptSeed(At::Request))?,
+                (At::Root, "request") => map.next_value_seed(OptSeed(At::Request, keep))?,
                 (At::Request, "object" | "oldObject") => {
-                    map.next_value_seed(OptSeed(At::Object))?
+                    map.next_value_seed(OptSeed(At::Object, keep))?
                 }
-                (At::Object, "metadata") => map.next_value_seed(OptSeed(At::Metadata))?,
+                (At::Object, "metadata") => map.next_value_seed(OptSeed(At::Metadata, keep))?,
+                (At::Metadata, "annotations") if checks_only => {
+                    map.next_value_seed(OptSeed(At::Annotations, keep))?
+                }
                 (At::Metadata, "managedFields") => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                (At::Object, "status") | (At::Annotations, LAST_APPLIED) if checks_only => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
@@ -45,7 +71,7 @@ impl<'de> Visitor<'de> for MapSeed {
 }
 
 /// `null` or an object at a known position.
-struct OptSeed(At);
+struct OptSeed(At, Keep);
 
 impl<'de> DeserializeSeed<'de> for OptSeed {
     type Value = Value;
@@ -70,14 +96,14 @@ impl<'de> Visitor<'de> for OptSeed {
     }
 
     fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_map(MapSeed(self.0))
+        d.deserialize_map(MapSeed(self.0, self.1))
     }
 }
 
-/// Parses an AdmissionReview body into JSON, skipping the objects' `metadata.managedFields`.
-pub(crate) fn parse_review_json(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+/// Parses an AdmissionReview body into JSON, skipping what `keep` says no one reads.
+pub(crate) fn parse_review_json(bytes: &[u8], keep: Keep) -> Result<Value, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let v = de::Deserializer::deserialize_map(&mut de, MapSeed(At::Root))?;
+    let v = de::Deserializer::deserialize_map(&mut de, MapSeed(At::Root, keep))?;
     de.end()?;
     Ok(v)
 }
@@ -92,7 +118,7 @@ mod tests {
         let body = json!({"kind": "AdmissionReview", "metadata": {"managedFields": [1]}, "request": {
             "uid": "u", "object": {"metadata": {"name": "a", "managedFields": [{"manager": "kubectl"}]}, "spec": {"managedFields": 1}},
             "oldObject": null}});
-        let v = parse_review_json(&serde_json::to_vec(&body).unwrap()).unwrap();
+        let v = parse_review_json(&serde_json::to_vec(&body).unwrap(), Keep::ForPolicies).unwrap();
         let mut want = body.clone();
         want["request"]["object"]["metadata"]
             .as_object_mut()
@@ -102,10 +128,40 @@ mod tests {
     }
 
     #[test]
+    fn for_checks_also_drops_status_and_the_last_applied_annotation() {
+        let body = json!({"kind": "AdmissionReview", "status": 1, "request": {"uid": "u",
+            "object": {"metadata": {"name": "a", "annotations": {LAST_APPLIED: "{\"a\":1}", "team": "x"}},
+                "spec": {"status": 2}, "status": {"phase": "Running"}},
+            "oldObject": {"metadata": {"managedFields": []}, "status": {}}}});
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let want = json!({"kind": "AdmissionReview", "status": 1, "request": {"uid": "u",
+            "object": {"metadata": {"name": "a", "annotations": {"team": "x"}}, "spec": {"status": 2}},
+            "oldObject": {"metadata": {}}}});
+        assert_eq!(parse_review_json(&bytes, Keep::ForChecks).unwrap(), want);
+        // policies see both
+        let v = parse_review_json(&bytes, Keep::ForPolicies).unwrap();
+        assert_eq!(v["request"]["object"]["status"]["phase"], "Running");
+        assert_eq!(
+            v["request"]["object"]["metadata"]["annotations"][LAST_APPLIED],
+            "{\"a\":1}"
+        );
+    }
+
+    #[test]
     fn rejects_what_serde_json_rejects() {
-        assert!(parse_review_json(b"{not json").is_err());
-        assert!(parse_review_json(b"{} trailing").is_err());
-        assert!(parse_review_json(b"[1]").is_err());
-        assert!(parse_review_json(br#"{"request": {"object": [1, 2]}}"#).is_err());
+        for keep in [Keep::ForChecks, Keep::ForPolicies] {
+            assert!(parse_review_json(b"{not json", keep).is_err());
+            assert!(parse_review_json(b"{} trailing", keep).is_err());
+            assert!(parse_review_json(b"[1]", keep).is_err());
+            assert!(parse_review_json(br#"{"request": {"object": [1, 2]}}"#, keep).is_err());
+            assert!(
+                parse_review_json(
+                    br#"{"request": {"object": {"metadata": {"annotations": 3}}}}"#,
+                    keep
+                )
+                .is_err()
+                    == (keep == Keep::ForChecks)
+            );
+        }
     }
 }
