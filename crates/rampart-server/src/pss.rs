@@ -102,14 +102,19 @@ impl PodSecurity for RampartPss {
 
 /// The PSS policies a namespace's `pod-security.kubernetes.io/*` labels set, per mode; `None`
 /// where the namespace has no label for that mode. Invalid labels fall back like PSA does
-/// (an invalid level is treated as the strictest, `restricted:latest`; an invalid version as
-/// `latest`).
+/// (and like `rampart_pss::namespace_policies`): an invalid `enforce` level fails closed
+/// (`restricted`), an invalid `audit` or `warn` level fails open (`privileged`), and an invalid
+/// version is `latest`.
 pub fn policies_from_labels(labels: &Map<String, Value>) -> crate::config::PartialModePolicies {
     let get = |mode: &str| -> Option<PssPolicy> {
         let level = labels
             .get(&format!("pod-security.kubernetes.io/{mode}"))?
             .as_str()?;
-        let level = Level::parse(level).unwrap_or(Level::Restricted);
+        let level = Level::parse(level).unwrap_or(if mode == "enforce" {
+            Level::Restricted
+        } else {
+            Level::Privileged
+        });
         let version = labels
             .get(&format!("pod-security.kubernetes.io/{mode}-version"))
             .and_then(Value::as_str)
@@ -153,8 +158,17 @@ mod tests {
         .unwrap();
         let p = policies_from_labels(&labels);
         assert_eq!(p.enforce.unwrap().to_string(), "restricted:v1.30");
-        assert_eq!(p.warn.unwrap().to_string(), "restricted:latest");
+        assert_eq!(p.warn.unwrap().to_string(), "privileged:latest");
         assert!(p.audit.is_none());
+        // an invalid enforce level fails closed, an invalid audit level open
+        let labels: Map<String, Value> = serde_json::from_str(
+            r#"{"pod-security.kubernetes.io/enforce":"strict","pod-security.kubernetes.io/audit":"","pod-security.kubernetes.io/audit-version":"1.30"}"#,
+        )
+        .unwrap();
+        let p = policies_from_labels(&labels);
+        assert_eq!(p.enforce.unwrap().to_string(), "restricted:latest");
+        assert_eq!(p.audit.unwrap().to_string(), "privileged:latest");
+        assert!(p.warn.is_none());
     }
 
     #[test]
