@@ -309,6 +309,10 @@ fn window(ctx: &Ctx, src: &Source, line: usize, col: usize) -> Option<Window> {
 /// Terminal-safe, single-line text: control characters (escape sequences from a hostile file)
 /// become U+FFFD, line breaks a space; tabs are kept.
 fn clean(s: &str) -> String {
+    // most lines are printable ASCII: copied as they are
+    if s.bytes().all(|b| (b' '..0x7f).contains(&b) || b == b'\t') {
+        return s.to_string();
+    }
     s.chars()
         .map(|c| match c {
             '\n' | '\r' => ' ',
@@ -339,5 +343,7 @@ mod tests {
     #[test]
     fn clean_strips_escapes() {
         assert_eq!(clean("a\x1b[31mb\tc\nd"), "a\u{FFFD}[31mb\tc d");
+        assert_eq!(clean("image: nginx:1.25\t# ok"), "image: nginx:1.25\t# ok");
+        assert_eq!(clean("név: \u{7f}x"), "név: \u{FFFD}x");
     }
 }
