@@ -50,13 +50,12 @@ enum Frame {
 }
 
 /// A mapping entry read but not yet inserted: a key and its value, or a merge (`<<`) of
-/// another mapping's entries.
+/// another mapping's entries. `at` is where the key is (for a merge, where its value is) and
+/// the value's positions.
 struct Pending {
     key: Option<String>,
-    line: u32,
-    col: u32,
     value: Value,
-    pos: PosNode,
+    at: KeyPos,
 }
 
 struct Builder {
@@ -426,10 +425,8 @@ impl Builder {
                 let (line, col) = if merge { (line, col) } else { (kl, kc) };
                 entries.push(Pending {
                     key: (!merge).then_some(k),
-                    line,
-                    col,
                     value: v,
-                    pos: p,
+                    at: KeyPos { line, col, node: p },
                 });
                 Ok(())
             }
@@ -443,23 +440,14 @@ fn build_map(entries: Vec<Pending>) -> Result<(Map<String, Value>, Vec<KeyPos>),
     let mut kids = Vec::with_capacity(entries.len());
     for e in entries {
         match e.key {
-            Some(k) => insert(&mut map, &mut kids, k, e.line, e.col, e.value, e.pos),
-            None => merge_into(&mut map, &mut kids, e.value, e.pos, e.line, e.col)?,
+            Some(k) => insert(&mut map, &mut kids, k, e.value, e.at),
+            None => merge_into(&mut map, &mut kids, e.value, e.at)?,
         }
     }
     Ok((map, kids))
 }
 
-fn insert(
-    map: &mut Map<String, Value>,
-    kids: &mut Vec<KeyPos>,
-    k: String,
-    line: u32,
-    col: u32,
-    v: Value,
-    node: PosNode,
-) {
-    let kp = KeyPos { line, col, node };
+fn insert(map: &mut Map<String, Value>, kids: &mut Vec<KeyPos>, k: String, v: Value, kp: KeyPos) {
     match map.entry(k) {
         serde_json::map::Entry::Vacant(slot) => {
             slot.insert(v);
@@ -485,10 +473,9 @@ fn merge_into(
     map: &mut Map<String, Value>,
     kids: &mut Vec<KeyPos>,
     v: Value,
-    p: PosNode,
-    line: u32,
-    col: u32,
+    at: KeyPos,
 ) -> Result<(), YamlError> {
+    let KeyPos { line, col, node: p } = at;
     let sources: Vec<(Value, PosNode)> = match v {
         Value::Object(_) => vec![(v, p)],
         Value::Array(items) => {
@@ -535,7 +522,7 @@ fn merge_into(
                 col,
                 node: PosNode::leaf(line, col),
             });
-            insert(map, kids, k, kp.line, kp.col, val, kp.node);
+            insert(map, kids, k, val, kp);
         }
     }
     Ok(())
