@@ -74,17 +74,6 @@ impl PosNode {
         (at, true)
     }
 
-    /// The positions of the subtree at `pointer` in `value`, if it exists.
-    pub fn subtree<'a>(&'a self, value: &Value, pointer: &str) -> Option<&'a PosNode> {
-        let mut node = self;
-        let mut value = value;
-        for raw in pointer.split('/').skip(1) {
-            let seg = unescape(raw);
-            (_, node, value) = step(node, value, &seg)?;
-        }
-        Some(node)
-    }
-
     /// The positions of the subtree at `pointer` in `value`, mutably.
     pub(crate) fn subtree_mut<'a>(
         &'a mut self,
