@@ -10,7 +10,6 @@ pub struct Inventory<'a> {
     by_kind: HashMap<&'a str, Vec<&'a Object>>,
     by_ns: HashMap<(&'a str, &'a str), Vec<&'a Object>>,
     by_name: HashMap<(&'a str, &'a str, &'a str), &'a Object>,
-    pods_by_ns: HashMap<&'a str, Vec<(&'a Object, PodSpecRef<'a>)>>,
     pods: Vec<(&'a Object, PodSpecRef<'a>)>,
 }
 
@@ -21,7 +20,6 @@ impl<'a> Inventory<'a> {
             by_kind: HashMap::new(),
             by_ns: HashMap::new(),
             by_name: HashMap::new(),
-            pods_by_ns: HashMap::new(),
             pods: Vec::new(),
         };
         for o in objects {
@@ -30,7 +28,6 @@ impl<'a> Inventory<'a> {
             inv.by_ns.entry((o.kind(), ns)).or_default().push(o);
             inv.by_name.entry((o.kind(), ns, o.name())).or_insert(o);
             if let Some(p) = rampart_manifest::pod_spec(&o.value) {
-                inv.pods_by_ns.entry(ns).or_default().push((o, p));
                 inv.pods.push((o, p));
             }
         }
@@ -57,11 +54,6 @@ impl<'a> Inventory<'a> {
     /// Objects with a pod spec (pods and workloads), in input order, with that pod spec.
     pub fn pods(&self) -> &[(&'a Object, PodSpecRef<'a>)] {
         &self.pods
-    }
-
-    /// Objects with a pod spec (pods and workloads) in a namespace, with that pod spec.
-    pub fn workloads_in(&self, namespace: &str) -> &[(&'a Object, PodSpecRef<'a>)] {
-        self.pods_by_ns.get(namespace).map_or(&[], Vec::as_slice)
     }
 
     /// Namespaces named by Namespace objects or used by namespaced objects.
