@@ -125,8 +125,15 @@ pub struct PathGraph {
 }
 
 impl PathGraph {
+    fn hash(&self, n: &Node) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, n)
+    }
+
     fn find(&self, n: &Node) -> Option<NodeIndex> {
-        let h = std::hash::BuildHasher::hash_one(&self.hasher, n);
+        self.find_hashed(self.hash(n), n)
+    }
+
+    fn find_hashed(&self, h: u64, n: &Node) -> Option<NodeIndex> {
         let first = *self.index.get(&h)?;
         if self.graph.node_weight(first) == Some(n) {
             return Some(first);
@@ -139,10 +146,10 @@ impl PathGraph {
     }
 
     fn node(&mut self, n: Node) -> NodeIndex {
-        if let Some(i) = self.find(&n) {
+        let h = self.hash(&n);
+        if let Some(i) = self.find_hashed(h, &n) {
             return i;
         }
-        let h = std::hash::BuildHasher::hash_one(&self.hasher, &n);
         let i = self.graph.add_node(n);
         match self.index.entry(h) {
             std::collections::hash_map::Entry::Vacant(e) => {
