@@ -14,7 +14,6 @@ enum At {
     Request,
     Object,
     Metadata,
-    Annotations,
 }
 
 /// What `kubectl apply` records on the objects it writes.
@@ -51,14 +50,12 @@ impl<'de> Visitor<'de> for MapSeed {
                     map.next_value_seed(OptSeed(At::Object, keep))?
                 }
                 (At::Object, "metadata") => map.next_value_seed(OptSeed(At::Metadata, keep))?,
-                (At::Metadata, "annotations") if checks_only => {
-                    map.next_value_seed(OptSeed(At::Annotations, keep))?
-                }
+                (At::Metadata, "annotations") if checks_only => map.next_value_seed(Annotations)?,
                 (At::Metadata, "managedFields") => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
-                (At::Object, "status") | (At::Annotations, LAST_APPLIED) if checks_only => {
+                (At::Object, "status") if checks_only => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
@@ -67,6 +64,69 @@ impl<'de> Visitor<'de> for MapSeed {
             out.insert(k, v);
         }
         Ok(Value::Object(out))
+    }
+}
+
+/// An object's annotations without the `kubectl apply` one. Anything that is not a map is kept
+/// as it is, as it would be without this skip: the checks read only maps of annotations.
+struct Annotations;
+
+impl<'de> DeserializeSeed<'de> for Annotations {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Annotations {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if k == LAST_APPLIED {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                out.insert(k, map.next_value()?);
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
 }
 
@@ -154,14 +214,17 @@ mod tests {
             assert!(parse_review_json(b"{} trailing", keep).is_err());
             assert!(parse_review_json(b"[1]", keep).is_err());
             assert!(parse_review_json(br#"{"request": {"object": [1, 2]}}"#, keep).is_err());
-            assert!(
-                parse_review_json(
-                    br#"{"request": {"object": {"metadata": {"annotations": 3}}}}"#,
-                    keep
-                )
-                .is_err()
-                    == (keep == Keep::ForChecks)
-            );
+            // annotations that are not a map are kept as they are, whatever is skipped
+            for odd in ["3", "\"x\"", "[1, {\"a\": 1.5}]", "null", "true"] {
+                let body = format!(
+                    r#"{{"request": {{"object": {{"metadata": {{"annotations": {odd}}}}}}}}}"#
+                );
+                let v = parse_review_json(body.as_bytes(), keep).unwrap();
+                assert_eq!(
+                    v["request"]["object"]["metadata"]["annotations"],
+                    serde_json::from_str::<Value>(odd).unwrap()
+                );
+            }
         }
     }
 }
