@@ -101,35 +101,12 @@ impl PodSecurity for RampartPss {
 }
 
 /// The PSS policies a namespace's `pod-security.kubernetes.io/*` labels set, per mode; `None`
-/// where the namespace has no label for that mode. Invalid labels fall back like PSA does
-/// (and like `rampart_pss::namespace_policies`): an invalid `enforce` level fails closed
-/// (`restricted`), an invalid `audit` or `warn` level fails open (`privileged`), and an invalid
-/// version is `latest`.
+/// where the namespace has no level label for that mode. The labels are read by
+/// `rampart_pss::namespace_policies`, as Pod Security Admission reads them: an invalid
+/// `enforce` level fails closed (`restricted`), an invalid `audit` or `warn` level fails open
+/// (`privileged`), and an invalid version is `latest`.
 pub fn policies_from_labels(labels: &Map<String, Value>) -> crate::config::PartialModePolicies {
-    let get = |mode: &str| -> Option<PssPolicy> {
-        let level = labels
-            .get(&format!("pod-security.kubernetes.io/{mode}"))?
-            .as_str()?;
-        let level = Level::parse(level).unwrap_or(if mode == "enforce" {
-            Level::Restricted
-        } else {
-            Level::Privileged
-        });
-        let version = labels
-            .get(&format!("pod-security.kubernetes.io/{mode}-version"))
-            .and_then(Value::as_str)
-            .filter(|v| valid_version(v))
-            .unwrap_or("latest");
-        Some(PssPolicy {
-            level,
-            version: version.to_string(),
-        })
-    };
-    crate::config::PartialModePolicies {
-        enforce: get("enforce"),
-        audit: get("audit"),
-        warn: get("warn"),
-    }
+    crate::pss_bridge::policies_from_labels(labels)
 }
 
 #[cfg(test)]
