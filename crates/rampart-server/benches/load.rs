@@ -11,6 +11,10 @@
 //! ones finished; latency is measured per request from send to full response.
 //! Phase 2 (closed loop): 64 requests in flight for a fixed time (default 3 s), first on
 //! `/noop` (reads the body, answers a constant AdmissionReview), then on `/validate`.
+//! Phase 3 (closed loop, the same): two reference endpoints that answer like `/noop` after
+//! reading the body as JSON, to show how much of the no-op's rate any JSON webhook keeps on
+//! this stack: `/ceiling/json-syntax` only checks the JSON (serde's `IgnoredAny`, nothing is
+//! built), `/ceiling/json-tree` builds the whole body as a `serde_json::Value` and drops it.
 //! Loopback only; bounded in count and time. Server and client share the machine's cores.
 #![allow(
     clippy::unwrap_used,
@@ -45,15 +49,37 @@ fn env_u64(name: &str, default: u64) -> u64 {
 const CONNS: usize = 4;
 const IN_FLIGHT: usize = 64;
 
-async fn noop(body: axum::body::Body) -> impl axum::response::IntoResponse {
-    let b = axum::body::to_bytes(body, 3 * 1024 * 1024)
+const ALLOWED: &str = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"","allowed":true,"status":{}}}"#;
+
+async fn body_bytes(body: axum::body::Body) -> Bytes {
+    axum::body::to_bytes(body, 3 * 1024 * 1024)
         .await
-        .unwrap_or_default();
-    let _ = b.len();
+        .unwrap_or_default()
+}
+
+fn allowed() -> impl axum::response::IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"","allowed":true,"status":{}}}"#,
+        ALLOWED,
     )
+}
+
+async fn noop(body: axum::body::Body) -> impl axum::response::IntoResponse {
+    let b = body_bytes(body).await;
+    let _ = b.len();
+    allowed()
+}
+
+async fn json_syntax(body: axum::body::Body) -> impl axum::response::IntoResponse {
+    let b = body_bytes(body).await;
+    serde_json::from_slice::<serde::de::IgnoredAny>(&b).unwrap();
+    allowed()
+}
+
+async fn json_tree(body: axum::body::Body) -> impl axum::response::IntoResponse {
+    let b = body_bytes(body).await;
+    std::hint::black_box(serde_json::from_slice::<serde_json::Value>(&b).unwrap());
+    allowed()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -190,7 +216,10 @@ fn main() {
         eprintln!("policies loaded, {} skipped", set.problems().len());
         engine = engine.with_policies(Arc::new(set));
     }
-    let app = router(AppState::new(engine)).route("/noop", axum::routing::post(noop));
+    let app = router(AppState::new(engine))
+        .route("/noop", axum::routing::post(noop))
+        .route("/ceiling/json-syntax", axum::routing::post(json_syntax))
+        .route("/ceiling/json-tree", axum::routing::post(json_tree));
     let (addr, stop, handle, _rc) = server_rt.block_on(common::start(
         app,
         &certs.cert_path(),
@@ -229,6 +258,14 @@ fn main() {
         eprintln!("  /noop     {noop:.0} req/s");
         eprintln!("  /validate {validate:.0} req/s");
         eprintln!("  ratio     {:.1}%", 100.0 * validate / noop);
+        eprintln!("reference endpoints, the same way:");
+        for path in ["/ceiling/json-syntax", "/ceiling/json-tree"] {
+            let rate = closed_loop(&conns, &bodies, path, peak_secs).await;
+            eprintln!(
+                "  {path:<21} {rate:.0} req/s, {:.1}% of /noop",
+                100.0 * rate / noop
+            );
+        }
     });
     stop.send(()).unwrap();
     server_rt.block_on(handle).unwrap();

@@ -12,9 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kube::core::DynamicObject;
-use kube::core::admission::{
-    AdmissionRequest, AdmissionResponse, AdmissionReview, META_API_VERSION_V1, META_KIND,
-};
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, META_API_VERSION_V1, META_KIND};
 use serde_json::Value;
 use tower::limit::ConcurrencyLimitLayer;
 
@@ -186,11 +184,19 @@ pub(crate) fn parse_review(bytes: &[u8], keep: crate::lean::Keep) -> Result<Pars
             "malformed AdmissionReview: request.object must be an object".into(),
         ));
     }
-    let review: AdmissionReview<DynamicObject> =
-        serde_json::from_value(v).map_err(|e| bad(format!("malformed AdmissionReview: {e}")))?;
-    let request: AdmissionRequest<DynamicObject> = review
-        .try_into()
-        .map_err(|_| bad("malformed AdmissionReview: no request".into()))?;
+    // The request is read on its own: `AdmissionReview` flattens its type fields, which makes
+    // serde buffer the whole envelope first. Those two fields were checked above.
+    let request = v
+        .get_mut("request")
+        .map(Value::take)
+        .filter(|r| !r.is_null())
+        .ok_or_else(|| bad("malformed AdmissionReview: no request".into()))?;
+    let mut request: AdmissionRequest<DynamicObject> = serde_json::from_value(request)
+        .map_err(|e| bad(format!("malformed AdmissionReview: request: {e}")))?;
+    request.types = kube::core::TypeMeta {
+        api_version: META_API_VERSION_V1.to_string(),
+        kind: META_KIND.to_string(),
+    };
     if request.uid.is_empty() {
         return Err(bad("malformed AdmissionReview: request.uid is empty".into()));
     }
@@ -217,8 +223,20 @@ fn raw_request(p: &Parsed) -> Value {
 
 fn respond(resp: AdmissionResponse, patch: Option<Vec<u8>>) -> Response {
     let review = resp.into_review();
-    let mut v = match serde_json::to_value(&review) {
-        Ok(v) => v,
+    let encoded = match patch {
+        // kube's response would write a patch as a list of numbers: the API server wants
+        // base64 and a patchType, so those two are set on the JSON
+        Some(p) => serde_json::to_value(&review).and_then(|mut v| {
+            if let Some(r) = v.get_mut("response").and_then(Value::as_object_mut) {
+                r.insert("patchType".into(), Value::String("JSONPatch".into()));
+                r.insert("patch".into(), Value::String(crate::certs::base64(&p)));
+            }
+            serde_json::to_vec(&v)
+        }),
+        None => serde_json::to_vec(&review),
+    };
+    let body = match encoded {
+        Ok(b) => b,
         Err(e) => {
             return Reject(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -227,13 +245,6 @@ fn respond(resp: AdmissionResponse, patch: Option<Vec<u8>>) -> Response {
             .into_response();
         }
     };
-    if let Some(p) = patch
-        && let Some(r) = v.get_mut("response").and_then(Value::as_object_mut)
-    {
-        r.insert("patchType".into(), Value::String("JSONPatch".into()));
-        r.insert("patch".into(), Value::String(crate::certs::base64(&p)));
-    }
-    let body = serde_json::to_vec(&v).unwrap_or_default();
     (
         [(
             header::CONTENT_TYPE,

@@ -161,8 +161,21 @@ impl<'de> Visitor<'de> for OptSeed {
 }
 
 /// Parses an AdmissionReview body into JSON, skipping what `keep` says no one reads.
+///
+/// A body that is valid UTF-8 (any real one) is checked once as a whole and then read as text,
+/// so the parser does not check each string again. Otherwise the byte parser reads it, which
+/// reports where the invalid sequence is.
 pub(crate) fn parse_review_json(bytes: &[u8], keep: Keep) -> Result<Value, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_with(serde_json::Deserializer::from_str(text), keep),
+        Err(_) => parse_with(serde_json::Deserializer::from_slice(bytes), keep),
+    }
+}
+
+fn parse_with<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    keep: Keep,
+) -> Result<Value, serde_json::Error> {
     let v = de::Deserializer::deserialize_map(&mut de, MapSeed(At::Root, keep))?;
     de.end()?;
     Ok(v)
@@ -214,6 +227,9 @@ mod tests {
             assert!(parse_review_json(b"{} trailing", keep).is_err());
             assert!(parse_review_json(b"[1]", keep).is_err());
             assert!(parse_review_json(br#"{"request": {"object": [1, 2]}}"#, keep).is_err());
+            // invalid UTF-8 is an error that says where, from either reader
+            let e = parse_review_json(b"{\"kind\": \"a\xffb\"}", keep).unwrap_err();
+            assert!(e.to_string().contains("column"), "{e}");
             // annotations that are not a map are kept as they are, whatever is skipped
             for odd in ["3", "\"x\"", "[1, {\"a\": 1.5}]", "null", "true"] {
                 let body = format!(
