@@ -11,7 +11,10 @@
 //! assert!(f.severity >= Severity::High);
 //! ```
 
+pub mod field;
 mod redact;
+
+pub use field::Field;
 
 pub use redact::{REDACTED, redact_value};
 

@@ -23,7 +23,7 @@ pub use workload::{
 };
 pub use yaml::resolve_plain;
 
-use rampart_core::{InputError, Location, ObjectRef};
+use rampart_core::{Field, InputError, Location, ObjectRef};
 use rayon::prelude::*;
 use serde_json::Value;
 use std::io::Read;
@@ -129,11 +129,14 @@ impl Object {
     }
 
     pub fn labels(&self) -> Option<&serde_json::Map<String, Value>> {
-        self.value.get("metadata")?.get("labels")?.as_object()
+        self.value.field("metadata")?.field("labels")?.as_object()
     }
 
     pub fn annotations(&self) -> Option<&serde_json::Map<String, Value>> {
-        self.value.get("metadata")?.get("annotations")?.as_object()
+        self.value
+            .field("metadata")?
+            .field("annotations")?
+            .as_object()
     }
 
     /// The object's identity, shared with every finding on it.

@@ -3,7 +3,7 @@
 
 use crate::Object;
 use crate::workload::{ContainerKind, pod_spec};
-use rampart_core::InputError;
+use rampart_core::{Field, InputError};
 use serde_json::Value;
 
 #[derive(Clone, Copy)]
@@ -163,7 +163,7 @@ fn dotted(ptr: &str) -> String {
 
 /// Walks `rel` (`a/b/c`, plain keys) under `v` without allocating.
 fn walk<'v>(v: &'v Value, rel: &str) -> Option<&'v Value> {
-    rel.split('/').try_fold(v, |cur, seg| cur.get(seg))
+    rel.split('/').try_fold(v, |cur, seg| cur.field(seg))
 }
 
 fn apply(obj: &Object, base: &str, v: &Value, table: &[(&str, Ty)]) -> Result<(), InputError> {
@@ -221,7 +221,7 @@ fn check_ok(v: &Value, ty: Ty) -> Result<(), ()> {
 }
 
 pub(crate) fn validate(obj: &Object) -> Result<(), InputError> {
-    if let Some(meta) = obj.value.get("metadata") {
+    if let Some(meta) = obj.value.field("metadata") {
         if !meta.is_object() {
             let (l, c) = obj.pos.find_nearest(&obj.value, "/metadata").0;
             return Err(InputError {
@@ -299,7 +299,7 @@ pub(crate) fn validate(obj: &Object) -> Result<(), InputError> {
         apply(obj, pod.metadata_pointer, meta, METADATA)?;
     }
     for kind in ContainerKind::ALL {
-        let Some(list) = pod.spec.get(kind.field()).and_then(Value::as_array) else {
+        let Some(list) = pod.spec.field(kind.field()).and_then(Value::as_array) else {
             continue;
         };
         for (i, c) in list.iter().enumerate() {
@@ -309,7 +309,7 @@ pub(crate) fn validate(obj: &Object) -> Result<(), InputError> {
                 apply(obj, &base(), c, CONTAINER)?;
             }
             for (field, table) in [("ports", PORT), ("env", ENV)] {
-                if let Some(items) = c.get(field).and_then(Value::as_array) {
+                if let Some(items) = c.field(field).and_then(Value::as_array) {
                     for (j, item) in items.iter().enumerate() {
                         if apply_quiet(item, table) {
                             apply(obj, &format!("{}/{field}/{j}", base()), item, table)?;

@@ -1,5 +1,6 @@
 //! The pod spec inside any workload, and the containers inside a pod spec, with JSON pointers.
 
+use rampart_core::Field;
 use serde_json::{Map, Value};
 
 /// A pod spec found in an object, with its pointer and the pod (template) metadata.
@@ -16,20 +17,22 @@ pub struct PodSpecRef<'a> {
 
 impl<'a> PodSpecRef<'a> {
     pub fn get(&self, key: &str) -> Option<&'a Value> {
-        self.spec.get(key)
+        rampart_core::field::lookup(self.spec, key)
     }
 
     /// `true` when the pod spec field is the boolean `true`.
     pub fn flag(&self, key: &str) -> bool {
-        self.spec.get(key).and_then(Value::as_bool).unwrap_or(false)
+        rampart_core::field::lookup(self.spec, key)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     pub fn labels(&self) -> Option<&'a Map<String, Value>> {
-        self.metadata?.get("labels")?.as_object()
+        self.metadata?.field("labels")?.as_object()
     }
 
     pub fn annotations(&self) -> Option<&'a Map<String, Value>> {
-        self.metadata?.get("annotations")?.as_object()
+        self.metadata?.field("annotations")?.as_object()
     }
 
     pub fn containers(&self) -> Vec<ContainerRef<'a>> {
@@ -57,44 +60,51 @@ pub fn is_workload_group(group: &str) -> bool {
 /// ReplicationController or PodTemplate; `None` for any other kind (and for CRDs that reuse a
 /// kind name in another API group).
 pub fn pod_spec(obj: &Value) -> Option<PodSpecRef<'_>> {
-    let kind = obj.get("kind")?.as_str()?;
+    let kind = obj.field("kind")?.as_str()?;
     if !matches!(kind, "Pod" | "CronJob" | "PodTemplate") && !TEMPLATE_KINDS.contains(&kind) {
         return None;
     }
-    let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let api = obj
+        .field("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if !is_workload_group(api.rsplit_once('/').map_or("", |(g, _)| g)) {
         return None;
     }
     let (tmpl, spec_ptr, meta_ptr): (&Value, &'static str, &'static str) = match kind {
         "Pod" => {
-            let spec = obj.get("spec")?.as_object()?;
+            let spec = obj.field("spec")?.as_object()?;
             return Some(PodSpecRef {
                 spec,
                 pointer: "/spec",
-                metadata: obj.get("metadata").and_then(Value::as_object),
+                metadata: obj.field("metadata").and_then(Value::as_object),
                 metadata_pointer: "/metadata",
             });
         }
         "CronJob" => (
-            obj.get("spec")?
-                .get("jobTemplate")?
-                .get("spec")?
-                .get("template")?,
+            obj.field("spec")?
+                .field("jobTemplate")?
+                .field("spec")?
+                .field("template")?,
             "/spec/jobTemplate/spec/template/spec",
             "/spec/jobTemplate/spec/template/metadata",
         ),
-        "PodTemplate" => (obj.get("template")?, "/template/spec", "/template/metadata"),
+        "PodTemplate" => (
+            obj.field("template")?,
+            "/template/spec",
+            "/template/metadata",
+        ),
         k if TEMPLATE_KINDS.contains(&k) => (
-            obj.get("spec")?.get("template")?,
+            obj.field("spec")?.field("template")?,
             "/spec/template/spec",
             "/spec/template/metadata",
         ),
         _ => return None,
     };
     Some(PodSpecRef {
-        spec: tmpl.get("spec")?.as_object()?,
+        spec: tmpl.field("spec")?.as_object()?,
         pointer: spec_ptr,
-        metadata: tmpl.get("metadata").and_then(Value::as_object),
+        metadata: tmpl.field("metadata").and_then(Value::as_object),
         metadata_pointer: meta_ptr,
     })
 }
@@ -147,7 +157,7 @@ pub struct ContainerRef<'a> {
 impl<'a> ContainerRef<'a> {
     /// The container's `securityContext.<key>`, if set.
     pub fn security(&self, key: &str) -> Option<&'a Value> {
-        self.value.get("securityContext")?.get(key)
+        self.value.field("securityContext")?.field(key)
     }
 
     /// Pointer of a field under the container, e.g. `securityContext/privileged`.
@@ -160,7 +170,7 @@ impl<'a> ContainerRef<'a> {
 pub fn containers<'a>(pod: &PodSpecRef<'a>) -> Vec<ContainerRef<'a>> {
     let mut out = Vec::new();
     for kind in ContainerKind::ALL {
-        let Some(list) = pod.spec.get(kind.field()).and_then(Value::as_array) else {
+        let Some(list) = pod.spec.field(kind.field()).and_then(Value::as_array) else {
             continue;
         };
         for (index, c) in list.iter().enumerate() {
@@ -168,7 +178,7 @@ pub fn containers<'a>(pod: &PodSpecRef<'a>) -> Vec<ContainerRef<'a>> {
             out.push(ContainerRef {
                 kind,
                 index,
-                name: value.get("name").and_then(Value::as_str).unwrap_or(""),
+                name: value.field("name").and_then(Value::as_str).unwrap_or(""),
                 value,
                 pointer: format!("{}/{}/{}", pod.pointer, kind.field(), index),
             });

@@ -4,6 +4,7 @@
 use crate::Violation;
 use crate::facts::*;
 use crate::policy::Level;
+use rampart_core::Field;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
@@ -292,8 +293,8 @@ pub(crate) struct Container<'a> {
 impl<'a> Container<'a> {
     fn sc(&self, key: &str) -> Option<&'a Value> {
         self.value
-            .get("securityContext")?
-            .get(key)
+            .field("securityContext")?
+            .field(key)
             .filter(|v| !v.is_null())
     }
 
@@ -310,7 +311,7 @@ impl<'a> Pod<'a> {
             .into_iter()
             .flat_map(move |field| {
                 self.spec
-                    .get(field)
+                    .field(field)
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
@@ -318,7 +319,7 @@ impl<'a> Pod<'a> {
                     .filter_map(move |(i, c)| {
                         let value = c.as_object()?;
                         Some(Container {
-                            name: value.get("name").and_then(Value::as_str).unwrap_or(""),
+                            name: value.field("name").and_then(Value::as_str).unwrap_or(""),
                             value,
                             field,
                             index: i,
@@ -330,8 +331,8 @@ impl<'a> Pod<'a> {
 
     fn sc(&self, key: &str) -> Option<&'a Value> {
         self.spec
-            .get("securityContext")?
-            .get(key)
+            .field("securityContext")?
+            .field(key)
             .filter(|v| !v.is_null())
     }
 
@@ -340,7 +341,7 @@ impl<'a> Pod<'a> {
     }
 
     fn annotations(&self) -> Option<&'a Map<String, Value>> {
-        self.metadata?.get("annotations")?.as_object()
+        self.metadata?.field("annotations")?.as_object()
     }
 
     fn annotation_ptr(&self, key: &str) -> String {
@@ -474,7 +475,7 @@ fn app_armor(pod: &Pod) -> Option<Violation> {
     if let Some(p) = pod.sc("appArmorProfile").filter(|p| !apparmor_type_ok(p)) {
         pod_bad = true;
         bad_values.insert(
-            p.get("type")
+            p.field("type")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),
@@ -486,7 +487,7 @@ fn app_armor(pod: &Pod) -> Option<Violation> {
         if let Some(p) = c.sc("appArmorProfile").filter(|p| !apparmor_type_ok(p)) {
             names.push(c.name);
             bad_values.insert(
-                p.get("type")
+                p.field("type")
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string(),
@@ -536,7 +537,7 @@ fn app_armor(pod: &Pod) -> Option<Violation> {
 
 fn added_capabilities<'a>(c: &Container<'a>) -> impl Iterator<Item = (usize, &'a str)> {
     c.sc("capabilities")
-        .and_then(|caps| caps.get("add"))
+        .and_then(|caps| caps.field("add"))
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -581,7 +582,7 @@ fn host_namespaces(pod: &Pod) -> Option<Violation> {
     // upstream lists them in this order, as `hostNetwork=true, hostPID=true, hostIPC=true`
     let names: Vec<&str> = ["hostNetwork", "hostPID", "hostIPC"]
         .into_iter()
-        .filter(|k| pod.spec.get(*k).and_then(Value::as_bool) == Some(true))
+        .filter(|k| pod.spec.field(k).and_then(Value::as_bool) == Some(true))
         .collect();
     if names.is_empty() {
         return None;
@@ -601,7 +602,7 @@ fn host_namespaces(pod: &Pod) -> Option<Violation> {
 
 fn volumes<'a>(pod: &Pod<'a>) -> impl Iterator<Item = (usize, &'a Map<String, Value>)> {
     pod.spec
-        .get("volumes")
+        .field("volumes")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -610,14 +611,14 @@ fn volumes<'a>(pod: &Pod<'a>) -> impl Iterator<Item = (usize, &'a Map<String, Va
 }
 
 fn volume_name(v: &Map<String, Value>) -> &str {
-    v.get("name").and_then(Value::as_str).unwrap_or("")
+    v.field("name").and_then(Value::as_str).unwrap_or("")
 }
 
 fn host_path_volumes(pod: &Pod) -> Option<Violation> {
     let mut names = Vec::new();
     let mut pointers = Vec::new();
     for (i, v) in volumes(pod) {
-        if v.get("hostPath").is_some_and(|h| !h.is_null()) {
+        if v.field("hostPath").is_some_and(|h| !h.is_null()) {
             names.push(volume_name(v));
             pointers.push(format!("{}/volumes/{i}/hostPath", pod.spec_pointer));
         }
@@ -645,14 +646,14 @@ fn host_ports(pod: &Pod) -> Option<Violation> {
         let mut bad = false;
         for (i, p) in c
             .value
-            .get("ports")
+            .field("ports")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .enumerate()
         {
             if let Some(h) = p
-                .get("hostPort")
+                .field("hostPort")
                 .and_then(Value::as_i64)
                 .filter(|h| *h != 0)
             {
@@ -690,20 +691,20 @@ fn host_probes(pod: &Pod) -> Option<Violation> {
     for c in pod.containers() {
         let mut handlers: Vec<(String, &Value)> = Vec::new();
         for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
-            if let Some(p) = c.value.get(probe) {
+            if let Some(p) = c.value.field(probe) {
                 handlers.push((probe.to_string(), p));
             }
         }
-        if let Some(l) = c.value.get("lifecycle") {
+        if let Some(l) = c.value.field("lifecycle") {
             for hook in ["postStart", "preStop"] {
-                if let Some(h) = l.get(hook) {
+                if let Some(h) = l.field(hook) {
                     handlers.push((format!("lifecycle/{hook}"), h));
                 }
             }
         }
         for (rel, h) in handlers {
             for action in ["httpGet", "tcpSocket"] {
-                if let Some(host) = h.get(action).and_then(|a| a.get("host")) {
+                if let Some(host) = h.field(action).and_then(|a| a.field("host")) {
                     let host = host_str(host);
                     if !host.is_empty() {
                         names.insert(c.name);
@@ -801,7 +802,7 @@ fn selinux(pod: &Pod) -> Option<Violation> {
         if !(if new { new_bad } else { old_bad }) {
             return false;
         }
-        let ty = opts.get("type").and_then(Value::as_str).unwrap_or("");
+        let ty = opts.field("type").and_then(Value::as_str).unwrap_or("");
         let type_ok = matches!(
             ty,
             "" | "container_t" | "container_init_t" | "container_kvm_t"
@@ -810,14 +811,14 @@ fn selinux(pod: &Pod) -> Option<Violation> {
             bad_types.insert(ty.to_string());
         }
         if opts
-            .get("user")
+            .field("user")
             .and_then(Value::as_str)
             .is_some_and(|s| !s.is_empty())
         {
             set_user = true;
         }
         if opts
-            .get("role")
+            .field("role")
             .and_then(Value::as_str)
             .is_some_and(|s| !s.is_empty())
         {
@@ -882,7 +883,7 @@ pub(crate) fn seccomp_annotations_bad(
     spec: &Map<String, Value>,
 ) -> bool {
     let Some(ann) = metadata
-        .and_then(|m| m.get("annotations"))
+        .and_then(|m| m.field("annotations"))
         .and_then(Value::as_object)
     else {
         return false;
@@ -908,9 +909,9 @@ fn has_container_named(spec: &Map<String, Value>, name: &str) -> bool {
     ["initContainers", "containers", "ephemeralContainers"]
         .iter()
         .any(|f| {
-            spec.get(*f).and_then(Value::as_array).is_some_and(|l| {
+            spec.field(f).and_then(Value::as_array).is_some_and(|l| {
                 l.iter()
-                    .any(|c| c.get("name").and_then(Value::as_str).unwrap_or("") == name)
+                    .any(|c| c.field("name").and_then(Value::as_str).unwrap_or("") == name)
             })
         })
 }
@@ -962,7 +963,7 @@ fn seccomp(pod: &Pod, id: &'static str, restricted: bool) -> Option<Violation> {
         } else {
             pod_bad = true;
             bad_values.insert(
-                p.get("type")
+                p.field("type")
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string(),
@@ -978,7 +979,7 @@ fn seccomp(pod: &Pod, id: &'static str, restricted: bool) -> Option<Violation> {
             Some(p) if !seccomp_type_ok(p) => {
                 explicit.push(c.name);
                 bad_values.insert(
-                    p.get("type")
+                    p.field("type")
                         .and_then(Value::as_str)
                         .unwrap_or("")
                         .to_string(),
@@ -1032,7 +1033,7 @@ fn sysctls(pod: &Pod) -> Option<Violation> {
         .flatten()
         .enumerate()
     {
-        let name = s.get("name").and_then(Value::as_str).unwrap_or("");
+        let name = s.field("name").and_then(Value::as_str).unwrap_or("");
         if sysctl_allowed_from(name).is_none_or(|from| from > pod.minor) {
             names.push(name);
             pointers.push(pod.sc_ptr(&format!("sysctls/{i}/name")));
@@ -1052,7 +1053,7 @@ fn sysctls(pod: &Pod) -> Option<Violation> {
 fn host_process(pod: &Pod) -> Option<Violation> {
     let is_host = |sc_opts: Option<&Value>| {
         sc_opts
-            .and_then(|o| o.get("hostProcess"))
+            .and_then(|o| o.field("hostProcess"))
             .and_then(Value::as_bool)
             == Some(true)
     };
@@ -1117,7 +1118,7 @@ fn capabilities_restricted(pod: &Pod) -> Option<Violation> {
             continue;
         };
         let dropped_all = capabilities
-            .get("drop")
+            .field("drop")
             .and_then(Value::as_array)
             .is_some_and(|d| d.iter().any(|x| x.as_str() == Some("ALL")));
         if !dropped_all {

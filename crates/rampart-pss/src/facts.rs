@@ -4,6 +4,7 @@
 //! (cheaper than a hashed lookup per field when most fields are absent). Only when a check fails
 //! does [`crate::checks`] walk the pod again to word the violation.
 
+use rampart_core::Field;
 use serde_json::{Map, Value};
 
 // Per-container facts.
@@ -109,14 +110,14 @@ pub(crate) fn selinux_bad(opts: &Map<String, Value>) -> (bool, bool) {
 
 pub(crate) fn seccomp_type_ok(profile: &Value) -> bool {
     matches!(
-        profile.get("type").and_then(Value::as_str),
+        profile.field("type").and_then(Value::as_str),
         Some("RuntimeDefault" | "Localhost")
     )
 }
 
 pub(crate) fn apparmor_type_ok(profile: &Value) -> bool {
     matches!(
-        profile.get("type").and_then(Value::as_str),
+        profile.field("type").and_then(Value::as_str),
         Some("RuntimeDefault" | "Localhost")
     )
 }
@@ -198,8 +199,8 @@ fn has_host(handler: &Value) -> bool {
         return false;
     };
     ["httpGet", "tcpSocket"].iter().any(|k| {
-        h.get(*k)
-            .and_then(|a| a.get("host"))
+        h.field(k)
+            .and_then(|a| a.field("host"))
             .is_some_and(|host| !host_str(host).is_empty())
     })
 }
@@ -228,7 +229,7 @@ pub(crate) fn container_facts(c: &Map<String, Value>) -> u32 {
             "ports" => {
                 if let Some(ports) = v.as_array() {
                     let host = ports.iter().any(|p| {
-                        p.get("hostPort")
+                        p.field("hostPort")
                             .and_then(Value::as_i64)
                             .is_some_and(|h| h != 0)
                     });
@@ -242,8 +243,8 @@ pub(crate) fn container_facts(c: &Map<String, Value>) -> u32 {
             }
             "lifecycle" => {
                 if let Some(l) = v.as_object()
-                    && (l.get("postStart").is_some_and(has_host)
-                        || l.get("preStop").is_some_and(has_host))
+                    && (l.field("postStart").is_some_and(has_host)
+                        || l.field("preStop").is_some_and(has_host))
                 {
                     bits |= C_HOST_PROBE;
                 }
@@ -310,7 +311,7 @@ fn security_context_facts(sc: &Map<String, Value>) -> u32 {
                 bits |= C_RUN_AS_ROOT;
             }
             "allowPrivilegeEscalation" => escalation_false = v.as_bool() == Some(false),
-            "windowsOptions" if v.get("hostProcess").is_some_and(is_true) => {
+            "windowsOptions" if v.field("hostProcess").is_some_and(is_true) => {
                 bits |= C_HOST_PROCESS;
             }
             "appArmorProfile" if !v.is_null() && !apparmor_type_ok(v) => {
@@ -336,12 +337,12 @@ fn security_context_facts(sc: &Map<String, Value>) -> u32 {
 
 fn capabilities_facts(caps: &Map<String, Value>) -> u32 {
     let mut bits = C_CAPS_NO_DROP_ALL;
-    if let Some(drop) = caps.get("drop").and_then(Value::as_array)
+    if let Some(drop) = caps.field("drop").and_then(Value::as_array)
         && drop.iter().any(|d| d.as_str() == Some("ALL"))
     {
         bits = 0;
     }
-    if let Some(add) = caps.get("add").and_then(Value::as_array) {
+    if let Some(add) = caps.field("add").and_then(Value::as_array) {
         for a in add {
             let a = a.as_str().unwrap_or("");
             if !BASELINE_CAPABILITIES.contains(&a) {
@@ -384,7 +385,7 @@ fn pod_security_context_facts(sc: &Map<String, Value>, facts: &mut Facts) {
             "runAsUser" if v.as_i64() == Some(0) => {
                 facts.pod |= P_RUN_AS_ROOT;
             }
-            "windowsOptions" if v.get("hostProcess").is_some_and(is_true) => {
+            "windowsOptions" if v.field("hostProcess").is_some_and(is_true) => {
                 facts.pod |= P_HOST_PROCESS;
             }
             "appArmorProfile" if !v.is_null() && !apparmor_type_ok(v) => {
@@ -393,7 +394,7 @@ fn pod_security_context_facts(sc: &Map<String, Value>, facts: &mut Facts) {
             "sysctls" => {
                 if let Some(list) = v.as_array() {
                     for s in list {
-                        let name = s.get("name").and_then(Value::as_str).unwrap_or("");
+                        let name = s.field("name").and_then(Value::as_str).unwrap_or("");
                         let from = sysctl_allowed_from(name).unwrap_or(u32::MAX);
                         facts.sysctls_from = facts.sysctls_from.max(from);
                     }
@@ -424,7 +425,7 @@ pub(crate) fn scan(metadata: Option<&Map<String, Value>>, spec: &Map<String, Val
             "hostUsers" if v.as_bool() == Some(false) => {
                 facts.pod |= P_USER_NAMESPACE;
             }
-            "os" if v.get("name").and_then(Value::as_str) == Some("windows") => {
+            "os" if v.field("name").and_then(Value::as_str) == Some("windows") => {
                 facts.pod |= P_WINDOWS;
             }
             "securityContext" => {
@@ -435,7 +436,7 @@ pub(crate) fn scan(metadata: Option<&Map<String, Value>>, spec: &Map<String, Val
             "volumes" => {
                 if let Some(list) = v.as_array() {
                     for vol in list.iter().filter_map(Value::as_object) {
-                        if vol.get("hostPath").is_some_and(|h| !h.is_null()) {
+                        if vol.field("hostPath").is_some_and(|h| !h.is_null()) {
                             facts.pod |= P_HOST_PATH;
                         }
                         if restricted_volume_type(vol).is_some() {
@@ -448,7 +449,7 @@ pub(crate) fn scan(metadata: Option<&Map<String, Value>>, spec: &Map<String, Val
         }
     }
     if let Some(annotations) = metadata
-        .and_then(|m| m.get("annotations"))
+        .and_then(|m| m.field("annotations"))
         .and_then(Value::as_object)
     {
         for (k, v) in annotations {

@@ -2,6 +2,7 @@
 
 use crate::Config;
 use crate::inventory::Inventory;
+use rampart_core::Field;
 use rampart_core::{Finding, Severity};
 use rampart_manifest::{ContainerRef, Object, PodSpecRef};
 
@@ -113,7 +114,7 @@ impl ObjectContext<'_> {
                 .and_then(|o| o.as_array())
                 .is_some_and(|refs| {
                     refs.iter()
-                        .any(|r| r.get("kind").and_then(|k| k.as_str()) == Some("Job"))
+                        .any(|r| r.field("kind").and_then(|k| k.as_str()) == Some("Job"))
                 })
         };
         self.kind() != "Pod" || !owned_by_job()

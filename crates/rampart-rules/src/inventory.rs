@@ -1,5 +1,6 @@
 //! Every loaded object, indexed for the checks that look across objects.
 
+use rampart_core::Field;
 use rampart_manifest::{Object, PodSpecRef};
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -72,21 +73,21 @@ pub fn selector_matches(selector: &Value, labels: Option<&Map<String, Value>>) -
         return false;
     };
     let labels_ok = sel
-        .get("matchLabels")
+        .field("matchLabels")
         .and_then(Value::as_object)
         .is_none_or(|ml| ml.iter().all(|(k, v)| get(k) == v.as_str()));
     if !labels_ok {
         return false;
     }
-    if let Some(exprs) = sel.get("matchExpressions").and_then(Value::as_array) {
+    if let Some(exprs) = sel.field("matchExpressions").and_then(Value::as_array) {
         for e in exprs {
-            let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+            let key = e.field("key").and_then(Value::as_str).unwrap_or("");
             let values: Vec<&str> = e
-                .get("values")
+                .field("values")
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
-            let ok = match e.get("operator").and_then(Value::as_str) {
+            let ok = match e.field("operator").and_then(Value::as_str) {
                 Some("In") => get(key).is_some_and(|v| values.contains(&v)),
                 Some("NotIn") => get(key).is_none_or(|v| !values.contains(&v)),
                 Some("Exists") => get(key).is_some(),

@@ -1,5 +1,6 @@
 //! Small readers shared by checks.
 
+use rampart_core::Field;
 use rampart_manifest::{ContainerRef, PodSpecRef};
 use serde_json::Value;
 
@@ -10,7 +11,7 @@ pub(crate) fn effective<'a>(
     key: &str,
 ) -> Option<&'a Value> {
     c.security(key)
-        .or_else(|| pod.spec.get("securityContext")?.get(key))
+        .or_else(|| pod.spec.field("securityContext")?.field(key))
 }
 
 /// Every `securityContext` that sets `rel` (e.g. `seccompProfile/type`): the pod's, then each
@@ -21,8 +22,8 @@ pub(crate) fn security_settings<'a>(
 ) -> Vec<(String, String, &'a Value)> {
     let mut out = Vec::new();
     let Some(pod) = &cx.pod else { return out };
-    let walk = |v: Option<&'a Value>| rel.split('/').try_fold(v?, |cur, seg| cur.get(seg));
-    if let Some(v) = walk(pod.spec.get("securityContext")) {
+    let walk = |v: Option<&'a Value>| rel.split('/').try_fold(v?, |cur, seg| cur.field(seg));
+    if let Some(v) = walk(pod.spec.field("securityContext")) {
         out.push((
             format!("{}/securityContext/{rel}", pod.pointer),
             "the pod".to_string(),
@@ -30,7 +31,7 @@ pub(crate) fn security_settings<'a>(
         ));
     }
     for c in &cx.containers {
-        if let Some(v) = walk(c.value.get("securityContext")) {
+        if let Some(v) = walk(c.value.field("securityContext")) {
             out.push((c.ptr(&format!("securityContext/{rel}")), describe(c), v));
         }
     }
@@ -51,7 +52,7 @@ pub(crate) fn strings(v: Option<&Value>) -> Vec<&str> {
 
 /// Reads `resources.<section>.<resource>` of a container.
 pub(crate) fn resource<'a>(c: &ContainerRef<'a>, section: &str, res: &str) -> Option<&'a Value> {
-    c.value.get("resources")?.get(section)?.get(res)
+    c.value.field("resources")?.field(section)?.field(res)
 }
 
 /// `container "app"`, `init container "setup"`, …
@@ -146,7 +147,7 @@ pub(crate) fn require_probe(
         return;
     }
     for c in &cx.containers {
-        if c.kind == rampart_manifest::ContainerKind::Container && c.value.get(field).is_none() {
+        if c.kind == rampart_manifest::ContainerKind::Container && c.value.field(field).is_none() {
             out.emit(
                 cx.obj,
                 &c.pointer,

@@ -1,5 +1,6 @@
 use crate::check::{Check, CheckMeta, Emitter, declare_check};
 use crate::inventory::Inventory;
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -47,7 +48,7 @@ impl Check for AutomountServiceAccountToken {
             let ns = obj.namespace().unwrap_or("default");
             let sa = inv.get("ServiceAccount", ns, sa_name);
             if sa
-                .and_then(|s| s.value.get("automountServiceAccountToken"))
+                .and_then(|s| s.value.field("automountServiceAccountToken"))
                 .and_then(|v| v.as_bool())
                 == Some(false)
             {

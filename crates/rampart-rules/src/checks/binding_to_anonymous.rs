@@ -1,4 +1,5 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
+use rampart_core::Field;
 
 const RBAC: &str = "rbac.authorization.k8s.io";
 
@@ -41,11 +42,11 @@ impl Check for BindingToAnonymous {
         ) {
             return;
         }
-        let Some(subjects) = cx.obj.value.get("subjects").and_then(|s| s.as_array()) else {
+        let Some(subjects) = cx.obj.value.field("subjects").and_then(|s| s.as_array()) else {
             return;
         };
         for (i, s) in subjects.iter().enumerate() {
-            let name = s.get("name").and_then(|n| n.as_str()).unwrap_or("");
+            let name = s.field("name").and_then(|n| n.as_str()).unwrap_or("");
             if matches!(
                 name,
                 "system:anonymous" | "system:unauthenticated" | "system:authenticated"

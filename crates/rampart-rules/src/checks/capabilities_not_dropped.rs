@@ -1,5 +1,6 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::util::{describe, strings};
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -28,9 +29,9 @@ impl Check for CapabilitiesNotDropped {
         for c in &cx.containers {
             let drop = strings(
                 c.value
-                    .get("securityContext")
-                    .and_then(|s| s.get("capabilities"))
-                    .and_then(|c| c.get("drop")),
+                    .field("securityContext")
+                    .and_then(|s| s.field("capabilities"))
+                    .and_then(|c| c.field("drop")),
             );
             if !drop.iter().any(|d| d.eq_ignore_ascii_case("ALL")) {
                 out.emit(

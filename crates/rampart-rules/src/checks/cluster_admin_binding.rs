@@ -1,4 +1,5 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -29,19 +30,19 @@ impl Check for ClusterAdminBinding {
         {
             return;
         }
-        let role = cx.obj.value.get("roleRef");
-        let is_admin = role.and_then(|r| r.get("kind")).and_then(|k| k.as_str())
+        let role = cx.obj.value.field("roleRef");
+        let is_admin = role.and_then(|r| r.field("kind")).and_then(|k| k.as_str())
             == Some("ClusterRole")
-            && role.and_then(|r| r.get("name")).and_then(|n| n.as_str()) == Some("cluster-admin");
+            && role.and_then(|r| r.field("name")).and_then(|n| n.as_str()) == Some("cluster-admin");
         if !is_admin {
             return;
         }
-        let Some(subjects) = cx.obj.value.get("subjects").and_then(|s| s.as_array()) else {
+        let Some(subjects) = cx.obj.value.field("subjects").and_then(|s| s.as_array()) else {
             return;
         };
         for (i, s) in subjects.iter().enumerate() {
-            let kind = s.get("kind").and_then(|k| k.as_str()).unwrap_or("");
-            let name = s.get("name").and_then(|n| n.as_str()).unwrap_or("");
+            let kind = s.field("kind").and_then(|k| k.as_str()).unwrap_or("");
+            let name = s.field("name").and_then(|n| n.as_str()).unwrap_or("");
             // control-plane identities (`system:kube-controller-manager`, `system:masters`) are
             // system subjects; ServiceAccounts and the catch-all groups are not
             let everyone = matches!(

@@ -1,5 +1,6 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::secrets::detect;
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -28,7 +29,7 @@ impl Check for ConfigmapWithCredentials {
         if cx.kind() != "ConfigMap" || !cx.obj.group().is_empty() {
             return;
         }
-        let Some(data) = cx.obj.value.get("data").and_then(|d| d.as_object()) else {
+        let Some(data) = cx.obj.value.field("data").and_then(|d| d.as_object()) else {
             return;
         };
         for (key, v) in data {

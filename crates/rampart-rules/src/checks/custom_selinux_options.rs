@@ -1,5 +1,6 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::util::describe;
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -26,11 +27,11 @@ impl Check for CustomSelinuxOptions {
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
         let bad = |o: &serde_json::Value| {
-            o.get("user")
+            o.field("user")
                 .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-                || o.get("role")
+                || o.field("role")
                     .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-                || o.get("type").and_then(|t| t.as_str()).is_some_and(|t| {
+                || o.field("type").and_then(|t| t.as_str()).is_some_and(|t| {
                     !t.is_empty()
                         && !matches!(
                             t,
@@ -43,8 +44,8 @@ impl Check for CustomSelinuxOptions {
         };
         if let Some(o) = pod
             .spec
-            .get("securityContext")
-            .and_then(|s| s.get("seLinuxOptions"))
+            .field("securityContext")
+            .and_then(|s| s.field("seLinuxOptions"))
             .filter(|o| bad(o))
         {
             let _ = o;

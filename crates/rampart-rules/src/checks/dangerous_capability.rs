@@ -1,5 +1,6 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::util::{describe, strings};
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -29,9 +30,9 @@ impl Check for DangerousCapability {
         for c in &cx.containers {
             let add = strings(
                 c.value
-                    .get("securityContext")
-                    .and_then(|s| s.get("capabilities"))
-                    .and_then(|c| c.get("add")),
+                    .field("securityContext")
+                    .and_then(|s| s.field("capabilities"))
+                    .and_then(|c| c.field("add")),
             );
             for (i, cap) in add.iter().enumerate() {
                 let norm = cap.trim_start_matches("CAP_").to_ascii_uppercase();

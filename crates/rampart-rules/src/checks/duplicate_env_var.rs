@@ -1,5 +1,6 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::util::describe;
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -24,12 +25,12 @@ impl Check for DuplicateEnvVar {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let Some(env) = c.value.get("env").and_then(|e| e.as_array()) else {
+            let Some(env) = c.value.field("env").and_then(|e| e.as_array()) else {
                 continue;
             };
             let mut seen = std::collections::HashSet::new();
             for (i, e) in env.iter().enumerate() {
-                let Some(name) = e.get("name").and_then(|n| n.as_str()) else {
+                let Some(name) = e.field("name").and_then(|n| n.as_str()) else {
                     continue;
                 };
                 if !seen.insert(name) {

@@ -1,5 +1,6 @@
 use super::{name, volumes};
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -25,7 +26,10 @@ impl Check for EmptydirWithoutSizeLimit {
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
         for (i, v) in volumes(pod) {
-            if let Some(ed) = v.get("emptyDir").filter(|e| e.get("sizeLimit").is_none()) {
+            if let Some(ed) = v
+                .field("emptyDir")
+                .filter(|e| e.field("sizeLimit").is_none())
+            {
                 let _ = ed;
                 out.emit(
                     cx.obj,

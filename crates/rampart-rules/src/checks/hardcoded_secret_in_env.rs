@@ -1,6 +1,7 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::secrets::{SecretKind, detect};
 use crate::util::describe;
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -29,13 +30,13 @@ impl Check for HardcodedSecretInEnv {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let Some(env) = c.value.get("env").and_then(|e| e.as_array()) else {
+            let Some(env) = c.value.field("env").and_then(|e| e.as_array()) else {
                 continue;
             };
             for (i, e) in env.iter().enumerate() {
                 let (Some(name), Some(value)) = (
-                    e.get("name").and_then(|v| v.as_str()),
-                    e.get("value").and_then(|v| v.as_str()),
+                    e.field("name").and_then(|v| v.as_str()),
+                    e.field("value").and_then(|v| v.as_str()),
                 ) else {
                     continue;
                 };

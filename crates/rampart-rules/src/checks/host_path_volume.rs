@@ -1,5 +1,6 @@
 use super::{name, volumes};
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -27,8 +28,8 @@ impl Check for HostPathVolume {
         let Some(pod) = &cx.pod else { return };
         for (i, v) in volumes(pod) {
             if let Some(path) = v
-                .get("hostPath")
-                .and_then(|h| h.get("path"))
+                .field("hostPath")
+                .and_then(|h| h.field("path"))
                 .and_then(|p| p.as_str())
             {
                 out.emit(

@@ -1,5 +1,6 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::util::{describe, parse_image};
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -26,7 +27,7 @@ impl Check for ImageNotPinnedByDigest {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let Some(image) = c.value.get("image").and_then(|v| v.as_str()) else {
+            let Some(image) = c.value.field("image").and_then(|v| v.as_str()) else {
                 continue;
             };
             if !parse_image(image)

@@ -1,5 +1,6 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::util::{describe, parse_image};
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -25,7 +26,7 @@ impl Check for ImagePullPolicyNotAlways {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let Some(image) = c.value.get("image").and_then(|v| v.as_str()) else {
+            let Some(image) = c.value.field("image").and_then(|v| v.as_str()) else {
                 continue;
             };
             let (_, tag, digest) = parse_image(image);
@@ -38,7 +39,7 @@ impl Check for ImagePullPolicyNotAlways {
             } else {
                 "IfNotPresent"
             };
-            let explicit = c.value.get("imagePullPolicy").and_then(|v| v.as_str());
+            let explicit = c.value.field("imagePullPolicy").and_then(|v| v.as_str());
             let policy = explicit.unwrap_or(defaulted);
             if matches!(policy, "IfNotPresent" | "Never") {
                 let how = if explicit.is_some() {

@@ -1,4 +1,5 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -34,7 +35,7 @@ impl Check for IngressWildcardHost {
             return;
         };
         for (i, r) in rules.iter().enumerate() {
-            let host = r.get("host").and_then(|h| h.as_str()).unwrap_or("");
+            let host = r.field("host").and_then(|h| h.as_str()).unwrap_or("");
             if host.is_empty() || host == "*" {
                 out.emit(
                     cx.obj,

@@ -1,4 +1,5 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -35,10 +36,10 @@ impl Check for MissingAntiAffinity {
         if replicas > 1
             && pod
                 .spec
-                .get("affinity")
-                .and_then(|a| a.get("podAntiAffinity"))
+                .field("affinity")
+                .and_then(|a| a.field("podAntiAffinity"))
                 .is_none()
-            && pod.spec.get("topologySpreadConstraints").is_none()
+            && pod.spec.field("topologySpreadConstraints").is_none()
         {
             out.emit(
                 cx.obj,

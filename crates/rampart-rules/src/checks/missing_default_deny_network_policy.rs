@@ -1,6 +1,7 @@
 use crate::check::{Check, CheckMeta, Emitter, declare_check};
 use crate::inventory::Inventory;
 use crate::util::strings;
+use rampart_core::Field;
 use std::collections::{BTreeSet, HashMap};
 
 declare_check! {
@@ -31,11 +32,11 @@ impl Check for MissingDefaultDenyNetworkPolicy {
         let mut denies: HashMap<&str, (bool, bool)> = HashMap::new();
         for np in inv.of_kind("NetworkPolicy") {
             let ns = np.namespace().unwrap_or("default");
-            let Some(spec) = np.value.get("spec") else {
+            let Some(spec) = np.value.field("spec") else {
                 continue;
             };
             let selects_all = spec
-                .get("podSelector")
+                .field("podSelector")
                 .and_then(|s| s.as_object())
                 .is_some_and(|o| {
                     o.values().all(|v| {
@@ -45,16 +46,16 @@ impl Check for MissingDefaultDenyNetworkPolicy {
                     })
                 });
             if selects_all {
-                let types = strings(spec.get("policyTypes"));
+                let types = strings(spec.field("policyTypes"));
                 let ingress = (types.is_empty() || types.contains(&"Ingress"))
                     && spec
-                        .get("ingress")
+                        .field("ingress")
                         .and_then(|r| r.as_array())
                         .is_none_or(|r| r.is_empty());
                 // without policyTypes, Egress is implied only by egress rules, which then allow something
                 let egress = types.contains(&"Egress")
                     && spec
-                        .get("egress")
+                        .field("egress")
                         .and_then(|r| r.as_array())
                         .is_none_or(|r| r.is_empty());
                 let e = denies.entry(ns).or_default();

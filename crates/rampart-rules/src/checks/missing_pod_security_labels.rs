@@ -1,4 +1,5 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -30,7 +31,7 @@ impl Check for MissingPodSecurityLabels {
         if cx
             .obj
             .labels()
-            .and_then(|l| l.get("pod-security.kubernetes.io/enforce"))
+            .and_then(|l| l.field("pod-security.kubernetes.io/enforce"))
             .is_none()
         {
             out.emit(

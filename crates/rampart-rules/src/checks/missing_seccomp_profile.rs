@@ -1,5 +1,6 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::util::describe;
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -29,7 +30,7 @@ impl Check for MissingSeccompProfile {
         let Some(pod) = &cx.pod else { return };
         let ok = |v: Option<&serde_json::Value>| {
             matches!(
-                v.and_then(|p| p.get("type")).and_then(|t| t.as_str()),
+                v.and_then(|p| p.field("type")).and_then(|t| t.as_str()),
                 Some("RuntimeDefault" | "Localhost")
             )
         };
@@ -43,8 +44,8 @@ impl Check for MissingSeccompProfile {
         };
         let pod_ok = ok(pod
             .spec
-            .get("securityContext")
-            .and_then(|s| s.get("seccompProfile")))
+            .field("securityContext")
+            .and_then(|s| s.field("seccompProfile")))
             || ann_ok("seccomp.security.alpha.kubernetes.io/pod");
         for c in &cx.containers {
             let explicit = c.security("seccompProfile");

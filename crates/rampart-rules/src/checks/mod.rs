@@ -71,6 +71,7 @@ mod writable_host_path;
 mod writable_root_filesystem;
 
 use crate::check::{Check, ObjectContext};
+use rampart_core::Field;
 use rampart_manifest::PodSpecRef;
 use serde_json::{Map, Value};
 
@@ -159,7 +160,7 @@ pub(crate) fn volumes<'a>(
     pod: &PodSpecRef<'a>,
 ) -> impl Iterator<Item = (usize, &'a Map<String, Value>)> {
     pod.spec
-        .get("volumes")
+        .field("volumes")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -169,7 +170,7 @@ pub(crate) fn volumes<'a>(
 
 /// A volume's (or any named item's) name.
 pub(crate) fn name(v: &Map<String, Value>) -> &str {
-    v.get("name").and_then(Value::as_str).unwrap_or("")
+    v.field("name").and_then(Value::as_str).unwrap_or("")
 }
 
 /// One rule of a Role or ClusterRole, read once for the RBAC checks.
@@ -213,7 +214,7 @@ pub(crate) fn role_rules<'a>(cx: &ObjectContext<'a>) -> Vec<RuleView<'a>> {
     {
         return Vec::new();
     }
-    let Some(rules) = cx.obj.value.get("rules").and_then(Value::as_array) else {
+    let Some(rules) = cx.obj.value.field("rules").and_then(Value::as_array) else {
         return Vec::new();
     };
     rules
@@ -222,11 +223,11 @@ pub(crate) fn role_rules<'a>(cx: &ObjectContext<'a>) -> Vec<RuleView<'a>> {
         .map(|(index, rule)| RuleView {
             index,
             pointer: format!("/rules/{index}"),
-            verbs: crate::util::strings(rule.get("verbs")),
-            resources: crate::util::strings(rule.get("resources")),
-            groups: crate::util::strings(rule.get("apiGroups")),
+            verbs: crate::util::strings(rule.field("verbs")),
+            resources: crate::util::strings(rule.field("resources")),
+            groups: crate::util::strings(rule.field("apiGroups")),
             named: rule
-                .get("resourceNames")
+                .field("resourceNames")
                 .and_then(Value::as_array)
                 .is_some_and(|n| !n.is_empty()),
         })

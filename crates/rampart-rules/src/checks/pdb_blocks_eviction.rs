@@ -1,4 +1,5 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -25,9 +26,9 @@ impl Check for PdbBlocksEviction {
         if !cx.is(&["policy"], "PodDisruptionBudget") {
             return;
         }
-        let spec = cx.obj.value.get("spec");
-        let max = spec.and_then(|s| s.get("maxUnavailable"));
-        let min = spec.and_then(|s| s.get("minAvailable"));
+        let spec = cx.obj.value.field("spec");
+        let max = spec.and_then(|s| s.field("maxUnavailable"));
+        let min = spec.and_then(|s| s.field("minAvailable"));
         if max.is_some_and(|m| m.as_i64() == Some(0) || m.as_str() == Some("0%")) {
             out.emit(
                 cx.obj,

@@ -1,5 +1,6 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::util::describe;
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -24,12 +25,12 @@ impl Check for PrivilegedPort {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let Some(ports) = c.value.get("ports").and_then(|p| p.as_array()) else {
+            let Some(ports) = c.value.field("ports").and_then(|p| p.as_array()) else {
                 continue;
             };
             for (i, p) in ports.iter().enumerate() {
                 if let Some(port) = p
-                    .get("containerPort")
+                    .field("containerPort")
                     .and_then(|v| v.as_i64())
                     .filter(|p| (1..1024).contains(p))
                 {

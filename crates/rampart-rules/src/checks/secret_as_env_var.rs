@@ -1,5 +1,6 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::util::describe;
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -25,26 +26,26 @@ impl Check for SecretAsEnvVar {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            if let Some(env) = c.value.get("env").and_then(|e| e.as_array()) {
+            if let Some(env) = c.value.field("env").and_then(|e| e.as_array()) {
                 for (i, e) in env.iter().enumerate() {
-                    if let Some(sref) = e.get("valueFrom").and_then(|v| v.get("secretKeyRef")) {
-                        let secret = sref.get("name").and_then(|n| n.as_str()).unwrap_or("");
+                    if let Some(sref) = e.field("valueFrom").and_then(|v| v.field("secretKeyRef")) {
+                        let secret = sref.field("name").and_then(|n| n.as_str()).unwrap_or("");
                         out.emit(
                             cx.obj,
                             &c.ptr(&format!("env/{i}/valueFrom/secretKeyRef")),
                             format!(
                                 "{} reads Secret \"{secret}\" into env var {}",
                                 describe(c),
-                                e.get("name").and_then(|n| n.as_str()).unwrap_or("")
+                                e.field("name").and_then(|n| n.as_str()).unwrap_or("")
                             ),
                         );
                     }
                 }
             }
-            if let Some(env_from) = c.value.get("envFrom").and_then(|e| e.as_array()) {
+            if let Some(env_from) = c.value.field("envFrom").and_then(|e| e.as_array()) {
                 for (i, e) in env_from.iter().enumerate() {
-                    if let Some(sref) = e.get("secretRef") {
-                        let secret = sref.get("name").and_then(|n| n.as_str()).unwrap_or("");
+                    if let Some(sref) = e.field("secretRef") {
+                        let secret = sref.field("name").and_then(|n| n.as_str()).unwrap_or("");
                         out.emit(
                             cx.obj,
                             &c.ptr(&format!("envFrom/{i}/secretRef")),

@@ -1,5 +1,6 @@
 use super::{name, volumes};
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -29,8 +30,8 @@ impl Check for SensitiveHostPath {
         let Some(pod) = &cx.pod else { return };
         for (i, v) in volumes(pod) {
             let Some(path) = v
-                .get("hostPath")
-                .and_then(|h| h.get("path"))
+                .field("hostPath")
+                .and_then(|h| h.field("path"))
                 .and_then(|p| p.as_str())
             else {
                 continue;

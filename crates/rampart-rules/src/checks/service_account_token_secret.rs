@@ -1,4 +1,5 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -25,7 +26,7 @@ impl Check for ServiceAccountTokenSecret {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         if cx.is(&[""], "Secret")
-            && cx.obj.value.get("type").and_then(|t| t.as_str())
+            && cx.obj.value.field("type").and_then(|t| t.as_str())
                 == Some("kubernetes.io/service-account-token")
         {
             out.emit(

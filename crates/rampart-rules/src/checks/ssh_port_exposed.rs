@@ -1,5 +1,6 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::util::describe;
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -23,12 +24,12 @@ impl Check for SshPortExposed {
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         for c in &cx.containers {
-            let Some(ports) = c.value.get("ports").and_then(|p| p.as_array()) else {
+            let Some(ports) = c.value.field("ports").and_then(|p| p.as_array()) else {
                 continue;
             };
             for (i, p) in ports.iter().enumerate() {
-                if p.get("containerPort").and_then(|v| v.as_i64()) == Some(22)
-                    && p.get("protocol")
+                if p.field("containerPort").and_then(|v| v.as_i64()) == Some(22)
+                    && p.field("protocol")
                         .and_then(|v| v.as_str())
                         .is_none_or(|v| v == "TCP")
                 {

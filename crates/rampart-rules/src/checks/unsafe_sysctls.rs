@@ -1,4 +1,5 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -45,14 +46,14 @@ impl Check for UnsafeSysctls {
         ];
         let Some(list) = pod
             .spec
-            .get("securityContext")
-            .and_then(|s| s.get("sysctls"))
+            .field("securityContext")
+            .and_then(|s| s.field("sysctls"))
             .and_then(|s| s.as_array())
         else {
             return;
         };
         for (i, s) in list.iter().enumerate() {
-            let name = s.get("name").and_then(|n| n.as_str()).unwrap_or("");
+            let name = s.field("name").and_then(|n| n.as_str()).unwrap_or("");
             if !SAFE.contains(&name) {
                 out.emit(
                     cx.obj,

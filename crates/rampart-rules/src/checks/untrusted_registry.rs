@@ -1,5 +1,6 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::util::describe;
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -31,7 +32,7 @@ impl Check for UntrustedRegistry {
             return;
         }
         for c in &cx.containers {
-            let Some(image) = c.value.get("image").and_then(|v| v.as_str()) else {
+            let Some(image) = c.value.field("image").and_then(|v| v.as_str()) else {
                 continue;
             };
             if !allowed.iter().any(|r| image.starts_with(r.as_str())) {

@@ -1,6 +1,7 @@
 use super::{name, volumes};
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 use crate::util::describe;
+use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
@@ -26,19 +27,20 @@ impl Check for WritableHostPath {
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
         let Some(pod) = &cx.pod else { return };
         let host: Vec<&str> = volumes(pod)
-            .filter(|(_, v)| v.get("hostPath").is_some())
+            .filter(|(_, v)| v.field("hostPath").is_some())
             .map(|(_, v)| name(v))
             .collect();
         if host.is_empty() {
             return;
         }
         for c in &cx.containers {
-            let Some(mounts) = c.value.get("volumeMounts").and_then(|m| m.as_array()) else {
+            let Some(mounts) = c.value.field("volumeMounts").and_then(|m| m.as_array()) else {
                 continue;
             };
             for (i, m) in mounts.iter().enumerate() {
-                let vol = m.get("name").and_then(|n| n.as_str()).unwrap_or("");
-                if host.contains(&vol) && m.get("readOnly").and_then(|r| r.as_bool()) != Some(true)
+                let vol = m.field("name").and_then(|n| n.as_str()).unwrap_or("");
+                if host.contains(&vol)
+                    && m.field("readOnly").and_then(|r| r.as_bool()) != Some(true)
                 {
                     out.emit(
                         cx.obj,
