@@ -3,18 +3,23 @@
 //!
 //! ```text
 //! cargo bench -p rampart-server --bench load
-//! RAMPART_LOAD_RATE=2000 RAMPART_LOAD_SECS=5 RAMPART_PEAK_SECS=3 cargo bench -p rampart-server --bench load
+//! RAMPART_LOAD_RATE=2000 RAMPART_LOAD_SECS=5 RAMPART_PEAK_SECS=5 cargo bench -p rampart-server --bench load
 //! ```
 //!
 //! Phase 1 (open loop): requests start at a fixed rate (default 2,000/s) for a fixed time
 //! (default 5 s) over 4 HTTP/2 connections, each started on schedule whether or not earlier
 //! ones finished; latency is measured per request from send to full response.
-//! Phase 2 (closed loop): 64 requests in flight for a fixed time (default 3 s), first on
-//! `/noop` (reads the body, answers a constant AdmissionReview), then on `/validate`.
-//! Phase 3 (closed loop, the same): two reference endpoints that answer like `/noop` after
-//! reading the body as JSON, to show how much of the no-op's rate any JSON webhook keeps on
-//! this stack: `/ceiling/json-syntax` only checks the JSON (serde's `IgnoredAny`, nothing is
-//! built), `/ceiling/json-tree` builds the whole body as a `serde_json::Value` and drops it.
+//! Phase 2 (closed loop): 64 requests in flight on each of four endpoints in turn, in 1-second
+//! slices, for a fixed time per endpoint (default 5 s, so five rounds). The endpoints take
+//! turns so that a machine that gets slower or faster during the run (a shared host does)
+//! moves all of them alike; the ratios are of the totals, and the range of the per-round
+//! ratios is printed beside them.
+//! - `/noop` reads the body and answers a constant AdmissionReview;
+//! - `/validate` is the real endpoint;
+//! - two reference endpoints answer like `/noop` after reading the body as JSON, to show how
+//!   much of the no-op's rate any JSON webhook keeps on this stack: `/ceiling/json-syntax`
+//!   only checks the JSON (serde's `IgnoredAny`, nothing is built), `/ceiling/json-tree`
+//!   builds the whole body as a `serde_json::Value` and drops it.
 //! Loopback only; bounded in count and time. Server and client share the machine's cores.
 #![allow(
     clippy::unwrap_used,
@@ -156,12 +161,13 @@ async fn open_loop(
     (lat, errors.load(Ordering::Relaxed))
 }
 
+/// Requests completed on `path` in `secs`, and the time taken.
 async fn closed_loop(
     conns: &[common::Conn],
     bodies: &[Bytes],
     path: &'static str,
     secs: u64,
-) -> f64 {
+) -> (u64, Duration) {
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
@@ -183,7 +189,52 @@ async fn closed_loop(
     for h in handles {
         h.await.unwrap();
     }
-    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    (done.load(Ordering::Relaxed), start.elapsed())
+}
+
+const PEAK_PATHS: [&str; 4] = [
+    "/noop",
+    "/validate",
+    "/ceiling/json-syntax",
+    "/ceiling/json-tree",
+];
+
+/// Phase 2: the endpoints in turns of one second, `rounds` times; prints rates and ratios.
+async fn peak(conns: &[common::Conn], bodies: &[Bytes], rounds: u64) {
+    let mut total = [(0u64, Duration::ZERO); PEAK_PATHS.len()];
+    let mut per_round: Vec<[f64; PEAK_PATHS.len()]> = Vec::new();
+    for round in 0..rounds {
+        let mut rates = [0.0; PEAK_PATHS.len()];
+        // alternate the order so no endpoint always runs first
+        let mut order: Vec<usize> = (0..PEAK_PATHS.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let (n, t) = closed_loop(conns, bodies, PEAK_PATHS[i], 1).await;
+            total[i].0 += n;
+            total[i].1 += t;
+            rates[i] = n as f64 / t.as_secs_f64();
+        }
+        per_round.push(rates);
+    }
+    let rate = |i: usize| total[i].0 as f64 / total[i].1.as_secs_f64();
+    let noop = rate(0);
+    for (i, path) in PEAK_PATHS.iter().enumerate() {
+        let ratios: Vec<f64> = per_round.iter().map(|r| 100.0 * r[i] / r[0]).collect();
+        let (lo, hi) = ratios
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), &x| (l.min(x), h.max(x)));
+        if i == 0 {
+            eprintln!("  {path:<21} {noop:.0} req/s");
+        } else {
+            eprintln!(
+                "  {path:<21} {:.0} req/s, {:.1}% of /noop (rounds {lo:.1}-{hi:.1}%)",
+                rate(i),
+                100.0 * rate(i) / noop
+            );
+        }
+    }
 }
 
 fn main() {
@@ -196,7 +247,7 @@ fn main() {
     }
     let rate = env_u64("RAMPART_LOAD_RATE", 2000).clamp(1, 20_000);
     let secs = env_u64("RAMPART_LOAD_SECS", 5).clamp(1, 30);
-    let peak_secs = env_u64("RAMPART_PEAK_SECS", 3).clamp(1, 30);
+    let peak_secs = env_u64("RAMPART_PEAK_SECS", 5).clamp(1, 30);
 
     rampart_server::install_crypto_provider();
     let certs = common::write_certs();
@@ -252,20 +303,8 @@ fn main() {
             lat.last().copied().unwrap_or_default()
         );
 
-        eprintln!("closed loop, {IN_FLIGHT} in flight, {peak_secs}s each:");
-        let noop = closed_loop(&conns, &bodies, "/noop", peak_secs).await;
-        let validate = closed_loop(&conns, &bodies, "/validate", peak_secs).await;
-        eprintln!("  /noop     {noop:.0} req/s");
-        eprintln!("  /validate {validate:.0} req/s");
-        eprintln!("  ratio     {:.1}%", 100.0 * validate / noop);
-        eprintln!("reference endpoints, the same way:");
-        for path in ["/ceiling/json-syntax", "/ceiling/json-tree"] {
-            let rate = closed_loop(&conns, &bodies, path, peak_secs).await;
-            eprintln!(
-                "  {path:<21} {rate:.0} req/s, {:.1}% of /noop",
-                100.0 * rate / noop
-            );
-        }
+        eprintln!("closed loop, {IN_FLIGHT} in flight, {peak_secs} rounds of 1 s per endpoint:");
+        peak(&conns, &bodies, peak_secs).await;
     });
     stop.send(()).unwrap();
     server_rt.block_on(handle).unwrap();
