@@ -20,6 +20,7 @@
 //!   much of the no-op's rate any JSON webhook keeps on this stack: `/ceiling/json-syntax`
 //!   only checks the JSON (serde's `IgnoredAny`, nothing is built), `/ceiling/json-tree`
 //!   builds the whole body as a `serde_json::Value` and drops it.
+//!
 //! Loopback only; bounded in count and time. Server and client share the machine's cores.
 #![allow(
     clippy::unwrap_used,
