@@ -175,6 +175,12 @@ pub fn check(expect: &Value, status: u16, body: &[u8], sent: Option<&Value>) -> 
             String::from_utf8_lossy(body)
         ));
     }
+    // what must never be sent back, e.g. a secret value the request carried
+    for s in strings(&expect["bodyLacks"]) {
+        if String::from_utf8_lossy(body).contains(&s) {
+            fails.push(format!("body contains {s:?}"));
+        }
+    }
     if status != 200 {
         return fails;
     }
