@@ -15,6 +15,7 @@ use crate::conn::Protocol;
 use crate::eval::Engine;
 use crate::model::{Cluster, NS_NAME_LABEL, PeerSpec, Policy, PortSpec, Rule};
 use crate::selector::Labels;
+use rampart_core::Field;
 use rampart_core::{Finding, Severity};
 use rampart_manifest::Object;
 use serde_json::Value;
@@ -314,7 +315,7 @@ pub fn gaps(objects: &[Object]) -> Vec<Finding> {
                 {
                     let base = format!("/spec/{dir}/{i}/{field}/{j}");
                     if peer
-                        .get("namespaceSelector")
+                        .field("namespaceSelector")
                         .and_then(Value::as_object)
                         .is_some_and(|m| {
                             m.values().all(|v| {
@@ -324,7 +325,7 @@ pub fn gaps(objects: &[Object]) -> Vec<Finding> {
                             })
                         })
                     {
-                        let pods = match peer.get("podSelector").and_then(Value::as_object) {
+                        let pods = match peer.field("podSelector").and_then(Value::as_object) {
                             Some(m) if !m.is_empty() => "the selected pods of",
                             _ => "every pod in",
                         };

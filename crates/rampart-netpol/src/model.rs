@@ -5,6 +5,7 @@ use crate::conn::{ConnSet, Protocol};
 use crate::ip::IpSet;
 use crate::selector::{Labels, Selector, labels_of, scalar};
 use ipnet::IpNet;
+use rampart_core::Field;
 use rampart_core::InputError;
 use rampart_manifest::Object;
 use serde_json::Value;
@@ -198,7 +199,7 @@ impl Cluster {
                 "Namespace" => {
                     let name = obj.name().to_string();
                     let mut labels =
-                        labels_of(obj.value.get("metadata").and_then(|m| m.get("labels")));
+                        labels_of(obj.value.field("metadata").and_then(|m| m.field("labels")));
                     labels.insert(NS_NAME_LABEL.into(), name.clone());
                     c.namespaces.insert(name.clone(), labels);
                     c.namespace_objects.insert(name, idx);
@@ -252,9 +253,9 @@ impl Cluster {
     fn add_policy(&mut self, idx: usize, obj: &Object) {
         let namespace = obj.namespace().unwrap_or("default").to_string();
         let name = obj.name().to_string();
-        let spec = obj.value.get("spec").cloned().unwrap_or(Value::Null);
+        let spec = obj.value.field("spec").cloned().unwrap_or(Value::Null);
         let policy_idx = self.policies.len();
-        let selector = match spec.get("podSelector") {
+        let selector = match spec.field("podSelector") {
             None | Some(Value::Null) => Selector::default(),
             Some(v) => match Selector::parse(v) {
                 Ok(s) => s,
@@ -266,11 +267,13 @@ impl Cluster {
             },
         };
         let types: Option<Vec<String>> =
-            spec.get("policyTypes").and_then(Value::as_array).map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            });
+            spec.field("policyTypes")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                });
         if let Some(ts) = &types {
             for (i, t) in ts.iter().enumerate() {
                 if t != "Ingress" && t != "Egress" {
@@ -283,7 +286,7 @@ impl Cluster {
             }
         }
         let has_egress_rules = spec
-            .get("egress")
+            .field("egress")
             .and_then(Value::as_array)
             .is_some_and(|a| !a.is_empty());
         let (affects_in, affects_eg) = match &types {
@@ -370,14 +373,14 @@ impl Cluster {
         };
         let mut fixed = ConnSet::none();
         let mut has_named = false;
-        let ports = match r.get("ports") {
+        let ports = match r.field("ports") {
             None | Some(Value::Null) => None,
             Some(Value::Array(a)) if a.is_empty() => None,
             Some(Value::Array(a)) => {
                 let mut out = Vec::new();
                 for (j, p) in a.iter().enumerate() {
                     let pp = format!("{pointer}/ports/{j}");
-                    let proto = match p.get("protocol") {
+                    let proto = match p.field("protocol") {
                         None | Some(Value::Null) => Protocol::Tcp,
                         Some(v) => v.as_str().and_then(Protocol::parse).ok_or_else(|| {
                             err(
@@ -387,7 +390,7 @@ impl Cluster {
                             )
                         })?,
                     };
-                    let spec = match p.get("port") {
+                    let spec = match p.field("port") {
                         None | Some(Value::Null) => PortSpec::Protocol(proto),
                         Some(Value::String(name)) => match name.parse::<u16>() {
                             Ok(n) if n >= 1 => PortSpec::Range(proto, n, n),
@@ -401,7 +404,7 @@ impl Cluster {
                                     "port must be 1-65535 or a port name",
                                 )
                             })?;
-                            let end = match p.get("endPort") {
+                            let end = match p.field("endPort") {
                                 None | Some(Value::Null) => start,
                                 Some(e) => {
                                     port_number(e).filter(|e| *e >= start).ok_or_else(|| {
@@ -453,8 +456,8 @@ impl Cluster {
         ingress: bool,
         policy: usize,
     ) -> Result<PeerSpec, InputError> {
-        if let Some(ib) = p.get("ipBlock").filter(|v| !v.is_null()) {
-            let cidr_s = ib.get("cidr").and_then(Value::as_str).unwrap_or("");
+        if let Some(ib) = p.field("ipBlock").filter(|v| !v.is_null()) {
+            let cidr_s = ib.field("cidr").and_then(Value::as_str).unwrap_or("");
             let cidr: IpNet = cidr_s.parse().map_err(|_| {
                 err(
                     obj,
@@ -463,7 +466,7 @@ impl Cluster {
                 )
             })?;
             let mut except = Vec::new();
-            if let Some(list) = ib.get("except").and_then(Value::as_array) {
+            if let Some(list) = ib.field("except").and_then(Value::as_array) {
                 for (k, e) in list.iter().enumerate() {
                     let s = e.as_str().unwrap_or("");
                     except.push(s.parse::<IpNet>().map_err(|_| {
@@ -507,24 +510,24 @@ impl Cluster {
 fn container_ports(spec: Option<&Value>) -> Vec<ContainerPort> {
     let mut out = Vec::new();
     let containers = spec
-        .and_then(|s| s.get("containers"))
+        .and_then(|s| s.field("containers"))
         .and_then(Value::as_array);
     for c in containers.into_iter().flatten() {
         for p in c
-            .get("ports")
+            .field("ports")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
-            let Some(port) = p.get("containerPort").and_then(port_number) else {
+            let Some(port) = p.field("containerPort").and_then(port_number) else {
                 continue;
             };
             let protocol = p
-                .get("protocol")
+                .field("protocol")
                 .and_then(Value::as_str)
                 .and_then(Protocol::parse)
                 .unwrap_or(Protocol::Tcp);
-            let name = p.get("name").and_then(scalar).filter(|s| !s.is_empty());
+            let name = p.field("name").and_then(scalar).filter(|s| !s.is_empty());
             out.push(ContainerPort {
                 name,
                 port,
@@ -536,26 +539,26 @@ fn container_ports(spec: Option<&Value>) -> Vec<ContainerPort> {
 }
 
 fn pod_workload(idx: usize, obj: &Object) -> Option<Workload> {
-    let meta = obj.value.get("metadata");
+    let meta = obj.value.field("metadata");
     let namespace = obj.namespace().unwrap_or("default").to_string();
-    let labels = labels_of(meta.and_then(|m| m.get("labels")));
+    let labels = labels_of(meta.and_then(|m| m.field("labels")));
     let owner = meta
-        .and_then(|m| m.get("ownerReferences"))
+        .and_then(|m| m.field("ownerReferences"))
         .and_then(Value::as_array)
         .and_then(|refs| {
             refs.iter()
-                .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+                .find(|r| r.field("controller").and_then(Value::as_bool) == Some(true))
         })
-        .filter(|r| r.get("kind").and_then(Value::as_str) != Some("Node"));
+        .filter(|r| r.field("kind").and_then(Value::as_str) != Some("Node"));
     let (name, kind) = match owner {
         Some(r) => {
             let n = r
-                .get("name")
+                .field("name")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
             let k = r
-                .get("kind")
+                .field("kind")
                 .and_then(Value::as_str)
                 .filter(|k| !k.is_empty())
                 .unwrap_or("Pod")
@@ -572,7 +575,7 @@ fn pod_workload(idx: usize, obj: &Object) -> Option<Workload> {
         name,
         kind,
         labels,
-        ports: container_ports(obj.value.get("spec")),
+        ports: container_ports(obj.value.field("spec")),
         object: idx,
         labels_pointer: "/metadata/labels".into(),
     })
@@ -587,35 +590,35 @@ fn template_workload(idx: usize, obj: &Object) -> Option<Workload> {
     } else {
         (obj.value.pointer("/spec/template")?, "/spec/template")
     };
-    let labels = labels_of(tmpl.get("metadata").and_then(|m| m.get("labels")));
+    let labels = labels_of(tmpl.field("metadata").and_then(|m| m.field("labels")));
     Some(Workload {
         namespace: obj.namespace().unwrap_or("default").to_string(),
         name: obj.name().to_string(),
         kind: obj.kind().to_string(),
         labels,
-        ports: container_ports(tmpl.get("spec")),
+        ports: container_ports(tmpl.field("spec")),
         object: idx,
         labels_pointer: format!("{ptr}/metadata/labels"),
     })
 }
 
 fn service(obj: &Object) -> Option<Service> {
-    let spec = obj.value.get("spec")?;
+    let spec = obj.value.field("spec")?;
     // A Service without a selector has hand-made endpoints: nothing to analyze.
-    let selector = labels_of(Some(spec.get("selector")?));
+    let selector = labels_of(Some(spec.field("selector")?));
     let ports = spec
-        .get("ports")
+        .field("ports")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|p| {
-            let port = p.get("port").and_then(port_number)?;
-            let target = match PortRef::of(p.get("targetPort")) {
+            let port = p.field("port").and_then(port_number)?;
+            let target = match PortRef::of(p.field("targetPort")) {
                 PortRef::Any => PortRef::Number(port),
                 t => t,
             };
             Some(ServicePort {
-                name: p.get("name").and_then(scalar),
+                name: p.field("name").and_then(scalar),
                 port,
                 target,
             })
@@ -635,18 +638,18 @@ fn ingress_backends(obj: &Object) -> Vec<Backend> {
     let mut add = |b: &Value| {
         // networking.k8s.io/v1: backend.service.{name, port.{name|number}};
         // extensions/v1beta1: backend.{serviceName, servicePort}.
-        let (name, port) = match b.get("service") {
+        let (name, port) = match b.field("service") {
             Some(s) => {
-                let port = s.get("port");
+                let port = s.field("port");
                 let port = port
-                    .and_then(|p| p.get("name"))
+                    .and_then(|p| p.field("name"))
                     .filter(|n| n.as_str().is_some_and(|n| !n.is_empty()))
-                    .or_else(|| port.and_then(|p| p.get("number")));
-                (s.get("name").and_then(Value::as_str), PortRef::of(port))
+                    .or_else(|| port.and_then(|p| p.field("number")));
+                (s.field("name").and_then(Value::as_str), PortRef::of(port))
             }
             None => (
-                b.get("serviceName").and_then(Value::as_str),
-                PortRef::of(b.get("servicePort")),
+                b.field("serviceName").and_then(Value::as_str),
+                PortRef::of(b.field("servicePort")),
             ),
         };
         if let Some(n) = name {
@@ -658,17 +661,19 @@ fn ingress_backends(obj: &Object) -> Vec<Backend> {
             });
         }
     };
-    let spec = obj.value.get("spec");
+    let spec = obj.value.field("spec");
     for key in ["defaultBackend", "backend"] {
         if let Some(b) = spec.and_then(|s| s.get(key)) {
             add(b);
         }
     }
-    let rules = spec.and_then(|s| s.get("rules")).and_then(Value::as_array);
+    let rules = spec
+        .and_then(|s| s.field("rules"))
+        .and_then(Value::as_array);
     for r in rules.into_iter().flatten() {
         let paths = r.pointer("/http/paths").and_then(Value::as_array);
         for p in paths.into_iter().flatten() {
-            if let Some(b) = p.get("backend") {
+            if let Some(b) = p.field("backend") {
                 add(b);
             }
         }
@@ -678,21 +683,21 @@ fn ingress_backends(obj: &Object) -> Vec<Backend> {
 
 fn route_backends(obj: &Object) -> Vec<Backend> {
     let namespace = obj.namespace().unwrap_or("default").to_string();
-    let spec = obj.value.get("spec");
+    let spec = obj.value.field("spec");
     let port = PortRef::of(spec.and_then(|s| s.pointer("/port/targetPort")));
-    let to = spec.and_then(|s| s.get("to")).into_iter();
+    let to = spec.and_then(|s| s.field("to")).into_iter();
     let alternates = spec
-        .and_then(|s| s.get("alternateBackends"))
+        .and_then(|s| s.field("alternateBackends"))
         .and_then(Value::as_array)
         .into_iter()
         .flatten();
     to.chain(alternates)
         .filter(|t| {
-            t.get("kind")
+            t.field("kind")
                 .and_then(Value::as_str)
                 .is_none_or(|k| k.is_empty() || k == "Service")
         })
-        .filter_map(|t| t.get("name").and_then(Value::as_str))
+        .filter_map(|t| t.field("name").and_then(Value::as_str))
         .map(|n| Backend {
             namespace: namespace.clone(),
             service: n.to_string(),

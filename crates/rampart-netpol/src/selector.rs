@@ -1,5 +1,6 @@
 //! Kubernetes label selectors (matchLabels + matchExpressions).
 
+use rampart_core::Field;
 use serde_json::Value;
 
 /// Labels of a pod or a namespace: a map from key to value, kept as a list sorted by key (most
@@ -88,7 +89,7 @@ impl Selector {
             return Err((String::new(), "a label selector must be an object".into()));
         };
         let mut sel = Selector::default();
-        if let Some(ml) = obj.get("matchLabels").filter(|v| !v.is_null()) {
+        if let Some(ml) = obj.field("matchLabels").filter(|v| !v.is_null()) {
             let Some(m) = ml.as_object() else {
                 return Err((
                     "/matchLabels".into(),
@@ -105,7 +106,7 @@ impl Selector {
                 sel.labels.insert(k.clone(), s);
             }
         }
-        if let Some(me) = obj.get("matchExpressions").filter(|v| !v.is_null()) {
+        if let Some(me) = obj.field("matchExpressions").filter(|v| !v.is_null()) {
             let Some(list) = me.as_array() else {
                 return Err((
                     "/matchExpressions".into(),
@@ -115,12 +116,12 @@ impl Selector {
             for (i, e) in list.iter().enumerate() {
                 let at = format!("/matchExpressions/{i}");
                 let key = e
-                    .get("key")
+                    .field("key")
                     .and_then(Value::as_str)
                     .ok_or_else(|| (at.clone(), "an expression needs a key".to_string()))?;
-                let op = e.get("operator").and_then(Value::as_str).unwrap_or("");
+                let op = e.field("operator").and_then(Value::as_str).unwrap_or("");
                 let values: Vec<String> = e
-                    .get("values")
+                    .field("values")
                     .and_then(Value::as_array)
                     .map(|a| a.iter().filter_map(scalar).collect())
                     .unwrap_or_default();

@@ -5,6 +5,7 @@ use crate::policy::{Options, Policy, Request, RoleKindBinding, SubjectKind};
 use crate::risks::{ANY_NAME, CapCache, Capability};
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
+use rampart_core::Field;
 use rampart_core::{Finding, Location, ObjectRef, Severity};
 use rampart_manifest::Object;
 use serde::Serialize;
@@ -200,14 +201,14 @@ impl PathGraph {
                 ("v1", "ServiceAccount") => {
                     let auto = o
                         .value
-                        .get("automountServiceAccountToken")
+                        .field("automountServiceAccountToken")
                         .and_then(Value::as_bool)
                         .unwrap_or(true);
                     sa_automount.insert((ns.clone(), o.name().to_string()), auto);
                     namespaces.insert(ns);
                 }
                 ("v1", "Secret") => {
-                    if o.value.get("type").and_then(Value::as_str)
+                    if o.value.field("type").and_then(Value::as_str)
                         == Some("kubernetes.io/service-account-token")
                         && let Some(sa) = o
                             .value
@@ -232,11 +233,11 @@ impl PathGraph {
                 .filter(|n| !n.is_empty())
                 .unwrap_or("default")
                 .to_string();
-            let (sa, sa_ptr) = match ps.spec.get("serviceAccountName").and_then(Value::as_str) {
+            let (sa, sa_ptr) = match ps.spec.field("serviceAccountName").and_then(Value::as_str) {
                 Some(s) if !s.is_empty() => {
                     (s.to_string(), format!("{}/serviceAccountName", ps.pointer))
                 }
-                _ => match ps.spec.get("serviceAccount").and_then(Value::as_str) {
+                _ => match ps.spec.field("serviceAccount").and_then(Value::as_str) {
                     Some(s) if !s.is_empty() => {
                         (s.to_string(), format!("{}/serviceAccount", ps.pointer))
                     }
@@ -245,7 +246,7 @@ impl PathGraph {
             };
             let automount = ps
                 .spec
-                .get("automountServiceAccountToken")
+                .field("automountServiceAccountToken")
                 .and_then(Value::as_bool)
                 .unwrap_or_else(|| {
                     sa_automount

@@ -2,6 +2,7 @@
 
 use crate::bootstrap;
 use crate::error::RbacError;
+use rampart_core::Field;
 use rampart_core::Location;
 use rampart_manifest::Object;
 use rampart_manifest::string_list;
@@ -488,7 +489,7 @@ impl Policy {
             RoleKind::ClusterRole => String::new(),
         };
         let mut rules = Vec::new();
-        match v.get("rules") {
+        match v.field("rules") {
             None | Some(Value::Null) => {}
             Some(Value::Array(list)) => {
                 for (i, r) in list.iter().enumerate() {
@@ -511,11 +512,11 @@ impl Policy {
                         check_list(obj, r, &ptr, f, &mut self.problems);
                     }
                     let rule = PolicyRule {
-                        verbs: string_list(r.get("verbs")),
-                        api_groups: string_list(r.get("apiGroups")),
-                        resources: string_list(r.get("resources")),
-                        resource_names: string_list(r.get("resourceNames")),
-                        non_resource_urls: string_list(r.get("nonResourceURLs")),
+                        verbs: string_list(r.field("verbs")),
+                        api_groups: string_list(r.field("apiGroups")),
+                        resources: string_list(r.field("resources")),
+                        resource_names: string_list(r.field("resourceNames")),
+                        non_resource_urls: string_list(r.field("nonResourceURLs")),
                     };
                     if rule.verbs.is_empty() {
                         self.problems.push(invalid(
@@ -537,21 +538,21 @@ impl Policy {
             (RoleKind::ClusterRole, Some(Value::Array(sels))) => Some(
                 sels.iter()
                     .map(|s| Selector {
-                        match_labels: string_map(s.get("matchLabels")),
-                        match_expressions: match s.get("matchExpressions") {
+                        match_labels: string_map(s.field("matchLabels")),
+                        match_expressions: match s.field("matchExpressions") {
                             Some(Value::Array(es)) => es
                                 .iter()
                                 .map(|e| {
                                     (
-                                        e.get("key")
+                                        e.field("key")
                                             .and_then(Value::as_str)
                                             .unwrap_or_default()
                                             .to_string(),
-                                        e.get("operator")
+                                        e.field("operator")
                                             .and_then(Value::as_str)
                                             .unwrap_or_default()
                                             .to_string(),
-                                        string_list(e.get("values")),
+                                        string_list(e.field("values")),
                                     )
                                 })
                                 .collect(),
@@ -598,24 +599,24 @@ impl Policy {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        if v.get("roleRef").is_none() {
+        if v.field("roleRef").is_none() {
             self.problems
                 .push(invalid(obj, "", "binding has no roleRef".to_string()));
         }
         let mut subjects = Vec::new();
-        match v.get("subjects") {
+        match v.field("subjects") {
             None | Some(Value::Null) => {}
             Some(Value::Array(list)) => {
                 for (i, s) in list.iter().enumerate() {
                     let ptr = format!("/subjects/{i}");
-                    let k = s.get("kind").and_then(Value::as_str).unwrap_or_default();
+                    let k = s.field("kind").and_then(Value::as_str).unwrap_or_default();
                     let name = s
-                        .get("name")
+                        .field("name")
                         .and_then(Value::as_str)
                         .unwrap_or_default()
                         .to_string();
                     let sns = s
-                        .get("namespace")
+                        .field("namespace")
                         .and_then(Value::as_str)
                         .unwrap_or_default();
                     let skind = match k {
