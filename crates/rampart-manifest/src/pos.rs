@@ -152,31 +152,34 @@ fn child<'v>(value: &'v Value, seg: &str) -> Option<(usize, &'v Value)> {
     }
 }
 
-/// Keeps only the entries of `map` whose key `keep` accepts, and their positions.
+/// Keeps only the entries of `map` whose key `keep` accepts, and their positions. A map that
+/// loses entries is rebuilt at the size of what stays.
 pub(crate) fn retain_entries(
     map: &mut Map<String, Value>,
     pos: Option<&mut PosNode>,
     keep: impl Fn(&str) -> bool,
 ) {
+    let kept: Vec<bool> = map.keys().map(|k| keep(k)).collect();
+    if kept.iter().all(|&k| k) {
+        return;
+    }
     if let Some(PosNode {
         kids: PosKids::Map(entries),
         ..
     }) = pos
     {
-        let mask: Vec<bool> = map.keys().map(|k| keep(k)).collect();
         *entries = std::mem::take(entries)
             .into_vec()
             .into_iter()
-            .zip(mask)
-            .filter_map(|(e, kept)| kept.then_some(e))
+            .zip(&kept)
+            .filter_map(|(e, &k)| k.then_some(e))
             .collect();
     }
-    let before = map.len();
-    map.retain(|k, _| keep(k));
-    if map.len() < before {
-        // what stays is kept at its size
-        *map = std::mem::take(map).into_iter().collect();
-    }
+    *map = std::mem::take(map)
+        .into_iter()
+        .zip(&kept)
+        .filter_map(|(entry, &k)| k.then_some(entry))
+        .collect();
 }
 
 fn unescape(seg: &str) -> std::borrow::Cow<'_, str> {

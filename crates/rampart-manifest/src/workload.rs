@@ -22,9 +22,7 @@ impl<'a> PodSpecRef<'a> {
 
     /// `true` when the pod spec field is the boolean `true`.
     pub fn flag(&self, key: &str) -> bool {
-        rampart_core::field::lookup(self.spec, key)
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
+        self.get(key).and_then(Value::as_bool).unwrap_or(false)
     }
 
     pub fn labels(&self) -> Option<&'a Map<String, Value>> {

@@ -303,7 +303,7 @@ fn parse_chunk(text: &str, line_offset: u32, docs: &mut Vec<Doc>) -> Result<(), 
                         message: "invalid YAML: unbalanced collection".into(),
                     });
                 };
-                let (v, p, anchor, l, c) = match frame {
+                let (v, kids, anchor, line, col) = match frame {
                     Frame::Seq {
                         mut items,
                         kids,
@@ -312,17 +312,8 @@ fn parse_chunk(text: &str, line_offset: u32, docs: &mut Vec<Doc>) -> Result<(), 
                         anchor,
                     } => {
                         items.shrink_to_fit();
-                        (
-                            Value::Array(items),
-                            PosNode {
-                                line,
-                                col,
-                                kids: PosKids::Seq(kids.into_boxed_slice()),
-                            },
-                            anchor,
-                            line,
-                            col,
-                        )
+                        let kids = PosKids::Seq(kids.into_boxed_slice());
+                        (Value::Array(items), kids, anchor, line, col)
                     }
                     Frame::Map {
                         entries,
@@ -332,20 +323,11 @@ fn parse_chunk(text: &str, line_offset: u32, docs: &mut Vec<Doc>) -> Result<(), 
                         ..
                     } => {
                         let (map, kids) = build_map(entries)?;
-                        (
-                            Value::Object(map),
-                            PosNode {
-                                line,
-                                col,
-                                kids: PosKids::Map(kids.into_boxed_slice()),
-                            },
-                            anchor,
-                            line,
-                            col,
-                        )
+                        let kids = PosKids::Map(kids.into_boxed_slice());
+                        (Value::Object(map), kids, anchor, line, col)
                     }
                 };
-                b.complete(v, p, anchor, l, c)?;
+                b.complete(v, PosNode { line, col, kids }, anchor, line, col)?;
             }
         }
     }

@@ -2,8 +2,7 @@
 
 use crate::bootstrap;
 use crate::error::RbacError;
-use rampart_core::Field;
-use rampart_core::Location;
+use rampart_core::{Field, Location};
 use rampart_manifest::Object;
 use rampart_manifest::string_list;
 use serde_json::Value;

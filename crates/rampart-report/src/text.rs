@@ -94,9 +94,6 @@ pub(crate) fn render(ctx: &Ctx, out: &mut impl Write, color: bool) -> io::Result
     } else {
         Renderer::plain()
     };
-    fn file_of(f: &Finding) -> Option<&str> {
-        f.location.as_ref().map(|l| &*l.file)
-    }
     // runs of findings in one file, rendered side by side and written in order
     let mut groups: Vec<&[&Finding]> = Vec::new();
     let mut rest: &[&Finding] = &ctx.sorted;
@@ -130,12 +127,14 @@ pub(crate) fn render(ctx: &Ctx, out: &mut impl Write, color: bool) -> io::Result
     out.write_all(ctx.redactor.apply(&chunk).as_bytes())
 }
 
+/// The file a finding is in, if it is located.
+fn file_of(f: &Finding) -> Option<&str> {
+    f.location.as_ref().map(|l| &*l.file)
+}
+
 /// One file's findings under a heading, redacted.
 fn file_group(ctx: &Ctx, renderer: &Renderer, style: &Style, group: &[&Finding]) -> String {
-    let file = group
-        .first()
-        .and_then(|f| f.location.as_ref())
-        .map(|l| &*l.file);
+    let file = group.first().and_then(|f| file_of(f));
     let source = file
         .and_then(|name| (ctx.report.sources)(name))
         .map(Source::new);

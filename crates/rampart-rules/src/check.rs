@@ -2,8 +2,7 @@
 
 use crate::Config;
 use crate::inventory::Inventory;
-use rampart_core::Field;
-use rampart_core::{Finding, Severity};
+use rampart_core::{Field, Finding, Severity};
 use rampart_manifest::{ContainerRef, Object, PodSpecRef};
 
 /// A check's identity and documentation.
