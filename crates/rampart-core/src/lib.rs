@@ -11,9 +11,11 @@
 //! assert!(f.severity >= Severity::High);
 //! ```
 
+pub mod check;
 pub mod field;
 mod redact;
 
+pub use check::{CheckInfo, Origin};
 pub use field::Field;
 
 pub use redact::{REDACTED, redact_value};
