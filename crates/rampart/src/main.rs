@@ -37,6 +37,10 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Write a CA, a serving certificate and the caBundle for the webhook.
     Certs(cmd::certs::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion(cmd::completion::CompletionArgs),
+    /// Print the man page (roff) to standard output.
+    Man,
 }
 
 /// mimalloc: the scan allocates millions of small nodes from both cores at once, where it is
@@ -48,7 +52,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let started = std::time::Instant::now();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(plugin_args(std::env::args_os()));
     init_tracing();
     tracing::debug!(elapsed = ?started.elapsed(), "started");
     let result = match cli.command {
@@ -62,6 +66,8 @@ fn main() -> ExitCode {
         Command::Audit(a) => cmd::audit::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Certs(a) => cmd::certs::run(a),
+        Command::Completion(a) => cmd::completion::completion::<Cli>(a),
+        Command::Man => cmd::completion::man::<Cli>(),
     };
     tracing::debug!(elapsed = ?started.elapsed(), "finished");
     match result {
@@ -83,11 +89,37 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// As a kubectl plugin (`kubectl-rampart` on PATH, run as `kubectl rampart ...`), kubectl
+/// starts the binary under that name; usage and errors then name the command the user typed.
+fn plugin_args(
+    args: impl Iterator<Item = std::ffi::OsString>,
+) -> impl Iterator<Item = std::ffi::OsString> {
+    args.enumerate().map(|(i, a)| {
+        let is_plugin = i == 0
+            && std::path::Path::new(&a)
+                .file_stem()
+                .is_some_and(|s| s == "kubectl-rampart");
+        if is_plugin {
+            std::ffi::OsString::from("kubectl rampart")
+        } else {
+            a
+        }
+    })
+}
+
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAMPART_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(log_ansi())
         .try_init();
+}
+
+/// Colour in log lines only on a terminal, and never with `NO_COLOR` set: logs redirected to a
+/// file carry no escape sequences.
+pub(crate) fn log_ansi() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

@@ -84,7 +84,8 @@ fn log_dispatch(format: LogFormat) -> tracing::Dispatch {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(crate::log_ansi());
     match format {
         LogFormat::Json => tracing::Dispatch::new(builder.json().flatten_event(true).finish()),
         LogFormat::Text => tracing::Dispatch::new(builder.finish()),
