@@ -27,5 +27,5 @@ mod time;
 pub use error::AuditError;
 pub use events::{Events, detect_text, parse_events, read_input};
 pub use falco::{Alert, Priority, RulesSource, Ruleset, Scratch};
-pub use lint::{CHECKS, lint};
+pub use lint::{CHECKS, checks, lint};
 pub use policy::{Decision, Level, Policy, Request, ResourceAttrs};

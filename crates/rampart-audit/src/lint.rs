@@ -44,6 +44,23 @@ pub const CHECKS: &[(&str, Severity, &str)] = &[
     ),
 ];
 
+/// [`CHECKS`] as registry records.
+pub fn checks() -> Vec<rampart_core::CheckInfo> {
+    CHECKS
+        .iter()
+        .map(|(slug, sev, summary)| {
+            rampart_core::CheckInfo::new(*slug, *sev, rampart_core::Origin::Audit, *summary).doc(
+                format!(
+                    "## What it does\nReported by `rampart audit lint` on an audit Policy: {summary}.\n\n\
+                     ## Remediation\nAdd or reorder the Policy's rules; `rampart audit level` shows the level a \
+                     request gets.\n\n## References\n- CIS Kubernetes Benchmark 3.2.2\n"
+                ),
+            )
+            .cis(["3.2.2"])
+        })
+        .collect()
+}
+
 fn severity(slug: &str) -> Severity {
     CHECKS
         .iter()

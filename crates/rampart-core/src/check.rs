@@ -181,6 +181,19 @@ impl CheckInfo {
     }
 }
 
+/// The CIS Kubernetes Benchmark item numbers a list of references cites
+/// (`CIS Kubernetes Benchmark 5.1.1`).
+pub fn cis_ids<S: AsRef<str>>(references: &[S]) -> Vec<String> {
+    references
+        .iter()
+        .filter_map(|r| r.as_ref().strip_prefix("CIS Kubernetes Benchmark "))
+        .flat_map(|rest| rest.split([',', ' ']))
+        .map(|id| id.trim_matches(|c: char| !c.is_ascii_digit()))
+        .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        .map(str::to_string)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +208,10 @@ mod tests {
             Some("- one\n- two wrapped")
         );
         assert_eq!(c.section("Remediation"), None);
+        assert_eq!(
+            cis_ids(&["CIS Kubernetes Benchmark 5.1.1, 5.1.3", "NSA guide"]),
+            ["5.1.1", "5.1.3"]
+        );
         assert!(!c.answers_to("y"));
     }
 }

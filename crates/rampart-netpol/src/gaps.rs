@@ -428,6 +428,30 @@ pub const GAP_CHECKS: &[GapCheck] = &[
     },
 ];
 
+/// [`GAP_CHECKS`] as registry records. `missing-default-deny-network-policy`, the manifest
+/// catalog's former name for the same gap, is an alias of `namespace-without-default-deny`.
+pub fn checks() -> Vec<rampart_core::CheckInfo> {
+    GAP_CHECKS
+        .iter()
+        .map(|g| {
+            let info = rampart_core::CheckInfo::new(
+                g.slug,
+                g.severity,
+                rampart_core::Origin::Netpol,
+                g.summary,
+            )
+            .doc(g.doc);
+            if g.slug == "namespace-without-default-deny" {
+                info.alias("missing-default-deny-network-policy")
+                    .cis(["5.3.2"])
+                    .references(["CIS Kubernetes Benchmark 5.3.2"])
+            } else {
+                info
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod catalog_tests {
     use super::GAP_CHECKS;

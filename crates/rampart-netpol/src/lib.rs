@@ -40,7 +40,7 @@ mod selector;
 pub use conn::{ConnSet, Protocol};
 pub use explain::{Explanation, PolicyTrace, RuleTrace, Side, explain};
 pub use format::{Format, UnknownFormat, render};
-pub use gaps::{GAP_CHECKS, GapCheck, gaps};
+pub use gaps::{GAP_CHECKS, GapCheck, checks, gaps};
 pub use ip::IpRange;
 
 use eval::{Engine, Target};

@@ -216,6 +216,32 @@ pub fn to_findings(policy: Policy, obj: &Object, violations: &[Violation]) -> Ve
         .collect()
 }
 
+/// Every control as a registry record, slug `pss-<upstream id>`.
+pub fn checks() -> Vec<rampart_core::CheckInfo> {
+    let mut out: Vec<rampart_core::CheckInfo> = CHECKS
+        .iter()
+        .map(|c| {
+            rampart_core::CheckInfo::new(
+                finding_slug(c.id),
+                severity(c.id),
+                rampart_core::Origin::Pss,
+                format!("Pod Security Standards: {}", c.summary),
+            )
+            .doc(format!(
+                "## What it does\n{}: reported when a pod or a workload's pod template fails this \
+                 control of the Pod Security Standards at the configured level and version \
+                 (`rampart pss`, or `pss:` in `.rampart.yaml`).\n\n{}\n\n## References\n- {}\n",
+                c.summary,
+                c.doc.trim(),
+                REFERENCES.join("\n- ")
+            ))
+            .references(REFERENCES.iter().cloned())
+        })
+        .collect();
+    out.sort_by(|a, b| a.slug.cmp(&b.slug));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

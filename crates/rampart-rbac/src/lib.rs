@@ -21,6 +21,7 @@ mod bootstrap;
 mod error;
 pub mod paths;
 mod policy;
+mod registry;
 #[rustfmt::skip]
 mod resource_table;
 pub mod resources;
@@ -32,6 +33,7 @@ pub use policy::{
     Binding, BoundSubject, Grant, Options, Policy, PolicyRule, Request, Role, RoleKind,
     RoleKindBinding, RuleAt, Subject, SubjectKind, Target, UserInfo, rule_allows, split_sa_user,
 };
+pub use registry::checks;
 pub use risks::{Capability, Risk, risk_findings_of, risks, risks_findings};
 
 /// Everything `rampart scan` reports for RBAC, building the policy once: risky grants, bindings

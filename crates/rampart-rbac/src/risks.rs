@@ -370,12 +370,28 @@ fn binding_risks(policy: &Policy, cache: &CapCache, bid: usize, b: &Binding) -> 
         format!("in namespace {}", b.namespace)
     };
     let mut out = Vec::new();
-    for &(cap, rule) in cache.get(b) {
+    let caps = cache.get(b);
+    // cluster-admin implies every other capability: one finding that lists them, not one each
+    let admin = caps.iter().find(|(c, _)| *c == Capability::ClusterAdmin);
+    let implied: Vec<&str> = if admin.is_some() {
+        caps.iter()
+            .filter(|(c, _)| *c != Capability::ClusterAdmin)
+            .map(|(c, _)| c.what())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for &(cap, rule) in admin.map_or(caps, std::slice::from_ref) {
         let via = policy.describe_grant(&crate::policy::Grant {
             binding: bid,
             subject: 0,
             rule,
         });
+        let implies = if implied.is_empty() {
+            String::new()
+        } else {
+            format!("; this implies it can {}", implied.join(", "))
+        };
         for s in b.subjects.iter().filter(|s| s.valid) {
             out.push(Risk {
                 capability: cap,
@@ -385,7 +401,7 @@ fn binding_risks(policy: &Policy, cache: &CapCache, bid: usize, b: &Binding) -> 
                 binding: bid,
                 rule,
                 message: format!(
-                    "{} can {} {scope} via {via}",
+                    "{} can {} {scope} via {via}{implies}",
                     s.subject.describe(),
                     cap.what()
                 ),

@@ -27,8 +27,21 @@ pub enum ConfigError {
         message: String,
     },
     /// A check named in the configuration does not exist.
-    #[error("unknown check `{check}` in configuration (see `rampart checks`)")]
-    UnknownCheck { check: String },
+    #[error("{}unknown check `{check}` in configuration (see `rampart checks`)", at.as_ref().map(|a| format!("{}:{}:{}: ", a.file, a.line, a.column)).unwrap_or_default())]
+    UnknownCheck {
+        check: String,
+        /// Where the configuration names it (absent for configuration built in code).
+        at: Option<CheckRef>,
+    },
+}
+
+/// Where a check's name appears in the configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRef {
+    pub name: String,
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
 }
 
 /// The whole configuration file.
@@ -45,6 +58,9 @@ pub struct Config {
     /// Default for `--fail-on`.
     #[serde(default)]
     pub fail_on: Option<Severity>,
+    /// Every check name under `checks:` with its position, for validation against the registry.
+    #[serde(skip)]
+    pub check_refs: Vec<CheckRef>,
 }
 
 /// Which checks run and how severe they are.
@@ -152,7 +168,7 @@ impl Config {
         let Some(doc) = docs.into_iter().next() else {
             return Ok(Config::default());
         };
-        <Config as serde::Deserialize>::deserialize(&doc.value).map_err(|e| {
+        let mut config = <Config as serde::Deserialize>::deserialize(&doc.value).map_err(|e| {
             let message = e.to_string();
             // serde names the offending key; point at it when we can find it
             let (line, column) = message
@@ -166,7 +182,79 @@ impl Config {
                 column,
                 message,
             }
-        })
+        })?;
+        let at = |pointer: &str| {
+            doc.pos
+                .find(&doc.value, pointer)
+                .unwrap_or((doc.pos.line, doc.pos.col))
+        };
+        if let Some(pss) = &config.pss {
+            let bad = if let Err(e) = pss.level.parse::<rampart_pss::Level>() {
+                Some(("/pss/level", e.to_string()))
+            } else if let Err(e) = pss.version.parse::<rampart_pss::Version>() {
+                Some(("/pss/version", e.to_string()))
+            } else {
+                None
+            };
+            if let Some((pointer, message)) = bad {
+                let (line, column) = at(pointer);
+                return Err(ConfigError::Invalid {
+                    file: file.into(),
+                    line,
+                    column,
+                    message,
+                });
+            }
+        }
+        let mut refs = Vec::new();
+        let checks = &config.checks;
+        let none = Vec::new();
+        let lists = [
+            ("/checks/disable", &checks.disable),
+            ("/checks/only", checks.only.as_ref().unwrap_or(&none)),
+        ];
+        for (pointer, names) in lists {
+            for (i, name) in names.iter().enumerate() {
+                refs.push((format!("{pointer}/{i}"), name.clone()));
+            }
+        }
+        for name in checks.severity.keys() {
+            refs.push((
+                format!(
+                    "/checks/severity/{}",
+                    rampart_manifest::escape_segment(name)
+                ),
+                name.clone(),
+            ));
+        }
+        config.check_refs = refs
+            .into_iter()
+            .map(|(pointer, name)| {
+                let (line, column) = at(&pointer);
+                CheckRef {
+                    name,
+                    file: file.into(),
+                    line,
+                    column,
+                }
+            })
+            .collect();
+        Ok(config)
+    }
+
+    /// Every check the configuration names, with its position when it came from a file.
+    pub fn named_checks(&self) -> Vec<(String, Option<CheckRef>)> {
+        let checks = &self.checks;
+        checks
+            .disable
+            .iter()
+            .chain(checks.only.iter().flatten())
+            .chain(checks.severity.keys())
+            .map(|n| {
+                let at = self.check_refs.iter().find(|r| &r.name == n).cloned();
+                (n.clone(), at)
+            })
+            .collect()
     }
 
     /// Reads a configuration file.

@@ -16,7 +16,7 @@ pub mod secrets;
 mod util;
 
 pub use check::CheckMeta;
-pub use config::{ChecksConfig, Config, ConfigError, PssConfig, Settings};
+pub use config::{CheckRef, ChecksConfig, Config, ConfigError, PssConfig, Settings};
 pub use inventory::Inventory;
 
 use check::{Configured, Emitter, ObjectContext};
@@ -62,6 +62,28 @@ pub fn all_checks() -> Vec<&'static CheckMeta> {
     v
 }
 
+/// Every catalog check as a registry record, with its former slugs as aliases.
+pub fn infos() -> Vec<rampart_core::CheckInfo> {
+    all_checks()
+        .into_iter()
+        .map(|m| {
+            let mut info = rampart_core::CheckInfo::new(
+                m.slug,
+                m.severity,
+                rampart_core::Origin::Manifest,
+                m.summary,
+            )
+            .doc(m.markdown())
+            .references(m.references())
+            .cis(rampart_core::check::cis_ids(&m.references()));
+            for (old, _) in checks::ALIASES.iter().filter(|(_, new)| *new == m.slug) {
+                info = info.alias(*old);
+            }
+            info
+        })
+        .collect()
+}
+
 /// The metadata of the check named `slug` (or a former slug that is now an alias).
 pub fn find_check(slug: &str) -> Option<&'static CheckMeta> {
     let slug = checks::ALIASES
@@ -75,22 +97,9 @@ pub fn find_check(slug: &str) -> Option<&'static CheckMeta> {
 }
 
 impl Catalog {
-    /// Builds the catalog, rejecting configuration that names unknown checks.
+    /// Builds the catalog. Names in the configuration that are not catalog checks belong to
+    /// other analyzers: the engine validates every name against the one registry.
     pub fn new(config: Config) -> Result<Catalog, ConfigError> {
-        let known = |s: &str| find_check(s).is_some();
-        for slug in config
-            .checks
-            .disable
-            .iter()
-            .chain(config.checks.severity.keys())
-            .chain(config.checks.only.iter().flatten())
-        {
-            if !known(slug) {
-                return Err(ConfigError::UnknownCheck {
-                    check: slug.clone(),
-                });
-            }
-        }
         let checks = checks::ALL
             .iter()
             .filter(|c| {

@@ -321,11 +321,23 @@ fn checks_and_explain() {
     for slug in [
         "privileged-container",
         "run-as-root",
-        "missing-default-deny-network-policy",
+        "namespace-without-default-deny",
+        "rbac-missing-role",
         "nginx-ingress-snippet-annotation",
     ] {
         assert!(text.contains(slug), "{slug} missing from the catalog");
     }
+    // a merged slug is explained under its current name
+    let out = rampart()
+        .args(["explain", "missing-default-deny-network-policy"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("# namespace-without-default-deny"),
+        "{text}"
+    );
     let out = rampart()
         .args(["explain", "privileged-container"])
         .output()

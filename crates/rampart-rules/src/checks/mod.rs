@@ -3,7 +3,6 @@
 mod automount_service_account_token;
 mod binding_to_anonymous;
 mod capabilities_not_dropped;
-mod cluster_admin_binding;
 mod configmap_with_credentials;
 mod cronjob_missing_concurrency_policy;
 mod custom_selinux_options;
@@ -33,7 +32,6 @@ mod latest_tag;
 mod missing_anti_affinity;
 mod missing_cpu_limit;
 mod missing_cpu_request;
-mod missing_default_deny_network_policy;
 mod missing_liveness_probe;
 mod missing_memory_limit;
 mod missing_memory_request;
@@ -49,10 +47,7 @@ mod privilege_escalation_container;
 mod privileged_container;
 mod privileged_port;
 mod rbac_persistent_volume_create;
-mod rbac_pod_exec;
 mod rbac_privilege_escalation_verbs;
-mod rbac_secrets_access;
-mod rbac_wildcard;
 mod run_as_root;
 mod run_as_root_group;
 mod secret_as_env_var;
@@ -104,13 +99,8 @@ pub(crate) static ALL: &[&dyn Check] = &[
     &secret_as_env_var::SecretAsEnvVar,
     &configmap_with_credentials::ConfigmapWithCredentials,
     &plaintext_secret_manifest::PlaintextSecretManifest,
-    &rbac_wildcard::RbacWildcard,
-    &rbac_secrets_access::RbacSecretsAccess,
-    &rbac_pod_exec::RbacPodExec,
     &rbac_privilege_escalation_verbs::RbacPrivilegeEscalationVerbs,
-    &cluster_admin_binding::ClusterAdminBinding,
     &missing_pod_security_labels::MissingPodSecurityLabels,
-    &missing_default_deny_network_policy::MissingDefaultDenyNetworkPolicy,
     &missing_pod_disruption_budget::MissingPodDisruptionBudget,
     &ingress_without_tls::IngressWithoutTls,
     &nginx_ingress_snippet_annotation::NginxIngressSnippetAnnotation,
@@ -148,7 +138,8 @@ pub(crate) static ALL: &[&dyn Check] = &[
     &kube_system_workload::KubeSystemWorkload,
 ];
 
-/// Former slugs that still resolve, as (old, current).
+/// Former slugs that still resolve, as (old, current). Slugs whose concept now belongs to an
+/// analyzer (RBAC grants, NetworkPolicy isolation) are that analyzer's aliases, not listed here.
 pub(crate) static ALIASES: &[(&str, &str)] = &[
     ("privileged", "privileged-container"),
     ("no-read-only-root-fs", "writable-root-filesystem"),
@@ -181,8 +172,6 @@ pub(crate) struct RuleView<'a> {
     pub verbs: Vec<&'a str>,
     pub resources: Vec<&'a str>,
     pub groups: Vec<&'a str>,
-    /// Whether `resourceNames` limits the rule to named objects.
-    pub named: bool,
 }
 
 impl RuleView<'_> {
@@ -226,10 +215,6 @@ pub(crate) fn role_rules<'a>(cx: &ObjectContext<'a>) -> Vec<RuleView<'a>> {
             verbs: crate::util::strings(rule.field("verbs")),
             resources: crate::util::strings(rule.field("resources")),
             groups: crate::util::strings(rule.field("apiGroups")),
-            named: rule
-                .field("resourceNames")
-                .and_then(Value::as_array)
-                .is_some_and(|n| !n.is_empty()),
         })
         .collect()
 }

@@ -74,8 +74,8 @@ pub struct Args {
 
 #[derive(Debug, clap::Args)]
 pub struct ChecksArgs {
-    /// Output format: text or json.
-    #[arg(long, default_value = "text")]
+    /// Output format: text, json or markdown (the `docs/checks.md` page).
+    #[arg(long, short = 'o', default_value = "text")]
     pub format: String,
 }
 
@@ -95,10 +95,14 @@ fn load_config(args: &Args) -> anyhow::Result<Config> {
             .ok()
             .and_then(|d| Config::discover(&d)),
     };
-    match path {
-        Some(p) => Ok(Config::load(&p)?),
-        None => Ok(Config::default()),
-    }
+    let config = match path {
+        Some(p) => Config::load(&p)?,
+        None => return Ok(Config::default()),
+    };
+    rampart_engine::resolve_config(config, rampart_engine::registry()).map_err(|errs| {
+        let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("invalid configuration:\n{}", msgs.join("\n"))
+    })
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -270,12 +274,9 @@ pub fn exit_code(findings: &[Finding], errors: &[InputError], fail_on: Severity)
 }
 
 /// Findings of the checks and analyzers that look across objects — the catalog's, NetworkPolicy
-/// gaps, RBAC risks and escalation paths — run side by side, minus analyzer findings the
-/// catalog already reports under its own slug and checks the configuration disables.
+/// gaps, RBAC risks and escalation paths — run side by side, with the configuration's
+/// `disable`, `only` and `severity` applied to the analyzers' findings too.
 fn across_findings(catalog: &Catalog, objects: &[rampart_manifest::Object]) -> Vec<Finding> {
-    // `missing-default-deny-network-policy` is the catalog's name for this gap
-    const SAME_AS_CATALOG: &[&str] = &["namespace-without-default-deny"];
-    let disabled = &catalog.config().checks.disable;
     let t0 = std::time::Instant::now();
     let timed = |what: &'static str, f: &dyn Fn() -> Vec<Finding>| {
         let t = std::time::Instant::now();
@@ -293,11 +294,9 @@ fn across_findings(catalog: &Catalog, objects: &[rampart_manifest::Object]) -> V
         },
     );
     tracing::debug!(catalog = own.len(), netpol = netpol.len(), rbac = rbac.len(), elapsed = ?t0.elapsed(), "across objects");
-    own.extend(
-        netpol.into_iter().chain(rbac).filter(|f| {
-            !SAME_AS_CATALOG.contains(&f.check.as_str()) && !disabled.contains(&f.check)
-        }),
-    );
+    let mut analyzers: Vec<Finding> = netpol.into_iter().chain(rbac).collect();
+    rampart_engine::apply_config(&mut analyzers, catalog.config());
+    own.extend(analyzers);
     own
 }
 
@@ -309,69 +308,49 @@ fn pss_policy(level: &str, version: &str) -> anyhow::Result<rampart_pss::Policy>
 }
 
 pub fn checks(args: ChecksArgs) -> anyhow::Result<ExitCode> {
-    let all = crate::catalog::entries();
+    let registry = rampart_engine::registry();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.format.as_str() {
         "json" => {
-            let list: Vec<_> = all
-                .iter()
-                .map(|e| serde_json::json!({"check": e.slug, "severity": e.severity, "summary": e.summary, "source": e.source}))
-                .collect();
+            let list: Vec<_> = registry.iter().collect();
             serde_json::to_writer_pretty(&mut out, &list)?;
             writeln!(out)?;
         }
-        "text" => {
-            let width = all.iter().map(|e| e.slug.len()).max().unwrap_or(0);
-            let mut source = "";
-            for e in &all {
-                if e.source != source {
-                    source = e.source;
-                    let title = match source {
-                        "checks" => "manifest checks",
-                        "pss" => {
-                            "Pod Security Standards (with --pss-level or `pss:` in .rampart.yaml)"
-                        }
-                        "netpol" => "NetworkPolicy gaps",
-                        _ => "RBAC risks and escalation paths",
-                    };
-                    writeln!(
-                        out,
-                        "{}# {title}",
-                        if e.slug == all.first().map_or("", |f| f.slug.as_str()) {
-                            ""
-                        } else {
-                            "\n"
-                        }
-                    )?;
+        "markdown" | "md" => out.write_all(registry.markdown().as_bytes())?,
+        "text" | "txt" => {
+            let width = registry.iter().map(|e| e.slug.len()).max().unwrap_or(0);
+            let mut origin = None;
+            for e in registry.iter() {
+                if origin != Some(e.origin) {
+                    if origin.is_some() {
+                        writeln!(out)?;
+                    }
+                    origin = Some(e.origin);
+                    writeln!(out, "# {}", e.origin.title())?;
                 }
                 writeln!(
                     out,
                     "{:<width$}  {:<8}  {}",
                     e.slug,
                     e.severity.as_str(),
-                    e.summary
+                    e.title
                 )?;
             }
-            writeln!(out, "\n{} checks", all.len())?;
+            writeln!(out, "\n{} checks", registry.len())?;
         }
-        other => {
-            anyhow::bail!("unknown format `{other}` for `rampart checks`, expected text or json")
-        }
+        other => anyhow::bail!(
+            "unknown format `{other}` for `rampart checks`, expected text, json or markdown"
+        ),
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
-    let all = crate::catalog::entries();
-    let slug = rampart_rules::find_check(&args.check).map_or(args.check.as_str(), |m| m.slug);
-    let Some(e) = all.iter().find(|e| e.slug == slug) else {
-        let close: Vec<&str> = all
-            .iter()
-            .map(|e| e.slug.as_str())
-            .filter(|s| s.contains(args.check.as_str()) || args.check.contains(*s))
-            .collect();
+    let registry = rampart_engine::registry();
+    let Some(e) = registry.get(&args.check) else {
+        let close = registry.similar(&args.check);
         let hint = if close.is_empty() {
             String::new()
         } else {
@@ -383,11 +362,14 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "# {}\n\nSeverity: {}\n\n{}\n\n{}",
-        e.slug, e.severity, e.summary, e.doc
-    )?;
+    write!(out, "# {}\n\nSeverity: {}", e.slug, e.severity)?;
+    if !e.cis.is_empty() {
+        write!(out, " · CIS Kubernetes Benchmark {}", e.cis.join(", "))?;
+    }
+    if !e.aliases.is_empty() {
+        write!(out, " · also answers to {}", e.aliases.join(", "))?;
+    }
+    writeln!(out, "\n\n{}\n\n{}", e.title, e.doc.trim_end())?;
     Ok(ExitCode::SUCCESS)
 }
 
