@@ -9,7 +9,10 @@
 //! assert_eq!(config.checks.disable, ["rbac-exec-pods"]);
 //! ```
 
+mod input;
 mod registry;
+
+pub use input::duplicate_findings;
 
 pub use registry::{Registry, registry};
 

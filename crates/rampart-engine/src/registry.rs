@@ -22,6 +22,7 @@ pub fn registry() -> &'static Registry {
 /// Every analyzer's records, in the order `rampart checks` lists them.
 fn builtin() -> Vec<CheckInfo> {
     let mut all = rampart_rules::infos();
+    all.push(crate::input::duplicate_object_info());
     all.extend(rampart_pss::checks());
     all.extend(rampart_netpol::checks());
     let mut rbac = rampart_rbac::checks();

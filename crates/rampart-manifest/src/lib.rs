@@ -11,12 +11,17 @@
 //! assert_eq!(pod.location("/spec/hostNetwork").line, 6);
 //! ```
 
+mod input;
 mod pos;
 mod slim;
 mod validate;
 pub mod workload;
 mod yaml;
 
+pub use input::{
+    Duplicate, duplicates, duplicates_of, is_cluster_scoped, render_chart, set_default_namespace,
+    unrendered_template,
+};
 pub use pos::{PosNode, escape_segment};
 pub use workload::{
     ContainerKind, ContainerRef, PodSpecRef, containers, is_workload_group, pod_spec,
@@ -175,13 +180,15 @@ pub fn string_list(v: Option<&Value>) -> Vec<String> {
 pub enum Source {
     Stdin,
     File(PathBuf),
+    /// A directory with a `Chart.yaml`: rendered with `helm template`, never read file by file.
+    Chart(PathBuf),
 }
 
 impl Source {
     pub fn display_name(&self) -> String {
         match self {
             Source::Stdin => "<stdin>".to_string(),
-            Source::File(p) => p.display().to_string(),
+            Source::File(p) | Source::Chart(p) => p.display().to_string(),
         }
     }
 }
@@ -215,10 +222,13 @@ fn is_manifest_path(p: &Path) -> bool {
 }
 
 /// Expands paths into sources: `-` is stdin, a directory is walked recursively (honouring
-/// `.gitignore`) for `.yaml`, `.yml` and `.json` files, a file is taken as given.
+/// `.gitignore`, following symbolic links) for `.yaml`, `.yml` and `.json` files, a directory
+/// with a `Chart.yaml` is one chart source, a file is taken as given. Sources come back sorted
+/// and without repeats, so what the input means does not depend on the order of the paths.
 pub fn discover<P: AsRef<Path>>(paths: &[P]) -> (Vec<Source>, Vec<InputError>) {
     let mut sources = Vec::new();
     let mut errors = Vec::new();
+    let is_chart = |d: &Path| d.join("Chart.yaml").is_file();
     for p in paths {
         let p = p.as_ref();
         if p == Path::new("-") {
@@ -226,20 +236,33 @@ pub fn discover<P: AsRef<Path>>(paths: &[P]) -> (Vec<Source>, Vec<InputError>) {
             continue;
         }
         match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() && is_chart(p) => sources.push(Source::Chart(p.to_path_buf())),
             Ok(m) if m.is_dir() => {
-                let mut found = Vec::new();
                 let walker = ignore::WalkBuilder::new(p)
                     .hidden(true)
                     .parents(true)
                     .require_git(false)
+                    .follow_links(true)
+                    // a chart's files are rendered together, never read one by one
+                    .filter_entry(move |e| {
+                        e.depth() <= 1
+                            || !e
+                                .path()
+                                .parent()
+                                .is_some_and(|d| d.join("Chart.yaml").is_file())
+                    })
                     .build();
                 for entry in walker {
                     match entry {
                         Ok(e) => {
-                            if e.file_type().is_some_and(|t| t.is_file())
+                            let Some(t) = e.file_type() else { continue };
+                            if t.is_dir() && e.depth() > 0 && is_chart(e.path()) {
+                                sources.push(Source::Chart(e.into_path()));
+                            } else if t.is_file()
                                 && is_manifest_path(e.path())
+                                && !e.path().parent().is_some_and(|d| d != p && is_chart(d))
                             {
-                                found.push(e.into_path());
+                                sources.push(Source::File(e.into_path()));
                             }
                         }
                         Err(e) => errors.push(InputError {
@@ -250,8 +273,6 @@ pub fn discover<P: AsRef<Path>>(paths: &[P]) -> (Vec<Source>, Vec<InputError>) {
                         }),
                     }
                 }
-                found.sort();
-                sources.extend(found.into_iter().map(Source::File));
             }
             Ok(_) => sources.push(Source::File(p.to_path_buf())),
             Err(e) => errors.push(InputError {
@@ -262,6 +283,8 @@ pub fn discover<P: AsRef<Path>>(paths: &[P]) -> (Vec<Source>, Vec<InputError>) {
             }),
         }
     }
+    sources.sort();
+    sources.dedup();
     (sources, errors)
 }
 
@@ -282,6 +305,7 @@ pub fn read_source(source: &Source, max_size: u64) -> Result<(String, String), I
             .read_to_end(&mut bytes),
         Source::File(p) => std::fs::File::open(p)
             .and_then(|f| f.take(max_size.saturating_add(1)).read_to_end(&mut bytes)),
+        Source::Chart(p) => return render_chart(p).map(|text| (name, text)),
     };
     if let Err(e) = res {
         return Err(err(0, 0, format!("cannot read: {e}")));
@@ -311,6 +335,9 @@ pub fn read_source(source: &Source, max_size: u64) -> Result<(String, String), I
         let line = prefix.matches('\n').count() as u32 + 1;
         let col = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
         return Err(err(line, col, "contains a NUL byte (binary file?)".into()));
+    }
+    if *source == Source::Stdin && text.trim().is_empty() {
+        return Err(err(0, 0, "no objects read from stdin".into()));
     }
     Ok((name, text))
 }
@@ -400,6 +427,12 @@ pub fn parse_yaml(name: &str, text: &str) -> (Vec<YamlDoc>, Vec<InputError>) {
 /// Loads the objects of one file's text.
 pub fn load_str(name: &str, text: &str) -> Loaded {
     let file: Arc<str> = Arc::from(name);
+    if let Some(e) = unrendered_template(name, text) {
+        return Loaded {
+            errors: vec![e],
+            ..Loaded::default()
+        };
+    }
     let (docs, yaml_errors) = yaml::parse_documents(text);
     let mut out = Loaded::default();
     for e in yaml_errors {

@@ -3,7 +3,6 @@
 use anyhow::Context as _;
 use rampart_netpol::{ConnSet, Explanation, Format, Protocol, Side};
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -19,9 +18,8 @@ enum Command {
         /// Output format: txt, json, csv, md, dot, mermaid or html.
         #[arg(long, short = 'o', default_value = "txt")]
         format: String,
-        /// Files or directories of manifests ("-" for stdin).
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        input: super::input::Input,
     },
     /// Name the policies and rules that allow or deny a connection, on each side.
     Explain {
@@ -40,8 +38,8 @@ enum Command {
         /// Output format: txt or json.
         #[arg(long, short = 'o', default_value = "txt")]
         format: String,
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        input: super::input::Input,
     },
     /// Report isolation gaps: namespaces without default deny, open pods, DNS cut by egress
     /// policies, policies and rules that match nothing, over-broad selectors.
@@ -49,18 +47,15 @@ enum Command {
         /// Output format: txt or json.
         #[arg(long, short = 'o', default_value = "txt")]
         format: String,
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        input: super::input::Input,
     },
 }
 
-fn load(paths: &[PathBuf]) -> (Vec<rampart_manifest::Object>, bool) {
-    let loaded = rampart_manifest::load_paths(paths);
-    let mut stderr = std::io::stderr().lock();
-    for e in &loaded.errors {
-        let _ = writeln!(stderr, "{e}");
-    }
-    (loaded.objects, !loaded.errors.is_empty())
+fn load(input: &super::input::Input) -> anyhow::Result<(Vec<rampart_manifest::Object>, bool)> {
+    let loaded = input.load()?;
+    let bad = super::input::report_errors(&loaded.errors);
+    Ok((loaded.objects, bad))
 }
 
 fn emit(text: &str) -> anyhow::Result<()> {
@@ -73,9 +68,9 @@ fn emit(text: &str) -> anyhow::Result<()> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
-        Command::List { format, paths } => {
+        Command::List { format, input } => {
             let format: Format = format.parse()?;
-            let (objects, mut bad) = load(&paths);
+            let (objects, mut bad) = load(&input)?;
             let analysis = rampart_netpol::analyze(&objects)?;
             for e in &analysis.errors {
                 eprintln!("{e}");
@@ -94,12 +89,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             port,
             protocol,
             format,
-            paths,
+            input,
         } => {
             let proto = Protocol::parse(&protocol).with_context(|| {
                 format!("unknown protocol `{protocol}`, expected TCP, UDP or SCTP")
             })?;
-            let (objects, bad) = load(&paths);
+            let (objects, bad) = load(&input)?;
             let ex = rampart_netpol::explain(&objects, &from, &to)?;
             let text = match format.as_str() {
                 "json" => {
@@ -120,14 +115,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 other => anyhow::bail!("unknown format `{other}`, expected txt or json"),
             };
             emit(&text)?;
-            Ok(if bad {
+            // "no" is the answer a script tests for: 1 when the connection is denied
+            let allowed = match port {
+                Some(p) => ex.allowed.contains(proto, p),
+                None => !ex.allowed.is_empty(),
+            };
+            Ok(if !allowed {
+                ExitCode::from(1)
+            } else if bad {
                 ExitCode::from(2)
             } else {
                 ExitCode::SUCCESS
             })
         }
-        Command::Gaps { format, paths } => {
-            let (objects, bad) = load(&paths);
+        Command::Gaps { format, input } => {
+            let (objects, bad) = load(&input)?;
             let findings = rampart_netpol::gaps(&objects);
             let text = match format.as_str() {
                 "json" => serde_json::to_string_pretty(&findings)? + "\n",

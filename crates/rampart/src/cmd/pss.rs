@@ -6,7 +6,6 @@ use rampart_manifest::Object;
 use rampart_pss::{Level, NamespacePolicies, Policy, Version, Violation};
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -20,14 +19,13 @@ pub struct Args {
     #[arg(long, default_value = "latest")]
     pub version: Version,
     /// Output format: text, json, sarif or junit.
-    #[arg(long, default_value = "text")]
+    #[arg(long, short = 'o', default_value = "text")]
     pub format: rampart_report::Format,
     /// Level of namespaces (and modes) without pod-security labels, when --level is not given.
     #[arg(long, default_value = "baseline")]
     pub default_level: Level,
-    /// Files, directories (walked recursively) or `-` for stdin.
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub input: super::input::Input,
 }
 
 /// The verdict on one object in one mode.
@@ -56,7 +54,7 @@ impl Outcome<'_> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let loaded = rampart_manifest::load_paths(&args.paths);
+    let loaded = args.input.load()?;
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
     for e in &loaded.errors {

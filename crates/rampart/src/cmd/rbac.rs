@@ -34,8 +34,12 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct Input {
-    /// Manifests: files, directories (recursive) or `-` for stdin. Repeatable.
-    #[arg(short = 'f', long = "filename", required = true)]
+    /// Manifests: files, directories (walked recursively, symbolic links followed) or `-` for
+    /// stdin.
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// A path to read, as kubectl's `-f` (repeatable; the same as a positional PATH).
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
     files: Vec<PathBuf>,
     /// Leave out the API server's bootstrap ClusterRoles and ClusterRoleBindings.
     #[arg(long)]
@@ -151,12 +155,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn load(input: &Input) -> anyhow::Result<(Vec<rampart_manifest::Object>, Policy)> {
-    let loaded = rampart_manifest::load_paths(&input.files);
-    if !loaded.errors.is_empty() {
-        let msgs: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
-        bail!("{}", msgs.join("\n"));
+/// The objects and the policy they define. Input errors are printed and the valid objects
+/// still count; the returned flag says there were errors (exit 2 unless the answer is "no").
+fn load(input: &Input) -> anyhow::Result<(Vec<rampart_manifest::Object>, Policy, bool)> {
+    let paths: Vec<PathBuf> = input.paths.iter().chain(&input.files).cloned().collect();
+    if paths.is_empty() {
+        bail!("no input: give files or directories (or -f PATH), or `-` for stdin");
     }
+    let loaded = rampart_manifest::load_paths(&paths);
+    let bad = super::input::report_errors(&loaded.errors);
     let policy = Policy::from_objects(
         &loaded.objects,
         Options {
@@ -167,7 +174,16 @@ fn load(input: &Input) -> anyhow::Result<(Vec<rampart_manifest::Object>, Policy)
     for p in &policy.problems {
         let _ = writeln!(err, "warning: {p}");
     }
-    Ok((loaded.objects, policy))
+    Ok((loaded.objects, policy, bad))
+}
+
+/// 2 when the input had errors and nothing else decided the exit status.
+fn with_input_errors(code: ExitCode, bad: bool) -> ExitCode {
+    if bad && code == ExitCode::SUCCESS {
+        ExitCode::from(2)
+    } else {
+        code
+    }
 }
 
 const SUBRESOURCES: &[&str] = &[
@@ -223,7 +239,7 @@ fn request(t: &Target, sub_heuristic: bool) -> anyhow::Result<Request> {
 }
 
 fn can_i(a: CanIArgs) -> anyhow::Result<ExitCode> {
-    let (_, policy) = load(&a.input)?;
+    let (_, policy, bad) = load(&a.input)?;
     let req = request(&a.target, false)?;
     let user = UserInfo::new(&a.as_user, &a.as_group);
     let grant = policy.authorize(&user, &req);
@@ -239,15 +255,18 @@ fn can_i(a: CanIArgs) -> anyhow::Result<ExitCode> {
             None => writeln!(out, "no")?,
         }
     }
-    Ok(if grant.is_some() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(with_input_errors(
+        if grant.is_some() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+        bad,
+    ))
 }
 
 fn who_can(a: WhoCanArgs) -> anyhow::Result<ExitCode> {
-    let (_, policy) = load(&a.input)?;
+    let (_, policy, bad) = load(&a.input)?;
     let req = request(&a.target, true)?;
     let found = policy.who_can(&req);
     let mut out = std::io::stdout().lock();
@@ -289,7 +308,7 @@ fn who_can(a: WhoCanArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(with_input_errors(ExitCode::SUCCESS, bad))
 }
 
 fn table<const N: usize>(
@@ -334,7 +353,7 @@ const MATRIX_VERBS: [&str; 8] = [
 ];
 
 fn access_matrix(a: MatrixArgs) -> anyhow::Result<ExitCode> {
-    let (_, policy) = load(&a.input)?;
+    let (_, policy, bad) = load(&a.input)?;
     let user = UserInfo::new(&a.as_user, &a.as_group);
     let mut rows = Vec::new();
     for r in resources::all() {
@@ -422,11 +441,11 @@ fn access_matrix(a: MatrixArgs) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(with_input_errors(ExitCode::SUCCESS, bad))
 }
 
 fn risks(a: RisksArgs) -> anyhow::Result<ExitCode> {
-    let (_, policy) = load(&a.input)?;
+    let (_, policy, bad) = load(&a.input)?;
     let found = rampart_rbac::risks(&policy);
     let mut out = std::io::stdout().lock();
     match a.format {
@@ -482,15 +501,18 @@ fn risks(a: RisksArgs) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
-    Ok(if found.iter().any(|r| r.severity >= a.fail_on) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(with_input_errors(
+        if found.iter().any(|r| r.severity >= a.fail_on) {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+        bad,
+    ))
 }
 
 fn paths(a: PathsArgs) -> anyhow::Result<ExitCode> {
-    let (objects, policy) = load(&a.input)?;
+    let (objects, policy, bad) = load(&a.input)?;
     let graph = PathGraph::build(&objects, &policy);
     let found = graph.shortest_paths();
     let mut out = std::io::stdout().lock();
@@ -540,9 +562,12 @@ fn paths(a: PathsArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if found.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(with_input_errors(
+        if found.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+        bad,
+    ))
 }

@@ -1,0 +1,272 @@
+//! What every command does with its inputs before parsing them: unrendered templates, Helm
+//! charts, namespaces given on the command line, and objects defined twice.
+
+use crate::Object;
+use rampart_core::{InputError, Location};
+use serde_json::Value;
+use std::path::Path;
+
+/// Go template actions as Helm charts write them: `{{ .Values.x }}`, `{{- if … }}`,
+/// `{{ include … }}`. Kyverno's `{{ request.object… }}` and Argo's `{{inputs.…}}` variables are
+/// not Go templates and do not match.
+fn go_action_at(text: &str) -> Option<usize> {
+    const WORDS: &[&str] = &[
+        "if ",
+        "else",
+        "end",
+        "range ",
+        "with ",
+        "define ",
+        "template ",
+        "include ",
+        "toYaml ",
+        "tpl ",
+        "printf ",
+        "required ",
+        "default ",
+        "quote ",
+        "/*",
+        "$",
+    ];
+    let mut from = 0;
+    while let Some(i) = text.get(from..).and_then(|t| t.find("{{")) {
+        let at = from + i;
+        let rest = text.get(at + 2..).unwrap_or("");
+        let rest = rest.strip_prefix('-').unwrap_or(rest).trim_start();
+        if rest.starts_with('.') || WORDS.iter().any(|w| rest.starts_with(w)) {
+            return Some(at);
+        }
+        from = at + 2;
+    }
+    None
+}
+
+/// An error for a file that holds Go template actions (a chart's `templates/` file given
+/// directly), at the first action, instead of the YAML errors its syntax would cause.
+pub fn unrendered_template(name: &str, text: &str) -> Option<InputError> {
+    let at = go_action_at(text)?;
+    let before = text.get(..at).unwrap_or("");
+    let line = before.matches('\n').count() as u32 + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+    Some(InputError {
+        file: name.to_string(),
+        line,
+        column,
+        message: "unrendered Go template (a Helm chart's source?): render it first, e.g. \
+                  `helm template CHART | rampart scan -`"
+            .to_string(),
+    })
+}
+
+/// Renders a chart directory with `helm template` when `helm` is on PATH; otherwise one error
+/// that names the chart and how to render it.
+pub fn render_chart(dir: &Path) -> Result<String, InputError> {
+    let name = dir.display().to_string();
+    let err = |message: String| InputError {
+        file: name.clone(),
+        line: 0,
+        column: 0,
+        message,
+    };
+    match std::process::Command::new("helm")
+        .arg("template")
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+    {
+        Ok(out) if out.status.success() => String::from_utf8(out.stdout)
+            .map_err(|_| err("`helm template` printed text that is not UTF-8".into())),
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            Err(err(format!(
+                "`helm template` failed: {}",
+                stderr
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("no message")
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(err(
+            "is a Helm chart and `helm` is not on PATH: render it with \
+             `helm template CHART | rampart scan -`"
+                .to_string(),
+        )),
+        Err(e) => Err(err(format!("cannot run `helm template`: {e}"))),
+    }
+}
+
+/// Kinds that are cluster-scoped, in the built-in API groups and the common extensions.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "StorageClass",
+    "CSIDriver",
+    "CSINode",
+    "VolumeAttachment",
+    "CustomResourceDefinition",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+    "PriorityClass",
+    "RuntimeClass",
+    "IngressClass",
+    "CertificateSigningRequest",
+    "ComponentStatus",
+    "FlowSchema",
+    "PriorityLevelConfiguration",
+    "ClusterTrustBundle",
+    "DeviceClass",
+    "IPAddress",
+    "ServiceCIDR",
+    "PodSecurityPolicy",
+    "ClusterPolicy",
+    "ClusterIssuer",
+    "ConstraintTemplate",
+    "GatewayClass",
+];
+
+/// Whether objects of this kind live outside namespaces.
+pub fn is_cluster_scoped(kind: &str, api_version: &str) -> bool {
+    // Gatekeeper constraints are cluster-scoped custom resources of one group
+    CLUSTER_SCOPED.contains(&kind) || api_version.starts_with("constraints.gatekeeper.sh/")
+}
+
+/// Gives namespaced objects that name no namespace this one, as `kubectl apply -n` does.
+pub fn set_default_namespace(objects: &mut [Object], namespace: &str) {
+    for o in objects.iter_mut() {
+        let kind = o.value.get("kind").and_then(Value::as_str).unwrap_or("");
+        let api = o
+            .value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if is_cluster_scoped(kind, api) || kind == "List" {
+            continue;
+        }
+        let Some(meta) = o.value.get_mut("metadata").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let named = meta
+            .get("namespace")
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty());
+        if !named {
+            // a key added after parsing has no position of its own: it resolves to metadata's
+            meta.insert("namespace".into(), Value::String(namespace.to_string()));
+            // the identity may have been read already (the loader reads it to check the kind)
+            o.ident = std::sync::OnceLock::new();
+        }
+    }
+}
+
+/// An object (kind, namespace, name) defined more than once in the input: every definition
+/// after the first, with the first's location.
+#[derive(Debug, Clone)]
+pub struct Duplicate {
+    pub object: std::sync::Arc<rampart_core::ObjectRef>,
+    pub first: Location,
+    pub again: Location,
+}
+
+/// Objects defined twice, whatever the order of the inputs: the first definition is the one
+/// with the smallest (file, line).
+pub fn duplicates<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Vec<Duplicate> {
+    duplicates_of(
+        objects
+            .into_iter()
+            .map(|o| (o.object_ref(), o.location("")))
+            .collect(),
+    )
+}
+
+/// [`duplicates`] over identities and locations already taken from the objects.
+pub fn duplicates_of(
+    mut all: Vec<(std::sync::Arc<rampart_core::ObjectRef>, Location)>,
+) -> Vec<Duplicate> {
+    all.retain(|(r, _)| !r.name.is_empty() && !r.kind.is_empty());
+    all.sort_by(|a, b| (&*a.1.file, a.1.line, a.1.column).cmp(&(&*b.1.file, b.1.line, b.1.column)));
+    let mut seen: std::collections::HashMap<(String, String, Option<String>, String), Location> =
+        std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for (r, loc) in all {
+        let group = r
+            .api_version
+            .rsplit_once('/')
+            .map_or("", |(g, _)| g)
+            .to_string();
+        let key = (group, r.kind.clone(), r.namespace.clone(), r.name.clone());
+        match seen.get(&key) {
+            Some(first) => out.push(Duplicate {
+                object: r,
+                first: first.clone(),
+                again: loc,
+            }),
+            None => {
+                seen.insert(key, loc);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn go_templates_are_told_from_policy_variables() {
+        let e = unrendered_template(
+            "t.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ include \"x\" . }}\n",
+        )
+        .unwrap();
+        assert_eq!((e.line, e.column), (4, 9));
+        assert!(unrendered_template("t.yaml", "a: {{- if .Values.x }}\n").is_some());
+        assert!(unrendered_template("t.yaml", "{{- end }}\n").is_some());
+        for not in [
+            "message: \"{{ request.object.metadata.name }} is bad\"\n",
+            "value: \"{{element.name}}\"\n",
+            "args: [\"{{inputs.parameters.x}}\"]\n",
+            "a: b\n",
+        ] {
+            assert!(unrendered_template("k.yaml", not).is_none(), "{not}");
+        }
+    }
+
+    #[test]
+    fn default_namespace_only_for_namespaced_objects_without_one() {
+        let mut l = crate::load_str(
+            "a.yaml",
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: b, namespace: x}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: c}\n",
+        );
+        set_default_namespace(&mut l.objects, "prod");
+        let ns: Vec<Option<&str>> = l.objects.iter().map(|o| o.namespace()).collect();
+        assert_eq!(ns, [Some("prod"), Some("x"), None]);
+    }
+
+    #[test]
+    fn duplicates_do_not_depend_on_the_order() {
+        let a = crate::load_str(
+            "a.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: f, namespace: s}\n",
+        );
+        let b = crate::load_str(
+            "b.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: f, namespace: s}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: g, namespace: s}\n",
+        );
+        for order in [[&a, &b], [&b, &a]] {
+            let d = duplicates(order.iter().flat_map(|l| l.objects.iter()));
+            assert_eq!(d.len(), 1);
+            assert_eq!(&*d[0].first.file, "a.yaml");
+            assert_eq!(&*d[0].again.file, "b.yaml");
+        }
+    }
+}
