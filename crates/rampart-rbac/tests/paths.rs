@@ -21,13 +21,13 @@ fn example_chain_reaches_all_secrets() {
     let paths = PathGraph::build(&loaded.objects, &policy).shortest_paths();
     let web = paths
         .iter()
-        .find(|p| p.seed == "Deployment shop/storefront" && p.target == PathTarget::AllSecrets)
+        .find(|p| p.seed == "Deployment web/storefront" && p.target == PathTarget::AllSecrets)
         .unwrap_or_else(|| panic!("no path from the storefront to all Secrets: {paths:#?}"));
     let hops: Vec<&str> = web.steps.iter().map(|s| s.to.as_str()).collect();
     assert_eq!(
         hops,
         [
-            "ServiceAccount shop/storefront",
+            "ServiceAccount web/storefront",
             "any ServiceAccount in namespace batch",
             "ServiceAccount batch/backup",
             "read all Secrets"
@@ -62,7 +62,7 @@ fn example_chain_reaches_all_secrets() {
     let findings = rampart_rbac::paths_findings(&loaded.objects);
     assert!(findings.iter().any(|f| f.check == "rbac-escalation-path"
         && f.severity == rampart_core::Severity::Critical
-        && f.message.contains("Deployment shop/storefront")
+        && f.message.contains("Deployment web/storefront")
         && f.message.contains("ServiceAccount batch/backup")));
 }
 
@@ -79,7 +79,7 @@ fn no_path_without_automounted_token() {
     let policy = Policy::from_objects(&loaded.objects, Options::default());
     let paths = PathGraph::build(&loaded.objects, &policy).shortest_paths();
     assert!(
-        paths.iter().all(|p| p.seed != "Deployment shop/storefront"),
+        paths.iter().all(|p| p.seed != "Deployment web/storefront"),
         "{paths:#?}"
     );
 }

@@ -260,7 +260,7 @@ fn rbac_can_i_answers_like_kubectl() {
             "-n",
             "shop",
             "--as",
-            "system:serviceaccount:shop:storefront",
+            "system:serviceaccount:web:storefront",
             "-f",
             &f,
         ])
@@ -288,8 +288,8 @@ fn rbac_paths_follow_the_attack_chain_from_the_example() {
     assert_eq!(out.status.code(), Some(1), "a path exists");
     let text = String::from_utf8(out.stdout).unwrap();
     for step in [
-        "Deployment shop/storefront",
-        "ServiceAccount shop/storefront",
+        "Deployment web/storefront",
+        "ServiceAccount web/storefront",
         "ServiceAccount batch/backup",
     ] {
         assert!(text.contains(step), "missing {step} in {text}");
