@@ -251,9 +251,12 @@ fn dash_n_gives_a_namespace_to_objects_without_one() {
         .output()
         .unwrap();
     assert_eq!(
-        out.status.code(),
-        Some(1),
-        "without -n for the input the objects are in default"
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        ),
+        (Some(0), "yes"),
+        "-n is the question's namespace and the objects' one"
     );
     let out = rampart()
         .args(["scan", "--no-config", "-o", "json", "-n", "prod"])

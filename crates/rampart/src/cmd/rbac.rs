@@ -157,12 +157,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// The objects and the policy they define. Input errors are printed and the valid objects
 /// still count; the returned flag says there were errors (exit 2 unless the answer is "no").
-fn load(input: &Input) -> anyhow::Result<(Vec<rampart_manifest::Object>, Policy, bool)> {
+///
+/// `namespace` (the command's `-n`) is also the namespace of namespaced objects that name none,
+/// as `kubectl apply -n` would put them.
+fn load(
+    input: &Input,
+    namespace: Option<&str>,
+) -> anyhow::Result<(Vec<rampart_manifest::Object>, Policy, bool)> {
     let paths: Vec<PathBuf> = input.paths.iter().chain(&input.files).cloned().collect();
     if paths.is_empty() {
         bail!("no input: give files or directories (or -f PATH), or `-` for stdin");
     }
-    let loaded = rampart_manifest::load_paths(&paths);
+    let mut loaded = rampart_manifest::load_paths(&paths);
+    if let Some(ns) = namespace {
+        rampart_manifest::set_default_namespace(&mut loaded.objects, ns);
+    }
     let bad = super::input::report_errors(&loaded.errors);
     let policy = Policy::from_objects(
         &loaded.objects,
@@ -239,7 +248,7 @@ fn request(t: &Target, sub_heuristic: bool) -> anyhow::Result<Request> {
 }
 
 fn can_i(a: CanIArgs) -> anyhow::Result<ExitCode> {
-    let (_, policy, bad) = load(&a.input)?;
+    let (_, policy, bad) = load(&a.input, a.target.namespace.as_deref())?;
     let req = request(&a.target, false)?;
     let user = UserInfo::new(&a.as_user, &a.as_group);
     let grant = policy.authorize(&user, &req);
@@ -266,7 +275,7 @@ fn can_i(a: CanIArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn who_can(a: WhoCanArgs) -> anyhow::Result<ExitCode> {
-    let (_, policy, bad) = load(&a.input)?;
+    let (_, policy, bad) = load(&a.input, a.target.namespace.as_deref())?;
     let req = request(&a.target, true)?;
     let found = policy.who_can(&req);
     let mut out = std::io::stdout().lock();
@@ -353,7 +362,7 @@ const MATRIX_VERBS: [&str; 8] = [
 ];
 
 fn access_matrix(a: MatrixArgs) -> anyhow::Result<ExitCode> {
-    let (_, policy, bad) = load(&a.input)?;
+    let (_, policy, bad) = load(&a.input, a.namespace.as_deref())?;
     let user = UserInfo::new(&a.as_user, &a.as_group);
     let mut rows = Vec::new();
     for r in resources::all() {
@@ -445,7 +454,7 @@ fn access_matrix(a: MatrixArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn risks(a: RisksArgs) -> anyhow::Result<ExitCode> {
-    let (_, policy, bad) = load(&a.input)?;
+    let (_, policy, bad) = load(&a.input, None)?;
     let found = rampart_rbac::risks(&policy);
     let mut out = std::io::stdout().lock();
     match a.format {
@@ -512,7 +521,7 @@ fn risks(a: RisksArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn paths(a: PathsArgs) -> anyhow::Result<ExitCode> {
-    let (objects, policy, bad) = load(&a.input)?;
+    let (objects, policy, bad) = load(&a.input, None)?;
     let graph = PathGraph::build(&objects, &policy);
     let found = graph.shortest_paths();
     let mut out = std::io::stdout().lock();
