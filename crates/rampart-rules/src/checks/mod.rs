@@ -5,6 +5,7 @@ mod binding_to_anonymous;
 mod capabilities_not_dropped;
 mod cluster_admin_binding;
 mod configmap_with_credentials;
+mod credential_in_annotation;
 mod cronjob_missing_concurrency_policy;
 mod custom_selinux_options;
 mod dangerous_capability;
@@ -104,6 +105,7 @@ pub(crate) static ALL: &[&dyn Check] = &[
     &secret_as_env_var::SecretAsEnvVar,
     &configmap_with_credentials::ConfigmapWithCredentials,
     &plaintext_secret_manifest::PlaintextSecretManifest,
+    &credential_in_annotation::CredentialInAnnotation,
     &rbac_wildcard::RbacWildcard,
     &rbac_secrets_access::RbacSecretsAccess,
     &rbac_pod_exec::RbacPodExec,
