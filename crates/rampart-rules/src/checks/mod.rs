@@ -54,6 +54,7 @@ mod rbac_pod_exec;
 mod rbac_privilege_escalation_verbs;
 mod rbac_secrets_access;
 mod rbac_wildcard;
+mod run_as_low_uid;
 mod run_as_root;
 mod run_as_root_group;
 mod secret_as_env_var;
@@ -124,6 +125,7 @@ pub(crate) static ALL: &[&dyn Check] = &[
     &custom_selinux_options::CustomSelinuxOptions,
     &windows_host_process::WindowsHostProcess,
     &run_as_root_group::RunAsRootGroup,
+    &run_as_low_uid::RunAsLowUid,
     &untrusted_registry::UntrustedRegistry,
     &missing_required_labels::MissingRequiredLabels,
     &sensitive_host_path::SensitiveHostPath,
