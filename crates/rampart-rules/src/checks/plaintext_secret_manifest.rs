@@ -1,5 +1,5 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
-use crate::secrets::{Detection, SecretKind, detect, detect_in_text, high_entropy};
+use crate::secrets::{Detection, SecretKind, detect, detect_in_text, high_entropy, is_placeholder};
 use base64::Engine;
 use rampart_core::Severity;
 
@@ -8,7 +8,8 @@ declare_check! {
 /// Flags Secret objects that carry `data` or `stringData` (base64 is an encoding, not encryption).
 /// Each value (`data` decoded from base64) goes through the credential detector: a key whose
 /// name says credential (`password`, `api-key`, `token`), a known format (private keys, docker
-/// config auths, cloud and SaaS tokens, passwords in URLs), or a long high-entropy value. A
+/// config auths, cloud and SaaS tokens, passwords in URLs), a key named `key` (`userKey`,
+/// `keyring`: where volume plugins read theirs), or a long high-entropy value. A
 /// Secret with a credential is reported at the check's severity and the message names the key
 /// and the rule that matched; a Secret that holds only configuration (a timezone, a URL without
 /// credentials, placeholders) is reported at low severity with a message that says so.
@@ -27,10 +28,18 @@ declare_check! {
     PlaintextSecretManifest { slug: "plaintext-secret-manifest", severity: High, summary: "A Secret with data is committed in the manifests" }
 }
 
-/// The credential in one Secret value, if any.
+/// The credential in one Secret value, if any. In a Secret a key named `key` (or `userKey`,
+/// `admin.key`, `keyring`) holds one: volume plugins (Ceph, GlusterFS) read their secret there.
 fn credential(key: &str, value: &str) -> Option<Detection> {
     if let Some(d) = detect(key, value) {
         return Some(d);
+    }
+    let lower = key.to_ascii_lowercase();
+    if (lower.ends_with("key") || lower.ends_with("keyring")) && !is_placeholder(value) {
+        return Some(Detection {
+            kind: SecretKind::NamedCredential,
+            text: value.to_string(),
+        });
     }
     if let Some(d) = detect_in_text(value).into_iter().next() {
         return Some(d);
