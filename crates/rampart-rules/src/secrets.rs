@@ -26,6 +26,10 @@
 //! - references and templates: `$(VAR)`, `$VAR`, `${…}`, `{{ … }}`, `<% … %>`, `%{…}`,
 //!   `vault:…`, `ref+…`, `arn:…`, `projects/…/secrets/…`, `secretmanager://`, `awssm:`, `azkv:`;
 //! - file paths (`/run/secrets/db`, `./key`, `~/.ssh/id`, `file:…`) and URLs without a password;
+//! - where a credential is rather than the credential: a Secret's name under a `…_SECRET` name
+//!   (`TLS_SECRET: shop-tls`, `AUTH_SECRET: basic-auth`: a Kubernetes name with a part `tls`,
+//!   `auth`, `creds`, `credentials`, `secret(s)`, `cert(s)`, `keys`), a Secret key under a
+//!   `PASSWORD_KEY`/`TOKEN_KEY` name (`password`);
 //! - placeholders, matched case-insensitively: a value wrapped in `<…>` or `[…]`, or one that
 //!   starts with `insert`, `replace`, `your`, `enter`, `put-`, `add-`, `my-` + credential word,
 //!   or contains `replace_me`/`replace-me`/`replaceme`, `change-in-prod`/`changeit-in-prod` and
@@ -672,7 +676,11 @@ pub fn detect(name: &str, value: &str) -> Option<Detection> {
     if let Some(d) = detect_format(value) {
         return Some(d);
     }
-    if name_says_credential(name) && !is_placeholder(value) && !looks_like_prose(value) {
+    if name_says_credential(name)
+        && !is_placeholder(value)
+        && !looks_like_prose(value)
+        && !names_a_reference(name, value)
+    {
         return Some(Detection {
             kind: SecretKind::NamedCredential,
             text: value.trim().to_string(),
@@ -683,6 +691,51 @@ pub fn detect(name: &str, value: &str) -> Option<Detection> {
         return detect_in_args([value]).into_iter().next().map(|(_, d)| d);
     }
     None
+}
+
+static KUBE_NAME: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$").ok());
+
+/// A value that names where the credential is rather than being it: a Secret's name under
+/// `TLS_SECRET`/`AUTH_SECRET` (`shop-tls`, `basic-auth`, `db-creds`), or a key inside a Secret
+/// under `PASSWORD_KEY` (`password`).
+fn names_a_reference(name: &str, value: &str) -> bool {
+    let words = words(name);
+    let last = words.last().map(String::as_str);
+    let v = value.trim();
+    let kube_name = KUBE_NAME.as_ref().is_some_and(|r| r.is_match(v));
+    match last {
+        Some("secret") => {
+            kube_name
+                && v.split('-').any(|w| {
+                    matches!(
+                        w,
+                        "tls"
+                            | "secret"
+                            | "secrets"
+                            | "creds"
+                            | "credentials"
+                            | "auth"
+                            | "cert"
+                            | "certs"
+                            | "certificate"
+                            | "keys"
+                    )
+                })
+        }
+        Some("key") => {
+            words.len() > 1
+                && words.iter().rev().nth(1).is_some_and(|w| {
+                    matches!(
+                        w.as_str(),
+                        "password" | "passwd" | "token" | "credentials" | "username" | "user"
+                    )
+                })
+                && v.len() <= 32
+                && name_says_credential(v)
+        }
+        _ => false,
+    }
 }
 
 /// A sentence, not a credential: five or more words with spaces.
