@@ -145,7 +145,13 @@ static PREFILTER: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
         .build([
             "AKIA",
             "ASIA",
-            "gh",
+            "ABIA",
+            "ACCA",
+            "ghp_",
+            "gho_",
+            "ghu_",
+            "ghs_",
+            "ghr_",
             "github_pat_",
             "glpat-",
             "xox",
@@ -636,7 +642,7 @@ pub fn detect_format(text: &str) -> Option<Detection> {
 /// GCP service-account JSON and docker config JSON.
 fn structured(text: &str) -> Option<Detection> {
     let t = text.trim_start();
-    if !t.starts_with('{') {
+    if !t.starts_with('{') || !(t.contains("service_account") || t.contains("auths")) {
         return None;
     }
     let v: serde_json::Value = serde_json::from_str(t).ok()?;
