@@ -95,47 +95,19 @@ pub fn render_chart(dir: &Path) -> Result<String, InputError> {
     }
 }
 
-/// Kinds that are cluster-scoped, in the built-in API groups and the common extensions.
-const CLUSTER_SCOPED: &[&str] = &[
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "StorageClass",
-    "CSIDriver",
-    "CSINode",
-    "VolumeAttachment",
-    "CustomResourceDefinition",
-    "APIService",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "MutatingAdmissionPolicy",
-    "MutatingAdmissionPolicyBinding",
-    "PriorityClass",
-    "RuntimeClass",
-    "IngressClass",
-    "CertificateSigningRequest",
-    "ComponentStatus",
-    "FlowSchema",
-    "PriorityLevelConfiguration",
-    "ClusterTrustBundle",
-    "DeviceClass",
-    "IPAddress",
-    "ServiceCIDR",
-    "PodSecurityPolicy",
-    "ClusterPolicy",
-    "ClusterIssuer",
-    "ConstraintTemplate",
-    "GatewayClass",
-];
-
-/// Whether objects of this kind live outside namespaces.
+/// Whether objects of this kind live outside namespaces: the built-in cluster-scoped kinds and
+/// the common extensions' (Kyverno, Gatekeeper, cert-manager, Gateway API).
 pub fn is_cluster_scoped(kind: &str, api_version: &str) -> bool {
-    // Gatekeeper constraints are cluster-scoped custom resources of one group
-    CLUSTER_SCOPED.contains(&kind) || api_version.starts_with("constraints.gatekeeper.sh/")
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    crate::builtin::is_cluster_scoped(group, kind)
+        || matches!(
+            (group, kind),
+            ("kyverno.io", "ClusterPolicy")
+                | ("templates.gatekeeper.sh", "ConstraintTemplate")
+                | ("cert-manager.io", "ClusterIssuer")
+                | ("gateway.networking.k8s.io", "GatewayClass")
+        )
+        || group == "constraints.gatekeeper.sh"
 }
 
 /// Gives namespaced objects that name no namespace this one, as `kubectl apply -n` does.

@@ -11,6 +11,7 @@
 //! assert_eq!(pod.location("/spec/hostNetwork").line, 6);
 //! ```
 
+pub mod builtin;
 mod input;
 mod pos;
 mod slim;

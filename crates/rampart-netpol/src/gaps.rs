@@ -22,6 +22,70 @@ use std::collections::{BTreeMap, BTreeSet};
 
 const DNS_NAMES: &[&str] = &["dns", "dns-tcp", "dns-udp"];
 
+/// `; an operator may create its pods from custom resources in the input: Prometheus
+/// monitoring/k8s` when custom resources (objects of a group Kubernetes does not serve) in
+/// `namespace` (any, for `None`) are named by a key or value of `selector` — by their name or
+/// lower-cased kind, as kube-prometheus labels the pods of Prometheus `k8s` with `prometheus: k8s`.
+/// Empty otherwise.
+fn operator_note(
+    objects: &[Object],
+    namespace: Option<&str>,
+    selector: Option<&serde_json::Value>,
+) -> String {
+    use rampart_core::Field;
+    let Some(sel) = selector else {
+        return String::new();
+    };
+    let mut words: Vec<&str> = Vec::new();
+    if let Some(ml) = sel.field("matchLabels").and_then(|m| m.as_object()) {
+        for (k, v) in ml {
+            words.push(k);
+            words.extend(v.as_str());
+        }
+    }
+    for e in sel
+        .field("matchExpressions")
+        .and_then(|e| e.as_array())
+        .into_iter()
+        .flatten()
+    {
+        words.extend(e.field("key").and_then(|k| k.as_str()));
+        words.extend(
+            e.field("values")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str()),
+        );
+    }
+    let names: Vec<String> = objects
+        .iter()
+        .filter(|o| !rampart_manifest::builtin::is_builtin_group(o.group()))
+        .filter(|o| namespace.is_none_or(|ns| o.namespace().unwrap_or("default") == ns))
+        .filter(|o| {
+            let kind = o.kind().to_ascii_lowercase();
+            words.iter().any(|w| *w == o.name() || *w == kind)
+        })
+        .take(5)
+        .map(|o| {
+            format!(
+                "{} {}/{}",
+                o.kind(),
+                o.namespace().unwrap_or("default"),
+                o.name()
+            )
+        })
+        .collect();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; an operator may create its pods from custom resources in the input: {}",
+            names.join(", ")
+        )
+    }
+}
+
 fn finding(
     objects: &[Object],
     idx: usize,
@@ -240,9 +304,16 @@ pub fn gaps(objects: &[Object]) -> Vec<Finding> {
                     "policy-selects-no-pod",
                     Severity::Low,
                     format!(
-                        "NetworkPolicy {} selects no pod in namespace `{}`",
+                        "NetworkPolicy {} selects no pod in namespace `{}`{}",
                         p.full_name(),
-                        p.namespace
+                        p.namespace,
+                        operator_note(
+                            objects,
+                            Some(&p.namespace),
+                            objects
+                                .get(p.object)
+                                .and_then(|o| o.value.pointer("/spec/podSelector"))
+                        )
                     ),
                 ));
             }
@@ -283,8 +354,15 @@ pub fn gaps(objects: &[Object]) -> Vec<Finding> {
                                 "rule-peer-matches-nothing",
                                 Severity::Low,
                                 format!(
-                                    "a `{field}` peer of NetworkPolicy {} matches no pod",
-                                    p.full_name()
+                                    "a `{field}` peer of NetworkPolicy {} matches no pod{}",
+                                    p.full_name(),
+                                    operator_note(
+                                        objects,
+                                        ns.is_none().then_some(p.namespace.as_str()),
+                                        objects.get(p.object).and_then(|o| o.value.pointer(
+                                            &format!("{}/{field}/{j}/podSelector", r.pointer)
+                                        ))
+                                    )
                                 ),
                             ));
                         }
@@ -467,5 +545,66 @@ mod catalog_tests {
             );
             assert!(c.doc.contains("## Remediation"));
         }
+    }
+
+    /// A policy and a peer that select the pods an operator creates from a custom resource in
+    /// the input say so; one that selects nothing else says nothing more.
+    #[test]
+    fn selects_nothing_names_the_custom_resources_that_may_create_pods() {
+        let loaded = rampart_manifest::load_str(
+            "np.yaml",
+            r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: grafana, namespace: monitoring}
+spec:
+  selector: {matchLabels: {app: grafana}}
+  template:
+    metadata: {labels: {app: grafana}}
+    spec: {containers: [{name: g, image: grafana}]}
+---
+apiVersion: monitoring.coreos.com/v1
+kind: Prometheus
+metadata: {name: k8s, namespace: monitoring}
+spec: {replicas: 2}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: prometheus, namespace: monitoring}
+spec:
+  podSelector: {matchLabels: {app.kubernetes.io/name: prometheus, prometheus: k8s}}
+  ingress:
+    - from:
+        - podSelector: {matchLabels: {app: grafana}}
+        - podSelector: {matchLabels: {app: typo}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: grafana, namespace: monitoring}
+spec:
+  podSelector: {matchLabels: {app: grafana}}
+  ingress:
+    - from:
+        - podSelector: {matchExpressions: [{key: prometheus, operator: In, values: [k8s]}]}
+"#,
+        );
+        let found = super::gaps(&loaded.objects);
+        let msg = |slug: &str, name: &str| {
+            found
+                .iter()
+                .filter(|f| f.check == slug && f.object.as_ref().is_some_and(|o| o.name == name))
+                .map(|f| f.message.clone())
+                .collect::<Vec<_>>()
+        };
+        let note = "an operator may create its pods from custom resources in the input: Prometheus monitoring/k8s";
+        let policy = msg("policy-selects-no-pod", "prometheus");
+        assert_eq!(policy.len(), 1, "{found:#?}");
+        assert!(policy[0].contains(note), "{policy:?}");
+        let typo = msg("rule-peer-matches-nothing", "prometheus");
+        assert_eq!(typo.len(), 1, "{found:#?}");
+        assert!(!typo[0].contains("operator"), "{typo:?}");
+        let peer = msg("rule-peer-matches-nothing", "grafana");
+        assert_eq!(peer.len(), 1, "{found:#?}");
+        assert!(peer[0].contains(note), "{peer:?}");
     }
 }

@@ -1,4 +1,4 @@
-//! The API server's bootstrap ClusterRoles and ClusterRoleBindings.
+//! The API server's bootstrap ClusterRoles, namespaced Roles and ClusterRoleBindings.
 
 use crate::policy::{
     Binding, BoundSubject, Policy, PolicyRule, Role, RoleKind, RoleKindBinding, Selector, Subject,
@@ -49,13 +49,17 @@ pub(crate) fn add_to(p: &mut Policy) {
         }
         let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
         match word {
-            "role" => {
+            "role" | "nsrole" => {
                 flush(p, current.take());
+                let (kind, namespace, name) = match (word, rest.trim().split_once(' ')) {
+                    ("nsrole", Some((ns, name))) => (RoleKind::Role, ns, name),
+                    _ => (RoleKind::ClusterRole, "", rest.trim()),
+                };
                 current = Some(Pending {
                     role: Role {
-                        kind: RoleKind::ClusterRole,
-                        namespace: String::new(),
-                        name: rest.trim().to_string(),
+                        kind,
+                        namespace: namespace.to_string(),
+                        name: name.trim().to_string(),
                         labels: BTreeMap::new(),
                         aggregation: None,
                         own_rules: Vec::new(),
@@ -170,6 +174,20 @@ mod tests {
         let ca = p.cluster_role("cluster-admin").unwrap();
         assert_eq!(ca.own_rules.len(), 2);
         assert!(p.bindings.iter().any(|b| b.name == "system:discovery"));
+        let reader = p
+            .roles
+            .iter()
+            .find(|r| {
+                r.kind == RoleKind::Role
+                    && r.namespace == "kube-system"
+                    && r.name == "extension-apiserver-authentication-reader"
+            })
+            .unwrap();
+        assert_eq!(reader.own_rules.len(), 1);
+        assert_eq!(
+            p.roles.iter().filter(|r| r.kind == RoleKind::Role).count(),
+            7
+        );
         // every rule has verbs and either resources or URLs
         for r in &p.rules {
             assert!(!r.rule.verbs.is_empty());

@@ -26,6 +26,7 @@ mod registry;
 mod resource_table;
 pub mod resources;
 pub mod risks;
+mod unbound;
 
 pub use error::RbacError;
 pub use paths::{PathGraph, path_findings_of, paths_findings};
@@ -35,12 +36,15 @@ pub use policy::{
 };
 pub use registry::checks;
 pub use risks::{Capability, Risk, risk_findings_of, risks, risks_findings};
+pub use unbound::{UNBOUND_DANGEROUS_ROLE, unbound_role_findings};
 
 /// Everything `rampart scan` reports for RBAC, building the policy once: risky grants, bindings
-/// to missing roles, malformed RBAC fields, and escalation paths.
+/// to missing roles, malformed RBAC fields, dangerous roles nothing binds yet, and escalation
+/// paths.
 pub fn scan_findings(objects: &[rampart_manifest::Object]) -> Vec<rampart_core::Finding> {
     let policy = Policy::from_objects(objects, Options::default());
     let mut out = risk_findings_of(&policy);
+    out.extend(unbound_role_findings(&policy));
     out.extend(path_findings_of(objects, &policy));
     out
 }

@@ -760,7 +760,11 @@ impl Policy {
                     .copied(),
                 _ => None,
             };
-            if b.role.is_none() && !b.bootstrap {
+            // the API server and its controllers create `system:` ClusterRoles (the controller
+            // roles among them) that a manifest set does not hold
+            let system_role =
+                b.role_ref_kind == "ClusterRole" && b.role_ref_name.starts_with("system:");
+            if b.role.is_none() && !b.bootstrap && !system_role {
                 let l = b.location.clone().unwrap_or_default();
                 let msg = match (b.kind, b.role_ref_kind.as_str()) {
                     (RoleKindBinding::ClusterRoleBinding, "Role") => {

@@ -137,21 +137,7 @@ pub fn checks() -> Vec<CheckInfo> {
              paths` draws the graph.\n",
         ),
     );
-    out.push(
-        CheckInfo::new(
-            "rbac-missing-role",
-            Severity::Low,
-            Origin::Rbac,
-            "A binding refers to a Role or ClusterRole that is not in the input",
-        )
-        .doc(
-            "## What it does\nFlags RoleBindings and ClusterRoleBindings whose `roleRef` names a role that neither \
-             the input nor the API server's bootstrap roles define.\n\n## Why is this bad?\nThe binding grants \
-             nothing today, and grants whatever a role created later under that name holds: a typo or a leftover \
-             becomes a grant nobody reviewed.\n\n## Remediation\nCreate the role with the binding, fix the name, \
-             or delete the binding. Scan the role's manifests together with the binding's.\n",
-        ),
-    );
+    out.extend(crate::unbound::checks());
     out.push(
         CheckInfo::new(
             "rbac-invalid",

@@ -95,6 +95,69 @@ pub struct Settings {
     /// `dangerous-capability`: added capabilities that are accepted.
     #[serde(default = "default_allowed_caps")]
     pub allowed_capabilities: Vec<String>,
+    /// `deprecated-api-version`: the Kubernetes release the manifests target (`"1.25"`). API
+    /// versions removed by then are reported; those removed later are reported at low severity
+    /// as upcoming removals. Unset: the newest release, so every removed API version is reported.
+    #[serde(default)]
+    pub kube_version: Option<KubeVersion>,
+}
+
+/// A Kubernetes release, `major.minor` (`"1.29"`, `"v1.29"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KubeVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl KubeVersion {
+    pub const fn new(major: u32, minor: u32) -> Self {
+        KubeVersion { major, minor }
+    }
+}
+
+impl std::fmt::Display for KubeVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+impl std::str::FromStr for KubeVersion {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let t = t.strip_prefix('v').unwrap_or(t);
+        let mut parts = t.split('.');
+        let (Some(major), Some(minor)) = (parts.next(), parts.next()) else {
+            return Err(format!(
+                "invalid Kubernetes version `{s}`, expected e.g. \"1.30\""
+            ));
+        };
+        // a patch release (`1.30.2`) is the same API surface as its minor release
+        if parts.next().is_some_and(|p| p.parse::<u32>().is_err()) {
+            return Err(format!(
+                "invalid Kubernetes version `{s}`, expected e.g. \"1.30\""
+            ));
+        }
+        match (major.parse(), minor.parse()) {
+            (Ok(major), Ok(minor)) => Ok(KubeVersion { major, minor }),
+            _ => Err(format!(
+                "invalid Kubernetes version `{s}`, expected e.g. \"1.30\""
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for KubeVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => s.parse().map_err(serde::de::Error::custom),
+            // YAML reads 1.30 as the number 1.3: only a string keeps the minor version
+            other => Err(serde::de::Error::custom(format!(
+                "Kubernetes version {other} must be a quoted string, e.g. \"1.30\""
+            ))),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -104,6 +167,7 @@ impl Default for Settings {
             required_labels: Vec::new(),
             sensitive_host_paths: default_sensitive_paths(),
             allowed_capabilities: default_allowed_caps(),
+            kube_version: None,
         }
     }
 }
@@ -310,6 +374,22 @@ mod tests {
             c.settings
                 .sensitive_host_paths
                 .contains(&"/etc".to_string())
+        );
+        assert_eq!(c.settings.kube_version, None);
+    }
+
+    #[test]
+    fn kube_version_is_a_quoted_release() {
+        let c = Config::parse("c", "settings:\n  kubeVersion: \"v1.30\"\n").unwrap();
+        assert_eq!(c.settings.kube_version, Some(KubeVersion::new(1, 30)));
+        let c = Config::parse("c", "settings:\n  kubeVersion: \"1.25.3\"\n").unwrap();
+        assert_eq!(c.settings.kube_version, Some(KubeVersion::new(1, 25)));
+        let err = Config::parse("c", "settings:\n  kubeVersion: 1.30\n").unwrap_err();
+        assert!(err.to_string().contains("quoted string"), "{err}");
+        let err = Config::parse("c", "settings:\n  kubeVersion: \"latest\"\n").unwrap_err();
+        assert!(
+            err.to_string().contains("invalid Kubernetes version"),
+            "{err}"
         );
     }
 }

@@ -16,7 +16,7 @@ pub mod secrets;
 mod util;
 
 pub use check::CheckMeta;
-pub use config::{CheckRef, ChecksConfig, Config, ConfigError, PssConfig, Settings};
+pub use config::{CheckRef, ChecksConfig, Config, ConfigError, KubeVersion, PssConfig, Settings};
 pub use inventory::Inventory;
 
 use check::{Configured, Emitter, ObjectContext};

@@ -25,7 +25,7 @@ spec:
   automountServiceAccountToken: false
   serviceAccountName: ok
   hostUsers: false
-  securityContext: {runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: {type: RuntimeDefault}}
+  securityContext: {runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: {type: RuntimeDefault}}
   containers:
   - name: app
     image: registry.example.com/app:1.0@sha256:0000000000000000000000000000000000000000000000000000000000000000

@@ -1,11 +1,14 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
-use crate::secrets::detect;
+use crate::secrets::{detect, detect_in_text};
 use rampart_core::Field;
 
 declare_check! {
 /// ## What it does
-/// Flags ConfigMap `data` values that contain credentials: passwords in URLs, private keys, known
-/// token formats, and high-entropy values under secret-like keys. The value is never printed.
+/// Flags ConfigMap `data` values that contain credentials: a key whose *name says credential*
+/// (`DB_PASSWORD`, `api.token`, `clientSecret`) with a literal value, a line of a config file
+/// (`password = …`, `"token": "…"`) under such a name, or a *known credential format* anywhere
+/// (private keys, JWTs, passwords in URLs, cloud and SaaS tokens, GCP service-account JSON, docker
+/// config auths). The message says which rule matched; the value is never printed.
 ///
 /// ## Why is this bad?
 /// ConfigMaps are not treated as secret: they are readable by far more identities, logged by audit
@@ -35,31 +38,24 @@ impl Check for ConfigmapWithCredentials {
         for (key, v) in data {
             let Some(value) = v.as_str() else { continue };
             // a config file may hold many lines: check each `name = value` / `name: value` line too
-            let mut hits = Vec::new();
-            if let Some(hit) = detect(key, value) {
-                hits.push(hit);
-            } else {
-                for line in value.lines() {
-                    let Some((k, val)) = line.split_once(['=', ':']) else {
-                        continue;
-                    };
-                    let val = val.trim().trim_matches(['"', '\'']);
-                    if let Some(hit) = detect(k.trim(), val) {
-                        hits.push(hit);
+            let hits = match detect(key, value) {
+                Some(d) if !value.contains('\n') => vec![d],
+                Some(d) => {
+                    let mut hits = detect_in_text(value);
+                    if hits.is_empty() {
+                        hits.push(d);
                     }
+                    hits
                 }
-            }
-            if let Some(kind) = hits.first().map(|(k, _)| *k) {
+                None => detect_in_text(value),
+            };
+            if let Some(first) = hits.first() {
                 let f = out.emit(
                     cx.obj,
                     &format!("/data/{}", rampart_manifest::escape_segment(key)),
-                    format!(
-                        "ConfigMap key {key} holds {} ({})",
-                        kind.describe(),
-                        rampart_core::REDACTED
-                    ),
+                    format!("ConfigMap key {key} {}", first.kind.phrase()),
                 );
-                f.redact.extend(hits.into_iter().map(|(_, t)| t));
+                f.redact.extend(hits.into_iter().map(|d| d.text));
             }
         }
     }

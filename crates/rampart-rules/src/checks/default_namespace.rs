@@ -2,7 +2,9 @@ use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
 
 declare_check! {
 /// ## What it does
-/// Flags namespaced objects with `metadata.namespace: default` explicitly.
+/// Flags namespaced objects with `metadata.namespace: default` explicitly. Cluster-scoped kinds
+/// (ClusterRole, Namespace, StorageClass, ...) are skipped: the API server ignores a stray
+/// `namespace:` on them.
 ///
 /// ## Why is this bad?
 /// The default namespace is where everything unplanned lands; it rarely has Pod Security labels,
@@ -22,7 +24,9 @@ impl Check for DefaultNamespace {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
-        if cx.obj.namespace() == Some("default") {
+        if cx.obj.namespace() == Some("default")
+            && !rampart_manifest::builtin::is_cluster_scoped(cx.obj.group(), cx.kind())
+        {
             out.emit(
                 cx.obj,
                 "/metadata/namespace",

@@ -4,6 +4,7 @@ mod automount_service_account_token;
 mod binding_to_anonymous;
 mod capabilities_not_dropped;
 mod configmap_with_credentials;
+mod credential_in_annotation;
 mod cronjob_missing_concurrency_policy;
 mod custom_selinux_options;
 mod dangerous_capability;
@@ -48,6 +49,7 @@ mod privileged_container;
 mod privileged_port;
 mod rbac_persistent_volume_create;
 mod rbac_privilege_escalation_verbs;
+mod run_as_low_uid;
 mod run_as_root;
 mod run_as_root_group;
 mod secret_as_env_var;
@@ -99,6 +101,7 @@ pub(crate) static ALL: &[&dyn Check] = &[
     &secret_as_env_var::SecretAsEnvVar,
     &configmap_with_credentials::ConfigmapWithCredentials,
     &plaintext_secret_manifest::PlaintextSecretManifest,
+    &credential_in_annotation::CredentialInAnnotation,
     &rbac_privilege_escalation_verbs::RbacPrivilegeEscalationVerbs,
     &missing_pod_security_labels::MissingPodSecurityLabels,
     &missing_pod_disruption_budget::MissingPodDisruptionBudget,
@@ -112,6 +115,7 @@ pub(crate) static ALL: &[&dyn Check] = &[
     &custom_selinux_options::CustomSelinuxOptions,
     &windows_host_process::WindowsHostProcess,
     &run_as_root_group::RunAsRootGroup,
+    &run_as_low_uid::RunAsLowUid,
     &untrusted_registry::UntrustedRegistry,
     &missing_required_labels::MissingRequiredLabels,
     &sensitive_host_path::SensitiveHostPath,
