@@ -42,7 +42,7 @@ fn go_action_at(text: &str) -> Option<usize> {
 }
 
 /// An error for a file that holds Go template actions (a chart's `templates/` file given
-/// directly), at the first action, instead of the YAML errors its syntax would cause.
+/// directly), at the first action, to report instead of the YAML errors its syntax causes.
 pub fn unrendered_template(name: &str, text: &str) -> Option<InputError> {
     let at = go_action_at(text)?;
     let before = text.get(..at).unwrap_or("");

@@ -428,13 +428,17 @@ pub fn parse_yaml(name: &str, text: &str) -> (Vec<YamlDoc>, Vec<InputError>) {
 /// Loads the objects of one file's text.
 pub fn load_str(name: &str, text: &str) -> Loaded {
     let file: Arc<str> = Arc::from(name);
-    if let Some(e) = unrendered_template(name, text) {
+    let (docs, yaml_errors) = yaml::parse_documents(text);
+    // template actions in a file that is not valid YAML: a chart's source, not a manifest
+    // (valid YAML with `{{ … }}` in its strings, such as an ApplicationSet, is read as it is)
+    if !yaml_errors.is_empty()
+        && let Some(e) = unrendered_template(name, text)
+    {
         return Loaded {
             errors: vec![e],
             ..Loaded::default()
         };
     }
-    let (docs, yaml_errors) = yaml::parse_documents(text);
     let mut out = Loaded::default();
     for e in yaml_errors {
         out.errors.push(InputError {

@@ -45,7 +45,7 @@ pub struct CheckRef {
 }
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Config {
     #[serde(default)]
@@ -61,10 +61,27 @@ pub struct Config {
     /// Every check name under `checks:` with its position, for validation against the registry.
     #[serde(skip)]
     pub check_refs: Vec<CheckRef>,
+    /// `rampart serve`'s own sections (namespaces, exemptions, workloads, mutate, limits,
+    /// namespaceLabels, certReloadSeconds): the webhook reads and validates them, the scan
+    /// passes them by, so one file configures both.
+    #[serde(default)]
+    pub namespaces: Option<serde_json::Value>,
+    #[serde(default)]
+    pub exemptions: Option<serde_json::Value>,
+    #[serde(default)]
+    pub workloads: Option<serde_json::Value>,
+    #[serde(default)]
+    pub mutate: Option<serde_json::Value>,
+    #[serde(default)]
+    pub limits: Option<serde_json::Value>,
+    #[serde(default)]
+    pub namespace_labels: Option<serde_json::Value>,
+    #[serde(default)]
+    pub cert_reload_seconds: Option<serde_json::Value>,
 }
 
 /// Which checks run and how severe they are.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChecksConfig {
     /// Checks that never run.
@@ -76,10 +93,19 @@ pub struct ChecksConfig {
     /// Severity overrides, by slug.
     #[serde(default)]
     pub severity: BTreeMap<String, Severity>,
+    /// The webhook's thresholds and per-check actions (`rampart serve`; the scan passes them by).
+    #[serde(default)]
+    pub enforce: Option<serde_json::Value>,
+    #[serde(default)]
+    pub warn: Option<serde_json::Value>,
+    #[serde(default)]
+    pub audit: Option<serde_json::Value>,
+    #[serde(default)]
+    pub actions: Option<serde_json::Value>,
 }
 
 /// Settings of the checks that take them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Settings {
     /// `untrusted-registry`: image registries (prefixes, e.g. `registry.example.com/`) allowed.
@@ -203,14 +229,47 @@ fn default_allowed_caps() -> Vec<String> {
 }
 
 /// Pod Security Standards in `rampart scan`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PssConfig {
-    /// `baseline` or `restricted`.
-    pub level: String,
+    /// `baseline` or `restricted`: the scan reports violations of this level, and the webhook
+    /// enforces it unless `enforce` says otherwise.
+    #[serde(default)]
+    pub level: Option<String>,
     /// `latest` or `v1.N`.
     #[serde(default = "latest")]
     pub version: String,
+    /// The webhook's level per mode, `level[:version]` (`rampart serve`).
+    #[serde(default)]
+    pub enforce: Option<serde_json::Value>,
+    #[serde(default)]
+    pub audit: Option<serde_json::Value>,
+    #[serde(default)]
+    pub warn: Option<serde_json::Value>,
+}
+
+impl PssConfig {
+    /// The level and version the scan reports at: `level` and `version`, else the webhook's
+    /// `enforce` (`level[:version]`), so a file written for the webhook scans as it enforces.
+    pub fn scan_policy(&self) -> Option<(String, String)> {
+        if let Some(l) = &self.level {
+            return Some((l.clone(), self.version.clone()));
+        }
+        let e = self.enforce.as_ref()?.as_str()?;
+        let (l, v) = e.split_once(':').unwrap_or((e, "latest"));
+        (l != "privileged").then(|| (l.to_string(), v.to_string()))
+    }
+
+    /// A scan at `level` and `version`.
+    pub fn at(level: &str, version: &str) -> PssConfig {
+        PssConfig {
+            level: Some(level.to_string()),
+            version: version.to_string(),
+            enforce: None,
+            audit: None,
+            warn: None,
+        }
+    }
 }
 
 fn latest() -> String {
@@ -253,13 +312,14 @@ impl Config {
                 .unwrap_or((doc.pos.line, doc.pos.col))
         };
         if let Some(pss) = &config.pss {
-            let bad = if let Err(e) = pss.level.parse::<rampart_pss::Level>() {
-                Some(("/pss/level", e.to_string()))
-            } else if let Err(e) = pss.version.parse::<rampart_pss::Version>() {
-                Some(("/pss/version", e.to_string()))
-            } else {
-                None
-            };
+            let bad =
+                if let Some(Err(e)) = pss.level.as_ref().map(|l| l.parse::<rampart_pss::Level>()) {
+                    Some(("/pss/level", e.to_string()))
+                } else if let Err(e) = pss.version.parse::<rampart_pss::Version>() {
+                    Some(("/pss/version", e.to_string()))
+                } else {
+                    None
+                };
             if let Some((pointer, message)) = bad {
                 let (line, column) = at(pointer);
                 return Err(ConfigError::Invalid {

@@ -166,6 +166,9 @@ pub struct Config {
     pub namespace_labels: NamespaceLabels,
     /// How often certificate files are polled for changes.
     pub cert_reload_interval: Duration,
+    /// The check catalog's configuration — `checks.disable/only/severity` and `settings` —
+    /// exactly as `rampart scan` reads it from the same file.
+    pub catalog: rampart_rules::Config,
 }
 
 impl Default for Config {
@@ -180,6 +183,7 @@ impl Default for Config {
             limits: Limits::default(),
             namespace_labels: NamespaceLabels::Auto,
             cert_reload_interval: Duration::from_secs(10),
+            catalog: rampart_rules::Config::default(),
         }
     }
 }
@@ -221,6 +225,11 @@ struct RawConfig {
     limits: Option<RawLimits>,
     namespace_labels: Option<NamespaceLabels>,
     cert_reload_seconds: Option<u64>,
+    /// The scan's keys: read through `rampart_rules::Config`.
+    #[allow(dead_code)]
+    settings: Option<Value>,
+    #[allow(dead_code)]
+    fail_on: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -229,6 +238,9 @@ struct RawModes {
     enforce: Option<String>,
     audit: Option<String>,
     warn: Option<String>,
+    /// The scan's level and version (top-level `pss` only): enforced unless `enforce` is set.
+    level: Option<String>,
+    version: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -239,6 +251,13 @@ struct RawChecks {
     audit: Option<String>,
     #[serde(default)]
     actions: BTreeMap<String, Mode>,
+    /// The scan's keys: read through `rampart_rules::Config`.
+    #[allow(dead_code)]
+    disable: Option<Value>,
+    #[allow(dead_code)]
+    only: Option<Value>,
+    #[allow(dead_code)]
+    severity: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -275,9 +294,14 @@ fn allowed_keys(pointer: &[&str]) -> Option<&'static [&'static str]> {
             "limits",
             "namespaceLabels",
             "certReloadSeconds",
+            "settings",
+            "failOn",
         ]),
-        ["pss"] | ["namespaces", _] => Some(MODES),
-        ["checks"] => Some(&["enforce", "audit", "warn", "actions"]),
+        ["pss"] => Some(&["enforce", "audit", "warn", "level", "version"]),
+        ["namespaces", _] => Some(MODES),
+        ["checks"] => Some(&[
+            "enforce", "audit", "warn", "actions", "disable", "only", "severity",
+        ]),
         ["exemptions"] => Some(&["usernames", "namespaces", "runtimeClassNames"]),
         ["limits"] => Some(&[
             "maxBodyBytes",
@@ -407,6 +431,39 @@ fn modes(
     }
 }
 
+/// A catalog configuration error as a positioned input error.
+fn config_error(file: &str, e: rampart_rules::ConfigError) -> InputError {
+    match e {
+        rampart_rules::ConfigError::Invalid {
+            file,
+            line,
+            column,
+            message,
+        } => InputError {
+            file,
+            line,
+            column,
+            message,
+        },
+        rampart_rules::ConfigError::UnknownCheck { check, at } => {
+            let (file, line, column) =
+                at.map_or((file.to_string(), 0, 0), |a| (a.file, a.line, a.column));
+            InputError {
+                file,
+                line,
+                column,
+                message: format!("unknown check `{check}` (see `rampart checks`)"),
+            }
+        }
+        other => InputError {
+            file: file.to_string(),
+            line: 0,
+            column: 0,
+            message: other.to_string(),
+        },
+    }
+}
+
 /// Kubernetes YAML reads `off`/`no`/`on` as booleans: accept them where a switch word is meant.
 fn yaml11_switches(mut v: Value) -> Value {
     fn set(v: Option<&mut Value>, off: &str, on: Option<&str>) {
@@ -475,8 +532,23 @@ impl Config {
             }
         };
         let mut cfg = Config::default();
+        // the catalog's part of the file, read and validated as `rampart scan` reads it
+        match rampart_rules::Config::parse(file, text)
+            .map_err(|e| vec![e])
+            .and_then(|c| rampart_engine::resolve_config(c, rampart_engine::registry()))
+        {
+            Ok(c) => cfg.catalog = c,
+            Err(es) => errs.extend(es.into_iter().map(|e| config_error(file, e))),
+        }
         if let Some(p) = &raw.pss {
             modes(p, &doc, file, "/pss", &mut errs).apply(&mut cfg.pss);
+            // the scan's `level` is what the webhook enforces, unless `enforce` says otherwise
+            if p.enforce.is_none()
+                && let Some(level) = &p.level
+            {
+                let spec = format!("{level}:{}", p.version.as_deref().unwrap_or("latest"));
+                cfg.pss.enforce = policy_opt(Some(&spec), &doc, file, "/pss/level", &mut errs);
+            }
         }
         if let Some(c) = &raw.checks {
             let d = CheckActions::default();
@@ -507,6 +579,11 @@ impl Config {
                 ),
                 actions: c.actions.clone(),
             };
+        }
+        // what fails the scan (`failOn`) is denied at admission, unless `checks.enforce` is set
+        let enforce_set = raw.checks.as_ref().is_some_and(|c| c.enforce.is_some());
+        if let (false, Some(sev)) = (enforce_set, cfg.catalog.fail_on) {
+            cfg.checks.enforce = Some(sev);
         }
         for (ns, m) in &raw.namespaces {
             let base = format!("/namespaces/{}", rampart_manifest::escape_segment(ns));

@@ -148,10 +148,12 @@ impl Engine {
         pss: Arc<dyn PodSecurity>,
         namespaces: Arc<dyn NamespaceLabels>,
     ) -> Self {
+        // the configuration was validated when parsed; a catalog it cannot build is the default
+        let catalog = rampart_rules::Catalog::new(config.catalog.clone()).unwrap_or_default();
         Engine {
             config,
             pss,
-            catalog: rampart_rules::Catalog::default(),
+            catalog,
             namespaces,
             policies: None,
         }

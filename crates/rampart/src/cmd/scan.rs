@@ -109,10 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let format: Format = args.format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut config = load_config(&args)?;
     if let Some(level) = &args.pss_level {
-        config.pss = Some(rampart_rules::PssConfig {
-            level: level.clone(),
-            version: "latest".into(),
-        });
+        config.pss = Some(rampart_rules::PssConfig::at(level, "latest"));
     }
     let fail_on = args.fail_on.or(config.fail_on).unwrap_or(Severity::High);
     let pss = config.pss.clone();
@@ -123,7 +120,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let namespace = args.input.namespace.as_deref();
     let keep_text = matches!(format, Format::Text);
     let max = args.max_file_size.saturating_mul(1024 * 1024);
-    let pss = pss.map(|p| pss_policy(&p.level, &p.version)).transpose()?;
+    let pss = pss
+        .and_then(|p| p.scan_policy())
+        .map(|(level, version)| pss_policy(&level, &version))
+        .transpose()?;
     let policies = if args.policies.is_empty() {
         None
     } else {
