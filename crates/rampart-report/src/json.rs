@@ -21,7 +21,7 @@ pub(crate) fn render(ctx: &Ctx, out: &mut impl Write) -> io::Result<()> {
     out.write_all(b"{\n  \"schemaVersion\": ")?;
     serde_json::to_writer(&mut *out, SCHEMA_VERSION)?;
     out.write_all(b",\n  \"tool\": ")?;
-    let version = ctx.redactor.apply(report.tool_version);
+    let version = Cow::Borrowed(report.tool_version);
     nested(
         out,
         &Tool {
@@ -206,12 +206,12 @@ struct JsonError<'a> {
 
 impl<'a> JsonError<'a> {
     fn new(ctx: &'a Ctx, e: &'a InputError) -> Self {
-        let r = &ctx.redactor;
+        let _ = ctx;
         JsonError {
-            file: r.apply(&e.file),
+            file: Cow::Borrowed(&e.file),
             line: e.line,
             column: e.column,
-            message: r.apply(&e.message),
+            message: Cow::Borrowed(&e.message),
         }
     }
 }
@@ -228,12 +228,12 @@ pub(crate) struct JsonObject<'a> {
 
 impl<'a> JsonObject<'a> {
     pub(crate) fn new(ctx: &'a Ctx, o: &'a ObjectRef) -> Self {
-        let r = &ctx.redactor;
+        let _ = ctx;
         JsonObject {
-            api_version: r.apply(&o.api_version),
-            kind: r.apply(&o.kind),
-            namespace: o.namespace.as_deref().map(|n| r.apply(n)),
-            name: r.apply(&o.name),
+            api_version: Cow::Borrowed(&o.api_version),
+            kind: Cow::Borrowed(&o.kind),
+            namespace: o.namespace.as_deref().map(Cow::Borrowed),
+            name: Cow::Borrowed(&o.name),
         }
     }
 }
@@ -255,20 +255,23 @@ struct JsonFinding<'a> {
 
 impl<'a> JsonFinding<'a> {
     fn new(ctx: &'a Ctx, f: &'a Finding) -> Self {
-        let r = &ctx.redactor;
         let loc = f.location.as_ref();
         JsonFinding {
             check: &f.check,
             severity: f.severity.as_str(),
-            message: r.apply(&f.message),
+            message: crate::redact::Redactor::message(f, &f.message),
             object: f.object.as_ref().map(|o| JsonObject::new(ctx, o)),
-            file: ctx.file_of(f).map(|file| r.apply(file)),
+            file: ctx.file_of(f).map(Cow::Borrowed),
             line: loc.map(|l| l.line),
             column: loc.map(|l| l.column),
-            pointer: loc.map(|l| r.apply(&l.pointer)),
-            template: loc.and_then(|l| l.template.as_deref()).map(|t| r.apply(t)),
-            remediation: f.remediation.as_deref().map(|t| r.apply(t)),
-            references: f.references.iter().map(|t| r.apply(t)).collect(),
+            pointer: loc.map(|l| Cow::Borrowed(l.pointer.as_str())),
+            template: loc.and_then(|l| l.template.as_deref()).map(Cow::Borrowed),
+            remediation: f.remediation.as_deref().map(Cow::Borrowed),
+            references: f
+                .references
+                .iter()
+                .map(|t| Cow::Borrowed(t.as_str()))
+                .collect(),
         }
     }
 }

@@ -176,10 +176,16 @@ impl<'r, 'a> Ctx<'r, 'a> {
         } else {
             std::collections::HashMap::new()
         };
+        let file_of_object = |f: &Finding| -> Option<String> {
+            f.object
+                .as_deref()
+                .and_then(|o| files.get(o).map(|s| s.to_string()))
+        };
+        let redactor = redact::Redactor::new(report.findings, report.sources, &file_of_object);
         Ctx {
             report,
             sorted,
-            redactor: redact::Redactor::new(report.findings),
+            redactor,
             files,
         }
     }

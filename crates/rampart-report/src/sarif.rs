@@ -14,13 +14,14 @@ use std::io::{self, Write};
 pub(crate) const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 pub(crate) fn render(ctx: &Ctx, out: &mut impl Write) -> io::Result<()> {
-    // Every string is redacted as it goes into the model.
+    // Secret values reach no SARIF string: messages are masked, nothing else carries values.
     serde_json::to_writer_pretty(&mut *out, &build(ctx))?;
     out.write_all(b"\n")
 }
 
-fn red(ctx: &Ctx, s: &str) -> String {
-    ctx.redactor.apply(s).into_owned()
+/// Text that is not a finding's own: identifiers, documentation, positions — never masked.
+fn red(_ctx: &Ctx, s: &str) -> String {
+    s.to_string()
 }
 
 fn level(s: Severity) -> &'static str {
@@ -201,7 +202,11 @@ fn result(ctx: &Ctx, f: &Finding, rule_index: Option<usize>) -> SarifResult {
     let b = SarifResult::builder()
         .rule_id(f.check.clone())
         .level(result_level(f.severity))
-        .message(Message::builder().text(red(ctx, &f.message)).build())
+        .message(
+            Message::builder()
+                .text(crate::redact::Redactor::message(f, &f.message).into_owned())
+                .build(),
+        )
         .partial_fingerprints(fingerprints)
         .properties(PropertyBag::builder().additional_properties(props).build());
     let locations = match file {

@@ -117,14 +117,14 @@ pub(crate) fn render(ctx: &Ctx, out: &mut impl Write, color: bool) -> io::Result
     }
     let mut chunk = String::new();
     for e in report.errors {
-        let line = clean(&ctx.redactor.apply(&e.to_string()));
+        let line = clean(&e.to_string());
         let _ = writeln!(chunk, "{}", style.paint("\x1b[31m", &line));
     }
     if !report.errors.is_empty() {
         chunk.push('\n');
     }
     let _ = writeln!(chunk, "{}", style.paint(BOLD, &summary(ctx)));
-    out.write_all(ctx.redactor.apply(&chunk).as_bytes())
+    out.write_all(chunk.as_bytes())
 }
 
 /// The file a finding is in, if it is located.
@@ -132,7 +132,7 @@ fn file_of(f: &Finding) -> Option<&str> {
     f.location.as_ref().map(|l| &*l.file)
 }
 
-/// One file's findings under a heading, redacted.
+/// One file's findings under a heading.
 fn file_group(ctx: &Ctx, renderer: &Renderer, style: &Style, group: &[&Finding]) -> String {
     let file = group.first().and_then(|f| file_of(f));
     let source = file
@@ -150,7 +150,7 @@ fn file_group(ctx: &Ctx, renderer: &Renderer, style: &Style, group: &[&Finding])
     for f in group {
         finding(ctx, renderer, style, f, source.as_ref(), &mut chunk);
     }
-    ctx.redactor.apply(&chunk).into_owned()
+    chunk
 }
 
 fn summary(ctx: &Ctx) -> String {
@@ -185,8 +185,7 @@ fn finding(
     source: Option<&Source>,
     out: &mut String,
 ) {
-    let r = &ctx.redactor;
-    let message = clean(&r.apply(&f.message));
+    let message = clean(&crate::redact::Redactor::message(f, &f.message));
     let pos = match &f.location {
         Some(l) => format!("{}:{}:{}: ", clean(&l.file), l.line, l.column),
         None => String::new(),
@@ -202,16 +201,13 @@ fn finding(
 
     let mut notes: Vec<(Level<'static>, String)> = Vec::new();
     if let Some(o) = &f.object {
-        notes.push((
-            Level::NOTE,
-            format!("object: {}", clean(&r.apply(&o.to_string()))),
-        ));
+        notes.push((Level::NOTE, format!("object: {}", clean(&o.to_string()))));
     }
     if let Some(t) = f.location.as_ref().and_then(|l| l.template.as_deref()) {
-        notes.push((Level::NOTE, format!("template: {}", clean(&r.apply(t)))));
+        notes.push((Level::NOTE, format!("template: {}", clean(t))));
     }
     if let Some(rem) = &f.remediation {
-        notes.push((Level::HELP, clean(&r.apply(rem))));
+        notes.push((Level::HELP, clean(rem)));
     }
 
     let snippet = f.location.as_ref().zip(source).and_then(|(l, src)| {
@@ -219,18 +215,12 @@ fn finding(
             .ok()
             .filter(|&n| n >= 1 && n <= src.len())?;
         let col = usize::try_from(l.column).unwrap_or(0);
-        window(ctx, src, line, col)
+        window(ctx, &l.file, src, line, col)
     });
     if snippet.is_none()
         && let Some(l) = f.location.as_ref().filter(|l| !l.pointer.is_empty())
     {
-        notes.insert(
-            0,
-            (
-                Level::NOTE,
-                format!("field: {}", clean(&r.apply(&l.pointer))),
-            ),
-        );
+        notes.insert(0, (Level::NOTE, format!("field: {}", clean(&l.pointer))));
     }
     let group = Group::with_level(level(f.severity));
     let group = match &snippet {
@@ -266,7 +256,7 @@ struct Window {
 
 /// The lines around `line`, cleaned and redacted, with the marked line's span: from `col` (a
 /// 1-based character column) to the end of the line, or the whole line when `col` is off it.
-fn window(ctx: &Ctx, src: &Source, line: usize, col: usize) -> Option<Window> {
+fn window(ctx: &Ctx, file: &str, src: &Source, line: usize, col: usize) -> Option<Window> {
     let first = line.saturating_sub(BEFORE).max(1);
     let last = (line + AFTER).min(src.len());
     let mut text = String::new();
@@ -279,7 +269,7 @@ fn window(ctx: &Ctx, src: &Source, line: usize, col: usize) -> Option<Window> {
             }
             text.push_str(&format!("\u{2026} ({} bytes not shown)", raw.len()));
         } else {
-            let cleaned = clean(&ctx.redactor.apply(raw));
+            let cleaned = clean(&ctx.redactor.line(file, n as u32, raw));
             if n == line {
                 let start = text.len();
                 let content_start = cleaned.len() - cleaned.trim_start().len();
