@@ -352,6 +352,17 @@ pub const SETTING_WORDS: &[&str] = &[
     "map",
     "list",
     "type",
+    "route",
+    "routes",
+    "domain",
+    "domains",
+    "claim",
+    "claims",
+    "audiences",
+    "algorithms",
+    "webhook",
+    "group",
+    "groups",
 ];
 
 /// Words that mark a name as a credential wherever they stand.
@@ -952,6 +963,26 @@ mod tests {
         ];
         let found = detect_in_args(sh);
         assert_eq!(found.len(), 1);
+        // control-plane and proxy flags that only sound like credentials
+        let settings = [
+            "--authorization-mode=Node,RBAC",
+            "--enable-bootstrap-token-auth=true",
+            "--service-account-key-file=/etc/kubernetes/pki/sa.pub",
+            "--token-auth-file=/etc/kubernetes/tokens.csv",
+            "--oidc-client-id=kubernetes",
+            "--skip-auth-route=GET=^/healthz",
+            "--cookie-secret-file=/etc/oauth2/cookie",
+            "--pass-access-token=true",
+            "--secret-name=webhook-tls",
+            "--token-ttl=24h",
+            "--password=$(DB_PASSWORD)",
+            "--password=$DB_PASSWORD",
+        ];
+        assert!(
+            detect_in_args(settings).is_empty(),
+            "{:?}",
+            detect_in_args(settings)
+        );
         assert_eq!(found[0].1.text, "s3cr3t");
         let text = "host = db\nport = 5432\npassword = c-krit\n# secret: commented\n";
         let found = detect_in_text(text);
