@@ -18,6 +18,7 @@
 //! ```
 
 mod bootstrap;
+mod catalog;
 mod error;
 pub mod paths;
 mod policy;
@@ -27,6 +28,7 @@ pub mod resources;
 pub mod risks;
 mod unbound;
 
+pub use catalog::checks;
 pub use error::RbacError;
 pub use paths::{PathGraph, path_findings_of, paths_findings};
 pub use policy::{
@@ -34,7 +36,7 @@ pub use policy::{
     RoleKindBinding, RuleAt, Subject, SubjectKind, Target, UserInfo, rule_allows, split_sa_user,
 };
 pub use risks::{Capability, Risk, risk_findings_of, risks, risks_findings};
-pub use unbound::{UNBOUND_DANGEROUS_ROLE, checks, unbound_role_findings};
+pub use unbound::{UNBOUND_DANGEROUS_ROLE, unbound_role_findings};
 
 /// Everything `rampart scan` reports for RBAC, building the policy once: risky grants, bindings
 /// to missing roles, malformed RBAC fields, dangerous roles nothing binds yet, and escalation

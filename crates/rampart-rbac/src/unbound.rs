@@ -99,7 +99,7 @@ pub fn unbound_role_findings(policy: &Policy) -> Vec<Finding> {
 }
 
 /// The metadata of the slugs this module and the missing-role report emit.
-pub fn checks() -> Vec<CheckInfo> {
+pub(crate) fn checks() -> Vec<CheckInfo> {
     vec![
         CheckInfo::new(
             UNBOUND_DANGEROUS_ROLE,
