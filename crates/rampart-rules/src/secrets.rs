@@ -21,8 +21,8 @@
 //!    `ACCESS_KEY_ID`, ...) or it holds `min`/`max`.
 //!
 //! Never a credential:
-//! - empty values, booleans (`true`, `yes`, `off`, ...), numbers of at most three digits,
-//!   durations (`30s`, `24h`);
+//! - empty values, values without a letter or digit (`{`, `|-` in a config file), booleans
+//!   (`true`, `yes`, `off`, ...), numbers of at most three digits, durations (`30s`, `24h`);
 //! - references and templates: `$(VAR)`, `$VAR`, `${…}`, `{{ … }}`, `<% … %>`, `%{…}`,
 //!   `vault:…`, `ref+…`, `arn:…`, `projects/…/secrets/…`, `secretmanager://`, `awssm:`, `azkv:`;
 //! - file paths (`/run/secrets/db`, `./key`, `~/.ssh/id`, `file:…`) and URLs without a password;
@@ -363,6 +363,8 @@ pub const SETTING_WORDS: &[&str] = &[
     "webhook",
     "group",
     "groups",
+    "encryption",
+    "validity",
 ];
 
 /// Words that mark a name as a credential wherever they stand.
@@ -501,6 +503,10 @@ static REFERENCE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 pub fn is_placeholder(v: &str) -> bool {
     let t = v.trim().trim_matches(['"', '\'']).trim();
     if t.is_empty() {
+        return true;
+    }
+    // structure, not a value: `{`, `[`, `|-` after a key in a config file
+    if !t.chars().any(char::is_alphanumeric) {
         return true;
     }
     let lower = t.to_ascii_lowercase();
@@ -704,7 +710,7 @@ pub fn detect(name: &str, value: &str) -> Option<Detection> {
         });
     }
     // `JAVA_OPTS: -Dspring.datasource.password=x`: assignments inside the value
-    if value.contains('=') && value.len() < 4096 {
+    if value.contains('=') && !value.contains('\n') && value.len() < 4096 {
         return detect_in_args([value]).into_iter().next().map(|(_, d)| d);
     }
     None
@@ -815,7 +821,7 @@ pub fn detect_in_text(text: &str) -> Vec<Detection> {
     let mut out = Vec::new();
     for line in text.lines() {
         let line = line.trim().trim_end_matches(',');
-        if line.starts_with('#') || line.starts_with("//") {
+        if line.starts_with('#') || line.starts_with("//") || line.starts_with(';') {
             continue;
         }
         if let Some(d) = detect_format(line) {
@@ -984,7 +990,7 @@ mod tests {
             detect_in_args(settings)
         );
         assert_eq!(found[0].1.text, "s3cr3t");
-        let text = "host = db\nport = 5432\npassword = c-krit\n# secret: commented\n";
+        let text = "host = db\nport = 5432\npassword = c-krit\n# secret: commented\n; token = ini-comment\npassword_encryption = scram-sha-256\n\"auth\": {\ntoken.validity=3600\nsecret: |\n";
         let found = detect_in_text(text);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].text, "c-krit");
