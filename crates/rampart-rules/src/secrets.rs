@@ -11,11 +11,11 @@
 //!    config JSON whose `auths` hold an `auth` or `password`.
 //! 2. **Name says credential**: the value of an env var, flag or config key whose name holds a
 //!    credential word — password, passwd, pwd, pass, passphrase, secret, token, auth,
-//!    authorization, bearer, credential(s), salt, psk, or the pairs api key, access key,
-//!    secret key, private key, signing key, encryption key, master key, app key, storage key,
-//!    erlang cookie, client secret — in any
-//!    naming style (`MYSQL_ROOT_PASSWORD`, `dbPassword`, `db-password`, `db.password`,
-//!    `SecretKey`, `apikey`). Weak values (`changeme`, `minio123`) count: weak ones are the worst.
+//!    authorization, bearer, credential(s), salt, psk, or the pairs api key, access key, secret
+//!    key, private key, signing key, encryption key, master key, app key, storage key, erlang
+//!    cookie — in any naming style (`MYSQL_ROOT_PASSWORD`, `dbPassword`, `db-password`,
+//!    `db.password`, `SecretKey`, `apikey`). Weak values (`changeme`, `minio123`) count: weak ones
+//!    are the worst.
 //!    A name is a *setting*, not a credential, when its last word is one of [`SETTING_WORDS`]
 //!    (`PASSWORD_FILE`, `TOKEN_URL`, `PASSWORD_MIN_LENGTH`, `AUTH_ENABLED`, `SECRET_NAME`,
 //!    `ACCESS_KEY_ID`, ...) or it holds `min`/`max`.
@@ -30,13 +30,14 @@
 //!   (`TLS_SECRET: shop-tls`, `AUTH_SECRET: basic-auth`: a Kubernetes name with a part `tls`,
 //!   `auth`, `creds`, `credentials`, `secret(s)`, `cert(s)`, `keys`), a Secret key under a
 //!   `PASSWORD_KEY`/`TOKEN_KEY` name (`password`);
-//! - placeholders, matched case-insensitively: a value wrapped in `<…>` or `[…]`, or one that
-//!   starts with `insert`, `replace`, `your`, `enter`, `put-`, `add-`, `my-` + credential word,
-//!   or contains `replace_me`/`replace-me`/`replaceme`, `change-in-prod`/`changeit-in-prod` and
-//!   any `-in-prod`/`_in_prod`/`-before-prod` marker, `placeholder`, `example`, `redacted`,
-//!   `dummy`, `fake`, `not-a-real`, `notreal`, `sample`, `todo`, `fixme`, `tbd`, `xxxx`, `****`,
-//!   `...`, `…`, `secret-goes-here`/`goes_here`, `your-`, `your_`, `<`, `>`; an upper-snake value holding a
-//!   credential word (`YOUR_API_KEY`, `INSERT_ETCD_DISCOVERY_TOKEN`).
+//! - placeholders, matched case-insensitively: a value wrapped in `<…>` or `[…]`; one that starts
+//!   with `insert`, `replace`, `your`, `enter`, `fill`, `put-`, `add-`, or `my-` + a credential
+//!   word (`my-password`); one that contains `replace_me`/`replace-me`/`replaceme`, an
+//!   `-in-prod`/`_in_prod`/`-before-prod`/`-in-production` marker (`changeit-in-prod`),
+//!   `placeholder`, `example`, `redacted`, `dummy`, `fake`, `not-a-real`, `notreal`, `sample`,
+//!   `todo`, `fixme`, `tbd`, `xxxx`, `****`, `...`, `…`, `goes-here`/`goes_here`, `your-`,
+//!   `your_`, `<` or `>`; an upper-snake value holding a credential word (`YOUR_API_KEY`,
+//!   `INSERT_ETCD_DISCOVERY_TOKEN`).
 
 use aho_corasick::AhoCorasick;
 use regex::Regex;
