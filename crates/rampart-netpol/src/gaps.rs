@@ -25,7 +25,7 @@ const DNS_NAMES: &[&str] = &["dns", "dns-tcp", "dns-udp"];
 /// `; an operator may create its pods from custom resources in the input: Prometheus
 /// monitoring/k8s` when custom resources (objects of a group Kubernetes does not serve) in
 /// `namespace` (any, for `None`) are named by a key or value of `selector` — by their name or
-/// lower-cased kind, as kube-prometheus labels the pods of Prometheus `k8s` with `prometheus: k8s`.
+/// kind in any case (`strimzi.io/kind: Kafka`), as kube-prometheus labels the pods of Prometheus `k8s` with `prometheus: k8s`.
 /// Empty otherwise.
 fn operator_note(
     objects: &[Object],
@@ -63,8 +63,9 @@ fn operator_note(
         .filter(|o| !rampart_manifest::builtin::is_builtin_group(o.group()))
         .filter(|o| namespace.is_none_or(|ns| o.namespace().unwrap_or("default") == ns))
         .filter(|o| {
-            let kind = o.kind().to_ascii_lowercase();
-            words.iter().any(|w| *w == o.name() || *w == kind)
+            words
+                .iter()
+                .any(|w| *w == o.name() || w.eq_ignore_ascii_case(o.kind()))
         })
         .take(5)
         .map(|o| {

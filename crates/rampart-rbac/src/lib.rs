@@ -18,6 +18,7 @@
 //! ```
 
 mod bootstrap;
+mod catalog;
 mod error;
 pub mod paths;
 mod policy;
@@ -28,6 +29,7 @@ pub mod resources;
 pub mod risks;
 mod unbound;
 
+pub use catalog::checks;
 pub use error::RbacError;
 pub use paths::{PathGraph, path_findings_of, paths_findings};
 pub use policy::{

@@ -32,32 +32,33 @@ fn one_step_lower(s: Severity) -> Severity {
     }
 }
 
-/// A finding per Role or ClusterRole of the input that no binding of the input refers to (nor
-/// aggregates into a role that one does) and that grants a dangerous capability: writing
+/// A finding per Role or ClusterRole of the input that no binding of the input refers to, that
+/// is not aggregated into another role (admin, edit, view or the input's own aggregates, judged
+/// themselves) nor a `system:` ClusterRole, and that grants a dangerous capability: writing
 /// admission webhooks, approving or signing CSRs, `nodes/proxy`, `serviceaccounts/token`,
 /// escalate, bind, impersonate, reading Secrets, or everything.
 pub fn unbound_role_findings(policy: &Policy) -> Vec<Finding> {
     let bound: HashSet<usize> = policy.bindings.iter().filter_map(|b| b.role).collect();
-    // rules that reach a bound role through aggregation
-    let aggregated_into_bound: HashSet<usize> = bound
+    // rules aggregated into another role (the bootstrap admin, edit and view among them, which
+    // are made to be bound): that role is the one to judge
+    let aggregated: HashSet<usize> = policy
+        .roles
         .iter()
-        .filter_map(|&id| policy.role(id))
         .filter(|r| r.aggregation.is_some())
         .flat_map(|r| r.rules.iter().copied())
         .collect();
     let mut out = Vec::new();
     for (id, role) in policy.roles.iter().enumerate() {
+        let cluster = role.kind == RoleKind::ClusterRole;
         if role.bootstrap
             || role.location.is_none()
             || bound.contains(&id)
-            || role
-                .own_rules
-                .iter()
-                .any(|r| aggregated_into_bound.contains(r))
+            // the API server's own roles, also when the input carries a copy
+            || (cluster && role.name.starts_with("system:"))
+            || role.own_rules.iter().any(|r| aggregated.contains(r))
         {
             continue;
         }
-        let cluster = role.kind == RoleKind::ClusterRole;
         let caps: Vec<(Capability, usize)> = role_capabilities(policy, &role.rules, cluster)
             .into_iter()
             .filter(|(c, _)| DANGEROUS.contains(c))
@@ -109,8 +110,10 @@ pub(crate) fn checks() -> Vec<CheckInfo> {
         )
         .doc(
             "## What it does\n\
-             Flags Roles and ClusterRoles of the input that no binding of the input refers to \
-             (directly or through aggregation) but that grant a dangerous permission: writing \
+             Flags Roles and ClusterRoles of the input that no binding of the input refers to, \
+             that are not aggregated into another role (admin, edit and view are made to be \
+             bound) and are not the API server's own `system:` ClusterRoles, but that grant a \
+             dangerous permission: writing \
              admission webhook configurations, approving or signing certificate signing requests, \
              `nodes/proxy`, creating `serviceaccounts/token`, `escalate`, `bind`, `impersonate`, \
              reading Secrets, or every verb on every resource. The severity is one step below the \
@@ -197,6 +200,27 @@ kind: ClusterRoleBinding
 metadata: {name: ops}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: bound-secrets-reader}
 subjects: [{kind: Group, name: ops}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "system:aggregate-to-edit"}
+rules:
+  - apiGroups: [""]
+    resources: [secrets]
+    verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: csr-approver-for-admins
+  labels: {rbac.authorization.k8s.io/aggregate-to-admin: "true"}
+rules:
+  - apiGroups: [certificates.k8s.io]
+    resources: [certificatesigningrequests/approval]
+    verbs: [update]
+  - apiGroups: [certificates.k8s.io]
+    resources: [signers]
+    verbs: [approve]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole

@@ -11,18 +11,18 @@
 //!    config JSON whose `auths` hold an `auth` or `password`.
 //! 2. **Name says credential**: the value of an env var, flag or config key whose name holds a
 //!    credential word — password, passwd, pwd, pass, passphrase, secret, token, auth,
-//!    authorization, bearer, credential(s), salt, psk, or the pairs api key, access key,
-//!    secret key, private key, signing key, encryption key, master key, app key, storage key,
-//!    erlang cookie, client secret — in any
-//!    naming style (`MYSQL_ROOT_PASSWORD`, `dbPassword`, `db-password`, `db.password`,
-//!    `SecretKey`, `apikey`). Weak values (`changeme`, `minio123`) count: weak ones are the worst.
+//!    authorization, bearer, credential(s), salt, psk, or the pairs api key, access key, secret
+//!    key, private key, signing key, encryption key, master key, app key, storage key, erlang
+//!    cookie — in any naming style (`MYSQL_ROOT_PASSWORD`, `dbPassword`, `db-password`,
+//!    `db.password`, `SecretKey`, `apikey`). Weak values (`changeme`, `minio123`) count: weak ones
+//!    are the worst.
 //!    A name is a *setting*, not a credential, when its last word is one of [`SETTING_WORDS`]
 //!    (`PASSWORD_FILE`, `TOKEN_URL`, `PASSWORD_MIN_LENGTH`, `AUTH_ENABLED`, `SECRET_NAME`,
 //!    `ACCESS_KEY_ID`, ...) or it holds `min`/`max`.
 //!
 //! Never a credential:
-//! - empty values, booleans (`true`, `yes`, `off`, ...), numbers of at most three digits,
-//!   durations (`30s`, `24h`);
+//! - empty values, values without a letter or digit (`{`, `|-` in a config file), booleans
+//!   (`true`, `yes`, `off`, ...), numbers of at most three digits, durations (`30s`, `24h`);
 //! - references and templates: `$(VAR)`, `$VAR`, `${…}`, `{{ … }}`, `<% … %>`, `%{…}`,
 //!   `vault:…`, `ref+…`, `arn:…`, `projects/…/secrets/…`, `secretmanager://`, `awssm:`, `azkv:`;
 //! - file paths (`/run/secrets/db`, `./key`, `~/.ssh/id`, `file:…`) and URLs without a password;
@@ -30,13 +30,14 @@
 //!   (`TLS_SECRET: shop-tls`, `AUTH_SECRET: basic-auth`: a Kubernetes name with a part `tls`,
 //!   `auth`, `creds`, `credentials`, `secret(s)`, `cert(s)`, `keys`), a Secret key under a
 //!   `PASSWORD_KEY`/`TOKEN_KEY` name (`password`);
-//! - placeholders, matched case-insensitively: a value wrapped in `<…>` or `[…]`, or one that
-//!   starts with `insert`, `replace`, `your`, `enter`, `put-`, `add-`, `my-` + credential word,
-//!   or contains `replace_me`/`replace-me`/`replaceme`, `change-in-prod`/`changeit-in-prod` and
-//!   any `-in-prod`/`_in_prod`/`-before-prod` marker, `placeholder`, `example`, `redacted`,
-//!   `dummy`, `fake`, `not-a-real`, `notreal`, `sample`, `todo`, `fixme`, `tbd`, `xxxx`, `****`,
-//!   `...`, `…`, `secret-goes-here`/`goes_here`, `your-`, `your_`, `<`, `>`; an upper-snake value holding a
-//!   credential word (`YOUR_API_KEY`, `INSERT_ETCD_DISCOVERY_TOKEN`).
+//! - placeholders, matched case-insensitively: a value wrapped in `<…>` or `[…]`; one that starts
+//!   with `insert`, `replace`, `your`, `enter`, `fill`, `put-`, `add-`, or `my-` + a credential
+//!   word (`my-password`); one that contains `replace_me`/`replace-me`/`replaceme`, an
+//!   `-in-prod`/`_in_prod`/`-before-prod`/`-in-production` marker (`changeit-in-prod`),
+//!   `placeholder`, `example`, `redacted`, `dummy`, `fake`, `not-a-real`, `notreal`, `sample`,
+//!   `todo`, `fixme`, `tbd`, `xxxx`, `****`, `...`, `…`, `goes-here`/`goes_here`, `your-`,
+//!   `your_`, `<` or `>`; an upper-snake value holding a credential word (`YOUR_API_KEY`,
+//!   `INSERT_ETCD_DISCOVERY_TOKEN`).
 
 use aho_corasick::AhoCorasick;
 use regex::Regex;
@@ -352,6 +353,19 @@ pub const SETTING_WORDS: &[&str] = &[
     "map",
     "list",
     "type",
+    "route",
+    "routes",
+    "domain",
+    "domains",
+    "claim",
+    "claims",
+    "audiences",
+    "algorithms",
+    "webhook",
+    "group",
+    "groups",
+    "encryption",
+    "validity",
 ];
 
 /// Words that mark a name as a credential wherever they stand.
@@ -490,6 +504,10 @@ static REFERENCE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 pub fn is_placeholder(v: &str) -> bool {
     let t = v.trim().trim_matches(['"', '\'']).trim();
     if t.is_empty() {
+        return true;
+    }
+    // structure, not a value: `{`, `[`, `|-` after a key in a config file
+    if !t.chars().any(char::is_alphanumeric) {
         return true;
     }
     let lower = t.to_ascii_lowercase();
@@ -693,7 +711,7 @@ pub fn detect(name: &str, value: &str) -> Option<Detection> {
         });
     }
     // `JAVA_OPTS: -Dspring.datasource.password=x`: assignments inside the value
-    if value.contains('=') && value.len() < 4096 {
+    if value.contains('=') && !value.contains('\n') && value.len() < 4096 {
         return detect_in_args([value]).into_iter().next().map(|(_, d)| d);
     }
     None
@@ -804,7 +822,7 @@ pub fn detect_in_text(text: &str) -> Vec<Detection> {
     let mut out = Vec::new();
     for line in text.lines() {
         let line = line.trim().trim_end_matches(',');
-        if line.starts_with('#') || line.starts_with("//") {
+        if line.starts_with('#') || line.starts_with("//") || line.starts_with(';') {
             continue;
         }
         if let Some(d) = detect_format(line) {
@@ -952,8 +970,28 @@ mod tests {
         ];
         let found = detect_in_args(sh);
         assert_eq!(found.len(), 1);
+        // control-plane and proxy flags that only sound like credentials
+        let settings = [
+            "--authorization-mode=Node,RBAC",
+            "--enable-bootstrap-token-auth=true",
+            "--service-account-key-file=/etc/kubernetes/pki/sa.pub",
+            "--token-auth-file=/etc/kubernetes/tokens.csv",
+            "--oidc-client-id=kubernetes",
+            "--skip-auth-route=GET=^/healthz",
+            "--cookie-secret-file=/etc/oauth2/cookie",
+            "--pass-access-token=true",
+            "--secret-name=webhook-tls",
+            "--token-ttl=24h",
+            "--password=$(DB_PASSWORD)",
+            "--password=$DB_PASSWORD",
+        ];
+        assert!(
+            detect_in_args(settings).is_empty(),
+            "{:?}",
+            detect_in_args(settings)
+        );
         assert_eq!(found[0].1.text, "s3cr3t");
-        let text = "host = db\nport = 5432\npassword = c-krit\n# secret: commented\n";
+        let text = "host = db\nport = 5432\npassword = c-krit\n# secret: commented\n; token = ini-comment\npassword_encryption = scram-sha-256\n\"auth\": {\ntoken.validity=3600\nsecret: |\n";
         let found = detect_in_text(text);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].text, "c-krit");

@@ -195,3 +195,37 @@ fn secret_values_never_appear_in_messages() {
     let json = serde_json::to_string(&findings).unwrap();
     assert!(!json.contains("wJalrXUtnFEMI"));
 }
+
+/// Every finding of the credential checks, on every fixture, carries the values it is about in
+/// `redact`, and its message holds none of them.
+#[test]
+fn credential_findings_carry_their_values_and_never_print_them() {
+    let slugs = [
+        "hardcoded-secret-in-env",
+        "configmap-with-credentials",
+        "plaintext-secret-manifest",
+        "credential-in-annotation",
+    ];
+    let mut seen = 0;
+    for slug in slugs {
+        let path = fixture_for(slug).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let loaded = rampart_manifest::load_str(slug, &text);
+        for f in Catalog::default()
+            .check_all(&loaded.objects)
+            .iter()
+            .filter(|f| f.check == slug)
+        {
+            seen += 1;
+            assert!(!f.redact.is_empty(), "{slug}: nothing to redact in {f:?}");
+            for r in &f.redact {
+                assert!(
+                    r.len() < 4 || !f.message.contains(r.as_str()),
+                    "{slug}: message shows a value: {}",
+                    f.message
+                );
+            }
+        }
+    }
+    assert!(seen >= 20, "{seen}");
+}

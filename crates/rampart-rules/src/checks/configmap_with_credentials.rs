@@ -1,5 +1,7 @@
 use crate::check::{Check, CheckMeta, Emitter, ObjectContext, declare_check};
-use crate::secrets::{detect, detect_in_text};
+use crate::secrets::{
+    Detection, SecretKind, detect, detect_in_text, is_placeholder, name_says_credential,
+};
 use rampart_core::Field;
 
 declare_check! {
@@ -37,17 +39,20 @@ impl Check for ConfigmapWithCredentials {
         };
         for (key, v) in data {
             let Some(value) = v.as_str() else { continue };
-            // a config file may hold many lines: check each `name = value` / `name: value` line too
-            let hits = match detect(key, value) {
-                Some(d) if !value.contains('\n') => vec![d],
-                Some(d) => {
-                    let mut hits = detect_in_text(value);
-                    if hits.is_empty() {
-                        hits.push(d);
-                    }
-                    hits
+            let hits = if value.contains('\n') {
+                // a config file: each `name = value` / `name: value` line, and known formats
+                let mut hits = detect_in_text(value);
+                // a multi-line value under a credential name: the name rule alone (formats
+                // were looked for line by line, comments left out)
+                if hits.is_empty() && name_says_credential(key) && !is_placeholder(value) {
+                    hits.push(Detection {
+                        kind: SecretKind::NamedCredential,
+                        text: value.trim().to_string(),
+                    });
                 }
-                None => detect_in_text(value),
+                hits
+            } else {
+                detect(key, value).into_iter().collect::<Vec<_>>()
             };
             if let Some(first) = hits.first() {
                 let f = out.emit(

@@ -46,7 +46,7 @@ declare_check! {
 }
 
 /// Custom resources in `ns` that an operator may turn into the pods `sel` selects: those whose
-/// name or lower-cased kind is one of the selector's keys or values (kube-prometheus labels the
+/// name or kind (in any case) is one of the selector's keys or values (kube-prometheus labels the
 /// pods of Prometheus `k8s` with `prometheus: k8s`, those of Alertmanager `main` with
 /// `alertmanager: main`).
 pub(crate) fn operator_candidates<'a>(
@@ -59,8 +59,9 @@ pub(crate) fn operator_candidates<'a>(
         .copied()
         .filter(|o| o.namespace().unwrap_or("default") == ns)
         .filter(|o| {
-            let kind = o.kind().to_ascii_lowercase();
-            words.iter().any(|w| *w == o.name() || *w == kind)
+            words
+                .iter()
+                .any(|w| *w == o.name() || w.eq_ignore_ascii_case(o.kind()))
         })
         .collect()
 }
