@@ -94,7 +94,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 writeln!(out, "components: {}", report.sources.join(", "))?;
             }
             for o in &report.outcomes {
-                let cis = if o.item.cis.is_empty() { "-" } else { o.item.cis };
+                let cis = if o.item.cis.is_empty() {
+                    "-"
+                } else {
+                    o.item.cis
+                };
                 writeln!(
                     out,
                     "[{:<5}] {cis:<7} {} ({}): {}",
@@ -109,13 +113,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     if l.line > 0 {
                         writeln!(out, "          at {}:{}:{}", l.file, l.line, l.column)?;
                     } else if !l.pointer.is_empty() {
-                        writeln!(out, "          at {} argument {}", l.file, l.pointer.trim_start_matches('/'))?;
+                        writeln!(
+                            out,
+                            "          at {} argument {}",
+                            l.file,
+                            l.pointer.trim_start_matches('/')
+                        )?;
                     } else {
                         writeln!(out, "          at {}", l.file)?;
                     }
                 }
             }
-            let count = |s: Status| report.outcomes.iter().filter(|o| o.verdict.status == s).count();
+            let count = |s: Status| {
+                report
+                    .outcomes
+                    .iter()
+                    .filter(|o| o.verdict.status == s)
+                    .count()
+            };
             writeln!(
                 out,
                 "{} passed, {} failed, {} not applicable, {} errors",
