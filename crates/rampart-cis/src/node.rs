@@ -157,6 +157,14 @@ fn processes(o: &NodeOptions) -> Vec<Instance> {
             arg_locs,
             file_loc(&file),
         );
+        if comp == Component::Etcd && std::fs::read(dir.join("environ")).is_err() {
+            // Another user's environment needs CAP_SYS_PTRACE: take etcd's ETCD_* settings
+            // from its static Pod manifest instead.
+            let mut ignored = Vec::new();
+            for m in from_files(o, comp, &mut ignored) {
+                inst.env.extend(m.env);
+            }
+        }
         if let Ok(env) = std::fs::read(dir.join("environ")) {
             let env_file = format!("{}/environ", dir.display());
             for kv in env.split(|b| *b == 0) {
@@ -469,7 +477,13 @@ fn check_files(o: &NodeOptions, item: &Item, instances: &[Instance]) -> Vec<Verd
     }
     if present.is_empty() {
         return vec![Verdict::na(match paths.as_slice() {
-            [] => "no such file is configured on this node".to_string(),
+            [] => match spec {
+                FileSpec::CniFiles => "/etc/cni/net.d has no files on this node".to_string(),
+                FileSpec::PkiCerts | FileSpec::PkiKeys => {
+                    "/etc/kubernetes/pki has no such files on this node".to_string()
+                }
+                _ => "the kubelet names no client CA file on this node".to_string(),
+            },
             [one] => format!("{one} does not exist on this node"),
             more => format!("none of {} exists on this node", more.join(", ")),
         })];
