@@ -1250,12 +1250,19 @@ pub fn evaluate(item: &Item, inst: &Instance, ev: &mut Eval<'_>) -> Vec<Verdict>
             let want = matches!(item.rule, Rule::PluginOn(_));
             let (on, s, flag) = plugin_enabled(inst, p, v);
             let mut out = judge(on == want, inst, &s, flag);
+            let why = if s.source == Source::Default {
+                format!(
+                    "{} by default in Kubernetes {v}",
+                    if on { "on" } else { "off" }
+                )
+            } else {
+                s.describe(flag)
+            };
             for x in &mut out {
                 x.message = format!(
-                    "{}: {p} is {} ({})",
+                    "{}: {p} is {} ({why})",
                     inst.label,
                     if on { "enabled" } else { "not enabled" },
-                    s.describe(flag)
                 );
             }
             out
@@ -1431,7 +1438,11 @@ fn event_rate_limit(inst: &Instance, ev: &mut Eval<'_>) -> Vec<Verdict> {
             format!(
                 "{}: EventRateLimit is not enabled ({})",
                 inst.label,
-                s.describe(flag)
+                if s.source == Source::Default {
+                    "off by default".to_string()
+                } else {
+                    s.describe(flag)
+                }
             ),
             s.location,
         )];

@@ -295,7 +295,10 @@ fn static_pod_instances(o: &Object) -> Vec<Instance> {
         if comp == Component::Kubelet
             && let Some(f) = inst.flags.get("config")
         {
-            inst.kubelet = KubeletFile::Unavailable(f.value.clone());
+            inst.kubelet = KubeletFile::Unavailable(format!(
+                "{} is a file on the node, not in the scan's input; run `rampart node` there",
+                f.value
+            ));
         }
         for flag in ATTACHED_FLAGS {
             if let Some(f) = inst.flags.get(flag) {

@@ -140,7 +140,7 @@ pub enum KubeletFile {
     /// No `--config`: the flag defaults apply.
     None,
     Loaded(Box<KubeletConfig>),
-    /// `--config` names a file that could not be read here.
+    /// `--config` names a file that could not be read here; the reason.
     Unavailable(String),
 }
 
@@ -300,12 +300,13 @@ impl Instance {
                     }
                     return self.default_setting(ks.config_default);
                 }
-                (KubeletFile::Unavailable(path), Some(_)) => {
+                (KubeletFile::Unavailable(reason), Some(_)) => {
                     return Setting {
                         value: None,
                         source: Source::Unknown(format!(
-                            "--{name} is not on the command line and may be set in {path}, \
-                             which this scan cannot read (run `rampart node` on the node)"
+                            "{}: --{name} is not on the command line and may be set in the \
+                             config file: {reason}",
+                            self.label
                         )),
                         location: self.anchor.clone(),
                     };

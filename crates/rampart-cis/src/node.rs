@@ -292,7 +292,8 @@ fn attach(
                     column: 0,
                     message: format!("{}: --config names a file that cannot be read", inst.label),
                 });
-                inst.kubelet = KubeletFile::Unavailable(path.clone());
+                inst.kubelet =
+                    KubeletFile::Unavailable(format!("{path} does not exist or cannot be read"));
                 return;
             }
         }
