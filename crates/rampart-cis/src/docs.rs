@@ -91,6 +91,10 @@ pub fn encryption(d: &Doc) -> Vec<Verdict> {
         if !secrets {
             continue;
         }
+        // The API server uses the first entry that names the resource.
+        if covered {
+            break;
+        }
         covered = true;
         let providers = r.get("providers").and_then(Value::as_array);
         let Some((name, body)) = providers

@@ -1544,6 +1544,9 @@ fn audit_policy(inst: &Instance, ev: &mut Eval<'_>) -> Vec<Verdict> {
 fn etcd_unique_ca(inst: &Instance, ev: &mut Eval<'_>) -> Vec<Verdict> {
     let v = ev.version;
     let ca = inst.setting("trusted-ca-file", v);
+    if let Some(u) = unknown(&ca) {
+        return u;
+    }
     if !ca.is_set() {
         return vec![Verdict::fail(
             format!("{}: etcd has no --trusted-ca-file", inst.label),

@@ -300,7 +300,7 @@ fn static_pod_instances(o: &Object) -> Vec<Instance> {
                 f.value
             ));
         }
-        for flag in ATTACHED_FLAGS {
+        for &flag in attached_flags(comp) {
             if let Some(f) = inst.flags.get(flag) {
                 let reason = format!(
                     "{} is a file on the node, not in the scan's input; run `rampart node` there",
@@ -316,13 +316,20 @@ fn static_pod_instances(o: &Object) -> Vec<Instance> {
     out
 }
 
-/// API server flags naming files the checks read.
-pub const ATTACHED_FLAGS: [&str; 4] = [
-    "encryption-provider-config",
-    "admission-control-config-file",
-    "audit-policy-file",
-    "authorization-config",
-];
+/// Flags naming files the checks read, per component.
+pub fn attached_flags(c: Component) -> &'static [&'static str] {
+    match c {
+        Component::ApiServer => &[
+            "encryption-provider-config",
+            "admission-control-config-file",
+            "audit-policy-file",
+            "authorization-config",
+        ],
+        Component::Scheduler => &["config"],
+        Component::Etcd => &["config-file"],
+        Component::ControllerManager | Component::Kubelet => &[],
+    }
+}
 
 /// Items whose rule is about node files.
 pub fn file_items() -> impl Iterator<Item = &'static Item> {

@@ -267,6 +267,9 @@ impl Instance {
 
     /// The effective value of `--name`.
     pub fn setting(&self, name: &str, v: KubeVersion) -> Setting {
+        if let Some(s) = self.config_file_setting(name) {
+            return s;
+        }
         if let Some(f) = self.flags.get(name) {
             return Setting {
                 value: Some(f.value.clone()),
@@ -316,6 +319,75 @@ impl Instance {
         }
         let d = component::flag_default(self.component, name, v).unwrap_or(Fallback::Unset);
         self.default_setting(d)
+    }
+
+    /// A setting that the component reads from its own config file rather than its flags:
+    /// etcd with `--config-file` ignores its flags and environment; the scheduler with
+    /// `--config` ignores its deprecated flags (`--profiling`).
+    fn config_file_setting(&self, name: &str) -> Option<Setting> {
+        let (flag, pointer, default) = match (self.component, name) {
+            (Component::Scheduler, "profiling") => ("config", "/enableProfiling", Some("true")),
+            (Component::Etcd, _) => {
+                let (section, key) = match name.strip_prefix("peer-") {
+                    Some(k) => ("peer-transport-security", k),
+                    None => ("client-transport-security", name),
+                };
+                let p = match key {
+                    "cert-file" | "key-file" | "client-cert-auth" | "auto-tls"
+                    | "trusted-ca-file" => format!("/{section}/{key}"),
+                    _ if name == "data-dir" => "/data-dir".to_string(),
+                    _ => return None,
+                };
+                let default = component::flag_default(self.component, name, KubeVersion::default())
+                    .and_then(|d| match d {
+                        Fallback::Value(v) => Some(v),
+                        Fallback::Unset => None,
+                    });
+                return self.from_config_file("config-file", &p, default, name);
+            }
+            _ => return None,
+        };
+        self.from_config_file(flag, pointer, default, name)
+    }
+
+    fn from_config_file(
+        &self,
+        flag: &str,
+        pointer: &str,
+        default: Option<&str>,
+        name: &str,
+    ) -> Option<Setting> {
+        let path = &self.flags.get(flag)?.value;
+        Some(match self.attached.get(flag) {
+            Some(Attached::Doc(d)) => match d.value.pointer(pointer) {
+                Some(v) => Setting {
+                    value: Some(scalar(v)),
+                    source: Source::Config,
+                    location: d.loc(pointer),
+                },
+                None => Setting {
+                    value: default.map(String::from),
+                    source: Source::Default,
+                    location: d.loc(""),
+                },
+            },
+            Some(Attached::Unavailable(reason)) => Setting {
+                value: None,
+                source: Source::Unknown(format!(
+                    "{}: with --{flag}, --{name} comes from the config file: {reason}",
+                    self.label
+                )),
+                location: self.anchor.clone(),
+            },
+            None => Setting {
+                value: None,
+                source: Source::Unknown(format!(
+                    "{}: with --{flag}, --{name} comes from {path}, which was not read",
+                    self.label
+                )),
+                location: self.anchor.clone(),
+            },
+        })
     }
 
     fn default_setting(&self, d: Fallback) -> Setting {

@@ -251,8 +251,8 @@ fn attach(
     docs: &mut Vec<ConfigDoc>,
     errors: &mut Vec<InputError>,
 ) {
-    if inst.component == Component::ApiServer {
-        for flag in crate::ATTACHED_FLAGS {
+    {
+        for &flag in crate::attached_flags(inst.component) {
             let Some(f) = inst.flags.get(flag) else {
                 continue;
             };
