@@ -343,14 +343,14 @@ impl Instance {
                         Fallback::Value(v) => Some(v),
                         Fallback::Unset => None,
                     });
-                return self.from_config_file("config-file", &p, default, name);
+                return self.read_config_file("config-file", &p, default, name);
             }
             _ => return None,
         };
-        self.from_config_file(flag, pointer, default, name)
+        self.read_config_file(flag, pointer, default, name)
     }
 
-    fn from_config_file(
+    fn read_config_file(
         &self,
         flag: &str,
         pointer: &str,
