@@ -41,8 +41,17 @@ pub fn render(item: &Item, default_note: &str) -> String {
             )
         })
         .unwrap_or_default();
+    let topic = if item.slug.starts_with("kubeconfig-") {
+        "- https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/\n"
+    } else if item.slug.starts_with("admission-pod-security") {
+        "- https://kubernetes.io/docs/tasks/configure-pod-container/enforce-standards-admission-controller/\n"
+    } else if item.slug.contains("encryption") {
+        "- https://kubernetes.io/docs/tasks/administer-cluster/encrypt-data/\n"
+    } else {
+        ""
+    };
     format!(
-        "## What it does\n{what}\n\n## Why is this bad?\n{}\n\n## Remediation\n{}\n\n## References\n{cis}{component_ref}",
+        "## What it does\n{what}\n\n## Why is this bad?\n{}\n\n## Remediation\n{}\n\n## References\n{cis}{component_ref}{topic}",
         item.why, item.fix
     )
 }

@@ -337,3 +337,48 @@ pub fn file_items() -> impl Iterator<Item = &'static Item> {
         .iter()
         .filter(|i| matches!(i.rule, Rule::Perm(..) | Rule::Owner(..)))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn every_check_has_a_unique_slug_the_four_sections_and_its_default() {
+        let all = checks();
+        let mut slugs: Vec<&str> = all.iter().map(|c| c.slug.as_ref()).collect();
+        slugs.sort_unstable();
+        slugs.dedup();
+        assert_eq!(slugs.len(), all.len());
+        for c in &all {
+            for s in [
+                "What it does",
+                "Why is this bad?",
+                "Remediation",
+                "References",
+            ] {
+                assert!(c.section(s).is_some(), "{} lacks {s}", c.slug);
+            }
+        }
+        let k = all
+            .iter()
+            .find(|c| c.slug == "kubelet-authorization-always-allow")
+            .unwrap();
+        let what = k.section("What it does").unwrap();
+        assert!(
+            what.contains("`/authorization/mode` defaults to `Webhook`"),
+            "{what}"
+        );
+        assert!(
+            what.contains("`--authorization-mode` defaults to `AlwaysAllow`"),
+            "{what}"
+        );
+        let s = all
+            .iter()
+            .find(|c| c.slug == "scheduler-bind-address")
+            .unwrap();
+        assert!(s.section("What it does").unwrap().contains("`0.0.0.0`"));
+        assert_eq!(s.cis, ["1.4.2"]);
+        assert_eq!(all.iter().filter(|c| !c.cis.is_empty()).count(), 92);
+    }
+}
