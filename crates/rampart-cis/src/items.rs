@@ -345,7 +345,10 @@ pub static ITEMS: &[Item] = &[
         "The API server accepts anonymous requests",
         "Anonymous requests reach every endpoint RBAC grants to system:anonymous or system:unauthenticated; one careless binding exposes the API.",
         "Set `--anonymous-auth=false` (keep health probes working through `--authentication-config` anonymous endpoints on 1.32 and later).",
-        Rule::BoolIs("anonymous-auth", false),
+        Rule::Custom(
+            apiserver_anonymous,
+            "When absent, `--anonymous-auth` is `true` (kube-apiserver). From 1.32 the `anonymous` section of an `--authentication-config` file decides instead; anonymous access limited to `/livez`, `/readyz` and `/healthz` passes.",
+        ),
     ),
     it(
         "apiserver-token-auth-file",
@@ -1429,6 +1432,80 @@ fn plugin_enabled(inst: &Instance, p: &str, v: KubeVersion) -> (bool, Setting, &
     }
     let on = component::default_admission_plugins(v).contains(&p);
     (on, en, "enable-admission-plugins")
+}
+
+const HEALTH_PATHS: &[&str] = &["/livez", "/readyz", "/healthz"];
+
+fn apiserver_anonymous(inst: &Instance, ev: &mut Eval<'_>) -> Vec<Verdict> {
+    let v = ev.version;
+    if v.minor >= 32 && inst.setting("authentication-config", v).is_set() {
+        match inst.attached.get("authentication-config") {
+            Some(Attached::Doc(d)) => {
+                if let Some(anon) = d.value.get("anonymous") {
+                    let enabled = anon.get("enabled").and_then(|e| e.as_bool()) == Some(true);
+                    let paths: Vec<&str> = anon
+                        .get("conditions")
+                        .and_then(|c| c.as_array())
+                        .map(|a| a.iter().filter_map(|c| c.get("path")?.as_str()).collect())
+                        .unwrap_or_default();
+                    let loc = d.loc("/anonymous/enabled");
+                    return if !enabled {
+                        vec![Verdict::pass(
+                            format!(
+                                "{}: anonymous authentication is disabled in {}",
+                                inst.label, d.file
+                            ),
+                            Some(loc),
+                        )]
+                    } else if !paths.is_empty() && paths.iter().all(|p| HEALTH_PATHS.contains(p)) {
+                        vec![Verdict::pass(
+                            format!(
+                                "{}: anonymous requests are limited to {}",
+                                inst.label,
+                                paths.join(", ")
+                            ),
+                            Some(loc),
+                        )]
+                    } else {
+                        vec![Verdict::fail(
+                            format!(
+                                "{}: {} enables anonymous authentication{}",
+                                inst.label,
+                                d.file,
+                                if paths.is_empty() {
+                                    " on every path".to_string()
+                                } else {
+                                    format!(" on {}", paths.join(", "))
+                                }
+                            ),
+                            loc,
+                        )]
+                    };
+                }
+            }
+            Some(Attached::Unavailable(r)) if inst.flags.get("anonymous-auth").is_none() => {
+                return vec![Verdict::na(format!(
+                    "{}: anonymous authentication may be configured by --authentication-config: {r}",
+                    inst.label
+                ))];
+            }
+            _ => {}
+        }
+    }
+    evaluate(
+        &it(
+            "",
+            "",
+            High,
+            A,
+            "",
+            "",
+            "",
+            Rule::BoolIs("anonymous-auth", false),
+        ),
+        inst,
+        ev,
+    )
 }
 
 fn event_rate_limit(inst: &Instance, ev: &mut Eval<'_>) -> Vec<Verdict> {

@@ -324,6 +324,7 @@ pub fn attached_flags(c: Component) -> &'static [&'static str] {
             "admission-control-config-file",
             "audit-policy-file",
             "authorization-config",
+            "authentication-config",
         ],
         Component::Scheduler => &["config"],
         Component::Etcd => &["config-file"],
