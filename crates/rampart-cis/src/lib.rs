@@ -246,6 +246,31 @@ fn container_command(
             })
             .unwrap_or_default()
     };
+    // Most containers run something else: decide on the program before allocating.
+    let first = |key: &str| {
+        c.value
+            .get(key)
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(Value::as_str)
+    };
+    // Only args, and the image is a component's (its entrypoint is the binary): every arg
+    // is a flag.
+    if c.value.get("command").is_none()
+        && first("args").is_some_and(|a| a.starts_with('-'))
+        && let Some(comp) = c
+            .value
+            .get("image")
+            .and_then(Value::as_str)
+            .and_then(image_component)
+    {
+        return Some((comp, list("args")));
+    }
+    let program = first("command").or_else(|| first("args"))?;
+    let base = program.rsplit('/').next().unwrap_or(program);
+    if Component::from_program(base).is_none() && base != "hyperkube" {
+        return None;
+    }
     let mut all = list("command");
     all.extend(list("args"));
     let mut it = all.into_iter().peekable();
@@ -261,6 +286,18 @@ fn container_command(
         comp = Component::from_program(&sub);
     }
     Some((comp?, it.collect()))
+}
+
+/// `registry.k8s.io/kube-apiserver:v1.34.0` → the API server.
+fn image_component(image: &str) -> Option<Component> {
+    let no_digest = image.split('@').next().unwrap_or(image);
+    let name = no_digest.rsplit('/').next().unwrap_or(no_digest);
+    let repo = name.split(':').next().unwrap_or(name);
+    let repo = repo
+        .strip_suffix("-amd64")
+        .or(repo.strip_suffix("-arm64"))
+        .unwrap_or(repo);
+    Component::from_program(repo)
 }
 
 fn static_pod_instances(o: &Object) -> Vec<Instance> {
