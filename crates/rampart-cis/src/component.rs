@@ -11,6 +11,7 @@ pub enum Component {
     Scheduler,
     Etcd,
     Kubelet,
+    Proxy,
 }
 
 /// The newest Kubernetes minor version whose defaults are modelled.
@@ -143,6 +144,8 @@ const KUBELET_BOOL: &[&str] = &[
     "containerized",
 ];
 
+const PROXY_BOOL: &[&str] = &["masquerade-all", "cleanup", "init-only"];
+
 const ETCD_BOOL: &[&str] = &[
     "client-cert-auth",
     "peer-client-cert-auth",
@@ -167,12 +170,13 @@ const ETCD_BOOL: &[&str] = &[
 ];
 
 impl Component {
-    pub const ALL: [Component; 5] = [
+    pub const ALL: [Component; 6] = [
         Component::ApiServer,
         Component::ControllerManager,
         Component::Scheduler,
         Component::Etcd,
         Component::Kubelet,
+        Component::Proxy,
     ];
 
     /// The binary's name.
@@ -183,6 +187,7 @@ impl Component {
             Component::Scheduler => "kube-scheduler",
             Component::Etcd => "etcd",
             Component::Kubelet => "kubelet",
+            Component::Proxy => "kube-proxy",
         }
     }
 
@@ -201,7 +206,7 @@ impl Component {
             }
             Component::Scheduler => Some("/etc/kubernetes/manifests/kube-scheduler.yaml"),
             Component::Etcd => Some("/etc/kubernetes/manifests/etcd.yaml"),
-            Component::Kubelet => None,
+            Component::Kubelet | Component::Proxy => None,
         }
     }
 
@@ -212,6 +217,7 @@ impl Component {
             Component::Scheduler => SCHEDULER_BOOL,
             Component::Etcd => return ETCD_BOOL.contains(&name),
             Component::Kubelet => KUBELET_BOOL,
+            Component::Proxy => PROXY_BOOL,
         };
         own.contains(&name) || COMMON_BOOL.contains(&name)
     }
@@ -299,6 +305,8 @@ pub fn flag_default(component: Component, name: &str, v: KubeVersion) -> Option<
             | "config-file",
         ) => Unset,
         (Component::Etcd, "data-dir") => Value("${name}.etcd"),
+        (Component::Proxy, "metrics-bind-address") => Value("127.0.0.1:10249"),
+        (Component::Proxy, "config" | "kubeconfig") => Unset,
         (Component::Kubelet, name) => return kubelet_setting(name).map(|s| s.flag_default),
         _ => return None,
     })

@@ -91,6 +91,7 @@ const CM: Option<Component> = Some(Component::ControllerManager);
 const S: Option<Component> = Some(Component::Scheduler);
 const E: Option<Component> = Some(Component::Etcd);
 const K: Option<Component> = Some(Component::Kubelet);
+const P: Option<Component> = Some(Component::Proxy);
 
 #[allow(clippy::too_many_arguments)]
 const fn it(
@@ -1062,6 +1063,17 @@ pub static ITEMS: &[Item] = &[
         "Set `seccompDefault: true` (and the SeccompDefault feature gate before 1.25).",
         Rule::Custom(seccomp_default, ""),
     ),
+    // 4.3 kube-proxy
+    it(
+        "proxy-metrics-bind-address",
+        "4.3.1",
+        Medium,
+        P,
+        "kube-proxy serves its metrics on a non-loopback address",
+        "kube-proxy's metrics endpoint is unauthenticated; bound beyond localhost it tells anyone on the network the node's Services and endpoints.",
+        "Set `metricsBindAddress: 127.0.0.1:10249` in the `KubeProxyConfiguration` (with `--config`, the `--metrics-bind-address` flag is ignored), or remove the setting.",
+        Rule::Loopback("metrics-bind-address"),
+    ),
 ];
 
 /// Items that read standalone documents rather than a component (no CIS number).
@@ -1297,12 +1309,15 @@ pub fn evaluate(item: &Item, inst: &Instance, ev: &mut Eval<'_>) -> Vec<Verdict>
         }
         Rule::Loopback(flag) => {
             let s = inst.setting(flag, v);
-            let ip = s.value.as_deref().unwrap_or("0.0.0.0");
-            let lo = ip == "localhost"
-                || ip
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|a| a.is_loopback());
-            judge(lo, inst, &s, flag)
+            if let Some(u) = unknown(&s) {
+                return u;
+            }
+            judge(
+                is_loopback(s.value.as_deref().unwrap_or("0.0.0.0")),
+                inst,
+                &s,
+                flag,
+            )
         }
         Rule::Gate(g) => {
             let (on, s) = inst.feature_gate(g, v);
@@ -1344,6 +1359,23 @@ pub fn evaluate(item: &Item, inst: &Instance, ev: &mut Eval<'_>) -> Vec<Verdict>
         Rule::Custom(f, _) => f(inst, ev),
         Rule::Perm(..) | Rule::Owner(..) => Vec::new(),
     }
+}
+
+/// `127.0.0.1`, `::1`, `localhost`, with or without a port (`127.0.0.1:10249`, `[::1]:10249`)
+/// or as a CIDR (`127.0.0.0/8`).
+fn is_loopback(addr: &str) -> bool {
+    let host = if let Some(rest) = addr.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else if addr.matches(':').count() == 1 {
+        addr.split(':').next().unwrap_or(addr)
+    } else {
+        addr
+    };
+    let host = host.split('/').next().unwrap_or(host);
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|a| a.is_loopback())
 }
 
 const STRONG_CIPHERS: &[&str] = &[

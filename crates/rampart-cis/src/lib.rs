@@ -52,7 +52,7 @@ pub fn checks() -> Vec<CheckInfo> {
         .chain(DOC_ITEMS)
         .map(|i| {
             let origin = match (i.component, i.cis.starts_with('4')) {
-                (Some(Component::Kubelet), _) | (None, true) => Origin::Node,
+                (Some(Component::Kubelet | Component::Proxy), _) | (None, true) => Origin::Node,
                 _ => Origin::ControlPlane,
             };
             let mut c =
@@ -363,7 +363,7 @@ pub fn attached_flags(c: Component) -> &'static [&'static str] {
             "authorization-config",
             "authentication-config",
         ],
-        Component::Scheduler => &["config"],
+        Component::Scheduler | Component::Proxy => &["config"],
         Component::Etcd => &["config-file"],
         Component::ControllerManager | Component::Kubelet => &[],
     }
@@ -417,6 +417,6 @@ mod tests {
             .unwrap();
         assert!(s.section("What it does").unwrap().contains("`0.0.0.0`"));
         assert_eq!(s.cis, ["1.4.2"]);
-        assert_eq!(all.iter().filter(|c| !c.cis.is_empty()).count(), 92);
+        assert_eq!(all.iter().filter(|c| !c.cis.is_empty()).count(), 93);
     }
 }

@@ -327,6 +327,11 @@ impl Instance {
     fn config_file_setting(&self, name: &str) -> Option<Setting> {
         let (flag, pointer, default) = match (self.component, name) {
             (Component::Scheduler, "profiling") => ("config", "/enableProfiling", Some("true")),
+            // With --config, kube-proxy ignores its flags; an empty address means the default.
+            (Component::Proxy, "metrics-bind-address") => {
+                ("config", "/metricsBindAddress", Some("127.0.0.1:10249"))
+            }
+            (Component::Proxy, "kubeconfig") => ("config", "/clientConnection/kubeconfig", None),
             (Component::Etcd, _) => {
                 let (section, key) = match name.strip_prefix("peer-") {
                     Some(k) => ("peer-transport-security", k),
@@ -359,7 +364,7 @@ impl Instance {
     ) -> Option<Setting> {
         let path = &self.flags.get(flag)?.value;
         Some(match self.attached.get(flag) {
-            Some(Attached::Doc(d)) => match d.value.pointer(pointer) {
+            Some(Attached::Doc(d)) => match d.value.pointer(pointer).filter(|v| *v != "") {
                 Some(v) => Setting {
                     value: Some(scalar(v)),
                     source: Source::Config,

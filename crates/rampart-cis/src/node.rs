@@ -204,7 +204,7 @@ fn from_files(o: &NodeOptions, c: Component, errors: &mut Vec<InputError>) -> Ve
             .collect();
     }
     let cfg = "/var/lib/kubelet/config.yaml";
-    if !under(&o.root, cfg).exists() {
+    if c != Component::Kubelet || !under(&o.root, cfg).exists() {
         return Vec::new();
     }
     let flags_file = "/var/lib/kubelet/kubeadm-flags.env";
@@ -393,10 +393,16 @@ fn paths_of(o: &NodeOptions, spec: FileSpec, instances: &[Instance]) -> Vec<Stri
             "/lib/systemd/system/kubelet.service".into(),
             "/usr/lib/systemd/system/kubelet.service".into(),
         ],
-        FileSpec::ProxyKubeconfig => vec![
-            "/var/lib/kube-proxy/kubeconfig.conf".into(),
-            "/etc/kubernetes/proxy.conf".into(),
-        ],
+        FileSpec::ProxyKubeconfig => match of(Component::Proxy)
+            .and_then(|i| i.setting("kubeconfig", v).value)
+            .filter(|p| !p.is_empty())
+        {
+            Some(p) => vec![p],
+            None => vec![
+                "/var/lib/kube-proxy/kubeconfig.conf".into(),
+                "/etc/kubernetes/proxy.conf".into(),
+            ],
+        },
         FileSpec::KubeletKubeconfig => vec![
             of(Component::Kubelet)
                 .map(kubelet_kubeconfig)

@@ -19,12 +19,13 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-const COMPONENTS: [&str; 5] = [
+const COMPONENTS: [&str; 6] = [
     "kube-apiserver",
     "kube-controller-manager",
     "kube-scheduler",
     "etcd",
     "kubelet",
+    "kube-proxy",
 ];
 
 fn main() {
