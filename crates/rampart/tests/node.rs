@@ -81,3 +81,17 @@ fn a_loose_static_pod_manifest_fails_with_exit_1_and_its_position() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn the_node_job_passes_its_own_scan_with_each_host_access_ignored_for_a_reason() {
+    let job = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/node-job.yaml");
+    rampart()
+        .args(["scan", "--fail-on", "info", job])
+        .assert()
+        .code(0);
+    let text = std::fs::read_to_string(job).unwrap();
+    assert!(text.contains("rampart.dev/ignore-reason:"));
+    assert!(text.contains(r#"args: ["node", "--root", "/host""#));
+    assert!(text.contains("readOnly: true"));
+    assert!(text.contains(r#"drop: ["ALL"]"#));
+}
