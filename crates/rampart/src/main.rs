@@ -33,6 +33,8 @@ enum Command {
     Policy(cmd::policy::Args),
     /// Audit-policy evaluation and threat detection on audit logs.
     Audit(cmd::audit::Args),
+    /// CIS Kubernetes Benchmark on this node: component flags, config files, file permissions.
+    Node(cmd::node::Args),
     /// Run the HTTPS admission webhook.
     Serve(cmd::serve::Args),
     /// Write a CA, a serving certificate and the caBundle for the webhook.
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Netpol(a) => cmd::netpol::run(a),
         Command::Policy(a) => cmd::policy::run(a),
         Command::Audit(a) => cmd::audit::run(a),
+        Command::Node(a) => cmd::node::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Certs(a) => cmd::certs::run(a),
         Command::Completion(a) => cmd::completion::completion::<Cli>(a),

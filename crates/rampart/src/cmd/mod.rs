@@ -5,6 +5,7 @@ pub mod certs;
 pub mod completion;
 pub mod input;
 pub mod netpol;
+pub mod node;
 pub mod policy;
 pub mod pss;
 pub mod rbac;
