@@ -29,6 +29,9 @@ fn builtin() -> Vec<CheckInfo> {
     rbac.sort_by(|a, b| a.slug.cmp(&b.slug));
     all.extend(rbac);
     all.extend(rampart_audit::checks());
+    let mut cis = rampart_cis::checks();
+    cis.sort_by(|a, b| (a.origin, &a.slug).cmp(&(b.origin, &b.slug)));
+    all.extend(cis);
     all
 }
 

@@ -59,13 +59,45 @@ impl Capability {
     }
 }
 
+/// Former slugs (the manifest catalog reported the same risks rule by rule) that now name a
+/// capability.
+fn aliases(c: Capability) -> &'static [&'static str] {
+    match c {
+        Capability::ClusterAdmin => &["cluster-admin-binding"],
+        Capability::ReadSecrets => &["rbac-secrets-access"],
+        Capability::ExecPods => &["rbac-pod-exec"],
+        Capability::Wildcard => &["rbac-wildcard"],
+        _ => &[],
+    }
+}
+
+/// The CIS Kubernetes Benchmark (section 5.1) item that covers the capability.
+fn cis(c: Capability) -> &'static [&'static str] {
+    use Capability::*;
+    match c {
+        ClusterAdmin => &["5.1.1"],
+        ReadSecrets => &["5.1.2"],
+        Wildcard => &["5.1.3"],
+        CreatePods | CreateWorkloads => &["5.1.4"],
+        Escalate | Bind | Impersonate => &["5.1.8"],
+        NodesProxy => &["5.1.10"],
+        ApproveCsr | SignCsr => &["5.1.11"],
+        AdmissionWebhooks => &["5.1.12"],
+        ExecPods | CreateTokens | PatchNodes | ManageRbac => &[],
+    }
+}
+
 /// Every slug this crate reports, with its documentation: the risky grants of bindings, dangerous
 /// roles nothing binds, bindings to missing roles, malformed RBAC objects and escalation paths.
 pub fn checks() -> Vec<CheckInfo> {
     let mut out: Vec<CheckInfo> = Capability::ALL
         .iter()
         .map(|&c| {
-            CheckInfo::new(
+            let cis_ref = match cis(c) {
+                [] => "CIS Kubernetes Benchmark 5.1".to_string(),
+                ids => format!("CIS Kubernetes Benchmark {}", ids.join(", ")),
+            };
+            let mut info = CheckInfo::new(
                 c.slug(),
                 c.severity(true),
                 Origin::Rbac,
@@ -80,16 +112,21 @@ pub fn checks() -> Vec<CheckInfo> {
                  namespaces they need it, with `resourceNames` where the objects are known; \
                  prefer a Role and RoleBinding to a ClusterRoleBinding.\n\n## References\n\
                  - Kubernetes documentation: RBAC good practices\n\
-                 - CIS Kubernetes Benchmark 5.1\n",
+                 - {cis_ref}\n",
                 c.what(),
                 c.severity(true),
                 c.severity(false),
                 c.why()
             ))
             .references([
-                "Kubernetes documentation: RBAC good practices",
-                "CIS Kubernetes Benchmark 5.1",
+                "Kubernetes documentation: RBAC good practices".to_string(),
+                cis_ref.clone(),
             ])
+            .cis(cis(c).iter().copied());
+            for a in aliases(c) {
+                info = info.alias(*a);
+            }
+            info
         })
         .collect();
     out.extend(crate::unbound::checks());

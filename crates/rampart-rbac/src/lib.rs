@@ -22,7 +22,6 @@ mod catalog;
 mod error;
 pub mod paths;
 mod policy;
-mod registry;
 #[rustfmt::skip]
 mod resource_table;
 pub mod resources;
@@ -36,7 +35,6 @@ pub use policy::{
     Binding, BoundSubject, Grant, Options, Policy, PolicyRule, Request, Role, RoleKind,
     RoleKindBinding, RuleAt, Subject, SubjectKind, Target, UserInfo, rule_allows, split_sa_user,
 };
-pub use registry::checks;
 pub use risks::{Capability, Risk, risk_findings_of, risks, risks_findings};
 pub use unbound::{UNBOUND_DANGEROUS_ROLE, unbound_role_findings};
 

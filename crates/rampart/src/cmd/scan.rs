@@ -64,6 +64,10 @@ pub struct Args {
     /// bindings (files or directories) to apply to the manifests too.
     #[arg(long)]
     pub policies: Vec<PathBuf>,
+    /// Kubernetes version to judge against: API versions removed by then, and the control-plane
+    /// and kubelet defaults that apply to absent flags (default: the newest supported).
+    #[arg(long, value_name = "1.N")]
+    pub kube_version: Option<String>,
     /// Largest input file read, in MiB.
     #[arg(long, default_value_t = 64)]
     pub max_file_size: u64,
@@ -111,6 +115,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(level) = &args.pss_level {
         config.pss = Some(rampart_rules::PssConfig::at(level, "latest"));
     }
+    let mut cis = rampart_cis::Options::default();
+    if let Some(v) = &args.kube_version {
+        config.settings.kube_version = Some(
+            v.parse()
+                .map_err(|e| anyhow::anyhow!("--kube-version: {e}"))?,
+        );
+        cis.kube_version = v
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--kube-version: {e}"))?;
+    }
     let fail_on = args.fail_on.or(config.fail_on).unwrap_or(Severity::High);
     let pss = config.pss.clone();
     let catalog = Catalog::new(config)?;
@@ -147,6 +161,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     skipped: loaded.skipped,
                     ..FileScan::default()
                 };
+                // control-plane static pods and node configuration documents, file by file
+                let (mut cis_findings, cis_errors) =
+                    rampart_cis::check_objects(&loaded.objects, &cis);
+                rampart_engine::apply_config(&mut cis_findings, catalog.config());
+                part.findings.extend(cis_findings);
+                part.errors.extend(cis_errors);
                 for o in loaded.objects {
                     part.findings.extend(catalog.check_object(&o));
                     if let Some(policy) = pss
