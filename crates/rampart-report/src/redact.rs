@@ -144,7 +144,9 @@ impl Redactor {
         }
     }
 
-    /// A finding's own text (its message) with the values it detected masked.
+    /// A finding's own text (its message) with the values it detected masked where they
+    /// stand as whole words: a key name that merely contains one (`admin-user` for the value
+    /// `admin`) is an identifier and stays as it is.
     pub(crate) fn message<'s>(f: &Finding, text: &'s str) -> Cow<'s, str> {
         if f.redact.iter().all(String::is_empty) {
             return Cow::Borrowed(text);
@@ -153,7 +155,31 @@ impl Redactor {
         for v in &f.redact {
             spellings(v, &mut patterns);
         }
-        Masker::new(patterns).apply(text)
+        let patterns: Vec<String> = patterns.into_iter().collect();
+        let Ok(ac) = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+        else {
+            return Cow::Owned(REDACTED.to_string());
+        };
+        let word = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/');
+        let mut out = String::new();
+        let mut last = 0;
+        for m in ac.find_iter(text) {
+            let before = text.get(..m.start()).and_then(|t| t.chars().next_back());
+            let after = text.get(m.end()..).and_then(|t| t.chars().next());
+            if before.is_some_and(word) || after.is_some_and(word) {
+                continue;
+            }
+            out.push_str(text.get(last..m.start()).unwrap_or(""));
+            out.push_str(REDACTED);
+            last = m.end();
+        }
+        if last == 0 {
+            return Cow::Borrowed(text);
+        }
+        out.push_str(text.get(last..).unwrap_or(""));
+        Cow::Owned(out)
     }
 }
 
@@ -359,6 +385,11 @@ mod tests {
     fn messages_mask_only_their_own_finding_s_values() {
         let f = at("m.yaml", 1, "/x", &["s3cr3t-value"]);
         assert_eq!(Redactor::message(&f, "got s3cr3t-value"), "got <redacted>");
+        let a = at("m.yaml", 1, "/x", &["admin"]);
+        assert_eq!(
+            Redactor::message(&a, "keys admin-user, ci-admin: admin"),
+            "keys admin-user, ci-admin: <redacted>"
+        );
         let g = at("m.yaml", 1, "/x", &[]);
         assert_eq!(
             Redactor::message(&g, "got s3cr3t-value"),
