@@ -11,10 +11,12 @@
 
 mod input;
 mod registry;
+pub mod scan;
 
 pub use input::duplicate_findings;
 
 pub use registry::{Registry, registry};
+pub use scan::{ScanOptions, ScanOutput, scan, scan_objects};
 
 use rampart_core::Finding;
 use rampart_rules::{Config, ConfigError};

@@ -2,31 +2,11 @@
 
 use anyhow::Context;
 use rampart_core::{Finding, InputError, Severity};
-use rampart_manifest::{Source, load_str, read_source};
 use rampart_report::{Format, Report};
 use rampart_rules::{Catalog, Config};
-use rayon::prelude::*;
-use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-
-/// A file's display name and text, kept for snippets.
-type NamedText = (String, Arc<str>);
-
-/// One file's share of a scan.
-#[derive(Default)]
-struct FileScan {
-    text: Option<NamedText>,
-    /// Its objects, slim unless policies need them whole.
-    objects: Vec<rampart_manifest::Object>,
-    refs: Vec<(Arc<rampart_core::ObjectRef>, Arc<str>)>,
-    idents: Vec<(Arc<rampart_core::ObjectRef>, rampart_core::Location)>,
-    findings: Vec<Finding>,
-    errors: Vec<InputError>,
-    skipped: Vec<InputError>,
-}
 
 /// When to colour text output.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -126,123 +106,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("--kube-version: {e}"))?;
     }
     let fail_on = args.fail_on.or(config.fail_on).unwrap_or(Severity::High);
-    let pss = config.pss.clone();
-    let catalog = Catalog::new(config)?;
-
-    let t0 = std::time::Instant::now();
-    let (sources, mut errors) = rampart_manifest::discover(&args.input.require()?);
-    let namespace = args.input.namespace.as_deref();
-    let keep_text = matches!(format, Format::Text);
-    let max = args.max_file_size.saturating_mul(1024 * 1024);
-    let pss = pss
+    let pss = config
+        .pss
+        .as_ref()
         .and_then(|p| p.scan_policy())
         .map(|(level, version)| pss_policy(&level, &version))
         .transpose()?;
+    let catalog = Catalog::new(config)?;
     let policies = if args.policies.is_empty() {
         None
     } else {
         Some(rampart_policy::PolicySet::load(&args.policies)?)
     };
-    // Each file is read, parsed and put through every per-object check on its own, in
-    // parallel; what stays in memory afterwards is only what the analyses across objects read
-    // (all of it when policies are applied: their inventory is every object).
-    let keep_whole = policies.is_some();
-    let parts: Vec<FileScan> = sources
-        .par_iter()
-        .map(|s: &Source| match read_source(s, max) {
-            Ok((name, text)) => {
-                let mut loaded = load_str(&name, &text);
-                if let Some(ns) = namespace {
-                    rampart_manifest::set_default_namespace(&mut loaded.objects, ns);
-                }
-                let mut part = FileScan {
-                    text: keep_text.then(|| (name, Arc::from(text))),
-                    errors: loaded.errors,
-                    skipped: loaded.skipped,
-                    ..FileScan::default()
-                };
-                // control-plane static pods and node configuration documents, file by file
-                let (mut cis_findings, cis_errors) =
-                    rampart_cis::check_objects(&loaded.objects, &cis);
-                rampart_engine::apply_config(&mut cis_findings, catalog.config());
-                part.findings.extend(cis_findings);
-                part.errors.extend(cis_errors);
-                for o in loaded.objects {
-                    part.findings.extend(catalog.check_object(&o));
-                    if let Some(policy) = pss
-                        && let Some(v) = rampart_pss::evaluate_object(policy, &o.value)
-                    {
-                        part.findings
-                            .extend(rampart_pss::to_findings(policy, &o, &v));
-                    }
-                    part.refs.push((o.object_ref(), o.file.clone()));
-                    part.idents.push((o.object_ref(), o.location("")));
-                    part.objects.push(if keep_whole { o } else { o.slim() });
-                }
-                part
-            }
-            Err(e) => FileScan {
-                errors: vec![e],
-                ..FileScan::default()
-            },
-        })
-        .collect();
-    let mut texts: HashMap<String, Arc<str>> = HashMap::new();
-    let n_objects = parts.iter().map(|p| p.objects.len()).sum();
-    let n_findings = parts.iter().map(|p| p.findings.len()).sum::<usize>();
-    let mut objects = Vec::with_capacity(n_objects);
-    let mut refs = Vec::with_capacity(n_objects);
-    let mut idents = Vec::with_capacity(n_objects);
-    // Room for the findings across objects too, so adding them never moves the list; pages
-    // of it that are never written are never resident.
-    let mut findings = Vec::with_capacity(n_findings + n_objects);
-    for part in parts {
-        if let Some((name, t)) = part.text {
-            texts.insert(name, t);
-        }
-        objects.extend(part.objects);
-        refs.extend(part.refs);
-        idents.extend(part.idents);
-        findings.extend(part.findings);
-        errors.extend(part.errors);
-        for s in &part.skipped {
-            eprintln!("note: {s}");
-        }
+    let opts = rampart_engine::ScanOptions {
+        pss,
+        cis,
+        policies,
+        namespace: args.input.namespace.clone(),
+        max_file_size: args.max_file_size.saturating_mul(1024 * 1024),
+        keep_text: matches!(format, Format::Text),
+    };
+    let rampart_engine::ScanOutput {
+        findings,
+        errors,
+        skipped,
+        objects: refs,
+        texts,
+    } = rampart_engine::scan(&args.input.require()?, &catalog, &opts);
+    for s in &skipped {
+        eprintln!("note: {s}");
     }
-    tracing::debug!(objects = objects.len(), findings = findings.len(), elapsed = ?t0.elapsed(), rss_mib = rss_mib(), "loaded and checked");
-
-    findings.extend(across_findings(&catalog, &objects));
-    let mut dups = rampart_engine::duplicate_findings(&rampart_manifest::duplicates_of(idents));
-    rampart_engine::apply_config(&mut dups, catalog.config());
-    findings.extend(dups);
-    tracing::debug!(findings = findings.len(), elapsed = ?t0.elapsed(), rss_mib = rss_mib(), "analyzed");
-    if let Some(set) = &policies {
-        // a broken policy is an input error: reported, skipped, and the rest still applies
-        errors.extend(set.problems().iter().map(|p| match p {
-            rampart_policy::PolicyError::Invalid {
-                file,
-                line,
-                column,
-                message,
-            } => InputError {
-                file: file.clone(),
-                line: *line,
-                column: *column,
-                message: message.clone(),
-            },
-            rampart_policy::PolicyError::Input(e) => e.clone(),
-        }));
-        // every other object of the input is the inventory referential policies see
-        let session = set.session(&objects);
-        findings.extend(
-            objects
-                .par_iter()
-                .flat_map_iter(|o| session.findings(o))
-                .collect::<Vec<_>>(),
-        );
-    }
-    rampart_rules::sort_findings(&mut findings);
-    tracing::debug!(elapsed = ?t0.elapsed(), "sorted");
 
     let rules = crate::catalog::rule_metas();
     let sources_fn = |f: &str| texts.get(f).cloned();
@@ -266,7 +159,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     rampart_report::render(format, &report, &mut out, color).context("writing the report")?;
     out.flush().context("writing the report")?;
-    tracing::debug!(elapsed = ?t0.elapsed(), rss_mib = rss_mib(), "reported");
+
     if !matches!(format, Format::Text) {
         for e in &errors {
             eprintln!("{e}");
@@ -275,20 +168,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let code = exit_code(&findings, &errors, fail_on);
     // the process ends here: freeing every object and finding one by one takes longer than
     // the scan's checks, and the OS reclaims it all at once
-    std::mem::forget(objects);
     std::mem::forget(refs);
     std::mem::forget(findings);
     std::mem::forget(texts);
     Ok(code)
-}
-
-/// The resident set size in MiB, for the phase timings `RAMPART_LOG=rampart=debug` prints (0 where
-/// `/proc` is not available).
-fn rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096 / (1024 * 1024))
 }
 
 /// 1 when a finding is at or above the threshold (even with input errors), else 2 when an input
@@ -301,33 +184,6 @@ pub fn exit_code(findings: &[Finding], errors: &[InputError], fail_on: Severity)
     } else {
         ExitCode::SUCCESS
     }
-}
-
-/// Findings of the checks and analyzers that look across objects — the catalog's, NetworkPolicy
-/// gaps, RBAC risks and escalation paths — run side by side, with the configuration's
-/// `disable`, `only` and `severity` applied to the analyzers' findings too.
-fn across_findings(catalog: &Catalog, objects: &[rampart_manifest::Object]) -> Vec<Finding> {
-    let t0 = std::time::Instant::now();
-    let timed = |what: &'static str, f: &dyn Fn() -> Vec<Finding>| {
-        let t = std::time::Instant::now();
-        let out = f();
-        tracing::debug!(findings = out.len(), elapsed = ?t.elapsed(), "{what}");
-        out
-    };
-    let (mut own, (netpol, rbac)) = rayon::join(
-        || timed("catalog across objects", &|| catalog.check_across(objects)),
-        || {
-            rayon::join(
-                || timed("netpol gaps", &|| rampart_netpol::gaps(objects)),
-                || timed("rbac", &|| rampart_rbac::scan_findings(objects)),
-            )
-        },
-    );
-    tracing::debug!(catalog = own.len(), netpol = netpol.len(), rbac = rbac.len(), elapsed = ?t0.elapsed(), "across objects");
-    let mut analyzers: Vec<Finding> = netpol.into_iter().chain(rbac).collect();
-    rampart_engine::apply_config(&mut analyzers, catalog.config());
-    own.extend(analyzers);
-    own
 }
 
 fn pss_policy(level: &str, version: &str) -> anyhow::Result<rampart_pss::Policy> {
@@ -401,54 +257,4 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     }
     writeln!(out, "\n\n{}\n\n{}", e.title, e.doc.trim_end())?;
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use super::*;
-
-    /// The scan keeps only slim objects for the analyses across objects: on every manifest of
-    /// the repository (examples, check fixtures, NetworkPolicy and RBAC cases) they must find
-    /// exactly what they find on the whole objects, at the same positions.
-    #[test]
-    fn analyses_across_objects_see_the_same_in_slim_objects() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let dirs = [
-            "examples",
-            "crates/rampart-rules/tests/fixtures",
-            "crates/rampart-netpol/tests/cases",
-            "crates/rampart-rbac/tests/cases",
-            "deploy",
-        ];
-        let catalog = Catalog::new(rampart_rules::Config::default()).unwrap();
-        let mut compared = 0;
-        for dir in dirs {
-            let (sources, _) = rampart_manifest::discover(&[root.join(dir)]);
-            // each file on its own (a fixture file is a scenario) and each directory as a whole
-            let mut groups: Vec<Vec<rampart_manifest::Object>> = Vec::new();
-            let mut all = Vec::new();
-            // charts need `helm`; their rendered output is in examples/helm
-            for s in sources
-                .iter()
-                .filter(|s| !matches!(s, rampart_manifest::Source::Chart(_)))
-            {
-                let (name, text) = read_source(s, u64::MAX).unwrap();
-                let objects = load_str(&name, &text).objects;
-                all.extend(objects.iter().cloned());
-                groups.push(objects);
-            }
-            groups.push(all);
-            for whole in groups {
-                let slim: Vec<_> = whole.iter().cloned().map(|o| o.slim()).collect();
-                let a = across_findings(&catalog, &whole);
-                let b = across_findings(&catalog, &slim);
-                let missing: Vec<_> = a.iter().filter(|f| !b.contains(f)).collect();
-                assert!(missing.is_empty(), "in {dir}: {missing:#?}");
-                assert_eq!(a.len(), b.len(), "in {dir}");
-                compared += a.len();
-            }
-        }
-        assert!(compared > 100, "only {compared} findings compared");
-    }
 }

@@ -1,0 +1,326 @@
+//! The scan pipeline: sources → objects with positions → per-object checks, PSS and control-plane
+//! checks (file by file, in parallel) → the analyses across objects (catalog, NetworkPolicy
+//! gaps, RBAC, duplicates, policies) → sorted findings. `rampart scan` renders its result;
+//! the webhook and the cluster audit call the same parts.
+
+use rampart_core::{Finding, InputError, ObjectRef};
+use rampart_manifest::{Object, Source, load_str, read_source};
+use rampart_rules::Catalog;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What a scan runs, beyond the catalog and its configuration.
+#[derive(Debug, Default)]
+pub struct ScanOptions {
+    /// Pod Security Standards level and version to report violations of.
+    pub pss: Option<rampart_pss::Policy>,
+    /// The Kubernetes version whose control-plane and kubelet defaults apply.
+    pub cis: rampart_cis::Options,
+    /// Gatekeeper, ValidatingAdmissionPolicy and their bindings, applied to every object.
+    pub policies: Option<rampart_policy::PolicySet>,
+    /// Namespace of namespaced objects that name none (`-n`).
+    pub namespace: Option<String>,
+    /// Largest input read, in bytes.
+    pub max_file_size: u64,
+    /// Keep each file's text (for reports that show source lines).
+    pub keep_text: bool,
+}
+
+/// What a scan found.
+#[derive(Debug, Default)]
+pub struct ScanOutput {
+    /// Sorted by file, line, column, check.
+    pub findings: Vec<Finding>,
+    /// Inputs that could not be read or understood; every valid object was still scanned.
+    pub errors: Vec<InputError>,
+    /// Documents that are not Kubernetes objects, skipped.
+    pub skipped: Vec<InputError>,
+    /// Every object's identity and file.
+    pub objects: Vec<(Arc<ObjectRef>, Arc<str>)>,
+    /// File texts, when asked for.
+    pub texts: HashMap<String, Arc<str>>,
+}
+
+/// One file's share of a scan.
+#[derive(Default)]
+struct FileScan {
+    text: Option<(String, Arc<str>)>,
+    /// Its objects, slim unless policies need them whole.
+    objects: Vec<Object>,
+    refs: Vec<(Arc<ObjectRef>, Arc<str>)>,
+    idents: Vec<(Arc<ObjectRef>, rampart_core::Location)>,
+    findings: Vec<Finding>,
+    errors: Vec<InputError>,
+    skipped: Vec<InputError>,
+}
+
+/// Scans files, directories and stdin (`-`).
+pub fn scan(paths: &[PathBuf], catalog: &Catalog, opts: &ScanOptions) -> ScanOutput {
+    let t0 = std::time::Instant::now();
+    let (sources, mut errors) = rampart_manifest::discover(paths);
+    // Each file is read, parsed and put through every per-object check on its own, in
+    // parallel; what stays in memory afterwards is only what the analyses across objects read
+    // (all of it when policies are applied: their inventory is every object).
+    let parts: Vec<FileScan> = sources
+        .par_iter()
+        .map(|s: &Source| match read_source(s, opts.max_file_size) {
+            Ok((name, text)) => {
+                let mut loaded = load_str(&name, &text);
+                if let Some(ns) = &opts.namespace {
+                    rampart_manifest::set_default_namespace(&mut loaded.objects, ns);
+                }
+                let mut part = FileScan {
+                    text: opts.keep_text.then(|| (name, Arc::from(text))),
+                    errors: loaded.errors,
+                    skipped: loaded.skipped,
+                    ..FileScan::default()
+                };
+                check_file(loaded.objects, catalog, opts, &mut part);
+                part
+            }
+            Err(e) => FileScan {
+                errors: vec![e],
+                ..FileScan::default()
+            },
+        })
+        .collect();
+    let mut out = ScanOutput::default();
+    let n_objects = parts.iter().map(|p| p.objects.len()).sum();
+    let n_findings = parts.iter().map(|p| p.findings.len()).sum::<usize>();
+    let mut objects = Vec::with_capacity(n_objects);
+    let mut idents = Vec::with_capacity(n_objects);
+    out.objects.reserve(n_objects);
+    // Room for the findings across objects too, so adding them never moves the list; pages
+    // of it that are never written are never resident.
+    let mut findings = Vec::with_capacity(n_findings + n_objects);
+    for part in parts {
+        if let Some((name, t)) = part.text {
+            out.texts.insert(name, t);
+        }
+        objects.extend(part.objects);
+        out.objects.extend(part.refs);
+        idents.extend(part.idents);
+        findings.extend(part.findings);
+        errors.extend(part.errors);
+        out.skipped.extend(part.skipped);
+    }
+    tracing::debug!(objects = objects.len(), findings = findings.len(), elapsed = ?t0.elapsed(), rss_mib = rss_mib(), "loaded and checked");
+    finish(objects, idents, catalog, opts, &mut findings, &mut errors);
+    tracing::debug!(elapsed = ?t0.elapsed(), rss_mib = rss_mib(), "analyzed and sorted");
+    out.findings = findings;
+    out.errors = errors;
+    out
+}
+
+/// Scans objects already loaded (a cluster's, a test's): the same checks as [`scan`].
+pub fn scan_objects(loaded: Vec<Object>, catalog: &Catalog, opts: &ScanOptions) -> ScanOutput {
+    let mut by_file: Vec<Vec<Object>> = Vec::new();
+    let mut index: HashMap<Arc<str>, usize> = HashMap::new();
+    for o in loaded {
+        let i = *index.entry(o.file.clone()).or_insert_with(|| {
+            by_file.push(Vec::new());
+            by_file.len() - 1
+        });
+        if let Some(v) = by_file.get_mut(i) {
+            v.push(o);
+        }
+    }
+    let parts: Vec<FileScan> = by_file
+        .into_par_iter()
+        .map(|objects| {
+            let mut part = FileScan::default();
+            check_file(objects, catalog, opts, &mut part);
+            part
+        })
+        .collect();
+    let mut out = ScanOutput::default();
+    let (mut objects, mut idents, mut findings, mut errors) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for part in parts {
+        objects.extend(part.objects);
+        out.objects.extend(part.refs);
+        idents.extend(part.idents);
+        findings.extend(part.findings);
+        errors.extend(part.errors);
+    }
+    finish(objects, idents, catalog, opts, &mut findings, &mut errors);
+    out.findings = findings;
+    out.errors = errors;
+    out
+}
+
+/// The checks of one file's objects on their own; keeps what the analyses across objects read.
+fn check_file(
+    mut objects: Vec<Object>,
+    catalog: &Catalog,
+    opts: &ScanOptions,
+    part: &mut FileScan,
+) {
+    if let Some(ns) = &opts.namespace {
+        rampart_manifest::set_default_namespace(&mut objects, ns);
+    }
+    let keep_whole = opts.policies.is_some();
+    // control-plane static pods and node configuration documents, file by file
+    let (mut cis, cis_errors) = rampart_cis::check_objects(&objects, &opts.cis);
+    crate::apply_config(&mut cis, catalog.config());
+    part.findings.extend(cis);
+    part.errors.extend(cis_errors);
+    for o in objects {
+        part.findings.extend(catalog.check_object(&o));
+        if let Some(policy) = opts.pss
+            && let Some(v) = rampart_pss::evaluate_object(policy, &o.value)
+        {
+            let mut pss = rampart_pss::to_findings(policy, &o, &v);
+            crate::apply_config(&mut pss, catalog.config());
+            part.findings.extend(pss);
+        }
+        part.refs.push((o.object_ref(), o.file.clone()));
+        part.idents.push((o.object_ref(), o.location("")));
+        part.objects.push(if keep_whole { o } else { o.slim() });
+    }
+}
+
+/// The analyses across objects, then the sort.
+fn finish(
+    objects: Vec<Object>,
+    idents: Vec<(Arc<ObjectRef>, rampart_core::Location)>,
+    catalog: &Catalog,
+    opts: &ScanOptions,
+    findings: &mut Vec<Finding>,
+    errors: &mut Vec<InputError>,
+) {
+    findings.extend(across_findings(catalog, &objects));
+    let mut dups = crate::duplicate_findings(&rampart_manifest::duplicates_of(idents));
+    crate::apply_config(&mut dups, catalog.config());
+    findings.extend(dups);
+    if let Some(set) = &opts.policies {
+        // a broken policy is an input error: reported, skipped, and the rest still applies
+        errors.extend(set.problems().iter().map(|p| match p {
+            rampart_policy::PolicyError::Invalid {
+                file,
+                line,
+                column,
+                message,
+            } => InputError {
+                file: file.clone(),
+                line: *line,
+                column: *column,
+                message: message.clone(),
+            },
+            rampart_policy::PolicyError::Input(e) => e.clone(),
+        }));
+        // every other object of the input is the inventory referential policies see
+        let session = set.session(&objects);
+        findings.extend(
+            objects
+                .par_iter()
+                .flat_map_iter(|o| session.findings(o))
+                .collect::<Vec<_>>(),
+        );
+    }
+    rampart_rules::sort_findings(findings);
+    // the process usually ends soon after: freeing every object one by one takes longer than
+    // the analyses, and the OS reclaims it all at once
+    std::mem::forget(objects);
+}
+
+/// Findings of the checks and analyzers that look across objects — the catalog's, NetworkPolicy
+/// gaps, RBAC risks and escalation paths — run side by side, with the configuration's
+/// `disable`, `only` and `severity` applied to the analyzers' findings too.
+pub fn across_findings(catalog: &Catalog, objects: &[Object]) -> Vec<Finding> {
+    let t0 = std::time::Instant::now();
+    let timed = |what: &'static str, f: &dyn Fn() -> Vec<Finding>| {
+        let t = std::time::Instant::now();
+        let out = f();
+        tracing::debug!(findings = out.len(), elapsed = ?t.elapsed(), "{what}");
+        out
+    };
+    let (mut own, (netpol, rbac)) = rayon::join(
+        || timed("catalog across objects", &|| catalog.check_across(objects)),
+        || {
+            rayon::join(
+                || timed("netpol gaps", &|| rampart_netpol::gaps(objects)),
+                || timed("rbac", &|| rampart_rbac::scan_findings(objects)),
+            )
+        },
+    );
+    tracing::debug!(catalog = own.len(), netpol = netpol.len(), rbac = rbac.len(), elapsed = ?t0.elapsed(), "across objects");
+    let mut analyzers: Vec<Finding> = netpol.into_iter().chain(rbac).collect();
+    crate::apply_config(&mut analyzers, catalog.config());
+    own.extend(analyzers);
+    own
+}
+
+/// The resident set size in MiB, for the phase timings `RAMPART_LOG=rampart=debug` prints (0 where
+/// `/proc` is not available).
+fn rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096 / (1024 * 1024))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// The scan keeps only slim objects for the analyses across objects: on every manifest of
+    /// the repository (examples, check fixtures, NetworkPolicy and RBAC cases) they must find
+    /// exactly what they find on the whole objects, at the same positions.
+    #[test]
+    fn analyses_across_objects_see_the_same_in_slim_objects() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let dirs = [
+            "examples",
+            "crates/rampart-rules/tests/fixtures",
+            "crates/rampart-netpol/tests/cases",
+            "crates/rampart-rbac/tests/cases",
+            "deploy",
+        ];
+        let catalog = Catalog::new(rampart_rules::Config::default()).unwrap();
+        let mut compared = 0;
+        for dir in dirs {
+            let (sources, _) = rampart_manifest::discover(&[root.join(dir)]);
+            // each file on its own (a fixture file is a scenario) and each directory as a whole
+            let mut groups: Vec<Vec<Object>> = Vec::new();
+            let mut all = Vec::new();
+            // charts need `helm`; their rendered output is in examples/helm
+            for s in sources.iter().filter(|s| !matches!(s, Source::Chart(_))) {
+                let (name, text) = read_source(s, u64::MAX).unwrap();
+                let objects = load_str(&name, &text).objects;
+                all.extend(objects.iter().cloned());
+                groups.push(objects);
+            }
+            groups.push(all);
+            for whole in groups {
+                let slim: Vec<_> = whole.iter().cloned().map(|o| o.slim()).collect();
+                let a = across_findings(&catalog, &whole);
+                let b = across_findings(&catalog, &slim);
+                let missing: Vec<_> = a.iter().filter(|f| !b.contains(f)).collect();
+                assert!(missing.is_empty(), "in {dir}: {missing:#?}");
+                assert_eq!(a.len(), b.len(), "in {dir}");
+                compared += a.len();
+            }
+        }
+        assert!(compared > 100, "only {compared} findings compared");
+    }
+
+    /// Objects handed over already loaded give what the files give.
+    #[test]
+    fn scan_objects_agrees_with_scan() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let catalog = Catalog::new(rampart_rules::Config::default()).unwrap();
+        let opts = ScanOptions {
+            max_file_size: u64::MAX,
+            ..ScanOptions::default()
+        };
+        let from_files = scan(std::slice::from_ref(&root), &catalog, &opts);
+        let loaded = rampart_manifest::load_paths(&[root]);
+        let from_objects = scan_objects(loaded.objects, &catalog, &opts);
+        assert!(from_files.findings.len() > 100);
+        assert_eq!(from_files.findings, from_objects.findings);
+    }
+}
