@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod certs;
 pub mod netpol;
+pub mod paths;
 pub mod policy;
 pub mod pss;
 pub mod rbac;
