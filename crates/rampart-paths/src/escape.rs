@@ -117,6 +117,19 @@ fn covers_any(dir: &str, files: &[&str]) -> Option<String> {
 /// The escapes a hostPath mount allows, best first.
 fn host_path(path: &str, read_only: bool) -> Option<(Technique, String)> {
     let p = normalize(path)?;
+    if p == "/" {
+        return Some(if read_only {
+            (
+                Technique::HostRead,
+                "read-only hostPath / exposes the node's credentials (/etc/shadow, kubelet and cluster keys)".to_string(),
+            )
+        } else {
+            (
+                Technique::HostWrite,
+                "writable hostPath / : plant code the node runs as root (cron, systemd, static pods)".to_string(),
+            )
+        });
+    }
     if let Some(s) = covers_any(&p, SOCKETS) {
         return Some((
             Technique::RuntimeSocket,
@@ -136,12 +149,6 @@ fn host_path(path: &str, read_only: bool) -> Option<(Technique, String)> {
                 format!("writable hostPath {p} covers {f}: the kernel runs a helper of the attacker's as root"),
             ));
         }
-    }
-    if p == "/" {
-        return Some((
-            Technique::HostRead,
-            "read-only hostPath / exposes the node's credentials (/etc/shadow, kubelet and cluster keys)".to_string(),
-        ));
     }
     if let Some(f) = covers_any(&p, READ_ROOT) {
         return Some((
