@@ -212,8 +212,72 @@ fn enforced_namespaces(objects: &[Object]) -> HashSet<String> {
         .collect()
 }
 
+/// Kinds without a namespace, which `--namespace` leaves alone.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "PriorityClass",
+    "RuntimeClass",
+    "IngressClass",
+    "GatewayClass",
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "VolumeAttachment",
+    "CertificateSigningRequest",
+    "PodSecurityPolicy",
+];
+
+/// The objects with `namespace` set on the namespaced ones that name none, so every analyzer
+/// (RBAC, NetworkPolicies, this one) sees the same namespaces.
+fn with_namespace(objects: &[Object], namespace: &str) -> Vec<Object> {
+    objects
+        .iter()
+        .map(|o| {
+            let mut value = o.value.clone();
+            let kind = value.field("kind").and_then(Value::as_str).unwrap_or("");
+            if !CLUSTER_SCOPED.contains(&kind)
+                && let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut)
+                && meta
+                    .get("namespace")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+            {
+                meta.insert(
+                    "namespace".to_string(),
+                    Value::String(namespace.to_string()),
+                );
+            }
+            Object::new(
+                value,
+                o.pos.clone(),
+                o.file.clone(),
+                o.doc,
+                o.item,
+                o.template.clone(),
+            )
+        })
+        .collect()
+}
+
 pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
     let dns = options.default_namespace.as_str();
+    let owned;
+    let objects = if dns == "default" {
+        objects
+    } else {
+        owned = with_namespace(objects, dns);
+        owned.as_slice()
+    };
     let mut g = Graph::default();
     let mut notes = Vec::new();
     let mut errors = Vec::new();
