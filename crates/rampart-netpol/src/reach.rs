@@ -118,8 +118,7 @@ pub fn reachability(objects: &[Object]) -> Reachability {
             if !open_out.get(s).copied().unwrap_or(false) {
                 for d in named(&engine.sel_eg, &engine.eg_match, s) {
                     // closed destinations were covered from their side
-                    if open_in.get(d).copied().unwrap_or(false)
-                        && !engine.between(s, d).is_empty()
+                    if open_in.get(d).copied().unwrap_or(false) && !engine.between(s, d).is_empty()
                     {
                         out.push((s, d));
                     }

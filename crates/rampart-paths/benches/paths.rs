@@ -1,6 +1,7 @@
 //! A generated cluster of 10,000 workloads, 50,000 RBAC bindings, 5,000 roles, Services,
 //! NetworkPolicies, Secrets and 20 nodes in two pools, built in memory: `analyze` end to end.
 #![allow(
+    clippy::manual_is_multiple_of,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
@@ -22,9 +23,15 @@ const NODES: usize = 20;
 
 fn rule(i: usize) -> Value {
     match i % 8 {
-        0 => json!({"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list", "watch"]}),
-        1 => json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": [format!("s{i}")]}),
-        2 => json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "update", "patch"]}),
+        0 => {
+            json!({"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list", "watch"]})
+        }
+        1 => {
+            json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": [format!("s{i}")]})
+        }
+        2 => {
+            json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "update", "patch"]})
+        }
         3 => json!({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}),
         4 => json!({"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "delete"]}),
         5 => json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}),
@@ -51,7 +58,8 @@ fn workload(i: usize) -> Value {
     }
     if i % 3 == 0 {
         spec["nodeSelector"] = json!({"pool": "batch"});
-        spec["tolerations"] = json!([{"key": "pool", "operator": "Equal", "value": "batch", "effect": "NoSchedule"}]);
+        spec["tolerations"] =
+            json!([{"key": "pool", "operator": "Equal", "value": "batch", "effect": "NoSchedule"}]);
     }
     spec["containers"] = json!([container]);
     json!({"apiVersion": "apps/v1", "kind": "Deployment",
@@ -68,7 +76,8 @@ fn generate() -> Vec<Object> {
         let mut node = json!({"apiVersion": "v1", "kind": "Node",
             "metadata": {"name": format!("node-{n}"), "labels": {"pool": if n % 2 == 0 { "web" } else { "batch" }}}});
         if n % 2 == 1 {
-            node["spec"] = json!({"taints": [{"key": "pool", "value": "batch", "effect": "NoSchedule"}]});
+            node["spec"] =
+                json!({"taints": [{"key": "pool", "value": "batch", "effect": "NoSchedule"}]});
         }
         push(&mut out, node);
     }

@@ -133,7 +133,9 @@ fn host_path(path: &str, read_only: bool) -> Option<(Technique, String)> {
     if let Some(s) = covers_any(&p, SOCKETS) {
         return Some((
             Technique::RuntimeSocket,
-            format!("hostPath {p} holds the container runtime socket {s}: start a privileged container on the node"),
+            format!(
+                "hostPath {p} holds the container runtime socket {s}: start a privileged container on the node"
+            ),
         ));
     }
     if !read_only {
@@ -146,7 +148,9 @@ fn host_path(path: &str, read_only: bool) -> Option<(Technique, String)> {
         if let Some(f) = covers_any(&p, UMH) {
             return Some((
                 Technique::UmhCorePattern,
-                format!("writable hostPath {p} covers {f}: the kernel runs a helper of the attacker's as root"),
+                format!(
+                    "writable hostPath {p} covers {f}: the kernel runs a helper of the attacker's as root"
+                ),
             ));
         }
     }
@@ -228,10 +232,7 @@ pub(crate) fn node_escapes(spec: &PodSpecRef<'_>) -> Vec<Escape> {
             out.push(Escape {
                 technique: Technique::PrivMount,
                 pointer: c.ptr("securityContext/privileged"),
-                why: format!(
-                    "container {} is privileged: mount the node's disk",
-                    c.name
-                ),
+                why: format!("container {} is privileged: mount the node's disk", c.name),
             });
         }
         let confined = seccomp_confined(spec, &c);
@@ -241,10 +242,7 @@ pub(crate) fn node_escapes(spec: &PodSpecRef<'_>) -> Vec<Escape> {
                 out.push(Escape {
                     technique: Technique::ModuleLoad,
                     pointer: ptr.clone(),
-                    why: format!(
-                        "container {} adds {cap}: load a kernel module",
-                        c.name
-                    ),
+                    why: format!("container {} adds {cap}: load a kernel module", c.name),
                 });
             }
             if (all || cap == "SYS_PTRACE") && host_pid {

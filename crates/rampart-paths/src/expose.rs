@@ -38,10 +38,7 @@ fn ns_of(o: &Object, default_ns: &str) -> String {
         .to_string()
 }
 
-pub(crate) fn services(
-    objects: &[Object],
-    default_ns: &str,
-) -> HashMap<(String, String), Svc> {
+pub(crate) fn services(objects: &[Object], default_ns: &str) -> HashMap<(String, String), Svc> {
     let mut out = HashMap::new();
     for (i, o) in objects.iter().enumerate() {
         if o.api_version() != "v1" || o.kind() != "Service" {
@@ -119,7 +116,10 @@ pub(crate) fn doors(
                     o.value.pointer("/spec/defaultBackend"),
                     "/spec/defaultBackend".to_string(),
                 );
-                push(o.value.pointer("/spec/backend"), "/spec/backend".to_string());
+                push(
+                    o.value.pointer("/spec/backend"),
+                    "/spec/backend".to_string(),
+                );
                 for (ri, r) in o
                     .value
                     .pointer("/spec/rules")
@@ -168,10 +168,7 @@ pub(crate) fn doors(
                         let Some(name) = b.field("name").and_then(Value::as_str) else {
                             continue;
                         };
-                        let bns = b
-                            .field("namespace")
-                            .and_then(Value::as_str)
-                            .unwrap_or(&ns);
+                        let bns = b.field("namespace").and_then(Value::as_str).unwrap_or(&ns);
                         backends.push((
                             bns.to_string(),
                             name.to_string(),

@@ -81,10 +81,7 @@ fn ns_of(o: &Object, default_ns: &str) -> String {
 fn labels_match(selector: &BTreeMap<String, String>, spec: &PodSpecRef<'_>) -> bool {
     !selector.is_empty()
         && selector.iter().all(|(k, v)| {
-            spec.labels()
-                .and_then(|l| l.get(k))
-                .and_then(Value::as_str)
-                == Some(v.as_str())
+            spec.labels().and_then(|l| l.get(k)).and_then(Value::as_str) == Some(v.as_str())
         })
 }
 
@@ -99,7 +96,10 @@ fn secret_refs(spec: &PodSpecRef<'_>) -> Vec<(String, String)> {
         .enumerate()
     {
         if let Some(n) = v.pointer("/secret/secretName").and_then(Value::as_str) {
-            out.push((n.to_string(), format!("{}/volumes/{i}/secret/secretName", spec.pointer)));
+            out.push((
+                n.to_string(),
+                format!("{}/volumes/{i}/secret/secretName", spec.pointer),
+            ));
         }
         for (j, s) in v
             .pointer("/projected/sources")
@@ -111,7 +111,10 @@ fn secret_refs(spec: &PodSpecRef<'_>) -> Vec<(String, String)> {
             if let Some(n) = s.pointer("/secret/name").and_then(Value::as_str) {
                 out.push((
                     n.to_string(),
-                    format!("{}/volumes/{i}/projected/sources/{j}/secret/name", spec.pointer),
+                    format!(
+                        "{}/volumes/{i}/projected/sources/{j}/secret/name",
+                        spec.pointer
+                    ),
                 ));
             }
         }
@@ -125,7 +128,10 @@ fn secret_refs(spec: &PodSpecRef<'_>) -> Vec<(String, String)> {
             .flatten()
             .enumerate()
         {
-            if let Some(n) = e.pointer("/valueFrom/secretKeyRef/name").and_then(Value::as_str) {
+            if let Some(n) = e
+                .pointer("/valueFrom/secretKeyRef/name")
+                .and_then(Value::as_str)
+            {
                 out.push((
                     n.to_string(),
                     c.ptr(&format!("env/{i}/valueFrom/secretKeyRef/name")),
@@ -329,7 +335,11 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
             continue;
         };
         let namespace = ns_of(o, dns);
-        let key = (o.kind().to_string(), namespace.clone(), o.name().to_string());
+        let key = (
+            o.kind().to_string(),
+            namespace.clone(),
+            o.name().to_string(),
+        );
         if by_key.contains_key(&key) {
             continue;
         }
@@ -433,7 +443,11 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
         })
         .collect();
     let lateral_evidence = |w: &Workload<'_>| {
-        let c = w.spec.containers().into_iter().find(|c| c.value.field("ports").is_some());
+        let c = w
+            .spec
+            .containers()
+            .into_iter()
+            .find(|c| c.value.field("ports").is_some());
         match c {
             Some(c) => w.object.location(&c.ptr("ports")),
             None => w.object.location(w.spec.pointer),
@@ -571,11 +585,14 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
         rmap.push(g.vertex(v));
     }
     let enforced = enforced_namespaces(objects);
-    let namespaces_all_enforced = !workloads.is_empty()
-        && workloads.iter().all(|w| enforced.contains(&w.namespace));
+    let namespaces_all_enforced =
+        !workloads.is_empty() && workloads.iter().all(|w| enforced.contains(&w.namespace));
     let mut running: HashMap<String, Vec<u32>> = HashMap::new();
     for w in &workloads {
-        running.entry(w.namespace.clone()).or_default().push(w.vertex);
+        running
+            .entry(w.namespace.clone())
+            .or_default()
+            .push(w.vertex);
     }
     let mut sa_of: HashMap<u32, (u32, Option<Location>)> = HashMap::new();
     for e in rg.graph.edge_indices() {
@@ -676,9 +693,7 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
         .iter()
         .enumerate()
         .filter_map(|(i, v)| match v {
-            Vertex::Secret { namespace, .. } => {
-                Some((u32::try_from(i).ok()?, namespace.clone()))
-            }
+            Vertex::Secret { namespace, .. } => Some((u32::try_from(i).ok()?, namespace.clone())),
             _ => None,
         })
         .collect();
@@ -747,8 +762,12 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
         }
     }
     paths.sort_by(|a, b| {
-        (!a.entry.exposed, a.steps.len(), a.goal, a.entry.label())
-            .cmp(&(!b.entry.exposed, b.steps.len(), b.goal, b.entry.label()))
+        (!a.entry.exposed, a.steps.len(), a.goal, a.entry.label()).cmp(&(
+            !b.entry.exposed,
+            b.steps.len(),
+            b.goal,
+            b.entry.label(),
+        ))
     });
     Analysis {
         paths,

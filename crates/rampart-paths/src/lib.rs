@@ -206,21 +206,41 @@ pub enum Vertex {
         name: String,
     },
     /// Root on a node (`any node` without Node objects in the input).
-    Node { name: String },
+    Node {
+        name: String,
+    },
     /// The tokens and Secrets in the pod volumes of a node.
-    NodeVolumes { name: String },
-    ServiceAccount { namespace: String, name: String },
-    User { name: String },
-    Group { name: String },
+    NodeVolumes {
+        name: String,
+    },
+    ServiceAccount {
+        namespace: String,
+        name: String,
+    },
+    User {
+        name: String,
+    },
+    Group {
+        name: String,
+    },
     /// Any ServiceAccount of a namespace (`*`: of every namespace).
-    AnyServiceAccount { namespace: String },
+    AnyServiceAccount {
+        namespace: String,
+    },
     /// The pods running in a namespace (`*`: everywhere).
-    RunningPods { namespace: String },
+    RunningPods {
+        namespace: String,
+    },
     /// Read the Secrets of a namespace.
-    NamespaceSecrets { namespace: String },
+    NamespaceSecrets {
+        namespace: String,
+    },
     AllSecrets,
     ClusterAdmin,
-    Secret { namespace: String, name: String },
+    Secret {
+        namespace: String,
+        name: String,
+    },
     /// The pod network, as far as NetworkPolicies leave it open (never shown as a step's end).
     Network,
 }
@@ -253,7 +273,9 @@ impl Vertex {
             Vertex::RunningPods { namespace } if namespace == "*" => {
                 "the running pods of every namespace".to_string()
             }
-            Vertex::RunningPods { namespace } => format!("the running pods of namespace {namespace}"),
+            Vertex::RunningPods { namespace } => {
+                format!("the running pods of namespace {namespace}")
+            }
             Vertex::NamespaceSecrets { namespace } => {
                 format!("read Secrets in namespace {namespace}")
             }
@@ -279,7 +301,12 @@ pub enum Goal {
 }
 
 impl Goal {
-    pub const ALL: [Goal; 4] = [Goal::ClusterAdmin, Goal::AllSecrets, Goal::Node, Goal::Secret];
+    pub const ALL: [Goal; 4] = [
+        Goal::ClusterAdmin,
+        Goal::AllSecrets,
+        Goal::Node,
+        Goal::Secret,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

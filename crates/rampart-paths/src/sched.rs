@@ -53,7 +53,11 @@ impl NodeInfo {
                 effect: s(t.field("effect")),
             })
             .collect();
-        if o.value.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
+        if o.value
+            .pointer("/spec/unschedulable")
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
             taints.push(Taint {
                 key: "node.kubernetes.io/unschedulable".to_string(),
                 value: String::new(),
@@ -99,8 +103,12 @@ fn expression(e: &Value, get: &dyn Fn(&str) -> Option<String>) -> bool {
         "NotIn" => have.is_none_or(|h| !values.contains(&h)),
         "Exists" => have.is_some(),
         "DoesNotExist" => have.is_none(),
-        "Gt" => matches!((have.as_deref().and_then(num), values.first().and_then(|v| num(v))), (Some(h), Some(v)) if h > v),
-        "Lt" => matches!((have.as_deref().and_then(num), values.first().and_then(|v| num(v))), (Some(h), Some(v)) if h < v),
+        "Gt" => {
+            matches!((have.as_deref().and_then(num), values.first().and_then(|v| num(v))), (Some(h), Some(v)) if h > v)
+        }
+        "Lt" => {
+            matches!((have.as_deref().and_then(num), values.first().and_then(|v| num(v))), (Some(h), Some(v)) if h < v)
+        }
         _ => false,
     }
 }

@@ -1,7 +1,12 @@
 //! Data-driven cases: every `tests/cases/*.yaml` holds a `PathCase` header document (a note, the
 //! paths that must exist and those that must not) followed by the input objects.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use rampart_paths::{Options, analyze};
 use serde::Deserialize;

@@ -517,7 +517,12 @@ impl PathGraph {
                         kind,
                         loc.clone(),
                     ));
-                    t.push((g.node(Node::AnyServiceAccount(scope.clone())), why, kind, loc));
+                    t.push((
+                        g.node(Node::AnyServiceAccount(scope.clone())),
+                        why,
+                        kind,
+                        loc,
+                    ));
                 }
             };
             if let Some(r) = has(Capability::ClusterAdmin) {

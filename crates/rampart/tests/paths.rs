@@ -65,7 +65,12 @@ fn the_example_chain_runs_from_the_exposed_storefront_to_cluster_admin() {
     assert_eq!(escape["from"]["type"], "workload");
     assert_eq!(escape["from"]["name"], "thumbnailer");
     assert_eq!(escape["to"]["type"], "node");
-    assert!(escape["evidence"]["file"].as_str().unwrap().ends_with("shop.yaml"));
+    assert!(
+        escape["evidence"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("shop.yaml")
+    );
     assert_eq!(escape["evidence"]["line"], 91);
     // one path per entry and goal
     let mut seen = std::collections::HashSet::new();
@@ -75,7 +80,12 @@ fn the_example_chain_runs_from_the_exposed_storefront_to_cluster_admin() {
     // shortest first within the exposed and the other entries
     let lens: Vec<(bool, usize)> = paths
         .iter()
-        .map(|p| (p["entry"]["exposed"] != true, p["steps"].as_array().unwrap().len()))
+        .map(|p| {
+            (
+                p["entry"]["exposed"] != true,
+                p["steps"].as_array().unwrap().len(),
+            )
+        })
         .collect();
     let mut sorted = lens.clone();
     sorted.sort();
@@ -95,7 +105,10 @@ fn the_rbac_example_reads_all_secrets_through_a_created_pod() {
         "{text}"
     );
     assert!(text.contains("POD_CREATE"), "{text}");
-    assert!(text.contains("note: no Node objects in the input"), "{text}");
+    assert!(
+        text.contains("note: no Node objects in the input"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -127,10 +140,16 @@ fn all_lists_a_path_per_target_and_formats_render() {
         .output()
         .unwrap();
     let m = String::from_utf8(mermaid.stdout).unwrap();
-    assert!(m.starts_with("flowchart LR\n") && m.contains("CE_PRIV_MOUNT"), "{m}");
+    assert!(
+        m.starts_with("flowchart LR\n") && m.contains("CE_PRIV_MOUNT"),
+        "{m}"
+    );
     let dot = rampart().args(["paths", &f, "-o", "dot"]).output().unwrap();
     let d = String::from_utf8(dot.stdout).unwrap();
-    assert!(d.starts_with("digraph attack_paths {") && d.contains("-> \"root on node a\""), "{d}");
+    assert!(
+        d.starts_with("digraph attack_paths {") && d.contains("-> \"root on node a\""),
+        "{d}"
+    );
 }
 
 #[test]
@@ -147,7 +166,12 @@ fn exit_codes_and_input_errors() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 attack paths"));
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "apiVersion: v1\nkind: Pod\nmetadata: {name: [\n").unwrap();
-    let out = rampart().args(["paths"]).arg(&bad).arg(&safe).output().unwrap();
+    let out = rampart()
+        .args(["paths"])
+        .arg(&bad)
+        .arg(&safe)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.yaml:"), "{err}");
@@ -158,6 +182,11 @@ fn exit_codes_and_input_errors() {
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\nspec:\n  automountServiceAccountToken: false\n  containers: [{name: c, image: c, securityContext: {privileged: true}}]\n",
     )
     .unwrap();
-    let out = rampart().args(["paths"]).arg(&bad).arg(&priv_pod).output().unwrap();
+    let out = rampart()
+        .args(["paths"])
+        .arg(&bad)
+        .arg(&priv_pod)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
