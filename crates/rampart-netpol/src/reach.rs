@@ -76,6 +76,21 @@ pub fn reachability(objects: &[Object]) -> Reachability {
         .into_par_iter()
         .map(|c| open(&engine.sel_eg, &eg_all, false, c))
         .collect();
+    let set_bits = |words: &[u64]| -> Vec<usize> {
+        let mut out = Vec::new();
+        for (wi, &w) in words.iter().enumerate() {
+            let mut w = w;
+            while w != 0 {
+                let b = w.trailing_zeros() as usize;
+                let c = wi * 64 + b;
+                if c < n {
+                    out.push(c);
+                }
+                w &= w - 1;
+            }
+        }
+        out
+    };
     // Candidates named by a closed side's rules, confirmed with the full evaluation.
     let named = |sel: &[Vec<usize>], rules: &[Vec<RuleMatch>], c: usize| -> Vec<usize> {
         let mut words = vec![0u64; n.div_ceil(64)];
@@ -89,21 +104,38 @@ pub fn reachability(objects: &[Object]) -> Reachability {
                 }
             }
         }
-        (0..n)
-            .filter(|i| {
-                words
-                    .get(i / 64)
-                    .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
-            })
-            .collect()
+        set_bits(&words)
+    };
+    // Sources a closed destination admits on some port: open-outbound ones connect, the others
+    // are checked with their egress too.
+    let admitted = |d: usize| -> Vec<usize> {
+        let mut words = vec![0u64; n.div_ceil(64)];
+        for &pi in engine.sel_in.get(d).into_iter().flatten() {
+            let (Some(p), Some(ms)) = (cluster.policies.get(pi), engine.in_match.get(pi)) else {
+                continue;
+            };
+            for (r, m) in p.ingress.iter().flatten().zip(ms) {
+                if engine.rule_conn(r, Some(d)).is_empty() {
+                    continue;
+                }
+                if m.all {
+                    return (0..n).collect();
+                }
+                for (w, x) in words.iter_mut().zip(&m.classes) {
+                    *w |= x;
+                }
+            }
+        }
+        set_bits(&words)
     };
     let mut pairs: Vec<(usize, usize)> = (0..n)
         .into_par_iter()
         .flat_map_iter(|d| {
             let mut out = Vec::new();
             if !open_in.get(d).copied().unwrap_or(false) {
-                for s in named(&engine.sel_in, &engine.in_match, d) {
-                    if !engine.between(s, d).is_empty() {
+                for s in admitted(d) {
+                    if open_out.get(s).copied().unwrap_or(false) || !engine.between(s, d).is_empty()
+                    {
                         out.push((s, d));
                     }
                 }

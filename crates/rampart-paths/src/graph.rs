@@ -389,25 +389,46 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
         }
     }
     let svcs = services(objects, dns);
-    let mut selected_by_service = vec![false; workloads.len()];
+    let mut in_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
     for (wi, w) in workloads.iter().enumerate() {
-        if svcs
-            .iter()
-            .any(|((ns, _), s)| *ns == w.namespace && labels_match(&s.selector, &w.spec))
-            && let Some(x) = selected_by_service.get_mut(wi)
-        {
+        in_namespace
+            .entry(w.namespace.as_str())
+            .or_default()
+            .push(wi);
+    }
+    // the workloads each Service selects
+    let selected: HashMap<(String, String), Vec<usize>> = svcs
+        .iter()
+        .map(|(key, s)| {
+            let ws = in_namespace
+                .get(key.0.as_str())
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|wi| {
+                    workloads
+                        .get(*wi)
+                        .is_some_and(|w| labels_match(&s.selector, &w.spec))
+                })
+                .collect();
+            (key.clone(), ws)
+        })
+        .collect();
+    let mut selected_by_service = vec![false; workloads.len()];
+    for wi in selected.values().flatten() {
+        if let Some(x) = selected_by_service.get_mut(*wi) {
             *x = true;
         }
     }
     let flag = |v: &[bool], c: Option<usize>| c.and_then(|c| v.get(c).copied()).unwrap_or(true);
     for door in doors(objects, &svcs, dns) {
-        let Some(s) = svcs.get(&(door.namespace.clone(), door.service.clone())) else {
+        let Some(ws) = selected.get(&(door.namespace.clone(), door.service.clone())) else {
             continue;
         };
-        for (wi, w) in workloads.iter_mut().enumerate() {
-            if w.namespace != door.namespace || !labels_match(&s.selector, &w.spec) {
+        for &wi in ws {
+            let Some(w) = workloads.get_mut(wi) else {
                 continue;
-            }
+            };
             let class = class_of_workload.get(wi).copied().flatten();
             let allowed = match door.door {
                 Door::Outside => flag(&reach.from_outside, class),
@@ -442,17 +463,20 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
             })
         })
         .collect();
-    let lateral_evidence = |w: &Workload<'_>| {
-        let c = w
-            .spec
-            .containers()
-            .into_iter()
-            .find(|c| c.value.field("ports").is_some());
-        match c {
-            Some(c) => w.object.location(&c.ptr("ports")),
-            None => w.object.location(w.spec.pointer),
-        }
-    };
+    let lateral: Vec<Location> = workloads
+        .iter()
+        .map(|w| {
+            let c = w
+                .spec
+                .containers()
+                .into_iter()
+                .find(|c| c.value.field("ports").is_some());
+            match c {
+                Some(c) => w.object.location(&c.ptr("ports")),
+                None => w.object.location(w.spec.pointer),
+            }
+        })
+        .collect();
     let net = g.vertex(Vertex::Network);
     for (wi, w) in workloads.iter().enumerate() {
         let Some(class) = class_of_workload.get(wi).copied().flatten() else {
@@ -469,7 +493,7 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
                 w.vertex,
                 Technique::EndpointExploit,
                 "no NetworkPolicy keeps it from being reached: exploit its endpoint".to_string(),
-                Some(lateral_evidence(w)),
+                lateral.get(wi).cloned(),
             );
         }
     }
@@ -482,13 +506,13 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
                 if ws == wd || !listens.get(wd).copied().unwrap_or(false) {
                     continue;
                 }
-                let (from, to, ev) = (a.vertex, b.vertex, lateral_evidence(b));
+                let (from, to, ev) = (a.vertex, b.vertex, lateral.get(wd).cloned());
                 g.edge(
                     from,
                     to,
                     Technique::EndpointExploit,
                     "the NetworkPolicies let it connect: exploit its endpoint".to_string(),
-                    Some(ev),
+                    ev,
                 );
             }
         }

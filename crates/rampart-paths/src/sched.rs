@@ -148,13 +148,13 @@ pub(crate) fn schedulable(spec: &PodSpecRef<'_>, node: &NodeInfo) -> bool {
             return false;
         }
     }
-    let tolerations: Vec<Value> = spec
+    let tolerations: &[Value] = spec
         .get("tolerations")
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     node.taints
         .iter()
         .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
-        .all(|t| tolerates(&tolerations, t))
+        .all(|t| tolerates(tolerations, t))
 }
