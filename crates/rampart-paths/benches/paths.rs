@@ -174,6 +174,18 @@ fn bench(c: &mut Criterion) {
     g.bench_function("analyze 10k workloads, 50k bindings", |b| {
         b.iter(|| analyze(black_box(&objects), &Options::default()))
     });
+    // what `rampart paths` does on a file: parse it, then analyze
+    let text: String = objects
+        .iter()
+        .map(|o| serde_json::to_string(&o.value).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    g.bench_function("load and analyze 10k workloads, 50k bindings", |b| {
+        b.iter(|| {
+            let loaded = rampart_manifest::load_str("generated.yaml", black_box(&text));
+            analyze(&loaded.objects, &Options::default())
+        })
+    });
     g.finish();
 }
 
