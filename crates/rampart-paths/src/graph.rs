@@ -12,13 +12,14 @@ use rampart_manifest::{Object, PodSpecRef};
 use rampart_rbac::paths::Node as RNode;
 use rampart_rbac::{EdgeKind, PathGraph, Policy};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 struct Edge {
     from: u32,
     to: u32,
     technique: Technique,
-    why: String,
+    why: Cow<'static, str>,
     evidence: Option<Location>,
 }
 
@@ -46,7 +47,7 @@ impl Graph {
         from: u32,
         to: u32,
         technique: Technique,
-        why: String,
+        why: impl Into<Cow<'static, str>>,
         evidence: Option<Location>,
     ) {
         if from != to && self.seen.insert((from, to)) {
@@ -54,7 +55,7 @@ impl Graph {
                 from,
                 to,
                 technique,
-                why,
+                why: why.into(),
                 evidence,
             });
         }
@@ -319,7 +320,7 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
             *h,
             *v,
             Technique::VolumeAccess,
-            "as root, read the kubelet's pod volumes (/var/lib/kubelet/pods)".to_string(),
+            "as root, read the kubelet's pod volumes (/var/lib/kubelet/pods)",
             None,
         );
     }
@@ -483,7 +484,7 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
             continue;
         };
         if reach.open_out.get(class).copied().unwrap_or(false) {
-            g.edge(w.vertex, net, Technique::Scope, String::new(), None);
+            g.edge(w.vertex, net, Technique::Scope, "", None);
         }
         if reach.open_in.get(class).copied().unwrap_or(false)
             && listens.get(wi).copied().unwrap_or(false)
@@ -492,7 +493,7 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
                 net,
                 w.vertex,
                 Technique::EndpointExploit,
-                "no NetworkPolicy keeps it from being reached: exploit its endpoint".to_string(),
+                "no NetworkPolicy keeps it from being reached: exploit its endpoint",
                 lateral.get(wi).cloned(),
             );
         }
@@ -511,7 +512,7 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
                     from,
                     to,
                     Technique::EndpointExploit,
-                    "the NetworkPolicies let it connect: exploit its endpoint".to_string(),
+                    "the NetworkPolicies let it connect: exploit its endpoint",
                     ev,
                 );
             }
@@ -667,13 +668,7 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
         });
         if let Some(&rp) = rp {
             for &w in ws {
-                g.edge(
-                    rp,
-                    w,
-                    Technique::PodExec,
-                    "exec into one of its pods".to_string(),
-                    None,
-                );
+                g.edge(rp, w, Technique::PodExec, "exec into one of its pods", None);
             }
         }
     }
@@ -707,7 +702,7 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
             nsv,
             *s,
             Technique::SecretRead,
-            "get the Secret through the API".to_string(),
+            "get the Secret through the API",
             Some(loc.clone()),
         );
     }
@@ -729,7 +724,7 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
                 nsv,
                 s,
                 Technique::SecretRead,
-                "get the Secret through the API".to_string(),
+                "get the Secret through the API",
                 None,
             );
         }
@@ -900,7 +895,7 @@ impl<'g> Search<'g> {
                     to: self.g.vertices.get(e.to as usize)?.clone(),
                     technique: e.technique.id(),
                     mitre: e.technique.mitre(),
-                    description: e.why.clone(),
+                    description: e.why.to_string(),
                     evidence: e.evidence.as_ref().map(Evidence::from),
                 });
                 from = e.to;
