@@ -84,7 +84,7 @@ const READ_ROOT: &[&str] = &[
 
 const POD_VOLUMES: &str = "/var/lib/kubelet/pods";
 
-/// `/a//b/./c/` as `/a/b/c`; `None` for a relative or `..` path.
+/// `/a//b/./c/../d/` as `/a/b/d`; `None` for a relative path.
 pub(crate) fn normalize(path: &str) -> Option<String> {
     if !path.starts_with('/') {
         return None;
@@ -93,7 +93,9 @@ pub(crate) fn normalize(path: &str) -> Option<String> {
     for p in path.split('/') {
         match p {
             "" | "." => {}
-            ".." => return None,
+            ".." => {
+                parts.pop();
+            }
             p => parts.push(p),
         }
     }
