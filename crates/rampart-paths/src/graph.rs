@@ -355,7 +355,7 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
             node_infos
                 .iter()
                 .enumerate()
-                .filter(|(_, n)| schedulable(&spec, n))
+                .filter(|(_, n)| schedulable(&spec, n, o.kind() == "DaemonSet"))
                 .map(|(i, _)| i)
                 .collect()
         };

@@ -113,13 +113,27 @@ fn expression(e: &Value, get: &dyn Fn(&str) -> Option<String>) -> bool {
     }
 }
 
-/// Whether a pod with this spec can be scheduled on `node`.
-pub(crate) fn schedulable(spec: &PodSpecRef<'_>, node: &NodeInfo) -> bool {
+/// Whether a pod with this spec can be scheduled on `node`. DaemonSet pods tolerate the
+/// `node.kubernetes.io/*` condition taints, as the DaemonSet controller adds those tolerations.
+pub(crate) fn schedulable(spec: &PodSpecRef<'_>, node: &NodeInfo, daemon: bool) -> bool {
+    let tolerations: &[Value] = spec
+        .get("tolerations")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let tolerated = |t: &Taint| {
+        (daemon && t.key.starts_with("node.kubernetes.io/")) || tolerates(tolerations, t)
+    };
     if let Some(n) = spec.get("nodeName").and_then(Value::as_str)
         && !n.is_empty()
     {
-        // the scheduler is bypassed: taints with NoSchedule do not apply
-        return n == node.name;
+        // the scheduler is bypassed: only NoExecute taints keep the pod away
+        return n == node.name
+            && node
+                .taints
+                .iter()
+                .filter(|t| t.effect == "NoExecute")
+                .all(tolerated);
     }
     let selector = str_map(spec.get("nodeSelector"));
     if selector.iter().any(|(k, v)| node.labels.get(k) != Some(v)) {
@@ -148,13 +162,8 @@ pub(crate) fn schedulable(spec: &PodSpecRef<'_>, node: &NodeInfo) -> bool {
             return false;
         }
     }
-    let tolerations: &[Value] = spec
-        .get("tolerations")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
     node.taints
         .iter()
         .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
-        .all(|t| tolerates(tolerations, t))
+        .all(tolerated)
 }
