@@ -10,7 +10,7 @@ use crate::{
 use rampart_core::{Field, Location};
 use rampart_manifest::{Object, PodSpecRef};
 use rampart_rbac::paths::Node as RNode;
-use rampart_rbac::{EdgeKind, PathGraph, Policy};
+use rampart_rbac::{EdgeKind, PathGraph, Policy, Request, RoleKindBinding, SubjectKind};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -659,6 +659,80 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
                     );
                 }
             }
+        }
+    }
+    // patch a running pod's image: the attacker's code runs in it
+    let patch = Request::resource("patch", "", "", "pods", "", "");
+    let mut patchable: HashSet<String> = HashSet::new();
+    for b in &policy.bindings {
+        if b.role.is_none() {
+            continue;
+        }
+        let Some(r) = policy.role_allows(policy.binding_rules(b), &patch) else {
+            continue;
+        };
+        let scope = match b.kind {
+            RoleKindBinding::ClusterRoleBinding => "*".to_string(),
+            RoleKindBinding::RoleBinding => b.namespace.clone(),
+        };
+        let pv = g.vertex(Vertex::PatchablePods {
+            namespace: scope.clone(),
+        });
+        patchable.insert(scope);
+        let loc = policy
+            .rules
+            .get(r)
+            .and_then(|x| x.location.clone())
+            .or_else(|| b.location.clone());
+        for s in b.subjects.iter().filter(|s| s.valid) {
+            let v = match s.subject.kind {
+                SubjectKind::ServiceAccount => Vertex::ServiceAccount {
+                    namespace: s.subject.namespace.clone(),
+                    name: s.subject.name.clone(),
+                },
+                SubjectKind::User => Vertex::User {
+                    name: s.subject.name.clone(),
+                },
+                SubjectKind::Group => Vertex::Group {
+                    name: s.subject.name.clone(),
+                },
+            };
+            let sv = g.vertex(v);
+            g.edge(
+                sv,
+                pv,
+                Technique::PermissionDiscover,
+                format!("patch pods via {} -> {}", b.describe(), b.role_ref()),
+                loc.clone(),
+            );
+        }
+    }
+    let any_patch = g.index.get(&Vertex::PatchablePods {
+        namespace: "*".to_string(),
+    });
+    if let Some(&all) = any_patch {
+        for ns in running.keys() {
+            let pv = g.vertex(Vertex::PatchablePods {
+                namespace: ns.clone(),
+            });
+            g.edge(all, pv, Technique::Scope, "", None);
+            patchable.insert(ns.clone());
+        }
+    }
+    for ns in &patchable {
+        let Some(&pv) = g.index.get(&Vertex::PatchablePods {
+            namespace: ns.clone(),
+        }) else {
+            continue;
+        };
+        for &w in running.get(ns).into_iter().flatten() {
+            g.edge(
+                pv,
+                w,
+                Technique::PodPatch,
+                "replace the image of one of its pods with the attacker's",
+                None,
+            );
         }
     }
     // exec into the running pods of a namespace: inside any of its workloads

@@ -106,6 +106,8 @@ pub enum Technique {
     TokenCreate,
     IdentityImpersonate,
     PodExec,
+    /// Replace the image of a running pod.
+    PodPatch,
     RoleBind,
     /// Widening or narrowing a scope; not shown as a step.
     Scope,
@@ -137,6 +139,7 @@ impl Technique {
             Technique::TokenCreate => "TOKEN_CREATE",
             Technique::IdentityImpersonate => "IDENTITY_IMPERSONATE",
             Technique::PodExec => "POD_EXEC",
+            Technique::PodPatch => "POD_PATCH",
             Technique::RoleBind => "ROLE_BIND",
             Technique::Scope => "SCOPE",
         }
@@ -161,7 +164,7 @@ impl Technique {
             Technique::IdentityAssume | Technique::IdentityImpersonate => "T1078",
             Technique::PermissionDiscover => "T1069",
             Technique::SecretRead => "T1552.007",
-            Technique::PodCreate => "T1610",
+            Technique::PodCreate | Technique::PodPatch => "T1610",
             Technique::PodExec => "T1609",
             Technique::RoleBind => "T1098.006",
             Technique::Scope => "",
@@ -231,6 +234,10 @@ pub enum Vertex {
     RunningPods {
         namespace: String,
     },
+    /// Patch the running pods of a namespace (`*`: everywhere).
+    PatchablePods {
+        namespace: String,
+    },
     /// Read the Secrets of a namespace.
     NamespaceSecrets {
         namespace: String,
@@ -275,6 +282,12 @@ impl Vertex {
             }
             Vertex::RunningPods { namespace } => {
                 format!("the running pods of namespace {namespace}")
+            }
+            Vertex::PatchablePods { namespace } if namespace == "*" => {
+                "patch the pods of every namespace".to_string()
+            }
+            Vertex::PatchablePods { namespace } => {
+                format!("patch the pods of namespace {namespace}")
             }
             Vertex::NamespaceSecrets { namespace } => {
                 format!("read Secrets in namespace {namespace}")
