@@ -43,14 +43,6 @@ use rampart_core::{CheckInfo, Finding, InputError, Location, Origin, Severity};
 use rampart_manifest::Object;
 use serde::Serialize;
 
-/// Errors of the analysis. Bad input is reported, never fatal: every valid object is used.
-#[derive(Debug, thiserror::Error)]
-pub enum PathsError {
-    /// A NetworkPolicy or another object the analysis reads is malformed.
-    #[error("{0}")]
-    Input(#[from] InputError),
-}
-
 /// How to run the analysis.
 #[derive(Debug, Clone)]
 pub struct Options {
