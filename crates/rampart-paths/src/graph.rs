@@ -599,6 +599,23 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
 
     // RBAC: tokens to permissions
     let policy = Policy::from_objects(objects, rampart_rbac::Options::default());
+    let mut warnings = Vec::new();
+    for p in &policy.problems {
+        match p {
+            rampart_rbac::RbacError::Invalid {
+                file,
+                line,
+                column,
+                message,
+            } => errors.push(rampart_core::InputError {
+                file: file.clone(),
+                line: *line,
+                column: *column,
+                message: message.clone(),
+            }),
+            other => warnings.push(other.to_string()),
+        }
+    }
     let rg = PathGraph::build(objects, &policy);
     let mut rmap: Vec<u32> = Vec::with_capacity(rg.graph.node_count());
     for i in rg.graph.node_indices() {
@@ -866,6 +883,7 @@ pub(crate) fn analyze(objects: &[Object], options: &Options) -> Analysis {
         paths,
         notes,
         errors,
+        warnings,
         entries: entries.len(),
         exposed_entries,
     }

@@ -5,7 +5,7 @@
 //!
 //! Each step names its technique (KubeHound's attack ids where one exists) and its MITRE ATT&CK
 //! technique, with the file and line of the field that allows it. Escapes count only what really
-//! gives root on the node; the rules are in the `escape` module.
+//! gives root on the node; the rules are documented in `src/escape.rs`.
 //!
 //! ```
 //! let loaded = rampart_manifest::load_str("web.yaml", r#"
@@ -391,8 +391,10 @@ pub struct Analysis {
     pub paths: Vec<AttackPath>,
     /// Assumptions the analysis made (one node pool without Node objects, …).
     pub notes: Vec<String>,
-    /// Problems in the inputs; the objects they concern are left out.
+    /// Problems in the inputs; the objects (or fields) they concern are left out.
     pub errors: Vec<InputError>,
+    /// Input that is valid but suspicious, e.g. a binding to a role that does not exist.
+    pub warnings: Vec<String>,
     /// Number of entries, and of exposed ones.
     pub entries: usize,
     pub exposed_entries: usize,

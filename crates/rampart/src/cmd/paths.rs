@@ -54,6 +54,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         writeln!(err, "{e}")?;
         input_errors += 1;
     }
+    for w in &analysis.warnings {
+        writeln!(err, "warning: {w}")?;
+    }
     let mut out = std::io::stdout().lock();
     match a.format {
         Format::Text => out.write_all(render_text(&analysis).as_bytes())?,
