@@ -35,6 +35,7 @@ mod format;
 mod gaps;
 mod ip;
 mod model;
+mod reach;
 mod selector;
 
 pub use conn::{ConnSet, Protocol};
@@ -42,6 +43,7 @@ pub use explain::{Explanation, PolicyTrace, RuleTrace, Side, explain};
 pub use format::{Format, UnknownFormat, render};
 pub use gaps::{GAP_CHECKS, GapCheck, checks, gaps};
 pub use ip::IpRange;
+pub use reach::{Reachability, reachability};
 
 use eval::{Engine, Target};
 use model::Cluster;

@@ -30,7 +30,7 @@ mod unbound;
 
 pub use catalog::checks;
 pub use error::RbacError;
-pub use paths::{PathGraph, path_findings_of, paths_findings};
+pub use paths::{Edge, EdgeKind, PathGraph, path_findings_of, paths_findings};
 pub use policy::{
     Binding, BoundSubject, Grant, Options, Policy, PolicyRule, Request, Role, RoleKind,
     RoleKindBinding, RuleAt, Subject, SubjectKind, Target, UserInfo, rule_allows, split_sa_user,

@@ -68,6 +68,42 @@ impl Node {
     }
 }
 
+/// What an edge of the graph stands for, so callers can name the technique behind each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EdgeKind {
+    /// Widens or narrows a scope (`*` to a namespace, a group membership): no action needed.
+    Scope,
+    /// A workload's containers hold the token of its ServiceAccount.
+    MountedToken,
+    /// Any ServiceAccount of a scope, or one a running pod uses, becomes that ServiceAccount.
+    AssumeServiceAccount,
+    /// The token Secret of a ServiceAccount is read.
+    TokenSecret,
+    /// A binding grants every permission.
+    Permissions,
+    /// A binding grants reading Secrets.
+    ReadSecrets,
+    /// A binding grants creating pods or workloads.
+    CreatePods,
+    /// A binding grants creating ServiceAccount tokens.
+    CreateTokens,
+    /// A binding grants impersonation.
+    Impersonate,
+    /// A binding grants exec into pods (directly or through the kubelet).
+    ExecPods,
+    /// A binding grants `escalate` or `bind` on roles together with managing RBAC.
+    RoleBind,
+}
+
+/// An edge: why `from` can become `to`, what kind of move it is, and where its grant is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    pub via: String,
+    pub kind: EdgeKind,
+    /// The rule (or binding, or workload field) that allows the move, when it is in the input.
+    pub location: Option<Location>,
+}
+
 /// What a path leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -115,7 +151,7 @@ struct Seed {
 
 /// The escalation graph.
 pub struct PathGraph {
-    pub graph: DiGraph<Node, String>,
+    pub graph: DiGraph<Node, Edge>,
     /// Nodes by the hash of their value (the graph holds the only copy of each node); the rare
     /// second node with the same hash is in `collided`.
     index: HashMap<u64, NodeIndex>,
@@ -163,9 +199,33 @@ impl PathGraph {
     }
 
     fn edge(&mut self, a: NodeIndex, b: NodeIndex, via: String) {
+        self.edge_of(a, b, via, EdgeKind::Scope, None);
+    }
+
+    fn edge_of(
+        &mut self,
+        a: NodeIndex,
+        b: NodeIndex,
+        via: String,
+        kind: EdgeKind,
+        location: Option<Location>,
+    ) {
         if a != b && self.graph.find_edge(a, b).is_none() {
-            self.graph.add_edge(a, b, via);
+            self.graph.add_edge(
+                a,
+                b,
+                Edge {
+                    via,
+                    kind,
+                    location,
+                },
+            );
         }
+    }
+
+    /// The node of the graph equal to `n`, if any.
+    pub fn find_node(&self, n: &Node) -> Option<NodeIndex> {
+        self.find(n)
     }
 
     /// Build the graph from the input objects and the policy built from them.
@@ -186,7 +246,7 @@ impl PathGraph {
         // ServiceAccounts and namespaces of the input
         let mut namespaces: BTreeSet<String> = BTreeSet::new();
         let mut sa_automount: HashMap<(String, String), bool> = HashMap::new();
-        let mut token_secrets: Vec<(String, String, String)> = Vec::new();
+        let mut token_secrets: Vec<(String, String, String, Location)> = Vec::new();
         for o in objects {
             let ns = o
                 .namespace()
@@ -214,7 +274,12 @@ impl PathGraph {
                             .pointer("/metadata/annotations/kubernetes.io~1service-account.name")
                             .and_then(Value::as_str)
                     {
-                        token_secrets.push((ns.clone(), o.name().to_string(), sa.to_string()));
+                        token_secrets.push((
+                            ns.clone(),
+                            o.name().to_string(),
+                            sa.to_string(),
+                            o.location("/type"),
+                        ));
                     }
                     namespaces.insert(ns);
                 }
@@ -267,10 +332,12 @@ impl PathGraph {
                 namespace: ns.clone(),
                 name: sa.clone(),
             });
-            g.edge(
+            g.edge_of(
                 w,
                 s,
                 "its containers hold the automounted token of".to_string(),
+                EdgeKind::MountedToken,
+                Some(o.location(&sa_ptr)),
             );
             g.seeds.push(Seed {
                 node: w,
@@ -319,10 +386,12 @@ impl PathGraph {
                 namespace: ns.clone(),
                 name: name.clone(),
             });
-            g.edge(
+            g.edge_of(
                 a,
                 s,
                 format!("run a pod with serviceAccountName {name} / get its token"),
+                EdgeKind::AssumeServiceAccount,
+                None,
             );
         }
         for (ns, sa) in &running {
@@ -331,15 +400,27 @@ impl PathGraph {
                 namespace: ns.clone(),
                 name: sa.clone(),
             });
-            g.edge(p, s, "exec into a pod running as".to_string());
+            g.edge_of(
+                p,
+                s,
+                "exec into a pod running as".to_string(),
+                EdgeKind::AssumeServiceAccount,
+                None,
+            );
         }
-        for (ns, secret, sa) in &token_secrets {
+        for (ns, secret, sa, loc) in &token_secrets {
             let n = g.node(Node::NamespaceSecrets(ns.clone()));
             let s = g.node(Node::ServiceAccount {
                 namespace: ns.clone(),
                 name: sa.clone(),
             });
-            g.edge(n, s, format!("read the token Secret {secret} of"));
+            g.edge_of(
+                n,
+                s,
+                format!("read the token Secret {secret} of"),
+                EdgeKind::TokenSecret,
+                Some(loc.clone()),
+            );
         }
 
         // group membership of identities
@@ -414,13 +495,34 @@ impl PathGraph {
                     g.node(n)
                 })
                 .collect();
-            let mut targets: Vec<(NodeIndex, String)> = Vec::new();
-            let ns_admin = |g: &mut PathGraph, t: &mut Vec<(NodeIndex, String)>, why: String| {
+            let at = |rule: usize| {
+                policy
+                    .rules
+                    .get(rule)
+                    .and_then(|r| r.location.clone())
+                    .or_else(|| b.location.clone())
+            };
+            let mut targets: Vec<(NodeIndex, String, EdgeKind, Option<Location>)> = Vec::new();
+            let ns_admin = |g: &mut PathGraph,
+                            t: &mut Vec<(NodeIndex, String, EdgeKind, Option<Location>)>,
+                            why: String,
+                            kind: EdgeKind,
+                            loc: Option<Location>| {
                 if cluster {
-                    t.push((ca, why));
+                    t.push((ca, why, kind, loc));
                 } else {
-                    t.push((g.node(Node::NamespaceSecrets(scope.clone())), why.clone()));
-                    t.push((g.node(Node::AnyServiceAccount(scope.clone())), why));
+                    t.push((
+                        g.node(Node::NamespaceSecrets(scope.clone())),
+                        why.clone(),
+                        kind,
+                        loc.clone(),
+                    ));
+                    t.push((
+                        g.node(Node::AnyServiceAccount(scope.clone())),
+                        why,
+                        kind,
+                        loc,
+                    ));
                 }
             };
             if let Some(r) = has(Capability::ClusterAdmin) {
@@ -428,6 +530,8 @@ impl PathGraph {
                     &mut g,
                     &mut targets,
                     format!("holds every permission via {}", grant(r)),
+                    EdgeKind::Permissions,
+                    at(r),
                 );
             }
             if let Some(r) = has(Capability::ReadSecrets) {
@@ -436,12 +540,25 @@ impl PathGraph {
                 } else {
                     g.node(Node::NamespaceSecrets(scope.clone()))
                 };
-                targets.push((t, format!("list/get Secrets via {}", grant(r))));
+                targets.push((
+                    t,
+                    format!("list/get Secrets via {}", grant(r)),
+                    EdgeKind::ReadSecrets,
+                    at(r),
+                ));
             }
-            for (cap, how) in [
-                (Capability::CreatePods, "create pods"),
-                (Capability::CreateWorkloads, "create workloads"),
-                (Capability::CreateTokens, "create serviceaccounts/token"),
+            for (cap, how, kind) in [
+                (Capability::CreatePods, "create pods", EdgeKind::CreatePods),
+                (
+                    Capability::CreateWorkloads,
+                    "create workloads",
+                    EdgeKind::CreatePods,
+                ),
+                (
+                    Capability::CreateTokens,
+                    "create serviceaccounts/token",
+                    EdgeKind::CreateTokens,
+                ),
             ] {
                 if let Some(r) = has(cap) {
                     let where_ = if cluster {
@@ -452,6 +569,8 @@ impl PathGraph {
                     targets.push((
                         g.node(Node::AnyServiceAccount(scope.clone())),
                         format!("{how} {where_} via {}", grant(r)),
+                        kind,
+                        at(r),
                     ));
                 }
             }
@@ -462,6 +581,8 @@ impl PathGraph {
                     targets.push((
                         g.node(Node::AnyServiceAccount(scope.clone())),
                         format!("impersonate serviceaccounts via {}", grant(r)),
+                        EdgeKind::Impersonate,
+                        at(r),
                     ));
                 }
                 if cluster {
@@ -473,6 +594,8 @@ impl PathGraph {
                         targets.push((
                             ca,
                             format!("impersonate group system:masters via {}", grant(r)),
+                            EdgeKind::Impersonate,
+                            at(r),
                         ));
                     }
                     let users = Request::resource("impersonate", "", "", "users", "", ANY_NAME);
@@ -483,7 +606,12 @@ impl PathGraph {
                             .filter(|i| matches!(g.graph.node_weight(*i), Some(Node::User(_))))
                             .collect();
                         for u in user_nodes {
-                            targets.push((u, format!("impersonate users via {}", grant(r))));
+                            targets.push((
+                                u,
+                                format!("impersonate users via {}", grant(r)),
+                                EdgeKind::Impersonate,
+                                at(r),
+                            ));
                         }
                     }
                 }
@@ -492,6 +620,8 @@ impl PathGraph {
                 targets.push((
                     g.node(Node::RunningPods(scope.clone())),
                     format!("exec into pods via {}", grant(r)),
+                    EdgeKind::ExecPods,
+                    at(r),
                 ));
             }
             if let Some(r) = has(Capability::NodesProxy) {
@@ -501,6 +631,8 @@ impl PathGraph {
                         "exec into any pod through the kubelet (nodes/proxy) via {}",
                         grant(r)
                     ),
+                    EdgeKind::ExecPods,
+                    at(r),
                 ));
             }
             if let (Some(r), Some(_)) = (has(Capability::Escalate), has(Capability::ManageRbac)) {
@@ -508,6 +640,8 @@ impl PathGraph {
                     &mut g,
                     &mut targets,
                     format!("escalate: write any rule into a role via {}", grant(r)),
+                    EdgeKind::RoleBind,
+                    at(r),
                 );
             }
             if let (Some(r), Some(_)) = (has(Capability::Bind), has(Capability::ManageRbac)) {
@@ -515,11 +649,13 @@ impl PathGraph {
                     &mut g,
                     &mut targets,
                     format!("bind any role to itself via {}", grant(r)),
+                    EdgeKind::RoleBind,
+                    at(r),
                 );
             }
             for s in subjects {
-                for (t, why) in &targets {
-                    g.edge(s, *t, why.clone());
+                for (t, why, kind, loc) in &targets {
+                    g.edge_of(s, *t, why.clone(), *kind, loc.clone());
                 }
             }
         }
@@ -574,7 +710,7 @@ impl PathGraph {
                 .graph
                 .find_edge(cur, *n)
                 .and_then(|e| self.graph.edge_weight(e))
-                .cloned()
+                .map(|e| e.via.clone())
                 .unwrap_or_default();
             steps.push(Step {
                 from: self

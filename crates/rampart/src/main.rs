@@ -29,6 +29,9 @@ enum Command {
     Rbac(cmd::rbac::Args),
     /// NetworkPolicy connectivity: list, explain, gaps.
     Netpol(cmd::netpol::Args),
+    /// Attack paths end to end: exposed or compromised workloads to root on a node,
+    /// cluster-admin and Secrets, each step with its technique and evidence.
+    Paths(cmd::paths::Args),
     /// Gatekeeper ConstraintTemplates and ValidatingAdmissionPolicies.
     Policy(cmd::policy::Args),
     /// Audit-policy evaluation and threat detection on audit logs.
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Pss(a) => cmd::pss::run(a),
         Command::Rbac(a) => cmd::rbac::run(a),
         Command::Netpol(a) => cmd::netpol::run(a),
+        Command::Paths(a) => cmd::paths::run(a),
         Command::Policy(a) => cmd::policy::run(a),
         Command::Audit(a) => cmd::audit::run(a),
         Command::Node(a) => cmd::node::run(a),

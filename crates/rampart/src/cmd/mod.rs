@@ -6,6 +6,7 @@ pub mod completion;
 pub mod input;
 pub mod netpol;
 pub mod node;
+pub mod paths;
 pub mod policy;
 pub mod pss;
 pub mod rbac;
