@@ -85,6 +85,12 @@ impl fmt::Display for Format {
 impl FromStr for Format {
     type Err = ReportError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // `txt` is the netpol analyzer's historical name for text
+        let s = if s.eq_ignore_ascii_case("txt") {
+            "text"
+        } else {
+            s
+        };
         Format::ALL
             .into_iter()
             .find(|f| f.as_str().eq_ignore_ascii_case(s))

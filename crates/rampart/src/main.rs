@@ -20,10 +20,13 @@ enum Command {
     /// Lint manifests (files, directories, `-` for stdin) with the check catalog.
     Scan(cmd::scan::Args),
     /// List the check catalog: slug, severity, one-line description.
+    #[command(after_help = crate::cmd::EXIT_RUN)]
     Checks(cmd::scan::ChecksArgs),
     /// Print a check's documentation.
+    #[command(after_help = crate::cmd::EXIT_RUN)]
     Explain(cmd::scan::ExplainArgs),
     /// Evaluate pods and workload templates against the Pod Security Standards.
+    #[command(after_help = crate::cmd::EXIT_FOUND)]
     Pss(cmd::pss::Args),
     /// Answer RBAC questions offline: can-i, who-can, risks, escalation paths.
     Rbac(cmd::rbac::Args),
@@ -31,18 +34,23 @@ enum Command {
     Netpol(cmd::netpol::Args),
     /// Attack paths end to end: exposed or compromised workloads to root on a node,
     /// cluster-admin and Secrets, each step with its technique and evidence.
+    #[command(after_help = crate::cmd::EXIT_FOUND)]
     Paths(cmd::paths::Args),
     /// Gatekeeper ConstraintTemplates and ValidatingAdmissionPolicies.
     Policy(cmd::policy::Args),
     /// Audit-policy evaluation and threat detection on audit logs.
     Audit(cmd::audit::Args),
     /// CIS Kubernetes Benchmark on this node: component flags, config files, file permissions.
+    #[command(after_help = crate::cmd::EXIT_FINDINGS)]
     Node(cmd::node::Args),
     /// Run the HTTPS admission webhook.
+    #[command(after_help = crate::cmd::EXIT_RUN)]
     Serve(cmd::serve::Args),
     /// Write a CA, a serving certificate and the caBundle for the webhook.
+    #[command(after_help = crate::cmd::EXIT_RUN)]
     Certs(cmd::certs::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = crate::cmd::EXIT_RUN)]
     Completion(cmd::completion::CompletionArgs),
     /// Print the man page (roff) to standard output.
     Man,

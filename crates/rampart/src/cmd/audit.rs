@@ -15,18 +15,23 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Cmd {
     /// Run detection rules over audit logs (JSON lines or EventList; files, `-`, gzip).
+    #[command(after_help = crate::cmd::EXIT_FOUND)]
     Detect(DetectArgs),
     /// Print the level and stages an audit Policy gives one request.
+    #[command(after_help = crate::cmd::EXIT_RUN)]
     Level(LevelArgs),
     /// Find gaps and leaks in an audit Policy.
+    #[command(after_help = crate::cmd::EXIT_FINDINGS)]
     Lint(LintArgs),
     /// Serve the API server's audit webhook backend: batches in, alerts out, live.
+    #[command(after_help = crate::cmd::EXIT_RUN)]
     Serve(ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum AlertFormat {
     Json,
+    #[value(alias = "txt")]
     Text,
 }
 
@@ -35,7 +40,8 @@ struct DetectArgs {
     /// Falco rules file (k8s_audit source); repeat to layer overrides. Default: rampart's rules.
     #[arg(long = "rules", value_name = "R.yaml")]
     rules: Vec<String>,
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format: text or json.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
     format: AlertFormat,
     /// Audit event files; `-` reads stdin.
     #[arg(required = true, value_name = "EVENTS")]
@@ -64,7 +70,8 @@ struct LevelArgs {
     /// Namespace; omit for cluster-scoped resources.
     #[arg(short = 'n', long, default_value = "")]
     namespace: String,
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format: text or json.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
     format: AlertFormat,
 }
 
@@ -75,11 +82,12 @@ struct LintArgs {
     /// Detection rules whose body needs the policy must meet.
     #[arg(long = "rules", value_name = "R.yaml")]
     rules: Vec<String>,
-    #[arg(long, default_value = "text")]
-    format: String,
+    /// Output format: text, json, sarif or junit.
+    #[arg(short = 'o', long, default_value = "text")]
+    format: rampart_report::Format,
     /// Exit 1 when a finding is at or above this severity.
     #[arg(long, default_value = "medium")]
-    fail_on: String,
+    fail_on: rampart_core::Severity,
 }
 
 #[derive(Debug, clap::Args)]
@@ -276,11 +284,8 @@ fn lint(a: LintArgs) -> anyhow::Result<ExitCode> {
         Some(load_rules(&a.rules)?)
     };
     let findings = rampart_audit::lint(&policy, rules.as_ref());
-    let format: rampart_report::Format = a.format.parse()?;
-    let fail_on: Severity = a
-        .fail_on
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--fail-on: {e}"))?;
+    let format = a.format;
+    let fail_on: Severity = a.fail_on;
     let metas: Vec<rampart_report::RuleMeta> = rampart_audit::CHECKS
         .iter()
         .map(|(slug, sev, summary)| rampart_report::RuleMeta {

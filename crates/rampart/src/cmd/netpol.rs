@@ -14,14 +14,16 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     /// List every allowed connection (netpol-analyzer connlist format by default).
+    #[command(after_help = crate::cmd::EXIT_LISTING)]
     List {
-        /// Output format: txt, json, csv, md, dot, mermaid or html.
-        #[arg(long, short = 'o', default_value = "txt")]
+        /// Output format: text (the connection list; `txt` too), json, csv, md, dot, mermaid or html.
+        #[arg(long, short = 'o', default_value = "text")]
         format: String,
         #[command(flatten)]
         input: super::input::Input,
     },
     /// Name the policies and rules that allow or deny a connection, on each side.
+    #[command(after_help = crate::cmd::EXIT_ANSWER)]
     Explain {
         /// Source: ns/name, ns/name[Kind], or an IP address.
         #[arg(long)]
@@ -35,18 +37,22 @@ enum Command {
         /// Protocol of --port: TCP, UDP or SCTP.
         #[arg(long, default_value = "TCP")]
         protocol: String,
-        /// Output format: txt or json.
-        #[arg(long, short = 'o', default_value = "txt")]
+        /// Output format: text or json.
+        #[arg(long, short = 'o', default_value = "text")]
         format: String,
         #[command(flatten)]
         input: super::input::Input,
     },
     /// Report isolation gaps: namespaces without default deny, open pods, DNS cut by egress
     /// policies, policies and rules that match nothing, over-broad selectors.
+    #[command(after_help = crate::cmd::EXIT_FINDINGS)]
     Gaps {
-        /// Output format: txt or json.
-        #[arg(long, short = 'o', default_value = "txt")]
+        /// Output format: text, json, sarif or junit.
+        #[arg(long, short = 'o', default_value = "text")]
         format: String,
+        /// Exit 1 when a gap at or above this severity is found.
+        #[arg(long, default_value = "low")]
+        fail_on: rampart_core::Severity,
         #[command(flatten)]
         input: super::input::Input,
     },
@@ -128,32 +134,52 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Command::Gaps { format, input } => {
+        Command::Gaps {
+            format,
+            fail_on,
+            input,
+        } => {
             let (objects, bad) = load(&input)?;
-            let findings = rampart_netpol::gaps(&objects);
-            let text = match format.as_str() {
-                "json" => serde_json::to_string_pretty(&findings)? + "\n",
-                "txt" | "text" => {
-                    let mut s = String::new();
-                    for f in &findings {
-                        let at = f
-                            .location
-                            .as_ref()
-                            .map(|l| format!("{}:{}:{}: ", l.file, l.line, l.column))
-                            .unwrap_or_default();
-                        s.push_str(&format!("{at}{} [{}] {}\n", f.severity, f.check, f.message));
-                    }
-                    s
+            let mut findings = rampart_netpol::gaps(&objects);
+            rampart_rules::sort_findings(&mut findings);
+            let format: rampart_report::Format = format.parse()?;
+            if format == rampart_report::Format::Text {
+                let mut s = String::new();
+                for f in &findings {
+                    let at = f
+                        .location
+                        .as_ref()
+                        .map(|l| format!("{}:{}:{}: ", l.file, l.line, l.column))
+                        .unwrap_or_default();
+                    s.push_str(&format!("{at}{} [{}] {}\n", f.severity, f.check, f.message));
                 }
-                other => anyhow::bail!("unknown format `{other}`, expected txt or json"),
-            };
-            emit(&text)?;
-            Ok(if bad {
-                ExitCode::from(2)
-            } else if findings.is_empty() {
-                ExitCode::SUCCESS
+                emit(&s)?;
             } else {
+                // the JSON, SARIF and JUnit of every command that reports findings
+                let rules = crate::catalog::rule_metas();
+                let refs: Vec<_> = objects
+                    .iter()
+                    .map(|o| (o.object_ref(), o.file.clone()))
+                    .collect();
+                let report = rampart_report::Report {
+                    findings: &findings,
+                    errors: &[],
+                    rules: &rules,
+                    objects: &refs,
+                    sources: &|_| None,
+                    tool_version: env!("CARGO_PKG_VERSION"),
+                    fail_on,
+                };
+                let mut buf = Vec::new();
+                rampart_report::render(format, &report, &mut buf, false)?;
+                emit(&String::from_utf8_lossy(&buf))?;
+            }
+            Ok(if findings.iter().any(|f| f.severity >= fail_on) {
                 ExitCode::from(1)
+            } else if bad {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
             })
         }
     }

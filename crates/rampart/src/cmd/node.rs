@@ -24,7 +24,12 @@ pub struct Args {
     #[arg(long, default_value_t = KubeVersion::default())]
     pub kube_version: KubeVersion,
     /// Output format.
-    #[arg(short = 'o', long = "output", default_value = "text")]
+    #[arg(
+        short = 'o',
+        long = "format",
+        visible_alias = "output",
+        default_value = "text"
+    )]
     pub output: NodeFormat,
     /// Exit 1 when an item fails at or above this severity.
     #[arg(long, default_value = "high")]

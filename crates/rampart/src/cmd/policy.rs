@@ -19,8 +19,10 @@ pub struct Args {
 enum Command {
     /// Evaluate objects (plain objects as CREATE, or AdmissionReviews) against templates,
     /// constraints, ValidatingAdmissionPolicies and bindings.
+    #[command(after_help = crate::cmd::EXIT_FOUND)]
     Eval(EvalArgs),
     /// Run gator Suite files (test.gatekeeper.sh/v1alpha1) and check their assertions.
+    #[command(after_help = crate::cmd::EXIT_FOUND)]
     Verify(VerifyArgs),
 }
 
@@ -41,6 +43,7 @@ impl From<EngineArg> for Engine {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Format {
+    #[value(alias = "txt")]
     Text,
     Json,
 }
@@ -62,7 +65,8 @@ struct EvalArgs {
     /// Engine for templates that carry both Rego and CEL code.
     #[arg(long, value_enum, default_value = "rego")]
     engine: EngineArg,
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format: text or json.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
     format: Format,
     /// Objects to evaluate (`-` for stdin).
     #[arg(required = true, value_name = "OBJECT")]
@@ -169,12 +173,12 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if !errors.is_empty() {
-        ExitCode::from(2)
-    } else if violations.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    Ok(if !violations.is_empty() {
         ExitCode::from(1)
+    } else if !errors.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

@@ -19,16 +19,21 @@ pub struct Args {
 enum Command {
     /// Whether a subject may perform an action (like `kubectl auth can-i`): prints yes or no,
     /// exits 0 or 1.
+    #[command(after_help = crate::cmd::EXIT_ANSWER)]
     CanI(CanIArgs),
     /// Every subject (User, Group, ServiceAccount) granted an action, with the grants.
+    #[command(after_help = crate::cmd::EXIT_LISTING)]
     WhoCan(WhoCanArgs),
     /// What a subject may do to every resource type in a namespace.
+    #[command(after_help = crate::cmd::EXIT_LISTING)]
     AccessMatrix(MatrixArgs),
     /// Risky grants: Secret reads, pod creation, exec, escalate, bind, impersonate, tokens, CSRs,
     /// webhooks, nodes/proxy, RBAC management, wildcards.
+    #[command(after_help = crate::cmd::EXIT_FINDINGS)]
     Risks(RisksArgs),
     /// Escalation paths from every workload's automounted ServiceAccount token to
     /// cluster-admin-equivalent power and to Secret reads.
+    #[command(after_help = crate::cmd::EXIT_FOUND)]
     Paths(PathsArgs),
 }
 
@@ -86,6 +91,7 @@ struct CanIArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum TableFormat {
+    #[value(alias = "txt")]
     Text,
     Json,
 }
@@ -94,7 +100,8 @@ enum TableFormat {
 struct WhoCanArgs {
     #[command(flatten)]
     target: Target,
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format: text or json.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
     format: TableFormat,
     #[command(flatten)]
     input: Input,
@@ -112,7 +119,8 @@ struct MatrixArgs {
     /// Show only the resource types with at least one allowed verb.
     #[arg(long)]
     only_allowed: bool,
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format: text or json.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
     format: TableFormat,
     #[command(flatten)]
     input: Input,
@@ -120,7 +128,8 @@ struct MatrixArgs {
 
 #[derive(Debug, clap::Args)]
 struct RisksArgs {
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format: text or json.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
     format: TableFormat,
     /// Exit 1 when a risk at or above this severity is found.
     #[arg(long, default_value = "high")]
@@ -131,6 +140,7 @@ struct RisksArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum PathFormat {
+    #[value(alias = "txt")]
     Text,
     Json,
     Dot,
@@ -139,7 +149,8 @@ enum PathFormat {
 
 #[derive(Debug, clap::Args)]
 struct PathsArgs {
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format: text, json, dot or mermaid.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
     format: PathFormat,
     #[command(flatten)]
     input: Input,
