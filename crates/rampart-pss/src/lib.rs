@@ -27,11 +27,14 @@ mod checks;
 mod facts;
 mod policy;
 
+mod update;
+
 pub use checks::{CHECKS, CheckInfo, check_info};
 pub use policy::{
     Level, MAX_MINOR, NamespacePolicies, Policy, PssError, Version, namespace_policies,
     namespace_policies_with,
 };
+pub use update::significant_update;
 
 use rampart_core::{Finding, Severity};
 use rampart_manifest::Object;

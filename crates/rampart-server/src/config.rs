@@ -60,9 +60,9 @@ impl ModePolicies {
     /// PSA's defaults as rampart ships them: enforce baseline, warn restricted, both `latest`.
     pub fn rampart_default() -> Self {
         ModePolicies {
-            enforce: Some(PssPolicy::latest(Level::Baseline)),
+            enforce: Some(crate::pss::latest(Level::Baseline)),
             audit: None,
-            warn: Some(PssPolicy::latest(Level::Restricted)),
+            warn: Some(crate::pss::latest(Level::Restricted)),
         }
     }
 }
@@ -199,13 +199,13 @@ pub struct PartialModePolicies {
 impl PartialModePolicies {
     pub fn apply(&self, base: &mut ModePolicies) {
         if let Some(p) = &self.enforce {
-            base.enforce = Some(p.clone());
+            base.enforce = Some(*p);
         }
         if let Some(p) = &self.audit {
-            base.audit = Some(p.clone());
+            base.audit = Some(*p);
         }
         if let Some(p) = &self.warn {
-            base.warn = Some(p.clone());
+            base.warn = Some(*p);
         }
     }
 }
@@ -390,7 +390,7 @@ fn policy_opt(
     errs: &mut Vec<InputError>,
 ) -> Option<PssPolicy> {
     let s = s?;
-    match PssPolicy::parse(s) {
+    match crate::pss::parse_policy(s) {
         Ok(p) => Some(p),
         Err(e) => {
             errs.push(err_at(doc, file, ptr, e));

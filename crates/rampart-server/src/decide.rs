@@ -245,7 +245,7 @@ impl Engine {
         if req.operation == Operation::Update
             && let Some(old) = req.old_object
         {
-            pss_relevant = pss_relevant && significant_pod_update(obj, old, is_pod);
+            pss_relevant = pss_relevant && rampart_pss::significant_update(obj, old, is_pod);
             checks_relevant = significant_update(obj, old);
             if !pss_relevant && !checks_relevant {
                 return Outcome::new(Decision::Ignored);
@@ -264,7 +264,7 @@ impl Engine {
                     return v.clone();
                 }
                 let v = self.pss.evaluate(p, obj);
-                cache.push((p.clone(), v.clone()));
+                cache.push((*p, v.clone()));
                 v
             };
             if enforce_applies
@@ -427,69 +427,6 @@ fn significant_update(new: &Value, old: &Value) -> bool {
     nk.len() != ok.len() || nk.iter().any(|(k, v)| o.get(*k) != Some(*v))
 }
 
-const SECCOMP_POD: &str = "seccomp.security.alpha.kubernetes.io/pod";
-const SECCOMP_CONTAINER_PREFIX: &str = "container.seccomp.security.alpha.kubernetes.io/";
-
-/// PSA's rule: a pod update matters only if it changes images, the number of containers,
-/// ephemeral containers or seccomp annotations (the rest of a pod spec is immutable). For a
-/// workload, any change of its pod template matters.
-fn significant_pod_update(new: &Value, old: &Value, is_pod: bool) -> bool {
-    let (Some(n), Some(o)) = (
-        rampart_manifest::pod_spec(new),
-        rampart_manifest::pod_spec(old),
-    ) else {
-        return true;
-    };
-    if !is_pod {
-        return n.spec != o.spec || n.metadata != o.metadata;
-    }
-    let ann = |p: &rampart_manifest::PodSpecRef<'_>, k: &str| -> Option<Value> {
-        p.annotations()?.get(k).cloned()
-    };
-    if ann(&n, SECCOMP_POD) != ann(&o, SECCOMP_POD) {
-        return true;
-    }
-    let list = |p: &rampart_manifest::PodSpecRef<'_>, f: &str| -> Vec<Value> {
-        p.get(f)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
-    let field = |c: &Value, f: &str| c.get(f).cloned();
-    for f in ["containers", "initContainers"] {
-        let (nc, oc) = (list(&n, f), list(&o, f));
-        if nc.len() != oc.len() {
-            return true;
-        }
-        for (a, b) in nc.iter().zip(oc.iter()) {
-            if field(a, "image") != field(b, "image") {
-                return true;
-            }
-            let name = a.get("name").and_then(Value::as_str).unwrap_or("");
-            let key = format!("{SECCOMP_CONTAINER_PREFIX}{name}");
-            if ann(&n, &key) != ann(&o, &key) {
-                return true;
-            }
-        }
-    }
-    let (ne, oe) = (
-        list(&n, "ephemeralContainers"),
-        list(&o, "ephemeralContainers"),
-    );
-    if ne.len() != oe.len() {
-        return true;
-    }
-    for e in &ne {
-        let name = field(e, "name");
-        match oe.iter().find(|x| field(x, "name") == name) {
-            None => return true,
-            Some(old_e) if old_e != e => return true,
-            Some(_) => {}
-        }
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,10 +437,10 @@ mod tests {
         let a = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":{"a":"1"}},"spec":{"containers":[{"name":"c","image":"x"}]}});
         let mut b = a.clone();
         b["metadata"]["labels"]["a"] = json!("2");
-        assert!(!significant_pod_update(&b, &a, true));
+        assert!(!rampart_pss::significant_update(&b, &a, true));
         assert!(!significant_update(&b, &a));
         b["spec"]["containers"][0]["image"] = json!("y");
-        assert!(significant_pod_update(&b, &a, true));
+        assert!(rampart_pss::significant_update(&b, &a, true));
     }
 
     #[test]
@@ -511,9 +448,9 @@ mod tests {
         let a = json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"replicas":1,"template":{"spec":{"containers":[{"name":"c","image":"x"}]}}}});
         let mut b = a.clone();
         b["spec"]["replicas"] = json!(3);
-        assert!(!significant_pod_update(&b, &a, false));
+        assert!(!rampart_pss::significant_update(&b, &a, false));
         assert!(significant_update(&b, &a));
         b["spec"]["template"]["spec"]["hostNetwork"] = json!(true);
-        assert!(significant_pod_update(&b, &a, false));
+        assert!(rampart_pss::significant_update(&b, &a, false));
     }
 }

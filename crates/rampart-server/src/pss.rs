@@ -1,81 +1,19 @@
 //! The Pod Security Standards seam: levels, versions, namespace labels, and the evaluator the
 //! server calls (`rampart-pss` in production, a double in tests).
 
-use std::fmt;
-
 use serde_json::{Map, Value};
 
-/// A Pod Security Standards level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Level {
-    Privileged,
-    Baseline,
-    Restricted,
+/// The Pod Security Standards types are `rampart-pss`'s own: one `Level`, one `Policy`.
+pub use rampart_pss::{Level, Policy as PssPolicy, Version};
+
+/// `level` or `level:version`, as the configuration and namespace labels spell a policy.
+pub fn parse_policy(s: &str) -> Result<PssPolicy, String> {
+    s.parse::<PssPolicy>().map_err(|e| e.to_string())
 }
 
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Privileged => "privileged",
-            Level::Baseline => "baseline",
-            Level::Restricted => "restricted",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Level> {
-        match s {
-            "privileged" => Some(Level::Privileged),
-            "baseline" => Some(Level::Baseline),
-            "restricted" => Some(Level::Restricted),
-            _ => None,
-        }
-    }
-}
-
-/// A level at a version (`latest` or `v1.N`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PssPolicy {
-    pub level: Level,
-    /// `latest` or `v1.N`.
-    pub version: String,
-}
-
-impl PssPolicy {
-    pub fn latest(level: Level) -> Self {
-        PssPolicy {
-            level,
-            version: "latest".to_string(),
-        }
-    }
-
-    /// Parses `level` or `level:version`.
-    pub fn parse(s: &str) -> Result<PssPolicy, String> {
-        let (l, v) = s.split_once(':').unwrap_or((s, "latest"));
-        let level = Level::parse(l).ok_or_else(|| {
-            format!("unknown PSS level `{l}`, expected privileged, baseline or restricted")
-        })?;
-        if !valid_version(v) {
-            return Err(format!(
-                "invalid PSS version `{v}`, expected latest or v1.N"
-            ));
-        }
-        Ok(PssPolicy {
-            level,
-            version: v.to_string(),
-        })
-    }
-}
-
-impl fmt::Display for PssPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.level.as_str(), self.version)
-    }
-}
-
-fn valid_version(v: &str) -> bool {
-    v == "latest"
-        || v.strip_prefix("v1.")
-            .is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()))
+/// A level at the latest version.
+pub fn latest(level: Level) -> PssPolicy {
+    PssPolicy::new(level, Version::Latest)
 }
 
 /// A violation as `rampart-pss` reports it: upstream check ID, reason and detail.
@@ -116,15 +54,17 @@ mod tests {
     #[test]
     fn parses_policies() {
         assert_eq!(
-            PssPolicy::parse("baseline").unwrap().to_string(),
+            parse_policy("baseline").unwrap().to_string(),
             "baseline:latest"
         );
         assert_eq!(
-            PssPolicy::parse("restricted:v1.29").unwrap().to_string(),
+            parse_policy("restricted:v1.29").unwrap().to_string(),
             "restricted:v1.29"
         );
-        assert!(PssPolicy::parse("strict").is_err());
-        assert!(PssPolicy::parse("baseline:1.29").is_err());
+        assert!(parse_policy("strict").is_err());
+        assert!(parse_policy("baseline:1.29").is_err());
+        // the version is read as rampart-pss reads it, not as a string of digits
+        assert!(parse_policy("restricted:v1.029").is_err());
     }
 
     #[test]
