@@ -14,6 +14,7 @@
 pub mod builtin;
 mod input;
 mod pos;
+pub mod selector;
 mod slim;
 mod validate;
 pub mod workload;
@@ -24,6 +25,7 @@ pub use input::{
     unrendered_template,
 };
 pub use pos::{PosNode, escape_segment};
+pub use selector::{LabelSelector, SelectorError};
 pub use workload::{
     ContainerKind, ContainerRef, PodSpecRef, containers, is_workload_group, pod_spec,
 };

@@ -1,6 +1,5 @@
 //! Kubernetes label selectors (matchLabels + matchExpressions).
 
-use rampart_core::Field;
 use serde_json::Value;
 
 /// Labels of a pod or a namespace: a map from key to value, kept as a list sorted by key (most
@@ -22,10 +21,6 @@ impl Labels {
         self.0.get(i).map(|(_, v)| v)
     }
 
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.find(key).is_ok()
-    }
-
     /// Sets `key`, returning the value it replaces.
     pub fn insert(&mut self, key: String, value: String) -> Option<String> {
         match self.find(&key) {
@@ -38,10 +33,6 @@ impl Labels {
                 None
             }
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 
     /// The labels in key order.
@@ -67,103 +58,30 @@ impl<const N: usize> From<[(String, String); N]> for Labels {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Op {
-    In(Vec<String>),
-    NotIn(Vec<String>),
-    Exists,
-    DoesNotExist,
-}
-
-/// A parsed `LabelSelector`. The empty selector matches everything.
+/// A parsed `LabelSelector` (the manifest crate's one), matched against [`Labels`]. The empty
+/// selector matches everything.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Selector {
-    pub(crate) labels: Labels,
-    pub(crate) exprs: Vec<(String, Op)>,
-}
+pub struct Selector(rampart_manifest::LabelSelector);
 
 impl Selector {
     /// Parses a selector value; on a bad shape returns the JSON pointer suffix and a message.
     pub(crate) fn parse(v: &Value) -> Result<Selector, (String, String)> {
-        let Some(obj) = v.as_object() else {
-            return Err((String::new(), "a label selector must be an object".into()));
-        };
-        let mut sel = Selector::default();
-        if let Some(ml) = obj.field("matchLabels").filter(|v| !v.is_null()) {
-            let Some(m) = ml.as_object() else {
-                return Err((
-                    "/matchLabels".into(),
-                    "matchLabels must be a map of strings".into(),
-                ));
-            };
-            for (k, v) in m {
-                let Some(s) = scalar(v) else {
-                    return Err((
-                        format!("/matchLabels/{}", escape(k)),
-                        "a label value must be a string".into(),
-                    ));
-                };
-                sel.labels.insert(k.clone(), s);
-            }
-        }
-        if let Some(me) = obj.field("matchExpressions").filter(|v| !v.is_null()) {
-            let Some(list) = me.as_array() else {
-                return Err((
-                    "/matchExpressions".into(),
-                    "matchExpressions must be a list".into(),
-                ));
-            };
-            for (i, e) in list.iter().enumerate() {
-                let at = format!("/matchExpressions/{i}");
-                let key = e
-                    .field("key")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| (at.clone(), "an expression needs a key".to_string()))?;
-                let op = e.field("operator").and_then(Value::as_str).unwrap_or("");
-                let values: Vec<String> = e
-                    .field("values")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(scalar).collect())
-                    .unwrap_or_default();
-                let op = match op {
-                    "In" | "NotIn" if values.is_empty() => {
-                        return Err((
-                            format!("{at}/values"),
-                            format!("operator {op} needs at least one value"),
-                        ));
-                    }
-                    "In" => Op::In(values),
-                    "NotIn" => Op::NotIn(values),
-                    "Exists" => Op::Exists,
-                    "DoesNotExist" => Op::DoesNotExist,
-                    other => {
-                        return Err((
-                            format!("{at}/operator"),
-                            format!(
-                                "unknown operator `{other}`, expected In, NotIn, Exists or DoesNotExist"
-                            ),
-                        ));
-                    }
-                };
-                sel.exprs.push((key.to_string(), op));
-            }
-        }
-        Ok(sel)
+        rampart_manifest::LabelSelector::parse(v)
+            .map(Selector)
+            .map_err(|e| (e.pointer, e.message))
     }
 
     /// Whether the selector has no requirement (matches everything).
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty() && self.exprs.is_empty()
+        self.0.is_empty()
     }
 
     pub fn matches(&self, labels: &Labels) -> bool {
-        self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
-            && self.exprs.iter().all(|(k, op)| match op {
-                Op::In(vals) => labels.get(k).is_some_and(|v| vals.contains(v)),
-                Op::NotIn(vals) => labels.get(k).is_none_or(|v| !vals.contains(v)),
-                Op::Exists => labels.contains_key(k),
-                Op::DoesNotExist => !labels.contains_key(k),
-            })
+        self.0.matches(|k| {
+            labels
+                .get(k)
+                .map(|v| std::borrow::Cow::Borrowed(v.as_str()))
+        })
     }
 }
 
@@ -175,11 +93,6 @@ pub(crate) fn scalar(v: &Value) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
-}
-
-/// Escapes a key for a JSON pointer.
-pub(crate) fn escape(k: &str) -> String {
-    k.replace('~', "~0").replace('/', "~1")
 }
 
 /// Reads a `labels` map.

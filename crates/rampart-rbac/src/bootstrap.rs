@@ -77,9 +77,10 @@ pub(crate) fn add_to(p: &mut Policy) {
             }
             "aggregate" => {
                 if let (Some(c), Some((k, v))) = (current.as_mut(), key_value(rest)) {
-                    let mut s = Selector::default();
-                    s.match_labels.insert(k, v);
-                    c.role.aggregation.get_or_insert_with(Vec::new).push(s);
+                    c.role
+                        .aggregation
+                        .get_or_insert_with(Vec::new)
+                        .push(Selector::labels([(k, v)]));
                 }
             }
             "rule" => {

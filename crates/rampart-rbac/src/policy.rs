@@ -44,29 +44,33 @@ impl RoleKind {
     }
 }
 
-/// A label selector of an aggregation rule.
+/// A label selector of an aggregation rule (a malformed one selects nothing).
 #[derive(Debug, Clone, Default)]
-pub struct Selector {
-    pub match_labels: BTreeMap<String, String>,
-    /// (key, operator, values)
-    pub match_expressions: Vec<(String, String, Vec<String>)>,
-}
+pub struct Selector(Option<rampart_manifest::LabelSelector>);
 
 impl Selector {
+    /// A selector of exactly these labels (`matchLabels`).
+    pub(crate) fn labels(pairs: impl IntoIterator<Item = (String, String)>) -> Selector {
+        Selector(Some(rampart_manifest::LabelSelector {
+            requirements: pairs
+                .into_iter()
+                .map(|(key, value)| rampart_manifest::selector::Requirement {
+                    key,
+                    operator: rampart_manifest::selector::Operator::In,
+                    values: vec![value],
+                })
+                .collect(),
+        }))
+    }
+
     fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.match_labels
-            .iter()
-            .all(|(k, v)| labels.get(k) == Some(v))
-            && self.match_expressions.iter().all(|(k, op, vals)| {
-                let have = labels.get(k);
-                match op.as_str() {
-                    "In" => have.is_some_and(|h| vals.contains(h)),
-                    "NotIn" => have.is_none_or(|h| !vals.contains(h)),
-                    "Exists" => have.is_some(),
-                    "DoesNotExist" => have.is_none(),
-                    _ => false,
-                }
+        self.0.as_ref().is_some_and(|s| {
+            s.matches(|k| {
+                labels
+                    .get(k)
+                    .map(|v| std::borrow::Cow::Borrowed(v.as_str()))
             })
+        })
     }
 }
 
@@ -536,28 +540,7 @@ impl Policy {
         let aggregation = match (kind, v.pointer("/aggregationRule/clusterRoleSelectors")) {
             (RoleKind::ClusterRole, Some(Value::Array(sels))) => Some(
                 sels.iter()
-                    .map(|s| Selector {
-                        match_labels: string_map(s.field("matchLabels")),
-                        match_expressions: match s.field("matchExpressions") {
-                            Some(Value::Array(es)) => es
-                                .iter()
-                                .map(|e| {
-                                    (
-                                        e.field("key")
-                                            .and_then(Value::as_str)
-                                            .unwrap_or_default()
-                                            .to_string(),
-                                        e.field("operator")
-                                            .and_then(Value::as_str)
-                                            .unwrap_or_default()
-                                            .to_string(),
-                                        string_list(e.field("values")),
-                                    )
-                                })
-                                .collect(),
-                            _ => Vec::new(),
-                        },
-                    })
+                    .map(|s| Selector(rampart_manifest::LabelSelector::parse(s).ok()))
                     .collect(),
             ),
             _ => None,

@@ -1,6 +1,5 @@
 //! Every loaded object, indexed for the checks that look across objects.
 
-use rampart_core::Field;
 use rampart_manifest::{Object, PodSpecRef};
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -68,38 +67,7 @@ impl<'a> Inventory<'a> {
 /// Whether `labels` satisfy a LabelSelector (`matchLabels` and `matchExpressions`).
 /// An empty selector matches everything; a malformed one matches nothing.
 pub fn selector_matches(selector: &Value, labels: Option<&Map<String, Value>>) -> bool {
-    let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
-    let Some(sel) = selector.as_object() else {
-        return false;
-    };
-    let labels_ok = sel
-        .field("matchLabels")
-        .and_then(Value::as_object)
-        .is_none_or(|ml| ml.iter().all(|(k, v)| get(k) == v.as_str()));
-    if !labels_ok {
-        return false;
-    }
-    if let Some(exprs) = sel.field("matchExpressions").and_then(Value::as_array) {
-        for e in exprs {
-            let key = e.field("key").and_then(Value::as_str).unwrap_or("");
-            let values: Vec<&str> = e
-                .field("values")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let ok = match e.field("operator").and_then(Value::as_str) {
-                Some("In") => get(key).is_some_and(|v| values.contains(&v)),
-                Some("NotIn") => get(key).is_none_or(|v| !values.contains(&v)),
-                Some("Exists") => get(key).is_some(),
-                Some("DoesNotExist") => get(key).is_none(),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
+    rampart_manifest::LabelSelector::parse(selector).is_ok_and(|s| s.matches_map(labels))
 }
 
 /// Whether a plain map selector (Service `spec.selector`) matches `labels`; empty matches nothing,
