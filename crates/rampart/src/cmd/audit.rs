@@ -52,19 +52,25 @@ struct DetectArgs {
 struct LevelArgs {
     /// The audit Policy file.
     policy: String,
+    /// The requesting user.
     #[arg(long)]
     user: String,
+    /// A group of the user (repeatable).
     #[arg(long = "group")]
     groups: Vec<String>,
+    /// The request's verb (get, list, create, ...).
     #[arg(long)]
     verb: String,
     /// The resource, optionally with a subresource: `pods/exec`.
     #[arg(long, conflicts_with = "non_resource_url")]
     resource: Option<String>,
+    /// The resource's API group (empty: the core group).
     #[arg(long, default_value = "")]
     api_group: String,
+    /// The object's name.
     #[arg(long, default_value = "")]
     name: String,
+    /// A non-resource URL instead of a resource (`/healthz`).
     #[arg(long)]
     non_resource_url: Option<String>,
     /// Namespace; omit for cluster-scoped resources.

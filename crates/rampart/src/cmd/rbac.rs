@@ -109,8 +109,10 @@ struct WhoCanArgs {
 
 #[derive(Debug, clap::Args)]
 struct MatrixArgs {
+    /// The user (or `system:serviceaccount:NS:NAME`) whose access is shown.
     #[arg(long = "as")]
     as_user: String,
+    /// A group the user is in (repeatable).
     #[arg(long = "as-group")]
     as_group: Vec<String>,
     /// The namespace; without it, cluster-scoped resources and cluster-wide grants are shown.
