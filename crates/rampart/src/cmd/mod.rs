@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod certs;
+pub mod kyverno;
 pub mod netpol;
 pub mod policy;
 pub mod pss;

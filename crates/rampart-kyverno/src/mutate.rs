@@ -1,0 +1,316 @@
+//! mutate (`patchStrategicMerge` with anchors, `patchesJson6902`, `foreach`) and generate.
+
+use crate::anchor::{self, AnchorKind};
+use crate::engine::{Eval, eval_list, set_element};
+use crate::pattern::{Outcome, match_pattern};
+use crate::vars::{Ctx, substitute};
+use crate::{Status, conditions, context};
+use serde_json::{Map, Value};
+
+/// Applies a mutate block to `resource`.
+pub fn mutate(m: &Value, resource: &Value, ctx: &mut Ctx) -> Eval {
+    let mut current = resource.clone();
+    match apply_block(m, &mut current, ctx, 0) {
+        Err(e) => Eval::new(Status::Error, e),
+        Ok(false) => Eval::new(Status::Skip, "no patches applied"),
+        Ok(true) => {
+            if &current == resource {
+                Eval::new(Status::Skip, "no patches applied")
+            } else {
+                let mut e = Eval::new(Status::Pass, "resource patched");
+                e.patched = Some(current);
+                e
+            }
+        }
+    }
+}
+
+/// Applies one mutate block (or foreach entry); `Ok(false)` when nothing applied.
+fn apply_block(m: &Value, current: &mut Value, ctx: &mut Ctx, nesting: usize) -> Result<bool, String> {
+    let mut applied = false;
+    if let Some(p) = m.get("patchStrategicMerge") {
+        ctx.set_path("request.object", current.clone());
+        let p = substitute(p, ctx).map_err(|e| format!("variable substitution failed: {e}"))?;
+        if let Some(new) = strategic_merge(current, &p) {
+            *current = new;
+            applied = true;
+        }
+    }
+    if let Some(p) = m.get("patchesJson6902") {
+        ctx.set_path("request.object", current.clone());
+        let p = substitute(p, ctx).map_err(|e| format!("variable substitution failed: {e}"))?;
+        let text = match &p {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let (docs, errs) = rampart_manifest::parse_yaml("<patchesJson6902>", &text);
+        if let Some(e) = errs.first() {
+            return Err(format!("patchesJson6902: {}", e.message));
+        }
+        let ops = docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Array(Vec::new()));
+        let patch: json_patch::Patch =
+            serde_json::from_value(ops).map_err(|e| format!("patchesJson6902: {e}"))?;
+        let mut doc = current.clone();
+        match json_patch::patch(&mut doc, &patch) {
+            Ok(()) => {
+                *current = doc;
+                applied = true;
+            }
+            Err(e) => return Err(format!("failed to apply JSON patch: {e}")),
+        }
+    }
+    if let Some(fe) = m.get("foreach").and_then(Value::as_array) {
+        for f in fe {
+            ctx.set_path("request.object", current.clone());
+            let l = f.get("list").and_then(Value::as_str).unwrap_or("");
+            let elements = match eval_list(l, ctx) {
+                Ok(e) => e,
+                Err(_) => continue,
+            };
+            let saved = ctx.clone();
+            let order_desc = f.get("order").and_then(Value::as_str) == Some("Descending");
+            let mut idx: Vec<usize> = (0..elements.len()).collect();
+            if order_desc {
+                idx.reverse();
+            }
+            for i in idx {
+                let Some(el) = elements.get(i) else { continue };
+                if el.is_null() {
+                    continue;
+                }
+                *ctx = saved.clone();
+                ctx.set_path("request.object", current.clone());
+                set_element(ctx, el, i, nesting);
+                if let Some(entries) = f.get("context") {
+                    context::load(entries, ctx, &|_| false)?;
+                }
+                if let Some(pre) = f.get("preconditions") {
+                    match conditions::evaluate(pre, ctx) {
+                        Ok(true) => {}
+                        _ => continue,
+                    }
+                }
+                if apply_block(f, current, ctx, nesting + 1)? {
+                    applied = true;
+                }
+            }
+            *ctx = saved;
+        }
+    }
+    Ok(applied)
+}
+
+/// A strategic merge patch with Kyverno's anchors; `None` when a condition at the top did
+/// not hold.
+pub fn strategic_merge(resource: &Value, patch: &Value) -> Option<Value> {
+    merge(Some(resource), patch)
+}
+
+fn strip_anchors(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                match anchor::parse(k) {
+                    Some((AnchorKind::Condition | AnchorKind::Global | AnchorKind::Negation | AnchorKind::Existence, _)) => {}
+                    Some((_, b)) => {
+                        out.insert(b.to_string(), strip_anchors(v));
+                    }
+                    None => {
+                        out.insert(k.clone(), strip_anchors(v));
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(strip_anchors).collect()),
+        other => other.clone(),
+    }
+}
+
+fn conditions_hold(r: &Map<String, Value>, p: &Map<String, Value>) -> bool {
+    let mut cond = Map::new();
+    for (k, v) in p {
+        if let Some((AnchorKind::Condition | AnchorKind::Global, bare)) = anchor::parse(k) {
+            cond.insert(format!("({bare})"), condition_part(v));
+        }
+    }
+    if cond.is_empty() {
+        return true;
+    }
+    matches!(match_pattern(&Value::Object(r.clone()), &Value::Object(cond)), Outcome::Pass)
+}
+
+/// The condition part of a value under a conditional anchor: nested plain keys are
+/// conditions too, `+()` keys are not.
+fn condition_part(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !matches!(anchor::parse(k), Some((AnchorKind::AddIfNotPresent, _))))
+                .map(|(k, v)| (k.clone(), condition_part(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(condition_part).collect()),
+        other => other.clone(),
+    }
+}
+
+fn merge(resource: Option<&Value>, patch: &Value) -> Option<Value> {
+    match patch {
+        Value::Object(pm) => {
+            let empty = Map::new();
+            let rm = resource.and_then(Value::as_object).unwrap_or(&empty);
+            if !conditions_hold(rm, pm) {
+                return None;
+            }
+            let mut out = rm.clone();
+            for (k, v) in pm {
+                match anchor::parse(k) {
+                    Some((AnchorKind::Condition | AnchorKind::Global, bare)) => {
+                        // Nested `+()` keys under a condition still apply.
+                        if let Some(cur) = out.get(bare).cloned()
+                            && let Some(adds) = additions(v)
+                            && let Some(new) = merge(Some(&cur), &adds)
+                        {
+                            out.insert(bare.to_string(), new);
+                        }
+                    }
+                    Some((AnchorKind::AddIfNotPresent, bare)) => {
+                        if !out.contains_key(bare) {
+                            out.insert(bare.to_string(), strip_anchors(v));
+                        }
+                    }
+                    Some((AnchorKind::Negation | AnchorKind::Existence, _)) => {}
+                    Some((AnchorKind::Equality, bare)) => {
+                        let bare = bare.to_string();
+                        if let Some(new) = merge(out.get(&bare), v) {
+                            out.insert(bare, new);
+                        }
+                    }
+                    None => {
+                        if v.is_null() {
+                            out.remove(k);
+                            continue;
+                        }
+                        if let Some(new) = merge(out.get(k), v) {
+                            out.insert(k.clone(), new);
+                        }
+                    }
+                }
+            }
+            if let Some(Value::String(d)) = pm.get("$patch")
+                && d == "delete"
+            {
+                return Some(Value::Null);
+            }
+            Some(Value::Object(out))
+        }
+        Value::Array(pa) => {
+            let ra: Vec<Value> = resource.and_then(Value::as_array).cloned().unwrap_or_default();
+            if !pa.iter().all(Value::is_object) || pa.is_empty() {
+                return Some(strip_anchors(patch));
+            }
+            let mut out = ra.clone();
+            for pe in pa {
+                let pm = pe.as_object()?;
+                let has_cond = pm.keys().any(|k| matches!(anchor::parse(k), Some((AnchorKind::Condition | AnchorKind::Global, _))));
+                if has_cond {
+                    for item in out.iter_mut() {
+                        if let Some(new) = merge(Some(item), pe) {
+                            *item = new;
+                        }
+                    }
+                    continue;
+                }
+                let name = pm.get("name").cloned();
+                match name.as_ref().and_then(|n| out.iter().position(|i| i.get("name") == Some(n))) {
+                    Some(pos) => {
+                        if let Some(item) = out.get_mut(pos)
+                            && let Some(new) = merge(Some(item), pe)
+                        {
+                            *item = new;
+                        }
+                    }
+                    None => {
+                        if name.is_some() || ra.is_empty() {
+                            out.push(strip_anchors(pe));
+                        } else {
+                            return Some(strip_anchors(patch));
+                        }
+                    }
+                }
+            }
+            Some(Value::Array(out))
+        }
+        other => Some(other.clone()),
+    }
+}
+
+/// The `+()` parts of a conditional value.
+fn additions(v: &Value) -> Option<Value> {
+    let m = v.as_object()?;
+    let mut out = Map::new();
+    for (k, v) in m {
+        match anchor::parse(k) {
+            Some((AnchorKind::AddIfNotPresent, _)) => {
+                out.insert(k.clone(), v.clone());
+            }
+            None if v.is_object() => {
+                if let Some(a) = additions(v) {
+                    out.insert(k.clone(), a);
+                }
+            }
+            _ => {}
+        }
+    }
+    if out.is_empty() { None } else { Some(Value::Object(out)) }
+}
+
+/// A generate rule: the resource it would create.
+pub fn generate(g: &Value, _resource: &Value, ctx: &Ctx) -> Eval {
+    if g.get("clone").is_some() || g.get("cloneList").is_some() {
+        return Eval::new(Status::Error, "generate with clone needs the source resource from a cluster");
+    }
+    let Some(data) = g.get("data") else {
+        return Eval::new(Status::Error, "generate rule has no data");
+    };
+    let g = match substitute(g, ctx) {
+        Ok(g) => g,
+        Err(e) => return Eval::new(Status::Error, format!("variable substitution failed: {e}")),
+    };
+    let _ = data;
+    let mut obj = g.get("data").cloned().unwrap_or(Value::Null);
+    if let Some(o) = obj.as_object_mut() {
+        let s = |k: &str| g.get(k).cloned().unwrap_or(Value::Null);
+        o.insert("apiVersion".into(), s("apiVersion"));
+        o.insert("kind".into(), s("kind"));
+        let meta = o.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+        if let Some(m) = meta.as_object_mut() {
+            m.insert("name".into(), s("name"));
+            if !s("namespace").is_null() {
+                m.insert("namespace".into(), s("namespace"));
+            }
+        }
+    }
+    let mut e = Eval::new(Status::Pass, "resource generated");
+    e.generated = vec![obj];
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merges_with_anchors() {
+        let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "nginx"}, {"name": "b", "image": "redis"}]}});
+        let out = strategic_merge(&pod, &json!({"metadata": {"labels": {"+(team)": "x"}}})).unwrap();
+        assert_eq!(out["metadata"]["labels"]["team"], json!("x"));
+        let out = strategic_merge(&pod, &json!({"spec": {"containers": [{"(image)": "nginx", "imagePullPolicy": "Always"}]}})).unwrap();
+        assert_eq!(out["spec"]["containers"][0]["imagePullPolicy"], json!("Always"));
+        assert!(out["spec"]["containers"][1].get("imagePullPolicy").is_none());
+        assert!(strategic_merge(&pod, &json!({"(metadata)": {"name": "q"}, "spec": {"x": 1}})).is_none());
+    }
+}

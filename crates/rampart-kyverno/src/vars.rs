@@ -1,0 +1,159 @@
+//! `{{ }}` variables: JMESPath over the rule's context, substituted in leaves and keys.
+
+use crate::jmes;
+use regex::Regex;
+use serde_json::{Map, Value};
+use std::sync::OnceLock;
+
+/// The JSON context a rule's variables are evaluated against.
+#[derive(Debug, Clone, Default)]
+pub struct Ctx {
+    pub data: Value,
+}
+
+impl Ctx {
+    pub fn new(data: Value) -> Ctx {
+        Ctx { data }
+    }
+
+    /// Queries the context with a JMESPath expression.
+    pub fn query(&self, expr: &str) -> Result<Value, String> {
+        let expr = expr.trim();
+        if expr.is_empty() {
+            return Err("invalid query (nil)".into());
+        }
+        jmes::search(expr, &self.data)
+    }
+
+    /// Sets a dotted path (`request.operation`) to a value.
+    pub fn set_path(&mut self, path: &str, v: Value) {
+        let mut cur = &mut self.data;
+        for seg in path.split('.') {
+            if !cur.is_object() {
+                *cur = Value::Object(Map::new());
+            }
+            let Value::Object(m) = cur else {
+                return;
+            };
+            cur = m.entry(seg.to_string()).or_insert(Value::Null);
+        }
+        *cur = v;
+    }
+
+    pub fn set(&mut self, key: &str, v: Value) {
+        if !self.data.is_object() {
+            self.data = Value::Object(Map::new());
+        }
+        if let Value::Object(m) = &mut self.data {
+            m.insert(key.to_string(), v);
+        }
+    }
+}
+
+fn var_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})").unwrap_or_else(|_| unreachable_re())
+    })
+}
+
+#[allow(clippy::unwrap_used)]
+fn unreachable_re() -> Regex {
+    // The pattern above is a constant that compiles; this is never reached.
+    Regex::new("$^").unwrap()
+}
+
+/// Whether a string holds a variable.
+pub fn has_vars(s: &str) -> bool {
+    var_re().is_match(s)
+}
+
+/// Substitutes every variable in a document.
+pub fn substitute(doc: &Value, ctx: &Ctx) -> Result<Value, String> {
+    match doc {
+        Value::String(s) => substitute_str(s, ctx),
+        Value::Array(a) => a.iter().map(|v| substitute(v, ctx)).collect::<Result<_, _>>().map(Value::Array),
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                let key = if has_vars(k) {
+                    match substitute_str(k, ctx)? {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    }
+                } else {
+                    k.clone()
+                };
+                out.insert(key, substitute(v, ctx)?);
+            }
+            Ok(Value::Object(out))
+        }
+        other => Ok(other.clone()),
+    }
+}
+
+/// Substitutes the variables of one string; a string that is one variable takes its type.
+pub fn substitute_str(s: &str, ctx: &Ctx) -> Result<Value, String> {
+    if !s.contains("{{") {
+        return Ok(Value::String(s.to_string()));
+    }
+    let mut value = s.to_string();
+    let mut rounds = 0;
+    loop {
+        let found: Vec<(String, String)> = var_re()
+            .captures_iter(&value)
+            .map(|c| {
+                (
+                    c.get(1).map(|m| m.as_str().to_string()).unwrap_or_default(),
+                    c.get(2).map(|m| m.as_str().to_string()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        if found.is_empty() || rounds > 16 {
+            break;
+        }
+        rounds += 1;
+        let mut shallow = false;
+        for (prefix, v) in found {
+            let inner = v.trim_start_matches("{{").trim_end_matches("}}");
+            let mut variable = inner.replace("{{", "").replace("}}", "").trim().to_string();
+            if let Some(rest) = variable.strip_prefix('-') {
+                variable = rest.trim().to_string();
+                shallow = true;
+            }
+            let result = ctx.query(&variable)?;
+            if value == v {
+                return Ok(result);
+            }
+            let mut text = match &result {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if shallow {
+                text = text.replace("{{", "\\{{");
+            }
+            value = value.replacen(&format!("{prefix}{v}"), &format!("{prefix}{text}"), 1);
+        }
+        if shallow {
+            break;
+        }
+    }
+    Ok(Value::String(value.replace("\\{{", "{{")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn substitution_keeps_types() {
+        let ctx = Ctx::new(json!({"request": {"object": {"metadata": {"name": "web", "labels": {"a": "b"}}}}, "n": 3}));
+        assert_eq!(substitute_str("{{ n }}", &ctx).unwrap(), json!(3));
+        assert_eq!(substitute_str("x-{{request.object.metadata.name}}", &ctx).unwrap(), json!("x-web"));
+        assert_eq!(substitute_str("{{ request.object.metadata.labels }}", &ctx).unwrap(), json!({"a": "b"}));
+        assert_eq!(substitute_str("\\{{ n }}", &ctx).unwrap(), json!("{{ n }}"));
+        assert_eq!(substitute_str("{{ missing || 'd' }}", &ctx).unwrap(), json!("d"));
+        assert!(substitute_str("{{ a[ }}", &ctx).is_err());
+    }
+}
