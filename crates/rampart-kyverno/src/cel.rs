@@ -26,7 +26,7 @@ impl Expr {
     pub fn compile(src: &str) -> Result<Expr, String> {
         Parser::default()
             .enable_optional_syntax(true)
-            .parse(src)
+            .parse(&optional_selects_as_index(src))
             .map(|expr| Expr {
                 src: src.to_string(),
                 expr,
@@ -37,6 +37,49 @@ impl Expr {
     pub fn eval(&self, ctx: &Context<'_>) -> Result<CelValue, String> {
         CelValue::resolve(&self.expr, ctx).map_err(|e| e.to_string())
     }
+}
+
+/// Rewrites `x.?field` to `x[?"field"]`: the same meaning in CEL, and the cel crate's optional
+/// index returns `optional.none()` for a missing key where its optional select fails.
+fn optional_selects_as_index(src: &str) -> String {
+    let mut out = String::with_capacity(src.len() + 8);
+    let mut quote: Option<char> = None;
+    let mut chars = src.chars().peekable();
+    while let Some(c) = chars.next() {
+        if let Some(q) = quote {
+            out.push(c);
+            if c == '\\' {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        if c == '"' || c == '\'' {
+            quote = Some(c);
+            out.push(c);
+            continue;
+        }
+        if c == '.' && chars.peek() == Some(&'?') {
+            let mut look = chars.clone();
+            look.next();
+            let ident: String = look.clone().take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '_').collect();
+            if !ident.is_empty() && !ident.starts_with(|ch: char| ch.is_ascii_digit()) {
+                chars.next();
+                for _ in 0..ident.len() {
+                    chars.next();
+                }
+                out.push_str("[?\"");
+                out.push_str(&ident);
+                out.push_str("\"]");
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
 }
 
 thread_local! {
