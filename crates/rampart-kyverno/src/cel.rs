@@ -98,7 +98,7 @@ pub struct Bindings<'a> {
     pub object: Option<&'a Value>,
     pub old_object: Option<&'a Value>,
     pub request: Option<&'a Value>,
-    pub namespace_object: Option<&'a Value>,
+    pub namespace_object: Option<Value>,
     pub params: Option<&'a Value>,
 }
 
@@ -161,7 +161,7 @@ impl CelChecks {
         bind(&mut ctx, "object", b.object);
         bind(&mut ctx, "oldObject", b.old_object);
         bind(&mut ctx, "request", b.request);
-        bind(&mut ctx, "namespaceObject", b.namespace_object);
+        bind(&mut ctx, "namespaceObject", b.namespace_object.as_ref());
         bind(&mut ctx, "params", b.params);
         let mut vars: HashMap<Key, CelValue> = HashMap::new();
         ctx.add_variable_from_value("variables", CelValue::Map(CelMap { map: Arc::new(vars.clone()) }));

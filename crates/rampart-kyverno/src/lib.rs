@@ -130,9 +130,19 @@ impl Default for AdmissionInfo {
 }
 
 impl AdmissionInfo {
-    fn namespace_object(&self, resource: &Value) -> Option<&Value> {
-        let ns = resource.pointer("/metadata/namespace").and_then(Value::as_str)?;
-        self.namespaces.get(ns)
+    /// The namespace object of a resource: the one given, or one made from its name and the
+    /// known labels.
+    fn namespace_object(&self, resource: &Value) -> Option<Value> {
+        let ns = resource.pointer("/metadata/namespace").and_then(Value::as_str).filter(|s| !s.is_empty())?;
+        if let Some(n) = self.namespaces.get(ns) {
+            return Some(n.clone());
+        }
+        let mut meta = Map::new();
+        meta.insert("name".into(), Value::String(ns.to_string()));
+        if let Some(l) = self.namespace_labels.get(ns) {
+            meta.insert("labels".into(), Value::Object(l.clone()));
+        }
+        Some(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": meta}))
     }
 }
 
@@ -402,13 +412,26 @@ impl Policy {
             }
             return Vec::new();
         }
-        self.rules
-            .iter()
-            .filter_map(|r| {
-                let name = r.get("name").and_then(Value::as_str).unwrap_or("");
-                engine::eval_rule(r, resource, info, &self.name).map(|e| result(name, e, rule_type(r)))
-            })
-            .collect()
+        // Mutate rules apply in order, each to the resource the previous ones patched; the
+        // policy's patched resource is the last one.
+        let mut current = resource.clone();
+        let mut out: Vec<RuleResult> = Vec::new();
+        for r in &self.rules {
+            let name = r.get("name").and_then(Value::as_str).unwrap_or("");
+            let Some(e) = engine::eval_rule(r, &current, info, &self.name) else {
+                continue;
+            };
+            if let Some(p) = &e.patched {
+                current = p.clone();
+            }
+            out.push(result(name, e, rule_type(r)));
+        }
+        if &current != resource {
+            for r in out.iter_mut().filter(|r| r.rule_type == "mutate") {
+                r.patched = Some(current.clone());
+            }
+        }
+        out
     }
 }
 

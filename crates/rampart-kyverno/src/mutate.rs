@@ -51,6 +51,7 @@ fn apply_block(m: &Value, current: &mut Value, ctx: &mut Ctx, nesting: usize) ->
         let patch: json_patch::Patch =
             serde_json::from_value(ops).map_err(|e| format!("patchesJson6902: {e}"))?;
         let mut doc = current.clone();
+        ensure_add_paths(&mut doc, &patch);
         match json_patch::patch(&mut doc, &patch) {
             Ok(()) => {
                 *current = doc;
@@ -98,6 +99,48 @@ fn apply_block(m: &Value, current: &mut Value, ctx: &mut Ctx, nesting: usize) ->
         }
     }
     Ok(applied)
+}
+
+/// Creates the missing parents of `add` operations, as Kyverno's JSON patch does
+/// (`EnsurePathExistsOnAdd`).
+pub fn ensure_add_paths(doc: &mut Value, patch: &json_patch::Patch) {
+    for op in &patch.0 {
+        let json_patch::PatchOperation::Add(add) = op else {
+            continue;
+        };
+        let segs: Vec<String> = add
+            .path
+            .to_string()
+            .split('/')
+            .skip(1)
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        let mut cur = &mut *doc;
+        for (i, seg) in segs.iter().enumerate() {
+            if i + 1 == segs.len() {
+                break;
+            }
+            let next_is_index = segs.get(i + 1).is_some_and(|n| n == "-" || n.parse::<usize>().is_ok());
+            let fresh = || if next_is_index { Value::Array(Vec::new()) } else { Value::Object(Map::new()) };
+            cur = match cur {
+                Value::Object(m) => {
+                    let e = m.entry(seg.clone()).or_insert_with(fresh);
+                    if e.is_null() {
+                        *e = fresh();
+                    }
+                    e
+                }
+                Value::Array(a) => match seg.parse::<usize>() {
+                    Ok(ix) if ix < a.len() => match a.get_mut(ix) {
+                        Some(v) => v,
+                        None => break,
+                    },
+                    _ => break,
+                },
+                _ => break,
+            };
+        }
+    }
 }
 
 /// A strategic merge patch with Kyverno's anchors; `None` when a condition at the top did

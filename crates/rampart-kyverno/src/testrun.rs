@@ -162,6 +162,37 @@ fn same_resource(a: &Value, b: &Value) -> bool {
     normalize(a) == normalize(b)
 }
 
+/// The first place two resources differ, for the message.
+fn first_diff(expected: &Value, actual: &Value, path: &str) -> String {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, ev) in e {
+                let p = format!("{path}/{k}");
+                match a.get(k) {
+                    Some(av) if normalize(av) != normalize(ev) => return first_diff(ev, av, &p),
+                    None if normalize(ev).is_some() => return format!("{p}: missing"),
+                    _ => {}
+                }
+            }
+            for (k, av) in a {
+                if !e.contains_key(k) && normalize(av).is_some() {
+                    return format!("{path}/{k}: unexpected {av}");
+                }
+            }
+            format!("{path}: differs")
+        }
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+            for (i, (ev, av)) in e.iter().zip(a).enumerate() {
+                if normalize(ev) != normalize(av) {
+                    return first_diff(ev, av, &format!("{path}/{i}"));
+                }
+            }
+            format!("{path}: differs")
+        }
+        _ => format!("{path}: expected {expected}, got {actual}"),
+    }
+}
+
 fn ident(v: &Value) -> (String, String, String, String) {
     let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
     (s("/apiVersion"), s("/kind"), s("/metadata/namespace"), s("/metadata/name"))
@@ -183,6 +214,33 @@ fn expected_for(actual: &Value, files: &[Value]) -> Option<Value> {
         }
     }
     fallback
+}
+
+/// Kinds that have no namespace.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "StorageClass",
+    "CustomResourceDefinition", "PriorityClass", "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+    "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding", "ClusterPolicy", "IngressClass",
+    "RuntimeClass", "CSIDriver", "CSINode", "APIService", "PodSecurityPolicy", "VolumeAttachment",
+    "ClusterIssuer", "CertificateSigningRequest", "NodePool", "EC2NodeClass", "NodeClaim",
+    "ClusterPolicyReport", "ClusterCleanupPolicy", "ValidatingPolicy", "MutatingPolicy",
+    "GeneratingPolicy", "ImageValidatingPolicy", "DeletingPolicy", "GatewayClass",
+    "ClusterServingRuntime", "ClusterTask", "ClusterTriggerBinding", "ClusterInterceptor",
+];
+
+/// `kyverno test` puts a namespaced resource without a namespace in `default`.
+fn with_default_namespace(mut v: Value) -> Value {
+    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
+    if CLUSTER_SCOPED.contains(&kind) {
+        return v;
+    }
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut)
+        && meta.get("namespace").and_then(Value::as_str).is_none_or(str::is_empty)
+    {
+        meta.insert("namespace".into(), Value::String("default".into()));
+    }
+    v
 }
 
 /// Runs one test file.
@@ -210,7 +268,7 @@ pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
     let mut resources: Vec<Value> = Vec::new();
     for r in strs(test.get("resources")) {
         let (objs, _errs) = load_objects(&dir.join(&r));
-        resources.extend(objs.into_iter().map(|o| o.value));
+        resources.extend(objs.into_iter().map(|o| with_default_namespace(o.value)));
     }
     let values = match test.get("variables").and_then(Value::as_str) {
         Some(v) => load_values(&dir.join(v))?,
@@ -259,7 +317,7 @@ pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
             names.push(r.to_string());
         }
         let patched_files: Vec<Value> = match row.get("patchedResources").or_else(|| row.get("patchedResource")).and_then(Value::as_str) {
-            Some(f) => read_docs(&dir.join(f)).unwrap_or_default(),
+            Some(f) => read_docs(&dir.join(f)).unwrap_or_default().into_iter().map(with_default_namespace).collect(),
             None => Vec::new(),
         };
         let generated_files: Vec<Value> = match row.get("generatedResource").and_then(Value::as_str) {
@@ -348,9 +406,12 @@ pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
                             let actual = r.patched.clone().unwrap_or_else(|| res.clone());
                             match expected_for(&actual, &patched_files) {
                                 Some(exp) if same_resource(&exp, &actual) => {}
-                                Some(_) => {
+                                Some(exp) => {
                                     status = Status::Fail;
-                                    msg = "patched resource does not match the expected one".into();
+                                    msg = format!(
+                                        "patched resource does not match the expected one at {}",
+                                        first_diff(&exp, &actual, "")
+                                    );
                                 }
                                 None => {
                                     status = Status::Fail;
