@@ -26,7 +26,7 @@ impl Expr {
     pub fn compile(src: &str) -> Result<Expr, String> {
         Parser::default()
             .enable_optional_syntax(true)
-            .parse(&optional_selects_as_index(src))
+            .parse(&structs_as_maps(&optional_selects_as_index(src)))
             .map(|expr| Expr {
                 src: src.to_string(),
                 expr,
@@ -82,6 +82,117 @@ fn optional_selects_as_index(src: &str) -> String {
     out
 }
 
+/// Rewrites object construction (`JSONPatch{op: "add"}`, `Object.spec{...}`) to map literals
+/// with quoted keys: the results are used as JSON, where the type name does not matter.
+fn structs_as_maps(src: &str) -> String {
+    let chars: Vec<char> = src.chars().collect();
+    let mut out = String::with_capacity(src.len() + 16);
+    // For each open bracket: whether it opened an object construction.
+    let mut stack: Vec<bool> = Vec::new();
+    let mut expect_key = false;
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        if c == '"' || c == '\'' {
+            let start = i;
+            i += 1;
+            while let Some(&d) = chars.get(i) {
+                i += 1;
+                if d == '\\' {
+                    i += 1;
+                } else if d == c {
+                    break;
+                }
+            }
+            out.extend(chars.get(start..i.min(chars.len())).unwrap_or(&[]));
+            expect_key = false;
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while chars.get(i).is_some_and(|d| d.is_ascii_alphanumeric() || *d == '_' || *d == '.') {
+                i += 1;
+            }
+            let ident: String = chars.get(start..i).unwrap_or(&[]).iter().collect();
+            let mut j = i;
+            while chars.get(j).is_some_and(|d| d.is_whitespace()) {
+                j += 1;
+            }
+            if expect_key && stack.last() == Some(&true) && chars.get(j) == Some(&':') && !ident.contains('.') {
+                out.push('"');
+                out.push_str(&ident);
+                out.push('"');
+                expect_key = false;
+                continue;
+            }
+            if chars.get(j) == Some(&'{') && ident.starts_with(|d: char| d.is_ascii_uppercase()) {
+                // Drop the type name; the brace opens a construction.
+                out.push('{');
+                stack.push(true);
+                expect_key = true;
+                i = j + 1;
+                continue;
+            }
+            out.push_str(&ident);
+            expect_key = false;
+            continue;
+        }
+        match c {
+            '{' | '[' | '(' => {
+                stack.push(false);
+                expect_key = false;
+            }
+            '}' | ']' | ')' => {
+                stack.pop();
+                expect_key = false;
+            }
+            ',' => expect_key = stack.last() == Some(&true),
+            d if d.is_whitespace() => {}
+            _ => expect_key = false,
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// CEL values as JSON.
+pub fn cel_to_json(v: &CelValue) -> Value {
+    match v {
+        CelValue::Null => Value::Null,
+        CelValue::Bool(b) => Value::Bool(*b),
+        CelValue::Int(i) => Value::from(*i),
+        CelValue::UInt(u) => Value::from(*u),
+        CelValue::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+        CelValue::String(s) => Value::String(s.to_string()),
+        CelValue::List(l) => Value::Array(l.iter().map(cel_to_json).collect()),
+        CelValue::Map(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in m.map.iter() {
+                let key = match k {
+                    Key::String(s) => s.to_string(),
+                    Key::Int(i) => i.to_string(),
+                    Key::Uint(u) => u.to_string(),
+                    Key::Bool(b) => b.to_string(),
+                };
+                out.insert(key, cel_to_json(v));
+            }
+            Value::Object(out)
+        }
+        CelValue::Opaque(o) => match o.downcast_ref::<kube_cel::cel::objects::OptionalValue>() {
+            Some(opt) => opt.value().map(cel_to_json).unwrap_or(Value::Null),
+            None => Value::Null,
+        },
+        other => Value::String(format!("{other:?}")),
+    }
+}
+
+fn escape_key(
+    kube_cel::cel::extractors::This(_t): kube_cel::cel::extractors::This<CelValue>,
+    s: Arc<String>,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    Ok(CelValue::String(Arc::new(s.replace('~', "~0").replace('/', "~1"))))
+}
+
 thread_local! {
     static BASE: Context<'static> = base_context();
 }
@@ -89,6 +200,8 @@ thread_local! {
 fn base_context() -> Context<'static> {
     let mut ctx = Context::default().with_all();
     ctx.add_function("dyn", |v: CelValue| -> Result<CelValue, kube_cel::cel::ExecutionError> { Ok(v) });
+    ctx.add_function("escapeKey", escape_key);
+    ctx.add_variable_from_value("jsonpatch", CelValue::Map(CelMap { map: Arc::new(HashMap::new()) }));
     ctx
 }
 
@@ -114,6 +227,16 @@ pub struct CelChecks {
     pub match_conditions: Vec<Expr>,
     pub variables: Vec<(String, Expr)>,
     pub validations: Vec<Validation>,
+    /// MutatingPolicy mutations: (patch type, expression).
+    pub mutations: Vec<(String, Expr)>,
+}
+
+/// What a MutatingPolicy did.
+#[derive(Debug, PartialEq)]
+pub enum MutOutcome {
+    NotApplicable,
+    Patched(Value),
+    Error(String),
 }
 
 /// What evaluating [`CelChecks`] gave.
@@ -140,6 +263,15 @@ impl CelChecks {
                 Expr::compile(&s(&v, "expression").unwrap_or_default())?,
             ));
         }
+        for m in list("mutations") {
+            let t = s(&m, "patchType").unwrap_or_default();
+            let e = m
+                .pointer("/jsonPatch/expression")
+                .or_else(|| m.pointer("/applyConfiguration/expression"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            out.mutations.push((t, Expr::compile(e)?));
+        }
         for v in list(vkey) {
             out.validations.push(Validation {
                 expr: Expr::compile(&s(&v, "expression").unwrap_or_default())?,
@@ -147,6 +279,77 @@ impl CelChecks {
             });
         }
         Ok(out)
+    }
+
+    /// Applies the mutations in order, each to the object the previous ones produced.
+    pub fn mutate(&self, b: &Bindings<'_>) -> MutOutcome {
+        let Some(start) = b.object else {
+            return MutOutcome::NotApplicable;
+        };
+        let mut current = start.clone();
+        for (i, (t, e)) in self.mutations.iter().enumerate() {
+            let step = Bindings {
+                object: Some(&current),
+                old_object: b.old_object,
+                request: b.request,
+                namespace_object: b.namespace_object.clone(),
+                params: b.params,
+            };
+            let value = BASE.with(|base| {
+                let mut ctx = base.new_inner_scope();
+                match self.prepare(&mut ctx, &step, i == 0) {
+                    Err(o) => Err(o),
+                    Ok(()) => e.eval(&ctx).map_err(MutOutcome::Error),
+                }
+            });
+            let value = match value {
+                Ok(v) => cel_to_json(&v),
+                Err(o) => return o,
+            };
+            if t == "JSONPatch" {
+                let patch: json_patch::Patch = match serde_json::from_value(value) {
+                    Ok(p) => p,
+                    Err(e) => return MutOutcome::Error(format!("JSONPatch: {e}")),
+                };
+                if let Err(e) = json_patch::patch(&mut current, &patch) {
+                    return MutOutcome::Error(format!("applying JSONPatch: {e}"));
+                }
+            } else if let Some(new) = crate::mutate::strategic_merge(&current, &value) {
+                current = new;
+            }
+        }
+        MutOutcome::Patched(current)
+    }
+
+    /// Binds the inputs and variables; checks the match conditions when asked.
+    fn prepare(&self, ctx: &mut Context<'_>, b: &Bindings<'_>, check: bool) -> Result<(), MutOutcome> {
+        let bind = |ctx: &mut Context<'_>, name: &str, v: Option<&Value>| {
+            ctx.add_variable_from_value(name, v.map(json_to_cel).unwrap_or(CelValue::Null));
+        };
+        bind(ctx, "object", b.object);
+        bind(ctx, "oldObject", b.old_object);
+        bind(ctx, "request", b.request);
+        bind(ctx, "namespaceObject", b.namespace_object.as_ref());
+        bind(ctx, "params", b.params);
+        if check {
+            for m in &self.match_conditions {
+                match m.eval(ctx) {
+                    Ok(CelValue::Bool(true)) => {}
+                    Ok(CelValue::Bool(false)) => return Err(MutOutcome::NotApplicable),
+                    Ok(_) => return Err(MutOutcome::Error(format!("match condition `{}` is not a bool", m.src.trim()))),
+                    Err(e) => return Err(MutOutcome::Error(e)),
+                }
+            }
+        }
+        let mut vars: HashMap<Key, CelValue> = HashMap::new();
+        ctx.add_variable_from_value("variables", CelValue::Map(CelMap { map: Arc::new(vars.clone()) }));
+        for (name, e) in &self.variables {
+            if let Ok(v) = e.eval(ctx) {
+                vars.insert(Key::String(Arc::new(name.clone())), v);
+                ctx.add_variable_from_value("variables", CelValue::Map(CelMap { map: Arc::new(vars.clone()) }));
+            }
+        }
+        Ok(())
     }
 
     pub fn evaluate(&self, b: &Bindings<'_>) -> CelOutcome {

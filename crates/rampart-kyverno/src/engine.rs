@@ -343,3 +343,20 @@ pub fn eval_cel_policy(checks: &CelChecks, resource: &Value, info: &AdmissionInf
         CelOutcome::Error(e) => err(e),
     }
 }
+
+/// Applies a MutatingPolicy's mutations.
+pub fn eval_cel_mutation(checks: &CelChecks, resource: &Value, info: &AdmissionInfo) -> Eval {
+    match checks.mutate(&bindings(resource, info)) {
+        crate::cel::MutOutcome::NotApplicable => Eval::new(Status::Skip, "match conditions not met"),
+        crate::cel::MutOutcome::Error(e) => err(e),
+        crate::cel::MutOutcome::Patched(p) => {
+            if &p == resource {
+                Eval::new(Status::Skip, "no patches applied")
+            } else {
+                let mut e = Eval::new(Status::Pass, "resource patched");
+                e.patched = Some(p);
+                e
+            }
+        }
+    }
+}

@@ -328,7 +328,7 @@ impl Policy {
                 }
             }
             rules = autogen::compute_rules(&own, v.pointer("/metadata/annotations").and_then(Value::as_object));
-        } else if kind.contains("ValidatingPolicy") {
+        } else if kind.contains("ValidatingPolicy") || kind.contains("MutatingPolicy") {
             let spec = v.get("spec").cloned().unwrap_or(Value::Null);
             let mut variants = Vec::new();
             for (mc, s) in cel_variants(&spec) {
@@ -381,11 +381,7 @@ impl Policy {
             generated: e.generated,
         };
         if let Some(b) = &self.broken {
-            if let Some(c) = &self.cel
-                && c.variants.is_empty()
-            {
-                return Vec::new();
-            }
+
             if self.cel.is_none() && !self.rules.is_empty() {
                 let t = matching::Target::new(resource, info);
                 return self
@@ -407,6 +403,9 @@ impl Policy {
             for (mc, checks) in &c.variants {
                 if !cel_matches(mc, resource, info) {
                     continue;
+                }
+                if self.kind.contains("MutatingPolicy") {
+                    return vec![result("", engine::eval_cel_mutation(checks, resource, info), "mutate")];
                 }
                 return vec![result("", engine::eval_cel_policy(checks, resource, info), "validate")];
             }
