@@ -193,6 +193,69 @@ fn escape_key(
     Ok(CelValue::String(Arc::new(s.replace('~', "~0").replace('/', "~1"))))
 }
 
+/// Kyverno's `image()` CEL library: a parsed reference with `registry()`, `repository()`,
+/// `tag()`, `digest()`, `identifier()` and `containsDigest()`.
+fn image_fn(s: Arc<String>) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    let info = crate::context::image_info(&s);
+    let g = |k: &str| info.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let mut registry = g("registry");
+    let mut repository = g("path");
+    if registry == "docker.io" {
+        registry = "index.docker.io".into();
+        if !repository.contains('/') {
+            repository = format!("library/{repository}");
+        }
+    }
+    let digest = g("digest");
+    let tag = if s.contains('@') && !s.rsplit('/').next().unwrap_or("").contains(':') { String::new() } else { g("tag") };
+    let identifier = if digest.is_empty() { tag.clone() } else { digest.clone() };
+    let m: HashMap<Key, CelValue> = [
+        ("registry", registry),
+        ("repository", repository),
+        ("tag", tag),
+        ("digest", digest),
+        ("identifier", identifier),
+    ]
+    .into_iter()
+    .map(|(k, v)| (key(&format!("__image_{k}")), CelValue::String(Arc::new(v))))
+    .collect();
+    Ok(CelValue::Map(CelMap { map: Arc::new(m) }))
+}
+
+fn image_part(this: &CelValue, part: &str) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    match this {
+        CelValue::Map(m) => Ok(m
+            .map
+            .get(&key(&format!("__image_{part}")))
+            .cloned()
+            .unwrap_or(CelValue::String(Arc::new(String::new())))),
+        _ => Err(kube_cel::cel::ExecutionError::function_error(part, "not an image")),
+    }
+}
+
+type This = kube_cel::cel::extractors::This<CelValue>;
+type CelResult = Result<CelValue, kube_cel::cel::ExecutionError>;
+
+fn image_registry(kube_cel::cel::extractors::This(t): This) -> CelResult {
+    image_part(&t, "registry")
+}
+fn image_repository(kube_cel::cel::extractors::This(t): This) -> CelResult {
+    image_part(&t, "repository")
+}
+fn image_tag(kube_cel::cel::extractors::This(t): This) -> CelResult {
+    image_part(&t, "tag")
+}
+fn image_digest(kube_cel::cel::extractors::This(t): This) -> CelResult {
+    image_part(&t, "digest")
+}
+fn image_identifier(kube_cel::cel::extractors::This(t): This) -> CelResult {
+    image_part(&t, "identifier")
+}
+fn image_contains_digest(kube_cel::cel::extractors::This(t): This) -> CelResult {
+    let d = image_part(&t, "digest")?;
+    Ok(CelValue::Bool(matches!(d, CelValue::String(s) if !s.is_empty())))
+}
+
 thread_local! {
     static BASE: Context<'static> = base_context();
 }
@@ -201,6 +264,13 @@ fn base_context() -> Context<'static> {
     let mut ctx = Context::default().with_all();
     ctx.add_function("dyn", |v: CelValue| -> Result<CelValue, kube_cel::cel::ExecutionError> { Ok(v) });
     ctx.add_function("escapeKey", escape_key);
+    ctx.add_function("image", image_fn);
+    ctx.add_function("registry", image_registry);
+    ctx.add_function("repository", image_repository);
+    ctx.add_function("tag", image_tag);
+    ctx.add_function("digest", image_digest);
+    ctx.add_function("identifier", image_identifier);
+    ctx.add_function("containsDigest", image_contains_digest);
     ctx.add_variable_from_value("jsonpatch", CelValue::Map(CelMap { map: Arc::new(HashMap::new()) }));
     ctx
 }
@@ -331,6 +401,14 @@ impl CelChecks {
         bind(ctx, "request", b.request);
         bind(ctx, "namespaceObject", b.namespace_object.as_ref());
         bind(ctx, "params", b.params);
+        let mut vars: HashMap<Key, CelValue> = HashMap::new();
+        ctx.add_variable_from_value("variables", CelValue::Map(CelMap { map: Arc::new(vars.clone()) }));
+        for (name, e) in &self.variables {
+            if let Ok(v) = e.eval(ctx) {
+                vars.insert(Key::String(Arc::new(name.clone())), v);
+                ctx.add_variable_from_value("variables", CelValue::Map(CelMap { map: Arc::new(vars.clone()) }));
+            }
+        }
         if check {
             for m in &self.match_conditions {
                 match m.eval(ctx) {
@@ -339,14 +417,6 @@ impl CelChecks {
                     Ok(_) => return Err(MutOutcome::Error(format!("match condition `{}` is not a bool", m.src.trim()))),
                     Err(e) => return Err(MutOutcome::Error(e)),
                 }
-            }
-        }
-        let mut vars: HashMap<Key, CelValue> = HashMap::new();
-        ctx.add_variable_from_value("variables", CelValue::Map(CelMap { map: Arc::new(vars.clone()) }));
-        for (name, e) in &self.variables {
-            if let Ok(v) = e.eval(ctx) {
-                vars.insert(Key::String(Arc::new(name.clone())), v);
-                ctx.add_variable_from_value("variables", CelValue::Map(CelMap { map: Arc::new(vars.clone()) }));
             }
         }
         Ok(())
@@ -368,14 +438,6 @@ impl CelChecks {
         bind(&mut ctx, "params", b.params);
         let mut vars: HashMap<Key, CelValue> = HashMap::new();
         ctx.add_variable_from_value("variables", CelValue::Map(CelMap { map: Arc::new(vars.clone()) }));
-        for m in &self.match_conditions {
-            match m.eval(&ctx) {
-                Ok(CelValue::Bool(true)) => {}
-                Ok(CelValue::Bool(false)) => return CelOutcome::NotApplicable,
-                Ok(_) => return CelOutcome::Error(format!("match condition `{}` is not a bool", m.src.trim())),
-                Err(e) => return CelOutcome::Error(e),
-            }
-        }
         let mut var_errors: Vec<(String, String)> = Vec::new();
         for (name, e) in &self.variables {
             match e.eval(&ctx) {
@@ -387,6 +449,14 @@ impl CelChecks {
                     );
                 }
                 Err(err) => var_errors.push((name.clone(), err)),
+            }
+        }
+        for m in &self.match_conditions {
+            match m.eval(&ctx) {
+                Ok(CelValue::Bool(true)) => {}
+                Ok(CelValue::Bool(false)) => return CelOutcome::NotApplicable,
+                Ok(_) => return CelOutcome::Error(format!("match condition `{}` is not a bool", m.src.trim())),
+                Err(e) => return CelOutcome::Error(e),
             }
         }
         for v in &self.validations {
