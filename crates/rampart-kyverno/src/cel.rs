@@ -186,6 +186,37 @@ pub fn cel_to_json(v: &CelValue) -> Value {
     }
 }
 
+fn as_optional(v: &CelValue) -> Option<Option<&CelValue>> {
+    match v {
+        CelValue::Opaque(o) => o
+            .downcast_ref::<kube_cel::cel::objects::OptionalValue>()
+            .map(|opt| opt.value()),
+        _ => None,
+    }
+}
+
+/// `orValue` that also takes a plain value (Kyverno's CEL environment accepts it).
+fn lenient_or_value(
+    kube_cel::cel::extractors::This(t): kube_cel::cel::extractors::This<CelValue>,
+    other: CelValue,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    Ok(match as_optional(&t) {
+        Some(Some(v)) => v.clone(),
+        Some(None) => other,
+        None if matches!(t, CelValue::Null) => other,
+        None => t,
+    })
+}
+
+fn lenient_has_value(
+    kube_cel::cel::extractors::This(t): kube_cel::cel::extractors::This<CelValue>,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    Ok(CelValue::Bool(match as_optional(&t) {
+        Some(v) => v.is_some(),
+        None => !matches!(t, CelValue::Null),
+    }))
+}
+
 fn escape_key(
     kube_cel::cel::extractors::This(_t): kube_cel::cel::extractors::This<CelValue>,
     s: Arc<String>,
@@ -264,6 +295,8 @@ fn base_context() -> Context<'static> {
     let mut ctx = Context::default().with_all();
     ctx.add_function("dyn", |v: CelValue| -> Result<CelValue, kube_cel::cel::ExecutionError> { Ok(v) });
     ctx.add_function("escapeKey", escape_key);
+    ctx.add_function("orValue", lenient_or_value);
+    ctx.add_function("hasValue", lenient_has_value);
     ctx.add_function("image", image_fn);
     ctx.add_function("registry", image_registry);
     ctx.add_function("repository", image_repository);

@@ -3,6 +3,7 @@
 use crate::quantity::{parse_duration, parse_quantity};
 use crate::wildcard;
 use base64::Engine as _;
+use jmespath::ast::{Ast, Comparator};
 use jmespath::functions::{ArgumentType as A, CustomFunction, Signature};
 use jmespath::{Context, ErrorReason, JmespathError, Rcvar, Runtime, RuntimeError, Variable};
 use serde_json::Value;
@@ -18,11 +19,58 @@ fn runtime() -> &'static Runtime {
     })
 }
 
+/// Kyverno's JMESPath does not call a function on a null left side of a sub-expression
+/// (`a.keys(@)` is null when `a` is): each such call is guarded.
+fn guard_null_calls(ast: Ast) -> Ast {
+    let b = |a: Box<Ast>| Box::new(guard_null_calls(*a));
+    match ast {
+        Ast::Subexpr { offset, lhs, rhs } => {
+            let rhs = b(rhs);
+            let rhs = if matches!(*rhs, Ast::Function { .. }) {
+                Box::new(Ast::Condition {
+                    offset,
+                    predicate: Box::new(Ast::Comparison {
+                        offset,
+                        comparator: Comparator::NotEqual,
+                        lhs: Box::new(Ast::Identity { offset }),
+                        rhs: Box::new(Ast::Literal { offset, value: Rcvar::new(Variable::Null) }),
+                    }),
+                    then: rhs,
+                })
+            } else {
+                rhs
+            };
+            Ast::Subexpr { offset, lhs: b(lhs), rhs }
+        }
+        Ast::Comparison { offset, comparator, lhs, rhs } => Ast::Comparison { offset, comparator, lhs: b(lhs), rhs: b(rhs) },
+        Ast::Condition { offset, predicate, then } => Ast::Condition { offset, predicate: b(predicate), then: b(then) },
+        Ast::Expref { offset, ast } => Ast::Expref { offset, ast: b(ast) },
+        Ast::Flatten { offset, node } => Ast::Flatten { offset, node: b(node) },
+        Ast::Function { offset, name, args } => Ast::Function { offset, name, args: args.into_iter().map(guard_null_calls).collect() },
+        Ast::MultiList { offset, elements } => Ast::MultiList { offset, elements: elements.into_iter().map(guard_null_calls).collect() },
+        Ast::MultiHash { offset, elements } => Ast::MultiHash {
+            offset,
+            elements: elements
+                .into_iter()
+                .map(|kv| jmespath::ast::KeyValuePair { key: kv.key, value: guard_null_calls(kv.value) })
+                .collect(),
+        },
+        Ast::Not { offset, node } => Ast::Not { offset, node: b(node) },
+        Ast::Projection { offset, lhs, rhs } => Ast::Projection { offset, lhs: b(lhs), rhs: b(rhs) },
+        Ast::ObjectValues { offset, node } => Ast::ObjectValues { offset, node: b(node) },
+        Ast::And { offset, lhs, rhs } => Ast::And { offset, lhs: b(lhs), rhs: b(rhs) },
+        Ast::Or { offset, lhs, rhs } => Ast::Or { offset, lhs: b(lhs), rhs: b(rhs) },
+        other => other,
+    }
+}
+
 /// Evaluates a JMESPath expression over `data`.
 pub fn search(expr: &str, data: &Value) -> Result<Value, String> {
-    let compiled = runtime()
+    let parsed = runtime()
         .compile(expr)
         .map_err(|e| format!("JMESPath syntax error in `{expr}`: {}", first_line(&e.to_string())))?;
+    let ast = guard_null_calls(parsed.as_ast().clone());
+    let compiled = jmespath::Expression::new(expr, ast, runtime());
     let var = Variable::try_from(data).map_err(|e| e.to_string())?;
     let out = compiled
         .search(var)
