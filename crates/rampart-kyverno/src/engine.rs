@@ -57,7 +57,8 @@ pub fn eval_rule(
         }
     }
     let preset = |name: &str| {
-        rule_values.is_some_and(|m| m.contains_key(name)) || info.values.iter().any(|(k, _)| k == name || k.starts_with(&format!("{name}.")))
+        let covers = |k: &str| k == name || k.starts_with(&format!("{name}."));
+        rule_values.is_some_and(|m| m.keys().any(|k| covers(k))) || info.values.iter().any(|(k, _)| covers(k))
     };
     if let Some(entries) = rule.get("context")
         && let Err(e) = context::load(entries, &mut ctx, &preset)
