@@ -41,6 +41,7 @@ pub fn base(resource: &Value, info: &AdmissionInfo) -> Ctx {
     }));
     for (k, v) in &info.values {
         ctx.set_path(k, v.clone());
+        ctx.preset.push(k.clone());
     }
     ctx
 }
@@ -122,10 +123,10 @@ pub fn image_info(image: &str) -> Value {
 
 /// Loads a rule's `context` entries into `ctx`. Entries whose name the values already set are
 /// taken from the values.
-pub fn load(entries: &Value, ctx: &mut Ctx, preset: &dyn Fn(&str) -> bool) -> Result<(), String> {
+pub fn load(entries: &Value, ctx: &mut Ctx) -> Result<(), String> {
     for e in entries.as_array().into_iter().flatten() {
         let name = e.get("name").and_then(Value::as_str).unwrap_or("");
-        if preset(name) {
+        if ctx.is_preset(name) {
             continue;
         }
         if let Some(var) = e.get("variable") {

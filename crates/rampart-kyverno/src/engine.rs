@@ -54,14 +54,11 @@ pub fn eval_rule(
     if let Some(vals) = rule_values {
         for (k, v) in vals {
             ctx.set_path(k, v.clone());
+            ctx.preset.push(k.clone());
         }
     }
-    let preset = |name: &str| {
-        let covers = |k: &str| k == name || k.starts_with(&format!("{name}."));
-        rule_values.is_some_and(|m| m.keys().any(|k| covers(k))) || info.values.iter().any(|(k, _)| covers(k))
-    };
     if let Some(entries) = rule.get("context")
-        && let Err(e) = context::load(entries, &mut ctx, &preset)
+        && let Err(e) = context::load(entries, &mut ctx)
     {
         return Some(err(format!("failed to load context: {e}")));
     }
@@ -236,7 +233,7 @@ fn foreach(list: &[Value], resource: &Value, info: &AdmissionInfo, ctx: &mut Ctx
             *ctx = saved.clone();
             set_element(ctx, el, i, nesting);
             if let Some(entries) = fe.get("context")
-                && let Err(e) = context::load(entries, ctx, &|_| false)
+                && let Err(e) = context::load(entries, ctx)
             {
                 *ctx = saved;
                 return Some(err(format!("failed to load context: {e}")));

@@ -83,7 +83,7 @@ fn apply_block(m: &Value, current: &mut Value, ctx: &mut Ctx, nesting: usize) ->
                 ctx.set_path("request.object", current.clone());
                 set_element(ctx, el, i, nesting);
                 if let Some(entries) = f.get("context") {
-                    context::load(entries, ctx, &|_| false)?;
+                    context::load(entries, ctx)?;
                 }
                 if let Some(pre) = f.get("preconditions") {
                     match conditions::evaluate(pre, ctx) {

@@ -9,11 +9,18 @@ use std::sync::OnceLock;
 #[derive(Debug, Clone, Default)]
 pub struct Ctx {
     pub data: Value,
+    /// Dotted paths the test's values set; context entries below them are not loaded.
+    pub preset: Vec<String>,
 }
 
 impl Ctx {
     pub fn new(data: Value) -> Ctx {
-        Ctx { data }
+        Ctx { data, preset: Vec::new() }
+    }
+
+    /// Whether the values set `name` or a path below it.
+    pub fn is_preset(&self, name: &str) -> bool {
+        self.preset.iter().any(|k| k == name || k.strip_prefix(name).is_some_and(|r| r.starts_with('.')))
     }
 
     /// Queries the context with a JMESPath expression.
