@@ -288,6 +288,56 @@ fn image_contains_digest(kube_cel::cel::extractors::This(t): This) -> CelResult 
 }
 
 thread_local! {
+    /// The resources `resource.Get` and `resource.List` read (a test's context file).
+    static RESOURCES: std::cell::RefCell<Vec<Value>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Sets the resources CEL's `resource.Get`/`resource.List` see on this thread.
+pub fn set_context_resources(resources: &[Value]) {
+    RESOURCES.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.as_slice() != resources {
+            *r = resources.to_vec();
+        }
+    });
+}
+
+fn resource_matches(r: &Value, api: &str, plural: &str, ns: &str) -> bool {
+    let g = |p: &str| r.pointer(p).and_then(Value::as_str).unwrap_or("");
+    g("/apiVersion") == api
+        && crate::resource_of(g("/kind")) == plural
+        && (ns.is_empty() || g("/metadata/namespace") == ns)
+}
+
+fn resource_get(
+    kube_cel::cel::extractors::This(_t): kube_cel::cel::extractors::This<CelValue>,
+    api: Arc<String>,
+    plural: Arc<String>,
+    ns: Arc<String>,
+    name: Arc<String>,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    RESOURCES.with(|r| {
+        r.borrow()
+            .iter()
+            .find(|x| resource_matches(x, &api, &plural, &ns) && x.pointer("/metadata/name").and_then(Value::as_str) == Some(name.as_str()))
+            .map(json_to_cel)
+            .ok_or_else(|| kube_cel::cel::ExecutionError::function_error("Get", format!("{plural} {ns}/{name} not found in the context")))
+    })
+}
+
+fn resource_list(
+    kube_cel::cel::extractors::This(_t): kube_cel::cel::extractors::This<CelValue>,
+    api: Arc<String>,
+    plural: Arc<String>,
+    ns: Arc<String>,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    RESOURCES.with(|r| {
+        let items: Vec<Value> = r.borrow().iter().filter(|x| resource_matches(x, &api, &plural, &ns)).cloned().collect();
+        Ok(json_to_cel(&serde_json::json!({"items": items})))
+    })
+}
+
+thread_local! {
     static BASE: Context<'static> = base_context();
 }
 
@@ -298,6 +348,9 @@ fn base_context() -> Context<'static> {
     ctx.add_function("orValue", lenient_or_value);
     ctx.add_function("hasValue", lenient_has_value);
     ctx.add_function("image", image_fn);
+    ctx.add_function("Get", resource_get);
+    ctx.add_function("List", resource_list);
+    ctx.add_variable_from_value("resource", CelValue::Map(CelMap { map: Arc::new(HashMap::new()) }));
     ctx.add_function("registry", image_registry);
     ctx.add_function("repository", image_repository);
     ctx.add_function("tag", image_tag);
@@ -316,6 +369,8 @@ pub struct Bindings<'a> {
     pub request: Option<&'a Value>,
     pub namespace_object: Option<Value>,
     pub params: Option<&'a Value>,
+    /// Resources for `resource.Get`/`resource.List`.
+    pub resources: &'a [Value],
 }
 
 /// A validation: expression and message.
@@ -389,6 +444,7 @@ impl CelChecks {
         let Some(start) = b.object else {
             return MutOutcome::NotApplicable;
         };
+        set_context_resources(b.resources);
         let mut current = start.clone();
         for (i, (t, e)) in self.mutations.iter().enumerate() {
             let step = Bindings {
@@ -397,6 +453,7 @@ impl CelChecks {
                 request: b.request,
                 namespace_object: b.namespace_object.clone(),
                 params: b.params,
+                resources: b.resources,
             };
             let value = BASE.with(|base| {
                 let mut ctx = base.new_inner_scope();
@@ -456,6 +513,7 @@ impl CelChecks {
     }
 
     pub fn evaluate(&self, b: &Bindings<'_>) -> CelOutcome {
+        set_context_resources(b.resources);
         BASE.with(|base| self.evaluate_in(base, b))
     }
 

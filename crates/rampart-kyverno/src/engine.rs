@@ -102,6 +102,7 @@ fn bindings<'a>(resource: &'a Value, info: &'a AdmissionInfo) -> Bindings<'a> {
         request: info.request.as_ref(),
         namespace_object: info.namespace_object(resource),
         params: None,
+        resources: &info.context_resources,
     }
 }
 

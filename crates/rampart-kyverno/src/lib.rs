@@ -110,6 +110,8 @@ pub struct AdmissionInfo {
     pub request: Option<Value>,
     /// Namespace objects by name, for CEL's `namespaceObject`.
     pub namespaces: HashMap<String, Value>,
+    /// Cluster resources CEL's `resource.Get` and `resource.List` read.
+    pub context_resources: Vec<Value>,
 }
 
 impl Default for AdmissionInfo {
@@ -125,6 +127,7 @@ impl Default for AdmissionInfo {
             old_object: None,
             request: None,
             namespaces: HashMap::new(),
+            context_resources: Vec::new(),
         }
     }
 }

@@ -101,6 +101,7 @@ struct Values {
     resources: HashMap<(String, String), Map<String, Value>>,
     rules: HashMap<(String, String), Map<String, Value>>,
     namespace_labels: HashMap<String, Map<String, Value>>,
+    namespaces: Vec<Value>,
 }
 
 fn load_values(path: &Path) -> Result<Values, KyvernoError> {
@@ -123,6 +124,9 @@ fn load_values(path: &Path) -> Result<Values, KyvernoError> {
                     out.resources.insert((pname.clone(), rname), v.clone());
                 }
             }
+        }
+        for ns in doc.get("namespaces").and_then(Value::as_array).into_iter().flatten() {
+            out.namespaces.push(ns.clone());
         }
         for ns in doc.get("namespaceSelector").and_then(Value::as_array).into_iter().flatten() {
             let name = ns.get("name").and_then(Value::as_str).unwrap_or("").to_string();
@@ -288,7 +292,15 @@ pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
             base.cluster_roles = strs(doc.get("clusterRoles"));
         }
     }
-    for r in &resources {
+    if let Some(c) = test.get("context").and_then(Value::as_str) {
+        for doc in read_docs(&dir.join(c))? {
+            if let Some(list) = doc.pointer("/spec/resources").and_then(Value::as_array) {
+                base.context_resources.extend(list.iter().cloned());
+            }
+        }
+    }
+    let known: Vec<Value> = values.namespaces.iter().chain(&base.context_resources).chain(&resources).cloned().collect();
+    for r in &known {
         if r.get("kind").and_then(Value::as_str) == Some("Namespace")
             && let Some(n) = r.pointer("/metadata/name").and_then(Value::as_str)
         {
