@@ -290,6 +290,36 @@ fn image_contains_digest(kube_cel::cel::extractors::This(t): This) -> CelResult 
 thread_local! {
     /// The resources `resource.Get` and `resource.List` read (a test's context file).
     static RESOURCES: std::cell::RefCell<Vec<Value>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Image metadata `image.GetMetadata` reads (a test's context file).
+    static IMAGES: std::cell::RefCell<Vec<Value>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Sets the image metadata CEL's `image.GetMetadata` sees on this thread.
+pub fn set_context_images(images: &[Value]) {
+    IMAGES.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.as_slice() != images {
+            *r = images.to_vec();
+        }
+    });
+}
+
+fn image_get_metadata(
+    kube_cel::cel::extractors::This(_t): kube_cel::cel::extractors::This<CelValue>,
+    reference: Arc<String>,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    IMAGES.with(|r| {
+        r.borrow()
+            .iter()
+            .find(|x| x.get("image").and_then(Value::as_str) == Some(reference.as_str()))
+            .map(json_to_cel)
+            .ok_or_else(|| {
+                kube_cel::cel::ExecutionError::function_error(
+                    "GetMetadata",
+                    format!("image {reference} needs a registry; it is not in the test's context"),
+                )
+            })
+    })
 }
 
 /// Sets the resources CEL's `resource.Get`/`resource.List` see on this thread.
@@ -349,7 +379,9 @@ fn base_context() -> Context<'static> {
     ctx.add_function("hasValue", lenient_has_value);
     ctx.add_function("image", image_fn);
     ctx.add_function("Get", resource_get);
+    ctx.add_function("GetMetadata", image_get_metadata);
     ctx.add_function("List", resource_list);
+    ctx.add_variable_from_value("image", CelValue::Map(CelMap { map: Arc::new(HashMap::new()) }));
     ctx.add_variable_from_value("resource", CelValue::Map(CelMap { map: Arc::new(HashMap::new()) }));
     ctx.add_function("registry", image_registry);
     ctx.add_function("repository", image_repository);
@@ -371,6 +403,8 @@ pub struct Bindings<'a> {
     pub params: Option<&'a Value>,
     /// Resources for `resource.Get`/`resource.List`.
     pub resources: &'a [Value],
+    /// Image metadata for `image.GetMetadata`.
+    pub images: &'a [Value],
 }
 
 /// A validation: expression and message.
@@ -445,6 +479,7 @@ impl CelChecks {
             return MutOutcome::NotApplicable;
         };
         set_context_resources(b.resources);
+        set_context_images(b.images);
         let mut current = start.clone();
         for (i, (t, e)) in self.mutations.iter().enumerate() {
             let step = Bindings {
@@ -454,6 +489,7 @@ impl CelChecks {
                 namespace_object: b.namespace_object.clone(),
                 params: b.params,
                 resources: b.resources,
+                images: b.images,
             };
             let value = BASE.with(|base| {
                 let mut ctx = base.new_inner_scope();
@@ -514,6 +550,7 @@ impl CelChecks {
 
     pub fn evaluate(&self, b: &Bindings<'_>) -> CelOutcome {
         set_context_resources(b.resources);
+        set_context_images(b.images);
         BASE.with(|base| self.evaluate_in(base, b))
     }
 

@@ -103,6 +103,7 @@ fn bindings<'a>(resource: &'a Value, info: &'a AdmissionInfo) -> Bindings<'a> {
         namespace_object: info.namespace_object(resource),
         params: None,
         resources: &info.context_resources,
+        images: &info.context_images,
     }
 }
 

@@ -112,6 +112,8 @@ pub struct AdmissionInfo {
     pub namespaces: HashMap<String, Value>,
     /// Cluster resources CEL's `resource.Get` and `resource.List` read.
     pub context_resources: Vec<Value>,
+    /// Image metadata (`image`, `manifest`, `config`) CEL's `image.GetMetadata` reads.
+    pub context_images: Vec<Value>,
 }
 
 impl Default for AdmissionInfo {
@@ -128,6 +130,7 @@ impl Default for AdmissionInfo {
             request: None,
             namespaces: HashMap::new(),
             context_resources: Vec::new(),
+            context_images: Vec::new(),
         }
     }
 }

@@ -297,6 +297,9 @@ pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
             if let Some(list) = doc.pointer("/spec/resources").and_then(Value::as_array) {
                 base.context_resources.extend(list.iter().cloned());
             }
+            if let Some(list) = doc.pointer("/spec/images").and_then(Value::as_array) {
+                base.context_images.extend(list.iter().cloned());
+            }
         }
     }
     let known: Vec<Value> = values.namespaces.iter().chain(&base.context_resources).chain(&resources).cloned().collect();
