@@ -173,7 +173,9 @@ fn validate(v: &Value, resource: &Value, info: &AdmissionInfo, ctx: &mut Ctx, ne
             CelOutcome::Pass => Eval::new(Status::Pass, "rule passed"),
             CelOutcome::NotApplicable => Eval::new(Status::Skip, "match conditions not met"),
             CelOutcome::Fail(m) => Eval::new(Status::Fail, m),
-            CelOutcome::Error(e) => err(e),
+            // Kyverno runs `validate.cel` through the ValidatingAdmissionPolicy validator with
+            // failurePolicy Fail: an evaluation error is a denial.
+            CelOutcome::Error(e) => Eval::new(Status::Fail, format!("expression resulted in error: {e}")),
         });
     }
     if v.get("manifests").is_some() {

@@ -574,6 +574,9 @@ fn cel_matches(mc: &Value, resource: &Value, info: &AdmissionInfo) -> bool {
         has("apiGroups", t.group)
             && has("apiVersions", t.version)
             && has("resources", &plural)
+            && r.get("resourceNames").and_then(Value::as_array).is_none_or(|names| {
+                names.is_empty() || names.iter().filter_map(Value::as_str).any(|n| n == t.name)
+            })
             && r.get("operations").and_then(Value::as_array).is_none_or(|ops| {
                 ops.iter().filter_map(Value::as_str).any(|o| o == "*" || o == info.operation)
             })
