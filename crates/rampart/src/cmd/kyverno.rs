@@ -55,8 +55,11 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match a.format {
         Format::Json => {
+            // A resource no rule applied to (excluded) has no result row, as the runner's
+            // contract asks.
             let results: Vec<_> = rows
                 .iter()
+                .filter(|r| r.actual.is_some())
                 .map(|r| {
                     json!({
                         "test": r.test, "policy": r.policy, "rule": r.rule, "kind": r.kind,
