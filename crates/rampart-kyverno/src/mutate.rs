@@ -146,7 +146,7 @@ pub fn ensure_add_paths(doc: &mut Value, patch: &json_patch::Patch) {
 /// A strategic merge patch with Kyverno's anchors; `None` when a condition at the top did
 /// not hold.
 pub fn strategic_merge(resource: &Value, patch: &Value) -> Option<Value> {
-    merge(Some(resource), patch)
+    merge(Some(resource), patch).ok().flatten()
 }
 
 fn strip_anchors(v: &Value) -> Value {
@@ -171,27 +171,17 @@ fn strip_anchors(v: &Value) -> Value {
     }
 }
 
-fn conditions_hold(r: &Map<String, Value>, p: &Map<String, Value>) -> bool {
-    let mut cond = Map::new();
-    for (k, v) in p {
-        if let Some((AnchorKind::Condition | AnchorKind::Global, bare)) = anchor::parse(k) {
-            cond.insert(format!("({bare})"), condition_part(v));
-        }
-    }
-    if cond.is_empty() {
-        return true;
-    }
-    matches!(match_pattern(&Value::Object(r.clone()), &Value::Object(cond)), Outcome::Pass)
-}
-
 /// The condition part of a value under a conditional anchor: nested plain keys are
-/// conditions too, `+()` keys are not.
+/// conditions too, `+()` keys are not; `<()` becomes `()`.
 fn condition_part(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.iter()
-                .filter(|(k, _)| !matches!(anchor::parse(k), Some((AnchorKind::AddIfNotPresent, _))))
-                .map(|(k, v)| (k.clone(), condition_part(v)))
+                .filter_map(|(k, v)| match anchor::parse(k) {
+                    Some((AnchorKind::AddIfNotPresent, _)) => None,
+                    Some((AnchorKind::Global, b)) => Some((format!("({b})"), condition_part(v))),
+                    _ => Some((k.clone(), condition_part(v))),
+                })
                 .collect(),
         ),
         Value::Array(a) => Value::Array(a.iter().map(condition_part).collect()),
@@ -199,13 +189,36 @@ fn condition_part(v: &Value) -> Value {
     }
 }
 
-fn merge(resource: Option<&Value>, patch: &Value) -> Option<Value> {
+fn has_anchor(v: &Value, global_only: bool) -> bool {
+    match v {
+        Value::Object(m) => m.iter().any(|(k, v)| {
+            matches!(anchor::parse(k), Some((AnchorKind::Global, _)))
+                || (!global_only && matches!(anchor::parse(k), Some((AnchorKind::Condition, _))))
+                || has_anchor(v, global_only)
+        }),
+        Value::Array(a) => a.iter().any(|x| has_anchor(x, global_only)),
+        _ => false,
+    }
+}
+
+/// A global anchor did not hold: the whole patch is skipped.
+struct GlobalFail;
+
+/// Merges `patch` into `resource`. `Ok(None)`: a conditional anchor did not hold here.
+fn merge(resource: Option<&Value>, patch: &Value) -> Result<Option<Value>, GlobalFail> {
     match patch {
         Value::Object(pm) => {
             let empty = Map::new();
             let rm = resource.and_then(Value::as_object).unwrap_or(&empty);
-            if !conditions_hold(rm, pm) {
-                return None;
+            for (k, v) in pm {
+                let Some((kind @ (AnchorKind::Condition | AnchorKind::Global), bare)) = anchor::parse(k) else {
+                    continue;
+                };
+                let mut cond = Map::new();
+                cond.insert(format!("({bare})"), condition_part(v));
+                if !matches!(match_pattern(&Value::Object(rm.clone()), &Value::Object(cond)), Outcome::Pass) {
+                    return if kind == AnchorKind::Global { Err(GlobalFail) } else { Ok(None) };
+                }
             }
             let mut out = rm.clone();
             for (k, v) in pm {
@@ -214,7 +227,7 @@ fn merge(resource: Option<&Value>, patch: &Value) -> Option<Value> {
                         // Nested `+()` keys under a condition still apply.
                         if let Some(cur) = out.get(bare).cloned()
                             && let Some(adds) = additions(v)
-                            && let Some(new) = merge(Some(&cur), &adds)
+                            && let Some(new) = merge(Some(&cur), &adds)?
                         {
                             out.insert(bare.to_string(), new);
                         }
@@ -227,7 +240,7 @@ fn merge(resource: Option<&Value>, patch: &Value) -> Option<Value> {
                     Some((AnchorKind::Negation | AnchorKind::Existence, _)) => {}
                     Some((AnchorKind::Equality, bare)) => {
                         let bare = bare.to_string();
-                        if let Some(new) = merge(out.get(&bare), v) {
+                        if let Some(new) = merge(out.get(&bare), v)? {
                             out.insert(bare, new);
                         }
                     }
@@ -236,7 +249,7 @@ fn merge(resource: Option<&Value>, patch: &Value) -> Option<Value> {
                             out.remove(k);
                             continue;
                         }
-                        if let Some(new) = merge(out.get(k), v) {
+                        if let Some(new) = merge(out.get(k), v)? {
                             out.insert(k.clone(), new);
                         }
                     }
@@ -245,24 +258,33 @@ fn merge(resource: Option<&Value>, patch: &Value) -> Option<Value> {
             if let Some(Value::String(d)) = pm.get("$patch")
                 && d == "delete"
             {
-                return Some(Value::Null);
+                return Ok(Some(Value::Null));
             }
-            Some(Value::Object(out))
+            Ok(Some(Value::Object(out)))
         }
         Value::Array(pa) => {
             let ra: Vec<Value> = resource.and_then(Value::as_array).cloned().unwrap_or_default();
-            if !pa.iter().all(Value::is_object) || pa.is_empty() {
-                return Some(strip_anchors(patch));
+            if pa.is_empty() || !pa.iter().all(Value::is_object) {
+                return Ok(Some(strip_anchors(patch)));
             }
             let mut out = ra.clone();
             for pe in pa {
-                let pm = pe.as_object()?;
-                let has_cond = pm.keys().any(|k| matches!(anchor::parse(k), Some((AnchorKind::Condition | AnchorKind::Global, _))));
-                if has_cond {
+                let Some(pm) = pe.as_object() else { continue };
+                if has_anchor(pe, false) {
+                    // Applied to every element whose conditions hold; a global condition that
+                    // no element meets skips the whole patch.
+                    let mut met = false;
                     for item in out.iter_mut() {
-                        if let Some(new) = merge(Some(item), pe) {
-                            *item = new;
+                        match merge(Some(item), pe) {
+                            Ok(Some(new)) => {
+                                met = true;
+                                *item = new;
+                            }
+                            Ok(None) | Err(GlobalFail) => {}
                         }
+                    }
+                    if !met && has_anchor(pe, true) {
+                        return Err(GlobalFail);
                     }
                     continue;
                 }
@@ -270,7 +292,7 @@ fn merge(resource: Option<&Value>, patch: &Value) -> Option<Value> {
                 match name.as_ref().and_then(|n| out.iter().position(|i| i.get("name") == Some(n))) {
                     Some(pos) => {
                         if let Some(item) = out.get_mut(pos)
-                            && let Some(new) = merge(Some(item), pe)
+                            && let Some(new) = merge(Some(item), pe)?
                         {
                             *item = new;
                         }
@@ -279,14 +301,14 @@ fn merge(resource: Option<&Value>, patch: &Value) -> Option<Value> {
                         if name.is_some() || ra.is_empty() {
                             out.push(strip_anchors(pe));
                         } else {
-                            return Some(strip_anchors(patch));
+                            return Ok(Some(strip_anchors(patch)));
                         }
                     }
                 }
             }
-            Some(Value::Array(out))
+            Ok(Some(Value::Array(out)))
         }
-        other => Some(other.clone()),
+        other => Ok(Some(other.clone())),
     }
 }
 
