@@ -510,7 +510,7 @@ impl CelChecks {
                 if let Err(e) = json_patch::patch(&mut current, &patch) {
                     return MutOutcome::Error(format!("applying JSONPatch: {e}"));
                 }
-            } else if let Some(new) = crate::mutate::strategic_merge(&current, &value) {
+            } else if let Some(new) = crate::mutate::apply_configuration(&current, &value) {
                 current = new;
             }
         }

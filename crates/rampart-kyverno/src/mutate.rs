@@ -146,7 +146,13 @@ pub fn ensure_add_paths(doc: &mut Value, patch: &json_patch::Patch) {
 /// A strategic merge patch with Kyverno's anchors; `None` when a condition at the top did
 /// not hold.
 pub fn strategic_merge(resource: &Value, patch: &Value) -> Option<Value> {
-    merge(Some(resource), patch).ok().flatten()
+    merge(Some(resource), patch, true).ok().flatten()
+}
+
+/// Server-side apply of an apply configuration: maps merge, lists of named items merge by
+/// name with new items appended, other lists are replaced.
+pub fn apply_configuration(resource: &Value, patch: &Value) -> Option<Value> {
+    merge(Some(resource), patch, false).ok().flatten()
 }
 
 fn strip_anchors(v: &Value) -> Value {
@@ -205,7 +211,7 @@ fn has_anchor(v: &Value, global_only: bool) -> bool {
 struct GlobalFail;
 
 /// Merges `patch` into `resource`. `Ok(None)`: a conditional anchor did not hold here.
-fn merge(resource: Option<&Value>, patch: &Value) -> Result<Option<Value>, GlobalFail> {
+fn merge(resource: Option<&Value>, patch: &Value, prepend: bool) -> Result<Option<Value>, GlobalFail> {
     match patch {
         Value::Object(pm) => {
             let empty = Map::new();
@@ -227,7 +233,7 @@ fn merge(resource: Option<&Value>, patch: &Value) -> Result<Option<Value>, Globa
                         // Nested `+()` keys under a condition still apply.
                         if let Some(cur) = out.get(bare).cloned()
                             && let Some(adds) = additions(v)
-                            && let Some(new) = merge(Some(&cur), &adds)?
+                            && let Some(new) = merge(Some(&cur), &adds, prepend)?
                         {
                             out.insert(bare.to_string(), new);
                         }
@@ -240,7 +246,7 @@ fn merge(resource: Option<&Value>, patch: &Value) -> Result<Option<Value>, Globa
                     Some((AnchorKind::Negation | AnchorKind::Existence, _)) => {}
                     Some((AnchorKind::Equality, bare)) => {
                         let bare = bare.to_string();
-                        if let Some(new) = merge(out.get(&bare), v)? {
+                        if let Some(new) = merge(out.get(&bare), v, prepend)? {
                             out.insert(bare, new);
                         }
                     }
@@ -249,8 +255,12 @@ fn merge(resource: Option<&Value>, patch: &Value) -> Result<Option<Value>, Globa
                             out.remove(k);
                             continue;
                         }
-                        if let Some(new) = merge(out.get(k), v)? {
-                            out.insert(k.clone(), new);
+                        match merge(out.get(k), v, prepend)? {
+                            Some(new) => {
+                                out.insert(k.clone(), new);
+                            }
+                            // A condition below did not hold: so does this map's patch.
+                            None => return Ok(None),
                         }
                     }
                 }
@@ -268,6 +278,7 @@ fn merge(resource: Option<&Value>, patch: &Value) -> Result<Option<Value>, Globa
                 return Ok(Some(strip_anchors(patch)));
             }
             let mut out = ra.clone();
+            let mut fresh: Vec<Value> = Vec::new();
             for pe in pa {
                 let Some(pm) = pe.as_object() else { continue };
                 if has_anchor(pe, false) {
@@ -275,7 +286,7 @@ fn merge(resource: Option<&Value>, patch: &Value) -> Result<Option<Value>, Globa
                     // no element meets skips the whole patch.
                     let mut met = false;
                     for item in out.iter_mut() {
-                        match merge(Some(item), pe) {
+                        match merge(Some(item), pe, prepend) {
                             Ok(Some(new)) => {
                                 met = true;
                                 *item = new;
@@ -292,21 +303,29 @@ fn merge(resource: Option<&Value>, patch: &Value) -> Result<Option<Value>, Globa
                 match name.as_ref().and_then(|n| out.iter().position(|i| i.get("name") == Some(n))) {
                     Some(pos) => {
                         if let Some(item) = out.get_mut(pos)
-                            && let Some(new) = merge(Some(item), pe)?
+                            && let Some(new) = merge(Some(item), pe, prepend)?
                         {
                             *item = new;
                         }
                     }
                     None => {
                         if name.is_some() || ra.is_empty() {
-                            out.push(strip_anchors(pe));
+                            fresh.push(strip_anchors(pe));
                         } else {
                             return Ok(Some(strip_anchors(patch)));
                         }
                     }
                 }
             }
-            Ok(Some(Value::Array(out)))
+            // Kyverno's merge puts the patch's new items first, in patch order; apply
+            // configurations append them.
+            if prepend {
+                fresh.extend(out);
+                Ok(Some(Value::Array(fresh)))
+            } else {
+                out.extend(fresh);
+                Ok(Some(Value::Array(out)))
+            }
         }
         other => Ok(Some(other.clone())),
     }
