@@ -48,17 +48,9 @@ fn apply_block(m: &Value, current: &mut Value, ctx: &mut Ctx, nesting: usize) ->
             return Err(format!("patchesJson6902: {}", e.message));
         }
         let ops = docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Array(Vec::new()));
-        let patch: json_patch::Patch =
-            serde_json::from_value(ops).map_err(|e| format!("patchesJson6902: {e}"))?;
-        let mut doc = current.clone();
-        ensure_add_paths(&mut doc, &patch);
-        match json_patch::patch(&mut doc, &patch) {
-            Ok(()) => {
-                *current = doc;
-                applied = true;
-            }
-            Err(e) => return Err(format!("failed to apply JSON patch: {e}")),
-        }
+        let ops = ops.as_array().cloned().unwrap_or_default();
+        apply_json_patch(current, &ops)?;
+        applied = true;
     }
     if let Some(fe) = m.get("foreach").and_then(Value::as_array) {
         for f in fe {
@@ -101,46 +93,107 @@ fn apply_block(m: &Value, current: &mut Value, ctx: &mut Ctx, nesting: usize) ->
     Ok(applied)
 }
 
-/// Creates the missing parents of `add` operations, as Kyverno's JSON patch does
-/// (`EnsurePathExistsOnAdd`).
-pub fn ensure_add_paths(doc: &mut Value, patch: &json_patch::Patch) {
-    for op in &patch.0 {
-        let json_patch::PatchOperation::Add(add) = op else {
-            continue;
-        };
-        let segs: Vec<String> = add
-            .path
-            .to_string()
-            .split('/')
-            .skip(1)
-            .map(|s| s.replace("~1", "/").replace("~0", "~"))
-            .collect();
-        let mut cur = &mut *doc;
-        for (i, seg) in segs.iter().enumerate() {
-            if i + 1 == segs.len() {
+fn pointer_segments(path: &str) -> Vec<String> {
+    path.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect()
+}
+
+fn pointer_of(segs: &[String]) -> String {
+    segs.iter().map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1"))).collect()
+}
+
+/// Applies JSON patch operations as Kyverno does: `add` creates missing parents
+/// (`EnsurePathExistsOnAdd`), `remove` of a missing path is a no-op
+/// (`AllowMissingPathOnRemove`), negative indices count from the end.
+pub fn apply_json_patch(doc: &mut Value, ops: &[Value]) -> Result<(), String> {
+    for op in ops {
+        let kind = op.get("op").and_then(Value::as_str).unwrap_or("");
+        let path = op.get("path").and_then(Value::as_str).unwrap_or("");
+        let mut segs = pointer_segments(path);
+        // Resolve negative indices and, for `add`, create what is missing on the way.
+        let n = segs.len();
+        let mut cur: &mut Value = doc;
+        let mut missing = false;
+        for i in 0..n {
+            let Some(seg) = segs.get(i).cloned() else { break };
+            let last = i + 1 == n;
+            let next_is_index = segs
+                .get(i + 1)
+                .is_some_and(|x| x == "-" || x.parse::<i64>().is_ok());
+            if let Value::Array(a) = &*cur
+                && let Ok(neg) = seg.parse::<i64>()
+                && neg < 0
+            {
+                let resolved = a.len() as i64 + neg;
+                let fixed = if resolved < 0 || (last && a.is_empty()) {
+                    if last && kind == "add" { "-".to_string() } else { "0".to_string() }
+                } else if last && kind == "add" {
+                    (resolved + 1).to_string()
+                } else {
+                    resolved.to_string()
+                };
+                if let Some(s) = segs.get_mut(i) {
+                    *s = fixed;
+                }
+            }
+            if last {
                 break;
             }
-            let next_is_index = segs.get(i + 1).is_some_and(|n| n == "-" || n.parse::<usize>().is_ok());
+            let seg = segs.get(i).cloned().unwrap_or_default();
             let fresh = || if next_is_index { Value::Array(Vec::new()) } else { Value::Object(Map::new()) };
             cur = match cur {
                 Value::Object(m) => {
-                    let e = m.entry(seg.clone()).or_insert_with(fresh);
-                    if e.is_null() {
-                        *e = fresh();
+                    if !m.contains_key(&seg) {
+                        if kind != "add" {
+                            missing = true;
+                            break;
+                        }
+                        m.insert(seg.clone(), fresh());
                     }
-                    e
+                    match m.get_mut(&seg) {
+                        Some(v) => {
+                            if v.is_null() && kind == "add" {
+                                *v = fresh();
+                            }
+                            v
+                        }
+                        None => break,
+                    }
                 }
-                Value::Array(a) => match seg.parse::<usize>() {
-                    Ok(ix) if ix < a.len() => match a.get_mut(ix) {
+                Value::Array(a) => {
+                    let ix = if seg == "-" { a.len() } else { seg.parse::<usize>().unwrap_or(usize::MAX) };
+                    if ix >= a.len() {
+                        if kind != "add" || ix != a.len() {
+                            missing = true;
+                            break;
+                        }
+                        a.push(fresh());
+                        if let Some(s) = segs.get_mut(i) {
+                            *s = ix.to_string();
+                        }
+                    }
+                    match a.get_mut(ix) {
                         Some(v) => v,
                         None => break,
-                    },
-                    _ => break,
-                },
-                _ => break,
+                    }
+                }
+                _ => {
+                    missing = true;
+                    break;
+                }
             };
         }
+        if kind == "remove" && (missing || doc.pointer(&pointer_of(&segs)).is_none()) {
+            continue;
+        }
+        let mut op = op.clone();
+        if let Some(o) = op.as_object_mut() {
+            o.insert("path".into(), Value::String(pointer_of(&segs)));
+        }
+        let patch: json_patch::Patch = serde_json::from_value(Value::Array(vec![op]))
+            .map_err(|e| format!("patchesJson6902: {e}"))?;
+        json_patch::patch(doc, &patch).map_err(|e| format!("failed to apply JSON patch: {e}"))?;
     }
+    Ok(())
 }
 
 /// A strategic merge patch with Kyverno's anchors; `None` when a condition at the top did
