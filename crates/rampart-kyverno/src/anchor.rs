@@ -44,7 +44,10 @@ mod tests {
     fn parses_every_anchor() {
         assert_eq!(parse("(name)"), Some((AnchorKind::Condition, "name")));
         assert_eq!(parse("=(x)"), Some((AnchorKind::Equality, "x")));
-        assert_eq!(parse("X(hostPath)"), Some((AnchorKind::Negation, "hostPath")));
+        assert_eq!(
+            parse("X(hostPath)"),
+            Some((AnchorKind::Negation, "hostPath"))
+        );
         assert_eq!(parse("^(c)"), Some((AnchorKind::Existence, "c")));
         assert_eq!(parse("<(g)"), Some((AnchorKind::Global, "g")));
         assert_eq!(parse("+(a)"), Some((AnchorKind::AddIfNotPresent, "a")));

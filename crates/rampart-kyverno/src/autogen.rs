@@ -30,7 +30,12 @@ fn kind_of(sel: &str) -> &str {
 fn kinds(rd: &Value) -> Vec<String> {
     rd.get("kinds")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -58,16 +63,26 @@ fn descriptions(block: Option<&Value>) -> Vec<&Value> {
 
 fn supported(rd: &Value, needed: &mut bool) -> bool {
     let set = |k: &str| rd.get(k).is_some_and(|v| !v.is_null());
-    let names = rd.get("names").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
-    let name = rd.get("name").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+    let names = rd
+        .get("names")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+    let name = rd
+        .get("name")
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty());
     let ks = kinds(rd);
-    if name || names || set("selector") || set("annotations") || (ks.len() > 1 && contains_kind(&ks, "Pod")) {
+    if name
+        || names
+        || set("selector")
+        || set("annotations")
+        || (ks.len() > 1 && contains_kind(&ks, "Pod"))
+    {
         return false;
     }
-    if ks
-        .iter()
-        .any(|k| kind_of(k) == "Pod" || kind_of(k) == "CronJob" || CONTROLLERS.contains(&kind_of(k)))
-    {
+    if ks.iter().any(|k| {
+        kind_of(k) == "Pod" || kind_of(k) == "CronJob" || CONTROLLERS.contains(&kind_of(k))
+    }) {
         *needed = true;
     }
     true
@@ -90,7 +105,10 @@ fn can_autogen(rules: &[Value]) -> bool {
                 return false;
             }
         }
-        for rd in descriptions(r.get("match")).into_iter().chain(descriptions(r.get("exclude"))) {
+        for rd in descriptions(r.get("match"))
+            .into_iter()
+            .chain(descriptions(r.get("exclude")))
+        {
             if !supported(rd, &mut needed) {
                 return false;
             }
@@ -104,9 +122,16 @@ pub fn compute_rules(rules: &[Value], annotations: Option<&Map<String, Value>>) 
     if !can_autogen(rules) {
         return rules.to_vec();
     }
-    let controllers: Vec<String> = match annotations.and_then(|a| a.get(ANNOTATION)).and_then(Value::as_str) {
+    let controllers: Vec<String> = match annotations
+        .and_then(|a| a.get(ANNOTATION))
+        .and_then(Value::as_str)
+    {
         Some(s) => s.split(',').map(str::to_string).collect(),
-        None => CONTROLLERS.iter().map(|s| s.to_string()).chain(["CronJob".to_string()]).collect(),
+        None => CONTROLLERS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["CronJob".to_string()])
+            .collect(),
     };
     let joined = controllers.join(",");
     if joined == "none" {
@@ -119,12 +144,13 @@ pub fn compute_rules(rules: &[Value], annotations: Option<&Map<String, Value>>) 
         if let Some(g) = for_controllers(r, &without_cron) {
             generated.push(convert(g, false));
         }
-        if joined.contains("CronJob") || joined.contains("all") {
-            if let Some(inter) = for_controllers(r, &joined) {
-                let name = rule_name("autogen-cronjob", r);
-                if let Some(g) = generate(&name, &inter, "jobTemplate", &["CronJob".to_string()], true) {
-                    generated.push(convert(g, true));
-                }
+        if (joined.contains("CronJob") || joined.contains("all"))
+            && let Some(inter) = for_controllers(r, &joined)
+        {
+            let name = rule_name("autogen-cronjob", r);
+            if let Some(g) = generate(&name, &inter, "jobTemplate", &["CronJob".to_string()], true)
+            {
+                generated.push(convert(g, true));
             }
         }
     }
@@ -133,14 +159,22 @@ pub fn compute_rules(rules: &[Value], annotations: Option<&Map<String, Value>>) 
     }
     rules
         .iter()
-        .filter(|r| !r.get("name").and_then(Value::as_str).unwrap_or("").starts_with("autogen-"))
+        .filter(|r| {
+            !r.get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .starts_with("autogen-")
+        })
         .cloned()
         .chain(generated)
         .collect()
 }
 
 fn rule_name(prefix: &str, r: &Value) -> String {
-    let name = format!("{prefix}-{}", r.get("name").and_then(Value::as_str).unwrap_or(""));
+    let name = format!(
+        "{prefix}-{}",
+        r.get("name").and_then(Value::as_str).unwrap_or("")
+    );
     if name.len() > 63 {
         name.get(..63).unwrap_or(&name).to_string()
     } else {
@@ -153,8 +187,14 @@ fn for_controllers(r: &Value, controllers: &str) -> Option<Value> {
     if name.starts_with("autogen-") || controllers.is_empty() {
         return None;
     }
-    let mk: Vec<String> = descriptions(r.get("match")).into_iter().flat_map(kinds).collect();
-    let ek: Vec<String> = descriptions(r.get("exclude")).into_iter().flat_map(kinds).collect();
+    let mk: Vec<String> = descriptions(r.get("match"))
+        .into_iter()
+        .flat_map(kinds)
+        .collect();
+    let ek: Vec<String> = descriptions(r.get("exclude"))
+        .into_iter()
+        .flat_map(kinds)
+        .collect();
     if !contains_kind(&mk, "Pod") || (!ek.is_empty() && !contains_kind(&ek, "Pod")) {
         return None;
     }
@@ -179,7 +219,11 @@ fn for_controllers(r: &Value, controllers: &str) -> Option<Value> {
 fn set_kinds(block: &mut Value, ks: &[String], cron: bool, exclude: bool) {
     let kinds_json = Value::Array(ks.iter().map(|k| Value::String(k.clone())).collect());
     for key in ["any", "all"] {
-        if let Some(list) = block.get_mut(key).and_then(Value::as_array_mut).filter(|l| !l.is_empty()) {
+        if let Some(list) = block
+            .get_mut(key)
+            .and_then(Value::as_array_mut)
+            .filter(|l| !l.is_empty())
+        {
             for f in list.iter_mut() {
                 if let Some(res) = f.get_mut("resources").and_then(Value::as_object_mut) {
                     let has_pod = res
@@ -197,7 +241,10 @@ fn set_kinds(block: &mut Value, ks: &[String], cron: bool, exclude: bool) {
     if let Some(obj) = block.as_object_mut() {
         let res = obj.entry("resources").or_insert_with(|| json!({}));
         if let Some(res) = res.as_object_mut() {
-            let has = res.get("kinds").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+            let has = res
+                .get("kinds")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty());
             if !exclude || has {
                 res.insert("kinds".into(), kinds_json);
             }
@@ -221,7 +268,11 @@ fn generate(name: &str, r: &Value, key: &str, ks: &[String], cron: bool) -> Opti
             obj.insert("mutate".into(), json!({"patchStrategicMerge": wrap(p)}));
             return Some(rule);
         }
-        if let Some(fe) = m.get("foreach").and_then(Value::as_array).filter(|f| !f.is_empty()) {
+        if let Some(fe) = m
+            .get("foreach")
+            .and_then(Value::as_array)
+            .filter(|f| !f.is_empty())
+        {
             let list: Vec<Value> = fe
                 .iter()
                 .map(|f| {
@@ -244,7 +295,12 @@ fn generate(name: &str, r: &Value, key: &str, ks: &[String], cron: bool) -> Opti
     }
     if let Some(v) = obj.get("validate").cloned() {
         let mut nv = Map::new();
-        for k in ["message", "failureAction", "failureActionOverrides", "allowExistingViolations"] {
+        for k in [
+            "message",
+            "failureAction",
+            "failureActionOverrides",
+            "allowExistingViolations",
+        ] {
             if let Some(x) = v.get(k) {
                 nv.insert(k.into(), x.clone());
             }
@@ -256,7 +312,10 @@ fn generate(name: &str, r: &Value, key: &str, ks: &[String], cron: bool) -> Opti
         } else if let Some(ps) = v.get("podSecurity") {
             nv.insert("podSecurity".into(), ps.clone());
         } else if let Some(ap) = v.get("anyPattern").and_then(Value::as_array) {
-            nv.insert("anyPattern".into(), Value::Array(ap.iter().map(wrap).collect()));
+            nv.insert(
+                "anyPattern".into(),
+                Value::Array(ap.iter().map(wrap).collect()),
+            );
         } else if let Some(fe) = v.get("foreach") {
             nv.insert("foreach".into(), fe.clone());
         } else if v.get("cel").is_some() {
@@ -280,9 +339,18 @@ fn convert(rule: Value, cron: bool) -> Value {
     let reps: [(&str, &str); 4] = match (cron, is_cel) {
         (false, false) => [
             ("request.object.spec", "request.object.spec.template.spec"),
-            ("request.oldObject.spec", "request.oldObject.spec.template.spec"),
-            ("request.object.metadata", "request.object.spec.template.metadata"),
-            ("request.oldObject.metadata", "request.oldObject.spec.template.metadata"),
+            (
+                "request.oldObject.spec",
+                "request.oldObject.spec.template.spec",
+            ),
+            (
+                "request.object.metadata",
+                "request.object.spec.template.metadata",
+            ),
+            (
+                "request.oldObject.metadata",
+                "request.oldObject.spec.template.metadata",
+            ),
         ],
         (false, true) => [
             ("object.spec", "object.spec.template.spec"),
@@ -291,16 +359,37 @@ fn convert(rule: Value, cron: bool) -> Value {
             ("oldObject.metadata", "oldObject.spec.template.metadata"),
         ],
         (true, false) => [
-            ("request.object.spec", "request.object.spec.jobTemplate.spec.template.spec"),
-            ("request.oldObject.spec", "request.oldObject.spec.jobTemplate.spec.template.spec"),
-            ("request.object.metadata", "request.object.spec.jobTemplate.spec.template.metadata"),
-            ("request.oldObject.metadata", "request.oldObject.spec.jobTemplate.spec.template.metadata"),
+            (
+                "request.object.spec",
+                "request.object.spec.jobTemplate.spec.template.spec",
+            ),
+            (
+                "request.oldObject.spec",
+                "request.oldObject.spec.jobTemplate.spec.template.spec",
+            ),
+            (
+                "request.object.metadata",
+                "request.object.spec.jobTemplate.spec.template.metadata",
+            ),
+            (
+                "request.oldObject.metadata",
+                "request.oldObject.spec.jobTemplate.spec.template.metadata",
+            ),
         ],
         (true, true) => [
             ("object.spec", "object.spec.jobTemplate.spec.template.spec"),
-            ("oldObject.spec", "oldObject.spec.jobTemplate.spec.template.spec"),
-            ("object.metadata", "object.spec.jobTemplate.spec.template.metadata"),
-            ("oldObject.metadata", "oldObject.spec.jobTemplate.spec.template.metadata"),
+            (
+                "oldObject.spec",
+                "oldObject.spec.jobTemplate.spec.template.spec",
+            ),
+            (
+                "object.metadata",
+                "object.spec.jobTemplate.spec.template.metadata",
+            ),
+            (
+                "oldObject.metadata",
+                "oldObject.spec.jobTemplate.spec.template.metadata",
+            ),
         ],
     };
     let mut t = text;
@@ -325,8 +414,14 @@ mod tests {
         let out = compute_rules(&rules, None);
         let names: Vec<&str> = out.iter().filter_map(|r| r["name"].as_str()).collect();
         assert_eq!(names, ["r", "autogen-r", "autogen-cronjob-r"]);
-        assert_eq!(out[2]["validate"]["pattern"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["hostNetwork"], json!(false));
-        assert_eq!(out[2]["match"]["any"][0]["resources"]["kinds"], json!(["CronJob"]));
+        assert_eq!(
+            out[2]["validate"]["pattern"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["hostNetwork"],
+            json!(false)
+        );
+        assert_eq!(
+            out[2]["match"]["any"][0]["resources"]["kinds"],
+            json!(["CronJob"])
+        );
         let mut ann = Map::new();
         ann.insert(ANNOTATION.into(), json!("none"));
         assert_eq!(compute_rules(&rules, Some(&ann)).len(), 1);

@@ -65,7 +65,10 @@ fn optional_selects_as_index(src: &str) -> String {
         if c == '.' && chars.peek() == Some(&'?') {
             let mut look = chars.clone();
             look.next();
-            let ident: String = look.clone().take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '_').collect();
+            let ident: String = look
+                .clone()
+                .take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '_')
+                .collect();
             if !ident.is_empty() && !ident.starts_with(|ch: char| ch.is_ascii_digit()) {
                 chars.next();
                 for _ in 0..ident.len() {
@@ -109,7 +112,10 @@ fn structs_as_maps(src: &str) -> String {
         }
         if c.is_ascii_alphabetic() || c == '_' {
             let start = i;
-            while chars.get(i).is_some_and(|d| d.is_ascii_alphanumeric() || *d == '_' || *d == '.') {
+            while chars
+                .get(i)
+                .is_some_and(|d| d.is_ascii_alphanumeric() || *d == '_' || *d == '.')
+            {
                 i += 1;
             }
             let ident: String = chars.get(start..i).unwrap_or(&[]).iter().collect();
@@ -117,7 +123,11 @@ fn structs_as_maps(src: &str) -> String {
             while chars.get(j).is_some_and(|d| d.is_whitespace()) {
                 j += 1;
             }
-            if expect_key && stack.last() == Some(&true) && chars.get(j) == Some(&':') && !ident.contains('.') {
+            if expect_key
+                && stack.last() == Some(&true)
+                && chars.get(j) == Some(&':')
+                && !ident.contains('.')
+            {
                 out.push('"');
                 out.push_str(&ident);
                 out.push('"');
@@ -162,7 +172,9 @@ pub fn cel_to_json(v: &CelValue) -> Value {
         CelValue::Bool(b) => Value::Bool(*b),
         CelValue::Int(i) => Value::from(*i),
         CelValue::UInt(u) => Value::from(*u),
-        CelValue::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+        CelValue::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         CelValue::String(s) => Value::String(s.to_string()),
         CelValue::List(l) => Value::Array(l.iter().map(cel_to_json).collect()),
         CelValue::Map(m) => {
@@ -221,14 +233,21 @@ fn escape_key(
     kube_cel::cel::extractors::This(_t): kube_cel::cel::extractors::This<CelValue>,
     s: Arc<String>,
 ) -> Result<CelValue, kube_cel::cel::ExecutionError> {
-    Ok(CelValue::String(Arc::new(s.replace('~', "~0").replace('/', "~1"))))
+    Ok(CelValue::String(Arc::new(
+        s.replace('~', "~0").replace('/', "~1"),
+    )))
 }
 
 /// Kyverno's `image()` CEL library: a parsed reference with `registry()`, `repository()`,
 /// `tag()`, `digest()`, `identifier()` and `containsDigest()`.
 fn image_fn(s: Arc<String>) -> Result<CelValue, kube_cel::cel::ExecutionError> {
     let info = crate::context::image_info(&s);
-    let g = |k: &str| info.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let g = |k: &str| {
+        info.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let mut registry = g("registry");
     let mut repository = g("path");
     if registry == "docker.io" {
@@ -238,8 +257,16 @@ fn image_fn(s: Arc<String>) -> Result<CelValue, kube_cel::cel::ExecutionError> {
         }
     }
     let digest = g("digest");
-    let tag = if s.contains('@') && !s.rsplit('/').next().unwrap_or("").contains(':') { String::new() } else { g("tag") };
-    let identifier = if digest.is_empty() { tag.clone() } else { digest.clone() };
+    let tag = if s.contains('@') && !s.rsplit('/').next().unwrap_or("").contains(':') {
+        String::new()
+    } else {
+        g("tag")
+    };
+    let identifier = if digest.is_empty() {
+        tag.clone()
+    } else {
+        digest.clone()
+    };
     let m: HashMap<Key, CelValue> = [
         ("registry", registry),
         ("repository", repository),
@@ -260,7 +287,10 @@ fn image_part(this: &CelValue, part: &str) -> Result<CelValue, kube_cel::cel::Ex
             .get(&key(&format!("__image_{part}")))
             .cloned()
             .unwrap_or(CelValue::String(Arc::new(String::new())))),
-        _ => Err(kube_cel::cel::ExecutionError::function_error(part, "not an image")),
+        _ => Err(kube_cel::cel::ExecutionError::function_error(
+            part,
+            "not an image",
+        )),
     }
 }
 
@@ -284,7 +314,9 @@ fn image_identifier(kube_cel::cel::extractors::This(t): This) -> CelResult {
 }
 fn image_contains_digest(kube_cel::cel::extractors::This(t): This) -> CelResult {
     let d = image_part(&t, "digest")?;
-    Ok(CelValue::Bool(matches!(d, CelValue::String(s) if !s.is_empty())))
+    Ok(CelValue::Bool(
+        matches!(d, CelValue::String(s) if !s.is_empty()),
+    ))
 }
 
 thread_local! {
@@ -349,9 +381,17 @@ fn resource_get(
     RESOURCES.with(|r| {
         r.borrow()
             .iter()
-            .find(|x| resource_matches(x, &api, &plural, &ns) && x.pointer("/metadata/name").and_then(Value::as_str) == Some(name.as_str()))
+            .find(|x| {
+                resource_matches(x, &api, &plural, &ns)
+                    && x.pointer("/metadata/name").and_then(Value::as_str) == Some(name.as_str())
+            })
             .map(json_to_cel)
-            .ok_or_else(|| kube_cel::cel::ExecutionError::function_error("Get", format!("{plural} {ns}/{name} not found in the context")))
+            .ok_or_else(|| {
+                kube_cel::cel::ExecutionError::function_error(
+                    "Get",
+                    format!("{plural} {ns}/{name} not found in the context"),
+                )
+            })
     })
 }
 
@@ -362,7 +402,12 @@ fn resource_list(
     ns: Arc<String>,
 ) -> Result<CelValue, kube_cel::cel::ExecutionError> {
     RESOURCES.with(|r| {
-        let items: Vec<Value> = r.borrow().iter().filter(|x| resource_matches(x, &api, &plural, &ns)).cloned().collect();
+        let items: Vec<Value> = r
+            .borrow()
+            .iter()
+            .filter(|x| resource_matches(x, &api, &plural, &ns))
+            .cloned()
+            .collect();
         Ok(json_to_cel(&serde_json::json!({"items": items})))
     })
 }
@@ -373,7 +418,10 @@ thread_local! {
 
 fn base_context() -> Context<'static> {
     let mut ctx = Context::default().with_all();
-    ctx.add_function("dyn", |v: CelValue| -> Result<CelValue, kube_cel::cel::ExecutionError> { Ok(v) });
+    ctx.add_function(
+        "dyn",
+        |v: CelValue| -> Result<CelValue, kube_cel::cel::ExecutionError> { Ok(v) },
+    );
     ctx.add_function("escapeKey", escape_key);
     ctx.add_function("orValue", lenient_or_value);
     ctx.add_function("hasValue", lenient_has_value);
@@ -381,15 +429,30 @@ fn base_context() -> Context<'static> {
     ctx.add_function("Get", resource_get);
     ctx.add_function("GetMetadata", image_get_metadata);
     ctx.add_function("List", resource_list);
-    ctx.add_variable_from_value("image", CelValue::Map(CelMap { map: Arc::new(HashMap::new()) }));
-    ctx.add_variable_from_value("resource", CelValue::Map(CelMap { map: Arc::new(HashMap::new()) }));
+    ctx.add_variable_from_value(
+        "image",
+        CelValue::Map(CelMap {
+            map: Arc::new(HashMap::new()),
+        }),
+    );
+    ctx.add_variable_from_value(
+        "resource",
+        CelValue::Map(CelMap {
+            map: Arc::new(HashMap::new()),
+        }),
+    );
     ctx.add_function("registry", image_registry);
     ctx.add_function("repository", image_repository);
     ctx.add_function("tag", image_tag);
     ctx.add_function("digest", image_digest);
     ctx.add_function("identifier", image_identifier);
     ctx.add_function("containsDigest", image_contains_digest);
-    ctx.add_variable_from_value("jsonpatch", CelValue::Map(CelMap { map: Arc::new(HashMap::new()) }));
+    ctx.add_variable_from_value(
+        "jsonpatch",
+        CelValue::Map(CelMap {
+            map: Arc::new(HashMap::new()),
+        }),
+    );
     ctx
 }
 
@@ -443,11 +506,17 @@ pub enum CelOutcome {
 impl CelChecks {
     /// Compiles from `matchConditions`, `variables` and a validations list under `vkey`.
     pub fn compile(spec: &Value, vkey: &str) -> Result<CelChecks, String> {
-        let list = |k: &str| spec.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+        let list = |k: &str| {
+            spec.get(k)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
         let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
         let mut out = CelChecks::default();
         for m in list("matchConditions") {
-            out.match_conditions.push(Expr::compile(&s(&m, "expression").unwrap_or_default())?);
+            out.match_conditions
+                .push(Expr::compile(&s(&m, "expression").unwrap_or_default())?);
         }
         for v in list("variables") {
             out.variables.push((
@@ -518,7 +587,12 @@ impl CelChecks {
     }
 
     /// Binds the inputs and variables; checks the match conditions when asked.
-    fn prepare(&self, ctx: &mut Context<'_>, b: &Bindings<'_>, check: bool) -> Result<(), MutOutcome> {
+    fn prepare(
+        &self,
+        ctx: &mut Context<'_>,
+        b: &Bindings<'_>,
+        check: bool,
+    ) -> Result<(), MutOutcome> {
         let bind = |ctx: &mut Context<'_>, name: &str, v: Option<&Value>| {
             ctx.add_variable_from_value(name, v.map(json_to_cel).unwrap_or(CelValue::Null));
         };
@@ -528,11 +602,21 @@ impl CelChecks {
         bind(ctx, "namespaceObject", b.namespace_object.as_ref());
         bind(ctx, "params", b.params);
         let mut vars: HashMap<Key, CelValue> = HashMap::new();
-        ctx.add_variable_from_value("variables", CelValue::Map(CelMap { map: Arc::new(vars.clone()) }));
+        ctx.add_variable_from_value(
+            "variables",
+            CelValue::Map(CelMap {
+                map: Arc::new(vars.clone()),
+            }),
+        );
         for (name, e) in &self.variables {
             if let Ok(v) = e.eval(ctx) {
                 vars.insert(Key::String(Arc::new(name.clone())), v);
-                ctx.add_variable_from_value("variables", CelValue::Map(CelMap { map: Arc::new(vars.clone()) }));
+                ctx.add_variable_from_value(
+                    "variables",
+                    CelValue::Map(CelMap {
+                        map: Arc::new(vars.clone()),
+                    }),
+                );
             }
         }
         if check {
@@ -540,7 +624,12 @@ impl CelChecks {
                 match m.eval(ctx) {
                     Ok(CelValue::Bool(true)) => {}
                     Ok(CelValue::Bool(false)) => return Err(MutOutcome::NotApplicable),
-                    Ok(_) => return Err(MutOutcome::Error(format!("match condition `{}` is not a bool", m.src.trim()))),
+                    Ok(_) => {
+                        return Err(MutOutcome::Error(format!(
+                            "match condition `{}` is not a bool",
+                            m.src.trim()
+                        )));
+                    }
                     Err(e) => return Err(MutOutcome::Error(e)),
                 }
             }
@@ -565,7 +654,12 @@ impl CelChecks {
         bind(&mut ctx, "namespaceObject", b.namespace_object.as_ref());
         bind(&mut ctx, "params", b.params);
         let mut vars: HashMap<Key, CelValue> = HashMap::new();
-        ctx.add_variable_from_value("variables", CelValue::Map(CelMap { map: Arc::new(vars.clone()) }));
+        ctx.add_variable_from_value(
+            "variables",
+            CelValue::Map(CelMap {
+                map: Arc::new(vars.clone()),
+            }),
+        );
         let mut var_errors: Vec<(String, String)> = Vec::new();
         for (name, e) in &self.variables {
             match e.eval(&ctx) {
@@ -573,7 +667,9 @@ impl CelChecks {
                     vars.insert(Key::String(Arc::new(name.clone())), v);
                     ctx.add_variable_from_value(
                         "variables",
-                        CelValue::Map(CelMap { map: Arc::new(vars.clone()) }),
+                        CelValue::Map(CelMap {
+                            map: Arc::new(vars.clone()),
+                        }),
                     );
                 }
                 Err(err) => var_errors.push((name.clone(), err)),
@@ -583,7 +679,12 @@ impl CelChecks {
             match m.eval(&ctx) {
                 Ok(CelValue::Bool(true)) => {}
                 Ok(CelValue::Bool(false)) => return CelOutcome::NotApplicable,
-                Ok(_) => return CelOutcome::Error(format!("match condition `{}` is not a bool", m.src.trim())),
+                Ok(_) => {
+                    return CelOutcome::Error(format!(
+                        "match condition `{}` is not a bool",
+                        m.src.trim()
+                    ));
+                }
                 Err(e) => return CelOutcome::Error(e),
             }
         }
@@ -592,10 +693,14 @@ impl CelChecks {
                 Ok(CelValue::Bool(true)) => {}
                 Ok(CelValue::Bool(false)) => {
                     return CelOutcome::Fail(
-                        v.message.clone().unwrap_or_else(|| format!("failed expression: {}", v.expr.src.trim())),
+                        v.message
+                            .clone()
+                            .unwrap_or_else(|| format!("failed expression: {}", v.expr.src.trim())),
                     );
                 }
-                Ok(other) => return CelOutcome::Error(format!("expression returned {other:?}, not a bool")),
+                Ok(other) => {
+                    return CelOutcome::Error(format!("expression returned {other:?}, not a bool"));
+                }
                 Err(e) => {
                     let why: String = var_errors
                         .iter()
@@ -628,7 +733,8 @@ pub fn json_to_cel(v: &Value) -> CelValue {
         Value::String(s) => CelValue::String(Arc::new(s.clone())),
         Value::Array(a) => CelValue::List(Arc::new(a.iter().map(json_to_cel).collect())),
         Value::Object(m) => {
-            let map: HashMap<Key, CelValue> = m.iter().map(|(k, v)| (key(k), json_to_cel(v))).collect();
+            let map: HashMap<Key, CelValue> =
+                m.iter().map(|(k, v)| (key(k), json_to_cel(v))).collect();
             CelValue::Map(CelMap { map: Arc::new(map) })
         }
     }
@@ -651,7 +757,19 @@ mod tests {
         .unwrap();
         let good = json!({"spec": {"containers": [{"name": "a"}]}});
         let bad = json!({"spec": {"containers": [{"name": "a", "ports": [{"hostPort": 80}]}]}});
-        assert_eq!(c.evaluate(&Bindings { object: Some(&good), ..Bindings::default() }), CelOutcome::Pass);
-        assert_eq!(c.evaluate(&Bindings { object: Some(&bad), ..Bindings::default() }), CelOutcome::Fail("no".into()));
+        assert_eq!(
+            c.evaluate(&Bindings {
+                object: Some(&good),
+                ..Bindings::default()
+            }),
+            CelOutcome::Pass
+        );
+        assert_eq!(
+            c.evaluate(&Bindings {
+                object: Some(&bad),
+                ..Bindings::default()
+            }),
+            CelOutcome::Fail("no".into())
+        );
     }
 }

@@ -190,8 +190,14 @@ fn any_in(key: &Value, value: &Value, negate: bool) -> bool {
             return !negate;
         }
         if is_range(vs) {
-            let r = if negate { vs.replacen('-', "!-", 1) } else { vs.clone() };
-            return keys.iter().any(|k| value_matches(&Value::String(k.clone()), &Value::String(r.clone())));
+            let r = if negate {
+                vs.replacen('-', "!-", 1)
+            } else {
+                vs.clone()
+            };
+            return keys
+                .iter()
+                .any(|k| value_matches(&Value::String(k.clone()), &Value::String(r.clone())));
         }
     }
     let Some(vals) = str_list(value) else {
@@ -218,8 +224,13 @@ fn all_in(key: &Value, value: &Value, negate: bool) -> bool {
             return !negate;
         }
         if is_range(vs) {
-            let inr = |k: &String| value_matches(&Value::String(k.clone()), &Value::String(vs.clone()));
-            return if negate { !keys.iter().any(inr) } else { keys.iter().all(inr) };
+            let inr =
+                |k: &String| value_matches(&Value::String(k.clone()), &Value::String(vs.clone()));
+            return if negate {
+                !keys.iter().any(inr)
+            } else {
+                keys.iter().all(inr)
+            };
         }
     }
     let Some(vals) = str_list(value) else {
@@ -268,7 +279,11 @@ fn numeric(key: &Value, value: &Value, f: impl Fn(std::cmp::Ordering) -> bool) -
 fn semver(s: &str) -> Option<(u64, u64, u64)> {
     let core = s.split(['-', '+']).next()?;
     let mut it = core.split('.');
-    let v = (it.next()?.parse().ok()?, it.next()?.parse().ok()?, it.next()?.parse().ok()?);
+    let v = (
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+    );
     if it.next().is_some() {
         return None;
     }

@@ -9,7 +9,10 @@ use serde_json::{Map, Value, json};
 pub fn base(resource: &Value, info: &AdmissionInfo) -> Ctx {
     let meta = resource.get("metadata");
     let s = |k: &str| meta.and_then(|m| m.get(k)).cloned().unwrap_or(Value::Null);
-    let api = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let api = resource
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
     let mut request = json!({
         "operation": info.operation,
@@ -28,8 +31,15 @@ pub fn base(resource: &Value, info: &AdmissionInfo) -> Ctx {
         r.insert("oldObject".into(), resource.clone());
         r.insert("object".into(), Value::Null);
     }
-    let user = info.user_info.get("username").and_then(Value::as_str).unwrap_or("");
-    let (sa_ns, sa_name) = match user.strip_prefix("system:serviceaccount:").and_then(|r| r.split_once(':')) {
+    let user = info
+        .user_info
+        .get("username")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let (sa_ns, sa_name) = match user
+        .strip_prefix("system:serviceaccount:")
+        .and_then(|r| r.split_once(':'))
+    {
         Some((ns, n)) => (ns.to_string(), n.to_string()),
         None => (String::new(), String::new()),
     };
@@ -98,7 +108,11 @@ pub fn image_info(image: &str) -> Value {
         }
         _ => ("docker.io".to_string(), rest.to_string()),
     };
-    let tag = if tag.is_empty() && digest.is_empty() { "latest".to_string() } else { tag };
+    let tag = if tag.is_empty() && digest.is_empty() {
+        "latest".to_string()
+    } else {
+        tag
+    };
     let name = path.rsplit('/').next().unwrap_or(&path).to_string();
     let mut reference = format!("{registry}/{path}");
     if !tag.is_empty() {
@@ -152,13 +166,25 @@ pub fn load(entries: &Value, ctx: &mut Ctx) -> Result<(), String> {
             }
             ctx.set(name, v);
         } else if e.get("configMap").is_some() {
-            return Err(format!("context entry `{name}`: configMap `{}` is not in the values", e["configMap"].get("name").and_then(Value::as_str).unwrap_or("")));
+            return Err(format!(
+                "context entry `{name}`: configMap `{}` is not in the values",
+                e["configMap"]
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            ));
         } else if e.get("apiCall").is_some() {
-            return Err(format!("context entry `{name}`: apiCall needs a cluster; give its value in the test's values file"));
+            return Err(format!(
+                "context entry `{name}`: apiCall needs a cluster; give its value in the test's values file"
+            ));
         } else if e.get("imageRegistry").is_some() {
-            return Err(format!("context entry `{name}`: imageRegistry needs a registry; give its value in the test's values file"));
+            return Err(format!(
+                "context entry `{name}`: imageRegistry needs a registry; give its value in the test's values file"
+            ));
         } else if e.get("globalReference").is_some() {
-            return Err(format!("context entry `{name}`: globalReference is not in the values"));
+            return Err(format!(
+                "context entry `{name}`: globalReference is not in the values"
+            ));
         }
     }
     Ok(())
@@ -178,6 +204,9 @@ mod tests {
         assert_eq!(i["path"], json!("org/app"));
         assert_eq!(i["name"], json!("app"));
         assert_eq!(i["tag"], json!("1.2"));
-        assert_eq!(image_info("localhost:5000/a")["registry"], json!("localhost:5000"));
+        assert_eq!(
+            image_info("localhost:5000/a")["registry"],
+            json!("localhost:5000")
+        );
     }
 }

@@ -50,7 +50,9 @@ pub fn eval_rule(
     }
     let rule_name = rule.get("name").and_then(Value::as_str).unwrap_or("");
     let mut ctx = context::base(resource, info);
-    let rule_values = info.rule_values.get(&(policy_name.to_string(), rule_name.to_string()));
+    let rule_values = info
+        .rule_values
+        .get(&(policy_name.to_string(), rule_name.to_string()));
     if let Some(vals) = rule_values {
         for (k, v) in vals {
             ctx.set_path(k, v.clone());
@@ -73,7 +75,9 @@ pub fn eval_rule(
         let spec = serde_json::json!({"matchConditions": pre});
         match CelChecks::compile(&spec, "validations") {
             Ok(c) => match c.evaluate(&bindings(resource, info)) {
-                CelOutcome::NotApplicable => return Some(Eval::new(Status::Skip, "cel preconditions not met")),
+                CelOutcome::NotApplicable => {
+                    return Some(Eval::new(Status::Skip, "cel preconditions not met"));
+                }
                 CelOutcome::Error(e) => return Some(err(e)),
                 _ => {}
             },
@@ -81,7 +85,10 @@ pub fn eval_rule(
         }
     }
     if let Some(v) = rule.get("validate") {
-        return Some(validate(v, resource, info, &mut ctx, 0).unwrap_or_else(|| Eval::new(Status::Skip, "no elements")));
+        return Some(
+            validate(v, resource, info, &mut ctx, 0)
+                .unwrap_or_else(|| Eval::new(Status::Skip, "no elements")),
+        );
     }
     if let Some(m) = rule.get("mutate") {
         return Some(mutate::mutate(m, resource, &mut ctx));
@@ -108,7 +115,13 @@ fn bindings<'a>(resource: &'a Value, info: &'a AdmissionInfo) -> Bindings<'a> {
 }
 
 /// A validate block, at foreach `nesting` (0 for the rule itself). `None`: nothing applied.
-fn validate(v: &Value, resource: &Value, info: &AdmissionInfo, ctx: &mut Ctx, nesting: usize) -> Option<Eval> {
+fn validate(
+    v: &Value,
+    resource: &Value,
+    info: &AdmissionInfo,
+    ctx: &mut Ctx,
+    nesting: usize,
+) -> Option<Eval> {
     let target_doc = if nesting > 0 {
         ctx.data.get("element").cloned().unwrap_or(Value::Null)
     } else {
@@ -130,7 +143,10 @@ fn validate(v: &Value, resource: &Value, info: &AdmissionInfo, ctx: &mut Ctx, ne
         return Some(match match_pattern(&target_doc, &p) {
             Outcome::Pass => Eval::new(Status::Pass, "rule passed"),
             Outcome::Skip(m) => Eval::new(Status::Skip, m),
-            Outcome::Fail { path, msg } => Eval::new(Status::Fail, format!("{} {msg} (at {path})", message(v, ctx))),
+            Outcome::Fail { path, msg } => Eval::new(
+                Status::Fail,
+                format!("{} {msg} (at {path})", message(v, ctx)),
+            ),
             Outcome::Error(m) => err(m),
         });
     }
@@ -153,7 +169,10 @@ fn validate(v: &Value, resource: &Value, info: &AdmissionInfo, ctx: &mut Ctx, ne
         return Some(if !skipped.is_empty() && failed.is_empty() {
             Eval::new(Status::Skip, skipped.join(" "))
         } else if !failed.is_empty() {
-            Eval::new(Status::Fail, format!("{} {}", message(v, ctx), failed.join("; ")))
+            Eval::new(
+                Status::Fail,
+                format!("{} {}", message(v, ctx), failed.join("; ")),
+            )
         } else {
             Eval::new(Status::Pass, "rule passed")
         });
@@ -175,17 +194,26 @@ fn validate(v: &Value, resource: &Value, info: &AdmissionInfo, ctx: &mut Ctx, ne
             CelOutcome::Fail(m) => Eval::new(Status::Fail, m),
             // Kyverno runs `validate.cel` through the ValidatingAdmissionPolicy validator with
             // failurePolicy Fail: an evaluation error is a denial.
-            CelOutcome::Error(e) => Eval::new(Status::Fail, format!("expression resulted in error: {e}")),
+            CelOutcome::Error(e) => {
+                Eval::new(Status::Fail, format!("expression resulted in error: {e}"))
+            }
         });
     }
     if v.get("manifests").is_some() {
-        return Some(err("validate.manifests needs signature verification, which is not supported"));
+        return Some(err(
+            "validate.manifests needs signature verification, which is not supported",
+        ));
     }
-    Some(err("invalid validation rule: podSecurity, cel, patterns, or deny expected"))
+    Some(err(
+        "invalid validation rule: podSecurity, cel, patterns, or deny expected",
+    ))
 }
 
 fn message(v: &Value, ctx: &Ctx) -> String {
-    let m = v.get("message").cloned().unwrap_or(Value::String(String::new()));
+    let m = v
+        .get("message")
+        .cloned()
+        .unwrap_or(Value::String(String::new()));
     match substitute(&m, ctx) {
         Ok(Value::String(s)) => s,
         Ok(other) => other.to_string(),
@@ -217,7 +245,13 @@ pub fn set_element(ctx: &mut Ctx, el: &Value, idx: usize, nesting: usize) {
     ctx.set(&format!("elementIndex{nesting}"), Value::from(idx));
 }
 
-fn foreach(list: &[Value], resource: &Value, info: &AdmissionInfo, ctx: &mut Ctx, nesting: usize) -> Option<Eval> {
+fn foreach(
+    list: &[Value],
+    resource: &Value,
+    info: &AdmissionInfo,
+    ctx: &mut Ctx,
+    nesting: usize,
+) -> Option<Eval> {
     let mut applied = 0;
     let mut list_error: Option<String> = None;
     for fe in list {
@@ -261,7 +295,10 @@ fn foreach(list: &[Value], resource: &Value, info: &AdmissionInfo, ctx: &mut Ctx
                 Status::Pass => applied += 1,
                 _ => {
                     *ctx = saved;
-                    return Some(Eval::new(r.status, format!("validation failure: {}", r.message)));
+                    return Some(Eval::new(
+                        r.status,
+                        format!("validation failure: {}", r.message),
+                    ));
                 }
             }
         }
@@ -277,8 +314,14 @@ fn foreach(list: &[Value], resource: &Value, info: &AdmissionInfo, ctx: &mut Ctx
 }
 
 fn pod_security(ps: &Value, resource: &Value) -> Eval {
-    let level = ps.get("level").and_then(Value::as_str).unwrap_or("baseline");
-    let version = ps.get("version").and_then(Value::as_str).unwrap_or("latest");
+    let level = ps
+        .get("level")
+        .and_then(Value::as_str)
+        .unwrap_or("baseline");
+    let version = ps
+        .get("version")
+        .and_then(Value::as_str)
+        .unwrap_or("latest");
     let policy: rampart_pss::Policy = match format!("{level}:{version}").parse() {
         Ok(p) => p,
         Err(e) => return err(format!("podSecurity: {e}")),
@@ -289,13 +332,21 @@ fn pod_security(ps: &Value, resource: &Value) -> Eval {
             resource.pointer("/spec/jobTemplate/spec/template/metadata"),
             resource.pointer("/spec/jobTemplate/spec/template/spec"),
         ),
-        _ => (resource.pointer("/spec/template/metadata"), resource.pointer("/spec/template/spec")),
+        _ => (
+            resource.pointer("/spec/template/metadata"),
+            resource.pointer("/spec/template/spec"),
+        ),
     };
     let Some(spec) = spec.and_then(Value::as_object) else {
         return Eval::new(Status::Pass, "no pod spec");
     };
-    let violations = rampart_pss::evaluate_pod(policy, meta.and_then(Value::as_object), spec, "/spec");
-    let excludes = ps.get("exclude").and_then(Value::as_array).cloned().unwrap_or_default();
+    let violations =
+        rampart_pss::evaluate_pod(policy, meta.and_then(Value::as_object), spec, "/spec");
+    let excludes = ps
+        .get("exclude")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let remaining: Vec<_> = violations
         .into_iter()
         .filter(|v| !excludes.iter().any(|e| excluded(e, v.check)))
@@ -305,7 +356,11 @@ fn pod_security(ps: &Value, resource: &Value) -> Eval {
     } else {
         Eval::new(
             Status::Fail,
-            remaining.iter().map(|v| format!("{} ({})", v.reason, v.detail)).collect::<Vec<_>>().join("; "),
+            remaining
+                .iter()
+                .map(|v| format!("{} ({})", v.reason, v.detail))
+                .collect::<Vec<_>>()
+                .join("; "),
         )
     }
 }
@@ -349,7 +404,9 @@ pub fn eval_cel_policy(checks: &CelChecks, resource: &Value, info: &AdmissionInf
 /// Applies a MutatingPolicy's mutations.
 pub fn eval_cel_mutation(checks: &CelChecks, resource: &Value, info: &AdmissionInfo) -> Eval {
     match checks.mutate(&bindings(resource, info)) {
-        crate::cel::MutOutcome::NotApplicable => Eval::new(Status::Skip, "match conditions not met"),
+        crate::cel::MutOutcome::NotApplicable => {
+            Eval::new(Status::Skip, "match conditions not met")
+        }
         crate::cel::MutOutcome::Error(e) => err(e),
         crate::cel::MutOutcome::Patched(p) => {
             if &p == resource {

@@ -33,48 +33,113 @@ fn guard_null_calls(ast: Ast) -> Ast {
                         offset,
                         comparator: Comparator::NotEqual,
                         lhs: Box::new(Ast::Identity { offset }),
-                        rhs: Box::new(Ast::Literal { offset, value: Rcvar::new(Variable::Null) }),
+                        rhs: Box::new(Ast::Literal {
+                            offset,
+                            value: Rcvar::new(Variable::Null),
+                        }),
                     }),
                     then: rhs,
                 })
             } else {
                 rhs
             };
-            Ast::Subexpr { offset, lhs: b(lhs), rhs }
+            Ast::Subexpr {
+                offset,
+                lhs: b(lhs),
+                rhs,
+            }
         }
-        Ast::Comparison { offset, comparator, lhs, rhs } => Ast::Comparison { offset, comparator, lhs: b(lhs), rhs: b(rhs) },
-        Ast::Condition { offset, predicate, then } => Ast::Condition { offset, predicate: b(predicate), then: b(then) },
-        Ast::Expref { offset, ast } => Ast::Expref { offset, ast: b(ast) },
-        Ast::Flatten { offset, node } => Ast::Flatten { offset, node: b(node) },
-        Ast::Function { offset, name, args } => Ast::Function { offset, name, args: args.into_iter().map(guard_null_calls).collect() },
-        Ast::MultiList { offset, elements } => Ast::MultiList { offset, elements: elements.into_iter().map(guard_null_calls).collect() },
+        Ast::Comparison {
+            offset,
+            comparator,
+            lhs,
+            rhs,
+        } => Ast::Comparison {
+            offset,
+            comparator,
+            lhs: b(lhs),
+            rhs: b(rhs),
+        },
+        Ast::Condition {
+            offset,
+            predicate,
+            then,
+        } => Ast::Condition {
+            offset,
+            predicate: b(predicate),
+            then: b(then),
+        },
+        Ast::Expref { offset, ast } => Ast::Expref {
+            offset,
+            ast: b(ast),
+        },
+        Ast::Flatten { offset, node } => Ast::Flatten {
+            offset,
+            node: b(node),
+        },
+        Ast::Function { offset, name, args } => Ast::Function {
+            offset,
+            name,
+            args: args.into_iter().map(guard_null_calls).collect(),
+        },
+        Ast::MultiList { offset, elements } => Ast::MultiList {
+            offset,
+            elements: elements.into_iter().map(guard_null_calls).collect(),
+        },
         Ast::MultiHash { offset, elements } => Ast::MultiHash {
             offset,
             elements: elements
                 .into_iter()
-                .map(|kv| jmespath::ast::KeyValuePair { key: kv.key, value: guard_null_calls(kv.value) })
+                .map(|kv| jmespath::ast::KeyValuePair {
+                    key: kv.key,
+                    value: guard_null_calls(kv.value),
+                })
                 .collect(),
         },
-        Ast::Not { offset, node } => Ast::Not { offset, node: b(node) },
-        Ast::Projection { offset, lhs, rhs } => Ast::Projection { offset, lhs: b(lhs), rhs: b(rhs) },
-        Ast::ObjectValues { offset, node } => Ast::ObjectValues { offset, node: b(node) },
-        Ast::And { offset, lhs, rhs } => Ast::And { offset, lhs: b(lhs), rhs: b(rhs) },
-        Ast::Or { offset, lhs, rhs } => Ast::Or { offset, lhs: b(lhs), rhs: b(rhs) },
+        Ast::Not { offset, node } => Ast::Not {
+            offset,
+            node: b(node),
+        },
+        Ast::Projection { offset, lhs, rhs } => Ast::Projection {
+            offset,
+            lhs: b(lhs),
+            rhs: b(rhs),
+        },
+        Ast::ObjectValues { offset, node } => Ast::ObjectValues {
+            offset,
+            node: b(node),
+        },
+        Ast::And { offset, lhs, rhs } => Ast::And {
+            offset,
+            lhs: b(lhs),
+            rhs: b(rhs),
+        },
+        Ast::Or { offset, lhs, rhs } => Ast::Or {
+            offset,
+            lhs: b(lhs),
+            rhs: b(rhs),
+        },
         other => other,
     }
 }
 
 /// Evaluates a JMESPath expression over `data`.
 pub fn search(expr: &str, data: &Value) -> Result<Value, String> {
-    let parsed = runtime()
-        .compile(expr)
-        .map_err(|e| format!("JMESPath syntax error in `{expr}`: {}", first_line(&e.to_string())))?;
+    let parsed = runtime().compile(expr).map_err(|e| {
+        format!(
+            "JMESPath syntax error in `{expr}`: {}",
+            first_line(&e.to_string())
+        )
+    })?;
     let ast = guard_null_calls(parsed.as_ast().clone());
     let compiled = jmespath::Expression::new(expr, ast, runtime());
     let var = Variable::try_from(data).map_err(|e| e.to_string())?;
-    let out = compiled
-        .search(var)
-        .map_err(|e| format!("JMESPath query `{expr}` failed: {}", first_line(&e.to_string())))?;
+    let out = compiled.search(var).map_err(|e| {
+        format!(
+            "JMESPath query `{expr}` failed: {}",
+            first_line(&e.to_string())
+        )
+    })?;
     serde_json::to_value(&*out).map_err(|e| e.to_string())
 }
 
@@ -91,11 +156,14 @@ fn first_line(s: &str) -> String {
 }
 
 fn err(ctx: &Context<'_>, msg: &str) -> JmespathError {
-    JmespathError::from_ctx(ctx, ErrorReason::Runtime(RuntimeError::InvalidType {
-        expected: msg.to_string(),
-        actual: String::new(),
-        position: 0,
-    }))
+    JmespathError::from_ctx(
+        ctx,
+        ErrorReason::Runtime(RuntimeError::InvalidType {
+            expected: msg.to_string(),
+            actual: String::new(),
+            position: 0,
+        }),
+    )
 }
 
 fn to_json(v: &Rcvar) -> Value {
@@ -115,7 +183,10 @@ type F = fn(&[Rcvar], &mut Context<'_>) -> Result<Rcvar, JmespathError>;
 fn reg(rt: &mut Runtime, name: &str, inputs: Vec<A>, variadic: Option<A>, f: F) {
     rt.register_function(
         name,
-        Box::new(CustomFunction::new(Signature::new(inputs, variadic), Box::new(f))),
+        Box::new(CustomFunction::new(
+            Signature::new(inputs, variadic),
+            Box::new(f),
+        )),
     );
 }
 
@@ -133,67 +204,137 @@ fn register(rt: &mut Runtime) {
         let (x, y) = (s(arg(a, 0, c)?), s(arg(a, 1, c)?));
         rc(Value::Bool(x.to_lowercase() == y.to_lowercase()))
     });
-    reg(rt, "replace", vec![String, String, String, Number], None, |a, c| {
-        let (x, from, to) = (s(arg(a, 0, c)?), s(arg(a, 1, c)?), s(arg(a, 2, c)?));
-        let n = arg(a, 3, c)?.as_number().unwrap_or(-1.0);
-        let out = if n < 0.0 { x.replace(&from, &to) } else { x.replacen(&from, &to, n as usize) };
-        rc(Value::String(out))
+    reg(
+        rt,
+        "replace",
+        vec![String, String, String, Number],
+        None,
+        |a, c| {
+            let (x, from, to) = (s(arg(a, 0, c)?), s(arg(a, 1, c)?), s(arg(a, 2, c)?));
+            let n = arg(a, 3, c)?.as_number().unwrap_or(-1.0);
+            let out = if n < 0.0 {
+                x.replace(&from, &to)
+            } else {
+                x.replacen(&from, &to, n as usize)
+            };
+            rc(Value::String(out))
+        },
+    );
+    reg(
+        rt,
+        "replace_all",
+        vec![String, String, String],
+        None,
+        |a, c| {
+            let (x, from, to) = (s(arg(a, 0, c)?), s(arg(a, 1, c)?), s(arg(a, 2, c)?));
+            rc(Value::String(x.replace(&from, &to)))
+        },
+    );
+    reg(rt, "to_upper", vec![String], None, |a, c| {
+        rc(Value::String(s(arg(a, 0, c)?).to_uppercase()))
     });
-    reg(rt, "replace_all", vec![String, String, String], None, |a, c| {
-        let (x, from, to) = (s(arg(a, 0, c)?), s(arg(a, 1, c)?), s(arg(a, 2, c)?));
-        rc(Value::String(x.replace(&from, &to)))
+    reg(rt, "to_lower", vec![String], None, |a, c| {
+        rc(Value::String(s(arg(a, 0, c)?).to_lowercase()))
     });
-    reg(rt, "to_upper", vec![String], None, |a, c| rc(Value::String(s(arg(a, 0, c)?).to_uppercase())));
-    reg(rt, "to_lower", vec![String], None, |a, c| rc(Value::String(s(arg(a, 0, c)?).to_lowercase())));
     reg(rt, "trim", vec![String, String], None, |a, c| {
         let (x, cut) = (s(arg(a, 0, c)?), s(arg(a, 1, c)?));
-        rc(Value::String(x.trim_matches(|ch| cut.contains(ch)).to_string()))
+        rc(Value::String(
+            x.trim_matches(|ch| cut.contains(ch)).to_string(),
+        ))
     });
     reg(rt, "trim_prefix", vec![String, String], None, |a, c| {
         let (x, p) = (s(arg(a, 0, c)?), s(arg(a, 1, c)?));
-        rc(Value::String(x.strip_prefix(p.as_str()).unwrap_or(&x).to_string()))
+        rc(Value::String(
+            x.strip_prefix(p.as_str()).unwrap_or(&x).to_string(),
+        ))
     });
     reg(rt, "split", vec![String, String], None, |a, c| {
         let (x, sep) = (s(arg(a, 0, c)?), s(arg(a, 1, c)?));
         let parts: Vec<Value> = if sep.is_empty() {
             x.chars().map(|ch| Value::String(ch.to_string())).collect()
         } else {
-            x.split(sep.as_str()).map(|p| Value::String(p.to_string())).collect()
+            x.split(sep.as_str())
+                .map(|p| Value::String(p.to_string()))
+                .collect()
         };
         rc(Value::Array(parts))
     });
-    reg(rt, "regex_match", vec![String, Union(vec![String, Number])], None, |a, c| {
-        let re = s(arg(a, 0, c)?);
-        let v = arg(a, 1, c)?;
-        let text = v.as_string().cloned().unwrap_or_else(|| to_json(v).to_string());
-        let re = regex::Regex::new(&re).map_err(|e| err(c, &e.to_string()))?;
-        rc(Value::Bool(re.is_match(&text)))
-    });
-    reg(rt, "pattern_match", vec![String, Union(vec![String, Number])], None, |a, c| {
-        let p = s(arg(a, 0, c)?);
-        let v = arg(a, 1, c)?;
-        let text = v.as_string().cloned().unwrap_or_else(|| to_json(v).to_string());
-        rc(Value::Bool(wildcard::matches(&p, &text)))
-    });
-    reg(rt, "regex_replace_all", vec![String, Union(vec![String, Number]), Union(vec![String, Number])], None, |a, c| {
-        let re = regex::Regex::new(&s(arg(a, 0, c)?)).map_err(|e| err(c, &e.to_string()))?;
-        let text = str_or_num(arg(a, 1, c)?);
-        let rep = str_or_num(arg(a, 2, c)?).replace("$", "$$").replace("$$$$", "$");
-        let rep = go_template(&rep);
-        rc(Value::String(re.replace_all(&text, rep.as_str()).into_owned()))
-    });
-    reg(rt, "regex_replace_all_literal", vec![String, Union(vec![String, Number]), Union(vec![String, Number])], None, |a, c| {
-        let re = regex::Regex::new(&s(arg(a, 0, c)?)).map_err(|e| err(c, &e.to_string()))?;
-        let text = str_or_num(arg(a, 1, c)?);
-        let rep = str_or_num(arg(a, 2, c)?);
-        rc(Value::String(re.replace_all(&text, regex::NoExpand(&rep)).into_owned()))
-    });
+    reg(
+        rt,
+        "regex_match",
+        vec![String, Union(vec![String, Number])],
+        None,
+        |a, c| {
+            let re = s(arg(a, 0, c)?);
+            let v = arg(a, 1, c)?;
+            let text = v
+                .as_string()
+                .cloned()
+                .unwrap_or_else(|| to_json(v).to_string());
+            let re = regex::Regex::new(&re).map_err(|e| err(c, &e.to_string()))?;
+            rc(Value::Bool(re.is_match(&text)))
+        },
+    );
+    reg(
+        rt,
+        "pattern_match",
+        vec![String, Union(vec![String, Number])],
+        None,
+        |a, c| {
+            let p = s(arg(a, 0, c)?);
+            let v = arg(a, 1, c)?;
+            let text = v
+                .as_string()
+                .cloned()
+                .unwrap_or_else(|| to_json(v).to_string());
+            rc(Value::Bool(wildcard::matches(&p, &text)))
+        },
+    );
+    reg(
+        rt,
+        "regex_replace_all",
+        vec![
+            String,
+            Union(vec![String, Number]),
+            Union(vec![String, Number]),
+        ],
+        None,
+        |a, c| {
+            let re = regex::Regex::new(&s(arg(a, 0, c)?)).map_err(|e| err(c, &e.to_string()))?;
+            let text = str_or_num(arg(a, 1, c)?);
+            let rep = str_or_num(arg(a, 2, c)?)
+                .replace("$", "$$")
+                .replace("$$$$", "$");
+            let rep = go_template(&rep);
+            rc(Value::String(
+                re.replace_all(&text, rep.as_str()).into_owned(),
+            ))
+        },
+    );
+    reg(
+        rt,
+        "regex_replace_all_literal",
+        vec![
+            String,
+            Union(vec![String, Number]),
+            Union(vec![String, Number]),
+        ],
+        None,
+        |a, c| {
+            let re = regex::Regex::new(&s(arg(a, 0, c)?)).map_err(|e| err(c, &e.to_string()))?;
+            let text = str_or_num(arg(a, 1, c)?);
+            let rep = str_or_num(arg(a, 2, c)?);
+            rc(Value::String(
+                re.replace_all(&text, regex::NoExpand(&rep)).into_owned(),
+            ))
+        },
+    );
     reg(rt, "label_match", vec![Object, Object], None, |a, c| {
         let sel = to_json(arg(a, 0, c)?);
         let labels = to_json(arg(a, 1, c)?);
-        let ok = sel.as_object().is_some_and(|m| {
-            m.iter().all(|(k, v)| labels.get(k) == Some(v))
-        });
+        let ok = sel
+            .as_object()
+            .is_some_and(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)));
         rc(Value::Bool(ok))
     });
     reg(rt, "base64_decode", vec![String], None, |a, c| {
@@ -201,10 +342,14 @@ fn register(rt: &mut Runtime) {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(x.as_bytes())
             .map_err(|e| err(c, &e.to_string()))?;
-        rc(Value::String(std::string::String::from_utf8_lossy(&bytes).into_owned()))
+        rc(Value::String(
+            std::string::String::from_utf8_lossy(&bytes).into_owned(),
+        ))
     });
     reg(rt, "base64_encode", vec![String], None, |a, c| {
-        rc(Value::String(base64::engine::general_purpose::STANDARD.encode(s(arg(a, 0, c)?))))
+        rc(Value::String(
+            base64::engine::general_purpose::STANDARD.encode(s(arg(a, 0, c)?)),
+        ))
     });
     reg(rt, "truncate", vec![String, Number], None, |a, c| {
         let x = s(arg(a, 0, c)?);
@@ -212,7 +357,8 @@ fn register(rt: &mut Runtime) {
         rc(Value::String(x.chars().take(n).collect()))
     });
     reg(rt, "parse_json", vec![String], None, |a, c| {
-        let v: Value = serde_json::from_str(&s(arg(a, 0, c)?)).map_err(|e| err(c, &e.to_string()))?;
+        let v: Value =
+            serde_json::from_str(&s(arg(a, 0, c)?)).map_err(|e| err(c, &e.to_string()))?;
         rc(v)
     });
     reg(rt, "parse_yaml", vec![String], None, |a, c| {
@@ -221,33 +367,43 @@ fn register(rt: &mut Runtime) {
         if let Some(e) = errs.first() {
             return Err(err(c, &e.message));
         }
-        rc(docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Null))
+        rc(docs
+            .into_iter()
+            .next()
+            .map(|d| d.value)
+            .unwrap_or(Value::Null))
     });
-    reg(rt, "items", vec![Union(vec![Object, Array]), String, String], None, |a, c| {
-        let v = to_json(arg(a, 0, c)?);
-        let (kn, vn) = (s(arg(a, 1, c)?), s(arg(a, 2, c)?));
-        let mut out = Vec::new();
-        match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    let mut o = serde_json::Map::new();
-                    o.insert(kn.clone(), Value::String(k));
-                    o.insert(vn.clone(), v);
-                    out.push(Value::Object(o));
+    reg(
+        rt,
+        "items",
+        vec![Union(vec![Object, Array]), String, String],
+        None,
+        |a, c| {
+            let v = to_json(arg(a, 0, c)?);
+            let (kn, vn) = (s(arg(a, 1, c)?), s(arg(a, 2, c)?));
+            let mut out = Vec::new();
+            match v {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        let mut o = serde_json::Map::new();
+                        o.insert(kn.clone(), Value::String(k));
+                        o.insert(vn.clone(), v);
+                        out.push(Value::Object(o));
+                    }
                 }
-            }
-            Value::Array(items) => {
-                for (i, v) in items.into_iter().enumerate() {
-                    let mut o = serde_json::Map::new();
-                    o.insert(kn.clone(), Value::from(i));
-                    o.insert(vn.clone(), v);
-                    out.push(Value::Object(o));
+                Value::Array(items) => {
+                    for (i, v) in items.into_iter().enumerate() {
+                        let mut o = serde_json::Map::new();
+                        o.insert(kn.clone(), Value::from(i));
+                        o.insert(vn.clone(), v);
+                        out.push(Value::Object(o));
+                    }
                 }
+                _ => {}
             }
-            _ => {}
-        }
-        rc(Value::Array(out))
-    });
+            rc(Value::Array(out))
+        },
+    );
     reg(rt, "object_from_lists", vec![Array, Array], None, |a, c| {
         let keys = to_json(arg(a, 0, c)?);
         let vals = to_json(arg(a, 1, c)?);
@@ -259,17 +415,32 @@ fn register(rt: &mut Runtime) {
         }
         rc(Value::Object(o))
     });
-    reg(rt, "lookup", vec![Union(vec![Object, Array]), Union(vec![String, Number])], None, |a, c| {
-        let coll = to_json(arg(a, 0, c)?);
-        let key = to_json(arg(a, 1, c)?);
-        let out = match (&coll, &key) {
-            (Value::Object(m), Value::String(k)) => m.get(k).cloned().unwrap_or(Value::Null),
-            (Value::Array(v), Value::Number(n)) => n.as_u64().and_then(|i| v.get(i as usize).cloned()).unwrap_or(Value::Null),
-            _ => Value::Null,
-        };
-        rc(out)
-    });
-    for (name, op) in [("add", '+'), ("subtract", '-'), ("multiply", '*'), ("divide", '/'), ("modulo", '%')] {
+    reg(
+        rt,
+        "lookup",
+        vec![Union(vec![Object, Array]), Union(vec![String, Number])],
+        None,
+        |a, c| {
+            let coll = to_json(arg(a, 0, c)?);
+            let key = to_json(arg(a, 1, c)?);
+            let out = match (&coll, &key) {
+                (Value::Object(m), Value::String(k)) => m.get(k).cloned().unwrap_or(Value::Null),
+                (Value::Array(v), Value::Number(n)) => n
+                    .as_u64()
+                    .and_then(|i| v.get(i as usize).cloned())
+                    .unwrap_or(Value::Null),
+                _ => Value::Null,
+            };
+            rc(out)
+        },
+    );
+    for (name, op) in [
+        ("add", '+'),
+        ("subtract", '-'),
+        ("multiply", '*'),
+        ("divide", '/'),
+        ("modulo", '%'),
+    ] {
         let f: F = match op {
             '+' => |a, c| arith(a, c, '+'),
             '-' => |a, c| arith(a, c, '-'),
@@ -328,7 +499,9 @@ fn register(rt: &mut Runtime) {
 }
 
 fn str_or_num(v: &Rcvar) -> String {
-    v.as_string().cloned().unwrap_or_else(|| to_json(v).to_string())
+    v.as_string()
+        .cloned()
+        .unwrap_or_else(|| to_json(v).to_string())
 }
 
 /// Go's regexp `${1}` / `$1` templates map onto Rust's the same way; `$$` escapes.
@@ -340,7 +513,9 @@ fn num(f: f64) -> Value {
     if f.fract() == 0.0 && f.abs() < 9e15 {
         Value::from(f as i64)
     } else {
-        serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+        serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -397,17 +572,26 @@ fn arith_values(x: &Value, y: &Value, op: char) -> Result<Value, String> {
         })
     };
     match (x, y) {
-        (Value::Number(a), Value::Number(b)) => {
-            Ok(num(apply(a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0))?))
-        }
+        (Value::Number(a), Value::Number(b)) => Ok(num(apply(
+            a.as_f64().unwrap_or(0.0),
+            b.as_f64().unwrap_or(0.0),
+        )?)),
         (Value::String(a), Value::String(b)) => {
             if let (Some(da), Some(db)) = (parse_duration(a), parse_duration(b)) {
                 let r = apply(da, db)?;
-                return Ok(if op == '/' { num(r) } else { Value::String(format_duration(r)) });
+                return Ok(if op == '/' {
+                    num(r)
+                } else {
+                    Value::String(format_duration(r))
+                });
             }
             if let (Some(qa), Some(qb)) = (parse_quantity(a), parse_quantity(b)) {
                 let r = apply(qa, qb)?;
-                return Ok(if op == '/' { num(r) } else { Value::String(format_quantity(r)) });
+                return Ok(if op == '/' {
+                    num(r)
+                } else {
+                    Value::String(format_quantity(r))
+                });
             }
             Err(format!("invalid operands {a} and {b}"))
         }
@@ -493,8 +677,14 @@ mod tests {
         assert_eq!(search("add(`1`, `2`)", &d).unwrap(), json!(3));
         assert_eq!(search("sum(n)", &d).unwrap(), json!(3));
         assert_eq!(search("add(t, '30m')", &d).unwrap(), json!("1h30m0s"));
-        assert_eq!(search("base64_decode(base64_encode(a))", &d).unwrap(), json!("Hello"));
-        assert_eq!(search("semver_compare('1.2.3', '>=1.2.0')", &d).unwrap(), json!(true));
+        assert_eq!(
+            search("base64_decode(base64_encode(a))", &d).unwrap(),
+            json!("Hello")
+        );
+        assert_eq!(
+            search("semver_compare('1.2.3', '>=1.2.0')", &d).unwrap(),
+            json!(true)
+        );
         assert!(search("a[", &d).is_err());
         assert_eq!(search("missing", &d).unwrap(), json!(null));
     }

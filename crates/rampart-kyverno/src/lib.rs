@@ -139,7 +139,10 @@ impl AdmissionInfo {
     /// The namespace object of a resource: the one given, or one made from its name and the
     /// known labels.
     fn namespace_object(&self, resource: &Value) -> Option<Value> {
-        let ns = resource.pointer("/metadata/namespace").and_then(Value::as_str).filter(|s| !s.is_empty())?;
+        let ns = resource
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())?;
         if let Some(n) = self.namespaces.get(ns) {
             return Some(n.clone());
         }
@@ -214,7 +217,8 @@ impl PolicySet {
     /// Loads every policy in the given files and directories.
     pub fn load<P: AsRef<Path>>(paths: &[P]) -> (PolicySet, Vec<KyvernoError>) {
         let loaded = rampart_manifest::load_paths(paths);
-        let mut errors: Vec<KyvernoError> = loaded.errors.into_iter().map(KyvernoError::from).collect();
+        let mut errors: Vec<KyvernoError> =
+            loaded.errors.into_iter().map(KyvernoError::from).collect();
         let (set, errs) = PolicySet::from_objects(loaded.objects);
         errors.extend(errs);
         (set, errors)
@@ -224,7 +228,8 @@ impl PolicySet {
     #[allow(clippy::should_implement_trait)]
     pub fn from_str(name: &str, text: &str) -> (PolicySet, Vec<KyvernoError>) {
         let loaded = rampart_manifest::load_str(name, text);
-        let mut errors: Vec<KyvernoError> = loaded.errors.into_iter().map(KyvernoError::from).collect();
+        let mut errors: Vec<KyvernoError> =
+            loaded.errors.into_iter().map(KyvernoError::from).collect();
         let (set, errs) = PolicySet::from_objects(loaded.objects);
         errors.extend(errs);
         (set, errors)
@@ -247,7 +252,10 @@ impl PolicySet {
 
     /// Evaluates every policy on a resource.
     pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
-        self.policies.iter().flat_map(|p| p.evaluate(resource, info)).collect()
+        self.policies
+            .iter()
+            .flat_map(|p| p.evaluate(resource, info))
+            .collect()
     }
 }
 
@@ -274,7 +282,8 @@ fn lint(v: &Value, pointer: &str) -> Option<(String, String)> {
             if let Some(first) = k.chars().next()
                 && k.len() > 3
                 && k.ends_with(')')
-                && k.get(first.len_utf8()..).is_some_and(|r| r.starts_with('('))
+                && k.get(first.len_utf8()..)
+                    .is_some_and(|r| r.starts_with('('))
                 && !"<X+=^".contains(first)
                 && !first.is_alphanumeric()
             {
@@ -292,7 +301,11 @@ fn lint_str(s: &str) -> Option<String> {
     }
     let re = regex::Regex::new(r"\{\{(?:\{[^{}]*\}|[^{}])*\}\}").ok()?;
     for m in re.find_iter(s) {
-        let inner = m.as_str().trim_start_matches("{{").trim_end_matches("}}").trim();
+        let inner = m
+            .as_str()
+            .trim_start_matches("{{")
+            .trim_end_matches("}}")
+            .trim();
         let inner = inner.strip_prefix('-').unwrap_or(inner).trim();
         if inner == "@" || inner.contains('@') {
             continue;
@@ -307,10 +320,23 @@ fn lint_str(s: &str) -> Option<String> {
 impl Policy {
     fn from_object(o: &Object) -> (Policy, Vec<KyvernoError>) {
         let v = &o.value;
-        let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
-        let kind = v.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = v
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let kind = v
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let namespace = if kind == "Policy" || kind.starts_with("Namespaced") {
-            Some(v.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string())
+            Some(
+                v.pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("default")
+                    .to_string(),
+            )
         } else {
             None
         };
@@ -327,13 +353,21 @@ impl Policy {
             message
         };
         if POLICY_KINDS.contains(&kind.as_str()) {
-            let own: Vec<Value> = v.pointer("/spec/rules").and_then(Value::as_array).cloned().unwrap_or_default();
+            let own: Vec<Value> = v
+                .pointer("/spec/rules")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             for (i, r) in own.iter().enumerate() {
                 if let Some((p, m)) = lint(r, &format!("/spec/rules/{i}")) {
                     broken = Some(fail(&p, m, &mut errors));
                 }
             }
-            rules = autogen::compute_rules(&own, v.pointer("/metadata/annotations").and_then(Value::as_object));
+            rules = autogen::compute_rules(
+                &own,
+                v.pointer("/metadata/annotations")
+                    .and_then(Value::as_object),
+            );
         } else if kind.contains("ValidatingPolicy") || kind.contains("MutatingPolicy") {
             let spec = v.get("spec").cloned().unwrap_or(Value::Null);
             let mut variants = Vec::new();
@@ -372,7 +406,10 @@ impl Policy {
     /// Evaluates the policy on a resource: one result per rule that matches.
     pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
         if let Some(ns) = &self.namespace {
-            let rns = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
+            let rns = resource
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default");
             if rns != ns {
                 return Vec::new();
             }
@@ -387,7 +424,6 @@ impl Policy {
             generated: e.generated,
         };
         if let Some(b) = &self.broken {
-
             if self.cel.is_none() && !self.rules.is_empty() {
                 let t = matching::Target::new(resource, info);
                 return self
@@ -403,7 +439,11 @@ impl Policy {
                     })
                     .collect();
             }
-            return vec![result("", engine::Eval::new(Status::Error, b.clone()), "validate")];
+            return vec![result(
+                "",
+                engine::Eval::new(Status::Error, b.clone()),
+                "validate",
+            )];
         }
         if let Some(c) = &self.cel {
             for (mc, checks) in &c.variants {
@@ -411,9 +451,17 @@ impl Policy {
                     continue;
                 }
                 if self.kind.contains("MutatingPolicy") {
-                    return vec![result("", engine::eval_cel_mutation(checks, resource, info), "mutate")];
+                    return vec![result(
+                        "",
+                        engine::eval_cel_mutation(checks, resource, info),
+                        "mutate",
+                    )];
                 }
-                return vec![result("", engine::eval_cel_policy(checks, resource, info), "validate")];
+                return vec![result(
+                    "",
+                    engine::eval_cel_policy(checks, resource, info),
+                    "validate",
+                )];
             }
             return Vec::new();
         }
@@ -467,19 +515,34 @@ pub fn resource_of(kind: &str) -> String {
 fn cel_variants(spec: &Value) -> Vec<(Value, Value)> {
     let mc = spec.get("matchConstraints").cloned().unwrap_or(Value::Null);
     let mut out = vec![(mc.clone(), spec.clone())];
-    let rules = mc.get("resourceRules").and_then(Value::as_array).cloned().unwrap_or_default();
+    let rules = mc
+        .get("resourceRules")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let single = |k: &str, want: &str, r: &Value| {
-        r.get(k).and_then(Value::as_array).is_some_and(|a| a.len() == 1 && a.first().and_then(Value::as_str) == Some(want))
+        r.get(k)
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.len() == 1 && a.first().and_then(Value::as_str) == Some(want))
     };
     let object_selector = mc.get("objectSelector").is_some_and(|s| {
-        s.get("matchLabels").and_then(Value::as_object).is_some_and(|m| !m.is_empty())
-            || s.get("matchExpressions").and_then(Value::as_array).is_some_and(|m| !m.is_empty())
+        s.get("matchLabels")
+            .and_then(Value::as_object)
+            .is_some_and(|m| !m.is_empty())
+            || s.get("matchExpressions")
+                .and_then(Value::as_array)
+                .is_some_and(|m| !m.is_empty())
     });
     let can = rules.len() == 1
         && !object_selector
-        && mc.get("excludeResourceRules").and_then(Value::as_array).is_none_or(|a| a.is_empty())
+        && mc
+            .get("excludeResourceRules")
+            .and_then(Value::as_array)
+            .is_none_or(|a| a.is_empty())
         && rules.first().is_some_and(|r| {
-            r.get("resourceNames").and_then(Value::as_array).is_none_or(|a| a.is_empty())
+            r.get("resourceNames")
+                .and_then(Value::as_array)
+                .is_none_or(|a| a.is_empty())
                 && single("apiGroups", "", r)
                 && single("apiVersions", "v1", r)
                 && single("resources", "pods", r)
@@ -490,18 +553,36 @@ fn cel_variants(spec: &Value) -> Vec<(Value, Value)> {
     let controllers: Vec<String> = spec
         .pointer("/autogen/podControllers/controllers")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-        .unwrap_or_else(|| {
-            ["daemonsets", "deployments", "replicasets", "statefulsets", "jobs", "cronjobs"]
-                .iter()
-                .map(|s| s.to_string())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
                 .collect()
+        })
+        .unwrap_or_else(|| {
+            [
+                "daemonsets",
+                "deployments",
+                "replicasets",
+                "statefulsets",
+                "jobs",
+                "cronjobs",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
         });
-    let ops = rules.first().and_then(|r| r.get("operations")).cloned().unwrap_or(Value::Null);
+    let ops = rules
+        .first()
+        .and_then(|r| r.get("operations"))
+        .cloned()
+        .unwrap_or(Value::Null);
     let defaults: Vec<(&str, &str)> = controllers
         .iter()
         .filter_map(|c| match c.as_str() {
-            "daemonsets" | "deployments" | "replicasets" | "statefulsets" => Some(("apps", c.as_str())),
+            "daemonsets" | "deployments" | "replicasets" | "statefulsets" => {
+                Some(("apps", c.as_str()))
+            }
             "jobs" => Some(("batch", "jobs")),
             _ => None,
         })
@@ -522,13 +603,17 @@ fn cel_variants(spec: &Value) -> Vec<(Value, Value)> {
             .map(|(g, rs)| serde_json::json!({"apiGroups": [g], "apiVersions": ["v1"], "resources": rs, "operations": ops}))
             .collect();
         let mut new_mc = serde_json::json!({"resourceRules": rr});
-        if let Some(ns) = mc.get("namespaceSelector") {
-            new_mc["namespaceSelector"] = ns.clone();
+        if let (Some(ns), Some(o)) = (mc.get("namespaceSelector"), new_mc.as_object_mut()) {
+            o.insert("namespaceSelector".into(), ns.clone());
         }
         let mut text = spec.to_string();
         for (from, to) in [("spec", to_spec), ("metadata", to_meta)] {
             text = replace_protected(&text, &format!("object.{from}"), &format!("object.{to}"));
-            text = replace_protected(&text, &format!("oldObject.{from}"), &format!("oldObject.{to}"));
+            text = replace_protected(
+                &text,
+                &format!("oldObject.{from}"),
+                &format!("oldObject.{to}"),
+            );
         }
         if let Ok(s) = serde_json::from_str::<Value>(&text) {
             out.push((new_mc, s));
@@ -553,7 +638,9 @@ fn replace_protected(data: &str, from: &str, to: &str) -> String {
         out.push_str(rest.get(..i).unwrap_or(""));
         let after = rest.get(i + from.len()..).unwrap_or("");
         let protected = after.strip_prefix(".namespace").is_some_and(|n| {
-            n.chars().next().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+            n.chars()
+                .next()
+                .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
         });
         out.push_str(if protected { from } else { to });
         rest = after;
@@ -568,28 +655,45 @@ fn cel_matches(mc: &Value, resource: &Value, info: &AdmissionInfo) -> bool {
     let rule_ok = |r: &Value| {
         let has = |k: &str, v: &str| {
             r.get(k).and_then(Value::as_array).is_some_and(|a| {
-                a.iter().filter_map(Value::as_str).any(|x| x == "*" || x == v)
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .any(|x| x == "*" || x == v)
             })
         };
         has("apiGroups", t.group)
             && has("apiVersions", t.version)
             && has("resources", &plural)
-            && r.get("resourceNames").and_then(Value::as_array).is_none_or(|names| {
-                names.is_empty() || names.iter().filter_map(Value::as_str).any(|n| n == t.name)
-            })
-            && r.get("operations").and_then(Value::as_array).is_none_or(|ops| {
-                ops.iter().filter_map(Value::as_str).any(|o| o == "*" || o == info.operation)
-            })
+            && r.get("resourceNames")
+                .and_then(Value::as_array)
+                .is_none_or(|names| {
+                    names.is_empty() || names.iter().filter_map(Value::as_str).any(|n| n == t.name)
+                })
+            && r.get("operations")
+                .and_then(Value::as_array)
+                .is_none_or(|ops| {
+                    ops.iter()
+                        .filter_map(Value::as_str)
+                        .any(|o| o == "*" || o == info.operation)
+                })
     };
     let rules = mc.get("resourceRules").and_then(Value::as_array);
     if !rules.is_some_and(|rs| rs.iter().any(rule_ok)) {
         return false;
     }
-    if mc.get("excludeResourceRules").and_then(Value::as_array).is_some_and(|rs| rs.iter().any(rule_ok)) {
+    if mc
+        .get("excludeResourceRules")
+        .and_then(Value::as_array)
+        .is_some_and(|rs| rs.iter().any(rule_ok))
+    {
         return false;
     }
     if let Some(sel) = mc.get("objectSelector")
-        && !matching::selector_matches(sel, resource.pointer("/metadata/labels").and_then(Value::as_object))
+        && !matching::selector_matches(
+            sel,
+            resource
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object),
+        )
     {
         return false;
     }

@@ -18,10 +18,17 @@ pub struct Target<'a> {
 
 impl<'a> Target<'a> {
     pub fn new(object: &'a Value, info: &'a AdmissionInfo) -> Target<'a> {
-        let api = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let api = object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
         let meta = object.get("metadata");
-        let s = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str).unwrap_or("");
+        let s = |k: &str| {
+            meta.and_then(|m| m.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
         Target {
             object,
             group,
@@ -45,23 +52,31 @@ pub fn rule_matches(rule: &Value, t: &Target<'_>) -> bool {
     let Some(m) = rule.get("match") else {
         return false;
     };
-    if !block_matches(m, t, false) {
+    if !block_matches(m, t) {
         return false;
     }
     match rule.get("exclude") {
-        Some(e) if !e.is_null() => !block_matches(e, t, true),
+        Some(e) if !e.is_null() => !block_matches(e, t),
         _ => true,
     }
 }
 
-fn block_matches(b: &Value, t: &Target<'_>, exclude: bool) -> bool {
-    if let Some(any) = b.get("any").and_then(Value::as_array).filter(|a| !a.is_empty()) {
-        return any.iter().any(|f| filter_matches(f, t, exclude));
+fn block_matches(b: &Value, t: &Target<'_>) -> bool {
+    if let Some(any) = b
+        .get("any")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+    {
+        return any.iter().any(|f| filter_matches(f, t));
     }
-    if let Some(all) = b.get("all").and_then(Value::as_array).filter(|a| !a.is_empty()) {
-        return all.iter().all(|f| filter_matches(f, t, exclude));
+    if let Some(all) = b
+        .get("all")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+    {
+        return all.iter().all(|f| filter_matches(f, t));
     }
-    filter_matches(b, t, exclude)
+    filter_matches(b, t)
 }
 
 fn is_empty_filter(f: &Value) -> bool {
@@ -74,9 +89,9 @@ fn is_empty_filter(f: &Value) -> bool {
     empty("resources") && empty("subjects") && empty("roles") && empty("clusterRoles")
 }
 
-fn filter_matches(f: &Value, t: &Target<'_>, exclude: bool) -> bool {
+fn filter_matches(f: &Value, t: &Target<'_>) -> bool {
     if is_empty_filter(f) {
-        return !exclude && false;
+        return false;
     }
     if let Some(r) = f.get("resources").filter(|r| !r.is_null())
         && !resource_matches(r, t)
@@ -119,7 +134,10 @@ fn resource_matches(r: &Value, t: &Target<'_>) -> bool {
     if !kinds.is_empty() && !kind_matches(&kinds, t) {
         return false;
     }
-    if let Some(name) = r.get("name").and_then(Value::as_str).filter(|s| !s.is_empty())
+    if let Some(name) = r
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
         && !wc(name, t.name)
     {
         return false;
@@ -130,12 +148,20 @@ fn resource_matches(r: &Value, t: &Target<'_>) -> bool {
     }
     let namespaces = strs(r.get("namespaces"));
     if !namespaces.is_empty() {
-        let ns = if t.kind == "Namespace" { t.name } else { t.namespace };
+        let ns = if t.kind == "Namespace" {
+            t.name
+        } else {
+            t.namespace
+        };
         if !namespaces.iter().any(|n| wc(n, ns)) {
             return false;
         }
     }
-    if let Some(ann) = r.get("annotations").and_then(Value::as_object).filter(|m| !m.is_empty()) {
+    if let Some(ann) = r
+        .get("annotations")
+        .and_then(Value::as_object)
+        .filter(|m| !m.is_empty())
+    {
         let res = t
             .object
             .get("metadata")
@@ -223,11 +249,23 @@ fn user_matches(f: &Value, info: &AdmissionInfo) -> bool {
         return false;
     }
     let croles = strs(f.get("clusterRoles"));
-    if !croles.is_empty() && !croles.iter().any(|r| info.cluster_roles.iter().any(|x| x == r)) {
+    if !croles.is_empty()
+        && !croles
+            .iter()
+            .any(|r| info.cluster_roles.iter().any(|x| x == r))
+    {
         return false;
     }
-    if let Some(subjects) = f.get("subjects").and_then(Value::as_array).filter(|a| !a.is_empty()) {
-        let user = info.user_info.get("username").and_then(Value::as_str).unwrap_or("");
+    if let Some(subjects) = f
+        .get("subjects")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+    {
+        let user = info
+            .user_info
+            .get("username")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let groups = strs(info.user_info.get("groups"));
         let ok = subjects.iter().any(|s| {
             let kind = s.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -258,10 +296,25 @@ mod tests {
         let info = AdmissionInfo::default();
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "prod", "labels": {"app": "web"}}});
         let t = Target::new(&pod, &info);
-        assert!(rule_matches(&json!({"match": {"any": [{"resources": {"kinds": ["Pod"]}}]}}), &t));
-        assert!(rule_matches(&json!({"match": {"resources": {"kinds": ["v1/Pod"], "namespaces": ["pr*"]}}}), &t));
-        assert!(!rule_matches(&json!({"match": {"resources": {"kinds": ["apps/v1/Deployment"]}}}), &t));
-        assert!(!rule_matches(&json!({"match": {"resources": {"kinds": ["Pod"]}}, "exclude": {"any": [{"resources": {"selector": {"matchLabels": {"app": "w*"}}}}]}}), &t));
-        assert!(!rule_matches(&json!({"match": {"resources": {"kinds": ["Pod"], "operations": ["DELETE"]}}}), &t));
+        assert!(rule_matches(
+            &json!({"match": {"any": [{"resources": {"kinds": ["Pod"]}}]}}),
+            &t
+        ));
+        assert!(rule_matches(
+            &json!({"match": {"resources": {"kinds": ["v1/Pod"], "namespaces": ["pr*"]}}}),
+            &t
+        ));
+        assert!(!rule_matches(
+            &json!({"match": {"resources": {"kinds": ["apps/v1/Deployment"]}}}),
+            &t
+        ));
+        assert!(!rule_matches(
+            &json!({"match": {"resources": {"kinds": ["Pod"]}}, "exclude": {"any": [{"resources": {"selector": {"matchLabels": {"app": "w*"}}}}]}}),
+            &t
+        ));
+        assert!(!rule_matches(
+            &json!({"match": {"resources": {"kinds": ["Pod"], "operations": ["DELETE"]}}}),
+            &t
+        ));
     }
 }

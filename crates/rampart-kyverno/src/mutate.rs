@@ -26,7 +26,12 @@ pub fn mutate(m: &Value, resource: &Value, ctx: &mut Ctx) -> Eval {
 }
 
 /// Applies one mutate block (or foreach entry); `Ok(false)` when nothing applied.
-fn apply_block(m: &Value, current: &mut Value, ctx: &mut Ctx, nesting: usize) -> Result<bool, String> {
+fn apply_block(
+    m: &Value,
+    current: &mut Value,
+    ctx: &mut Ctx,
+    nesting: usize,
+) -> Result<bool, String> {
     let mut applied = false;
     if let Some(p) = m.get("patchStrategicMerge") {
         ctx.set_path("request.object", current.clone());
@@ -47,7 +52,11 @@ fn apply_block(m: &Value, current: &mut Value, ctx: &mut Ctx, nesting: usize) ->
         if let Some(e) = errs.first() {
             return Err(format!("patchesJson6902: {}", e.message));
         }
-        let ops = docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Array(Vec::new()));
+        let ops = docs
+            .into_iter()
+            .next()
+            .map(|d| d.value)
+            .unwrap_or(Value::Array(Vec::new()));
         let ops = ops.as_array().cloned().unwrap_or_default();
         apply_json_patch(current, &ops)?;
         applied = true;
@@ -94,11 +103,16 @@ fn apply_block(m: &Value, current: &mut Value, ctx: &mut Ctx, nesting: usize) ->
 }
 
 fn pointer_segments(path: &str) -> Vec<String> {
-    path.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect()
+    path.split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect()
 }
 
 fn pointer_of(segs: &[String]) -> String {
-    segs.iter().map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1"))).collect()
+    segs.iter()
+        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+        .collect()
 }
 
 /// Applies JSON patch operations as Kyverno does: `add` creates missing parents
@@ -114,7 +128,9 @@ pub fn apply_json_patch(doc: &mut Value, ops: &[Value]) -> Result<(), String> {
         let mut cur: &mut Value = doc;
         let mut missing = false;
         for i in 0..n {
-            let Some(seg) = segs.get(i).cloned() else { break };
+            let Some(seg) = segs.get(i).cloned() else {
+                break;
+            };
             let last = i + 1 == n;
             let next_is_index = segs
                 .get(i + 1)
@@ -125,7 +141,11 @@ pub fn apply_json_patch(doc: &mut Value, ops: &[Value]) -> Result<(), String> {
             {
                 let resolved = a.len() as i64 + neg;
                 let fixed = if resolved < 0 || (last && a.is_empty()) {
-                    if last && kind == "add" { "-".to_string() } else { "0".to_string() }
+                    if last && kind == "add" {
+                        "-".to_string()
+                    } else {
+                        "0".to_string()
+                    }
                 } else if last && kind == "add" {
                     (resolved + 1).to_string()
                 } else {
@@ -139,7 +159,13 @@ pub fn apply_json_patch(doc: &mut Value, ops: &[Value]) -> Result<(), String> {
                 break;
             }
             let seg = segs.get(i).cloned().unwrap_or_default();
-            let fresh = || if next_is_index { Value::Array(Vec::new()) } else { Value::Object(Map::new()) };
+            let fresh = || {
+                if next_is_index {
+                    Value::Array(Vec::new())
+                } else {
+                    Value::Object(Map::new())
+                }
+            };
             cur = match cur {
                 Value::Object(m) => {
                     if !m.contains_key(&seg) {
@@ -160,7 +186,11 @@ pub fn apply_json_patch(doc: &mut Value, ops: &[Value]) -> Result<(), String> {
                     }
                 }
                 Value::Array(a) => {
-                    let ix = if seg == "-" { a.len() } else { seg.parse::<usize>().unwrap_or(usize::MAX) };
+                    let ix = if seg == "-" {
+                        a.len()
+                    } else {
+                        seg.parse::<usize>().unwrap_or(usize::MAX)
+                    };
                     if ix >= a.len() {
                         if kind != "add" || ix != a.len() {
                             missing = true;
@@ -214,7 +244,13 @@ fn strip_anchors(v: &Value) -> Value {
             let mut out = Map::new();
             for (k, v) in m {
                 match anchor::parse(k) {
-                    Some((AnchorKind::Condition | AnchorKind::Global | AnchorKind::Negation | AnchorKind::Existence, _)) => {}
+                    Some((
+                        AnchorKind::Condition
+                        | AnchorKind::Global
+                        | AnchorKind::Negation
+                        | AnchorKind::Existence,
+                        _,
+                    )) => {}
                     Some((_, b)) => {
                         out.insert(b.to_string(), strip_anchors(v));
                     }
@@ -264,19 +300,32 @@ fn has_anchor(v: &Value, global_only: bool) -> bool {
 struct GlobalFail;
 
 /// Merges `patch` into `resource`. `Ok(None)`: a conditional anchor did not hold here.
-fn merge(resource: Option<&Value>, patch: &Value, prepend: bool) -> Result<Option<Value>, GlobalFail> {
+fn merge(
+    resource: Option<&Value>,
+    patch: &Value,
+    prepend: bool,
+) -> Result<Option<Value>, GlobalFail> {
     match patch {
         Value::Object(pm) => {
             let empty = Map::new();
             let rm = resource.and_then(Value::as_object).unwrap_or(&empty);
             for (k, v) in pm {
-                let Some((kind @ (AnchorKind::Condition | AnchorKind::Global), bare)) = anchor::parse(k) else {
+                let Some((kind @ (AnchorKind::Condition | AnchorKind::Global), bare)) =
+                    anchor::parse(k)
+                else {
                     continue;
                 };
                 let mut cond = Map::new();
                 cond.insert(format!("({bare})"), condition_part(v));
-                if !matches!(match_pattern(&Value::Object(rm.clone()), &Value::Object(cond)), Outcome::Pass) {
-                    return if kind == AnchorKind::Global { Err(GlobalFail) } else { Ok(None) };
+                if !matches!(
+                    match_pattern(&Value::Object(rm.clone()), &Value::Object(cond)),
+                    Outcome::Pass
+                ) {
+                    return if kind == AnchorKind::Global {
+                        Err(GlobalFail)
+                    } else {
+                        Ok(None)
+                    };
                 }
             }
             let mut out = rm.clone();
@@ -326,7 +375,10 @@ fn merge(resource: Option<&Value>, patch: &Value, prepend: bool) -> Result<Optio
             Ok(Some(Value::Object(out)))
         }
         Value::Array(pa) => {
-            let ra: Vec<Value> = resource.and_then(Value::as_array).cloned().unwrap_or_default();
+            let ra: Vec<Value> = resource
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             if pa.is_empty() || !pa.iter().all(Value::is_object) {
                 return Ok(Some(strip_anchors(patch)));
             }
@@ -339,12 +391,9 @@ fn merge(resource: Option<&Value>, patch: &Value, prepend: bool) -> Result<Optio
                     // no element meets skips the whole patch.
                     let mut met = false;
                     for item in out.iter_mut() {
-                        match merge(Some(item), pe, prepend) {
-                            Ok(Some(new)) => {
-                                met = true;
-                                *item = new;
-                            }
-                            Ok(None) | Err(GlobalFail) => {}
+                        if let Ok(Some(new)) = merge(Some(item), pe, prepend) {
+                            met = true;
+                            *item = new;
                         }
                     }
                     if !met && has_anchor(pe, true) {
@@ -353,7 +402,10 @@ fn merge(resource: Option<&Value>, patch: &Value, prepend: bool) -> Result<Optio
                     continue;
                 }
                 let name = pm.get("name").cloned();
-                match name.as_ref().and_then(|n| out.iter().position(|i| i.get("name") == Some(n))) {
+                match name
+                    .as_ref()
+                    .and_then(|n| out.iter().position(|i| i.get("name") == Some(n)))
+                {
                     Some(pos) => {
                         if let Some(item) = out.get_mut(pos)
                             && let Some(new) = merge(Some(item), pe, prepend)?
@@ -401,13 +453,20 @@ fn additions(v: &Value) -> Option<Value> {
             _ => {}
         }
     }
-    if out.is_empty() { None } else { Some(Value::Object(out)) }
+    if out.is_empty() {
+        None
+    } else {
+        Some(Value::Object(out))
+    }
 }
 
 /// A generate rule: the resource it would create.
 pub fn generate(g: &Value, _resource: &Value, ctx: &Ctx) -> Eval {
     if g.get("clone").is_some() || g.get("cloneList").is_some() {
-        return Eval::new(Status::Error, "generate with clone needs the source resource from a cluster");
+        return Eval::new(
+            Status::Error,
+            "generate with clone needs the source resource from a cluster",
+        );
     }
     let Some(data) = g.get("data") else {
         return Eval::new(Status::Error, "generate rule has no data");
@@ -422,7 +481,9 @@ pub fn generate(g: &Value, _resource: &Value, ctx: &Ctx) -> Eval {
         let s = |k: &str| g.get(k).cloned().unwrap_or(Value::Null);
         o.insert("apiVersion".into(), s("apiVersion"));
         o.insert("kind".into(), s("kind"));
-        let meta = o.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+        let meta = o
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Some(m) = meta.as_object_mut() {
             m.insert("name".into(), s("name"));
             if !s("namespace").is_null() {
@@ -443,11 +504,29 @@ mod tests {
     #[test]
     fn merges_with_anchors() {
         let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "nginx"}, {"name": "b", "image": "redis"}]}});
-        let out = strategic_merge(&pod, &json!({"metadata": {"labels": {"+(team)": "x"}}})).unwrap();
+        let out =
+            strategic_merge(&pod, &json!({"metadata": {"labels": {"+(team)": "x"}}})).unwrap();
         assert_eq!(out["metadata"]["labels"]["team"], json!("x"));
-        let out = strategic_merge(&pod, &json!({"spec": {"containers": [{"(image)": "nginx", "imagePullPolicy": "Always"}]}})).unwrap();
-        assert_eq!(out["spec"]["containers"][0]["imagePullPolicy"], json!("Always"));
-        assert!(out["spec"]["containers"][1].get("imagePullPolicy").is_none());
-        assert!(strategic_merge(&pod, &json!({"(metadata)": {"name": "q"}, "spec": {"x": 1}})).is_none());
+        let out = strategic_merge(
+            &pod,
+            &json!({"spec": {"containers": [{"(image)": "nginx", "imagePullPolicy": "Always"}]}}),
+        )
+        .unwrap();
+        assert_eq!(
+            out["spec"]["containers"][0]["imagePullPolicy"],
+            json!("Always")
+        );
+        assert!(
+            out["spec"]["containers"][1]
+                .get("imagePullPolicy")
+                .is_none()
+        );
+        assert!(
+            strategic_merge(
+                &pod,
+                &json!({"(metadata)": {"name": "q"}, "spec": {"x": 1}})
+            )
+            .is_none()
+        );
     }
 }

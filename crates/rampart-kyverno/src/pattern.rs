@@ -39,7 +39,10 @@ pub enum Outcome {
     Pass,
     /// A conditional or global anchor did not hold: the rule does not apply.
     Skip(String),
-    Fail { path: String, msg: String },
+    Fail {
+        path: String,
+        msg: String,
+    },
     /// Kyverno reports these as rule errors (an anchor key absent everywhere, empty arrays).
     Error(String),
 }
@@ -66,9 +69,9 @@ impl AnchorMap {
         }
     }
     fn keys_missing(&self) -> bool {
-        self.seen.iter().any(|(k, v)| {
-            !*v && !matches!(anchor::parse(k), Some((AnchorKind::Negation, _)))
-        })
+        self.seen
+            .iter()
+            .any(|(k, v)| !*v && !matches!(anchor::parse(k), Some((AnchorKind::Negation, _))))
     }
 }
 
@@ -175,7 +178,10 @@ fn show(v: &Value) -> String {
 
 /// Expands wildcard keys of `metadata.labels` and `metadata.annotations` in a pattern to the
 /// resource's matching keys.
-fn expand_metadata(pattern: &Map<String, Value>, resource: &Map<String, Value>) -> Option<Map<String, Value>> {
+fn expand_metadata(
+    pattern: &Map<String, Value>,
+    resource: &Map<String, Value>,
+) -> Option<Map<String, Value>> {
     let (mkey, pmeta) = pattern
         .iter()
         .find(|(k, _)| anchor::bare(k) == "metadata")?;
@@ -347,7 +353,9 @@ fn handle(
                     is_pattern_error: false,
                 }),
                 None => Err(PatternErr {
-                    msg: format!("{COND_MSG}: conditional anchor key doesn't exist in the resource"),
+                    msg: format!(
+                        "{COND_MSG}: conditional anchor key doesn't exist in the resource"
+                    ),
                     path: cur,
                     is_pattern_error: false,
                 }),
@@ -367,7 +375,10 @@ fn handle(
         Some((AnchorKind::Negation, k)) => {
             let cur = format!("{path}{k}/");
             if resource.contains_key(k) {
-                Err(PatternErr::plain(&cur, format!("{NEG_MSG}: {cur} is not allowed")))
+                Err(PatternErr::plain(
+                    &cur,
+                    format!("{NEG_MSG}: {cur} is not allowed"),
+                ))
             } else {
                 Ok(())
             }
@@ -393,7 +404,8 @@ fn handle(
             let Value::Array(pats) = pattern else {
                 return Err(PatternErr::plain(
                     &cur,
-                    "invalid pattern type: Pattern has to be of list to compare against resource".into(),
+                    "invalid pattern type: Pattern has to be of list to compare against resource"
+                        .into(),
                 ));
             };
             for p in pats {
@@ -403,9 +415,10 @@ fn handle(
                         "invalid pattern type: Pattern has to be of type map to compare against items in resource".into(),
                     ));
                 }
-                let found = items.iter().enumerate().any(|(i, item)| {
-                    validate_element(item, p, &format!("{cur}{i}/"), ac).is_ok()
-                });
+                let found = items
+                    .iter()
+                    .enumerate()
+                    .any(|(i, item)| validate_element(item, p, &format!("{cur}{i}/"), ac).is_ok());
                 if !found {
                     return Err(PatternErr::plain(
                         &cur,
@@ -451,7 +464,11 @@ fn validate_array(
             }
             if apply == 0 && !skips.is_empty() {
                 return Err(PatternErr {
-                    msg: skips.iter().map(|e| e.msg.as_str()).collect::<Vec<_>>().join("; "),
+                    msg: skips
+                        .iter()
+                        .map(|e| e.msg.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; "),
                     path: path.to_string(),
                     is_pattern_error: true,
                 });
@@ -480,7 +497,11 @@ fn validate_array(
             }
             if apply == 0 && !skips.is_empty() {
                 return Err(PatternErr {
-                    msg: skips.iter().map(|e| e.msg.as_str()).collect::<Vec<_>>().join("; "),
+                    msg: skips
+                        .iter()
+                        .map(|e| e.msg.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; "),
                     path: path.to_string(),
                     is_pattern_error: true,
                 });
@@ -502,8 +523,7 @@ pub fn value_matches(value: &Value, pattern: &Value) -> bool {
                         if let Some(vi) = v.as_i64() {
                             vi == pi
                         } else {
-                            v.as_f64()
-                                .is_some_and(|f| f.trunc() == f && f as i64 == pi)
+                            v.as_f64().is_some_and(|f| f.trunc() == f && f as i64 == pi)
                         }
                     }
                     Value::String(s) => s.parse::<i64>().is_ok_and(|v| v == pi),
@@ -611,9 +631,11 @@ fn string_pattern(value: &Value, pattern: &str) -> bool {
     } else if pattern.starts_with('!') {
         Op::NotEqual
     } else if let Some((l, r)) = range(pattern, "!-") {
-        return string_pattern(value, &format!("< {l}")) || string_pattern(value, &format!("> {r}"));
+        return string_pattern(value, &format!("< {l}"))
+            || string_pattern(value, &format!("> {r}"));
     } else if let Some((l, r)) = range(pattern, "-") {
-        return string_pattern(value, &format!(">= {l}")) && string_pattern(value, &format!("<= {r}"));
+        return string_pattern(value, &format!(">= {l}"))
+            && string_pattern(value, &format!("<= {r}"));
     } else {
         Op::Equal
     };
@@ -689,6 +711,11 @@ fn go_float_e(v: f64) -> String {
     }
 }
 
+/// Whether `s` is an in-range pattern (`1-10`).
+pub fn is_range(s: &str) -> bool {
+    range(s, "-").is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,15 +741,24 @@ mod tests {
     fn anchors() {
         let pod = json!({"spec": {"containers": [{"name": "a", "image": "nginx:1"}]}});
         assert_eq!(
-            match_pattern(&pod, &json!({"spec": {"containers": [{"image": "!*:latest"}]}})),
+            match_pattern(
+                &pod,
+                &json!({"spec": {"containers": [{"image": "!*:latest"}]}})
+            ),
             Outcome::Pass
         );
         assert!(matches!(
-            match_pattern(&pod, &json!({"spec": {"containers": [{"(name)": "b", "image": "x"}]}})),
+            match_pattern(
+                &pod,
+                &json!({"spec": {"containers": [{"(name)": "b", "image": "x"}]}})
+            ),
             Outcome::Skip(_)
         ));
         assert!(matches!(
-            match_pattern(&pod, &json!({"spec": {"X(hostNetwork)": "null", "containers": [{"image": "nginx*"}]}})),
+            match_pattern(
+                &pod,
+                &json!({"spec": {"X(hostNetwork)": "null", "containers": [{"image": "nginx*"}]}})
+            ),
             Outcome::Pass
         ));
         assert!(matches!(
@@ -730,9 +766,4 @@ mod tests {
             Outcome::Fail { .. }
         ));
     }
-}
-
-/// Whether `s` is an in-range pattern (`1-10`).
-pub fn is_range(s: &str) -> bool {
-    range(s, "-").is_some()
 }

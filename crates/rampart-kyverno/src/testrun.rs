@@ -84,12 +84,20 @@ fn read_docs(path: &Path) -> Result<Vec<Value>, KyvernoError> {
 
 fn load_objects(path: &Path) -> (Vec<Object>, Vec<KyvernoError>) {
     let loaded = rampart_manifest::load_paths(&[path]);
-    (loaded.objects, loaded.errors.into_iter().map(KyvernoError::from).collect())
+    (
+        loaded.objects,
+        loaded.errors.into_iter().map(KyvernoError::from).collect(),
+    )
 }
 
 fn strs(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -110,27 +118,72 @@ fn load_values(path: &Path) -> Result<Values, KyvernoError> {
         if let Some(g) = doc.get("globalValues").and_then(Value::as_object) {
             out.global.extend(g.clone());
         }
-        for p in doc.get("policies").and_then(Value::as_array).into_iter().flatten() {
-            let pname = p.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-            for r in p.get("rules").and_then(Value::as_array).into_iter().flatten() {
-                let rname = r.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        for p in doc
+            .get("policies")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let pname = p
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            for r in p
+                .get("rules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let rname = r
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 if let Some(v) = r.get("values").and_then(Value::as_object) {
                     out.rules.insert((pname.clone(), rname), v.clone());
                 }
             }
-            for r in p.get("resources").and_then(Value::as_array).into_iter().flatten() {
-                let rname = r.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+            for r in p
+                .get("resources")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let rname = r
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 if let Some(v) = r.get("values").and_then(Value::as_object) {
                     out.resources.insert((pname.clone(), rname), v.clone());
                 }
             }
         }
-        for ns in doc.get("namespaces").and_then(Value::as_array).into_iter().flatten() {
+        for ns in doc
+            .get("namespaces")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             out.namespaces.push(ns.clone());
         }
-        for ns in doc.get("namespaceSelector").and_then(Value::as_array).into_iter().flatten() {
-            let name = ns.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-            let labels = ns.get("labels").and_then(Value::as_object).cloned().unwrap_or_default();
+        for ns in doc
+            .get("namespaceSelector")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = ns
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let labels = ns
+                .get("labels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             out.namespace_labels.insert(name, labels);
         }
     }
@@ -145,13 +198,21 @@ fn normalize(v: &Value) -> Option<Value> {
                 .iter()
                 .filter_map(|(k, v)| normalize(v).map(|v| (k.clone(), v)))
                 .collect();
-            if out.is_empty() { None } else { Some(Value::Object(out)) }
+            if out.is_empty() {
+                None
+            } else {
+                Some(Value::Object(out))
+            }
         }
         Value::Array(a) => {
             if a.is_empty() {
                 None
             } else {
-                Some(Value::Array(a.iter().map(|x| normalize(x).unwrap_or(Value::Null)).collect()))
+                Some(Value::Array(
+                    a.iter()
+                        .map(|x| normalize(x).unwrap_or(Value::Null))
+                        .collect(),
+                ))
             }
         }
         Value::Number(n) => Some(match n.as_f64() {
@@ -198,8 +259,18 @@ fn first_diff(expected: &Value, actual: &Value, path: &str) -> String {
 }
 
 fn ident(v: &Value) -> (String, String, String, String) {
-    let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
-    (s("/apiVersion"), s("/kind"), s("/metadata/namespace"), s("/metadata/name"))
+    let s = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    (
+        s("/apiVersion"),
+        s("/kind"),
+        s("/metadata/namespace"),
+        s("/metadata/name"),
+    )
 }
 
 /// Finds the expected resource for `actual` among the documents of the given files.
@@ -209,10 +280,10 @@ fn expected_for(actual: &Value, files: &[Value]) -> Option<Value> {
     for f in files {
         let (ea, ek, ens, en) = ident(f);
         if ek == k && en == n && (ea == a || ea.is_empty()) {
-            if ens == ns || (ens.is_empty() || ns.is_empty()) {
-                if ens == ns {
-                    return Some(f.clone());
-                }
+            if ens == ns {
+                return Some(f.clone());
+            }
+            if ens.is_empty() || ns.is_empty() {
                 fallback = Some(f.clone());
             }
         }
@@ -222,15 +293,45 @@ fn expected_for(actual: &Value, files: &[Value]) -> Option<Value> {
 
 /// Kinds that have no namespace.
 const CLUSTER_SCOPED: &[&str] = &[
-    "Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "StorageClass",
-    "CustomResourceDefinition", "PriorityClass", "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
-    "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding", "ClusterPolicy", "IngressClass",
-    "RuntimeClass", "CSIDriver", "CSINode", "APIService", "PodSecurityPolicy", "VolumeAttachment",
-    "ClusterIssuer", "CertificateSigningRequest", "NodePool", "EC2NodeClass", "NodeClaim",
-    "ClusterPolicyReport", "ClusterCleanupPolicy", "ValidatingPolicy", "MutatingPolicy",
-    "GeneratingPolicy", "ImageValidatingPolicy", "DeletingPolicy", "GatewayClass",
-    "ClusterServingRuntime", "ClusterTask", "ClusterTriggerBinding", "ClusterInterceptor",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+    "ClusterPolicy",
+    "IngressClass",
+    "RuntimeClass",
+    "CSIDriver",
+    "CSINode",
+    "APIService",
+    "PodSecurityPolicy",
+    "VolumeAttachment",
+    "ClusterIssuer",
+    "CertificateSigningRequest",
+    "NodePool",
+    "EC2NodeClass",
+    "NodeClaim",
+    "ClusterPolicyReport",
+    "ClusterCleanupPolicy",
+    "ValidatingPolicy",
+    "MutatingPolicy",
+    "GeneratingPolicy",
+    "ImageValidatingPolicy",
+    "DeletingPolicy",
+    "GatewayClass",
+    "ClusterServingRuntime",
+    "ClusterTask",
+    "ClusterTriggerBinding",
+    "ClusterInterceptor",
 ];
 
 /// `kyverno test` puts a namespaced resource without a namespace in `default`.
@@ -240,7 +341,10 @@ fn with_default_namespace(mut v: Value) -> Value {
         return v;
     }
     if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut)
-        && meta.get("namespace").and_then(Value::as_str).is_none_or(str::is_empty)
+        && meta
+            .get("namespace")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
     {
         meta.insert("namespace".into(), Value::String("default".into()));
     }
@@ -302,25 +406,50 @@ pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
             }
         }
     }
-    let known: Vec<Value> = values.namespaces.iter().chain(&base.context_resources).chain(&resources).cloned().collect();
+    let known: Vec<Value> = values
+        .namespaces
+        .iter()
+        .chain(&base.context_resources)
+        .chain(&resources)
+        .cloned()
+        .collect();
     for r in &known {
         if r.get("kind").and_then(Value::as_str) == Some("Namespace")
             && let Some(n) = r.pointer("/metadata/name").and_then(Value::as_str)
         {
             base.namespaces.insert(n.to_string(), r.clone());
             if let Some(l) = r.pointer("/metadata/labels").and_then(Value::as_object) {
-                base.namespace_labels.entry(n.to_string()).or_insert_with(|| l.clone());
+                base.namespace_labels
+                    .entry(n.to_string())
+                    .or_insert_with(|| l.clone());
             }
         }
     }
     // Results per (policy index, resource index), computed once.
     let mut cache: HashMap<(usize, usize), Vec<RuleResult>> = HashMap::new();
     let mut rows = Vec::new();
-    for row in test.get("results").and_then(Value::as_array).into_iter().flatten() {
-        let policy = row.get("policy").and_then(Value::as_str).unwrap_or("").to_string();
+    for row in test
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let policy = row
+            .get("policy")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let pname = policy.rsplit('/').next().unwrap_or("").to_string();
-        let rule = row.get("rule").and_then(Value::as_str).unwrap_or("").to_string();
-        let kind = row.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+        let rule = row
+            .get("rule")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let kind = row
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let expected = row
             .get("result")
             .or_else(|| row.get("status"))
@@ -331,11 +460,20 @@ pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
         if let Some(r) = row.get("resource").and_then(Value::as_str) {
             names.push(r.to_string());
         }
-        let patched_files: Vec<Value> = match row.get("patchedResources").or_else(|| row.get("patchedResource")).and_then(Value::as_str) {
-            Some(f) => read_docs(&dir.join(f)).unwrap_or_default().into_iter().map(with_default_namespace).collect(),
+        let patched_files: Vec<Value> = match row
+            .get("patchedResources")
+            .or_else(|| row.get("patchedResource"))
+            .and_then(Value::as_str)
+        {
+            Some(f) => read_docs(&dir.join(f))
+                .unwrap_or_default()
+                .into_iter()
+                .map(with_default_namespace)
+                .collect(),
             None => Vec::new(),
         };
-        let generated_files: Vec<Value> = match row.get("generatedResource").and_then(Value::as_str) {
+        let generated_files: Vec<Value> = match row.get("generatedResource").and_then(Value::as_str)
+        {
             Some(f) => read_docs(&dir.join(f)).unwrap_or_default(),
             None => Vec::new(),
         };
@@ -381,9 +519,13 @@ pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
                 outcome.push((Status::Error, why));
             }
             for &ri in &matched {
-                let Some(res) = resources.get(ri) else { continue };
+                let Some(res) = resources.get(ri) else {
+                    continue;
+                };
                 for &pi in &pidx {
-                    let Some(p) = set.policies.get(pi) else { continue };
+                    let Some(p) = set.policies.get(pi) else {
+                        continue;
+                    };
                     let results = cache.entry((pi, ri)).or_insert_with(|| {
                         let mut info = base.clone();
                         let mut vals: Vec<(String, Value)> = values.global.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -417,7 +559,10 @@ pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
                         }
                         let mut status = r.status;
                         let mut msg = r.message.clone();
-                        if r.rule_type == "mutate" && !patched_files.is_empty() && status == Status::Pass {
+                        if r.rule_type == "mutate"
+                            && !patched_files.is_empty()
+                            && status == Status::Pass
+                        {
                             let actual = r.patched.clone().unwrap_or_else(|| res.clone());
                             match expected_for(&actual, &patched_files) {
                                 Some(exp) if same_resource(&exp, &actual) => {}
@@ -430,13 +575,18 @@ pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
                                 }
                                 None => {
                                     status = Status::Fail;
-                                    msg = "patched resource not found in the expected resources".into();
+                                    msg = "patched resource not found in the expected resources"
+                                        .into();
                                 }
                             }
                         }
-                        if r.rule_type == "generate" && !generated_files.is_empty() && status == Status::Pass {
+                        if r.rule_type == "generate"
+                            && !generated_files.is_empty()
+                            && status == Status::Pass
+                        {
                             let ok = r.generated.iter().any(|g| {
-                                expected_for(g, &generated_files).is_some_and(|e| same_resource(&e, g))
+                                expected_for(g, &generated_files)
+                                    .is_some_and(|e| same_resource(&e, g))
                             });
                             if !ok {
                                 status = Status::Fail;
@@ -456,7 +606,11 @@ pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
                     resource: name.clone(),
                     expected: expected.clone(),
                     actual: None,
-                    message: if matched.is_empty() { "resource not found".into() } else { "excluded".into() },
+                    message: if matched.is_empty() {
+                        "resource not found".into()
+                    } else {
+                        "excluded".into()
+                    },
                 });
             }
             for (status, message) in outcome {

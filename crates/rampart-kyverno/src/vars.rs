@@ -15,12 +15,17 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(data: Value) -> Ctx {
-        Ctx { data, preset: Vec::new() }
+        Ctx {
+            data,
+            preset: Vec::new(),
+        }
     }
 
     /// Whether the values set `name` or a path below it.
     pub fn is_preset(&self, name: &str) -> bool {
-        self.preset.iter().any(|k| k == name || k.strip_prefix(name).is_some_and(|r| r.starts_with('.')))
+        self.preset
+            .iter()
+            .any(|k| k == name || k.strip_prefix(name).is_some_and(|r| r.starts_with('.')))
     }
 
     /// Queries the context with a JMESPath expression.
@@ -79,7 +84,11 @@ pub fn has_vars(s: &str) -> bool {
 pub fn substitute(doc: &Value, ctx: &Ctx) -> Result<Value, String> {
     match doc {
         Value::String(s) => substitute_str(s, ctx),
-        Value::Array(a) => a.iter().map(|v| substitute(v, ctx)).collect::<Result<_, _>>().map(Value::Array),
+        Value::Array(a) => a
+            .iter()
+            .map(|v| substitute(v, ctx))
+            .collect::<Result<_, _>>()
+            .map(Value::Array),
         Value::Object(m) => {
             let mut out = Map::new();
             for (k, v) in m {
@@ -155,12 +164,23 @@ mod tests {
 
     #[test]
     fn substitution_keeps_types() {
-        let ctx = Ctx::new(json!({"request": {"object": {"metadata": {"name": "web", "labels": {"a": "b"}}}}, "n": 3}));
+        let ctx = Ctx::new(
+            json!({"request": {"object": {"metadata": {"name": "web", "labels": {"a": "b"}}}}, "n": 3}),
+        );
         assert_eq!(substitute_str("{{ n }}", &ctx).unwrap(), json!(3));
-        assert_eq!(substitute_str("x-{{request.object.metadata.name}}", &ctx).unwrap(), json!("x-web"));
-        assert_eq!(substitute_str("{{ request.object.metadata.labels }}", &ctx).unwrap(), json!({"a": "b"}));
+        assert_eq!(
+            substitute_str("x-{{request.object.metadata.name}}", &ctx).unwrap(),
+            json!("x-web")
+        );
+        assert_eq!(
+            substitute_str("{{ request.object.metadata.labels }}", &ctx).unwrap(),
+            json!({"a": "b"})
+        );
         assert_eq!(substitute_str("\\{{ n }}", &ctx).unwrap(), json!("{{ n }}"));
-        assert_eq!(substitute_str("{{ missing || 'd' }}", &ctx).unwrap(), json!("d"));
+        assert_eq!(
+            substitute_str("{{ missing || 'd' }}", &ctx).unwrap(),
+            json!("d")
+        );
         assert!(substitute_str("{{ a[ }}", &ctx).is_err());
     }
 }

@@ -73,7 +73,11 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
             writeln!(out)?;
         }
         Format::Text => {
-            writeln!(out, "{:<5} {:<40} {:<36} {:<48} {:<8} {:<8}", "ID", "POLICY", "RULE", "RESOURCE", "RESULT", "ACTUAL")?;
+            writeln!(
+                out,
+                "{:<5} {:<40} {:<36} {:<48} {:<8} {:<8}",
+                "ID", "POLICY", "RULE", "RESOURCE", "RESULT", "ACTUAL"
+            )?;
             let mut shown = 0;
             for (i, r) in rows.iter().enumerate() {
                 if !a.verbose && r.ok() {
@@ -150,7 +154,11 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         Format::Text => {
             for (o, r) in &all {
-                writeln!(out, "{}: {}/{}: {}: {}", o, r.policy, r.rule, r.status, r.message)?;
+                writeln!(
+                    out,
+                    "{}: {}/{}: {}: {}",
+                    o, r.policy, r.rule, r.status, r.message
+                )?;
             }
             let count = |s: Status| all.iter().filter(|(_, r)| r.status == s).count();
             writeln!(
