@@ -52,13 +52,10 @@ pub enum KyvernoError {
     /// A file that could not be read or parsed.
     #[error("{0}")]
     Input(#[from] InputError),
-    /// A policy that cannot run (bad JMESPath, unknown anchor, bad CEL).
-    #[error("{pos}: policy `{policy}`: {message}")]
-    Policy {
-        pos: InputError,
-        policy: String,
-        message: String,
-    },
+    /// A policy that cannot run (bad JMESPath, unknown anchor, bad CEL): where, and
+    /// `policy `NAME`: why` as the message.
+    #[error("{pos}")]
+    Policy { pos: InputError, policy: String },
 }
 
 /// A rule's result, as Kyverno reports it.
@@ -345,10 +342,11 @@ impl Policy {
         let mut rules = Vec::new();
         let mut cel_policy = None;
         let fail = |pointer: &str, message: String, errors: &mut Vec<KyvernoError>| {
+            let mut pos = position(o, pointer);
+            pos.message = format!("policy `{name}`: {message}");
             errors.push(KyvernoError::Policy {
-                pos: position(o, pointer),
+                pos,
                 policy: name.clone(),
-                message: message.clone(),
             });
             message
         };

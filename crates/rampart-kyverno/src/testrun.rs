@@ -353,6 +353,14 @@ fn with_default_namespace(mut v: Value) -> Value {
 
 /// Runs one test file.
 pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
+    run_file_with_errors(path).map(|(rows, _)| rows)
+}
+
+/// Runs one test file; also returns the problems of its policies and resources (the rows of
+/// a broken policy are `error`).
+pub fn run_file_with_errors(
+    path: &Path,
+) -> Result<(Vec<TestRow>, Vec<KyvernoError>), KyvernoError> {
     let docs = read_docs(path)?;
     let Some(test) = docs.into_iter().next() else {
         return Err(input_err(path, "empty test file"));
@@ -361,6 +369,7 @@ pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
     let test_name = path.display().to_string();
     let mut policy_objects = Vec::new();
     let mut broken_files = Vec::new();
+    let mut file_errors: Vec<KyvernoError> = Vec::new();
     for p in strs(test.get("policies")) {
         if p.starts_with("http://") || p.starts_with("https://") {
             broken_files.push(format!("{p}: remote policies are not fetched"));
@@ -369,13 +378,16 @@ pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
         let (objs, errs) = load_objects(&dir.join(&p));
         for e in errs {
             broken_files.push(e.to_string());
+            file_errors.push(e);
         }
         policy_objects.extend(objs);
     }
-    let (set, _policy_errors) = PolicySet::from_objects(policy_objects);
+    let (set, mut problems) = PolicySet::from_objects(policy_objects);
+    problems.extend(file_errors);
     let mut resources: Vec<Value> = Vec::new();
     for r in strs(test.get("resources")) {
-        let (objs, _errs) = load_objects(&dir.join(&r));
+        let (objs, errs) = load_objects(&dir.join(&r));
+        problems.extend(errs);
         resources.extend(objs.into_iter().map(|o| with_default_namespace(o.value)));
     }
     let values = match test.get("variables").and_then(Value::as_str) {
@@ -627,7 +639,7 @@ pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
             }
         }
     }
-    Ok(rows)
+    Ok((rows, problems))
 }
 
 /// Runs every test file below `dir`.
@@ -635,8 +647,11 @@ pub fn run_dir(dir: &Path) -> (Vec<TestRow>, Vec<KyvernoError>) {
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     for f in discover(dir) {
-        match run_file(&f) {
-            Ok(r) => rows.extend(r),
+        match run_file_with_errors(&f) {
+            Ok((r, e)) => {
+                rows.extend(r);
+                errors.extend(e);
+            }
             Err(e) => errors.push(e),
         }
     }
