@@ -358,6 +358,11 @@ fn merge(
                             continue;
                         }
                         match merge(out.get(k), v, prepend)? {
+                            // Conditional list items with nothing to apply to add nothing.
+                            Some(Value::Array(a))
+                                if a.is_empty()
+                                    && !out.contains_key(k)
+                                    && v.as_array().is_some_and(|p| !p.is_empty()) => {}
                             Some(new) => {
                                 out.insert(k.clone(), new);
                             }
