@@ -341,7 +341,8 @@ fn merge(
                         }
                     }
                     Some((AnchorKind::AddIfNotPresent, bare)) => {
-                        if !out.contains_key(bare) {
+                        // A null value deletes in a merge patch; there is nothing to add.
+                        if !out.contains_key(bare) && !v.is_null() {
                             out.insert(bare.to_string(), strip_anchors(v));
                         }
                     }
