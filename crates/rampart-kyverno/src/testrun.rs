@@ -552,6 +552,10 @@ pub fn run_file_with_errors(
                             }
                         }
                         info.values = vals;
+                        // An update without an old resource compares the resource with itself.
+                        if info.operation == "UPDATE" && info.old_object.is_none() {
+                            info.old_object = Some(res.clone());
+                        }
                         info.request = Some(serde_json::json!({
                             "operation": info.operation,
                             "userInfo": info.user_info,
