@@ -349,7 +349,35 @@ fn pod_security(ps: &Value, resource: &Value) -> Eval {
         .unwrap_or_default();
     let remaining: Vec<_> = violations
         .into_iter()
-        .filter(|v| !excludes.iter().any(|e| excluded(e, v.check)))
+        .filter(|v| {
+            !excludes.iter().any(|e| {
+                if !excluded(e, v.check) {
+                    return false;
+                }
+                let images: Vec<&str> = e
+                    .get("images")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                if images.is_empty() {
+                    return true;
+                }
+                // Excluded for the listed images only: the check must pass once their
+                // containers are set aside.
+                let mut rest = spec.clone();
+                for field in ["containers", "initContainers", "ephemeralContainers"] {
+                    if let Some(Value::Array(list)) = rest.get_mut(field) {
+                        list.retain(|c| {
+                            let image = c.get("image").and_then(Value::as_str).unwrap_or("");
+                            !images.iter().any(|p| crate::wildcard::matches(p, image))
+                        });
+                    }
+                }
+                !rampart_pss::evaluate_pod(policy, meta.and_then(Value::as_object), &rest, "/spec")
+                    .iter()
+                    .any(|w| w.check == v.check)
+            })
+        })
         .collect();
     if remaining.is_empty() {
         Eval::new(Status::Pass, "rule passed")
