@@ -436,14 +436,11 @@ pub fn eval_cel_mutation(checks: &CelChecks, resource: &Value, info: &AdmissionI
             Eval::new(Status::Skip, "match conditions not met")
         }
         crate::cel::MutOutcome::Error(e) => err(e),
+        // A MutatingPolicy that applies passes, whether or not its patches change anything.
         crate::cel::MutOutcome::Patched(p) => {
-            if &p == resource {
-                Eval::new(Status::Skip, "no patches applied")
-            } else {
-                let mut e = Eval::new(Status::Pass, "resource patched");
-                e.patched = Some(p);
-                e
-            }
+            let mut e = Eval::new(Status::Pass, "mutations applied");
+            e.patched = Some(p);
+            e
         }
     }
 }
