@@ -322,6 +322,8 @@ fn image_contains_digest(kube_cel::cel::extractors::This(t): This) -> CelResult 
 thread_local! {
     /// The resources `resource.Get` and `resource.List` read (a test's context file).
     static RESOURCES: std::cell::RefCell<Vec<Value>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Resources `generator.Apply` produced during the current evaluation.
+    static GENERATED: std::cell::RefCell<Vec<Value>> = const { std::cell::RefCell::new(Vec::new()) };
     /// Image metadata `image.GetMetadata` reads (a test's context file).
     static IMAGES: std::cell::RefCell<Vec<Value>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -334,6 +336,28 @@ pub fn set_context_images(images: &[Value]) {
             *r = images.to_vec();
         }
     });
+}
+
+/// `generator.Apply(namespace, resources)`: records the resources a GeneratingPolicy creates.
+fn generator_apply(
+    kube_cel::cel::extractors::This(_t): kube_cel::cel::extractors::This<CelValue>,
+    namespace: Arc<String>,
+    resources: CelValue,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    let list = match cel_to_json(&resources) {
+        Value::Array(a) => a,
+        other => vec![other],
+    };
+    GENERATED.with(|g| {
+        let mut g = g.borrow_mut();
+        for mut r in list {
+            if let Some(meta) = r.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("namespace".into(), Value::String(namespace.to_string()));
+            }
+            g.push(r);
+        }
+    });
+    Ok(CelValue::Bool(true))
 }
 
 fn image_get_metadata(
@@ -428,6 +452,13 @@ fn base_context() -> Context<'static> {
     ctx.add_function("image", image_fn);
     ctx.add_function("Get", resource_get);
     ctx.add_function("GetMetadata", image_get_metadata);
+    ctx.add_function("Apply", generator_apply);
+    ctx.add_variable_from_value(
+        "generator",
+        CelValue::Map(CelMap {
+            map: Arc::new(HashMap::new()),
+        }),
+    );
     ctx.add_function("List", resource_list);
     ctx.add_variable_from_value(
         "image",
@@ -484,6 +515,8 @@ pub struct CelChecks {
     pub validations: Vec<Validation>,
     /// MutatingPolicy mutations: (patch type, expression).
     pub mutations: Vec<(String, Expr)>,
+    /// GeneratingPolicy expressions (calling `generator.Apply`).
+    pub generate: Vec<Expr>,
 }
 
 /// What a MutatingPolicy did.
@@ -533,6 +566,10 @@ impl CelChecks {
                 .unwrap_or("");
             out.mutations.push((t, Expr::compile(e)?));
         }
+        for g in list("generate") {
+            out.generate
+                .push(Expr::compile(&s(&g, "expression").unwrap_or_default())?);
+        }
         for v in list(vkey) {
             out.validations.push(Validation {
                 expr: Expr::compile(&s(&v, "expression").unwrap_or_default())?,
@@ -540,6 +577,27 @@ impl CelChecks {
             });
         }
         Ok(out)
+    }
+
+    /// Runs a GeneratingPolicy's expressions; the resources they would create.
+    pub fn generate(&self, b: &Bindings<'_>) -> Result<Option<Vec<Value>>, String> {
+        set_context_resources(b.resources);
+        set_context_images(b.images);
+        GENERATED.with(|g| g.borrow_mut().clear());
+        let out = BASE.with(|base| {
+            let mut ctx = base.new_inner_scope();
+            match self.prepare(&mut ctx, b, true) {
+                Err(MutOutcome::NotApplicable) => return Ok(None),
+                Err(MutOutcome::Error(e)) => return Err(e),
+                Err(MutOutcome::Patched(_)) | Ok(()) => {}
+            }
+            for e in &self.generate {
+                e.eval(&ctx)?;
+            }
+            Ok(Some(()))
+        });
+        let generated = GENERATED.with(|g| std::mem::take(&mut *g.borrow_mut()));
+        out.map(|o| o.map(|()| generated))
     }
 
     /// Applies the mutations in order, each to the object the previous ones produced.

@@ -444,3 +444,16 @@ pub fn eval_cel_mutation(checks: &CelChecks, resource: &Value, info: &AdmissionI
         }
     }
 }
+
+/// Runs a GeneratingPolicy.
+pub fn eval_cel_generation(checks: &CelChecks, resource: &Value, info: &AdmissionInfo) -> Eval {
+    match checks.generate(&bindings(resource, info)) {
+        Ok(None) => Eval::new(Status::Skip, "match conditions not met"),
+        Err(e) => err(e),
+        Ok(Some(generated)) => {
+            let mut e = Eval::new(Status::Pass, "resources generated");
+            e.generated = generated;
+            e
+        }
+    }
+}

@@ -366,7 +366,10 @@ impl Policy {
                 v.pointer("/metadata/annotations")
                     .and_then(Value::as_object),
             );
-        } else if kind.contains("ValidatingPolicy") || kind.contains("MutatingPolicy") {
+        } else if kind.contains("ValidatingPolicy")
+            || kind.contains("MutatingPolicy")
+            || kind.contains("GeneratingPolicy")
+        {
             let spec = v.get("spec").cloned().unwrap_or(Value::Null);
             let mut variants = Vec::new();
             for (mc, s) in cel_variants(&spec) {
@@ -447,6 +450,13 @@ impl Policy {
             for (mc, checks) in &c.variants {
                 if !cel_matches(mc, resource, info) {
                     continue;
+                }
+                if self.kind.contains("GeneratingPolicy") {
+                    return vec![result(
+                        "",
+                        engine::eval_cel_generation(checks, resource, info),
+                        "generate",
+                    )];
                 }
                 if self.kind.contains("MutatingPolicy") {
                     return vec![result(
