@@ -48,6 +48,18 @@ pub fn eval_rule(
     if !rule_matches(rule, &target) {
         return None;
     }
+    // Fast path: a pattern rule without variables, context or preconditions needs no
+    // JSON context.
+    if rule.get("context").is_none()
+        && rule.get("preconditions").is_none()
+        && rule.get("celPreconditions").is_none()
+        && let Some(v) = rule.get("validate")
+        && let Some(p) = v.get("pattern").or_else(|| v.get("anyPattern"))
+        && !mentions_variables(p)
+        && !mentions_variables(v.get("message").unwrap_or(&Value::Null))
+    {
+        return validate(v, resource, info, &mut Ctx::default(), 0);
+    }
     let rule_name = rule.get("name").and_then(Value::as_str).unwrap_or("");
     let mut ctx = context::base(resource, info);
     let rule_values = info
@@ -102,6 +114,18 @@ pub fn eval_rule(
     Some(err("rule has no validate, mutate or generate"))
 }
 
+/// Whether any string (or key) below `v` holds `{{`.
+fn mentions_variables(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("{{"),
+        Value::Array(a) => a.iter().any(mentions_variables),
+        Value::Object(m) => m
+            .iter()
+            .any(|(k, v)| k.contains("{{") || mentions_variables(v)),
+        _ => false,
+    }
+}
+
 fn bindings<'a>(resource: &'a Value, info: &'a AdmissionInfo) -> Bindings<'a> {
     Bindings {
         object: Some(resource),
@@ -122,10 +146,12 @@ fn validate(
     ctx: &mut Ctx,
     nesting: usize,
 ) -> Option<Eval> {
-    let target_doc = if nesting > 0 {
-        ctx.data.get("element").cloned().unwrap_or(Value::Null)
+    let element;
+    let target_doc: &Value = if nesting > 0 {
+        element = ctx.data.get("element").cloned().unwrap_or(Value::Null);
+        &element
     } else {
-        resource.clone()
+        resource
     };
     if let Some(deny) = v.get("deny") {
         let conds = deny.get("conditions").unwrap_or(&Value::Null);
@@ -136,11 +162,17 @@ fn validate(
         });
     }
     if let Some(p) = v.get("pattern") {
-        let p = match substitute(p, ctx) {
-            Ok(p) => p,
-            Err(e) => return Some(err(format!("variable substitution failed: {e}"))),
+        let substituted;
+        let p = if mentions_variables(p) {
+            substituted = match substitute(p, ctx) {
+                Ok(p) => p,
+                Err(e) => return Some(err(format!("variable substitution failed: {e}"))),
+            };
+            &substituted
+        } else {
+            p
         };
-        return Some(match match_pattern(&target_doc, &p) {
+        return Some(match match_pattern(target_doc, p) {
             Outcome::Pass => Eval::new(Status::Pass, "rule passed"),
             Outcome::Skip(m) => Eval::new(Status::Skip, m),
             Outcome::Fail { path, msg } => Eval::new(
@@ -160,7 +192,7 @@ fn validate(
         };
         let (mut skipped, mut failed) = (Vec::new(), Vec::new());
         for p in list {
-            match match_pattern(&target_doc, p) {
+            match match_pattern(target_doc, p) {
                 Outcome::Pass => return Some(Eval::new(Status::Pass, "rule passed")),
                 Outcome::Skip(m) => skipped.push(m),
                 Outcome::Fail { msg, .. } | Outcome::Error(msg) => failed.push(msg),

@@ -125,6 +125,20 @@ fn guard_null_calls(ast: Ast) -> Ast {
 
 /// Evaluates a JMESPath expression over `data`.
 pub fn search(expr: &str, data: &Value) -> Result<Value, String> {
+    let var = Rcvar::new(Variable::try_from(data).map_err(|e| e.to_string())?);
+    search_var(expr, &var)
+}
+
+thread_local! {
+    /// Compiled expressions by source (policies repeat theirs on every resource).
+    static COMPILED: std::cell::RefCell<std::collections::HashMap<String, Ast>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn compile_guarded(expr: &str) -> Result<Ast, String> {
+    if let Some(ast) = COMPILED.with(|c| c.borrow().get(expr).cloned()) {
+        return Ok(ast);
+    }
     let parsed = runtime().compile(expr).map_err(|e| {
         format!(
             "JMESPath syntax error in `{expr}`: {}",
@@ -132,9 +146,21 @@ pub fn search(expr: &str, data: &Value) -> Result<Value, String> {
         )
     })?;
     let ast = guard_null_calls(parsed.as_ast().clone());
+    COMPILED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() > 4096 {
+            c.clear();
+        }
+        c.insert(expr.to_string(), ast.clone());
+    });
+    Ok(ast)
+}
+
+/// Evaluates a JMESPath expression over data already converted for JMESPath.
+pub fn search_var(expr: &str, var: &Rcvar) -> Result<Value, String> {
+    let ast = compile_guarded(expr)?;
     let compiled = jmespath::Expression::new(expr, ast, runtime());
-    let var = Variable::try_from(data).map_err(|e| e.to_string())?;
-    let out = compiled.search(var).map_err(|e| {
+    let out = compiled.search(var.clone()).map_err(|e| {
         format!(
             "JMESPath query `{expr}` failed: {}",
             first_line(&e.to_string())

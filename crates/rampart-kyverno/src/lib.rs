@@ -39,7 +39,7 @@ pub mod testrun;
 pub mod vars;
 pub mod wildcard;
 
-use rampart_core::{CheckInfo, InputError, Origin, Severity};
+use rampart_core::{CheckInfo, Finding, InputError, Origin, Severity};
 use rampart_manifest::Object;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -166,6 +166,36 @@ pub struct RuleResult {
     pub patched: Option<Value>,
     #[serde(skip)]
     pub generated: Vec<Value>,
+}
+
+impl RuleResult {
+    /// The finding for a failed (or errored) rule on `obj`, under the `kyverno-policy-violation`
+    /// check; `None` for the other statuses. The message names the policy and rule.
+    pub fn to_finding(&self, obj: &Object) -> Option<Finding> {
+        let severity = match self.status {
+            Status::Fail => Severity::Medium,
+            Status::Error => Severity::Low,
+            _ => return None,
+        };
+        let rule = if self.rule.is_empty() {
+            self.policy.clone()
+        } else {
+            format!("{}/{}", self.policy, self.rule)
+        };
+        let what = if self.status == Status::Error {
+            "could not be evaluated"
+        } else {
+            "failed"
+        };
+        let mut f = Finding::new(
+            "kyverno-policy-violation",
+            severity,
+            format!("Kyverno rule {rule} {what}: {}", self.message.trim()),
+        );
+        f.object = Some(obj.object_ref());
+        f.location = Some(obj.location(""));
+        Some(f)
+    }
 }
 
 /// A loaded policy.

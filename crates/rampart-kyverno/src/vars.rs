@@ -11,6 +11,8 @@ pub struct Ctx {
     pub data: Value,
     /// Dotted paths the test's values set; context entries below them are not loaded.
     pub preset: Vec<String>,
+    /// `data` converted for JMESPath, built on the first query after a change.
+    converted: std::cell::RefCell<Option<jmespath::Rcvar>>,
 }
 
 impl Ctx {
@@ -18,7 +20,12 @@ impl Ctx {
         Ctx {
             data,
             preset: Vec::new(),
+            converted: std::cell::RefCell::new(None),
         }
+    }
+
+    fn changed(&mut self) {
+        *self.converted.get_mut() = None;
     }
 
     /// Whether the values set `name` or a path below it.
@@ -34,11 +41,25 @@ impl Ctx {
         if expr.is_empty() {
             return Err("invalid query (nil)".into());
         }
-        jmes::search(expr, &self.data)
+        let var = {
+            let mut c = self.converted.borrow_mut();
+            match &*c {
+                Some(v) => v.clone(),
+                None => {
+                    let v = jmespath::Rcvar::new(
+                        jmespath::Variable::try_from(&self.data).map_err(|e| e.to_string())?,
+                    );
+                    *c = Some(v.clone());
+                    v
+                }
+            }
+        };
+        jmes::search_var(expr, &var)
     }
 
     /// Sets a dotted path (`request.operation`) to a value.
     pub fn set_path(&mut self, path: &str, v: Value) {
+        self.changed();
         let mut cur = &mut self.data;
         for seg in path.split('.') {
             if !cur.is_object() {
@@ -53,6 +74,7 @@ impl Ctx {
     }
 
     pub fn set(&mut self, key: &str, v: Value) {
+        self.changed();
         if !self.data.is_object() {
             self.data = Value::Object(Map::new());
         }
