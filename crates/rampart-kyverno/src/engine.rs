@@ -114,6 +114,28 @@ pub fn eval_rule(
     Some(err("rule has no validate, mutate or generate"))
 }
 
+thread_local! {
+    /// `validate.cel` blocks compiled once, by their JSON text.
+    static CEL_RULES: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<CelChecks>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn compiled_cel(c: &Value) -> Result<std::rc::Rc<CelChecks>, String> {
+    let key = c.to_string();
+    if let Some(hit) = CEL_RULES.with(|m| m.borrow().get(&key).cloned()) {
+        return Ok(hit);
+    }
+    let checks = std::rc::Rc::new(CelChecks::compile(c, "expressions")?);
+    CEL_RULES.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() > 1024 {
+            m.clear();
+        }
+        m.insert(key, checks.clone());
+    });
+    Ok(checks)
+}
+
 /// Whether any string (or key) below `v` holds `{{`.
 fn mentions_variables(v: &Value) -> bool {
     match v {
@@ -216,7 +238,7 @@ fn validate(
         return Some(pod_security(ps, resource));
     }
     if let Some(c) = v.get("cel") {
-        let checks = match CelChecks::compile(c, "expressions") {
+        let checks = match compiled_cel(c) {
             Ok(c) => c,
             Err(e) => return Some(err(e)),
         };

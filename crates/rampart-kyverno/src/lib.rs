@@ -162,6 +162,9 @@ pub struct RuleResult {
     pub message: String,
     /// The `validate`, `mutate` or `generate` kind of the rule.
     pub rule_type: &'static str,
+    /// Whether a failure blocks admission (`Enforce`, or a ValidatingPolicy's `Deny` action)
+    /// rather than being reported (`Audit`).
+    pub enforce: bool,
     #[serde(skip)]
     pub patched: Option<Value>,
     #[serde(skip)]
@@ -207,6 +210,8 @@ pub struct Policy {
     pub file: String,
     /// The rules Kyverno evaluates, autogen rules included.
     rules: Vec<Value>,
+    /// The policy's `spec`.
+    spec: Value,
     cel: Option<CelPolicy>,
     /// Why the policy cannot run, when it cannot.
     broken: Option<String>,
@@ -422,11 +427,37 @@ impl Policy {
                 namespace,
                 file: o.file.to_string(),
                 rules,
+                spec: v.get("spec").cloned().unwrap_or(Value::Null),
                 cel: cel_policy,
                 broken,
             },
             errors,
         )
+    }
+
+    /// Whether a failure of `rule` blocks admission: the rule's `failureAction`, else the
+    /// policy's `validationFailureAction`; for the CEL kinds, `validationActions` with `Deny`.
+    pub fn enforces(&self, rule: &str) -> bool {
+        let is_enforce = |v: Option<&Value>| {
+            v.and_then(Value::as_str)
+                .is_some_and(|a| a.eq_ignore_ascii_case("enforce"))
+        };
+        if self.cel.is_some() {
+            return self
+                .spec
+                .get("validationActions")
+                .and_then(Value::as_array)
+                .is_none_or(|a| a.iter().filter_map(Value::as_str).any(|x| x == "Deny"));
+        }
+        let own = self
+            .rules
+            .iter()
+            .find(|r| r.get("name").and_then(Value::as_str) == Some(rule))
+            .and_then(|r| r.pointer("/validate/failureAction"));
+        match own {
+            Some(a) => is_enforce(Some(a)),
+            None => is_enforce(self.spec.get("validationFailureAction")),
+        }
     }
 
     /// The rules evaluated, autogen rules included (empty for the CEL kinds).
@@ -451,6 +482,7 @@ impl Policy {
             status: e.status,
             message: e.message,
             rule_type,
+            enforce: self.enforces(rule),
             patched: e.patched,
             generated: e.generated,
         };

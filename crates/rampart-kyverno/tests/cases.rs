@@ -102,6 +102,48 @@ spec:
     assert_eq!(status("broken"), Some(Status::Error));
     assert_eq!(status("unknown-anchor"), Some(Status::Error));
     assert_eq!(status("fine"), Some(Status::Fail));
+    // No validationFailureAction: Audit, reported rather than blocking.
+    assert!(!results.iter().any(|r| r.policy == "fine" && r.enforce));
+}
+
+#[test]
+fn failure_actions_and_findings() {
+    let text = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: team}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: enforced
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      pattern: {metadata: {labels: {team: "?*"}}}
+  - name: audited
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      failureAction: Audit
+      pattern: {metadata: {labels: {owner: "?*"}}}
+"#;
+    let (set, errors) = PolicySet::from_str("p.yaml", text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let loaded = rampart_manifest::load_str(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\n",
+    );
+    let pod = &loaded.objects[0];
+    let results = set.evaluate(&pod.value, &AdmissionInfo::default());
+    let enforce: Vec<(&str, bool)> = results
+        .iter()
+        .map(|r| (r.rule.as_str(), r.enforce))
+        .collect();
+    // Autogen rules follow the rules they come from.
+    assert!(
+        enforce.contains(&("enforced", true)) && enforce.contains(&("audited", false)),
+        "{enforce:?}"
+    );
+    let f = results[0].to_finding(pod).unwrap();
+    assert_eq!(f.check, "kyverno-policy-violation");
+    assert!(f.message.contains("team/enforced"), "{}", f.message);
 }
 
 #[test]
