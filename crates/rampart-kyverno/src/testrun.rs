@@ -101,9 +101,10 @@ fn strs(v: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Values from a `Values` file.
-#[derive(Default)]
-struct Values {
+/// Values from a `Values` file (`cli.kyverno.io/v1alpha1` Values): global values, values per
+/// policy rule and per resource, namespace labels and namespace objects.
+#[derive(Debug, Default)]
+pub struct Values {
     global: Map<String, Value>,
     /// (policy, resource) → values.
     resources: HashMap<(String, String), Map<String, Value>>,
@@ -112,7 +113,54 @@ struct Values {
     namespaces: Vec<Value>,
 }
 
-fn load_values(path: &Path) -> Result<Values, KyvernoError> {
+impl Values {
+    /// The admission info for `resource` under `policy`: `base` (user info, namespaces) with
+    /// these values applied (`request.operation` sets the operation).
+    pub fn info_for(&self, base: &AdmissionInfo, policy: &str, resource: &Value) -> AdmissionInfo {
+        let mut info = base.clone();
+        for (name, labels) in &self.namespace_labels {
+            info.namespace_labels.insert(name.clone(), labels.clone());
+        }
+        for ns in &self.namespaces {
+            if let Some(n) = ns.pointer("/metadata/name").and_then(Value::as_str) {
+                info.namespaces.insert(n.to_string(), ns.clone());
+            }
+        }
+        for (k, v) in &self.rules {
+            info.rule_values.insert(k.clone(), v.clone());
+        }
+        let mut vals: Vec<(String, Value)> = self
+            .global
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(rv) = self.resources.get(&(policy.to_string(), ident(resource).3)) {
+            vals.extend(rv.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        for (k, v) in &vals {
+            if k == "request.operation"
+                && let Some(op) = v.as_str()
+            {
+                info.operation = op.to_string();
+            }
+        }
+        info.values = vals;
+        // An update without an old resource compares the resource with itself.
+        if info.operation == "UPDATE" && info.old_object.is_none() {
+            info.old_object = Some(resource.clone());
+        }
+        info.request = Some(serde_json::json!({
+            "operation": info.operation,
+            "userInfo": info.user_info,
+            "namespace": resource.pointer("/metadata/namespace").cloned().unwrap_or(Value::Null),
+            "name": resource.pointer("/metadata/name").cloned().unwrap_or(Value::Null),
+        }));
+        info
+    }
+}
+
+/// Reads a `Values` file.
+pub fn load_values(path: &Path) -> Result<Values, KyvernoError> {
     let mut out = Values::default();
     for doc in read_docs(path)? {
         if let Some(g) = doc.get("globalValues").and_then(Value::as_object) {
@@ -394,11 +442,7 @@ pub fn run_file_with_errors(
         Some(v) => load_values(&dir.join(v))?,
         None => Values::default(),
     };
-    let mut base = AdmissionInfo {
-        namespace_labels: values.namespace_labels.clone(),
-        rule_values: values.rules.clone(),
-        ..AdmissionInfo::default()
-    };
+    let mut base = AdmissionInfo::default();
     if let Some(u) = test.get("userinfo").and_then(Value::as_str) {
         for doc in read_docs(&dir.join(u))? {
             if let Some(ui) = doc.get("userInfo") {
@@ -538,32 +582,9 @@ pub fn run_file_with_errors(
                     let Some(p) = set.policies.get(pi) else {
                         continue;
                     };
-                    let results = cache.entry((pi, ri)).or_insert_with(|| {
-                        let mut info = base.clone();
-                        let mut vals: Vec<(String, Value)> = values.global.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                        if let Some(rv) = values.resources.get(&(p.name.clone(), ident(res).3)) {
-                            vals.extend(rv.iter().map(|(k, v)| (k.clone(), v.clone())));
-                        }
-                        for (k, v) in &vals {
-                            if k == "request.operation"
-                                && let Some(op) = v.as_str()
-                            {
-                                info.operation = op.to_string();
-                            }
-                        }
-                        info.values = vals;
-                        // An update without an old resource compares the resource with itself.
-                        if info.operation == "UPDATE" && info.old_object.is_none() {
-                            info.old_object = Some(res.clone());
-                        }
-                        info.request = Some(serde_json::json!({
-                            "operation": info.operation,
-                            "userInfo": info.user_info,
-                            "namespace": res.pointer("/metadata/namespace").cloned().unwrap_or(Value::Null),
-                            "name": res.pointer("/metadata/name").cloned().unwrap_or(Value::Null),
-                        }));
-                        p.evaluate(res, &info)
-                    });
+                    let results = cache
+                        .entry((pi, ri))
+                        .or_insert_with(|| p.evaluate(res, &values.info_for(&base, &p.name, res)));
                     for r in results.iter() {
                         let wanted = rule.is_empty()
                             || r.rule.is_empty()

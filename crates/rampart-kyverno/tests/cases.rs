@@ -179,3 +179,10 @@ spec:
     };
     assert_eq!(set.evaluate(&pod, &info)[0].status, Status::Pass);
 }
+
+#[test]
+fn policy_sets_are_shared_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<PolicySet>();
+    shareable::<AdmissionInfo>();
+}

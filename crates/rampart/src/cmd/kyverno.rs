@@ -1,7 +1,7 @@
 //! `rampart policy test` and `rampart policy apply`: Kyverno policies, as `kyverno test` and
 //! `kyverno apply` run them.
 
-use rampart_kyverno::testrun::{TestRow, run_dir};
+use rampart_kyverno::testrun::{TestRow, Values, load_values, run_dir};
 use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
 use serde_json::json;
 use std::io::Write;
@@ -38,6 +38,9 @@ pub struct ApplyArgs {
     /// The admission operation the resources are evaluated as.
     #[arg(long, default_value = "CREATE")]
     operation: String,
+    /// A Kyverno `Values` file: variables, per-rule and per-resource values, namespace labels.
+    #[arg(long = "values", value_name = "FILE")]
+    values: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
 }
@@ -130,17 +133,24 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     for e in &loaded.errors {
         eprintln!("error: {e}");
     }
-    let info = AdmissionInfo {
+    let base = AdmissionInfo {
         operation: a.operation.clone(),
         ..AdmissionInfo::default()
+    };
+    let values = match &a.values {
+        Some(p) => load_values(p)?,
+        None => Values::default(),
     };
     let mut out = std::io::stdout().lock();
     let mut failed = false;
     let mut all = Vec::new();
     for o in &loaded.objects {
-        for r in set.evaluate(&o.value, &info) {
-            failed |= matches!(r.status, Status::Fail | Status::Error);
-            all.push((o.object_ref(), r));
+        for p in &set.policies {
+            let info = values.info_for(&base, &p.name, &o.value);
+            for r in p.evaluate(&o.value, &info) {
+                failed |= matches!(r.status, Status::Fail | Status::Error);
+                all.push((o.object_ref(), r));
+            }
         }
     }
     match a.format {
