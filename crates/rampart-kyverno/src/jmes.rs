@@ -514,6 +514,76 @@ fn register(rt: &mut Runtime) {
         let lead = if p.starts_with('/') { "/" } else { "" };
         rc(Value::String(format!("{lead}{}", parts.join("/"))))
     });
+    reg(rt, "time_now", vec![], None, |_, _| {
+        rc(Value::String(crate::timefns::format_rfc3339(
+            crate::timefns::now().floor(),
+        )))
+    });
+    reg(rt, "time_now_utc", vec![], None, |_, _| {
+        rc(Value::String(crate::timefns::format_rfc3339(
+            crate::timefns::now().floor(),
+        )))
+    });
+    reg(rt, "time_utc", vec![String], None, |a, c| {
+        let t = time_arg(arg(a, 0, c)?, c)?;
+        rc(Value::String(crate::timefns::format_rfc3339(t)))
+    });
+    reg(rt, "time_parse", vec![String, String], None, |a, c| {
+        let t = time_arg(arg(a, 1, c)?, c)?;
+        rc(Value::String(crate::timefns::format_rfc3339(t)))
+    });
+    reg(
+        rt,
+        "time_since",
+        vec![String, String, String],
+        None,
+        |a, c| {
+            let t1 = time_arg(arg(a, 1, c)?, c)?;
+            let t2 = match s(arg(a, 2, c)?).as_str() {
+                "" => crate::timefns::now(),
+                _ => time_arg(arg(a, 2, c)?, c)?,
+            };
+            rc(Value::String(format_duration(t2 - t1)))
+        },
+    );
+    reg(rt, "time_diff", vec![String, String], None, |a, c| {
+        let t1 = time_arg(arg(a, 0, c)?, c)?;
+        let t2 = time_arg(arg(a, 1, c)?, c)?;
+        rc(Value::String(format_duration(t2 - t1)))
+    });
+    reg(rt, "time_add", vec![String, String], None, |a, c| {
+        let t = time_arg(arg(a, 0, c)?, c)?;
+        let d = parse_duration(&s(arg(a, 1, c)?)).ok_or_else(|| err(c, "duration"))?;
+        rc(Value::String(crate::timefns::format_rfc3339(t + d)))
+    });
+    reg(rt, "time_after", vec![String, String], None, |a, c| {
+        rc(Value::Bool(
+            time_arg(arg(a, 0, c)?, c)? > time_arg(arg(a, 1, c)?, c)?,
+        ))
+    });
+    reg(rt, "time_before", vec![String, String], None, |a, c| {
+        rc(Value::Bool(
+            time_arg(arg(a, 0, c)?, c)? < time_arg(arg(a, 1, c)?, c)?,
+        ))
+    });
+    reg(
+        rt,
+        "time_between",
+        vec![String, String, String],
+        None,
+        |a, c| {
+            let t = time_arg(arg(a, 0, c)?, c)?;
+            rc(Value::Bool(
+                t > time_arg(arg(a, 1, c)?, c)? && t < time_arg(arg(a, 2, c)?, c)?,
+            ))
+        },
+    );
+    reg(rt, "time_truncate", vec![String, String], None, |a, c| {
+        let t = time_arg(arg(a, 0, c)?, c)?;
+        let d = parse_duration(&s(arg(a, 1, c)?)).ok_or_else(|| err(c, "duration"))?;
+        let out = if d > 0.0 { (t / d).floor() * d } else { t };
+        rc(Value::String(crate::timefns::format_rfc3339(out)))
+    });
     reg(rt, "to_boolean", vec![String], None, |a, c| {
         let x = s(arg(a, 0, c)?).to_lowercase();
         match x.as_str() {
@@ -522,6 +592,10 @@ fn register(rt: &mut Runtime) {
             _ => Err(err(c, "boolean string")),
         }
     });
+}
+
+fn time_arg(v: &Rcvar, c: &Context<'_>) -> Result<f64, JmespathError> {
+    crate::timefns::parse_rfc3339(&s(v)).ok_or_else(|| err(c, "RFC 3339 time"))
 }
 
 fn str_or_num(v: &Rcvar) -> String {
@@ -713,5 +787,25 @@ mod tests {
         );
         assert!(search("a[", &d).is_err());
         assert_eq!(search("missing", &d).unwrap(), json!(null));
+        assert_eq!(
+            search(
+                "time_diff('2024-01-01T00:00:00Z', '2024-01-01T01:30:00Z')",
+                &d
+            )
+            .unwrap(),
+            json!("1h30m0s")
+        );
+        assert_eq!(
+            search("time_add('2024-01-01T00:00:00Z', '25h')", &d).unwrap(),
+            json!("2024-01-02T01:00:00Z")
+        );
+        assert_eq!(
+            search(
+                "time_before('2024-01-01T00:00:00Z', '2025-01-01T00:00:00Z')",
+                &d
+            )
+            .unwrap(),
+            json!(true)
+        );
     }
 }

@@ -36,6 +36,7 @@ mod mutate;
 pub mod pattern;
 mod quantity;
 pub mod testrun;
+mod timefns;
 pub mod vars;
 pub mod wildcard;
 
