@@ -505,6 +505,8 @@ pub struct Bindings<'a> {
 pub struct Validation {
     pub expr: Expr,
     pub message: Option<String>,
+    /// A CEL expression giving the message; used when it evaluates to a non-empty string.
+    pub message_expr: Option<Expr>,
 }
 
 /// Compiled CEL checks: match conditions, variables, validations.
@@ -574,6 +576,9 @@ impl CelChecks {
             out.validations.push(Validation {
                 expr: Expr::compile(&s(&v, "expression").unwrap_or_default())?,
                 message: s(&v, "message"),
+                message_expr: s(&v, "messageExpression")
+                    .map(|m| Expr::compile(&m))
+                    .transpose()?,
             });
         }
         Ok(out)
@@ -750,9 +755,13 @@ impl CelChecks {
             match v.expr.eval(&ctx) {
                 Ok(CelValue::Bool(true)) => {}
                 Ok(CelValue::Bool(false)) => {
+                    let from_expr = v.message_expr.as_ref().and_then(|m| match m.eval(&ctx) {
+                        Ok(CelValue::String(s)) if !s.trim().is_empty() => Some(s.to_string()),
+                        _ => None,
+                    });
                     return CelOutcome::Fail(
-                        v.message
-                            .clone()
+                        from_expr
+                            .or_else(|| v.message.clone())
                             .unwrap_or_else(|| format!("failed expression: {}", v.expr.src.trim())),
                     );
                 }
