@@ -56,6 +56,7 @@ pub fn eval_rule(
         && let Some(v) = rule.get("validate")
         && let Some(p) = v.get("pattern").or_else(|| v.get("anyPattern"))
         && !mentions_variables(p)
+        && !mentions_references(p)
         && !mentions_variables(v.get("message").unwrap_or(&Value::Null))
     {
         return validate(v, resource, info, &mut Ctx::default(), 0);
@@ -136,6 +137,16 @@ fn compiled_cel(c: &Value) -> Result<std::rc::Rc<CelChecks>, String> {
     Ok(checks)
 }
 
+/// Whether any string below `v` is a `$(...)` reference.
+fn mentions_references(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.starts_with("$("),
+        Value::Array(a) => a.iter().any(mentions_references),
+        Value::Object(m) => m.values().any(mentions_references),
+        _ => false,
+    }
+}
+
 /// Whether any string (or key) below `v` holds `{{`.
 fn mentions_variables(v: &Value) -> bool {
     match v {
@@ -185,8 +196,9 @@ fn validate(
     }
     if let Some(p) = v.get("pattern") {
         let substituted;
-        let p = if mentions_variables(p) {
-            substituted = match substitute(p, ctx) {
+        let p = if mentions_variables(p) || mentions_references(p) {
+            substituted = match substitute(p, ctx).and_then(|p| crate::vars::resolve_references(&p))
+            {
                 Ok(p) => p,
                 Err(e) => return Some(err(format!("variable substitution failed: {e}"))),
             };

@@ -206,3 +206,100 @@ mod tests {
         assert!(substitute_str("{{ a[ }}", &ctx).is_err());
     }
 }
+
+/// Resolves `$(path)` references in a pattern: `path` (after an optional operator such as
+/// `<=`) points at another value of the same pattern, relative to the referencing field
+/// (`./../limits/memory`) or from the pattern's root (`/spec/...`). Anchored keys are
+/// navigated by their bare names.
+pub fn resolve_references(pattern: &Value) -> Result<Value, String> {
+    fn walk(root: &Value, v: &Value, path: &mut Vec<String>) -> Result<Value, String> {
+        match v {
+            Value::Object(m) => {
+                let mut out = Map::new();
+                for (k, x) in m {
+                    path.push(k.clone());
+                    out.insert(k.clone(), walk(root, x, path)?);
+                    path.pop();
+                }
+                Ok(Value::Object(out))
+            }
+            Value::Array(a) => {
+                let mut out = Vec::with_capacity(a.len());
+                for (i, x) in a.iter().enumerate() {
+                    path.push(i.to_string());
+                    out.push(walk(root, x, path)?);
+                    path.pop();
+                }
+                Ok(Value::Array(out))
+            }
+            Value::String(s)
+                if s.starts_with("$(") && s.ends_with(')') && !s.starts_with("\\$(") =>
+            {
+                let inner = s.get(2..s.len() - 1).unwrap_or("");
+                let op_len = ["<=", ">=", "!", "<", ">"]
+                    .iter()
+                    .find(|o| inner.starts_with(**o))
+                    .map(|o| o.len())
+                    .unwrap_or(0);
+                let (op, reference) = inner.split_at(op_len);
+                let mut segs: Vec<String> = if reference.starts_with('/') {
+                    Vec::new()
+                } else {
+                    path.clone()
+                };
+                for seg in reference.split('/') {
+                    match seg {
+                        "" | "." => {}
+                        ".." => {
+                            segs.pop();
+                        }
+                        s => segs.push(s.to_string()),
+                    }
+                }
+                let mut cur = root;
+                for seg in &segs {
+                    let next = match cur {
+                        Value::Object(m) => m.get(seg.as_str()).or_else(|| {
+                            m.iter()
+                                .find(|(k, _)| crate::anchor::bare(k) == seg)
+                                .map(|(_, v)| v)
+                        }),
+                        Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
+                        _ => None,
+                    };
+                    cur =
+                        next.ok_or_else(|| format!("reference `{s}` not found in the pattern"))?;
+                }
+                let text = match cur {
+                    Value::String(x) => x.clone(),
+                    other => other.to_string(),
+                };
+                if op.is_empty() && !cur.is_string() {
+                    return Ok(cur.clone());
+                }
+                Ok(Value::String(format!("{op}{text}")))
+            }
+            other => Ok(other.clone()),
+        }
+    }
+    walk(pattern, pattern, &mut Vec::new())
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::resolve_references;
+    use serde_json::json;
+
+    #[test]
+    fn relative_and_operator_references() {
+        let p = json!({"spec": {"containers": [{"resources": {
+            "requests": {"memory": "$(<=./../../limits/memory)"},
+            "limits": {"memory": "2048Mi"}}}]}});
+        let r = resolve_references(&p).unwrap();
+        assert_eq!(
+            r["spec"]["containers"][0]["resources"]["requests"]["memory"],
+            json!("<=2048Mi")
+        );
+        assert!(resolve_references(&json!({"a": "$(./../nope)"})).is_err());
+    }
+}
