@@ -667,10 +667,16 @@ pub fn run_file_with_errors(
 
 /// Runs every test file below `dir`.
 pub fn run_dir(dir: &Path) -> (Vec<TestRow>, Vec<KyvernoError>) {
+    use rayon::prelude::*;
+    // Test files are independent: run them in parallel, report them in path order.
+    let outcomes: Vec<_> = discover(dir)
+        .par_iter()
+        .map(|f| run_file_with_errors(f))
+        .collect();
     let mut rows = Vec::new();
     let mut errors = Vec::new();
-    for f in discover(dir) {
-        match run_file_with_errors(&f) {
+    for o in outcomes {
+        match o {
             Ok((r, e)) => {
                 rows.extend(r);
                 errors.extend(e);
