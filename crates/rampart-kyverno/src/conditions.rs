@@ -62,7 +62,7 @@ pub fn operate(op: &str, key: &Value, value: &Value) -> Result<bool, String> {
         "in" => any_in(key, value, false),
         "anyin" => any_in(key, value, false),
         "allin" => all_in(key, value, false),
-        "notin" => !any_in(key, value, false) && !in_set_all(key, value),
+        "notin" => !any_in(key, value, false),
         "anynotin" => any_in(key, value, true),
         "allnotin" => all_in(key, value, true),
         "greaterthan" => numeric(key, value, |o| o == std::cmp::Ordering::Greater),
@@ -75,12 +75,6 @@ pub fn operate(op: &str, key: &Value, value: &Value) -> Result<bool, String> {
         "durationlessthanorequals" => duration(key, value, |o| o != std::cmp::Ordering::Greater),
         _ => return Err(format!("unknown condition operator `{op}`")),
     })
-}
-
-/// `NotIn` on a list key: true when some key element is missing (deprecated operator).
-fn in_set_all(key: &Value, value: &Value) -> bool {
-    let _ = (key, value);
-    false
 }
 
 fn sprint(v: &Value) -> String {
