@@ -542,9 +542,34 @@ impl Policy {
         let mut out: Vec<RuleResult> = Vec::new();
         for r in &self.rules {
             let name = r.get("name").and_then(Value::as_str).unwrap_or("");
-            let Some(e) = engine::eval_rule(r, &current, info, &self.name) else {
+            let Some(mut e) = engine::eval_rule(r, &current, info, &self.name) else {
                 continue;
             };
+            // An enforced rule on an UPDATE lets existing violations through: when the old
+            // object fails the same way, the rule is skipped (`allowExistingViolations`,
+            // true unless set to false).
+            if e.status == Status::Fail
+                && info.operation == "UPDATE"
+                && self.enforces(name)
+                && r.pointer("/validate/allowExistingViolations")
+                    .and_then(Value::as_bool)
+                    != Some(false)
+                && let Some(old) = &info.old_object
+            {
+                let as_create = AdmissionInfo {
+                    operation: "CREATE".into(),
+                    old_object: None,
+                    ..info.clone()
+                };
+                if engine::eval_rule(r, old, &as_create, &self.name)
+                    .is_some_and(|o| o.status == Status::Fail)
+                {
+                    e = engine::Eval::new(
+                        Status::Skip,
+                        "skipping the rule evaluation as pre-existing violations are allowed",
+                    );
+                }
+            }
             if let Some(p) = &e.patched {
                 current = p.clone();
             }

@@ -186,3 +186,42 @@ fn policy_sets_are_shared_across_threads() {
     shareable::<PolicySet>();
     shareable::<AdmissionInfo>();
 }
+
+#[test]
+fn enforced_updates_allow_existing_violations() {
+    let text = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: team}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: team-label
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate:
+      pattern: {metadata: {labels: {team: "?*"}}}
+"#;
+    let (set, errors) = PolicySet::from_str("p.yaml", text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let new =
+        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+    let old_bad = new.clone();
+    let old_good = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "c", "labels": {"team": "a"}}});
+    let update = |old: &serde_json::Value| AdmissionInfo {
+        operation: "UPDATE".into(),
+        old_object: Some(old.clone()),
+        ..AdmissionInfo::default()
+    };
+    assert_eq!(
+        set.evaluate(&new, &update(&old_bad))[0].status,
+        Status::Skip
+    );
+    assert_eq!(
+        set.evaluate(&new, &update(&old_good))[0].status,
+        Status::Fail
+    );
+    assert_eq!(
+        set.evaluate(&new, &AdmissionInfo::default())[0].status,
+        Status::Fail
+    );
+}
