@@ -332,7 +332,10 @@ fn lint_str(s: &str) -> Option<String> {
     if !s.contains("{{") {
         return None;
     }
-    let re = regex::Regex::new(r"\{\{(?:\{[^{}]*\}|[^{}])*\}\}").ok()?;
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let re = RE
+        .get_or_init(|| regex::Regex::new(r"\{\{(?:\{[^{}]*\}|[^{}])*\}\}").ok())
+        .as_ref()?;
     for m in re.find_iter(s) {
         let inner = m
             .as_str()

@@ -84,22 +84,15 @@ impl Ctx {
     }
 }
 
-fn var_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})").unwrap_or_else(|_| unreachable_re())
-    })
-}
-
-#[allow(clippy::unwrap_used)]
-fn unreachable_re() -> Regex {
-    // The pattern above is a constant that compiles; this is never reached.
-    Regex::new("$^").unwrap()
+fn var_re() -> Option<&'static Regex> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})").ok())
+        .as_ref()
 }
 
 /// Whether a string holds a variable.
 pub fn has_vars(s: &str) -> bool {
-    var_re().is_match(s)
+    var_re().is_some_and(|re| re.is_match(s))
 }
 
 /// Substitutes every variable in a document.
@@ -137,8 +130,8 @@ pub fn substitute_str(s: &str, ctx: &Ctx) -> Result<Value, String> {
     }
     let mut value = s.to_string();
     let mut rounds = 0;
-    loop {
-        let found: Vec<(String, String)> = var_re()
+    while let Some(re) = var_re() {
+        let found: Vec<(String, String)> = re
             .captures_iter(&value)
             .map(|c| {
                 (
