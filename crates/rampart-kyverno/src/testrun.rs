@@ -566,6 +566,7 @@ pub fn run_file_with_errors(
                     .collect();
             }
             let mut outcome: Vec<(Status, String)> = Vec::new();
+            let mut missing_patched = false;
             if pidx.is_empty() {
                 let why = if broken_files.is_empty() {
                     format!("policy `{pname}` not found")
@@ -612,7 +613,10 @@ pub fn run_file_with_errors(
                                 }
                                 // `kyverno test` skips a row whose patched resource is not
                                 // in the expected file ("not found in manifest").
-                                None => continue,
+                                None => {
+                                    missing_patched = true;
+                                    continue;
+                                }
                             }
                         }
                         if r.rule_type == "generate"
@@ -643,6 +647,8 @@ pub fn run_file_with_errors(
                     actual: None,
                     message: if matched.is_empty() {
                         "resource not found".into()
+                    } else if missing_patched {
+                        "patched resource not found in the expected file".into()
                     } else {
                         "excluded".into()
                     },
