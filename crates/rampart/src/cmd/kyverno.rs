@@ -1,7 +1,7 @@
 //! `rampart policy test` and `rampart policy apply`: Kyverno policies, as `kyverno test` and
 //! `kyverno apply` run them.
 
-use rampart_kyverno::testrun::{TestRow, Values, load_values, run_dir};
+use rampart_kyverno::testrun::{TestRow, Values, discover, load_values, run_dir};
 use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
 use serde_json::json;
 use std::io::Write;
@@ -50,10 +50,21 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let mut rows: Vec<TestRow> = Vec::new();
     let mut errors = Vec::new();
+    let mut missing = Vec::new();
     for d in &a.dirs {
+        if discover(d).is_empty() {
+            missing.push(format!("{}: no kyverno-test.yaml found", d.display()));
+            continue;
+        }
         let (r, e) = run_dir(d);
         rows.extend(r);
         errors.extend(e);
+    }
+    if !missing.is_empty() {
+        for m in &missing {
+            eprintln!("error: {m}");
+        }
+        return Ok(ExitCode::from(2));
     }
     let mut out = std::io::stdout().lock();
     match a.format {
