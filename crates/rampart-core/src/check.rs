@@ -187,8 +187,9 @@ mod tests {
 
     #[test]
     fn sections_join_wrapped_lines_and_keep_bullets() {
-        let c = CheckInfo::new("x", Severity::Low, Origin::Manifest, "t")
-            .doc("## What it does\nFlags a\nthing.\n\n## References\n- one\n- two\n  wrapped\n");
+        let c = CheckInfo::new("x", Severity::Low, Origin::Manifest, "t").doc(
+            "## What it does\nFlags a\nthing.\n\n## References\n- one\n- two\n  wrapped\n",
+        );
         assert_eq!(c.section("What it does").as_deref(), Some("Flags a thing."));
         assert_eq!(
             c.section("References").as_deref(),
