@@ -4,6 +4,7 @@ pub mod audit;
 pub mod certs;
 pub mod completion;
 pub mod input;
+pub mod kyverno;
 pub mod netpol;
 pub mod node;
 pub mod paths;

@@ -24,6 +24,10 @@ enum Command {
     /// Run gator Suite files (test.gatekeeper.sh/v1alpha1) and check their assertions.
     #[command(after_help = crate::cmd::EXIT_FOUND)]
     Verify(VerifyArgs),
+    /// Run Kyverno `kyverno-test.yaml` files found below the given directories, as `kyverno test`.
+    Test(super::kyverno::TestArgs),
+    /// Apply Kyverno policies to resources, as `kyverno apply`.
+    Apply(super::kyverno::ApplyArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -90,6 +94,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Eval(a) => eval(a),
         Command::Verify(a) => verify(a),
+        Command::Test(a) => super::kyverno::test(a),
+        Command::Apply(a) => super::kyverno::apply(a),
     }
 }
 

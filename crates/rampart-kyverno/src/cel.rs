@@ -1,0 +1,842 @@
+//! CEL expressions for `validate.cel` rules and the `policies.kyverno.io` policy kinds, on the
+//! `cel` engine with the Kubernetes libraries (kube-cel), optional syntax enabled.
+
+use kube_cel::KubeCelExt;
+use kube_cel::cel::common::ast::IdedExpr;
+use kube_cel::cel::objects::{Key, Map as CelMap};
+use kube_cel::cel::parser::Parser;
+use kube_cel::cel::{Context, Value as CelValue};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A compiled expression.
+pub struct Expr {
+    pub src: String,
+    expr: IdedExpr,
+}
+
+impl std::fmt::Debug for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.src)
+    }
+}
+
+impl Expr {
+    pub fn compile(src: &str) -> Result<Expr, String> {
+        Parser::default()
+            .enable_optional_syntax(true)
+            .parse(&structs_as_maps(&optional_selects_as_index(src)))
+            .map(|expr| Expr {
+                src: src.to_string(),
+                expr,
+            })
+            .map_err(|e| format!("compiling CEL expression `{}`: {e}", src.trim()))
+    }
+
+    pub fn eval(&self, ctx: &Context<'_>) -> Result<CelValue, String> {
+        CelValue::resolve(&self.expr, ctx).map_err(|e| e.to_string())
+    }
+}
+
+/// Rewrites `x.?field` to `x[?"field"]`: the same meaning in CEL, and the cel crate's optional
+/// index returns `optional.none()` for a missing key where its optional select fails.
+fn optional_selects_as_index(src: &str) -> String {
+    let mut out = String::with_capacity(src.len() + 8);
+    let mut quote: Option<char> = None;
+    let mut chars = src.chars().peekable();
+    while let Some(c) = chars.next() {
+        if let Some(q) = quote {
+            out.push(c);
+            if c == '\\' {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        if c == '"' || c == '\'' {
+            quote = Some(c);
+            out.push(c);
+            continue;
+        }
+        if c == '.' && chars.peek() == Some(&'?') {
+            let mut look = chars.clone();
+            look.next();
+            let ident: String = look
+                .clone()
+                .take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '_')
+                .collect();
+            if !ident.is_empty() && !ident.starts_with(|ch: char| ch.is_ascii_digit()) {
+                chars.next();
+                for _ in 0..ident.len() {
+                    chars.next();
+                }
+                out.push_str("[?\"");
+                out.push_str(&ident);
+                out.push_str("\"]");
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Rewrites object construction (`JSONPatch{op: "add"}`, `Object.spec{...}`) to map literals
+/// with quoted keys: the results are used as JSON, where the type name does not matter.
+fn structs_as_maps(src: &str) -> String {
+    let chars: Vec<char> = src.chars().collect();
+    let mut out = String::with_capacity(src.len() + 16);
+    // For each open bracket: whether it opened an object construction.
+    let mut stack: Vec<bool> = Vec::new();
+    let mut expect_key = false;
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        if c == '"' || c == '\'' {
+            let start = i;
+            i += 1;
+            while let Some(&d) = chars.get(i) {
+                i += 1;
+                if d == '\\' {
+                    i += 1;
+                } else if d == c {
+                    break;
+                }
+            }
+            out.extend(chars.get(start..i.min(chars.len())).unwrap_or(&[]));
+            expect_key = false;
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while chars
+                .get(i)
+                .is_some_and(|d| d.is_ascii_alphanumeric() || *d == '_' || *d == '.')
+            {
+                i += 1;
+            }
+            let ident: String = chars.get(start..i).unwrap_or(&[]).iter().collect();
+            let mut j = i;
+            while chars.get(j).is_some_and(|d| d.is_whitespace()) {
+                j += 1;
+            }
+            if expect_key
+                && stack.last() == Some(&true)
+                && chars.get(j) == Some(&':')
+                && !ident.contains('.')
+            {
+                out.push('"');
+                out.push_str(&ident);
+                out.push('"');
+                expect_key = false;
+                continue;
+            }
+            if chars.get(j) == Some(&'{') && ident.starts_with(|d: char| d.is_ascii_uppercase()) {
+                // Drop the type name; the brace opens a construction.
+                out.push('{');
+                stack.push(true);
+                expect_key = true;
+                i = j + 1;
+                continue;
+            }
+            out.push_str(&ident);
+            expect_key = false;
+            continue;
+        }
+        match c {
+            '{' | '[' | '(' => {
+                stack.push(false);
+                expect_key = false;
+            }
+            '}' | ']' | ')' => {
+                stack.pop();
+                expect_key = false;
+            }
+            ',' => expect_key = stack.last() == Some(&true),
+            d if d.is_whitespace() => {}
+            _ => expect_key = false,
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// CEL values as JSON.
+pub fn cel_to_json(v: &CelValue) -> Value {
+    match v {
+        CelValue::Null => Value::Null,
+        CelValue::Bool(b) => Value::Bool(*b),
+        CelValue::Int(i) => Value::from(*i),
+        CelValue::UInt(u) => Value::from(*u),
+        CelValue::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        CelValue::String(s) => Value::String(s.to_string()),
+        CelValue::List(l) => Value::Array(l.iter().map(cel_to_json).collect()),
+        CelValue::Map(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in m.map.iter() {
+                let key = match k {
+                    Key::String(s) => s.to_string(),
+                    Key::Int(i) => i.to_string(),
+                    Key::Uint(u) => u.to_string(),
+                    Key::Bool(b) => b.to_string(),
+                };
+                out.insert(key, cel_to_json(v));
+            }
+            Value::Object(out)
+        }
+        CelValue::Opaque(o) => match o.downcast_ref::<kube_cel::cel::objects::OptionalValue>() {
+            Some(opt) => opt.value().map(cel_to_json).unwrap_or(Value::Null),
+            None => Value::Null,
+        },
+        other => Value::String(format!("{other:?}")),
+    }
+}
+
+fn as_optional(v: &CelValue) -> Option<Option<&CelValue>> {
+    match v {
+        CelValue::Opaque(o) => o
+            .downcast_ref::<kube_cel::cel::objects::OptionalValue>()
+            .map(|opt| opt.value()),
+        _ => None,
+    }
+}
+
+/// `orValue` that also takes a plain value (Kyverno's CEL environment accepts it).
+fn lenient_or_value(
+    kube_cel::cel::extractors::This(t): kube_cel::cel::extractors::This<CelValue>,
+    other: CelValue,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    Ok(match as_optional(&t) {
+        Some(Some(v)) => v.clone(),
+        Some(None) => other,
+        None if matches!(t, CelValue::Null) => other,
+        None => t,
+    })
+}
+
+fn lenient_has_value(
+    kube_cel::cel::extractors::This(t): kube_cel::cel::extractors::This<CelValue>,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    Ok(CelValue::Bool(match as_optional(&t) {
+        Some(v) => v.is_some(),
+        None => !matches!(t, CelValue::Null),
+    }))
+}
+
+fn escape_key(
+    kube_cel::cel::extractors::This(_t): kube_cel::cel::extractors::This<CelValue>,
+    s: Arc<String>,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    Ok(CelValue::String(Arc::new(
+        s.replace('~', "~0").replace('/', "~1"),
+    )))
+}
+
+/// Kyverno's `image()` CEL library: a parsed reference with `registry()`, `repository()`,
+/// `tag()`, `digest()`, `identifier()` and `containsDigest()`.
+fn image_fn(s: Arc<String>) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    let info = crate::context::image_info(&s);
+    let g = |k: &str| {
+        info.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut registry = g("registry");
+    let mut repository = g("path");
+    if registry == "docker.io" {
+        registry = "index.docker.io".into();
+        if !repository.contains('/') {
+            repository = format!("library/{repository}");
+        }
+    }
+    let digest = g("digest");
+    let tag = if s.contains('@') && !s.rsplit('/').next().unwrap_or("").contains(':') {
+        String::new()
+    } else {
+        g("tag")
+    };
+    let identifier = if digest.is_empty() {
+        tag.clone()
+    } else {
+        digest.clone()
+    };
+    let m: HashMap<Key, CelValue> = [
+        ("registry", registry),
+        ("repository", repository),
+        ("tag", tag),
+        ("digest", digest),
+        ("identifier", identifier),
+    ]
+    .into_iter()
+    .map(|(k, v)| (key(&format!("__image_{k}")), CelValue::String(Arc::new(v))))
+    .collect();
+    Ok(CelValue::Map(CelMap { map: Arc::new(m) }))
+}
+
+fn image_part(this: &CelValue, part: &str) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    match this {
+        CelValue::Map(m) => Ok(m
+            .map
+            .get(&key(&format!("__image_{part}")))
+            .cloned()
+            .unwrap_or(CelValue::String(Arc::new(String::new())))),
+        _ => Err(kube_cel::cel::ExecutionError::function_error(
+            part,
+            "not an image",
+        )),
+    }
+}
+
+type This = kube_cel::cel::extractors::This<CelValue>;
+type CelResult = Result<CelValue, kube_cel::cel::ExecutionError>;
+
+fn image_registry(kube_cel::cel::extractors::This(t): This) -> CelResult {
+    image_part(&t, "registry")
+}
+fn image_repository(kube_cel::cel::extractors::This(t): This) -> CelResult {
+    image_part(&t, "repository")
+}
+fn image_tag(kube_cel::cel::extractors::This(t): This) -> CelResult {
+    image_part(&t, "tag")
+}
+fn image_digest(kube_cel::cel::extractors::This(t): This) -> CelResult {
+    image_part(&t, "digest")
+}
+fn image_identifier(kube_cel::cel::extractors::This(t): This) -> CelResult {
+    image_part(&t, "identifier")
+}
+fn image_contains_digest(kube_cel::cel::extractors::This(t): This) -> CelResult {
+    let d = image_part(&t, "digest")?;
+    Ok(CelValue::Bool(
+        matches!(d, CelValue::String(s) if !s.is_empty()),
+    ))
+}
+
+thread_local! {
+    /// The resources `resource.Get` and `resource.List` read (a test's context file).
+    static RESOURCES: std::cell::RefCell<Vec<Value>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Resources `generator.Apply` produced during the current evaluation.
+    static GENERATED: std::cell::RefCell<Vec<Value>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Image metadata `image.GetMetadata` reads (a test's context file).
+    static IMAGES: std::cell::RefCell<Vec<Value>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Sets the image metadata CEL's `image.GetMetadata` sees on this thread.
+pub fn set_context_images(images: &[Value]) {
+    IMAGES.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.as_slice() != images {
+            *r = images.to_vec();
+        }
+    });
+}
+
+/// `generator.Apply(namespace, resources)`: records the resources a GeneratingPolicy creates.
+fn generator_apply(
+    kube_cel::cel::extractors::This(_t): kube_cel::cel::extractors::This<CelValue>,
+    namespace: Arc<String>,
+    resources: CelValue,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    let list = match cel_to_json(&resources) {
+        Value::Array(a) => a,
+        other => vec![other],
+    };
+    GENERATED.with(|g| {
+        let mut g = g.borrow_mut();
+        for mut r in list {
+            if let Some(meta) = r.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("namespace".into(), Value::String(namespace.to_string()));
+            }
+            g.push(r);
+        }
+    });
+    Ok(CelValue::Bool(true))
+}
+
+fn image_get_metadata(
+    kube_cel::cel::extractors::This(_t): kube_cel::cel::extractors::This<CelValue>,
+    reference: Arc<String>,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    IMAGES.with(|r| {
+        r.borrow()
+            .iter()
+            .find(|x| x.get("image").and_then(Value::as_str) == Some(reference.as_str()))
+            .map(json_to_cel)
+            .ok_or_else(|| {
+                kube_cel::cel::ExecutionError::function_error(
+                    "GetMetadata",
+                    format!("image {reference} needs a registry; it is not in the test's context"),
+                )
+            })
+    })
+}
+
+/// Sets the resources CEL's `resource.Get`/`resource.List` see on this thread.
+pub fn set_context_resources(resources: &[Value]) {
+    RESOURCES.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.as_slice() != resources {
+            *r = resources.to_vec();
+        }
+    });
+}
+
+fn resource_matches(r: &Value, api: &str, plural: &str, ns: &str) -> bool {
+    let g = |p: &str| r.pointer(p).and_then(Value::as_str).unwrap_or("");
+    g("/apiVersion") == api
+        && crate::resource_of(g("/kind")) == plural
+        && (ns.is_empty() || g("/metadata/namespace") == ns)
+}
+
+fn resource_get(
+    kube_cel::cel::extractors::This(_t): kube_cel::cel::extractors::This<CelValue>,
+    api: Arc<String>,
+    plural: Arc<String>,
+    ns: Arc<String>,
+    name: Arc<String>,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    RESOURCES.with(|r| {
+        r.borrow()
+            .iter()
+            .find(|x| {
+                resource_matches(x, &api, &plural, &ns)
+                    && x.pointer("/metadata/name").and_then(Value::as_str) == Some(name.as_str())
+            })
+            .map(json_to_cel)
+            .ok_or_else(|| {
+                kube_cel::cel::ExecutionError::function_error(
+                    "Get",
+                    format!("{plural} {ns}/{name} not found in the context"),
+                )
+            })
+    })
+}
+
+fn resource_list(
+    kube_cel::cel::extractors::This(_t): kube_cel::cel::extractors::This<CelValue>,
+    api: Arc<String>,
+    plural: Arc<String>,
+    ns: Arc<String>,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    RESOURCES.with(|r| {
+        let items: Vec<Value> = r
+            .borrow()
+            .iter()
+            .filter(|x| resource_matches(x, &api, &plural, &ns))
+            .cloned()
+            .collect();
+        Ok(json_to_cel(&serde_json::json!({"items": items})))
+    })
+}
+
+thread_local! {
+    static BASE: Context<'static> = base_context();
+}
+
+fn base_context() -> Context<'static> {
+    let mut ctx = Context::default().with_all();
+    ctx.add_function(
+        "dyn",
+        |v: CelValue| -> Result<CelValue, kube_cel::cel::ExecutionError> { Ok(v) },
+    );
+    ctx.add_function("escapeKey", escape_key);
+    ctx.add_function("orValue", lenient_or_value);
+    ctx.add_function("hasValue", lenient_has_value);
+    ctx.add_function("image", image_fn);
+    ctx.add_function("Get", resource_get);
+    ctx.add_function("GetMetadata", image_get_metadata);
+    ctx.add_function("Apply", generator_apply);
+    ctx.add_variable_from_value(
+        "generator",
+        CelValue::Map(CelMap {
+            map: Arc::new(HashMap::new()),
+        }),
+    );
+    ctx.add_function("List", resource_list);
+    ctx.add_variable_from_value(
+        "image",
+        CelValue::Map(CelMap {
+            map: Arc::new(HashMap::new()),
+        }),
+    );
+    ctx.add_variable_from_value(
+        "resource",
+        CelValue::Map(CelMap {
+            map: Arc::new(HashMap::new()),
+        }),
+    );
+    ctx.add_function("registry", image_registry);
+    ctx.add_function("repository", image_repository);
+    ctx.add_function("tag", image_tag);
+    ctx.add_function("digest", image_digest);
+    ctx.add_function("identifier", image_identifier);
+    ctx.add_function("containsDigest", image_contains_digest);
+    ctx.add_variable_from_value(
+        "jsonpatch",
+        CelValue::Map(CelMap {
+            map: Arc::new(HashMap::new()),
+        }),
+    );
+    ctx
+}
+
+/// The bindings a CEL program sees.
+#[derive(Default)]
+pub struct Bindings<'a> {
+    pub object: Option<&'a Value>,
+    pub old_object: Option<&'a Value>,
+    pub request: Option<&'a Value>,
+    pub namespace_object: Option<Value>,
+    pub params: Option<&'a Value>,
+    /// Resources for `resource.Get`/`resource.List`.
+    pub resources: &'a [Value],
+    /// Image metadata for `image.GetMetadata`.
+    pub images: &'a [Value],
+}
+
+/// A validation: expression and message.
+pub struct Validation {
+    pub expr: Expr,
+    pub message: Option<String>,
+    /// A CEL expression giving the message; used when it evaluates to a non-empty string.
+    pub message_expr: Option<Expr>,
+}
+
+/// Compiled CEL checks: match conditions, variables, validations.
+#[derive(Default)]
+pub struct CelChecks {
+    pub match_conditions: Vec<Expr>,
+    pub variables: Vec<(String, Expr)>,
+    pub validations: Vec<Validation>,
+    /// MutatingPolicy mutations: (patch type, expression).
+    pub mutations: Vec<(String, Expr)>,
+    /// GeneratingPolicy expressions (calling `generator.Apply`).
+    pub generate: Vec<Expr>,
+}
+
+/// What a MutatingPolicy did.
+#[derive(Debug, PartialEq)]
+pub enum MutOutcome {
+    NotApplicable,
+    Patched(Value),
+    Error(String),
+}
+
+/// What evaluating [`CelChecks`] gave.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CelOutcome {
+    NotApplicable,
+    Pass,
+    Fail(String),
+    Error(String),
+}
+
+impl CelChecks {
+    /// Compiles from `matchConditions`, `variables` and a validations list under `vkey`.
+    pub fn compile(spec: &Value, vkey: &str) -> Result<CelChecks, String> {
+        let list = |k: &str| {
+            spec.get(k)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let mut out = CelChecks::default();
+        for m in list("matchConditions") {
+            out.match_conditions
+                .push(Expr::compile(&s(&m, "expression").unwrap_or_default())?);
+        }
+        for v in list("variables") {
+            out.variables.push((
+                s(&v, "name").unwrap_or_default(),
+                Expr::compile(&s(&v, "expression").unwrap_or_default())?,
+            ));
+        }
+        for m in list("mutations") {
+            let t = s(&m, "patchType").unwrap_or_default();
+            let e = m
+                .pointer("/jsonPatch/expression")
+                .or_else(|| m.pointer("/applyConfiguration/expression"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            out.mutations.push((t, Expr::compile(e)?));
+        }
+        for g in list("generate") {
+            out.generate
+                .push(Expr::compile(&s(&g, "expression").unwrap_or_default())?);
+        }
+        for v in list(vkey) {
+            out.validations.push(Validation {
+                expr: Expr::compile(&s(&v, "expression").unwrap_or_default())?,
+                message: s(&v, "message"),
+                message_expr: s(&v, "messageExpression")
+                    .map(|m| Expr::compile(&m))
+                    .transpose()?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Runs a GeneratingPolicy's expressions; the resources they would create.
+    pub fn generate(&self, b: &Bindings<'_>) -> Result<Option<Vec<Value>>, String> {
+        set_context_resources(b.resources);
+        set_context_images(b.images);
+        GENERATED.with(|g| g.borrow_mut().clear());
+        let out = BASE.with(|base| {
+            let mut ctx = base.new_inner_scope();
+            match self.prepare(&mut ctx, b, true) {
+                Err(MutOutcome::NotApplicable) => return Ok(None),
+                Err(MutOutcome::Error(e)) => return Err(e),
+                Err(MutOutcome::Patched(_)) | Ok(()) => {}
+            }
+            for e in &self.generate {
+                e.eval(&ctx)?;
+            }
+            Ok(Some(()))
+        });
+        let generated = GENERATED.with(|g| std::mem::take(&mut *g.borrow_mut()));
+        out.map(|o| o.map(|()| generated))
+    }
+
+    /// Applies the mutations in order, each to the object the previous ones produced.
+    pub fn mutate(&self, b: &Bindings<'_>) -> MutOutcome {
+        let Some(start) = b.object else {
+            return MutOutcome::NotApplicable;
+        };
+        set_context_resources(b.resources);
+        set_context_images(b.images);
+        let mut current = start.clone();
+        for (i, (t, e)) in self.mutations.iter().enumerate() {
+            let step = Bindings {
+                object: Some(&current),
+                old_object: b.old_object,
+                request: b.request,
+                namespace_object: b.namespace_object.clone(),
+                params: b.params,
+                resources: b.resources,
+                images: b.images,
+            };
+            let value = BASE.with(|base| {
+                let mut ctx = base.new_inner_scope();
+                match self.prepare(&mut ctx, &step, i == 0) {
+                    Err(o) => Err(o),
+                    Ok(()) => e.eval(&ctx).map_err(MutOutcome::Error),
+                }
+            });
+            let value = match value {
+                Ok(v) => cel_to_json(&v),
+                Err(o) => return o,
+            };
+            if t == "JSONPatch" {
+                let patch: json_patch::Patch = match serde_json::from_value(value) {
+                    Ok(p) => p,
+                    Err(e) => return MutOutcome::Error(format!("JSONPatch: {e}")),
+                };
+                if let Err(e) = json_patch::patch(&mut current, &patch) {
+                    return MutOutcome::Error(format!("applying JSONPatch: {e}"));
+                }
+            } else if let Some(new) = crate::mutate::apply_configuration(&current, &value) {
+                current = new;
+            }
+        }
+        MutOutcome::Patched(current)
+    }
+
+    /// Binds the inputs and variables; checks the match conditions when asked.
+    fn prepare(
+        &self,
+        ctx: &mut Context<'_>,
+        b: &Bindings<'_>,
+        check: bool,
+    ) -> Result<(), MutOutcome> {
+        let bind = |ctx: &mut Context<'_>, name: &str, v: Option<&Value>| {
+            ctx.add_variable_from_value(name, v.map(json_to_cel).unwrap_or(CelValue::Null));
+        };
+        bind(ctx, "object", b.object);
+        bind(ctx, "oldObject", b.old_object);
+        bind(ctx, "request", b.request);
+        bind(ctx, "namespaceObject", b.namespace_object.as_ref());
+        bind(ctx, "params", b.params);
+        let mut vars: HashMap<Key, CelValue> = HashMap::new();
+        ctx.add_variable_from_value(
+            "variables",
+            CelValue::Map(CelMap {
+                map: Arc::new(vars.clone()),
+            }),
+        );
+        for (name, e) in &self.variables {
+            if let Ok(v) = e.eval(ctx) {
+                vars.insert(Key::String(Arc::new(name.clone())), v);
+                ctx.add_variable_from_value(
+                    "variables",
+                    CelValue::Map(CelMap {
+                        map: Arc::new(vars.clone()),
+                    }),
+                );
+            }
+        }
+        if check {
+            for m in &self.match_conditions {
+                match m.eval(ctx) {
+                    Ok(CelValue::Bool(true)) => {}
+                    Ok(CelValue::Bool(false)) => return Err(MutOutcome::NotApplicable),
+                    Ok(_) => {
+                        return Err(MutOutcome::Error(format!(
+                            "match condition `{}` is not a bool",
+                            m.src.trim()
+                        )));
+                    }
+                    Err(e) => return Err(MutOutcome::Error(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn evaluate(&self, b: &Bindings<'_>) -> CelOutcome {
+        set_context_resources(b.resources);
+        set_context_images(b.images);
+        BASE.with(|base| self.evaluate_in(base, b))
+    }
+
+    fn evaluate_in(&self, base: &Context<'static>, b: &Bindings<'_>) -> CelOutcome {
+        let mut ctx = base.new_inner_scope();
+        let bind = |ctx: &mut Context<'_>, name: &str, v: Option<&Value>| {
+            ctx.add_variable_from_value(name, v.map(json_to_cel).unwrap_or(CelValue::Null));
+        };
+        bind(&mut ctx, "object", b.object);
+        bind(&mut ctx, "oldObject", b.old_object);
+        bind(&mut ctx, "request", b.request);
+        bind(&mut ctx, "namespaceObject", b.namespace_object.as_ref());
+        bind(&mut ctx, "params", b.params);
+        let mut vars: HashMap<Key, CelValue> = HashMap::new();
+        ctx.add_variable_from_value(
+            "variables",
+            CelValue::Map(CelMap {
+                map: Arc::new(vars.clone()),
+            }),
+        );
+        let mut var_errors: Vec<(String, String)> = Vec::new();
+        for (name, e) in &self.variables {
+            match e.eval(&ctx) {
+                Ok(v) => {
+                    vars.insert(Key::String(Arc::new(name.clone())), v);
+                    ctx.add_variable_from_value(
+                        "variables",
+                        CelValue::Map(CelMap {
+                            map: Arc::new(vars.clone()),
+                        }),
+                    );
+                }
+                Err(err) => var_errors.push((name.clone(), err)),
+            }
+        }
+        for m in &self.match_conditions {
+            match m.eval(&ctx) {
+                Ok(CelValue::Bool(true)) => {}
+                Ok(CelValue::Bool(false)) => return CelOutcome::NotApplicable,
+                Ok(_) => {
+                    return CelOutcome::Error(format!(
+                        "match condition `{}` is not a bool",
+                        m.src.trim()
+                    ));
+                }
+                Err(e) => return CelOutcome::Error(e),
+            }
+        }
+        for v in &self.validations {
+            match v.expr.eval(&ctx) {
+                Ok(CelValue::Bool(true)) => {}
+                Ok(CelValue::Bool(false)) => {
+                    let from_expr = v.message_expr.as_ref().and_then(|m| match m.eval(&ctx) {
+                        Ok(CelValue::String(s)) if !s.trim().is_empty() => Some(s.to_string()),
+                        _ => None,
+                    });
+                    return CelOutcome::Fail(
+                        from_expr
+                            .or_else(|| v.message.clone())
+                            .unwrap_or_else(|| format!("failed expression: {}", v.expr.src.trim())),
+                    );
+                }
+                Ok(other) => {
+                    return CelOutcome::Error(format!("expression returned {other:?}, not a bool"));
+                }
+                Err(e) => {
+                    let why: String = var_errors
+                        .iter()
+                        .filter(|(n, _)| v.expr.src.contains(&format!("variables.{n}")))
+                        .map(|(n, e)| format!(" (variable `{n}`: {e})"))
+                        .collect();
+                    return CelOutcome::Error(format!("{e}{why}"));
+                }
+            }
+        }
+        CelOutcome::Pass
+    }
+}
+
+fn key(s: &str) -> Key {
+    Key::String(Arc::new(s.to_string()))
+}
+
+/// JSON as CEL sees it.
+pub fn json_to_cel(v: &Value) -> CelValue {
+    match v {
+        Value::Null => CelValue::Null,
+        Value::Bool(b) => CelValue::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => CelValue::Int(i),
+            (None, Some(u), _) => CelValue::UInt(u),
+            (_, _, Some(f)) => CelValue::Float(f),
+            _ => CelValue::Null,
+        },
+        Value::String(s) => CelValue::String(Arc::new(s.clone())),
+        Value::Array(a) => CelValue::List(Arc::new(a.iter().map(json_to_cel).collect())),
+        Value::Object(m) => {
+            let map: HashMap<Key, CelValue> =
+                m.iter().map(|(k, v)| (key(k), json_to_cel(v))).collect();
+            CelValue::Map(CelMap { map: Arc::new(map) })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn optional_syntax_and_variables() {
+        let c = CelChecks::compile(
+            &json!({
+                "variables": [{"name": "cs", "expression": "object.spec.containers + object.spec.?initContainers.orValue([])"}],
+                "validations": [{"expression": "variables.cs.all(c, c.?ports.orValue([]).all(p, p.?hostPort.orValue(0) == 0))", "message": "no"}]
+            }),
+            "validations",
+        )
+        .unwrap();
+        let good = json!({"spec": {"containers": [{"name": "a"}]}});
+        let bad = json!({"spec": {"containers": [{"name": "a", "ports": [{"hostPort": 80}]}]}});
+        assert_eq!(
+            c.evaluate(&Bindings {
+                object: Some(&good),
+                ..Bindings::default()
+            }),
+            CelOutcome::Pass
+        );
+        assert_eq!(
+            c.evaluate(&Bindings {
+                object: Some(&bad),
+                ..Bindings::default()
+            }),
+            CelOutcome::Fail("no".into())
+        );
+    }
+}

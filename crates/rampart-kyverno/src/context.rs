@@ -1,0 +1,212 @@
+//! The JSON context of a rule: `request`, `serviceAccountName`, `images`, values and context
+//! entries.
+
+use crate::AdmissionInfo;
+use crate::vars::{Ctx, substitute};
+use serde_json::{Map, Value, json};
+
+/// Builds the base context for a resource.
+pub fn base(resource: &Value, info: &AdmissionInfo) -> Ctx {
+    let meta = resource.get("metadata");
+    let s = |k: &str| meta.and_then(|m| m.get(k)).cloned().unwrap_or(Value::Null);
+    let api = resource
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
+    let mut request = json!({
+        "operation": info.operation,
+        "object": resource,
+        "oldObject": info.old_object.clone().unwrap_or(Value::Null),
+        "userInfo": info.user_info,
+        "roles": info.roles,
+        "clusterRoles": info.cluster_roles,
+        "namespace": s("namespace"),
+        "name": s("name"),
+        "kind": {"group": group, "version": version, "kind": resource.get("kind").cloned().unwrap_or(Value::Null)},
+    });
+    if info.operation == "DELETE"
+        && let Some(r) = request.as_object_mut()
+    {
+        r.insert("oldObject".into(), resource.clone());
+        r.insert("object".into(), Value::Null);
+    }
+    let user = info
+        .user_info
+        .get("username")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let (sa_ns, sa_name) = match user
+        .strip_prefix("system:serviceaccount:")
+        .and_then(|r| r.split_once(':'))
+    {
+        Some((ns, n)) => (ns.to_string(), n.to_string()),
+        None => (String::new(), String::new()),
+    };
+    let mut ctx = Ctx::new(json!({
+        "request": request,
+        "serviceAccountName": sa_name,
+        "serviceAccountNamespace": sa_ns,
+        "images": images(resource),
+    }));
+    for (k, v) in &info.values {
+        ctx.set_path(k, v.clone());
+        ctx.preset.push(k.clone());
+    }
+    ctx
+}
+
+/// Kyverno's `images` variable: image facts per container name.
+pub fn images(resource: &Value) -> Value {
+    let spec = match resource.get("kind").and_then(Value::as_str) {
+        Some("Pod") => resource.get("spec"),
+        Some("CronJob") => resource.pointer("/spec/jobTemplate/spec/template/spec"),
+        _ => resource.pointer("/spec/template/spec"),
+    };
+    let Some(spec) = spec else {
+        return Value::Null;
+    };
+    let mut out = Map::new();
+    for field in ["containers", "initContainers", "ephemeralContainers"] {
+        let Some(list) = spec.get(field).and_then(Value::as_array) else {
+            continue;
+        };
+        let mut m = Map::new();
+        for c in list {
+            let (Some(name), Some(image)) = (
+                c.get("name").and_then(Value::as_str),
+                c.get("image").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            m.insert(name.to_string(), image_info(image));
+        }
+        if !m.is_empty() {
+            out.insert(field.to_string(), Value::Object(m));
+        }
+    }
+    Value::Object(out)
+}
+
+/// Splits an image reference the way Kyverno reports it.
+pub fn image_info(image: &str) -> Value {
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, d.to_string()),
+        None => (image, String::new()),
+    };
+    let last_slash = rest.rfind('/').map(|i| i + 1).unwrap_or(0);
+    let (rest, tag) = match rest.get(last_slash..).and_then(|t| t.rfind(':')) {
+        Some(i) => (
+            rest.get(..last_slash + i).unwrap_or(rest),
+            rest.get(last_slash + i + 1..).unwrap_or("").to_string(),
+        ),
+        None => (rest, String::new()),
+    };
+    let (registry, path) = match rest.split_once('/') {
+        Some((first, p)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            (first.to_string(), p.to_string())
+        }
+        _ => ("docker.io".to_string(), rest.to_string()),
+    };
+    let tag = if tag.is_empty() && digest.is_empty() {
+        "latest".to_string()
+    } else {
+        tag
+    };
+    let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+    let mut reference = format!("{registry}/{path}");
+    if !tag.is_empty() {
+        reference.push(':');
+        reference.push_str(&tag);
+    }
+    if !digest.is_empty() {
+        reference.push('@');
+        reference.push_str(&digest);
+    }
+    let mut m = Map::new();
+    m.insert("registry".into(), Value::String(registry));
+    m.insert("path".into(), Value::String(path));
+    m.insert("name".into(), Value::String(name));
+    m.insert("tag".into(), Value::String(tag));
+    if !digest.is_empty() {
+        m.insert("digest".into(), Value::String(digest));
+    }
+    m.insert("reference".into(), Value::String(reference));
+    Value::Object(m)
+}
+
+/// Loads a rule's `context` entries into `ctx`. Entries whose name the values already set are
+/// taken from the values.
+pub fn load(entries: &Value, ctx: &mut Ctx) -> Result<(), String> {
+    for e in entries.as_array().into_iter().flatten() {
+        let name = e.get("name").and_then(Value::as_str).unwrap_or("");
+        if ctx.is_preset(name) {
+            continue;
+        }
+        if let Some(var) = e.get("variable") {
+            let mut v = match var.get("value") {
+                Some(val) => substitute(val, ctx)?,
+                None => Value::Null,
+            };
+            if let Some(path) = var.get("jmesPath").and_then(Value::as_str) {
+                let path = match substitute(&Value::String(path.to_string()), ctx)? {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                v = if var.get("value").is_some() {
+                    crate::jmes::search(&path, &v).unwrap_or(Value::Null)
+                } else {
+                    ctx.query(&path).unwrap_or(Value::Null)
+                };
+            }
+            if v.is_null()
+                && let Some(d) = var.get("default")
+            {
+                v = substitute(d, ctx)?;
+            }
+            ctx.set(name, v);
+        } else if e.get("configMap").is_some() {
+            return Err(format!(
+                "context entry `{name}`: configMap `{}` is not in the values",
+                e["configMap"]
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            ));
+        } else if e.get("apiCall").is_some() {
+            return Err(format!(
+                "context entry `{name}`: apiCall needs a cluster; give its value in the test's values file"
+            ));
+        } else if e.get("imageRegistry").is_some() {
+            return Err(format!(
+                "context entry `{name}`: imageRegistry needs a registry; give its value in the test's values file"
+            ));
+        } else if e.get("globalReference").is_some() {
+            return Err(format!(
+                "context entry `{name}`: globalReference is not in the values"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image_info;
+    use serde_json::json;
+
+    #[test]
+    fn image_parts() {
+        assert_eq!(image_info("nginx")["registry"], json!("docker.io"));
+        assert_eq!(image_info("nginx")["tag"], json!("latest"));
+        let i = image_info("ghcr.io/org/app:1.2@sha256:abc");
+        assert_eq!(i["registry"], json!("ghcr.io"));
+        assert_eq!(i["path"], json!("org/app"));
+        assert_eq!(i["name"], json!("app"));
+        assert_eq!(i["tag"], json!("1.2"));
+        assert_eq!(
+            image_info("localhost:5000/a")["registry"],
+            json!("localhost:5000")
+        );
+    }
+}

@@ -1,0 +1,525 @@
+//! Rule evaluation: match, context, preconditions, then validate (pattern, anyPattern, deny,
+//! foreach, podSecurity, cel), mutate or generate.
+
+use crate::cel::{Bindings, CelChecks, CelOutcome};
+use crate::conditions;
+use crate::context;
+use crate::matching::{Target, rule_matches};
+use crate::mutate;
+use crate::pattern::{Outcome, match_pattern};
+use crate::vars::{Ctx, substitute};
+use crate::{AdmissionInfo, Status};
+use serde_json::Value;
+
+/// The result of one rule on one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Eval {
+    pub status: Status,
+    pub message: String,
+    /// The resource after a mutate rule.
+    pub patched: Option<Value>,
+    /// Resources a generate rule would create.
+    pub generated: Vec<Value>,
+}
+
+impl Eval {
+    pub fn new(status: Status, message: impl Into<String>) -> Eval {
+        Eval {
+            status,
+            message: message.into(),
+            patched: None,
+            generated: Vec::new(),
+        }
+    }
+}
+
+fn err(msg: impl Into<String>) -> Eval {
+    Eval::new(Status::Error, msg)
+}
+
+/// Evaluates one ClusterPolicy/Policy rule; `None` when the rule does not match the resource.
+pub fn eval_rule(
+    rule: &Value,
+    resource: &Value,
+    info: &AdmissionInfo,
+    policy_name: &str,
+) -> Option<Eval> {
+    let target = Target::new(resource, info);
+    if !rule_matches(rule, &target) {
+        return None;
+    }
+    // Fast path: a pattern rule without variables, context or preconditions needs no
+    // JSON context.
+    if rule.get("context").is_none()
+        && rule.get("preconditions").is_none()
+        && rule.get("celPreconditions").is_none()
+        && let Some(v) = rule.get("validate")
+        && let Some(p) = v.get("pattern").or_else(|| v.get("anyPattern"))
+        && !mentions_variables(p)
+        && !mentions_references(p)
+        && !mentions_variables(v.get("message").unwrap_or(&Value::Null))
+    {
+        return validate(v, resource, info, &mut Ctx::default(), 0);
+    }
+    let rule_name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+    let mut ctx = context::base(resource, info);
+    let rule_values = info
+        .rule_values
+        .get(&(policy_name.to_string(), rule_name.to_string()));
+    if let Some(vals) = rule_values {
+        for (k, v) in vals {
+            ctx.set_path(k, v.clone());
+            ctx.preset.push(k.clone());
+        }
+    }
+    if let Some(entries) = rule.get("context")
+        && let Err(e) = context::load(entries, &mut ctx)
+    {
+        return Some(err(format!("failed to load context: {e}")));
+    }
+    if let Some(pre) = rule.get("preconditions") {
+        match conditions::evaluate(pre, &ctx) {
+            Err(e) => return Some(err(format!("failed to evaluate preconditions: {e}"))),
+            Ok(false) => return Some(Eval::new(Status::Skip, "preconditions not met")),
+            Ok(true) => {}
+        }
+    }
+    if let Some(pre) = rule.get("celPreconditions").and_then(Value::as_array) {
+        let spec = serde_json::json!({"matchConditions": pre});
+        match CelChecks::compile(&spec, "validations") {
+            Ok(c) => match c.evaluate(&bindings(resource, info)) {
+                CelOutcome::NotApplicable => {
+                    return Some(Eval::new(Status::Skip, "cel preconditions not met"));
+                }
+                CelOutcome::Error(e) => return Some(err(e)),
+                _ => {}
+            },
+            Err(e) => return Some(err(e)),
+        }
+    }
+    if let Some(v) = rule.get("validate") {
+        return Some(
+            validate(v, resource, info, &mut ctx, 0)
+                .unwrap_or_else(|| Eval::new(Status::Skip, "no elements")),
+        );
+    }
+    if let Some(m) = rule.get("mutate") {
+        return Some(mutate::mutate(m, resource, &mut ctx));
+    }
+    if let Some(g) = rule.get("generate") {
+        return Some(mutate::generate(g, resource, &ctx));
+    }
+    if rule.get("verifyImages").is_some() {
+        return Some(err("verifyImages needs an image registry"));
+    }
+    Some(err("rule has no validate, mutate or generate"))
+}
+
+thread_local! {
+    /// `validate.cel` blocks compiled once, by their JSON text.
+    static CEL_RULES: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<CelChecks>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn compiled_cel(c: &Value) -> Result<std::rc::Rc<CelChecks>, String> {
+    let key = c.to_string();
+    if let Some(hit) = CEL_RULES.with(|m| m.borrow().get(&key).cloned()) {
+        return Ok(hit);
+    }
+    let checks = std::rc::Rc::new(CelChecks::compile(c, "expressions")?);
+    CEL_RULES.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() > 1024 {
+            m.clear();
+        }
+        m.insert(key, checks.clone());
+    });
+    Ok(checks)
+}
+
+/// Whether any string below `v` is a `$(...)` reference.
+fn mentions_references(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.starts_with("$("),
+        Value::Array(a) => a.iter().any(mentions_references),
+        Value::Object(m) => m.values().any(mentions_references),
+        _ => false,
+    }
+}
+
+/// Whether any string (or key) below `v` holds `{{`.
+fn mentions_variables(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("{{"),
+        Value::Array(a) => a.iter().any(mentions_variables),
+        Value::Object(m) => m
+            .iter()
+            .any(|(k, v)| k.contains("{{") || mentions_variables(v)),
+        _ => false,
+    }
+}
+
+fn bindings<'a>(resource: &'a Value, info: &'a AdmissionInfo) -> Bindings<'a> {
+    Bindings {
+        object: Some(resource),
+        old_object: info.old_object.as_ref(),
+        request: info.request.as_ref(),
+        namespace_object: info.namespace_object(resource),
+        params: None,
+        resources: &info.context_resources,
+        images: &info.context_images,
+    }
+}
+
+/// A validate block, at foreach `nesting` (0 for the rule itself). `None`: nothing applied.
+fn validate(
+    v: &Value,
+    resource: &Value,
+    info: &AdmissionInfo,
+    ctx: &mut Ctx,
+    nesting: usize,
+) -> Option<Eval> {
+    let element;
+    let target_doc: &Value = if nesting > 0 {
+        element = ctx.data.get("element").cloned().unwrap_or(Value::Null);
+        &element
+    } else {
+        resource
+    };
+    if let Some(deny) = v.get("deny") {
+        let conds = deny.get("conditions").unwrap_or(&Value::Null);
+        return Some(match conditions::evaluate(conds, ctx) {
+            Err(e) => err(format!("failed to check deny conditions: {e}")),
+            Ok(true) => Eval::new(Status::Fail, message(v, ctx)),
+            Ok(false) => Eval::new(Status::Pass, "rule passed"),
+        });
+    }
+    if let Some(p) = v.get("pattern") {
+        let substituted;
+        let p = if mentions_variables(p) || mentions_references(p) {
+            substituted = match substitute(p, ctx).and_then(|p| crate::vars::resolve_references(&p))
+            {
+                Ok(p) => p,
+                Err(e) => return Some(err(format!("variable substitution failed: {e}"))),
+            };
+            &substituted
+        } else {
+            p
+        };
+        return Some(match match_pattern(target_doc, p) {
+            Outcome::Pass => Eval::new(Status::Pass, "rule passed"),
+            Outcome::Skip(m) => Eval::new(Status::Skip, m),
+            Outcome::Fail { path, msg } => Eval::new(
+                Status::Fail,
+                format!("{} {msg} (at {path})", message(v, ctx)),
+            ),
+            Outcome::Error(m) => err(m),
+        });
+    }
+    if let Some(ap) = v.get("anyPattern") {
+        let ap = match substitute(ap, ctx) {
+            Ok(p) => p,
+            Err(e) => return Some(err(format!("variable substitution failed: {e}"))),
+        };
+        let Some(list) = ap.as_array() else {
+            return Some(err("failed to deserialize anyPattern, expected type array"));
+        };
+        let (mut skipped, mut failed) = (Vec::new(), Vec::new());
+        for p in list {
+            match match_pattern(target_doc, p) {
+                Outcome::Pass => return Some(Eval::new(Status::Pass, "rule passed")),
+                Outcome::Skip(m) => skipped.push(m),
+                Outcome::Fail { msg, .. } | Outcome::Error(msg) => failed.push(msg),
+            }
+        }
+        return Some(if !skipped.is_empty() && failed.is_empty() {
+            Eval::new(Status::Skip, skipped.join(" "))
+        } else if !failed.is_empty() {
+            Eval::new(
+                Status::Fail,
+                format!("{} {}", message(v, ctx), failed.join("; ")),
+            )
+        } else {
+            Eval::new(Status::Pass, "rule passed")
+        });
+    }
+    if let Some(fe) = v.get("foreach").and_then(Value::as_array) {
+        return foreach(fe, resource, info, ctx, nesting);
+    }
+    if let Some(ps) = v.get("podSecurity") {
+        return Some(pod_security(ps, resource));
+    }
+    if let Some(c) = v.get("cel") {
+        let checks = match compiled_cel(c) {
+            Ok(c) => c,
+            Err(e) => return Some(err(e)),
+        };
+        return Some(match checks.evaluate(&bindings(resource, info)) {
+            CelOutcome::Pass => Eval::new(Status::Pass, "rule passed"),
+            CelOutcome::NotApplicable => Eval::new(Status::Skip, "match conditions not met"),
+            CelOutcome::Fail(m) => Eval::new(Status::Fail, m),
+            // Kyverno runs `validate.cel` through the ValidatingAdmissionPolicy validator with
+            // failurePolicy Fail: an evaluation error is a denial.
+            CelOutcome::Error(e) => {
+                Eval::new(Status::Fail, format!("expression resulted in error: {e}"))
+            }
+        });
+    }
+    if v.get("manifests").is_some() {
+        return Some(err(
+            "validate.manifests needs signature verification, which is not supported",
+        ));
+    }
+    Some(err(
+        "invalid validation rule: podSecurity, cel, patterns, or deny expected",
+    ))
+}
+
+fn message(v: &Value, ctx: &Ctx) -> String {
+    let m = v
+        .get("message")
+        .cloned()
+        .unwrap_or(Value::String(String::new()));
+    match substitute(&m, ctx) {
+        Ok(Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => m.as_str().unwrap_or("").to_string(),
+    }
+}
+
+/// Evaluates the `list` of a foreach to its elements.
+pub fn eval_list(list: &str, ctx: &Ctx) -> Result<Vec<Value>, String> {
+    let list = match substitute(&Value::String(list.to_string()), ctx)? {
+        Value::String(s) => s,
+        other => return Ok(as_list(other)),
+    };
+    Ok(as_list(ctx.query(&list)?))
+}
+
+fn as_list(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        other => vec![other],
+    }
+}
+
+/// Sets `element`, `elementIndex` and their nested variants.
+pub fn set_element(ctx: &mut Ctx, el: &Value, idx: usize, nesting: usize) {
+    ctx.set("element", el.clone());
+    ctx.set("elementIndex", Value::from(idx));
+    ctx.set(&format!("element{nesting}"), el.clone());
+    ctx.set(&format!("elementIndex{nesting}"), Value::from(idx));
+}
+
+fn foreach(
+    list: &[Value],
+    resource: &Value,
+    info: &AdmissionInfo,
+    ctx: &mut Ctx,
+    nesting: usize,
+) -> Option<Eval> {
+    let mut applied = 0;
+    let mut list_error: Option<String> = None;
+    for fe in list {
+        let l = fe.get("list").and_then(Value::as_str).unwrap_or("");
+        let elements = match eval_list(l, ctx) {
+            Ok(e) => e,
+            Err(e) => {
+                list_error = Some(e);
+                continue;
+            }
+        };
+        let saved = ctx.clone();
+        for (i, el) in elements.iter().enumerate() {
+            if el.is_null() {
+                continue;
+            }
+            *ctx = saved.clone();
+            set_element(ctx, el, i, nesting);
+            if let Some(entries) = fe.get("context")
+                && let Err(e) = context::load(entries, ctx)
+            {
+                *ctx = saved;
+                return Some(err(format!("failed to load context: {e}")));
+            }
+            if let Some(pre) = fe.get("preconditions") {
+                match conditions::evaluate(pre, ctx) {
+                    Err(_) | Ok(false) => continue,
+                    Ok(true) => {}
+                }
+            }
+            let inner = if let Some(nested) = fe.get("foreach").and_then(Value::as_array) {
+                foreach(nested, resource, info, ctx, nesting + 1)
+            } else {
+                validate(fe, resource, info, ctx, nesting + 1)
+            };
+            let Some(r) = inner else {
+                continue;
+            };
+            match r.status {
+                Status::Skip => continue,
+                Status::Pass => applied += 1,
+                _ => {
+                    *ctx = saved;
+                    return Some(Eval::new(
+                        r.status,
+                        format!("validation failure: {}", r.message),
+                    ));
+                }
+            }
+        }
+        *ctx = saved;
+    }
+    if applied == 0 {
+        if let Some(e) = list_error {
+            return Some(err(format!("failed to evaluate list: {e}")));
+        }
+        return None;
+    }
+    Some(Eval::new(Status::Pass, "rule passed"))
+}
+
+fn pod_security(ps: &Value, resource: &Value) -> Eval {
+    let level = ps
+        .get("level")
+        .and_then(Value::as_str)
+        .unwrap_or("baseline");
+    let version = ps
+        .get("version")
+        .and_then(Value::as_str)
+        .unwrap_or("latest");
+    let policy: rampart_pss::Policy = match format!("{level}:{version}").parse() {
+        Ok(p) => p,
+        Err(e) => return err(format!("podSecurity: {e}")),
+    };
+    let (meta, spec) = match resource.get("kind").and_then(Value::as_str) {
+        Some("Pod") => (resource.get("metadata"), resource.get("spec")),
+        Some("CronJob") => (
+            resource.pointer("/spec/jobTemplate/spec/template/metadata"),
+            resource.pointer("/spec/jobTemplate/spec/template/spec"),
+        ),
+        _ => (
+            resource.pointer("/spec/template/metadata"),
+            resource.pointer("/spec/template/spec"),
+        ),
+    };
+    let Some(spec) = spec.and_then(Value::as_object) else {
+        return Eval::new(Status::Pass, "no pod spec");
+    };
+    let violations =
+        rampart_pss::evaluate_pod(policy, meta.and_then(Value::as_object), spec, "/spec");
+    let excludes = ps
+        .get("exclude")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let remaining: Vec<_> = violations
+        .into_iter()
+        .filter(|v| {
+            !excludes.iter().any(|e| {
+                if !excluded(e, v.check) {
+                    return false;
+                }
+                let images: Vec<&str> = e
+                    .get("images")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                if images.is_empty() {
+                    return true;
+                }
+                // Excluded for the listed images only: the check must pass once their
+                // containers are set aside.
+                let mut rest = spec.clone();
+                for field in ["containers", "initContainers", "ephemeralContainers"] {
+                    if let Some(Value::Array(list)) = rest.get_mut(field) {
+                        list.retain(|c| {
+                            let image = c.get("image").and_then(Value::as_str).unwrap_or("");
+                            !images.iter().any(|p| crate::wildcard::matches(p, image))
+                        });
+                    }
+                }
+                !rampart_pss::evaluate_pod(policy, meta.and_then(Value::as_object), &rest, "/spec")
+                    .iter()
+                    .any(|w| w.check == v.check)
+            })
+        })
+        .collect();
+    if remaining.is_empty() {
+        Eval::new(Status::Pass, "rule passed")
+    } else {
+        Eval::new(
+            Status::Fail,
+            remaining
+                .iter()
+                .map(|v| format!("{} ({})", v.reason, v.detail))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    }
+}
+
+/// Whether a Kyverno `podSecurity.exclude` entry covers a PSA check ID.
+fn excluded(e: &Value, check: &str) -> bool {
+    let control = e.get("controlName").and_then(Value::as_str).unwrap_or("");
+    let ids: &[&str] = match control {
+        "HostProcess" => &["hostProcess"],
+        "Host Namespaces" => &["hostNamespaces"],
+        "Privileged Containers" => &["privileged"],
+        "Capabilities" => &["capabilities_baseline", "capabilities_restricted"],
+        "HostPath Volumes" => &["hostPathVolumes"],
+        "Host Ports" => &["hostPorts"],
+        "AppArmor" => &["appArmorProfile"],
+        "SELinux" => &["seLinuxOptions"],
+        "/proc Mount Type" => &["procMount"],
+        "Seccomp" => &["seccompProfile_baseline", "seccompProfile_restricted"],
+        "Sysctls" => &["sysctls"],
+        "Volume Types" => &["restrictedVolumes"],
+        "Privilege Escalation" => &["allowPrivilegeEscalation"],
+        "Running as Non-root" => &["runAsNonRoot"],
+        "Running as Non-root user" => &["runAsUser"],
+        _ => &[],
+    };
+    // An exclusion with images or restricted values applies to part of a check only; it is
+    // approximated as covering the whole check.
+    ids.contains(&check)
+}
+
+/// Evaluates a ValidatingPolicy's CEL checks.
+pub fn eval_cel_policy(checks: &CelChecks, resource: &Value, info: &AdmissionInfo) -> Eval {
+    match checks.evaluate(&bindings(resource, info)) {
+        CelOutcome::Pass => Eval::new(Status::Pass, "policy passed"),
+        CelOutcome::NotApplicable => Eval::new(Status::Skip, "match conditions not met"),
+        CelOutcome::Fail(m) => Eval::new(Status::Fail, m),
+        CelOutcome::Error(e) => err(e),
+    }
+}
+
+/// Applies a MutatingPolicy's mutations.
+pub fn eval_cel_mutation(checks: &CelChecks, resource: &Value, info: &AdmissionInfo) -> Eval {
+    match checks.mutate(&bindings(resource, info)) {
+        crate::cel::MutOutcome::NotApplicable => {
+            Eval::new(Status::Skip, "match conditions not met")
+        }
+        crate::cel::MutOutcome::Error(e) => err(e),
+        // A MutatingPolicy that applies passes, whether or not its patches change anything.
+        crate::cel::MutOutcome::Patched(p) => {
+            let mut e = Eval::new(Status::Pass, "mutations applied");
+            e.patched = Some(p);
+            e
+        }
+    }
+}
+
+/// Runs a GeneratingPolicy.
+pub fn eval_cel_generation(checks: &CelChecks, resource: &Value, info: &AdmissionInfo) -> Eval {
+    match checks.generate(&bindings(resource, info)) {
+        Ok(None) => Eval::new(Status::Skip, "match conditions not met"),
+        Err(e) => err(e),
+        Ok(Some(generated)) => {
+            let mut e = Eval::new(Status::Pass, "resources generated");
+            e.generated = generated;
+            e
+        }
+    }
+}

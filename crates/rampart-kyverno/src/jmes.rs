@@ -1,0 +1,811 @@
+//! JMESPath with Kyverno's function library registered.
+
+use crate::quantity::{parse_duration, parse_quantity};
+use crate::wildcard;
+use base64::Engine as _;
+use jmespath::ast::{Ast, Comparator};
+use jmespath::functions::{ArgumentType as A, CustomFunction, Signature};
+use jmespath::{Context, ErrorReason, JmespathError, Rcvar, Runtime, RuntimeError, Variable};
+use serde_json::Value;
+use std::sync::OnceLock;
+
+fn runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        let mut rt = Runtime::new();
+        rt.register_builtin_functions();
+        register(&mut rt);
+        rt
+    })
+}
+
+/// Kyverno's JMESPath does not call a function on a null left side of a sub-expression
+/// (`a.keys(@)` is null when `a` is): each such call is guarded.
+fn guard_null_calls(ast: Ast) -> Ast {
+    let b = |a: Box<Ast>| Box::new(guard_null_calls(*a));
+    match ast {
+        Ast::Subexpr { offset, lhs, rhs } => {
+            let rhs = b(rhs);
+            let rhs = if matches!(*rhs, Ast::Function { .. }) {
+                Box::new(Ast::Condition {
+                    offset,
+                    predicate: Box::new(Ast::Comparison {
+                        offset,
+                        comparator: Comparator::NotEqual,
+                        lhs: Box::new(Ast::Identity { offset }),
+                        rhs: Box::new(Ast::Literal {
+                            offset,
+                            value: Rcvar::new(Variable::Null),
+                        }),
+                    }),
+                    then: rhs,
+                })
+            } else {
+                rhs
+            };
+            Ast::Subexpr {
+                offset,
+                lhs: b(lhs),
+                rhs,
+            }
+        }
+        Ast::Comparison {
+            offset,
+            comparator,
+            lhs,
+            rhs,
+        } => Ast::Comparison {
+            offset,
+            comparator,
+            lhs: b(lhs),
+            rhs: b(rhs),
+        },
+        Ast::Condition {
+            offset,
+            predicate,
+            then,
+        } => Ast::Condition {
+            offset,
+            predicate: b(predicate),
+            then: b(then),
+        },
+        Ast::Expref { offset, ast } => Ast::Expref {
+            offset,
+            ast: b(ast),
+        },
+        Ast::Flatten { offset, node } => Ast::Flatten {
+            offset,
+            node: b(node),
+        },
+        Ast::Function { offset, name, args } => Ast::Function {
+            offset,
+            name,
+            args: args.into_iter().map(guard_null_calls).collect(),
+        },
+        Ast::MultiList { offset, elements } => Ast::MultiList {
+            offset,
+            elements: elements.into_iter().map(guard_null_calls).collect(),
+        },
+        Ast::MultiHash { offset, elements } => Ast::MultiHash {
+            offset,
+            elements: elements
+                .into_iter()
+                .map(|kv| jmespath::ast::KeyValuePair {
+                    key: kv.key,
+                    value: guard_null_calls(kv.value),
+                })
+                .collect(),
+        },
+        Ast::Not { offset, node } => Ast::Not {
+            offset,
+            node: b(node),
+        },
+        Ast::Projection { offset, lhs, rhs } => Ast::Projection {
+            offset,
+            lhs: b(lhs),
+            rhs: b(rhs),
+        },
+        Ast::ObjectValues { offset, node } => Ast::ObjectValues {
+            offset,
+            node: b(node),
+        },
+        Ast::And { offset, lhs, rhs } => Ast::And {
+            offset,
+            lhs: b(lhs),
+            rhs: b(rhs),
+        },
+        Ast::Or { offset, lhs, rhs } => Ast::Or {
+            offset,
+            lhs: b(lhs),
+            rhs: b(rhs),
+        },
+        other => other,
+    }
+}
+
+/// Evaluates a JMESPath expression over `data`.
+pub fn search(expr: &str, data: &Value) -> Result<Value, String> {
+    let var = Rcvar::new(Variable::try_from(data).map_err(|e| e.to_string())?);
+    search_var(expr, &var)
+}
+
+thread_local! {
+    /// Compiled expressions by source (policies repeat theirs on every resource).
+    static COMPILED: std::cell::RefCell<std::collections::HashMap<String, Ast>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn compile_guarded(expr: &str) -> Result<Ast, String> {
+    if let Some(ast) = COMPILED.with(|c| c.borrow().get(expr).cloned()) {
+        return Ok(ast);
+    }
+    let parsed = runtime().compile(expr).map_err(|e| {
+        format!(
+            "JMESPath syntax error in `{expr}`: {}",
+            first_line(&e.to_string())
+        )
+    })?;
+    let ast = guard_null_calls(parsed.as_ast().clone());
+    COMPILED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() > 4096 {
+            c.clear();
+        }
+        c.insert(expr.to_string(), ast.clone());
+    });
+    Ok(ast)
+}
+
+/// Evaluates a JMESPath expression over data already converted for JMESPath.
+pub fn search_var(expr: &str, var: &Rcvar) -> Result<Value, String> {
+    let ast = compile_guarded(expr)?;
+    let compiled = jmespath::Expression::new(expr, ast, runtime());
+    let out = compiled.search(var.clone()).map_err(|e| {
+        format!(
+            "JMESPath query `{expr}` failed: {}",
+            first_line(&e.to_string())
+        )
+    })?;
+    serde_json::to_value(&*out).map_err(|e| e.to_string())
+}
+
+/// Checks the syntax of an expression.
+pub fn check(expr: &str) -> Result<(), String> {
+    runtime()
+        .compile(expr)
+        .map(|_| ())
+        .map_err(|e| first_line(&e.to_string()))
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").to_string()
+}
+
+fn err(ctx: &Context<'_>, msg: &str) -> JmespathError {
+    JmespathError::from_ctx(
+        ctx,
+        ErrorReason::Runtime(RuntimeError::InvalidType {
+            expected: msg.to_string(),
+            actual: String::new(),
+            position: 0,
+        }),
+    )
+}
+
+fn to_json(v: &Rcvar) -> Value {
+    serde_json::to_value(&**v).unwrap_or(Value::Null)
+}
+
+fn rc(v: Value) -> Result<Rcvar, JmespathError> {
+    Ok(Rcvar::new(Variable::try_from(v)?))
+}
+
+fn s(v: &Rcvar) -> String {
+    v.as_string().cloned().unwrap_or_default()
+}
+
+type F = fn(&[Rcvar], &mut Context<'_>) -> Result<Rcvar, JmespathError>;
+
+fn reg(rt: &mut Runtime, name: &str, inputs: Vec<A>, variadic: Option<A>, f: F) {
+    rt.register_function(
+        name,
+        Box::new(CustomFunction::new(
+            Signature::new(inputs, variadic),
+            Box::new(f),
+        )),
+    );
+}
+
+fn arg<'a>(args: &'a [Rcvar], i: usize, ctx: &Context<'_>) -> Result<&'a Rcvar, JmespathError> {
+    args.get(i).ok_or_else(|| err(ctx, "argument"))
+}
+
+fn register(rt: &mut Runtime) {
+    use A::*;
+    reg(rt, "compare", vec![String, String], None, |a, c| {
+        let (x, y) = (s(arg(a, 0, c)?), s(arg(a, 1, c)?));
+        rc(Value::from(x.cmp(&y) as i64))
+    });
+    reg(rt, "equal_fold", vec![String, String], None, |a, c| {
+        let (x, y) = (s(arg(a, 0, c)?), s(arg(a, 1, c)?));
+        rc(Value::Bool(x.to_lowercase() == y.to_lowercase()))
+    });
+    reg(
+        rt,
+        "replace",
+        vec![String, String, String, Number],
+        None,
+        |a, c| {
+            let (x, from, to) = (s(arg(a, 0, c)?), s(arg(a, 1, c)?), s(arg(a, 2, c)?));
+            let n = arg(a, 3, c)?.as_number().unwrap_or(-1.0);
+            let out = if n < 0.0 {
+                x.replace(&from, &to)
+            } else {
+                x.replacen(&from, &to, n as usize)
+            };
+            rc(Value::String(out))
+        },
+    );
+    reg(
+        rt,
+        "replace_all",
+        vec![String, String, String],
+        None,
+        |a, c| {
+            let (x, from, to) = (s(arg(a, 0, c)?), s(arg(a, 1, c)?), s(arg(a, 2, c)?));
+            rc(Value::String(x.replace(&from, &to)))
+        },
+    );
+    reg(rt, "to_upper", vec![String], None, |a, c| {
+        rc(Value::String(s(arg(a, 0, c)?).to_uppercase()))
+    });
+    reg(rt, "to_lower", vec![String], None, |a, c| {
+        rc(Value::String(s(arg(a, 0, c)?).to_lowercase()))
+    });
+    reg(rt, "trim", vec![String, String], None, |a, c| {
+        let (x, cut) = (s(arg(a, 0, c)?), s(arg(a, 1, c)?));
+        rc(Value::String(
+            x.trim_matches(|ch| cut.contains(ch)).to_string(),
+        ))
+    });
+    reg(rt, "trim_prefix", vec![String, String], None, |a, c| {
+        let (x, p) = (s(arg(a, 0, c)?), s(arg(a, 1, c)?));
+        rc(Value::String(
+            x.strip_prefix(p.as_str()).unwrap_or(&x).to_string(),
+        ))
+    });
+    reg(rt, "split", vec![String, String], None, |a, c| {
+        let (x, sep) = (s(arg(a, 0, c)?), s(arg(a, 1, c)?));
+        let parts: Vec<Value> = if sep.is_empty() {
+            x.chars().map(|ch| Value::String(ch.to_string())).collect()
+        } else {
+            x.split(sep.as_str())
+                .map(|p| Value::String(p.to_string()))
+                .collect()
+        };
+        rc(Value::Array(parts))
+    });
+    reg(
+        rt,
+        "regex_match",
+        vec![String, Union(vec![String, Number])],
+        None,
+        |a, c| {
+            let re = s(arg(a, 0, c)?);
+            let v = arg(a, 1, c)?;
+            let text = v
+                .as_string()
+                .cloned()
+                .unwrap_or_else(|| to_json(v).to_string());
+            let re = regex::Regex::new(&re).map_err(|e| err(c, &e.to_string()))?;
+            rc(Value::Bool(re.is_match(&text)))
+        },
+    );
+    reg(
+        rt,
+        "pattern_match",
+        vec![String, Union(vec![String, Number])],
+        None,
+        |a, c| {
+            let p = s(arg(a, 0, c)?);
+            let v = arg(a, 1, c)?;
+            let text = v
+                .as_string()
+                .cloned()
+                .unwrap_or_else(|| to_json(v).to_string());
+            rc(Value::Bool(wildcard::matches(&p, &text)))
+        },
+    );
+    reg(
+        rt,
+        "regex_replace_all",
+        vec![
+            String,
+            Union(vec![String, Number]),
+            Union(vec![String, Number]),
+        ],
+        None,
+        |a, c| {
+            let re = regex::Regex::new(&s(arg(a, 0, c)?)).map_err(|e| err(c, &e.to_string()))?;
+            let text = str_or_num(arg(a, 1, c)?);
+            let rep = str_or_num(arg(a, 2, c)?)
+                .replace("$", "$$")
+                .replace("$$$$", "$");
+            let rep = go_template(&rep);
+            rc(Value::String(
+                re.replace_all(&text, rep.as_str()).into_owned(),
+            ))
+        },
+    );
+    reg(
+        rt,
+        "regex_replace_all_literal",
+        vec![
+            String,
+            Union(vec![String, Number]),
+            Union(vec![String, Number]),
+        ],
+        None,
+        |a, c| {
+            let re = regex::Regex::new(&s(arg(a, 0, c)?)).map_err(|e| err(c, &e.to_string()))?;
+            let text = str_or_num(arg(a, 1, c)?);
+            let rep = str_or_num(arg(a, 2, c)?);
+            rc(Value::String(
+                re.replace_all(&text, regex::NoExpand(&rep)).into_owned(),
+            ))
+        },
+    );
+    reg(rt, "label_match", vec![Object, Object], None, |a, c| {
+        let sel = to_json(arg(a, 0, c)?);
+        let labels = to_json(arg(a, 1, c)?);
+        let ok = sel
+            .as_object()
+            .is_some_and(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)));
+        rc(Value::Bool(ok))
+    });
+    reg(rt, "base64_decode", vec![String], None, |a, c| {
+        let x = s(arg(a, 0, c)?);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(x.as_bytes())
+            .map_err(|e| err(c, &e.to_string()))?;
+        rc(Value::String(
+            std::string::String::from_utf8_lossy(&bytes).into_owned(),
+        ))
+    });
+    reg(rt, "base64_encode", vec![String], None, |a, c| {
+        rc(Value::String(
+            base64::engine::general_purpose::STANDARD.encode(s(arg(a, 0, c)?)),
+        ))
+    });
+    reg(rt, "truncate", vec![String, Number], None, |a, c| {
+        let x = s(arg(a, 0, c)?);
+        let n = arg(a, 1, c)?.as_number().unwrap_or(0.0).max(0.0) as usize;
+        rc(Value::String(x.chars().take(n).collect()))
+    });
+    reg(rt, "parse_json", vec![String], None, |a, c| {
+        let v: Value =
+            serde_json::from_str(&s(arg(a, 0, c)?)).map_err(|e| err(c, &e.to_string()))?;
+        rc(v)
+    });
+    reg(rt, "parse_yaml", vec![String], None, |a, c| {
+        let text = s(arg(a, 0, c)?);
+        let (docs, errs) = rampart_manifest::parse_yaml("<parse_yaml>", &text);
+        if let Some(e) = errs.first() {
+            return Err(err(c, &e.message));
+        }
+        rc(docs
+            .into_iter()
+            .next()
+            .map(|d| d.value)
+            .unwrap_or(Value::Null))
+    });
+    reg(
+        rt,
+        "items",
+        vec![Union(vec![Object, Array]), String, String],
+        None,
+        |a, c| {
+            let v = to_json(arg(a, 0, c)?);
+            let (kn, vn) = (s(arg(a, 1, c)?), s(arg(a, 2, c)?));
+            let mut out = Vec::new();
+            match v {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        let mut o = serde_json::Map::new();
+                        o.insert(kn.clone(), Value::String(k));
+                        o.insert(vn.clone(), v);
+                        out.push(Value::Object(o));
+                    }
+                }
+                Value::Array(items) => {
+                    for (i, v) in items.into_iter().enumerate() {
+                        let mut o = serde_json::Map::new();
+                        o.insert(kn.clone(), Value::from(i));
+                        o.insert(vn.clone(), v);
+                        out.push(Value::Object(o));
+                    }
+                }
+                _ => {}
+            }
+            rc(Value::Array(out))
+        },
+    );
+    reg(rt, "object_from_lists", vec![Array, Array], None, |a, c| {
+        let keys = to_json(arg(a, 0, c)?);
+        let vals = to_json(arg(a, 1, c)?);
+        let mut o = serde_json::Map::new();
+        for (i, k) in keys.as_array().into_iter().flatten().enumerate() {
+            if let Some(k) = k.as_str() {
+                o.insert(k.to_string(), vals.get(i).cloned().unwrap_or(Value::Null));
+            }
+        }
+        rc(Value::Object(o))
+    });
+    reg(
+        rt,
+        "lookup",
+        vec![Union(vec![Object, Array]), Union(vec![String, Number])],
+        None,
+        |a, c| {
+            let coll = to_json(arg(a, 0, c)?);
+            let key = to_json(arg(a, 1, c)?);
+            let out = match (&coll, &key) {
+                (Value::Object(m), Value::String(k)) => m.get(k).cloned().unwrap_or(Value::Null),
+                (Value::Array(v), Value::Number(n)) => n
+                    .as_u64()
+                    .and_then(|i| v.get(i as usize).cloned())
+                    .unwrap_or(Value::Null),
+                _ => Value::Null,
+            };
+            rc(out)
+        },
+    );
+    for (name, op) in [
+        ("add", '+'),
+        ("subtract", '-'),
+        ("multiply", '*'),
+        ("divide", '/'),
+        ("modulo", '%'),
+    ] {
+        let f: F = match op {
+            '+' => |a, c| arith(a, c, '+'),
+            '-' => |a, c| arith(a, c, '-'),
+            '*' => |a, c| arith(a, c, '*'),
+            '/' => |a, c| arith(a, c, '/'),
+            _ => |a, c| arith(a, c, '%'),
+        };
+        reg(rt, name, vec![Any, Any], None, f);
+    }
+    reg(rt, "round", vec![Number, Number], None, |a, c| {
+        let x = arg(a, 0, c)?.as_number().unwrap_or(0.0);
+        let d = arg(a, 1, c)?.as_number().unwrap_or(0.0) as i32;
+        let m = 10f64.powi(d);
+        rc(num((x * m).round() / m))
+    });
+    reg(rt, "sum", vec![Array], None, |a, c| {
+        let v = to_json(arg(a, 0, c)?);
+        let items = v.as_array().cloned().unwrap_or_default();
+        let mut total: Option<Value> = None;
+        for i in items {
+            total = Some(match total {
+                None => i,
+                Some(t) => arith_values(&t, &i, '+').map_err(|e| err(c, &e))?,
+            });
+        }
+        rc(total.unwrap_or(Value::from(0)))
+    });
+    reg(rt, "semver_compare", vec![String, String], None, |a, c| {
+        let v = s(arg(a, 0, c)?);
+        let r = s(arg(a, 1, c)?);
+        rc(Value::Bool(semver_match(&v, &r)))
+    });
+    reg(rt, "path_canonicalize", vec![String], None, |a, c| {
+        let p = s(arg(a, 0, c)?);
+        let mut parts: Vec<&str> = Vec::new();
+        for seg in p.split('/') {
+            match seg {
+                "" | "." => {}
+                ".." => {
+                    parts.pop();
+                }
+                s => parts.push(s),
+            }
+        }
+        let lead = if p.starts_with('/') { "/" } else { "" };
+        rc(Value::String(format!("{lead}{}", parts.join("/"))))
+    });
+    reg(rt, "time_now", vec![], None, |_, _| {
+        rc(Value::String(crate::timefns::format_rfc3339(
+            crate::timefns::now().floor(),
+        )))
+    });
+    reg(rt, "time_now_utc", vec![], None, |_, _| {
+        rc(Value::String(crate::timefns::format_rfc3339(
+            crate::timefns::now().floor(),
+        )))
+    });
+    reg(rt, "time_utc", vec![String], None, |a, c| {
+        let t = time_arg(arg(a, 0, c)?, c)?;
+        rc(Value::String(crate::timefns::format_rfc3339(t)))
+    });
+    reg(rt, "time_parse", vec![String, String], None, |a, c| {
+        let t = time_arg(arg(a, 1, c)?, c)?;
+        rc(Value::String(crate::timefns::format_rfc3339(t)))
+    });
+    reg(
+        rt,
+        "time_since",
+        vec![String, String, String],
+        None,
+        |a, c| {
+            let t1 = time_arg(arg(a, 1, c)?, c)?;
+            let t2 = match s(arg(a, 2, c)?).as_str() {
+                "" => crate::timefns::now(),
+                _ => time_arg(arg(a, 2, c)?, c)?,
+            };
+            rc(Value::String(format_duration(t2 - t1)))
+        },
+    );
+    reg(rt, "time_diff", vec![String, String], None, |a, c| {
+        let t1 = time_arg(arg(a, 0, c)?, c)?;
+        let t2 = time_arg(arg(a, 1, c)?, c)?;
+        rc(Value::String(format_duration(t2 - t1)))
+    });
+    reg(rt, "time_add", vec![String, String], None, |a, c| {
+        let t = time_arg(arg(a, 0, c)?, c)?;
+        let d = parse_duration(&s(arg(a, 1, c)?)).ok_or_else(|| err(c, "duration"))?;
+        rc(Value::String(crate::timefns::format_rfc3339(t + d)))
+    });
+    reg(rt, "time_after", vec![String, String], None, |a, c| {
+        rc(Value::Bool(
+            time_arg(arg(a, 0, c)?, c)? > time_arg(arg(a, 1, c)?, c)?,
+        ))
+    });
+    reg(rt, "time_before", vec![String, String], None, |a, c| {
+        rc(Value::Bool(
+            time_arg(arg(a, 0, c)?, c)? < time_arg(arg(a, 1, c)?, c)?,
+        ))
+    });
+    reg(
+        rt,
+        "time_between",
+        vec![String, String, String],
+        None,
+        |a, c| {
+            let t = time_arg(arg(a, 0, c)?, c)?;
+            rc(Value::Bool(
+                t > time_arg(arg(a, 1, c)?, c)? && t < time_arg(arg(a, 2, c)?, c)?,
+            ))
+        },
+    );
+    reg(rt, "time_truncate", vec![String, String], None, |a, c| {
+        let t = time_arg(arg(a, 0, c)?, c)?;
+        let d = parse_duration(&s(arg(a, 1, c)?)).ok_or_else(|| err(c, "duration"))?;
+        let out = if d > 0.0 { (t / d).floor() * d } else { t };
+        rc(Value::String(crate::timefns::format_rfc3339(out)))
+    });
+    reg(rt, "to_boolean", vec![String], None, |a, c| {
+        let x = s(arg(a, 0, c)?).to_lowercase();
+        match x.as_str() {
+            "true" => rc(Value::Bool(true)),
+            "false" => rc(Value::Bool(false)),
+            _ => Err(err(c, "boolean string")),
+        }
+    });
+}
+
+fn time_arg(v: &Rcvar, c: &Context<'_>) -> Result<f64, JmespathError> {
+    crate::timefns::parse_rfc3339(&s(v)).ok_or_else(|| err(c, "RFC 3339 time"))
+}
+
+fn str_or_num(v: &Rcvar) -> String {
+    v.as_string()
+        .cloned()
+        .unwrap_or_else(|| to_json(v).to_string())
+}
+
+/// Go's regexp `${1}` / `$1` templates map onto Rust's the same way; `$$` escapes.
+fn go_template(s: &str) -> String {
+    s.replace("$$", "$")
+}
+
+fn num(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9e15 {
+        Value::from(f as i64)
+    } else {
+        serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)
+    }
+}
+
+fn arith(a: &[Rcvar], c: &mut Context<'_>, op: char) -> Result<Rcvar, JmespathError> {
+    let x = to_json(arg(a, 0, c)?);
+    let y = to_json(arg(a, 1, c)?);
+    let v = arith_values(&x, &y, op).map_err(|e| err(c, &e))?;
+    rc(v)
+}
+
+fn format_duration(secs: f64) -> String {
+    if secs == 0.0 {
+        return "0s".into();
+    }
+    let neg = secs < 0.0;
+    let mut rem = secs.abs();
+    let h = (rem / 3600.0).floor();
+    rem -= h * 3600.0;
+    let m = (rem / 60.0).floor();
+    rem -= m * 60.0;
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if h > 0.0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if h > 0.0 || m > 0.0 {
+        out.push_str(&format!("{m}m"));
+    }
+    let sec = (rem * 1e9).round() / 1e9;
+    out.push_str(&format!("{sec}s"));
+    out
+}
+
+fn arith_values(x: &Value, y: &Value, op: char) -> Result<Value, String> {
+    let apply = |a: f64, b: f64| -> Result<f64, String> {
+        Ok(match op {
+            '+' => a + b,
+            '-' => a - b,
+            '*' => a * b,
+            '/' => {
+                if b == 0.0 {
+                    return Err("Zero divisor passed".into());
+                }
+                a / b
+            }
+            _ => {
+                if b == 0.0 {
+                    return Err("Zero divisor passed".into());
+                }
+                a % b
+            }
+        })
+    };
+    match (x, y) {
+        (Value::Number(a), Value::Number(b)) => Ok(num(apply(
+            a.as_f64().unwrap_or(0.0),
+            b.as_f64().unwrap_or(0.0),
+        )?)),
+        (Value::String(a), Value::String(b)) => {
+            if let (Some(da), Some(db)) = (parse_duration(a), parse_duration(b)) {
+                let r = apply(da, db)?;
+                return Ok(if op == '/' {
+                    num(r)
+                } else {
+                    Value::String(format_duration(r))
+                });
+            }
+            if let (Some(qa), Some(qb)) = (parse_quantity(a), parse_quantity(b)) {
+                let r = apply(qa, qb)?;
+                return Ok(if op == '/' {
+                    num(r)
+                } else {
+                    Value::String(format_quantity(r))
+                });
+            }
+            Err(format!("invalid operands {a} and {b}"))
+        }
+        (Value::String(a), Value::Number(b)) | (Value::Number(b), Value::String(a)) => {
+            let bf = b.as_f64().unwrap_or(0.0);
+            if let Some(d) = parse_duration(a) {
+                return Ok(Value::String(format_duration(apply(d, bf)?)));
+            }
+            if let Some(q) = parse_quantity(a) {
+                return Ok(Value::String(format_quantity(apply(q, bf)?)));
+            }
+            Err(format!("invalid operand {a}"))
+        }
+        _ => Err("invalid operand types".into()),
+    }
+}
+
+fn format_quantity(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{}", v as i64)
+    } else {
+        format!("{}m", (v * 1000.0).round() as i64)
+    }
+}
+
+fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
+    let v = v.trim().trim_start_matches('v');
+    let core = v.split(['-', '+']).next()?;
+    let mut it = core.split('.');
+    let a = it.next()?.parse().ok()?;
+    let b = it.next().map(|x| x.parse().ok()).unwrap_or(Some(0))?;
+    let c = it.next().map(|x| x.parse().ok()).unwrap_or(Some(0))?;
+    Some((a, b, c))
+}
+
+fn semver_match(version: &str, range: &str) -> bool {
+    let Some(v) = parse_version(version) else {
+        return false;
+    };
+    range.split("||").any(|alt| {
+        alt.split_whitespace().all(|cond| {
+            let (op, rest) = if let Some(r) = cond.strip_prefix(">=") {
+                (">=", r)
+            } else if let Some(r) = cond.strip_prefix("<=") {
+                ("<=", r)
+            } else if let Some(r) = cond.strip_prefix('>') {
+                (">", r)
+            } else if let Some(r) = cond.strip_prefix('<') {
+                ("<", r)
+            } else if let Some(r) = cond.strip_prefix("!=") {
+                ("!=", r)
+            } else if let Some(r) = cond.strip_prefix('=') {
+                ("=", r)
+            } else {
+                ("=", cond)
+            };
+            let Some(r) = parse_version(rest) else {
+                return false;
+            };
+            match op {
+                ">=" => v >= r,
+                "<=" => v <= r,
+                ">" => v > r,
+                "<" => v < r,
+                "!=" => v != r,
+                _ => v == r,
+            }
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn kyverno_functions() {
+        let d = json!({"a": "Hello", "n": [1, 2], "t": "1h"});
+        assert_eq!(search("to_upper(a)", &d).unwrap(), json!("HELLO"));
+        assert_eq!(search("split('a,b', ',')", &d).unwrap(), json!(["a", "b"]));
+        assert_eq!(search("regex_match('^H', a)", &d).unwrap(), json!(true));
+        assert_eq!(search("add(`1`, `2`)", &d).unwrap(), json!(3));
+        assert_eq!(search("sum(n)", &d).unwrap(), json!(3));
+        assert_eq!(search("add(t, '30m')", &d).unwrap(), json!("1h30m0s"));
+        assert_eq!(
+            search("base64_decode(base64_encode(a))", &d).unwrap(),
+            json!("Hello")
+        );
+        assert_eq!(
+            search("semver_compare('1.2.3', '>=1.2.0')", &d).unwrap(),
+            json!(true)
+        );
+        assert!(search("a[", &d).is_err());
+        assert_eq!(search("missing", &d).unwrap(), json!(null));
+        assert_eq!(
+            search(
+                "time_diff('2024-01-01T00:00:00Z', '2024-01-01T01:30:00Z')",
+                &d
+            )
+            .unwrap(),
+            json!("1h30m0s")
+        );
+        assert_eq!(
+            search("time_add('2024-01-01T00:00:00Z', '25h')", &d).unwrap(),
+            json!("2024-01-02T01:00:00Z")
+        );
+        assert_eq!(
+            search(
+                "time_before('2024-01-01T00:00:00Z', '2025-01-01T00:00:00Z')",
+                &d
+            )
+            .unwrap(),
+            json!(true)
+        );
+    }
+}

@@ -1,0 +1,825 @@
+//! Kyverno policies evaluated as Kyverno evaluates them: `kyverno.io/v1` ClusterPolicy and
+//! Policy (match/exclude, autogen rules for Pod controllers, preconditions, context, validate
+//! `pattern`/`anyPattern`/`deny`/`foreach`/`podSecurity`/`cel`, mutate, generate) and the
+//! `policies.kyverno.io` ValidatingPolicy, plus the `kyverno test` file format.
+//!
+//! ```
+//! use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
+//! let (set, errors) = PolicySet::from_str("p.yaml", r#"
+//! apiVersion: kyverno.io/v1
+//! kind: ClusterPolicy
+//! metadata: {name: require-team}
+//! spec:
+//!   rules:
+//!   - name: team-label
+//!     match: {any: [{resources: {kinds: [Pod]}}]}
+//!     validate:
+//!       message: "label team is required"
+//!       pattern: {metadata: {labels: {team: "?*"}}}
+//! "#);
+//! assert!(errors.is_empty());
+//! let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}});
+//! let results = set.evaluate(&pod, &AdmissionInfo::default());
+//! assert_eq!(results[0].rule, "team-label");
+//! assert_eq!(results[0].status, Status::Fail);
+//! ```
+
+pub mod anchor;
+mod autogen;
+mod cel;
+pub mod conditions;
+mod context;
+mod engine;
+pub mod jmes;
+pub mod matching;
+mod mutate;
+pub mod pattern;
+mod quantity;
+pub mod testrun;
+mod timefns;
+pub mod vars;
+pub mod wildcard;
+
+use rampart_core::{CheckInfo, Finding, InputError, Origin, Severity};
+use rampart_manifest::Object;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Errors of this crate; each names where the bad input is.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum KyvernoError {
+    /// A file that could not be read or parsed.
+    #[error("{0}")]
+    Input(#[from] InputError),
+    /// A policy that cannot run (bad JMESPath, unknown anchor, bad CEL): where, and
+    /// `policy `NAME`: why` as the message.
+    #[error("{pos}")]
+    Policy { pos: InputError, policy: String },
+}
+
+/// A rule's result, as Kyverno reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Skip,
+    Warn,
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Skip => "skip",
+            Status::Warn => "warn",
+            Status::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who asks and how: the admission request's attributes and the values a test supplies.
+#[derive(Debug, Clone)]
+pub struct AdmissionInfo {
+    /// `CREATE` unless set.
+    pub operation: String,
+    /// `{username, groups}`.
+    pub user_info: Value,
+    pub roles: Vec<String>,
+    pub cluster_roles: Vec<String>,
+    /// Labels of namespaces, for `namespaceSelector`.
+    pub namespace_labels: HashMap<String, Map<String, Value>>,
+    /// Context values by dotted path (`request.operation`, `dictionary.data.key`).
+    pub values: Vec<(String, Value)>,
+    /// Values for one rule, by (policy, rule).
+    pub rule_values: HashMap<(String, String), Map<String, Value>>,
+    pub old_object: Option<Value>,
+    /// The admission request for CEL's `request`.
+    pub request: Option<Value>,
+    /// Namespace objects by name, for CEL's `namespaceObject`.
+    pub namespaces: HashMap<String, Value>,
+    /// Cluster resources CEL's `resource.Get` and `resource.List` read.
+    pub context_resources: Vec<Value>,
+    /// Image metadata (`image`, `manifest`, `config`) CEL's `image.GetMetadata` reads.
+    pub context_images: Vec<Value>,
+}
+
+impl Default for AdmissionInfo {
+    fn default() -> Self {
+        AdmissionInfo {
+            operation: "CREATE".into(),
+            user_info: Value::Object(Map::new()),
+            roles: Vec::new(),
+            cluster_roles: Vec::new(),
+            namespace_labels: HashMap::new(),
+            values: Vec::new(),
+            rule_values: HashMap::new(),
+            old_object: None,
+            request: None,
+            namespaces: HashMap::new(),
+            context_resources: Vec::new(),
+            context_images: Vec::new(),
+        }
+    }
+}
+
+impl AdmissionInfo {
+    /// The namespace object of a resource: the one given, or one made from its name and the
+    /// known labels.
+    fn namespace_object(&self, resource: &Value) -> Option<Value> {
+        let ns = resource
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())?;
+        if let Some(n) = self.namespaces.get(ns) {
+            return Some(n.clone());
+        }
+        let mut meta = Map::new();
+        meta.insert("name".into(), Value::String(ns.to_string()));
+        if let Some(l) = self.namespace_labels.get(ns) {
+            meta.insert("labels".into(), Value::Object(l.clone()));
+        }
+        Some(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": meta}))
+    }
+}
+
+/// One rule's result on one resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleResult {
+    pub policy: String,
+    /// Empty for the rule-less CEL policy kinds.
+    pub rule: String,
+    pub status: Status,
+    pub message: String,
+    /// The `validate`, `mutate` or `generate` kind of the rule.
+    pub rule_type: &'static str,
+    /// Whether a failure blocks admission (`Enforce`, or a ValidatingPolicy's `Deny` action)
+    /// rather than being reported (`Audit`).
+    pub enforce: bool,
+    #[serde(skip)]
+    pub patched: Option<Value>,
+    #[serde(skip)]
+    pub generated: Vec<Value>,
+}
+
+impl RuleResult {
+    /// The finding for a failed (or errored) rule on `obj`, under the `kyverno-policy-violation`
+    /// check; `None` for the other statuses. The message names the policy and rule.
+    pub fn to_finding(&self, obj: &Object) -> Option<Finding> {
+        let severity = match self.status {
+            Status::Fail => Severity::Medium,
+            Status::Error => Severity::Low,
+            _ => return None,
+        };
+        let rule = if self.rule.is_empty() {
+            self.policy.clone()
+        } else {
+            format!("{}/{}", self.policy, self.rule)
+        };
+        let what = if self.status == Status::Error {
+            "could not be evaluated"
+        } else {
+            "failed"
+        };
+        let mut f = Finding::new(
+            "kyverno-policy-violation",
+            severity,
+            format!("Kyverno rule {rule} {what}: {}", self.message.trim()),
+        );
+        f.object = Some(obj.object_ref());
+        f.location = Some(obj.location(""));
+        Some(f)
+    }
+}
+
+/// A loaded policy.
+pub struct Policy {
+    pub name: String,
+    pub kind: String,
+    /// The namespace of a namespaced `Policy`.
+    pub namespace: Option<String>,
+    pub file: String,
+    /// The rules Kyverno evaluates, autogen rules included.
+    rules: Vec<Value>,
+    /// The policy's `spec`.
+    spec: Value,
+    cel: Option<CelPolicy>,
+    /// Why the policy cannot run, when it cannot.
+    broken: Option<String>,
+}
+
+struct CelPolicy {
+    variants: Vec<(Value, cel::CelChecks)>,
+}
+
+/// Policies loaded once, evaluated on many resources.
+#[derive(Default)]
+pub struct PolicySet {
+    pub policies: Vec<Policy>,
+}
+
+const POLICY_KINDS: [&str; 2] = ["ClusterPolicy", "Policy"];
+const CEL_KINDS: [&str; 6] = [
+    "ValidatingPolicy",
+    "NamespacedValidatingPolicy",
+    "MutatingPolicy",
+    "NamespacedMutatingPolicy",
+    "GeneratingPolicy",
+    "NamespacedGeneratingPolicy",
+];
+
+/// Whether an object is a Kyverno policy this crate loads.
+pub fn is_policy(obj: &Value) -> bool {
+    let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    (api.starts_with("kyverno.io/") && POLICY_KINDS.contains(&kind))
+        || (api.starts_with("policies.kyverno.io/") && CEL_KINDS.contains(&kind))
+}
+
+impl PolicySet {
+    /// Loads every policy in the given files and directories.
+    pub fn load<P: AsRef<Path>>(paths: &[P]) -> (PolicySet, Vec<KyvernoError>) {
+        let loaded = rampart_manifest::load_paths(paths);
+        let mut errors: Vec<KyvernoError> =
+            loaded.errors.into_iter().map(KyvernoError::from).collect();
+        let (set, errs) = PolicySet::from_objects(loaded.objects);
+        errors.extend(errs);
+        (set, errors)
+    }
+
+    /// Loads the policies of one file's text.
+    #[allow(clippy::should_implement_trait)]
+    pub fn from_str(name: &str, text: &str) -> (PolicySet, Vec<KyvernoError>) {
+        let loaded = rampart_manifest::load_str(name, text);
+        let mut errors: Vec<KyvernoError> =
+            loaded.errors.into_iter().map(KyvernoError::from).collect();
+        let (set, errs) = PolicySet::from_objects(loaded.objects);
+        errors.extend(errs);
+        (set, errors)
+    }
+
+    /// Keeps the objects that are Kyverno policies.
+    pub fn from_objects(objects: Vec<Object>) -> (PolicySet, Vec<KyvernoError>) {
+        let mut set = PolicySet::default();
+        let mut errors = Vec::new();
+        for o in objects {
+            if !is_policy(&o.value) {
+                continue;
+            }
+            let (p, errs) = Policy::from_object(&o);
+            errors.extend(errs);
+            set.policies.push(p);
+        }
+        (set, errors)
+    }
+
+    /// Evaluates every policy on a resource.
+    pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
+        self.policies
+            .iter()
+            .flat_map(|p| p.evaluate(resource, info))
+            .collect()
+    }
+}
+
+fn position(o: &Object, pointer: &str) -> InputError {
+    let (line, column) = o.pos.find(&o.value, pointer).unwrap_or((0, 0));
+    InputError {
+        file: o.file.to_string(),
+        line,
+        column,
+        message: String::new(),
+    }
+}
+
+/// Checks the variables and anchors of a rule; the first problem with its JSON pointer.
+fn lint(v: &Value, pointer: &str) -> Option<(String, String)> {
+    match v {
+        Value::String(s) => lint_str(s).map(|m| (pointer.to_string(), m)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| lint(x, &format!("{pointer}/{i}"))),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            let p = format!("{pointer}/{}", rampart_manifest::escape_segment(k));
+            if let Some(first) = k.chars().next()
+                && k.len() > 3
+                && k.ends_with(')')
+                && k.get(first.len_utf8()..)
+                    .is_some_and(|r| r.starts_with('('))
+                && !"<X+=^".contains(first)
+                && !first.is_alphanumeric()
+            {
+                return Some((p, format!("unknown anchor `{k}`")));
+            }
+            lint_str(k).map(|m| (p.clone(), m)).or_else(|| lint(x, &p))
+        }),
+        _ => None,
+    }
+}
+
+fn lint_str(s: &str) -> Option<String> {
+    if !s.contains("{{") {
+        return None;
+    }
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let re = RE
+        .get_or_init(|| regex::Regex::new(r"\{\{(?:\{[^{}]*\}|[^{}])*\}\}").ok())
+        .as_ref()?;
+    for m in re.find_iter(s) {
+        let inner = m
+            .as_str()
+            .trim_start_matches("{{")
+            .trim_end_matches("}}")
+            .trim();
+        let inner = inner.strip_prefix('-').unwrap_or(inner).trim();
+        if inner == "@" || inner.contains('@') {
+            continue;
+        }
+        if let Err(e) = jmes::check(inner) {
+            return Some(format!("JMESPath syntax error in `{{{{{inner}}}}}`: {e}"));
+        }
+    }
+    None
+}
+
+impl Policy {
+    fn from_object(o: &Object) -> (Policy, Vec<KyvernoError>) {
+        let v = &o.value;
+        let name = v
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let kind = v
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let namespace = if kind == "Policy" || kind.starts_with("Namespaced") {
+            Some(
+                v.pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("default")
+                    .to_string(),
+            )
+        } else {
+            None
+        };
+        let mut errors = Vec::new();
+        let mut broken = None;
+        let mut rules = Vec::new();
+        let mut cel_policy = None;
+        let fail = |pointer: &str, message: String, errors: &mut Vec<KyvernoError>| {
+            let mut pos = position(o, pointer);
+            pos.message = format!("policy `{name}`: {message}");
+            errors.push(KyvernoError::Policy {
+                pos,
+                policy: name.clone(),
+            });
+            message
+        };
+        if POLICY_KINDS.contains(&kind.as_str()) {
+            let own: Vec<Value> = v
+                .pointer("/spec/rules")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for (i, r) in own.iter().enumerate() {
+                if let Some((p, m)) = lint(r, &format!("/spec/rules/{i}")) {
+                    broken = Some(fail(&p, m, &mut errors));
+                }
+            }
+            rules = autogen::compute_rules(
+                &own,
+                v.pointer("/metadata/annotations")
+                    .and_then(Value::as_object),
+            );
+        } else if kind.contains("ValidatingPolicy")
+            || kind.contains("MutatingPolicy")
+            || kind.contains("GeneratingPolicy")
+        {
+            let spec = v.get("spec").cloned().unwrap_or(Value::Null);
+            let mut variants = Vec::new();
+            for (mc, s) in cel_variants(&spec) {
+                match cel::CelChecks::compile(&s, "validations") {
+                    Ok(c) => variants.push((mc, c)),
+                    Err(e) => {
+                        broken = Some(fail("/spec/validations", e, &mut errors));
+                        break;
+                    }
+                }
+            }
+            cel_policy = Some(CelPolicy { variants });
+        } else {
+            broken = Some(format!("{kind} is not supported yet"));
+        }
+        (
+            Policy {
+                name,
+                kind,
+                namespace,
+                file: o.file.to_string(),
+                rules,
+                spec: v.get("spec").cloned().unwrap_or(Value::Null),
+                cel: cel_policy,
+                broken,
+            },
+            errors,
+        )
+    }
+
+    /// Whether a failure of `rule` blocks admission: the rule's `failureAction`, else the
+    /// policy's `validationFailureAction`; for the CEL kinds, `validationActions` with `Deny`.
+    pub fn enforces(&self, rule: &str) -> bool {
+        let is_enforce = |v: Option<&Value>| {
+            v.and_then(Value::as_str)
+                .is_some_and(|a| a.eq_ignore_ascii_case("enforce"))
+        };
+        if self.cel.is_some() {
+            return self
+                .spec
+                .get("validationActions")
+                .and_then(Value::as_array)
+                .is_none_or(|a| a.iter().filter_map(Value::as_str).any(|x| x == "Deny"));
+        }
+        let own = self
+            .rules
+            .iter()
+            .find(|r| r.get("name").and_then(Value::as_str) == Some(rule))
+            .and_then(|r| r.pointer("/validate/failureAction"));
+        match own {
+            Some(a) => is_enforce(Some(a)),
+            None => is_enforce(self.spec.get("validationFailureAction")),
+        }
+    }
+
+    /// The rules evaluated, autogen rules included (empty for the CEL kinds).
+    pub fn rules(&self) -> &[Value] {
+        &self.rules
+    }
+
+    /// Evaluates the policy on a resource: one result per rule that matches.
+    pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
+        if let Some(ns) = &self.namespace {
+            let rns = resource
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default");
+            if rns != ns {
+                return Vec::new();
+            }
+        }
+        let result = |rule: &str, e: engine::Eval, rule_type: &'static str| RuleResult {
+            policy: self.name.clone(),
+            rule: rule.to_string(),
+            status: e.status,
+            message: e.message,
+            rule_type,
+            enforce: self.enforces(rule),
+            patched: e.patched,
+            generated: e.generated,
+        };
+        if let Some(b) = &self.broken {
+            if self.cel.is_none() && !self.rules.is_empty() {
+                let t = matching::Target::new(resource, info);
+                return self
+                    .rules
+                    .iter()
+                    .filter(|r| matching::rule_matches(r, &t))
+                    .map(|r| {
+                        result(
+                            r.get("name").and_then(Value::as_str).unwrap_or(""),
+                            engine::Eval::new(Status::Error, b.clone()),
+                            rule_type(r),
+                        )
+                    })
+                    .collect();
+            }
+            return vec![result(
+                "",
+                engine::Eval::new(Status::Error, b.clone()),
+                "validate",
+            )];
+        }
+        if let Some(c) = &self.cel {
+            for (mc, checks) in &c.variants {
+                if !cel_matches(mc, resource, info) {
+                    continue;
+                }
+                if self.kind.contains("GeneratingPolicy") {
+                    return vec![result(
+                        "",
+                        engine::eval_cel_generation(checks, resource, info),
+                        "generate",
+                    )];
+                }
+                if self.kind.contains("MutatingPolicy") {
+                    return vec![result(
+                        "",
+                        engine::eval_cel_mutation(checks, resource, info),
+                        "mutate",
+                    )];
+                }
+                return vec![result(
+                    "",
+                    engine::eval_cel_policy(checks, resource, info),
+                    "validate",
+                )];
+            }
+            return Vec::new();
+        }
+        // Mutate rules apply in order, each to the resource the previous ones patched; the
+        // policy's patched resource is the last one.
+        let mut current = resource.clone();
+        let mut out: Vec<RuleResult> = Vec::new();
+        for r in &self.rules {
+            let name = r.get("name").and_then(Value::as_str).unwrap_or("");
+            let Some(mut e) = engine::eval_rule(r, &current, info, &self.name) else {
+                continue;
+            };
+            // An enforced rule on an UPDATE lets existing violations through: when the old
+            // object fails the same way, the rule is skipped (`allowExistingViolations`,
+            // true unless set to false).
+            if e.status == Status::Fail
+                && info.operation == "UPDATE"
+                && self.enforces(name)
+                && r.pointer("/validate/allowExistingViolations")
+                    .and_then(Value::as_bool)
+                    != Some(false)
+                && let Some(old) = &info.old_object
+            {
+                let as_create = AdmissionInfo {
+                    operation: "CREATE".into(),
+                    old_object: None,
+                    ..info.clone()
+                };
+                if engine::eval_rule(r, old, &as_create, &self.name)
+                    .is_some_and(|o| o.status == Status::Fail)
+                {
+                    e = engine::Eval::new(
+                        Status::Skip,
+                        "skipping the rule evaluation as pre-existing violations are allowed",
+                    );
+                }
+            }
+            if let Some(p) = &e.patched {
+                current = p.clone();
+            }
+            out.push(result(name, e, rule_type(r)));
+        }
+        if &current != resource {
+            for r in out.iter_mut().filter(|r| r.rule_type == "mutate") {
+                r.patched = Some(current.clone());
+            }
+        }
+        out
+    }
+}
+
+fn rule_type(r: &Value) -> &'static str {
+    if r.get("mutate").is_some() {
+        "mutate"
+    } else if r.get("generate").is_some() {
+        "generate"
+    } else {
+        "validate"
+    }
+}
+
+/// The plural resource name of a kind, as the API server names it.
+pub fn resource_of(kind: &str) -> String {
+    let l = kind.to_ascii_lowercase();
+    match l.as_str() {
+        "endpoints" => l,
+        _ if l.ends_with('s') || l.ends_with('x') || l.ends_with("ch") => format!("{l}es"),
+        _ if l.ends_with('y') && !l.ends_with("ey") && !l.ends_with("ay") => {
+            format!("{}ies", l.get(..l.len() - 1).unwrap_or(""))
+        }
+        _ => format!("{l}s"),
+    }
+}
+
+/// The match constraints and spec of a ValidatingPolicy and of its Pod-controller variants.
+fn cel_variants(spec: &Value) -> Vec<(Value, Value)> {
+    let mc = spec.get("matchConstraints").cloned().unwrap_or(Value::Null);
+    let mut out = vec![(mc.clone(), spec.clone())];
+    let rules = mc
+        .get("resourceRules")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let single = |k: &str, want: &str, r: &Value| {
+        r.get(k)
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.len() == 1 && a.first().and_then(Value::as_str) == Some(want))
+    };
+    let object_selector = mc.get("objectSelector").is_some_and(|s| {
+        s.get("matchLabels")
+            .and_then(Value::as_object)
+            .is_some_and(|m| !m.is_empty())
+            || s.get("matchExpressions")
+                .and_then(Value::as_array)
+                .is_some_and(|m| !m.is_empty())
+    });
+    let can = rules.len() == 1
+        && !object_selector
+        && mc
+            .get("excludeResourceRules")
+            .and_then(Value::as_array)
+            .is_none_or(|a| a.is_empty())
+        && rules.first().is_some_and(|r| {
+            r.get("resourceNames")
+                .and_then(Value::as_array)
+                .is_none_or(|a| a.is_empty())
+                && single("apiGroups", "", r)
+                && single("apiVersions", "v1", r)
+                && single("resources", "pods", r)
+        });
+    if !can {
+        return out;
+    }
+    let controllers: Vec<String> = spec
+        .pointer("/autogen/podControllers/controllers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_else(|| {
+            [
+                "daemonsets",
+                "deployments",
+                "replicasets",
+                "statefulsets",
+                "jobs",
+                "cronjobs",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        });
+    let ops = rules
+        .first()
+        .and_then(|r| r.get("operations"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let defaults: Vec<(&str, &str)> = controllers
+        .iter()
+        .filter_map(|c| match c.as_str() {
+            "daemonsets" | "deployments" | "replicasets" | "statefulsets" => {
+                Some(("apps", c.as_str()))
+            }
+            "jobs" => Some(("batch", "jobs")),
+            _ => None,
+        })
+        .collect();
+    let mut add = |targets: Vec<(&str, &str)>, to_spec: &str, to_meta: &str| {
+        if targets.is_empty() {
+            return;
+        }
+        let mut by_group: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (g, r) in targets {
+            match by_group.iter_mut().find(|(gg, _)| *gg == g) {
+                Some((_, rs)) => rs.push(r),
+                None => by_group.push((g, vec![r])),
+            }
+        }
+        let rr: Vec<Value> = by_group
+            .into_iter()
+            .map(|(g, rs)| serde_json::json!({"apiGroups": [g], "apiVersions": ["v1"], "resources": rs, "operations": ops}))
+            .collect();
+        let mut new_mc = serde_json::json!({"resourceRules": rr});
+        if let (Some(ns), Some(o)) = (mc.get("namespaceSelector"), new_mc.as_object_mut()) {
+            o.insert("namespaceSelector".into(), ns.clone());
+        }
+        let mut text = spec.to_string();
+        for (from, to) in [("spec", to_spec), ("metadata", to_meta)] {
+            text = replace_protected(&text, &format!("object.{from}"), &format!("object.{to}"));
+            text = replace_protected(
+                &text,
+                &format!("oldObject.{from}"),
+                &format!("oldObject.{to}"),
+            );
+        }
+        if let Ok(s) = serde_json::from_str::<Value>(&text) {
+            out.push((new_mc, s));
+        }
+    };
+    add(defaults, "spec.template.spec", "spec.template.metadata");
+    if controllers.iter().any(|c| c == "cronjobs") {
+        add(
+            vec![("batch", "cronjobs")],
+            "spec.jobTemplate.spec.template.spec",
+            "spec.jobTemplate.spec.template.metadata",
+        );
+    }
+    out
+}
+
+/// Kyverno's CEL autogen replacement: `from` → `to`, except before `.namespace`.
+fn replace_protected(data: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(data.len());
+    let mut rest = data;
+    while let Some(i) = rest.find(from) {
+        out.push_str(rest.get(..i).unwrap_or(""));
+        let after = rest.get(i + from.len()..).unwrap_or("");
+        let protected = after.strip_prefix(".namespace").is_some_and(|n| {
+            n.chars()
+                .next()
+                .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+        });
+        out.push_str(if protected { from } else { to });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+fn cel_matches(mc: &Value, resource: &Value, info: &AdmissionInfo) -> bool {
+    let t = matching::Target::new(resource, info);
+    let plural = resource_of(t.kind);
+    let rule_ok = |r: &Value| {
+        let has = |k: &str, v: &str| {
+            r.get(k).and_then(Value::as_array).is_some_and(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .any(|x| x == "*" || x == v)
+            })
+        };
+        has("apiGroups", t.group)
+            && has("apiVersions", t.version)
+            && has("resources", &plural)
+            && r.get("resourceNames")
+                .and_then(Value::as_array)
+                .is_none_or(|names| {
+                    names.is_empty() || names.iter().filter_map(Value::as_str).any(|n| n == t.name)
+                })
+            && r.get("operations")
+                .and_then(Value::as_array)
+                .is_none_or(|ops| {
+                    ops.iter()
+                        .filter_map(Value::as_str)
+                        .any(|o| o == "*" || o == info.operation)
+                })
+    };
+    let rules = mc.get("resourceRules").and_then(Value::as_array);
+    if !rules.is_some_and(|rs| rs.iter().any(rule_ok)) {
+        return false;
+    }
+    if mc
+        .get("excludeResourceRules")
+        .and_then(Value::as_array)
+        .is_some_and(|rs| rs.iter().any(rule_ok))
+    {
+        return false;
+    }
+    if let Some(sel) = mc.get("objectSelector")
+        && !matching::selector_matches(
+            sel,
+            resource
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object),
+        )
+    {
+        return false;
+    }
+    if let Some(sel) = mc.get("namespaceSelector")
+        && (sel.get("matchLabels").is_some() || sel.get("matchExpressions").is_some())
+        && !t.namespace.is_empty()
+        && !matching::selector_matches(sel, info.namespace_labels.get(t.namespace))
+    {
+        return false;
+    }
+    true
+}
+
+/// The check metadata of the findings this crate can emit: one slug for every Kyverno rule
+/// violation, named `kyverno/<policy>/<rule>` in findings.
+pub fn checks() -> Vec<CheckInfo> {
+    let mut c = CheckInfo::new(
+        "kyverno-policy-violation",
+        Severity::Medium,
+        Origin::Policy,
+        "A resource violates a Kyverno policy rule",
+    );
+    c.doc = "## What it does\nRuns the team's Kyverno ClusterPolicies, Policies and ValidatingPolicies, \
+unchanged, and reports each rule a resource fails.\n\n## Why is this bad?\nThe policy encodes a rule \
+the team chose to enforce; a failing resource would be rejected (Enforce) or reported (Audit) by \
+Kyverno at admission.\n\n## Remediation\nChange the resource as the rule's message says, or add a \
+PolicyException where the rule does not apply.\n\n## References\n- https://kyverno.io/docs/writing-policies/\n"
+        .into();
+    vec![c]
+}

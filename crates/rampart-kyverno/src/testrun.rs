@@ -1,0 +1,694 @@
+//! `kyverno test`: finds `kyverno-test.yaml` files, loads their policies, resources, values
+//! and user info, evaluates, and compares with the expected results.
+
+use crate::{AdmissionInfo, KyvernoError, PolicySet, RuleResult, Status};
+use rampart_core::InputError;
+use rampart_manifest::Object;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// One checked resource of one result row.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestRow {
+    /// The test file's path.
+    pub test: String,
+    pub policy: String,
+    pub rule: String,
+    pub kind: String,
+    pub resource: String,
+    pub expected: String,
+    /// The engine's result; `None` when no rule of the policy applied to the resource
+    /// (`kyverno test` counts that as excluded).
+    pub actual: Option<Status>,
+    pub message: String,
+}
+
+impl TestRow {
+    /// Whether the row agrees with its expectation (`kyverno test` passes an excluded
+    /// resource whose expected result is `pass` or `skip`).
+    pub fn ok(&self) -> bool {
+        match self.actual {
+            Some(a) => a.as_str() == self.expected,
+            None => self.expected == "pass" || self.expected == "skip",
+        }
+    }
+}
+
+/// Every `kyverno-test.yaml` (or `.yml`) below `dir`, sorted.
+pub fn discover(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if dir.is_file() {
+        out.push(dir.to_path_buf());
+        return out;
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(
+                p.file_name().and_then(|n| n.to_str()),
+                Some("kyverno-test.yaml" | "kyverno-test.yml")
+            ) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn input_err(file: &Path, message: impl Into<String>) -> KyvernoError {
+    KyvernoError::Input(InputError {
+        file: file.display().to_string(),
+        line: 0,
+        column: 0,
+        message: message.into(),
+    })
+}
+
+fn read_docs(path: &Path) -> Result<Vec<Value>, KyvernoError> {
+    let text = std::fs::read_to_string(path).map_err(|e| input_err(path, e.to_string()))?;
+    let (docs, errs) = rampart_manifest::parse_yaml(&path.display().to_string(), &text);
+    if let Some(e) = errs.into_iter().next() {
+        return Err(KyvernoError::Input(e));
+    }
+    Ok(docs.into_iter().map(|d| d.value).collect())
+}
+
+fn load_objects(path: &Path) -> (Vec<Object>, Vec<KyvernoError>) {
+    let loaded = rampart_manifest::load_paths(&[path]);
+    (
+        loaded.objects,
+        loaded.errors.into_iter().map(KyvernoError::from).collect(),
+    )
+}
+
+fn strs(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Values from a `Values` file (`cli.kyverno.io/v1alpha1` Values): global values, values per
+/// policy rule and per resource, namespace labels and namespace objects.
+#[derive(Debug, Default)]
+pub struct Values {
+    global: Map<String, Value>,
+    /// (policy, resource) → values.
+    resources: HashMap<(String, String), Map<String, Value>>,
+    rules: HashMap<(String, String), Map<String, Value>>,
+    namespace_labels: HashMap<String, Map<String, Value>>,
+    namespaces: Vec<Value>,
+}
+
+impl Values {
+    /// The admission info for `resource` under `policy`: `base` (user info, namespaces) with
+    /// these values applied (`request.operation` sets the operation).
+    pub fn info_for(&self, base: &AdmissionInfo, policy: &str, resource: &Value) -> AdmissionInfo {
+        let mut info = base.clone();
+        for (name, labels) in &self.namespace_labels {
+            info.namespace_labels.insert(name.clone(), labels.clone());
+        }
+        for ns in &self.namespaces {
+            if let Some(n) = ns.pointer("/metadata/name").and_then(Value::as_str) {
+                info.namespaces.insert(n.to_string(), ns.clone());
+            }
+        }
+        for (k, v) in &self.rules {
+            info.rule_values.insert(k.clone(), v.clone());
+        }
+        let mut vals: Vec<(String, Value)> = self
+            .global
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(rv) = self.resources.get(&(policy.to_string(), ident(resource).3)) {
+            vals.extend(rv.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        for (k, v) in &vals {
+            if k == "request.operation"
+                && let Some(op) = v.as_str()
+            {
+                info.operation = op.to_string();
+            }
+        }
+        info.values = vals;
+        // An update without an old resource compares the resource with itself.
+        if info.operation == "UPDATE" && info.old_object.is_none() {
+            info.old_object = Some(resource.clone());
+        }
+        info.request = Some(serde_json::json!({
+            "operation": info.operation,
+            "userInfo": info.user_info,
+            "namespace": resource.pointer("/metadata/namespace").cloned().unwrap_or(Value::Null),
+            "name": resource.pointer("/metadata/name").cloned().unwrap_or(Value::Null),
+        }));
+        info
+    }
+}
+
+/// Reads a `Values` file.
+pub fn load_values(path: &Path) -> Result<Values, KyvernoError> {
+    let mut out = Values::default();
+    for doc in read_docs(path)? {
+        if let Some(g) = doc.get("globalValues").and_then(Value::as_object) {
+            out.global.extend(g.clone());
+        }
+        for p in doc
+            .get("policies")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let pname = p
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            for r in p
+                .get("rules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let rname = r
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                if let Some(v) = r.get("values").and_then(Value::as_object) {
+                    out.rules.insert((pname.clone(), rname), v.clone());
+                }
+            }
+            for r in p
+                .get("resources")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let rname = r
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                if let Some(v) = r.get("values").and_then(Value::as_object) {
+                    out.resources.insert((pname.clone(), rname), v.clone());
+                }
+            }
+        }
+        for ns in doc
+            .get("namespaces")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            out.namespaces.push(ns.clone());
+        }
+        for ns in doc
+            .get("namespaceSelector")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = ns
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let labels = ns
+                .get("labels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            out.namespace_labels.insert(name, labels);
+        }
+    }
+    Ok(out)
+}
+
+fn normalize(v: &Value) -> Option<Value> {
+    match v {
+        Value::Null => None,
+        Value::Object(m) => {
+            let out: Map<String, Value> = m
+                .iter()
+                .filter_map(|(k, v)| normalize(v).map(|v| (k.clone(), v)))
+                .collect();
+            if out.is_empty() {
+                None
+            } else {
+                Some(Value::Object(out))
+            }
+        }
+        Value::Array(a) => {
+            if a.is_empty() {
+                None
+            } else {
+                Some(Value::Array(
+                    a.iter()
+                        .map(|x| normalize(x).unwrap_or(Value::Null))
+                        .collect(),
+                ))
+            }
+        }
+        Value::Number(n) => Some(match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && !(n.is_i64() || n.is_u64()) => Value::from(f as i64),
+            _ => v.clone(),
+        }),
+        other => Some(other.clone()),
+    }
+}
+
+fn same_resource(a: &Value, b: &Value) -> bool {
+    normalize(a) == normalize(b)
+}
+
+/// The first place two resources differ, for the message.
+fn first_diff(expected: &Value, actual: &Value, path: &str) -> String {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, ev) in e {
+                let p = format!("{path}/{k}");
+                match a.get(k) {
+                    Some(av) if normalize(av) != normalize(ev) => return first_diff(ev, av, &p),
+                    None if normalize(ev).is_some() => return format!("{p}: missing"),
+                    _ => {}
+                }
+            }
+            for (k, av) in a {
+                if !e.contains_key(k) && normalize(av).is_some() {
+                    return format!("{path}/{k}: unexpected {av}");
+                }
+            }
+            format!("{path}: differs")
+        }
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+            for (i, (ev, av)) in e.iter().zip(a).enumerate() {
+                if normalize(ev) != normalize(av) {
+                    return first_diff(ev, av, &format!("{path}/{i}"));
+                }
+            }
+            format!("{path}: differs")
+        }
+        _ => format!("{path}: expected {expected}, got {actual}"),
+    }
+}
+
+fn ident(v: &Value) -> (String, String, String, String) {
+    let s = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    (
+        s("/apiVersion"),
+        s("/kind"),
+        s("/metadata/namespace"),
+        s("/metadata/name"),
+    )
+}
+
+/// Finds the expected resource for `actual` among the documents of the given files.
+fn expected_for(actual: &Value, files: &[Value]) -> Option<Value> {
+    let (a, k, ns, n) = ident(actual);
+    let mut fallback = None;
+    for f in files {
+        let (ea, ek, ens, en) = ident(f);
+        if ek == k && en == n && (ea == a || ea.is_empty()) {
+            if ens == ns {
+                return Some(f.clone());
+            }
+            if ens.is_empty() || ns.is_empty() {
+                fallback = Some(f.clone());
+            }
+        }
+    }
+    fallback
+}
+
+/// Kinds that have no namespace.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+    "ClusterPolicy",
+    "IngressClass",
+    "RuntimeClass",
+    "CSIDriver",
+    "CSINode",
+    "APIService",
+    "PodSecurityPolicy",
+    "VolumeAttachment",
+    "ClusterIssuer",
+    "CertificateSigningRequest",
+    "NodePool",
+    "EC2NodeClass",
+    "NodeClaim",
+    "ClusterPolicyReport",
+    "ClusterCleanupPolicy",
+    "ValidatingPolicy",
+    "MutatingPolicy",
+    "GeneratingPolicy",
+    "ImageValidatingPolicy",
+    "DeletingPolicy",
+    "GatewayClass",
+    "ClusterServingRuntime",
+    "ClusterTask",
+    "ClusterTriggerBinding",
+    "ClusterInterceptor",
+];
+
+/// `kyverno test` puts a namespaced resource without a namespace in `default`.
+fn with_default_namespace(mut v: Value) -> Value {
+    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
+    if CLUSTER_SCOPED.contains(&kind) {
+        return v;
+    }
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut)
+        && meta
+            .get("namespace")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+    {
+        meta.insert("namespace".into(), Value::String("default".into()));
+    }
+    v
+}
+
+/// Runs one test file.
+pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
+    run_file_with_errors(path).map(|(rows, _)| rows)
+}
+
+/// Runs one test file; also returns the problems of its policies and resources (the rows of
+/// a broken policy are `error`).
+pub fn run_file_with_errors(
+    path: &Path,
+) -> Result<(Vec<TestRow>, Vec<KyvernoError>), KyvernoError> {
+    let docs = read_docs(path)?;
+    let Some(test) = docs.into_iter().next() else {
+        return Err(input_err(path, "empty test file"));
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let test_name = path.display().to_string();
+    let mut policy_objects = Vec::new();
+    let mut broken_files = Vec::new();
+    let mut file_errors: Vec<KyvernoError> = Vec::new();
+    for p in strs(test.get("policies")) {
+        if p.starts_with("http://") || p.starts_with("https://") {
+            broken_files.push(format!("{p}: remote policies are not fetched"));
+            continue;
+        }
+        let (objs, errs) = load_objects(&dir.join(&p));
+        for e in errs {
+            broken_files.push(e.to_string());
+            file_errors.push(e);
+        }
+        policy_objects.extend(objs);
+    }
+    let (set, mut problems) = PolicySet::from_objects(policy_objects);
+    problems.extend(file_errors);
+    let mut resources: Vec<Value> = Vec::new();
+    for r in strs(test.get("resources")) {
+        let (objs, errs) = load_objects(&dir.join(&r));
+        problems.extend(errs);
+        resources.extend(objs.into_iter().map(|o| with_default_namespace(o.value)));
+    }
+    let values = match test.get("variables").and_then(Value::as_str) {
+        Some(v) => load_values(&dir.join(v))?,
+        None => Values::default(),
+    };
+    let mut base = AdmissionInfo::default();
+    if let Some(u) = test.get("userinfo").and_then(Value::as_str) {
+        for doc in read_docs(&dir.join(u))? {
+            if let Some(ui) = doc.get("userInfo") {
+                base.user_info = ui.clone();
+            }
+            base.roles = strs(doc.get("roles"));
+            base.cluster_roles = strs(doc.get("clusterRoles"));
+        }
+    }
+    if let Some(c) = test.get("context").and_then(Value::as_str) {
+        for doc in read_docs(&dir.join(c))? {
+            if let Some(list) = doc.pointer("/spec/resources").and_then(Value::as_array) {
+                base.context_resources.extend(list.iter().cloned());
+            }
+            if let Some(list) = doc.pointer("/spec/images").and_then(Value::as_array) {
+                base.context_images.extend(list.iter().cloned());
+            }
+        }
+    }
+    let known: Vec<Value> = values
+        .namespaces
+        .iter()
+        .chain(&base.context_resources)
+        .chain(&resources)
+        .cloned()
+        .collect();
+    for r in &known {
+        if r.get("kind").and_then(Value::as_str) == Some("Namespace")
+            && let Some(n) = r.pointer("/metadata/name").and_then(Value::as_str)
+        {
+            base.namespaces.insert(n.to_string(), r.clone());
+            if let Some(l) = r.pointer("/metadata/labels").and_then(Value::as_object) {
+                base.namespace_labels
+                    .entry(n.to_string())
+                    .or_insert_with(|| l.clone());
+            }
+        }
+    }
+    // Results per (policy index, resource index), computed once.
+    let mut cache: HashMap<(usize, usize), Vec<RuleResult>> = HashMap::new();
+    let mut rows = Vec::new();
+    for row in test
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let policy = row
+            .get("policy")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let pname = policy.rsplit('/').next().unwrap_or("").to_string();
+        let rule = row
+            .get("rule")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let kind = row
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let expected = row
+            .get("result")
+            .or_else(|| row.get("status"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let mut names = strs(row.get("resources"));
+        if let Some(r) = row.get("resource").and_then(Value::as_str) {
+            names.push(r.to_string());
+        }
+        let patched_files: Vec<Value> = match row
+            .get("patchedResources")
+            .or_else(|| row.get("patchedResource"))
+            .and_then(Value::as_str)
+        {
+            Some(f) => read_docs(&dir.join(f))
+                .unwrap_or_default()
+                .into_iter()
+                .map(with_default_namespace)
+                .collect(),
+            None => Vec::new(),
+        };
+        let generated_files: Vec<Value> = match row.get("generatedResource").and_then(Value::as_str)
+        {
+            Some(f) => read_docs(&dir.join(f)).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let pidx: Vec<usize> = set
+            .policies
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.name == pname)
+            .map(|(i, _)| i)
+            .collect();
+        let kind_last = kind.rsplit('/').next().unwrap_or("").to_string();
+        for name in &names {
+            let (want_ns, want_name) = match name.split_once('/') {
+                Some((ns, n)) => (Some(ns), n),
+                None => (None, name.as_str()),
+            };
+            let mut matched: Vec<usize> = resources
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    let (_, k, ns, n) = ident(r);
+                    n == want_name
+                        && (kind_last.is_empty() || k == kind_last)
+                        && want_ns.is_none_or(|w| w == ns || (ns.is_empty() && w == "default"))
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if matched.is_empty() {
+                matched = resources
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| ident(r).3 == want_name)
+                    .map(|(i, _)| i)
+                    .collect();
+            }
+            let mut outcome: Vec<(Status, String)> = Vec::new();
+            let mut missing_patched = false;
+            if pidx.is_empty() {
+                let why = if broken_files.is_empty() {
+                    format!("policy `{pname}` not found")
+                } else {
+                    broken_files.join("; ")
+                };
+                outcome.push((Status::Error, why));
+            }
+            for &ri in &matched {
+                let Some(res) = resources.get(ri) else {
+                    continue;
+                };
+                for &pi in &pidx {
+                    let Some(p) = set.policies.get(pi) else {
+                        continue;
+                    };
+                    let results = cache
+                        .entry((pi, ri))
+                        .or_insert_with(|| p.evaluate(res, &values.info_for(&base, &p.name, res)));
+                    for r in results.iter() {
+                        let wanted = rule.is_empty()
+                            || r.rule.is_empty()
+                            || r.rule == rule
+                            || r.rule == format!("autogen-{rule}")
+                            || r.rule == format!("autogen-cronjob-{rule}");
+                        if !wanted {
+                            continue;
+                        }
+                        let mut status = r.status;
+                        let mut msg = r.message.clone();
+                        if r.rule_type == "mutate"
+                            && !patched_files.is_empty()
+                            && status == Status::Pass
+                        {
+                            let actual = r.patched.clone().unwrap_or_else(|| res.clone());
+                            match expected_for(&actual, &patched_files) {
+                                Some(exp) if same_resource(&exp, &actual) => {}
+                                Some(exp) => {
+                                    status = Status::Fail;
+                                    msg = format!(
+                                        "patched resource does not match the expected one at {}",
+                                        first_diff(&exp, &actual, "")
+                                    );
+                                }
+                                // `kyverno test` skips a row whose patched resource is not
+                                // in the expected file ("not found in manifest").
+                                None => {
+                                    missing_patched = true;
+                                    continue;
+                                }
+                            }
+                        }
+                        if r.rule_type == "generate"
+                            && !generated_files.is_empty()
+                            && status == Status::Pass
+                        {
+                            let ok = r.generated.iter().any(|g| {
+                                expected_for(g, &generated_files)
+                                    .is_some_and(|e| same_resource(&e, g))
+                            });
+                            if !ok {
+                                status = Status::Fail;
+                                msg = "generated resource does not match the expected one".into();
+                            }
+                        }
+                        outcome.push((status, msg));
+                    }
+                }
+            }
+            if outcome.is_empty() {
+                rows.push(TestRow {
+                    test: test_name.clone(),
+                    policy: policy.clone(),
+                    rule: rule.clone(),
+                    kind: kind.clone(),
+                    resource: name.clone(),
+                    expected: expected.clone(),
+                    actual: None,
+                    message: if matched.is_empty() {
+                        "resource not found".into()
+                    } else if missing_patched {
+                        "patched resource not found in the expected file".into()
+                    } else {
+                        "excluded".into()
+                    },
+                });
+            }
+            for (status, message) in outcome {
+                rows.push(TestRow {
+                    test: test_name.clone(),
+                    policy: policy.clone(),
+                    rule: rule.clone(),
+                    kind: kind.clone(),
+                    resource: name.clone(),
+                    expected: expected.clone(),
+                    actual: Some(status),
+                    message,
+                });
+            }
+        }
+    }
+    Ok((rows, problems))
+}
+
+/// Runs every test file below `dir`.
+pub fn run_dir(dir: &Path) -> (Vec<TestRow>, Vec<KyvernoError>) {
+    use rayon::prelude::*;
+    // Test files are independent: run them in parallel, report them in path order.
+    let outcomes: Vec<_> = discover(dir)
+        .par_iter()
+        .map(|f| run_file_with_errors(f))
+        .collect();
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for o in outcomes {
+        match o {
+            Ok((r, e)) => {
+                rows.extend(r);
+                errors.extend(e);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    (rows, errors)
+}

@@ -1,0 +1,298 @@
+//! `{{ }}` variables: JMESPath over the rule's context, substituted in leaves and keys.
+
+use crate::jmes;
+use regex::Regex;
+use serde_json::{Map, Value};
+use std::sync::OnceLock;
+
+/// The JSON context a rule's variables are evaluated against.
+#[derive(Debug, Clone, Default)]
+pub struct Ctx {
+    pub data: Value,
+    /// Dotted paths the test's values set; context entries below them are not loaded.
+    pub preset: Vec<String>,
+    /// `data` converted for JMESPath, built on the first query after a change.
+    converted: std::cell::RefCell<Option<jmespath::Rcvar>>,
+}
+
+impl Ctx {
+    pub fn new(data: Value) -> Ctx {
+        Ctx {
+            data,
+            preset: Vec::new(),
+            converted: std::cell::RefCell::new(None),
+        }
+    }
+
+    fn changed(&mut self) {
+        *self.converted.get_mut() = None;
+    }
+
+    /// Whether the values set `name` or a path below it.
+    pub fn is_preset(&self, name: &str) -> bool {
+        self.preset
+            .iter()
+            .any(|k| k == name || k.strip_prefix(name).is_some_and(|r| r.starts_with('.')))
+    }
+
+    /// Queries the context with a JMESPath expression.
+    pub fn query(&self, expr: &str) -> Result<Value, String> {
+        let expr = expr.trim();
+        if expr.is_empty() {
+            return Err("invalid query (nil)".into());
+        }
+        let var = {
+            let mut c = self.converted.borrow_mut();
+            match &*c {
+                Some(v) => v.clone(),
+                None => {
+                    let v = jmespath::Rcvar::new(
+                        jmespath::Variable::try_from(&self.data).map_err(|e| e.to_string())?,
+                    );
+                    *c = Some(v.clone());
+                    v
+                }
+            }
+        };
+        jmes::search_var(expr, &var)
+    }
+
+    /// Sets a dotted path (`request.operation`) to a value.
+    pub fn set_path(&mut self, path: &str, v: Value) {
+        self.changed();
+        let mut cur = &mut self.data;
+        for seg in path.split('.') {
+            if !cur.is_object() {
+                *cur = Value::Object(Map::new());
+            }
+            let Value::Object(m) = cur else {
+                return;
+            };
+            cur = m.entry(seg.to_string()).or_insert(Value::Null);
+        }
+        *cur = v;
+    }
+
+    pub fn set(&mut self, key: &str, v: Value) {
+        self.changed();
+        if !self.data.is_object() {
+            self.data = Value::Object(Map::new());
+        }
+        if let Value::Object(m) = &mut self.data {
+            m.insert(key.to_string(), v);
+        }
+    }
+}
+
+fn var_re() -> Option<&'static Regex> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})").ok())
+        .as_ref()
+}
+
+/// Whether a string holds a variable.
+pub fn has_vars(s: &str) -> bool {
+    var_re().is_some_and(|re| re.is_match(s))
+}
+
+/// Substitutes every variable in a document.
+pub fn substitute(doc: &Value, ctx: &Ctx) -> Result<Value, String> {
+    match doc {
+        Value::String(s) => substitute_str(s, ctx),
+        Value::Array(a) => a
+            .iter()
+            .map(|v| substitute(v, ctx))
+            .collect::<Result<_, _>>()
+            .map(Value::Array),
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                let key = if has_vars(k) {
+                    match substitute_str(k, ctx)? {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    }
+                } else {
+                    k.clone()
+                };
+                out.insert(key, substitute(v, ctx)?);
+            }
+            Ok(Value::Object(out))
+        }
+        other => Ok(other.clone()),
+    }
+}
+
+/// Substitutes the variables of one string; a string that is one variable takes its type.
+pub fn substitute_str(s: &str, ctx: &Ctx) -> Result<Value, String> {
+    if !s.contains("{{") {
+        return Ok(Value::String(s.to_string()));
+    }
+    let mut value = s.to_string();
+    let mut rounds = 0;
+    while let Some(re) = var_re() {
+        let found: Vec<(String, String)> = re
+            .captures_iter(&value)
+            .map(|c| {
+                (
+                    c.get(1).map(|m| m.as_str().to_string()).unwrap_or_default(),
+                    c.get(2).map(|m| m.as_str().to_string()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        if found.is_empty() || rounds > 16 {
+            break;
+        }
+        rounds += 1;
+        let mut shallow = false;
+        for (prefix, v) in found {
+            let inner = v.trim_start_matches("{{").trim_end_matches("}}");
+            let mut variable = inner.replace("{{", "").replace("}}", "").trim().to_string();
+            if let Some(rest) = variable.strip_prefix('-') {
+                variable = rest.trim().to_string();
+                shallow = true;
+            }
+            let result = ctx.query(&variable)?;
+            if value == v {
+                return Ok(result);
+            }
+            let mut text = match &result {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if shallow {
+                text = text.replace("{{", "\\{{");
+            }
+            value = value.replacen(&format!("{prefix}{v}"), &format!("{prefix}{text}"), 1);
+        }
+        if shallow {
+            break;
+        }
+    }
+    Ok(Value::String(value.replace("\\{{", "{{")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn substitution_keeps_types() {
+        let ctx = Ctx::new(
+            json!({"request": {"object": {"metadata": {"name": "web", "labels": {"a": "b"}}}}, "n": 3}),
+        );
+        assert_eq!(substitute_str("{{ n }}", &ctx).unwrap(), json!(3));
+        assert_eq!(
+            substitute_str("x-{{request.object.metadata.name}}", &ctx).unwrap(),
+            json!("x-web")
+        );
+        assert_eq!(
+            substitute_str("{{ request.object.metadata.labels }}", &ctx).unwrap(),
+            json!({"a": "b"})
+        );
+        assert_eq!(substitute_str("\\{{ n }}", &ctx).unwrap(), json!("{{ n }}"));
+        assert_eq!(
+            substitute_str("{{ missing || 'd' }}", &ctx).unwrap(),
+            json!("d")
+        );
+        assert!(substitute_str("{{ a[ }}", &ctx).is_err());
+    }
+}
+
+/// Resolves `$(path)` references in a pattern: `path` (after an optional operator such as
+/// `<=`) points at another value of the same pattern, relative to the referencing field
+/// (`./../limits/memory`) or from the pattern's root (`/spec/...`). Anchored keys are
+/// navigated by their bare names.
+pub fn resolve_references(pattern: &Value) -> Result<Value, String> {
+    fn walk(root: &Value, v: &Value, path: &mut Vec<String>) -> Result<Value, String> {
+        match v {
+            Value::Object(m) => {
+                let mut out = Map::new();
+                for (k, x) in m {
+                    path.push(k.clone());
+                    out.insert(k.clone(), walk(root, x, path)?);
+                    path.pop();
+                }
+                Ok(Value::Object(out))
+            }
+            Value::Array(a) => {
+                let mut out = Vec::with_capacity(a.len());
+                for (i, x) in a.iter().enumerate() {
+                    path.push(i.to_string());
+                    out.push(walk(root, x, path)?);
+                    path.pop();
+                }
+                Ok(Value::Array(out))
+            }
+            Value::String(s)
+                if s.starts_with("$(") && s.ends_with(')') && !s.starts_with("\\$(") =>
+            {
+                let inner = s.get(2..s.len() - 1).unwrap_or("");
+                let op_len = ["<=", ">=", "!", "<", ">"]
+                    .iter()
+                    .find(|o| inner.starts_with(**o))
+                    .map(|o| o.len())
+                    .unwrap_or(0);
+                let (op, reference) = inner.split_at(op_len);
+                let mut segs: Vec<String> = if reference.starts_with('/') {
+                    Vec::new()
+                } else {
+                    path.clone()
+                };
+                for seg in reference.split('/') {
+                    match seg {
+                        "" | "." => {}
+                        ".." => {
+                            segs.pop();
+                        }
+                        s => segs.push(s.to_string()),
+                    }
+                }
+                let mut cur = root;
+                for seg in &segs {
+                    let next = match cur {
+                        Value::Object(m) => m.get(seg.as_str()).or_else(|| {
+                            m.iter()
+                                .find(|(k, _)| crate::anchor::bare(k) == seg)
+                                .map(|(_, v)| v)
+                        }),
+                        Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
+                        _ => None,
+                    };
+                    cur =
+                        next.ok_or_else(|| format!("reference `{s}` not found in the pattern"))?;
+                }
+                let text = match cur {
+                    Value::String(x) => x.clone(),
+                    other => other.to_string(),
+                };
+                if op.is_empty() && !cur.is_string() {
+                    return Ok(cur.clone());
+                }
+                Ok(Value::String(format!("{op}{text}")))
+            }
+            other => Ok(other.clone()),
+        }
+    }
+    walk(pattern, pattern, &mut Vec::new())
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::resolve_references;
+    use serde_json::json;
+
+    #[test]
+    fn relative_and_operator_references() {
+        let p = json!({"spec": {"containers": [{"resources": {
+            "requests": {"memory": "$(<=./../../limits/memory)"},
+            "limits": {"memory": "2048Mi"}}}]}});
+        let r = resolve_references(&p).unwrap();
+        assert_eq!(
+            r["spec"]["containers"][0]["resources"]["requests"]["memory"],
+            json!("<=2048Mi")
+        );
+        assert!(resolve_references(&json!({"a": "$(./../nope)"})).is_err());
+    }
+}

@@ -1,0 +1,227 @@
+//! Runs the project's own `kyverno test` folders under `tests/cases/` (anchors, operators,
+//! deny conditions and variables, autogen, foreach, mutate, CEL) and checks every result.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use rampart_kyverno::testrun::{discover, run_file};
+use rampart_kyverno::{AdmissionInfo, KyvernoError, PolicySet, Status};
+use std::path::Path;
+
+#[test]
+fn every_case_agrees_with_its_expectations() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let files = discover(&dir);
+    assert!(files.len() >= 6, "found {files:?}");
+    let mut total = 0;
+    for f in files {
+        let rows = run_file(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert!(!rows.is_empty(), "{}: no rows", f.display());
+        // Rows must come from evaluation: at least one row of each file has a result.
+        assert!(rows.iter().any(|r| r.actual.is_some()), "{}", f.display());
+        for r in &rows {
+            total += 1;
+            assert!(
+                r.ok(),
+                "{}: {}/{} {}/{}: expected {}, got {:?} ({})",
+                f.display(),
+                r.policy,
+                r.rule,
+                r.kind,
+                r.resource,
+                r.expected,
+                r.actual,
+                r.message
+            );
+        }
+    }
+    assert!(total >= 50, "only {total} rows");
+}
+
+#[test]
+fn bad_policies_are_reported_with_position_and_the_rest_still_run() {
+    let text = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: broken}
+spec:
+  rules:
+  - name: bad-jmespath
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      deny:
+        conditions:
+          any:
+          - key: "{{ request.object.metadata.name[ }}"
+            operator: Equals
+            value: x
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: unknown-anchor}
+spec:
+  rules:
+  - name: anchor
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      pattern:
+        spec:
+          "!(hostNetwork)": true
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: fine}
+spec:
+  rules:
+  - name: needs-label
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      pattern: {metadata: {labels: {app: "?*"}}}
+"#;
+    let (set, errors) = PolicySet::from_str("policies.yaml", text);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert!(shown[0].starts_with("policies.yaml:12:"), "{}", shown[0]);
+    assert!(
+        shown[0].contains("policy `broken`") && shown[0].contains("JMESPath"),
+        "{}",
+        shown[0]
+    );
+    assert!(matches!(errors[1], KyvernoError::Policy { .. }));
+    assert!(
+        shown[1].starts_with("policies.yaml:26:") && shown[1].contains("unknown anchor"),
+        "{}",
+        shown[1]
+    );
+    let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
+    let results = set.evaluate(&pod, &AdmissionInfo::default());
+    let status = |p: &str| results.iter().find(|r| r.policy == p).map(|r| r.status);
+    assert_eq!(status("broken"), Some(Status::Error));
+    assert_eq!(status("unknown-anchor"), Some(Status::Error));
+    assert_eq!(status("fine"), Some(Status::Fail));
+    // No validationFailureAction: Audit, reported rather than blocking.
+    assert!(!results.iter().any(|r| r.policy == "fine" && r.enforce));
+}
+
+#[test]
+fn failure_actions_and_findings() {
+    let text = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: team}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: enforced
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      pattern: {metadata: {labels: {team: "?*"}}}
+  - name: audited
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      failureAction: Audit
+      pattern: {metadata: {labels: {owner: "?*"}}}
+"#;
+    let (set, errors) = PolicySet::from_str("p.yaml", text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let loaded = rampart_manifest::load_str(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\n",
+    );
+    let pod = &loaded.objects[0];
+    let results = set.evaluate(&pod.value, &AdmissionInfo::default());
+    let enforce: Vec<(&str, bool)> = results
+        .iter()
+        .map(|r| (r.rule.as_str(), r.enforce))
+        .collect();
+    // Autogen rules follow the rules they come from.
+    assert!(
+        enforce.contains(&("enforced", true)) && enforce.contains(&("audited", false)),
+        "{enforce:?}"
+    );
+    let f = results[0].to_finding(pod).unwrap();
+    assert_eq!(f.check, "kyverno-policy-violation");
+    assert!(f.message.contains("team/enforced"), "{}", f.message);
+}
+
+#[test]
+fn unresolvable_context_is_an_error_not_a_pass() {
+    let text = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: lookup}
+spec:
+  rules:
+  - name: from-configmap
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    context:
+    - name: allowed
+      configMap: {name: allowed, namespace: default}
+    validate:
+      deny:
+        conditions:
+          any:
+          - key: "{{ request.object.metadata.name }}"
+            operator: AnyNotIn
+            value: "{{ allowed.data.names }}"
+"#;
+    let (set, errors) = PolicySet::from_str("p.yaml", text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
+    let r = set.evaluate(&pod, &AdmissionInfo::default());
+    assert_eq!(r[0].status, Status::Error);
+    assert!(r[0].message.contains("configMap"), "{}", r[0].message);
+    // Given through the values, the entry resolves.
+    let info = AdmissionInfo {
+        values: vec![("allowed.data.names".into(), serde_json::json!("[\"p\"]"))],
+        ..AdmissionInfo::default()
+    };
+    assert_eq!(set.evaluate(&pod, &info)[0].status, Status::Pass);
+}
+
+#[test]
+fn policy_sets_are_shared_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<PolicySet>();
+    shareable::<AdmissionInfo>();
+}
+
+#[test]
+fn enforced_updates_allow_existing_violations() {
+    let text = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: team}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: team-label
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate:
+      pattern: {metadata: {labels: {team: "?*"}}}
+"#;
+    let (set, errors) = PolicySet::from_str("p.yaml", text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let new =
+        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+    let old_bad = new.clone();
+    let old_good = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "c", "labels": {"team": "a"}}});
+    let update = |old: &serde_json::Value| AdmissionInfo {
+        operation: "UPDATE".into(),
+        old_object: Some(old.clone()),
+        ..AdmissionInfo::default()
+    };
+    assert_eq!(
+        set.evaluate(&new, &update(&old_bad))[0].status,
+        Status::Skip
+    );
+    assert_eq!(
+        set.evaluate(&new, &update(&old_good))[0].status,
+        Status::Fail
+    );
+    assert_eq!(
+        set.evaluate(&new, &AdmissionInfo::default())[0].status,
+        Status::Fail
+    );
+}

@@ -1,0 +1,203 @@
+//! `rampart policy test` and `rampart policy apply`: Kyverno policies, as `kyverno test` and
+//! `kyverno apply` run them.
+
+use rampart_kyverno::testrun::{TestRow, Values, discover, load_values, run_dir};
+use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
+use serde_json::json;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Also list the rows that agree with their expectation.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Directories searched for `kyverno-test.yaml` files (or test files).
+    #[arg(required = true, value_name = "DIR")]
+    dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// Policy files or directories.
+    #[arg(long = "policy", required = true, value_name = "PATH")]
+    policies: Vec<PathBuf>,
+    /// Resource files or directories.
+    #[arg(long = "resource", required = true, value_name = "PATH")]
+    resources: Vec<PathBuf>,
+    /// The admission operation the resources are evaluated as.
+    #[arg(long, default_value = "CREATE")]
+    operation: String,
+    /// A Kyverno `Values` file: variables, per-rule and per-resource values, namespace labels.
+    #[arg(long = "values", value_name = "FILE")]
+    values: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+/// `rampart policy test`.
+pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
+    let mut rows: Vec<TestRow> = Vec::new();
+    let mut errors = Vec::new();
+    let mut missing = Vec::new();
+    for d in &a.dirs {
+        if discover(d).is_empty() {
+            missing.push(format!("{}: no kyverno-test.yaml found", d.display()));
+            continue;
+        }
+        let (r, e) = run_dir(d);
+        rows.extend(r);
+        errors.extend(e);
+    }
+    if !missing.is_empty() {
+        for m in &missing {
+            eprintln!("error: {m}");
+        }
+        return Ok(ExitCode::from(2));
+    }
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        Format::Json => {
+            // A resource no rule applied to (excluded) has no result row, as the runner's
+            // contract asks.
+            let results: Vec<_> = rows
+                .iter()
+                .filter(|r| r.actual.is_some())
+                .map(|r| {
+                    json!({
+                        "test": r.test, "policy": r.policy, "rule": r.rule, "kind": r.kind,
+                        "resource": r.resource, "expected": r.expected,
+                        "actual": r.actual.map(Status::as_str), "message": r.message,
+                    })
+                })
+                .collect();
+            let errs: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            serde_json::to_writer_pretty(&mut out, &json!({"results": results, "errors": errs}))?;
+            writeln!(out)?;
+        }
+        Format::Text => {
+            writeln!(
+                out,
+                "{:<5} {:<40} {:<36} {:<48} {:<8} {:<8}",
+                "ID", "POLICY", "RULE", "RESOURCE", "RESULT", "ACTUAL"
+            )?;
+            let mut shown = 0;
+            for (i, r) in rows.iter().enumerate() {
+                if !a.verbose && r.ok() {
+                    continue;
+                }
+                shown += 1;
+                writeln!(
+                    out,
+                    "{:<5} {:<40} {:<36} {:<48} {:<8} {:<8} {}",
+                    i + 1,
+                    r.policy,
+                    r.rule,
+                    format!("{}/{}", r.kind, r.resource),
+                    if r.ok() { "Pass" } else { "Fail" },
+                    r.actual.map(Status::as_str).unwrap_or("excluded"),
+                    if r.ok() { "" } else { r.message.as_str() }
+                )?;
+            }
+            if shown == 0 {
+                writeln!(out, "(every result as expected)")?;
+            }
+            for e in &errors {
+                writeln!(out, "error: {e}")?;
+            }
+            let pass = rows.iter().filter(|r| r.ok()).count();
+            writeln!(
+                out,
+                "\nTest Summary: {pass} tests passed and {} tests failed ({:.2?})",
+                rows.len() - pass,
+                start.elapsed()
+            )?;
+        }
+    }
+    Ok(if !errors.is_empty() {
+        ExitCode::from(2)
+    } else if rows.iter().all(TestRow::ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `rampart policy apply`.
+pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let (set, errors) = PolicySet::load(&a.policies);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    let loaded = rampart_manifest::load_paths(&a.resources);
+    for e in &loaded.errors {
+        eprintln!("error: {e}");
+    }
+    let base = AdmissionInfo {
+        operation: a.operation.clone(),
+        ..AdmissionInfo::default()
+    };
+    let values = match &a.values {
+        Some(p) => load_values(p)?,
+        None => Values::default(),
+    };
+    let mut out = std::io::stdout().lock();
+    let mut failed = false;
+    let mut all = Vec::new();
+    for o in &loaded.objects {
+        for p in &set.policies {
+            let info = values.info_for(&base, &p.name, &o.value);
+            for r in p.evaluate(&o.value, &info) {
+                failed |= matches!(r.status, Status::Fail | Status::Error);
+                all.push((o.object_ref(), r));
+            }
+        }
+    }
+    match a.format {
+        Format::Json => {
+            let v: Vec<_> = all
+                .iter()
+                .map(|(o, r)| json!({"resource": o.to_string(), "policy": r.policy, "rule": r.rule, "status": r.status, "message": r.message}))
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &json!({"results": v}))?;
+            writeln!(out)?;
+        }
+        Format::Text => {
+            for (o, r) in &all {
+                writeln!(
+                    out,
+                    "{}: {}/{}: {}: {}",
+                    o, r.policy, r.rule, r.status, r.message
+                )?;
+            }
+            let count = |s: Status| all.iter().filter(|(_, r)| r.status == s).count();
+            writeln!(
+                out,
+                "\npass: {}, fail: {}, warn: {}, error: {}, skip: {}",
+                count(Status::Pass),
+                count(Status::Fail),
+                count(Status::Warn),
+                count(Status::Error),
+                count(Status::Skip)
+            )?;
+        }
+    }
+    Ok(if !errors.is_empty() || !loaded.errors.is_empty() {
+        ExitCode::from(2)
+    } else if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,107 @@
+//! `rampart policy test` and `rampart policy apply` end to end on the rampart-kyverno cases.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn cases() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rampart-kyverno/tests/cases")
+}
+
+fn rampart() -> Command {
+    let mut c = Command::cargo_bin("rampart").unwrap();
+    c.env("NO_COLOR", "1");
+    c
+}
+
+#[test]
+fn policy_test_json_reports_every_row_with_the_engines_result() {
+    let out = rampart()
+        .args(["policy", "test", "--format", "json"])
+        .arg(cases())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = doc["results"].as_array().unwrap();
+    assert!(results.len() >= 50, "{}", results.len());
+    for r in results {
+        assert_eq!(r["actual"], r["expected"], "{r}");
+        assert!(r["test"].as_str().unwrap().ends_with("kyverno-test.yaml"));
+    }
+    assert!(results.iter().any(|r| r["actual"] == "fail"));
+    assert!(results.iter().any(|r| r["actual"] == "skip"));
+}
+
+#[test]
+fn policy_test_exits_1_when_a_result_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = cases().join("operators");
+    for f in ["policy.yaml", "resources.yaml"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    // The same test with one expectation turned around.
+    let test = std::fs::read_to_string(src.join("kyverno-test.yaml"))
+        .unwrap()
+        .replacen(
+            "resources: [bad], result: fail",
+            "resources: [bad], result: pass",
+            1,
+        );
+    std::fs::write(dir.path().join("kyverno-test.yaml"), test).unwrap();
+    let out = rampart()
+        .args(["policy", "test"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("replicas-in-range") && text.contains("1 tests failed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn policy_apply_uses_values() {
+    let c = cases().join("deny-variables");
+    let out = rampart()
+        .args(["policy", "apply", "--format", "json", "--policy"])
+        .arg(c.join("policy.yaml"))
+        .arg("--resource")
+        .arg(c.join("resources.yaml"))
+        .arg("--values")
+        .arg(c.join("values.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let status = |res: &str, rule: &str| {
+        doc["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"].as_str().unwrap().ends_with(res) && r["rule"] == rule)
+            .map(|r| r["status"].as_str().unwrap().to_string())
+    };
+    // request.operation is UPDATE for tmpcache-config only, through the values file.
+    assert_eq!(
+        status("tmpcache-config", "only-on-update").as_deref(),
+        Some("fail")
+    );
+    assert_eq!(
+        status("payments-config", "only-on-update").as_deref(),
+        Some("skip")
+    );
+}
