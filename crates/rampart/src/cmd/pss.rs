@@ -209,29 +209,21 @@ fn write_text(out: &mut dyn Write, outcomes: &[Outcome], per_mode: bool) -> anyh
             Some(ns) => format!("{} {ns}/{}", r.kind, r.name),
             None => format!("{} {}", r.kind, r.name),
         };
-        for (mode, v) in &o.modes {
-            if v.allowed() {
-                continue;
+        if per_mode {
+            for line in mode_lines(o, &name) {
+                writeln!(out, "{line}")?;
             }
-            let first = v
-                .violations
-                .first()
-                .and_then(|x| x.pointers.first())
-                .map(String::as_str)
-                .unwrap_or("");
-            let loc = o.obj.location(first);
-            let prefix = if per_mode {
-                format!("[{mode}] ")
-            } else {
-                String::new()
-            };
-            writeln!(
-                out,
-                "{}:{}: {prefix}{name}: {}",
-                loc.file,
-                loc.line,
-                rampart_pss::format_warning(v.policy, &v.violations)
-            )?;
+        } else {
+            for (_, v) in o.modes.iter().filter(|(_, v)| !v.allowed()) {
+                let loc = o.obj.location(first_pointer(&v.violations));
+                writeln!(
+                    out,
+                    "{}:{}: {name}: {}",
+                    loc.file,
+                    loc.line,
+                    rampart_pss::format_warning(v.policy, &v.violations)
+                )?;
+            }
         }
         if o.enforced().is_some_and(|v| !v.allowed()) {
             rejected += 1;
@@ -251,6 +243,60 @@ fn write_text(out: &mut dyn Write, outcomes: &[Outcome], per_mode: bool) -> anyh
         if outcomes.len() == 1 { "" } else { "s" }
     )?;
     Ok(())
+}
+
+fn first_pointer(violations: &[Violation]) -> &str {
+    violations
+        .first()
+        .and_then(|x| x.pointers.first())
+        .map_or("", String::as_str)
+}
+
+/// Judged by namespace labels: each violation once, at its field, with the modes it triggers
+/// (`[enforce, audit, warn]`) and the policy of each when they differ.
+fn mode_lines(o: &Outcome, name: &str) -> Vec<String> {
+    // (violation, the modes and policies that report it), in the order first seen
+    let mut seen: Vec<(&Violation, Vec<(&str, Policy)>)> = Vec::new();
+    for (mode, verdict) in &o.modes {
+        for v in &verdict.violations {
+            let same = seen
+                .iter_mut()
+                .find(|(w, _)| w.check == v.check && w.reason == v.reason && w.detail == v.detail);
+            match same {
+                Some((_, modes)) => modes.push((mode, verdict.policy)),
+                None => seen.push((v, vec![(mode, verdict.policy)])),
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|(v, modes)| {
+            let loc = o.obj.location(first_pointer(std::slice::from_ref(v)));
+            let names: Vec<&str> = modes.iter().map(|(m, _)| *m).collect();
+            // one policy: `"restricted:latest"`; several: `"baseline:latest" (enforce), …`
+            let mut by_policy: Vec<(Policy, Vec<&str>)> = Vec::new();
+            for (m, p) in &modes {
+                match by_policy.iter_mut().find(|(q, _)| q == p) {
+                    Some((_, ms)) => ms.push(m),
+                    None => by_policy.push((*p, vec![m])),
+                }
+            }
+            let policies = match by_policy.as_slice() {
+                [(p, _)] => format!("\"{p}\""),
+                _ => by_policy
+                    .iter()
+                    .map(|(p, ms)| format!("\"{p}\" ({})", ms.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            format!(
+                "{}:{}: [{}] {name}: would violate PodSecurity {policies}: {}",
+                loc.file,
+                loc.line,
+                names.join(", "),
+                rampart_pss::format_reasons(std::slice::from_ref(v)),
+            )
+        })
+        .collect()
 }
 
 fn write_report(
