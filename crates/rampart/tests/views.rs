@@ -30,7 +30,10 @@ fn scan(args: &[&str]) -> (Option<i32>, String, String) {
 fn json_summary_agrees_with_the_full_report() {
     let (code, full, _) = scan(&["-o", "json"]);
     let (summary_code, summary, _) = scan(&["-o", "json", "--summary"]);
-    assert_eq!(code, summary_code, "the exit status does not depend on the view");
+    assert_eq!(
+        code, summary_code,
+        "the exit status does not depend on the view"
+    );
     let full: Value = serde_json::from_str(&full).unwrap();
     let summary: Value = serde_json::from_str(&summary).unwrap();
     assert!(summary.get("findings").is_none());
@@ -63,12 +66,21 @@ fn json_summary_agrees_with_the_full_report() {
 fn text_summary_and_group_by_check() {
     let (_, summary, _) = scan(&["--summary"]);
     assert!(summary.starts_with("# Findings by check\n"), "{summary}");
-    assert!(summary.contains("# Objects with the worst findings"), "{summary}");
-    assert!(!summary.contains(" | "), "no snippets in a summary:\n{summary}");
+    assert!(
+        summary.contains("# Objects with the worst findings"),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains(" | "),
+        "no snippets in a summary:\n{summary}"
+    );
     let (_, grouped, _) = scan(&["--group-by", "check"]);
     let headings: Vec<&str> = grouped.lines().filter(|l| l.starts_with("# ")).collect();
     // one heading per check, no file headings
-    assert!(headings.iter().all(|h| !h.contains(".yaml")), "{headings:?}");
+    assert!(
+        headings.iter().all(|h| !h.contains(".yaml")),
+        "{headings:?}"
+    );
     let mut checks: Vec<&str> = headings
         .iter()
         .map(|h| h[2..].split([':', ' ']).next().unwrap())
@@ -87,7 +99,10 @@ fn views_a_format_cannot_show_are_errors() {
     let (code, out, err) = scan(&["-o", "sarif", "--summary"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(out.is_empty());
-    assert!(err.contains("--summary is not available in the sarif format"), "{err}");
+    assert!(
+        err.contains("--summary is not available in the sarif format"),
+        "{err}"
+    );
     let (code, _, err) = scan(&["--group-by", "severity"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("expected file or check"), "{err}");
