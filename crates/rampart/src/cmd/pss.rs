@@ -147,56 +147,91 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn object_json(r: &ObjectRef) -> serde_json::Value {
-    serde_json::json!({
-        "apiVersion": r.api_version,
-        "kind": r.kind,
-        "namespace": r.namespace,
-        "name": r.name,
-    })
+/// `rampart pss --format json`: one result per pod or workload, as the conformance runner reads it.
+#[derive(serde::Serialize)]
+struct PssDocument<'a> {
+    results: Vec<PssResult<'a>>,
 }
 
-fn verdict_json(v: &Verdict) -> serde_json::Value {
-    serde_json::json!({
-        "policy": v.policy.to_string(),
-        "allowed": v.allowed(),
-        "violations": v.violations.iter().map(|x| serde_json::json!({
-            "check": x.check,
-            "reason": x.reason,
-            "detail": x.detail,
-        })).collect::<Vec<_>>(),
-    })
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PssResult<'a> {
+    file: &'a str,
+    object: PssObject,
+    line: u32,
+    /// The enforced verdict.
+    #[serde(flatten)]
+    verdict: JsonVerdict<'a>,
+    /// Judged by namespace labels: the verdict of each mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    modes: Option<Modes<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    label_errors: &'a [String],
+}
+
+/// An object reference with `namespace` `null` when cluster-scoped.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PssObject {
+    api_version: String,
+    kind: String,
+    namespace: Option<String>,
+    name: String,
+}
+
+impl From<&ObjectRef> for PssObject {
+    fn from(r: &ObjectRef) -> Self {
+        PssObject {
+            api_version: r.api_version.clone(),
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct JsonVerdict<'a> {
+    policy: String,
+    allowed: bool,
+    violations: &'a [Violation],
+}
+
+impl<'a> JsonVerdict<'a> {
+    fn new(v: &'a Verdict) -> Self {
+        JsonVerdict {
+            policy: v.policy.to_string(),
+            allowed: v.allowed(),
+            violations: &v.violations,
+        }
+    }
+}
+
+/// `{"enforce": verdict, "audit": …, "warn": …}`.
+struct Modes<'a>(&'a [(&'static str, Verdict)]);
+
+impl serde::Serialize for Modes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(m, v)| (m, JsonVerdict::new(v))))
+    }
 }
 
 fn write_json(out: &mut dyn Write, outcomes: &[Outcome]) -> anyhow::Result<()> {
-    let results: Vec<serde_json::Value> = outcomes
+    let results: Vec<PssResult> = outcomes
         .iter()
-        .map(|o| {
-            let mut r = serde_json::json!({
-                "file": o.obj.file.as_ref(),
-                "object": object_json(&o.obj.object_ref()),
-                "line": o.obj.pos.line,
-            });
-            if let (Some(map), Some(enforced)) = (r.as_object_mut(), o.enforced()) {
-                if let serde_json::Value::Object(v) = verdict_json(enforced) {
-                    map.extend(v);
-                }
-                if o.modes.len() > 1 {
-                    let modes: serde_json::Map<String, serde_json::Value> = o
-                        .modes
-                        .iter()
-                        .map(|(m, v)| (m.to_string(), verdict_json(v)))
-                        .collect();
-                    map.insert("modes".into(), serde_json::Value::Object(modes));
-                    if !o.label_errors.is_empty() {
-                        map.insert("labelErrors".into(), serde_json::json!(o.label_errors));
-                    }
-                }
-            }
-            r
+        .filter_map(|o| {
+            let per_mode = o.modes.len() > 1;
+            Some(PssResult {
+                file: &o.obj.file,
+                object: (&*o.obj.object_ref()).into(),
+                line: o.obj.pos.line,
+                verdict: JsonVerdict::new(o.enforced()?),
+                modes: per_mode.then_some(Modes(&o.modes)),
+                label_errors: if per_mode { o.label_errors } else { &[] },
+            })
         })
         .collect();
-    serde_json::to_writer_pretty(&mut *out, &serde_json::json!({ "results": results }))?;
+    serde_json::to_writer_pretty(&mut *out, &PssDocument { results })?;
     writeln!(out)?;
     Ok(())
 }
