@@ -267,6 +267,11 @@ fn container_command(
         return Some((comp, list("args")));
     }
     let program = first("command").or_else(|| first("args"))?;
+    // a flag is not a program, even when its value is a path ending in a component's name
+    // (`--kubelet-service=kube-system/kubelet`)
+    if program.starts_with('-') {
+        return None;
+    }
     let base = program.rsplit('/').next().unwrap_or(program);
     if Component::from_program(base).is_none() && base != "hyperkube" {
         return None;

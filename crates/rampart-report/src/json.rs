@@ -59,7 +59,7 @@ pub(crate) fn render(ctx: &Ctx, out: &mut impl Write) -> io::Result<()> {
     out.write_all(b",\n  \"errors\": ")?;
     nested(out, &Errors(ctx), 1)?;
     out.write_all(b",\n  \"summary\": ")?;
-    nested(out, &Summary(ctx), 1)?;
+    nested(out, &crate::view::Totals::new(ctx), 1)?;
     out.write_all(b"\n}\n")
 }
 
@@ -159,26 +159,29 @@ impl serde_json::ser::Formatter for Nested {
     }
 }
 
-struct Summary<'c, 'r, 'a>(&'c Ctx<'r, 'a>);
+/// The document with `--summary`: the totals, counts by check and the worst objects in
+/// `summary`, and no `findings`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SummaryDocument<'c, 'r, 'a> {
+    schema_version: &'static str,
+    tool: Tool<'c>,
+    summary: crate::view::Summary<'c>,
+    errors: Errors<'c, 'r, 'a>,
+}
 
-impl Serialize for Summary<'_, '_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let ctx = self.0;
-        let report = ctx.report;
-        let mut by_severity = serde_json::Map::new();
-        for (sev, n) in ctx.by_severity() {
-            by_severity.insert(sev.as_str().to_string(), n.into());
-        }
-        serde_json::json!({
-            "total": ctx.sorted.len(),
-            "bySeverity": by_severity,
-            "objects": report.objects.len(),
-            "errors": report.errors.len(),
-            "failOn": report.fail_on.as_str(),
-            "failing": ctx.failing(),
-        })
-        .serialize(s)
-    }
+pub(crate) fn render_summary(ctx: &Ctx, out: &mut impl Write) -> io::Result<()> {
+    let doc = SummaryDocument {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool {
+            name: "rampart",
+            version: ctx.report.tool_version,
+        },
+        summary: crate::view::Summary::new(ctx),
+        errors: Errors(ctx),
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
 }
 
 #[derive(serde::Serialize)]
@@ -192,7 +195,7 @@ struct Errors<'c, 'r, 'a>(&'c Ctx<'r, 'a>);
 impl Serialize for Errors<'_, '_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let ctx = self.0;
-        s.collect_seq(ctx.report.errors.iter().map(|e| JsonError::new(ctx, e)))
+        s.collect_seq(ctx.report.errors.iter().map(JsonError::new))
     }
 }
 
@@ -205,8 +208,7 @@ struct JsonError<'a> {
 }
 
 impl<'a> JsonError<'a> {
-    fn new(ctx: &'a Ctx, e: &'a InputError) -> Self {
-        let _ = ctx;
+    fn new(e: &'a InputError) -> Self {
         JsonError {
             file: Cow::Borrowed(&e.file),
             line: e.line,
@@ -217,7 +219,7 @@ impl<'a> JsonError<'a> {
 }
 
 /// An object reference as JSON: `namespace` is `null` for cluster-scoped objects.
-#[derive(serde::Serialize)]
+#[derive(Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct JsonObject<'a> {
     api_version: Cow<'a, str>,
@@ -227,8 +229,7 @@ pub(crate) struct JsonObject<'a> {
 }
 
 impl<'a> JsonObject<'a> {
-    pub(crate) fn new(ctx: &'a Ctx, o: &'a ObjectRef) -> Self {
-        let _ = ctx;
+    pub(crate) fn new(o: &'a ObjectRef) -> Self {
         JsonObject {
             api_version: Cow::Borrowed(&o.api_version),
             kind: Cow::Borrowed(&o.kind),
@@ -260,7 +261,7 @@ impl<'a> JsonFinding<'a> {
             check: &f.check,
             severity: f.severity.as_str(),
             message: crate::redact::Redactor::message(f, &f.message),
-            object: f.object.as_ref().map(|o| JsonObject::new(ctx, o)),
+            object: f.object.as_deref().map(JsonObject::new),
             file: ctx.file_of(f).map(Cow::Borrowed),
             line: loc.map(|l| l.line),
             column: loc.map(|l| l.column),

@@ -42,6 +42,9 @@ mod junit;
 mod redact;
 mod sarif;
 mod text;
+mod view;
+
+pub use view::{GroupBy, TOP_OBJECTS, View};
 
 use rampart_core::{Finding, InputError, ObjectRef, Severity};
 use std::fmt;
@@ -104,6 +107,9 @@ pub enum ReportError {
     /// A format name that is not one of [`Format::ALL`].
     #[error("unknown format `{0}`, expected one of text, json, sarif, junit")]
     UnknownFormat(String),
+    /// A grouping that is not one of [`GroupBy::ALL`].
+    #[error("unknown grouping `{0}`, expected file or check")]
+    UnknownGroupBy(String),
 }
 
 /// What a report needs to know about a check: SARIF rules and JUnit testcases are made of these.
@@ -140,12 +146,39 @@ pub fn no_sources(_file: &str) -> Option<Arc<str>> {
     None
 }
 
-/// Writes `report` in `format` to `out`. `color` is honoured by the text format only.
+/// Writes `report` in `format` to `out`, every finding. `color` is honoured by the text format
+/// only.
 pub fn render(format: Format, report: &Report, out: &mut dyn Write, color: bool) -> io::Result<()> {
+    render_with(format, report, View::default(), out, color)
+}
+
+/// [`render`] in a [`View`]: a summary instead of every finding (text and json), findings grouped
+/// by check (text). A view a format cannot show is an `InvalidInput` error, and nothing is written.
+pub fn render_with(
+    format: Format,
+    report: &Report,
+    view: View,
+    out: &mut dyn Write,
+    color: bool,
+) -> io::Result<()> {
+    let unsupported = |what: &str| {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{what} is not available in the {format} format"),
+        ))
+    };
+    if view.summary && !matches!(format, Format::Text | Format::Json) {
+        return unsupported("--summary");
+    }
+    if view.group_by != GroupBy::File && format != Format::Text {
+        return unsupported("--group-by check");
+    }
     let mut out = io::BufWriter::with_capacity(64 * 1024, out);
     let ctx = Ctx::new(report);
     match format {
-        Format::Text => text::render(&ctx, &mut out, color)?,
+        Format::Text if view.summary => text::render_summary(&ctx, &mut out, color)?,
+        Format::Text => text::render(&ctx, &mut out, color, view.group_by)?,
+        Format::Json if view.summary => json::render_summary(&ctx, &mut out)?,
         Format::Json => json::render(&ctx, &mut out)?,
         Format::Sarif => sarif::render(&ctx, &mut out)?,
         Format::Junit => junit::render(&ctx, &mut out)?,

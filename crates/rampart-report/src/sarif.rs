@@ -186,7 +186,7 @@ fn result(ctx: &Ctx, f: &Finding, rule_index: Option<usize>) -> SarifResult {
     if let Some(o) = &f.object {
         props.insert(
             "object".to_string(),
-            serde_json::to_value(crate::json::JsonObject::new(ctx, o)).unwrap_or_default(),
+            serde_json::to_value(crate::json::JsonObject::new(o)).unwrap_or_default(),
         );
     }
     props.insert("severity".to_string(), json!(f.severity.as_str()));

@@ -1,10 +1,12 @@
 //! The human-readable report: findings grouped by file, each with a source snippet.
 
 use crate::Ctx;
+use crate::view::{BySeverity, GroupBy, Summary};
 use annotate_snippets::renderer::DecorStyle;
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use rampart_core::{Finding, Severity};
 use rayon::prelude::*;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -86,35 +88,37 @@ impl Style {
     }
 }
 
-pub(crate) fn render(ctx: &Ctx, out: &mut impl Write, color: bool) -> io::Result<()> {
-    let report = ctx.report;
+pub(crate) fn render(
+    ctx: &Ctx,
+    out: &mut impl Write,
+    color: bool,
+    group_by: GroupBy,
+) -> io::Result<()> {
     let style = Style { color };
     let renderer = if color {
         Renderer::styled().decor_style(DecorStyle::Unicode)
     } else {
         Renderer::plain()
     };
-    // runs of findings in one file, rendered side by side and written in order
-    let mut groups: Vec<&[&Finding]> = Vec::new();
-    let mut rest: &[&Finding] = &ctx.sorted;
-    while let Some(first) = rest.first() {
-        let n = rest
-            .iter()
-            .take_while(|g| file_of(g) == file_of(first))
-            .count();
-        let (group, tail) = rest.split_at(n);
-        groups.push(group);
-        rest = tail;
-    }
+    let groups = match group_by {
+        GroupBy::File => by_file(ctx),
+        GroupBy::Check => by_check(ctx),
+    };
     for batch in groups.chunks(64) {
         let parts: Vec<String> = batch
             .par_iter()
-            .map(|group| file_group(ctx, &renderer, &style, group))
+            .map(|group| render_group(ctx, &renderer, &style, group))
             .collect();
         for part in parts {
             out.write_all(part.as_bytes())?;
         }
     }
+    footer(ctx, &style, out)
+}
+
+/// The input errors and the one-line summary that end every text report.
+fn footer(ctx: &Ctx, style: &Style, out: &mut impl Write) -> io::Result<()> {
+    let report = ctx.report;
     let mut chunk = String::new();
     for e in report.errors {
         let line = clean(&e.to_string());
@@ -127,30 +131,164 @@ pub(crate) fn render(ctx: &Ctx, out: &mut impl Write, color: bool) -> io::Result
     out.write_all(chunk.as_bytes())
 }
 
+/// Findings under one heading.
+struct TextGroup<'a> {
+    heading: String,
+    findings: Vec<&'a Finding>,
+}
+
+/// Runs of findings in one file, in the report's order.
+fn by_file<'a>(ctx: &Ctx<'_, 'a>) -> Vec<TextGroup<'a>> {
+    let mut groups = Vec::new();
+    let mut rest: &[&'a Finding] = &ctx.sorted;
+    while let Some(first) = rest.first() {
+        let n = rest
+            .iter()
+            .take_while(|g| file_of(g) == file_of(first))
+            .count();
+        let (group, tail) = rest.split_at(n);
+        let name = file_of(first).map_or_else(|| "(no file)".to_string(), clean);
+        groups.push(TextGroup {
+            heading: format!("# {name} ({})", count(group.len())),
+            findings: group.to_vec(),
+        });
+        rest = tail;
+    }
+    groups
+}
+
+/// One group per check, the worst severity first, then the most findings; in each, the
+/// report's order (by file).
+fn by_check<'a>(ctx: &Ctx<'_, 'a>) -> Vec<TextGroup<'a>> {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut groups: Vec<(&str, Severity, Vec<&'a Finding>)> = Vec::new();
+    for &f in &ctx.sorted {
+        let i = *index.entry(&f.check).or_insert_with(|| {
+            groups.push((&f.check, f.severity, Vec::new()));
+            groups.len() - 1
+        });
+        if let Some((_, worst, list)) = groups.get_mut(i) {
+            *worst = (*worst).max(f.severity);
+            list.push(f);
+        }
+    }
+    groups.sort_by(|a, b| {
+        (b.1, b.2.len())
+            .cmp(&(a.1, a.2.len()))
+            .then_with(|| a.0.cmp(b.0))
+    });
+    let titles: HashMap<&str, &str> = ctx
+        .report
+        .rules
+        .iter()
+        .map(|r| (r.slug.as_str(), r.summary.as_str()))
+        .collect();
+    groups
+        .into_iter()
+        .map(|(check, _, findings)| {
+            let by = BySeverity::of(&findings);
+            let title = titles
+                .get(check)
+                .map(|t| format!(": {}", clean(t)))
+                .unwrap_or_default();
+            TextGroup {
+                heading: format!(
+                    "# {check}{title} ({}: {})",
+                    count(findings.len()),
+                    by.describe()
+                ),
+                findings,
+            }
+        })
+        .collect()
+}
+
+fn count(n: usize) -> String {
+    format!("{n} finding{}", plural(n))
+}
+
 /// The file a finding is in, if it is located.
 fn file_of(f: &Finding) -> Option<&str> {
     f.location.as_ref().map(|l| &*l.file)
 }
 
-/// One file's findings under a heading.
-fn file_group(ctx: &Ctx, renderer: &Renderer, style: &Style, group: &[&Finding]) -> String {
-    let file = group.first().and_then(|f| file_of(f));
-    let source = file
-        .and_then(|name| (ctx.report.sources)(name))
-        .map(Source::new);
-    let name = file.unwrap_or("(no file)");
-    let count = group.len();
-    let noun = if count == 1 { "finding" } else { "findings" };
+/// A group's findings under its heading, each with a snippet of its file.
+fn render_group(ctx: &Ctx, renderer: &Renderer, style: &Style, group: &TextGroup) -> String {
     let mut chunk = String::new();
-    let _ = writeln!(
-        chunk,
-        "{}",
-        style.paint(BOLD, &format!("# {name} ({count} {noun})"))
-    );
-    for f in group {
-        finding(ctx, renderer, style, f, source.as_ref(), &mut chunk);
+    let _ = writeln!(chunk, "{}", style.paint(BOLD, &group.heading));
+    // findings of one file come one after the other: its lines are split once per run
+    let mut source: Option<(&str, Option<Source>)> = None;
+    for f in &group.findings {
+        let file = file_of(f);
+        let src = match (file, &source) {
+            (None, _) => None,
+            (Some(name), Some((cached, src))) if *cached == name => src.as_ref(),
+            (Some(name), _) => {
+                let src = (ctx.report.sources)(name).map(Source::new);
+                source = Some((name, src));
+                source.as_ref().and_then(|(_, s)| s.as_ref())
+            }
+        };
+        finding(ctx, renderer, style, f, src, &mut chunk);
     }
     chunk
+}
+
+/// `--summary`: counts by check and severity and the worst objects instead of every finding.
+pub(crate) fn render_summary(ctx: &Ctx, out: &mut impl Write, color: bool) -> io::Result<()> {
+    let style = Style { color };
+    let summary = Summary::new(ctx);
+    let mut chunk = String::new();
+    if !summary.by_check.is_empty() {
+        let _ = writeln!(chunk, "{}", style.paint(BOLD, "# Findings by check"));
+        let width = summary
+            .by_check
+            .iter()
+            .map(|c| c.check.len())
+            .max()
+            .unwrap_or(0);
+        for c in &summary.by_check {
+            let objects = match c.objects {
+                0 => String::new(),
+                n => format!("in {n} object{}", plural(n)),
+            };
+            let line = format!("{:>6}  {:<width$}  {objects}", c.findings, c.check);
+            let _ = writeln!(
+                chunk,
+                "{}{}",
+                style.paint(
+                    severity_style(c.severity),
+                    &format!("{:<8}", c.severity.as_str())
+                ),
+                line.trim_end(),
+            );
+        }
+        chunk.push('\n');
+    }
+    if !summary.top_objects.is_empty() {
+        let _ = writeln!(
+            chunk,
+            "{}",
+            style.paint(BOLD, "# Objects with the worst findings")
+        );
+        for o in &summary.top_objects {
+            let file = o
+                .file
+                .map(|f| format!(" ({})", clean(f)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                chunk,
+                "{}{:>6}  {}{file}: {}",
+                style.paint(severity_style(o.worst), &format!("{:<8}", o.worst.as_str())),
+                o.findings,
+                clean(&o.object_ref.to_string()),
+                o.by_severity.describe(),
+            );
+        }
+        chunk.push('\n');
+    }
+    out.write_all(chunk.as_bytes())?;
+    footer(ctx, &style, out)
 }
 
 fn summary(ctx: &Ctx) -> String {

@@ -8,7 +8,7 @@
 //! promise.
 
 use rampart_core::{Finding, InputError, Location, ObjectRef, Severity};
-use rampart_report::{Format, Report, RuleMeta, render};
+use rampart_report::{Format, GroupBy, Report, RuleMeta, View, render, render_with};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -558,4 +558,185 @@ fn long_lines_are_not_shown_and_context_lines_are_elided() {
     assert!(out.contains("= note: field: /env"), "{out}");
     assert!(out.contains("3 |  \"privileged\": true"), "{out}");
     assert!(out.contains("bytes not shown)"), "{out}");
+}
+
+fn render_view(fx: &Fixture, format: Format, view: View) -> std::io::Result<String> {
+    let sources = |name: &str| fx.files.get(name).cloned();
+    let report = Report {
+        findings: &fx.findings,
+        errors: &fx.errors,
+        rules: &fx.rules,
+        objects: &fx.objects,
+        sources: &sources,
+        tool_version: "0.1.0",
+        fail_on: Severity::High,
+    };
+    let mut out = Vec::new();
+    render_with(format, &report, view, &mut out, false)?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+/// The fixture plus a second privileged Deployment, so counts and ranks differ.
+fn busier_fixture() -> Fixture {
+    let mut fx = fixture();
+    let api = ObjectRef {
+        name: "api".into(),
+        ..deployment()
+    };
+    for (line, sev) in [(30, Severity::Critical), (31, Severity::Critical)] {
+        fx.findings.push(
+            Finding::new("privileged-container", sev, "container \"x\" is privileged")
+                .with_object(api.clone())
+                .with_location(at("deploy/api.yaml", line, 5, "/spec", None)),
+        );
+    }
+    fx.objects.push((Arc::new(api), "deploy/api.yaml".into()));
+    fx
+}
+
+#[test]
+fn json_summary_counts_by_check_and_ranks_objects_worst_first() {
+    let fx = busier_fixture();
+    let view = View {
+        summary: true,
+        ..View::default()
+    };
+    let out = render_view(&fx, Format::Json, view).unwrap();
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["schemaVersion"], "1");
+    assert!(v.get("findings").is_none(), "a summary lists no findings");
+    let s = &v["summary"];
+    assert_eq!(s["total"], 7);
+    assert_eq!(s["bySeverity"]["critical"], 3);
+    assert_eq!(s["failing"], 4);
+    assert_eq!(s["failOn"], "high");
+    assert_eq!(s["errors"], 1);
+    assert_eq!(v["errors"][0]["line"], 2);
+    // worst check first, then the one with most findings
+    let by_check = s["byCheck"].as_array().unwrap();
+    assert_eq!(by_check[0]["check"], "privileged-container");
+    assert_eq!(by_check[0]["severity"], "critical");
+    assert_eq!(by_check[0]["findings"], 3);
+    assert_eq!(by_check[0]["objects"], 2);
+    assert_eq!(by_check.len(), 5);
+    let sum: u64 = by_check
+        .iter()
+        .map(|c| c["findings"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, 7);
+    // api has two critical findings, web one critical and more below: api first
+    let top = s["topObjects"].as_array().unwrap();
+    assert_eq!(top.len(), 3);
+    assert_eq!(top[0]["object"]["name"], "api");
+    assert_eq!(top[0]["file"], "deploy/api.yaml");
+    assert_eq!(top[0]["findings"], 2);
+    assert_eq!(top[0]["worst"], "critical");
+    assert_eq!(top[1]["object"]["name"], "web");
+    assert_eq!(top[1]["findings"], 3);
+    assert_eq!(top[1]["bySeverity"]["high"], 1);
+    assert_eq!(top[2]["object"]["kind"], "Namespace");
+    assert_eq!(top[2]["object"]["namespace"], Value::Null);
+    assert_eq!(top[2]["worst"], "low");
+    assert!(!out.contains(SECRET_PREFIX));
+}
+
+#[test]
+fn text_summary_replaces_the_findings() {
+    let fx = busier_fixture();
+    let view = View {
+        summary: true,
+        ..View::default()
+    };
+    let out = render_view(&fx, Format::Text, view).unwrap();
+    assert!(!out.contains("17 |"), "no snippets in a summary:\n{out}");
+    assert!(!out.contains(SECRET_PREFIX), "{out}");
+    let check_line = out
+        .lines()
+        .find(|l| l.contains("privileged-container"))
+        .unwrap();
+    assert_eq!(
+        check_line,
+        "critical     3  privileged-container         in 2 objects"
+    );
+    let first_object = out
+        .lines()
+        .skip_while(|l| !l.contains("worst findings"))
+        .nth(1);
+    assert_eq!(
+        first_object,
+        Some("critical     2  Deployment prod/api (deploy/api.yaml): 2 critical")
+    );
+    assert!(
+        out.contains("deploy/bad.yaml:2:5: did not find expected key"),
+        "{out}"
+    );
+    assert!(out.ends_with("4 at or above high\n"), "{out}");
+    insta::assert_snapshot!("text_summary", out);
+}
+
+#[test]
+fn text_grouped_by_check_puts_each_check_under_its_heading() {
+    let fx = busier_fixture();
+    let view = View {
+        group_by: "check".parse().unwrap(),
+        ..View::default()
+    };
+    let out = render_view(&fx, Format::Text, view).unwrap();
+    let headings: Vec<&str> = out.lines().filter(|l| l.starts_with("# ")).collect();
+    assert_eq!(
+        headings,
+        [
+            "# privileged-container: a container runs privileged (3 findings: 3 critical)",
+            "# hardcoded-secret-in-env: an env var holds a literal credential (1 finding: 1 high)",
+            "# latest-tag: an image uses the latest tag (1 finding: 1 medium)",
+            "# missing-pod-security-labels: a namespace has no enforce label (1 finding: 1 low)",
+            "# custom-check (1 finding: 1 info)",
+        ]
+    );
+    // under its heading, each with its snippet, in file order
+    let section = out.split("# hardcoded-secret-in-env").next().unwrap();
+    let api = section.find("deploy/api.yaml:30:5").unwrap();
+    let web = section.find("deploy/deploy.yaml:17:13").unwrap();
+    assert!(api < web, "{out}");
+    assert!(
+        section.contains("17 |             privileged: true"),
+        "{out}"
+    );
+    assert!(
+        out.contains("15 |               value: \"<redacted>\""),
+        "{out}"
+    );
+    assert!(!out.contains(SECRET_PREFIX), "{out}");
+    assert_eq!(
+        render_view(&fx, Format::Text, View::default()).unwrap(),
+        render_to_string(&fx, Format::Text, false)
+    );
+}
+
+#[test]
+fn views_a_format_cannot_show_are_refused() {
+    let fx = fixture();
+    let summary = View {
+        summary: true,
+        ..View::default()
+    };
+    let by_check = View {
+        group_by: GroupBy::Check,
+        ..View::default()
+    };
+    for (format, view) in [
+        (Format::Sarif, summary),
+        (Format::Junit, summary),
+        (Format::Json, by_check),
+        (Format::Sarif, by_check),
+    ] {
+        let err = render_view(&fx, format, view).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{format}");
+        assert!(err.to_string().contains(format.as_str()), "{err}");
+    }
+    assert_eq!("CHECK".parse::<GroupBy>().unwrap(), GroupBy::Check);
+    assert_eq!(
+        "object".parse::<GroupBy>().unwrap_err().to_string(),
+        "unknown grouping `object`, expected file or check"
+    );
 }

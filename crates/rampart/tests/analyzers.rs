@@ -439,3 +439,44 @@ fn scan_applies_gatekeeper_and_vap_policies() {
         "{hits:?}"
     );
 }
+
+#[test]
+fn pss_text_prints_each_violation_once_with_its_modes() {
+    let d = tempfile::tempdir().unwrap();
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: prod\n  labels:\n    pod-security.kubernetes.io/enforce: baseline\n    pod-security.kubernetes.io/audit: restricted\n    pod-security.kubernetes.io/warn: restricted\n";
+    write(&d, "ns.yaml", ns);
+    let job = write(&d, "job.yaml", ROOT_JOB);
+    let out = rampart()
+        .args(["pss", d.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let privileged: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("privileged (container"))
+        .collect();
+    assert_eq!(
+        privileged,
+        [&format!(
+            r#"{job}:14: [enforce, audit, warn] CronJob prod/nightly: would violate PodSecurity "baseline:latest" (enforce), "restricted:latest" (audit, warn): privileged (container "job" must not set securityContext.privileged=true)"#
+        )
+        .as_str()],
+        "{text}"
+    );
+    // a restricted-only violation: audit and warn, not enforce
+    let non_root = lines
+        .iter()
+        .find(|l| l.contains("runAsNonRoot != true"))
+        .unwrap();
+    assert!(
+        non_root.contains(r#"[audit, warn] CronJob prod/nightly: would violate PodSecurity "restricted:latest": runAsNonRoot != true"#),
+        "{text}"
+    );
+    // every line names one violation
+    for l in &lines[..lines.len() - 1] {
+        assert_eq!(l.matches("would violate").count(), 1, "{l}");
+    }
+    assert_eq!(lines.last(), Some(&"1 object evaluated, 1 not allowed"));
+}

@@ -4,7 +4,9 @@ declare_check! {
 /// ## What it does
 /// Flags namespaced objects with `metadata.namespace: default` explicitly. Cluster-scoped kinds
 /// (ClusterRole, Namespace, StorageClass, ...) are skipped: the API server ignores a stray
-/// `namespace:` on them.
+/// `namespace:` on them. So are Roles and RoleBindings: they place nothing in the namespace, and
+/// access to what is there (the API server's `kubernetes` Service and its endpoints, which
+/// monitoring systems discover) can only be granted in it.
 ///
 /// ## Why is this bad?
 /// The default namespace is where everything unplanned lands; it rarely has Pod Security labels,
@@ -24,7 +26,10 @@ impl Check for DefaultNamespace {
     }
 
     fn check_object(&self, cx: &ObjectContext<'_>, out: &mut Emitter<'_>) {
+        let grants_access = cx.obj.group() == "rbac.authorization.k8s.io"
+            && matches!(cx.kind(), "Role" | "RoleBinding");
         if cx.obj.namespace() == Some("default")
+            && !grants_access
             && !rampart_manifest::builtin::is_cluster_scoped(cx.obj.group(), cx.kind())
         {
             out.emit(

@@ -241,13 +241,13 @@ fn level(a: LevelArgs) -> anyhow::Result<ExitCode> {
     let stages = d.stages();
     match a.format {
         AlertFormat::Json => {
-            let doc = serde_json::json!({
-                "level": d.level.as_str(),
-                "stages": stages,
-                "omitStages": d.omit_stages,
-                "omitManagedFields": d.omit_managed_fields,
-                "rule": d.rule,
-            });
+            let doc = LevelDocument {
+                level: d.level.as_str(),
+                stages: &stages,
+                omit_stages: &d.omit_stages,
+                omit_managed_fields: d.omit_managed_fields,
+                rule: d.rule,
+            };
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         AlertFormat::Text => {
@@ -324,4 +324,15 @@ fn lint(a: LintArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `audit level --format json`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LevelDocument<'a> {
+    level: &'static str,
+    stages: &'a [&'static str],
+    omit_stages: &'a [String],
+    omit_managed_fields: bool,
+    rule: Option<usize>,
 }

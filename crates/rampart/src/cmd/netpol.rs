@@ -104,18 +104,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let ex = rampart_netpol::explain(&objects, &from, &to)?;
             let text = match format.as_str() {
                 "json" => {
-                    let mut v = serde_json::to_value(&ex)?;
-                    if let (Some(p), Some(m)) = (port, v.as_object_mut()) {
-                        m.insert(
-                            "query".into(),
-                            serde_json::json!({"port": p, "protocol": proto.as_str()}),
-                        );
-                        m.insert(
-                            "verdict".into(),
-                            serde_json::Value::Bool(ex.allowed.contains(proto, p)),
-                        );
-                    }
-                    serde_json::to_string_pretty(&v)? + "\n"
+                    let doc = ExplainDocument {
+                        explanation: &ex,
+                        query: port.map(|port| Query {
+                            port,
+                            protocol: proto.as_str(),
+                        }),
+                        verdict: port.map(|p| ex.allowed.contains(proto, p)),
+                    };
+                    serde_json::to_string_pretty(&doc)? + "\n"
                 }
                 "txt" | "text" => explain_text(&ex, port.map(|p| (proto, p))),
                 other => anyhow::bail!("unknown format `{other}`, expected txt or json"),
@@ -246,4 +243,21 @@ fn explain_text(ex: &Explanation, q: Option<(Protocol, u16)>) -> String {
     side_text(&ex.ingress, q, &mut out);
     out.push_str(&format!("result: {}\n", allows(&ex.allowed, q)));
     out
+}
+
+/// `netpol explain --format json`: the explanation, and with `--port` the question and its answer.
+#[derive(serde::Serialize)]
+struct ExplainDocument<'a> {
+    #[serde(flatten)]
+    explanation: &'a Explanation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query: Option<Query>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verdict: Option<bool>,
+}
+
+#[derive(serde::Serialize)]
+struct Query {
+    port: u16,
+    protocol: &'static str,
 }

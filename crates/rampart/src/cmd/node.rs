@@ -62,27 +62,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut out = stdout.lock();
     match args.output {
         NodeFormat::Json => {
-            let results: Vec<serde_json::Value> = report
-                .outcomes
-                .iter()
-                .map(|o| {
-                    serde_json::json!({
-                        "check": o.item.slug,
-                        "cis": if o.item.cis.is_empty() { vec![] } else { vec![o.item.cis] },
-                        "severity": o.item.severity,
-                        "status": o.verdict.status,
-                        "message": o.verdict.message,
-                        "location": o.verdict.location,
+            let doc = NodeDocument {
+                kube_version: args.kube_version.to_string(),
+                root: &args.root,
+                components: &report.sources,
+                results: report
+                    .outcomes
+                    .iter()
+                    .map(|o| NodeResult {
+                        check: o.item.slug,
+                        cis: if o.item.cis.is_empty() {
+                            vec![]
+                        } else {
+                            vec![o.item.cis]
+                        },
+                        severity: o.item.severity,
+                        status: o.verdict.status,
+                        message: &o.verdict.message,
+                        location: o.verdict.location.as_ref(),
                     })
-                })
-                .collect();
-            let doc = serde_json::json!({
-                "kubeVersion": args.kube_version.to_string(),
-                "root": args.root,
-                "components": report.sources,
-                "results": results,
-                "errors": report.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            });
+                    .collect(),
+                errors: report.errors.iter().map(ToString::to_string).collect(),
+            };
             serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
         }
@@ -163,4 +164,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `rampart node --output json`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeDocument<'a> {
+    kube_version: String,
+    root: &'a std::path::Path,
+    components: &'a [String],
+    results: Vec<NodeResult<'a>>,
+    errors: Vec<String>,
+}
+
+#[derive(serde::Serialize)]
+struct NodeResult<'a> {
+    check: &'static str,
+    cis: Vec<&'static str>,
+    severity: Severity,
+    status: Status,
+    message: &'a str,
+    location: Option<&'a rampart_core::Location>,
 }

@@ -4,7 +4,6 @@
 use anyhow::{Context, bail};
 use rampart_policy::suite::{SuiteResult, run_suite};
 use rampart_policy::{Engine, PolicySet};
-use serde_json::json;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -142,20 +141,10 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match a.format {
         Format::Json => {
-            let vs: Vec<_> = violations
-                .iter()
-                .map(|v| {
-                    json!({
-                        "message": v.message,
-                        "details": v.details,
-                        "constraint": v.policy,
-                        "kind": v.kind,
-                        "enforcementAction": v.mode.as_str(),
-                        "object": v.object,
-                    })
-                })
-                .collect();
-            let doc = json!({"violations": vs, "errors": errors});
+            let doc = EvalDocument {
+                violations: violations.iter().map(EvalViolation::new).collect(),
+                errors: &errors,
+            };
             serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
         }
@@ -289,4 +278,35 @@ fn print_suite(out: &mut impl Write, r: &SuiteResult, verbose: bool) -> std::io:
         "ok"
     };
     writeln!(out, "{status}\t{}\t{}", r.path.display(), secs(r.runtime))
+}
+
+/// `policy eval --format json`.
+#[derive(serde::Serialize)]
+struct EvalDocument<'a> {
+    violations: Vec<EvalViolation<'a>>,
+    errors: &'a [rampart_policy::EvalError],
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EvalViolation<'a> {
+    message: &'a str,
+    details: &'a serde_json::Value,
+    constraint: &'a str,
+    kind: &'a str,
+    enforcement_action: &'static str,
+    object: Option<&'a rampart_core::ObjectRef>,
+}
+
+impl<'a> EvalViolation<'a> {
+    fn new(v: &'a rampart_policy::Violation) -> Self {
+        EvalViolation {
+            message: &v.message,
+            details: &v.details,
+            constraint: &v.policy,
+            kind: &v.kind,
+            enforcement_action: v.mode.as_str(),
+            object: v.object.as_ref(),
+        }
+    }
 }

@@ -147,56 +147,91 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn object_json(r: &ObjectRef) -> serde_json::Value {
-    serde_json::json!({
-        "apiVersion": r.api_version,
-        "kind": r.kind,
-        "namespace": r.namespace,
-        "name": r.name,
-    })
+/// `rampart pss --format json`: one result per pod or workload, as the conformance runner reads it.
+#[derive(serde::Serialize)]
+struct PssDocument<'a> {
+    results: Vec<PssResult<'a>>,
 }
 
-fn verdict_json(v: &Verdict) -> serde_json::Value {
-    serde_json::json!({
-        "policy": v.policy.to_string(),
-        "allowed": v.allowed(),
-        "violations": v.violations.iter().map(|x| serde_json::json!({
-            "check": x.check,
-            "reason": x.reason,
-            "detail": x.detail,
-        })).collect::<Vec<_>>(),
-    })
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PssResult<'a> {
+    file: &'a str,
+    object: PssObject,
+    line: u32,
+    /// The enforced verdict.
+    #[serde(flatten)]
+    verdict: JsonVerdict<'a>,
+    /// Judged by namespace labels: the verdict of each mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    modes: Option<Modes<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    label_errors: &'a [String],
+}
+
+/// An object reference with `namespace` `null` when cluster-scoped.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PssObject {
+    api_version: String,
+    kind: String,
+    namespace: Option<String>,
+    name: String,
+}
+
+impl From<&ObjectRef> for PssObject {
+    fn from(r: &ObjectRef) -> Self {
+        PssObject {
+            api_version: r.api_version.clone(),
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct JsonVerdict<'a> {
+    policy: String,
+    allowed: bool,
+    violations: &'a [Violation],
+}
+
+impl<'a> JsonVerdict<'a> {
+    fn new(v: &'a Verdict) -> Self {
+        JsonVerdict {
+            policy: v.policy.to_string(),
+            allowed: v.allowed(),
+            violations: &v.violations,
+        }
+    }
+}
+
+/// `{"enforce": verdict, "audit": …, "warn": …}`.
+struct Modes<'a>(&'a [(&'static str, Verdict)]);
+
+impl serde::Serialize for Modes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(m, v)| (m, JsonVerdict::new(v))))
+    }
 }
 
 fn write_json(out: &mut dyn Write, outcomes: &[Outcome]) -> anyhow::Result<()> {
-    let results: Vec<serde_json::Value> = outcomes
+    let results: Vec<PssResult> = outcomes
         .iter()
-        .map(|o| {
-            let mut r = serde_json::json!({
-                "file": o.obj.file.as_ref(),
-                "object": object_json(&o.obj.object_ref()),
-                "line": o.obj.pos.line,
-            });
-            if let (Some(map), Some(enforced)) = (r.as_object_mut(), o.enforced()) {
-                if let serde_json::Value::Object(v) = verdict_json(enforced) {
-                    map.extend(v);
-                }
-                if o.modes.len() > 1 {
-                    let modes: serde_json::Map<String, serde_json::Value> = o
-                        .modes
-                        .iter()
-                        .map(|(m, v)| (m.to_string(), verdict_json(v)))
-                        .collect();
-                    map.insert("modes".into(), serde_json::Value::Object(modes));
-                    if !o.label_errors.is_empty() {
-                        map.insert("labelErrors".into(), serde_json::json!(o.label_errors));
-                    }
-                }
-            }
-            r
+        .filter_map(|o| {
+            let per_mode = o.modes.len() > 1;
+            Some(PssResult {
+                file: &o.obj.file,
+                object: (&*o.obj.object_ref()).into(),
+                line: o.obj.pos.line,
+                verdict: JsonVerdict::new(o.enforced()?),
+                modes: per_mode.then_some(Modes(&o.modes)),
+                label_errors: if per_mode { o.label_errors } else { &[] },
+            })
         })
         .collect();
-    serde_json::to_writer_pretty(&mut *out, &serde_json::json!({ "results": results }))?;
+    serde_json::to_writer_pretty(&mut *out, &PssDocument { results })?;
     writeln!(out)?;
     Ok(())
 }
@@ -209,29 +244,21 @@ fn write_text(out: &mut dyn Write, outcomes: &[Outcome], per_mode: bool) -> anyh
             Some(ns) => format!("{} {ns}/{}", r.kind, r.name),
             None => format!("{} {}", r.kind, r.name),
         };
-        for (mode, v) in &o.modes {
-            if v.allowed() {
-                continue;
+        if per_mode {
+            for line in mode_lines(o, &name) {
+                writeln!(out, "{line}")?;
             }
-            let first = v
-                .violations
-                .first()
-                .and_then(|x| x.pointers.first())
-                .map(String::as_str)
-                .unwrap_or("");
-            let loc = o.obj.location(first);
-            let prefix = if per_mode {
-                format!("[{mode}] ")
-            } else {
-                String::new()
-            };
-            writeln!(
-                out,
-                "{}:{}: {prefix}{name}: {}",
-                loc.file,
-                loc.line,
-                rampart_pss::format_warning(v.policy, &v.violations)
-            )?;
+        } else {
+            for (_, v) in o.modes.iter().filter(|(_, v)| !v.allowed()) {
+                let loc = o.obj.location(first_pointer(&v.violations));
+                writeln!(
+                    out,
+                    "{}:{}: {name}: {}",
+                    loc.file,
+                    loc.line,
+                    rampart_pss::format_warning(v.policy, &v.violations)
+                )?;
+            }
         }
         if o.enforced().is_some_and(|v| !v.allowed()) {
             rejected += 1;
@@ -251,6 +278,60 @@ fn write_text(out: &mut dyn Write, outcomes: &[Outcome], per_mode: bool) -> anyh
         if outcomes.len() == 1 { "" } else { "s" }
     )?;
     Ok(())
+}
+
+fn first_pointer(violations: &[Violation]) -> &str {
+    violations
+        .first()
+        .and_then(|x| x.pointers.first())
+        .map_or("", String::as_str)
+}
+
+/// Judged by namespace labels: each violation once, at its field, with the modes it triggers
+/// (`[enforce, audit, warn]`) and the policy of each when they differ.
+fn mode_lines(o: &Outcome, name: &str) -> Vec<String> {
+    // (violation, the modes and policies that report it), in the order first seen
+    let mut seen: Vec<(&Violation, Vec<(&str, Policy)>)> = Vec::new();
+    for (mode, verdict) in &o.modes {
+        for v in &verdict.violations {
+            let same = seen
+                .iter_mut()
+                .find(|(w, _)| w.check == v.check && w.reason == v.reason && w.detail == v.detail);
+            match same {
+                Some((_, modes)) => modes.push((mode, verdict.policy)),
+                None => seen.push((v, vec![(mode, verdict.policy)])),
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|(v, modes)| {
+            let loc = o.obj.location(first_pointer(std::slice::from_ref(v)));
+            let names: Vec<&str> = modes.iter().map(|(m, _)| *m).collect();
+            // one policy: `"restricted:latest"`; several: `"baseline:latest" (enforce), …`
+            let mut by_policy: Vec<(Policy, Vec<&str>)> = Vec::new();
+            for (m, p) in &modes {
+                match by_policy.iter_mut().find(|(q, _)| q == p) {
+                    Some((_, ms)) => ms.push(m),
+                    None => by_policy.push((*p, vec![m])),
+                }
+            }
+            let policies = match by_policy.as_slice() {
+                [(p, _)] => format!("\"{p}\""),
+                _ => by_policy
+                    .iter()
+                    .map(|(p, ms)| format!("\"{p}\" ({})", ms.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            format!(
+                "{}:{}: [{}] {name}: would violate PodSecurity {policies}: {}",
+                loc.file,
+                loc.line,
+                names.join(", "),
+                rampart_pss::format_reasons(std::slice::from_ref(v)),
+            )
+        })
+        .collect()
 }
 
 fn write_report(

@@ -4,7 +4,6 @@
 use anyhow::{Context, bail};
 use rampart_rbac::paths::{PathGraph, render_dot, render_mermaid};
 use rampart_rbac::{Options, Policy, Request, RoleKindBinding, UserInfo, resources};
-use serde_json::json;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -296,16 +295,12 @@ fn who_can(a: WhoCanArgs) -> anyhow::Result<ExitCode> {
         TableFormat::Json => {
             let subjects: Vec<_> = found
                 .iter()
-                .map(|(s, grants)| {
-                    json!({
-                        "kind": s.kind.as_str(),
-                        "name": s.name,
-                        "namespace": if s.namespace.is_empty() { serde_json::Value::Null } else { json!(s.namespace) },
-                        "via": grants.iter().map(|g| policy.describe_grant(g)).collect::<Vec<_>>(),
-                    })
+                .map(|(s, grants)| WhoCanSubject {
+                    subject: JsonSubject::new(s),
+                    via: grants.iter().map(|g| policy.describe_grant(g)).collect(),
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut out, &json!({ "subjects": subjects }))?;
+            serde_json::to_writer_pretty(&mut out, &WhoCanDocument { subjects })?;
             writeln!(out)?;
         }
         TableFormat::Text => {
@@ -409,21 +404,18 @@ fn access_matrix(a: MatrixArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match a.format {
         TableFormat::Json => {
-            let v: Vec<_> = rows
-                .iter()
-                .map(|(name, allowed)| {
-                    let verbs: serde_json::Map<String, serde_json::Value> = MATRIX_VERBS
-                        .iter()
-                        .zip(allowed)
-                        .map(|(v, x)| (v.to_string(), json!(x)))
-                        .collect();
-                    json!({ "resource": name, "verbs": verbs })
-                })
-                .collect();
-            serde_json::to_writer_pretty(
-                &mut out,
-                &json!({ "user": a.as_user, "namespace": a.namespace, "resources": v }),
-            )?;
+            let doc = MatrixDocument {
+                user: &a.as_user,
+                namespace: a.namespace.as_deref(),
+                resources: rows
+                    .iter()
+                    .map(|(name, allowed)| MatrixRow {
+                        resource: name,
+                        verbs: MatrixVerbs(allowed),
+                    })
+                    .collect(),
+            };
+            serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
         }
         TableFormat::Text => {
@@ -472,25 +464,24 @@ fn risks(a: RisksArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match a.format {
         TableFormat::Json => {
-            let v: Vec<_> = found
+            let risks: Vec<_> = found
                 .iter()
                 .map(|r| {
                     let b = policy.binding(r.binding);
-                    json!({
-                        "check": r.capability.slug(),
-                        "severity": r.severity,
-                        "subject": { "kind": r.subject.kind.as_str(), "name": r.subject.name,
-                                     "namespace": if r.subject.namespace.is_empty() { serde_json::Value::Null } else { json!(r.subject.namespace) } },
-                        "scope": r.namespace.clone().unwrap_or_else(|| "cluster".to_string()),
-                        "binding": b.map(|b| b.describe()),
-                        "role": b.map(|b| b.role_ref()),
-                        "rule": policy.describe_rule(r.rule).trim(),
-                        "message": r.message,
-                        "location": r.location,
-                    })
+                    JsonRisk {
+                        check: r.capability.slug(),
+                        severity: r.severity,
+                        subject: JsonSubject::new(&r.subject),
+                        scope: r.namespace.as_deref().unwrap_or("cluster"),
+                        binding: b.map(|b| b.describe()),
+                        role: b.map(|b| b.role_ref()),
+                        rule: policy.describe_rule(r.rule).trim().to_string(),
+                        message: &r.message,
+                        location: r.location.as_ref(),
+                    }
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut out, &json!({ "risks": v }))?;
+            serde_json::to_writer_pretty(&mut out, &RisksDocument { risks })?;
             writeln!(out)?;
         }
         TableFormat::Text => {
@@ -540,18 +531,16 @@ fn paths(a: PathsArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match a.format {
         PathFormat::Json => {
-            let v: Vec<_> = found
+            let paths: Vec<_> = found
                 .iter()
-                .map(|p| {
-                    json!({
-                        "seed": p.seed,
-                        "target": p.target.as_str(),
-                        "location": p.location,
-                        "steps": p.steps,
-                    })
+                .map(|p| JsonPath {
+                    seed: &p.seed,
+                    target: p.target.as_str(),
+                    location: p.location.as_ref(),
+                    steps: &p.steps,
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut out, &json!({ "paths": v }))?;
+            serde_json::to_writer_pretty(&mut out, &PathsDocument { paths })?;
             writeln!(out)?;
         }
         PathFormat::Dot => out
@@ -592,4 +581,91 @@ fn paths(a: PathsArgs) -> anyhow::Result<ExitCode> {
         },
         bad,
     ))
+}
+
+/// A subject as JSON: `namespace` is `null` unless it is a ServiceAccount's.
+#[derive(serde::Serialize)]
+struct JsonSubject<'a> {
+    kind: &'static str,
+    name: &'a str,
+    namespace: Option<&'a str>,
+}
+
+impl<'a> JsonSubject<'a> {
+    fn new(s: &'a rampart_rbac::Subject) -> Self {
+        JsonSubject {
+            kind: s.kind.as_str(),
+            name: &s.name,
+            namespace: (!s.namespace.is_empty()).then_some(s.namespace.as_str()),
+        }
+    }
+}
+
+/// `rbac who-can --format json`.
+#[derive(serde::Serialize)]
+struct WhoCanDocument<'a> {
+    subjects: Vec<WhoCanSubject<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct WhoCanSubject<'a> {
+    #[serde(flatten)]
+    subject: JsonSubject<'a>,
+    via: Vec<String>,
+}
+
+/// `rbac access-matrix --format json`.
+#[derive(serde::Serialize)]
+struct MatrixDocument<'a> {
+    user: &'a str,
+    namespace: Option<&'a str>,
+    resources: Vec<MatrixRow<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct MatrixRow<'a> {
+    resource: &'a str,
+    verbs: MatrixVerbs<'a>,
+}
+
+/// `{"get": true, "list": false, …}` in [`MATRIX_VERBS`] order.
+struct MatrixVerbs<'a>(&'a [bool]);
+
+impl serde::Serialize for MatrixVerbs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(MATRIX_VERBS.iter().zip(self.0))
+    }
+}
+
+/// `rbac risks --format json`.
+#[derive(serde::Serialize)]
+struct RisksDocument<'a> {
+    risks: Vec<JsonRisk<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonRisk<'a> {
+    check: &'static str,
+    severity: rampart_core::Severity,
+    subject: JsonSubject<'a>,
+    scope: &'a str,
+    binding: Option<String>,
+    role: Option<String>,
+    rule: String,
+    message: &'a str,
+    location: Option<&'a rampart_core::Location>,
+}
+
+/// `rbac paths --format json`.
+#[derive(serde::Serialize)]
+struct PathsDocument<'a> {
+    paths: Vec<JsonPath<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonPath<'a> {
+    seed: &'a str,
+    target: &'static str,
+    location: Option<&'a rampart_core::Location>,
+    steps: &'a [rampart_rbac::paths::Step],
 }

@@ -54,6 +54,12 @@ pub struct Args {
     /// Colour the text output.
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorChoice,
+    /// Counts by check and severity and the worst objects instead of every finding (text, json).
+    #[arg(long)]
+    pub summary: bool,
+    /// Group the text output's findings by file or by check.
+    #[arg(long, default_value = "file", value_name = "file|check")]
+    pub group_by: rampart_report::GroupBy,
 }
 
 #[derive(Debug, clap::Args)]
@@ -157,7 +163,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    rampart_report::render(format, &report, &mut out, color).context("writing the report")?;
+    let view = rampart_report::View {
+        summary: args.summary,
+        group_by: args.group_by,
+    };
+    rampart_report::render_with(format, &report, view, &mut out, color)
+        .context("writing the report")?;
     out.flush().context("writing the report")?;
 
     if !matches!(format, Format::Text) {
