@@ -37,6 +37,8 @@ enum Command {
     Node(cmd::node::Args),
     /// Run the HTTPS admission webhook.
     Serve(cmd::serve::Args),
+    /// Images: list them, pin tags to digests, verify cosign signatures.
+    Images(cmd::images::Args),
     /// Write a CA, a serving certificate and the caBundle for the webhook.
     Certs(cmd::certs::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Node(a) => cmd::node::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Certs(a) => cmd::certs::run(a),
+        Command::Images(a) => cmd::images::run(a),
         Command::Completion(a) => cmd::completion::completion::<Cli>(a),
         Command::Man => cmd::completion::man::<Cli>(),
     };
