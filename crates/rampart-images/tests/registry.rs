@@ -1,0 +1,639 @@
+//! Against a real registry: Debian's `docker-registry` (CNCF distribution 2.8) started on
+//! loopback. Images are pushed with plain HTTP calls; signatures are made by the `openssl`
+//! command line over cosign's payload format and pushed as cosign stores them, so the verifier
+//! is never checked against itself.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use base64::Engine as _;
+use rampart_images::keys::PublicKey;
+use rampart_images::registry::{Client, ClientOptions, Credentials, sha256_digest};
+use rampart_images::{Reference, verify_image};
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const REGISTRY: &str = "/usr/bin/docker-registry";
+
+/// A registry process on a free loopback port, killed on drop.
+struct Registry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `None` (and a message) when the registry binary is not installed.
+fn start(extra: &str) -> Option<Registry> {
+    if !Path::new(REGISTRY).exists() {
+        eprintln!(
+            "SKIPPED: {REGISTRY} is not installed (apt-get install -y docker-registry); the registry tests did not run"
+        );
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
+        dir.path().join("data").display()
+    );
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(&cfg, config).unwrap();
+    let child = Command::new(REGISTRY)
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reg = Registry {
+        child,
+        port,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(reg)
+}
+
+/// One plain HTTP/1.1 request; status, headers (lower-case names) and body.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let mut body = buf[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    (status, headers, body)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let nl = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[nl + 2..nl + 2 + n]);
+        b = &b[nl + 4 + n..];
+    }
+}
+
+fn header<'a>(h: &'a [(String, String)], name: &str) -> &'a str {
+    h.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap()
+}
+
+/// Uploads a blob (POST, then a monolithic PUT); its digest.
+fn push_blob(port: u16, repo: &str, data: &[u8]) -> String {
+    let digest = sha256_digest(data);
+    let (st, h, _) = http(
+        port,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/"),
+        &[],
+        b"",
+    );
+    assert_eq!(st, 202, "blob upload start");
+    let loc = header(&h, "location").to_string();
+    let path = match loc.find("/v2/") {
+        Some(i) => loc[i..].to_string(),
+        None => loc,
+    };
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (st, _, body) = http(
+        port,
+        "PUT",
+        &format!("{path}{sep}digest={digest}"),
+        &[("Content-Type", "application/octet-stream")],
+        data,
+    );
+    assert_eq!(st, 201, "blob upload: {}", String::from_utf8_lossy(&body));
+    digest
+}
+
+/// Pushes an OCI manifest under `tag`; its digest.
+fn push_manifest(port: u16, repo: &str, tag: &str, manifest: &serde_json::Value) -> String {
+    let bytes = serde_json::to_vec(manifest).unwrap();
+    let (st, h, body) = http(
+        port,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{tag}"),
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        &bytes,
+    );
+    assert_eq!(st, 201, "manifest push: {}", String::from_utf8_lossy(&body));
+    let d = header(&h, "docker-content-digest").to_string();
+    assert_eq!(d, sha256_digest(&bytes));
+    d
+}
+
+/// A tiny image of our own: a config blob and one layer; its manifest digest.
+fn push_image(port: u16, repo: &str, tag: &str, content: &str) -> String {
+    let layer = format!("layer of {content}").into_bytes();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [sha256_digest(&layer)]},
+        "config": {"Labels": {"content": content}}
+    }))
+    .unwrap();
+    let cd = push_blob(port, repo, &config);
+    let ld = push_blob(port, repo, &layer);
+    push_manifest(
+        port,
+        repo,
+        tag,
+        &serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": layer.len()}]
+        }),
+    )
+}
+
+/// cosign's simple-signing payload for `reference` at `digest`.
+fn payload(reference: &str, digest: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "critical": {
+            "identity": {"docker-reference": reference},
+            "image": {"docker-manifest-digest": digest},
+            "type": "cosign container image signature"
+        },
+        "optional": {"creator": "rampart tests"}
+    }))
+    .unwrap()
+}
+
+/// Pushes the `.sig` manifest for `image_digest` as cosign does: each layer a payload with
+/// its base64 signature in the annotation.
+fn push_signatures(port: u16, repo: &str, image_digest: &str, sigs: &[(Vec<u8>, Vec<u8>)]) {
+    let config =
+        br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cd = push_blob(port, repo, config);
+    let layers: Vec<serde_json::Value> = sigs
+        .iter()
+        .map(|(payload, sig)| {
+            let d = push_blob(port, repo, payload);
+            serde_json::json!({
+                "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                "digest": d,
+                "size": payload.len(),
+                "annotations": {
+                    "dev.cosignproject.cosign/signature": base64::engine::general_purpose::STANDARD.encode(sig)
+                }
+            })
+        })
+        .collect();
+    let tag = format!("{}.sig", image_digest.replacen(':', "-", 1));
+    push_manifest(
+        port,
+        repo,
+        &tag,
+        &serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": layers
+        }),
+    );
+}
+
+fn openssl(args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A key pair made by openssl: (private key path, public key PEM path).
+fn keypair(dir: &Path, name: &str, genpkey: &[&str]) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.key"));
+    let pubk = dir.join(format!("{name}.pub"));
+    let mut args = vec!["genpkey"];
+    args.extend_from_slice(genpkey);
+    args.extend_from_slice(&["-out", key.to_str().unwrap()]);
+    openssl(&args);
+    openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        pubk.to_str().unwrap(),
+    ]);
+    (key, pubk)
+}
+
+/// Signs with openssl: `dgst` for ECDSA and RSA, `pkeyutl -rawin` for Ed25519.
+fn sign(dir: &Path, key: &Path, data: &[u8], how: &[&str]) -> Vec<u8> {
+    let input = dir.join("payload.bin");
+    let out = dir.join("sig.bin");
+    std::fs::write(&input, data).unwrap();
+    let mut args: Vec<&str> = how.to_vec();
+    args.extend_from_slice(&[
+        "-inkey",
+        key.to_str().unwrap(),
+        "-in",
+        input.to_str().unwrap(),
+        "-out",
+        out.to_str().unwrap(),
+    ]);
+    if how.first() == Some(&"dgst") {
+        // dgst takes the key with -sign and the input last.
+        let mut a: Vec<&str> = how.to_vec();
+        a.extend_from_slice(&[
+            "-sign",
+            key.to_str().unwrap(),
+            "-out",
+            out.to_str().unwrap(),
+        ]);
+        a.push(input.to_str().unwrap());
+        args = a;
+    }
+    openssl(&args);
+    std::fs::read(&out).unwrap()
+}
+
+fn load_key(path: &Path) -> PublicKey {
+    PublicKey::from_pem(
+        path.file_name().unwrap().to_str().unwrap(),
+        &std::fs::read_to_string(path).unwrap(),
+    )
+    .unwrap()
+}
+
+fn insecure_client() -> Client {
+    Client::new(ClientOptions {
+        insecure: true,
+        timeout: Duration::from_secs(10),
+        ..ClientOptions::default()
+    })
+    .unwrap()
+}
+
+const P256: &[&str] = &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
+const SHA256: &[&str] = &["dgst", "-sha256"];
+
+#[tokio::test]
+async fn keys_of_every_kind_verify_and_their_failures_are_named() {
+    let Some(reg) = start("") else { return };
+    let p = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let repo = "acme/api";
+    let image = format!("127.0.0.1:{p}/{repo}:1.4");
+    let digest = push_image(p, repo, "1.4", "api");
+    let other = push_image(p, repo, "2.0", "other");
+    let client = insecure_client();
+
+    // Tags resolve to the manifest digest the registry computed.
+    let r = Reference::parse(&image).unwrap();
+    assert_eq!(client.resolve_digest(&r).await.unwrap(), digest);
+
+    // A good signature with each kind of key.
+    let kinds: &[(&str, &[&str], &[&str])] = &[
+        ("p256", P256, SHA256),
+        (
+            "p384",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+            &["dgst", "-sha384"],
+        ),
+        (
+            "ed25519",
+            &["-algorithm", "ed25519"],
+            &["pkeyutl", "-sign", "-rawin"],
+        ),
+        (
+            "rsa",
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            SHA256,
+        ),
+        (
+            "rsapss",
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            &[
+                "dgst",
+                "-sha256",
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                "rsa_pss_saltlen:digest",
+            ],
+        ),
+    ];
+    let mut keys = Vec::new();
+    for (name, gen_args, how) in kinds {
+        let (key, pubk) = keypair(d, name, gen_args);
+        let pl = payload(&format!("127.0.0.1:{p}/{repo}"), &digest);
+        let sig = sign(d, &key, &pl, how);
+        let tag = format!("k-{name}");
+        let dg = push_image(p, repo, &tag, name);
+        let pl = payload(&format!("127.0.0.1:{p}/{repo}"), &dg);
+        let sig2 = sign(d, &key, &pl, how);
+        push_signatures(p, repo, &dg, &[(pl, sig2)]);
+        let v = verify_image(
+            &client,
+            &format!("127.0.0.1:{p}/{repo}:{tag}"),
+            &[load_key(&pubk)],
+        )
+        .await;
+        assert_eq!(v.result, Ok(1), "{name}");
+        assert_eq!(v.digest.as_deref(), Some(dg.as_str()));
+        keys.push((key, pubk, sig));
+    }
+    let (p256_key, p256_pub, _) = &keys[0];
+    let (_, p384_pub, _) = &keys[1];
+
+    // Good: the image itself, signed with P-256.
+    let pl = payload(&format!("127.0.0.1:{p}/{repo}"), &digest);
+    let sig = sign(d, p256_key, &pl, SHA256);
+    push_signatures(p, repo, &digest, &[(pl.clone(), sig.clone())]);
+    let v = verify_image(&client, &image, &[load_key(p256_pub)]).await;
+    assert_eq!(v.result, Ok(1));
+    // By digest too.
+    let v = verify_image(
+        &client,
+        &format!("127.0.0.1:{p}/{repo}@{digest}"),
+        &[load_key(p256_pub)],
+    )
+    .await;
+    assert_eq!(v.result, Ok(1));
+
+    // Wrong key.
+    let v = verify_image(&client, &image, &[load_key(p384_pub)]).await;
+    assert_eq!(
+        v.result,
+        Err("signature 1: the signature does not verify with the key p384.pub".to_string())
+    );
+    // Any of several keys may have signed.
+    let v = verify_image(&client, &image, &[load_key(p384_pub), load_key(p256_pub)]).await;
+    assert_eq!(v.result, Ok(1));
+
+    // Tampered payload: the signature of the original over a changed payload.
+    let tampered_digest = push_image(p, repo, "tampered", "tampered");
+    let good = payload(&format!("127.0.0.1:{p}/{repo}"), &tampered_digest);
+    let sig_t = sign(d, p256_key, &good, SHA256);
+    let bad = payload(&format!("127.0.0.1:{p}/{repo}-evil"), &tampered_digest);
+    push_signatures(p, repo, &tampered_digest, &[(bad, sig_t)]);
+    let v = verify_image(
+        &client,
+        &format!("127.0.0.1:{p}/{repo}:tampered"),
+        &[load_key(p256_pub)],
+    )
+    .await;
+    assert_eq!(
+        v.result,
+        Err("signature 1: the signature does not verify with the key p256.pub".to_string())
+    );
+
+    // Digest mismatch: a valid signature for another image, stored under this one's tag.
+    let mismatch_digest = push_image(p, repo, "mismatch", "mismatch");
+    let for_other = payload(&format!("127.0.0.1:{p}/{repo}"), &other);
+    let sig_o = sign(d, p256_key, &for_other, SHA256);
+    push_signatures(p, repo, &mismatch_digest, &[(for_other, sig_o)]);
+    let v = verify_image(
+        &client,
+        &format!("127.0.0.1:{p}/{repo}:mismatch"),
+        &[load_key(p256_pub)],
+    )
+    .await;
+    assert_eq!(
+        v.result,
+        Err(format!(
+            "signature 1: the signature is for {other}, not for the image's digest {mismatch_digest}"
+        ))
+    );
+
+    // One bad and one good signature: the image verifies.
+    let both = push_image(p, repo, "both", "both");
+    let pl_both = payload(&format!("127.0.0.1:{p}/{repo}"), &both);
+    let sig_both = sign(d, p256_key, &pl_both, SHA256);
+    push_signatures(
+        p,
+        repo,
+        &both,
+        &[(pl.clone(), sig.clone()), (pl_both, sig_both)],
+    );
+    let v = verify_image(
+        &client,
+        &format!("127.0.0.1:{p}/{repo}:both"),
+        &[load_key(p256_pub)],
+    )
+    .await;
+    assert_eq!(v.result, Ok(1));
+
+    // Missing signature.
+    let v = verify_image(
+        &client,
+        &format!("127.0.0.1:{p}/{repo}:2.0"),
+        &[load_key(p256_pub)],
+    )
+    .await;
+    let hex = other.trim_start_matches("sha256:");
+    assert_eq!(
+        v.result,
+        Err(format!(
+            "no signatures found (no sha256-{hex}.sig manifest)"
+        ))
+    );
+
+    // A tag the registry does not have.
+    let v = verify_image(
+        &client,
+        &format!("127.0.0.1:{p}/{repo}:nope"),
+        &[load_key(p256_pub)],
+    )
+    .await;
+    assert_eq!(
+        v.result,
+        Err(format!("127.0.0.1:{p}/{repo}:nope: manifest unknown"))
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_registry_is_named() {
+    let port = free_port();
+    let client = insecure_client();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, pubk) = keypair(dir.path(), "k", P256);
+    let v = verify_image(
+        &client,
+        &format!("127.0.0.1:{port}/acme/api:1.4"),
+        &[load_key(&pubk)],
+    )
+    .await;
+    let why = v.result.unwrap_err();
+    assert!(
+        why.starts_with(&format!(
+            "registry 127.0.0.1:{port} unreachable: client error (Connect)"
+        )),
+        "{why}"
+    );
+    assert!(why.contains("Connection refused"), "{why}");
+}
+
+#[tokio::test]
+async fn pins_tags_to_the_registry_digests_in_place() {
+    let Some(reg) = start("") else { return };
+    let p = reg.port;
+    let digest = push_image(p, "acme/web", "1.0", "web");
+    let text = format!(
+        "# keep me\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: \"127.0.0.1:{p}/acme/web:1.0\"  # the app\n"
+    );
+    let loaded = rampart_manifest::load_str("d.yaml", &text);
+    let uses = rampart_images::image_uses(&loaded.objects);
+    let client = insecure_client();
+    let mut digests = std::collections::HashMap::new();
+    for u in &uses {
+        let r = u.reference.as_ref().unwrap();
+        digests.insert(u.image.clone(), client.resolve_digest(r).await.unwrap());
+    }
+    let (edits, errors) = rampart_images::pin_edits("d.yaml", &text, &uses, &digests);
+    assert!(errors.is_empty());
+    let out = rampart_images::apply_edits(&text, &edits);
+    assert_eq!(
+        out,
+        text.replace("web:1.0\"", &format!("web:1.0@{digest}\""))
+    );
+}
+
+#[tokio::test]
+async fn tls_with_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let cert_path = dir.path().join("tls.crt");
+    let key_path = dir.path().join("tls.key");
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    // The same storage served by a plain-HTTP registry (to push) and a TLS one (to read).
+    let Some(plain) = start("") else { return };
+    let storage = plain._dir.path().join("data");
+    let tls_port = free_port();
+    let tls_dir = tempfile::tempdir().unwrap();
+    let cfg = tls_dir.path().join("config.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{tls_port}\n  tls:\n    certificate: {}\n    key: {}\n",
+            storage.display(),
+            cert_path.display(),
+            key_path.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(REGISTRY)
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _tls = Registry {
+        child,
+        port: tls_port,
+        _dir: tls_dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
+        assert!(Instant::now() < deadline, "the TLS registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let digest = push_image(plain.port, "acme/tls", "1.0", "tls");
+    let r = Reference::parse(&format!("127.0.0.1:{tls_port}/acme/tls:1.0")).unwrap();
+
+    let trusted = Client::new(ClientOptions {
+        ca_pem: Some(ca.pem().into_bytes()),
+        timeout: Duration::from_secs(10),
+        credentials: Credentials::default(),
+        insecure: false,
+    })
+    .unwrap();
+    assert_eq!(trusted.resolve_digest(&r).await.unwrap(), digest);
+
+    let untrusted = Client::new(ClientOptions {
+        timeout: Duration::from_secs(10),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let e = untrusted.resolve_digest(&r).await.unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("registry 127.0.0.1:{tls_port} unreachable: "))
+            && e.contains("UnknownIssuer"),
+        "{e}"
+    );
+}
