@@ -53,10 +53,16 @@ fn start(extra: &str) -> Option<Registry> {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("data");
+    Some(start_on(dir, &storage, extra))
+}
+
+/// A registry serving `storage` (which another registry may serve too), with `extra` config.
+fn start_on(dir: tempfile::TempDir, storage: &Path, extra: &str) -> Registry {
     let port = free_port();
     let config = format!(
         "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
-        dir.path().join("data").display()
+        storage.display()
     );
     let cfg = dir.path().join("config.yml");
     std::fs::write(&cfg, config).unwrap();
@@ -77,7 +83,7 @@ fn start(extra: &str) -> Option<Registry> {
         assert!(Instant::now() < deadline, "the registry did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Some(reg)
+    reg
 }
 
 /// One plain HTTP/1.1 request; status, headers (lower-case names) and body.
@@ -583,36 +589,16 @@ async fn tls_with_a_private_ca() {
     // The same storage served by a plain-HTTP registry (to push) and a TLS one (to read).
     let Some(plain) = start("") else { return };
     let storage = plain._dir.path().join("data");
-    let tls_port = free_port();
-    let tls_dir = tempfile::tempdir().unwrap();
-    let cfg = tls_dir.path().join("config.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{tls_port}\n  tls:\n    certificate: {}\n    key: {}\n",
-            storage.display(),
+    let tls = start_on(
+        tempfile::tempdir().unwrap(),
+        &storage,
+        &format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
             cert_path.display(),
             key_path.display()
         ),
-    )
-    .unwrap();
-    let child = Command::new(REGISTRY)
-        .arg("serve")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _tls = Registry {
-        child,
-        port: tls_port,
-        _dir: tls_dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
-        assert!(Instant::now() < deadline, "the TLS registry did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    );
+    let tls_port = tls.port;
     let digest = push_image(plain.port, "acme/tls", "1.0", "tls");
     let r = Reference::parse(&format!("127.0.0.1:{tls_port}/acme/tls:1.0")).unwrap();
 
@@ -635,5 +621,198 @@ async fn tls_with_a_private_ca() {
         e.starts_with(&format!("registry 127.0.0.1:{tls_port} unreachable: "))
             && e.contains("UnknownIssuer"),
         "{e}"
+    );
+}
+
+/// A token service as Docker registry v2 token auth specifies it: `GET realm?scope=&service=`
+/// with basic credentials, answered with a JWT (ES256, `x5c` chain to the registry's
+/// `rootcertbundle`) granting the scopes asked for.
+struct TokenService {
+    port: u16,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn b64url(b: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn start_token_service(
+    signer_pkcs8: Vec<u8>,
+    leaf_der: Vec<u8>,
+    user: &'static str,
+    password: &'static str,
+) -> TokenService {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    std::thread::spawn(move || {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let key = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &signer_pkcs8,
+        )
+        .unwrap();
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        );
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 8192];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let line = req.lines().next().unwrap_or("").to_string();
+            seen.lock().unwrap().push(line.clone());
+            let authorized = req.lines().any(|l| {
+                l.to_ascii_lowercase().starts_with("authorization:") && l[14..].trim() == expected
+            });
+            if !authorized {
+                let _ = s.write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            }
+            let path = line.split(' ').nth(1).unwrap_or("");
+            let query = path.split_once('?').map_or("", |(_, q)| q);
+            let mut access = Vec::new();
+            for kv in query.split('&') {
+                if let Some(scope) = kv.strip_prefix("scope=") {
+                    let scope = scope.replace("%3A", ":").replace("%2F", "/");
+                    let parts: Vec<&str> = scope.split(':').collect();
+                    if parts.len() == 3 {
+                        access.push(serde_json::json!({
+                            "type": parts[0], "name": parts[1],
+                            "actions": parts[2].split(',').collect::<Vec<_>>()
+                        }));
+                    }
+                }
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let header = serde_json::json!({
+                "alg": "ES256", "typ": "JWT",
+                "x5c": [base64::engine::general_purpose::STANDARD.encode(&leaf_der)]
+            });
+            let claims = serde_json::json!({
+                "iss": "rampart-test-issuer", "sub": user, "aud": "rampart-test",
+                "exp": now + 300, "nbf": now - 10, "iat": now - 10, "jti": format!("t{now}"),
+                "access": access
+            });
+            let input = format!(
+                "{}.{}",
+                b64url(&serde_json::to_vec(&header).unwrap()),
+                b64url(&serde_json::to_vec(&claims).unwrap())
+            );
+            let sig = key.sign(&rng, input.as_bytes()).unwrap();
+            let body = serde_json::to_vec(&serde_json::json!({
+                "token": format!("{input}.{}", b64url(sig.as_ref()))
+            }))
+            .unwrap();
+            let _ = s.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            let _ = s.write_all(&body);
+        }
+    });
+    TokenService { port, requests }
+}
+
+#[tokio::test]
+async fn bearer_token_auth_with_docker_config_credentials() {
+    // Pushed through an open registry, read through one that demands tokens (same storage).
+    let Some(open) = start("") else { return };
+    let storage = open._dir.path().join("data");
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "rampart test token CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let signer = rcgen::KeyPair::generate().unwrap();
+    let mut leaf_params = rcgen::CertificateParams::new(vec!["token".to_string()]).unwrap();
+    leaf_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "rampart test token signer");
+    let leaf = leaf_params
+        .signed_by(&signer, &rcgen::Issuer::from_params(&ca_params, &ca_key))
+        .unwrap();
+    let bundle = dir.path().join("root.crt");
+    std::fs::write(&bundle, ca.pem()).unwrap();
+    let tokens = start_token_service(
+        signer.serialize_der(),
+        leaf.der().to_vec(),
+        "ci",
+        "s3cret-pw",
+    );
+    let secured = start_on(
+        tempfile::tempdir().unwrap(),
+        &storage,
+        &format!(
+            "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: rampart-test\n    issuer: rampart-test-issuer\n    rootcertbundle: {}\n",
+            tokens.port,
+            bundle.display()
+        ),
+    );
+    let sp = secured.port;
+    let digest = push_image(open.port, "acme/secure", "1.0", "secure");
+    let (key, pubk) = keypair(dir.path(), "p256", P256);
+    let pl = payload(&format!("127.0.0.1:{sp}/acme/secure"), &digest);
+    let sig = sign(dir.path(), &key, &pl, SHA256);
+    push_signatures(open.port, "acme/secure", &digest, &[(pl, sig)]);
+
+    // The registry itself refuses anonymous requests with a bearer challenge.
+    let (st, h, _) = http(sp, "GET", "/v2/acme/secure/manifests/1.0", &[], b"");
+    assert_eq!(st, 401);
+    assert_eq!(
+        header(&h, "www-authenticate"),
+        format!(
+            "Bearer realm=\"http://127.0.0.1:{}/token\",service=\"rampart-test\",scope=\"repository:acme/secure:pull\"",
+            tokens.port
+        )
+    );
+
+    // Credentials from docker's config.json: the token is fetched, the image verifies.
+    let config = format!(
+        r#"{{"auths": {{"127.0.0.1:{sp}": {{"auth": "{}"}}}}}}"#,
+        base64::engine::general_purpose::STANDARD.encode("ci:s3cret-pw")
+    );
+    let credentials = Credentials::from_docker_config("config.json", &config).unwrap();
+    let client = Client::new(ClientOptions {
+        insecure: true,
+        credentials,
+        timeout: Duration::from_secs(10),
+        ca_pem: None,
+    })
+    .unwrap();
+    let image = format!("127.0.0.1:{sp}/acme/secure:1.0");
+    let v = verify_image(&client, &image, &[load_key(&pubk)]).await;
+    assert_eq!(v.result, Ok(1));
+    assert_eq!(v.digest.as_deref(), Some(digest.as_str()));
+    let asked = tokens.requests.lock().unwrap().clone();
+    assert_eq!(
+        asked.first().map(String::as_str),
+        Some("GET /token?scope=repository%3Aacme%2Fsecure%3Apull&service=rampart-test HTTP/1.1")
+    );
+    // The token is reused for the signature manifest and the payload blob.
+    assert_eq!(asked.len(), 1, "{asked:?}");
+
+    // Without credentials the token service refuses, and the message says so.
+    let anonymous = insecure_client();
+    let v = verify_image(&anonymous, &image, &[load_key(&pubk)]).await;
+    assert_eq!(
+        v.result,
+        Err(format!(
+            "{image}: the token service http://127.0.0.1:{}/token answered 401 Unauthorized",
+            tokens.port
+        ))
     );
 }
