@@ -179,3 +179,210 @@ fn pin_reports_what_it_cannot_resolve_and_writes_nothing() {
         )));
     assert_eq!(std::fs::read_to_string(&f).unwrap(), text);
 }
+
+/// The real registry (Debian's docker-registry) for the commands end to end; `None` when it is
+/// not installed.
+struct Registry {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_registry() -> Option<Registry> {
+    let bin = "/usr/bin/docker-registry";
+    if !std::path::Path::new(bin).exists() {
+        eprintln!("SKIPPED: {bin} is not installed (apt-get install -y docker-registry)");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new(bin)
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let reg = Registry {
+        child,
+        port,
+        _dir: dir,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the registry did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Some(reg)
+}
+
+/// One plain HTTP/1.1 request: status, `Location`, `Docker-Content-Digest`.
+fn http(port: u16, method: &str, path: &str, ctype: &str, body: &[u8]) -> (u16, String, String) {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    let get = |name: &str| {
+        text.lines()
+            .find(|l| l.to_ascii_lowercase().starts_with(name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    (status, get("location:"), get("docker-content-digest:"))
+}
+
+fn sha256(data: &[u8]) -> String {
+    rampart_images::registry::sha256_digest(data)
+}
+
+fn push_blob(port: u16, repo: &str, data: &[u8]) -> String {
+    let digest = sha256(data);
+    let (st, loc, _) = http(
+        port,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/"),
+        "text/plain",
+        b"",
+    );
+    assert_eq!(st, 202);
+    let path = loc
+        .find("/v2/")
+        .map_or(loc.clone(), |i| loc[i..].to_string());
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (st, _, _) = http(
+        port,
+        "PUT",
+        &format!("{path}{sep}digest={digest}"),
+        "application/octet-stream",
+        data,
+    );
+    assert_eq!(st, 201);
+    digest
+}
+
+fn push_manifest(port: u16, repo: &str, tag: &str, m: &Value) -> String {
+    let (st, _, digest) = http(
+        port,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{tag}"),
+        "application/vnd.oci.image.manifest.v1+json",
+        &serde_json::to_vec(m).unwrap(),
+    );
+    assert_eq!(st, 201);
+    digest
+}
+
+fn push_image(port: u16, repo: &str, tag: &str) -> String {
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let layer = format!("layer of {repo}:{tag}").into_bytes();
+    let cd = push_blob(port, repo, config);
+    let ld = push_blob(port, repo, &layer);
+    push_manifest(
+        port,
+        repo,
+        tag,
+        &serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": layer.len()}]
+        }),
+    )
+}
+
+#[test]
+fn pin_and_verify_against_a_real_registry() {
+    let Some(reg) = start_registry() else { return };
+    let p = reg.port;
+    let web = push_image(p, "acme/web", "1.0");
+    let side = push_image(p, "acme/side", "2.0");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("d.yaml");
+    let text = format!(
+        "# the web tier\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: 127.0.0.1:{p}/acme/web:1.0   # app\n        - {{name: side, image: '127.0.0.1:{p}/acme/side:2.0'}}\n"
+    );
+    std::fs::write(&f, &text).unwrap();
+    let pinned = text
+        .replace("web:1.0", &format!("web:1.0@{web}"))
+        .replace("side:2.0", &format!("side:2.0@{side}"));
+
+    // --dry-run shows the diff and writes nothing.
+    let out = rampart()
+        .args(["images", "pin", "--dry-run", "--allow-insecure-registry"])
+        .arg(&f)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let fname = f.display();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        format!(
+            "--- {fname}\n+++ {fname}\n@@ -10 +10 @@\n-          image: 127.0.0.1:{p}/acme/web:1.0   # app\n+          image: 127.0.0.1:{p}/acme/web:1.0@{web}   # app\n@@ -11 +11 @@\n-        - {{name: side, image: '127.0.0.1:{p}/acme/side:2.0'}}\n+        - {{name: side, image: '127.0.0.1:{p}/acme/side:2.0@{side}'}}\n"
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), text);
+
+    // In place: only the two scalars change.
+    rampart()
+        .args(["images", "pin", "--allow-insecure-registry"])
+        .arg(&f)
+        .assert()
+        .success()
+        .stderr(predicates::str::ends_with("2 image reference(s) pinned\n"));
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), pinned);
+    // Pinned images are left alone the second time.
+    rampart()
+        .args(["images", "pin", "--allow-insecure-registry"])
+        .arg(&f)
+        .assert()
+        .success()
+        .stderr("0 image reference(s) pinned\n");
+
+    // verify: no signature → exit 1 with the reason.
+    let key = dir.path().join("cosign.pub");
+    std::fs::write(&key, EC_PUB).unwrap();
+    let hex = web.trim_start_matches("sha256:");
+    rampart()
+        .args(["images", "verify", "--allow-insecure-registry", "--key"])
+        .arg(&key)
+        .arg(format!("127.0.0.1:{p}/acme/web:1.0"))
+        .assert()
+        .code(1)
+        .stdout(format!(
+            "FAILED 127.0.0.1:{p}/acme/web:1.0: no signatures found (no sha256-{hex}.sig manifest)\n"
+        ));
+}
