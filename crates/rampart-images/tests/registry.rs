@@ -816,3 +816,78 @@ async fn bearer_token_auth_with_docker_config_credentials() {
         ))
     );
 }
+
+/// A bcrypt htpasswd line made by Python's `crypt` (the registry accepts only bcrypt); `None`
+/// when this Python has no `crypt` module.
+fn htpasswd_line(user: &str, password: &str) -> Option<String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+            password,
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let hash = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && hash.starts_with("$2")).then(|| format!("{user}:{hash}\n"))
+}
+
+#[tokio::test]
+async fn basic_auth_with_htpasswd() {
+    let Some(line) = htpasswd_line("ci", "s3cret-pw") else {
+        eprintln!("SKIPPED: python3 with the crypt module is needed to write a bcrypt htpasswd");
+        return;
+    };
+    let Some(open) = start("") else { return };
+    let storage = open._dir.path().join("data");
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    std::fs::write(&htpasswd, line).unwrap();
+    let secured = start_on(
+        tempfile::tempdir().unwrap(),
+        &storage,
+        &format!(
+            "auth:\n  htpasswd:\n    realm: rampart-test\n    path: {}\n",
+            htpasswd.display()
+        ),
+    );
+    let digest = push_image(open.port, "acme/basic", "1.0", "basic");
+    let r = Reference::parse(&format!("127.0.0.1:{}/acme/basic:1.0", secured.port)).unwrap();
+    let client = |user: &str, password: &str| {
+        let mut credentials = Credentials::default();
+        credentials.insert(&format!("127.0.0.1:{}", secured.port), user, password);
+        Client::new(ClientOptions {
+            insecure: true,
+            credentials,
+            timeout: Duration::from_secs(10),
+            ca_pem: None,
+        })
+        .unwrap()
+    };
+    assert_eq!(
+        client("ci", "s3cret-pw").resolve_digest(&r).await.unwrap(),
+        digest
+    );
+    assert_eq!(
+        client("ci", "wrong")
+            .resolve_digest(&r)
+            .await
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "{r}: access denied (401 Unauthorized); check the credentials in docker's config.json"
+        )
+    );
+    assert_eq!(
+        insecure_client()
+            .resolve_digest(&r)
+            .await
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "{r}: the registry asks for credentials and none are configured for 127.0.0.1:{}",
+            secured.port
+        )
+    );
+}
