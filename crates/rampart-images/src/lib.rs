@@ -3,6 +3,7 @@
 //! distribution API ([`registry`]) and verified against public keys ([`verify`]), and Trivy's
 //! vulnerability reports attached to the workloads that run each image ([`trivy`]).
 
+pub mod keyless;
 pub mod keys;
 pub mod list;
 pub mod pin;
@@ -16,7 +17,7 @@ pub use pin::{Edit, apply_edits, pin_edits};
 pub use reference::{Reference, ReferenceError};
 pub use registry::{Client, ClientOptions, Credentials};
 pub use trivy::{TrivyReport, checks, parse_report, trivy_findings};
-pub use verify::{Verification, verify_image};
+pub use verify::{Policy, Verification, verify_image, verify_image_with};
 
 /// What can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]

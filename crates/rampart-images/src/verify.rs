@@ -3,6 +3,7 @@
 //! blob is the simple-signing payload and whose `dev.cosignproject.cosign/signature`
 //! annotation is the base64 signature over the payload bytes.
 
+use crate::keyless::KeylessPolicy;
 use crate::keys::PublicKey;
 use crate::reference::Reference;
 use crate::registry::Client;
@@ -36,9 +37,25 @@ pub fn signature_tag(digest: &str) -> String {
     format!("{}.sig", digest.replacen(':', "-", 1))
 }
 
+/// What a signature must verify with: any of the keys, or a keyless identity.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub keys: Vec<PublicKey>,
+    pub keyless: Option<KeylessPolicy>,
+}
+
 /// Verifies `image`: resolves its digest, fetches its cosign signatures and accepts it when at
 /// least one signature verifies with one of `keys` and its payload names the image's digest.
 pub async fn verify_image(client: &Client, image: &str, keys: &[PublicKey]) -> Verification {
+    let policy = Policy {
+        keys: keys.to_vec(),
+        keyless: None,
+    };
+    verify_image_with(client, image, &policy).await
+}
+
+/// [`verify_image`] with keys and/or a keyless policy.
+pub async fn verify_image_with(client: &Client, image: &str, policy: &Policy) -> Verification {
     let mut v = Verification {
         image: image.to_string(),
         digest: None,
@@ -59,7 +76,7 @@ pub async fn verify_image(client: &Client, image: &str, keys: &[PublicKey]) -> V
         }
     };
     v.digest = Some(digest.clone());
-    v.result = check_signatures(client, &r, &digest, keys).await;
+    v.result = check_signatures(client, &r, &digest, policy).await;
     v
 }
 
@@ -67,7 +84,7 @@ async fn check_signatures(
     client: &Client,
     r: &Reference,
     digest: &str,
-    keys: &[PublicKey],
+    policy: &Policy,
 ) -> Result<usize, String> {
     let tag = signature_tag(digest);
     let manifest = match client.manifest(r, &tag).await {
@@ -85,7 +102,7 @@ async fn check_signatures(
     let mut verified = 0;
     let mut reasons = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
-        match check_layer(client, r, digest, layer, keys).await {
+        match check_layer(client, r, digest, layer, policy).await {
             Ok(()) => verified += 1,
             Err(why) => reasons.push(format!("signature {}: {why}", i + 1)),
         }
@@ -102,11 +119,12 @@ async fn check_layer(
     r: &Reference,
     digest: &str,
     layer: &serde_json::Value,
-    keys: &[PublicKey],
+    policy: &Policy,
 ) -> Result<(), String> {
-    let sig_b64 = layer
-        .get("annotations")
-        .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+    let keys = &policy.keys;
+    let annotations = layer.get("annotations").unwrap_or(&serde_json::Value::Null);
+    let sig_b64 = annotations
+        .get(SIGNATURE_ANNOTATION)
         .and_then(|s| s.as_str())
         .ok_or_else(|| format!("no {SIGNATURE_ANNOTATION} annotation"))?;
     let sig = base64::engine::general_purpose::STANDARD
@@ -117,7 +135,10 @@ async fn check_layer(
         .and_then(|d| d.as_str())
         .ok_or_else(|| "the layer has no digest".to_string())?;
     let payload = client.blob(r, blob).await.map_err(|e| e.to_string())?;
-    if !keys.iter().any(|k| k.verify(&payload, &sig)) {
+    let by_key = keys.iter().any(|k| k.verify(&payload, &sig));
+    if !by_key && let Some(kp) = &policy.keyless {
+        crate::keyless::verify_layer(kp, annotations, &payload, &sig, sig_b64)?;
+    } else if !by_key {
         let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
         return Err(format!(
             "the signature does not verify with {} {}",
