@@ -104,7 +104,7 @@ fn verify_exit_codes() {
         .assert()
         .code(2)
         .stderr(
-            "rampart: error: give at least one --key FILE (a PEM public key such as cosign.pub)\n",
+            "rampart: error: give at least one --key FILE (a PEM public key such as cosign.pub), or --certificate-identity, --certificate-oidc-issuer and --trusted-root\n",
         );
     let notkey = dir.path().join("not.pub");
     std::fs::write(&notkey, "hello").unwrap();
@@ -126,7 +126,21 @@ fn verify_exit_codes() {
             "a@b",
         ])
         .assert()
-        .code(2);
+        .code(2)
+        .stderr("rampart: error: keyless verification needs --certificate-identity[-regexp], --certificate-oidc-issuer[-regexp] and --trusted-root\n");
+    rampart()
+        .args([
+            "images",
+            "verify",
+            "ghcr.io/acme/api:1.4",
+            "--certificate-identity",
+            "a@b",
+            "--certificate-oidc-issuer",
+            "https://issuer.example",
+        ])
+        .assert()
+        .code(2)
+        .stderr("rampart: error: keyless verification needs --trusted-root FILE (Sigstore's trusted_root.json); it is done offline\n");
     rampart()
         .args(["images", "verify", "Acme/Api", "--key"])
         .arg(&key)

@@ -63,6 +63,74 @@ impl RegistryArgs {
     }
 }
 
+/// Keyless verification (Fulcio certificates, Rekor bundles), offline.
+#[derive(Debug, Clone, clap::Args)]
+struct KeylessArgs {
+    /// The signer's identity (certificate SAN: e-mail or URI), exactly.
+    #[arg(
+        long,
+        value_name = "SAN",
+        conflicts_with = "certificate_identity_regexp"
+    )]
+    certificate_identity: Option<String>,
+    /// The signer's identity, as a regular expression (anchored).
+    #[arg(long, value_name = "REGEX")]
+    certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer that vouched for the identity, exactly.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    certificate_oidc_issuer: Option<String>,
+    /// The OIDC issuer, as a regular expression (anchored).
+    #[arg(long, value_name = "REGEX")]
+    certificate_oidc_issuer_regexp: Option<String>,
+    /// Sigstore's trusted_root.json (Fulcio CAs, Rekor keys) for keyless verification.
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
+}
+
+impl KeylessArgs {
+    fn policy(&self) -> anyhow::Result<Option<rampart_images::keyless::KeylessPolicy>> {
+        use rampart_images::keyless::{Identity, KeylessPolicy, Matcher, TrustedRoot};
+        let subject = match (
+            &self.certificate_identity,
+            &self.certificate_identity_regexp,
+        ) {
+            (Some(s), _) => Some(Matcher::Exact(s.clone())),
+            (None, Some(r)) => Some(Matcher::regex(r)?),
+            (None, None) => None,
+        };
+        let issuer = match (
+            &self.certificate_oidc_issuer,
+            &self.certificate_oidc_issuer_regexp,
+        ) {
+            (Some(s), _) => Some(Matcher::Exact(s.clone())),
+            (None, Some(r)) => Some(Matcher::regex(r)?),
+            (None, None) => None,
+        };
+        let (subject, issuer) = match (subject, issuer) {
+            (None, None) if self.trusted_root.is_none() => return Ok(None),
+            (Some(s), Some(i)) => (s, i),
+            _ => anyhow::bail!(
+                "keyless verification needs --certificate-identity[-regexp], --certificate-oidc-issuer[-regexp] and --trusted-root"
+            ),
+        };
+        let Some(path) = &self.trusted_root else {
+            anyhow::bail!(
+                "keyless verification needs --trusted-root FILE (Sigstore's trusted_root.json); it is done offline"
+            );
+        };
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+        let root = TrustedRoot::from_json(&path.display().to_string(), &text)?;
+        Ok(Some(KeylessPolicy {
+            root,
+            identities: vec![Identity { subject, issuer }],
+        }))
+    }
+}
+
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     /// List every image of the manifests' containers, init and ephemeral containers: its
@@ -84,7 +152,8 @@ enum Command {
         #[command(flatten)]
         input: super::input::Input,
     },
-    /// Verify images' cosign signatures with public keys; exit 1 when one does not verify.
+    /// Verify images' cosign signatures with public keys or keylessly (Fulcio certificate,
+    /// Rekor bundle, offline against a trusted root); exit 1 when one does not verify.
     Verify {
         /// Images to verify (tags are resolved to digests).
         #[arg(value_name = "IMAGE", required = true)]
@@ -93,12 +162,8 @@ enum Command {
         /// of them may have signed.
         #[arg(long, value_name = "FILE")]
         key: Vec<PathBuf>,
-        /// Keyless identity (not implemented yet).
-        #[arg(long, value_name = "SAN")]
-        certificate_identity: Option<String>,
-        /// Keyless OIDC issuer (not implemented yet).
-        #[arg(long, value_name = "URL")]
-        certificate_oidc_issuer: Option<String>,
+        #[command(flatten)]
+        keyless: KeylessArgs,
         #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
         output: Format,
         #[command(flatten)]
@@ -132,18 +197,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Verify {
             images,
             key,
-            certificate_identity,
-            certificate_oidc_issuer,
+            keyless,
             output,
             registry,
-        } => {
-            if certificate_identity.is_some() || certificate_oidc_issuer.is_some() {
-                anyhow::bail!(
-                    "keyless verification (--certificate-identity, --certificate-oidc-issuer) is not implemented yet; use --key"
-                );
-            }
-            verify(&images, &key, output, &registry)
-        }
+        } => verify(&images, &key, &keyless, output, &registry),
     }
 }
 
@@ -324,11 +381,15 @@ fn pin(
 fn verify(
     images: &[String],
     key_files: &[PathBuf],
+    keyless: &KeylessArgs,
     output: Format,
     registry: &RegistryArgs,
 ) -> anyhow::Result<ExitCode> {
-    if key_files.is_empty() {
-        anyhow::bail!("give at least one --key FILE (a PEM public key such as cosign.pub)");
+    let keyless = keyless.policy()?;
+    if key_files.is_empty() && keyless.is_none() {
+        anyhow::bail!(
+            "give at least one --key FILE (a PEM public key such as cosign.pub), or --certificate-identity, --certificate-oidc-issuer and --trusted-root"
+        );
     }
     let mut keys = Vec::new();
     for f in key_files {
@@ -338,11 +399,12 @@ fn verify(
     for i in images {
         Reference::parse(i).with_context(|| i.clone())?;
     }
+    let policy = rampart_images::Policy { keys, keyless };
     let client = registry.client()?;
     let rt = runtime()?;
     let results: Vec<_> = images
         .iter()
-        .map(|i| rt.block_on(rampart_images::verify_image(&client, i, &keys)))
+        .map(|i| rt.block_on(rampart_images::verify_image_with(&client, i, &policy)))
         .collect();
     let text = match output {
         Format::Json => {
