@@ -110,6 +110,73 @@ impl Credentials {
         }
     }
 
+    /// Adds the credentials of the `kubernetes.io/dockerconfigjson` (and legacy
+    /// `kubernetes.io/dockercfg`) Secrets among `objects`, as a pod's `imagePullSecrets` give
+    /// them to the kubelet; credentials already present win. A Secret that does not decode is
+    /// an error at its position (its value is never shown).
+    pub fn add_pull_secrets(
+        &mut self,
+        objects: &[rampart_manifest::Object],
+    ) -> Vec<rampart_core::InputError> {
+        let mut errors = Vec::new();
+        for obj in objects
+            .iter()
+            .filter(|o| o.kind() == "Secret" && o.api_version() == "v1")
+        {
+            let ty = obj.value.get("type").and_then(|t| t.as_str()).unwrap_or("");
+            let (key, wrapped) = match ty {
+                "kubernetes.io/dockerconfigjson" => (".dockerconfigjson", true),
+                "kubernetes.io/dockercfg" => (".dockercfg", false),
+                _ => continue,
+            };
+            let pointer = format!("/data/{}", key.replace('~', "~0").replace('/', "~1"));
+            let text = obj
+                .value
+                .pointer(&pointer)
+                .and_then(|v| v.as_str())
+                .and_then(|b| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b.trim())
+                        .ok()
+                })
+                .and_then(|b| String::from_utf8(b).ok())
+                .or_else(|| {
+                    obj.value
+                        .pointer(&format!("/stringData/{key}"))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string)
+                });
+            let parsed = text.and_then(|t| {
+                let t = if wrapped {
+                    t
+                } else {
+                    format!("{{\"auths\": {t}}}")
+                };
+                Credentials::from_docker_config("", &t).ok()
+            });
+            match parsed {
+                Some(c) => {
+                    for (h, v) in c.by_host {
+                        self.by_host.entry(h).or_insert(v);
+                    }
+                }
+                None => {
+                    let l = obj.location(&pointer);
+                    errors.push(rampart_core::InputError {
+                        file: l.file.to_string(),
+                        line: l.line,
+                        column: l.column,
+                        message: format!(
+                            "Secret {:?}: {key} is not a base64 docker config with `auths`",
+                            obj.name()
+                        ),
+                    });
+                }
+            }
+        }
+        errors
+    }
+
     fn get(&self, host: &str) -> Option<&(String, String)> {
         let h = normalise_host(host);
         self.by_host.get(&h).or_else(|| {
@@ -569,7 +636,7 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     #[test]
@@ -591,6 +658,32 @@ mod tests {
             e.to_string(),
             "c.json: auths.x.auth is not base64 of `user:password`"
         );
+    }
+
+    #[test]
+    fn reads_image_pull_secrets() {
+        let cfg = base64::engine::general_purpose::STANDARD
+            .encode(r#"{"auths": {"ghcr.io": {"auth": "Y2k6czNjcmV0"}}}"#);
+        let text = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: pull}}\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {cfg}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: broken}}\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: bm90IGpzb24=\n"
+        );
+        let loaded = rampart_manifest::load_str("s.yaml", &text);
+        let mut c = Credentials::default();
+        c.insert("ghcr.io", "mine", "kept");
+        let mut fresh = Credentials::default();
+        let errors = fresh.add_pull_secrets(&loaded.objects);
+        assert_eq!(
+            fresh.get("ghcr.io").unwrap(),
+            &("ci".to_string(), "s3cret".to_string())
+        );
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            errors[0].to_string(),
+            "s.yaml:13:3: Secret \"broken\": .dockerconfigjson is not a base64 docker config with `auths`"
+        );
+        assert!(!errors[0].to_string().contains("bm90"));
+        c.add_pull_secrets(&loaded.objects);
+        assert_eq!(c.get("ghcr.io").unwrap().0, "mine");
     }
 
     #[test]

@@ -32,7 +32,7 @@ struct RegistryArgs {
     #[arg(long, value_name = "FILE")]
     registry_ca: Option<PathBuf>,
     /// Docker config with registry credentials (default: $DOCKER_CONFIG/config.json or
-    /// ~/.docker/config.json).
+    /// ~/.docker/config.json). `pin` also uses the manifests' `dockerconfigjson` Secrets.
     #[arg(long, value_name = "FILE")]
     registry_config: Option<PathBuf>,
     /// Bound on each registry request, in seconds.
@@ -42,7 +42,13 @@ struct RegistryArgs {
 
 impl RegistryArgs {
     fn client(&self) -> anyhow::Result<Client> {
-        let credentials = match &self.registry_config {
+        self.client_with(&[])
+    }
+
+    /// A client whose credentials also hold the `dockerconfigjson` Secrets among `objects`
+    /// (the manifests' image pull secrets).
+    fn client_with(&self, objects: &[rampart_manifest::Object]) -> anyhow::Result<Client> {
+        let mut credentials = match &self.registry_config {
             Some(p) => {
                 let text =
                     std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
@@ -50,6 +56,9 @@ impl RegistryArgs {
             }
             None => Credentials::load_default()?,
         };
+        for e in credentials.add_pull_secrets(objects) {
+            eprintln!("{e}");
+        }
         let ca_pem = match &self.registry_ca {
             Some(p) => Some(std::fs::read(p).with_context(|| format!("{}", p.display()))?),
             None => None,
@@ -322,7 +331,7 @@ fn pin(
     if files.iter().any(|f| f == "<stdin>") {
         anyhow::bail!("cannot pin standard input in place; give files");
     }
-    let client = registry.client()?;
+    let client = registry.client_with(&loaded.objects)?;
     let rt = runtime()?;
     let mut digests: HashMap<String, String> = HashMap::new();
     let mut failed = false;
