@@ -36,7 +36,21 @@ struct RawResource {
 #[serde(rename_all = "PascalCase")]
 struct RawResult {
     #[serde(default)]
+    target: String,
+    #[serde(default)]
+    class: String,
+    #[serde(default)]
     vulnerabilities: Option<Vec<Vulnerability>>,
+}
+
+/// The image a cluster report's resource runs: its OS packages' target, `nginx:1.25 (debian
+/// 12.5)`, without the distribution.
+fn resource_image(results: &[RawResult]) -> Option<String> {
+    results
+        .iter()
+        .find(|r| r.class == "os-pkgs")
+        .and_then(|r| r.target.split(" (").next())
+        .map(str::to_string)
 }
 
 /// One vulnerability of Trivy's report.
@@ -97,13 +111,23 @@ pub fn parse_report(name: &str, text: &str) -> Result<TrivyReport, Error> {
         });
     }
     let mut vulns: BTreeMap<String, Vec<Vulnerability>> = BTreeMap::new();
+    // A per-image report's results, then a cluster report's resources with their image.
     let results = raw
         .results
         .iter()
-        .chain(raw.resources.iter().flat_map(|r| r.results.iter()));
-    for result in results {
+        .map(|r| (r, None))
+        .chain(raw.resources.iter().flat_map(|res| {
+            let image = resource_image(&res.results);
+            res.results.iter().map(move |r| (r, image.clone()))
+        }));
+    for (result, image) in results {
         for v in result.vulnerabilities.iter().flatten() {
-            let Some(artifact) = v.artifact_name.as_ref().or(raw.artifact_name.as_ref()) else {
+            let Some(artifact) = v
+                .artifact_name
+                .as_ref()
+                .or(image.as_ref())
+                .or(raw.artifact_name.as_ref())
+            else {
                 continue;
             };
             vulns
@@ -311,6 +335,20 @@ spec:
             ]
         );
         assert_eq!(f[0].object.as_ref().unwrap().name, "web");
+    }
+
+    #[test]
+    fn reads_cluster_reports() {
+        let report = parse_report(
+            "cluster.json",
+            include_str!("../tests/fixtures/trivy-cluster-report.json"),
+        )
+        .unwrap();
+        let iv = &report.images["registry.example/shop/api:3.1"];
+        assert_eq!(iv.counts["CRITICAL"], (1, 1));
+        assert_eq!(iv.counts["HIGH"], (1, 0));
+        assert_eq!(iv.worst, ["CVE-2025-1000", "CVE-2025-2000"]);
+        assert_eq!(report.images.len(), 1);
     }
 
     #[test]
