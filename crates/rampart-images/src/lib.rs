@@ -17,7 +17,7 @@ pub use pin::{Edit, apply_edits, pin_edits};
 pub use reference::{Reference, ReferenceError};
 pub use registry::{Client, ClientOptions, Credentials};
 pub use trivy::{TrivyReport, checks, parse_report, trivy_findings};
-pub use verify::{Policy, Verification, verify_image, verify_image_with};
+pub use verify::{Policy, Verification, verify_attestations, verify_image, verify_image_with};
 
 /// What can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]

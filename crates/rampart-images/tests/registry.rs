@@ -1146,3 +1146,125 @@ async fn keyless_signatures_against_a_trusted_root() {
         )
     );
 }
+
+/// Pushes cosign's `.att` manifest for `image_digest`: one DSSE envelope per layer.
+fn push_attestations(port: u16, repo: &str, image_digest: &str, envelopes: &[Vec<u8>]) {
+    let config =
+        br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cd = push_blob(port, repo, config);
+    let layers: Vec<serde_json::Value> = envelopes
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "mediaType": "application/vnd.dsse.envelope.v1+json",
+                "digest": push_blob(port, repo, e),
+                "size": e.len(),
+                "annotations": {"predicateType": "https://slsa.dev/provenance/v1"}
+            })
+        })
+        .collect();
+    let tag = format!("{}.att", image_digest.replacen(':', "-", 1));
+    push_manifest(
+        port,
+        repo,
+        &tag,
+        &serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": layers
+        }),
+    );
+}
+
+#[tokio::test]
+async fn attestations_in_dsse_envelopes() {
+    use rampart_images::verify_attestations;
+    let Some(reg) = start("") else { return };
+    let p = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, pubk) = keypair(d, "att", P256);
+    let (_, other_pub) = keypair(d, "other", P256);
+    let std_b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    // An envelope signed by openssl over DSSE's PAE, written out here by hand.
+    let envelope = |subject_digest: &str, predicate: &str| {
+        let statement = serde_json::to_vec(&serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": format!("127.0.0.1:{p}/acme/att"), "digest": {"sha256": subject_digest.trim_start_matches("sha256:")}}],
+            "predicateType": predicate,
+            "predicate": {"buildDefinition": {"buildType": "https://example.com/build"}}
+        }))
+        .unwrap();
+        let ty = "application/vnd.in-toto+json";
+        let mut pae = format!("DSSEv1 {} {ty} {} ", ty.len(), statement.len()).into_bytes();
+        pae.extend_from_slice(&statement);
+        let sig = sign(d, &key, &pae, SHA256);
+        serde_json::to_vec(&serde_json::json!({
+            "payloadType": ty,
+            "payload": std_b64(&statement),
+            "signatures": [{"keyid": "", "sig": std_b64(&sig)}]
+        }))
+        .unwrap()
+    };
+    let slsa = "https://slsa.dev/provenance/v1";
+    let digest = push_image(p, "acme/att", "1.0", "att");
+    let other = push_image(p, "acme/att", "2.0", "other");
+    push_attestations(p, "acme/att", &digest, &[envelope(&digest, slsa)]);
+    let client = insecure_client();
+    let image = format!("127.0.0.1:{p}/acme/att:1.0");
+
+    let v = verify_attestations(&client, &image, &[load_key(&pubk)], Some(slsa)).await;
+    assert_eq!(v.result, Ok(1));
+    let v = verify_attestations(&client, &image, &[load_key(&pubk)], None).await;
+    assert_eq!(v.result, Ok(1));
+    let v = verify_attestations(
+        &client,
+        &image,
+        &[load_key(&pubk)],
+        Some("https://spdx.dev/Document"),
+    )
+    .await;
+    assert_eq!(
+        v.result,
+        Err("attestation 1: the predicateType is \"https://slsa.dev/provenance/v1\", not \"https://spdx.dev/Document\"".to_string())
+    );
+    let v = verify_attestations(&client, &image, &[load_key(&other_pub)], None).await;
+    assert_eq!(
+        v.result,
+        Err("attestation 1: no envelope signature verifies with the key other.pub".to_string())
+    );
+
+    // A statement about another image, stored under this one.
+    let mism = push_image(p, "acme/att", "mism", "mism");
+    push_attestations(p, "acme/att", &mism, &[envelope(&other, slsa)]);
+    let v = verify_attestations(
+        &client,
+        &format!("127.0.0.1:{p}/acme/att:mism"),
+        &[load_key(&pubk)],
+        None,
+    )
+    .await;
+    assert_eq!(
+        v.result,
+        Err(format!(
+            "attestation 1: the statement's subjects do not include the image's digest {mism}"
+        ))
+    );
+
+    // None at all.
+    let v = verify_attestations(
+        &client,
+        &format!("127.0.0.1:{p}/acme/att:2.0"),
+        &[load_key(&pubk)],
+        None,
+    )
+    .await;
+    let hex = other.trim_start_matches("sha256:");
+    assert_eq!(
+        v.result,
+        Err(format!(
+            "no attestations found (no sha256-{hex}.att manifest)"
+        ))
+    );
+}

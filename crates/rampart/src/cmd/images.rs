@@ -178,6 +178,22 @@ enum Command {
         #[command(flatten)]
         registry: RegistryArgs,
     },
+    /// Verify images' cosign attestations (in-toto statements in DSSE envelopes, tag
+    /// `sha256-<hex>.att`) with public keys; exit 1 when one has none that verifies.
+    VerifyAttestation {
+        #[arg(value_name = "IMAGE", required = true)]
+        images: Vec<String>,
+        /// A PEM public key (repeatable).
+        #[arg(long, value_name = "FILE", required = true)]
+        key: Vec<PathBuf>,
+        /// The predicateType required, e.g. https://slsa.dev/provenance/v1.
+        #[arg(long = "type", value_name = "URI")]
+        predicate_type: Option<String>,
+        #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+        output: Format,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
 }
 
 fn emit(text: &str) -> anyhow::Result<()> {
@@ -210,6 +226,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             output,
             registry,
         } => verify(&images, &key, &keyless, output, &registry),
+        Command::VerifyAttestation {
+            images,
+            key,
+            predicate_type,
+            output,
+            registry,
+        } => {
+            let keys = load_keys(&key)?;
+            check_images(&images)?;
+            let client = registry.client()?;
+            let rt = runtime()?;
+            let results: Vec<_> = images
+                .iter()
+                .map(|i| {
+                    rt.block_on(rampart_images::verify_attestations(
+                        &client,
+                        i,
+                        &keys,
+                        predicate_type.as_deref(),
+                    ))
+                })
+                .collect();
+            render(&results, output, "attestation(s)")
+        }
     }
 }
 
@@ -400,14 +440,8 @@ fn verify(
             "give at least one --key FILE (a PEM public key such as cosign.pub), or --certificate-identity, --certificate-oidc-issuer and --trusted-root"
         );
     }
-    let mut keys = Vec::new();
-    for f in key_files {
-        let pem = std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?;
-        keys.push(PublicKey::from_pem(&f.display().to_string(), &pem)?);
-    }
-    for i in images {
-        Reference::parse(i).with_context(|| i.clone())?;
-    }
+    let keys = load_keys(key_files)?;
+    check_images(images)?;
     let policy = rampart_images::Policy { keys, keyless };
     let client = registry.client()?;
     let rt = runtime()?;
@@ -415,6 +449,31 @@ fn verify(
         .iter()
         .map(|i| rt.block_on(rampart_images::verify_image_with(&client, i, &policy)))
         .collect();
+    render(&results, output, "signature(s)")
+}
+
+fn load_keys(key_files: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
+    let mut keys = Vec::new();
+    for f in key_files {
+        let pem = std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?;
+        keys.push(PublicKey::from_pem(&f.display().to_string(), &pem)?);
+    }
+    Ok(keys)
+}
+
+fn check_images(images: &[String]) -> anyhow::Result<()> {
+    for i in images {
+        Reference::parse(i).with_context(|| i.clone())?;
+    }
+    Ok(())
+}
+
+/// Prints the verifications; exit 0 when all verified, 1 otherwise.
+fn render(
+    results: &[rampart_images::Verification],
+    output: Format,
+    what: &str,
+) -> anyhow::Result<ExitCode> {
     let text = match output {
         Format::Json => {
             let rows: Vec<serde_json::Value> = results
@@ -424,7 +483,7 @@ fn verify(
                         "image": v.image,
                         "digest": v.digest,
                         "verified": v.ok(),
-                        "signatures": v.result.as_ref().ok(),
+                        "count": v.result.as_ref().ok(),
                         "reason": v.result.as_ref().err(),
                     })
                 })
@@ -434,8 +493,8 @@ fn verify(
         Format::Text => results
             .iter()
             .map(|v| match (&v.result, &v.digest) {
-                (Ok(n), Some(d)) => format!("verified {} ({d}): {n} signature(s)\n", v.image),
-                (Ok(n), None) => format!("verified {}: {n} signature(s)\n", v.image),
+                (Ok(n), Some(d)) => format!("verified {} ({d}): {n} {what}\n", v.image),
+                (Ok(n), None) => format!("verified {}: {n} {what}\n", v.image),
                 (Err(why), _) => format!("FAILED {}: {why}\n", v.image),
             })
             .collect(),
