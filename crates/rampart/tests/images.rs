@@ -400,3 +400,118 @@ fn pin_and_verify_against_a_real_registry() {
             "FAILED 127.0.0.1:{p}/acme/web:1.0: no signatures found (no sha256-{hex}.sig manifest)\n"
         ));
 }
+
+#[test]
+fn verify_exits_0_on_an_openssl_signed_image() {
+    let openssl_ok = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !openssl_ok {
+        eprintln!("SKIPPED: the openssl command line is not installed");
+        return;
+    }
+    let Some(reg) = start_registry() else { return };
+    let p = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let key = d.join("cosign.key");
+    let pubk = d.join("cosign.pub");
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
+    run(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        pubk.to_str().unwrap(),
+    ]);
+    let digest = push_image(p, "acme/api", "1.4");
+    let payload = serde_json::to_vec(&serde_json::json!({
+        "critical": {
+            "identity": {"docker-reference": format!("127.0.0.1:{p}/acme/api")},
+            "image": {"docker-manifest-digest": digest},
+            "type": "cosign container image signature"
+        },
+        "optional": null
+    }))
+    .unwrap();
+    let payload_path = d.join("payload.json");
+    let sig_path = d.join("payload.sig");
+    std::fs::write(&payload_path, &payload).unwrap();
+    run(&[
+        "dgst",
+        "-sha256",
+        "-sign",
+        key.to_str().unwrap(),
+        "-out",
+        sig_path.to_str().unwrap(),
+        payload_path.to_str().unwrap(),
+    ]);
+    let sig = std::fs::read(&sig_path).unwrap();
+    let config =
+        br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cd = push_blob(p, "acme/api", config);
+    let pd = push_blob(p, "acme/api", &payload);
+    use base64::Engine as _;
+    push_manifest(
+        p,
+        "acme/api",
+        &format!("{}.sig", digest.replacen(':', "-", 1)),
+        &serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": [{
+                "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": pd, "size": payload.len(),
+                "annotations": {"dev.cosignproject.cosign/signature": base64::engine::general_purpose::STANDARD.encode(&sig)}
+            }]
+        }),
+    );
+    rampart()
+        .args(["images", "verify", "--allow-insecure-registry", "--key"])
+        .arg(&pubk)
+        .arg(format!("127.0.0.1:{p}/acme/api:1.4"))
+        .assert()
+        .success()
+        .stdout(format!(
+            "verified 127.0.0.1:{p}/acme/api:1.4 ({digest}): 1 signature(s)\n"
+        ));
+    let out = rampart()
+        .args([
+            "images",
+            "verify",
+            "-o",
+            "json",
+            "--allow-insecure-registry",
+            "--key",
+        ])
+        .arg(&pubk)
+        .arg(format!("127.0.0.1:{p}/acme/api:1.4"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v[0]["verified"], true);
+    assert_eq!(v[0]["digest"], digest.as_str());
+}
