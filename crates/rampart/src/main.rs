@@ -46,6 +46,8 @@ enum Command {
     /// Run the HTTPS admission webhook.
     #[command(after_help = crate::cmd::EXIT_RUN)]
     Serve(cmd::serve::Args),
+    /// Images: list them, pin tags to digests, verify cosign signatures.
+    Images(cmd::images::Args),
     /// Write a CA, a serving certificate and the caBundle for the webhook.
     #[command(after_help = crate::cmd::EXIT_RUN)]
     Certs(cmd::certs::Args),
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
         Command::Node(a) => cmd::node::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Certs(a) => cmd::certs::run(a),
+        Command::Images(a) => cmd::images::run(a),
         Command::Completion(a) => cmd::completion::completion::<Cli>(a),
         Command::Man => cmd::completion::man::<Cli>(),
     };

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod certs;
 pub mod completion;
+pub mod images;
 pub mod input;
 pub mod kyverno;
 pub mod netpol;

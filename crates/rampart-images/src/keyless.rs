@@ -1,0 +1,477 @@
+//! Keyless (Fulcio certificate) cosign signatures, verified offline against a Sigstore
+//! `trusted_root.json`: the signing certificate chains to a Fulcio CA of the root and was valid
+//! when the Rekor log integrated the entry, its identity (SAN e-mail or URI) and OIDC issuer
+//! match the policy, the Rekor signed entry timestamp verifies with a log key of the root, and
+//! the logged entry is this signature over this payload. Certificate transparency (SCT) checks
+//! are not done.
+
+use crate::Error;
+use crate::keys::PublicKey;
+use crate::registry::sha256_digest;
+use base64::Engine as _;
+use rustls_pki_types::{CertificateDer, UnixTime};
+use std::time::Duration;
+
+/// Layer annotations cosign writes for keyless signatures.
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+
+/// Fulcio's OIDC issuer extensions: the raw-string one (v1) and the DER UTF8String one (v2).
+const OID_ISSUER_V1: &[u8] = &[0x2b, 6, 1, 4, 1, 0x83, 0xbf, 0x30, 1, 1];
+const OID_ISSUER_V2: &[u8] = &[0x2b, 6, 1, 4, 1, 0x83, 0xbf, 0x30, 1, 8];
+const OID_SAN: &[u8] = &[0x55, 0x1d, 0x11];
+const OID_EKU: &[u8] = &[0x55, 0x1d, 0x25];
+/// id-kp-codeSigning.
+const CODE_SIGNING: &[u8] = &[0x2b, 6, 1, 5, 5, 7, 3, 3];
+
+/// A string matched exactly or by a regular expression (anchored).
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Exact(String),
+    Regex(regex::Regex),
+}
+
+impl Matcher {
+    /// An anchored regular expression.
+    pub fn regex(re: &str) -> Result<Matcher, Error> {
+        regex::Regex::new(&format!("^(?:{re})$"))
+            .map(Matcher::Regex)
+            .map_err(|e| Error::Key(format!("bad regular expression {re:?}: {e}")))
+    }
+
+    pub fn matches(&self, s: &str) -> bool {
+        match self {
+            Matcher::Exact(e) => e == s,
+            Matcher::Regex(r) => r.is_match(s),
+        }
+    }
+}
+
+impl std::fmt::Display for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Matcher::Exact(e) => write!(f, "{e:?}"),
+            Matcher::Regex(r) => write!(f, "/{}/", r.as_str()),
+        }
+    }
+}
+
+/// Who may have signed: a certificate identity and the OIDC issuer that vouched for it.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub subject: Matcher,
+    pub issuer: Matcher,
+}
+
+/// The parts of a Sigstore `trusted_root.json` used here.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedRoot {
+    /// Each Fulcio CA's chain, as DER: the first is the issuing CA, the last the root.
+    pub fulcio_chains: Vec<Vec<Vec<u8>>>,
+    /// Rekor log keys by log id (SHA-256 of the key's DER).
+    pub rekor_keys: Vec<(Vec<u8>, PublicKey)>,
+}
+
+impl TrustedRoot {
+    /// Parses `trusted_root.json` (`certificateAuthorities[].certChain.certificates[].rawBytes`,
+    /// `tlogs[].publicKey.rawBytes` and `tlogs[].logId.keyId`).
+    pub fn from_json(name: &str, text: &str) -> Result<TrustedRoot, Error> {
+        let bad = |message: String| Error::Input {
+            file: name.to_string(),
+            line: 0,
+            column: 0,
+            message,
+        };
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Input {
+            file: name.to_string(),
+            line: u32::try_from(e.line()).unwrap_or(0),
+            column: u32::try_from(e.column()).unwrap_or(0),
+            message: format!("not a Sigstore trusted root: {e}"),
+        })?;
+        let b64 = |s: Option<&str>, what: &str| {
+            s.and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                .ok_or_else(|| bad(format!("{what} is missing or not base64")))
+        };
+        let mut root = TrustedRoot::default();
+        for (i, ca) in v
+            .get("certificateAuthorities")
+            .and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let certs = ca
+                .pointer("/certChain/certificates")
+                .and_then(|c| c.as_array())
+                .ok_or_else(|| bad(format!("certificateAuthorities[{i}] has no certChain")))?;
+            let chain = certs
+                .iter()
+                .map(|c| {
+                    b64(
+                        c.get("rawBytes").and_then(|r| r.as_str()),
+                        &format!("certificateAuthorities[{i}].certChain rawBytes"),
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            root.fulcio_chains.push(chain);
+        }
+        for (i, t) in v
+            .get("tlogs")
+            .and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let der = b64(
+                t.pointer("/publicKey/rawBytes").and_then(|r| r.as_str()),
+                &format!("tlogs[{i}].publicKey.rawBytes"),
+            )?;
+            let id = b64(
+                t.pointer("/logId/keyId").and_then(|r| r.as_str()),
+                &format!("tlogs[{i}].logId.keyId"),
+            )?;
+            let key = PublicKey::from_spki_der(&format!("{name}: tlogs[{i}]"), &der)?;
+            root.rekor_keys.push((id, key));
+        }
+        if root.fulcio_chains.is_empty() {
+            return Err(bad(
+                "no certificateAuthorities (Fulcio) in the trusted root".into(),
+            ));
+        }
+        Ok(root)
+    }
+}
+
+/// A keyless verification policy.
+#[derive(Debug, Clone)]
+pub struct KeylessPolicy {
+    pub root: TrustedRoot,
+    /// Any of these identities may have signed.
+    pub identities: Vec<Identity>,
+}
+
+/// Verifies one signature layer keylessly; why not when it does not.
+pub(crate) fn verify_layer(
+    policy: &KeylessPolicy,
+    annotations: &serde_json::Value,
+    payload: &[u8],
+    sig: &[u8],
+    sig_b64: &str,
+) -> Result<(), String> {
+    let pem = annotations
+        .get(CERTIFICATE_ANNOTATION)
+        .and_then(|c| c.as_str())
+        .ok_or_else(|| {
+            format!("no {CERTIFICATE_ANNOTATION} annotation (not a keyless signature)")
+        })?;
+    let mut certs = pem_certs(pem);
+    let leaf = certs
+        .first()
+        .cloned()
+        .ok_or_else(|| "the certificate annotation holds no certificate".to_string())?;
+    certs.clear();
+    if let Some(chain) = annotations.get(CHAIN_ANNOTATION).and_then(|c| c.as_str()) {
+        certs = pem_certs(chain);
+    }
+    // The signature over the payload, with the certificate's key.
+    let spki = cert_spki(&leaf).ok_or_else(|| "the certificate does not parse".to_string())?;
+    let key = PublicKey::from_spki_der("the certificate", spki).map_err(|e| e.to_string())?;
+    if !key.verify(payload, sig) {
+        return Err("the signature does not verify with the certificate's key".to_string());
+    }
+    if !has_code_signing(&leaf) {
+        return Err(
+            "the certificate is not for code signing (no extended key usage codeSigning)".into(),
+        );
+    }
+    // The Rekor bundle: when the entry was logged, and that the log vouches for it.
+    let bundle: serde_json::Value = annotations
+        .get(BUNDLE_ANNOTATION)
+        .and_then(|b| b.as_str())
+        .ok_or_else(|| format!("no {BUNDLE_ANNOTATION} annotation (no transparency-log entry)"))
+        .and_then(|b| serde_json::from_str(b).map_err(|e| format!("bad Rekor bundle: {e}")))?;
+    let integrated = check_bundle(policy, &bundle, &leaf, payload, sig_b64)?;
+    // The chain to a Fulcio CA, at the time of logging.
+    let time = UnixTime::since_unix_epoch(Duration::from_secs(integrated));
+    let leaf_der = CertificateDer::from(leaf.as_slice());
+    let ee = webpki::EndEntityCert::try_from(&leaf_der)
+        .map_err(|e| format!("the certificate does not parse: {e:?}"))?;
+    let algs = rustls::crypto::aws_lc_rs::default_provider()
+        .signature_verification_algorithms
+        .all;
+    let mut last = String::from("no Fulcio CA in the trusted root");
+    let mut chained = false;
+    for chain in &policy.root.fulcio_chains {
+        let Some(root_der) = chain.last() else {
+            continue;
+        };
+        let root_cert = CertificateDer::from(root_der.as_slice());
+        let Ok(anchor) = webpki::anchor_from_trusted_cert(&root_cert) else {
+            continue;
+        };
+        let mut intermediates: Vec<CertificateDer<'_>> = chain
+            .iter()
+            .take(chain.len().saturating_sub(1))
+            .map(|c| CertificateDer::from(c.as_slice()))
+            .collect();
+        intermediates.extend(certs.iter().map(|c| CertificateDer::from(c.as_slice())));
+        match ee.verify_for_usage(
+            algs,
+            &[anchor],
+            &intermediates,
+            time,
+            webpki::KeyUsage::required_if_present(CODE_SIGNING),
+            None,
+            None,
+        ) {
+            Ok(_) => {
+                chained = true;
+                break;
+            }
+            Err(e) => last = format!("{e:?}"),
+        }
+    }
+    if !chained {
+        return Err(format!(
+            "the certificate does not chain to a Fulcio CA of the trusted root at the time it was logged ({integrated}): {last}"
+        ));
+    }
+    // The identity.
+    let (sans, issuer) = cert_identity(&leaf);
+    let issuer = issuer.unwrap_or_default();
+    let ok = policy
+        .identities
+        .iter()
+        .any(|id| id.issuer.matches(&issuer) && sans.iter().any(|s| id.subject.matches(s)));
+    if !ok {
+        let wanted: Vec<String> = policy
+            .identities
+            .iter()
+            .map(|id| format!("{} from {}", id.subject, id.issuer))
+            .collect();
+        return Err(format!(
+            "the certificate's identity {} from issuer {issuer:?} is not {}",
+            if sans.is_empty() {
+                "(none)".to_string()
+            } else {
+                sans.iter()
+                    .map(|s| format!("{s:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            wanted.join(" or ")
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the Rekor signed entry timestamp and that the entry is this signature; the time the
+/// entry was integrated.
+fn check_bundle(
+    policy: &KeylessPolicy,
+    bundle: &serde_json::Value,
+    leaf: &[u8],
+    payload: &[u8],
+    sig_b64: &str,
+) -> Result<u64, String> {
+    let set = bundle
+        .get("SignedEntryTimestamp")
+        .and_then(|s| s.as_str())
+        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+        .ok_or_else(|| "the Rekor bundle has no SignedEntryTimestamp".to_string())?;
+    let p = bundle
+        .get("Payload")
+        .ok_or_else(|| "the Rekor bundle has no Payload".to_string())?;
+    let body = p.get("body").and_then(|b| b.as_str()).unwrap_or("");
+    let integrated = p
+        .get("integratedTime")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| "the Rekor bundle has no integratedTime".to_string())?;
+    let index = p
+        .get("logIndex")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    let log_id = p.get("logID").and_then(|b| b.as_str()).unwrap_or("");
+    let key = policy
+        .root
+        .rekor_keys
+        .iter()
+        .find(|(id, _)| hex(id) == log_id)
+        .map(|(_, k)| k)
+        .ok_or_else(|| format!("the Rekor log {log_id} is not in the trusted root"))?;
+    // RFC 8785 canonical JSON: keys sorted, no white space.
+    let canonical = format!(
+        "{{\"body\":{},\"integratedTime\":{integrated},\"logID\":{},\"logIndex\":{index}}}",
+        serde_json::Value::from(body),
+        serde_json::Value::from(log_id)
+    );
+    if !key.verify(canonical.as_bytes(), &set) {
+        return Err("the Rekor signed entry timestamp does not verify with the log's key".into());
+    }
+    // The logged entry is this signature over this payload by this certificate.
+    let entry: serde_json::Value = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| "the Rekor entry body is not base64 JSON".to_string())?;
+    let logged_sig = entry
+        .pointer("/spec/signature/content")
+        .and_then(|s| s.as_str())
+        .unwrap_or("");
+    let logged_hash = entry
+        .pointer("/spec/data/hash/value")
+        .and_then(|s| s.as_str())
+        .unwrap_or("");
+    let logged_cert = entry
+        .pointer("/spec/signature/publicKey/content")
+        .and_then(|s| s.as_str())
+        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+        .and_then(|pem| String::from_utf8(pem).ok())
+        .map(|pem| pem_certs(&pem))
+        .unwrap_or_default();
+    let payload_hash = sha256_digest(payload);
+    if logged_sig != sig_b64.trim()
+        || Some(logged_hash) != payload_hash.strip_prefix("sha256:")
+        || logged_cert.first().map(Vec::as_slice) != Some(leaf)
+    {
+        return Err("the Rekor entry is for another signature, payload or certificate".into());
+    }
+    Ok(integrated)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The DER certificates of a PEM text.
+fn pem_certs(pem: &str) -> Vec<Vec<u8>> {
+    use rustls_pki_types::pem::PemObject as _;
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .filter_map(Result::ok)
+        .map(|c| c.as_ref().to_vec())
+        .collect()
+}
+
+/// One DER element: tag, contents, the whole element, and what follows.
+type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+/// A TBSCertificate element: tag, contents, the whole element.
+type Element<'a> = (u8, &'a [u8], &'a [u8]);
+
+fn tlv(input: &[u8]) -> Option<Tlv<'_>> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, mut rest) = rest.split_first()?;
+    let mut header = 2;
+    let len = if first < 0x80 {
+        usize::from(first)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for _ in 0..n {
+            let (&b, r) = rest.split_first()?;
+            len = (len << 8) | usize::from(b);
+            rest = r;
+        }
+        header += n;
+        len
+    };
+    if rest.len() < len {
+        return None;
+    }
+    let (contents, after) = rest.split_at(len);
+    Some((tag, contents, input.get(..header + len)?, after))
+}
+
+/// The elements of the TBSCertificate.
+fn tbs_elements(cert: &[u8]) -> Option<Vec<Element<'_>>> {
+    let (_, c, _, _) = tlv(cert)?;
+    let (_, tbs, _, _) = tlv(c)?;
+    let mut out = Vec::new();
+    let mut rest = tbs;
+    while !rest.is_empty() {
+        let (tag, contents, whole, after) = tlv(rest)?;
+        out.push((tag, contents, whole));
+        rest = after;
+    }
+    Some(out)
+}
+
+/// The certificate's SubjectPublicKeyInfo (the sixth SEQUENCE-or-INTEGER after the version).
+fn cert_spki(cert: &[u8]) -> Option<&[u8]> {
+    tbs_elements(cert)?
+        .into_iter()
+        .filter(|(tag, _, _)| *tag == 0x30)
+        .nth(4)
+        .map(|(_, _, whole)| whole)
+}
+
+/// Whether the certificate's extended key usage names code signing.
+fn has_code_signing(cert: &[u8]) -> bool {
+    extensions(cert).into_iter().any(|(oid, value)| {
+        oid == OID_EKU
+            && tlv(value).is_some_and(|(_, mut list, _, _)| {
+                while let Some((_, purpose, _, after)) = tlv(list) {
+                    if purpose == CODE_SIGNING {
+                        return true;
+                    }
+                    list = after;
+                }
+                false
+            })
+    })
+}
+
+/// The certificate's extensions: (OID, value) pairs.
+fn extensions(cert: &[u8]) -> Vec<(&[u8], &[u8])> {
+    let mut out = Vec::new();
+    let Some(elements) = tbs_elements(cert) else {
+        return out;
+    };
+    let Some((_, exts, _)) = elements.iter().find(|(t, _, _)| *t == 0xa3) else {
+        return out;
+    };
+    let Some((_, mut list, _, _)) = tlv(exts) else {
+        return out;
+    };
+    while let Some((_, ext, _, after)) = tlv(list) {
+        list = after;
+        let Some((_, oid, _, mut rest)) = tlv(ext) else {
+            continue;
+        };
+        if let Some((0x01, _, _, r)) = tlv(rest) {
+            rest = r;
+        }
+        if let Some((0x04, value, _, _)) = tlv(rest) {
+            out.push((oid, value));
+        }
+    }
+    out
+}
+
+/// The SAN e-mail addresses and URIs, and the Fulcio OIDC issuer.
+fn cert_identity(cert: &[u8]) -> (Vec<String>, Option<String>) {
+    let mut sans = Vec::new();
+    let mut issuer_v1 = None;
+    let mut issuer_v2 = None;
+    for (oid, value) in extensions(cert) {
+        if oid == OID_SAN {
+            let Some((_, mut names, _, _)) = tlv(value) else {
+                continue;
+            };
+            while let Some((tag, v, _, after)) = tlv(names) {
+                names = after;
+                if matches!(tag, 0x81 | 0x86) {
+                    sans.push(String::from_utf8_lossy(v).to_string());
+                }
+            }
+        } else if oid == OID_ISSUER_V1 {
+            issuer_v1 = Some(String::from_utf8_lossy(value).to_string());
+        } else if oid == OID_ISSUER_V2 {
+            issuer_v2 = tlv(value).map(|(_, v, _, _)| String::from_utf8_lossy(v).to_string());
+        }
+    }
+    (sans, issuer_v2.or(issuer_v1))
+}

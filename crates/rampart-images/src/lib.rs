@@ -1,0 +1,46 @@
+//! Images in manifests: every reference listed and normalised ([`list`]), tags rewritten to
+//! digests in place ([`pin`]), digests resolved and cosign signatures fetched through the OCI
+//! distribution API ([`registry`]) and verified against public keys ([`verify`]), and Trivy's
+//! vulnerability reports attached to the workloads that run each image ([`trivy`]).
+
+pub mod keyless;
+pub mod keys;
+pub mod list;
+pub mod pin;
+pub mod reference;
+pub mod registry;
+pub mod trivy;
+pub mod verify;
+
+pub use list::{ImageUse, image_uses};
+pub use pin::{Edit, apply_edits, pin_edits};
+pub use reference::{Reference, ReferenceError};
+pub use registry::{Client, ClientOptions, Credentials};
+pub use trivy::{TrivyReport, checks, parse_report, trivy_findings};
+pub use verify::{Policy, Verification, verify_attestations, verify_image, verify_image_with};
+
+/// What can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input, with its position when known (`line` 0 when not).
+    #[error("{}", rampart_core::InputError { file: file.clone(), line: *line, column: *column, message: message.clone() })]
+    Input {
+        file: String,
+        line: u32,
+        column: u32,
+        message: String,
+    },
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    /// The registry could not be reached or answered with an error.
+    #[error("{0}")]
+    Registry(String),
+    /// A key file or a signature that cannot be used.
+    #[error("{0}")]
+    Key(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}

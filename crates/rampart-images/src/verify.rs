@@ -1,0 +1,349 @@
+//! cosign signature verification with public keys, in cosign's storage format: the signature
+//! manifest at tag `sha256-<hex>.sig` in the image's repository, one layer per signature whose
+//! blob is the simple-signing payload and whose `dev.cosignproject.cosign/signature`
+//! annotation is the base64 signature over the payload bytes.
+
+use crate::keyless::KeylessPolicy;
+use crate::keys::PublicKey;
+use crate::reference::Reference;
+use crate::registry::Client;
+use base64::Engine as _;
+use serde::Serialize;
+
+/// The annotation holding a layer's signature.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// The simple-signing payload's `critical.type`.
+pub const PAYLOAD_TYPE: &str = "cosign container image signature";
+
+/// The outcome for one image.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    /// The image as given.
+    pub image: String,
+    /// The digest it resolved to, when it did.
+    pub digest: Option<String>,
+    /// How many signatures verified (at least one), or why none did.
+    pub result: Result<usize, String>,
+}
+
+impl Verification {
+    pub fn ok(&self) -> bool {
+        self.result.is_ok()
+    }
+}
+
+/// The cosign signature tag of a digest: `sha256:abc…` → `sha256-abc….sig`.
+pub fn signature_tag(digest: &str) -> String {
+    format!("{}.sig", digest.replacen(':', "-", 1))
+}
+
+/// What a signature must verify with: any of the keys, or a keyless identity.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub keys: Vec<PublicKey>,
+    pub keyless: Option<KeylessPolicy>,
+}
+
+/// Verifies `image`: resolves its digest, fetches its cosign signatures and accepts it when at
+/// least one signature verifies with one of `keys` and its payload names the image's digest.
+pub async fn verify_image(client: &Client, image: &str, keys: &[PublicKey]) -> Verification {
+    let policy = Policy {
+        keys: keys.to_vec(),
+        keyless: None,
+    };
+    verify_image_with(client, image, &policy).await
+}
+
+/// [`verify_image`] with keys and/or a keyless policy.
+pub async fn verify_image_with(client: &Client, image: &str, policy: &Policy) -> Verification {
+    let mut v = Verification {
+        image: image.to_string(),
+        digest: None,
+        result: Err(String::new()),
+    };
+    let r = match Reference::parse(image) {
+        Ok(r) => r,
+        Err(e) => {
+            v.result = Err(e.to_string());
+            return v;
+        }
+    };
+    let digest = match client.resolve_digest(&r).await {
+        Ok(d) => d,
+        Err(e) => {
+            v.result = Err(e.to_string());
+            return v;
+        }
+    };
+    v.digest = Some(digest.clone());
+    v.result = check_signatures(client, &r, &digest, policy).await;
+    v
+}
+
+async fn check_signatures(
+    client: &Client,
+    r: &Reference,
+    digest: &str,
+    policy: &Policy,
+) -> Result<usize, String> {
+    let tag = signature_tag(digest);
+    let manifest = match client.manifest(r, &tag).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return Err(format!("no signatures found (no {tag} manifest)")),
+        Err(e) => return Err(e.to_string()),
+    };
+    let m: serde_json::Value = serde_json::from_slice(&manifest.bytes)
+        .map_err(|e| format!("the signature manifest {tag} is not JSON: {e}"))?;
+    let layers = m
+        .get("layers")
+        .and_then(|l| l.as_array())
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| format!("no signatures found (the {tag} manifest has no layers)"))?;
+    let mut verified = 0;
+    let mut reasons = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        match check_layer(client, r, digest, layer, policy).await {
+            Ok(()) => verified += 1,
+            Err(why) => reasons.push(format!("signature {}: {why}", i + 1)),
+        }
+    }
+    if verified > 0 {
+        Ok(verified)
+    } else {
+        Err(reasons.join("; "))
+    }
+}
+
+async fn check_layer(
+    client: &Client,
+    r: &Reference,
+    digest: &str,
+    layer: &serde_json::Value,
+    policy: &Policy,
+) -> Result<(), String> {
+    let keys = &policy.keys;
+    let annotations = layer.get("annotations").unwrap_or(&serde_json::Value::Null);
+    let sig_b64 = annotations
+        .get(SIGNATURE_ANNOTATION)
+        .and_then(|s| s.as_str())
+        .ok_or_else(|| format!("no {SIGNATURE_ANNOTATION} annotation"))?;
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(sig_b64.trim())
+        .map_err(|e| format!("the signature annotation is not base64: {e}"))?;
+    let blob = layer
+        .get("digest")
+        .and_then(|d| d.as_str())
+        .ok_or_else(|| "the layer has no digest".to_string())?;
+    let payload = client.blob(r, blob).await.map_err(|e| e.to_string())?;
+    let by_key = keys.iter().any(|k| k.verify(&payload, &sig));
+    if !by_key && let Some(kp) = &policy.keyless {
+        crate::keyless::verify_layer(kp, annotations, &payload, &sig, sig_b64)?;
+    } else if !by_key {
+        let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+        return Err(format!(
+            "the signature does not verify with {} {}",
+            if names.len() == 1 {
+                "the key"
+            } else {
+                "any of the keys"
+            },
+            names.join(", ")
+        ));
+    }
+    let p: serde_json::Value = serde_json::from_slice(&payload)
+        .map_err(|e| format!("the signed payload is not JSON: {e}"))?;
+    let critical = p.get("critical");
+    let kind = critical
+        .and_then(|c| c.get("type"))
+        .and_then(|t| t.as_str())
+        .unwrap_or("");
+    if kind != PAYLOAD_TYPE {
+        return Err(format!(
+            "the signed payload's type is {kind:?}, not {PAYLOAD_TYPE:?}"
+        ));
+    }
+    let signed = critical
+        .and_then(|c| c.get("image"))
+        .and_then(|i| i.get("docker-manifest-digest"))
+        .and_then(|d| d.as_str())
+        .unwrap_or("");
+    if signed != digest {
+        return Err(format!(
+            "the signature is for {signed}, not for the image's digest {digest}"
+        ));
+    }
+    Ok(())
+}
+
+/// The DSSE payload type of in-toto statements.
+pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
+/// DSSE's pre-authentication encoding, what an envelope's signatures sign.
+pub fn dsse_pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Verifies `image`'s cosign attestations (tag `sha256-<hex>.att`, one DSSE envelope per
+/// layer): accepted when an envelope of an in-toto statement whose subject names the image's
+/// digest, and whose `predicateType` is `predicate_type` when one is given, is signed by one of
+/// `keys`. The count is of the attestations that verified.
+pub async fn verify_attestations(
+    client: &Client,
+    image: &str,
+    keys: &[PublicKey],
+    predicate_type: Option<&str>,
+) -> Verification {
+    let mut v = Verification {
+        image: image.to_string(),
+        digest: None,
+        result: Err(String::new()),
+    };
+    let r = match Reference::parse(image) {
+        Ok(r) => r,
+        Err(e) => {
+            v.result = Err(e.to_string());
+            return v;
+        }
+    };
+    let digest = match client.resolve_digest(&r).await {
+        Ok(d) => d,
+        Err(e) => {
+            v.result = Err(e.to_string());
+            return v;
+        }
+    };
+    v.digest = Some(digest.clone());
+    v.result = check_attestations(client, &r, &digest, keys, predicate_type).await;
+    v
+}
+
+async fn check_attestations(
+    client: &Client,
+    r: &Reference,
+    digest: &str,
+    keys: &[PublicKey],
+    predicate_type: Option<&str>,
+) -> Result<usize, String> {
+    let tag = format!("{}.att", digest.replacen(':', "-", 1));
+    let manifest = match client.manifest(r, &tag).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return Err(format!("no attestations found (no {tag} manifest)")),
+        Err(e) => return Err(e.to_string()),
+    };
+    let m: serde_json::Value = serde_json::from_slice(&manifest.bytes)
+        .map_err(|e| format!("the attestation manifest {tag} is not JSON: {e}"))?;
+    let layers = m
+        .get("layers")
+        .and_then(|l| l.as_array())
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| format!("no attestations found (the {tag} manifest has no layers)"))?;
+    let mut verified = 0;
+    let mut reasons = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let blob = layer.get("digest").and_then(|d| d.as_str()).unwrap_or("");
+        let checked = match client.blob(r, blob).await {
+            Ok(envelope) => check_envelope(&envelope, digest, keys, predicate_type),
+            Err(e) => Err(e.to_string()),
+        };
+        match checked {
+            Ok(()) => verified += 1,
+            Err(why) => reasons.push(format!("attestation {}: {why}", i + 1)),
+        }
+    }
+    if verified > 0 {
+        Ok(verified)
+    } else {
+        Err(reasons.join("; "))
+    }
+}
+
+fn check_envelope(
+    envelope: &[u8],
+    digest: &str,
+    keys: &[PublicKey],
+    predicate_type: Option<&str>,
+) -> Result<(), String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let env: serde_json::Value =
+        serde_json::from_slice(envelope).map_err(|e| format!("not a DSSE envelope: {e}"))?;
+    let payload_type = env
+        .get("payloadType")
+        .and_then(|t| t.as_str())
+        .unwrap_or("");
+    if payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(format!(
+            "the envelope's payloadType is {payload_type:?}, not {IN_TOTO_PAYLOAD_TYPE:?}"
+        ));
+    }
+    let payload = env
+        .get("payload")
+        .and_then(|p| p.as_str())
+        .and_then(|p| b64.decode(p).ok())
+        .ok_or_else(|| "the envelope's payload is missing or not base64".to_string())?;
+    let pae = dsse_pae(payload_type, &payload);
+    let signed = env
+        .get("signatures")
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get("sig").and_then(|s| s.as_str()))
+        .filter_map(|s| b64.decode(s).ok())
+        .any(|sig| keys.iter().any(|k| k.verify(&pae, &sig)));
+    if !signed {
+        let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+        return Err(format!(
+            "no envelope signature verifies with {} {}",
+            if names.len() == 1 {
+                "the key"
+            } else {
+                "any of the keys"
+            },
+            names.join(", ")
+        ));
+    }
+    let statement: serde_json::Value = serde_json::from_slice(&payload)
+        .map_err(|e| format!("the in-toto statement is not JSON: {e}"))?;
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    let names_image = statement
+        .get("subject")
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+        .any(|s| s.pointer("/digest/sha256").and_then(|d| d.as_str()) == Some(hex));
+    if !names_image {
+        return Err(format!(
+            "the statement's subjects do not include the image's digest {digest}"
+        ));
+    }
+    if let Some(want) = predicate_type {
+        let got = statement
+            .get("predicateType")
+            .and_then(|p| p.as_str())
+            .unwrap_or("");
+        if got != want {
+            return Err(format!("the predicateType is {got:?}, not {want:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pae_as_the_dsse_spec_writes_it() {
+        assert_eq!(
+            dsse_pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+        );
+        assert_eq!(signature_tag("sha256:ab"), "sha256-ab.sig");
+    }
+}

@@ -1,0 +1,1270 @@
+//! Against a real registry: Debian's `docker-registry` (CNCF distribution 2.8) started on
+//! loopback. Images are pushed with plain HTTP calls; signatures are made by the `openssl`
+//! command line over cosign's payload format and pushed as cosign stores them, so the verifier
+//! is never checked against itself.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use base64::Engine as _;
+use rampart_images::keys::PublicKey;
+use rampart_images::registry::{Client, ClientOptions, Credentials, sha256_digest};
+use rampart_images::{Reference, verify_image};
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const REGISTRY: &str = "/usr/bin/docker-registry";
+
+/// A registry process on a free loopback port, killed on drop.
+struct Registry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `None` (and a message) when the registry binary is not installed.
+fn start(extra: &str) -> Option<Registry> {
+    if !Path::new(REGISTRY).exists() {
+        eprintln!(
+            "SKIPPED: {REGISTRY} is not installed (apt-get install -y docker-registry); the registry tests did not run"
+        );
+        return None;
+    }
+    if !have_openssl() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("data");
+    Some(start_on(dir, &storage, extra))
+}
+
+/// The tests make keys and signatures with the openssl command line.
+fn have_openssl() -> bool {
+    let ok = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!(
+            "SKIPPED: the openssl command line is not installed; the registry tests did not run"
+        );
+    }
+    ok
+}
+
+/// A registry serving `storage` (which another registry may serve too), with `extra` config.
+fn start_on(dir: tempfile::TempDir, storage: &Path, extra: &str) -> Registry {
+    let port = free_port();
+    let config = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
+        storage.display()
+    );
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(&cfg, config).unwrap();
+    let child = Command::new(REGISTRY)
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reg = Registry {
+        child,
+        port,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reg
+}
+
+/// One plain HTTP/1.1 request; status, headers (lower-case names) and body.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let mut body = buf[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    (status, headers, body)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let nl = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[nl + 2..nl + 2 + n]);
+        b = &b[nl + 4 + n..];
+    }
+}
+
+fn header<'a>(h: &'a [(String, String)], name: &str) -> &'a str {
+    h.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap()
+}
+
+/// Uploads a blob (POST, then a monolithic PUT); its digest.
+fn push_blob(port: u16, repo: &str, data: &[u8]) -> String {
+    let digest = sha256_digest(data);
+    let (st, h, _) = http(
+        port,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/"),
+        &[],
+        b"",
+    );
+    assert_eq!(st, 202, "blob upload start");
+    let loc = header(&h, "location").to_string();
+    let path = match loc.find("/v2/") {
+        Some(i) => loc[i..].to_string(),
+        None => loc,
+    };
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (st, _, body) = http(
+        port,
+        "PUT",
+        &format!("{path}{sep}digest={digest}"),
+        &[("Content-Type", "application/octet-stream")],
+        data,
+    );
+    assert_eq!(st, 201, "blob upload: {}", String::from_utf8_lossy(&body));
+    digest
+}
+
+/// Pushes an OCI manifest under `tag`; its digest.
+fn push_manifest(port: u16, repo: &str, tag: &str, manifest: &serde_json::Value) -> String {
+    let bytes = serde_json::to_vec(manifest).unwrap();
+    let (st, h, body) = http(
+        port,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{tag}"),
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        &bytes,
+    );
+    assert_eq!(st, 201, "manifest push: {}", String::from_utf8_lossy(&body));
+    let d = header(&h, "docker-content-digest").to_string();
+    assert_eq!(d, sha256_digest(&bytes));
+    d
+}
+
+/// A tiny image of our own: a config blob and one layer; its manifest digest.
+fn push_image(port: u16, repo: &str, tag: &str, content: &str) -> String {
+    let layer = format!("layer of {content}").into_bytes();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [sha256_digest(&layer)]},
+        "config": {"Labels": {"content": content}}
+    }))
+    .unwrap();
+    let cd = push_blob(port, repo, &config);
+    let ld = push_blob(port, repo, &layer);
+    push_manifest(
+        port,
+        repo,
+        tag,
+        &serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": layer.len()}]
+        }),
+    )
+}
+
+/// cosign's simple-signing payload for `reference` at `digest`.
+fn payload(reference: &str, digest: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "critical": {
+            "identity": {"docker-reference": reference},
+            "image": {"docker-manifest-digest": digest},
+            "type": "cosign container image signature"
+        },
+        "optional": {"creator": "rampart tests"}
+    }))
+    .unwrap()
+}
+
+/// Pushes the `.sig` manifest for `image_digest` as cosign does: each layer a payload with
+/// its base64 signature in the annotation.
+fn push_signatures(port: u16, repo: &str, image_digest: &str, sigs: &[(Vec<u8>, Vec<u8>)]) {
+    let layers: Vec<_> = sigs
+        .iter()
+        .map(|(p, s)| (p.clone(), s.clone(), serde_json::Map::new()))
+        .collect();
+    push_signature_layers(port, repo, image_digest, &layers);
+}
+
+/// A payload, its signature, and the layer's other annotations.
+type SignatureLayer = (Vec<u8>, Vec<u8>, serde_json::Map<String, serde_json::Value>);
+
+/// [`push_signatures`] with more annotations per layer (certificate, chain, Rekor bundle).
+fn push_signature_layers(port: u16, repo: &str, image_digest: &str, sigs: &[SignatureLayer]) {
+    let config =
+        br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cd = push_blob(port, repo, config);
+    let layers: Vec<serde_json::Value> = sigs
+        .iter()
+        .map(|(payload, sig, extra)| {
+            let d = push_blob(port, repo, payload);
+            let mut annotations = extra.clone();
+            annotations.insert(
+                "dev.cosignproject.cosign/signature".into(),
+                base64::engine::general_purpose::STANDARD.encode(sig).into(),
+            );
+            serde_json::json!({
+                "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                "digest": d,
+                "size": payload.len(),
+                "annotations": annotations
+            })
+        })
+        .collect();
+    let tag = format!("{}.sig", image_digest.replacen(':', "-", 1));
+    push_manifest(
+        port,
+        repo,
+        &tag,
+        &serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": layers
+        }),
+    );
+}
+
+fn openssl(args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A key pair made by openssl: (private key path, public key PEM path).
+fn keypair(dir: &Path, name: &str, genpkey: &[&str]) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.key"));
+    let pubk = dir.join(format!("{name}.pub"));
+    let mut args = vec!["genpkey"];
+    args.extend_from_slice(genpkey);
+    args.extend_from_slice(&["-out", key.to_str().unwrap()]);
+    openssl(&args);
+    openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        pubk.to_str().unwrap(),
+    ]);
+    (key, pubk)
+}
+
+/// Signs with openssl: `dgst` for ECDSA and RSA, `pkeyutl -rawin` for Ed25519.
+fn sign(dir: &Path, key: &Path, data: &[u8], how: &[&str]) -> Vec<u8> {
+    let input = dir.join("payload.bin");
+    let out = dir.join("sig.bin");
+    std::fs::write(&input, data).unwrap();
+    let mut args: Vec<&str> = how.to_vec();
+    args.extend_from_slice(&[
+        "-inkey",
+        key.to_str().unwrap(),
+        "-in",
+        input.to_str().unwrap(),
+        "-out",
+        out.to_str().unwrap(),
+    ]);
+    if how.first() == Some(&"dgst") {
+        // dgst takes the key with -sign and the input last.
+        let mut a: Vec<&str> = how.to_vec();
+        a.extend_from_slice(&[
+            "-sign",
+            key.to_str().unwrap(),
+            "-out",
+            out.to_str().unwrap(),
+        ]);
+        a.push(input.to_str().unwrap());
+        args = a;
+    }
+    openssl(&args);
+    std::fs::read(&out).unwrap()
+}
+
+fn load_key(path: &Path) -> PublicKey {
+    PublicKey::from_pem(
+        path.file_name().unwrap().to_str().unwrap(),
+        &std::fs::read_to_string(path).unwrap(),
+    )
+    .unwrap()
+}
+
+fn insecure_client() -> Client {
+    Client::new(ClientOptions {
+        insecure: true,
+        timeout: Duration::from_secs(10),
+        ..ClientOptions::default()
+    })
+    .unwrap()
+}
+
+const P256: &[&str] = &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
+const SHA256: &[&str] = &["dgst", "-sha256"];
+
+#[tokio::test]
+async fn keys_of_every_kind_verify_and_their_failures_are_named() {
+    let Some(reg) = start("") else { return };
+    let p = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let repo = "acme/api";
+    let image = format!("127.0.0.1:{p}/{repo}:1.4");
+    let digest = push_image(p, repo, "1.4", "api");
+    let other = push_image(p, repo, "2.0", "other");
+    let client = insecure_client();
+
+    // Tags resolve to the manifest digest the registry computed.
+    let r = Reference::parse(&image).unwrap();
+    assert_eq!(client.resolve_digest(&r).await.unwrap(), digest);
+
+    // A good signature with each kind of key.
+    let kinds: &[(&str, &[&str], &[&str])] = &[
+        ("p256", P256, SHA256),
+        (
+            "p384",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+            &["dgst", "-sha384"],
+        ),
+        (
+            "ed25519",
+            &["-algorithm", "ed25519"],
+            &["pkeyutl", "-sign", "-rawin"],
+        ),
+        (
+            "rsa",
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            SHA256,
+        ),
+        (
+            "rsapss",
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            &[
+                "dgst",
+                "-sha256",
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                "rsa_pss_saltlen:digest",
+            ],
+        ),
+    ];
+    let mut keys = Vec::new();
+    for (name, gen_args, how) in kinds {
+        let (key, pubk) = keypair(d, name, gen_args);
+        let pl = payload(&format!("127.0.0.1:{p}/{repo}"), &digest);
+        let sig = sign(d, &key, &pl, how);
+        let tag = format!("k-{name}");
+        let dg = push_image(p, repo, &tag, name);
+        let pl = payload(&format!("127.0.0.1:{p}/{repo}"), &dg);
+        let sig2 = sign(d, &key, &pl, how);
+        push_signatures(p, repo, &dg, &[(pl, sig2)]);
+        let v = verify_image(
+            &client,
+            &format!("127.0.0.1:{p}/{repo}:{tag}"),
+            &[load_key(&pubk)],
+        )
+        .await;
+        assert_eq!(v.result, Ok(1), "{name}");
+        assert_eq!(v.digest.as_deref(), Some(dg.as_str()));
+        keys.push((key, pubk, sig));
+    }
+    let (p256_key, p256_pub, _) = &keys[0];
+    let (_, p384_pub, _) = &keys[1];
+
+    // Good: the image itself, signed with P-256.
+    let pl = payload(&format!("127.0.0.1:{p}/{repo}"), &digest);
+    let sig = sign(d, p256_key, &pl, SHA256);
+    push_signatures(p, repo, &digest, &[(pl.clone(), sig.clone())]);
+    let v = verify_image(&client, &image, &[load_key(p256_pub)]).await;
+    assert_eq!(v.result, Ok(1));
+    // By digest too.
+    let v = verify_image(
+        &client,
+        &format!("127.0.0.1:{p}/{repo}@{digest}"),
+        &[load_key(p256_pub)],
+    )
+    .await;
+    assert_eq!(v.result, Ok(1));
+
+    // Wrong key.
+    let v = verify_image(&client, &image, &[load_key(p384_pub)]).await;
+    assert_eq!(
+        v.result,
+        Err("signature 1: the signature does not verify with the key p384.pub".to_string())
+    );
+    // Any of several keys may have signed.
+    let v = verify_image(&client, &image, &[load_key(p384_pub), load_key(p256_pub)]).await;
+    assert_eq!(v.result, Ok(1));
+
+    // Tampered payload: the signature of the original over a changed payload.
+    let tampered_digest = push_image(p, repo, "tampered", "tampered");
+    let good = payload(&format!("127.0.0.1:{p}/{repo}"), &tampered_digest);
+    let sig_t = sign(d, p256_key, &good, SHA256);
+    let bad = payload(&format!("127.0.0.1:{p}/{repo}-evil"), &tampered_digest);
+    push_signatures(p, repo, &tampered_digest, &[(bad, sig_t)]);
+    let v = verify_image(
+        &client,
+        &format!("127.0.0.1:{p}/{repo}:tampered"),
+        &[load_key(p256_pub)],
+    )
+    .await;
+    assert_eq!(
+        v.result,
+        Err("signature 1: the signature does not verify with the key p256.pub".to_string())
+    );
+
+    // Digest mismatch: a valid signature for another image, stored under this one's tag.
+    let mismatch_digest = push_image(p, repo, "mismatch", "mismatch");
+    let for_other = payload(&format!("127.0.0.1:{p}/{repo}"), &other);
+    let sig_o = sign(d, p256_key, &for_other, SHA256);
+    push_signatures(p, repo, &mismatch_digest, &[(for_other, sig_o)]);
+    let v = verify_image(
+        &client,
+        &format!("127.0.0.1:{p}/{repo}:mismatch"),
+        &[load_key(p256_pub)],
+    )
+    .await;
+    assert_eq!(
+        v.result,
+        Err(format!(
+            "signature 1: the signature is for {other}, not for the image's digest {mismatch_digest}"
+        ))
+    );
+
+    // One bad and one good signature: the image verifies.
+    let both = push_image(p, repo, "both", "both");
+    let pl_both = payload(&format!("127.0.0.1:{p}/{repo}"), &both);
+    let sig_both = sign(d, p256_key, &pl_both, SHA256);
+    push_signatures(
+        p,
+        repo,
+        &both,
+        &[(pl.clone(), sig.clone()), (pl_both, sig_both)],
+    );
+    let v = verify_image(
+        &client,
+        &format!("127.0.0.1:{p}/{repo}:both"),
+        &[load_key(p256_pub)],
+    )
+    .await;
+    assert_eq!(v.result, Ok(1));
+
+    // Missing signature.
+    let v = verify_image(
+        &client,
+        &format!("127.0.0.1:{p}/{repo}:2.0"),
+        &[load_key(p256_pub)],
+    )
+    .await;
+    let hex = other.trim_start_matches("sha256:");
+    assert_eq!(
+        v.result,
+        Err(format!(
+            "no signatures found (no sha256-{hex}.sig manifest)"
+        ))
+    );
+
+    // A tag the registry does not have.
+    let v = verify_image(
+        &client,
+        &format!("127.0.0.1:{p}/{repo}:nope"),
+        &[load_key(p256_pub)],
+    )
+    .await;
+    assert_eq!(
+        v.result,
+        Err(format!("127.0.0.1:{p}/{repo}:nope: manifest unknown"))
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_registry_is_named() {
+    if !have_openssl() {
+        return;
+    }
+    let port = free_port();
+    let client = insecure_client();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, pubk) = keypair(dir.path(), "k", P256);
+    let v = verify_image(
+        &client,
+        &format!("127.0.0.1:{port}/acme/api:1.4"),
+        &[load_key(&pubk)],
+    )
+    .await;
+    let why = v.result.unwrap_err();
+    assert!(
+        why.starts_with(&format!(
+            "registry 127.0.0.1:{port} unreachable: client error (Connect)"
+        )),
+        "{why}"
+    );
+    assert!(why.contains("Connection refused"), "{why}");
+}
+
+#[tokio::test]
+async fn pins_tags_to_the_registry_digests_in_place() {
+    let Some(reg) = start("") else { return };
+    let p = reg.port;
+    let digest = push_image(p, "acme/web", "1.0", "web");
+    let text = format!(
+        "# keep me\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: \"127.0.0.1:{p}/acme/web:1.0\"  # the app\n"
+    );
+    let loaded = rampart_manifest::load_str("d.yaml", &text);
+    let uses = rampart_images::image_uses(&loaded.objects);
+    let client = insecure_client();
+    let mut digests = std::collections::HashMap::new();
+    for u in &uses {
+        let r = u.reference.as_ref().unwrap();
+        digests.insert(u.image.clone(), client.resolve_digest(r).await.unwrap());
+    }
+    let (edits, errors) = rampart_images::pin_edits("d.yaml", &text, &uses, &digests);
+    assert!(errors.is_empty());
+    let out = rampart_images::apply_edits(&text, &edits);
+    assert_eq!(
+        out,
+        text.replace("web:1.0\"", &format!("web:1.0@{digest}\""))
+    );
+}
+
+#[tokio::test]
+async fn tls_with_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let cert_path = dir.path().join("tls.crt");
+    let key_path = dir.path().join("tls.key");
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    // The same storage served by a plain-HTTP registry (to push) and a TLS one (to read).
+    let Some(plain) = start("") else { return };
+    let storage = plain._dir.path().join("data");
+    let tls = start_on(
+        tempfile::tempdir().unwrap(),
+        &storage,
+        &format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            cert_path.display(),
+            key_path.display()
+        ),
+    );
+    let tls_port = tls.port;
+    let digest = push_image(plain.port, "acme/tls", "1.0", "tls");
+    let r = Reference::parse(&format!("127.0.0.1:{tls_port}/acme/tls:1.0")).unwrap();
+
+    let trusted = Client::new(ClientOptions {
+        ca_pem: Some(ca.pem().into_bytes()),
+        timeout: Duration::from_secs(10),
+        credentials: Credentials::default(),
+        insecure: false,
+    })
+    .unwrap();
+    assert_eq!(trusted.resolve_digest(&r).await.unwrap(), digest);
+
+    let untrusted = Client::new(ClientOptions {
+        timeout: Duration::from_secs(10),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let e = untrusted.resolve_digest(&r).await.unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("registry 127.0.0.1:{tls_port} unreachable: "))
+            && e.contains("UnknownIssuer"),
+        "{e}"
+    );
+}
+
+/// A token service as Docker registry v2 token auth specifies it: `GET realm?scope=&service=`
+/// with basic credentials, answered with a JWT (ES256, `x5c` chain to the registry's
+/// `rootcertbundle`) granting the scopes asked for.
+struct TokenService {
+    port: u16,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn b64url(b: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn start_token_service(
+    signer_pkcs8: Vec<u8>,
+    leaf_der: Vec<u8>,
+    user: &'static str,
+    password: &'static str,
+) -> TokenService {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    std::thread::spawn(move || {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let key = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &signer_pkcs8,
+        )
+        .unwrap();
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        );
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 8192];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let line = req.lines().next().unwrap_or("").to_string();
+            seen.lock().unwrap().push(line.clone());
+            let authorized = req.lines().any(|l| {
+                l.to_ascii_lowercase().starts_with("authorization:") && l[14..].trim() == expected
+            });
+            if !authorized {
+                let _ = s.write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            }
+            let path = line.split(' ').nth(1).unwrap_or("");
+            let query = path.split_once('?').map_or("", |(_, q)| q);
+            let mut access = Vec::new();
+            for kv in query.split('&') {
+                if let Some(scope) = kv.strip_prefix("scope=") {
+                    let scope = scope.replace("%3A", ":").replace("%2F", "/");
+                    let parts: Vec<&str> = scope.split(':').collect();
+                    if parts.len() == 3 {
+                        access.push(serde_json::json!({
+                            "type": parts[0], "name": parts[1],
+                            "actions": parts[2].split(',').collect::<Vec<_>>()
+                        }));
+                    }
+                }
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let header = serde_json::json!({
+                "alg": "ES256", "typ": "JWT",
+                "x5c": [base64::engine::general_purpose::STANDARD.encode(&leaf_der)]
+            });
+            let claims = serde_json::json!({
+                "iss": "rampart-test-issuer", "sub": user, "aud": "rampart-test",
+                "exp": now + 300, "nbf": now - 10, "iat": now - 10, "jti": format!("t{now}"),
+                "access": access
+            });
+            let input = format!(
+                "{}.{}",
+                b64url(&serde_json::to_vec(&header).unwrap()),
+                b64url(&serde_json::to_vec(&claims).unwrap())
+            );
+            let sig = key.sign(&rng, input.as_bytes()).unwrap();
+            let body = serde_json::to_vec(&serde_json::json!({
+                "token": format!("{input}.{}", b64url(sig.as_ref()))
+            }))
+            .unwrap();
+            let _ = s.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            let _ = s.write_all(&body);
+        }
+    });
+    TokenService { port, requests }
+}
+
+#[tokio::test]
+async fn bearer_token_auth_with_docker_config_credentials() {
+    // Pushed through an open registry, read through one that demands tokens (same storage).
+    let Some(open) = start("") else { return };
+    let storage = open._dir.path().join("data");
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "rampart test token CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let signer = rcgen::KeyPair::generate().unwrap();
+    let mut leaf_params = rcgen::CertificateParams::new(vec!["token".to_string()]).unwrap();
+    leaf_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "rampart test token signer");
+    let leaf = leaf_params
+        .signed_by(&signer, &rcgen::Issuer::from_params(&ca_params, &ca_key))
+        .unwrap();
+    let bundle = dir.path().join("root.crt");
+    std::fs::write(&bundle, ca.pem()).unwrap();
+    let tokens = start_token_service(
+        signer.serialize_der(),
+        leaf.der().to_vec(),
+        "ci",
+        "s3cret-pw",
+    );
+    let secured = start_on(
+        tempfile::tempdir().unwrap(),
+        &storage,
+        &format!(
+            "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: rampart-test\n    issuer: rampart-test-issuer\n    rootcertbundle: {}\n",
+            tokens.port,
+            bundle.display()
+        ),
+    );
+    let sp = secured.port;
+    let digest = push_image(open.port, "acme/secure", "1.0", "secure");
+    let (key, pubk) = keypair(dir.path(), "p256", P256);
+    let pl = payload(&format!("127.0.0.1:{sp}/acme/secure"), &digest);
+    let sig = sign(dir.path(), &key, &pl, SHA256);
+    push_signatures(open.port, "acme/secure", &digest, &[(pl, sig)]);
+
+    // The registry itself refuses anonymous requests with a bearer challenge.
+    let (st, h, _) = http(sp, "GET", "/v2/acme/secure/manifests/1.0", &[], b"");
+    assert_eq!(st, 401);
+    assert_eq!(
+        header(&h, "www-authenticate"),
+        format!(
+            "Bearer realm=\"http://127.0.0.1:{}/token\",service=\"rampart-test\",scope=\"repository:acme/secure:pull\"",
+            tokens.port
+        )
+    );
+
+    // Credentials from docker's config.json: the token is fetched, the image verifies.
+    let config = format!(
+        r#"{{"auths": {{"127.0.0.1:{sp}": {{"auth": "{}"}}}}}}"#,
+        base64::engine::general_purpose::STANDARD.encode("ci:s3cret-pw")
+    );
+    let credentials = Credentials::from_docker_config("config.json", &config).unwrap();
+    let client = Client::new(ClientOptions {
+        insecure: true,
+        credentials,
+        timeout: Duration::from_secs(10),
+        ca_pem: None,
+    })
+    .unwrap();
+    let image = format!("127.0.0.1:{sp}/acme/secure:1.0");
+    let v = verify_image(&client, &image, &[load_key(&pubk)]).await;
+    assert_eq!(v.result, Ok(1));
+    assert_eq!(v.digest.as_deref(), Some(digest.as_str()));
+    let asked = tokens.requests.lock().unwrap().clone();
+    assert_eq!(
+        asked.first().map(String::as_str),
+        Some("GET /token?scope=repository%3Aacme%2Fsecure%3Apull&service=rampart-test HTTP/1.1")
+    );
+    // The token is reused for the signature manifest and the payload blob.
+    assert_eq!(asked.len(), 1, "{asked:?}");
+
+    // Without credentials the token service refuses, and the message says so.
+    let anonymous = insecure_client();
+    let v = verify_image(&anonymous, &image, &[load_key(&pubk)]).await;
+    assert_eq!(
+        v.result,
+        Err(format!(
+            "{image}: the token service http://127.0.0.1:{}/token answered 401 Unauthorized",
+            tokens.port
+        ))
+    );
+}
+
+/// A bcrypt htpasswd line made by Python's `crypt` (the registry accepts only bcrypt); `None`
+/// when this Python has no `crypt` module.
+fn htpasswd_line(user: &str, password: &str) -> Option<String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+            password,
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let hash = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && hash.starts_with("$2")).then(|| format!("{user}:{hash}\n"))
+}
+
+#[tokio::test]
+async fn basic_auth_with_htpasswd() {
+    let Some(line) = htpasswd_line("ci", "s3cret-pw") else {
+        eprintln!("SKIPPED: python3 with the crypt module is needed to write a bcrypt htpasswd");
+        return;
+    };
+    let Some(open) = start("") else { return };
+    let storage = open._dir.path().join("data");
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    std::fs::write(&htpasswd, line).unwrap();
+    let secured = start_on(
+        tempfile::tempdir().unwrap(),
+        &storage,
+        &format!(
+            "auth:\n  htpasswd:\n    realm: rampart-test\n    path: {}\n",
+            htpasswd.display()
+        ),
+    );
+    let digest = push_image(open.port, "acme/basic", "1.0", "basic");
+    let r = Reference::parse(&format!("127.0.0.1:{}/acme/basic:1.0", secured.port)).unwrap();
+    let client = |user: &str, password: &str| {
+        let mut credentials = Credentials::default();
+        credentials.insert(&format!("127.0.0.1:{}", secured.port), user, password);
+        Client::new(ClientOptions {
+            insecure: true,
+            credentials,
+            timeout: Duration::from_secs(10),
+            ca_pem: None,
+        })
+        .unwrap()
+    };
+    assert_eq!(
+        client("ci", "s3cret-pw").resolve_digest(&r).await.unwrap(),
+        digest
+    );
+    assert_eq!(
+        client("ci", "wrong")
+            .resolve_digest(&r)
+            .await
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "{r}: access denied (401 Unauthorized); check the credentials in docker's config.json"
+        )
+    );
+    assert_eq!(
+        insecure_client()
+            .resolve_digest(&r)
+            .await
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "{r}: the registry asks for credentials and none are configured for 127.0.0.1:{}",
+            secured.port
+        )
+    );
+}
+
+/// A Fulcio-like CA (root and intermediate) made by rcgen.
+struct Fulcio {
+    root_params: rcgen::CertificateParams,
+    root_key: rcgen::KeyPair,
+    root: rcgen::Certificate,
+    inter_params: rcgen::CertificateParams,
+    inter_key: rcgen::KeyPair,
+    inter: rcgen::Certificate,
+}
+
+fn fulcio(name: &str) -> Fulcio {
+    let ca_params = |cn: &str| {
+        let mut p = rcgen::CertificateParams::default();
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        p.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        p.not_before = rcgen::date_time_ymd(2019, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2035, 1, 1);
+        p
+    };
+    let root_key = rcgen::KeyPair::generate().unwrap();
+    let root_params = ca_params(&format!("{name} root"));
+    let root = root_params.self_signed(&root_key).unwrap();
+    let inter_key = rcgen::KeyPair::generate().unwrap();
+    let inter_params = ca_params(&format!("{name} intermediate"));
+    let inter = inter_params
+        .signed_by(
+            &inter_key,
+            &rcgen::Issuer::from_params(&root_params, &root_key),
+        )
+        .unwrap();
+    Fulcio {
+        root_params,
+        root_key,
+        root,
+        inter_params,
+        inter_key,
+        inter,
+    }
+}
+
+/// A Fulcio-style signing certificate valid on 2020-01-01: SAN e-mail, code signing, OIDC
+/// issuer extension (v1, raw string); its PEM and the private key's PEM.
+fn leaf(ca: &Fulcio, email: &str, issuer: &str) -> (String, String) {
+    let _ = (&ca.root_params, &ca.root_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::default();
+    p.subject_alt_names = vec![rcgen::SanType::Rfc822Name(email.try_into().unwrap())];
+    p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
+    p.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+        &[1, 3, 6, 1, 4, 1, 57264, 1, 1],
+        issuer.as_bytes().to_vec(),
+    )];
+    p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    p.not_after = rcgen::date_time_ymd(2020, 1, 2);
+    let cert = p
+        .signed_by(
+            &key,
+            &rcgen::Issuer::from_params(&ca.inter_params, &ca.inter_key),
+        )
+        .unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+#[tokio::test]
+async fn keyless_signatures_against_a_trusted_root() {
+    use rampart_images::keyless::{Identity, KeylessPolicy, Matcher, TrustedRoot};
+    use rampart_images::{Policy, verify_image_with};
+    let Some(reg) = start("") else { return };
+    let p = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ca = fulcio("fulcio");
+    let other_ca = fulcio("other");
+    // The Rekor log key, made by openssl.
+    let (rekor_key, _) = keypair(d, "rekor", P256);
+    let spki_path = d.join("rekor.der");
+    openssl(&[
+        "pkey",
+        "-in",
+        rekor_key.to_str().unwrap(),
+        "-pubout",
+        "-outform",
+        "DER",
+        "-out",
+        spki_path.to_str().unwrap(),
+    ]);
+    let spki = std::fs::read(&spki_path).unwrap();
+    let log_id_hex = sha256_digest(&spki)
+        .trim_start_matches("sha256:")
+        .to_string();
+    let log_id: Vec<u8> = (0..log_id_hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&log_id_hex[i..i + 2], 16).unwrap())
+        .collect();
+    let std_b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let trusted = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [{
+            "baseUrl": "https://rekor.example",
+            "hashAlgorithm": "SHA2_256",
+            "publicKey": {"rawBytes": std_b64(&spki), "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": {"start": "2019-01-01T00:00:00Z"}},
+            "logId": {"keyId": std_b64(&log_id)}
+        }],
+        "certificateAuthorities": [{
+            "subject": {"organization": "test", "commonName": "fulcio"},
+            "uri": "https://fulcio.example",
+            "certChain": {"certificates": [{"rawBytes": std_b64(ca.inter.der())}, {"rawBytes": std_b64(ca.root.der())}]},
+            "validFor": {"start": "2019-01-01T00:00:00Z"}
+        }],
+        "ctlogs": [],
+        "timestampAuthorities": []
+    });
+    let root = TrustedRoot::from_json("trusted_root.json", &trusted.to_string()).unwrap();
+    let policy = |subject: Matcher| Policy {
+        keys: Vec::new(),
+        keyless: Some(KeylessPolicy {
+            root: root.clone(),
+            identities: vec![Identity {
+                subject,
+                issuer: Matcher::Exact("https://issuer.example".into()),
+            }],
+        }),
+    };
+    let exact = policy(Matcher::Exact("dev@acme.example".into()));
+
+    // Signs the image at `tag` keylessly: openssl signs the payload with the certificate's key
+    // and the SET with the log's key; `integrated` is the log time, `tamper` alters the SET's
+    // payload after signing.
+    let sign_keyless = |tag: &str, ca: &Fulcio, email: &str, integrated: u64, tamper: bool| {
+        let digest = push_image(p, "acme/kl", tag, tag);
+        let (cert_pem, key_pem) = leaf(ca, email, "https://issuer.example");
+        let key_path = d.join(format!("{tag}.key"));
+        std::fs::write(&key_path, key_pem).unwrap();
+        let pl = payload(&format!("127.0.0.1:{p}/acme/kl"), &digest);
+        let sig = sign(d, &key_path, &pl, SHA256);
+        let body = serde_json::json!({
+            "apiVersion": "0.0.1", "kind": "hashedrekord",
+            "spec": {
+                "data": {"hash": {"algorithm": "sha256", "value": sha256_digest(&pl).trim_start_matches("sha256:")}},
+                "signature": {"content": std_b64(&sig), "publicKey": {"content": std_b64(cert_pem.as_bytes())}}
+            }
+        });
+        let body_b64 = std_b64(body.to_string().as_bytes());
+        let canonical = format!(
+            "{{\"body\":\"{body_b64}\",\"integratedTime\":{integrated},\"logID\":\"{log_id_hex}\",\"logIndex\":42}}"
+        );
+        let set = sign(d, &rekor_key, canonical.as_bytes(), SHA256);
+        let bundle = serde_json::json!({
+            "SignedEntryTimestamp": std_b64(&set),
+            "Payload": {"body": body_b64, "integratedTime": integrated, "logIndex": if tamper { 43 } else { 42 }, "logID": log_id_hex}
+        });
+        let mut extra = serde_json::Map::new();
+        extra.insert("dev.sigstore.cosign/certificate".into(), cert_pem.into());
+        extra.insert(
+            "dev.sigstore.cosign/chain".into(),
+            format!("{}{}", ca.inter.pem(), ca.root.pem()).into(),
+        );
+        extra.insert(
+            "dev.sigstore.cosign/bundle".into(),
+            bundle.to_string().into(),
+        );
+        push_signature_layers(p, "acme/kl", &digest, &[(pl, sig, extra)]);
+        format!("127.0.0.1:{p}/acme/kl:{tag}")
+    };
+    let in_validity = 1_577_880_000; // 2020-01-01T12:00:00Z
+    let client = insecure_client();
+
+    let good = sign_keyless("good", &ca, "dev@acme.example", in_validity, false);
+    assert_eq!(
+        verify_image_with(&client, &good, &exact).await.result,
+        Ok(1)
+    );
+    let re = policy(Matcher::regex(r".*@acme\.example").unwrap());
+    assert_eq!(verify_image_with(&client, &good, &re).await.result, Ok(1));
+
+    // Wrong identity.
+    let ops = policy(Matcher::Exact("ops@acme.example".into()));
+    assert_eq!(
+        verify_image_with(&client, &good, &ops).await.result,
+        Err("signature 1: the certificate's identity \"dev@acme.example\" from issuer \"https://issuer.example\" is not \"ops@acme.example\" from \"https://issuer.example\"".to_string())
+    );
+
+    // Expired certificate: logged after its notAfter.
+    let expired = sign_keyless("expired", &ca, "dev@acme.example", 1_578_000_000, false);
+    let why = verify_image_with(&client, &expired, &exact)
+        .await
+        .result
+        .unwrap_err();
+    assert!(
+        why.starts_with("signature 1: the certificate does not chain to a Fulcio CA of the trusted root at the time it was logged (1578000000): CertExpired"),
+        "{why}"
+    );
+
+    // A certificate from a CA the trusted root does not hold.
+    let rogue = sign_keyless("rogue", &other_ca, "dev@acme.example", in_validity, false);
+    let why = verify_image_with(&client, &rogue, &exact)
+        .await
+        .result
+        .unwrap_err();
+    assert!(
+        why.starts_with("signature 1: the certificate does not chain to a Fulcio CA of the trusted root at the time it was logged (1577880000): UnknownIssuer"),
+        "{why}"
+    );
+
+    // A tampered Rekor bundle.
+    let tampered = sign_keyless("tampered", &ca, "dev@acme.example", in_validity, true);
+    assert_eq!(
+        verify_image_with(&client, &tampered, &exact).await.result,
+        Err(
+            "signature 1: the Rekor signed entry timestamp does not verify with the log's key"
+                .to_string()
+        )
+    );
+}
+
+/// Pushes cosign's `.att` manifest for `image_digest`: one DSSE envelope per layer.
+fn push_attestations(port: u16, repo: &str, image_digest: &str, envelopes: &[Vec<u8>]) {
+    let config =
+        br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cd = push_blob(port, repo, config);
+    let layers: Vec<serde_json::Value> = envelopes
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "mediaType": "application/vnd.dsse.envelope.v1+json",
+                "digest": push_blob(port, repo, e),
+                "size": e.len(),
+                "annotations": {"predicateType": "https://slsa.dev/provenance/v1"}
+            })
+        })
+        .collect();
+    let tag = format!("{}.att", image_digest.replacen(':', "-", 1));
+    push_manifest(
+        port,
+        repo,
+        &tag,
+        &serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": layers
+        }),
+    );
+}
+
+#[tokio::test]
+async fn attestations_in_dsse_envelopes() {
+    use rampart_images::verify_attestations;
+    let Some(reg) = start("") else { return };
+    let p = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, pubk) = keypair(d, "att", P256);
+    let (_, other_pub) = keypair(d, "other", P256);
+    let std_b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    // An envelope signed by openssl over DSSE's PAE, written out here by hand.
+    let envelope = |subject_digest: &str, predicate: &str| {
+        let statement = serde_json::to_vec(&serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": format!("127.0.0.1:{p}/acme/att"), "digest": {"sha256": subject_digest.trim_start_matches("sha256:")}}],
+            "predicateType": predicate,
+            "predicate": {"buildDefinition": {"buildType": "https://example.com/build"}}
+        }))
+        .unwrap();
+        let ty = "application/vnd.in-toto+json";
+        let mut pae = format!("DSSEv1 {} {ty} {} ", ty.len(), statement.len()).into_bytes();
+        pae.extend_from_slice(&statement);
+        let sig = sign(d, &key, &pae, SHA256);
+        serde_json::to_vec(&serde_json::json!({
+            "payloadType": ty,
+            "payload": std_b64(&statement),
+            "signatures": [{"keyid": "", "sig": std_b64(&sig)}]
+        }))
+        .unwrap()
+    };
+    let slsa = "https://slsa.dev/provenance/v1";
+    let digest = push_image(p, "acme/att", "1.0", "att");
+    let other = push_image(p, "acme/att", "2.0", "other");
+    push_attestations(p, "acme/att", &digest, &[envelope(&digest, slsa)]);
+    let client = insecure_client();
+    let image = format!("127.0.0.1:{p}/acme/att:1.0");
+
+    let v = verify_attestations(&client, &image, &[load_key(&pubk)], Some(slsa)).await;
+    assert_eq!(v.result, Ok(1));
+    let v = verify_attestations(&client, &image, &[load_key(&pubk)], None).await;
+    assert_eq!(v.result, Ok(1));
+    let v = verify_attestations(
+        &client,
+        &image,
+        &[load_key(&pubk)],
+        Some("https://spdx.dev/Document"),
+    )
+    .await;
+    assert_eq!(
+        v.result,
+        Err("attestation 1: the predicateType is \"https://slsa.dev/provenance/v1\", not \"https://spdx.dev/Document\"".to_string())
+    );
+    let v = verify_attestations(&client, &image, &[load_key(&other_pub)], None).await;
+    assert_eq!(
+        v.result,
+        Err("attestation 1: no envelope signature verifies with the key other.pub".to_string())
+    );
+
+    // A statement about another image, stored under this one.
+    let mism = push_image(p, "acme/att", "mism", "mism");
+    push_attestations(p, "acme/att", &mism, &[envelope(&other, slsa)]);
+    let v = verify_attestations(
+        &client,
+        &format!("127.0.0.1:{p}/acme/att:mism"),
+        &[load_key(&pubk)],
+        None,
+    )
+    .await;
+    assert_eq!(
+        v.result,
+        Err(format!(
+            "attestation 1: the statement's subjects do not include the image's digest {mism}"
+        ))
+    );
+
+    // None at all.
+    let v = verify_attestations(
+        &client,
+        &format!("127.0.0.1:{p}/acme/att:2.0"),
+        &[load_key(&pubk)],
+        None,
+    )
+    .await;
+    let hex = other.trim_start_matches("sha256:");
+    assert_eq!(
+        v.result,
+        Err(format!(
+            "no attestations found (no sha256-{hex}.att manifest)"
+        ))
+    );
+}
