@@ -33,6 +33,8 @@ fn builtin() -> Vec<CheckInfo> {
     cis.sort_by(|a, b| (a.origin, &a.slug).cmp(&(b.origin, &b.slug)));
     all.extend(cis);
     all.extend(rampart_paths::checks());
+    all.extend(rampart_kyverno::checks());
+    all.extend(rampart_images::checks());
     all
 }
 

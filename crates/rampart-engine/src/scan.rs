@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// What a scan runs, beyond the catalog and its configuration.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ScanOptions {
     /// Pod Security Standards level and version to report violations of.
     pub pss: Option<rampart_pss::Policy>,
@@ -20,6 +20,12 @@ pub struct ScanOptions {
     pub cis: rampart_cis::Options,
     /// Gatekeeper, ValidatingAdmissionPolicy and their bindings, applied to every object.
     pub policies: Option<rampart_policy::PolicySet>,
+    /// Kyverno ClusterPolicies, Policies and CEL policies, applied to every object.
+    pub kyverno: Option<rampart_kyverno::PolicySet>,
+    /// Errors of the Kyverno policies (reported as input errors; the rest still apply).
+    pub kyverno_errors: Vec<InputError>,
+    /// A Trivy report whose vulnerabilities are attached to the workloads running each image.
+    pub trivy: Option<rampart_images::TrivyReport>,
     /// Namespace of namespaced objects that name none (`-n`).
     pub namespace: Option<String>,
     /// Largest input read, in bytes.
@@ -50,7 +56,8 @@ struct FileScan {
     /// Its objects, slim unless policies need them whole.
     objects: Vec<Object>,
     refs: Vec<(Arc<ObjectRef>, Arc<str>)>,
-    idents: Vec<(Arc<ObjectRef>, rampart_core::Location)>,
+    /// Each object's (line, column), in the order of `refs`.
+    positions: Vec<(u32, u32)>,
     findings: Vec<Finding>,
     errors: Vec<InputError>,
     skipped: Vec<InputError>,
@@ -90,7 +97,7 @@ pub fn scan(paths: &[PathBuf], catalog: &Catalog, opts: &ScanOptions) -> ScanOut
     let n_objects = parts.iter().map(|p| p.objects.len()).sum();
     let n_findings = parts.iter().map(|p| p.findings.len()).sum::<usize>();
     let mut objects = Vec::with_capacity(n_objects);
-    let mut idents = Vec::with_capacity(n_objects);
+    let mut positions = Vec::with_capacity(n_objects);
     out.objects.reserve(n_objects);
     // Room for the findings across objects too, so adding them never moves the list; pages
     // of it that are never written are never resident.
@@ -101,13 +108,21 @@ pub fn scan(paths: &[PathBuf], catalog: &Catalog, opts: &ScanOptions) -> ScanOut
         }
         objects.extend(part.objects);
         out.objects.extend(part.refs);
-        idents.extend(part.idents);
+        positions.extend(part.positions);
         findings.extend(part.findings);
         errors.extend(part.errors);
         out.skipped.extend(part.skipped);
     }
     tracing::debug!(objects = objects.len(), findings = findings.len(), elapsed = ?t0.elapsed(), rss_mib = rss_mib(), "loaded and checked");
-    finish(objects, idents, catalog, opts, &mut findings, &mut errors);
+    finish(
+        objects,
+        &out.objects,
+        &positions,
+        catalog,
+        opts,
+        &mut findings,
+        &mut errors,
+    );
     tracing::debug!(elapsed = ?t0.elapsed(), rss_mib = rss_mib(), "analyzed and sorted");
     out.findings = findings;
     out.errors = errors;
@@ -136,16 +151,24 @@ pub fn scan_objects(loaded: Vec<Object>, catalog: &Catalog, opts: &ScanOptions) 
         })
         .collect();
     let mut out = ScanOutput::default();
-    let (mut objects, mut idents, mut findings, mut errors) =
+    let (mut objects, mut positions, mut findings, mut errors) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for part in parts {
         objects.extend(part.objects);
         out.objects.extend(part.refs);
-        idents.extend(part.idents);
+        positions.extend(part.positions);
         findings.extend(part.findings);
         errors.extend(part.errors);
     }
-    finish(objects, idents, catalog, opts, &mut findings, &mut errors);
+    finish(
+        objects,
+        &out.objects,
+        &positions,
+        catalog,
+        opts,
+        &mut findings,
+        &mut errors,
+    );
     out.findings = findings;
     out.errors = errors;
     out
@@ -167,8 +190,23 @@ fn check_file(
     crate::apply_config(&mut cis, catalog.config());
     part.findings.extend(cis);
     part.errors.extend(cis_errors);
+    if let Some(report) = &opts.trivy {
+        let mut vulns = rampart_images::trivy_findings(&objects, report);
+        crate::apply_config(&mut vulns, catalog.config());
+        part.findings.extend(vulns);
+    }
     for o in objects {
         part.findings.extend(catalog.check_object(&o));
+        if let Some(set) = &opts.kyverno {
+            let info = rampart_kyverno::AdmissionInfo::default();
+            let mut found: Vec<Finding> = set
+                .evaluate(&o.value, &info)
+                .iter()
+                .filter_map(|r| r.to_finding(&o))
+                .collect();
+            crate::apply_config(&mut found, catalog.config());
+            part.findings.extend(found);
+        }
         if let Some(policy) = opts.pss
             && let Some(v) = rampart_pss::evaluate_object(policy, &o.value)
         {
@@ -177,7 +215,7 @@ fn check_file(
             part.findings.extend(pss);
         }
         part.refs.push((o.object_ref(), o.file.clone()));
-        part.idents.push((o.object_ref(), o.location("")));
+        part.positions.push((o.pos.line, o.pos.col));
         part.objects.push(if keep_whole { o } else { o.slim() });
     }
 }
@@ -185,14 +223,16 @@ fn check_file(
 /// The analyses across objects, then the sort.
 fn finish(
     objects: Vec<Object>,
-    idents: Vec<(Arc<ObjectRef>, rampart_core::Location)>,
+    refs: &[(Arc<ObjectRef>, Arc<str>)],
+    positions: &[(u32, u32)],
     catalog: &Catalog,
     opts: &ScanOptions,
     findings: &mut Vec<Finding>,
     errors: &mut Vec<InputError>,
 ) {
     findings.extend(across_findings(catalog, &objects));
-    let mut dups = crate::duplicate_findings(&rampart_manifest::duplicates_of(idents));
+    errors.extend(opts.kyverno_errors.iter().cloned());
+    let mut dups = crate::duplicate_findings(&rampart_manifest::duplicates_in(refs, positions));
     crate::apply_config(&mut dups, catalog.config());
     findings.extend(dups);
     if let Some(set) = &opts.policies {

@@ -283,6 +283,11 @@ impl PolicySet {
         (set, errors)
     }
 
+    /// Whether no policy was loaded.
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
     /// Evaluates every policy on a resource.
     pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
         self.policies

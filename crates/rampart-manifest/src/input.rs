@@ -160,29 +160,77 @@ pub fn duplicates<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Vec<Dupl
 
 /// [`duplicates`] over identities and locations already taken from the objects.
 pub fn duplicates_of(
-    mut all: Vec<(std::sync::Arc<rampart_core::ObjectRef>, Location)>,
+    all: Vec<(std::sync::Arc<rampart_core::ObjectRef>, Location)>,
 ) -> Vec<Duplicate> {
-    all.retain(|(r, _)| !r.name.is_empty() && !r.kind.is_empty());
-    all.sort_by(|a, b| (&*a.1.file, a.1.line, a.1.column).cmp(&(&*b.1.file, b.1.line, b.1.column)));
-    let mut seen: std::collections::HashMap<(String, String, Option<String>, String), Location> =
+    let (refs, positions): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .map(|(r, l)| ((r, l.file), (l.line, l.column)))
+        .unzip();
+    duplicates_in(&refs, &positions)
+}
+
+/// [`duplicates`] over each object's identity and file, and its (line, column) at the same
+/// index. Only objects whose key is taken twice are sorted and copied, so a large input with no
+/// repeats costs one hash lookup per object and no allocation per object.
+pub fn duplicates_in(
+    refs: &[(std::sync::Arc<rampart_core::ObjectRef>, std::sync::Arc<str>)],
+    positions: &[(u32, u32)],
+) -> Vec<Duplicate> {
+    type Key<'a> = (&'a str, &'a str, Option<&'a str>, &'a str);
+    let mut first: std::collections::HashMap<Key<'_>, usize> =
+        std::collections::HashMap::with_capacity(refs.len());
+    let mut repeats: std::collections::HashMap<usize, Vec<usize>> =
         std::collections::HashMap::new();
-    let mut out = Vec::new();
-    for (r, loc) in all {
-        let group = r
-            .api_version
-            .rsplit_once('/')
-            .map_or("", |(g, _)| g)
-            .to_string();
-        let key = (group, r.kind.clone(), r.namespace.clone(), r.name.clone());
-        match seen.get(&key) {
-            Some(first) => out.push(Duplicate {
-                object: r,
-                first: first.clone(),
-                again: loc,
-            }),
+    for (i, (r, _)) in refs.iter().enumerate() {
+        if r.name.is_empty() || r.kind.is_empty() {
+            continue;
+        }
+        let group = r.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let key = (
+            group,
+            r.kind.as_str(),
+            r.namespace.as_deref(),
+            r.name.as_str(),
+        );
+        match first.get(&key) {
+            Some(&f) => repeats.entry(f).or_default().push(i),
             None => {
-                seen.insert(key, loc);
+                first.insert(key, i);
             }
+        }
+    }
+    let at = |i: usize| -> Option<(Location, std::sync::Arc<rampart_core::ObjectRef>)> {
+        let (r, file) = refs.get(i)?;
+        let (line, column) = positions.get(i).copied().unwrap_or((0, 0));
+        Some((
+            Location {
+                file: file.clone(),
+                line,
+                column,
+                pointer: String::new(),
+                template: None,
+            },
+            r.clone(),
+        ))
+    };
+    let mut out = Vec::new();
+    for (f, more) in repeats {
+        // the first definition is the one with the smallest (file, line, column)
+        let mut defs: Vec<(Location, std::sync::Arc<rampart_core::ObjectRef>)> =
+            std::iter::once(f).chain(more).filter_map(at).collect();
+        defs.sort_by(|a, b| {
+            (&*a.0.file, a.0.line, a.0.column).cmp(&(&*b.0.file, b.0.line, b.0.column))
+        });
+        let mut it = defs.into_iter();
+        let Some((first_loc, _)) = it.next() else {
+            continue;
+        };
+        for (again, object) in it {
+            out.push(Duplicate {
+                object,
+                first: first_loc.clone(),
+                again,
+            });
         }
     }
     out

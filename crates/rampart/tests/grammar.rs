@@ -40,6 +40,10 @@ const REPORTING: &[&[&str]] = &[
     &["audit", "level"],
     &["audit", "lint"],
     &["policy", "eval"],
+    &["policy", "test"],
+    &["policy", "apply"],
+    &["images", "list"],
+    &["images", "verify"],
 ];
 
 #[test]

@@ -18,6 +18,7 @@ pub struct Args {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Format {
+    #[value(alias = "txt")]
     Text,
     Json,
 }
@@ -144,14 +145,17 @@ impl KeylessArgs {
 enum Command {
     /// List every image of the manifests' containers, init and ephemeral containers: its
     /// normalised reference, where it is used, pinned to a digest or not.
+    #[command(after_help = crate::cmd::EXIT_LISTING)]
     List {
-        #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+        /// Output format: text or json.
+        #[arg(long = "format", short = 'o', visible_alias = "output", value_enum, default_value_t = Format::Text)]
         output: Format,
         #[command(flatten)]
         input: super::input::Input,
     },
     /// Rewrite image tags to the digests the registry resolves them to, in the files
     /// themselves (comments and layout kept).
+    #[command(after_help = crate::cmd::EXIT_RUN)]
     Pin {
         /// Show the changes as a diff; write nothing.
         #[arg(long)]
@@ -163,6 +167,7 @@ enum Command {
     },
     /// Verify images' cosign signatures with public keys or keylessly (Fulcio certificate,
     /// Rekor bundle, offline against a trusted root); exit 1 when one does not verify.
+    #[command(after_help = crate::cmd::EXIT_ANSWER)]
     Verify {
         /// Images to verify (tags are resolved to digests).
         #[arg(value_name = "IMAGE", required = true)]
@@ -173,14 +178,17 @@ enum Command {
         key: Vec<PathBuf>,
         #[command(flatten)]
         keyless: KeylessArgs,
-        #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+        /// Output format: text or json.
+        #[arg(long = "format", short = 'o', visible_alias = "output", value_enum, default_value_t = Format::Text)]
         output: Format,
         #[command(flatten)]
         registry: RegistryArgs,
     },
     /// Verify images' cosign attestations (in-toto statements in DSSE envelopes, tag
     /// `sha256-<hex>.att`) with public keys; exit 1 when one has none that verifies.
+    #[command(after_help = crate::cmd::EXIT_ANSWER)]
     VerifyAttestation {
+        /// Images whose attestations to verify (tags are resolved to digests).
         #[arg(value_name = "IMAGE", required = true)]
         images: Vec<String>,
         /// A PEM public key (repeatable).
@@ -189,7 +197,8 @@ enum Command {
         /// The predicateType required, e.g. https://slsa.dev/provenance/v1.
         #[arg(long = "type", value_name = "URI")]
         predicate_type: Option<String>,
-        #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+        /// Output format: text or json.
+        #[arg(long = "format", short = 'o', visible_alias = "output", value_enum, default_value_t = Format::Text)]
         output: Format,
         #[command(flatten)]
         registry: RegistryArgs,

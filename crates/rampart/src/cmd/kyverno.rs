@@ -11,13 +11,15 @@ use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
+    #[value(alias = "txt")]
     Text,
     Json,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format: text (a table as `kyverno test` prints it) or json.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
     format: Format,
     /// Also list the rows that agree with their expectation.
     #[arg(short, long)]
@@ -41,7 +43,8 @@ pub struct ApplyArgs {
     /// A Kyverno `Values` file: variables, per-rule and per-resource values, namespace labels.
     #[arg(long = "values", value_name = "FILE")]
     values: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format: text (a table as `kyverno test` prints it) or json.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
     format: Format,
 }
 

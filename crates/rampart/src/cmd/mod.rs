@@ -30,3 +30,6 @@ pub const EXIT_FOUND: &str = "Exit status: 0 nothing found; 1 something found (t
      or input errors and nothing found.";
 /// Exit status of commands that run or write files.
 pub const EXIT_RUN: &str = "Exit status: 0 success; 2 usage, input or runtime errors.";
+/// Exit status of `policy test`.
+pub const EXIT_TEST: &str = "Exit status: 0 every result as the test files expect; 1 a result differs; 2 usage or \
+     input errors.";

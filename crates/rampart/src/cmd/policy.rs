@@ -24,8 +24,10 @@ enum Command {
     #[command(after_help = crate::cmd::EXIT_FOUND)]
     Verify(VerifyArgs),
     /// Run Kyverno `kyverno-test.yaml` files found below the given directories, as `kyverno test`.
+    #[command(after_help = crate::cmd::EXIT_TEST)]
     Test(super::kyverno::TestArgs),
     /// Apply Kyverno policies to resources, as `kyverno apply`.
+    #[command(after_help = crate::cmd::EXIT_FOUND)]
     Apply(super::kyverno::ApplyArgs),
 }
 

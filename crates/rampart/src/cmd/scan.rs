@@ -41,9 +41,13 @@ pub struct Args {
     #[arg(long)]
     pub pss_level: Option<String>,
     /// Gatekeeper ConstraintTemplates and Constraints, ValidatingAdmissionPolicies and their
-    /// bindings (files or directories) to apply to the manifests too.
+    /// bindings, and Kyverno policies (files or directories) to apply to the manifests too.
     #[arg(long)]
     pub policies: Vec<PathBuf>,
+    /// A Trivy JSON report (schema version 2, images or cluster): each image's vulnerabilities
+    /// are reported on the workloads that run it.
+    #[arg(long, value_name = "FILE")]
+    pub trivy: Option<PathBuf>,
     /// Kubernetes version to judge against: API versions removed by then, and the control-plane
     /// and kubelet defaults that apply to absent flags (default: the newest supported).
     #[arg(long, value_name = "1.N")]
@@ -124,10 +128,38 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         Some(rampart_policy::PolicySet::load(&args.policies)?)
     };
+    // the same paths may hold Kyverno policies: they run beside the catalog
+    let (kyverno, kyverno_errors) = if args.policies.is_empty() {
+        (None, Vec::new())
+    } else {
+        let (set, errs) = rampart_kyverno::PolicySet::load(&args.policies);
+        let errs = errs
+            .into_iter()
+            .map(|e| match e {
+                rampart_kyverno::KyvernoError::Input(i) => i,
+                rampart_kyverno::KyvernoError::Policy { pos, .. } => pos,
+            })
+            .collect();
+        ((!set.is_empty()).then_some(set), errs)
+    };
+    let trivy = match &args.trivy {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(
+                rampart_images::parse_report(&path.display().to_string(), &text)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            )
+        }
+    };
     let opts = rampart_engine::ScanOptions {
         pss,
         cis,
         policies,
+        kyverno,
+        kyverno_errors,
+        trivy,
         namespace: args.input.namespace.clone(),
         max_file_size: args.max_file_size.saturating_mul(1024 * 1024),
         keep_text: matches!(format, Format::Text),

@@ -1,0 +1,159 @@
+//! Kyverno policies and Trivy reports run inside `rampart scan`, beside the catalog.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const POD: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop}
+spec:
+  containers:
+  - name: app
+    image: nginx:1.27
+";
+
+const POLICY: &str = "apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: require-team-label}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: team
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    validate:
+      message: every pod names its team
+      pattern:
+        metadata:
+          labels:
+            team: '?*'
+";
+
+fn findings(out: &std::process::Output) -> Vec<Value> {
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    doc["findings"].as_array().cloned().unwrap()
+}
+
+#[test]
+fn kyverno_policies_report_beside_the_catalog() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("pod.yaml"), POD).unwrap();
+    std::fs::create_dir(d.path().join("policies")).unwrap();
+    std::fs::write(d.path().join("policies/team.yaml"), POLICY).unwrap();
+    let out = Command::cargo_bin("rampart")
+        .unwrap()
+        .current_dir(d.path())
+        .args([
+            "scan",
+            "--no-config",
+            "-o",
+            "json",
+            "--policies",
+            "policies",
+            "pod.yaml",
+        ])
+        .output()
+        .unwrap();
+    let f = findings(&out);
+    let k: Vec<&Value> = f
+        .iter()
+        .filter(|f| f["check"] == "kyverno-policy-violation")
+        .collect();
+    assert_eq!(k.len(), 1, "{f:#?}");
+    let msg = k[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("require-team-label") && msg.contains("team"),
+        "{msg}"
+    );
+    assert_eq!(k[0]["file"], "pod.yaml");
+    // the catalog still runs
+    assert!(
+        f.iter().any(|f| f["check"] == "missing-memory-limit"),
+        "{f:#?}"
+    );
+
+    // a labelled pod passes the policy
+    std::fs::write(
+        d.path().join("pod.yaml"),
+        POD.replace("namespace: shop}", "namespace: shop, labels: {team: a}}"),
+    )
+    .unwrap();
+    let out = Command::cargo_bin("rampart")
+        .unwrap()
+        .current_dir(d.path())
+        .args([
+            "scan",
+            "--no-config",
+            "-o",
+            "json",
+            "--policies",
+            "policies",
+            "pod.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !findings(&out)
+            .iter()
+            .any(|f| f["check"] == "kyverno-policy-violation")
+    );
+}
+
+#[test]
+fn trivy_vulnerabilities_are_attached_to_the_workloads_running_the_image() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("pod.yaml"), POD).unwrap();
+    let report = serde_json::json!({
+        "SchemaVersion": 2,
+        "ArtifactName": "nginx:1.27",
+        "ArtifactType": "container_image",
+        "Results": [{
+            "Target": "nginx:1.27 (debian 12.8)",
+            "Class": "os-pkgs",
+            "Type": "debian",
+            "Vulnerabilities": [
+                {"VulnerabilityID": "CVE-2026-0001", "PkgName": "openssl", "InstalledVersion": "3.0.1", "FixedVersion": "3.0.2", "Severity": "CRITICAL"},
+                {"VulnerabilityID": "CVE-2026-0002", "PkgName": "zlib", "InstalledVersion": "1.2", "Severity": "HIGH"}
+            ]
+        }]
+    });
+    std::fs::write(d.path().join("trivy.json"), report.to_string()).unwrap();
+    let out = Command::cargo_bin("rampart")
+        .unwrap()
+        .current_dir(d.path())
+        .args([
+            "scan",
+            "--no-config",
+            "-o",
+            "json",
+            "--trivy",
+            "trivy.json",
+            "pod.yaml",
+        ])
+        .output()
+        .unwrap();
+    let f = findings(&out);
+    let v: Vec<&Value> = f
+        .iter()
+        .filter(|f| {
+            f["check"].as_str().unwrap().starts_with("image-")
+                && f["check"].as_str().unwrap().ends_with("vulnerabilities")
+        })
+        .collect();
+    assert!(!v.is_empty(), "{f:#?}");
+    assert!(
+        v.iter()
+            .any(|f| f["message"].as_str().unwrap().contains("CVE-2026-0001")),
+        "{v:#?}"
+    );
+    assert_eq!(v[0]["object"]["name"], "web");
+}
