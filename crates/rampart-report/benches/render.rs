@@ -38,6 +38,7 @@ fn corpus() -> Corpus {
             severity: Severity::High,
             summary: format!("{c} summary"),
             help_markdown: format!("## What it does\nFlags {c}.\n"),
+            cis: Vec::new(),
         })
         .collect();
     let mut findings = Vec::new();

@@ -252,6 +252,9 @@ struct JsonFinding<'a> {
     template: Option<Cow<'a, str>>,
     remediation: Option<Cow<'a, str>>,
     references: Vec<Cow<'a, str>>,
+    /// CIS Kubernetes Benchmark items, e.g. `["1.2.1"]`.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    cis: &'a [String],
 }
 
 impl<'a> JsonFinding<'a> {
@@ -273,6 +276,7 @@ impl<'a> JsonFinding<'a> {
                 .iter()
                 .map(|t| Cow::Borrowed(t.as_str()))
                 .collect(),
+            cis: ctx.cis_of(f),
         }
     }
 }

@@ -19,6 +19,7 @@
 //!     severity: Severity::High,
 //!     summary: "an env var holds a literal credential".into(),
 //!     help_markdown: "## What it does\n...".into(),
+//!     cis: Vec::new(),
 //! }];
 //! let report = Report {
 //!     findings: std::slice::from_ref(&finding),
@@ -121,6 +122,8 @@ pub struct RuleMeta {
     pub summary: String,
     /// The check's full documentation, in Markdown.
     pub help_markdown: String,
+    /// CIS Kubernetes Benchmark items the check covers (`1.2.1`), carried by each finding.
+    pub cis: Vec<String>,
 }
 
 /// Everything one run produced, borrowed from the caller.
@@ -193,6 +196,8 @@ pub(crate) struct Ctx<'r, 'a> {
     pub(crate) redactor: redact::Redactor,
     /// Object -> its file, for findings that carry no location.
     files: std::collections::HashMap<&'a ObjectRef, &'a str>,
+    /// Slug -> CIS items, for the checks that have some.
+    cis: std::collections::HashMap<&'a str, &'a [String]>,
 }
 
 impl<'r, 'a> Ctx<'r, 'a> {
@@ -221,12 +226,24 @@ impl<'r, 'a> Ctx<'r, 'a> {
                 .and_then(|o| files.get(o).map(|s| s.to_string()))
         };
         let redactor = redact::Redactor::new(report.findings, report.sources, &file_of_object);
+        let cis = report
+            .rules
+            .iter()
+            .filter(|r| !r.cis.is_empty())
+            .map(|r| (r.slug.as_str(), r.cis.as_slice()))
+            .collect();
         Ctx {
             report,
             sorted,
             redactor,
             files,
+            cis,
         }
+    }
+
+    /// The CIS items of a finding's check.
+    pub(crate) fn cis_of(&self, f: &Finding) -> &'a [String] {
+        self.cis.get(f.check.as_str()).copied().unwrap_or(&[])
     }
 
     /// Counts per severity, in [`Severity::ALL`] order (critical first).

@@ -73,6 +73,7 @@ fn build(ctx: &Ctx) -> Sarif {
                     severity: f.severity,
                     summary: f.check.clone(),
                     help_markdown: String::new(),
+                    cis: Vec::new(),
                 },
             ));
         }

@@ -11,6 +11,7 @@ pub fn rule_metas() -> Vec<RuleMeta> {
             severity: e.severity,
             summary: e.title.to_string(),
             help_markdown: e.doc.to_string(),
+            cis: e.cis.iter().map(|c| c.to_string()).collect(),
         })
         .collect()
 }

@@ -194,3 +194,37 @@ fn an_unknown_check_in_the_configuration_names_its_position() {
         "{err}"
     );
 }
+
+/// A control-plane finding carries its CIS item in the JSON; `explain` names it too.
+#[test]
+fn cis_findings_carry_their_benchmark_items() {
+    let pod = "apiVersion: v1
+kind: Pod
+metadata: {name: kube-apiserver, namespace: kube-system}
+spec:
+  containers:
+  - name: kube-apiserver
+    image: registry.k8s.io/kube-apiserver:v1.34.0
+    command:
+    - kube-apiserver
+    - --anonymous-auth=true
+    - --authorization-mode=AlwaysAllow
+";
+    let (_, doc, err) = scan_with_config("{}\n", pod);
+    let f: Vec<&Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["cis"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|i| i == "1.2.1"))
+        })
+        .collect();
+    assert!(!f.is_empty(), "{err}\n{doc:#}");
+    assert_eq!(f[0]["line"], 10, "{:#}", f[0]);
+    let slug = f[0]["check"].as_str().unwrap();
+    let out = rampart().args(["explain", slug]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("CIS Kubernetes Benchmark 1.2.1"), "{text}");
+}

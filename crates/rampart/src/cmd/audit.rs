@@ -299,6 +299,7 @@ fn lint(a: LintArgs) -> anyhow::Result<ExitCode> {
             severity: *sev,
             summary: (*summary).to_string(),
             help_markdown: (*summary).to_string(),
+            cis: Vec::new(),
         })
         .collect();
     let source: std::sync::Arc<str> = text.into();

@@ -353,6 +353,7 @@ fn write_report(
             severity: rampart_pss::severity(c.id),
             summary: c.summary.to_string(),
             help_markdown: c.doc.to_string(),
+            cis: Vec::new(),
         })
         .collect();
     let objects: Vec<_> = outcomes
