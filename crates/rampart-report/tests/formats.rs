@@ -61,6 +61,7 @@ fn rule(slug: &str, severity: Severity, summary: &str) -> RuleMeta {
         help_markdown: format!(
             "## What it does\nFlags {summary}.\n\n## Remediation\nFix it.\n\n## References\n- {slug}"
         ),
+        cis: Vec::new(),
     }
 }
 
