@@ -32,6 +32,7 @@ fn builtin() -> Vec<CheckInfo> {
     let mut cis = rampart_cis::checks();
     cis.sort_by(|a, b| (a.origin, &a.slug).cmp(&(b.origin, &b.slug)));
     all.extend(cis);
+    all.extend(crate::cluster::checks());
     all
 }
 

@@ -35,6 +35,8 @@ enum Command {
     Audit(cmd::audit::Args),
     /// CIS Kubernetes Benchmark on this node: component flags, config files, file permissions.
     Node(cmd::node::Args),
+    /// Audit a running cluster (or a dump of one): `rampart cluster scan`.
+    Cluster(cmd::cluster::Args),
     /// Run the HTTPS admission webhook.
     Serve(cmd::serve::Args),
     /// Write a CA, a serving certificate and the caBundle for the webhook.
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Policy(a) => cmd::policy::run(a),
         Command::Audit(a) => cmd::audit::run(a),
         Command::Node(a) => cmd::node::run(a),
+        Command::Cluster(a) => cmd::cluster::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Certs(a) => cmd::certs::run(a),
         Command::Completion(a) => cmd::completion::completion::<Cli>(a),
