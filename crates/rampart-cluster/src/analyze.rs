@@ -82,7 +82,8 @@ pub fn analyze(objects: &[Object], config: Config) -> Result<Analysis, ClusterEr
         })
         .collect();
 
-    let (mut findings, errors) = rampart_cis::check_objects(objects, &rampart_cis::Options::default());
+    let (mut findings, errors) =
+        rampart_cis::check_objects(objects, &rampart_cis::Options::default());
     rampart_engine::apply_config(&mut findings, catalog.config());
     let per_object: Vec<Finding> = objects
         .par_iter()

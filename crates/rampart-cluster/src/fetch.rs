@@ -54,10 +54,19 @@ pub const WANTED: [Wanted; 24] = [
     w("rbac.authorization.k8s.io", "ClusterRoleBinding"),
     w("", "ServiceAccount"),
     w("", "Namespace"),
-    w("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
-    w("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+    w(
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+    ),
+    w(
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+    ),
     w("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
-    w("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+    w(
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+    ),
     w("", "Node"),
     w("policy", "PodDisruptionBudget"),
     Wanted {
@@ -259,9 +268,7 @@ async fn discover_group(
     retries: &mut usize,
 ) -> Result<Option<(String, Vec<Value>)>, String> {
     let lp = ListParams::default();
-    let plain = |path: String| {
-        move || Ok::<_, String>(kube::core::Request::new(path.clone()))
-    };
+    let plain = |path: String| move || Ok::<_, String>(kube::core::Request::new(path.clone()));
     // `/api` and `/apis/<group>` answer with the versions; a GET on them is a plain request,
     // which `Request::list` with no parameters is.
     let version = if group.is_empty() {
@@ -274,7 +281,16 @@ async fn discover_group(
             Outcome::Forbidden(e) | Outcome::Failed(e) => return Err(e),
         }
     } else {
-        match get(client, plain(format!("/apis/{group}")), &lp, false, opts, retries).await {
+        match get(
+            client,
+            plain(format!("/apis/{group}")),
+            &lp,
+            false,
+            opts,
+            retries,
+        )
+        .await
+        {
             Outcome::Ok(v) => v
                 .pointer("/preferredVersion/version")
                 .and_then(Value::as_str)

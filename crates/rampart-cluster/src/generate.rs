@@ -5,6 +5,10 @@
 //! ValidatingAdmissionPolicy and a control-plane mirror pod. Objects are as `kubectl get -o
 //! json` shows them (with `apiVersion` and `kind`).
 
+// `value["key"] = …` on a serde_json object inserts the key; every value indexed here is an
+// object literal built just above, so the indexing cannot panic.
+#![allow(clippy::indexing_slicing)]
+
 use serde_json::{Value, json};
 
 /// The base64 of the value every generated Secret holds: no report may ever contain it.
@@ -35,8 +39,10 @@ pub fn cluster(namespaces: usize, apps: usize) -> Vec<Value> {
         if n % 2 == 0 {
             let mut m = meta("default-deny", &ns);
             m["labels"] = json!({"app.kubernetes.io/managed-by": "rampart-test"});
-            out.push(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": m,
-                "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}));
+            out.push(
+                json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": m,
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}),
+            );
         }
         for a in 0..apps {
             let app = format!("app-{a:03}");
@@ -61,19 +67,23 @@ pub fn cluster(namespaces: usize, apps: usize) -> Vec<Value> {
             let mut dm = meta(&app, &ns);
             dm["labels"] = labels.clone();
             dm["generation"] = json!(1);
-            out.push(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": dm,
+            out.push(
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": dm,
                 "spec": {"replicas": 2, "selector": {"matchLabels": labels},
                          "template": {"metadata": {"labels": labels}, "spec": pod_spec}},
-                "status": {"replicas": 2, "readyReplicas": 2}}));
+                "status": {"replicas": 2, "readyReplicas": 2}}),
+            );
             let rs = format!("{app}-5d9c7b");
             let mut rm = meta(&rs, &ns);
             rm["labels"] = labels.clone();
             rm["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "Deployment", "name": app,
                 "uid": format!("uid-{ns}-{app}"), "controller": true, "blockOwnerDeletion": true}]);
-            out.push(json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": rm,
+            out.push(
+                json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": rm,
                 "spec": {"replicas": 2, "selector": {"matchLabels": labels},
                          "template": {"metadata": {"labels": labels}, "spec": pod_spec}},
-                "status": {"replicas": 2}}));
+                "status": {"replicas": 2}}),
+            );
             for p in 0..2 {
                 let pod = format!("{rs}-x{p}");
                 let mut pm = meta(&pod, &ns);
@@ -85,17 +95,33 @@ pub fn cluster(namespaces: usize, apps: usize) -> Vec<Value> {
                 out.push(json!({"apiVersion": "v1", "kind": "Pod", "metadata": pm, "spec": spec,
                     "status": {"phase": "Running", "podIP": format!("10.{}.{}.{}", n % 250, a % 250, p + 1)}}));
             }
-            let svc_type = if a % 10 == 1 { "LoadBalancer" } else { "ClusterIP" };
+            let svc_type = if a % 10 == 1 {
+                "LoadBalancer"
+            } else {
+                "ClusterIP"
+            };
             out.push(json!({"apiVersion": "v1", "kind": "Service", "metadata": meta(&app, &ns),
                 "spec": {"type": svc_type, "selector": labels, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}}));
-            out.push(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(&app, &ns)}));
+            out.push(
+                json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(&app, &ns)}),
+            );
             let mut sm = meta(&format!("{app}-db"), &ns);
             sm["annotations"] = json!({"kubectl.kubernetes.io/last-applied-configuration":
                 format!("{{\"apiVersion\":\"v1\",\"data\":{{\"password\":\"{SECRET_VALUE_B64}\"}},\"kind\":\"Secret\"}}")});
-            out.push(json!({"apiVersion": "v1", "kind": "Secret", "metadata": sm, "type": "Opaque",
-                "data": {"password": SECRET_VALUE_B64}}));
-            let verbs = if a % 4 == 0 { json!(["get", "list", "watch"]) } else { json!(["get"]) };
-            let resources = if a % 4 == 0 { json!(["secrets"]) } else { json!(["configmaps"]) };
+            out.push(
+                json!({"apiVersion": "v1", "kind": "Secret", "metadata": sm, "type": "Opaque",
+                "data": {"password": SECRET_VALUE_B64}}),
+            );
+            let verbs = if a % 4 == 0 {
+                json!(["get", "list", "watch"])
+            } else {
+                json!(["get"])
+            };
+            let resources = if a % 4 == 0 {
+                json!(["secrets"])
+            } else {
+                json!(["configmaps"])
+            };
             out.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(&app, &ns),
                 "rules": [{"apiGroups": [""], "resources": resources, "verbs": verbs}]}));
             out.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta(&app, &ns),

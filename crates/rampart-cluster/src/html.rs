@@ -123,7 +123,10 @@ pub fn render(r: &ClusterReport) -> String {
         esc(&r.tool_version)
     );
     // summary
-    let _ = write!(h, "<section id=\"summary\"><h2>Summary</h2><div class=\"cards\">");
+    let _ = write!(
+        h,
+        "<section id=\"summary\"><h2>Summary</h2><div class=\"cards\">"
+    );
     h.push_str(&gauge("overall", r.score));
     for l in &r.layers {
         h.push_str(&gauge(l.layer.as_str(), l.score));
@@ -147,7 +150,7 @@ pub fn render(r: &ClusterReport) -> String {
             r.fixed.len()
         );
     }
-    let _ = write!(h, "</div></section>\n");
+    h.push_str("</div></section>\n");
     // layers
     let _ = write!(
         h,
@@ -182,9 +185,10 @@ pub fn render(r: &ClusterReport) -> String {
     }
     let _ = write!(
         h,
-        "</tbody></table><p class=\"muted\">Scoring: {}. The cloud layer is not visible through the Kubernetes API.</p></section>\n",
+        "</tbody></table><p class=\"muted\">Scoring: {}. The cloud layer is not visible through the Kubernetes API.</p></section>",
         esc(&r.scoring)
     );
+    h.push('\n');
     if !r.not_readable.is_empty() {
         let _ = write!(
             h,
@@ -199,7 +203,7 @@ pub fn render(r: &ClusterReport) -> String {
                 esc(&n.rbac)
             );
         }
-        let _ = write!(h, "</ul></section>\n");
+        h.push_str("</ul></section>\n");
     }
     // findings: the script replaces the rows with filtered ones
     let _ = write!(
@@ -207,7 +211,11 @@ pub fn render(r: &ClusterReport) -> String {
         "<section id=\"findings\"><h2>Findings</h2><div id=\"filters\" class=\"noprint\"></div><table><thead><tr><th>Severity</th><th>Layer</th><th>Check</th><th>Object</th><th>Message</th></tr></thead><tbody id=\"findings-body\">"
     );
     for f in &r.findings {
-        let obj = f.object.as_ref().map(ToString::to_string).unwrap_or_default();
+        let obj = f
+            .object
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         let _ = write!(
             h,
             "<tr class=\"finding\"><td><span class=\"sev sev-{0}\">{0}</span></td><td>{1}</td><td><code>{2}</code></td><td>{3} {4}</td><td>{5}</td></tr>",
@@ -219,9 +227,12 @@ pub fn render(r: &ClusterReport) -> String {
             esc(&f.message)
         );
     }
-    let _ = write!(h, "</tbody></table></section>\n");
+    h.push_str("</tbody></table></section>\n");
     if !r.fixed.is_empty() {
-        let _ = write!(h, "<section id=\"fixed\"><h2>Fixed since the baseline</h2><ul>");
+        let _ = write!(
+            h,
+            "<section id=\"fixed\"><h2>Fixed since the baseline</h2><ul>"
+        );
         for f in &r.fixed {
             let _ = write!(
                 h,
@@ -231,7 +242,7 @@ pub fn render(r: &ClusterReport) -> String {
                 esc(&f.message)
             );
         }
-        let _ = write!(h, "</ul></section>\n");
+        h.push_str("</ul></section>\n");
     }
     let _ = write!(
         h,
@@ -247,6 +258,9 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(esc("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
+        assert_eq!(
+            esc("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
     }
 }

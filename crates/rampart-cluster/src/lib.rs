@@ -69,8 +69,7 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 pub fn normalize(mut value: Value) -> Option<Object> {
     let map = value.as_object_mut()?;
     let kind = map.get("kind")?.as_str()?.to_string();
-    let secret = kind == "Secret"
-        && map.get("apiVersion").and_then(Value::as_str) == Some("v1");
+    let secret = kind == "Secret" && map.get("apiVersion").and_then(Value::as_str) == Some("v1");
     if secret {
         map.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata"));
     }
@@ -103,9 +102,7 @@ pub fn settle(objects: &mut Vec<Object>, namespace: Option<&str>) {
     if let Some(ns) = namespace {
         objects.retain(|o| o.namespace().is_none_or(|n| n == ns));
     }
-    objects.sort_by(|a, b| {
-        (&*a.file, a.api_version()).cmp(&(&*b.file, b.api_version()))
-    });
+    objects.sort_by(|a, b| (&*a.file, a.api_version()).cmp(&(&*b.file, b.api_version())));
     objects.dedup_by(|a, b| a.file == b.file && a.api_version() == b.api_version());
 }
 
@@ -134,15 +131,33 @@ pub struct Scan {
 }
 
 /// Reads the cluster, analyzes it and builds the report.
-pub fn scan(input: &Input, config: rampart_rules::Config, tool_version: &str) -> Result<Scan, ClusterError> {
+pub fn scan(
+    input: &Input,
+    config: rampart_rules::Config,
+    tool_version: &str,
+) -> Result<Scan, ClusterError> {
     let (objects, errors, not_readable, stats, context, server) = match input {
         Input::Live(opts) => {
             let f = fetch::fetch_blocking(opts)?;
-            (f.objects, Vec::new(), f.not_readable, Some(f.stats), f.context, f.server)
+            (
+                f.objects,
+                Vec::new(),
+                f.not_readable,
+                Some(f.stats),
+                f.context,
+                f.server,
+            )
         }
         Input::Dump { paths, namespace } => {
             let l = offline::load(paths, namespace.as_deref());
-            (l.objects, l.errors, Vec::new(), None, String::new(), String::new())
+            (
+                l.objects,
+                l.errors,
+                Vec::new(),
+                None,
+                String::new(),
+                String::new(),
+            )
         }
     };
     let mut analysis = analyze::analyze(&objects, config)?;
@@ -176,7 +191,9 @@ impl std::str::FromStr for Format {
             "json" => Ok(Format::Json),
             "html" => Ok(Format::Html),
             "sarif" => Ok(Format::Sarif),
-            other => Err(format!("unknown format `{other}`, expected text, json, html or sarif")),
+            other => Err(format!(
+                "unknown format `{other}`, expected text, json, html or sarif"
+            )),
         }
     }
 }

@@ -155,7 +155,11 @@ impl Item {
     /// What a finding is across runs: its check, object and field (not its message, which
     /// may name other objects that come and go).
     fn identity(&self) -> (String, Option<ObjectRef>, Option<String>) {
-        (self.check.clone(), self.object.clone(), self.pointer.clone())
+        (
+            self.check.clone(),
+            self.object.clone(),
+            self.pointer.clone(),
+        )
     }
 
     /// The finding's namespace, for filters.
@@ -264,7 +268,11 @@ impl ClusterReport {
             .map(|&layer| {
                 let mine: Vec<&Item> = findings.iter().filter(|f| f.layer == layer).collect();
                 let penalty = mine.iter().map(|f| weight(f.severity)).sum();
-                let objects = if layer == Layer::Cluster { n_all } else { n_pods };
+                let objects = if layer == Layer::Cluster {
+                    n_all
+                } else {
+                    n_pods
+                };
                 LayerSummary {
                     layer,
                     score: score(objects, penalty),
@@ -356,9 +364,16 @@ impl ClusterReport {
                 .iter()
                 .filter(|f| f.status == Some(Status::New))
                 .count();
-            let _ = writeln!(s, "  since the baseline: {new} new, {} fixed", self.fixed.len());
+            let _ = writeln!(
+                s,
+                "  since the baseline: {new} new, {} fixed",
+                self.fixed.len()
+            );
         }
-        let _ = writeln!(s, "\nLayers (4Cs; the cloud layer is not visible through the API):");
+        let _ = writeln!(
+            s,
+            "\nLayers (4Cs; the cloud layer is not visible through the API):"
+        );
         for l in &self.layers {
             let _ = writeln!(
                 s,
@@ -371,7 +386,10 @@ impl ClusterReport {
             );
         }
         if !self.not_readable.is_empty() {
-            let _ = writeln!(s, "\nNot readable with these credentials (the audit went on without them):");
+            let _ = writeln!(
+                s,
+                "\nNot readable with these credentials (the audit went on without them):"
+            );
             for n in &self.not_readable {
                 let _ = writeln!(
                     s,

@@ -33,8 +33,10 @@ pub const BINDING_DOES_NOT_DENY: &str = "admission-policy-binding-does-not-deny"
 
 /// Every slug [`admission_findings`] can report.
 pub fn checks() -> Vec<CheckInfo> {
-    let k8s = "https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/";
-    let vap = "https://kubernetes.io/docs/reference/access-authn-authz/validating-admission-policy/";
+    let k8s =
+        "https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/";
+    let vap =
+        "https://kubernetes.io/docs/reference/access-authn-authz/validating-admission-policy/";
     vec![
         CheckInfo::new(
             WEBHOOK_FAILS_OPEN,
@@ -162,23 +164,25 @@ pub fn admission_findings(objects: &[Object]) -> Vec<Finding> {
             "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
                 webhooks(o, &namespaces, &mut out);
             }
-            "ValidatingAdmissionPolicy" => {
-                if o.value.pointer("/spec/failurePolicy").and_then(Value::as_str) == Some("Ignore")
-                {
-                    out.push(
-                        Finding::new(
-                            POLICY_FAILS_OPEN,
-                            Severity::High,
-                            format!(
-                                "ValidatingAdmissionPolicy `{}` has `failurePolicy: Ignore`: an error in it admits the request",
-                                o.name()
-                            ),
-                        )
-                        .with_object(o.object_ref())
-                        .with_location(o.location("/spec/failurePolicy"))
-                        .with_remediation("set `failurePolicy: Fail`"),
-                    );
-                }
+            "ValidatingAdmissionPolicy"
+                if o.value
+                    .pointer("/spec/failurePolicy")
+                    .and_then(Value::as_str)
+                    == Some("Ignore") =>
+            {
+                out.push(
+                    Finding::new(
+                        POLICY_FAILS_OPEN,
+                        Severity::High,
+                        format!(
+                            "ValidatingAdmissionPolicy `{}` has `failurePolicy: Ignore`: an error in it admits the request",
+                            o.name()
+                        ),
+                    )
+                    .with_object(o.object_ref())
+                    .with_location(o.location("/spec/failurePolicy"))
+                    .with_remediation("set `failurePolicy: Fail`"),
+                );
             }
             "ValidatingAdmissionPolicyBinding" => {
                 let actions = string_list(o.value.pointer("/spec/validationActions"));
@@ -345,7 +349,9 @@ mod tests {
     }
 
     fn ns(name: &str, labels: Value) -> Object {
-        obj(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}))
+        obj(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}),
+        )
     }
 
     #[test]
@@ -378,34 +384,61 @@ mod tests {
         let f = admission_findings(&objects);
         let slugs: Vec<&str> = f.iter().map(|f| f.check.as_str()).collect();
         assert_eq!(slugs, [WEBHOOK_FAILS_OPEN, WEBHOOK_EXEMPTS_NAMESPACES]);
-        assert!(f[1].message.ends_with("does not see namespace shop"), "{}", f[1].message);
-        assert_eq!(f[0].location.as_ref().unwrap().pointer, "/webhooks/0/failurePolicy");
+        assert!(
+            f[1].message.ends_with("does not see namespace shop"),
+            "{}",
+            f[1].message
+        );
+        assert_eq!(
+            f[0].location.as_ref().unwrap().pointer,
+            "/webhooks/0/failurePolicy"
+        );
     }
 
     #[test]
     fn policies_and_bindings() {
         let objects = vec![
-            obj(json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
-                       "metadata": {"name": "a"}, "spec": {"failurePolicy": "Ignore"}})),
-            obj(json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
-                       "metadata": {"name": "b"}, "spec": {}})),
-            obj(json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
-                       "metadata": {"name": "c"}, "spec": {"validationActions": ["Warn", "Audit"]}})),
-            obj(json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
-                       "metadata": {"name": "d"}, "spec": {"validationActions": ["Deny"]}})),
+            obj(
+                json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+                       "metadata": {"name": "a"}, "spec": {"failurePolicy": "Ignore"}}),
+            ),
+            obj(
+                json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+                       "metadata": {"name": "b"}, "spec": {}}),
+            ),
+            obj(
+                json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+                       "metadata": {"name": "c"}, "spec": {"validationActions": ["Warn", "Audit"]}}),
+            ),
+            obj(
+                json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+                       "metadata": {"name": "d"}, "spec": {"validationActions": ["Deny"]}}),
+            ),
         ];
         let f = admission_findings(&objects);
         let slugs: Vec<&str> = f.iter().map(|f| f.check.as_str()).collect();
         assert_eq!(slugs, [POLICY_FAILS_OPEN, BINDING_DOES_NOT_DENY]);
-        assert!(f[1].message.contains("[Warn, Audit] without Deny"), "{}", f[1].message);
+        assert!(
+            f[1].message.contains("[Warn, Audit] without Deny"),
+            "{}",
+            f[1].message
+        );
     }
 
     #[test]
     fn every_slug_has_a_record() {
         let slugs: Vec<String> = checks().iter().map(|c| c.slug.to_string()).collect();
-        for s in [WEBHOOK_FAILS_OPEN, WEBHOOK_EXEMPTS_NAMESPACES, POLICY_FAILS_OPEN, BINDING_DOES_NOT_DENY] {
+        for s in [
+            WEBHOOK_FAILS_OPEN,
+            WEBHOOK_EXEMPTS_NAMESPACES,
+            POLICY_FAILS_OPEN,
+            BINDING_DOES_NOT_DENY,
+        ] {
             assert!(slugs.iter().any(|x| x == s), "{s}");
-            assert!(crate::registry().get(s).is_some(), "{s} not in the registry");
+            assert!(
+                crate::registry().get(s).is_some(),
+                "{s} not in the registry"
+            );
         }
     }
 }

@@ -3,7 +3,13 @@
 //! 403, a slow kind and a kind that fails once with 500. It records every request and whether a
 //! full Secret list was ever asked for.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    dead_code
+)]
 
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use serde_json::{Value, json};
@@ -19,7 +25,13 @@ pub const RESOURCES: &[(&str, &str, &str, &str, bool)] = &[
     ("", "v1", "secrets", "Secret", true),
     ("", "v1", "namespaces", "Namespace", false),
     ("", "v1", "nodes", "Node", false),
-    ("", "v1", "replicationcontrollers", "ReplicationController", true),
+    (
+        "",
+        "v1",
+        "replicationcontrollers",
+        "ReplicationController",
+        true,
+    ),
     ("apps", "v1", "deployments", "Deployment", true),
     ("apps", "v1", "replicasets", "ReplicaSet", true),
     ("apps", "v1", "statefulsets", "StatefulSet", true),
@@ -27,16 +39,70 @@ pub const RESOURCES: &[(&str, &str, &str, &str, bool)] = &[
     ("batch", "v1", "jobs", "Job", true),
     ("batch", "v1", "cronjobs", "CronJob", true),
     ("networking.k8s.io", "v1", "ingresses", "Ingress", true),
-    ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true),
-    ("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true),
+    (
+        "networking.k8s.io",
+        "v1",
+        "networkpolicies",
+        "NetworkPolicy",
+        true,
+    ),
+    (
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        true,
+    ),
     ("rbac.authorization.k8s.io", "v1", "roles", "Role", true),
-    ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true),
-    ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false),
-    ("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false),
-    ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", false),
-    ("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", false),
-    ("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies", "ValidatingAdmissionPolicy", false),
-    ("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding", false),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "rolebindings",
+        "RoleBinding",
+        true,
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterroles",
+        "ClusterRole",
+        false,
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        false,
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        false,
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "v1",
+        "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration",
+        false,
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingadmissionpolicies",
+        "ValidatingAdmissionPolicy",
+        false,
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingadmissionpolicybindings",
+        "ValidatingAdmissionPolicyBinding",
+        false,
+    ),
 ];
 
 #[derive(Default)]
@@ -102,10 +168,17 @@ async fn handle(state: Arc<State>, uri: Uri, headers: HeaderMap) -> (StatusCode,
                 "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]}).to_string());
         }
         ["apis"] => {
-            let mut groups: Vec<&str> = RESOURCES.iter().map(|r| r.0).filter(|g| !g.is_empty()).collect();
+            let mut groups: Vec<&str> = RESOURCES
+                .iter()
+                .map(|r| r.0)
+                .filter(|g| !g.is_empty())
+                .collect();
             groups.dedup();
             let groups: Vec<Value> = groups.iter().map(|g| group_json(g)).collect();
-            return (StatusCode::OK, json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}).to_string());
+            return (
+                StatusCode::OK,
+                json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}).to_string(),
+            );
         }
         ["apis", g] => {
             if RESOURCES.iter().any(|r| r.0 == *g) {
@@ -114,7 +187,11 @@ async fn handle(state: Arc<State>, uri: Uri, headers: HeaderMap) -> (StatusCode,
                 v["apiVersion"] = json!("v1");
                 return (StatusCode::OK, v.to_string());
             }
-            return status(404, "NotFound", "the server could not find the requested resource".into());
+            return status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource".into(),
+            );
         }
         ["api", "v1"] => return (StatusCode::OK, resource_list("", "v1")),
         ["apis", g, v] => return (StatusCode::OK, resource_list(g, v)),
@@ -124,30 +201,65 @@ async fn handle(state: Arc<State>, uri: Uri, headers: HeaderMap) -> (StatusCode,
     let (group, rest) = match segs.as_slice() {
         ["api", "v1", rest @ ..] => ("", rest),
         ["apis", g, _v, rest @ ..] => (*g, rest),
-        _ => return status(404, "NotFound", "the server could not find the requested resource".into()),
+        _ => {
+            return status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource".into(),
+            );
+        }
     };
     let (ns, plural) = match rest {
         ["namespaces", ns, plural] => (Some(*ns), *plural),
         [plural] => (None, *plural),
-        _ => return status(404, "NotFound", "the server could not find the requested resource".into()),
+        _ => {
+            return status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource".into(),
+            );
+        }
     };
     let Some(res) = RESOURCES.iter().find(|r| r.0 == group && r.2 == plural) else {
-        return status(404, "NotFound", "the server could not find the requested resource".into());
+        return status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource".into(),
+        );
     };
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let as_metadata = accept.contains("as=PartialObjectMetadataList") && accept.contains("g=meta.k8s.io");
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let as_metadata =
+        accept.contains("as=PartialObjectMetadataList") && accept.contains("g=meta.k8s.io");
     if plural == "secrets" && !as_metadata {
         state.seen.lock().unwrap().full_secret_list = true;
-        return status(500, "InternalError", "the test server refuses to serve Secret values".into());
+        return status(
+            500,
+            "InternalError",
+            "the test server refuses to serve Secret values".into(),
+        );
     }
     if as_metadata {
         state.seen.lock().unwrap().metadata_lists += 1;
     }
     if state.behaviour.forbidden.contains(plural) {
-        let scope = ns.map_or("at the cluster scope".to_string(), |n| format!("in the namespace \"{n}\""));
-        return status(403, "Forbidden", format!(
-            "{plural}{} is forbidden: User \"system:serviceaccount:audit:rampart\" cannot list resource \"{plural}\" in API group \"{group}\" {scope}",
-            if group.is_empty() { String::new() } else { format!(".{group}") }));
+        let scope = ns.map_or("at the cluster scope".to_string(), |n| {
+            format!("in the namespace \"{n}\"")
+        });
+        return status(
+            403,
+            "Forbidden",
+            format!(
+                "{plural}{} is forbidden: User \"system:serviceaccount:audit:rampart\" cannot list resource \"{plural}\" in API group \"{group}\" {scope}",
+                if group.is_empty() {
+                    String::new()
+                } else {
+                    format!(".{group}")
+                }
+            ),
+        );
     }
     if let Some((slow, delay)) = state.behaviour.slow
         && slow == plural
@@ -161,7 +273,11 @@ async fn handle(state: Arc<State>, uri: Uri, headers: HeaderMap) -> (StatusCode,
             return if seen.flaky_done == 1 {
                 status(500, "InternalError", "etcdserver: leader changed".into())
             } else {
-                status(429, "TooManyRequests", "too many requests, please try again later".into())
+                status(
+                    429,
+                    "TooManyRequests",
+                    "too many requests, please try again later".into(),
+                )
             };
         }
     }
@@ -169,9 +285,19 @@ async fn handle(state: Arc<State>, uri: Uri, headers: HeaderMap) -> (StatusCode,
     let all: Vec<&Value> = state
         .items
         .get(plural)
-        .map(|v| v.iter().filter(|o| ns.is_none_or(|n| o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(n))).collect())
+        .map(|v| {
+            v.iter()
+                .filter(|o| {
+                    ns.is_none_or(|n| {
+                        o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(n)
+                    })
+                })
+                .collect()
+        })
         .unwrap_or_default();
-    let start: usize = q.get("continue").map_or(0, |c| c.trim_start_matches("tok-").parse().unwrap());
+    let start: usize = q
+        .get("continue")
+        .map_or(0, |c| c.trim_start_matches("tok-").parse().unwrap());
     let limit: usize = q.get("limit").map_or(usize::MAX, |l| l.parse().unwrap());
     let end = start.saturating_add(limit).min(all.len());
     let page: Vec<Value> = all[start.min(end)..end]
@@ -195,11 +321,25 @@ async fn handle(state: Arc<State>, uri: Uri, headers: HeaderMap) -> (StatusCode,
         metadata["remainingItemCount"] = json!(all.len() - end);
     }
     let (kind, api_version) = if as_metadata {
-        ("PartialObjectMetadataList".to_string(), "meta.k8s.io/v1".to_string())
+        (
+            "PartialObjectMetadataList".to_string(),
+            "meta.k8s.io/v1".to_string(),
+        )
     } else {
-        (format!("{}List", res.3), if group.is_empty() { "v1".to_string() } else { format!("{group}/v1") })
+        (
+            format!("{}List", res.3),
+            if group.is_empty() {
+                "v1".to_string()
+            } else {
+                format!("{group}/v1")
+            },
+        )
     };
-    (StatusCode::OK, json!({"kind": kind, "apiVersion": api_version, "metadata": metadata, "items": page}).to_string())
+    (
+        StatusCode::OK,
+        json!({"kind": kind, "apiVersion": api_version, "metadata": metadata, "items": page})
+            .to_string(),
+    )
 }
 
 fn group_json(g: &str) -> Value {
@@ -221,7 +361,11 @@ fn resource_list(group: &str, version: &str) -> String {
             ]
         })
         .collect();
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}).to_string()
 }
 
@@ -231,13 +375,26 @@ impl Server {
         let mut items: BTreeMap<&'static str, Vec<Value>> = BTreeMap::new();
         for o in objects {
             let kind = o["kind"].as_str().unwrap();
-            let res = RESOURCES.iter().find(|r| r.3 == kind).unwrap_or_else(|| panic!("no resource for {kind}"));
+            let res = RESOURCES
+                .iter()
+                .find(|r| r.3 == kind)
+                .unwrap_or_else(|| panic!("no resource for {kind}"));
             items.entry(res.2).or_default().push(o.clone());
         }
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let state = Arc::new(State { items, behaviour, seen: seen.clone() });
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let state = Arc::new(State {
+            items,
+            behaviour,
+            seen: seen.clone(),
+        });
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
             let state = state.clone();
@@ -247,7 +404,11 @@ impl Server {
             }
         });
         rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Server { url: format!("http://{addr}"), seen, _rt: rt }
+        Server {
+            url: format!("http://{addr}"),
+            seen,
+            _rt: rt,
+        }
     }
 
     /// A kubeconfig pointing at the server, written in `dir`.

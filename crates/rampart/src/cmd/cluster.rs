@@ -65,7 +65,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
-    let format: rampart_cluster::Format = args.format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let format: rampart_cluster::Format =
+        args.format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let config = match &args.config {
         Some(p) => {
             let c = rampart_rules::Config::load(p)?;
@@ -95,7 +96,13 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if let Some(stats) = &scan.fetch {
         eprintln!(
             "note: read {} objects from {} (context `{}`) in {:.2?}: {} requests, {} pages, {} retries",
-            scan.report.objects, scan.server, scan.context, stats.elapsed, stats.requests, stats.pages, stats.retries
+            scan.report.objects,
+            scan.server,
+            scan.context,
+            stats.elapsed,
+            stats.requests,
+            stats.pages,
+            stats.retries
         );
     }
     if let Some(b) = &args.baseline {
@@ -111,10 +118,17 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
             eprintln!("{e}");
         }
         for n in &scan.report.not_readable {
-            eprintln!("warning: {} not readable ({}); needs {}", n.kind, n.reason, n.rbac);
+            eprintln!(
+                "warning: {} not readable ({}); needs {}",
+                n.kind, n.reason, n.rbac
+            );
         }
     }
-    let failing = scan.report.findings.iter().any(|f| f.severity >= args.fail_on);
+    let failing = scan
+        .report
+        .findings
+        .iter()
+        .any(|f| f.severity >= args.fail_on);
     Ok(if failing {
         ExitCode::from(1)
     } else if !scan.report.errors.is_empty() {
