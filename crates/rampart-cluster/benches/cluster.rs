@@ -5,6 +5,8 @@
 //! and peak RSS (`VmHWM`), the figures the budget (< 3 s, < 300 MB) is about:
 //!
 //!     cargo bench -p rampart-cluster --bench cluster
+//!
+//! With `RAMPART_CLUSTER_BENCH_FIGURES_ONLY=1` only those figures are printed (no criterion).
 
 #![allow(
     clippy::unwrap_used,
@@ -20,9 +22,9 @@ use criterion::Criterion;
 use rampart_cluster::{Input, fetch, generate};
 use std::time::{Duration, Instant};
 
-/// 50 namespaces of 22 apps: 10,014 objects.
+/// 51 namespaces of 22 apps: 10,189 objects.
 fn objects() -> Vec<serde_json::Value> {
-    generate::cluster(50, 22)
+    generate::cluster(51, 22)
 }
 
 fn peak_rss_mib() -> u64 {
@@ -93,6 +95,20 @@ fn main() {
         f.stats.requests,
         f.stats.pages
     );
+    drop(f);
+    let t = Instant::now();
+    let live =
+        rampart_cluster::scan(&Input::Live(opts.clone()), Default::default(), "bench").unwrap();
+    println!(
+        "live scan: {:.2?} for {} findings (fetch {:.2?})",
+        t.elapsed(),
+        live.report.findings.len(),
+        live.fetch.as_ref().map(|s| s.elapsed).unwrap_or_default()
+    );
+    drop(live);
+    if std::env::var_os("RAMPART_CLUSTER_BENCH_FIGURES_ONLY").is_some() {
+        return;
+    }
 
     let mut c = Criterion::default()
         .configure_from_args()
