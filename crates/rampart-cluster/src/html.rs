@@ -58,7 +58,9 @@ header,main{max-width:1200px;margin:0 auto;padding:16px 24px}header h1{margin:0 
 .gauge{margin:0;text-align:center}.gauge figcaption{font-weight:600;text-transform:capitalize}
 .sev{display:inline-block;min-width:64px;text-align:center;border-radius:4px;color:#fff;font-size:12px;font-weight:600;padding:1px 6px}
 .sev-critical{background:var(--crit)}.sev-high{background:var(--high)}.sev-medium{background:var(--med)}.sev-low{background:var(--low)}.sev-info{background:var(--info)}
-table{border-collapse:collapse;width:100%;background:#fff}th,td{border-bottom:1px solid #eee;padding:6px 8px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;width:100%;background:#fff}th,td{border-bottom:1px solid #eee;padding:6px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+#findings table{table-layout:fixed}#findings th:nth-child(1){width:92px}#findings th:nth-child(2){width:84px}#findings th:nth-child(3){width:22%}#findings th:nth-child(4){width:26%}
+.ptr{font-size:12px;color:#666}
 th{background:#f0f0f0;position:sticky;top:0}code{font-size:12px;background:#f3f3f3;padding:0 3px;border-radius:3px}
 #filters{display:flex;flex-wrap:wrap;gap:12px;align-items:end;margin:8px 0}#filters label{display:flex;flex-direction:column;font-size:12px;color:#555}
 select,input{font:inherit;padding:3px 6px}.new{color:#c62828;font-weight:700}.bar{display:flex;height:10px;border-radius:5px;overflow:hidden;background:#eee;margin-top:6px}
@@ -99,7 +101,7 @@ const JS: &str = r#"
       cell(tr,x.severity,'sev sev-'+x.severity);cell(tr,x.layer);
       var c=cell(tr,'');var code=document.createElement('code');code.textContent=x.check;c.appendChild(code);
       if(x.status==='new'){var b=document.createElement('span');b.className='new';b.textContent=' new';c.appendChild(b);}
-      cell(tr,obj+(x.pointer?' '+x.pointer:''));
+      var o=cell(tr,obj);if(x.pointer){var p=document.createElement('div');p.className='ptr';p.textContent=x.pointer;o.appendChild(p);}
       var m=cell(tr,x.message);if(x.remediation){m.title=x.remediation;}
       body.appendChild(tr);shown++;
     });
@@ -218,7 +220,7 @@ pub fn render(r: &ClusterReport) -> String {
             .unwrap_or_default();
         let _ = write!(
             h,
-            "<tr class=\"finding\"><td><span class=\"sev sev-{0}\">{0}</span></td><td>{1}</td><td><code>{2}</code></td><td>{3} {4}</td><td>{5}</td></tr>",
+            "<tr class=\"finding\"><td><span class=\"sev sev-{0}\">{0}</span></td><td>{1}</td><td><code>{2}</code></td><td>{3}<div class=\"ptr\">{4}</div></td><td>{5}</td></tr>",
             f.severity.as_str(),
             f.layer.as_str(),
             esc(&f.check),
