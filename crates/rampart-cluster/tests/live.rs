@@ -76,6 +76,28 @@ fn live_and_dump_give_identical_reports() {
         "test",
     )
     .unwrap();
+    // the same dump through the YAML loader (a comment first: not taken as JSON)
+    let yaml = dir.path().join("dump.yaml");
+    let json = std::fs::read_to_string(dir.path().join("dump.json")).unwrap();
+    std::fs::write(&yaml, format!("# kubectl get -A -o yaml\n{json}")).unwrap();
+    let via_yaml = rampart_cluster::scan(
+        &Input::Dump {
+            paths: vec![yaml],
+            namespace: None,
+        },
+        Default::default(),
+        "test",
+    )
+    .unwrap();
+    assert!(
+        via_yaml.report.errors.is_empty(),
+        "{:?}",
+        via_yaml.report.errors
+    );
+    assert_eq!(
+        rendered(&via_yaml, Format::Json),
+        rendered(&offline, Format::Json)
+    );
     assert_eq!(live.report.objects, objects.len(), "every object read");
     assert_eq!(live.context, "test-ctx");
     for format in [Format::Json, Format::Text, Format::Sarif, Format::Html] {
