@@ -136,6 +136,7 @@ pub fn scan(
     config: rampart_rules::Config,
     tool_version: &str,
 ) -> Result<Scan, ClusterError> {
+    let t0 = std::time::Instant::now();
     let (objects, errors, not_readable, stats, context, server) = match input {
         Input::Live(opts) => {
             let f = fetch::fetch_blocking(opts)?;
@@ -160,9 +161,12 @@ pub fn scan(
             )
         }
     };
+    tracing::debug!(objects = objects.len(), elapsed = ?t0.elapsed(), "read");
     let mut analysis = analyze::analyze(&objects, config)?;
+    tracing::debug!(findings = analysis.findings.len(), elapsed = ?t0.elapsed(), "analyzed");
     analysis.errors.extend(errors);
     let report = report::ClusterReport::new(&analysis, &not_readable, tool_version);
+    tracing::debug!(elapsed = ?t0.elapsed(), "report built");
     // the process may end soon after: the objects are not needed any more
     drop(objects);
     Ok(Scan {
