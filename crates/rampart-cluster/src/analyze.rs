@@ -4,9 +4,10 @@
 //! ([`rampart_engine::cluster::admission_findings`]).
 //!
 //! Pods, ReplicaSets and Jobs that a controller owns (`ownerReferences` with `controller: true`
-//! to a workload) are not checked one by one: their controller's template is, so one
+//! to a workload) are not reported one by one: their controller's template is, so one
 //! Deployment's misconfiguration is one finding and not one per replica. They still feed the
-//! analyses across objects.
+//! analyses across objects (a Service's endpoints, a NetworkPolicy's pods), whose findings on
+//! them are dropped too.
 
 use crate::ClusterError;
 use rampart_core::{Finding, InputError, ObjectRef};
@@ -15,7 +16,7 @@ use rampart_pss::{Level, Policy, Version};
 use rampart_rules::{Catalog, Config};
 use rayon::prelude::*;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// What the analyzers found.
@@ -107,6 +108,14 @@ pub fn analyze(objects: &[Object], config: Config) -> Result<Analysis, ClusterEr
     let mut admission = rampart_engine::cluster::admission_findings(objects);
     rampart_engine::apply_config(&mut admission, catalog.config());
     findings.extend(admission);
+    let owned: HashSet<Arc<ObjectRef>> = objects
+        .iter()
+        .filter(|o| owned_by_controller(o))
+        .map(Object::object_ref)
+        .collect();
+    if !owned.is_empty() {
+        findings.retain(|f| f.object.as_ref().is_none_or(|o| !owned.contains(o)));
+    }
     rampart_rules::sort_findings(&mut findings);
     Ok(Analysis {
         findings,
