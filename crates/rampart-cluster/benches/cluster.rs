@@ -59,7 +59,11 @@ fn main() {
         let t = Instant::now();
         let findings = scan_dump(std::path::Path::new(&path));
         println!(
-            "from-dump: {:.2?} wall, peak RSS {} MiB, {findings} findings",
+            "from-dump ({}): {:.2?} wall, peak RSS {} MiB, {findings} findings",
+            std::path::Path::new(&path)
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or(""),
             t.elapsed(),
             peak_rss_mib()
         );
@@ -75,11 +79,18 @@ fn main() {
         items.len(),
         bytes / 1024
     );
-    let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .env("RAMPART_CLUSTER_BENCH_DUMP", &dump)
-        .output()
-        .unwrap();
-    print!("{}", String::from_utf8_lossy(&child.stdout));
+    // the same dump through the YAML loader (a comment first: not taken as JSON)
+    let yaml = dir.path().join("dump.yaml");
+    let mut text = b"# kubectl get -A -o yaml\n".to_vec();
+    text.extend(std::fs::read(&dump).unwrap());
+    std::fs::write(&yaml, text).unwrap();
+    for path in [&dump, &yaml] {
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .env("RAMPART_CLUSTER_BENCH_DUMP", path)
+            .output()
+            .unwrap();
+        print!("{}", String::from_utf8_lossy(&child.stdout));
+    }
 
     let server = support::Server::start(&items, support::Behaviour::default());
     let opts = fetch::Options {
