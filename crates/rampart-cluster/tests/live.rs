@@ -351,3 +351,40 @@ fn the_baseline_marks_new_and_fixed_findings() {
         "{text}"
     );
 }
+
+#[test]
+fn tls_with_the_kubeconfig_ca() {
+    let objects = generate::cluster(2, 2);
+    let server = Server::start_tls(&objects, Behaviour::default());
+    assert!(server.url.starts_with("https://"));
+    let dir = tempfile::tempdir().unwrap();
+    let live = rampart_cluster::scan(
+        &Input::Live(options(&server, dir.path())),
+        Default::default(),
+        "test",
+    )
+    .unwrap();
+    let offline = rampart_cluster::scan(
+        &Input::Dump {
+            paths: vec![dump(dir.path(), &objects)],
+            namespace: None,
+        },
+        Default::default(),
+        "test",
+    )
+    .unwrap();
+    assert_eq!(live.report.objects, objects.len());
+    assert_eq!(
+        rendered(&live, Format::Json),
+        rendered(&offline, Format::Json)
+    );
+    // a kubeconfig without the CA: the server's certificate is not trusted
+    let other = tempfile::tempdir().unwrap();
+    let opts = fetch::Options {
+        kubeconfig: Some(support::kubeconfig_for(&server.url, None, other.path())),
+        attempts: 1,
+        ..fetch::Options::default()
+    };
+    let err = rampart_cluster::scan(&Input::Live(opts), Default::default(), "test").unwrap_err();
+    assert!(err.to_string().starts_with("API server"), "{err}");
+}

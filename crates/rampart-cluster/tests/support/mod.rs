@@ -128,6 +128,8 @@ pub struct Seen {
 
 pub struct Server {
     pub url: String,
+    /// The CA's PEM when served over TLS.
+    pub ca_pem: Option<String>,
     pub seen: Arc<Mutex<Seen>>,
     _rt: tokio::runtime::Runtime,
 }
@@ -372,6 +374,15 @@ fn resource_list(group: &str, version: &str) -> String {
 impl Server {
     /// Serves `objects` (as `kubectl get -o json` shows them) over plain HTTP on a free port.
     pub fn start(objects: &[Value], behaviour: Behaviour) -> Server {
+        Server::serve(objects, behaviour, false)
+    }
+
+    /// The same over HTTPS, with a certificate for 127.0.0.1 from a CA of its own.
+    pub fn start_tls(objects: &[Value], behaviour: Behaviour) -> Server {
+        Server::serve(objects, behaviour, true)
+    }
+
+    fn serve(objects: &[Value], behaviour: Behaviour, tls: bool) -> Server {
         let mut items: BTreeMap<&'static str, Vec<Value>> = BTreeMap::new();
         for o in objects {
             let kind = o["kind"].as_str().unwrap();
@@ -403,9 +414,24 @@ impl Server {
                 (code, [(header::CONTENT_TYPE, "application/json")], body)
             }
         });
+        if !tls {
+            rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+            return Server {
+                url: format!("http://{addr}"),
+                ca_pem: None,
+                seen,
+                _rt: rt,
+            };
+        }
+        let (ca_pem, config) = tls_config();
+        let listener = TlsListener {
+            tcp: listener,
+            acceptor: tokio_rustls::TlsAcceptor::from(config),
+        };
         rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
         Server {
-            url: format!("http://{addr}"),
+            url: format!("https://{addr}"),
+            ca_pem: Some(ca_pem),
             seen,
             _rt: rt,
         }
@@ -413,10 +439,80 @@ impl Server {
 
     /// A kubeconfig pointing at the server, written in `dir`.
     pub fn kubeconfig(&self, dir: &std::path::Path) -> std::path::PathBuf {
-        let path = dir.join("kubeconfig");
-        std::fs::write(&path, format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\ncontexts:\n- name: test-ctx\n  context:\n    cluster: test\n    user: auditor\n    namespace: default\ncurrent-context: test-ctx\nusers:\n- name: auditor\n  user:\n    token: test-token\n",
-            self.url)).unwrap();
-        path
+        kubeconfig_for(&self.url, self.ca_pem.as_deref(), dir)
     }
+}
+
+/// A CA and a serving certificate for 127.0.0.1 signed by it.
+fn tls_config() -> (String, Arc<rustls::ServerConfig>) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, SanType};
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "test API server CA");
+    let ca = CertifiedIssuer::self_signed(ca, ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(rustls_pki_types::PrivatePkcs8KeyDer::from(
+                key.serialize_der(),
+            )),
+        )
+        .unwrap();
+    (ca.pem(), Arc::new(config))
+}
+
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(stream).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// A kubeconfig for `url`, trusting `ca_pem` when given, written in `dir`.
+pub fn kubeconfig_for(
+    url: &str,
+    ca_pem: Option<&str>,
+    dir: &std::path::Path,
+) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    let ca = match ca_pem {
+        Some(pem) => {
+            let ca = dir.join("ca.pem");
+            std::fs::write(&ca, pem).unwrap();
+            format!("\n    certificate-authority: {}", ca.display())
+        }
+        None => String::new(),
+    };
+    std::fs::write(&path, format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}{ca}\ncontexts:\n- name: test-ctx\n  context:\n    cluster: test\n    user: auditor\n    namespace: default\ncurrent-context: test-ctx\nusers:\n- name: auditor\n  user:\n    token: test-token\n",
+            url)).unwrap();
+    path
 }
