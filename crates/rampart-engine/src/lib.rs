@@ -9,6 +9,7 @@
 //! assert_eq!(config.checks.disable, ["rbac-exec-pods"]);
 //! ```
 
+pub mod cluster;
 mod input;
 mod registry;
 pub mod scan;

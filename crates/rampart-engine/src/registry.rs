@@ -35,6 +35,7 @@ fn builtin() -> Vec<CheckInfo> {
     all.extend(rampart_paths::checks());
     all.extend(rampart_kyverno::checks());
     all.extend(rampart_images::checks());
+    all.extend(crate::cluster::checks());
     all
 }
 

@@ -43,6 +43,8 @@ enum Command {
     /// CIS Kubernetes Benchmark on this node: component flags, config files, file permissions.
     #[command(after_help = crate::cmd::EXIT_FINDINGS)]
     Node(cmd::node::Args),
+    /// Audit a running cluster (or a dump of one): `rampart cluster scan`.
+    Cluster(cmd::cluster::Args),
     /// Run the HTTPS admission webhook.
     #[command(after_help = crate::cmd::EXIT_RUN)]
     Serve(cmd::serve::Args),
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
         Command::Policy(a) => cmd::policy::run(a),
         Command::Audit(a) => cmd::audit::run(a),
         Command::Node(a) => cmd::node::run(a),
+        Command::Cluster(a) => cmd::cluster::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Certs(a) => cmd::certs::run(a),
         Command::Images(a) => cmd::images::run(a),

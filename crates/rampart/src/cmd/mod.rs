@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod certs;
+pub mod cluster;
 pub mod completion;
 pub mod images;
 pub mod input;

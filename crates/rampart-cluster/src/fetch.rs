@@ -1,0 +1,534 @@
+//! Reading a live cluster through kube-rs.
+//!
+//! Discovery first (`/api`, `/apis` and the group versions of the kinds the analyzers read),
+//! then one paginated list (`limit`/`continue`) per kind, [`Options::parallelism`] at a time,
+//! each request retried with exponential backoff on 429 and 5xx. Secrets are listed as
+//! `PartialObjectMetadataList`: their values never leave the cluster. A kind the credentials
+//! cannot list (403) is recorded in [`Fetched::not_readable`] with the RBAC rule it needs, and the
+//! rest goes on.
+
+use crate::ClusterError;
+use kube::Client;
+use kube::api::ListParams;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use rampart_manifest::Object;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One kind the analyzers read.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted {
+    pub group: &'static str,
+    pub kind: &'static str,
+    /// Listed as metadata only.
+    pub metadata_only: bool,
+}
+
+const fn w(group: &'static str, kind: &'static str) -> Wanted {
+    Wanted {
+        group,
+        kind,
+        metadata_only: false,
+    }
+}
+
+/// Every kind `cluster scan` reads, in the order they are requested.
+pub const WANTED: [Wanted; 24] = [
+    w("", "Pod"),
+    w("apps", "Deployment"),
+    w("apps", "StatefulSet"),
+    w("apps", "DaemonSet"),
+    w("apps", "ReplicaSet"),
+    w("batch", "Job"),
+    w("batch", "CronJob"),
+    w("", "ReplicationController"),
+    w("", "Service"),
+    w("networking.k8s.io", "Ingress"),
+    w("networking.k8s.io", "NetworkPolicy"),
+    w("rbac.authorization.k8s.io", "Role"),
+    w("rbac.authorization.k8s.io", "ClusterRole"),
+    w("rbac.authorization.k8s.io", "RoleBinding"),
+    w("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    w("", "ServiceAccount"),
+    w("", "Namespace"),
+    w(
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+    ),
+    w(
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+    ),
+    w("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+    w(
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+    ),
+    w("", "Node"),
+    w("policy", "PodDisruptionBudget"),
+    Wanted {
+        group: "",
+        kind: "Secret",
+        metadata_only: true,
+    },
+];
+
+/// How to reach the cluster and how hard to pull.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--kubeconfig` (default: `$KUBECONFIG`, `~/.kube/config`, or the in-cluster account).
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context` (default: the kubeconfig's current context).
+    pub context: Option<String>,
+    /// `-n`: namespaced kinds are listed in this namespace only.
+    pub namespace: Option<String>,
+    /// Lists in flight at once.
+    pub parallelism: usize,
+    /// Items per page.
+    pub page_size: u32,
+    /// Attempts per request on 429, 5xx and transport errors.
+    pub attempts: u32,
+    /// Delay before the first retry; doubled for each next one.
+    pub backoff: Duration,
+    /// Timeout of one request.
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            kubeconfig: None,
+            context: None,
+            namespace: None,
+            parallelism: 4,
+            page_size: 500,
+            attempts: 5,
+            backoff: Duration::from_millis(200),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A kind that could not be read, and what would let the scan read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotReadable {
+    pub group: String,
+    pub kind: String,
+    pub resource: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub namespace: Option<String>,
+    /// The API's answer (`403 Forbidden: …`).
+    pub reason: String,
+    /// The RBAC rule that grants the list, in Role syntax.
+    pub rbac: String,
+}
+
+/// Counters of one fetch.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    pub requests: usize,
+    pub pages: usize,
+    pub retries: usize,
+    pub elapsed: Duration,
+}
+
+/// What a fetch read.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    /// Normalized, in the order of [`crate::settle`].
+    pub objects: Vec<Object>,
+    pub not_readable: Vec<NotReadable>,
+    /// The kubeconfig context used (empty in-cluster).
+    pub context: String,
+    /// The API server's address.
+    pub server: String,
+    pub stats: Stats,
+}
+
+/// [`fetch`] on its own runtime, for callers that are not async.
+pub fn fetch_blocking(opts: &Options) -> Result<Fetched, ClusterError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(fetch(opts))
+}
+
+async fn client(opts: &Options) -> Result<(Client, String, String), ClusterError> {
+    let kc_opts = KubeConfigOptions {
+        context: opts.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let cfg_err = |e: kube::config::KubeconfigError| ClusterError::Config(e.to_string());
+    let (mut config, context) = match &opts.kubeconfig {
+        Some(path) => {
+            let kc = Kubeconfig::read_from(path).map_err(cfg_err)?;
+            let context = opts
+                .context
+                .clone()
+                .or_else(|| kc.current_context.clone())
+                .unwrap_or_default();
+            (
+                kube::Config::from_custom_kubeconfig(kc, &kc_opts)
+                    .await
+                    .map_err(cfg_err)?,
+                context,
+            )
+        }
+        None if opts.context.is_some() => (
+            kube::Config::from_kubeconfig(&kc_opts)
+                .await
+                .map_err(cfg_err)?,
+            opts.context.clone().unwrap_or_default(),
+        ),
+        None => {
+            let context = Kubeconfig::read()
+                .ok()
+                .and_then(|k| k.current_context)
+                .unwrap_or_default();
+            (
+                kube::Config::infer()
+                    .await
+                    .map_err(|e| ClusterError::Config(e.to_string()))?,
+                context,
+            )
+        }
+    };
+    config.read_timeout = Some(opts.timeout);
+    config.connect_timeout = Some(opts.timeout.min(Duration::from_secs(30)));
+    let server = config.cluster_url.to_string();
+    let client = Client::try_from(config).map_err(|e| ClusterError::Api(e.to_string()))?;
+    Ok((client, context, server))
+}
+
+/// The outcome of one request after its retries.
+enum Outcome {
+    Ok(Value),
+    Forbidden(String),
+    NotFound,
+    Failed(String),
+}
+
+/// A GET that retries 429, 5xx and transport errors with exponential backoff.
+async fn get(
+    client: &Client,
+    req: impl Fn() -> Result<kube::core::Request, String>,
+    list_params: &ListParams,
+    metadata_only: bool,
+    opts: &Options,
+    retries: &mut usize,
+) -> Outcome {
+    let mut delay = opts.backoff;
+    let mut last = String::new();
+    for attempt in 0..opts.attempts.max(1) {
+        if attempt > 0 {
+            *retries += 1;
+            tokio::time::sleep(delay).await;
+            delay = delay.saturating_mul(2);
+        }
+        let request = match req() {
+            Ok(r) => r,
+            Err(e) => return Outcome::Failed(e),
+        };
+        let built = if metadata_only {
+            request.list_metadata(list_params)
+        } else {
+            request.list(list_params)
+        };
+        let built = match built {
+            Ok(b) => b,
+            Err(e) => return Outcome::Failed(e.to_string()),
+        };
+        match client.request::<Value>(built).await {
+            Ok(v) => return Outcome::Ok(v),
+            Err(kube::Error::Api(status)) => {
+                let code = status.code;
+                let msg = format!("{code} {}: {}", status.reason, status.message);
+                match code {
+                    403 | 401 => return Outcome::Forbidden(msg),
+                    404 => return Outcome::NotFound,
+                    429 | 500..=599 => last = msg,
+                    _ => return Outcome::Failed(msg),
+                }
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Outcome::Failed(format!("gave up after {} attempts: {last}", opts.attempts))
+}
+
+/// Discovery for one group: its preferred version and the resource of each wanted kind in it.
+async fn discover_group(
+    client: &Client,
+    group: &str,
+    opts: &Options,
+    retries: &mut usize,
+) -> Result<Option<(String, Vec<Value>)>, String> {
+    let lp = ListParams::default();
+    let plain = |path: String| move || Ok::<_, String>(kube::core::Request::new(path.clone()));
+    // `/api` and `/apis/<group>` answer with the versions; a GET on them is a plain request,
+    // which `Request::list` with no parameters is.
+    let version = if group.is_empty() {
+        match get(client, plain("/api".into()), &lp, false, opts, retries).await {
+            Outcome::Ok(v) => v
+                .get("versions")
+                .and_then(Value::as_array)
+                .and_then(|a| a.iter().find_map(Value::as_str).map(str::to_string)),
+            Outcome::NotFound => None,
+            Outcome::Forbidden(e) | Outcome::Failed(e) => return Err(e),
+        }
+    } else {
+        match get(
+            client,
+            plain(format!("/apis/{group}")),
+            &lp,
+            false,
+            opts,
+            retries,
+        )
+        .await
+        {
+            Outcome::Ok(v) => v
+                .pointer("/preferredVersion/version")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            Outcome::NotFound => None,
+            Outcome::Forbidden(e) | Outcome::Failed(e) => return Err(e),
+        }
+    };
+    let Some(version) = version else {
+        return Ok(None);
+    };
+    let path = if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    };
+    match get(client, plain(path), &lp, false, opts, retries).await {
+        Outcome::Ok(v) => {
+            let resources = v
+                .get("resources")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            Ok(Some((version, resources)))
+        }
+        Outcome::NotFound => Ok(None),
+        Outcome::Forbidden(e) | Outcome::Failed(e) => Err(e),
+    }
+}
+
+/// A served kind, from discovery.
+#[derive(Debug, Clone)]
+struct Served {
+    wanted: Wanted,
+    api_version: String,
+    plural: String,
+    namespaced: bool,
+}
+
+/// Reads every kind of [`WANTED`] the cluster serves.
+pub async fn fetch(opts: &Options) -> Result<Fetched, ClusterError> {
+    let t0 = Instant::now();
+    let (client, context, server) = client(opts).await?;
+    let mut stats = Stats::default();
+    let mut groups: Vec<&str> = WANTED.iter().map(|w| w.group).collect();
+    groups.dedup();
+    groups.sort_unstable();
+    groups.dedup();
+    // discovery, group by group, side by side
+    let mut set = tokio::task::JoinSet::new();
+    for g in groups {
+        let client = client.clone();
+        let opts = opts.clone();
+        set.spawn(async move {
+            let mut retries = 0;
+            let r = discover_group(&client, g, &opts, &mut retries).await;
+            (g, r, retries)
+        });
+    }
+    let mut served = Vec::new();
+    let mut discovery_errors = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        let (g, r, retries) = joined.map_err(|e| ClusterError::Api(e.to_string()))?;
+        stats.retries += retries;
+        stats.requests += 2 + retries;
+        match r {
+            Ok(Some((version, resources))) => {
+                for wanted in WANTED.iter().filter(|w| w.group == g) {
+                    let found = resources.iter().find(|r| {
+                        r.get("kind").and_then(Value::as_str) == Some(wanted.kind)
+                            && r.get("name")
+                                .and_then(Value::as_str)
+                                .is_some_and(|n| !n.contains('/'))
+                    });
+                    if let Some(r) = found {
+                        served.push(Served {
+                            wanted: *wanted,
+                            api_version: if g.is_empty() {
+                                version.clone()
+                            } else {
+                                format!("{g}/{version}")
+                            },
+                            plural: r
+                                .get("name")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string(),
+                            namespaced: r
+                                .get("namespaced")
+                                .and_then(Value::as_bool)
+                                .unwrap_or(false),
+                        });
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => discovery_errors.push(format!("discovery of group `{g}`: {e}")),
+        }
+    }
+    if served.is_empty() {
+        return Err(ClusterError::Api(if discovery_errors.is_empty() {
+            format!("{server} serves none of the kinds a scan reads")
+        } else {
+            discovery_errors.join("; ")
+        }));
+    }
+    served.sort_by_key(|s| {
+        WANTED
+            .iter()
+            .position(|w| w.kind == s.wanted.kind && w.group == s.wanted.group)
+    });
+    // the lists, `parallelism` at a time
+    let permits = Arc::new(tokio::sync::Semaphore::new(opts.parallelism.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for s in served {
+        let client = client.clone();
+        let opts = opts.clone();
+        let permits = permits.clone();
+        set.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            list_all(&client, &s, &opts).await
+        });
+    }
+    let mut out = Fetched {
+        context,
+        server,
+        ..Fetched::default()
+    };
+    while let Some(joined) = set.join_next().await {
+        let listed = joined.map_err(|e| ClusterError::Api(e.to_string()))?;
+        stats.requests += listed.requests;
+        stats.pages += listed.pages;
+        stats.retries += listed.retries;
+        out.objects.extend(listed.objects);
+        if let Some(nr) = listed.not_readable {
+            out.not_readable.push(nr);
+        }
+    }
+    for e in discovery_errors {
+        tracing::warn!("{e}");
+    }
+    crate::settle(&mut out.objects, None);
+    out.not_readable
+        .sort_by(|a, b| (&a.group, &a.kind).cmp(&(&b.group, &b.kind)));
+    stats.elapsed = t0.elapsed();
+    out.stats = stats;
+    Ok(out)
+}
+
+#[derive(Default)]
+struct Listed {
+    objects: Vec<Object>,
+    not_readable: Option<NotReadable>,
+    requests: usize,
+    pages: usize,
+    retries: usize,
+}
+
+async fn list_all(client: &Client, s: &Served, opts: &Options) -> Listed {
+    let path = match (&opts.namespace, s.namespaced) {
+        (Some(ns), true) if s.api_version.contains('/') => {
+            format!("/apis/{}/namespaces/{ns}/{}", s.api_version, s.plural)
+        }
+        (Some(ns), true) => format!("/api/{}/namespaces/{ns}/{}", s.api_version, s.plural),
+        _ if s.api_version.contains('/') => format!("/apis/{}/{}", s.api_version, s.plural),
+        _ => format!("/api/{}/{}", s.api_version, s.plural),
+    };
+    let mut listed = Listed::default();
+    let mut token: Option<String> = None;
+    loop {
+        let mut lp = ListParams::default().limit(opts.page_size);
+        if let Some(t) = &token {
+            lp = lp.continue_token(t);
+        }
+        let p = path.clone();
+        let outcome = get(
+            client,
+            move || Ok(kube::core::Request::new(p.clone())),
+            &lp,
+            s.wanted.metadata_only,
+            opts,
+            &mut listed.retries,
+        )
+        .await;
+        listed.requests += 1;
+        let page = match outcome {
+            Outcome::Ok(v) => v,
+            Outcome::NotFound => return listed,
+            Outcome::Forbidden(reason) | Outcome::Failed(reason) => {
+                listed.not_readable = Some(NotReadable {
+                    group: s.wanted.group.to_string(),
+                    kind: s.wanted.kind.to_string(),
+                    resource: s.plural.clone(),
+                    namespace: opts.namespace.clone().filter(|_| s.namespaced),
+                    rbac: format!(
+                        "{{apiGroups: [\"{}\"], resources: [\"{}\"], verbs: [\"list\"]}}",
+                        s.wanted.group, s.plural
+                    ),
+                    reason,
+                });
+                listed.objects.clear();
+                return listed;
+            }
+        };
+        listed.pages += 1;
+        let items = page
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for mut item in items {
+            if let Some(m) = item.as_object_mut() {
+                if s.wanted.metadata_only {
+                    // a PartialObjectMetadata: only its metadata is the object's
+                    m.retain(|k, _| k == "metadata");
+                }
+                // list items carry no apiVersion and kind; put them first, as a dump has them
+                let mut typed = serde_json::Map::with_capacity(m.len() + 2);
+                typed.insert("apiVersion".into(), Value::String(s.api_version.clone()));
+                typed.insert("kind".into(), Value::String(s.wanted.kind.to_string()));
+                for (k, v) in std::mem::take(m) {
+                    if k != "apiVersion" && k != "kind" {
+                        typed.insert(k, v);
+                    }
+                }
+                *m = typed;
+            }
+            if let Some(o) = crate::normalize(item) {
+                listed.objects.push(o);
+            }
+        }
+        token = page
+            .pointer("/metadata/continue")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        if token.is_none() {
+            return listed;
+        }
+    }
+}

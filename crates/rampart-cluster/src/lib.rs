@@ -1,0 +1,213 @@
+//! `rampart cluster scan`: audit a running cluster.
+//!
+//! Two ways in, one way out:
+//!
+//! - [`fetch::fetch`] reads a live cluster through kube-rs (discovery, paginated lists, bounded
+//!   parallelism, retries; Secrets as metadata only), and
+//! - [`offline::load`] reads a dump (`kubectl get … -A -o yaml`, a `List` with `items`) or a
+//!   directory of manifests;
+//!
+//! both give the same normalized [`rampart_manifest::Object`]s ([`normalize`]), each named
+//! `cluster://<namespace>/<kind>/<name>` so findings are located, and [`analyze::analyze`] runs
+//! the engine's analyzers over them. [`report::ClusterReport`] groups the findings over the 4Cs
+//! (cluster, container, code) with a score per layer, and renders text, JSON, SARIF or one
+//! self-contained HTML file.
+//!
+//! ```
+//! let v = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+//!     "metadata": {"name": "db", "namespace": "shop", "managedFields": [{}],
+//!                  "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{}}"}},
+//!     "type": "Opaque", "data": {"password": "aHVudGVyMg=="}});
+//! let o = rampart_cluster::normalize(v).unwrap();
+//! assert_eq!(&*o.file, "cluster://shop/Secret/db");
+//! assert_eq!(o.value, serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+//!     "metadata": {"name": "db", "namespace": "shop"}}));
+//! ```
+
+pub mod analyze;
+pub mod fetch;
+pub mod generate;
+mod html;
+pub mod offline;
+pub mod report;
+
+use rampart_manifest::Object;
+use serde_json::Value;
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The kubeconfig could not be read or has no such context.
+    #[error("kubeconfig: {0}")]
+    Config(String),
+    /// The API server could not be reached or discovery failed.
+    #[error("API server: {0}")]
+    Api(String),
+    /// A dump or manifest could not be read.
+    #[error(transparent)]
+    Input(#[from] rampart_core::InputError),
+    /// The check configuration is invalid.
+    #[error(transparent)]
+    Rules(#[from] rampart_rules::ConfigError),
+    /// A baseline report could not be read.
+    #[error("baseline {file}: {message}")]
+    Baseline { file: String, message: String },
+    /// The async runtime could not start.
+    #[error("runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+}
+
+/// The annotation `kubectl apply` writes; on a Secret it holds the Secret's data.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Turns an object as the API or a dump gives it into what the analyzers read, the same way for
+/// both paths: `metadata.managedFields` dropped; a Secret reduced to its apiVersion, kind and
+/// metadata (what a `PartialObjectMetadata` list gives) without the last-applied annotation,
+/// so no secret value is ever kept; named `cluster://<namespace>/<kind>/<name>`
+/// (`cluster://<kind>/<name>` when cluster-scoped). `None` for a value that is not an object
+/// with a kind.
+pub fn normalize(mut value: Value) -> Option<Object> {
+    let map = value.as_object_mut()?;
+    let kind = map.get("kind")?.as_str()?.to_string();
+    let secret = kind == "Secret" && map.get("apiVersion").and_then(Value::as_str) == Some("v1");
+    if secret {
+        map.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata"));
+    }
+    if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+        if secret && let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            a.remove(LAST_APPLIED);
+            if a.is_empty() {
+                meta.remove("annotations");
+            }
+        }
+    }
+    let meta = map.get("metadata");
+    let field = |k: &str| {
+        meta.and_then(|m| m.get(k))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let name = field("name").unwrap_or("");
+    let file = match field("namespace") {
+        Some(ns) => format!("cluster://{ns}/{kind}/{name}"),
+        None => format!("cluster://{kind}/{name}"),
+    };
+    Some(Object::from_value(value, &file))
+}
+
+/// Sorts objects into the one order both paths report in: by file name (namespace, kind, name),
+/// then API version; and keeps only `namespace`'s objects and cluster-scoped ones when given.
+pub fn settle(objects: &mut Vec<Object>, namespace: Option<&str>) {
+    if let Some(ns) = namespace {
+        objects.retain(|o| o.namespace().is_none_or(|n| n == ns));
+    }
+    objects.sort_by(|a, b| (&*a.file, a.api_version()).cmp(&(&*b.file, b.api_version())));
+    objects.dedup_by(|a, b| a.file == b.file && a.api_version() == b.api_version());
+}
+
+/// Where a scan reads the cluster from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A live cluster through kube-rs.
+    Live(fetch::Options),
+    /// A dump or a directory of manifests (`--from`), with `-n`.
+    Dump {
+        paths: Vec<std::path::PathBuf>,
+        namespace: Option<String>,
+    },
+}
+
+/// One scan's result.
+#[derive(Debug)]
+pub struct Scan {
+    pub analysis: analyze::Analysis,
+    pub report: report::ClusterReport,
+    /// How the live read went (`None` for a dump).
+    pub fetch: Option<fetch::Stats>,
+    /// The kubeconfig context and the API server (empty for a dump).
+    pub context: String,
+    pub server: String,
+}
+
+/// Reads the cluster, analyzes it and builds the report.
+pub fn scan(
+    input: &Input,
+    config: rampart_rules::Config,
+    tool_version: &str,
+) -> Result<Scan, ClusterError> {
+    let t0 = std::time::Instant::now();
+    let (objects, errors, not_readable, stats, context, server) = match input {
+        Input::Live(opts) => {
+            let f = fetch::fetch_blocking(opts)?;
+            (
+                f.objects,
+                Vec::new(),
+                f.not_readable,
+                Some(f.stats),
+                f.context,
+                f.server,
+            )
+        }
+        Input::Dump { paths, namespace } => {
+            let l = offline::load(paths, namespace.as_deref());
+            (
+                l.objects,
+                l.errors,
+                Vec::new(),
+                None,
+                String::new(),
+                String::new(),
+            )
+        }
+    };
+    tracing::debug!(objects = objects.len(), elapsed = ?t0.elapsed(), "read");
+    let mut analysis = analyze::analyze(&objects, config)?;
+    tracing::debug!(findings = analysis.findings.len(), elapsed = ?t0.elapsed(), "analyzed");
+    analysis.errors.extend(errors);
+    let report = report::ClusterReport::new(&analysis, &not_readable, tool_version);
+    tracing::debug!(elapsed = ?t0.elapsed(), "report built");
+    // the process may end soon after: the objects are not needed any more
+    drop(objects);
+    Ok(Scan {
+        analysis,
+        report,
+        fetch: stats,
+        context,
+        server,
+    })
+}
+
+/// An output format of `cluster scan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Html,
+    Sarif,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "text" | "txt" => Ok(Format::Text),
+            "json" => Ok(Format::Json),
+            "html" => Ok(Format::Html),
+            "sarif" => Ok(Format::Sarif),
+            other => Err(format!(
+                "unknown format `{other}`, expected text, json, html or sarif"
+            )),
+        }
+    }
+}
+
+/// Writes a scan's report in `format`.
+pub fn render(scan: &Scan, format: Format, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    match format {
+        Format::Text => scan.report.text(out),
+        Format::Json => scan.report.json(out),
+        Format::Html => scan.report.html(out),
+        Format::Sarif => report::sarif(&scan.analysis, &scan.report.tool_version, out),
+    }
+}

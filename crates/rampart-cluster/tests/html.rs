@@ -1,0 +1,134 @@
+//! The HTML report in a real browser: headless Chromium (Debian's `chromium`) loads the file
+//! offline, runs its script, and the rendered DOM is checked. Skipped, with a message, where
+//! Chromium is not installed.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use rampart_cluster::{Format, Input, generate};
+use std::process::Command;
+
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+}
+
+#[test]
+fn the_html_report_renders_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = generate::cluster(4, 3);
+    let dump = dir.path().join("dump.json");
+    std::fs::write(
+        &dump,
+        serde_json::to_string(&generate::list(&objects)).unwrap(),
+    )
+    .unwrap();
+    let mut scan = rampart_cluster::scan(
+        &Input::Dump {
+            paths: vec![dump],
+            namespace: None,
+        },
+        Default::default(),
+        "test",
+    )
+    .unwrap();
+    // a baseline that lacks the first finding: it shows as new
+    let mut previous = scan.report.clone();
+    previous.findings.remove(0);
+    scan.report.compare(&previous);
+    let mut html = Vec::new();
+    rampart_cluster::render(&scan, Format::Html, &mut html).unwrap();
+    let html = String::from_utf8(html).unwrap();
+    // self-contained: nothing is loaded from anywhere
+    for needle in ["src=\"http", "href=\"http", "<link", "@import", "src=\"//"] {
+        assert!(!html.contains(needle), "the report loads {needle}");
+    }
+    assert!(!html.contains(generate::SECRET_VALUE_B64));
+    let file = dir.path().join("report.html");
+    std::fs::write(&file, &html).unwrap();
+
+    let Some(browser) = chromium() else {
+        eprintln!(
+            "SKIPPED: chromium is not installed (apt-get install chromium); the HTML report was not checked in a browser"
+        );
+        return;
+    };
+    let profile = dir.path().join("profile");
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8(out.stdout).unwrap();
+    // the script ran
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "the script did not run:\n{}",
+        &dom[..dom.len().min(2000)]
+    );
+    // the filters are populated from the findings
+    let n = scan.report.findings.len();
+    assert!(
+        dom.contains(&format!("{n} of {n} findings")),
+        "no count of {n}"
+    );
+    for id in ["f-severity", "f-namespace", "f-check", "f-layer", "f-text"] {
+        assert!(dom.contains(&format!("id=\"{id}\"")), "no filter {id}");
+    }
+    for sev in scan.report.by_severity.keys() {
+        assert!(
+            dom.contains(&format!("<option value=\"{sev}\">{sev}</option>")),
+            "no {sev} option"
+        );
+    }
+    for ns in scan.report.namespaces() {
+        assert!(
+            dom.contains(&format!("<option value=\"{ns}\">{ns}</option>")),
+            "no {ns} option"
+        );
+    }
+    assert!(
+        dom.contains("<option value=\"admission-webhook-fails-open\">"),
+        "no check option"
+    );
+    // one row per finding, built by the script (they carry data attributes)
+    assert_eq!(
+        dom.matches("<tr class=\"finding\" data-severity=").count(),
+        n
+    );
+    // the new finding is marked, the summary shows scores as SVG gauges
+    assert_eq!(dom.matches("<span class=\"new\"> new</span>").count(), 1);
+    assert_eq!(dom.matches("<figure class=\"gauge\">").count(), 4);
+    assert!(dom.contains(&format!(
+        "aria-label=\"overall score {} of 100\"",
+        scan.report.score
+    )));
+}

@@ -1,0 +1,150 @@
+//! `rampart cluster scan --from`: a `kubectl get -A -o yaml` dump through the command line.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use assert_cmd::Command;
+
+const DUMP: &str = r#"apiVersion: v1
+kind: List
+metadata:
+  resourceVersion: ""
+items:
+- apiVersion: v1
+  kind: Namespace
+  metadata:
+    name: shop
+    labels:
+      kubernetes.io/metadata.name: shop
+- apiVersion: v1
+  kind: Secret
+  metadata:
+    name: db
+    namespace: shop
+    annotations:
+      kubectl.kubernetes.io/last-applied-configuration: |
+        {"apiVersion":"v1","data":{"password":"aHVudGVyMi1zaG9w"},"kind":"Secret"}
+  type: Opaque
+  data:
+    password: aHVudGVyMi1zaG9w
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata:
+    name: web
+    namespace: shop
+  spec:
+    selector:
+      matchLabels: {app: web}
+    template:
+      metadata:
+        labels: {app: web}
+      spec:
+        containers:
+        - name: web
+          image: nginx:latest
+          securityContext:
+            privileged: true
+- apiVersion: admissionregistration.k8s.io/v1
+  kind: ValidatingWebhookConfiguration
+  metadata:
+    name: gatekeeper-validating-webhook-configuration
+  webhooks:
+  - name: validation.gatekeeper.sh
+    failurePolicy: Ignore
+    clientConfig:
+      service: {namespace: gatekeeper-system, name: gatekeeper-webhook-service}
+"#;
+
+fn rampart() -> Command {
+    let mut c = Command::cargo_bin("rampart").unwrap();
+    c.env("NO_COLOR", "1");
+    c
+}
+
+#[test]
+fn a_dump_is_audited_in_every_format() {
+    let d = tempfile::tempdir().unwrap();
+    let dump = d.path().join("dump.yaml");
+    std::fs::write(&dump, DUMP).unwrap();
+    let mut outputs = Vec::new();
+    for format in ["text", "json", "html", "sarif"] {
+        let out = rampart()
+            .args(["cluster", "scan", "--from"])
+            .arg(&dump)
+            .args(["-o", format])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            !text.contains("aHVudGVyMi1zaG9w") && !text.contains("hunter2"),
+            "{format} shows a secret value"
+        );
+        outputs.push(text);
+    }
+    assert!(
+        outputs[0].contains("privileged-container"),
+        "{}",
+        outputs[0]
+    );
+    assert!(outputs[0].contains("admission-webhook-fails-open"));
+    let json: serde_json::Value = serde_json::from_str(&outputs[1]).unwrap();
+    assert_eq!(json["objects"], 4);
+    assert_eq!(json["layers"].as_array().unwrap().len(), 3);
+    assert_eq!(json["findings"][0]["severity"], "critical");
+    assert!(outputs[2].starts_with("<!DOCTYPE html>"));
+    let sarif: serde_json::Value = serde_json::from_str(&outputs[3]).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+
+    // the same report as the baseline: nothing new, nothing fixed
+    let base = d.path().join("base.json");
+    std::fs::write(&base, &outputs[1]).unwrap();
+    let out = rampart()
+        .args(["cluster", "scan", "--from"])
+        .arg(&dump)
+        .arg("--baseline")
+        .arg(&base)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("since the baseline: 0 new, 0 fixed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_format_is_a_usage_error() {
+    let out = rampart()
+        .args(["cluster", "scan", "--from", ".", "-o", "pdf"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format `pdf`"));
+}
+
+#[test]
+fn an_unreachable_cluster_is_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    let kc = d.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:9\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\nusers:\n- name: u\n  user: {token: t}\n",
+    )
+    .unwrap();
+    let out = rampart()
+        .args(["cluster", "scan", "--kubeconfig"])
+        .arg(&kc)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("API server"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
