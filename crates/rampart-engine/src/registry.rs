@@ -16,7 +16,12 @@ pub struct Registry {
 /// [`Registry::with`]).
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(|| Registry::new(builtin()))
+    REGISTRY.get_or_init(|| {
+        let r = Registry::new(builtin());
+        // the catalog's ignore-annotation check validates slugs against the whole registry
+        rampart_rules::set_registered_slugs(r.names.keys().cloned());
+        r
+    })
 }
 
 /// Every analyzer's records, in the order `rampart checks` lists them.

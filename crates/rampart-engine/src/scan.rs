@@ -58,6 +58,8 @@ struct FileScan {
     refs: Vec<(Arc<ObjectRef>, Arc<str>)>,
     /// Each object's (line, column), in the order of `refs`.
     positions: Vec<(u32, u32)>,
+    /// Objects that opt out of checks (with a reason), and the slugs they name.
+    ignores: Vec<(Arc<ObjectRef>, Vec<String>)>,
     findings: Vec<Finding>,
     errors: Vec<InputError>,
     skipped: Vec<InputError>,
@@ -66,6 +68,7 @@ struct FileScan {
 /// Scans files, directories and stdin (`-`).
 pub fn scan(paths: &[PathBuf], catalog: &Catalog, opts: &ScanOptions) -> ScanOutput {
     let t0 = std::time::Instant::now();
+    crate::registry();
     let (sources, mut errors) = rampart_manifest::discover(paths);
     // Each file is read, parsed and put through every per-object check on its own, in
     // parallel; what stays in memory afterwards is only what the analyses across objects read
@@ -98,6 +101,7 @@ pub fn scan(paths: &[PathBuf], catalog: &Catalog, opts: &ScanOptions) -> ScanOut
     let n_findings = parts.iter().map(|p| p.findings.len()).sum::<usize>();
     let mut objects = Vec::with_capacity(n_objects);
     let mut positions = Vec::with_capacity(n_objects);
+    let mut ignores = Ignores::new();
     out.objects.reserve(n_objects);
     // Room for the findings across objects too, so adding them never moves the list; pages
     // of it that are never written are never resident.
@@ -109,6 +113,7 @@ pub fn scan(paths: &[PathBuf], catalog: &Catalog, opts: &ScanOptions) -> ScanOut
         objects.extend(part.objects);
         out.objects.extend(part.refs);
         positions.extend(part.positions);
+        ignores.extend(part.ignores);
         findings.extend(part.findings);
         errors.extend(part.errors);
         out.skipped.extend(part.skipped);
@@ -118,6 +123,7 @@ pub fn scan(paths: &[PathBuf], catalog: &Catalog, opts: &ScanOptions) -> ScanOut
         objects,
         &out.objects,
         &positions,
+        &ignores,
         catalog,
         opts,
         &mut findings,
@@ -131,6 +137,7 @@ pub fn scan(paths: &[PathBuf], catalog: &Catalog, opts: &ScanOptions) -> ScanOut
 
 /// Scans objects already loaded (a cluster's, a test's): the same checks as [`scan`].
 pub fn scan_objects(loaded: Vec<Object>, catalog: &Catalog, opts: &ScanOptions) -> ScanOutput {
+    crate::registry();
     let mut by_file: Vec<Vec<Object>> = Vec::new();
     let mut index: HashMap<Arc<str>, usize> = HashMap::new();
     for o in loaded {
@@ -153,10 +160,12 @@ pub fn scan_objects(loaded: Vec<Object>, catalog: &Catalog, opts: &ScanOptions) 
     let mut out = ScanOutput::default();
     let (mut objects, mut positions, mut findings, mut errors) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut ignores = Ignores::new();
     for part in parts {
         objects.extend(part.objects);
         out.objects.extend(part.refs);
         positions.extend(part.positions);
+        ignores.extend(part.ignores);
         findings.extend(part.findings);
         errors.extend(part.errors);
     }
@@ -164,6 +173,7 @@ pub fn scan_objects(loaded: Vec<Object>, catalog: &Catalog, opts: &ScanOptions) 
         objects,
         &out.objects,
         &positions,
+        &ignores,
         catalog,
         opts,
         &mut findings,
@@ -214,17 +224,61 @@ fn check_file(
             crate::apply_config(&mut pss, catalog.config());
             part.findings.extend(pss);
         }
+        if let Some(slugs) = ignored_checks(&o) {
+            part.ignores.push((o.object_ref(), slugs));
+        }
         part.refs.push((o.object_ref(), o.file.clone()));
         part.positions.push((o.pos.line, o.pos.col));
         part.objects.push(if keep_whole { o } else { o.slim() });
     }
 }
 
+/// Objects that opt out of checks, by identity.
+type Ignores = HashMap<Arc<ObjectRef>, Vec<String>>;
+
+/// The slugs an object opts out of with `rampart.dev/ignore` (current slugs; aliases resolved
+/// through the registry), when it gives a reason; `*` stands for every check.
+fn ignored_checks(o: &Object) -> Option<Vec<String>> {
+    let ann = o.annotations()?;
+    let list = ann.get(rampart_rules::IGNORE_ANNOTATION)?.as_str()?;
+    let reason = ann
+        .get(rampart_rules::IGNORE_REASON_ANNOTATION)
+        .and_then(|v| v.as_str())
+        .is_some_and(|r| !r.trim().is_empty());
+    if !reason {
+        return None;
+    }
+    let registry = crate::registry();
+    Some(
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| registry.canonical(s).unwrap_or(s).to_string())
+            .collect(),
+    )
+}
+
+/// Drops the findings of every analyzer (catalog, PSS, CIS, RBAC, NetworkPolicy, policies) that
+/// their object opts out of: one ignore annotation works for every slug of the registry.
+fn drop_ignored(findings: &mut Vec<Finding>, ignores: &Ignores) {
+    if ignores.is_empty() {
+        return;
+    }
+    findings.retain(|f| {
+        let Some(obj) = &f.object else { return true };
+        ignores
+            .get(obj)
+            .is_none_or(|slugs| !slugs.iter().any(|s| s == "*" || *s == f.check))
+    });
+}
+
 /// The analyses across objects, then the sort.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     objects: Vec<Object>,
     refs: &[(Arc<ObjectRef>, Arc<str>)],
     positions: &[(u32, u32)],
+    ignores: &Ignores,
     catalog: &Catalog,
     opts: &ScanOptions,
     findings: &mut Vec<Finding>,
@@ -260,6 +314,7 @@ fn finish(
                 .collect::<Vec<_>>(),
         );
     }
+    drop_ignored(findings, ignores);
     rampart_rules::sort_findings(findings);
     // the process usually ends soon after: freeing every object one by one takes longer than
     // the analyses, and the OS reclaims it all at once

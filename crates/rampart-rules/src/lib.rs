@@ -84,6 +84,21 @@ pub fn infos() -> Vec<rampart_core::CheckInfo> {
         .collect()
 }
 
+/// Every slug and alias of the whole registry (every analyzer's), once the engine has built it;
+/// checks that validate slugs (ignore annotations) accept those too.
+static REGISTERED: std::sync::OnceLock<std::collections::HashSet<String>> =
+    std::sync::OnceLock::new();
+
+/// Called by the engine with every slug and alias of its registry.
+pub fn set_registered_slugs(slugs: impl IntoIterator<Item = String>) {
+    let _ = REGISTERED.set(slugs.into_iter().collect());
+}
+
+/// Whether `slug` names a check of any analyzer: the catalog's own, or one the engine registered.
+pub fn is_known_slug(slug: &str) -> bool {
+    find_check(slug).is_some() || REGISTERED.get().is_some_and(|r| r.contains(slug))
+}
+
 /// The metadata of the check named `slug` (or a former slug that is now an alias).
 pub fn find_check(slug: &str) -> Option<&'static CheckMeta> {
     let slug = checks::ALIASES

@@ -228,3 +228,38 @@ spec:
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("CIS Kubernetes Benchmark 1.2.1"), "{text}");
 }
+
+/// One ignore annotation works for every slug of the registry, analyzers' and aliases included,
+/// and only with a reason.
+#[test]
+fn ignore_annotations_silence_analyzer_findings_by_slug_or_alias() {
+    let with = |ann: &str| {
+        ADMIN_BINDING.replace(
+            "metadata: {name: ci-admin}",
+            &format!("metadata:\n  name: ci-admin\n  annotations: {ann}"),
+        )
+    };
+    for (ann, silenced) in [
+        (
+            "{rampart.dev/ignore: cluster-admin-binding, rampart.dev/ignore-reason: break-glass}",
+            true,
+        ),
+        (
+            "{rampart.dev/ignore: rbac-cluster-admin-equivalent, rampart.dev/ignore-reason: break-glass}",
+            true,
+        ),
+        (
+            "{rampart.dev/ignore: '*', rampart.dev/ignore-reason: break-glass}",
+            true,
+        ),
+        ("{rampart.dev/ignore: cluster-admin-binding}", false),
+        (
+            "{rampart.dev/ignore: latest-tag, rampart.dev/ignore-reason: other}",
+            false,
+        ),
+    ] {
+        let (_, doc, err) = scan_with_config("{}\n", &with(ann));
+        let found = checks_of(&doc).contains(&"rbac-cluster-admin-equivalent".to_string());
+        assert_eq!(found, !silenced, "{ann}: {err}\n{doc:#}");
+    }
+}

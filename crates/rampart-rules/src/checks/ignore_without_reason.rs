@@ -51,7 +51,7 @@ impl Check for IgnoreWithoutReason {
             .map(str::trim)
             .filter(|s| !s.is_empty() && *s != "*")
         {
-            if crate::find_check(slug).is_none() {
+            if !crate::is_known_slug(slug) {
                 out.emit(
                     cx.obj,
                     &format!(
