@@ -108,6 +108,11 @@ pub fn analyze(objects: &[Object], config: Config) -> Result<Analysis, ClusterEr
     let mut admission = rampart_engine::cluster::admission_findings(objects);
     rampart_engine::apply_config(&mut admission, catalog.config());
     findings.extend(admission);
+    // the attack chain end to end: exposed or compromised workloads to node root,
+    // cluster-admin and Secrets
+    let mut paths = rampart_paths::findings(objects);
+    rampart_engine::apply_config(&mut paths, catalog.config());
+    findings.extend(paths);
     let owned: HashSet<Arc<ObjectRef>> = objects
         .iter()
         .filter(|o| owned_by_controller(o))

@@ -148,3 +148,24 @@ fn an_unreachable_cluster_is_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The cluster audit shows the attack chain end to end, from the exposed storefront of
+/// `examples/attack-path` to cluster-admin.
+#[test]
+fn the_cluster_report_shows_attack_paths() {
+    let out = Command::cargo_bin("rampart")
+        .unwrap()
+        .args(["cluster", "scan", "--from"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/attack-path"
+        ))
+        .args(["-o", "text"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("attack-path: exposed Deployment outlet/storefront reaches cluster-admin"),
+        "{text}"
+    );
+}
