@@ -228,6 +228,14 @@ pub struct PolicySet {
     pub policies: Vec<Policy>,
 }
 
+impl std::fmt::Debug for PolicySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicySet")
+            .field("policies", &self.policies.len())
+            .finish()
+    }
+}
+
 const POLICY_KINDS: [&str; 2] = ["ClusterPolicy", "Policy"];
 const CEL_KINDS: [&str; 6] = [
     "ValidatingPolicy",

@@ -100,6 +100,8 @@ pub struct Engine {
     namespaces: Arc<dyn NamespaceLabels>,
     /// Gatekeeper constraints and ValidatingAdmissionPolicies enforced too (`--policies`).
     policies: Option<Arc<rampart_policy::PolicySet>>,
+    /// Kyverno policies enforced too (`--policies`): Enforce denies, Audit warns.
+    kyverno: Option<Arc<rampart_kyverno::PolicySet>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -156,7 +158,16 @@ impl Engine {
             catalog,
             namespaces,
             policies: None,
+            kyverno: None,
         }
+    }
+
+    /// Also enforces these Kyverno policies: a failed rule of an Enforce policy denies, of an
+    /// Audit policy warns; a rule that cannot be evaluated denies for Enforce policies (Kyverno's
+    /// `failurePolicy: Fail`) and warns otherwise.
+    pub fn with_kyverno(mut self, policies: Arc<rampart_kyverno::PolicySet>) -> Self {
+        self.kyverno = Some(policies);
+        self
     }
 
     /// Also enforces these Gatekeeper constraints and ValidatingAdmissionPolicies, each in the
@@ -168,7 +179,7 @@ impl Engine {
 
     /// Whether policies are loaded (the HTTP layer then hands over the whole request).
     pub fn has_policies(&self) -> bool {
-        self.policies.is_some()
+        self.policies.is_some() || self.kyverno.is_some()
     }
 
     pub fn config(&self) -> &Config {
@@ -337,6 +348,9 @@ impl Engine {
         if let (Some(set), Some(raw)) = (&self.policies, req.raw) {
             self.apply_policies(set, raw, &mut deny, &mut out);
         }
+        if let Some(set) = &self.kyverno {
+            self.apply_kyverno(set, req, object, &mut deny, &mut out);
+        }
 
         if !deny.is_empty() {
             out.decision = Decision::Denied;
@@ -399,6 +413,73 @@ impl Engine {
         }
         for (k, v) in eval.annotations {
             out.audit_annotations.insert(k, v);
+        }
+    }
+
+    fn apply_kyverno(
+        &self,
+        set: &rampart_kyverno::PolicySet,
+        req: &Request<'_>,
+        object: &Object,
+        deny: &mut Vec<String>,
+        out: &mut Outcome,
+    ) {
+        use rampart_kyverno::Status;
+        let mut info = rampart_kyverno::AdmissionInfo {
+            operation: match req.operation {
+                Operation::Create => "CREATE",
+                Operation::Update => "UPDATE",
+                Operation::Delete => "DELETE",
+                Operation::Connect => "CONNECT",
+            }
+            .to_string(),
+            user_info: serde_json::json!({"username": req.username.unwrap_or("")}),
+            old_object: req.old_object.cloned(),
+            request: req.raw.cloned(),
+            ..rampart_kyverno::AdmissionInfo::default()
+        };
+        if let Some(ns) = req.namespace
+            && let Some(labels) = self.namespaces.labels(ns)
+        {
+            info.namespace_labels.insert(ns.to_string(), labels);
+        }
+        let mut audited = Vec::new();
+        for r in set.evaluate(&object.value, &info) {
+            let text = format!("[{}/{}] {}", r.policy, r.rule, r.message);
+            let mode = match (r.status, r.enforce) {
+                (Status::Fail, true) => {
+                    deny.push(text);
+                    Mode::Enforce
+                }
+                (Status::Fail | Status::Warn, _) => {
+                    out.warnings.push(text);
+                    audited.push(r.policy.clone());
+                    Mode::Warn
+                }
+                (Status::Error, true) => {
+                    deny.push(format!(
+                        "[{}/{}] policy error: {}",
+                        r.policy, r.rule, r.message
+                    ));
+                    Mode::Enforce
+                }
+                (Status::Error, false) => {
+                    out.warnings.push(format!(
+                        "[{}/{}] policy error: {}",
+                        r.policy, r.rule, r.message
+                    ));
+                    Mode::Warn
+                }
+                (Status::Pass | Status::Skip, _) => continue,
+            };
+            out.violations
+                .push((format!("kyverno:{}/{}", r.policy, r.rule), mode));
+        }
+        if !audited.is_empty() {
+            out.audit_annotations.insert(
+                "rampart.dev/kyverno-audit-violations".to_string(),
+                audited.join(","),
+            );
         }
     }
 

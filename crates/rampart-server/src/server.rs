@@ -38,6 +38,8 @@ pub struct ServeOptions {
     pub shutdown_grace: Duration,
     /// Gatekeeper and ValidatingAdmissionPolicy policies to enforce too.
     pub policies: Option<Arc<rampart_policy::PolicySet>>,
+    /// Kyverno policies to enforce too.
+    pub kyverno: Option<Arc<rampart_kyverno::PolicySet>>,
 }
 
 /// Runs the webhook until SIGTERM or Ctrl-C, then drains in-flight requests.
@@ -57,6 +59,9 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Error> {
     let mut engine = Engine::new(opts.config, Arc::new(RampartPss), namespaces);
     if let Some(p) = opts.policies {
         engine = engine.with_policies(p);
+    }
+    if let Some(k) = opts.kyverno {
+        engine = engine.with_kyverno(k);
     }
     let state = AppState::new(engine);
     let app = router(state);

@@ -478,3 +478,83 @@ async fn gatekeeper_policies_deny_and_warn_at_admission() {
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["response"]["allowed"], true, "{v:#}");
 }
+
+const KYVERNO: &str = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: require-team}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: team-label
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      message: "{{ request.object.metadata.name }} needs a team label"
+      pattern: {metadata: {labels: {team: "?*"}}}
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: prefer-owner}
+spec:
+  validationFailureAction: Audit
+  rules:
+  - name: owner-label
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      message: "pods should name their owner"
+      pattern: {metadata: {labels: {owner: "?*"}}}
+"#;
+
+/// Kyverno policies at admission: an Enforce policy's failed rule denies with its message
+/// (variables resolved), an Audit policy's warns; a pod that satisfies both is allowed.
+#[tokio::test]
+async fn kyverno_policies_deny_and_warn_at_admission() {
+    let (set, errs) = rampart_kyverno::PolicySet::from_str("kyverno.yaml", KYVERNO);
+    assert!(errs.is_empty(), "{errs:?}");
+    let engine = Engine::new(
+        Config::default(),
+        Arc::new(RampartPss),
+        Arc::new(rampart_server::NoNamespaceLabels),
+    )
+    .with_kyverno(Arc::new(set));
+    let app = router(AppState::new(engine));
+    let (status, body) = call(
+        app.clone(),
+        "/validate",
+        "application/json",
+        plain_pod_review(json!({})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    let resp = &v["response"];
+    assert_eq!(resp["allowed"], false, "{v:#}");
+    let msg = resp["status"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("[require-team/team-label] web needs a team label"),
+        "{msg}"
+    );
+    let warnings = strings(&resp["warnings"]);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("[prefer-owner/owner-label]")),
+        "{warnings:?}"
+    );
+
+    let (_, body) = call(
+        app,
+        "/validate",
+        "application/json",
+        plain_pod_review(json!({"team": "a", "owner": "b"})),
+    )
+    .await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["response"]["allowed"], true, "{v:#}");
+    assert!(
+        strings(&v["response"]["warnings"])
+            .iter()
+            .all(|w| !w.contains("prefer-owner")),
+        "{v:#}"
+    );
+}

@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(long, default_value_t = 25)]
     shutdown_grace_seconds: u64,
     /// Gatekeeper ConstraintTemplates and Constraints, ValidatingAdmissionPolicies and their
-    /// bindings (files or directories) to enforce as well. A broken policy is reported and
+    /// bindings, and Kyverno policies (files or directories) to enforce as well. A broken policy is reported and
     /// skipped; the rest are enforced.
     #[arg(long)]
     policies: Vec<PathBuf>,
@@ -64,8 +64,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Some(std::sync::Arc::new(set))
     };
+    // the same paths may hold Kyverno policies
+    let kyverno = if args.policies.is_empty() {
+        None
+    } else {
+        let (set, errs) = rampart_kyverno::PolicySet::load(&args.policies);
+        for e in &errs {
+            eprintln!("rampart: warning: kyverno policy problem: {e}");
+        }
+        (!set.is_empty()).then(|| std::sync::Arc::new(set))
+    };
     let opts = rampart_server::ServeOptions {
         policies,
+        kyverno,
         listen: args.listen,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
