@@ -150,6 +150,8 @@ impl Engine {
         pss: Arc<dyn PodSecurity>,
         namespaces: Arc<dyn NamespaceLabels>,
     ) -> Self {
+        // the whole registry, so the catalog validates ignore annotations against every slug
+        rampart_engine::registry();
         // the configuration was validated when parsed; a catalog it cannot build is the default
         let catalog = rampart_rules::Catalog::new(config.catalog.clone()).unwrap_or_default();
         Engine {
