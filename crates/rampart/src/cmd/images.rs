@@ -274,7 +274,7 @@ fn list(output: Format, input: &super::input::Input) -> anyhow::Result<ExitCode>
     }
     let text = match output {
         Format::Json => {
-            let rows: Vec<serde_json::Value> = uses.iter().map(use_json).collect();
+            let rows: Vec<UseJson<'_>> = uses.iter().map(use_json).collect();
             serde_json::to_string_pretty(&rows)? + "\n"
         }
         Format::Text => {
@@ -313,41 +313,55 @@ fn qualified(o: &rampart_core::ObjectRef) -> String {
     }
 }
 
-fn use_json(u: &ImageUse) -> serde_json::Value {
+/// One image use as `images list -o json` prints it.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UseJson<'a> {
+    image: &'a str,
+    file: &'a str,
+    line: u32,
+    column: u32,
+    pointer: &'a str,
+    object: &'a rampart_core::ObjectRef,
+    container: &'a str,
+    container_kind: &'a str,
+    pinned: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference: Option<ReferenceJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct ReferenceJson<'a> {
+    full: String,
+    registry: &'a str,
+    repository: &'a str,
+    tag: Option<&'a str>,
+    digest: Option<&'a str>,
+}
+
+fn use_json(u: &ImageUse) -> UseJson<'_> {
     let l = &u.location;
-    let mut v = serde_json::json!({
-        "image": u.image,
-        "file": &*l.file,
-        "line": l.line,
-        "column": l.column,
-        "pointer": l.pointer,
-        "object": {
-            "apiVersion": u.object.api_version,
-            "kind": u.object.kind,
-            "namespace": u.object.namespace,
-            "name": u.object.name,
-        },
-        "container": u.container,
-        "containerKind": u.container_kind,
-        "pinned": u.is_pinned(),
-    });
-    let extra = match &u.reference {
-        Ok(r) => (
-            "reference",
-            serde_json::json!({
-                "full": r.to_string(),
-                "registry": r.registry,
-                "repository": r.repository,
-                "tag": r.tag,
-                "digest": r.digest,
-            }),
-        ),
-        Err(e) => ("error", serde_json::Value::String(e.to_string())),
-    };
-    if let Some(o) = v.as_object_mut() {
-        o.insert(extra.0.to_string(), extra.1);
+    UseJson {
+        image: &u.image,
+        file: &l.file,
+        line: l.line,
+        column: l.column,
+        pointer: &l.pointer,
+        object: &u.object,
+        container: &u.container,
+        container_kind: &u.container_kind,
+        pinned: u.is_pinned(),
+        reference: u.reference.as_ref().ok().map(|r| ReferenceJson {
+            full: r.to_string(),
+            registry: &r.registry,
+            repository: &r.repository,
+            tag: r.tag.as_deref(),
+            digest: r.digest.as_deref(),
+        }),
+        error: u.reference.as_ref().err().map(ToString::to_string),
     }
-    v
 }
 
 fn pin(
@@ -485,16 +499,22 @@ fn render(
 ) -> anyhow::Result<ExitCode> {
     let text = match output {
         Format::Json => {
-            let rows: Vec<serde_json::Value> = results
+            #[derive(serde::Serialize)]
+            struct Row<'a> {
+                image: &'a str,
+                digest: Option<&'a str>,
+                verified: bool,
+                count: Option<&'a usize>,
+                reason: Option<&'a String>,
+            }
+            let rows: Vec<Row<'_>> = results
                 .iter()
-                .map(|v| {
-                    serde_json::json!({
-                        "image": v.image,
-                        "digest": v.digest,
-                        "verified": v.ok(),
-                        "count": v.result.as_ref().ok(),
-                        "reason": v.result.as_ref().err(),
-                    })
+                .map(|v| Row {
+                    image: &v.image,
+                    digest: v.digest.as_deref(),
+                    verified: v.ok(),
+                    count: v.result.as_ref().ok(),
+                    reason: v.result.as_ref().err(),
                 })
                 .collect();
             serde_json::to_string_pretty(&rows)? + "\n"

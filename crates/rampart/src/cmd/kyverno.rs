@@ -3,7 +3,6 @@
 
 use rampart_kyverno::testrun::{TestRow, Values, discover, load_values, run_dir};
 use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
-use serde_json::json;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +13,29 @@ pub enum Format {
     #[value(alias = "txt")]
     Text,
     Json,
+}
+
+/// `policy test -o json`: one result per resource of each result row (an excluded resource has
+/// none), and the input errors.
+#[derive(serde::Serialize)]
+struct TestReport<'a> {
+    results: Vec<&'a rampart_kyverno::testrun::TestRow>,
+    errors: Vec<String>,
+}
+
+/// `policy apply -o json`.
+#[derive(serde::Serialize)]
+struct ApplyReport<'a> {
+    results: Vec<ApplyRow<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ApplyRow<'a> {
+    resource: String,
+    policy: &'a str,
+    rule: &'a str,
+    status: Status,
+    message: &'a str,
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,19 +96,11 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
         Format::Json => {
             // A resource no rule applied to (excluded) has no result row, as the runner's
             // contract asks.
-            let results: Vec<_> = rows
-                .iter()
-                .filter(|r| r.actual.is_some())
-                .map(|r| {
-                    json!({
-                        "test": r.test, "policy": r.policy, "rule": r.rule, "kind": r.kind,
-                        "resource": r.resource, "expected": r.expected,
-                        "actual": r.actual.map(Status::as_str), "message": r.message,
-                    })
-                })
-                .collect();
-            let errs: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            serde_json::to_writer_pretty(&mut out, &json!({"results": results, "errors": errs}))?;
+            let report = TestReport {
+                results: rows.iter().filter(|r| r.actual.is_some()).collect(),
+                errors: errors.iter().map(ToString::to_string).collect(),
+            };
+            serde_json::to_writer_pretty(&mut out, &report)?;
             writeln!(out)?;
         }
         Format::Text => {
@@ -169,11 +183,19 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     }
     match a.format {
         Format::Json => {
-            let v: Vec<_> = all
-                .iter()
-                .map(|(o, r)| json!({"resource": o.to_string(), "policy": r.policy, "rule": r.rule, "status": r.status, "message": r.message}))
-                .collect();
-            serde_json::to_writer_pretty(&mut out, &json!({"results": v}))?;
+            let report = ApplyReport {
+                results: all
+                    .iter()
+                    .map(|(o, r)| ApplyRow {
+                        resource: o.to_string(),
+                        policy: &r.policy,
+                        rule: &r.rule,
+                        status: r.status,
+                        message: &r.message,
+                    })
+                    .collect(),
+            };
+            serde_json::to_writer_pretty(&mut out, &report)?;
             writeln!(out)?;
         }
         Format::Text => {
