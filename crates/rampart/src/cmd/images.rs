@@ -351,7 +351,7 @@ fn use_json(u: &ImageUse) -> UseJson<'_> {
         pointer: &l.pointer,
         object: &u.object,
         container: &u.container,
-        container_kind: &u.container_kind,
+        container_kind: u.container_kind,
         pinned: u.is_pinned(),
         reference: u.reference.as_ref().ok().map(|r| ReferenceJson {
             full: r.to_string(),
