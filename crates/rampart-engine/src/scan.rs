@@ -77,10 +77,8 @@ pub fn scan(paths: &[PathBuf], catalog: &Catalog, opts: &ScanOptions) -> ScanOut
         .par_iter()
         .map(|s: &Source| match read_source(s, opts.max_file_size) {
             Ok((name, text)) => {
-                let mut loaded = load_str(&name, &text);
-                if let Some(ns) = &opts.namespace {
-                    rampart_manifest::set_default_namespace(&mut loaded.objects, ns);
-                }
+                // check_file gives the objects `-n`'s namespace
+                let loaded = load_str(&name, &text);
                 let mut part = FileScan {
                     text: opts.keep_text.then(|| (name, Arc::from(text))),
                     errors: loaded.errors,

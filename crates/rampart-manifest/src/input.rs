@@ -150,21 +150,9 @@ pub struct Duplicate {
 /// Objects defined twice, whatever the order of the inputs: the first definition is the one
 /// with the smallest (file, line).
 pub fn duplicates<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Vec<Duplicate> {
-    duplicates_of(
-        objects
-            .into_iter()
-            .map(|o| (o.object_ref(), o.location("")))
-            .collect(),
-    )
-}
-
-/// [`duplicates`] over identities and locations already taken from the objects.
-pub fn duplicates_of(
-    all: Vec<(std::sync::Arc<rampart_core::ObjectRef>, Location)>,
-) -> Vec<Duplicate> {
-    let (refs, positions): (Vec<_>, Vec<_>) = all
+    let (refs, positions): (Vec<_>, Vec<_>) = objects
         .into_iter()
-        .map(|(r, l)| ((r, l.file), (l.line, l.column)))
+        .map(|o| ((o.object_ref(), o.file.clone()), (o.pos.line, o.pos.col)))
         .unzip();
     duplicates_in(&refs, &positions)
 }

@@ -45,8 +45,8 @@ pub fn generate(dns_names: &[String], days: u32) -> Result<GeneratedCerts, Error
         .map(|d| d.as_secs() / 86_400)
         .unwrap_or(0) as i64;
     let date = |d: i64| {
-        let (y, m, dd) = civil_from_days(d);
-        rcgen::date_time_ymd(y, m, dd)
+        let (y, m, dd) = rampart_core::civil::civil_from_days(d);
+        rcgen::date_time_ymd(y as i32, m as u8, dd as u8)
     };
 
     let ca_key = KeyPair::generate().map_err(Error::Certificate)?;
@@ -89,21 +89,6 @@ pub fn generate(dns_names: &[String], days: u32) -> Result<GeneratedCerts, Error
     })
 }
 
-/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i32, u8, u8) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    (y as i32, m as u8, d as u8)
-}
-
 /// Standard base64 with padding.
 pub fn base64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -139,8 +124,8 @@ mod tests {
 
     #[test]
     fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(rampart_core::civil::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(rampart_core::civil::civil_from_days(19_723), (2024, 1, 1));
     }
 
     #[test]
