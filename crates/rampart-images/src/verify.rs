@@ -54,30 +54,34 @@ pub async fn verify_image(client: &Client, image: &str, keys: &[PublicKey]) -> V
     verify_image_with(client, image, &policy).await
 }
 
-/// [`verify_image`] with keys and/or a keyless policy.
-pub async fn verify_image_with(client: &Client, image: &str, policy: &Policy) -> Verification {
-    let mut v = Verification {
+/// The image's reference and the digest its tag resolves to, or the failed verification
+/// saying why they could not be had.
+async fn resolve(client: &Client, image: &str) -> Result<(Reference, String), Verification> {
+    let failed = |e: String| Verification {
         image: image.to_string(),
         digest: None,
-        result: Err(String::new()),
+        result: Err(e),
     };
-    let r = match Reference::parse(image) {
-        Ok(r) => r,
-        Err(e) => {
-            v.result = Err(e.to_string());
-            return v;
-        }
+    let r = Reference::parse(image).map_err(|e| failed(e.to_string()))?;
+    let digest = client
+        .resolve_digest(&r)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    Ok((r, digest))
+}
+
+/// [`verify_image`] with keys and/or a keyless policy.
+pub async fn verify_image_with(client: &Client, image: &str, policy: &Policy) -> Verification {
+    let (r, digest) = match resolve(client, image).await {
+        Ok(found) => found,
+        Err(failed) => return failed,
     };
-    let digest = match client.resolve_digest(&r).await {
-        Ok(d) => d,
-        Err(e) => {
-            v.result = Err(e.to_string());
-            return v;
-        }
-    };
-    v.digest = Some(digest.clone());
-    v.result = check_signatures(client, &r, &digest, policy).await;
-    v
+    let result = check_signatures(client, &r, &digest, policy).await;
+    Verification {
+        image: image.to_string(),
+        digest: Some(digest),
+        result,
+    }
 }
 
 async fn check_signatures(
@@ -200,28 +204,16 @@ pub async fn verify_attestations(
     keys: &[PublicKey],
     predicate_type: Option<&str>,
 ) -> Verification {
-    let mut v = Verification {
+    let (r, digest) = match resolve(client, image).await {
+        Ok(found) => found,
+        Err(failed) => return failed,
+    };
+    let result = check_attestations(client, &r, &digest, keys, predicate_type).await;
+    Verification {
         image: image.to_string(),
-        digest: None,
-        result: Err(String::new()),
-    };
-    let r = match Reference::parse(image) {
-        Ok(r) => r,
-        Err(e) => {
-            v.result = Err(e.to_string());
-            return v;
-        }
-    };
-    let digest = match client.resolve_digest(&r).await {
-        Ok(d) => d,
-        Err(e) => {
-            v.result = Err(e.to_string());
-            return v;
-        }
-    };
-    v.digest = Some(digest.clone());
-    v.result = check_attestations(client, &r, &digest, keys, predicate_type).await;
-    v
+        digest: Some(digest),
+        result,
+    }
 }
 
 async fn check_attestations(
