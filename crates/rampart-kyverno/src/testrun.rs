@@ -177,34 +177,17 @@ pub fn load_values(path: &Path) -> Result<Values, KyvernoError> {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
-            for r in p
-                .get("rules")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let rname = r
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                if let Some(v) = r.get("values").and_then(Value::as_object) {
-                    out.rules.insert((pname.clone(), rname), v.clone());
-                }
-            }
-            for r in p
-                .get("resources")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let rname = r
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                if let Some(v) = r.get("values").and_then(Value::as_object) {
-                    out.resources.insert((pname.clone(), rname), v.clone());
+            // values per rule and per resource of the policy, by (policy, name)
+            for (list, into) in [("rules", &mut out.rules), ("resources", &mut out.resources)] {
+                for r in p.get(list).and_then(Value::as_array).into_iter().flatten() {
+                    let name = r
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    if let Some(v) = r.get("values").and_then(Value::as_object) {
+                        into.insert((pname.clone(), name), v.clone());
+                    }
                 }
             }
         }
