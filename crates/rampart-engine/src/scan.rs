@@ -4,12 +4,12 @@
 //! the webhook and the cluster audit call the same parts.
 
 use rampart_core::{Finding, InputError, ObjectRef};
-use rampart_manifest::{Object, Source, load_str, read_source};
+use rampart_manifest::{Keep, Object, Reads, Source, load_str, read_source};
 use rampart_rules::Catalog;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// What a scan runs, beyond the catalog and its configuration.
 #[derive(Default)]
@@ -227,7 +227,8 @@ fn check_file(
         }
         part.refs.push((o.object_ref(), o.file.clone()));
         part.positions.push((o.pos.line, o.pos.col));
-        part.objects.push(if keep_whole { o } else { o.slim() });
+        part.objects
+            .push(if keep_whole { o } else { o.slim(slim_keep()) });
     }
 }
 
@@ -319,6 +320,20 @@ fn finish(
     std::mem::forget(objects);
 }
 
+/// What each analysis across objects ([`across_findings`]) declares it reads.
+const ACROSS_READS: [Reads; 3] = [
+    rampart_rules::READS,
+    rampart_netpol::READS,
+    rampart_rbac::READS,
+];
+
+/// What the scan keeps of each object once the per-object checks have seen it whole: the union
+/// of what the analyses across objects declare they read.
+fn slim_keep() -> &'static Keep {
+    static KEEP: OnceLock<Keep> = OnceLock::new();
+    KEEP.get_or_init(|| Keep::of(&ACROSS_READS))
+}
+
 /// Findings of the checks and analyzers that look across objects — the catalog's, NetworkPolicy
 /// gaps, RBAC risks and escalation paths — run side by side, with the configuration's
 /// `disable`, `only` and `severity` applied to the analyzers' findings too.
@@ -361,8 +376,9 @@ mod tests {
     use super::*;
 
     /// The scan keeps only slim objects for the analyses across objects: on every manifest of
-    /// the repository (examples, check fixtures, NetworkPolicy and RBAC cases) they must find
-    /// exactly what they find on the whole objects, at the same positions.
+    /// the repository (examples, check fixtures, NetworkPolicy and RBAC cases) each analysis,
+    /// given only what it declares it reads, must find exactly what it finds on the whole
+    /// objects, at the same positions.
     #[test]
     fn analyses_across_objects_see_the_same_in_slim_objects() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -372,6 +388,7 @@ mod tests {
             "crates/rampart-netpol/tests/cases",
             "crates/rampart-rbac/tests/cases",
             "deploy",
+            "crates/rampart-engine/tests/slim",
         ];
         let catalog = Catalog::new(rampart_rules::Config::default()).unwrap();
         let mut compared = 0;
@@ -389,13 +406,34 @@ mod tests {
             }
             groups.push(all);
             for whole in groups {
-                let slim: Vec<_> = whole.iter().cloned().map(|o| o.slim()).collect();
-                let a = across_findings(&catalog, &whole);
-                let b = across_findings(&catalog, &slim);
-                let missing: Vec<_> = a.iter().filter(|f| !b.contains(f)).collect();
-                assert!(missing.is_empty(), "in {dir}: {missing:#?}");
-                assert_eq!(a.len(), b.len(), "in {dir}");
-                compared += a.len();
+                // each analysis on objects slimmed to what it alone declares it reads
+                let analyses: [(&str, Reads, &dyn Fn(&[Object]) -> Vec<Finding>); 3] = [
+                    ("catalog", rampart_rules::READS, &|o| {
+                        catalog.check_across(o)
+                    }),
+                    ("netpol", rampart_netpol::READS, &|o| {
+                        rampart_netpol::gaps(o)
+                    }),
+                    ("rbac", rampart_rbac::READS, &|o| {
+                        rampart_rbac::scan_findings(o)
+                    }),
+                ];
+                for (name, reads, analysis) in analyses {
+                    let keep = Keep::of(&[reads]);
+                    let slim: Vec<_> = whole.iter().cloned().map(|o| o.slim(&keep)).collect();
+                    let a = analysis(&whole);
+                    let b = analysis(&slim);
+                    let missing: Vec<_> = a.iter().filter(|f| !b.contains(f)).collect();
+                    assert!(missing.is_empty(), "{name} in {dir}: {missing:#?}");
+                    assert_eq!(a.len(), b.len(), "{name} in {dir}");
+                    compared += a.len();
+                }
+                let slim: Vec<_> = whole.iter().cloned().map(|o| o.slim(slim_keep())).collect();
+                assert_eq!(
+                    across_findings(&catalog, &whole),
+                    across_findings(&catalog, &slim),
+                    "in {dir}"
+                );
             }
         }
         assert!(compared > 100, "only {compared} findings compared");

@@ -26,6 +26,7 @@ pub use input::{
 };
 pub use pos::{PosNode, escape_segment};
 pub use selector::{LabelSelector, SelectorError};
+pub use slim::{Keep, Reads};
 pub use workload::{
     ContainerKind, ContainerRef, PodSpecRef, containers, is_workload_group, pod_spec,
 };

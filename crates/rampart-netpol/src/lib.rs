@@ -39,6 +39,22 @@ mod reach;
 mod selector;
 
 pub use conn::{ConnSet, Protocol};
+/// What [`gaps`] reads of each object, so a scan can hand it slim objects
+/// ([`rampart_manifest::Object::slim`]): NetworkPolicies and Namespaces whole, and the
+/// containers' names and ports (named ports) and `hostNetwork` of every pod.
+pub const READS: rampart_manifest::Reads = rampart_manifest::Reads {
+    kinds: &["NetworkPolicy", "Namespace"],
+    workload_spec: &[],
+    pod_spec: &[
+        "hostNetwork",
+        "containers",
+        "initContainers",
+        "ephemeralContainers",
+    ],
+    container: &["name", "ports"],
+    secret: &[],
+};
+
 pub use explain::{Explanation, PolicyTrace, RuleTrace, Side, explain};
 pub use format::{Format, UnknownFormat, render};
 pub use gaps::{GAP_CHECKS, GapCheck, checks, gaps};

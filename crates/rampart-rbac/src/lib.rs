@@ -38,6 +38,29 @@ pub use policy::{
 pub use risks::{Capability, Risk, risk_findings_of, risks, risks_findings};
 pub use unbound::{UNBOUND_DANGEROUS_ROLE, unbound_role_findings};
 
+/// What [`scan_findings`] reads of each object, so a scan can hand it slim objects
+/// ([`rampart_manifest::Object::slim`]): RBAC objects, ServiceAccounts and Namespaces whole,
+/// the type of Secrets (legacy ServiceAccount tokens), and which ServiceAccount each pod runs
+/// as and whether it mounts its token.
+pub const READS: rampart_manifest::Reads = rampart_manifest::Reads {
+    kinds: &[
+        "Role",
+        "ClusterRole",
+        "RoleBinding",
+        "ClusterRoleBinding",
+        "ServiceAccount",
+        "Namespace",
+    ],
+    workload_spec: &[],
+    pod_spec: &[
+        "serviceAccountName",
+        "serviceAccount",
+        "automountServiceAccountToken",
+    ],
+    container: &[],
+    secret: &["type"],
+};
+
 /// Everything `rampart scan` reports for RBAC, building the policy once: risky grants, bindings
 /// to missing roles, malformed RBAC fields, dangerous roles nothing binds yet, and escalation
 /// paths.

@@ -25,6 +25,28 @@ use rampart_manifest::Object;
 use rayon::prelude::*;
 
 /// Annotation listing checks an object opts out of: `rampart.dev/ignore: "slug,slug"`.
+/// What [`Catalog::check_across`] reads of each object, so a scan can hand it slim objects
+/// ([`rampart_manifest::Object::slim`]): Services, Ingresses, PodDisruptionBudgets,
+/// ServiceAccounts and Namespaces whole, workloads' replicas and selectors, and which
+/// ServiceAccount each pod runs as and whether it mounts its token.
+pub const READS: rampart_manifest::Reads = rampart_manifest::Reads {
+    kinds: &[
+        "Service",
+        "Ingress",
+        "PodDisruptionBudget",
+        "ServiceAccount",
+        "Namespace",
+    ],
+    workload_spec: &["replicas", "selector"],
+    pod_spec: &[
+        "serviceAccountName",
+        "serviceAccount",
+        "automountServiceAccountToken",
+    ],
+    container: &[],
+    secret: &[],
+};
+
 pub const IGNORE_ANNOTATION: &str = "rampart.dev/ignore";
 /// Annotation giving the reason for an ignore; an ignore without one is itself reported.
 pub const IGNORE_REASON_ANNOTATION: &str = "rampart.dev/ignore-reason";
@@ -201,8 +223,8 @@ impl Catalog {
 
     /// Runs only the checks that look across objects (a workload and its ServiceAccount, a
     /// Deployment and its PodDisruptionBudget). They read no more of each object than
-    /// [`Object::slim`] keeps, so a caller that has run [`Catalog::check_object`] on every
-    /// whole object can hand them slim ones.
+    /// [`READS`] declares, so a caller that has run [`Catalog::check_object`] on every whole
+    /// object can hand them objects slimmed to it ([`Object::slim`]).
     pub fn check_across(&self, objects: &[Object]) -> Vec<Finding> {
         let inv = Inventory::new(objects);
         self.checks
