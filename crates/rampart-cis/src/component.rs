@@ -15,48 +15,29 @@ pub enum Component {
 }
 
 /// The newest Kubernetes minor version whose defaults are modelled.
-pub const NEWEST_MINOR: u32 = 34;
+pub const NEWEST_MINOR: u32 = KubeVersion::NEWEST.minor;
 /// The oldest one.
 pub const OLDEST_MINOR: u32 = 24;
 
-/// A Kubernetes version, `1.<minor>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct KubeVersion {
-    pub minor: u32,
-}
+pub use rampart_core::KubeVersion;
 
-impl Default for KubeVersion {
-    fn default() -> Self {
-        KubeVersion {
-            minor: NEWEST_MINOR,
-        }
-    }
-}
-
-/// A `--kube-version` that is not `1.24` … `1.34` (a `v` prefix and a patch are accepted).
+/// A `--kube-version` whose defaults are not modelled (`1.24` … `1.34`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unsupported Kubernetes version `{0}`, expected 1.{OLDEST_MINOR} to 1.{NEWEST_MINOR}")]
 pub struct BadVersion(pub String);
 
-impl std::str::FromStr for KubeVersion {
-    type Err = BadVersion;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let body = s.trim().trim_start_matches('v');
-        let mut parts = body.split('.');
-        let (Some("1"), Some(minor)) = (parts.next(), parts.next()) else {
-            return Err(BadVersion(s.to_string()));
-        };
-        match minor.parse::<u32>() {
-            Ok(m) if (OLDEST_MINOR..=NEWEST_MINOR).contains(&m) => Ok(KubeVersion { minor: m }),
-            _ => Err(BadVersion(s.to_string())),
-        }
+/// Parses a version whose defaults are modelled, for `rampart node --kube-version`.
+pub fn parse_supported(s: &str) -> Result<KubeVersion, BadVersion> {
+    match s.parse::<KubeVersion>() {
+        Ok(v) if v.major == 1 && (OLDEST_MINOR..=NEWEST_MINOR).contains(&v.minor) => Ok(v),
+        _ => Err(BadVersion(s.to_string())),
     }
 }
 
-impl std::fmt::Display for KubeVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "1.{}", self.minor)
-    }
+/// The modelled release nearest to `v`, whose defaults stand in for it where a scan targets a
+/// release outside `1.24` … `1.34` (the deprecated-API table reads `v` itself).
+pub fn modelled(v: KubeVersion) -> KubeVersion {
+    KubeVersion::new(1, v.minor.clamp(OLDEST_MINOR, NEWEST_MINOR))
 }
 
 const COMMON_BOOL: &[&str] = &[

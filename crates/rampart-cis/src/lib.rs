@@ -26,7 +26,7 @@ pub mod model;
 pub mod node;
 mod verdict;
 
-pub use component::{Component, KubeVersion};
+pub use component::{BadVersion, Component, KubeVersion, modelled, parse_supported};
 pub use model::{Doc, Instance};
 pub use verdict::{Status, Verdict};
 

@@ -15,9 +15,11 @@ pub mod check;
 pub mod civil;
 pub mod field;
 mod redact;
+pub mod version;
 
 pub use check::{CheckInfo, Origin};
 pub use field::Field;
+pub use version::{KubeVersion, VersionError};
 
 pub use redact::{REDACTED, redact_value};
 

@@ -128,63 +128,7 @@ pub struct Settings {
     pub kube_version: Option<KubeVersion>,
 }
 
-/// A Kubernetes release, `major.minor` (`"1.29"`, `"v1.29"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct KubeVersion {
-    pub major: u32,
-    pub minor: u32,
-}
-
-impl KubeVersion {
-    pub const fn new(major: u32, minor: u32) -> Self {
-        KubeVersion { major, minor }
-    }
-}
-
-impl std::fmt::Display for KubeVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.major, self.minor)
-    }
-}
-
-impl std::str::FromStr for KubeVersion {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
-        let t = t.strip_prefix('v').unwrap_or(t);
-        let mut parts = t.split('.');
-        let (Some(major), Some(minor)) = (parts.next(), parts.next()) else {
-            return Err(format!(
-                "invalid Kubernetes version `{s}`, expected e.g. \"1.30\""
-            ));
-        };
-        // a patch release (`1.30.2`) is the same API surface as its minor release
-        if parts.next().is_some_and(|p| p.parse::<u32>().is_err()) {
-            return Err(format!(
-                "invalid Kubernetes version `{s}`, expected e.g. \"1.30\""
-            ));
-        }
-        match (major.parse(), minor.parse()) {
-            (Ok(major), Ok(minor)) => Ok(KubeVersion { major, minor }),
-            _ => Err(format!(
-                "invalid Kubernetes version `{s}`, expected e.g. \"1.30\""
-            )),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for KubeVersion {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match serde_json::Value::deserialize(d)? {
-            serde_json::Value::String(s) => s.parse().map_err(serde::de::Error::custom),
-            // YAML reads 1.30 as the number 1.3: only a string keeps the minor version
-            other => Err(serde::de::Error::custom(format!(
-                "Kubernetes version {other} must be a quoted string, e.g. \"1.30\""
-            ))),
-        }
-    }
-}
+pub use rampart_core::KubeVersion;
 
 impl Default for Settings {
     fn default() -> Self {

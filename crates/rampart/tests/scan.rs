@@ -377,3 +377,42 @@ fn unknown_config_keys_are_errors_with_position() {
         "{err}"
     );
 }
+
+/// `--kube-version` is parsed once and drives the deprecated-API table and the control-plane
+/// defaults alike; a release older than the modelled control-plane defaults is still a valid
+/// target for API removals, and text that is no version is a usage error.
+#[test]
+fn one_kube_version_for_removed_apis_and_control_plane_defaults() {
+    let ingress = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: i, namespace: shop}\nspec: {}\n";
+    let severity = |args: &[&str]| {
+        let (code, v, err) = json_scan(args, Some(ingress));
+        assert!(code == 0 || code == 1, "{err}");
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == "deprecated-api-version")
+            .map(|f| f["severity"].as_str().unwrap().to_string())
+    };
+    // removed in 1.22: an upcoming removal (low) for 1.20, a removed API (medium) for 1.22 and later
+    assert_eq!(
+        severity(&["-", "--kube-version", "1.20"]).as_deref(),
+        Some("low")
+    );
+    assert_eq!(
+        severity(&["-", "--kube-version", "v1.22.3"]).as_deref(),
+        Some("medium")
+    );
+    assert_eq!(severity(&["-"]).as_deref(), Some("medium"));
+    let out = rampart()
+        .args(["scan", "-", "--no-config", "--kube-version", "1.x"])
+        .write_stdin(ingress)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid Kubernetes version `1.x`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

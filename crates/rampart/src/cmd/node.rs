@@ -21,7 +21,7 @@ pub struct Args {
     #[arg(long, default_value = "/")]
     pub root: PathBuf,
     /// Kubernetes version whose defaults apply to absent settings (1.24 to 1.34).
-    #[arg(long, default_value_t = KubeVersion::default())]
+    #[arg(long, default_value_t = KubeVersion::default(), value_parser = rampart_cis::parse_supported)]
     pub kube_version: KubeVersion,
     /// Output format.
     #[arg(

@@ -51,7 +51,7 @@ pub struct Args {
     /// Kubernetes version to judge against: API versions removed by then, and the control-plane
     /// and kubelet defaults that apply to absent flags (default: the newest supported).
     #[arg(long, value_name = "1.N")]
-    pub kube_version: Option<String>,
+    pub kube_version: Option<rampart_core::KubeVersion>,
     /// Largest input file read, in MiB.
     #[arg(long, default_value_t = 64)]
     pub max_file_size: u64,
@@ -106,14 +106,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         config.pss = Some(rampart_rules::PssConfig::at(level, "latest"));
     }
     let mut cis = rampart_cis::Options::default();
-    if let Some(v) = &args.kube_version {
-        config.settings.kube_version = Some(
-            v.parse()
-                .map_err(|e| anyhow::anyhow!("--kube-version: {e}"))?,
-        );
-        cis.kube_version = v
-            .parse()
-            .map_err(|e| anyhow::anyhow!("--kube-version: {e}"))?;
+    if let Some(v) = args.kube_version {
+        config.settings.kube_version = Some(v);
+    }
+    if let Some(v) = config.settings.kube_version {
+        // control-plane defaults of the nearest modelled release
+        cis.kube_version = rampart_cis::modelled(v);
     }
     let fail_on = args.fail_on.or(config.fail_on).unwrap_or(Severity::High);
     let pss = config
