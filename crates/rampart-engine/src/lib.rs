@@ -11,10 +11,12 @@
 
 pub mod cluster;
 mod input;
+mod policies;
 mod registry;
 pub mod scan;
 
 pub use input::duplicate_findings;
+pub use policies::{Policies, PoliciesError, load_policies};
 
 pub use registry::{Registry, registry};
 pub use scan::{ScanOptions, ScanOutput, scan, scan_objects};

@@ -18,12 +18,10 @@ pub struct ScanOptions {
     pub pss: Option<rampart_pss::Policy>,
     /// The Kubernetes version whose control-plane and kubelet defaults apply.
     pub cis: rampart_cis::Options,
-    /// Gatekeeper, ValidatingAdmissionPolicy and their bindings, applied to every object.
-    pub policies: Option<rampart_policy::PolicySet>,
-    /// Kyverno ClusterPolicies, Policies and CEL policies, applied to every object.
-    pub kyverno: Option<rampart_kyverno::PolicySet>,
-    /// Errors of the Kyverno policies (reported as input errors; the rest still apply).
-    pub kyverno_errors: Vec<InputError>,
+    /// Gatekeeper, ValidatingAdmissionPolicy and Kyverno policies applied to every object
+    /// ([`crate::load_policies`]); their errors are reported as input errors, and the rest
+    /// still apply.
+    pub policies: crate::Policies,
     /// A Trivy report whose vulnerabilities are attached to the workloads running each image.
     pub trivy: Option<rampart_images::TrivyReport>,
     /// Namespace of namespaced objects that name none (`-n`).
@@ -192,7 +190,7 @@ fn check_file(
     if let Some(ns) = &opts.namespace {
         rampart_manifest::set_default_namespace(&mut objects, ns);
     }
-    let keep_whole = opts.policies.is_some();
+    let keep_whole = opts.policies.gatekeeper.is_some();
     // control-plane static pods and node configuration documents, file by file
     let (mut cis, cis_errors) = rampart_cis::check_objects(&objects, &opts.cis);
     crate::apply_config(&mut cis, catalog.config());
@@ -205,7 +203,7 @@ fn check_file(
     }
     for o in objects {
         part.findings.extend(catalog.check_object(&o));
-        if let Some(set) = &opts.kyverno {
+        if let Some(set) = &opts.policies.kyverno {
             let info = rampart_kyverno::AdmissionInfo::default();
             let mut found: Vec<Finding> = set
                 .evaluate(&o.value, &info)
@@ -284,26 +282,11 @@ fn finish(
     errors: &mut Vec<InputError>,
 ) {
     findings.extend(across_findings(catalog, &objects));
-    errors.extend(opts.kyverno_errors.iter().cloned());
+    errors.extend(opts.policies.errors.iter().cloned());
     let mut dups = crate::duplicate_findings(&rampart_manifest::duplicates_in(refs, positions));
     crate::apply_config(&mut dups, catalog.config());
     findings.extend(dups);
-    if let Some(set) = &opts.policies {
-        // a broken policy is an input error: reported, skipped, and the rest still applies
-        errors.extend(set.problems().iter().map(|p| match p {
-            rampart_policy::PolicyError::Invalid {
-                file,
-                line,
-                column,
-                message,
-            } => InputError {
-                file: file.clone(),
-                line: *line,
-                column: *column,
-                message: message.clone(),
-            },
-            rampart_policy::PolicyError::Input(e) => e.clone(),
-        }));
+    if let Some(set) = &opts.policies.gatekeeper {
         // every other object of the input is the inventory referential policies see
         let session = set.session(&objects);
         findings.extend(

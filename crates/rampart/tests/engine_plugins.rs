@@ -157,3 +157,41 @@ fn trivy_vulnerabilities_are_attached_to_the_workloads_running_the_image() {
     );
     assert_eq!(v[0]["object"]["name"], "web");
 }
+
+/// `--policies` is read once for every policy engine: a broken file among the policies is one
+/// input error (not one per engine), and the valid policy beside it still runs.
+#[test]
+fn a_broken_policy_file_is_reported_once_and_the_others_run() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("pod.yaml"), POD).unwrap();
+    std::fs::create_dir(d.path().join("policies")).unwrap();
+    std::fs::write(d.path().join("policies/team.yaml"), POLICY).unwrap();
+    std::fs::write(d.path().join("policies/broken.yaml"), "kind: [\n").unwrap();
+    let out = Command::cargo_bin("rampart")
+        .unwrap()
+        .current_dir(d.path())
+        .args([
+            "scan",
+            "--no-config",
+            "-o",
+            "json",
+            "--policies",
+            "policies",
+            "pod.yaml",
+        ])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = doc["errors"].as_array().unwrap();
+    let broken: Vec<_> = errors
+        .iter()
+        .filter(|e| e["file"].as_str().unwrap().ends_with("broken.yaml"))
+        .collect();
+    assert_eq!(broken.len(), 1, "{errors:#?}");
+    assert!(
+        findings(&out)
+            .iter()
+            .any(|f| f["check"] == "kyverno-policy-violation"),
+        "{doc:#}"
+    );
+}

@@ -122,23 +122,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .transpose()?;
     let catalog = Catalog::new(config)?;
     let policies = if args.policies.is_empty() {
-        None
+        rampart_engine::Policies::default()
     } else {
-        Some(rampart_policy::PolicySet::load(&args.policies)?)
-    };
-    // the same paths may hold Kyverno policies: they run beside the catalog
-    let (kyverno, kyverno_errors) = if args.policies.is_empty() {
-        (None, Vec::new())
-    } else {
-        let (set, errs) = rampart_kyverno::PolicySet::load(&args.policies);
-        let errs = errs
-            .into_iter()
-            .map(|e| match e {
-                rampart_kyverno::KyvernoError::Input(i) => i,
-                rampart_kyverno::KyvernoError::Policy { pos, .. } => pos,
-            })
-            .collect();
-        ((!set.is_empty()).then_some(set), errs)
+        rampart_engine::load_policies(&args.policies)?
     };
     let trivy = match &args.trivy {
         None => None,
@@ -155,8 +141,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         pss,
         cis,
         policies,
-        kyverno,
-        kyverno_errors,
         trivy,
         namespace: args.input.namespace.clone(),
         max_file_size: args.max_file_size.saturating_mul(1024 * 1024),

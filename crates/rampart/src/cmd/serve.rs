@@ -55,25 +55,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    let policies = if args.policies.is_empty() {
-        None
+    let loaded = if args.policies.is_empty() {
+        rampart_engine::Policies::default()
     } else {
-        let set = rampart_policy::PolicySet::load(&args.policies).context("loading --policies")?;
-        for p in set.problems() {
-            eprintln!("rampart: warning: policy skipped: {p}");
-        }
-        Some(std::sync::Arc::new(set))
+        rampart_engine::load_policies(&args.policies).context("loading --policies")?
     };
-    // the same paths may hold Kyverno policies
-    let kyverno = if args.policies.is_empty() {
-        None
-    } else {
-        let (set, errs) = rampart_kyverno::PolicySet::load(&args.policies);
-        for e in &errs {
-            eprintln!("rampart: warning: kyverno policy problem: {e}");
-        }
-        (!set.is_empty()).then(|| std::sync::Arc::new(set))
-    };
+    // a policy that cannot run is skipped: the server starts with the others
+    for e in &loaded.errors {
+        eprintln!("rampart: warning: policy skipped: {e}");
+    }
+    let policies = loaded.gatekeeper.map(std::sync::Arc::new);
+    let kyverno = loaded.kyverno.map(std::sync::Arc::new);
     let opts = rampart_server::ServeOptions {
         policies,
         kyverno,
