@@ -14,12 +14,14 @@ mod input;
 mod policies;
 mod registry;
 pub mod scan;
+mod secrets;
 
 pub use input::duplicate_findings;
 pub use policies::{Policies, PoliciesError, load_policies};
 
 pub use registry::{Registry, registry};
 pub use scan::{ScanOptions, ScanOutput, scan, scan_objects};
+pub use secrets::secret_values;
 
 use rampart_core::Finding;
 use rampart_rules::{Config, ConfigError};

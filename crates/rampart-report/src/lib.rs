@@ -41,6 +41,7 @@
 mod json;
 mod junit;
 mod redact;
+pub use redact::SecretMasker;
 mod sarif;
 mod text;
 mod view;

@@ -237,6 +237,54 @@ fn field_span(text: &str, line: u32, whole_document: bool) -> std::ops::Range<u3
     first..end
 }
 
+/// Masks known secret values wherever they occur in what a command prints beside findings: what
+/// a policy says about an object (`policy eval`), what an audit alert prints of a request
+/// (`audit detect`). It is built from the values the secret detectors found in the same input,
+/// so nothing else is masked.
+pub struct SecretMasker(Option<Masker>);
+
+impl SecretMasker {
+    /// Masks every spelling of each value (as is, escaped, base64, each long line of a
+    /// multi-line value).
+    pub fn new<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -> SecretMasker {
+        let mut patterns = BTreeSet::new();
+        for v in values {
+            spellings(v.as_ref(), &mut patterns);
+        }
+        SecretMasker((!patterns.is_empty()).then(|| Masker::new(patterns)))
+    }
+
+    /// Whether there is nothing to mask.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// `text` with every secret value masked.
+    pub fn text<'s>(&self, text: &'s str) -> Cow<'s, str> {
+        match &self.0 {
+            Some(m) => m.apply(text),
+            None => Cow::Borrowed(text),
+        }
+    }
+
+    /// Masks every string in `value` (keys are names, never values, and stay).
+    pub fn json(&self, value: &mut serde_json::Value) {
+        if self.0.is_none() {
+            return;
+        }
+        match value {
+            serde_json::Value::String(s) => {
+                if let Cow::Owned(masked) = self.text(s) {
+                    *s = masked;
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.json(v)),
+            serde_json::Value::Object(m) => m.values_mut().for_each(|v| self.json(v)),
+            _ => {}
+        }
+    }
+}
+
 /// The ways a value can be spelled in YAML or JSON source: as is, JSON/YAML double-quoted
 /// escaped, YAML single-quoted, and, for values a block or folded scalar spreads over several
 /// lines, each line and each long word.
@@ -401,5 +449,24 @@ mod tests {
     fn empty_values_are_ignored() {
         let r = redactor("abc\n", &[at("e.yaml", 1, "/a", &[""])]);
         assert_eq!(r.line("e.yaml", 1, "abc"), "abc");
+    }
+
+    #[test]
+    fn secret_masker_masks_the_values_and_their_spellings_only() {
+        let m = SecretMasker::new(["hunter2-hunter2", ""]);
+        assert_eq!(
+            m.text("password=hunter2-hunter2 user=admin"),
+            format!("password={REDACTED} user=admin")
+        );
+        let b64 = base64::engine::general_purpose::STANDARD.encode("hunter2-hunter2");
+        assert_eq!(m.text(&format!("data: {b64}")), format!("data: {REDACTED}"));
+        let mut v = serde_json::json!({"hunter2-hunter2": ["x hunter2-hunter2", 3]});
+        m.json(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"hunter2-hunter2": [format!("x {REDACTED}"), 3]})
+        );
+        assert!(SecretMasker::new([""]).is_empty());
+        assert_eq!(SecretMasker::new([""]).text("hunter2"), "hunter2");
     }
 }

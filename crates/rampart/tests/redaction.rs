@@ -96,3 +96,113 @@ fn common_word_secrets_are_masked_only_where_they_are_values() {
         }
     }
 }
+
+/// A credential the detectors find in a ConfigMap (its name says password; its value is not a
+/// placeholder).
+const TOKEN: &str = "Zq8vT3kL9mWx2Rb7Yc4Np6Hd1Fs5Gj0U";
+
+/// `policy eval` prints what a policy says about an object; a policy that quotes the object's
+/// credential does not carry it to the output, in JSON or text, while the rest of the message,
+/// the object's name and the constraint stay exact.
+#[test]
+fn policy_eval_masks_secrets_a_policy_quotes() {
+    let d = tempfile::tempdir().unwrap();
+    let template = r#"apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8sconfigvalues}
+spec:
+  crd:
+    spec:
+      names: {kind: K8sConfigValues}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package k8sconfigvalues
+      violation[{"msg": msg, "details": {"value": v}}] {
+        v := input.review.object.data[k]
+        msg := sprintf("key %v holds %v", [k, v])
+      }
+"#;
+    let constraint = "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sConfigValues\nmetadata: {name: show-values}\nspec: {}\n";
+    let object = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app-config, namespace: shop}}\ndata:\n  DB_PASSWORD: {TOKEN}\n"
+    );
+    std::fs::write(d.path().join("t.yaml"), template).unwrap();
+    std::fs::write(d.path().join("c.yaml"), constraint).unwrap();
+    std::fs::write(d.path().join("o.yaml"), object).unwrap();
+    for format in ["json", "text"] {
+        let out = Command::cargo_bin("rampart")
+            .unwrap()
+            .current_dir(d.path())
+            .args([
+                "policy",
+                "eval",
+                "--template",
+                "t.yaml",
+                "--constraint",
+                "c.yaml",
+            ])
+            .args(["--format", format, "o.yaml"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(!stdout.contains(TOKEN), "{stdout}");
+        assert!(
+            stdout.contains("key DB_PASSWORD holds <redacted>"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("app-config"), "{stdout}");
+    }
+}
+
+/// `audit detect` prints alert outputs that may quote the request's object (Falco's ConfigMap
+/// rules print its data): the credential is masked, the rest of the alert is exact.
+#[test]
+fn audit_detect_masks_secrets_an_alert_prints() {
+    let d = tempfile::tempdir().unwrap();
+    let rules = "- rule: ConfigMap created\n  desc: a ConfigMap was created\n  condition: ka.verb=create and ka.target.resource=configmaps\n  output: ConfigMap created (name=%ka.req.configmap.name data=%ka.req.configmap.obj)\n  priority: WARNING\n  source: k8s_audit\n";
+    let event = serde_json::json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse",
+        "auditID": "9f2c", "stage": "ResponseComplete", "verb": "create",
+        "requestURI": "/api/v1/namespaces/shop/configmaps",
+        "user": {"username": "jane"},
+        "objectRef": {"resource": "configmaps", "namespace": "shop", "name": "app-config", "apiVersion": "v1"},
+        "requestObject": {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "app-config", "namespace": "shop"},
+            "data": {"DB_PASSWORD": TOKEN, "mode": "fast"}},
+        "requestReceivedTimestamp": "2026-01-02T03:04:05.000000Z",
+        "stageTimestamp": "2026-01-02T03:04:05.100000Z"
+    });
+    std::fs::write(d.path().join("rules.yaml"), rules).unwrap();
+    std::fs::write(d.path().join("events.json"), format!("{event}\n{event}\n")).unwrap();
+    for format in ["json", "text"] {
+        let out = Command::cargo_bin("rampart")
+            .unwrap()
+            .current_dir(d.path())
+            .args([
+                "audit",
+                "detect",
+                "--rules",
+                "rules.yaml",
+                "--format",
+                format,
+            ])
+            .arg("events.json")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!stdout.contains(TOKEN), "{stdout}");
+        assert!(stdout.contains("<redacted>"), "{stdout}");
+        assert!(
+            stdout.contains("name=app-config") && stdout.contains("fast"),
+            "{stdout}"
+        );
+    }
+}

@@ -181,9 +181,17 @@ fn detect(a: DetectArgs) -> anyhow::Result<ExitCode> {
     let mut alerts = Vec::new();
     for path in &a.events {
         let text = rampart_audit::read_input(path)?;
-        let (found, ignored) = rampart_audit::detect_text(&rules, path, &text)?;
+        let (mut found, ignored) = rampart_audit::detect_text(&rules, path, &text)?;
         for w in &ignored {
             tracing::warn!("{w}");
+        }
+        // an alert's output may print the request's object: its secrets are masked as `scan`
+        // masks them
+        let masker = alert_secrets(&text, &found);
+        if !masker.is_empty() {
+            for al in &mut found {
+                al.output = masker.text(&al.output).into_owned();
+            }
         }
         alerts.extend(found);
     }
@@ -210,6 +218,37 @@ fn detect(a: DetectArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The secret values in the objects of the events that raised `alerts` (found by the catalog's
+/// detectors), read from the events' text: JSON lines, one JSON document, an array or an
+/// `EventList`.
+fn alert_secrets(text: &str, alerts: &[rampart_audit::Alert]) -> rampart_report::SecretMasker {
+    if alerts.is_empty() {
+        return rampart_report::SecretMasker::new(Vec::<String>::new());
+    }
+    let ids: std::collections::HashSet<&str> = alerts.iter().map(|a| a.audit_id.as_str()).collect();
+    let mut events = Vec::new();
+    let mut keep = |v: serde_json::Value| {
+        if v.get("auditID")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|id| ids.contains(id))
+        {
+            events.push(v);
+        }
+    };
+    for v in serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>() {
+        match v {
+            Ok(serde_json::Value::Array(items)) => items.into_iter().for_each(&mut keep),
+            Ok(mut v) => match v.get_mut("items").map(serde_json::Value::take) {
+                Some(serde_json::Value::Array(items)) => items.into_iter().for_each(&mut keep),
+                _ => keep(v),
+            },
+            // detection reported what does not parse; nothing more to read
+            Err(_) => break,
+        }
+    }
+    rampart_report::SecretMasker::new(rampart_engine::secret_values(&events))
 }
 
 fn level(a: LevelArgs) -> anyhow::Result<ExitCode> {

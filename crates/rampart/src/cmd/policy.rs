@@ -2,8 +2,10 @@
 //! objects (`eval`), and run gator Suite files (`verify`).
 
 use anyhow::{Context, bail};
+use rampart_core::InputError;
 use rampart_policy::suite::{SuiteResult, run_suite};
 use rampart_policy::{Engine, PolicySet};
+use rampart_report::SecretMasker;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -100,28 +102,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn load(paths: &[PathBuf], what: &str) -> anyhow::Result<Vec<rampart_manifest::Object>> {
+/// Reads objects from `paths`; what cannot be read is added to `errors` (the valid objects of
+/// the same files are still returned).
+fn load(paths: &[PathBuf], errors: &mut Vec<InputError>) -> Vec<rampart_manifest::Object> {
     if paths.is_empty() {
-        return Ok(Vec::new());
+        return Vec::new();
     }
     let loaded = rampart_manifest::load_paths(paths);
-    if let Some(e) = loaded.errors.first() {
-        bail!("reading {what}: {e}");
-    }
-    Ok(loaded.objects)
+    errors.extend(loaded.errors);
+    loaded.objects
 }
 
 fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
-    let mut policy_objects = load(&a.templates, "templates")?;
-    policy_objects.extend(load(&a.constraints, "constraints")?);
-    policy_objects.extend(load(&a.policies, "policies")?);
+    // a file or policy that cannot be read or compiled is reported; the rest still run
+    let mut input_errors = Vec::new();
+    let mut policy_objects = load(&a.templates, &mut input_errors);
+    policy_objects.extend(load(&a.constraints, &mut input_errors));
+    policy_objects.extend(load(&a.policies, &mut input_errors));
     let set = PolicySet::from_objects(policy_objects).with_engine(a.engine.into());
-    if !set.problems().is_empty() {
-        let msgs: Vec<String> = set.problems().iter().map(ToString::to_string).collect();
-        bail!("{}", msgs.join("\n"));
+    let inventory = load(&a.inventory, &mut input_errors);
+    let objects = load(&a.objects, &mut input_errors);
+    {
+        let mut err = std::io::stderr().lock();
+        for e in &input_errors {
+            writeln!(err, "{e}")?;
+        }
+        for p in set.problems() {
+            writeln!(err, "{p}")?;
+        }
     }
-    let inventory = load(&a.inventory, "inventory")?;
-    let objects = load(&a.objects, "objects")?;
     if objects.is_empty() {
         bail!(
             "no objects to evaluate in {}",
@@ -132,6 +141,10 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
                 .join(", ")
         );
     }
+    // what a policy says about an object may quote its secrets: masked as `scan` masks them
+    let masker = SecretMasker::new(rampart_engine::secret_values(
+        objects.iter().chain(&inventory).map(|o| &o.value),
+    ));
     let session = set.session(&inventory);
     let mut violations = Vec::new();
     let mut errors = Vec::new();
@@ -139,6 +152,13 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         let e = session.evaluate(o);
         violations.extend(e.violations);
         errors.extend(e.errors);
+    }
+    for v in &mut violations {
+        v.message = masker.text(&v.message).into_owned();
+        masker.json(&mut v.details);
+    }
+    for e in &mut errors {
+        e.message = masker.text(&e.message).into_owned();
     }
     let mut out = std::io::stdout().lock();
     match a.format {
@@ -172,7 +192,7 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(if !violations.is_empty() {
         ExitCode::from(1)
-    } else if !errors.is_empty() {
+    } else if !errors.is_empty() || !input_errors.is_empty() || !set.problems().is_empty() {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
