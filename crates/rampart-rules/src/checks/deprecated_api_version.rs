@@ -11,6 +11,8 @@ declare_check! {
 /// are reported at the check's severity; those removed in a later release at low severity, as
 /// upcoming removals. Without it, the target is the newest release and every removed version is
 /// reported.
+/// The replacement named is one the target serves: for FlowSchemas and
+/// PriorityLevelConfigurations on a target older than 1.29, the guide's `v1beta3`, not `v1`.
 ///
 /// ## Why is this bad?
 /// The API server rejects removed versions: the manifest fails to apply on upgrade, often in the
@@ -29,6 +31,31 @@ declare_check! {
 type Removal = (&'static str, &'static str, &'static str, u32);
 
 const PSA: &str = "Pod Security Admission (PodSecurityPolicy is gone)";
+
+/// Replacements that a target release may not serve yet: (removed apiVersion, the replacement
+/// to use before 1.N, 1.N where the table's replacement is first served). The guide sends
+/// `flowcontrol.apiserver.k8s.io/v1beta1` (removed in 1.26) and `v1beta2` (removed in 1.29)
+/// to `v1beta3` (served since 1.26) for clusters older than 1.29, where `v1` arrives.
+const INTERIM: &[(&str, &str, u32)] = &[
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta1",
+        "flowcontrol.apiserver.k8s.io/v1beta3",
+        29,
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta2",
+        "flowcontrol.apiserver.k8s.io/v1beta3",
+        29,
+    ),
+];
+
+/// The replacement to name for a target release.
+fn replacement(api: &str, to: &'static str, target: Option<KubeVersion>) -> &'static str {
+    INTERIM
+        .iter()
+        .find(|(a, _, since)| *a == api && target.is_some_and(|t| t < KubeVersion::new(1, *since)))
+        .map_or(to, |(_, interim, _)| interim)
+}
 
 /// The Deprecated API Migration Guide, every entry.
 pub(crate) const REMOVED: &[Removal] = &[
@@ -257,6 +284,7 @@ impl Check for DeprecatedApiVersion {
             return;
         };
         let removed = KubeVersion::new(1, *removed);
+        let to = replacement(api, to, cx.config.settings.kube_version);
         match cx.config.settings.kube_version {
             Some(target) if target < removed => {
                 let f = out.emit(
@@ -282,7 +310,30 @@ impl Check for DeprecatedApiVersion {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::REMOVED;
+    use super::{KubeVersion, REMOVED, replacement};
+
+    /// The replacement named is one the target release serves.
+    #[test]
+    fn the_replacement_is_served_by_the_target() {
+        let v1 = "flowcontrol.apiserver.k8s.io/v1";
+        let v1beta3 = "flowcontrol.apiserver.k8s.io/v1beta3";
+        let old = "flowcontrol.apiserver.k8s.io/v1beta1";
+        assert_eq!(replacement(old, v1, None), v1);
+        assert_eq!(replacement(old, v1, Some(KubeVersion::new(1, 29))), v1);
+        assert_eq!(replacement(old, v1, Some(KubeVersion::new(1, 26))), v1beta3);
+        assert_eq!(
+            replacement(
+                "flowcontrol.apiserver.k8s.io/v1beta2",
+                v1,
+                Some(KubeVersion::new(1, 28))
+            ),
+            v1beta3
+        );
+        assert_eq!(
+            replacement("batch/v1beta1", "batch/v1", Some(KubeVersion::new(1, 20))),
+            "batch/v1"
+        );
+    }
 
     /// One entry per (apiVersion, kind), and the replacement is always a different version.
     #[test]
