@@ -297,10 +297,45 @@ fn finish(
         );
     }
     drop_ignored(findings, ignores);
+    carry_secrets_to_policy_findings(findings);
     rampart_rules::sort_findings(findings);
     // the process usually ends soon after: freeing every object one by one takes longer than
     // the analyses, and the OS reclaims it all at once
     std::mem::forget(objects);
+}
+
+/// What a policy says about an object may quote its secrets (`{{request.object.data.password}}`
+/// in a Kyverno message, `sprintf` in Rego): a policy finding carries the values the secret
+/// detectors found in its object, so every output format masks them in its message as it does
+/// in the detectors' own findings.
+fn carry_secrets_to_policy_findings(findings: &mut [Finding]) {
+    let mut secrets: HashMap<Arc<ObjectRef>, Vec<String>> = HashMap::new();
+    for f in findings.iter() {
+        if let Some(o) = &f.object
+            && !f.redact.is_empty()
+        {
+            secrets
+                .entry(o.clone())
+                .or_default()
+                .extend(f.redact.iter().cloned());
+        }
+    }
+    if secrets.is_empty() {
+        return;
+    }
+    let registry = crate::registry();
+    for f in findings.iter_mut() {
+        // a Gatekeeper finding is named after its constraint, which no registry knows
+        let from_policy = registry
+            .get(&f.check)
+            .is_none_or(|c| c.origin == rampart_core::Origin::Policy);
+        if from_policy
+            && f.redact.is_empty()
+            && let Some(values) = f.object.as_ref().and_then(|o| secrets.get(o))
+        {
+            f.redact = values.clone();
+        }
+    }
 }
 
 /// What each analysis across objects ([`across_findings`]) declares it reads.

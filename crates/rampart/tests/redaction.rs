@@ -101,13 +101,8 @@ fn common_word_secrets_are_masked_only_where_they_are_values() {
 /// placeholder).
 const TOKEN: &str = "Zq8vT3kL9mWx2Rb7Yc4Np6Hd1Fs5Gj0U";
 
-/// `policy eval` prints what a policy says about an object; a policy that quotes the object's
-/// credential does not carry it to the output, in JSON or text, while the rest of the message,
-/// the object's name and the constraint stay exact.
-#[test]
-fn policy_eval_masks_secrets_a_policy_quotes() {
-    let d = tempfile::tempdir().unwrap();
-    let template = r#"apiVersion: templates.gatekeeper.sh/v1
+/// A Gatekeeper template whose message quotes every ConfigMap value.
+const TEMPLATE: &str = r#"apiVersion: templates.gatekeeper.sh/v1
 kind: ConstraintTemplate
 metadata: {name: k8sconfigvalues}
 spec:
@@ -123,12 +118,84 @@ spec:
         msg := sprintf("key %v holds %v", [k, v])
       }
 "#;
-    let constraint = "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sConfigValues\nmetadata: {name: show-values}\nspec: {}\n";
+
+const CONSTRAINT: &str = "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sConfigValues\nmetadata: {name: show-values}\nspec: {}\n";
+
+/// A Kyverno policy whose message prints the ConfigMap's password.
+const KYVERNO: &str = "apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: no-inline-passwords}
+spec:
+  rules:
+  - name: password
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate:
+      message: \"inline password {{request.object.data.DB_PASSWORD}}\"
+      deny: {}
+";
+
+/// `scan --policies`: Gatekeeper and Kyverno messages that quote a detected credential are
+/// masked in every format, as the detectors' own findings are.
+#[test]
+fn scan_masks_secrets_policy_messages_quote() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join("policies")).unwrap();
+    std::fs::write(d.path().join("policies/t.yaml"), TEMPLATE).unwrap();
+    std::fs::write(d.path().join("policies/c.yaml"), CONSTRAINT).unwrap();
+    std::fs::write(d.path().join("policies/k.yaml"), KYVERNO).unwrap();
+    std::fs::write(
+        d.path().join("cm.yaml"),
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app-config, namespace: shop}}\ndata:\n  DB_PASSWORD: {TOKEN}\n"
+        ),
+    )
+    .unwrap();
+    for format in ["json", "text", "sarif", "junit"] {
+        let out = Command::cargo_bin("rampart")
+            .unwrap()
+            .current_dir(d.path())
+            .args([
+                "scan",
+                "--no-config",
+                "--policies",
+                "policies",
+                "-o",
+                format,
+                "cm.yaml",
+            ])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(!stdout.contains(TOKEN), "{format}: {stdout}");
+        // JUnit is XML: the marker is escaped there
+        let marker = if format == "junit" {
+            "&lt;redacted&gt;"
+        } else {
+            "<redacted>"
+        };
+        assert!(
+            stdout.contains(&format!("key DB_PASSWORD holds {marker}")),
+            "{format}: {stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("inline password {marker}")),
+            "{format}: {stdout}"
+        );
+    }
+}
+
+/// `policy eval` prints what a policy says about an object; a policy that quotes the object's
+/// credential does not carry it to the output, in JSON or text, while the rest of the message,
+/// the object's name and the constraint stay exact.
+#[test]
+fn policy_eval_masks_secrets_a_policy_quotes() {
+    let d = tempfile::tempdir().unwrap();
     let object = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app-config, namespace: shop}}\ndata:\n  DB_PASSWORD: {TOKEN}\n"
     );
-    std::fs::write(d.path().join("t.yaml"), template).unwrap();
-    std::fs::write(d.path().join("c.yaml"), constraint).unwrap();
+    std::fs::write(d.path().join("t.yaml"), TEMPLATE).unwrap();
+    std::fs::write(d.path().join("c.yaml"), CONSTRAINT).unwrap();
     std::fs::write(d.path().join("o.yaml"), object).unwrap();
     for format in ["json", "text"] {
         let out = Command::cargo_bin("rampart")
