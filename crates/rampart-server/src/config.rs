@@ -12,6 +12,8 @@
 //!   legacy: { enforce: privileged }
 //! exemptions:
 //!   usernames: [system:serviceaccount:kube-system:replicaset-controller]
+//! images:                        # signature policies, see `crate::images`
+//!   - { name: acme, images: ["ghcr.io/acme/*"], keys: [cosign.pub], mutateDigest: true }
 //! ```
 
 use std::collections::BTreeMap;
@@ -169,6 +171,8 @@ pub struct Config {
     /// The check catalog's configuration — `checks.disable/only/severity` and `settings` —
     /// exactly as `rampart scan` reads it from the same file.
     pub catalog: rampart_rules::Config,
+    /// Image signature policies (`images:`).
+    pub images: Vec<crate::images::ImagePolicy>,
 }
 
 impl Default for Config {
@@ -184,6 +188,7 @@ impl Default for Config {
             namespace_labels: NamespaceLabels::Auto,
             cert_reload_interval: Duration::from_secs(10),
             catalog: rampart_rules::Config::default(),
+            images: Vec::new(),
         }
     }
 }
@@ -230,6 +235,9 @@ struct RawConfig {
     settings: Option<Value>,
     #[allow(dead_code)]
     fail_on: Option<Value>,
+    /// Read by `crate::images::parse_policies`, with positions.
+    #[allow(dead_code)]
+    images: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -296,6 +304,7 @@ fn allowed_keys(pointer: &[&str]) -> Option<&'static [&'static str]> {
             "certReloadSeconds",
             "settings",
             "failOn",
+            "images",
         ]),
         ["pss"] => Some(&["enforce", "audit", "warn", "level", "version"]),
         ["namespaces", _] => Some(MODES),
@@ -351,7 +360,7 @@ fn pointer_of(path: &[String]) -> String {
     s
 }
 
-fn err_at(doc: &rampart_manifest::YamlDoc, file: &str, ptr: &str, message: String) -> InputError {
+pub(crate) fn err_at(doc: &rampart_manifest::YamlDoc, file: &str, ptr: &str, message: String) -> InputError {
     let ((line, column), _) = doc.find_nearest(ptr);
     InputError {
         file: file.to_string(),
@@ -624,6 +633,7 @@ impl Config {
         if let Some(s) = raw.cert_reload_seconds {
             cfg.cert_reload_interval = Duration::from_secs(s.max(1));
         }
+        cfg.images = crate::images::parse_policies(&doc, file, &mut errs);
         if errs.is_empty() { Ok(cfg) } else { Err(errs) }
     }
 }

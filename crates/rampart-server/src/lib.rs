@@ -20,6 +20,7 @@ mod certs;
 mod config;
 mod decide;
 mod http;
+mod images;
 mod lean;
 mod metrics;
 mod mutate;
@@ -36,6 +37,7 @@ pub use config::{
 };
 pub use decide::{Decision, Engine, NamespaceLabels, NoNamespaceLabels, StaticNamespaceLabels};
 pub use http::{AppState, router};
+pub use images::{FailurePolicy, ImagePolicy};
 pub use metrics::Metrics;
 pub use mutate::secure_defaults;
 pub use pss::{Level, PodSecurity, PssPolicy, RampartPss, Violation};

@@ -13,6 +13,11 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_05, 2.0, 15))
 }
 
+fn registry_histogram() -> Histogram {
+    // 1ms .. ~16s
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
 /// The server's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -20,6 +25,9 @@ pub struct Metrics {
     latency: Family<Labels, Histogram, fn() -> Histogram>,
     violations: Family<Labels, Counter>,
     errors: Family<Labels, Counter>,
+    image_verifications: Family<Labels, Counter>,
+    image_cache: Family<Labels, Counter>,
+    registry_latency: Family<Labels, Histogram, fn() -> Histogram>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -62,12 +70,34 @@ impl Metrics {
             "Requests rejected before evaluation, by status code",
             errors.clone(),
         );
+        let image_verifications = Family::<Labels, Counter>::default();
+        let image_cache = Family::<Labels, Counter>::default();
+        let registry_latency =
+            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(registry_histogram);
+        registry.register(
+            "image_verifications",
+            "Image signature verifications against the registry, by policy and result (verified, failed, unreachable)",
+            image_verifications.clone(),
+        );
+        registry.register(
+            "image_cache",
+            "Image verification cache lookups, by result (hit, miss)",
+            image_cache.clone(),
+        );
+        registry.register(
+            "image_registry_duration_seconds",
+            "Time a cold image verification spent on registry calls, by policy",
+            registry_latency.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             violations,
             errors,
+            image_verifications,
+            image_cache,
+            registry_latency,
         }
     }
 
@@ -110,6 +140,28 @@ impl Metrics {
         self.errors
             .get_or_create(&vec![("code", status.to_string())])
             .inc();
+    }
+
+    pub(crate) fn image_verification(&self, policy: &str, result: &'static str) {
+        self.image_verifications
+            .get_or_create(&vec![
+                ("policy", policy.to_string()),
+                ("result", result.to_string()),
+            ])
+            .inc();
+    }
+
+    pub(crate) fn image_cache(&self, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.image_cache
+            .get_or_create(&vec![("result", result.to_string())])
+            .inc();
+    }
+
+    pub(crate) fn registry_latency(&self, policy: &str, seconds: f64) {
+        self.registry_latency
+            .get_or_create(&vec![("policy", policy.to_string())])
+            .observe(seconds);
     }
 
     /// The OpenMetrics text exposition.
