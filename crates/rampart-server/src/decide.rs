@@ -93,7 +93,8 @@ impl Outcome {
             self.decision = Decision::Denied;
         }
         for (policy, text) in found.warnings {
-            self.violations.push((format!("image:{policy}"), Mode::Warn));
+            self.violations
+                .push((format!("image:{policy}"), Mode::Warn));
             self.warnings.push(text);
             if self.decision == Decision::Allowed {
                 self.decision = Decision::Warned;
@@ -525,9 +526,9 @@ impl Engine {
         metrics: &crate::metrics::Metrics,
     ) -> crate::images::ImageFindings {
         let judged = matches!(req.operation, Operation::Create | Operation::Update)
-            && req
-                .sub_resource
-                .is_none_or(|s| s.is_empty() || (req.resource == "pods" && s == "ephemeralcontainers"));
+            && req.sub_resource.is_none_or(|s| {
+                s.is_empty() || (req.resource == "pods" && s == "ephemeralcontainers")
+            });
         let Some(object) = req.object.filter(|_| judged && self.has_image_policies()) else {
             return crate::images::ImageFindings::default();
         };

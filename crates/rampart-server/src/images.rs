@@ -439,8 +439,7 @@ impl Parser<'_> {
             Some(t) => parse_duration(t).unwrap_or_else(|| {
                 self.err(
                     &format!("{at}/cacheTTL"),
-                    "`cacheTTL` must be a duration such as 300s, 5m or 1h (0: no caching)"
-                        .into(),
+                    "`cacheTTL` must be a duration such as 300s, 5m or 1h (0: no caching)".into(),
                 );
                 DEFAULT_CACHE_TTL
             }),
@@ -715,7 +714,10 @@ pub(crate) async fn check(
             let r = match &parsed {
                 Ok(r) => r.clone(),
                 Err(e) => {
-                    out.deny.push((p.name.clone(), deny_text(p, &container, image, &e.to_string())));
+                    out.deny.push((
+                        p.name.clone(),
+                        deny_text(p, &container, image, &e.to_string()),
+                    ));
                     continue;
                 }
             };
@@ -793,7 +795,10 @@ pub(crate) async fn check(
 }
 
 fn deny_text(p: &ImagePolicy, container: &str, image: &str, why: &str) -> String {
-    format!("image policy {:?}: {container} image {image:?}: {why}", p.name)
+    format!(
+        "image policy {:?}: {container} image {image:?}: {why}",
+        p.name
+    )
 }
 
 /// A cold verification, bounded by the policy's timeout: the digest, or why not and whether

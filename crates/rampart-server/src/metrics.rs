@@ -72,8 +72,9 @@ impl Metrics {
         );
         let image_verifications = Family::<Labels, Counter>::default();
         let image_cache = Family::<Labels, Counter>::default();
-        let registry_latency =
-            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(registry_histogram);
+        let registry_latency = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(
+            registry_histogram,
+        );
         registry.register(
             "image_verifications",
             "Image signature verifications against the registry, by policy and result (verified, failed, unreachable)",
