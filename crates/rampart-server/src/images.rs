@@ -55,12 +55,9 @@ pub struct ImagePolicy {
     pub name: String,
     /// Image reference patterns as written (`*` any characters, `?` one).
     pub images: Vec<String>,
-    patterns: Vec<regex::Regex>,
     /// Namespaces covered (patterns; empty: all).
     pub namespaces: Vec<String>,
-    namespace_patterns: Vec<regex::Regex>,
     pub exclude_namespaces: Vec<String>,
-    exclude_patterns: Vec<regex::Regex>,
     /// Every key, then every keyless identity: each one attestor.
     attestors: Vec<rampart_images::Policy>,
     /// How many attestors must verify.
@@ -102,35 +99,48 @@ impl PartialEq for ImagePolicy {
 impl Eq for ImagePolicy {}
 
 impl ImagePolicy {
-    /// Whether the policy covers this image (as written, or normalised) in this namespace.
-    pub fn applies(&self, namespace: Option<&str>, image: &str, normalised: Option<&str>) -> bool {
+    /// Whether the policy covers this namespace.
+    pub fn in_scope(&self, namespace: Option<&str>) -> bool {
         let ns = namespace.unwrap_or("");
-        if !self.namespace_patterns.is_empty()
-            && !self.namespace_patterns.iter().any(|p| p.is_match(ns))
-        {
-            return false;
-        }
-        if self.exclude_patterns.iter().any(|p| p.is_match(ns)) {
-            return false;
-        }
-        self.patterns
-            .iter()
-            .any(|p| p.is_match(image) || normalised.is_some_and(|n| p.is_match(n)))
+        (self.namespaces.is_empty() || self.namespaces.iter().any(|p| glob_match(p, ns)))
+            && !self.exclude_namespaces.iter().any(|p| glob_match(p, ns))
+    }
+
+    /// Whether one of the policy's image patterns matches this reference.
+    pub fn matches(&self, image: &str) -> bool {
+        self.images.iter().any(|p| glob_match(p, image))
     }
 }
 
-/// A glob (`*`, `?`) as an anchored regular expression.
-fn glob(pattern: &str) -> Result<regex::Regex, regex::Error> {
-    let mut re = String::from("^");
-    for ch in pattern.chars() {
-        match ch {
-            '*' => re.push_str(".*"),
-            '?' => re.push('.'),
-            c => re.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
+/// Whether `text` matches the glob `pattern` (`*` any characters, `/` included; `?` one), as
+/// Kyverno's `imageReferences` match.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    // the last `*` seen and the text position it was tried at
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == b'?' || Some(&c) == t.get(ti) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
         }
     }
-    re.push('$');
-    regex::Regex::new(&re)
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
 }
 
 /// `300`, `300s`, `5m`, `1h30m`, `0` (no caching).
@@ -307,20 +317,6 @@ impl Parser<'_> {
         }
     }
 
-    fn globs(&mut self, list: &[String], key: &str, at: &str) -> Vec<regex::Regex> {
-        let mut out = Vec::new();
-        for (i, s) in list.iter().enumerate() {
-            match glob(s) {
-                Ok(r) => out.push(r),
-                Err(e) => self.err(
-                    &format!("{at}/{key}/{i}"),
-                    format!("bad pattern {s:?}: {e}"),
-                ),
-            }
-        }
-        out
-    }
-
     fn path(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
@@ -357,11 +353,8 @@ impl Parser<'_> {
                 "an image policy needs `images`: the reference patterns it covers".into(),
             );
         }
-        let patterns = self.globs(&images, "images", at);
         let namespaces = self.strings(v, "namespaces", at);
-        let namespace_patterns = self.globs(&namespaces, "namespaces", at);
         let exclude_namespaces = self.strings(v, "excludeNamespaces", at);
-        let exclude_patterns = self.globs(&exclude_namespaces, "excludeNamespaces", at);
 
         let mut attestors = Vec::new();
         let key_list = self.strings(v, "keys", at);
@@ -483,11 +476,8 @@ impl Parser<'_> {
         Some(ImagePolicy {
             name: name.unwrap_or_default(),
             images,
-            patterns,
             namespaces,
-            namespace_patterns,
             exclude_namespaces,
-            exclude_patterns,
             attestors,
             count,
             require_digest,
@@ -697,6 +687,7 @@ pub(crate) async fn check(
         })
         .unwrap_or_default();
     let mut jobs: Vec<Job<'_>> = Vec::new();
+    let now = Instant::now();
     for c in rampart_manifest::containers(&pod) {
         let Some(image) = c.value.get("image").and_then(Value::as_str) else {
             continue;
@@ -704,38 +695,61 @@ pub(crate) async fn check(
         if old_images.contains(&image) {
             continue;
         }
-        let container = format!("{} {:?}", c.kind.noun(), c.name);
-        let parsed = Reference::parse(image);
-        let normalised = parsed.as_ref().ok().map(ToString::to_string);
+        // parsed only when needed: a cached verification of the reference as written is the
+        // hot path and costs a pattern match and a map lookup
+        let mut parsed: Option<Result<Reference, rampart_images::ReferenceError>> = None;
         for (i, p) in policies.iter().enumerate() {
-            if !p.applies(namespace, image, normalised.as_deref()) {
+            if !p.in_scope(namespace) {
                 continue;
             }
-            let r = match &parsed {
-                Ok(r) => r.clone(),
-                Err(e) => {
-                    out.deny.push((
-                        p.name.clone(),
-                        deny_text(p, &container, image, &e.to_string()),
-                    ));
-                    continue;
-                }
+            let matched = p.matches(image) || {
+                let r = parsed.get_or_insert_with(|| Reference::parse(image));
+                r.as_ref().is_ok_and(|r| p.matches(&r.to_string()))
             };
-            if p.require_digest && !mutate && r.digest.is_none() {
+            if !matched {
+                continue;
+            }
+            let container = || format!("{} {:?}", c.kind.noun(), c.name);
+            let pinned = image.contains('@');
+            if p.require_digest && !mutate && !pinned {
                 out.deny.push((
                     p.name.clone(),
                     deny_text(
                         p,
-                        &container,
+                        &container(),
                         image,
                         "the reference has no digest and the policy requires one (requireDigest)",
                     ),
                 ));
                 continue;
             }
+            if p.cache_ttl > Duration::ZERO
+                && let Some(digest) = cache.get(i, image, now)
+            {
+                metrics.image_cache(true);
+                if mutate
+                    && p.mutate_digest
+                    && !pinned
+                    && let Ok(r) = parsed.get_or_insert_with(|| Reference::parse(image))
+                {
+                    pin(&mut out, &c.pointer, image, r, &digest);
+                }
+                continue;
+            }
+            let r = match parsed.get_or_insert_with(|| Reference::parse(image)) {
+                Ok(r) => r.clone(),
+                Err(e) => {
+                    out.deny.push((
+                        p.name.clone(),
+                        deny_text(p, &container(), image, &e.to_string()),
+                    ));
+                    continue;
+                }
+            };
+            metrics.image_cache(false);
             jobs.push(Job {
                 policy: i,
-                container: container.clone(),
+                container: container(),
                 pointer: c.pointer.clone(),
                 image,
                 reference: r,
@@ -745,16 +759,8 @@ pub(crate) async fn check(
     if jobs.is_empty() {
         return out;
     }
-    let now = Instant::now();
     let results = futures_util::future::join_all(jobs.iter().map(|j| async move {
         let p = policies.get(j.policy)?;
-        if p.cache_ttl > Duration::ZERO
-            && let Some(d) = cache.get(j.policy, j.image, now)
-        {
-            metrics.image_cache(true);
-            return Some(Ok(d));
-        }
-        metrics.image_cache(false);
         Some(verify(p, j.policy, j.image, &j.reference, cache, metrics).await)
     }))
     .await;
@@ -765,11 +771,7 @@ pub(crate) async fn check(
         match result {
             Ok(digest) => {
                 if mutate && p.mutate_digest && j.reference.digest.is_none() {
-                    let pinned = format!("{}@{digest}", without_tag(j.image, &j.reference));
-                    let op = json!({"op": "replace", "path": format!("{}/image", j.pointer), "value": pinned});
-                    if !out.patches.contains(&op) {
-                        out.patches.push(op);
-                    }
+                    pin(&mut out, &j.pointer, j.image, &j.reference, &digest);
                 }
             }
             Err((why, true)) if p.failure_policy == FailurePolicy::Ignore => out.warnings.push((
@@ -792,6 +794,15 @@ pub(crate) async fn check(
         }
     }
     out
+}
+
+/// The `/mutate` patch pinning a container's image to the verified digest.
+fn pin(out: &mut ImageFindings, pointer: &str, image: &str, r: &Reference, digest: &str) {
+    let pinned = format!("{}@{digest}", without_tag(image, r));
+    let op = json!({"op": "replace", "path": format!("{pointer}/image"), "value": pinned});
+    if !out.patches.contains(&op) {
+        out.patches.push(op);
+    }
 }
 
 fn deny_text(p: &ImagePolicy, container: &str, image: &str, why: &str) -> String {
@@ -891,11 +902,17 @@ mod tests {
 
     #[test]
     fn globs_and_durations() {
-        let g = glob("ghcr.io/acme/*").unwrap();
-        assert!(g.is_match("ghcr.io/acme/api:1.4"));
-        assert!(g.is_match("ghcr.io/acme/team/api@sha256:00"));
-        assert!(!g.is_match("ghcr.io/acmex/api:1.4"));
-        assert!(!glob("a?c").unwrap().is_match("abbc"));
+        let g = |t: &str| glob_match("ghcr.io/acme/*", t);
+        assert!(g("ghcr.io/acme/api:1.4"));
+        assert!(g("ghcr.io/acme/team/api@sha256:00"));
+        assert!(!g("ghcr.io/acmex/api:1.4"));
+        assert!(!glob_match("a?c", "abbc"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("*.io/*/api:*", "ghcr.io/acme/api:1"));
+        assert!(!glob_match("*.io/*/api:*", "ghcr.io/acme/web:1"));
+        assert!(glob_match("a*b*c", "aXbYbZc"));
+        assert!(!glob_match("a*b*c", "aXbYbZ"));
         assert_eq!(parse_duration(&json!("5m")), Some(Duration::from_secs(300)));
         assert_eq!(
             parse_duration(&json!("1h30m")),
