@@ -10,6 +10,7 @@
     clippy::panic
 )]
 
+#[allow(dead_code)]
 #[path = "support/fixtures.rs"]
 mod fixtures;
 #[path = "../../rampart-images/tests/harness/mod.rs"]
