@@ -214,6 +214,10 @@ async fn an_unreachable_registry_is_named() {
         &[load_key(&pubk)],
     )
     .await;
+    assert!(
+        v.unreachable,
+        "an unreachable registry is the registry's failure"
+    );
     let why = v.result.unwrap_err();
     assert!(
         why.starts_with(&format!(
@@ -909,5 +913,38 @@ async fn attestations_in_dsse_envelopes() {
         Err(format!(
             "no attestations found (no sha256-{hex}.att manifest)"
         ))
+    );
+}
+
+#[tokio::test]
+async fn count_of_attestors_each_with_its_own_signature() {
+    let Some(reg) = start("") else { return };
+    let p = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let repo = "acme/two";
+    let image = format!("127.0.0.1:{p}/{repo}:1.0");
+    let digest = push_image(p, repo, "1.0", "two");
+    let (k1, pub1) = keypair(d, "one", P256);
+    let (_, pub2) = keypair(d, "two", P256);
+    let (k3, pub3) = keypair(d, "three", P256);
+    let pl = payload(&image, &digest);
+    let s1 = sign(d, &k1, &pl, SHA256);
+    let s3 = sign(d, &k3, &pl, SHA256);
+    push_signatures(p, repo, &digest, &[(pl.clone(), s1), (pl, s3)]);
+    let client = insecure_client();
+    let one = |path: &std::path::Path| rampart_images::Policy {
+        keys: vec![load_key(path)],
+        keyless: None,
+    };
+    let all = [one(&pub1), one(&pub2), one(&pub3)];
+    let v = rampart_images::verify_image_count(&client, &image, &all, 2).await;
+    assert_eq!(v.result, Ok(2));
+    assert_eq!(v.digest.as_deref(), Some(digest.as_str()));
+    let v = rampart_images::verify_image_count(&client, &image, &all, 3).await;
+    assert!(!v.unreachable);
+    assert_eq!(
+        v.result,
+        Err("2 of 3 attestors verified, 3 required: attestor 2 (two.pub): signature 1: the signature does not verify with the key two.pub; signature 2: the signature does not verify with the key two.pub".to_string())
     );
 }

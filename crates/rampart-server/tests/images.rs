@@ -364,3 +364,84 @@ fn bad_policies_are_named_at_their_position() {
         );
     }
 }
+
+/// A registry stand-in on loopback: every connection gets `answer` (or nothing at all, held
+/// open, when `None`).
+fn fake_registry(answer: Option<&'static str>) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            match answer {
+                Some(a) => {
+                    use std::io::{Read as _, Write as _};
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf);
+                    let _ = s.write_all(a.as_bytes());
+                }
+                None => held.push(s),
+            }
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_failing_or_silent_registry_is_the_failure_policy_within_the_timeout() {
+    if !have_openssl() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    keypair(dir.path(), "cosign", P256);
+    let failing = fake_registry(Some(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    ));
+    let silent = fake_registry(None);
+    for (port, policy, reason) in [
+        (
+            failing,
+            "Ignore",
+            format!(
+                "127.0.0.1:{failing}/acme/api:1.0: the registry answered 503 Service Unavailable"
+            ),
+        ),
+        (
+            silent,
+            "Fail",
+            format!("registry 127.0.0.1:{silent} unreachable: no answer within 1s"),
+        ),
+    ] {
+        let image = format!("127.0.0.1:{port}/acme/api:1.0");
+        let config = format!(
+            "images:\n  - name: flaky\n    images: [\"127.0.0.1:{port}/*\"]\n    keys: [cosign.pub]\n    allowInsecureRegistry: true\n    failurePolicy: {policy}\n    timeoutSeconds: 1\n"
+        );
+        let (app, _) = app_for(dir.path(), &config);
+        let start = std::time::Instant::now();
+        let resp = post(&app, "/validate", &pod("prod", &image)).await;
+        assert!(start.elapsed() < std::time::Duration::from_secs(3));
+        let text = format!("image policy \"flaky\": container \"app\" image \"{image}\": ");
+        if policy == "Ignore" {
+            assert_eq!(resp["allowed"], true, "{resp}");
+            let w = resp["warnings"].as_array().unwrap();
+            assert!(
+                w.contains(&Value::String(format!(
+                    "{text}{reason}; admitted by failurePolicy Ignore"
+                ))),
+                "{resp}"
+            );
+        } else {
+            assert_eq!(resp["allowed"], false, "{resp}");
+            let m = message(&resp);
+            // the client's own bound or the verification's, whichever fires first
+            assert!(
+                m == format!("{text}{reason} (failurePolicy Fail)")
+                    || m == format!(
+                        "{text}the registry did not answer within 1s (timeoutSeconds) (failurePolicy Fail)"
+                    ),
+                "{m}"
+            );
+        }
+    }
+}
