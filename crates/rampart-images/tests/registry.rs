@@ -11,11 +11,14 @@
 )]
 
 mod harness;
+#[path = "harness/keyless.rs"]
+mod keyless_harness;
 
 use base64::Engine as _;
 use harness::*;
+use keyless_harness::*;
 
-use rampart_images::registry::{Client, ClientOptions, Credentials, sha256_digest};
+use rampart_images::registry::{Client, ClientOptions, Credentials};
 use rampart_images::{Reference, verify_image};
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
@@ -574,74 +577,6 @@ async fn basic_auth_with_htpasswd() {
     );
 }
 
-/// A Fulcio-like CA (root and intermediate) made by rcgen.
-struct Fulcio {
-    root_params: rcgen::CertificateParams,
-    root_key: rcgen::KeyPair,
-    root: rcgen::Certificate,
-    inter_params: rcgen::CertificateParams,
-    inter_key: rcgen::KeyPair,
-    inter: rcgen::Certificate,
-}
-
-fn fulcio(name: &str) -> Fulcio {
-    let ca_params = |cn: &str| {
-        let mut p = rcgen::CertificateParams::default();
-        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        p.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-        ];
-        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
-        p.not_before = rcgen::date_time_ymd(2019, 1, 1);
-        p.not_after = rcgen::date_time_ymd(2035, 1, 1);
-        p
-    };
-    let root_key = rcgen::KeyPair::generate().unwrap();
-    let root_params = ca_params(&format!("{name} root"));
-    let root = root_params.self_signed(&root_key).unwrap();
-    let inter_key = rcgen::KeyPair::generate().unwrap();
-    let inter_params = ca_params(&format!("{name} intermediate"));
-    let inter = inter_params
-        .signed_by(
-            &inter_key,
-            &rcgen::Issuer::from_params(&root_params, &root_key),
-        )
-        .unwrap();
-    Fulcio {
-        root_params,
-        root_key,
-        root,
-        inter_params,
-        inter_key,
-        inter,
-    }
-}
-
-/// A Fulcio-style signing certificate valid on 2020-01-01: SAN e-mail, code signing, OIDC
-/// issuer extension (v1, raw string); its PEM and the private key's PEM.
-fn leaf(ca: &Fulcio, email: &str, issuer: &str) -> (String, String) {
-    let _ = (&ca.root_params, &ca.root_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut p = rcgen::CertificateParams::default();
-    p.subject_alt_names = vec![rcgen::SanType::Rfc822Name(email.try_into().unwrap())];
-    p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
-    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
-    p.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
-        &[1, 3, 6, 1, 4, 1, 57264, 1, 1],
-        issuer.as_bytes().to_vec(),
-    )];
-    p.not_before = rcgen::date_time_ymd(2020, 1, 1);
-    p.not_after = rcgen::date_time_ymd(2020, 1, 2);
-    let cert = p
-        .signed_by(
-            &key,
-            &rcgen::Issuer::from_params(&ca.inter_params, &ca.inter_key),
-        )
-        .unwrap();
-    (cert.pem(), key.serialize_pem())
-}
-
 #[tokio::test]
 async fn keyless_signatures_against_a_trusted_root() {
     use rampart_images::keyless::{Identity, KeylessPolicy, Matcher, TrustedRoot};
@@ -652,46 +587,9 @@ async fn keyless_signatures_against_a_trusted_root() {
     let d = dir.path();
     let ca = fulcio("fulcio");
     let other_ca = fulcio("other");
-    // The Rekor log key, made by openssl.
-    let (rekor_key, _) = keypair(d, "rekor", P256);
-    let spki_path = d.join("rekor.der");
-    openssl(&[
-        "pkey",
-        "-in",
-        rekor_key.to_str().unwrap(),
-        "-pubout",
-        "-outform",
-        "DER",
-        "-out",
-        spki_path.to_str().unwrap(),
-    ]);
-    let spki = std::fs::read(&spki_path).unwrap();
-    let log_id_hex = sha256_digest(&spki)
-        .trim_start_matches("sha256:")
-        .to_string();
-    let log_id: Vec<u8> = (0..log_id_hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&log_id_hex[i..i + 2], 16).unwrap())
-        .collect();
-    let std_b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let trusted = serde_json::json!({
-        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-        "tlogs": [{
-            "baseUrl": "https://rekor.example",
-            "hashAlgorithm": "SHA2_256",
-            "publicKey": {"rawBytes": std_b64(&spki), "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": {"start": "2019-01-01T00:00:00Z"}},
-            "logId": {"keyId": std_b64(&log_id)}
-        }],
-        "certificateAuthorities": [{
-            "subject": {"organization": "test", "commonName": "fulcio"},
-            "uri": "https://fulcio.example",
-            "certChain": {"certificates": [{"rawBytes": std_b64(ca.inter.der())}, {"rawBytes": std_b64(ca.root.der())}]},
-            "validFor": {"start": "2019-01-01T00:00:00Z"}
-        }],
-        "ctlogs": [],
-        "timestampAuthorities": []
-    });
-    let root = TrustedRoot::from_json("trusted_root.json", &trusted.to_string()).unwrap();
+    let rekor = rekor(d);
+    let root = TrustedRoot::from_json("trusted_root.json", &trusted_root(&ca, &rekor).to_string())
+        .unwrap();
     let policy = |subject: Matcher| Policy {
         keys: Vec::new(),
         keyless: Some(KeylessPolicy {
@@ -703,45 +601,8 @@ async fn keyless_signatures_against_a_trusted_root() {
         }),
     };
     let exact = policy(Matcher::Exact("dev@acme.example".into()));
-
-    // Signs the image at `tag` keylessly: openssl signs the payload with the certificate's key
-    // and the SET with the log's key; `integrated` is the log time, `tamper` alters the SET's
-    // payload after signing.
     let sign_keyless = |tag: &str, ca: &Fulcio, email: &str, integrated: u64, tamper: bool| {
-        let digest = push_image(p, "acme/kl", tag, tag);
-        let (cert_pem, key_pem) = leaf(ca, email, "https://issuer.example");
-        let key_path = d.join(format!("{tag}.key"));
-        std::fs::write(&key_path, key_pem).unwrap();
-        let pl = payload(&format!("127.0.0.1:{p}/acme/kl"), &digest);
-        let sig = sign(d, &key_path, &pl, SHA256);
-        let body = serde_json::json!({
-            "apiVersion": "0.0.1", "kind": "hashedrekord",
-            "spec": {
-                "data": {"hash": {"algorithm": "sha256", "value": sha256_digest(&pl).trim_start_matches("sha256:")}},
-                "signature": {"content": std_b64(&sig), "publicKey": {"content": std_b64(cert_pem.as_bytes())}}
-            }
-        });
-        let body_b64 = std_b64(body.to_string().as_bytes());
-        let canonical = format!(
-            "{{\"body\":\"{body_b64}\",\"integratedTime\":{integrated},\"logID\":\"{log_id_hex}\",\"logIndex\":42}}"
-        );
-        let set = sign(d, &rekor_key, canonical.as_bytes(), SHA256);
-        let bundle = serde_json::json!({
-            "SignedEntryTimestamp": std_b64(&set),
-            "Payload": {"body": body_b64, "integratedTime": integrated, "logIndex": if tamper { 43 } else { 42 }, "logID": log_id_hex}
-        });
-        let mut extra = serde_json::Map::new();
-        extra.insert("dev.sigstore.cosign/certificate".into(), cert_pem.into());
-        extra.insert(
-            "dev.sigstore.cosign/chain".into(),
-            format!("{}{}", ca.inter.pem(), ca.root.pem()).into(),
-        );
-        extra.insert(
-            "dev.sigstore.cosign/bundle".into(),
-            bundle.to_string().into(),
-        );
-        push_signature_layers(p, "acme/kl", &digest, &[(pl, sig, extra)]);
-        format!("127.0.0.1:{p}/acme/kl:{tag}")
+        sign_keyless(p, "acme/kl", tag, d, ca, &rekor, email, integrated, tamper)
     };
     let in_validity = 1_577_880_000; // 2020-01-01T12:00:00Z
     let client = insecure_client();

@@ -10,6 +10,8 @@
 
 #[path = "../../rampart-images/tests/harness/mod.rs"]
 mod harness;
+#[path = "../../rampart-images/tests/harness/keyless.rs"]
+mod keyless_harness;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -444,4 +446,60 @@ async fn a_failing_or_silent_registry_is_the_failure_policy_within_the_timeout()
             );
         }
     }
+}
+
+#[tokio::test]
+async fn keyless_identities_and_keys_as_attestors() {
+    let Some(reg) = start("") else { return };
+    let p = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    keypair(d, "cosign", P256);
+    let ca = keyless_harness::fulcio("fulcio");
+    let rekor = keyless_harness::rekor(d);
+    std::fs::write(
+        d.join("trusted_root.json"),
+        keyless_harness::trusted_root(&ca, &rekor).to_string(),
+    )
+    .unwrap();
+    // 2020-01-01T12:00:00Z, inside the certificate's validity
+    let image = keyless_harness::sign_keyless(
+        p,
+        "acme/kl",
+        "good",
+        d,
+        &ca,
+        &rekor,
+        "dev@acme.example",
+        1_577_880_000,
+        false,
+    );
+    let config = |identity: &str, count: u32| {
+        format!(
+            "images:\n  - name: kl\n    images: [\"127.0.0.1:{p}/acme/*\"]\n    keys: [cosign.pub]\n    keyless:\n      trustedRoot: trusted_root.json\n      identities:\n        - {{identity: {identity}, issuer: https://issuer.example}}\n    count: {count}\n    allowInsecureRegistry: true\n"
+        )
+    };
+    // any of the key and the identity: the identity verifies
+    let (app, _) = app_for(d, &config("dev@acme.example", 1));
+    let resp = post(&app, "/validate", &pod("prod", &image)).await;
+    assert_eq!(resp["allowed"], true, "{resp}");
+    // both required: the key has no signature
+    let (app, _) = app_for(d, &config("dev@acme.example", 2));
+    let resp = post(&app, "/validate", &pod("prod", &image)).await;
+    assert_eq!(
+        message(&resp),
+        format!(
+            "image policy \"kl\": container \"app\" image \"{image}\": 1 of 2 attestors verified, 2 required: attestor 1 (cosign.pub): signature 1: the signature does not verify with the key cosign.pub"
+        )
+    );
+    // another identity
+    let (app, _) = app_for(d, &config("ops@acme.example", 2));
+    let resp = post(&app, "/validate", &pod("prod", &image)).await;
+    assert!(
+        message(&resp).ends_with(
+            "attestor 2 (identity \"ops@acme.example\" issuer \"https://issuer.example\"): signature 1: the certificate's identity \"dev@acme.example\" from issuer \"https://issuer.example\" is not \"ops@acme.example\" from \"https://issuer.example\""
+        ),
+        "{}",
+        message(&resp)
+    );
 }
