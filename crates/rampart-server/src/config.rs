@@ -723,6 +723,29 @@ mod tests {
     }
 
     #[test]
+    fn the_catalog_reads_around_the_images_section_with_true_positions() {
+        let text = "images:\n  - name: a\n    images: [x/*]\n    keys:\n      - |\n        -----BEGIN PUBLIC KEY-----\n        MFkw\n        -----END PUBLIC KEY-----\n# note\nchecks:\n  disable: [no-such-check]\n";
+        let errs = Config::parse("c.yaml", text).unwrap_err();
+        let all: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert!(
+            all.iter()
+                .any(|e| e.starts_with("c.yaml:11:") && e.contains("no-such-check")),
+            "{all:?}"
+        );
+        // the inline key is bad too, reported where it is
+        assert!(
+            all.contains(&"c.yaml:6:9: keys[0]: not a SubjectPublicKeyInfo".to_string()),
+            "{all:?}"
+        );
+        let blanked = catalog_text(text, &serde_json::json!({"images": [], "checks": {}}));
+        assert_eq!(blanked.lines().count(), text.lines().count());
+        assert!(
+            blanked.starts_with("\n\n\n\n\n\n\n\n\nchecks:"),
+            "{blanked}"
+        );
+    }
+
+    #[test]
     fn bad_level_is_reported_at_its_line() {
         let errs = Config::parse("c.yaml", "namespaces:\n  a:\n    warn: strict\n").unwrap_err();
         assert!(errs[0].to_string().starts_with("c.yaml:3:"), "{}", errs[0]);
