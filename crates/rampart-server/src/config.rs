@@ -676,6 +676,17 @@ impl Config {
             cfg.cert_reload_interval = Duration::from_secs(s.max(1));
         }
         cfg.images = crate::images::parse_policies(&doc, file, &mut errs);
+        for (i, p) in cfg.images.iter().enumerate() {
+            if p.mutate_digest && !cfg.mutate {
+                errs.push(err_at(
+                    &doc,
+                    file,
+                    &format!("/images/{i}/mutateDigest"),
+                    "`mutateDigest` pins digests in /mutate responses: set `mutate: true` to serve it"
+                        .to_string(),
+                ));
+            }
+        }
         if errs.is_empty() { Ok(cfg) } else { Err(errs) }
     }
 }

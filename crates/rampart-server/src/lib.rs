@@ -3,7 +3,8 @@
 //! `POST /validate` takes an `admission.k8s.io/v1` AdmissionReview and answers with the Pod
 //! Security Standards (per mode, per namespace) and the check catalog, and requires the cosign
 //! signatures of the config's `images:` policies; `POST /mutate` (opt-in) fills in secure
-//! defaults and pins verified tags to their digests; `/healthz`, `/readyz` and `/metrics` serve operations.
+//! defaults and pins verified tags to their digests; `/healthz`, `/readyz` and `/metrics` serve
+//! operations.
 //!
 //! ```
 //! use std::sync::Arc;

@@ -351,6 +351,11 @@ fn bad_policies_are_named_at_their_position() {
             "`keyless` needs `trustedRoot`",
         ),
         (
+            "images:\n  - name: a\n    images: [x/*]\n    keys: [\"-----BEGIN PUBLIC KEY-----\\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEAGxhhV1tjmqiS8ZxDJqX8WWGGvR4Bj9MtnvmMJhCDANig27qdaBF3/P1qUcMcCtlWm93Ed8cJYxEEzICY+2aVA==\\n-----END PUBLIC KEY-----\"]\n    mutateDigest: true\n",
+            "5:5",
+            "set `mutate: true`",
+        ),
+        (
             "images:\n  - name: a\n    images: [x/*]\n    timeoutSeconds: 60\n    keys: []\n",
             "4:5",
             "`timeoutSeconds` must be",
