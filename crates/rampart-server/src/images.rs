@@ -759,15 +759,30 @@ pub(crate) async fn check(
     if jobs.is_empty() {
         return out;
     }
-    let results = futures_util::future::join_all(jobs.iter().map(|j| async move {
+    // each (policy, image) verified once, concurrently; containers sharing one share its result
+    let mut unique: Vec<&Job<'_>> = Vec::new();
+    for j in &jobs {
+        if !unique
+            .iter()
+            .any(|u| u.policy == j.policy && u.image == j.image)
+        {
+            unique.push(j);
+        }
+    }
+    let results = futures_util::future::join_all(unique.iter().map(|j| async move {
         let p = policies.get(j.policy)?;
         Some(verify(p, j.policy, j.image, &j.reference, cache, metrics).await)
     }))
     .await;
-    for (j, result) in jobs.iter().zip(results) {
-        let (Some(p), Some(result)) = (policies.get(j.policy), result) else {
+    for j in &jobs {
+        let found = unique
+            .iter()
+            .zip(&results)
+            .find(|(u, _)| u.policy == j.policy && u.image == j.image);
+        let (Some(p), Some((_, Some(result)))) = (policies.get(j.policy), found) else {
             continue;
         };
+        let result = result.clone();
         match result {
             Ok(digest) => {
                 if mutate && p.mutate_digest && j.reference.digest.is_none() {
