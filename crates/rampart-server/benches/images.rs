@@ -106,6 +106,24 @@ fn bench(c: &mut Criterion) {
         b.iter(|| call(&rt, &cached, &body))
     });
 
+    // the difference alone, paired request by request so the shared machine's drift cancels
+    let n = 2000;
+    let mut diffs: Vec<f64> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = std::time::Instant::now();
+        call(&rt, &plain, &body);
+        let a = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        call(&rt, &cached, &body);
+        diffs.push(t.elapsed().as_secs_f64() - a);
+    }
+    diffs.sort_by(f64::total_cmp);
+    eprintln!(
+        "images/cached-minus-no-policy: median {:.1} µs, mean {:.1} µs over {n} pairs",
+        diffs[n / 2] * 1e6,
+        diffs.iter().sum::<f64>() / n as f64 * 1e6
+    );
+
     let cold = app(d, &policy("0"));
     c.bench_function("images/validate-cold-loopback-registry", |b| {
         b.iter(|| call(&rt, &cold, &body))
