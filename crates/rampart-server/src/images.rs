@@ -852,7 +852,15 @@ async fn verify(
         rampart_images::verify_image_count(&p.client, image, list, count),
     )
     .await;
-    metrics.registry_latency(&p.name, start.elapsed().as_secs_f64());
+    let elapsed = start.elapsed();
+    metrics.registry_latency(&p.name, elapsed.as_secs_f64());
+    tracing::debug!(
+        policy = %p.name,
+        image,
+        verified = matches!(&v, Ok(v) if v.ok()),
+        elapsed_ms = elapsed.as_millis() as u64,
+        "image verification"
+    );
     let v = match v {
         Ok(v) => v,
         Err(_) => {
