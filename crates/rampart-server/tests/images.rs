@@ -427,7 +427,10 @@ async fn a_failing_or_silent_registry_is_the_failure_policy_within_the_timeout()
         let (app, _) = app_for(dir.path(), &config);
         let start = std::time::Instant::now();
         let resp = post(&app, "/validate", &pod("prod", &image)).await;
-        assert!(start.elapsed() < std::time::Duration::from_secs(3));
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "bounded by timeoutSeconds"
+        );
         let text = format!("image policy \"flaky\": container \"app\" image \"{image}\": ");
         if policy == "Ignore" {
             assert_eq!(resp["allowed"], true, "{resp}");
