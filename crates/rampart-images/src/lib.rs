@@ -17,7 +17,9 @@ pub use pin::{Edit, apply_edits, pin_edits};
 pub use reference::{Reference, ReferenceError};
 pub use registry::{Client, ClientOptions, Credentials};
 pub use trivy::{TrivyReport, checks, parse_report, trivy_findings};
-pub use verify::{Policy, Verification, verify_attestations, verify_image, verify_image_with};
+pub use verify::{
+    Policy, Verification, verify_attestations, verify_image, verify_image_count, verify_image_with,
+};
 
 /// What can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,10 @@ pub enum Error {
     /// The registry could not be reached or answered with an error.
     #[error("{0}")]
     Registry(String),
+    /// The registry could not be reached in time, or failed (a server error): nothing was
+    /// learnt about the image.
+    #[error("{0}")]
+    Unreachable(String),
     /// A key file or a signature that cannot be used.
     #[error("{0}")]
     Key(String),

@@ -443,7 +443,8 @@ impl Client {
     }
 
     async fn roundtrip(&self, req: Request<Empty<Bytes>>, host: &str) -> Result<Response, Error> {
-        let unreachable = |e: String| Error::Registry(format!("registry {host} unreachable: {e}"));
+        let unreachable =
+            |e: String| Error::Unreachable(format!("registry {host} unreachable: {e}"));
         let fut = async {
             let resp = self
                 .http
@@ -568,6 +569,13 @@ fn status_error(r: &Reference, resp: &Response) -> Error {
             "{r}: access denied ({}); check the credentials in docker's config.json",
             resp.status
         )),
+        // a server error is the registry being unavailable, not an answer about the image
+        (s, Some(d)) if s.is_server_error() => {
+            Error::Unreachable(format!("{r}: the registry answered {s}: {d}"))
+        }
+        (s, None) if s.is_server_error() => {
+            Error::Unreachable(format!("{r}: the registry answered {s}"))
+        }
         (s, Some(d)) => Error::Registry(format!("{r}: the registry answered {s}: {d}")),
         (s, None) => Error::Registry(format!("{r}: the registry answered {s}")),
     }

@@ -24,6 +24,10 @@ pub struct Verification {
     pub digest: Option<String>,
     /// How many signatures verified (at least one), or why none did.
     pub result: Result<usize, String>,
+    /// The failure is the registry's: unreachable, too slow, or a server error (a webhook's
+    /// `failurePolicy` decides what that means), not a missing or bad signature.
+    #[serde(skip)]
+    pub unreachable: bool,
 }
 
 impl Verification {
@@ -44,6 +48,30 @@ pub struct Policy {
     pub keyless: Option<KeylessPolicy>,
 }
 
+/// Why a verification failed, and whether the registry is to blame.
+struct Failure {
+    reason: String,
+    unreachable: bool,
+}
+
+impl From<crate::Error> for Failure {
+    fn from(e: crate::Error) -> Self {
+        Failure {
+            unreachable: matches!(e, crate::Error::Unreachable(_)),
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(reason: String) -> Self {
+        Failure {
+            reason,
+            unreachable: false,
+        }
+    }
+}
+
 /// Verifies `image`: resolves its digest, fetches its cosign signatures and accepts it when at
 /// least one signature verifies with one of `keys` and its payload names the image's digest.
 pub async fn verify_image(client: &Client, image: &str, keys: &[PublicKey]) -> Verification {
@@ -57,44 +85,71 @@ pub async fn verify_image(client: &Client, image: &str, keys: &[PublicKey]) -> V
 /// The image's reference and the digest its tag resolves to, or the failed verification
 /// saying why they could not be had.
 async fn resolve(client: &Client, image: &str) -> Result<(Reference, String), Verification> {
-    let failed = |e: String| Verification {
+    let failed = |f: Failure| Verification {
         image: image.to_string(),
         digest: None,
-        result: Err(e),
+        result: Err(f.reason),
+        unreachable: f.unreachable,
     };
-    let r = Reference::parse(image).map_err(|e| failed(e.to_string()))?;
+    let r = Reference::parse(image).map_err(|e| failed(e.to_string().into()))?;
     let digest = client
         .resolve_digest(&r)
         .await
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| failed(e.into()))?;
     Ok((r, digest))
 }
 
 /// [`verify_image`] with keys and/or a keyless policy.
 pub async fn verify_image_with(client: &Client, image: &str, policy: &Policy) -> Verification {
+    verify_image_count(client, image, std::slice::from_ref(policy), 1).await
+}
+
+/// Verifies `image` against several attestors (each a [`Policy`]: a key, or a keyless
+/// identity) of which at least `count` must each have a signature that verifies. The image is
+/// resolved and its signatures fetched once. `Ok` holds how many attestors verified.
+pub async fn verify_image_count(
+    client: &Client,
+    image: &str,
+    attestors: &[Policy],
+    count: usize,
+) -> Verification {
     let (r, digest) = match resolve(client, image).await {
         Ok(found) => found,
         Err(failed) => return failed,
     };
-    let result = check_signatures(client, &r, &digest, policy).await;
+    let (result, unreachable) = match check_signatures(client, &r, &digest, attestors, count).await
+    {
+        Ok(n) => (Ok(n), false),
+        Err(f) => (Err(f.reason), f.unreachable),
+    };
     Verification {
         image: image.to_string(),
         digest: Some(digest),
         result,
+        unreachable,
     }
+}
+
+/// One signature layer, fetched: its annotations, signature and signed payload.
+struct Layer<'a> {
+    annotations: &'a serde_json::Value,
+    sig: Vec<u8>,
+    sig_b64: &'a str,
+    payload: hyper::body::Bytes,
 }
 
 async fn check_signatures(
     client: &Client,
     r: &Reference,
     digest: &str,
-    policy: &Policy,
-) -> Result<usize, String> {
+    attestors: &[Policy],
+    count: usize,
+) -> Result<usize, Failure> {
     let tag = signature_tag(digest);
     let manifest = match client.manifest(r, &tag).await {
         Ok(Some(m)) => m,
-        Ok(None) => return Err(format!("no signatures found (no {tag} manifest)")),
-        Err(e) => return Err(e.to_string()),
+        Ok(None) => return Err(format!("no signatures found (no {tag} manifest)").into()),
+        Err(e) => return Err(e.into()),
     };
     let m: serde_json::Value = serde_json::from_slice(&manifest.bytes)
         .map_err(|e| format!("the signature manifest {tag} is not JSON: {e}"))?;
@@ -103,30 +158,80 @@ async fn check_signatures(
         .and_then(|l| l.as_array())
         .filter(|l| !l.is_empty())
         .ok_or_else(|| format!("no signatures found (the {tag} manifest has no layers)"))?;
+    let mut fetched = Vec::with_capacity(layers.len());
+    for layer in layers {
+        fetched.push(match fetch_layer(client, r, layer).await {
+            Ok(l) => Ok(l),
+            Err(f) if f.unreachable => return Err(f),
+            Err(f) => Err(f.reason),
+        });
+    }
     let mut verified = 0;
-    let mut reasons = Vec::new();
-    for (i, layer) in layers.iter().enumerate() {
-        match check_layer(client, r, digest, layer, policy).await {
-            Ok(()) => verified += 1,
-            Err(why) => reasons.push(format!("signature {}: {why}", i + 1)),
+    let mut failed = Vec::new();
+    for (a, policy) in attestors.iter().enumerate() {
+        let mut reasons = Vec::new();
+        let mut ok = false;
+        for (i, layer) in fetched.iter().enumerate() {
+            match layer
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|l| check_layer(l, digest, policy))
+            {
+                Ok(()) => {
+                    ok = true;
+                    break;
+                }
+                Err(why) => reasons.push(format!("signature {}: {why}", i + 1)),
+            }
+        }
+        if ok {
+            verified += 1;
+        } else if attestors.len() == 1 {
+            failed.push(reasons.join("; "));
+        } else {
+            failed.push(format!(
+                "attestor {} ({}): {}",
+                a + 1,
+                attestor_name(policy),
+                reasons.join("; ")
+            ));
         }
     }
-    if verified > 0 {
+    if verified >= count.max(1) {
         Ok(verified)
+    } else if attestors.len() == 1 {
+        Err(failed.join("; ").into())
     } else {
-        Err(reasons.join("; "))
+        Err(format!(
+            "{verified} of {} attestors verified, {} required: {}",
+            attestors.len(),
+            count.max(1),
+            failed.join("; ")
+        )
+        .into())
     }
 }
 
-async fn check_layer(
+/// How an attestor is named in messages: its keys, or its keyless identities.
+fn attestor_name(policy: &Policy) -> String {
+    let mut names: Vec<String> = policy.keys.iter().map(|k| k.name.clone()).collect();
+    if let Some(kp) = &policy.keyless {
+        names.extend(
+            kp.identities
+                .iter()
+                .map(|i| format!("identity {} issuer {}", i.subject, i.issuer)),
+        );
+    }
+    names.join(", ")
+}
+
+async fn fetch_layer<'a>(
     client: &Client,
     r: &Reference,
-    digest: &str,
-    layer: &serde_json::Value,
-    policy: &Policy,
-) -> Result<(), String> {
-    let keys = &policy.keys;
-    let annotations = layer.get("annotations").unwrap_or(&serde_json::Value::Null);
+    layer: &'a serde_json::Value,
+) -> Result<Layer<'a>, Failure> {
+    static NULL: serde_json::Value = serde_json::Value::Null;
+    let annotations = layer.get("annotations").unwrap_or(&NULL);
     let sig_b64 = annotations
         .get(SIGNATURE_ANNOTATION)
         .and_then(|s| s.as_str())
@@ -138,10 +243,21 @@ async fn check_layer(
         .get("digest")
         .and_then(|d| d.as_str())
         .ok_or_else(|| "the layer has no digest".to_string())?;
-    let payload = client.blob(r, blob).await.map_err(|e| e.to_string())?;
-    let by_key = keys.iter().any(|k| k.verify(&payload, &sig));
+    let payload = client.blob(r, blob).await?;
+    Ok(Layer {
+        annotations,
+        sig,
+        sig_b64,
+        payload,
+    })
+}
+
+fn check_layer(layer: &Layer<'_>, digest: &str, policy: &Policy) -> Result<(), String> {
+    let keys = &policy.keys;
+    let (payload, sig) = (&layer.payload, &layer.sig);
+    let by_key = keys.iter().any(|k| k.verify(payload, sig));
     if !by_key && let Some(kp) = &policy.keyless {
-        crate::keyless::verify_layer(kp, annotations, &payload, &sig, sig_b64)?;
+        crate::keyless::verify_layer(kp, layer.annotations, payload, sig, layer.sig_b64)?;
     } else if !by_key {
         let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
         return Err(format!(
@@ -154,7 +270,7 @@ async fn check_layer(
             names.join(", ")
         ));
     }
-    let p: serde_json::Value = serde_json::from_slice(&payload)
+    let p: serde_json::Value = serde_json::from_slice(payload)
         .map_err(|e| format!("the signed payload is not JSON: {e}"))?;
     let critical = p.get("critical");
     let kind = critical
@@ -208,11 +324,16 @@ pub async fn verify_attestations(
         Ok(found) => found,
         Err(failed) => return failed,
     };
-    let result = check_attestations(client, &r, &digest, keys, predicate_type).await;
+    let (result, unreachable) =
+        match check_attestations(client, &r, &digest, keys, predicate_type).await {
+            Ok(n) => (Ok(n), false),
+            Err(f) => (Err(f.reason), f.unreachable),
+        };
     Verification {
         image: image.to_string(),
         digest: Some(digest),
         result,
+        unreachable,
     }
 }
 
@@ -222,12 +343,12 @@ async fn check_attestations(
     digest: &str,
     keys: &[PublicKey],
     predicate_type: Option<&str>,
-) -> Result<usize, String> {
+) -> Result<usize, Failure> {
     let tag = format!("{}.att", digest.replacen(':', "-", 1));
     let manifest = match client.manifest(r, &tag).await {
         Ok(Some(m)) => m,
-        Ok(None) => return Err(format!("no attestations found (no {tag} manifest)")),
-        Err(e) => return Err(e.to_string()),
+        Ok(None) => return Err(format!("no attestations found (no {tag} manifest)").into()),
+        Err(e) => return Err(e.into()),
     };
     let m: serde_json::Value = serde_json::from_slice(&manifest.bytes)
         .map_err(|e| format!("the attestation manifest {tag} is not JSON: {e}"))?;
@@ -242,7 +363,13 @@ async fn check_attestations(
         let blob = layer.get("digest").and_then(|d| d.as_str()).unwrap_or("");
         let checked = match client.blob(r, blob).await {
             Ok(envelope) => check_envelope(&envelope, digest, keys, predicate_type),
-            Err(e) => Err(e.to_string()),
+            Err(e) => {
+                let f = Failure::from(e);
+                if f.unreachable {
+                    return Err(f);
+                }
+                Err(f.reason)
+            }
         };
         match checked {
             Ok(()) => verified += 1,
@@ -252,7 +379,7 @@ async fn check_attestations(
     if verified > 0 {
         Ok(verified)
     } else {
-        Err(reasons.join("; "))
+        Err(reasons.join("; ").into())
     }
 }
 

@@ -10,375 +10,21 @@
     clippy::indexing_slicing
 )]
 
+mod harness;
+#[path = "harness/keyless.rs"]
+mod keyless_harness;
+
 use base64::Engine as _;
-use rampart_images::keys::PublicKey;
-use rampart_images::registry::{Client, ClientOptions, Credentials, sha256_digest};
+use harness::*;
+use keyless_harness::*;
+
+use rampart_images::registry::{Client, ClientOptions, Credentials};
 use rampart_images::{Reference, verify_image};
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
 
-const REGISTRY: &str = "/usr/bin/docker-registry";
-
-/// A registry process on a free loopback port, killed on drop.
-struct Registry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `None` (and a message) when the registry binary is not installed.
-fn start(extra: &str) -> Option<Registry> {
-    if !Path::new(REGISTRY).exists() {
-        eprintln!(
-            "SKIPPED: {REGISTRY} is not installed (apt-get install -y docker-registry); the registry tests did not run"
-        );
-        return None;
-    }
-    if !have_openssl() {
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let storage = dir.path().join("data");
-    Some(start_on(dir, &storage, extra))
-}
-
-/// The tests make keys and signatures with the openssl command line.
-fn have_openssl() -> bool {
-    let ok = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!(
-            "SKIPPED: the openssl command line is not installed; the registry tests did not run"
-        );
-    }
-    ok
-}
-
-/// A registry serving `storage` (which another registry may serve too), with `extra` config.
-fn start_on(dir: tempfile::TempDir, storage: &Path, extra: &str) -> Registry {
-    let port = free_port();
-    let config = format!(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
-        storage.display()
-    );
-    let cfg = dir.path().join("config.yml");
-    std::fs::write(&cfg, config).unwrap();
-    let child = Command::new(REGISTRY)
-        .arg("serve")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let reg = Registry {
-        child,
-        port,
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the registry did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    reg
-}
-
-/// One plain HTTP/1.1 request; status, headers (lower-case names) and body.
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&buf[..split]).to_string();
-    let mut body = buf[split + 4..].to_vec();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    if headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
-    {
-        body = dechunk(&body);
-    }
-    (status, headers, body)
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let nl = b.windows(2).position(|w| w == b"\r\n").unwrap();
-        let n = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[nl + 2..nl + 2 + n]);
-        b = &b[nl + 4 + n..];
-    }
-}
-
-fn header<'a>(h: &'a [(String, String)], name: &str) -> &'a str {
-    h.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap()
-}
-
-/// Uploads a blob (POST, then a monolithic PUT); its digest.
-fn push_blob(port: u16, repo: &str, data: &[u8]) -> String {
-    let digest = sha256_digest(data);
-    let (st, h, _) = http(
-        port,
-        "POST",
-        &format!("/v2/{repo}/blobs/uploads/"),
-        &[],
-        b"",
-    );
-    assert_eq!(st, 202, "blob upload start");
-    let loc = header(&h, "location").to_string();
-    let path = match loc.find("/v2/") {
-        Some(i) => loc[i..].to_string(),
-        None => loc,
-    };
-    let sep = if path.contains('?') { '&' } else { '?' };
-    let (st, _, body) = http(
-        port,
-        "PUT",
-        &format!("{path}{sep}digest={digest}"),
-        &[("Content-Type", "application/octet-stream")],
-        data,
-    );
-    assert_eq!(st, 201, "blob upload: {}", String::from_utf8_lossy(&body));
-    digest
-}
-
-/// Pushes an OCI manifest under `tag`; its digest.
-fn push_manifest(port: u16, repo: &str, tag: &str, manifest: &serde_json::Value) -> String {
-    let bytes = serde_json::to_vec(manifest).unwrap();
-    let (st, h, body) = http(
-        port,
-        "PUT",
-        &format!("/v2/{repo}/manifests/{tag}"),
-        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
-        &bytes,
-    );
-    assert_eq!(st, 201, "manifest push: {}", String::from_utf8_lossy(&body));
-    let d = header(&h, "docker-content-digest").to_string();
-    assert_eq!(d, sha256_digest(&bytes));
-    d
-}
-
-/// A tiny image of our own: a config blob and one layer; its manifest digest.
-fn push_image(port: u16, repo: &str, tag: &str, content: &str) -> String {
-    let layer = format!("layer of {content}").into_bytes();
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [sha256_digest(&layer)]},
-        "config": {"Labels": {"content": content}}
-    }))
-    .unwrap();
-    let cd = push_blob(port, repo, &config);
-    let ld = push_blob(port, repo, &layer);
-    push_manifest(
-        port,
-        repo,
-        tag,
-        &serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": layer.len()}]
-        }),
-    )
-}
-
-/// cosign's simple-signing payload for `reference` at `digest`.
-fn payload(reference: &str, digest: &str) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "critical": {
-            "identity": {"docker-reference": reference},
-            "image": {"docker-manifest-digest": digest},
-            "type": "cosign container image signature"
-        },
-        "optional": {"creator": "rampart tests"}
-    }))
-    .unwrap()
-}
-
-/// Pushes the `.sig` manifest for `image_digest` as cosign does: each layer a payload with
-/// its base64 signature in the annotation.
-fn push_signatures(port: u16, repo: &str, image_digest: &str, sigs: &[(Vec<u8>, Vec<u8>)]) {
-    let layers: Vec<_> = sigs
-        .iter()
-        .map(|(p, s)| (p.clone(), s.clone(), serde_json::Map::new()))
-        .collect();
-    push_signature_layers(port, repo, image_digest, &layers);
-}
-
-/// A payload, its signature, and the layer's other annotations.
-type SignatureLayer = (Vec<u8>, Vec<u8>, serde_json::Map<String, serde_json::Value>);
-
-/// [`push_signatures`] with more annotations per layer (certificate, chain, Rekor bundle).
-fn push_signature_layers(port: u16, repo: &str, image_digest: &str, sigs: &[SignatureLayer]) {
-    let config =
-        br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let cd = push_blob(port, repo, config);
-    let layers: Vec<serde_json::Value> = sigs
-        .iter()
-        .map(|(payload, sig, extra)| {
-            let d = push_blob(port, repo, payload);
-            let mut annotations = extra.clone();
-            annotations.insert(
-                "dev.cosignproject.cosign/signature".into(),
-                base64::engine::general_purpose::STANDARD.encode(sig).into(),
-            );
-            serde_json::json!({
-                "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
-                "digest": d,
-                "size": payload.len(),
-                "annotations": annotations
-            })
-        })
-        .collect();
-    let tag = format!("{}.sig", image_digest.replacen(':', "-", 1));
-    push_manifest(
-        port,
-        repo,
-        &tag,
-        &serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
-            "layers": layers
-        }),
-    );
-}
-
-fn openssl(args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A key pair made by openssl: (private key path, public key PEM path).
-fn keypair(dir: &Path, name: &str, genpkey: &[&str]) -> (PathBuf, PathBuf) {
-    let key = dir.join(format!("{name}.key"));
-    let pubk = dir.join(format!("{name}.pub"));
-    let mut args = vec!["genpkey"];
-    args.extend_from_slice(genpkey);
-    args.extend_from_slice(&["-out", key.to_str().unwrap()]);
-    openssl(&args);
-    openssl(&[
-        "pkey",
-        "-in",
-        key.to_str().unwrap(),
-        "-pubout",
-        "-out",
-        pubk.to_str().unwrap(),
-    ]);
-    (key, pubk)
-}
-
-/// Signs with openssl: `dgst` for ECDSA and RSA, `pkeyutl -rawin` for Ed25519.
-fn sign(dir: &Path, key: &Path, data: &[u8], how: &[&str]) -> Vec<u8> {
-    let input = dir.join("payload.bin");
-    let out = dir.join("sig.bin");
-    std::fs::write(&input, data).unwrap();
-    let mut args: Vec<&str> = how.to_vec();
-    args.extend_from_slice(&[
-        "-inkey",
-        key.to_str().unwrap(),
-        "-in",
-        input.to_str().unwrap(),
-        "-out",
-        out.to_str().unwrap(),
-    ]);
-    if how.first() == Some(&"dgst") {
-        // dgst takes the key with -sign and the input last.
-        let mut a: Vec<&str> = how.to_vec();
-        a.extend_from_slice(&[
-            "-sign",
-            key.to_str().unwrap(),
-            "-out",
-            out.to_str().unwrap(),
-        ]);
-        a.push(input.to_str().unwrap());
-        args = a;
-    }
-    openssl(&args);
-    std::fs::read(&out).unwrap()
-}
-
-fn load_key(path: &Path) -> PublicKey {
-    PublicKey::from_pem(
-        path.file_name().unwrap().to_str().unwrap(),
-        &std::fs::read_to_string(path).unwrap(),
-    )
-    .unwrap()
-}
-
-fn insecure_client() -> Client {
-    Client::new(ClientOptions {
-        insecure: true,
-        timeout: Duration::from_secs(10),
-        ..ClientOptions::default()
-    })
-    .unwrap()
-}
-
-const P256: &[&str] = &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
-const SHA256: &[&str] = &["dgst", "-sha256"];
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 #[tokio::test]
 async fn keys_of_every_kind_verify_and_their_failures_are_named() {
@@ -571,6 +217,10 @@ async fn an_unreachable_registry_is_named() {
         &[load_key(&pubk)],
     )
     .await;
+    assert!(
+        v.unreachable,
+        "an unreachable registry is the registry's failure"
+    );
     let why = v.result.unwrap_err();
     assert!(
         why.starts_with(&format!(
@@ -927,74 +577,6 @@ async fn basic_auth_with_htpasswd() {
     );
 }
 
-/// A Fulcio-like CA (root and intermediate) made by rcgen.
-struct Fulcio {
-    root_params: rcgen::CertificateParams,
-    root_key: rcgen::KeyPair,
-    root: rcgen::Certificate,
-    inter_params: rcgen::CertificateParams,
-    inter_key: rcgen::KeyPair,
-    inter: rcgen::Certificate,
-}
-
-fn fulcio(name: &str) -> Fulcio {
-    let ca_params = |cn: &str| {
-        let mut p = rcgen::CertificateParams::default();
-        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        p.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-        ];
-        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
-        p.not_before = rcgen::date_time_ymd(2019, 1, 1);
-        p.not_after = rcgen::date_time_ymd(2035, 1, 1);
-        p
-    };
-    let root_key = rcgen::KeyPair::generate().unwrap();
-    let root_params = ca_params(&format!("{name} root"));
-    let root = root_params.self_signed(&root_key).unwrap();
-    let inter_key = rcgen::KeyPair::generate().unwrap();
-    let inter_params = ca_params(&format!("{name} intermediate"));
-    let inter = inter_params
-        .signed_by(
-            &inter_key,
-            &rcgen::Issuer::from_params(&root_params, &root_key),
-        )
-        .unwrap();
-    Fulcio {
-        root_params,
-        root_key,
-        root,
-        inter_params,
-        inter_key,
-        inter,
-    }
-}
-
-/// A Fulcio-style signing certificate valid on 2020-01-01: SAN e-mail, code signing, OIDC
-/// issuer extension (v1, raw string); its PEM and the private key's PEM.
-fn leaf(ca: &Fulcio, email: &str, issuer: &str) -> (String, String) {
-    let _ = (&ca.root_params, &ca.root_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut p = rcgen::CertificateParams::default();
-    p.subject_alt_names = vec![rcgen::SanType::Rfc822Name(email.try_into().unwrap())];
-    p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
-    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
-    p.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
-        &[1, 3, 6, 1, 4, 1, 57264, 1, 1],
-        issuer.as_bytes().to_vec(),
-    )];
-    p.not_before = rcgen::date_time_ymd(2020, 1, 1);
-    p.not_after = rcgen::date_time_ymd(2020, 1, 2);
-    let cert = p
-        .signed_by(
-            &key,
-            &rcgen::Issuer::from_params(&ca.inter_params, &ca.inter_key),
-        )
-        .unwrap();
-    (cert.pem(), key.serialize_pem())
-}
-
 #[tokio::test]
 async fn keyless_signatures_against_a_trusted_root() {
     use rampart_images::keyless::{Identity, KeylessPolicy, Matcher, TrustedRoot};
@@ -1005,46 +587,9 @@ async fn keyless_signatures_against_a_trusted_root() {
     let d = dir.path();
     let ca = fulcio("fulcio");
     let other_ca = fulcio("other");
-    // The Rekor log key, made by openssl.
-    let (rekor_key, _) = keypair(d, "rekor", P256);
-    let spki_path = d.join("rekor.der");
-    openssl(&[
-        "pkey",
-        "-in",
-        rekor_key.to_str().unwrap(),
-        "-pubout",
-        "-outform",
-        "DER",
-        "-out",
-        spki_path.to_str().unwrap(),
-    ]);
-    let spki = std::fs::read(&spki_path).unwrap();
-    let log_id_hex = sha256_digest(&spki)
-        .trim_start_matches("sha256:")
-        .to_string();
-    let log_id: Vec<u8> = (0..log_id_hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&log_id_hex[i..i + 2], 16).unwrap())
-        .collect();
-    let std_b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let trusted = serde_json::json!({
-        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-        "tlogs": [{
-            "baseUrl": "https://rekor.example",
-            "hashAlgorithm": "SHA2_256",
-            "publicKey": {"rawBytes": std_b64(&spki), "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": {"start": "2019-01-01T00:00:00Z"}},
-            "logId": {"keyId": std_b64(&log_id)}
-        }],
-        "certificateAuthorities": [{
-            "subject": {"organization": "test", "commonName": "fulcio"},
-            "uri": "https://fulcio.example",
-            "certChain": {"certificates": [{"rawBytes": std_b64(ca.inter.der())}, {"rawBytes": std_b64(ca.root.der())}]},
-            "validFor": {"start": "2019-01-01T00:00:00Z"}
-        }],
-        "ctlogs": [],
-        "timestampAuthorities": []
-    });
-    let root = TrustedRoot::from_json("trusted_root.json", &trusted.to_string()).unwrap();
+    let rekor = rekor(d);
+    let root = TrustedRoot::from_json("trusted_root.json", &trusted_root(&ca, &rekor).to_string())
+        .unwrap();
     let policy = |subject: Matcher| Policy {
         keys: Vec::new(),
         keyless: Some(KeylessPolicy {
@@ -1056,45 +601,8 @@ async fn keyless_signatures_against_a_trusted_root() {
         }),
     };
     let exact = policy(Matcher::Exact("dev@acme.example".into()));
-
-    // Signs the image at `tag` keylessly: openssl signs the payload with the certificate's key
-    // and the SET with the log's key; `integrated` is the log time, `tamper` alters the SET's
-    // payload after signing.
     let sign_keyless = |tag: &str, ca: &Fulcio, email: &str, integrated: u64, tamper: bool| {
-        let digest = push_image(p, "acme/kl", tag, tag);
-        let (cert_pem, key_pem) = leaf(ca, email, "https://issuer.example");
-        let key_path = d.join(format!("{tag}.key"));
-        std::fs::write(&key_path, key_pem).unwrap();
-        let pl = payload(&format!("127.0.0.1:{p}/acme/kl"), &digest);
-        let sig = sign(d, &key_path, &pl, SHA256);
-        let body = serde_json::json!({
-            "apiVersion": "0.0.1", "kind": "hashedrekord",
-            "spec": {
-                "data": {"hash": {"algorithm": "sha256", "value": sha256_digest(&pl).trim_start_matches("sha256:")}},
-                "signature": {"content": std_b64(&sig), "publicKey": {"content": std_b64(cert_pem.as_bytes())}}
-            }
-        });
-        let body_b64 = std_b64(body.to_string().as_bytes());
-        let canonical = format!(
-            "{{\"body\":\"{body_b64}\",\"integratedTime\":{integrated},\"logID\":\"{log_id_hex}\",\"logIndex\":42}}"
-        );
-        let set = sign(d, &rekor_key, canonical.as_bytes(), SHA256);
-        let bundle = serde_json::json!({
-            "SignedEntryTimestamp": std_b64(&set),
-            "Payload": {"body": body_b64, "integratedTime": integrated, "logIndex": if tamper { 43 } else { 42 }, "logID": log_id_hex}
-        });
-        let mut extra = serde_json::Map::new();
-        extra.insert("dev.sigstore.cosign/certificate".into(), cert_pem.into());
-        extra.insert(
-            "dev.sigstore.cosign/chain".into(),
-            format!("{}{}", ca.inter.pem(), ca.root.pem()).into(),
-        );
-        extra.insert(
-            "dev.sigstore.cosign/bundle".into(),
-            bundle.to_string().into(),
-        );
-        push_signature_layers(p, "acme/kl", &digest, &[(pl, sig, extra)]);
-        format!("127.0.0.1:{p}/acme/kl:{tag}")
+        sign_keyless(p, "acme/kl", tag, d, ca, &rekor, email, integrated, tamper)
     };
     let in_validity = 1_577_880_000; // 2020-01-01T12:00:00Z
     let client = insecure_client();
@@ -1266,5 +774,38 @@ async fn attestations_in_dsse_envelopes() {
         Err(format!(
             "no attestations found (no sha256-{hex}.att manifest)"
         ))
+    );
+}
+
+#[tokio::test]
+async fn count_of_attestors_each_with_its_own_signature() {
+    let Some(reg) = start("") else { return };
+    let p = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let repo = "acme/two";
+    let image = format!("127.0.0.1:{p}/{repo}:1.0");
+    let digest = push_image(p, repo, "1.0", "two");
+    let (k1, pub1) = keypair(d, "one", P256);
+    let (_, pub2) = keypair(d, "two", P256);
+    let (k3, pub3) = keypair(d, "three", P256);
+    let pl = payload(&image, &digest);
+    let s1 = sign(d, &k1, &pl, SHA256);
+    let s3 = sign(d, &k3, &pl, SHA256);
+    push_signatures(p, repo, &digest, &[(pl.clone(), s1), (pl, s3)]);
+    let client = insecure_client();
+    let one = |path: &std::path::Path| rampart_images::Policy {
+        keys: vec![load_key(path)],
+        keyless: None,
+    };
+    let all = [one(&pub1), one(&pub2), one(&pub3)];
+    let v = rampart_images::verify_image_count(&client, &image, &all, 2).await;
+    assert_eq!(v.result, Ok(2));
+    assert_eq!(v.digest.as_deref(), Some(digest.as_str()));
+    let v = rampart_images::verify_image_count(&client, &image, &all, 3).await;
+    assert!(!v.unreachable);
+    assert_eq!(
+        v.result,
+        Err("2 of 3 attestors verified, 3 required: attestor 2 (two.pub): signature 1: the signature does not verify with the key two.pub; signature 2: the signature does not verify with the key two.pub".to_string())
     );
 }

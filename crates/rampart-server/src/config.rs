@@ -12,6 +12,8 @@
 //!   legacy: { enforce: privileged }
 //! exemptions:
 //!   usernames: [system:serviceaccount:kube-system:replicaset-controller]
+//! images:                        # signature policies, see `crate::images`
+//!   - { name: acme, images: ["ghcr.io/acme/*"], keys: [cosign.pub], mutateDigest: true }
 //! ```
 
 use std::collections::BTreeMap;
@@ -169,6 +171,8 @@ pub struct Config {
     /// The check catalog's configuration — `checks.disable/only/severity` and `settings` —
     /// exactly as `rampart scan` reads it from the same file.
     pub catalog: rampart_rules::Config,
+    /// Image signature policies (`images:`).
+    pub images: Vec<crate::images::ImagePolicy>,
 }
 
 impl Default for Config {
@@ -184,6 +188,7 @@ impl Default for Config {
             namespace_labels: NamespaceLabels::Auto,
             cert_reload_interval: Duration::from_secs(10),
             catalog: rampart_rules::Config::default(),
+            images: Vec::new(),
         }
     }
 }
@@ -230,6 +235,9 @@ struct RawConfig {
     settings: Option<Value>,
     #[allow(dead_code)]
     fail_on: Option<Value>,
+    /// Read by `crate::images::parse_policies`, with positions.
+    #[allow(dead_code)]
+    images: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -296,6 +304,7 @@ fn allowed_keys(pointer: &[&str]) -> Option<&'static [&'static str]> {
             "certReloadSeconds",
             "settings",
             "failOn",
+            "images",
         ]),
         ["pss"] => Some(&["enforce", "audit", "warn", "level", "version"]),
         ["namespaces", _] => Some(MODES),
@@ -351,7 +360,12 @@ fn pointer_of(path: &[String]) -> String {
     s
 }
 
-fn err_at(doc: &rampart_manifest::YamlDoc, file: &str, ptr: &str, message: String) -> InputError {
+pub(crate) fn err_at(
+    doc: &rampart_manifest::YamlDoc,
+    file: &str,
+    ptr: &str,
+    message: String,
+) -> InputError {
     let ((line, column), _) = doc.find_nearest(ptr);
     InputError {
         file: file.to_string(),
@@ -464,6 +478,43 @@ fn config_error(file: &str, e: rampart_rules::ConfigError) -> InputError {
     }
 }
 
+/// The text the catalog's parser reads: the file without its `images:` section, which
+/// `rampart_rules::Config` does not know, its lines blanked so that positions stay true. (A
+/// file whose `images` is not a top-level block, e.g. JSON, is passed on re-serialised.)
+fn catalog_text<'a>(text: &'a str, value: &Value) -> std::borrow::Cow<'a, str> {
+    use std::borrow::Cow;
+    let Some(obj) = value.as_object().filter(|o| o.contains_key("images")) else {
+        return Cow::Borrowed(text);
+    };
+    let lines: Vec<&str> = text.split('\n').collect();
+    if let Some(start) = lines.iter().position(|l| l.starts_with("images:")) {
+        let mut out = Vec::with_capacity(lines.len());
+        let mut inside = false;
+        for (i, l) in lines.iter().enumerate() {
+            if i == start {
+                inside = true;
+                out.push("");
+                continue;
+            }
+            if inside {
+                let continues = l.is_empty()
+                    || (l.starts_with([' ', '\t', '#', '\r'])
+                        || (l.starts_with('-') && !l.starts_with("---")));
+                if continues {
+                    out.push("");
+                    continue;
+                }
+                inside = false;
+            }
+            out.push(l);
+        }
+        return Cow::Owned(out.join("\n"));
+    }
+    let mut o = obj.clone();
+    o.remove("images");
+    Cow::Owned(serde_json::to_string(&Value::Object(o)).unwrap_or_default())
+}
+
 /// Kubernetes YAML reads `off`/`no`/`on` as booleans: accept them where a switch word is meant.
 fn yaml11_switches(mut v: Value) -> Value {
     fn set(v: Option<&mut Value>, off: &str, on: Option<&str>) {
@@ -533,7 +584,7 @@ impl Config {
         };
         let mut cfg = Config::default();
         // the catalog's part of the file, read and validated as `rampart scan` reads it
-        match rampart_rules::Config::parse(file, text)
+        match rampart_rules::Config::parse(file, &catalog_text(text, &doc.value))
             .map_err(|e| vec![e])
             .and_then(|c| rampart_engine::resolve_config(c, rampart_engine::registry()))
         {
@@ -624,6 +675,18 @@ impl Config {
         if let Some(s) = raw.cert_reload_seconds {
             cfg.cert_reload_interval = Duration::from_secs(s.max(1));
         }
+        cfg.images = crate::images::parse_policies(&doc, file, &mut errs);
+        for (i, p) in cfg.images.iter().enumerate() {
+            if p.mutate_digest && !cfg.mutate {
+                errs.push(err_at(
+                    &doc,
+                    file,
+                    &format!("/images/{i}/mutateDigest"),
+                    "`mutateDigest` pins digests in /mutate responses: set `mutate: true` to serve it"
+                        .to_string(),
+                ));
+            }
+        }
         if errs.is_empty() { Ok(cfg) } else { Err(errs) }
     }
 }
@@ -668,6 +731,29 @@ mod tests {
         let msg = errs[0].to_string();
         assert!(msg.starts_with("c.yaml:3:"), "{msg}");
         assert!(msg.contains("unknown key `enfroce`"), "{msg}");
+    }
+
+    #[test]
+    fn the_catalog_reads_around_the_images_section_with_true_positions() {
+        let text = "images:\n  - name: a\n    images: [x/*]\n    keys:\n      - |\n        -----BEGIN PUBLIC KEY-----\n        MFkw\n        -----END PUBLIC KEY-----\n# note\nchecks:\n  disable: [no-such-check]\n";
+        let errs = Config::parse("c.yaml", text).unwrap_err();
+        let all: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert!(
+            all.iter()
+                .any(|e| e.starts_with("c.yaml:11:") && e.contains("no-such-check")),
+            "{all:?}"
+        );
+        // the inline key is bad too, reported where it is
+        assert!(
+            all.contains(&"c.yaml:6:9: keys[0]: not a SubjectPublicKeyInfo".to_string()),
+            "{all:?}"
+        );
+        let blanked = catalog_text(text, &serde_json::json!({"images": [], "checks": {}}));
+        assert_eq!(blanked.lines().count(), text.lines().count());
+        assert!(
+            blanked.starts_with("\n\n\n\n\n\n\n\n\nchecks:"),
+            "{blanked}"
+        );
     }
 
     #[test]

@@ -81,6 +81,27 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Adds the image policies' denials and warnings.
+    pub(crate) fn add_images(&mut self, found: crate::images::ImageFindings) {
+        for (policy, text) in found.deny {
+            self.violations
+                .push((format!("image:{policy}"), Mode::Enforce));
+            if !self.message.is_empty() {
+                self.message.push_str("; ");
+            }
+            self.message.push_str(&text);
+            self.decision = Decision::Denied;
+        }
+        for (policy, text) in found.warnings {
+            self.violations
+                .push((format!("image:{policy}"), Mode::Warn));
+            self.warnings.push(text);
+            if self.decision == Decision::Allowed {
+                self.decision = Decision::Warned;
+            }
+        }
+    }
+
     fn new(decision: Decision) -> Self {
         Outcome {
             decision,
@@ -102,6 +123,8 @@ pub struct Engine {
     policies: Option<Arc<rampart_policy::PolicySet>>,
     /// Kyverno policies enforced too (`--policies`): Enforce denies, Audit warns.
     kyverno: Option<Arc<rampart_kyverno::PolicySet>>,
+    /// Digests verified for the `images:` policies.
+    image_cache: crate::images::DigestCache,
 }
 
 impl std::fmt::Debug for Engine {
@@ -154,7 +177,10 @@ impl Engine {
         rampart_engine::registry();
         // the configuration was validated when parsed; a catalog it cannot build is the default
         let catalog = rampart_rules::Catalog::new(config.catalog.clone()).unwrap_or_default();
+        let image_cache =
+            crate::images::DigestCache::new(config.images.len(), crate::images::CACHE_CAPACITY);
         Engine {
+            image_cache,
             config,
             pss,
             catalog,
@@ -483,6 +509,42 @@ impl Engine {
                 audited.join(","),
             );
         }
+    }
+
+    /// Whether image policies are configured.
+    pub(crate) fn has_image_policies(&self) -> bool {
+        !self.config.images.is_empty()
+    }
+
+    /// The `images:` policies' findings for a request the server judges: creates and updates
+    /// of objects with a pod spec (pods' `ephemeralcontainers` subresource included), not
+    /// exempt. `mutate`: the `/mutate` call (digest pins; `requireDigest` left to `/validate`).
+    pub(crate) async fn check_images(
+        &self,
+        req: &Request<'_>,
+        mutate: bool,
+        metrics: &crate::metrics::Metrics,
+    ) -> crate::images::ImageFindings {
+        let judged = matches!(req.operation, Operation::Create | Operation::Update)
+            && req.sub_resource.is_none_or(|s| {
+                s.is_empty() || (req.resource == "pods" && s == "ephemeralcontainers")
+            });
+        let Some(object) = req.object.filter(|_| judged && self.has_image_policies()) else {
+            return crate::images::ImageFindings::default();
+        };
+        if self.exempt(req) {
+            return crate::images::ImageFindings::default();
+        }
+        crate::images::check(
+            &self.config.images,
+            &self.image_cache,
+            metrics,
+            req.namespace,
+            &object.value,
+            req.old_object,
+            mutate,
+        )
+        .await
     }
 
     /// Whether /mutate should patch this request.

@@ -319,7 +319,13 @@ async fn handle(st: &AppState, headers: &HeaderMap, body: Body, ep: Endpoint) ->
     let mut response = AdmissionResponse::from(&parsed.request);
     match ep {
         Endpoint::Validate => {
-            let out = st.engine.validate(&req);
+            let mut out = st.engine.validate(&req);
+            if st.engine.has_image_policies()
+                && !matches!(out.decision, Decision::Ignored | Decision::Exempt)
+            {
+                let found = st.engine.check_images(&req, false, &st.metrics).await;
+                out.add_images(found);
+            }
             for (check, mode) in &out.violations {
                 st.metrics.violation(check, mode.as_str(), dry_run);
             }
@@ -353,14 +359,31 @@ async fn handle(st: &AppState, headers: &HeaderMap, body: Body, ep: Endpoint) ->
             respond(response, None)
         }
         Endpoint::Mutate => {
-            let ops = match (
+            let mut ops = match (
                 st.engine.should_mutate(&req),
                 parsed.object.as_ref().map(|o| &o.value),
             ) {
                 (true, Some(obj)) => crate::mutate::secure_defaults(obj),
                 _ => Vec::new(),
             };
-            let decision = if ops.is_empty() {
+            let images = st.engine.check_images(&req, true, &st.metrics).await;
+            let denied = (!images.deny.is_empty()).then(|| {
+                images
+                    .deny
+                    .iter()
+                    .map(|(_, t)| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            });
+            let warnings: Vec<String> = images.warnings.into_iter().map(|(_, t)| t).collect();
+            if denied.is_some() {
+                ops.clear();
+            } else {
+                ops.extend(images.patches);
+            }
+            let decision = if denied.is_some() {
+                "denied"
+            } else if ops.is_empty() {
                 "unchanged"
             } else {
                 "patched"
@@ -376,6 +399,14 @@ async fn handle(st: &AppState, headers: &HeaderMap, body: Body, ep: Endpoint) ->
                 patches = ops.len(),
                 "admission mutation"
             );
+            if let Some(message) = &denied {
+                response = response.deny(message);
+                response.result.code = 403;
+                response.result.reason = "Forbidden".into();
+            }
+            if !warnings.is_empty() {
+                response.warnings = Some(warnings);
+            }
             let patch = if ops.is_empty() {
                 None
             } else {

@@ -1,8 +1,10 @@
 //! rampart's HTTPS admission webhook over the same engine as `rampart scan` and `rampart pss`.
 //!
 //! `POST /validate` takes an `admission.k8s.io/v1` AdmissionReview and answers with the Pod
-//! Security Standards (per mode, per namespace) and the check catalog; `POST /mutate` (opt-in)
-//! fills in secure defaults; `/healthz`, `/readyz` and `/metrics` serve operations.
+//! Security Standards (per mode, per namespace) and the check catalog, and requires the cosign
+//! signatures of the config's `images:` policies; `POST /mutate` (opt-in) fills in secure
+//! defaults and pins verified tags to their digests; `/healthz`, `/readyz` and `/metrics` serve
+//! operations.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -20,6 +22,7 @@ mod certs;
 mod config;
 mod decide;
 mod http;
+mod images;
 mod lean;
 mod metrics;
 mod mutate;
@@ -36,6 +39,7 @@ pub use config::{
 };
 pub use decide::{Decision, Engine, NamespaceLabels, NoNamespaceLabels, StaticNamespaceLabels};
 pub use http::{AppState, router};
+pub use images::{FailurePolicy, ImagePolicy};
 pub use metrics::Metrics;
 pub use mutate::secure_defaults;
 pub use pss::{Level, PodSecurity, PssPolicy, RampartPss, Violation};

@@ -13,6 +13,11 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_05, 2.0, 15))
 }
 
+fn registry_histogram() -> Histogram {
+    // 1ms .. ~16s
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
 /// The server's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -20,6 +25,11 @@ pub struct Metrics {
     latency: Family<Labels, Histogram, fn() -> Histogram>,
     violations: Family<Labels, Counter>,
     errors: Family<Labels, Counter>,
+    image_verifications: Family<Labels, Counter>,
+    /// The cache's two counters, held to keep lookups on the hot path free of label hashing.
+    image_cache_hit: Counter,
+    image_cache_miss: Counter,
+    registry_latency: Family<Labels, Histogram, fn() -> Histogram>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -62,12 +72,42 @@ impl Metrics {
             "Requests rejected before evaluation, by status code",
             errors.clone(),
         );
+        let image_verifications = Family::<Labels, Counter>::default();
+        let image_cache = Family::<Labels, Counter>::default();
+        let registry_latency = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(
+            registry_histogram,
+        );
+        registry.register(
+            "image_verifications",
+            "Image signature verifications against the registry, by policy and result (verified, failed, unreachable)",
+            image_verifications.clone(),
+        );
+        registry.register(
+            "image_cache",
+            "Image verification cache lookups, by result (hit, miss)",
+            image_cache.clone(),
+        );
+        registry.register(
+            "image_registry_duration_seconds",
+            "Time a cold image verification spent on registry calls, by policy",
+            registry_latency.clone(),
+        );
+        let image_cache_hit = image_cache
+            .get_or_create(&vec![("result", "hit".to_string())])
+            .clone();
+        let image_cache_miss = image_cache
+            .get_or_create(&vec![("result", "miss".to_string())])
+            .clone();
         Metrics {
             registry,
             requests,
             latency,
             violations,
             errors,
+            image_verifications,
+            image_cache_hit,
+            image_cache_miss,
+            registry_latency,
         }
     }
 
@@ -110,6 +150,29 @@ impl Metrics {
         self.errors
             .get_or_create(&vec![("code", status.to_string())])
             .inc();
+    }
+
+    pub(crate) fn image_verification(&self, policy: &str, result: &'static str) {
+        self.image_verifications
+            .get_or_create(&vec![
+                ("policy", policy.to_string()),
+                ("result", result.to_string()),
+            ])
+            .inc();
+    }
+
+    pub(crate) fn image_cache(&self, hit: bool) {
+        if hit {
+            self.image_cache_hit.inc();
+        } else {
+            self.image_cache_miss.inc();
+        }
+    }
+
+    pub(crate) fn registry_latency(&self, policy: &str, seconds: f64) {
+        self.registry_latency
+            .get_or_create(&vec![("policy", policy.to_string())])
+            .observe(seconds);
     }
 
     /// The OpenMetrics text exposition.

@@ -1,0 +1,380 @@
+//! The registry test harness, shared by this crate's tests, the server's admission tests and
+//! benchmarks (included by path): a real `docker-registry` on loopback, images pushed with
+//! plain HTTP calls, keys and cosign signatures made by the `openssl` command line.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use base64::Engine as _;
+use rampart_images::keys::PublicKey;
+use rampart_images::registry::{Client, ClientOptions, sha256_digest};
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const REGISTRY: &str = "/usr/bin/docker-registry";
+
+/// A registry process on a free loopback port, killed on drop.
+pub struct Registry {
+    pub child: Child,
+    pub port: u16,
+    pub _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `None` (and a message) when the registry binary is not installed.
+pub fn start(extra: &str) -> Option<Registry> {
+    if !Path::new(REGISTRY).exists() {
+        eprintln!(
+            "SKIPPED: {REGISTRY} is not installed (apt-get install -y docker-registry); the registry tests did not run"
+        );
+        return None;
+    }
+    if !have_openssl() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("data");
+    Some(start_on(dir, &storage, extra))
+}
+
+/// The tests make keys and signatures with the openssl command line.
+pub fn have_openssl() -> bool {
+    let ok = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!(
+            "SKIPPED: the openssl command line is not installed; the registry tests did not run"
+        );
+    }
+    ok
+}
+
+/// A registry serving `storage` (which another registry may serve too), with `extra` config.
+pub fn start_on(dir: tempfile::TempDir, storage: &Path, extra: &str) -> Registry {
+    let port = free_port();
+    let config = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
+        storage.display()
+    );
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(&cfg, config).unwrap();
+    let child = Command::new(REGISTRY)
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reg = Registry {
+        child,
+        port,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reg
+}
+
+/// One plain HTTP/1.1 request; status, headers (lower-case names) and body.
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let mut body = buf[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    (status, headers, body)
+}
+
+pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let nl = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[nl + 2..nl + 2 + n]);
+        b = &b[nl + 4 + n..];
+    }
+}
+
+pub fn header<'a>(h: &'a [(String, String)], name: &str) -> &'a str {
+    h.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap()
+}
+
+/// Uploads a blob (POST, then a monolithic PUT); its digest.
+pub fn push_blob(port: u16, repo: &str, data: &[u8]) -> String {
+    let digest = sha256_digest(data);
+    let (st, h, _) = http(
+        port,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/"),
+        &[],
+        b"",
+    );
+    assert_eq!(st, 202, "blob upload start");
+    let loc = header(&h, "location").to_string();
+    let path = match loc.find("/v2/") {
+        Some(i) => loc[i..].to_string(),
+        None => loc,
+    };
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (st, _, body) = http(
+        port,
+        "PUT",
+        &format!("{path}{sep}digest={digest}"),
+        &[("Content-Type", "application/octet-stream")],
+        data,
+    );
+    assert_eq!(st, 201, "blob upload: {}", String::from_utf8_lossy(&body));
+    digest
+}
+
+/// Pushes an OCI manifest under `tag`; its digest.
+pub fn push_manifest(port: u16, repo: &str, tag: &str, manifest: &serde_json::Value) -> String {
+    let bytes = serde_json::to_vec(manifest).unwrap();
+    let (st, h, body) = http(
+        port,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{tag}"),
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        &bytes,
+    );
+    assert_eq!(st, 201, "manifest push: {}", String::from_utf8_lossy(&body));
+    let d = header(&h, "docker-content-digest").to_string();
+    assert_eq!(d, sha256_digest(&bytes));
+    d
+}
+
+/// A tiny image of our own: a config blob and one layer; its manifest digest.
+pub fn push_image(port: u16, repo: &str, tag: &str, content: &str) -> String {
+    let layer = format!("layer of {content}").into_bytes();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [sha256_digest(&layer)]},
+        "config": {"Labels": {"content": content}}
+    }))
+    .unwrap();
+    let cd = push_blob(port, repo, &config);
+    let ld = push_blob(port, repo, &layer);
+    push_manifest(
+        port,
+        repo,
+        tag,
+        &serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": layer.len()}]
+        }),
+    )
+}
+
+/// cosign's simple-signing payload for `reference` at `digest`.
+pub fn payload(reference: &str, digest: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "critical": {
+            "identity": {"docker-reference": reference},
+            "image": {"docker-manifest-digest": digest},
+            "type": "cosign container image signature"
+        },
+        "optional": {"creator": "rampart tests"}
+    }))
+    .unwrap()
+}
+
+/// Pushes the `.sig` manifest for `image_digest` as cosign does: each layer a payload with
+/// its base64 signature in the annotation.
+pub fn push_signatures(port: u16, repo: &str, image_digest: &str, sigs: &[(Vec<u8>, Vec<u8>)]) {
+    let layers: Vec<_> = sigs
+        .iter()
+        .map(|(p, s)| (p.clone(), s.clone(), serde_json::Map::new()))
+        .collect();
+    push_signature_layers(port, repo, image_digest, &layers);
+}
+
+/// A payload, its signature, and the layer's other annotations.
+pub type SignatureLayer = (Vec<u8>, Vec<u8>, serde_json::Map<String, serde_json::Value>);
+
+/// [`push_signatures`] with more annotations per layer (certificate, chain, Rekor bundle).
+pub fn push_signature_layers(port: u16, repo: &str, image_digest: &str, sigs: &[SignatureLayer]) {
+    let config =
+        br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cd = push_blob(port, repo, config);
+    let layers: Vec<serde_json::Value> = sigs
+        .iter()
+        .map(|(payload, sig, extra)| {
+            let d = push_blob(port, repo, payload);
+            let mut annotations = extra.clone();
+            annotations.insert(
+                "dev.cosignproject.cosign/signature".into(),
+                base64::engine::general_purpose::STANDARD.encode(sig).into(),
+            );
+            serde_json::json!({
+                "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                "digest": d,
+                "size": payload.len(),
+                "annotations": annotations
+            })
+        })
+        .collect();
+    let tag = format!("{}.sig", image_digest.replacen(':', "-", 1));
+    push_manifest(
+        port,
+        repo,
+        &tag,
+        &serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": layers
+        }),
+    );
+}
+
+pub fn openssl(args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A key pair made by openssl: (private key path, public key PEM path).
+pub fn keypair(dir: &Path, name: &str, genpkey: &[&str]) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.key"));
+    let pubk = dir.join(format!("{name}.pub"));
+    let mut args = vec!["genpkey"];
+    args.extend_from_slice(genpkey);
+    args.extend_from_slice(&["-out", key.to_str().unwrap()]);
+    openssl(&args);
+    openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        pubk.to_str().unwrap(),
+    ]);
+    (key, pubk)
+}
+
+/// Signs with openssl: `dgst` for ECDSA and RSA, `pkeyutl -rawin` for Ed25519.
+pub fn sign(dir: &Path, key: &Path, data: &[u8], how: &[&str]) -> Vec<u8> {
+    let input = dir.join("payload.bin");
+    let out = dir.join("sig.bin");
+    std::fs::write(&input, data).unwrap();
+    let mut args: Vec<&str> = how.to_vec();
+    args.extend_from_slice(&[
+        "-inkey",
+        key.to_str().unwrap(),
+        "-in",
+        input.to_str().unwrap(),
+        "-out",
+        out.to_str().unwrap(),
+    ]);
+    if how.first() == Some(&"dgst") {
+        // dgst takes the key with -sign and the input last.
+        let mut a: Vec<&str> = how.to_vec();
+        a.extend_from_slice(&[
+            "-sign",
+            key.to_str().unwrap(),
+            "-out",
+            out.to_str().unwrap(),
+        ]);
+        a.push(input.to_str().unwrap());
+        args = a;
+    }
+    openssl(&args);
+    std::fs::read(&out).unwrap()
+}
+
+pub fn load_key(path: &Path) -> PublicKey {
+    PublicKey::from_pem(
+        path.file_name().unwrap().to_str().unwrap(),
+        &std::fs::read_to_string(path).unwrap(),
+    )
+    .unwrap()
+}
+
+pub fn insecure_client() -> Client {
+    Client::new(ClientOptions {
+        insecure: true,
+        timeout: Duration::from_secs(10),
+        ..ClientOptions::default()
+    })
+    .unwrap()
+}
+
+pub const P256: &[&str] = &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
+pub const SHA256: &[&str] = &["dgst", "-sha256"];
