@@ -62,7 +62,7 @@ pub struct Config {
     #[serde(skip)]
     pub check_refs: Vec<CheckRef>,
     /// `rampart serve`'s own sections (namespaces, exemptions, workloads, mutate, limits,
-    /// namespaceLabels, certReloadSeconds): the webhook reads and validates them, the scan
+    /// namespaceLabels, certReloadSeconds, images): the webhook reads and validates them, the scan
     /// passes them by, so one file configures both.
     #[serde(default)]
     pub namespaces: Option<serde_json::Value>,
@@ -78,6 +78,8 @@ pub struct Config {
     pub namespace_labels: Option<serde_json::Value>,
     #[serde(default)]
     pub cert_reload_seconds: Option<serde_json::Value>,
+    #[serde(default)]
+    pub images: Option<serde_json::Value>,
 }
 
 /// Which checks run and how severe they are.

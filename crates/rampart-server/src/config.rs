@@ -478,43 +478,6 @@ fn config_error(file: &str, e: rampart_rules::ConfigError) -> InputError {
     }
 }
 
-/// The text the catalog's parser reads: the file without its `images:` section, which
-/// `rampart_rules::Config` does not know, its lines blanked so that positions stay true. (A
-/// file whose `images` is not a top-level block, e.g. JSON, is passed on re-serialised.)
-fn catalog_text<'a>(text: &'a str, value: &Value) -> std::borrow::Cow<'a, str> {
-    use std::borrow::Cow;
-    let Some(obj) = value.as_object().filter(|o| o.contains_key("images")) else {
-        return Cow::Borrowed(text);
-    };
-    let lines: Vec<&str> = text.split('\n').collect();
-    if let Some(start) = lines.iter().position(|l| l.starts_with("images:")) {
-        let mut out = Vec::with_capacity(lines.len());
-        let mut inside = false;
-        for (i, l) in lines.iter().enumerate() {
-            if i == start {
-                inside = true;
-                out.push("");
-                continue;
-            }
-            if inside {
-                let continues = l.is_empty()
-                    || (l.starts_with([' ', '\t', '#', '\r'])
-                        || (l.starts_with('-') && !l.starts_with("---")));
-                if continues {
-                    out.push("");
-                    continue;
-                }
-                inside = false;
-            }
-            out.push(l);
-        }
-        return Cow::Owned(out.join("\n"));
-    }
-    let mut o = obj.clone();
-    o.remove("images");
-    Cow::Owned(serde_json::to_string(&Value::Object(o)).unwrap_or_default())
-}
-
 /// Kubernetes YAML reads `off`/`no`/`on` as booleans: accept them where a switch word is meant.
 fn yaml11_switches(mut v: Value) -> Value {
     fn set(v: Option<&mut Value>, off: &str, on: Option<&str>) {
@@ -584,7 +547,7 @@ impl Config {
         };
         let mut cfg = Config::default();
         // the catalog's part of the file, read and validated as `rampart scan` reads it
-        match rampart_rules::Config::parse(file, &catalog_text(text, &doc.value))
+        match rampart_rules::Config::parse(file, text)
             .map_err(|e| vec![e])
             .and_then(|c| rampart_engine::resolve_config(c, rampart_engine::registry()))
         {
@@ -747,12 +710,6 @@ mod tests {
         assert!(
             all.contains(&"c.yaml:6:9: keys[0]: not a SubjectPublicKeyInfo".to_string()),
             "{all:?}"
-        );
-        let blanked = catalog_text(text, &serde_json::json!({"images": [], "checks": {}}));
-        assert_eq!(blanked.lines().count(), text.lines().count());
-        assert!(
-            blanked.starts_with("\n\n\n\n\n\n\n\n\nchecks:"),
-            "{blanked}"
         );
     }
 

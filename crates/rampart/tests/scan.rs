@@ -416,3 +416,39 @@ fn one_kube_version_for_removed_apis_and_control_plane_defaults() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// One file configures `scan` and `serve`: the webhook's `images:` policies are passed by, and
+/// the scan still reads and validates its own sections.
+#[test]
+fn scan_reads_a_config_that_holds_serve_image_policies() {
+    let d = dir_with(&[
+        (
+            ".rampart.yaml",
+            b"images:\n- name: acme\n  images: [\"ghcr.io/acme/*\"]\n  keys: [cosign.pub]\nchecks:\n  disable: [latest-tag]\n",
+        ),
+        (
+            "pod.yaml",
+            b"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec:\n  containers: [{name: a, image: nginx}]\n",
+        ),
+    ]);
+    let out = rampart()
+        .current_dir(d.path())
+        .args(["scan", "pod.yaml", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let checks: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"].as_str().unwrap())
+        .collect();
+    assert!(!checks.contains(&"latest-tag"), "{checks:?}");
+    assert!(!checks.is_empty());
+}
