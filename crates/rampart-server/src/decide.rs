@@ -347,11 +347,24 @@ impl Engine {
             }
         }
 
+        // the secrets the detectors find in the object: masked wherever a message quotes them
+        let mut secrets: Vec<String> = Vec::new();
+        let has_policies = self.policies.is_some() || self.kyverno.is_some();
         if checks_relevant {
             let mut audited: Vec<String> = Vec::new();
             let actions = &self.config.checks;
             let wanted = |slug: &str, sev| actions.mode_for(slug, sev) != Mode::Off;
+            if has_policies {
+                // a policy's message may quote a secret that no enabled check looks for
+                for f in self
+                    .catalog
+                    .check_object_where(object, |slug, sev| !wanted(slug, sev))
+                {
+                    secrets.extend(f.redact);
+                }
+            }
             for f in self.catalog.check_object_where(object, wanted) {
+                secrets.extend(f.redact.iter().cloned());
                 let mode = self.config.checks.mode_for(&f.check, f.severity);
                 match mode {
                     Mode::Off => continue,
@@ -380,6 +393,14 @@ impl Engine {
             self.apply_kyverno(set, req, object, &mut deny, &mut out);
         }
 
+        if !secrets.is_empty() {
+            let masker = rampart_report::SecretMasker::new(&secrets);
+            for text in deny.iter_mut().chain(out.warnings.iter_mut()) {
+                if let std::borrow::Cow::Owned(masked) = masker.text(text) {
+                    *text = masked;
+                }
+            }
+        }
         if !deny.is_empty() {
             out.decision = Decision::Denied;
             out.message = deny.join("; ");

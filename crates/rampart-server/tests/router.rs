@@ -558,3 +558,53 @@ async fn kyverno_policies_deny_and_warn_at_admission() {
         "{v:#}"
     );
 }
+
+/// A policy message that quotes a credential the detectors find in the object is masked in the
+/// admission response: the API server relays it to the user's terminal and its audit log.
+#[tokio::test]
+async fn policy_messages_at_admission_mask_the_object_s_secrets() {
+    const TOKEN: &str = "Zq8vT3kL9mWx2Rb7Yc4Np6Hd1Fs5Gj0U";
+    let policy = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: no-inline-env}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: env
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      message: "inline value {{ request.object.spec.containers[0].env[0].value }} in container c"
+      deny: {}
+"#;
+    let (set, errs) = rampart_kyverno::PolicySet::from_str("kyverno.yaml", policy);
+    assert!(errs.is_empty(), "{errs:?}");
+    let engine = Engine::new(
+        Config::default(),
+        Arc::new(RampartPss),
+        Arc::new(rampart_server::NoNamespaceLabels),
+    )
+    .with_kyverno(Arc::new(set));
+    let app = router(AppState::new(engine));
+    let r = review(&json!({
+        "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "ns1"},
+                   "spec": {"containers": [{"name": "c", "image": "x",
+                       "env": [{"name": "DB_PASSWORD", "value": TOKEN}]}]}}
+    }));
+    let (status, body) = call(
+        app,
+        "/validate",
+        "application/json",
+        serde_json::to_vec(&r).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8_lossy(&body);
+    assert!(!text.contains(TOKEN), "{text}");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    let msg = v["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("[no-inline-env/env] inline value <redacted> in container c"),
+        "{msg}"
+    );
+}
