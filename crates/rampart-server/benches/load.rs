@@ -4,7 +4,11 @@
 //! ```text
 //! cargo bench -p rampart-server --bench load
 //! RAMPART_LOAD_RATE=2000 RAMPART_LOAD_SECS=5 RAMPART_PEAK_SECS=5 cargo bench -p rampart-server --bench load
+//! RAMPART_LOAD_RATE=1000 RAMPART_BENCH_KYVERNO=../shared/conformance/kyverno/pod-security cargo bench -p rampart-server --bench load
 //! ```
+//!
+//! `RAMPART_BENCH_POLICIES=DIR` loads Gatekeeper and ValidatingAdmissionPolicy policies as
+//! `serve --policies` does; `RAMPART_BENCH_KYVERNO=DIR` loads Kyverno policies.
 //!
 //! Phase 1 (open loop): requests start at a fixed rate (default 2,000/s) for a fixed time
 //! (default 5 s) over 4 HTTP/2 connections, each started on schedule whether or not earlier
@@ -267,6 +271,13 @@ fn main() {
         let set = rampart_policy::PolicySet::load(&[dir]).unwrap();
         eprintln!("policies loaded, {} skipped", set.problems().len());
         engine = engine.with_policies(Arc::new(set));
+    }
+    // RAMPART_BENCH_KYVERNO=dir loads Kyverno policies (e.g. the kyverno/policies
+    // pod-security set)
+    if let Ok(dir) = std::env::var("RAMPART_BENCH_KYVERNO") {
+        let (set, errors) = rampart_kyverno::PolicySet::load(&[dir]);
+        eprintln!("kyverno policies loaded, {} errors", errors.len());
+        engine = engine.with_kyverno(Arc::new(set));
     }
     let app = router(AppState::new(engine))
         .route("/noop", axum::routing::post(noop))
