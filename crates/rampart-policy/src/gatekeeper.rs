@@ -414,8 +414,7 @@ impl Constraint {
             rego_parameters: obj
                 .value
                 .pointer("/spec/parameters")
-                .cloned()
-                .map(regorus::Value::from),
+                .map(crate::review::rego_value),
             parameters: obj.value.pointer("/spec/parameters").cloned(),
             mode,
         })
@@ -504,7 +503,7 @@ pub(crate) fn run(
     input.insert(
         regorus::Value::from("review"),
         rego_review
-            .get_or_init(|| regorus::Value::from(review.request.clone()))
+            .get_or_init(|| crate::review::rego_value(&review.request))
             .clone(),
     );
     if let Some(p) = &constraint.rego_parameters {
