@@ -12,8 +12,13 @@
 //! constraint) when set, else from a small template written here. Each template is measured
 //! on its own (`gatekeeper-template/<engine>/<template>`: 1,000 pods, so µs per pod is µs per
 //! evaluation) and all of them together (`policy/gatekeeper-<set>-<engine>`: pods/s).
+//!
+//! Times are the bench thread's CPU time (`/proc/thread-self/schedstat`), not wall time, so
+//! that other work on a shared machine does not count: one core's throughput.
 
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::time::Duration;
 use rampart_manifest::Object;
 use rampart_policy::{Engine, PolicySet};
 use serde_json::json;
@@ -163,7 +168,42 @@ fn run(session: &rampart_policy::Session<'_>, pods: &[Object]) -> usize {
 /// `policy/gatekeeper-<set>-<engine>`: pods/s through every template of the set at once;
 /// `gatekeeper-template/<engine>/<template>`: evaluations/s of one template (one constraint)
 /// on its own, the time per pod being the time of one evaluation.
-fn bench(c: &mut Criterion) {
+/// CPU time of the calling thread, from `/proc/thread-self/schedstat` (nanoseconds on CPU).
+struct CpuTime {
+    wall: WallTime,
+}
+
+fn thread_cpu() -> Duration {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
+    let ns: u64 = s.split_whitespace().next().unwrap().parse().unwrap();
+    Duration::from_nanos(ns)
+}
+
+impl Measurement for CpuTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        thread_cpu()
+    }
+    fn end(&self, start: Duration) -> Duration {
+        thread_cpu().saturating_sub(start)
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, v: &Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.wall.formatter()
+    }
+}
+
+fn bench(c: &mut Criterion<CpuTime>) {
     let pods = pods();
     let (name, templates) = templates();
     let all: Vec<Object> = templates.iter().flat_map(|(_, o)| o.clone()).collect();
@@ -187,8 +227,8 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("gatekeeper-template");
     g.throughput(Throughput::Elements(pods.len() as u64));
     g.sample_size(10);
-    g.warm_up_time(std::time::Duration::from_millis(500));
-    g.measurement_time(std::time::Duration::from_secs(2));
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2));
     for (engine, label) in engines {
         for (template, objs) in &templates {
             let set = PolicySet::from_objects(objs.clone()).with_engine(engine);
@@ -203,5 +243,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime { wall: WallTime });
+    targets = bench
+}
 criterion_main!(benches);
