@@ -18,11 +18,11 @@
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use std::time::Duration;
 use rampart_manifest::Object;
 use rampart_policy::{Engine, PolicySet};
 use serde_json::json;
 use std::path::Path;
+use std::time::Duration;
 
 const PODS: usize = 1_000;
 
