@@ -9,13 +9,20 @@
 //!
 //! Templates come from `RAMPART_BENCH_GATEKEEPER_LIBRARY` (a gatekeeper-library checkout's
 //! `library/` directory: every `pod-security-policy/*/template.yaml` with its first sample
-//! constraint) when set, else from a small template written here.
+//! constraint) when set, else from a small template written here. Each template is measured
+//! on its own (`gatekeeper-template/<engine>/<template>`: 1,000 pods, so µs per pod is µs per
+//! evaluation) and all of them together (`policy/gatekeeper-<set>-<engine>`: pods/s).
+//!
+//! Times are the bench thread's CPU time (`/proc/thread-self/schedstat`), not wall time, so
+//! that other work on a shared machine does not count: one core's throughput.
 
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rampart_manifest::Object;
 use rampart_policy::{Engine, PolicySet};
 use serde_json::json;
 use std::path::Path;
+use std::time::Duration;
 
 const PODS: usize = 1_000;
 
@@ -101,77 +108,144 @@ fn pods() -> Vec<Object> {
         .collect()
 }
 
-fn library_policies(dir: &Path) -> Vec<Object> {
-    let mut paths = Vec::new();
-    let psp = dir.join("pod-security-policy");
-    for e in std::fs::read_dir(&psp)
+/// Each `pod-security-policy/*/template.yaml` of a gatekeeper-library checkout with its first
+/// sample constraint, by template directory name.
+fn library_templates(dir: &Path) -> Vec<(String, Vec<Object>)> {
+    let mut dirs: Vec<_> = std::fs::read_dir(dir.join("pod-security-policy"))
         .expect("pod-security-policy dir")
         .flatten()
-    {
-        let t = e.path().join("template.yaml");
-        if !t.exists() {
-            continue;
-        }
-        paths.push(t);
-        let mut samples: Vec<_> = std::fs::read_dir(e.path().join("samples"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|s| s.path())
-            .collect();
-        samples.sort();
-        if let Some(c) = samples
-            .into_iter()
-            .map(|s| s.join("constraint.yaml"))
-            .find(|c| c.exists())
-        {
-            paths.push(c);
-        }
-    }
-    let loaded = rampart_manifest::load_paths(&paths);
-    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
-    loaded.objects
+        .map(|e| e.path())
+        .filter(|p| p.join("template.yaml").exists())
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .map(|d| {
+            let mut paths = vec![d.join("template.yaml")];
+            let mut samples: Vec<_> = std::fs::read_dir(d.join("samples"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|s| s.path())
+                .collect();
+            samples.sort();
+            if let Some(c) = samples
+                .into_iter()
+                .map(|s| s.join("constraint.yaml"))
+                .find(|c| c.exists())
+            {
+                paths.push(c);
+            }
+            let loaded = rampart_manifest::load_paths(&paths);
+            assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+            let name = d.file_name().unwrap().to_string_lossy().into_owned();
+            (name, loaded.objects)
+        })
+        .collect()
 }
 
-fn policies() -> (String, Vec<Object>) {
+/// The templates to measure, one by one: the library's PSP templates when
+/// `RAMPART_BENCH_GATEKEEPER_LIBRARY` is set, else the small template above.
+fn templates() -> (String, Vec<(String, Vec<Object>)>) {
     match std::env::var("RAMPART_BENCH_GATEKEEPER_LIBRARY") {
-        Ok(dir) => ("library-psp".into(), library_policies(Path::new(&dir))),
+        Ok(dir) => ("library-psp".into(), library_templates(Path::new(&dir))),
         Err(_) => (
             "small".into(),
-            rampart_manifest::load_str("bench.yaml", SMALL).objects,
+            vec![(
+                "privileged".into(),
+                rampart_manifest::load_str("bench.yaml", SMALL).objects,
+            )],
         ),
     }
 }
 
-fn bench(c: &mut Criterion) {
+/// Evaluates every pod once through a session; the violation count keeps the work observable.
+fn run(session: &rampart_policy::Session<'_>, pods: &[Object]) -> usize {
+    pods.iter()
+        .map(|p| session.evaluate(p).violations.len())
+        .sum::<usize>()
+}
+
+/// `policy/gatekeeper-<set>-<engine>`: pods/s through every template of the set at once;
+/// `gatekeeper-template/<engine>/<template>`: evaluations/s of one template (one constraint)
+/// on its own, the time per pod being the time of one evaluation.
+/// CPU time of the calling thread, from `/proc/thread-self/schedstat` (nanoseconds on CPU).
+struct CpuTime {
+    wall: WallTime,
+}
+
+fn thread_cpu() -> Duration {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
+    let ns: u64 = s.split_whitespace().next().unwrap().parse().unwrap();
+    Duration::from_nanos(ns)
+}
+
+impl Measurement for CpuTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        thread_cpu()
+    }
+    fn end(&self, start: Duration) -> Duration {
+        thread_cpu().saturating_sub(start)
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, v: &Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.wall.formatter()
+    }
+}
+
+fn bench(c: &mut Criterion<CpuTime>) {
     let pods = pods();
-    let (name, objs) = policies();
+    let (name, templates) = templates();
+    let all: Vec<Object> = templates.iter().flat_map(|(_, o)| o.clone()).collect();
+    let engines = [(Engine::Rego, "rego"), (Engine::Cel, "cel")];
     let mut g = c.benchmark_group("policy");
     g.throughput(Throughput::Elements(pods.len() as u64));
     g.sample_size(10);
-    for (engine, label) in [(Engine::Rego, "rego"), (Engine::Cel, "cel")] {
-        let set = PolicySet::from_objects(objs.clone()).with_engine(engine);
+    for (engine, label) in engines {
+        let set = PolicySet::from_objects(all.clone()).with_engine(engine);
         assert!(set.problems().is_empty(), "{:?}", set.problems());
         let session = set.session(&[]);
         g.bench_function(format!("gatekeeper-{name}-{label}"), |b| {
-            b.iter(|| {
-                pods.iter()
-                    .map(|p| session.evaluate(p).violations.len())
-                    .sum::<usize>()
-            })
+            b.iter(|| run(&session, &pods))
         });
     }
     let vap = PolicySet::from_objects(rampart_manifest::load_str("vap.yaml", VAP).objects);
     let session = vap.session(&[]);
-    g.bench_function("vap-cel", |b| {
-        b.iter(|| {
-            pods.iter()
-                .map(|p| session.evaluate(p).violations.len())
-                .sum::<usize>()
-        })
-    });
+    g.bench_function("vap-cel", |b| b.iter(|| run(&session, &pods)));
+    g.finish();
+
+    let mut g = c.benchmark_group("gatekeeper-template");
+    g.throughput(Throughput::Elements(pods.len() as u64));
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2));
+    for (engine, label) in engines {
+        for (template, objs) in &templates {
+            let set = PolicySet::from_objects(objs.clone()).with_engine(engine);
+            assert!(set.problems().is_empty(), "{:?}", set.problems());
+            assert_eq!(set.len(), 1, "{template}: one constraint");
+            let session = set.session(&[]);
+            g.bench_function(format!("{label}/{template}"), |b| {
+                b.iter(|| run(&session, &pods))
+            });
+        }
+    }
     g.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime { wall: WallTime });
+    targets = bench
+}
 criterion_main!(benches);

@@ -159,7 +159,15 @@ fn split_chained_set_bodies(src: &str) -> String {
 /// without an argument where regorus' `sprintf` fails, and policies rely on it.
 pub(crate) const COMPAT_MODULE: &str = r#"package rampart_compat
 
+# Every verb starts at a `%` outside `%%`: with no more of those than arguments, no verb can
+# miss its argument, and the verbs need not be counted (a regex, the costly part).
 sprintf_go(f, a) = out {
+  count(indexof_n(replace(f, "%%", ""), "%")) <= count(a)
+  out := sprintf(f, a)
+}
+
+sprintf_go(f, a) = out {
+  count(indexof_n(replace(f, "%%", ""), "%")) > count(a)
   n := count(regex.find_n(`%[-+# 0]*[0-9]*(\.[0-9]+)?[a-zA-Z]`, replace(f, "%%", ""), -1))
   n > count(a)
   pad := [x | numbers.range(1, n - count(a))[_]; x := "%!v(MISSING)"]
@@ -167,6 +175,7 @@ sprintf_go(f, a) = out {
 }
 
 sprintf_go(f, a) = out {
+  count(indexof_n(replace(f, "%%", ""), "%")) > count(a)
   n := count(regex.find_n(`%[-+# 0]*[0-9]*(\.[0-9]+)?[a-zA-Z]`, replace(f, "%%", ""), -1))
   n <= count(a)
   out := sprintf(f, a)
@@ -330,6 +339,31 @@ pub(crate) fn fix_v0(src: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sprintf_go_pads_missing_arguments_only() {
+        let mut engine = regorus::Engine::new();
+        engine.set_rego_v0(true);
+        engine
+            .add_policy("compat.rego".into(), COMPAT_MODULE.into())
+            .unwrap();
+        for (f, args, want) in [
+            ("a %v b %v", r#"["x", "y"]"#, "a x b y"),
+            ("100%% of %v", r#"["x"]"#, "100% of x"),
+            ("%v and %v", r#"["x"]"#, "x and %!v(MISSING)"),
+            ("%d%% %v", r#"[5]"#, "5% %!v(MISSING)"),
+            ("no verbs", "[]", "no verbs"),
+        ] {
+            let q = format!("data.rampart_compat.sprintf_go({f:?}, {args})");
+            let r = engine.eval_query(q.clone(), false).unwrap();
+            let got = r.result[0].expressions[0]
+                .value
+                .as_string()
+                .unwrap()
+                .to_string();
+            assert_eq!(got, want, "{q}");
+        }
+    }
 
     #[test]
     fn chained_set_bodies_get_heads() {

@@ -15,6 +15,28 @@ pub struct Review {
     pub name: String,
 }
 
+/// A JSON value as a regorus value, converted directly: the same value `regorus::Value::from`
+/// gives, without cloning the JSON first or going through serde.
+pub(crate) fn rego_value(v: &Value) -> regorus::Value {
+    match v {
+        Value::Null => regorus::Value::Null,
+        Value::Bool(b) => regorus::Value::from(*b),
+        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => regorus::Value::from(u),
+            (None, Some(i), _) => regorus::Value::from(i),
+            (None, None, Some(f)) => regorus::Value::from(f),
+            (None, None, None) => regorus::Value::from(serde_json::Value::Number(n.clone())),
+        },
+        Value::String(s) => regorus::Value::from(s.as_str()),
+        Value::Array(a) => regorus::Value::from(a.iter().map(rego_value).collect::<Vec<_>>()),
+        Value::Object(m) => regorus::Value::from(
+            m.iter()
+                .map(|(k, v)| (regorus::Value::from(k.as_str()), rego_value(v)))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+    }
+}
+
 impl Review {
     /// Wraps a plain object as a CREATE request.
     pub fn create(object: &Value) -> Review {
@@ -34,25 +56,29 @@ impl Review {
             .and_then(|m| m.get("namespace"))
             .and_then(Value::as_str)
             .unwrap_or("");
-        let mut request = json!({
-            "uid": "",
-            "kind": {"group": group, "version": version, "kind": kind},
-            "resource": {"group": group, "version": version, "resource": resource_for_kind(kind)},
-            "operation": "CREATE",
-            "userInfo": {},
-            "object": object,
-            "oldObject": null,
-        });
-        if let Some(m) = request.as_object_mut() {
-            if !name.is_empty() {
-                m.insert("name".into(), json!(name));
-            }
-            if !namespace.is_empty() {
-                m.insert("namespace".into(), json!(namespace));
-            }
+        let mut m = Map::new();
+        m.insert("uid".into(), json!(""));
+        m.insert(
+            "kind".into(),
+            json!({"group": group, "version": version, "kind": kind}),
+        );
+        m.insert(
+            "resource".into(),
+            json!({"group": group, "version": version, "resource": resource_for_kind(kind)}),
+        );
+        m.insert("operation".into(), json!("CREATE"));
+        m.insert("userInfo".into(), json!({}));
+        // A clone, not `json!`'s serialization of the object, which costs several times more.
+        m.insert("object".into(), object.clone());
+        m.insert("oldObject".into(), Value::Null);
+        if !name.is_empty() {
+            m.insert("name".into(), json!(name));
+        }
+        if !namespace.is_empty() {
+            m.insert("namespace".into(), json!(namespace));
         }
         Review {
-            request,
+            request: Value::Object(m),
             operation: "CREATE".into(),
             namespace: namespace.into(),
             name: name.into(),
@@ -233,5 +259,39 @@ mod tests {
         assert_eq!(r.namespace, "n");
         assert_eq!(r.request["kind"]["kind"], "Pod");
         assert!(Review::from_request(&json!({"operation": "CREATE"})).is_err());
+    }
+
+    #[test]
+    fn rego_value_is_regorus_conversion() {
+        let v = json!({
+            "a": [1, -2, 3.5, -0.25, 1e300, 18446744073709551615u64, -9223372036854775808i64, 0],
+            "b": {"z": null, "y": true, "x": false, "": "", "ü": "naïve"},
+            "c": [[], {}, [{"k": [null]}]],
+            "d": "string",
+        });
+        assert_eq!(rego_value(&v), regorus::Value::from(v.clone()));
+        for leaf in [json!(null), json!(7), json!("s"), json!([]), json!({})] {
+            assert_eq!(rego_value(&leaf), regorus::Value::from(leaf.clone()));
+        }
+    }
+
+    #[test]
+    fn create_request_shape() {
+        let o = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "n"}});
+        let r = Review::create(&o);
+        assert_eq!(
+            r.request,
+            json!({
+                "uid": "",
+                "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+                "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+                "operation": "CREATE",
+                "userInfo": {},
+                "object": o,
+                "oldObject": null,
+                "name": "d",
+                "namespace": "n",
+            })
+        );
     }
 }
