@@ -142,6 +142,8 @@ const NODE_H: f64 = 40.0;
 const ROW_GAP: f64 = 16.0;
 const COL_GAP: f64 = 150.0;
 const MARGIN: f64 = 16.0;
+/// Graphs up to this wide are scaled down to the page's width; wider ones scroll.
+const FIT_WIDTH: f64 = 2200.0;
 
 fn cut(s: &str) -> String {
     if s.chars().count() <= MAX_CHARS {
@@ -278,8 +280,14 @@ pub fn render_svg(paths: &[AttackPath]) -> String {
     let mut s = String::with_capacity(1024 + 400 * (nodes.len() + edges.len()));
     let _ = write!(
         s,
-        "<svg class=\"rp-svg\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" role=\"img\" aria-label=\"attack path graph: {} vertices, {} edges\">\
+        "<svg class=\"rp-svg\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\"{} role=\"img\" aria-label=\"attack path graph: {} vertices, {} edges\">\
          <defs><marker id=\"rp-arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0L10,5L0,10z\" fill=\"#78909c\"/></marker></defs>",
+        // a graph a little wider than the page shrinks to fit it; a large one scrolls
+        if width <= FIT_WIDTH {
+            " style=\"max-width:100%;height:auto\""
+        } else {
+            ""
+        },
         nodes.len(),
         edges.len()
     );
