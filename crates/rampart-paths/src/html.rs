@@ -143,7 +143,7 @@ const ROW_GAP: f64 = 16.0;
 const COL_GAP: f64 = 150.0;
 const MARGIN: f64 = 16.0;
 /// Graphs up to this wide are scaled down to the page's width; wider ones scroll.
-const FIT_WIDTH: f64 = 2200.0;
+const FIT_WIDTH: f64 = 1700.0;
 
 fn cut(s: &str) -> String {
     if s.chars().count() <= MAX_CHARS {
@@ -605,6 +605,15 @@ pub fn render_html_section(paths: &[AttackPath], listed: usize) -> String {
     h
 }
 
+/// Evidence as `file:line:col`, or the file alone when it has no position (a live object).
+fn evidence(e: &crate::Evidence) -> String {
+    if e.line == 0 {
+        esc(&e.file)
+    } else {
+        esc(&e.to_string())
+    }
+}
+
 fn path_table(h: &mut String, i: usize, p: &AttackPath) {
     let goal = match p.goal {
         Goal::Node => "node",
@@ -630,7 +639,7 @@ fn path_table(h: &mut String, i: usize, p: &AttackPath) {
         h,
         "<p class=\"rp-entry-line\">Entry: {} <span class=\"rp-ev\">{}</span>",
         esc(&p.entry.label()),
-        esc(&p.entry.evidence.to_string())
+        evidence(&p.entry.evidence)
     );
     if p.entry.exposures.is_empty() {
         h.push_str(" — any workload is a foothold after an app exploit.</p>");
@@ -641,7 +650,7 @@ fn path_table(h: &mut String, i: usize, p: &AttackPath) {
                 h,
                 "<li>from the internet: {} <span class=\"rp-ev\">{}</span></li>",
                 esc(&x.via),
-                esc(&x.evidence.to_string())
+                evidence(&x.evidence)
             );
         }
         h.push_str("</ul>");
@@ -659,7 +668,7 @@ fn path_table(h: &mut String, i: usize, p: &AttackPath) {
             esc(&s.description),
             s.evidence
                 .as_ref()
-                .map(|e| esc(&e.to_string()))
+                .map(evidence)
                 .unwrap_or_else(|| "—".into())
         );
     }
