@@ -169,8 +169,8 @@ pub fn fetch_blocking(opts: &Options) -> Result<Fetched, ClusterError> {
 }
 
 /// The clients of a fetch: the lists' (kube-rs retries 429, 503 and 504 itself, up to 15 times
-/// with a growing delay), and the node proxy's, without that retry: a kubelet that is down
-/// answers 503 through the proxy, and [`Options::attempts`] bounds its retries instead.
+/// with a growing delay), and the node proxy's, without that retry and with a shorter timeout: a
+/// kubelet that is down answers 503 through the proxy, and two attempts are enough.
 struct Clients {
     lists: Client,
     proxy: Client,
@@ -221,6 +221,9 @@ async fn client(opts: &Options) -> Result<(Clients, String, String), ClusterErro
     let server = config.cluster_url.to_string();
     let mut proxy = config.clone();
     proxy.default_retry = false;
+    // the API server waits on the kubelet: a node that does not answer should not hold the
+    // scan for the lists' minute
+    proxy.read_timeout = Some(opts.timeout.min(Duration::from_secs(15)));
     let api = |e: kube::Error| ClusterError::Api(e.to_string());
     let clients = Clients {
         lists: Client::try_from(config).map_err(api)?,
