@@ -148,7 +148,7 @@ pub fn analyze(
         .collect();
     let shown: Vec<rampart_paths::AttackPath> = attack
         .paths
-        .iter()
+        .into_iter()
         .filter(|p| p.goal != rampart_paths::Goal::Secret || p.entry.exposed)
         .filter(|p| {
             reported.contains(&(
@@ -157,7 +157,6 @@ pub fn analyze(
                 p.entry.name.as_str(),
             ))
         })
-        .cloned()
         .collect();
     findings.extend(paths);
     rampart_rules::sort_findings(&mut findings);
