@@ -205,23 +205,37 @@ pub fn from_objects(objects: &[Object]) -> (Vec<Instance>, Vec<ConfigDoc>) {
                 docs.push(ConfigDoc::Kubeconfig(Doc::from_object(o)));
             }
             ("KubeletConfiguration", "kubelet.config.k8s.io") => {
-                let anchor = o.location("");
-                let mut inst = Instance::new(
-                    Component::Kubelet,
+                instances.push(kubelet_config_instance(
+                    o,
                     format!("KubeletConfiguration in {}", o.file),
-                    Vec::new(),
-                    Vec::new(),
-                    anchor,
-                );
-                inst.object = Some(o.object_ref());
-                inst.kubelet =
-                    KubeletFile::Loaded(Box::new(KubeletConfig::new(&Doc::from_object(o))));
-                instances.push(inst);
+                    o.object_ref(),
+                ));
             }
             _ => instances.extend(static_pod_instances(o)),
         }
     }
     (instances, docs)
+}
+
+/// A kubelet known by its configuration alone, without its command line: a
+/// `KubeletConfiguration` document, or the running configuration a node's
+/// `/api/v1/nodes/<name>/proxy/configz` gives. `label` names it in messages; its findings are
+/// reported on `object` (the document, or the Node). [`evaluate`] judges it.
+pub fn kubelet_config_instance(
+    config: &Object,
+    label: String,
+    object: Arc<rampart_core::ObjectRef>,
+) -> Instance {
+    let mut inst = Instance::new(
+        Component::Kubelet,
+        label,
+        Vec::new(),
+        Vec::new(),
+        config.location(""),
+    );
+    inst.object = Some(object);
+    inst.kubelet = KubeletFile::Loaded(Box::new(KubeletConfig::new(&Doc::from_object(config))));
+    inst
 }
 
 /// The program a container runs and the arguments after it, with their pointers.

@@ -24,6 +24,9 @@ use std::sync::Arc;
 pub struct Analysis {
     /// In the catalog's sort order.
     pub findings: Vec<Finding>,
+    /// The attack paths the `attack-path` findings report (exposed entries first, shortest
+    /// first), for the report's graph.
+    pub paths: Vec<rampart_paths::AttackPath>,
     pub errors: Vec<InputError>,
     /// Every object read, with its pseudo-file name.
     pub objects: Vec<(Arc<ObjectRef>, Arc<str>)>,
@@ -56,12 +59,17 @@ fn owned_by_controller(o: &Object) -> bool {
         })
 }
 
-/// Runs every analyzer over `objects` with `config`.
+/// Runs every analyzer over `objects` with `config`; `kubelet` holds the nodes' kubelet
+/// configurations read (checked by the CIS kubelet items, reported on their Node).
 ///
 /// Pod Security Standards: each pod spec is evaluated at the strictest level its namespace's
 /// `pod-security.kubernetes.io/{enforce,audit,warn}` labels ask for, and at least at the
 /// configuration's `pss` level (default `baseline`, what a pod must meet to be unremarkable).
-pub fn analyze(objects: &[Object], config: Config) -> Result<Analysis, ClusterError> {
+pub fn analyze(
+    objects: &[Object],
+    kubelet: &[crate::kubelet::KubeletConfigz],
+    config: Config,
+) -> Result<Analysis, ClusterError> {
     let floor = config
         .pss
         .as_ref()
@@ -83,8 +91,11 @@ pub fn analyze(objects: &[Object], config: Config) -> Result<Analysis, ClusterEr
         })
         .collect();
 
-    let (mut findings, errors) =
-        rampart_cis::check_objects(objects, &rampart_cis::Options::default());
+    let cis = rampart_cis::Options::default();
+    let (mut findings, mut errors) = rampart_cis::check_objects(objects, &cis);
+    let (kubelet_findings, kubelet_errors) = crate::kubelet::check(objects, kubelet, &cis);
+    findings.extend(kubelet_findings);
+    errors.extend(kubelet_errors);
     rampart_engine::apply_config(&mut findings, catalog.config());
     let per_object: Vec<Finding> = objects
         .par_iter()
@@ -110,9 +121,9 @@ pub fn analyze(objects: &[Object], config: Config) -> Result<Analysis, ClusterEr
     findings.extend(admission);
     // the attack chain end to end: exposed or compromised workloads to node root,
     // cluster-admin and Secrets
-    let mut paths = rampart_paths::findings(objects);
+    let attack = rampart_paths::analyze(objects, &rampart_paths::Options::default());
+    let mut paths = rampart_paths::findings_of(objects, &attack);
     rampart_engine::apply_config(&mut paths, catalog.config());
-    findings.extend(paths);
     let owned: HashSet<Arc<ObjectRef>> = objects
         .iter()
         .filter(|o| owned_by_controller(o))
@@ -120,10 +131,38 @@ pub fn analyze(objects: &[Object], config: Config) -> Result<Analysis, ClusterEr
         .collect();
     if !owned.is_empty() {
         findings.retain(|f| f.object.as_ref().is_none_or(|o| !owned.contains(o)));
+        paths.retain(|f| f.object.as_ref().is_none_or(|o| !owned.contains(o)));
     }
+    // the graph shows the paths reported: their entry has an `attack-path` finding left
+    let reported: HashSet<(&str, &str, &str)> = paths
+        .iter()
+        .filter(|f| f.check == rampart_paths::ATTACK_PATH)
+        .filter_map(|f| f.object.as_deref())
+        .map(|o| {
+            (
+                o.kind.as_str(),
+                o.namespace.as_deref().unwrap_or("default"),
+                o.name.as_str(),
+            )
+        })
+        .collect();
+    let shown: Vec<rampart_paths::AttackPath> = attack
+        .paths
+        .into_iter()
+        .filter(|p| p.goal != rampart_paths::Goal::Secret || p.entry.exposed)
+        .filter(|p| {
+            reported.contains(&(
+                p.entry.kind.as_str(),
+                p.entry.namespace.as_str(),
+                p.entry.name.as_str(),
+            ))
+        })
+        .collect();
+    findings.extend(paths);
     rampart_rules::sort_findings(&mut findings);
     Ok(Analysis {
         findings,
+        paths: shown,
         errors,
         objects: objects
             .iter()

@@ -5,11 +5,14 @@
 //! each request retried with exponential backoff on 429 and 5xx. Secrets are listed as
 //! `PartialObjectMetadataList`: their values never leave the cluster. A kind the credentials
 //! cannot list (403) is recorded in [`Fetched::not_readable`] with the RBAC rule it needs, and the
-//! rest goes on.
+//! rest goes on. A list whose `continue` token expires midway (410 Gone, reason `Expired`) starts
+//! over, at most [`LIST_RESTARTS`] times. Then each node's kubelet configuration is read through
+//! the node proxy ([`crate::kubelet`]); nodes it cannot be read from are named in
+//! [`Fetched::notes`].
 
 use crate::ClusterError;
 use kube::Client;
-use kube::api::ListParams;
+use kube::api::{GetParams, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use rampart_manifest::Object;
 use serde::{Deserialize, Serialize};
@@ -146,7 +149,15 @@ pub struct Fetched {
     /// The API server's address.
     pub server: String,
     pub stats: Stats,
+    /// The kubelet configuration of each node it could be read from, by node name.
+    pub kubelet: Vec<crate::kubelet::KubeletConfigz>,
+    /// What the scan could not do and went on without: kubelet configurations not read, lists
+    /// that failed after their restarts.
+    pub notes: Vec<String>,
 }
+
+/// How many times a list starts over when its `continue` token expires (410 Gone).
+pub const LIST_RESTARTS: usize = 2;
 
 /// [`fetch`] on its own runtime, for callers that are not async.
 pub fn fetch_blocking(opts: &Options) -> Result<Fetched, ClusterError> {
@@ -157,7 +168,15 @@ pub fn fetch_blocking(opts: &Options) -> Result<Fetched, ClusterError> {
         .block_on(fetch(opts))
 }
 
-async fn client(opts: &Options) -> Result<(Client, String, String), ClusterError> {
+/// The clients of a fetch: the lists' (kube-rs retries 429, 503 and 504 itself, up to 15 times
+/// with a growing delay), and the node proxy's, without that retry and with a shorter timeout: a
+/// kubelet that is down answers 503 through the proxy, and two attempts are enough.
+struct Clients {
+    lists: Client,
+    proxy: Client,
+}
+
+async fn client(opts: &Options) -> Result<(Clients, String, String), ClusterError> {
     let kc_opts = KubeConfigOptions {
         context: opts.context.clone(),
         ..KubeConfigOptions::default()
@@ -200,8 +219,17 @@ async fn client(opts: &Options) -> Result<(Client, String, String), ClusterError
     config.read_timeout = Some(opts.timeout);
     config.connect_timeout = Some(opts.timeout.min(Duration::from_secs(30)));
     let server = config.cluster_url.to_string();
-    let client = Client::try_from(config).map_err(|e| ClusterError::Api(e.to_string()))?;
-    Ok((client, context, server))
+    let mut proxy = config.clone();
+    proxy.default_retry = false;
+    // the API server waits on the kubelet: a node that does not answer should not hold the
+    // scan for the lists' minute
+    proxy.read_timeout = Some(opts.timeout.min(Duration::from_secs(15)));
+    let api = |e: kube::Error| ClusterError::Api(e.to_string());
+    let clients = Clients {
+        lists: Client::try_from(config).map_err(api)?,
+        proxy: Client::try_from(proxy).map_err(api)?,
+    };
+    Ok((clients, context, server))
 }
 
 /// The outcome of one request after its retries.
@@ -209,15 +237,27 @@ enum Outcome {
     Ok(Value),
     Forbidden(String),
     NotFound,
+    /// 410 Gone: a list's `continue` token expired.
+    Gone(String),
     Failed(String),
+}
+
+/// What a request asks for.
+enum Verb<'a> {
+    /// A list (or a plain GET of discovery, which is a list with no parameters).
+    List {
+        params: &'a ListParams,
+        metadata_only: bool,
+    },
+    /// `GET <path>/<name>`.
+    Get(&'a str),
 }
 
 /// A GET that retries 429, 5xx and transport errors with exponential backoff.
 async fn get(
     client: &Client,
     req: impl Fn() -> Result<kube::core::Request, String>,
-    list_params: &ListParams,
-    metadata_only: bool,
+    verb: Verb<'_>,
     opts: &Options,
     retries: &mut usize,
 ) -> Outcome {
@@ -233,10 +273,13 @@ async fn get(
             Ok(r) => r,
             Err(e) => return Outcome::Failed(e),
         };
-        let built = if metadata_only {
-            request.list_metadata(list_params)
-        } else {
-            request.list(list_params)
+        let built = match &verb {
+            Verb::List {
+                params,
+                metadata_only: true,
+            } => request.list_metadata(params),
+            Verb::List { params, .. } => request.list(params),
+            Verb::Get(name) => request.get(name, &GetParams::default()),
         };
         let built = match built {
             Ok(b) => b,
@@ -250,6 +293,7 @@ async fn get(
                 match code {
                     403 | 401 => return Outcome::Forbidden(msg),
                     404 => return Outcome::NotFound,
+                    410 => return Outcome::Gone(msg),
                     429 | 500..=599 => last = msg,
                     _ => return Outcome::Failed(msg),
                 }
@@ -268,24 +312,27 @@ async fn discover_group(
     retries: &mut usize,
 ) -> Result<Option<(String, Vec<Value>)>, String> {
     let lp = ListParams::default();
+    let list = || Verb::List {
+        params: &lp,
+        metadata_only: false,
+    };
     let plain = |path: String| move || Ok::<_, String>(kube::core::Request::new(path.clone()));
     // `/api` and `/apis/<group>` answer with the versions; a GET on them is a plain request,
     // which `Request::list` with no parameters is.
     let version = if group.is_empty() {
-        match get(client, plain("/api".into()), &lp, false, opts, retries).await {
+        match get(client, plain("/api".into()), list(), opts, retries).await {
             Outcome::Ok(v) => v
                 .get("versions")
                 .and_then(Value::as_array)
                 .and_then(|a| a.iter().find_map(Value::as_str).map(str::to_string)),
             Outcome::NotFound => None,
-            Outcome::Forbidden(e) | Outcome::Failed(e) => return Err(e),
+            Outcome::Forbidden(e) | Outcome::Gone(e) | Outcome::Failed(e) => return Err(e),
         }
     } else {
         match get(
             client,
             plain(format!("/apis/{group}")),
-            &lp,
-            false,
+            list(),
             opts,
             retries,
         )
@@ -296,7 +343,7 @@ async fn discover_group(
                 .and_then(Value::as_str)
                 .map(str::to_string),
             Outcome::NotFound => None,
-            Outcome::Forbidden(e) | Outcome::Failed(e) => return Err(e),
+            Outcome::Forbidden(e) | Outcome::Gone(e) | Outcome::Failed(e) => return Err(e),
         }
     };
     let Some(version) = version else {
@@ -307,7 +354,7 @@ async fn discover_group(
     } else {
         format!("/apis/{group}/{version}")
     };
-    match get(client, plain(path), &lp, false, opts, retries).await {
+    match get(client, plain(path), list(), opts, retries).await {
         Outcome::Ok(v) => {
             let resources = v
                 .get("resources")
@@ -317,7 +364,7 @@ async fn discover_group(
             Ok(Some((version, resources)))
         }
         Outcome::NotFound => Ok(None),
-        Outcome::Forbidden(e) | Outcome::Failed(e) => Err(e),
+        Outcome::Forbidden(e) | Outcome::Gone(e) | Outcome::Failed(e) => Err(e),
     }
 }
 
@@ -333,7 +380,8 @@ struct Served {
 /// Reads every kind of [`WANTED`] the cluster serves.
 pub async fn fetch(opts: &Options) -> Result<Fetched, ClusterError> {
     let t0 = Instant::now();
-    let (client, context, server) = client(opts).await?;
+    let (clients, context, server) = client(opts).await?;
+    let client = clients.lists;
     let mut stats = Stats::default();
     let mut groups: Vec<&str> = WANTED.iter().map(|w| w.group).collect();
     groups.dedup();
@@ -428,11 +476,24 @@ pub async fn fetch(opts: &Options) -> Result<Fetched, ClusterError> {
         if let Some(nr) = listed.not_readable {
             out.not_readable.push(nr);
         }
+        out.notes.extend(listed.note);
     }
+    out.notes.sort();
     for e in discovery_errors {
         tracing::warn!("{e}");
     }
     crate::settle(&mut out.objects, None);
+    let nodes: Vec<String> = out
+        .objects
+        .iter()
+        .filter(|o| o.kind() == "Node" && o.api_version() == "v1")
+        .map(|o| o.name().to_string())
+        .collect();
+    let (kubelet, failures, k_stats) = kubelet_configs(&clients.proxy, &nodes, opts).await?;
+    stats.requests += k_stats.requests;
+    stats.retries += k_stats.retries;
+    out.kubelet = kubelet;
+    out.notes.extend(crate::kubelet::notes(failures));
     out.not_readable
         .sort_by(|a, b| (&a.group, &a.kind).cmp(&(&b.group, &b.kind)));
     stats.elapsed = t0.elapsed();
@@ -444,6 +505,7 @@ pub async fn fetch(opts: &Options) -> Result<Fetched, ClusterError> {
 struct Listed {
     objects: Vec<Object>,
     not_readable: Option<NotReadable>,
+    note: Option<String>,
     requests: usize,
     pages: usize,
     retries: usize,
@@ -460,6 +522,7 @@ async fn list_all(client: &Client, s: &Served, opts: &Options) -> Listed {
     };
     let mut listed = Listed::default();
     let mut token: Option<String> = None;
+    let mut restarts = 0;
     loop {
         let mut lp = ListParams::default().limit(opts.page_size);
         if let Some(t) = &token {
@@ -469,8 +532,10 @@ async fn list_all(client: &Client, s: &Served, opts: &Options) -> Listed {
         let outcome = get(
             client,
             move || Ok(kube::core::Request::new(p.clone())),
-            &lp,
-            s.wanted.metadata_only,
+            Verb::List {
+                params: &lp,
+                metadata_only: s.wanted.metadata_only,
+            },
             opts,
             &mut listed.retries,
         )
@@ -479,7 +544,29 @@ async fn list_all(client: &Client, s: &Served, opts: &Options) -> Listed {
         let page = match outcome {
             Outcome::Ok(v) => v,
             Outcome::NotFound => return listed,
-            Outcome::Forbidden(reason) | Outcome::Failed(reason) => {
+            // the continue token expired (the list outlived etcd's compaction): the pages read
+            // so far may be inconsistent with the rest, so the list starts over
+            Outcome::Gone(reason) if token.is_some() => {
+                if restarts < LIST_RESTARTS {
+                    restarts += 1;
+                    tracing::debug!(kind = s.wanted.kind, restarts, "{reason}: list restarted");
+                    listed.objects.clear();
+                    token = None;
+                    continue;
+                }
+                listed.note = Some(format!(
+                    "{} ({}) not read: its list was restarted {restarts} times after its continue token expired and failed again ({reason}); the audit went on without them",
+                    s.wanted.kind,
+                    if s.wanted.group.is_empty() {
+                        "core"
+                    } else {
+                        s.wanted.group
+                    }
+                ));
+                listed.objects.clear();
+                return listed;
+            }
+            Outcome::Forbidden(reason) | Outcome::Gone(reason) | Outcome::Failed(reason) => {
                 listed.not_readable = Some(NotReadable {
                     group: s.wanted.group.to_string(),
                     kind: s.wanted.kind.to_string(),
@@ -531,4 +618,116 @@ async fn list_all(client: &Client, s: &Served, opts: &Options) -> Listed {
             return listed;
         }
     }
+}
+
+/// Counters of the kubelet configuration reads.
+#[derive(Default)]
+struct KubeletStats {
+    requests: usize,
+    retries: usize,
+}
+
+/// One node's configz through the API server's node proxy.
+async fn configz(
+    client: &Client,
+    node: &str,
+    opts: &Options,
+    retries: &mut usize,
+) -> Result<crate::kubelet::KubeletConfigz, (bool, String)> {
+    let path = format!("/api/v1/nodes/{node}/proxy");
+    let outcome = get(
+        client,
+        move || Ok(kube::core::Request::new(path.clone())),
+        Verb::Get("configz"),
+        opts,
+        retries,
+    )
+    .await;
+    match outcome {
+        Outcome::Ok(v) => crate::kubelet::parse(node, v).ok_or((
+            false,
+            "the node proxy's configz answer holds no `kubeletconfig`".to_string(),
+        )),
+        Outcome::Forbidden(reason) => Err((
+            true,
+            format!(
+                "{reason}; reading it needs {}",
+                crate::kubelet::CONFIGZ_RBAC
+            ),
+        )),
+        Outcome::NotFound => Err((
+            false,
+            "404 Not Found: the API server does not proxy to this node's kubelet".to_string(),
+        )),
+        Outcome::Gone(reason) | Outcome::Failed(reason) => {
+            Err((false, format!("the kubelet could not be reached: {reason}")))
+        }
+    }
+}
+
+/// Every node's kubelet configuration, `parallelism` at a time. The first node is asked alone:
+/// when the credentials may not use the node proxy (403), no other node is asked and they all
+/// share its note.
+async fn kubelet_configs(
+    client: &Client,
+    nodes: &[String],
+    opts: &Options,
+) -> Result<
+    (
+        Vec<crate::kubelet::KubeletConfigz>,
+        Vec<(String, String)>,
+        KubeletStats,
+    ),
+    ClusterError,
+> {
+    let mut stats = KubeletStats::default();
+    let mut configs = Vec::new();
+    let mut failures = Vec::new();
+    let Some((first, rest)) = nodes.split_first() else {
+        return Ok((configs, failures, stats));
+    };
+    // a kubelet that is down answers 5xx through the proxy: one retry, not the lists' five
+    let opts = Options {
+        attempts: opts.attempts.min(2),
+        ..opts.clone()
+    };
+    let mut retries = 0;
+    let r = configz(client, first, &opts, &mut retries).await;
+    stats.requests += 1 + retries;
+    stats.retries += retries;
+    match r {
+        Ok(c) => configs.push(c),
+        Err((forbidden, reason)) => {
+            failures.push((first.clone(), reason.clone()));
+            if forbidden {
+                failures.extend(rest.iter().map(|n| (n.clone(), reason.clone())));
+                return Ok((configs, failures, stats));
+            }
+        }
+    }
+    let permits = Arc::new(tokio::sync::Semaphore::new(opts.parallelism.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for node in rest {
+        let client = client.clone();
+        let opts = opts.clone();
+        let permits = permits.clone();
+        let node = node.clone();
+        set.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let mut retries = 0;
+            let r = configz(&client, &node, &opts, &mut retries).await;
+            (node, r, retries)
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        let (node, r, retries) = joined.map_err(|e| ClusterError::Api(e.to_string()))?;
+        stats.requests += 1 + retries;
+        stats.retries += retries;
+        match r {
+            Ok(c) => configs.push(c),
+            Err((_, reason)) => failures.push((node, reason)),
+        }
+    }
+    configs.sort_by(|a, b| a.node.cmp(&b.node));
+    Ok((configs, failures, stats))
 }

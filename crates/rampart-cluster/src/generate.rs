@@ -179,3 +179,48 @@ pub fn cluster(namespaces: usize, apps: usize) -> Vec<Value> {
 pub fn list(items: &[Value]) -> Value {
     json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items})
 }
+
+/// What `GET /api/v1/nodes/<node>/proxy/configz` answers for a generated node: a kubeadm
+/// kubelet's running configuration (`node-0`'s allows anonymous requests and serves the
+/// read-only port, the others are hardened).
+pub fn kubelet_configz(node: &str) -> Value {
+    let lax = node == "node-0";
+    json!({"kubeletconfig": {
+        "enableServer": true,
+        "staticPodPath": "/etc/kubernetes/manifests",
+        "syncFrequency": "1m0s",
+        "authentication": {
+            "x509": {"clientCAFile": "/etc/kubernetes/pki/ca.crt"},
+            "webhook": {"enabled": true, "cacheTTL": "2m0s"},
+            "anonymous": {"enabled": lax}
+        },
+        "authorization": {"mode": if lax { "AlwaysAllow" } else { "Webhook" },
+                          "webhook": {"cacheAuthorizedTTL": "5m0s", "cacheUnauthorizedTTL": "30s"}},
+        "readOnlyPort": if lax { 10255 } else { 0 },
+        "streamingConnectionIdleTimeout": "4h0m0s",
+        "makeIPTablesUtilChains": true,
+        "eventRecordQPS": 50,
+        "rotateCertificates": true,
+        "serverTLSBootstrap": true,
+        "tlsCipherSuites": ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"],
+        "podPidsLimit": 4096,
+        "clusterDomain": "cluster.local",
+        "clusterDNS": ["10.96.0.10"],
+        "cgroupDriver": "systemd"
+    }})
+}
+
+/// Writes each node's configz response of `items` where a dump keeps it,
+/// `<dir>/nodes/<name>/configz.json`.
+pub fn write_configz(dir: &std::path::Path, items: &[Value]) -> std::io::Result<()> {
+    for node in items
+        .iter()
+        .filter(|o| o.get("kind").and_then(Value::as_str) == Some("Node"))
+        .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
+    {
+        let d = dir.join("nodes").join(node);
+        std::fs::create_dir_all(&d)?;
+        std::fs::write(d.join("configz.json"), kubelet_configz(node).to_string())?;
+    }
+    Ok(())
+}

@@ -6,6 +6,10 @@
 use crate::report::{ClusterReport, Status};
 use std::fmt::Write as _;
 
+/// How many attack paths the report lists with their steps (the graph draws
+/// [`rampart_paths::GRAPH_PATHS`]); `rampart paths` shows them all.
+const PATHS_LISTED: usize = 25;
+
 /// Escapes text for HTML content and attribute values.
 fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -118,8 +122,9 @@ pub fn render(r: &ClusterReport) -> String {
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>rampart cluster report</title><style>{CSS}</style></head><body>\n<header><h1>rampart cluster report</h1>\
+         <title>rampart cluster report</title><style>{CSS}{}</style></head><body>\n<header><h1>rampart cluster report</h1>\
          <div class=\"muted\">{} objects · {} findings · rampart {}</div></header>\n<main>",
+        rampart_paths::HTML_CSS,
         r.objects,
         r.findings.len(),
         esc(&r.tool_version)
@@ -207,6 +212,19 @@ pub fn render(r: &ClusterReport) -> String {
         }
         h.push_str("</ul></section>\n");
     }
+    if !r.notes.is_empty() {
+        h.push_str("<section id=\"notes\"><h2>Notes</h2><p>What the scan could not do; the audit went on without it.</p><ul>");
+        for n in &r.notes {
+            let _ = write!(h, "<li class=\"note\">{}</li>", esc(n));
+        }
+        h.push_str("</ul></section>\n");
+    }
+    // the attack paths: the graph and a table per path (the first PATHS_LISTED)
+    let _ = writeln!(
+        h,
+        "<section id=\"attack-paths\"><h2>Attack paths</h2>{}</section>",
+        rampart_paths::render_html_section(&r.paths, PATHS_LISTED)
+    );
     // findings: the script replaces the rows with filtered ones
     let _ = write!(
         h,
@@ -248,8 +266,9 @@ pub fn render(r: &ClusterReport) -> String {
     }
     let _ = write!(
         h,
-        "</main>\n<script type=\"application/json\" id=\"report-data\">{}</script>\n<script>{JS}</script>\n</body></html>\n",
-        script_json(r)
+        "</main>\n<script type=\"application/json\" id=\"report-data\">{}</script>\n<script>{JS}{}</script>\n</body></html>\n",
+        script_json(r),
+        rampart_paths::HTML_JS
     );
     h
 }

@@ -28,6 +28,7 @@ pub mod analyze;
 pub mod fetch;
 pub mod generate;
 mod html;
+pub mod kubelet;
 pub mod offline;
 pub mod report;
 
@@ -130,6 +131,18 @@ pub struct Scan {
     pub server: String,
 }
 
+/// What either way in read.
+struct Read {
+    objects: Vec<Object>,
+    errors: Vec<rampart_core::InputError>,
+    not_readable: Vec<fetch::NotReadable>,
+    stats: Option<fetch::Stats>,
+    context: String,
+    server: String,
+    kubelet: Vec<kubelet::KubeletConfigz>,
+    notes: Vec<String>,
+}
+
 /// Reads the cluster, analyzes it and builds the report.
 pub fn scan(
     input: &Input,
@@ -137,35 +150,62 @@ pub fn scan(
     tool_version: &str,
 ) -> Result<Scan, ClusterError> {
     let t0 = std::time::Instant::now();
-    let (objects, errors, not_readable, stats, context, server) = match input {
+    let read = match input {
         Input::Live(opts) => {
             let f = fetch::fetch_blocking(opts)?;
-            (
-                f.objects,
-                Vec::new(),
-                f.not_readable,
-                Some(f.stats),
-                f.context,
-                f.server,
-            )
+            Read {
+                objects: f.objects,
+                errors: Vec::new(),
+                not_readable: f.not_readable,
+                stats: Some(f.stats),
+                context: f.context,
+                server: f.server,
+                kubelet: f.kubelet,
+                notes: f.notes,
+            }
         }
         Input::Dump { paths, namespace } => {
             let l = offline::load(paths, namespace.as_deref());
-            (
-                l.objects,
-                l.errors,
-                Vec::new(),
-                None,
-                String::new(),
-                String::new(),
-            )
+            let missing: Vec<(String, String)> = l
+                .objects
+                .iter()
+                .filter(|o| o.kind() == "Node" && o.api_version() == "v1")
+                .filter(|o| l.kubelet.binary_search_by(|k| k.node.as_str().cmp(o.name())).is_err())
+                .map(|o| {
+                    (
+                        o.name().to_string(),
+                        "the dump holds no nodes/<name>/configz.json (the output of `kubectl get --raw /api/v1/nodes/<name>/proxy/configz`)".to_string(),
+                    )
+                })
+                .collect();
+            Read {
+                objects: l.objects,
+                errors: l.errors,
+                not_readable: Vec::new(),
+                stats: None,
+                context: String::new(),
+                server: String::new(),
+                kubelet: l.kubelet,
+                notes: kubelet::notes(missing),
+            }
         }
     };
+    let Read {
+        objects,
+        errors,
+        not_readable,
+        stats,
+        context,
+        server,
+        kubelet,
+        notes,
+    } = read;
     tracing::debug!(objects = objects.len(), elapsed = ?t0.elapsed(), "read");
-    let mut analysis = analyze::analyze(&objects, config)?;
+    let mut analysis = analyze::analyze(&objects, &kubelet, config)?;
     tracing::debug!(findings = analysis.findings.len(), elapsed = ?t0.elapsed(), "analyzed");
     analysis.errors.extend(errors);
-    let report = report::ClusterReport::new(&analysis, &not_readable, tool_version);
+    let mut report = report::ClusterReport::new(&analysis, &not_readable, tool_version);
+    report.notes = notes;
     tracing::debug!(elapsed = ?t0.elapsed(), "report built");
     // the process may end soon after: the objects are not needed any more
     drop(objects);

@@ -5,6 +5,10 @@
 //! A JSON file is parsed as JSON (no source positions are needed: findings are located in the
 //! objects' `cluster://` names), several times faster than through the YAML loader; YAML, and
 //! JSON that does not parse, goes through [`rampart_manifest::load_str`] and its positioned errors.
+//!
+//! A `nodes/<name>/configz.json` file (anywhere under the paths) is not a manifest: it is the
+//! node proxy's configz response for node `<name>`, as `kubectl get --raw
+//! /api/v1/nodes/<name>/proxy/configz` prints it ([`crate::kubelet`]).
 
 use rampart_core::InputError;
 use rampart_manifest::{Object, Source};
@@ -18,6 +22,28 @@ pub struct Loaded {
     pub objects: Vec<Object>,
     /// Files or documents that could not be read.
     pub errors: Vec<InputError>,
+    /// The kubelet configurations of the dump's `nodes/<name>/configz.json` files, by node.
+    pub kubelet: Vec<crate::kubelet::KubeletConfigz>,
+}
+
+/// A configz response of the dump.
+fn load_configz(s: &Source, node: String) -> Result<crate::kubelet::KubeletConfigz, InputError> {
+    let (name, text) = rampart_manifest::read_source(s, MAX_DUMP_SIZE)?;
+    let err = |line: usize, column: usize, message: String| InputError {
+        file: name.clone(),
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+        column: u32::try_from(column).unwrap_or(u32::MAX),
+        message,
+    };
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| err(e.line(), e.column(), e.to_string()))?;
+    crate::kubelet::parse(&node, v).ok_or_else(|| {
+        err(
+            1,
+            1,
+            "a node's configz response is an object with a `kubeletconfig` object".into(),
+        )
+    })
 }
 
 /// Largest dump file read: a 100,000-object cluster's YAML is well under it.
@@ -81,7 +107,24 @@ fn load_source(s: &Source, namespace: Option<&str>) -> (Vec<Object>, Vec<InputEr
 /// namespace is in `namespace`, else in `default`, as the API would have put it (a dump's
 /// objects always name theirs).
 pub fn load<P: AsRef<std::path::Path>>(paths: &[P], namespace: Option<&str>) -> Loaded {
-    let (sources, mut errors) = rampart_manifest::discover(paths);
+    let (mut sources, mut errors) = rampart_manifest::discover(paths);
+    let mut kubelet = Vec::new();
+    sources.retain(|s| {
+        let node = match s {
+            Source::File(p) => crate::kubelet::node_of_dump_file(p),
+            _ => None,
+        };
+        let Some(node) = node else {
+            return true;
+        };
+        match load_configz(s, node) {
+            Ok(c) => kubelet.push(c),
+            Err(e) => errors.push(e),
+        }
+        false
+    });
+    kubelet.sort_by(|a, b| a.node.cmp(&b.node));
+    kubelet.dedup_by(|a, b| a.node == b.node);
     let parts: Vec<(Vec<Object>, Vec<InputError>)> = sources
         .par_iter()
         .map(|s| load_source(s, namespace))
@@ -92,7 +135,11 @@ pub fn load<P: AsRef<std::path::Path>>(paths: &[P], namespace: Option<&str>) -> 
         errors.extend(e);
     }
     crate::settle(&mut objects, namespace);
-    Loaded { objects, errors }
+    Loaded {
+        objects,
+        errors,
+        kubelet,
+    }
 }
 
 #[cfg(test)]

@@ -202,6 +202,13 @@ pub struct ClusterReport {
     /// Whether a baseline was compared.
     #[serde(default)]
     pub baseline: bool,
+    /// What the scan could not do and went on without (kubelet configurations not read, lists
+    /// that failed after their restarts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The attack paths of the `attack-path` findings, drawn as a graph in the HTML report.
+    #[serde(skip)]
+    pub paths: Vec<rampart_paths::AttackPath>,
 }
 
 /// Objects whose findings belong to the container and code layers: those with a pod spec.
@@ -297,6 +304,8 @@ impl ClusterReport {
             findings,
             fixed: Vec::new(),
             baseline: false,
+            notes: Vec::new(),
+            paths: analysis.paths.clone(),
         }
     }
 
@@ -400,6 +409,9 @@ impl ClusterReport {
                     n.rbac
                 );
             }
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "note: {n}");
         }
         for e in &self.errors {
             let _ = writeln!(s, "error: {e}");

@@ -131,4 +131,35 @@ fn the_html_report_renders_in_chromium() {
         "aria-label=\"overall score {} of 100\"",
         scan.report.score
     )));
+    // the attack paths: the graph drawn in the browser (every box measured, no label wider
+    // than its box), its edges labelled with techniques, a table per path
+    let paths = &scan.report.paths;
+    assert!(!paths.is_empty(), "the generated cluster has attack paths");
+    assert!(dom.contains("<section id=\"attack-paths\"><h2>Attack paths</h2>"));
+    let svg = rampart_paths::render_svg(&paths[..paths.len().min(rampart_paths::GRAPH_PATHS)]);
+    let nodes = svg.matches("<g class=\"rp-node").count();
+    let edges = svg.matches("<g class=\"rp-edge\"").count();
+    assert!(
+        dom.contains(&format!(
+            "data-drawn=\"{nodes} nodes, {edges} edges, 0 overflowing\""
+        )),
+        "the graph was not measured as drawn ({nodes} nodes, {edges} edges)"
+    );
+    assert!(dom.contains("class=\"rp-node rp-entry rp-exposed\""));
+    assert!(dom.contains(">CE_PRIV_MOUNT</text>"), "no escape edge");
+    assert_eq!(
+        dom.matches("<section class=\"rp-path\"").count(),
+        paths.len().min(25)
+    );
+    let attack_findings = scan
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.check == "attack-path")
+        .count();
+    assert_eq!(
+        attack_findings,
+        paths.len(),
+        "one path per attack-path finding"
+    );
 }

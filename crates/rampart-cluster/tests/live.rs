@@ -28,14 +28,18 @@ fn rendered(scan: &Scan, format: Format) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// A dump of `objects` in `dir/dump`: `dump.json` and each node's configz response in
+/// `nodes/<name>/configz.json`.
 fn dump(dir: &std::path::Path, objects: &[serde_json::Value]) -> std::path::PathBuf {
-    let path = dir.join("dump.json");
+    let d = dir.join("dump");
+    std::fs::create_dir_all(&d).unwrap();
     std::fs::write(
-        &path,
+        d.join("dump.json"),
         serde_json::to_string_pretty(&generate::list(objects)).unwrap(),
     )
     .unwrap();
-    path
+    generate::write_configz(&d, objects).unwrap();
+    d
 }
 
 fn no_secret_value(text: &str) {
@@ -78,11 +82,11 @@ fn live_and_dump_give_identical_reports() {
     .unwrap();
     // the same dump through the YAML loader (a comment first: not taken as JSON)
     let yaml = dir.path().join("dump.yaml");
-    let json = std::fs::read_to_string(dir.path().join("dump.json")).unwrap();
+    let json = std::fs::read_to_string(dir.path().join("dump/dump.json")).unwrap();
     std::fs::write(&yaml, format!("# kubectl get -A -o yaml\n{json}")).unwrap();
     let via_yaml = rampart_cluster::scan(
         &Input::Dump {
-            paths: vec![yaml],
+            paths: vec![yaml, dir.path().join("dump/nodes")],
             namespace: None,
         },
         Default::default(),
@@ -163,6 +167,224 @@ fn live_and_dump_give_identical_reports() {
     let sev: Vec<_> = live.report.findings.iter().map(|f| f.severity).collect();
     assert!(sev.windows(2).all(|w| w[0] >= w[1]));
     assert!(live.report.not_readable.is_empty());
+    // every node's kubelet configuration read through the proxy and judged; node-0's is lax
+    for n in 0..5 {
+        assert!(
+            seen.requests
+                .contains(&format!("/api/v1/nodes/node-{n}/proxy/configz")),
+            "{:?}",
+            seen.requests
+        );
+    }
+    let on_nodes: Vec<(&str, &str)> = live
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.check.starts_with("kubelet-"))
+        .map(|f| {
+            let o = f.object.as_ref().unwrap();
+            assert_eq!(o.kind, "Node");
+            (f.check.as_str(), o.name.as_str())
+        })
+        .collect();
+    for want in [
+        ("kubelet-anonymous-auth", "node-0"),
+        ("kubelet-authorization-always-allow", "node-0"),
+        ("kubelet-read-only-port", "node-0"),
+    ] {
+        assert!(on_nodes.contains(&want), "no {want:?} in {on_nodes:?}");
+    }
+    assert!(
+        !on_nodes
+            .iter()
+            .any(|(c, n)| *n == "node-1" && *c == "kubelet-anonymous-auth"),
+        "{on_nodes:?}"
+    );
+    assert!(live.report.notes.is_empty(), "{:?}", live.report.notes);
+}
+
+#[test]
+fn a_node_proxy_the_credentials_may_not_use_is_a_note() {
+    let objects = generate::cluster(2, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        &objects,
+        Behaviour {
+            configz_forbidden: true,
+            ..Behaviour::default()
+        },
+    );
+    let scan = rampart_cluster::scan(
+        &Input::Live(options(&server, dir.path())),
+        Default::default(),
+        "test",
+    )
+    .unwrap();
+    assert_eq!(
+        scan.report.notes,
+        [
+            "kubelet configuration not checked for 5 nodes (node-0, node-1, node-2, node-3, node-4): \
+          403 Forbidden: nodes \"node-0\" is forbidden: User \"system:serviceaccount:audit:rampart\" cannot get resource \"nodes/proxy\" in API group \"\" at the cluster scope; \
+          reading it needs {apiGroups: [\"\"], resources: [\"nodes/proxy\"], verbs: [\"get\"]}"
+        ]
+    );
+    // one node asked: the others would answer the same
+    let asked = server
+        .seen
+        .lock()
+        .unwrap()
+        .requests
+        .iter()
+        .filter(|r| r.ends_with("/proxy/configz"))
+        .count();
+    assert_eq!(asked, 1);
+    assert!(
+        !scan
+            .report
+            .findings
+            .iter()
+            .any(|f| f.check.starts_with("kubelet-"))
+    );
+    let text = rendered(&scan, Format::Text);
+    assert!(
+        text.contains("note: kubelet configuration not checked for 5 nodes"),
+        "{text}"
+    );
+    let html = rendered(&scan, Format::Html);
+    assert!(html.contains("<section id=\"notes\">") && html.contains("nodes/proxy"));
+    // a JSON report keeps its notes, and reads back as a baseline
+    let json = rendered(&scan, Format::Json);
+    let back: rampart_cluster::report::ClusterReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.notes, scan.report.notes);
+
+    // one kubelet down: its node is named, the others are checked
+    let server = Server::start(
+        &objects,
+        Behaviour {
+            kubelet_down: Some("node-3"),
+            ..Behaviour::default()
+        },
+    );
+    let scan = rampart_cluster::scan(
+        &Input::Live(options(&server, dir.path())),
+        Default::default(),
+        "test",
+    )
+    .unwrap();
+    assert_eq!(scan.report.notes.len(), 1, "{:?}", scan.report.notes);
+    assert!(
+        scan.report.notes[0].starts_with(
+            "kubelet configuration not checked for 1 node (node-3): the kubelet could not be reached: "
+        ) && scan.report.notes[0].contains("connection refused"),
+        "{:?}",
+        scan.report.notes
+    );
+    assert!(
+        scan.report
+            .findings
+            .iter()
+            .any(|f| f.check == "kubelet-anonymous-auth")
+    );
+
+    // a dump without configz responses says so too
+    let bare = dir.path().join("bare.json");
+    std::fs::write(
+        &bare,
+        serde_json::to_string(&generate::list(&objects)).unwrap(),
+    )
+    .unwrap();
+    let offline = rampart_cluster::scan(
+        &Input::Dump {
+            paths: vec![bare],
+            namespace: None,
+        },
+        Default::default(),
+        "test",
+    )
+    .unwrap();
+    assert_eq!(offline.report.notes.len(), 1);
+    assert!(
+        offline.report.notes[0]
+            .starts_with("kubelet configuration not checked for 5 nodes (node-0, node-1, node-2, node-3, node-4): the dump holds no nodes/<name>/configz.json"),
+        "{:?}",
+        offline.report.notes
+    );
+}
+
+#[test]
+fn an_expired_continue_token_restarts_the_list() {
+    let objects = generate::cluster(3, 3);
+    let pods = objects.iter().filter(|o| o["kind"] == "Pod").count();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        &objects,
+        Behaviour {
+            expire: Some(("pods", 1)),
+            ..Behaviour::default()
+        },
+    );
+    let live = rampart_cluster::scan(
+        &Input::Live(options(&server, dir.path())),
+        Default::default(),
+        "test",
+    )
+    .unwrap();
+    let offline = rampart_cluster::scan(
+        &Input::Dump {
+            paths: vec![dump(dir.path(), &objects)],
+            namespace: None,
+        },
+        Default::default(),
+        "test",
+    )
+    .unwrap();
+    assert_eq!(live.report.objects, objects.len());
+    assert_eq!(
+        rendered(&live, Format::Json),
+        rendered(&offline, Format::Json)
+    );
+    let first_pages = server
+        .seen
+        .lock()
+        .unwrap()
+        .requests
+        .iter()
+        .filter(|r| r.starts_with("/api/v1/pods?") && !r.contains("continue="))
+        .count();
+    assert_eq!(first_pages, 2, "the pod list started over once");
+
+    // expired on every restart too: after two restarts, a note, and the rest goes on
+    let server = Server::start(
+        &objects,
+        Behaviour {
+            expire: Some(("pods", 10)),
+            ..Behaviour::default()
+        },
+    );
+    let live = rampart_cluster::scan(
+        &Input::Live(options(&server, dir.path())),
+        Default::default(),
+        "test",
+    )
+    .unwrap();
+    assert_eq!(live.report.objects, objects.len() - pods);
+    assert_eq!(live.report.notes.len(), 1, "{:?}", live.report.notes);
+    assert!(
+        live.report.notes[0].starts_with(
+            "Pod (core) not read: its list was restarted 2 times after its continue token expired and failed again (410 Expired: "
+        ),
+        "{:?}",
+        live.report.notes
+    );
+    let first_pages = server
+        .seen
+        .lock()
+        .unwrap()
+        .requests
+        .iter()
+        .filter(|r| r.starts_with("/api/v1/pods?") && !r.contains("continue="))
+        .count();
+    assert_eq!(first_pages, 3);
 }
 
 #[test]
@@ -277,6 +499,7 @@ fn a_directory_of_manifests_reads_as_the_dump() {
         )
         .unwrap();
     }
+    generate::write_configz(&manifests, &objects).unwrap();
     let a = rampart_cluster::scan(
         &Input::Dump {
             paths: vec![manifests],

@@ -34,9 +34,11 @@
 mod escape;
 mod expose;
 mod graph;
+mod html;
 mod render;
 mod sched;
 
+pub use html::{GRAPH_PATHS, HTML_CSS, HTML_JS, render_html, render_html_section, render_svg};
 pub use render::{render_dot, render_mermaid, render_text};
 
 use rampart_core::{CheckInfo, Finding, InputError, Location, Origin, Severity};
@@ -412,7 +414,11 @@ pub const ATTACK_PATH: &str = "attack-path";
 /// cluster-admin or every Secret; high when any workload, once compromised, reaches cluster-admin
 /// or every Secret or root on a node; one finding per entry and goal.
 pub fn findings(objects: &[Object]) -> Vec<Finding> {
-    let analysis = analyze(objects, &Options::default());
+    findings_of(objects, &analyze(objects, &Options::default()))
+}
+
+/// [`findings`] of an analysis of `objects` already made (with the default [`Options`]).
+pub fn findings_of(objects: &[Object], analysis: &Analysis) -> Vec<Finding> {
     let by_ref: std::collections::HashMap<(String, String, String), &Object> = objects
         .iter()
         .map(|o| {

@@ -150,6 +150,19 @@ fn all_lists_a_path_per_target_and_formats_render() {
         d.starts_with("digraph attack_paths {") && d.contains("-> \"root on node a\""),
         "{d}"
     );
+    let html = rampart()
+        .args(["paths", &f, "-o", "html"])
+        .output()
+        .unwrap();
+    assert_eq!(html.status.code(), Some(1));
+    let h = String::from_utf8(html.stdout).unwrap();
+    assert!(
+        h.starts_with("<!DOCTYPE html>")
+            && h.contains("data-vertex=\"root on node a\"")
+            && h.contains(">CE_PRIV_MOUNT</text>")
+            && h.matches("<section class=\"rp-path\"").count() == 1,
+        "{h}"
+    );
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! A Kubernetes API server in the test: discovery and list responses in the API's JSON format,
 //! pagination by `limit`/`continue`, `PartialObjectMetadataList` on request, a kind that answers
-//! 403, a slow kind and a kind that fails once with 500. It records every request and whether a
-//! full Secret list was ever asked for.
+//! 403, a slow kind and a kind that fails once with 500, a list whose continue token expires
+//! once (410 Gone), and each node's kubelet configuration through the node proxy
+//! (`/api/v1/nodes/<name>/proxy/configz`, `{"kubeletconfig": …}`), or 403, or an unreachable
+//! kubelet. It records every request and whether a full Secret list was ever asked for.
 
 #![allow(
     clippy::unwrap_used,
@@ -113,6 +115,12 @@ pub struct Behaviour {
     pub slow: Option<(&'static str, Duration)>,
     /// Plural resources whose first list answers 500 (then 429 on the second when `throttle`).
     pub flaky: Option<&'static str>,
+    /// A plural resource whose second page answers 410 Gone (`Expired`) the first `n` times.
+    pub expire: Option<(&'static str, u32)>,
+    /// The node proxy answers 403 for every node.
+    pub configz_forbidden: bool,
+    /// A node whose kubelet does not answer through the proxy (503).
+    pub kubelet_down: Option<&'static str>,
 }
 
 #[derive(Default)]
@@ -124,6 +132,7 @@ pub struct Seen {
     /// Lists asked for as PartialObjectMetadataList.
     pub metadata_lists: usize,
     flaky_done: u32,
+    expired: u32,
 }
 
 pub struct Server {
@@ -198,6 +207,38 @@ async fn handle(state: Arc<State>, uri: Uri, headers: HeaderMap) -> (StatusCode,
         ["api", "v1"] => return (StatusCode::OK, resource_list("", "v1")),
         ["apis", g, v] => return (StatusCode::OK, resource_list(g, v)),
         _ => {}
+    }
+    // a kubelet's configuration through the node proxy
+    if let ["api", "v1", "nodes", node, "proxy", "configz"] = segs.as_slice() {
+        if state.behaviour.configz_forbidden {
+            return status(
+                403,
+                "Forbidden",
+                format!(
+                    "nodes \"{node}\" is forbidden: User \"system:serviceaccount:audit:rampart\" cannot get resource \"nodes/proxy\" in API group \"\" at the cluster scope"
+                ),
+            );
+        }
+        let known = state.items.get("nodes").is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.pointer("/metadata/name").and_then(Value::as_str) == Some(*node))
+        });
+        if !known {
+            return status(404, "NotFound", format!("nodes \"{node}\" not found"));
+        }
+        if state.behaviour.kubelet_down == Some(*node) {
+            return status(
+                503,
+                "ServiceUnavailable",
+                format!(
+                    "error trying to reach service: dial tcp 10.0.0.9:10250: connect: connection refused ({node})"
+                ),
+            );
+        }
+        return (
+            StatusCode::OK,
+            rampart_cluster::generate::kubelet_configz(node).to_string(),
+        );
     }
     // lists: /api/v1[/namespaces/ns]/plural, /apis/g/v[/namespaces/ns]/plural
     let (group, rest) = match segs.as_slice() {
@@ -284,6 +325,25 @@ async fn handle(state: Arc<State>, uri: Uri, headers: HeaderMap) -> (StatusCode,
         }
     }
     let q = query(&uri);
+    if let Some((expiring, times)) = state.behaviour.expire
+        && expiring == plural
+        && q.get("continue").is_some_and(|c| {
+            c == &format!(
+                "tok-{}",
+                q.get("limit").map_or(0, |l| l.parse::<usize>().unwrap())
+            )
+        })
+    {
+        let mut seen = state.seen.lock().unwrap();
+        if seen.expired < times {
+            seen.expired += 1;
+            return status(
+                410,
+                "Expired",
+                "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.".into(),
+            );
+        }
+    }
     let all: Vec<&Value> = state
         .items
         .get(plural)

@@ -123,6 +123,9 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
                 n.kind, n.reason, n.rbac
             );
         }
+        for n in &scan.report.notes {
+            eprintln!("note: {n}");
+        }
     }
     let failing = scan
         .report

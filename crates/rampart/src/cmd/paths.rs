@@ -2,7 +2,7 @@
 //! node, cluster-admin, every Secret or a named Secret.
 
 use anyhow::Context;
-use rampart_paths::{Options, Report, render_dot, render_mermaid, render_text};
+use rampart_paths::{Options, Report, render_dot, render_html, render_mermaid, render_text};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +13,8 @@ pub enum Format {
     Json,
     Mermaid,
     Dot,
+    /// One self-contained page: the graph as inline SVG and a table per path.
+    Html,
 }
 
 #[derive(Debug, clap::Args)]
@@ -70,6 +72,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
         Format::Mermaid => out.write_all(render_mermaid(&analysis.paths).as_bytes())?,
         Format::Dot => out.write_all(render_dot(&analysis.paths).as_bytes())?,
+        Format::Html => out.write_all(render_html(&analysis).as_bytes())?,
     }
     Ok(if !analysis.paths.is_empty() {
         ExitCode::from(1)
