@@ -23,12 +23,45 @@ pub struct TestRow {
     /// (`kyverno test` counts that as excluded).
     pub actual: Option<Status>,
     pub message: String,
+    /// `kyverno test` prints no row and counts nothing for this resource: the row's patched
+    /// resource file does not hold it (without `failOnMissingResources`), or no resource of
+    /// the test has the name.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
+}
+
+/// What `kyverno test` makes of one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The result is the expected one, or no rule of that name gave a result ("Excluded",
+    /// which `kyverno test` passes whatever the expected result).
+    Pass,
+    /// The result differs from the expected one.
+    Fail,
+    /// No row (see [`TestRow::skipped`]).
+    Skipped,
 }
 
 impl TestRow {
-    /// Whether the row agrees with its expectation (`kyverno test` passes an excluded
-    /// resource whose expected result is `pass` or `skip`).
+    /// `kyverno test`'s verdict on the row.
+    pub fn verdict(&self) -> Verdict {
+        if self.skipped {
+            return Verdict::Skipped;
+        }
+        match self.actual {
+            Some(a) if a.as_str() != self.expected => Verdict::Fail,
+            _ => Verdict::Pass,
+        }
+    }
+
+    /// Whether `kyverno test` does not count the row as a failure.
     pub fn ok(&self) -> bool {
+        self.verdict() != Verdict::Fail
+    }
+
+    /// Stricter than [`TestRow::ok`]: the engine gave the expected result, or gave none where
+    /// `pass` or `skip` was expected (an expected `fail` needs a `fail`).
+    pub fn agrees(&self) -> bool {
         match self.actual {
             Some(a) => a.as_str() == self.expected,
             None => self.expected == "pass" || self.expected == "skip",
@@ -511,6 +544,10 @@ pub fn run_file_with_errors(
                 .collect(),
             None => Vec::new(),
         };
+        let fail_on_missing = row
+            .get("failOnMissingResources")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let generated_files: Vec<Value> = match row.get("generatedResource").and_then(Value::as_str)
         {
             Some(f) => read_docs(&dir.join(f)).unwrap_or_default(),
@@ -595,7 +632,15 @@ pub fn run_file_with_errors(
                                     );
                                 }
                                 // `kyverno test` skips a row whose patched resource is not
-                                // in the expected file ("not found in manifest").
+                                // in the expected file ("not found in manifest"), unless the
+                                // row sets `failOnMissingResources`.
+                                None if fail_on_missing => {
+                                    status = Status::Fail;
+                                    msg = format!(
+                                        "resource with name {} not found in manifest",
+                                        ident(&actual).3
+                                    );
+                                }
                                 None => {
                                     missing_patched = true;
                                     continue;
@@ -632,9 +677,24 @@ pub fn run_file_with_errors(
                         "resource not found".into()
                     } else if missing_patched {
                         "patched resource not found in the expected file".into()
+                    } else if !rule.is_empty()
+                        && pidx.iter().filter_map(|&i| set.policies.get(i)).all(|p| {
+                            p.kind == "ClusterPolicy" || p.kind == "Policy"
+                        } && !p.rules().iter().any(|r| {
+                            r.get("name").and_then(Value::as_str).is_some_and(|n| {
+                                n == rule
+                                    || n.strip_prefix("autogen-") == Some(rule.as_str())
+                                    || n.strip_prefix("autogen-cronjob-") == Some(rule.as_str())
+                            })
+                        }))
+                    {
+                        // `kyverno test` finds no response of that rule and passes the
+                        // resource as excluded.
+                        format!("excluded: policy `{pname}` has no rule `{rule}`")
                     } else {
                         "excluded".into()
                     },
+                    skipped: matched.is_empty() || missing_patched,
                 });
             }
             for (status, message) in outcome {
@@ -647,6 +707,7 @@ pub fn run_file_with_errors(
                     expected: expected.clone(),
                     actual: Some(status),
                     message,
+                    skipped: false,
                 });
             }
         }

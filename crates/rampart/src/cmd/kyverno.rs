@@ -1,7 +1,7 @@
 //! `rampart policy test` and `rampart policy apply`: Kyverno policies, as `kyverno test` and
 //! `kyverno apply` run them.
 
-use rampart_kyverno::testrun::{TestRow, Values, discover, load_values, run_dir};
+use rampart_kyverno::testrun::{TestRow, Values, Verdict, discover, load_values, run_dir};
 use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
 use std::io::Write;
 use std::path::PathBuf;
@@ -111,10 +111,13 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
             )?;
             let mut shown = 0;
             for (i, r) in rows.iter().enumerate() {
-                if !a.verbose && r.ok() {
+                let verdict = r.verdict();
+                if !a.verbose && verdict != Verdict::Fail {
                     continue;
                 }
                 shown += 1;
+                // As `kyverno test`: an excluded resource passes ("excluded"); a skipped one
+                // (its patched resource is not in the expected file) is not counted.
                 writeln!(
                     out,
                     "{:<5} {:<40} {:<36} {:<48} {:<8} {:<8} {}",
@@ -122,9 +125,17 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
                     r.policy,
                     r.rule,
                     format!("{}/{}", r.kind, r.resource),
-                    if r.ok() { "Pass" } else { "Fail" },
+                    match verdict {
+                        Verdict::Pass => "Pass",
+                        Verdict::Fail => "Fail",
+                        Verdict::Skipped => "-",
+                    },
                     r.actual.map(Status::as_str).unwrap_or("excluded"),
-                    if r.ok() { "" } else { r.message.as_str() }
+                    if verdict == Verdict::Pass && r.actual.is_some() {
+                        ""
+                    } else {
+                        r.message.as_str()
+                    }
                 )?;
             }
             if shown == 0 {
@@ -133,11 +144,12 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
             for e in &errors {
                 writeln!(out, "error: {e}")?;
             }
-            let pass = rows.iter().filter(|r| r.ok()).count();
+            let count = |v: Verdict| rows.iter().filter(|r| r.verdict() == v).count();
             writeln!(
                 out,
-                "\nTest Summary: {pass} tests passed and {} tests failed ({:.2?})",
-                rows.len() - pass,
+                "\nTest Summary: {} tests passed and {} tests failed ({:.2?})",
+                count(Verdict::Pass),
+                count(Verdict::Fail),
                 start.elapsed()
             )?;
         }
