@@ -176,9 +176,11 @@ impl RuleResult {
     /// The finding for a failed (or errored) rule on `obj`, under the `kyverno-policy-violation`
     /// check; `None` for the other statuses. The message names the policy and rule.
     pub fn to_finding(&self, obj: &Object) -> Option<Finding> {
-        let severity = match self.status {
-            Status::Fail => Severity::Medium,
-            Status::Error => Severity::Low,
+        // An audited rule (Audit, or an override for the namespace) is reported, not blocked:
+        // a lower severity than an enforced one.
+        let severity = match (self.status, self.enforce) {
+            (Status::Fail, true) => Severity::Medium,
+            (Status::Fail, false) | (Status::Error, _) => Severity::Low,
             _ => return None,
         };
         let rule = if self.rule.is_empty() {
@@ -186,10 +188,10 @@ impl RuleResult {
         } else {
             format!("{}/{}", self.policy, self.rule)
         };
-        let what = if self.status == Status::Error {
-            "could not be evaluated"
-        } else {
-            "failed"
+        let what = match (self.status, self.enforce) {
+            (Status::Error, _) => "could not be evaluated",
+            (_, true) => "failed (Enforce)",
+            (_, false) => "failed (Audit)",
         };
         let mut f = Finding::new(
             "kyverno-policy-violation",
@@ -452,13 +454,33 @@ impl Policy {
         )
     }
 
-    /// Whether a failure of `rule` blocks admission: the rule's `failureAction`, else the
-    /// policy's `validationFailureAction`; for the CEL kinds, `validationActions` with `Deny`.
+    /// Whether a failure of `rule` blocks admission, ignoring the per-namespace overrides: the
+    /// rule's `failureAction`, else the policy's `validationFailureAction`; for the CEL kinds,
+    /// `validationActions` with `Deny`. See [`Policy::enforces_for`].
     pub fn enforces(&self, rule: &str) -> bool {
-        let is_enforce = |v: Option<&Value>| {
-            v.and_then(Value::as_str)
-                .is_some_and(|a| a.eq_ignore_ascii_case("enforce"))
-        };
+        self.enforces_in(rule, None, None)
+    }
+
+    /// Whether a failure of `rule` on `resource` blocks admission, as Kyverno resolves it: the
+    /// rule's `failureActionOverrides` matching the resource's namespace (by name wildcard
+    /// and/or `namespaceSelector` on the namespace's labels from `info`), else its
+    /// `failureAction` (for `verifyImages`, `Enforce` if any entry enforces), else the
+    /// policy's `validationFailureActionOverrides`, else its `validationFailureAction`. A rule
+    /// name the policy lacks takes the policy-wide action (the first rule that sets one).
+    pub fn enforces_for(&self, rule: &str, resource: &Value, info: &AdmissionInfo) -> bool {
+        let ns = resource
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        self.enforces_in(rule, Some(ns), info.namespace_labels.get(ns))
+    }
+
+    fn enforces_in(
+        &self,
+        rule: &str,
+        ns: Option<&str>,
+        labels: Option<&Map<String, Value>>,
+    ) -> bool {
         if self.cel.is_some() {
             return self
                 .spec
@@ -466,14 +488,22 @@ impl Policy {
                 .and_then(Value::as_array)
                 .is_none_or(|a| a.iter().filter_map(Value::as_str).any(|x| x == "Deny"));
         }
-        let own = self
+        let overrides = |list: Option<&Value>| ns.and_then(|ns| match_override(list, ns, labels));
+        let spec_action = || {
+            overrides(self.spec.get("validationFailureActionOverrides"))
+                .unwrap_or_else(|| is_enforce(self.spec.get("validationFailureAction")))
+        };
+        match self
             .rules
             .iter()
             .find(|r| r.get("name").and_then(Value::as_str) == Some(rule))
-            .and_then(|r| r.pointer("/validate/failureAction"));
-        match own {
-            Some(a) => is_enforce(Some(a)),
-            None => is_enforce(self.spec.get("validationFailureAction")),
+        {
+            Some(r) => rule_action(r, &overrides).unwrap_or_else(spec_action),
+            None => self
+                .rules
+                .iter()
+                .find_map(|r| rule_action(r, &overrides))
+                .unwrap_or_else(spec_action),
         }
     }
 
@@ -499,7 +529,7 @@ impl Policy {
             status: e.status,
             message: e.message,
             rule_type,
-            enforce: self.enforces(rule),
+            enforce: self.enforces_for(rule, resource, info),
             patched: e.patched,
             generated: e.generated,
         };
@@ -566,7 +596,7 @@ impl Policy {
             // true unless set to false).
             if e.status == Status::Fail
                 && info.operation == "UPDATE"
-                && self.enforces(name)
+                && self.enforces_for(name, &current, info)
                 && r.pointer("/validate/allowExistingViolations")
                     .and_then(Value::as_bool)
                     != Some(false)
@@ -598,6 +628,70 @@ impl Policy {
         }
         out
     }
+}
+
+/// Kyverno's `Enforce()`: `Enforce` or the older `enforce`; anything else audits.
+fn is_enforce(v: Option<&Value>) -> bool {
+    matches!(v.and_then(Value::as_str), Some("Enforce" | "enforce"))
+}
+
+/// The action of the first valid override whose `namespaces` (wildcards) and
+/// `namespaceSelector` match: `Some(true)` to enforce, `Some(false)` to audit, `None` when none
+/// matches. An override without `namespaces` applies to every namespace its selector (if any)
+/// selects.
+fn match_override(
+    list: Option<&Value>,
+    ns: &str,
+    labels: Option<&Map<String, Value>>,
+) -> Option<bool> {
+    for o in list.and_then(Value::as_array).into_iter().flatten() {
+        let action = o.get("action");
+        if !matches!(
+            action.and_then(Value::as_str),
+            Some("Enforce" | "enforce" | "Audit" | "audit")
+        ) {
+            continue;
+        }
+        let selected = || match o.get("namespaceSelector").filter(|s| !s.is_null()) {
+            None => true,
+            Some(sel) => matching::selector_matches(sel, labels),
+        };
+        let named = match o.get("namespaces").filter(|n| !n.is_null()) {
+            None => true,
+            Some(list) => list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .any(|p| wildcard::matches(p, ns)),
+        };
+        if named && selected() {
+            return Some(is_enforce(action));
+        }
+    }
+    None
+}
+
+/// A rule's own action, when it sets one: its `failureActionOverrides` for the namespace,
+/// else its `failureAction`; for `verifyImages`, `Enforce` if any entry enforces, else the
+/// first entry's action.
+fn rule_action(r: &Value, overrides: &dyn Fn(Option<&Value>) -> Option<bool>) -> Option<bool> {
+    if let Some(v) = r.get("validate") {
+        return overrides(v.get("failureActionOverrides")).or_else(|| {
+            v.get("failureAction")
+                .filter(|a| !a.is_null())
+                .map(|a| is_enforce(Some(a)))
+        });
+    }
+    let entries = r.get("verifyImages").and_then(Value::as_array)?;
+    let actions: Vec<&Value> = entries
+        .iter()
+        .filter_map(|e| e.get("failureAction").filter(|a| !a.is_null()))
+        .collect();
+    if actions.iter().any(|a| is_enforce(Some(a))) {
+        return Some(true);
+    }
+    actions.first().map(|_| false)
 }
 
 fn rule_type(r: &Value) -> &'static str {

@@ -35,6 +35,8 @@ struct ApplyRow<'a> {
     policy: &'a str,
     rule: &'a str,
     status: Status,
+    /// `enforce` or `audit`: the rule's failure action for this resource's namespace.
+    action: &'static str,
     message: &'a str,
 }
 
@@ -68,6 +70,10 @@ pub struct ApplyArgs {
     /// Output format: text (a table as `kyverno test` prints it) or json.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     format: Format,
+    /// Report the failures of audited rules (Audit, or an override for the resource's
+    /// namespace) as `warn`, as `kyverno apply --audit-warn`; they then do not fail the run.
+    #[arg(long)]
+    audit_warn: bool,
 }
 
 /// `rampart policy test`.
@@ -187,7 +193,10 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     for o in &loaded.objects {
         for p in &set.policies {
             let info = values.info_for(&base, &p.name, &o.value);
-            for r in p.evaluate(&o.value, &info) {
+            for mut r in p.evaluate(&o.value, &info) {
+                if a.audit_warn && r.status == Status::Fail && !r.enforce {
+                    r.status = Status::Warn;
+                }
                 failed |= matches!(r.status, Status::Fail | Status::Error);
                 all.push((o.object_ref(), r));
             }
@@ -203,6 +212,7 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
                         policy: &r.policy,
                         rule: &r.rule,
                         status: r.status,
+                        action: if r.enforce { "enforce" } else { "audit" },
                         message: &r.message,
                     })
                     .collect(),
@@ -212,10 +222,15 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         Format::Text => {
             for (o, r) in &all {
+                let action = match (r.status, r.enforce) {
+                    (Status::Fail, true) => " (enforce)",
+                    (Status::Fail, false) => " (audit)",
+                    _ => "",
+                };
                 writeln!(
                     out,
-                    "{}: {}/{}: {}: {}",
-                    o, r.policy, r.rule, r.status, r.message
+                    "{}: {}/{}: {}{}: {}",
+                    o, r.policy, r.rule, r.status, action, r.message
                 )?;
             }
             let count = |s: Status| all.iter().filter(|(_, r)| r.status == s).count();
