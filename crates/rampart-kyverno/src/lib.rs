@@ -352,6 +352,10 @@ fn lint_str(s: &str) -> Option<String> {
         .get_or_init(|| regex::Regex::new(r"\{\{(?:\{[^{}]*\}|[^{}])*\}\}").ok())
         .as_ref()?;
     for m in re.find_iter(s) {
+        // `\{{` is an escaped, literal `{{`
+        if s.get(..m.start()).is_some_and(|b| b.ends_with('\\')) {
+            continue;
+        }
         let inner = m
             .as_str()
             .trim_start_matches("{{")
