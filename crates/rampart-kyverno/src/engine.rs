@@ -43,6 +43,7 @@ pub fn eval_rule(
     resource: &Value,
     info: &AdmissionInfo,
     policy_name: &str,
+    policy_namespace: Option<&str>,
 ) -> Option<Eval> {
     let target = Target::new(resource, info);
     if !rule_matches(rule, &target) {
@@ -63,6 +64,7 @@ pub fn eval_rule(
     }
     let rule_name = rule.get("name").and_then(Value::as_str).unwrap_or("");
     let mut ctx = context::base(resource, info);
+    ctx.policy_namespace = policy_namespace.map(str::to_string);
     let rule_values = info
         .rule_values
         .get(&(policy_name.to_string(), rule_name.to_string()));

@@ -31,10 +31,12 @@ pub mod conditions;
 mod context;
 mod engine;
 pub mod jmes;
+pub mod live;
 pub mod matching;
 mod mutate;
 pub mod pattern;
 mod quantity;
+pub mod resolver;
 pub mod testrun;
 mod timefns;
 pub mod vars;
@@ -112,6 +114,9 @@ pub struct AdmissionInfo {
     pub context_resources: Vec<Value>,
     /// Image metadata (`image`, `manifest`, `config`) CEL's `image.GetMetadata` reads.
     pub context_images: Vec<Value>,
+    /// Resolves `configMap` and `apiCall` context entries through the cluster (`serve`);
+    /// without one they must come from the values.
+    pub resolver: Option<resolver::Resolver>,
 }
 
 impl Default for AdmissionInfo {
@@ -129,6 +134,7 @@ impl Default for AdmissionInfo {
             namespaces: HashMap::new(),
             context_resources: Vec::new(),
             context_images: Vec::new(),
+            resolver: None,
         }
     }
 }
@@ -228,6 +234,9 @@ struct CelPolicy {
 #[derive(Default)]
 pub struct PolicySet {
     pub policies: Vec<Policy>,
+    /// Resolves `configMap` and `apiCall` context entries when the admission info has no
+    /// resolver of its own (`serve` sets it: see [`PolicySet::needs_cluster`]).
+    pub resolver: Option<resolver::Resolver>,
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -298,8 +307,38 @@ impl PolicySet {
         self.policies.is_empty()
     }
 
+    /// Whether a rule reads the cluster: a `configMap` or `apiCall` context entry (in the rule
+    /// or a foreach of it).
+    pub fn needs_cluster(&self) -> bool {
+        fn reads(v: &Value) -> bool {
+            match v {
+                Value::Object(m) => {
+                    m.get("context")
+                        .and_then(Value::as_array)
+                        .is_some_and(|es| {
+                            es.iter()
+                                .any(|e| e.get("configMap").is_some() || e.get("apiCall").is_some())
+                        })
+                        || m.values().any(reads)
+                }
+                Value::Array(a) => a.iter().any(reads),
+                _ => false,
+            }
+        }
+        self.policies.iter().any(|p| p.rules.iter().any(reads))
+    }
+
     /// Evaluates every policy on a resource.
     pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
+        if info.resolver.is_none()
+            && let Some(r) = &self.resolver
+        {
+            let with = AdmissionInfo {
+                resolver: Some(r.clone()),
+                ..info.clone()
+            };
+            return self.evaluate(resource, &with);
+        }
         self.policies
             .iter()
             .flat_map(|p| p.evaluate(resource, info))
@@ -592,7 +631,9 @@ impl Policy {
         let mut out: Vec<RuleResult> = Vec::new();
         for r in &self.rules {
             let name = r.get("name").and_then(Value::as_str).unwrap_or("");
-            let Some(mut e) = engine::eval_rule(r, &current, info, &self.name) else {
+            let Some(mut e) =
+                engine::eval_rule(r, &current, info, &self.name, self.namespace.as_deref())
+            else {
                 continue;
             };
             // An enforced rule on an UPDATE lets existing violations through: when the old
@@ -611,7 +652,7 @@ impl Policy {
                     old_object: None,
                     ..info.clone()
                 };
-                if engine::eval_rule(r, old, &as_create, &self.name)
+                if engine::eval_rule(r, old, &as_create, &self.name, self.namespace.as_deref())
                     .is_some_and(|o| o.status == Status::Fail)
                 {
                     e = engine::Eval::new(

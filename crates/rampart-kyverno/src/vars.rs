@@ -13,6 +13,10 @@ pub struct Ctx {
     pub preset: Vec<String>,
     /// `data` converted for JMESPath, built on the first query after a change.
     converted: std::cell::RefCell<Option<jmespath::Rcvar>>,
+    /// Resolves `configMap` and `apiCall` entries, when a cluster is at hand.
+    pub resolver: Option<crate::resolver::Resolver>,
+    /// The namespace of a namespaced `Policy`: its entries may read only that namespace.
+    pub policy_namespace: Option<String>,
 }
 
 impl Ctx {
@@ -21,6 +25,8 @@ impl Ctx {
             data,
             preset: Vec::new(),
             converted: std::cell::RefCell::new(None),
+            resolver: None,
+            policy_namespace: None,
         }
     }
 

@@ -68,9 +68,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let kyverno = if args.policies.is_empty() {
         None
     } else {
-        let (set, errs) = rampart_kyverno::PolicySet::load(&args.policies);
+        let (mut set, errs) = rampart_kyverno::PolicySet::load(&args.policies);
         for e in &errs {
             eprintln!("rampart: warning: kyverno policy problem: {e}");
+        }
+        // configMap and apiCall context entries are read live from the cluster
+        if set.needs_cluster() {
+            match rampart_kyverno::live::KubeResolver::infer(Duration::from_secs(10)) {
+                Ok(r) => set.resolver = Some(rampart_kyverno::resolver::Resolver::new(r)),
+                Err(e) => eprintln!(
+                    "rampart: warning: kyverno configMap/apiCall context entries cannot be resolved (their rules will report errors): {e}"
+                ),
+            }
         }
         (!set.is_empty()).then(|| std::sync::Arc::new(set))
     };
