@@ -54,6 +54,7 @@ pub fn base(resource: &Value, info: &AdmissionInfo) -> Ctx {
         ctx.preset.push(k.clone());
     }
     ctx.resolver = info.resolver.clone();
+    ctx.image_verifier = info.image_verifier.clone();
     ctx
 }
 

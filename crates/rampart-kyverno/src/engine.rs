@@ -111,8 +111,8 @@ pub fn eval_rule(
     if let Some(g) = rule.get("generate") {
         return Some(mutate::generate(g, resource, &ctx));
     }
-    if rule.get("verifyImages").is_some() {
-        return Some(err("verifyImages needs an image registry"));
+    if let Some(list) = rule.get("verifyImages").and_then(Value::as_array) {
+        return crate::images::verify_images(list, resource, &ctx);
     }
     Some(err("rule has no validate, mutate or generate"))
 }

@@ -30,12 +30,14 @@ mod cel;
 pub mod conditions;
 mod context;
 mod engine;
+pub mod images;
 pub mod jmes;
 pub mod live;
 pub mod matching;
 mod mutate;
 pub mod pattern;
 mod quantity;
+pub mod registry;
 pub mod resolver;
 pub mod testrun;
 mod timefns;
@@ -117,6 +119,9 @@ pub struct AdmissionInfo {
     /// Resolves `configMap` and `apiCall` context entries through the cluster (`serve`);
     /// without one they must come from the values.
     pub resolver: Option<resolver::Resolver>,
+    /// Verifies the images of `verifyImages` rules; without one they are errors (no registry
+    /// access).
+    pub image_verifier: Option<images::Verifier>,
 }
 
 impl Default for AdmissionInfo {
@@ -135,6 +140,7 @@ impl Default for AdmissionInfo {
             context_resources: Vec::new(),
             context_images: Vec::new(),
             resolver: None,
+            image_verifier: None,
         }
     }
 }
@@ -237,6 +243,8 @@ pub struct PolicySet {
     /// Resolves `configMap` and `apiCall` context entries when the admission info has no
     /// resolver of its own (`serve` sets it: see [`PolicySet::needs_cluster`]).
     pub resolver: Option<resolver::Resolver>,
+    /// Verifies `verifyImages` rules' images when the admission info has no verifier.
+    pub image_verifier: Option<images::Verifier>,
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -330,13 +338,16 @@ impl PolicySet {
 
     /// Evaluates every policy on a resource.
     pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
-        if info.resolver.is_none()
-            && let Some(r) = &self.resolver
-        {
-            let with = AdmissionInfo {
-                resolver: Some(r.clone()),
-                ..info.clone()
-            };
+        let add_resolver = info.resolver.is_none() && self.resolver.is_some();
+        let add_verifier = info.image_verifier.is_none() && self.image_verifier.is_some();
+        if add_resolver || add_verifier {
+            let mut with = info.clone();
+            if add_resolver {
+                with.resolver = self.resolver.clone();
+            }
+            if add_verifier {
+                with.image_verifier = self.image_verifier.clone();
+            }
             return self.evaluate(resource, &with);
         }
         self.policies

@@ -17,6 +17,8 @@ pub struct Ctx {
     pub resolver: Option<crate::resolver::Resolver>,
     /// The namespace of a namespaced `Policy`: its entries may read only that namespace.
     pub policy_namespace: Option<String>,
+    /// Verifies the images of `verifyImages` rules, when registries may be contacted.
+    pub image_verifier: Option<crate::images::Verifier>,
 }
 
 impl Ctx {
@@ -27,6 +29,7 @@ impl Ctx {
             converted: std::cell::RefCell::new(None),
             resolver: None,
             policy_namespace: None,
+            image_verifier: None,
         }
     }
 

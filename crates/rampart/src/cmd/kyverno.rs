@@ -74,6 +74,16 @@ pub struct ApplyArgs {
     /// namespace) as `warn`, as `kyverno apply --audit-warn`; they then do not fail the run.
     #[arg(long)]
     audit_warn: bool,
+    /// Verify the images of `verifyImages` rules against their registries (credentials from
+    /// the Docker config); without it those rules report errors (no registry access).
+    #[arg(long)]
+    registry: bool,
+    /// Reach registries over plain HTTP (with --registry).
+    #[arg(long, requires = "registry")]
+    insecure_registry: bool,
+    /// Also trust this CA (PEM) for registries (with --registry).
+    #[arg(long, value_name = "FILE", requires = "registry")]
+    registry_ca: Option<PathBuf>,
 }
 
 /// `rampart policy test`.
@@ -171,9 +181,25 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
 
 /// `rampart policy apply`.
 pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let (set, errors) = PolicySet::load(&a.policies);
+    let (mut set, errors) = PolicySet::load(&a.policies);
     for e in &errors {
         eprintln!("error: {e}");
+    }
+    if a.registry {
+        let ca_pem = match &a.registry_ca {
+            Some(p) => Some(std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?),
+            None => None,
+        };
+        let opts = rampart_images::registry::ClientOptions {
+            insecure: a.insecure_registry,
+            ca_pem,
+            credentials: rampart_images::registry::Credentials::load_default()
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            ..Default::default()
+        };
+        let v = rampart_kyverno::registry::RegistryVerifier::new(opts)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        set.image_verifier = Some(rampart_kyverno::images::Verifier::new(v));
     }
     let loaded = rampart_manifest::load_paths(&a.resources);
     for e in &loaded.errors {

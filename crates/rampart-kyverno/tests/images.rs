@@ -1,0 +1,414 @@
+//! `verifyImages` rules against a real registry: Debian's `docker-registry` on loopback, images
+//! pushed with plain HTTP calls, signatures made by the `openssl` command line in cosign's
+//! storage format (so the verifier is not checked against itself).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use base64::Engine as _;
+use rampart_images::registry::{ClientOptions, sha256_digest};
+use rampart_kyverno::images::Verifier;
+use rampart_kyverno::registry::RegistryVerifier;
+use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
+use serde_json::{Value, json};
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const REGISTRY: &str = "/usr/bin/docker-registry";
+
+struct Registry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start() -> Option<Registry> {
+    let openssl = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !Path::new(REGISTRY).exists() || !openssl {
+        eprintln!(
+            "SKIPPED: {REGISTRY} or openssl is not installed; the registry tests did not run"
+        );
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(REGISTRY)
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(Registry {
+        child,
+        port,
+        _dir: dir,
+    })
+}
+
+/// One HTTP/1.1 request: status and the `Location` header.
+fn http(port: u16, method: &str, path: &str, ctype: &str, body: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    let location = text
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
+        })
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default();
+    (status, location)
+}
+
+fn push_blob(port: u16, repo: &str, data: &[u8]) -> String {
+    let digest = sha256_digest(data);
+    let (st, loc) = http(
+        port,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/"),
+        "text/plain",
+        b"",
+    );
+    assert_eq!(st, 202);
+    let path = loc.find("/v2/").map(|i| loc[i..].to_string()).unwrap();
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (st, _) = http(
+        port,
+        "PUT",
+        &format!("{path}{sep}digest={digest}"),
+        "application/octet-stream",
+        data,
+    );
+    assert_eq!(st, 201);
+    digest
+}
+
+fn push_manifest(port: u16, repo: &str, tag: &str, layers: Vec<Value>) -> String {
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cd = push_blob(port, repo, config);
+    let m = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+        "layers": layers,
+    }))
+    .unwrap();
+    let (st, _) = http(
+        port,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{tag}"),
+        "application/vnd.oci.image.manifest.v1+json",
+        &m,
+    );
+    assert_eq!(st, 201);
+    sha256_digest(&m)
+}
+
+fn push_image(port: u16, repo: &str, tag: &str) -> String {
+    let layer = format!("layer of {repo}:{tag}").into_bytes();
+    let ld = push_blob(port, repo, &layer);
+    push_manifest(
+        port,
+        repo,
+        tag,
+        vec![
+            json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": layer.len()}),
+        ],
+    )
+}
+
+/// Signs `digest` of `reference` with the openssl key and pushes it as cosign stores it.
+fn sign(port: u16, repo: &str, reference: &str, digest: &str, key: &Path, dir: &Path) {
+    let payload = serde_json::to_vec(&json!({
+        "critical": {"identity": {"docker-reference": reference},
+                     "image": {"docker-manifest-digest": digest},
+                     "type": "cosign container image signature"},
+        "optional": null
+    }))
+    .unwrap();
+    let pf = dir.join("payload.json");
+    let sf = dir.join("payload.sig");
+    std::fs::write(&pf, &payload).unwrap();
+    openssl(&[
+        "dgst",
+        "-sha256",
+        "-sign",
+        key.to_str().unwrap(),
+        "-out",
+        sf.to_str().unwrap(),
+        pf.to_str().unwrap(),
+    ]);
+    let sig = std::fs::read(&sf).unwrap();
+    let pd = push_blob(port, repo, &payload);
+    let tag = format!("{}.sig", digest.replacen(':', "-", 1));
+    push_manifest(
+        port,
+        repo,
+        &tag,
+        vec![json!({
+            "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+            "digest": pd, "size": payload.len(),
+            "annotations": {"dev.cosignproject.cosign/signature":
+                base64::engine::general_purpose::STANDARD.encode(sig)}
+        })],
+    );
+}
+
+fn openssl(args: &[&str]) {
+    let out = Command::new("openssl").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An ECDSA P-256 key pair: (private key path, public key PEM).
+fn keypair(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
+    let key = dir.join(format!("{name}.key"));
+    let pubk = dir.join(format!("{name}.pub"));
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
+    openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        pubk.to_str().unwrap(),
+    ]);
+    (key, std::fs::read_to_string(pubk).unwrap())
+}
+
+fn policy(registry: &str, pem: &str, extra: &str) -> PolicySet {
+    let indented: String = pem
+        .lines()
+        .map(|l| format!("                  {l}\n"))
+        .collect();
+    let text = format!(
+        r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {{name: signed-images}}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: verify-signature
+    match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}
+    verifyImages:
+    - imageReferences: ["{registry}/team/*"]
+      skipImageReferences: ["{registry}/team/skipped:*"]
+{extra}      attestors:
+      - entries:
+        - keys:
+            publicKeys: |-
+{indented}"#
+    );
+    let (set, errors) = PolicySet::from_str("p.yaml", &text);
+    assert!(errors.is_empty(), "{errors:?}\n{text}");
+    set
+}
+
+fn pod(images: &[&str]) -> Value {
+    let containers: Vec<Value> = images
+        .iter()
+        .enumerate()
+        .map(|(i, im)| json!({"name": format!("c{i}"), "image": im}))
+        .collect();
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "apps"},
+           "spec": {"containers": containers}})
+}
+
+fn run(set: &PolicySet, pod: &Value) -> Vec<(Status, String, Option<Value>)> {
+    set.evaluate(pod, &AdmissionInfo::default())
+        .into_iter()
+        .map(|r| (r.status, r.message, r.patched))
+        .collect()
+}
+
+fn verifier() -> Verifier {
+    Verifier::new(
+        RegistryVerifier::new(ClientOptions {
+            insecure: true,
+            timeout: Duration::from_secs(10),
+            ..ClientOptions::default()
+        })
+        .unwrap(),
+    )
+}
+
+#[test]
+fn signed_images_pass_and_unsigned_ones_fail_with_the_reason() {
+    let Some(reg) = start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let host = format!("127.0.0.1:{}", reg.port);
+    let (key, pem) = keypair(dir.path(), "team");
+    let (other_key, _) = keypair(dir.path(), "other");
+    let signed = push_image(reg.port, "team/app", "v1");
+    sign(
+        reg.port,
+        "team/app",
+        &format!("{host}/team/app"),
+        &signed,
+        &key,
+        dir.path(),
+    );
+    let unsigned = push_image(reg.port, "team/app", "unsigned");
+    let foreign = push_image(reg.port, "team/app", "foreign");
+    sign(
+        reg.port,
+        "team/app",
+        &format!("{host}/team/app"),
+        &foreign,
+        &other_key,
+        dir.path(),
+    );
+
+    let mut set = policy(&host, &pem, "");
+    // offline (policy test): an error per rule, as `kyverno test` reports an unreachable registry
+    let r = run(&set, &pod(&[&format!("{host}/team/app:v1")]));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].0, Status::Error, "{r:?}");
+    assert!(
+        r[0].1.starts_with(&format!(
+            "failed to verify image {host}/team/app:v1: no registry access"
+        )),
+        "{r:?}"
+    );
+
+    set.image_verifier = Some(verifier());
+    // signed: passes, and the image is pinned to its digest (mutateDigest)
+    let r = run(&set, &pod(&[&format!("{host}/team/app:v1")]));
+    assert_eq!(r[0].0, Status::Pass, "{r:?}");
+    assert_eq!(
+        r[0].1,
+        format!("verified image signatures for {host}/team/app:v1")
+    );
+    let patched = r[0].2.as_ref().expect("patched");
+    assert_eq!(
+        patched["spec"]["containers"][0]["image"],
+        json!(format!("{host}/team/app:v1@{signed}"))
+    );
+    // unsigned: fails, saying why
+    let r = run(&set, &pod(&[&format!("{host}/team/app:unsigned")]));
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    let tag = format!("{}.sig", unsigned.replacen(':', "-", 1));
+    assert_eq!(
+        r[0].1,
+        format!(
+            "failed to verify image {host}/team/app:unsigned: no signatures found (no {tag} manifest)"
+        )
+    );
+    // signed with another key: fails
+    let r = run(&set, &pod(&[&format!("{host}/team/app:foreign")]));
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    assert!(
+        r[0].1
+            .contains("does not verify with the key publicKeys[0]"),
+        "{r:?}"
+    );
+    // one bad image of two fails the rule
+    let r = run(
+        &set,
+        &pod(&[
+            &format!("{host}/team/app:v1"),
+            &format!("{host}/team/app:unsigned"),
+        ]),
+    );
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    // images the rule does not select, or skips: no result
+    assert!(run(&set, &pod(&["nginx:1.27"])).is_empty());
+    assert!(run(&set, &pod(&[&format!("{host}/team/skipped:v1")])).is_empty());
+    // an image that does not exist: an error (it cannot be resolved)
+    let r = run(&set, &pod(&[&format!("{host}/team/missing:v1")]));
+    assert_eq!(r[0].0, Status::Error, "{r:?}");
+
+    // mutateDigest off: verifyDigest asks for a digest
+    let mut set = policy(&host, &pem, "      mutateDigest: false\n");
+    set.image_verifier = Some(verifier());
+    let r = run(&set, &pod(&[&format!("{host}/team/app:v1")]));
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    assert_eq!(r[0].1, format!("missing digest for {host}/team/app:v1"));
+    let r = run(&set, &pod(&[&format!("{host}/team/app:v1@{signed}")]));
+    assert_eq!(r[0].0, Status::Pass, "{r:?}");
+    assert!(r[0].2.is_none());
+}
+
+#[test]
+fn an_unreachable_registry_is_an_error() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("SKIPPED: openssl is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_, pem) = keypair(dir.path(), "k");
+    let port = free_port();
+    let host = format!("127.0.0.1:{port}");
+    let mut set = policy(&host, &pem, "");
+    set.image_verifier = Some(verifier());
+    let r = run(&set, &pod(&[&format!("{host}/team/app:v1")]));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].0, Status::Error, "{r:?}");
+    assert!(
+        r[0].1
+            .starts_with(&format!("failed to verify image {host}/team/app:v1:")),
+        "{r:?}"
+    );
+    assert!(!r[0].1.contains("bad attestor key"), "{r:?}");
+}
