@@ -336,6 +336,13 @@ impl PolicySet {
         self.policies.iter().any(|p| p.rules.iter().any(reads))
     }
 
+    /// Whether a rule verifies images (`verifyImages`).
+    pub fn verifies_images(&self) -> bool {
+        self.policies
+            .iter()
+            .any(|p| p.rules.iter().any(|r| r.get("verifyImages").is_some()))
+    }
+
     /// Evaluates every policy on a resource.
     pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
         let add_resolver = info.resolver.is_none() && self.resolver.is_some();

@@ -81,6 +81,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ),
             }
         }
+        // verifyImages rules verify signatures against the registries (Docker config
+        // credentials), within the webhook's time budget
+        if set.verifies_images() {
+            let opts = rampart_images::registry::ClientOptions {
+                credentials: rampart_images::registry::Credentials::load_default()
+                    .unwrap_or_default(),
+                timeout: Duration::from_secs(4),
+                ..Default::default()
+            };
+            match rampart_kyverno::registry::RegistryVerifier::new(opts) {
+                Ok(v) => set.image_verifier = Some(rampart_kyverno::images::Verifier::new(v)),
+                Err(e) => eprintln!(
+                    "rampart: warning: kyverno verifyImages rules cannot reach registries (they will report errors): {e}"
+                ),
+            }
+        }
         (!set.is_empty()).then(|| std::sync::Arc::new(set))
     };
     let opts = rampart_server::ServeOptions {
