@@ -345,6 +345,21 @@ fn signed_images_pass_and_unsigned_ones_fail_with_the_reason() {
         patched["spec"]["containers"][0]["image"],
         json!(format!("{host}/team/app:v1@{signed}"))
     );
+    // a Deployment: the autogen rule verifies and pins its pod template's image
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "apps"},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": format!("{host}/team/app:v1")}]}}}});
+    let r: Vec<_> = set.evaluate(&deploy, &AdmissionInfo::default());
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(
+        (r[0].rule.as_str(), r[0].status),
+        ("autogen-verify-signature", Status::Pass),
+        "{r:?}"
+    );
+    assert_eq!(
+        r[0].patched.as_ref().unwrap()["spec"]["template"]["spec"]["containers"][0]["image"],
+        json!(format!("{host}/team/app:v1@{signed}"))
+    );
     // unsigned: fails, saying why
     let r = run(&set, &pod(&[&format!("{host}/team/app:unsigned")]));
     assert_eq!(r[0].0, Status::Fail, "{r:?}");
