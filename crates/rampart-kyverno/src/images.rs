@@ -17,16 +17,40 @@ use std::sync::Arc;
 /// Why an image did not verify.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyError {
-    /// The registry could not be reached or the image not resolved: the rule errors.
-    Unreachable(String),
+    /// The registry could not be reached, the image not resolved or the attestor not used:
+    /// the rule errors.
+    Error(String),
     /// The image resolved but no signature verified: the rule fails.
     Failed(String),
 }
 
+/// What a signature must verify with: one attestor entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attestor {
+    /// Any of these PEM public keys (`keys.publicKeys`).
+    Keys(Vec<String>),
+    /// A Fulcio certificate for an identity (`keyless`).
+    Keyless(Keyless),
+}
+
+/// A `keyless` attestor entry, verified offline: the certificate must chain to `roots` and the
+/// signature be logged in the Rekor log whose key is `rekor_pubkey`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Keyless {
+    pub subject: String,
+    pub subject_regexp: String,
+    pub issuer: String,
+    pub issuer_regexp: String,
+    /// PEM certificates of the Fulcio CA.
+    pub roots: String,
+    /// PEM public key of the Rekor log.
+    pub rekor_pubkey: String,
+}
+
 /// Verifies image signatures against registries.
 pub trait ImageVerifier: Send + Sync {
-    /// Verifies `image` with any of `keys` (PEM public keys): the digest it resolved to.
-    fn verify(&self, image: &str, keys: &[String]) -> Result<String, VerifyError>;
+    /// Verifies `image` with `attestor`: the digest it resolved to.
+    fn verify(&self, image: &str, attestor: &Attestor) -> Result<String, VerifyError>;
     /// The digest `image`'s tag resolves to.
     fn digest(&self, image: &str) -> Result<String, VerifyError>;
 }
@@ -98,18 +122,40 @@ fn selected(globs: &[String], image: &str) -> bool {
         .any(|g| wildcard::matches(g, image) || wildcard::matches(g, &normalized))
 }
 
-/// One attestor entry: the PEM keys it accepts, or why it cannot be checked.
-fn entry_keys(entry: &Value) -> Result<Vec<String>, String> {
+/// One attestor entry, or why it cannot be checked.
+fn entry_attestor(entry: &Value) -> Result<Attestor, String> {
+    let text = |v: &Value, p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     if let Some(k) = entry.get("keys") {
         let pem = k.get("publicKeys").and_then(Value::as_str).unwrap_or("");
         let keys = split_pem(pem);
         if keys.is_empty() {
             return Err("attestor keys.publicKeys holds no PEM public key".into());
         }
-        return Ok(keys);
+        return Ok(Attestor::Keys(keys));
     }
-    if entry.get("keyless").is_some() {
-        return Err("keyless attestors are not supported in Kyverno rules yet".into());
+    if let Some(k) = entry.get("keyless") {
+        if k.pointer("/rekor/ignoreTlog").and_then(Value::as_bool) == Some(true) {
+            return Err("keyless attestors with rekor.ignoreTlog are not supported".into());
+        }
+        let kl = Keyless {
+            subject: text(k, "/subject"),
+            subject_regexp: text(k, "/subjectRegExp"),
+            issuer: text(k, "/issuer"),
+            issuer_regexp: text(k, "/issuerRegExp"),
+            roots: text(k, "/roots"),
+            rekor_pubkey: text(k, "/rekor/pubkey"),
+        };
+        if kl.roots.trim().is_empty() || kl.rekor_pubkey.trim().is_empty() {
+            return Err(
+                "keyless attestors need `roots` (the Fulcio CA) and `rekor.pubkey`: rampart verifies offline".into(),
+            );
+        }
+        return Ok(Attestor::Keyless(kl));
     }
     if entry.get("certificates").is_some() {
         return Err("certificate attestors are not supported yet".into());
@@ -157,13 +203,13 @@ fn verify_attestors(
         let mut ok = 0;
         let mut last = VerifyError::Failed("the attestor set has no entries".into());
         for e in &entries {
-            let keys = entry_keys(e).map_err(VerifyError::Unreachable)?;
-            match v.verify(image, &keys) {
+            let attestor = entry_attestor(e).map_err(VerifyError::Error)?;
+            match v.verify(image, &attestor) {
                 Ok(d) => {
                     digest = d;
                     ok += 1;
                 }
-                Err(e @ VerifyError::Unreachable(_)) => return Err(e),
+                Err(e @ VerifyError::Error(_)) => return Err(e),
                 Err(e) => last = e,
             }
         }
@@ -235,7 +281,7 @@ pub fn verify_images(list: &[Value], resource: &Value, ctx: &Ctx) -> Option<Eval
             if !sets.is_empty() {
                 let outcome = match &verifier {
                     Some(v) => verify_attestors(v.as_ref(), &image, &sets),
-                    None => Err(VerifyError::Unreachable(
+                    None => Err(VerifyError::Error(
                         "no registry access (policy test does not contact registries; `policy apply --registry` does)".into(),
                     )),
                 };
@@ -244,7 +290,7 @@ pub fn verify_images(list: &[Value], resource: &Value, ctx: &Ctx) -> Option<Eval
                         passed.push(format!("verified image signatures for {image}"));
                         digest = Some(d);
                     }
-                    Err(VerifyError::Unreachable(e)) => {
+                    Err(VerifyError::Error(e)) => {
                         errors.push(format!("failed to verify image {image}: {e}"));
                         continue;
                     }
@@ -258,7 +304,7 @@ pub fn verify_images(list: &[Value], resource: &Value, ctx: &Ctx) -> Option<Eval
                 let d = match (digest, &verifier) {
                     (Some(d), _) if !d.is_empty() => Ok(d),
                     (_, Some(v)) => v.digest(&image),
-                    (_, None) => Err(VerifyError::Unreachable("no registry access".into())),
+                    (_, None) => Err(VerifyError::Error("no registry access".into())),
                 };
                 match d {
                     Ok(d) => {
@@ -270,7 +316,7 @@ pub fn verify_images(list: &[Value], resource: &Value, ctx: &Ctx) -> Option<Eval
                             passed.push(format!("mutated image digest for {image}"));
                         }
                     }
-                    Err(VerifyError::Unreachable(e) | VerifyError::Failed(e)) => {
+                    Err(VerifyError::Error(e) | VerifyError::Failed(e)) => {
                         errors.push(format!("failed to update digest of {image}: {e}"));
                     }
                 }

@@ -1,11 +1,14 @@
 //! An [`ImageVerifier`] over OCI registries, with rampart-images' cosign verifier.
 
 use crate::KyvernoError;
-use crate::images::{ImageVerifier, VerifyError};
+use crate::images::{Attestor, ImageVerifier, Keyless, VerifyError};
+use base64::Engine as _;
 use rampart_core::InputError;
+use rampart_images::keyless::{Identity, KeylessPolicy, Matcher, TrustedRoot};
 use rampart_images::keys::PublicKey;
+use rampart_images::registry::sha256_digest;
 use rampart_images::registry::{Client, ClientOptions};
-use rampart_images::{Reference, verify_image};
+use rampart_images::{Policy, Reference, verify_image_with};
 
 /// Verifies images against their registries. Each call runs on a thread of its own against
 /// the verifier's runtime, so it may be made from any thread.
@@ -43,21 +46,30 @@ impl RegistryVerifier {
 }
 
 impl ImageVerifier for RegistryVerifier {
-    fn verify(&self, image: &str, keys: &[String]) -> Result<String, VerifyError> {
-        let keys: Vec<PublicKey> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, pem)| PublicKey::from_pem(&format!("publicKeys[{i}]"), pem))
-            .collect::<Result<_, _>>()
-            .map_err(|e| VerifyError::Unreachable(format!("bad attestor key: {e}")))?;
+    fn verify(&self, image: &str, attestor: &Attestor) -> Result<String, VerifyError> {
+        let policy = match attestor {
+            Attestor::Keys(keys) => Policy {
+                keys: keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, pem)| PublicKey::from_pem(&format!("publicKeys[{i}]"), pem))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| VerifyError::Error(format!("bad attestor key: {e}")))?,
+                keyless: None,
+            },
+            Attestor::Keyless(k) => Policy {
+                keys: Vec::new(),
+                keyless: Some(keyless_policy(k).map_err(VerifyError::Error)?),
+            },
+        };
         let v = self
-            .run(verify_image(&self.client, image, &keys))
-            .ok_or_else(|| VerifyError::Unreachable("the verification stopped".into()))?;
+            .run(verify_image_with(&self.client, image, &policy))
+            .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
         match (v.result, v.digest) {
             (Ok(_), Some(d)) => Ok(d),
-            (Ok(_), None) => Err(VerifyError::Unreachable("no digest".into())),
+            (Ok(_), None) => Err(VerifyError::Error("no digest".into())),
             // the image did not resolve: the registry could not be reached or has no such image
-            (Err(e), None) => Err(VerifyError::Unreachable(e)),
+            (Err(e), None) => Err(VerifyError::Error(e)),
             (Err(e), Some(_)) => Err(VerifyError::Failed(e)),
         }
     }
@@ -65,7 +77,73 @@ impl ImageVerifier for RegistryVerifier {
     fn digest(&self, image: &str) -> Result<String, VerifyError> {
         let r = Reference::parse(image).map_err(|e| VerifyError::Failed(e.to_string()))?;
         self.run(self.client.resolve_digest(&r))
-            .ok_or_else(|| VerifyError::Unreachable("the lookup stopped".into()))?
-            .map_err(|e| VerifyError::Unreachable(e.to_string()))
+            .ok_or_else(|| VerifyError::Error("the lookup stopped".into()))?
+            .map_err(|e| VerifyError::Error(e.to_string()))
     }
+}
+
+/// The DER blocks of a PEM text with the given label.
+fn pem_blocks(text: &str, label: &str) -> Vec<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(&begin) {
+        let body = rest.get(i + begin.len()..).unwrap_or("");
+        let Some(j) = body.find(&end) else { break };
+        let b64: String = body
+            .get(..j)
+            .unwrap_or("")
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64) {
+            out.push(der);
+        }
+        rest = body.get(j + end.len()..).unwrap_or("");
+    }
+    out
+}
+
+fn matcher(exact: &str, re: &str) -> Result<Matcher, String> {
+    if !re.is_empty() {
+        Matcher::regex(re).map_err(|e| e.to_string())
+    } else if !exact.is_empty() {
+        Ok(Matcher::Exact(exact.to_string()))
+    } else {
+        Matcher::regex(".*").map_err(|e| e.to_string())
+    }
+}
+
+/// Kyverno's keyless attestor as rampart-images' offline keyless policy: each certificate of
+/// `roots` a trust anchor (the signature's chain annotation gives the intermediates), the
+/// Rekor key identified by the SHA-256 of its DER.
+fn keyless_policy(k: &Keyless) -> Result<KeylessPolicy, String> {
+    let roots = pem_blocks(&k.roots, "CERTIFICATE");
+    if roots.is_empty() {
+        return Err("keyless roots hold no PEM certificate".into());
+    }
+    let spki = pem_blocks(&k.rekor_pubkey, "PUBLIC KEY")
+        .into_iter()
+        .next()
+        .ok_or_else(|| "keyless rekor.pubkey holds no PEM public key".to_string())?;
+    let key = PublicKey::from_spki_der("rekor.pubkey", &spki).map_err(|e| e.to_string())?;
+    let hex = sha256_digest(&spki);
+    let hex = hex.trim_start_matches("sha256:");
+    let log_id: Vec<u8> = (0..hex.len() / 2)
+        .filter_map(|i| {
+            hex.get(2 * i..2 * i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
+        .collect();
+    Ok(KeylessPolicy {
+        root: TrustedRoot {
+            fulcio_chains: roots.into_iter().map(|r| vec![r]).collect(),
+            rekor_keys: vec![(log_id, key)],
+        },
+        identities: vec![Identity {
+            subject: matcher(&k.subject, &k.subject_regexp)?,
+            issuer: matcher(&k.issuer, &k.issuer_regexp)?,
+        }],
+    })
 }

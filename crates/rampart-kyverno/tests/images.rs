@@ -237,11 +237,21 @@ fn keypair(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
     (key, std::fs::read_to_string(pubk).unwrap())
 }
 
+fn indent(text: &str, n: usize) -> String {
+    text.lines()
+        .map(|l| format!("{}{l}\n", " ".repeat(n)))
+        .collect()
+}
+
 fn policy(registry: &str, pem: &str, extra: &str) -> PolicySet {
-    let indented: String = pem
-        .lines()
-        .map(|l| format!("                  {l}\n"))
-        .collect();
+    let entry = format!(
+        "        - keys:\n            publicKeys: |-\n{}",
+        indent(pem, 14)
+    );
+    policy_with(registry, &entry, extra)
+}
+
+fn policy_with(registry: &str, entries: &str, extra: &str) -> PolicySet {
     let text = format!(
         r#"apiVersion: kyverno.io/v1
 kind: ClusterPolicy
@@ -256,9 +266,7 @@ spec:
       skipImageReferences: ["{registry}/team/skipped:*"]
 {extra}      attestors:
       - entries:
-        - keys:
-            publicKeys: |-
-{indented}"#
+{entries}"#
     );
     let (set, errors) = PolicySet::from_str("p.yaml", &text);
     assert!(errors.is_empty(), "{errors:?}\n{text}");
@@ -426,4 +434,161 @@ fn an_unreachable_registry_is_an_error() {
         "{r:?}"
     );
     assert!(!r[0].1.contains("bad attestor key"), "{r:?}");
+}
+
+/// A Fulcio-like CA made by rcgen: (params, key, self-signed certificate).
+fn fulcio() -> (rcgen::CertificateParams, rcgen::KeyPair, rcgen::Certificate) {
+    let mut p = rcgen::CertificateParams::default();
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    p.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "test fulcio root");
+    p.not_before = rcgen::date_time_ymd(2019, 1, 1);
+    p.not_after = rcgen::date_time_ymd(2035, 1, 1);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = p.self_signed(&key).unwrap();
+    (p, key, cert)
+}
+
+fn openssl_sign(dir: &Path, key: &Path, data: &[u8]) -> Vec<u8> {
+    let input = dir.join("to-sign");
+    let out = dir.join("signature");
+    std::fs::write(&input, data).unwrap();
+    openssl(&[
+        "dgst",
+        "-sha256",
+        "-sign",
+        key.to_str().unwrap(),
+        "-out",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    std::fs::read(out).unwrap()
+}
+
+#[test]
+fn keyless_attestors_check_the_identity_the_ca_and_the_log() {
+    let Some(reg) = start() else { return };
+    let port = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let host = format!("127.0.0.1:{port}");
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let (ca_params, ca_key, ca) = fulcio();
+    // the Rekor log's key
+    let (rekor_key, rekor_pem) = keypair(d, "rekor");
+    let spki_path = d.join("rekor.der");
+    openssl(&[
+        "pkey",
+        "-in",
+        rekor_key.to_str().unwrap(),
+        "-pubout",
+        "-outform",
+        "DER",
+        "-out",
+        spki_path.to_str().unwrap(),
+    ]);
+    let log_id = sha256_digest(&std::fs::read(&spki_path).unwrap())
+        .trim_start_matches("sha256:")
+        .to_string();
+    // a Fulcio-style certificate for dev@acme.example, valid on 2020-01-01
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::default();
+    p.subject_alt_names = vec![rcgen::SanType::Rfc822Name(
+        "dev@acme.example".try_into().unwrap(),
+    )];
+    p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
+    p.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+        &[1, 3, 6, 1, 4, 1, 57264, 1, 1],
+        b"https://issuer.example".to_vec(),
+    )];
+    p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    p.not_after = rcgen::date_time_ymd(2020, 1, 2);
+    let leaf = p
+        .signed_by(&leaf_key, &rcgen::Issuer::from_params(&ca_params, &ca_key))
+        .unwrap();
+    let leaf_key_path = d.join("leaf.key");
+    std::fs::write(&leaf_key_path, leaf_key.serialize_pem()).unwrap();
+
+    // the image, signed with the certificate's key and logged (a signed entry timestamp)
+    let digest = push_image(port, "team/kl", "v1");
+    let payload = serde_json::to_vec(&json!({
+        "critical": {"identity": {"docker-reference": format!("{host}/team/kl")},
+                     "image": {"docker-manifest-digest": digest},
+                     "type": "cosign container image signature"},
+        "optional": null
+    }))
+    .unwrap();
+    let sig = openssl_sign(d, &leaf_key_path, &payload);
+    let body = json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+        "data": {"hash": {"algorithm": "sha256", "value": sha256_digest(&payload).trim_start_matches("sha256:")}},
+        "signature": {"content": b64(&sig), "publicKey": {"content": b64(leaf.pem().as_bytes())}}}});
+    let body_b64 = b64(body.to_string().as_bytes());
+    let integrated = 1_577_880_000u64; // 2020-01-01T12:00:00Z
+    let canonical = format!(
+        "{{\"body\":\"{body_b64}\",\"integratedTime\":{integrated},\"logID\":\"{log_id}\",\"logIndex\":42}}"
+    );
+    let set = openssl_sign(d, &rekor_key, canonical.as_bytes());
+    let bundle = json!({"SignedEntryTimestamp": b64(&set),
+        "Payload": {"body": body_b64, "integratedTime": integrated, "logIndex": 42, "logID": log_id}});
+    let pd = push_blob(port, "team/kl", &payload);
+    push_manifest(
+        port,
+        "team/kl",
+        &format!("{}.sig", digest.replacen(':', "-", 1)),
+        vec![json!({
+            "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+            "digest": pd, "size": payload.len(),
+            "annotations": {
+                "dev.cosignproject.cosign/signature": b64(&sig),
+                "dev.sigstore.cosign/certificate": leaf.pem(),
+                "dev.sigstore.cosign/chain": ca.pem(),
+                "dev.sigstore.cosign/bundle": bundle.to_string(),
+            }
+        })],
+    );
+
+    let entry = |subject: &str, roots: &str| {
+        format!(
+            "        - keyless:\n            subject: {subject}\n            issuer: https://issuer.example\n            roots: |-\n{}            rekor:\n              pubkey: |-\n{}",
+            indent(roots, 14),
+            indent(&rekor_pem, 16)
+        )
+    };
+    let image = format!("{host}/team/kl:v1");
+    let mut set = policy_with(&host, &entry("dev@acme.example", &ca.pem()), "");
+    set.image_verifier = Some(verifier());
+    let r = run(&set, &pod(&[&image]));
+    assert_eq!(r[0].0, Status::Pass, "{r:?}");
+    assert_eq!(r[0].1, format!("verified image signatures for {image}"));
+
+    // another identity: fails, naming both
+    let mut set = policy_with(&host, &entry("ops@acme.example", &ca.pem()), "");
+    set.image_verifier = Some(verifier());
+    let r = run(&set, &pod(&[&image]));
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    assert!(
+        r[0].1.contains("\"dev@acme.example\"") && r[0].1.contains("is not \"ops@acme.example\""),
+        "{r:?}"
+    );
+
+    // another CA: the certificate does not chain
+    let (_, _, other) = fulcio();
+    let mut set = policy_with(&host, &entry("dev@acme.example", &other.pem()), "");
+    set.image_verifier = Some(verifier());
+    let r = run(&set, &pod(&[&image]));
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    assert!(r[0].1.contains("does not chain"), "{r:?}");
+
+    // no roots: rampart cannot verify offline, an error
+    let no_roots = "        - keyless:\n            subject: dev@acme.example\n            issuer: https://issuer.example\n";
+    let mut set = policy_with(&host, no_roots, "");
+    set.image_verifier = Some(verifier());
+    let r = run(&set, &pod(&[&image]));
+    assert_eq!(r[0].0, Status::Error, "{r:?}");
+    assert!(r[0].1.contains("need `roots`"), "{r:?}");
 }
