@@ -188,3 +188,69 @@ spec:
         "{rows:?}"
     );
 }
+
+#[test]
+fn policy_apply_registry_flag_lets_verify_images_reach_registries() {
+    let dir = tempfile::tempdir().unwrap();
+    // nothing listens on the port: with --registry the rule reports the connection error,
+    // without it that registries are not contacted
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        format!(
+            r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {{name: signed}}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: verify
+    match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}
+    verifyImages:
+    - imageReferences: ["127.0.0.1:{port}/*"]
+      attestors:
+      - entries:
+        - keys:
+            publicKeys: |-
+              -----BEGIN PUBLIC KEY-----
+              MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE6b8ULQzbWlCsGIeKXZ8ieTZ2PV6k
+              9xgPdR2yHDS4Y0wU0vCy6D8J3rlVXVxFUmrRfBH5nvsWPX9ZYsGgYc0FpQ==
+              -----END PUBLIC KEY-----
+"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("r.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: apps}}\nspec: {{containers: [{{name: c, image: \"127.0.0.1:{port}/app:v1\"}}]}}\n"
+        ),
+    )
+    .unwrap();
+    let apply = |extra: &[&str]| {
+        let out = rampart()
+            .args(["policy", "apply", "--policy"])
+            .arg(dir.path().join("p.yaml"))
+            .arg("--resource")
+            .arg(dir.path().join("r.yaml"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let offline = apply(&[]);
+    assert!(
+        offline.contains("error: failed to verify image") && offline.contains("no registry access"),
+        "{offline}"
+    );
+    let online = apply(&["--registry", "--insecure-registry"]);
+    assert!(
+        online.contains("error: failed to verify image") && online.contains("unreachable"),
+        "{online}"
+    );
+}

@@ -205,8 +205,10 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     for e in &loaded.errors {
         eprintln!("error: {e}");
     }
+    // policies are evaluated one by one: the set's registry access goes with the request
     let base = AdmissionInfo {
         operation: a.operation.clone(),
+        image_verifier: set.image_verifier.clone(),
         ..AdmissionInfo::default()
     };
     let values = match &a.values {
