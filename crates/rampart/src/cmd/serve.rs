@@ -72,9 +72,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         for e in &errs {
             eprintln!("rampart: warning: kyverno policy problem: {e}");
         }
-        // configMap and apiCall context entries are read live from the cluster
+        // configMap and apiCall context entries are read live from the cluster, each call
+        // bounded well within the API server's webhook timeout
         if set.needs_cluster() {
-            match rampart_kyverno::live::KubeResolver::infer(Duration::from_secs(10)) {
+            match rampart_kyverno::live::KubeResolver::infer(Duration::from_secs(3)) {
                 Ok(r) => set.resolver = Some(rampart_kyverno::resolver::Resolver::new(r)),
                 Err(e) => eprintln!(
                     "rampart: warning: kyverno configMap/apiCall context entries cannot be resolved (their rules will report errors): {e}"
@@ -87,7 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let opts = rampart_images::registry::ClientOptions {
                 credentials: rampart_images::registry::Credentials::load_default()
                     .unwrap_or_default(),
-                timeout: Duration::from_secs(4),
+                timeout: Duration::from_secs(2),
                 ..Default::default()
             };
             match rampart_kyverno::registry::RegistryVerifier::new(opts) {
