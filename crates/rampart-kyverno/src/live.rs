@@ -10,8 +10,9 @@ use crate::KyvernoError;
 use crate::resolver::ContextResolver;
 use rampart_core::InputError;
 use serde_json::Value;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 struct Job {
     method: String,
@@ -24,6 +25,9 @@ struct Job {
 pub struct KubeResolver {
     jobs: tokio::sync::mpsc::UnboundedSender<Job>,
     timeout: Duration,
+    /// ConfigMaps read in the last [`KubeResolver::CONFIG_MAP_TTL`], by path: an admission
+    /// burst reads each once (Kyverno serves them from an informer cache).
+    config_maps: Mutex<HashMap<String, (Instant, Value)>>,
 }
 
 fn config_error(message: String) -> KyvernoError {
@@ -36,6 +40,9 @@ fn config_error(message: String) -> KyvernoError {
 }
 
 impl KubeResolver {
+    /// How long a ConfigMap read is reused.
+    pub const CONFIG_MAP_TTL: Duration = Duration::from_secs(2);
+
     /// A resolver for the cluster of `config`; each call waits at most `timeout`.
     pub fn new(config: kube::Config, timeout: Duration) -> Result<KubeResolver, KyvernoError> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
@@ -73,7 +80,11 @@ impl KubeResolver {
             })
             .map_err(|e| config_error(format!("starting the context resolver: {e}")))?;
         match ready_rx.recv() {
-            Ok(Ok(())) => Ok(KubeResolver { jobs: tx, timeout }),
+            Ok(Ok(())) => Ok(KubeResolver {
+                jobs: tx,
+                timeout,
+                config_maps: Mutex::new(HashMap::new()),
+            }),
             Ok(Err(e)) => Err(config_error(format!("kube client: {e}"))),
             Err(_) => Err(config_error("the context resolver did not start".into())),
         }
@@ -93,8 +104,39 @@ impl KubeResolver {
     }
 }
 
+fn is_config_map(method: &str, path: &str) -> bool {
+    method == "GET"
+        && path.starts_with("/api/v1/namespaces/")
+        && path.split('/').nth(5) == Some("configmaps")
+        && path.split('/').count() == 7
+}
+
 impl ContextResolver for KubeResolver {
     fn call(&self, method: &str, url_path: &str, body: Option<&Value>) -> Result<Value, String> {
+        let cached = is_config_map(method, url_path);
+        if cached
+            && let Ok(m) = self.config_maps.lock()
+            && let Some((at, v)) = m.get(url_path)
+            && at.elapsed() < Self::CONFIG_MAP_TTL
+        {
+            return Ok(v.clone());
+        }
+        let r = self.send(method, url_path, body);
+        if cached
+            && let Ok(v) = &r
+            && let Ok(mut m) = self.config_maps.lock()
+        {
+            if m.len() > 4096 {
+                m.clear();
+            }
+            m.insert(url_path.to_string(), (Instant::now(), v.clone()));
+        }
+        r
+    }
+}
+
+impl KubeResolver {
+    fn send(&self, method: &str, url_path: &str, body: Option<&Value>) -> Result<Value, String> {
         let (reply, answer) = mpsc::sync_channel(1);
         self.jobs
             .send(Job {

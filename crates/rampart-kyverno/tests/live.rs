@@ -295,6 +295,23 @@ fn config_maps_and_api_calls_are_read_from_the_cluster() {
     assert_eq!(s, Status::Error, "{m}");
     assert!(m.contains("different from policy namespace"), "{m}");
 
+    // a ConfigMap read again within the cache's lifetime is not asked for again
+    let asked = |seen: &Arc<Mutex<Vec<String>>>| {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|s| *s == "GET /api/v1/namespaces/apps/configmaps/teams")
+            .count()
+    };
+    let before = asked(&seen);
+    let (s, _) = one(
+        &set,
+        &resource("ConfigMap", "apps", "cfg-e", "search"),
+        "team-allowed",
+    );
+    assert_eq!(s, Status::Pass);
+    assert_eq!(asked(&seen), before);
+
     let seen = seen.lock().unwrap().clone();
     for want in [
         "GET /api/v1/namespaces/apps/configmaps/teams",
