@@ -24,8 +24,8 @@ pub struct TestRow {
     pub actual: Option<Status>,
     pub message: String,
     /// `kyverno test` prints no row and counts nothing for this resource: the row's patched
-    /// resource file does not hold it (without `failOnMissingResources`), or no resource of
-    /// the test has the name.
+    /// resource file does not hold it (without `failOnMissingResources`), or the test has no
+    /// resources.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub skipped: bool,
 }
@@ -561,12 +561,12 @@ pub fn run_file_with_errors(
             .map(|(i, _)| i)
             .collect();
         let kind_last = kind.rsplit('/').next().unwrap_or("").to_string();
-        for name in &names {
+        let find = |name: &str| -> Vec<usize> {
             let (want_ns, want_name) = match name.split_once('/') {
                 Some((ns, n)) => (Some(ns), n),
-                None => (None, name.as_str()),
+                None => (None, name),
             };
-            let mut matched: Vec<usize> = resources
+            let matched: Vec<usize> = resources
                 .iter()
                 .enumerate()
                 .filter(|(_, r)| {
@@ -577,14 +577,28 @@ pub fn run_file_with_errors(
                 })
                 .map(|(i, _)| i)
                 .collect();
-            if matched.is_empty() {
-                matched = resources
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| ident(r).3 == want_name)
-                    .map(|(i, _)| i)
-                    .collect();
+            if !matched.is_empty() {
+                return matched;
             }
+            resources
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| ident(r).3 == want_name)
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let mut targets: Vec<(String, Vec<usize>)> =
+            names.iter().map(|n| (n.clone(), find(n))).collect();
+        // `kyverno test` checks every resource of the test when the row names none it has
+        // (or names none at all).
+        if targets.iter().all(|(_, m)| m.is_empty()) {
+            targets = resources
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (ident(r).3, vec![i]))
+                .collect();
+        }
+        for (name, matched) in &targets {
             let mut outcome: Vec<(Status, String)> = Vec::new();
             let mut missing_patched = false;
             if pidx.is_empty() {
@@ -595,7 +609,7 @@ pub fn run_file_with_errors(
                 };
                 outcome.push((Status::Error, why));
             }
-            for &ri in &matched {
+            for &ri in matched {
                 let Some(res) = resources.get(ri) else {
                     continue;
                 };

@@ -228,7 +228,8 @@ spec:
 
 /// `kyverno test`'s verdicts where the engine's result alone does not decide: a rule name the
 /// policy lacks (excluded, a pass), a patched resource missing from its file (no row unless
-/// `failOnMissingResources`), a resource name no resource has (no row).
+/// `failOnMissingResources`), a row naming no resource the test has (every resource is
+/// checked).
 #[test]
 fn kyverno_test_verdicts() {
     use rampart_kyverno::testrun::Verdict;
@@ -244,7 +245,8 @@ fn kyverno_test_verdicts() {
             (None, Verdict::Skipped),
             (Some(Status::Fail), Verdict::Fail),
             (Some(Status::Pass), Verdict::Pass),
-            (None, Verdict::Skipped),
+            (Some(Status::Pass), Verdict::Fail),
+            (Some(Status::Fail), Verdict::Pass),
         ],
         "{rows:#?}"
     );

@@ -109,7 +109,8 @@ fn policy_apply_uses_values() {
 #[test]
 fn policy_test_counts_rows_as_kyverno_test() {
     // A rule name the policy lacks passes as excluded; a patched resource missing from its
-    // file is no row; `failOnMissingResources` and a wrong result are failures.
+    // file is no row; `failOnMissingResources` and a wrong result are failures; a row naming
+    // no resource of the test checks them all.
     let out = rampart()
         .args(["policy", "test", "-v"])
         .arg(cases().join("../verdicts"))
@@ -117,7 +118,7 @@ fn policy_test_counts_rows_as_kyverno_test() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("2 tests passed and 2 tests failed"), "{text}");
+    assert!(text.contains("3 tests passed and 3 tests failed"), "{text}");
     assert!(
         text.contains("excluded: policy `team-label` has no rule `require-teem`"),
         "{text}"
