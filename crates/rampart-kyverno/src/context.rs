@@ -173,10 +173,26 @@ pub fn load(entries: &Value, ctx: &mut Ctx) -> Result<(), String> {
         } else if let Some(call) = e.get("apiCall") {
             let v = api_call(name, call, ctx)?;
             ctx.set(name, v);
-        } else if e.get("imageRegistry").is_some() {
-            return Err(format!(
-                "context entry `{name}`: imageRegistry needs a registry; give its value in the test's values file"
-            ));
+        } else if let Some(ir) = e.get("imageRegistry") {
+            let Some(v) = ctx.image_verifier.clone() else {
+                return Err(format!(
+                    "context entry `{name}`: imageRegistry needs a registry; give its value in the test's values file"
+                ));
+            };
+            let reference = substituted_str(ir.get("reference"), ctx, "imageRegistry.reference")?;
+            let data = v.0.image_data(&reference).map_err(|e| {
+                let (crate::images::VerifyError::Error(e) | crate::images::VerifyError::Failed(e)) = e;
+                format!("context entry `{name}`: failed to fetch image descriptor: {reference}, error: {e}")
+            })?;
+            let path = substituted_str(ir.get("jmesPath"), ctx, "imageRegistry.jmesPath")?;
+            let data = if path.trim().is_empty() {
+                data
+            } else {
+                crate::jmes::search(&path, &data).map_err(|e| {
+                    format!("context entry `{name}`: failed to apply JMESPath ({path}) to the image data: {e}")
+                })?
+            };
+            ctx.set(name, data);
         } else if e.get("globalReference").is_some() {
             return Err(format!(
                 "context entry `{name}`: globalReference is not in the values"

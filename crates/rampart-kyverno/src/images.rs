@@ -53,6 +53,13 @@ pub trait ImageVerifier: Send + Sync {
     fn verify(&self, image: &str, attestor: &Attestor) -> Result<String, VerifyError>;
     /// The digest `image`'s tag resolves to.
     fn digest(&self, image: &str) -> Result<String, VerifyError>;
+    /// What an `imageRegistry` context entry reads: `image`, `resolvedImage`, `registry`,
+    /// `repository`, `identifier`, `manifestList`, `manifest` and `configData`.
+    fn image_data(&self, image: &str) -> Result<Value, VerifyError> {
+        Err(VerifyError::Error(format!(
+            "no image data for {image}: the verifier does not read registries"
+        )))
+    }
 }
 
 /// A shared [`ImageVerifier`].

@@ -336,11 +336,26 @@ impl PolicySet {
         self.policies.iter().any(|p| p.rules.iter().any(reads))
     }
 
-    /// Whether a rule verifies images (`verifyImages`).
+    /// Whether a rule reads image registries: `verifyImages`, or an `imageRegistry` context
+    /// entry.
     pub fn verifies_images(&self) -> bool {
-        self.policies
-            .iter()
-            .any(|p| p.rules.iter().any(|r| r.get("verifyImages").is_some()))
+        fn reads(v: &Value) -> bool {
+            match v {
+                Value::Object(m) => {
+                    m.get("context")
+                        .and_then(Value::as_array)
+                        .is_some_and(|es| es.iter().any(|e| e.get("imageRegistry").is_some()))
+                        || m.values().any(reads)
+                }
+                Value::Array(a) => a.iter().any(reads),
+                _ => false,
+            }
+        }
+        self.policies.iter().any(|p| {
+            p.rules
+                .iter()
+                .any(|r| r.get("verifyImages").is_some() || reads(r))
+        })
     }
 
     /// Evaluates every policy on a resource.

@@ -9,6 +9,7 @@ use rampart_images::keys::PublicKey;
 use rampart_images::registry::sha256_digest;
 use rampart_images::registry::{Client, ClientOptions};
 use rampart_images::{Policy, Reference, verify_image_with};
+use serde_json::{Value, json};
 
 /// Verifies images against their registries. Each call runs on a thread of its own against
 /// the verifier's runtime, so it may be made from any thread.
@@ -72,6 +73,13 @@ impl ImageVerifier for RegistryVerifier {
             (Err(e), None) => Err(VerifyError::Error(e)),
             (Err(e), Some(_)) => Err(VerifyError::Failed(e)),
         }
+    }
+
+    fn image_data(&self, image: &str) -> Result<Value, VerifyError> {
+        let r = Reference::parse(image).map_err(|e| VerifyError::Failed(e.to_string()))?;
+        self.run(image_data(&self.client, image, &r))
+            .ok_or_else(|| VerifyError::Error("the lookup stopped".into()))?
+            .map_err(VerifyError::Error)
     }
 
     fn digest(&self, image: &str) -> Result<String, VerifyError> {
@@ -146,4 +154,65 @@ fn keyless_policy(k: &Keyless) -> Result<KeylessPolicy, String> {
             issuer: matcher(&k.issuer, &k.issuer_regexp)?,
         }],
     })
+}
+
+/// Kyverno's image descriptor: for an index, the `linux/amd64` manifest (else the first).
+async fn image_data(client: &Client, image: &str, r: &Reference) -> Result<Value, String> {
+    let json_of = |bytes: &[u8], what: &str| {
+        serde_json::from_slice::<Value>(bytes).map_err(|e| format!("the {what} is not JSON: {e}"))
+    };
+    let top = client
+        .manifest(r, r.manifest_ref())
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{image}: manifest unknown"))?;
+    let top_json = json_of(&top.bytes, "manifest")?;
+    let (manifest_list, manifest, digest) =
+        match top_json.get("manifests").and_then(Value::as_array) {
+            Some(list) => {
+                let pick = list
+                    .iter()
+                    .find(|m| {
+                        m.pointer("/platform/os").and_then(Value::as_str) == Some("linux")
+                            && m.pointer("/platform/architecture").and_then(Value::as_str)
+                                == Some("amd64")
+                    })
+                    .or_else(|| list.first())
+                    .and_then(|m| m.get("digest").and_then(Value::as_str))
+                    .ok_or_else(|| format!("{image}: the image index lists no manifest"))?;
+                let m = client
+                    .manifest(r, pick)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("{image}: manifest {pick} unknown"))?;
+                (
+                    top_json.clone(),
+                    json_of(&m.bytes, "manifest")?,
+                    top.digest.clone(),
+                )
+            }
+            None => (Value::Null, top_json, top.digest.clone()),
+        };
+    let config = match manifest.pointer("/config/digest").and_then(Value::as_str) {
+        Some(d) => json_of(
+            &client.blob(r, d).await.map_err(|e| e.to_string())?,
+            "config",
+        )?,
+        None => Value::Null,
+    };
+    let identifier = r
+        .tag
+        .clone()
+        .or_else(|| r.digest.clone())
+        .unwrap_or_else(|| "latest".into());
+    Ok(json!({
+        "image": image,
+        "resolvedImage": format!("{}@{digest}", r.name()),
+        "registry": r.registry,
+        "repository": r.repository,
+        "identifier": identifier,
+        "manifestList": manifest_list,
+        "manifest": manifest,
+        "configData": config,
+    }))
 }

@@ -592,3 +592,62 @@ fn keyless_attestors_check_the_identity_the_ca_and_the_log() {
     assert_eq!(r[0].0, Status::Error, "{r:?}");
     assert!(r[0].1.contains("need `roots`"), "{r:?}");
 }
+
+#[test]
+fn image_registry_context_entries_read_the_manifest_and_config() {
+    let Some(reg) = start() else { return };
+    let host = format!("127.0.0.1:{}", reg.port);
+    let digest = push_image(reg.port, "team/app", "v2");
+    let text = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: image-data}
+spec:
+  rules:
+  - name: linux-only
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    context:
+    - name: img
+      imageRegistry:
+        reference: "{{ request.object.spec.containers[0].image }}"
+    validate:
+      message: "{{ img.resolvedImage }} is for {{ img.configData.os }}"
+      deny:
+        conditions:
+          any:
+          - {key: "{{ img.configData.os }}", operator: Equals, value: linux}
+  - name: layers
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    context:
+    - name: layers
+      imageRegistry:
+        reference: "{{ request.object.spec.containers[0].image }}"
+        jmesPath: "manifest.layers | length(@)"
+    validate:
+      deny:
+        conditions:
+          any:
+          - {key: "{{ layers }}", operator: GreaterThan, value: 1}
+"#;
+    let (mut set, errors) = PolicySet::from_str("p.yaml", text);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(set.verifies_images());
+    let image = format!("{host}/team/app:v2");
+    // without registry access: an error per rule
+    let r = run(&set, &pod(&[&image]));
+    assert!(r.iter().all(|x| x.0 == Status::Error), "{r:?}");
+    set.image_verifier = Some(verifier());
+    let r = run(&set, &pod(&[&image]));
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    assert_eq!(r[0].1, format!("{host}/team/app@{digest} is for linux"));
+    assert_eq!(r[1].0, Status::Pass, "{r:?}");
+    // an image that is not there: an error that names it
+    let r = run(&set, &pod(&[&format!("{host}/team/none:v1")]));
+    assert_eq!(r[0].0, Status::Error, "{r:?}");
+    assert!(
+        r[0].1.contains(&format!(
+            "failed to fetch image descriptor: {host}/team/none:v1"
+        )),
+        "{r:?}"
+    );
+}

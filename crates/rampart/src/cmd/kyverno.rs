@@ -74,8 +74,9 @@ pub struct ApplyArgs {
     /// namespace) as `warn`, as `kyverno apply --audit-warn`; they then do not fail the run.
     #[arg(long)]
     audit_warn: bool,
-    /// Verify the images of `verifyImages` rules against their registries (credentials from
-    /// the Docker config); without it those rules report errors (no registry access).
+    /// Let `verifyImages` rules and `imageRegistry` context entries read registries
+    /// (credentials from the Docker config); without it they report errors (no registry
+    /// access), as offline.
     #[arg(long)]
     registry: bool,
     /// Reach registries over plain HTTP (with --registry).
