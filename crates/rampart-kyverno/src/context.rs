@@ -53,6 +53,8 @@ pub fn base(resource: &Value, info: &AdmissionInfo) -> Ctx {
         ctx.set_path(k, v.clone());
         ctx.preset.push(k.clone());
     }
+    ctx.resolver = info.resolver.clone();
+    ctx.image_verifier = info.image_verifier.clone();
     ctx
 }
 
@@ -165,22 +167,32 @@ pub fn load(entries: &Value, ctx: &mut Ctx) -> Result<(), String> {
                 v = substitute(d, ctx)?;
             }
             ctx.set(name, v);
-        } else if e.get("configMap").is_some() {
-            return Err(format!(
-                "context entry `{name}`: configMap `{}` is not in the values",
-                e["configMap"]
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-            ));
-        } else if e.get("apiCall").is_some() {
-            return Err(format!(
-                "context entry `{name}`: apiCall needs a cluster; give its value in the test's values file"
-            ));
-        } else if e.get("imageRegistry").is_some() {
-            return Err(format!(
-                "context entry `{name}`: imageRegistry needs a registry; give its value in the test's values file"
-            ));
+        } else if let Some(cm) = e.get("configMap") {
+            let v = config_map(name, cm, ctx)?;
+            ctx.set(name, v);
+        } else if let Some(call) = e.get("apiCall") {
+            let v = api_call(name, call, ctx)?;
+            ctx.set(name, v);
+        } else if let Some(ir) = e.get("imageRegistry") {
+            let Some(v) = ctx.image_verifier.clone() else {
+                return Err(format!(
+                    "context entry `{name}`: imageRegistry needs a registry; give its value in the test's values file"
+                ));
+            };
+            let reference = substituted_str(ir.get("reference"), ctx, "imageRegistry.reference")?;
+            let data = v.0.image_data(&reference).map_err(|e| {
+                let (crate::images::VerifyError::Error(e) | crate::images::VerifyError::Failed(e)) = e;
+                format!("context entry `{name}`: failed to fetch image descriptor: {reference}, error: {e}")
+            })?;
+            let path = substituted_str(ir.get("jmesPath"), ctx, "imageRegistry.jmesPath")?;
+            let data = if path.trim().is_empty() {
+                data
+            } else {
+                crate::jmes::search(&path, &data).map_err(|e| {
+                    format!("context entry `{name}`: failed to apply JMESPath ({path}) to the image data: {e}")
+                })?
+            };
+            ctx.set(name, data);
         } else if e.get("globalReference").is_some() {
             return Err(format!(
                 "context entry `{name}`: globalReference is not in the values"
@@ -188,6 +200,125 @@ pub fn load(entries: &Value, ctx: &mut Ctx) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn substituted_str(v: Option<&Value>, ctx: &Ctx, what: &str) -> Result<String, String> {
+    match substitute(v.unwrap_or(&Value::Null), ctx)? {
+        Value::String(s) => Ok(s),
+        Value::Null => Ok(String::new()),
+        other => Err(format!("{what}: expected a string, got {other}")),
+    }
+}
+
+/// A `configMap` entry: `{data, metadata}` of the ConfigMap, read through the resolver (its
+/// namespace defaults to the policy's, else `default`).
+fn config_map(name: &str, cm: &Value, ctx: &Ctx) -> Result<Value, String> {
+    let cm_name = substituted_str(cm.get("name"), ctx, "configMap.name")?;
+    let mut ns = substituted_str(cm.get("namespace"), ctx, "configMap.namespace")?;
+    if ns.is_empty() {
+        ns = ctx
+            .policy_namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+    }
+    let Some(r) = &ctx.resolver else {
+        return Err(format!(
+            "context entry `{name}`: configMap `{ns}/{cm_name}` is not in the values and no cluster is at hand"
+        ));
+    };
+    if let Some(pns) = &ctx.policy_namespace
+        && *pns != ns
+    {
+        return Err(format!(
+            "context entry `{name}`: configMap namespace {ns:?} is different from policy namespace {pns:?}"
+        ));
+    }
+    let obj =
+        r.0.call(
+            "GET",
+            &format!("/api/v1/namespaces/{ns}/configmaps/{cm_name}"),
+            None,
+        )
+        .map_err(|e| {
+            format!("context entry `{name}`: failed to get configmap {ns}/{cm_name}: {e}")
+        })?;
+    Ok(json!({
+        "data": obj.get("data").cloned().unwrap_or(Value::Null),
+        "metadata": obj.get("metadata").cloned().unwrap_or(Value::Null),
+    }))
+}
+
+/// An `apiCall` entry: a call through the API server (`urlPath`, `method`, `data`), with
+/// `jmesPath` applied to the response; `default` when the call fails.
+fn api_call(name: &str, call: &Value, ctx: &Ctx) -> Result<Value, String> {
+    let default = call.get("default").filter(|d| !d.is_null());
+    let fetched = fetch(name, call, ctx);
+    let body = match (fetched, default) {
+        (Ok(v), _) => v,
+        (Err(_), Some(d)) => return Ok(d.clone()),
+        (Err(e), None) => return Err(e),
+    };
+    let path = substituted_str(call.get("jmesPath"), ctx, "apiCall.jmesPath")?;
+    if path.trim().is_empty() {
+        return Ok(body);
+    }
+    crate::jmes::search(&path, &body).map_err(|e| {
+        format!(
+            "context entry `{name}`: failed to apply JMESPath {path} to the apiCall response: {e}"
+        )
+    })
+}
+
+fn fetch(name: &str, call: &Value, ctx: &Ctx) -> Result<Value, String> {
+    if call.get("service").is_some_and(|s| !s.is_null()) {
+        return Err(format!(
+            "context entry `{name}`: apiCall.service (a call to a service URL) is not supported; give its value in the values file"
+        ));
+    }
+    let url_path = substituted_str(call.get("urlPath"), ctx, "apiCall.urlPath")?;
+    let method = substituted_str(call.get("method"), ctx, "apiCall.method")?;
+    let method = if method.is_empty() {
+        "GET".to_string()
+    } else {
+        method
+    };
+    let Some(r) = &ctx.resolver else {
+        return Err(format!(
+            "context entry `{name}`: apiCall needs a cluster; give its value in the test's values file"
+        ));
+    };
+    if let Some(pns) = &ctx.policy_namespace {
+        match crate::resolver::path_namespace(&url_path) {
+            Some(ns) if ns == pns => {}
+            Some(ns) => {
+                return Err(format!(
+                    "context entry `{name}`: path {url_path} refers to namespace {ns}, which is different from the policy namespace {pns}"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "context entry `{name}`: path {url_path} does not contain a namespace segment, which is required for namespaced policies"
+                ));
+            }
+        }
+    }
+    // `data` is a list of `{key, value}`: the POST body's fields.
+    let body = match call.get("data").and_then(Value::as_array) {
+        Some(items) if method == "POST" => {
+            let mut m = Map::new();
+            for it in items {
+                let key = substituted_str(it.get("key"), ctx, "apiCall.data.key")?;
+                m.insert(
+                    key,
+                    substitute(it.get("value").unwrap_or(&Value::Null), ctx)?,
+                );
+            }
+            Some(Value::Object(m))
+        }
+        _ => None,
+    };
+    r.0.call(&method, &url_path, body.as_ref())
+        .map_err(|e| format!("context entry `{name}`: apiCall {method} {url_path} failed: {e}"))
 }
 
 #[cfg(test)]

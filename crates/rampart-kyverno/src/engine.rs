@@ -43,6 +43,7 @@ pub fn eval_rule(
     resource: &Value,
     info: &AdmissionInfo,
     policy_name: &str,
+    policy_namespace: Option<&str>,
 ) -> Option<Eval> {
     let target = Target::new(resource, info);
     if !rule_matches(rule, &target) {
@@ -63,6 +64,7 @@ pub fn eval_rule(
     }
     let rule_name = rule.get("name").and_then(Value::as_str).unwrap_or("");
     let mut ctx = context::base(resource, info);
+    ctx.policy_namespace = policy_namespace.map(str::to_string);
     let rule_values = info
         .rule_values
         .get(&(policy_name.to_string(), rule_name.to_string()));
@@ -109,8 +111,8 @@ pub fn eval_rule(
     if let Some(g) = rule.get("generate") {
         return Some(mutate::generate(g, resource, &ctx));
     }
-    if rule.get("verifyImages").is_some() {
-        return Some(err("verifyImages needs an image registry"));
+    if let Some(list) = rule.get("verifyImages").and_then(Value::as_array) {
+        return crate::images::verify_images(list, resource, &ctx);
     }
     Some(err("rule has no validate, mutate or generate"))
 }

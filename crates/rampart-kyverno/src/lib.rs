@@ -30,11 +30,15 @@ mod cel;
 pub mod conditions;
 mod context;
 mod engine;
+pub mod images;
 pub mod jmes;
+pub mod live;
 pub mod matching;
 mod mutate;
 pub mod pattern;
 mod quantity;
+pub mod registry;
+pub mod resolver;
 pub mod testrun;
 mod timefns;
 pub mod vars;
@@ -112,6 +116,12 @@ pub struct AdmissionInfo {
     pub context_resources: Vec<Value>,
     /// Image metadata (`image`, `manifest`, `config`) CEL's `image.GetMetadata` reads.
     pub context_images: Vec<Value>,
+    /// Resolves `configMap` and `apiCall` context entries through the cluster (`serve`);
+    /// without one they must come from the values.
+    pub resolver: Option<resolver::Resolver>,
+    /// Verifies the images of `verifyImages` rules; without one they are errors (no registry
+    /// access).
+    pub image_verifier: Option<images::Verifier>,
 }
 
 impl Default for AdmissionInfo {
@@ -129,6 +139,8 @@ impl Default for AdmissionInfo {
             namespaces: HashMap::new(),
             context_resources: Vec::new(),
             context_images: Vec::new(),
+            resolver: None,
+            image_verifier: None,
         }
     }
 }
@@ -176,9 +188,11 @@ impl RuleResult {
     /// The finding for a failed (or errored) rule on `obj`, under the `kyverno-policy-violation`
     /// check; `None` for the other statuses. The message names the policy and rule.
     pub fn to_finding(&self, obj: &Object) -> Option<Finding> {
-        let severity = match self.status {
-            Status::Fail => Severity::Medium,
-            Status::Error => Severity::Low,
+        // An audited rule (Audit, or an override for the namespace) is reported, not blocked:
+        // a lower severity than an enforced one.
+        let severity = match (self.status, self.enforce) {
+            (Status::Fail, true) => Severity::Medium,
+            (Status::Fail, false) | (Status::Error, _) => Severity::Low,
             _ => return None,
         };
         let rule = if self.rule.is_empty() {
@@ -186,10 +200,10 @@ impl RuleResult {
         } else {
             format!("{}/{}", self.policy, self.rule)
         };
-        let what = if self.status == Status::Error {
-            "could not be evaluated"
-        } else {
-            "failed"
+        let what = match (self.status, self.enforce) {
+            (Status::Error, _) => "could not be evaluated",
+            (_, true) => "failed (Enforce)",
+            (_, false) => "failed (Audit)",
         };
         let mut f = Finding::new(
             "kyverno-policy-violation",
@@ -226,6 +240,11 @@ struct CelPolicy {
 #[derive(Default)]
 pub struct PolicySet {
     pub policies: Vec<Policy>,
+    /// Resolves `configMap` and `apiCall` context entries when the admission info has no
+    /// resolver of its own (`serve` sets it: see [`PolicySet::needs_cluster`]).
+    pub resolver: Option<resolver::Resolver>,
+    /// Verifies `verifyImages` rules' images when the admission info has no verifier.
+    pub image_verifier: Option<images::Verifier>,
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -296,8 +315,63 @@ impl PolicySet {
         self.policies.is_empty()
     }
 
+    /// Whether a rule reads the cluster: a `configMap` or `apiCall` context entry (in the rule
+    /// or a foreach of it).
+    pub fn needs_cluster(&self) -> bool {
+        fn reads(v: &Value) -> bool {
+            match v {
+                Value::Object(m) => {
+                    m.get("context")
+                        .and_then(Value::as_array)
+                        .is_some_and(|es| {
+                            es.iter()
+                                .any(|e| e.get("configMap").is_some() || e.get("apiCall").is_some())
+                        })
+                        || m.values().any(reads)
+                }
+                Value::Array(a) => a.iter().any(reads),
+                _ => false,
+            }
+        }
+        self.policies.iter().any(|p| p.rules.iter().any(reads))
+    }
+
+    /// Whether a rule reads image registries: `verifyImages`, or an `imageRegistry` context
+    /// entry.
+    pub fn verifies_images(&self) -> bool {
+        fn reads(v: &Value) -> bool {
+            match v {
+                Value::Object(m) => {
+                    m.get("context")
+                        .and_then(Value::as_array)
+                        .is_some_and(|es| es.iter().any(|e| e.get("imageRegistry").is_some()))
+                        || m.values().any(reads)
+                }
+                Value::Array(a) => a.iter().any(reads),
+                _ => false,
+            }
+        }
+        self.policies.iter().any(|p| {
+            p.rules
+                .iter()
+                .any(|r| r.get("verifyImages").is_some() || reads(r))
+        })
+    }
+
     /// Evaluates every policy on a resource.
     pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
+        let add_resolver = info.resolver.is_none() && self.resolver.is_some();
+        let add_verifier = info.image_verifier.is_none() && self.image_verifier.is_some();
+        if add_resolver || add_verifier {
+            let mut with = info.clone();
+            if add_resolver {
+                with.resolver = self.resolver.clone();
+            }
+            if add_verifier {
+                with.image_verifier = self.image_verifier.clone();
+            }
+            return self.evaluate(resource, &with);
+        }
         self.policies
             .iter()
             .flat_map(|p| p.evaluate(resource, info))
@@ -350,6 +424,10 @@ fn lint_str(s: &str) -> Option<String> {
         .get_or_init(|| regex::Regex::new(r"\{\{(?:\{[^{}]*\}|[^{}])*\}\}").ok())
         .as_ref()?;
     for m in re.find_iter(s) {
+        // `\{{` is an escaped, literal `{{`
+        if s.get(..m.start()).is_some_and(|b| b.ends_with('\\')) {
+            continue;
+        }
         let inner = m
             .as_str()
             .trim_start_matches("{{")
@@ -452,13 +530,33 @@ impl Policy {
         )
     }
 
-    /// Whether a failure of `rule` blocks admission: the rule's `failureAction`, else the
-    /// policy's `validationFailureAction`; for the CEL kinds, `validationActions` with `Deny`.
+    /// Whether a failure of `rule` blocks admission, ignoring the per-namespace overrides: the
+    /// rule's `failureAction`, else the policy's `validationFailureAction`; for the CEL kinds,
+    /// `validationActions` with `Deny`. See [`Policy::enforces_for`].
     pub fn enforces(&self, rule: &str) -> bool {
-        let is_enforce = |v: Option<&Value>| {
-            v.and_then(Value::as_str)
-                .is_some_and(|a| a.eq_ignore_ascii_case("enforce"))
-        };
+        self.enforces_in(rule, None, None)
+    }
+
+    /// Whether a failure of `rule` on `resource` blocks admission, as Kyverno resolves it: the
+    /// rule's `failureActionOverrides` matching the resource's namespace (by name wildcard
+    /// and/or `namespaceSelector` on the namespace's labels from `info`), else its
+    /// `failureAction` (for `verifyImages`, `Enforce` if any entry enforces), else the
+    /// policy's `validationFailureActionOverrides`, else its `validationFailureAction`. A rule
+    /// name the policy lacks takes the policy-wide action (the first rule that sets one).
+    pub fn enforces_for(&self, rule: &str, resource: &Value, info: &AdmissionInfo) -> bool {
+        let ns = resource
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        self.enforces_in(rule, Some(ns), info.namespace_labels.get(ns))
+    }
+
+    fn enforces_in(
+        &self,
+        rule: &str,
+        ns: Option<&str>,
+        labels: Option<&Map<String, Value>>,
+    ) -> bool {
         if self.cel.is_some() {
             return self
                 .spec
@@ -466,14 +564,22 @@ impl Policy {
                 .and_then(Value::as_array)
                 .is_none_or(|a| a.iter().filter_map(Value::as_str).any(|x| x == "Deny"));
         }
-        let own = self
+        let overrides = |list: Option<&Value>| ns.and_then(|ns| match_override(list, ns, labels));
+        let spec_action = || {
+            overrides(self.spec.get("validationFailureActionOverrides"))
+                .unwrap_or_else(|| is_enforce(self.spec.get("validationFailureAction")))
+        };
+        match self
             .rules
             .iter()
             .find(|r| r.get("name").and_then(Value::as_str) == Some(rule))
-            .and_then(|r| r.pointer("/validate/failureAction"));
-        match own {
-            Some(a) => is_enforce(Some(a)),
-            None => is_enforce(self.spec.get("validationFailureAction")),
+        {
+            Some(r) => rule_action(r, &overrides).unwrap_or_else(spec_action),
+            None => self
+                .rules
+                .iter()
+                .find_map(|r| rule_action(r, &overrides))
+                .unwrap_or_else(spec_action),
         }
     }
 
@@ -499,7 +605,7 @@ impl Policy {
             status: e.status,
             message: e.message,
             rule_type,
-            enforce: self.enforces(rule),
+            enforce: self.enforces_for(rule, resource, info),
             patched: e.patched,
             generated: e.generated,
         };
@@ -558,7 +664,9 @@ impl Policy {
         let mut out: Vec<RuleResult> = Vec::new();
         for r in &self.rules {
             let name = r.get("name").and_then(Value::as_str).unwrap_or("");
-            let Some(mut e) = engine::eval_rule(r, &current, info, &self.name) else {
+            let Some(mut e) =
+                engine::eval_rule(r, &current, info, &self.name, self.namespace.as_deref())
+            else {
                 continue;
             };
             // An enforced rule on an UPDATE lets existing violations through: when the old
@@ -566,7 +674,7 @@ impl Policy {
             // true unless set to false).
             if e.status == Status::Fail
                 && info.operation == "UPDATE"
-                && self.enforces(name)
+                && self.enforces_for(name, &current, info)
                 && r.pointer("/validate/allowExistingViolations")
                     .and_then(Value::as_bool)
                     != Some(false)
@@ -577,7 +685,7 @@ impl Policy {
                     old_object: None,
                     ..info.clone()
                 };
-                if engine::eval_rule(r, old, &as_create, &self.name)
+                if engine::eval_rule(r, old, &as_create, &self.name, self.namespace.as_deref())
                     .is_some_and(|o| o.status == Status::Fail)
                 {
                     e = engine::Eval::new(
@@ -598,6 +706,70 @@ impl Policy {
         }
         out
     }
+}
+
+/// Kyverno's `Enforce()`: `Enforce` or the older `enforce`; anything else audits.
+fn is_enforce(v: Option<&Value>) -> bool {
+    matches!(v.and_then(Value::as_str), Some("Enforce" | "enforce"))
+}
+
+/// The action of the first valid override whose `namespaces` (wildcards) and
+/// `namespaceSelector` match: `Some(true)` to enforce, `Some(false)` to audit, `None` when none
+/// matches. An override without `namespaces` applies to every namespace its selector (if any)
+/// selects.
+fn match_override(
+    list: Option<&Value>,
+    ns: &str,
+    labels: Option<&Map<String, Value>>,
+) -> Option<bool> {
+    for o in list.and_then(Value::as_array).into_iter().flatten() {
+        let action = o.get("action");
+        if !matches!(
+            action.and_then(Value::as_str),
+            Some("Enforce" | "enforce" | "Audit" | "audit")
+        ) {
+            continue;
+        }
+        let selected = || match o.get("namespaceSelector").filter(|s| !s.is_null()) {
+            None => true,
+            Some(sel) => matching::selector_matches(sel, labels),
+        };
+        let named = match o.get("namespaces").filter(|n| !n.is_null()) {
+            None => true,
+            Some(list) => list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .any(|p| wildcard::matches(p, ns)),
+        };
+        if named && selected() {
+            return Some(is_enforce(action));
+        }
+    }
+    None
+}
+
+/// A rule's own action, when it sets one: its `failureActionOverrides` for the namespace,
+/// else its `failureAction`; for `verifyImages`, `Enforce` if any entry enforces, else the
+/// first entry's action.
+fn rule_action(r: &Value, overrides: &dyn Fn(Option<&Value>) -> Option<bool>) -> Option<bool> {
+    if let Some(v) = r.get("validate") {
+        return overrides(v.get("failureActionOverrides")).or_else(|| {
+            v.get("failureAction")
+                .filter(|a| !a.is_null())
+                .map(|a| is_enforce(Some(a)))
+        });
+    }
+    let entries = r.get("verifyImages").and_then(Value::as_array)?;
+    let actions: Vec<&Value> = entries
+        .iter()
+        .filter_map(|e| e.get("failureAction").filter(|a| !a.is_null()))
+        .collect();
+    if actions.iter().any(|a| is_enforce(Some(a))) {
+        return Some(true);
+    }
+    actions.first().map(|_| false)
 }
 
 fn rule_type(r: &Value) -> &'static str {

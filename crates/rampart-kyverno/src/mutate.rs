@@ -3,7 +3,7 @@
 use crate::anchor::{self, AnchorKind};
 use crate::engine::{Eval, eval_list, set_element};
 use crate::pattern::{Outcome, match_pattern};
-use crate::vars::{Ctx, substitute};
+use crate::vars::{Ctx, substitute, substitute_at};
 use crate::{Status, conditions, context};
 use serde_json::{Map, Value};
 
@@ -35,7 +35,15 @@ fn apply_block(
     let mut applied = false;
     if let Some(p) = m.get("patchStrategicMerge") {
         ctx.set_path("request.object", current.clone());
-        let p = substitute(p, ctx).map_err(|e| format!("variable substitution failed: {e}"))?;
+        // Kyverno substitutes a rule's whole rule, a foreach entry's patches map: `{{@}}`
+        // is placed by the path in that document.
+        let base: &[&str] = if nesting == 0 {
+            &["mutate", "patchStrategicMerge"]
+        } else {
+            &["patchStrategicMerge"]
+        };
+        let p = substitute_at(p, ctx, base)
+            .map_err(|e| format!("variable substitution failed: {e}"))?;
         if let Some(new) = strategic_merge(current, &p) {
             *current = new;
             applied = true;
@@ -43,7 +51,13 @@ fn apply_block(
     }
     if let Some(p) = m.get("patchesJson6902") {
         ctx.set_path("request.object", current.clone());
-        let p = substitute(p, ctx).map_err(|e| format!("variable substitution failed: {e}"))?;
+        let base: &[&str] = if nesting == 0 {
+            &["mutate", "patchesJson6902"]
+        } else {
+            &["patchesJson6902"]
+        };
+        let p = substitute_at(p, ctx, base)
+            .map_err(|e| format!("variable substitution failed: {e}"))?;
         let text = match &p {
             Value::String(s) => s.clone(),
             other => other.to_string(),

@@ -23,12 +23,45 @@ pub struct TestRow {
     /// (`kyverno test` counts that as excluded).
     pub actual: Option<Status>,
     pub message: String,
+    /// `kyverno test` prints no row and counts nothing for this resource: the row's patched
+    /// resource file does not hold it (without `failOnMissingResources`), or the test has no
+    /// resources.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
+}
+
+/// What `kyverno test` makes of one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The result is the expected one, or no rule of that name gave a result ("Excluded",
+    /// which `kyverno test` passes whatever the expected result).
+    Pass,
+    /// The result differs from the expected one.
+    Fail,
+    /// No row (see [`TestRow::skipped`]).
+    Skipped,
 }
 
 impl TestRow {
-    /// Whether the row agrees with its expectation (`kyverno test` passes an excluded
-    /// resource whose expected result is `pass` or `skip`).
+    /// `kyverno test`'s verdict on the row.
+    pub fn verdict(&self) -> Verdict {
+        if self.skipped {
+            return Verdict::Skipped;
+        }
+        match self.actual {
+            Some(a) if a.as_str() != self.expected => Verdict::Fail,
+            _ => Verdict::Pass,
+        }
+    }
+
+    /// Whether `kyverno test` does not count the row as a failure.
     pub fn ok(&self) -> bool {
+        self.verdict() != Verdict::Fail
+    }
+
+    /// Stricter than [`TestRow::ok`]: the engine gave the expected result, or gave none where
+    /// `pass` or `skip` was expected (an expected `fail` needs a `fail`).
+    pub fn agrees(&self) -> bool {
         match self.actual {
             Some(a) => a.as_str() == self.expected,
             None => self.expected == "pass" || self.expected == "skip",
@@ -511,6 +544,10 @@ pub fn run_file_with_errors(
                 .collect(),
             None => Vec::new(),
         };
+        let fail_on_missing = row
+            .get("failOnMissingResources")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let generated_files: Vec<Value> = match row.get("generatedResource").and_then(Value::as_str)
         {
             Some(f) => read_docs(&dir.join(f)).unwrap_or_default(),
@@ -524,12 +561,12 @@ pub fn run_file_with_errors(
             .map(|(i, _)| i)
             .collect();
         let kind_last = kind.rsplit('/').next().unwrap_or("").to_string();
-        for name in &names {
+        let find = |name: &str| -> Vec<usize> {
             let (want_ns, want_name) = match name.split_once('/') {
                 Some((ns, n)) => (Some(ns), n),
-                None => (None, name.as_str()),
+                None => (None, name),
             };
-            let mut matched: Vec<usize> = resources
+            let matched: Vec<usize> = resources
                 .iter()
                 .enumerate()
                 .filter(|(_, r)| {
@@ -540,14 +577,28 @@ pub fn run_file_with_errors(
                 })
                 .map(|(i, _)| i)
                 .collect();
-            if matched.is_empty() {
-                matched = resources
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| ident(r).3 == want_name)
-                    .map(|(i, _)| i)
-                    .collect();
+            if !matched.is_empty() {
+                return matched;
             }
+            resources
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| ident(r).3 == want_name)
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let mut targets: Vec<(String, Vec<usize>)> =
+            names.iter().map(|n| (n.clone(), find(n))).collect();
+        // `kyverno test` checks every resource of the test when the row names none it has
+        // (or names none at all).
+        if targets.iter().all(|(_, m)| m.is_empty()) {
+            targets = resources
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (ident(r).3, vec![i]))
+                .collect();
+        }
+        for (name, matched) in &targets {
             let mut outcome: Vec<(Status, String)> = Vec::new();
             let mut missing_patched = false;
             if pidx.is_empty() {
@@ -558,7 +609,7 @@ pub fn run_file_with_errors(
                 };
                 outcome.push((Status::Error, why));
             }
-            for &ri in &matched {
+            for &ri in matched {
                 let Some(res) = resources.get(ri) else {
                     continue;
                 };
@@ -595,7 +646,15 @@ pub fn run_file_with_errors(
                                     );
                                 }
                                 // `kyverno test` skips a row whose patched resource is not
-                                // in the expected file ("not found in manifest").
+                                // in the expected file ("not found in manifest"), unless the
+                                // row sets `failOnMissingResources`.
+                                None if fail_on_missing => {
+                                    status = Status::Fail;
+                                    msg = format!(
+                                        "resource with name {} not found in manifest",
+                                        ident(&actual).3
+                                    );
+                                }
                                 None => {
                                     missing_patched = true;
                                     continue;
@@ -632,9 +691,24 @@ pub fn run_file_with_errors(
                         "resource not found".into()
                     } else if missing_patched {
                         "patched resource not found in the expected file".into()
+                    } else if !rule.is_empty()
+                        && pidx.iter().filter_map(|&i| set.policies.get(i)).all(|p| {
+                            p.kind == "ClusterPolicy" || p.kind == "Policy"
+                        } && !p.rules().iter().any(|r| {
+                            r.get("name").and_then(Value::as_str).is_some_and(|n| {
+                                n == rule
+                                    || n.strip_prefix("autogen-") == Some(rule.as_str())
+                                    || n.strip_prefix("autogen-cronjob-") == Some(rule.as_str())
+                            })
+                        }))
+                    {
+                        // `kyverno test` finds no response of that rule and passes the
+                        // resource as excluded.
+                        format!("excluded: policy `{pname}` has no rule `{rule}`")
                     } else {
                         "excluded".into()
                     },
+                    skipped: matched.is_empty() || missing_patched,
                 });
             }
             for (status, message) in outcome {
@@ -647,6 +721,7 @@ pub fn run_file_with_errors(
                     expected: expected.clone(),
                     actual: Some(status),
                     message,
+                    skipped: false,
                 });
             }
         }

@@ -13,6 +13,12 @@ pub struct Ctx {
     pub preset: Vec<String>,
     /// `data` converted for JMESPath, built on the first query after a change.
     converted: std::cell::RefCell<Option<jmespath::Rcvar>>,
+    /// Resolves `configMap` and `apiCall` entries, when a cluster is at hand.
+    pub resolver: Option<crate::resolver::Resolver>,
+    /// The namespace of a namespaced `Policy`: its entries may read only that namespace.
+    pub policy_namespace: Option<String>,
+    /// Verifies the images of `verifyImages` rules, when registries may be contacted.
+    pub image_verifier: Option<crate::images::Verifier>,
 }
 
 impl Ctx {
@@ -21,6 +27,9 @@ impl Ctx {
             data,
             preset: Vec::new(),
             converted: std::cell::RefCell::new(None),
+            resolver: None,
+            policy_namespace: None,
+            image_verifier: None,
         }
     }
 
@@ -97,25 +106,46 @@ pub fn has_vars(s: &str) -> bool {
 
 /// Substitutes every variable in a document.
 pub fn substitute(doc: &Value, ctx: &Ctx) -> Result<Value, String> {
+    substitute_at(doc, ctx, &[])
+}
+
+/// Substitutes every variable in a document found at `base` (its JSON pointer segments in
+/// the document Kyverno substitutes: the whole rule for a mutate rule, the
+/// `{patchStrategicMerge, patchesJson6902}` map for a mutate foreach entry, the pattern itself
+/// for a validate pattern). `base` places `{{@}}`: see [`at_path`].
+pub fn substitute_at(doc: &Value, ctx: &Ctx, base: &[&str]) -> Result<Value, String> {
+    let mut path: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+    walk(doc, ctx, &mut path)
+}
+
+fn walk(doc: &Value, ctx: &Ctx, path: &mut Vec<String>) -> Result<Value, String> {
     match doc {
-        Value::String(s) => substitute_str(s, ctx),
-        Value::Array(a) => a
-            .iter()
-            .map(|v| substitute(v, ctx))
-            .collect::<Result<_, _>>()
-            .map(Value::Array),
+        Value::String(s) => substitute_in(s, ctx, path),
+        Value::Array(a) => {
+            let mut out = Vec::with_capacity(a.len());
+            for (i, v) in a.iter().enumerate() {
+                path.push(i.to_string());
+                let r = walk(v, ctx, path);
+                path.pop();
+                out.push(r?);
+            }
+            Ok(Value::Array(out))
+        }
         Value::Object(m) => {
             let mut out = Map::new();
             for (k, v) in m {
+                path.push(k.clone());
                 let key = if has_vars(k) {
-                    match substitute_str(k, ctx)? {
+                    substitute_in(k, ctx, path).map(|k| match k {
                         Value::String(s) => s,
                         other => other.to_string(),
-                    }
+                    })
                 } else {
-                    k.clone()
+                    Ok(k.clone())
                 };
-                out.insert(key, substitute(v, ctx)?);
+                let value = walk(v, ctx, path);
+                path.pop();
+                out.insert(key?, value?);
             }
             Ok(Value::Object(out))
         }
@@ -123,11 +153,68 @@ pub fn substitute(doc: &Value, ctx: &Ctx) -> Result<Value, String> {
     }
 }
 
+/// The JMESPath `{{@}}` stands for at `path`, as Kyverno computes it: the segments after the
+/// first `foreach` (all of them when there is none), less the first two, below `target`
+/// (mutate existing) or `request.object`.
+pub fn at_path(path: &[String], ctx: &Ctx) -> String {
+    let after_foreach = match path.iter().position(|s| s == "foreach") {
+        Some(i) => path.get(i + 1..).unwrap_or(&[]),
+        None => path,
+    };
+    let rest = if after_foreach.len() > 2 {
+        after_foreach.get(2..).unwrap_or(&[])
+    } else {
+        &[]
+    };
+    let prefix: &[&str] = if ctx.data.get("target").is_some_and(|t| !t.is_null()) {
+        &["target"]
+    } else {
+        &["request", "object"]
+    };
+    let mut out = String::new();
+    let segs = prefix
+        .iter()
+        .copied()
+        .chain(rest.iter().map(String::as_str));
+    for seg in segs {
+        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push('[');
+            out.push_str(seg);
+            out.push(']');
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('.');
+        }
+        let plain = seg
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if plain {
+            out.push_str(seg);
+        } else {
+            out.push_str(&Value::String(seg.to_string()).to_string());
+        }
+    }
+    out
+}
+
 /// Substitutes the variables of one string; a string that is one variable takes its type.
 pub fn substitute_str(s: &str, ctx: &Ctx) -> Result<Value, String> {
+    substitute_in(s, ctx, &[])
+}
+
+fn substitute_in(s: &str, ctx: &Ctx, path: &[String]) -> Result<Value, String> {
     if !s.contains("{{") {
         return Ok(Value::String(s.to_string()));
     }
+    // On a DELETE, Kyverno reads `request.object` from the old object.
+    let delete = ctx
+        .data
+        .pointer("/request/operation")
+        .and_then(Value::as_str)
+        == Some("DELETE");
     let mut value = s.to_string();
     let mut rounds = 0;
     while let Some(re) = var_re() {
@@ -151,6 +238,12 @@ pub fn substitute_str(s: &str, ctx: &Ctx) -> Result<Value, String> {
             if let Some(rest) = variable.strip_prefix('-') {
                 variable = rest.trim().to_string();
                 shallow = true;
+            }
+            if variable == "@" {
+                variable = at_path(path, ctx);
+            }
+            if delete {
+                variable = variable.replace("request.object", "request.oldObject");
             }
             let result = ctx.query(&variable)?;
             if value == v {
@@ -197,6 +290,52 @@ mod tests {
             json!("d")
         );
         assert!(substitute_str("{{ a[ }}", &ctx).is_err());
+    }
+
+    #[test]
+    fn current_value_path() {
+        let segs = |p: &str| p.split('/').map(str::to_string).collect::<Vec<_>>();
+        let ctx = Ctx::new(json!({"request": {"object": {}}}));
+        // a rule: `mutate/patchStrategicMerge` are skipped
+        assert_eq!(
+            at_path(
+                &segs("mutate/patchStrategicMerge/spec/containers/0/image"),
+                &ctx
+            ),
+            "request.object.spec.containers[0].image"
+        );
+        // keys that are not identifiers are quoted
+        assert_eq!(
+            at_path(
+                &segs("mutate/patchStrategicMerge/metadata/labels/corp.com~x"),
+                &ctx
+            ),
+            "request.object.metadata.labels.\"corp.com~x\""
+        );
+        // the segments after `foreach`, less two
+        assert_eq!(
+            at_path(
+                &segs("mutate/foreach/0/patchStrategicMerge/metadata/name"),
+                &ctx
+            ),
+            "request.object.metadata.name"
+        );
+        assert_eq!(
+            at_path(&segs("mutate/patchesJson6902"), &ctx),
+            "request.object"
+        );
+        let target = Ctx::new(json!({"target": {"metadata": {}}}));
+        assert_eq!(
+            at_path(&segs("mutate/patchStrategicMerge/metadata/name"), &target),
+            "target.metadata.name"
+        );
+        let doc = json!({"metadata": {"labels": {"zone": "{{ to_upper('{{@}}') }}"}}});
+        let ctx =
+            Ctx::new(json!({"request": {"object": {"metadata": {"labels": {"zone": "eu"}}}}}));
+        assert_eq!(
+            substitute_at(&doc, &ctx, &["mutate", "patchStrategicMerge"]).unwrap(),
+            json!({"metadata": {"labels": {"zone": "EU"}}})
+        );
     }
 }
 

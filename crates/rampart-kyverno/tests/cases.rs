@@ -26,7 +26,7 @@ fn every_case_agrees_with_its_expectations() {
         for r in &rows {
             total += 1;
             assert!(
-                r.ok(),
+                r.agrees(),
                 "{}: {}/{} {}/{}: expected {}, got {:?} ({})",
                 f.display(),
                 r.policy,
@@ -224,4 +224,42 @@ spec:
         set.evaluate(&new, &AdmissionInfo::default())[0].status,
         Status::Fail
     );
+}
+
+/// `kyverno test`'s verdicts where the engine's result alone does not decide: a rule name the
+/// policy lacks (excluded, a pass), a patched resource missing from its file (no row unless
+/// `failOnMissingResources`), a row naming no resource the test has (every resource is
+/// checked).
+#[test]
+fn kyverno_test_verdicts() {
+    use rampart_kyverno::testrun::Verdict;
+    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/verdicts/kyverno-test.yaml");
+    let rows = run_file(&f).unwrap();
+    let got: Vec<(Option<Status>, Verdict)> =
+        rows.iter().map(|r| (r.actual, r.verdict())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (None, Verdict::Pass),
+            (Some(Status::Fail), Verdict::Fail),
+            (None, Verdict::Skipped),
+            (Some(Status::Fail), Verdict::Fail),
+            (Some(Status::Pass), Verdict::Pass),
+            (Some(Status::Pass), Verdict::Fail),
+            (Some(Status::Fail), Verdict::Pass),
+        ],
+        "{rows:#?}"
+    );
+    assert!(
+        rows[0].message.contains("has no rule `require-teem`"),
+        "{}",
+        rows[0].message
+    );
+    assert!(
+        rows[3].message.contains("not found in manifest"),
+        "{}",
+        rows[3].message
+    );
+    // the strict comparison still wants a `fail` for an expected `fail`
+    assert!(!rows[0].agrees());
 }

@@ -105,3 +105,153 @@ fn policy_apply_uses_values() {
         Some("skip")
     );
 }
+
+#[test]
+fn policy_test_counts_rows_as_kyverno_test() {
+    // A rule name the policy lacks passes as excluded; a patched resource missing from its
+    // file is no row; `failOnMissingResources` and a wrong result are failures; a row naming
+    // no resource of the test checks them all.
+    let out = rampart()
+        .args(["policy", "test", "-v"])
+        .arg(cases().join("../verdicts"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("3 tests passed and 3 tests failed"), "{text}");
+    assert!(
+        text.contains("excluded: policy `team-label` has no rule `require-teem`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn policy_apply_reports_failure_actions_per_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: team-label}
+spec:
+  validationFailureAction: Audit
+  validationFailureActionOverrides:
+  - {action: Enforce, namespaces: ["prod-*"]}
+  rules:
+  - name: require-team
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate:
+      pattern: {metadata: {labels: {team: "?*"}}}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("r.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: prod-eu}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: dev}\n",
+    )
+    .unwrap();
+    let out = rampart()
+        .args([
+            "policy",
+            "apply",
+            "--format",
+            "json",
+            "--audit-warn",
+            "--policy",
+        ])
+        .arg(dir.path().join("p.yaml"))
+        .arg("--resource")
+        .arg(dir.path().join("r.yaml"))
+        .output()
+        .unwrap();
+    // the enforced failure fails the run
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<(String, String, String)> = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["resource"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+                r["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows[0].0.contains("prod-eu") && rows[0].1 == "fail" && rows[0].2 == "enforce",
+        "{rows:?}"
+    );
+    assert!(
+        rows[1].0.contains("dev") && rows[1].1 == "warn" && rows[1].2 == "audit",
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn policy_apply_registry_flag_lets_verify_images_reach_registries() {
+    let dir = tempfile::tempdir().unwrap();
+    // nothing listens on the port: with --registry the rule reports the connection error,
+    // without it that registries are not contacted
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        format!(
+            r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {{name: signed}}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: verify
+    match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}
+    verifyImages:
+    - imageReferences: ["127.0.0.1:{port}/*"]
+      attestors:
+      - entries:
+        - keys:
+            publicKeys: |-
+              -----BEGIN PUBLIC KEY-----
+              MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE6b8ULQzbWlCsGIeKXZ8ieTZ2PV6k
+              9xgPdR2yHDS4Y0wU0vCy6D8J3rlVXVxFUmrRfBH5nvsWPX9ZYsGgYc0FpQ==
+              -----END PUBLIC KEY-----
+"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("r.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: apps}}\nspec: {{containers: [{{name: c, image: \"127.0.0.1:{port}/app:v1\"}}]}}\n"
+        ),
+    )
+    .unwrap();
+    let apply = |extra: &[&str]| {
+        let out = rampart()
+            .args(["policy", "apply", "--policy"])
+            .arg(dir.path().join("p.yaml"))
+            .arg("--resource")
+            .arg(dir.path().join("r.yaml"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let offline = apply(&[]);
+    assert!(
+        offline.contains("error: failed to verify image") && offline.contains("no registry access"),
+        "{offline}"
+    );
+    let online = apply(&["--registry", "--insecure-registry"]);
+    assert!(
+        online.contains("error: failed to verify image") && online.contains("unreachable"),
+        "{online}"
+    );
+}

@@ -1,7 +1,7 @@
 //! `rampart policy test` and `rampart policy apply`: Kyverno policies, as `kyverno test` and
 //! `kyverno apply` run them.
 
-use rampart_kyverno::testrun::{TestRow, Values, discover, load_values, run_dir};
+use rampart_kyverno::testrun::{TestRow, Values, Verdict, discover, load_values, run_dir};
 use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,6 +35,8 @@ struct ApplyRow<'a> {
     policy: &'a str,
     rule: &'a str,
     status: Status,
+    /// `enforce` or `audit`: the rule's failure action for this resource's namespace.
+    action: &'static str,
     message: &'a str,
 }
 
@@ -68,6 +70,21 @@ pub struct ApplyArgs {
     /// Output format: text (a table as `kyverno test` prints it) or json.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     format: Format,
+    /// Report the failures of audited rules (Audit, or an override for the resource's
+    /// namespace) as `warn`, as `kyverno apply --audit-warn`; they then do not fail the run.
+    #[arg(long)]
+    audit_warn: bool,
+    /// Let `verifyImages` rules and `imageRegistry` context entries read registries
+    /// (credentials from the Docker config); without it they report errors (no registry
+    /// access), as offline.
+    #[arg(long)]
+    registry: bool,
+    /// Reach registries over plain HTTP (with --registry).
+    #[arg(long, requires = "registry")]
+    insecure_registry: bool,
+    /// Also trust this CA (PEM) for registries (with --registry).
+    #[arg(long, value_name = "FILE", requires = "registry")]
+    registry_ca: Option<PathBuf>,
 }
 
 /// `rampart policy test`.
@@ -111,10 +128,13 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
             )?;
             let mut shown = 0;
             for (i, r) in rows.iter().enumerate() {
-                if !a.verbose && r.ok() {
+                let verdict = r.verdict();
+                if !a.verbose && verdict != Verdict::Fail {
                     continue;
                 }
                 shown += 1;
+                // As `kyverno test`: an excluded resource passes ("excluded"); a skipped one
+                // (its patched resource is not in the expected file) is not counted.
                 writeln!(
                     out,
                     "{:<5} {:<40} {:<36} {:<48} {:<8} {:<8} {}",
@@ -122,9 +142,17 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
                     r.policy,
                     r.rule,
                     format!("{}/{}", r.kind, r.resource),
-                    if r.ok() { "Pass" } else { "Fail" },
+                    match verdict {
+                        Verdict::Pass => "Pass",
+                        Verdict::Fail => "Fail",
+                        Verdict::Skipped => "-",
+                    },
                     r.actual.map(Status::as_str).unwrap_or("excluded"),
-                    if r.ok() { "" } else { r.message.as_str() }
+                    if verdict == Verdict::Pass && r.actual.is_some() {
+                        ""
+                    } else {
+                        r.message.as_str()
+                    }
                 )?;
             }
             if shown == 0 {
@@ -133,11 +161,12 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
             for e in &errors {
                 writeln!(out, "error: {e}")?;
             }
-            let pass = rows.iter().filter(|r| r.ok()).count();
+            let count = |v: Verdict| rows.iter().filter(|r| r.verdict() == v).count();
             writeln!(
                 out,
-                "\nTest Summary: {pass} tests passed and {} tests failed ({:.2?})",
-                rows.len() - pass,
+                "\nTest Summary: {} tests passed and {} tests failed ({:.2?})",
+                count(Verdict::Pass),
+                count(Verdict::Fail),
                 start.elapsed()
             )?;
         }
@@ -153,16 +182,34 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
 
 /// `rampart policy apply`.
 pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let (set, errors) = PolicySet::load(&a.policies);
+    let (mut set, errors) = PolicySet::load(&a.policies);
     for e in &errors {
         eprintln!("error: {e}");
+    }
+    if a.registry {
+        let ca_pem = match &a.registry_ca {
+            Some(p) => Some(std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?),
+            None => None,
+        };
+        let opts = rampart_images::registry::ClientOptions {
+            insecure: a.insecure_registry,
+            ca_pem,
+            credentials: rampart_images::registry::Credentials::load_default()
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            ..Default::default()
+        };
+        let v = rampart_kyverno::registry::RegistryVerifier::new(opts)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        set.image_verifier = Some(rampart_kyverno::images::Verifier::new(v));
     }
     let loaded = rampart_manifest::load_paths(&a.resources);
     for e in &loaded.errors {
         eprintln!("error: {e}");
     }
+    // policies are evaluated one by one: the set's registry access goes with the request
     let base = AdmissionInfo {
         operation: a.operation.clone(),
+        image_verifier: set.image_verifier.clone(),
         ..AdmissionInfo::default()
     };
     let values = match &a.values {
@@ -175,7 +222,10 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     for o in &loaded.objects {
         for p in &set.policies {
             let info = values.info_for(&base, &p.name, &o.value);
-            for r in p.evaluate(&o.value, &info) {
+            for mut r in p.evaluate(&o.value, &info) {
+                if a.audit_warn && r.status == Status::Fail && !r.enforce {
+                    r.status = Status::Warn;
+                }
                 failed |= matches!(r.status, Status::Fail | Status::Error);
                 all.push((o.object_ref(), r));
             }
@@ -191,6 +241,7 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
                         policy: &r.policy,
                         rule: &r.rule,
                         status: r.status,
+                        action: if r.enforce { "enforce" } else { "audit" },
                         message: &r.message,
                     })
                     .collect(),
@@ -200,10 +251,15 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         Format::Text => {
             for (o, r) in &all {
+                let action = match (r.status, r.enforce) {
+                    (Status::Fail, true) => " (enforce)",
+                    (Status::Fail, false) => " (audit)",
+                    _ => "",
+                };
                 writeln!(
                     out,
-                    "{}: {}/{}: {}: {}",
-                    o, r.policy, r.rule, r.status, r.message
+                    "{}: {}/{}: {}{}: {}",
+                    o, r.policy, r.rule, r.status, action, r.message
                 )?;
             }
             let count = |s: Status| all.iter().filter(|(_, r)| r.status == s).count();

@@ -65,7 +65,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("rampart: warning: policy skipped: {e}");
     }
     let policies = loaded.gatekeeper.map(std::sync::Arc::new);
-    let kyverno = loaded.kyverno.map(std::sync::Arc::new);
+    let kyverno = loaded.kyverno.map(|mut set| {
+        // configMap and apiCall context entries are read live from the cluster, each call
+        // bounded well within the API server's webhook timeout
+        if set.needs_cluster() {
+            match rampart_kyverno::live::KubeResolver::infer(Duration::from_secs(3)) {
+                Ok(r) => set.resolver = Some(rampart_kyverno::resolver::Resolver::new(r)),
+                Err(e) => eprintln!(
+                    "rampart: warning: kyverno configMap/apiCall context entries cannot be resolved (their rules will report errors): {e}"
+                ),
+            }
+        }
+        // verifyImages rules verify signatures against the registries (Docker config
+        // credentials), within the webhook's time budget
+        if set.verifies_images() {
+            let opts = rampart_images::registry::ClientOptions {
+                credentials: rampart_images::registry::Credentials::load_default()
+                    .unwrap_or_default(),
+                timeout: Duration::from_secs(2),
+                ..Default::default()
+            };
+            match rampart_kyverno::registry::RegistryVerifier::new(opts) {
+                Ok(v) => set.image_verifier = Some(rampart_kyverno::images::Verifier::new(v)),
+                Err(e) => eprintln!(
+                    "rampart: warning: kyverno verifyImages rules cannot reach registries (they will report errors): {e}"
+                ),
+            }
+        }
+        std::sync::Arc::new(set)
+    });
     let opts = rampart_server::ServeOptions {
         policies,
         kyverno,

@@ -1,0 +1,191 @@
+//! A [`ContextResolver`] that calls the API server through kube-rs, for `serve`.
+//!
+//! The engine is synchronous; the calls are not. The resolver owns one thread running a
+//! small tokio runtime with the kube client; each call is sent to it and waited for, with a
+//! timeout, so it works from any thread (a server's worker included). The service account
+//! needs `get` on the ConfigMaps the policies read and whatever their `apiCall`s read (see
+//! `deploy/`).
+
+use crate::KyvernoError;
+use crate::resolver::ContextResolver;
+use rampart_core::InputError;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+struct Job {
+    method: String,
+    path: String,
+    body: Option<Value>,
+    reply: mpsc::SyncSender<Result<Value, String>>,
+}
+
+/// Calls the cluster's API for `configMap` and `apiCall` context entries.
+pub struct KubeResolver {
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    timeout: Duration,
+    /// ConfigMaps read in the last [`KubeResolver::CONFIG_MAP_TTL`], by path: an admission
+    /// burst reads each once (Kyverno serves them from an informer cache).
+    config_maps: Mutex<HashMap<String, (Instant, Value)>>,
+}
+
+fn config_error(message: String) -> KyvernoError {
+    KyvernoError::Input(InputError {
+        file: "<kubeconfig>".into(),
+        line: 0,
+        column: 0,
+        message,
+    })
+}
+
+impl KubeResolver {
+    /// How long a ConfigMap read is reused.
+    pub const CONFIG_MAP_TTL: Duration = Duration::from_secs(2);
+
+    /// A resolver for the cluster of `config`; each call waits at most `timeout`.
+    pub fn new(config: kube::Config, timeout: Duration) -> Result<KubeResolver, KyvernoError> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<(), String>>(1);
+        std::thread::Builder::new()
+            .name("kyverno-context".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let client = match kube::Client::try_from(config) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e.to_string()));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    while let Some(job) = rx.recv().await {
+                        let client = client.clone();
+                        tokio::spawn(async move {
+                            let r = call(&client, &job.method, &job.path, job.body.as_ref()).await;
+                            let _ = job.reply.send(r);
+                        });
+                    }
+                });
+            })
+            .map_err(|e| config_error(format!("starting the context resolver: {e}")))?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(KubeResolver {
+                jobs: tx,
+                timeout,
+                config_maps: Mutex::new(HashMap::new()),
+            }),
+            Ok(Err(e)) => Err(config_error(format!("kube client: {e}"))),
+            Err(_) => Err(config_error("the context resolver did not start".into())),
+        }
+    }
+
+    /// A resolver for the cluster kube-rs infers (in-cluster service account, else the
+    /// kubeconfig).
+    pub fn infer(timeout: Duration) -> Result<KubeResolver, KyvernoError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| config_error(e.to_string()))?;
+        let config = rt
+            .block_on(kube::Config::infer())
+            .map_err(|e| config_error(format!("no cluster configuration: {e}")))?;
+        KubeResolver::new(config, timeout)
+    }
+}
+
+fn is_config_map(method: &str, path: &str) -> bool {
+    method == "GET"
+        && path.starts_with("/api/v1/namespaces/")
+        && path.split('/').nth(5) == Some("configmaps")
+        && path.split('/').count() == 7
+}
+
+impl ContextResolver for KubeResolver {
+    fn call(&self, method: &str, url_path: &str, body: Option<&Value>) -> Result<Value, String> {
+        let cached = is_config_map(method, url_path);
+        if cached
+            && let Ok(m) = self.config_maps.lock()
+            && let Some((at, v)) = m.get(url_path)
+            && at.elapsed() < Self::CONFIG_MAP_TTL
+        {
+            return Ok(v.clone());
+        }
+        let r = self.send(method, url_path, body);
+        if cached
+            && let Ok(v) = &r
+            && let Ok(mut m) = self.config_maps.lock()
+        {
+            if m.len() > 4096 {
+                m.clear();
+            }
+            m.insert(url_path.to_string(), (Instant::now(), v.clone()));
+        }
+        r
+    }
+}
+
+impl KubeResolver {
+    fn send(&self, method: &str, url_path: &str, body: Option<&Value>) -> Result<Value, String> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.jobs
+            .send(Job {
+                method: method.to_string(),
+                path: url_path.to_string(),
+                body: body.cloned(),
+                reply,
+            })
+            .map_err(|_| "the context resolver has stopped".to_string())?;
+        match answer.recv_timeout(self.timeout) {
+            Ok(r) => r,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                Err(format!("no answer within {:?}", self.timeout))
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err("the context resolver has stopped".to_string())
+            }
+        }
+    }
+}
+
+async fn call(
+    client: &kube::Client,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<Value, String> {
+    if !path.starts_with('/') {
+        return Err(format!("urlPath {path:?} must start with /"));
+    }
+    let method = match method {
+        "GET" => http::Method::GET,
+        "POST" => http::Method::POST,
+        other => return Err(format!("method {other:?} is not supported (GET or POST)")),
+    };
+    let bytes = match body {
+        Some(b) => serde_json::to_vec(b).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    let req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::ACCEPT, "application/json")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(bytes)
+        .map_err(|e| e.to_string())?;
+    let text = client.request_text(req).await.map_err(|e| match e {
+        kube::Error::Api(s) => format!("{} {}: {}", s.code, s.reason, s.message),
+        other => other.to_string(),
+    })?;
+    serde_json::from_str(&text).map_err(|e| format!("the response is not JSON: {e}"))
+}

@@ -1,0 +1,218 @@
+//! An [`ImageVerifier`] over OCI registries, with rampart-images' cosign verifier.
+
+use crate::KyvernoError;
+use crate::images::{Attestor, ImageVerifier, Keyless, VerifyError};
+use base64::Engine as _;
+use rampart_core::InputError;
+use rampart_images::keyless::{Identity, KeylessPolicy, Matcher, TrustedRoot};
+use rampart_images::keys::PublicKey;
+use rampart_images::registry::sha256_digest;
+use rampart_images::registry::{Client, ClientOptions};
+use rampart_images::{Policy, Reference, verify_image_with};
+use serde_json::{Value, json};
+
+/// Verifies images against their registries. Each call runs on a thread of its own against
+/// the verifier's runtime, so it may be made from any thread.
+pub struct RegistryVerifier {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+}
+
+impl RegistryVerifier {
+    pub fn new(opts: ClientOptions) -> Result<RegistryVerifier, KyvernoError> {
+        let bad = |message: String| {
+            KyvernoError::Input(InputError {
+                file: "<registry>".into(),
+                line: 0,
+                column: 0,
+                message,
+            })
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("kyverno-images")
+            .enable_all()
+            .build()
+            .map_err(|e| bad(e.to_string()))?;
+        let client = {
+            let _guard = rt.enter();
+            Client::new(opts).map_err(|e| bad(e.to_string()))?
+        };
+        Ok(RegistryVerifier { rt, client })
+    }
+
+    fn run<T: Send>(&self, fut: impl std::future::Future<Output = T> + Send) -> Option<T> {
+        std::thread::scope(|s| s.spawn(|| self.rt.block_on(fut)).join().ok())
+    }
+}
+
+impl ImageVerifier for RegistryVerifier {
+    fn verify(&self, image: &str, attestor: &Attestor) -> Result<String, VerifyError> {
+        let policy = match attestor {
+            Attestor::Keys(keys) => Policy {
+                keys: keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, pem)| PublicKey::from_pem(&format!("publicKeys[{i}]"), pem))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| VerifyError::Error(format!("bad attestor key: {e}")))?,
+                keyless: None,
+            },
+            Attestor::Keyless(k) => Policy {
+                keys: Vec::new(),
+                keyless: Some(keyless_policy(k).map_err(VerifyError::Error)?),
+            },
+        };
+        let v = self
+            .run(verify_image_with(&self.client, image, &policy))
+            .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
+        match (v.result, v.digest) {
+            (Ok(_), Some(d)) => Ok(d),
+            (Ok(_), None) => Err(VerifyError::Error("no digest".into())),
+            // the image did not resolve: the registry could not be reached or has no such image
+            (Err(e), None) => Err(VerifyError::Error(e)),
+            (Err(e), Some(_)) => Err(VerifyError::Failed(e)),
+        }
+    }
+
+    fn image_data(&self, image: &str) -> Result<Value, VerifyError> {
+        let r = Reference::parse(image).map_err(|e| VerifyError::Failed(e.to_string()))?;
+        self.run(image_data(&self.client, image, &r))
+            .ok_or_else(|| VerifyError::Error("the lookup stopped".into()))?
+            .map_err(VerifyError::Error)
+    }
+
+    fn digest(&self, image: &str) -> Result<String, VerifyError> {
+        let r = Reference::parse(image).map_err(|e| VerifyError::Failed(e.to_string()))?;
+        self.run(self.client.resolve_digest(&r))
+            .ok_or_else(|| VerifyError::Error("the lookup stopped".into()))?
+            .map_err(|e| VerifyError::Error(e.to_string()))
+    }
+}
+
+/// The DER blocks of a PEM text with the given label.
+fn pem_blocks(text: &str, label: &str) -> Vec<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(&begin) {
+        let body = rest.get(i + begin.len()..).unwrap_or("");
+        let Some(j) = body.find(&end) else { break };
+        let b64: String = body
+            .get(..j)
+            .unwrap_or("")
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64) {
+            out.push(der);
+        }
+        rest = body.get(j + end.len()..).unwrap_or("");
+    }
+    out
+}
+
+fn matcher(exact: &str, re: &str) -> Result<Matcher, String> {
+    if !re.is_empty() {
+        Matcher::regex(re).map_err(|e| e.to_string())
+    } else if !exact.is_empty() {
+        Ok(Matcher::Exact(exact.to_string()))
+    } else {
+        Matcher::regex(".*").map_err(|e| e.to_string())
+    }
+}
+
+/// Kyverno's keyless attestor as rampart-images' offline keyless policy: each certificate of
+/// `roots` a trust anchor (the signature's chain annotation gives the intermediates), the
+/// Rekor key identified by the SHA-256 of its DER.
+fn keyless_policy(k: &Keyless) -> Result<KeylessPolicy, String> {
+    let roots = pem_blocks(&k.roots, "CERTIFICATE");
+    if roots.is_empty() {
+        return Err("keyless roots hold no PEM certificate".into());
+    }
+    let spki = pem_blocks(&k.rekor_pubkey, "PUBLIC KEY")
+        .into_iter()
+        .next()
+        .ok_or_else(|| "keyless rekor.pubkey holds no PEM public key".to_string())?;
+    let key = PublicKey::from_spki_der("rekor.pubkey", &spki).map_err(|e| e.to_string())?;
+    let hex = sha256_digest(&spki);
+    let hex = hex.trim_start_matches("sha256:");
+    let log_id: Vec<u8> = (0..hex.len() / 2)
+        .filter_map(|i| {
+            hex.get(2 * i..2 * i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
+        .collect();
+    Ok(KeylessPolicy {
+        root: TrustedRoot {
+            fulcio_chains: roots.into_iter().map(|r| vec![r]).collect(),
+            rekor_keys: vec![(log_id, key)],
+        },
+        identities: vec![Identity {
+            subject: matcher(&k.subject, &k.subject_regexp)?,
+            issuer: matcher(&k.issuer, &k.issuer_regexp)?,
+        }],
+    })
+}
+
+/// Kyverno's image descriptor: for an index, the `linux/amd64` manifest (else the first).
+async fn image_data(client: &Client, image: &str, r: &Reference) -> Result<Value, String> {
+    let json_of = |bytes: &[u8], what: &str| {
+        serde_json::from_slice::<Value>(bytes).map_err(|e| format!("the {what} is not JSON: {e}"))
+    };
+    let top = client
+        .manifest(r, r.manifest_ref())
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{image}: manifest unknown"))?;
+    let top_json = json_of(&top.bytes, "manifest")?;
+    let (manifest_list, manifest, digest) =
+        match top_json.get("manifests").and_then(Value::as_array) {
+            Some(list) => {
+                let pick = list
+                    .iter()
+                    .find(|m| {
+                        m.pointer("/platform/os").and_then(Value::as_str) == Some("linux")
+                            && m.pointer("/platform/architecture").and_then(Value::as_str)
+                                == Some("amd64")
+                    })
+                    .or_else(|| list.first())
+                    .and_then(|m| m.get("digest").and_then(Value::as_str))
+                    .ok_or_else(|| format!("{image}: the image index lists no manifest"))?;
+                let m = client
+                    .manifest(r, pick)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("{image}: manifest {pick} unknown"))?;
+                (
+                    top_json.clone(),
+                    json_of(&m.bytes, "manifest")?,
+                    top.digest.clone(),
+                )
+            }
+            None => (Value::Null, top_json, top.digest.clone()),
+        };
+    let config = match manifest.pointer("/config/digest").and_then(Value::as_str) {
+        Some(d) => json_of(
+            &client.blob(r, d).await.map_err(|e| e.to_string())?,
+            "config",
+        )?,
+        None => Value::Null,
+    };
+    let identifier = r
+        .tag
+        .clone()
+        .or_else(|| r.digest.clone())
+        .unwrap_or_else(|| "latest".into());
+    Ok(json!({
+        "image": image,
+        "resolvedImage": format!("{}@{digest}", r.name()),
+        "registry": r.registry,
+        "repository": r.repository,
+        "identifier": identifier,
+        "manifestList": manifest_list,
+        "manifest": manifest,
+        "configData": config,
+    }))
+}

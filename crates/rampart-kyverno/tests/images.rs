@@ -1,0 +1,653 @@
+//! `verifyImages` rules against a real registry: Debian's `docker-registry` on loopback, images
+//! pushed with plain HTTP calls, signatures made by the `openssl` command line in cosign's
+//! storage format (so the verifier is not checked against itself).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use base64::Engine as _;
+use rampart_images::registry::{ClientOptions, sha256_digest};
+use rampart_kyverno::images::Verifier;
+use rampart_kyverno::registry::RegistryVerifier;
+use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
+use serde_json::{Value, json};
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const REGISTRY: &str = "/usr/bin/docker-registry";
+
+struct Registry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start() -> Option<Registry> {
+    let openssl = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !Path::new(REGISTRY).exists() || !openssl {
+        eprintln!(
+            "SKIPPED: {REGISTRY} or openssl is not installed; the registry tests did not run"
+        );
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(REGISTRY)
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(Registry {
+        child,
+        port,
+        _dir: dir,
+    })
+}
+
+/// One HTTP/1.1 request: status and the `Location` header.
+fn http(port: u16, method: &str, path: &str, ctype: &str, body: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    let location = text
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
+        })
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default();
+    (status, location)
+}
+
+fn push_blob(port: u16, repo: &str, data: &[u8]) -> String {
+    let digest = sha256_digest(data);
+    let (st, loc) = http(
+        port,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/"),
+        "text/plain",
+        b"",
+    );
+    assert_eq!(st, 202);
+    let path = loc.find("/v2/").map(|i| loc[i..].to_string()).unwrap();
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (st, _) = http(
+        port,
+        "PUT",
+        &format!("{path}{sep}digest={digest}"),
+        "application/octet-stream",
+        data,
+    );
+    assert_eq!(st, 201);
+    digest
+}
+
+fn push_manifest(port: u16, repo: &str, tag: &str, layers: Vec<Value>) -> String {
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cd = push_blob(port, repo, config);
+    let m = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+        "layers": layers,
+    }))
+    .unwrap();
+    let (st, _) = http(
+        port,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{tag}"),
+        "application/vnd.oci.image.manifest.v1+json",
+        &m,
+    );
+    assert_eq!(st, 201);
+    sha256_digest(&m)
+}
+
+fn push_image(port: u16, repo: &str, tag: &str) -> String {
+    let layer = format!("layer of {repo}:{tag}").into_bytes();
+    let ld = push_blob(port, repo, &layer);
+    push_manifest(
+        port,
+        repo,
+        tag,
+        vec![
+            json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": layer.len()}),
+        ],
+    )
+}
+
+/// Signs `digest` of `reference` with the openssl key and pushes it as cosign stores it.
+fn sign(port: u16, repo: &str, reference: &str, digest: &str, key: &Path, dir: &Path) {
+    let payload = serde_json::to_vec(&json!({
+        "critical": {"identity": {"docker-reference": reference},
+                     "image": {"docker-manifest-digest": digest},
+                     "type": "cosign container image signature"},
+        "optional": null
+    }))
+    .unwrap();
+    let pf = dir.join("payload.json");
+    let sf = dir.join("payload.sig");
+    std::fs::write(&pf, &payload).unwrap();
+    openssl(&[
+        "dgst",
+        "-sha256",
+        "-sign",
+        key.to_str().unwrap(),
+        "-out",
+        sf.to_str().unwrap(),
+        pf.to_str().unwrap(),
+    ]);
+    let sig = std::fs::read(&sf).unwrap();
+    let pd = push_blob(port, repo, &payload);
+    let tag = format!("{}.sig", digest.replacen(':', "-", 1));
+    push_manifest(
+        port,
+        repo,
+        &tag,
+        vec![json!({
+            "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+            "digest": pd, "size": payload.len(),
+            "annotations": {"dev.cosignproject.cosign/signature":
+                base64::engine::general_purpose::STANDARD.encode(sig)}
+        })],
+    );
+}
+
+fn openssl(args: &[&str]) {
+    let out = Command::new("openssl").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An ECDSA P-256 key pair: (private key path, public key PEM).
+fn keypair(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
+    let key = dir.join(format!("{name}.key"));
+    let pubk = dir.join(format!("{name}.pub"));
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
+    openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        pubk.to_str().unwrap(),
+    ]);
+    (key, std::fs::read_to_string(pubk).unwrap())
+}
+
+fn indent(text: &str, n: usize) -> String {
+    text.lines()
+        .map(|l| format!("{}{l}\n", " ".repeat(n)))
+        .collect()
+}
+
+fn policy(registry: &str, pem: &str, extra: &str) -> PolicySet {
+    let entry = format!(
+        "        - keys:\n            publicKeys: |-\n{}",
+        indent(pem, 14)
+    );
+    policy_with(registry, &entry, extra)
+}
+
+fn policy_with(registry: &str, entries: &str, extra: &str) -> PolicySet {
+    let text = format!(
+        r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {{name: signed-images}}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: verify-signature
+    match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}
+    verifyImages:
+    - imageReferences: ["{registry}/team/*"]
+      skipImageReferences: ["{registry}/team/skipped:*"]
+{extra}      attestors:
+      - entries:
+{entries}"#
+    );
+    let (set, errors) = PolicySet::from_str("p.yaml", &text);
+    assert!(errors.is_empty(), "{errors:?}\n{text}");
+    set
+}
+
+fn pod(images: &[&str]) -> Value {
+    let containers: Vec<Value> = images
+        .iter()
+        .enumerate()
+        .map(|(i, im)| json!({"name": format!("c{i}"), "image": im}))
+        .collect();
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "apps"},
+           "spec": {"containers": containers}})
+}
+
+fn run(set: &PolicySet, pod: &Value) -> Vec<(Status, String, Option<Value>)> {
+    set.evaluate(pod, &AdmissionInfo::default())
+        .into_iter()
+        .map(|r| (r.status, r.message, r.patched))
+        .collect()
+}
+
+fn verifier() -> Verifier {
+    Verifier::new(
+        RegistryVerifier::new(ClientOptions {
+            insecure: true,
+            timeout: Duration::from_secs(10),
+            ..ClientOptions::default()
+        })
+        .unwrap(),
+    )
+}
+
+#[test]
+fn signed_images_pass_and_unsigned_ones_fail_with_the_reason() {
+    let Some(reg) = start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let host = format!("127.0.0.1:{}", reg.port);
+    let (key, pem) = keypair(dir.path(), "team");
+    let (other_key, _) = keypair(dir.path(), "other");
+    let signed = push_image(reg.port, "team/app", "v1");
+    sign(
+        reg.port,
+        "team/app",
+        &format!("{host}/team/app"),
+        &signed,
+        &key,
+        dir.path(),
+    );
+    let unsigned = push_image(reg.port, "team/app", "unsigned");
+    let foreign = push_image(reg.port, "team/app", "foreign");
+    sign(
+        reg.port,
+        "team/app",
+        &format!("{host}/team/app"),
+        &foreign,
+        &other_key,
+        dir.path(),
+    );
+
+    let mut set = policy(&host, &pem, "");
+    // offline (policy test): an error per rule, as `kyverno test` reports an unreachable registry
+    let r = run(&set, &pod(&[&format!("{host}/team/app:v1")]));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].0, Status::Error, "{r:?}");
+    assert!(
+        r[0].1.starts_with(&format!(
+            "failed to verify image {host}/team/app:v1: no registry access"
+        )),
+        "{r:?}"
+    );
+
+    set.image_verifier = Some(verifier());
+    // signed: passes, and the image is pinned to its digest (mutateDigest)
+    let r = run(&set, &pod(&[&format!("{host}/team/app:v1")]));
+    assert_eq!(r[0].0, Status::Pass, "{r:?}");
+    assert_eq!(
+        r[0].1,
+        format!("verified image signatures for {host}/team/app:v1")
+    );
+    let patched = r[0].2.as_ref().expect("patched");
+    assert_eq!(
+        patched["spec"]["containers"][0]["image"],
+        json!(format!("{host}/team/app:v1@{signed}"))
+    );
+    // a Deployment: the autogen rule verifies and pins its pod template's image
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "apps"},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": format!("{host}/team/app:v1")}]}}}});
+    let r: Vec<_> = set.evaluate(&deploy, &AdmissionInfo::default());
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(
+        (r[0].rule.as_str(), r[0].status),
+        ("autogen-verify-signature", Status::Pass),
+        "{r:?}"
+    );
+    assert_eq!(
+        r[0].patched.as_ref().unwrap()["spec"]["template"]["spec"]["containers"][0]["image"],
+        json!(format!("{host}/team/app:v1@{signed}"))
+    );
+    // unsigned: fails, saying why
+    let r = run(&set, &pod(&[&format!("{host}/team/app:unsigned")]));
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    let tag = format!("{}.sig", unsigned.replacen(':', "-", 1));
+    assert_eq!(
+        r[0].1,
+        format!(
+            "failed to verify image {host}/team/app:unsigned: no signatures found (no {tag} manifest)"
+        )
+    );
+    // signed with another key: fails
+    let r = run(&set, &pod(&[&format!("{host}/team/app:foreign")]));
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    assert!(
+        r[0].1
+            .contains("does not verify with the key publicKeys[0]"),
+        "{r:?}"
+    );
+    // one bad image of two fails the rule
+    let r = run(
+        &set,
+        &pod(&[
+            &format!("{host}/team/app:v1"),
+            &format!("{host}/team/app:unsigned"),
+        ]),
+    );
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    // images the rule does not select, or skips: no result
+    assert!(run(&set, &pod(&["nginx:1.27"])).is_empty());
+    assert!(run(&set, &pod(&[&format!("{host}/team/skipped:v1")])).is_empty());
+    // an image that does not exist: an error (it cannot be resolved)
+    let r = run(&set, &pod(&[&format!("{host}/team/missing:v1")]));
+    assert_eq!(r[0].0, Status::Error, "{r:?}");
+
+    // mutateDigest off: verifyDigest asks for a digest
+    let mut set = policy(&host, &pem, "      mutateDigest: false\n");
+    set.image_verifier = Some(verifier());
+    let r = run(&set, &pod(&[&format!("{host}/team/app:v1")]));
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    assert_eq!(r[0].1, format!("missing digest for {host}/team/app:v1"));
+    let r = run(&set, &pod(&[&format!("{host}/team/app:v1@{signed}")]));
+    assert_eq!(r[0].0, Status::Pass, "{r:?}");
+    assert!(r[0].2.is_none());
+}
+
+#[test]
+fn an_unreachable_registry_is_an_error() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("SKIPPED: openssl is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_, pem) = keypair(dir.path(), "k");
+    let port = free_port();
+    let host = format!("127.0.0.1:{port}");
+    let mut set = policy(&host, &pem, "");
+    set.image_verifier = Some(verifier());
+    let r = run(&set, &pod(&[&format!("{host}/team/app:v1")]));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].0, Status::Error, "{r:?}");
+    assert!(
+        r[0].1
+            .starts_with(&format!("failed to verify image {host}/team/app:v1:")),
+        "{r:?}"
+    );
+    assert!(!r[0].1.contains("bad attestor key"), "{r:?}");
+}
+
+/// A Fulcio-like CA made by rcgen: (params, key, self-signed certificate).
+fn fulcio() -> (rcgen::CertificateParams, rcgen::KeyPair, rcgen::Certificate) {
+    let mut p = rcgen::CertificateParams::default();
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    p.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "test fulcio root");
+    p.not_before = rcgen::date_time_ymd(2019, 1, 1);
+    p.not_after = rcgen::date_time_ymd(2035, 1, 1);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = p.self_signed(&key).unwrap();
+    (p, key, cert)
+}
+
+fn openssl_sign(dir: &Path, key: &Path, data: &[u8]) -> Vec<u8> {
+    let input = dir.join("to-sign");
+    let out = dir.join("signature");
+    std::fs::write(&input, data).unwrap();
+    openssl(&[
+        "dgst",
+        "-sha256",
+        "-sign",
+        key.to_str().unwrap(),
+        "-out",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    std::fs::read(out).unwrap()
+}
+
+#[test]
+fn keyless_attestors_check_the_identity_the_ca_and_the_log() {
+    let Some(reg) = start() else { return };
+    let port = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let host = format!("127.0.0.1:{port}");
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let (ca_params, ca_key, ca) = fulcio();
+    // the Rekor log's key
+    let (rekor_key, rekor_pem) = keypair(d, "rekor");
+    let spki_path = d.join("rekor.der");
+    openssl(&[
+        "pkey",
+        "-in",
+        rekor_key.to_str().unwrap(),
+        "-pubout",
+        "-outform",
+        "DER",
+        "-out",
+        spki_path.to_str().unwrap(),
+    ]);
+    let log_id = sha256_digest(&std::fs::read(&spki_path).unwrap())
+        .trim_start_matches("sha256:")
+        .to_string();
+    // a Fulcio-style certificate for dev@acme.example, valid on 2020-01-01
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::default();
+    p.subject_alt_names = vec![rcgen::SanType::Rfc822Name(
+        "dev@acme.example".try_into().unwrap(),
+    )];
+    p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
+    p.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+        &[1, 3, 6, 1, 4, 1, 57264, 1, 1],
+        b"https://issuer.example".to_vec(),
+    )];
+    p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    p.not_after = rcgen::date_time_ymd(2020, 1, 2);
+    let leaf = p
+        .signed_by(&leaf_key, &rcgen::Issuer::from_params(&ca_params, &ca_key))
+        .unwrap();
+    let leaf_key_path = d.join("leaf.key");
+    std::fs::write(&leaf_key_path, leaf_key.serialize_pem()).unwrap();
+
+    // the image, signed with the certificate's key and logged (a signed entry timestamp)
+    let digest = push_image(port, "team/kl", "v1");
+    let payload = serde_json::to_vec(&json!({
+        "critical": {"identity": {"docker-reference": format!("{host}/team/kl")},
+                     "image": {"docker-manifest-digest": digest},
+                     "type": "cosign container image signature"},
+        "optional": null
+    }))
+    .unwrap();
+    let sig = openssl_sign(d, &leaf_key_path, &payload);
+    let body = json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+        "data": {"hash": {"algorithm": "sha256", "value": sha256_digest(&payload).trim_start_matches("sha256:")}},
+        "signature": {"content": b64(&sig), "publicKey": {"content": b64(leaf.pem().as_bytes())}}}});
+    let body_b64 = b64(body.to_string().as_bytes());
+    let integrated = 1_577_880_000u64; // 2020-01-01T12:00:00Z
+    let canonical = format!(
+        "{{\"body\":\"{body_b64}\",\"integratedTime\":{integrated},\"logID\":\"{log_id}\",\"logIndex\":42}}"
+    );
+    let set = openssl_sign(d, &rekor_key, canonical.as_bytes());
+    let bundle = json!({"SignedEntryTimestamp": b64(&set),
+        "Payload": {"body": body_b64, "integratedTime": integrated, "logIndex": 42, "logID": log_id}});
+    let pd = push_blob(port, "team/kl", &payload);
+    push_manifest(
+        port,
+        "team/kl",
+        &format!("{}.sig", digest.replacen(':', "-", 1)),
+        vec![json!({
+            "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+            "digest": pd, "size": payload.len(),
+            "annotations": {
+                "dev.cosignproject.cosign/signature": b64(&sig),
+                "dev.sigstore.cosign/certificate": leaf.pem(),
+                "dev.sigstore.cosign/chain": ca.pem(),
+                "dev.sigstore.cosign/bundle": bundle.to_string(),
+            }
+        })],
+    );
+
+    let entry = |subject: &str, roots: &str| {
+        format!(
+            "        - keyless:\n            subject: {subject}\n            issuer: https://issuer.example\n            roots: |-\n{}            rekor:\n              pubkey: |-\n{}",
+            indent(roots, 14),
+            indent(&rekor_pem, 16)
+        )
+    };
+    let image = format!("{host}/team/kl:v1");
+    let mut set = policy_with(&host, &entry("dev@acme.example", &ca.pem()), "");
+    set.image_verifier = Some(verifier());
+    let r = run(&set, &pod(&[&image]));
+    assert_eq!(r[0].0, Status::Pass, "{r:?}");
+    assert_eq!(r[0].1, format!("verified image signatures for {image}"));
+
+    // another identity: fails, naming both
+    let mut set = policy_with(&host, &entry("ops@acme.example", &ca.pem()), "");
+    set.image_verifier = Some(verifier());
+    let r = run(&set, &pod(&[&image]));
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    assert!(
+        r[0].1.contains("\"dev@acme.example\"") && r[0].1.contains("is not \"ops@acme.example\""),
+        "{r:?}"
+    );
+
+    // another CA: the certificate does not chain
+    let (_, _, other) = fulcio();
+    let mut set = policy_with(&host, &entry("dev@acme.example", &other.pem()), "");
+    set.image_verifier = Some(verifier());
+    let r = run(&set, &pod(&[&image]));
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    assert!(r[0].1.contains("does not chain"), "{r:?}");
+
+    // no roots: rampart cannot verify offline, an error
+    let no_roots = "        - keyless:\n            subject: dev@acme.example\n            issuer: https://issuer.example\n";
+    let mut set = policy_with(&host, no_roots, "");
+    set.image_verifier = Some(verifier());
+    let r = run(&set, &pod(&[&image]));
+    assert_eq!(r[0].0, Status::Error, "{r:?}");
+    assert!(r[0].1.contains("need `roots`"), "{r:?}");
+}
+
+#[test]
+fn image_registry_context_entries_read_the_manifest_and_config() {
+    let Some(reg) = start() else { return };
+    let host = format!("127.0.0.1:{}", reg.port);
+    let digest = push_image(reg.port, "team/app", "v2");
+    let text = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: image-data}
+spec:
+  rules:
+  - name: linux-only
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    context:
+    - name: img
+      imageRegistry:
+        reference: "{{ request.object.spec.containers[0].image }}"
+    validate:
+      message: "{{ img.resolvedImage }} is for {{ img.configData.os }}"
+      deny:
+        conditions:
+          any:
+          - {key: "{{ img.configData.os }}", operator: Equals, value: linux}
+  - name: layers
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    context:
+    - name: layers
+      imageRegistry:
+        reference: "{{ request.object.spec.containers[0].image }}"
+        jmesPath: "manifest.layers | length(@)"
+    validate:
+      deny:
+        conditions:
+          any:
+          - {key: "{{ layers }}", operator: GreaterThan, value: 1}
+"#;
+    let (mut set, errors) = PolicySet::from_str("p.yaml", text);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(set.verifies_images());
+    let image = format!("{host}/team/app:v2");
+    // without registry access: an error per rule
+    let r = run(&set, &pod(&[&image]));
+    assert!(r.iter().all(|x| x.0 == Status::Error), "{r:?}");
+    set.image_verifier = Some(verifier());
+    let r = run(&set, &pod(&[&image]));
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    assert_eq!(r[0].1, format!("{host}/team/app@{digest} is for linux"));
+    assert_eq!(r[1].0, Status::Pass, "{r:?}");
+    // an image that is not there: an error that names it
+    let r = run(&set, &pod(&[&format!("{host}/team/none:v1")]));
+    assert_eq!(r[0].0, Status::Error, "{r:?}");
+    assert!(
+        r[0].1.contains(&format!(
+            "failed to fetch image descriptor: {host}/team/none:v1"
+        )),
+        "{r:?}"
+    );
+}
