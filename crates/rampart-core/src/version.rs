@@ -91,7 +91,7 @@ mod tests {
             let got = text.parse::<KubeVersion>().ok().map(|v| (v.major, v.minor));
             assert_eq!(got, want, "{text:?}");
         }
-        assert_eq!(KubeVersion::new(1, 9) < KubeVersion::new(1, 10), true);
+        assert!(KubeVersion::new(1, 9) < KubeVersion::new(1, 10));
         assert_eq!(KubeVersion::default().to_string(), "1.34");
     }
 }
