@@ -393,6 +393,9 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
+    /// One analysis across objects, as the test calls it.
+    type Analysis<'a> = dyn Fn(&[Object]) -> Vec<Finding> + 'a;
+
     /// The scan keeps only slim objects for the analyses across objects: on every manifest of
     /// the repository (examples, check fixtures, NetworkPolicy and RBAC cases) each analysis,
     /// given only what it declares it reads, must find exactly what it finds on the whole
@@ -425,7 +428,7 @@ mod tests {
             groups.push(all);
             for whole in groups {
                 // each analysis on objects slimmed to what it alone declares it reads
-                let analyses: [(&str, Reads, &dyn Fn(&[Object]) -> Vec<Finding>); 3] = [
+                let analyses: [(&str, Reads, &Analysis); 3] = [
                     ("catalog", rampart_rules::READS, &|o| {
                         catalog.check_across(o)
                     }),
