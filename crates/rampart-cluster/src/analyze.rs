@@ -117,6 +117,7 @@ pub fn analyze(
     findings.extend(per_object);
     findings.extend(rampart_engine::scan::across_findings(&catalog, objects));
     let mut admission = rampart_engine::cluster::admission_findings(objects);
+    admission.extend(rampart_engine::cloud::cloud_findings(objects));
     rampart_engine::apply_config(&mut admission, catalog.config());
     findings.extend(admission);
     // the attack chain end to end: exposed or compromised workloads to node root,

@@ -192,7 +192,7 @@ pub fn render(r: &ClusterReport) -> String {
     }
     let _ = write!(
         h,
-        "</tbody></table><p class=\"muted\">Scoring: {}. The cloud layer is not visible through the Kubernetes API.</p></section>",
+        "</tbody></table><p class=\"muted\">Scoring: {}. The cloud layer is what the Kubernetes API shows of it.</p></section>",
         esc(&r.scoring)
     );
     h.push('\n');

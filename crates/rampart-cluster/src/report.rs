@@ -9,13 +9,15 @@
 //! - **code**: what the application ships: images (tags, digests, registries) and credentials
 //!   in env, annotations and ConfigMaps.
 //!
-//! (The cloud layer is not visible through the Kubernetes API and is not scored.)
+//! - **cloud**: what the Kubernetes API shows of the cloud underneath: workloads that can reach
+//!   the instance metadata service of the Nodes' cloud, ServiceAccounts that assume a cloud
+//!   identity.
 //!
 //! ## Scores
 //!
 //! Each finding weighs by its severity: critical 10, high 5, medium 2, low 1, info 0. A layer
 //! whose findings weigh `P` in total, over the `N` objects it looks at (every object for the
-//! cluster layer, the objects with a pod spec for container and code, at least 1), scores
+//! cluster layer, the objects with a pod spec for cloud, container and code, at least 1), scores
 //!
 //! ```text
 //! score = round(100 × N / (N + P))
@@ -34,23 +36,25 @@ use std::io::{self, Write};
 /// The scoring formula, as the report states it.
 pub const SCORING: &str = "weights: critical 10, high 5, medium 2, low 1, info 0; per layer \
      score = round(100 × N / (N + P)), P the weight of its findings, N the objects it looks at \
-     (all for cluster, pod-spec objects for container and code, at least 1); overall: the same \
+     (all for cluster, pod-spec objects for cloud, container and code, at least 1); overall: the same \
      over all findings and objects";
 
 /// A 4C layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layer {
+    Cloud,
     Cluster,
     Container,
     Code,
 }
 
 impl Layer {
-    pub const ALL: [Layer; 3] = [Layer::Cluster, Layer::Container, Layer::Code];
+    pub const ALL: [Layer; 4] = [Layer::Cloud, Layer::Cluster, Layer::Container, Layer::Code];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Layer::Cloud => "cloud",
             Layer::Cluster => "cluster",
             Layer::Container => "container",
             Layer::Code => "code",
@@ -65,6 +69,7 @@ impl Layer {
         match origin {
             Origin::Pss => Layer::Container,
             Origin::Images => Layer::Code,
+            Origin::Cloud => Layer::Cloud,
             Origin::Manifest => {
                 const CLUSTER: [&str; 13] = [
                     "rbac-",
@@ -379,10 +384,7 @@ impl ClusterReport {
                 self.fixed.len()
             );
         }
-        let _ = writeln!(
-            s,
-            "\nLayers (4Cs; the cloud layer is not visible through the API):"
-        );
+        let _ = writeln!(s, "\nLayers (4Cs; cloud as the Kubernetes API shows it):");
         for l in &self.layers {
             let _ = writeln!(
                 s,

@@ -126,7 +126,8 @@ fn the_html_report_renders_in_chromium() {
     );
     // the new finding is marked, the summary shows scores as SVG gauges
     assert_eq!(dom.matches("<span class=\"new\"> new</span>").count(), 1);
-    assert_eq!(dom.matches("<figure class=\"gauge\">").count(), 4);
+    // overall and one per layer (cloud, cluster, container, code)
+    assert_eq!(dom.matches("<figure class=\"gauge\">").count(), 5);
     assert!(dom.contains(&format!(
         "aria-label=\"overall score {} of 100\"",
         scan.report.score

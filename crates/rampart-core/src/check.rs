@@ -45,6 +45,9 @@ pub enum Origin {
     Cluster,
     /// End-to-end attack paths.
     Paths,
+    /// What the Kubernetes API shows of the cloud underneath: the instance metadata service
+    /// pods can reach, cloud identities ServiceAccounts assume.
+    Cloud,
 }
 
 impl Origin {
@@ -61,6 +64,7 @@ impl Origin {
             Origin::Images => "images",
             Origin::Cluster => "cluster",
             Origin::Paths => "paths",
+            Origin::Cloud => "cloud",
         }
     }
 
@@ -78,6 +82,7 @@ impl Origin {
             Origin::Images => "images and supply chain",
             Origin::Cluster => "live cluster posture",
             Origin::Paths => "attack paths",
+            Origin::Cloud => "cloud (as the Kubernetes API shows it)",
         }
     }
 }

@@ -9,6 +9,7 @@
 //! assert_eq!(config.checks.disable, ["rbac-exec-pods"]);
 //! ```
 
+pub mod cloud;
 pub mod cluster;
 mod input;
 mod policies;

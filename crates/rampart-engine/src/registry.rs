@@ -41,6 +41,7 @@ fn builtin() -> Vec<CheckInfo> {
     all.extend(rampart_kyverno::checks());
     all.extend(rampart_images::checks());
     all.extend(crate::cluster::checks());
+    all.extend(crate::cloud::checks());
     all
 }
 

@@ -147,6 +147,34 @@ fn workload_peer(w: &model::Workload) -> Peer {
     }
 }
 
+/// The workloads whose egress NetworkPolicies let them open `proto`/`port` connections to
+/// `ip`, an address outside the cluster's pods (the cloud instance metadata service, for one).
+/// Workloads no egress policy selects reach it.
+pub fn workloads_reaching(
+    objects: &[Object],
+    ip: std::net::IpAddr,
+    proto: Protocol,
+    port: u16,
+) -> Vec<Peer> {
+    let cluster = Cluster::build(objects);
+    let engine = Engine::new(&cluster);
+    let ids: &[usize] = engine
+        .dst_ips
+        .iter()
+        .find(|(range, _)| range.contains(ip))
+        .map_or(&[], |(_, ids)| ids.as_slice());
+    let reaches: Vec<bool> = (0..engine.classes.len())
+        .map(|c| engine.egress(c, Target::Ip(ids)).contains(proto, port))
+        .collect();
+    cluster
+        .workloads
+        .iter()
+        .zip(&engine.class_of)
+        .filter(|(_, c)| reaches.get(**c).copied().unwrap_or(false))
+        .map(|(w, _)| workload_peer(w))
+        .collect()
+}
+
 /// Computes every allowed connection between the workloads of `objects` and the outside.
 pub fn analyze(objects: &[Object]) -> Result<Analysis, NetpolError> {
     let cluster = Cluster::build(objects);

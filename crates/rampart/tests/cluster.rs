@@ -94,7 +94,7 @@ fn a_dump_is_audited_in_every_format() {
     assert!(outputs[0].contains("admission-webhook-fails-open"));
     let json: serde_json::Value = serde_json::from_str(&outputs[1]).unwrap();
     assert_eq!(json["objects"], 4);
-    assert_eq!(json["layers"].as_array().unwrap().len(), 3);
+    assert_eq!(json["layers"].as_array().unwrap().len(), 4);
     assert_eq!(json["findings"][0]["severity"], "critical");
     assert!(outputs[2].starts_with("<!DOCTYPE html>"));
     let sarif: serde_json::Value = serde_json::from_str(&outputs[3]).unwrap();
@@ -167,5 +167,92 @@ fn the_cluster_report_shows_attack_paths() {
     assert!(
         text.contains("attack-path: exposed Deployment outlet/storefront reaches cluster-admin"),
         "{text}"
+    );
+}
+
+/// The cloud layer: on Nodes that run on a cloud, workloads whose egress reaches the instance
+/// metadata service are reported in the `cloud` layer, with the ServiceAccounts that assume a
+/// cloud identity; a namespace whose egress policy excepts the address is not.
+#[test]
+fn the_cloud_layer_shows_metadata_reachability_and_cloud_identities() {
+    let dump = "apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Node
+  metadata: {name: ip-10-0-1-5}
+  spec: {providerID: 'aws:///eu-west-1a/i-0123456789abcdef0'}
+- apiVersion: v1
+  kind: ServiceAccount
+  metadata:
+    name: uploader
+    namespace: shop
+    annotations: {eks.amazonaws.com/role-arn: 'arn:aws:iam::123456789012:role/s3-upload'}
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: web, namespace: shop}
+  spec:
+    selector: {matchLabels: {app: web}}
+    template:
+      metadata: {labels: {app: web}}
+      spec: {serviceAccountName: uploader, containers: [{name: web, image: nginx}]}
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: api, namespace: bank}
+  spec:
+    selector: {matchLabels: {app: api}}
+    template:
+      metadata: {labels: {app: api}}
+      spec: {containers: [{name: api, image: nginx}]}
+- apiVersion: networking.k8s.io/v1
+  kind: NetworkPolicy
+  metadata: {name: egress, namespace: bank}
+  spec:
+    podSelector: {}
+    policyTypes: [Egress]
+    egress:
+    - to: [{ipBlock: {cidr: 0.0.0.0/0, except: [169.254.169.254/32]}}]
+";
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("dump.yaml"), dump).unwrap();
+    let out = rampart()
+        .args(["cluster", "scan", "--from"])
+        .arg(d.path().join("dump.yaml"))
+        .args(["-o", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let cloud: Vec<&serde_json::Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["layer"] == "cloud")
+        .collect();
+    let checks: Vec<(&str, &str)> = cloud
+        .iter()
+        .map(|f| (f["check"].as_str().unwrap(), f["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(cloud.len(), 2, "{checks:#?}");
+    assert!(
+        checks.iter().any(|(c, m)| *c == "cloud-metadata-reachable"
+            && m.contains("namespace shop")
+            && m.contains("AWS")),
+        "{checks:#?}"
+    );
+    assert!(
+        checks
+            .iter()
+            .any(|(c, m)| *c == "cloud-workload-identity" && m.contains("s3-upload")),
+        "{checks:#?}"
+    );
+    assert!(
+        json["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["layer"] == "cloud"),
+        "{:#}",
+        json["layers"]
     );
 }
