@@ -132,7 +132,7 @@ pub fn cluster(namespaces: usize, apps: usize) -> Vec<Value> {
     for i in 0..5 {
         out.push(json!({"apiVersion": "v1", "kind": "Node",
             "metadata": {"name": format!("node-{i}"), "labels": {"kubernetes.io/hostname": format!("node-{i}")}},
-            "spec": {"podCIDR": format!("10.244.{i}.0/24")},
+            "spec": {"podCIDR": format!("10.244.{i}.0/24"), "providerID": format!("aws:///eu-west-1a/i-{i:017x}")},
             "status": {"nodeInfo": {"kubeletVersion": "v1.33.1"}}}));
     }
     out.push(json!({"apiVersion": "v1", "kind": "Namespace",
