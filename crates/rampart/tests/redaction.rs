@@ -273,3 +273,41 @@ fn audit_detect_masks_secrets_an_alert_prints() {
         );
     }
 }
+
+/// `policy apply` prints each rule's message: a Kyverno message that quotes the resource's
+/// credential is masked, in JSON and text.
+#[test]
+fn policy_apply_masks_secrets_a_kyverno_message_quotes() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("k.yaml"), KYVERNO).unwrap();
+    std::fs::write(
+        d.path().join("cm.yaml"),
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app-config, namespace: shop}}\ndata:\n  DB_PASSWORD: {TOKEN}\n"
+        ),
+    )
+    .unwrap();
+    for format in ["json", "text"] {
+        let out = Command::cargo_bin("rampart")
+            .unwrap()
+            .current_dir(d.path())
+            .args([
+                "policy",
+                "apply",
+                "--policy",
+                "k.yaml",
+                "--resource",
+                "cm.yaml",
+            ])
+            .args(["--format", format])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains(TOKEN), "{format}: {stdout}");
+        assert!(
+            stdout.contains("inline password <redacted>"),
+            "{format}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -231,6 +231,16 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // a rule's message may quote the resource's secrets (`{{request.object.data.password}}`):
+    // masked as `scan` masks them
+    let masker = rampart_report::SecretMasker::new(rampart_engine::secret_values(
+        loaded.objects.iter().map(|o| &o.value),
+    ));
+    if !masker.is_empty() {
+        for (_, r) in &mut all {
+            r.message = masker.text(&r.message).into_owned();
+        }
+    }
     match a.format {
         Format::Json => {
             let report = ApplyReport {
