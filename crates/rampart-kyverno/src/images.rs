@@ -289,7 +289,7 @@ pub fn verify_images(list: &[Value], resource: &Value, ctx: &Ctx) -> Option<Eval
                 let outcome = match &verifier {
                     Some(v) => verify_attestors(v.as_ref(), &image, &sets),
                     None => Err(VerifyError::Error(
-                        "no registry access (policy test does not contact registries; `policy apply --registry` does)".into(),
+                        "no registry access (policy test does not contact registries; `policy apply --registry` and `scan --registry` do)".into(),
                     )),
                 };
                 match outcome {

@@ -195,3 +195,55 @@ fn a_broken_policy_file_is_reported_once_and_the_others_run() {
         "{doc:#}"
     );
 }
+
+/// `scan --policies --registry` lets Kyverno `verifyImages` rules reach registries, as
+/// `policy apply --registry` does; without it they report that no registry is contacted.
+#[test]
+fn scan_registry_flag_lets_verify_images_reach_registries() {
+    let d = tempfile::tempdir().unwrap();
+    // nothing listens on the port: the connection error shows the registry was contacted
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        d.path().join("p.yaml"),
+        format!(
+            "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: signed}}\nspec:\n  validationFailureAction: Enforce\n  rules:\n  - name: verify\n    match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}\n    verifyImages:\n    - imageReferences: [\"127.0.0.1:{port}/*\"]\n      attestors:\n      - entries:\n        - keys:\n            publicKeys: |-\n              -----BEGIN PUBLIC KEY-----\n              MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE6b8ULQzbWlCsGIeKXZ8ieTZ2PV6k\n              9xgPdR2yHDS4Y0wU0vCy6D8J3rlVXVxFUmrRfBH5nvsWPX9ZYsGgYc0FpQ==\n              -----END PUBLIC KEY-----\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("r.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: apps}}\nspec: {{containers: [{{name: c, image: \"127.0.0.1:{port}/app:v1\"}}]}}\n"
+        ),
+    )
+    .unwrap();
+    let scan = |extra: &[&str]| {
+        let out = Command::cargo_bin("rampart")
+            .unwrap()
+            .current_dir(d.path())
+            .args(["scan", "--no-config", "-o", "json", "--policies", "p.yaml"])
+            .args(extra)
+            .arg("r.yaml")
+            .output()
+            .unwrap();
+        findings(&out)
+            .iter()
+            .filter(|f| f["check"] == "kyverno-policy-violation")
+            .map(|f| f["message"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let offline = scan(&[]);
+    assert!(
+        offline.len() == 1 && offline[0].contains("no registry access"),
+        "{offline:?}"
+    );
+    let online = scan(&["--registry", "--insecure-registry"]);
+    assert!(
+        online.len() == 1 && online[0].contains("unreachable"),
+        "{online:?}"
+    );
+}

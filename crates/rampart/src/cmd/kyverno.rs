@@ -74,6 +74,14 @@ pub struct ApplyArgs {
     /// namespace) as `warn`, as `kyverno apply --audit-warn`; they then do not fail the run.
     #[arg(long)]
     audit_warn: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+/// Registry access for Kyverno `verifyImages` rules and `imageRegistry` context entries
+/// (`policy apply`, `scan --policies`).
+#[derive(Debug, clap::Args)]
+pub struct RegistryArgs {
     /// Let `verifyImages` rules and `imageRegistry` context entries read registries
     /// (credentials from the Docker config); without it they report errors (no registry
     /// access), as offline.
@@ -85,6 +93,29 @@ pub struct ApplyArgs {
     /// Also trust this CA (PEM) for registries (with --registry).
     #[arg(long, value_name = "FILE", requires = "registry")]
     registry_ca: Option<PathBuf>,
+}
+
+impl RegistryArgs {
+    /// The image verifier `--registry` asks for, or none.
+    pub fn verifier(&self) -> anyhow::Result<Option<rampart_kyverno::images::Verifier>> {
+        if !self.registry {
+            return Ok(None);
+        }
+        let ca_pem = match &self.registry_ca {
+            Some(p) => Some(std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?),
+            None => None,
+        };
+        let opts = rampart_images::registry::ClientOptions {
+            insecure: self.insecure_registry,
+            ca_pem,
+            credentials: rampart_images::registry::Credentials::load_default()
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            ..Default::default()
+        };
+        let v = rampart_kyverno::registry::RegistryVerifier::new(opts)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Some(rampart_kyverno::images::Verifier::new(v)))
+    }
 }
 
 /// `rampart policy test`.
@@ -186,21 +217,8 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     for e in &errors {
         eprintln!("error: {e}");
     }
-    if a.registry {
-        let ca_pem = match &a.registry_ca {
-            Some(p) => Some(std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?),
-            None => None,
-        };
-        let opts = rampart_images::registry::ClientOptions {
-            insecure: a.insecure_registry,
-            ca_pem,
-            credentials: rampart_images::registry::Credentials::load_default()
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-            ..Default::default()
-        };
-        let v = rampart_kyverno::registry::RegistryVerifier::new(opts)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        set.image_verifier = Some(rampart_kyverno::images::Verifier::new(v));
+    if let Some(v) = a.registry.verifier()? {
+        set.image_verifier = Some(v);
     }
     let loaded = rampart_manifest::load_paths(&a.resources);
     for e in &loaded.errors {

@@ -44,6 +44,8 @@ pub struct Args {
     /// bindings, and Kyverno policies (files or directories) to apply to the manifests too.
     #[arg(long)]
     pub policies: Vec<PathBuf>,
+    #[command(flatten)]
+    pub registry: super::kyverno::RegistryArgs,
     /// A Trivy JSON report (schema version 2, images or cluster): each image's vulnerabilities
     /// are reported on the workloads that run it.
     #[arg(long, value_name = "FILE")]
@@ -126,6 +128,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         rampart_engine::load_policies(&args.policies)?
     };
+    let mut policies = policies;
+    if let (Some(set), Some(v)) = (&mut policies.kyverno, args.registry.verifier()?) {
+        set.image_verifier = Some(v);
+    }
     let trivy = match &args.trivy {
         None => None,
         Some(path) => {
