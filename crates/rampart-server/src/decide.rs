@@ -206,6 +206,11 @@ impl Engine {
     }
 
     /// Whether policies are loaded (the HTTP layer then hands over the whole request).
+    /// Whether Kyverno policies are loaded (their mutate rules run at `/mutate`).
+    pub fn has_kyverno(&self) -> bool {
+        self.kyverno.is_some()
+    }
+
     pub fn has_policies(&self) -> bool {
         self.policies.is_some() || self.kyverno.is_some()
     }
@@ -465,15 +470,9 @@ impl Engine {
         }
     }
 
-    fn apply_kyverno(
-        &self,
-        set: &rampart_kyverno::PolicySet,
-        req: &Request<'_>,
-        object: &Object,
-        deny: &mut Vec<String>,
-        out: &mut Outcome,
-    ) {
-        use rampart_kyverno::Status;
+    /// What Kyverno's variables see of the request: operation, user, old object, the raw
+    /// request and the namespace's labels.
+    fn kyverno_info(&self, req: &Request<'_>) -> rampart_kyverno::AdmissionInfo {
         let mut info = rampart_kyverno::AdmissionInfo {
             operation: match req.operation {
                 Operation::Create => "CREATE",
@@ -492,6 +491,50 @@ impl Engine {
         {
             info.namespace_labels.insert(ns.to_string(), labels);
         }
+        info
+    }
+
+    /// The JSONPatch operations Kyverno's mutate rules (and `verifyImages` `mutateDigest`) make
+    /// to `object`: each policy's rules apply in order to what the policies before it patched,
+    /// as Kyverno applies them; empty without Kyverno policies or when nothing changes.
+    pub(crate) fn kyverno_patches(&self, req: &Request<'_>, object: &Value) -> Vec<Value> {
+        let Some(set) = &self.kyverno else {
+            return Vec::new();
+        };
+        let mut info = self.kyverno_info(req);
+        info.resolver = info.resolver.or_else(|| set.resolver.clone());
+        info.image_verifier = info.image_verifier.or_else(|| set.image_verifier.clone());
+        let mut current = object.clone();
+        for p in &set.policies {
+            let patched = p
+                .evaluate(&current, &info)
+                .into_iter()
+                .filter(|r| r.status == rampart_kyverno::Status::Pass)
+                .filter_map(|r| r.patched)
+                .last();
+            if let Some(patched) = patched {
+                current = patched;
+            }
+        }
+        if current == *object {
+            return Vec::new();
+        }
+        match serde_json::to_value(json_patch::diff(object, &current)) {
+            Ok(Value::Array(ops)) => ops,
+            _ => Vec::new(),
+        }
+    }
+
+    fn apply_kyverno(
+        &self,
+        set: &rampart_kyverno::PolicySet,
+        req: &Request<'_>,
+        object: &Object,
+        deny: &mut Vec<String>,
+        out: &mut Outcome,
+    ) {
+        use rampart_kyverno::Status;
+        let info = self.kyverno_info(req);
         let mut audited = Vec::new();
         for r in set.evaluate(&object.value, &info) {
             let text = format!("[{}/{}] {}", r.policy, r.rule, r.message);

@@ -47,7 +47,9 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.engine.config.limits.max_concurrency;
     let mut admission = Router::new().route("/validate", post(validate));
-    if state.engine.config.mutate {
+    // secure defaults (`mutate: true`), and Kyverno's mutate rules when Kyverno policies are
+    // loaded
+    if state.engine.config.mutate || state.engine.has_kyverno() {
         admission = admission.route("/mutate", post(mutate));
     }
     let admission = admission.layer(ConcurrencyLimitLayer::new(limit));
@@ -360,7 +362,7 @@ async fn handle(st: &AppState, headers: &HeaderMap, body: Body, ep: Endpoint) ->
         }
         Endpoint::Mutate => {
             let mut ops = match (
-                st.engine.should_mutate(&req),
+                st.engine.config.mutate && st.engine.should_mutate(&req),
                 parsed.object.as_ref().map(|o| &o.value),
             ) {
                 (true, Some(obj)) => crate::mutate::secure_defaults(obj),
@@ -380,6 +382,16 @@ async fn handle(st: &AppState, headers: &HeaderMap, body: Body, ep: Endpoint) ->
                 ops.clear();
             } else {
                 ops.extend(images.patches);
+                // Kyverno's mutate rules see the object as the patches so far leave it
+                if let Some(obj) = parsed.object.as_ref().map(|o| &o.value) {
+                    let mut current = obj.clone();
+                    if let Ok(p) = serde_json::from_value::<json_patch::Patch>(
+                        serde_json::Value::Array(ops.clone()),
+                    ) && json_patch::patch(&mut current, &p).is_ok()
+                    {
+                        ops.extend(st.engine.kyverno_patches(&req, &current));
+                    }
+                }
             }
             let decision = if denied.is_some() {
                 "denied"

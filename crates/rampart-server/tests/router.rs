@@ -608,3 +608,61 @@ spec:
         "{msg}"
     );
 }
+
+/// `/mutate` applies Kyverno's mutate rules: the response's JSONPatch adds what a
+/// `patchStrategicMerge` rule sets, and a pod that already has it gets no patch.
+#[tokio::test]
+async fn kyverno_mutate_rules_patch_at_mutate() {
+    let policy = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: add-team}
+spec:
+  rules:
+  - name: team
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    mutate:
+      patchStrategicMerge:
+        metadata:
+          labels:
+            +(team): platform
+"#;
+    let (set, errs) = rampart_kyverno::PolicySet::from_str("kyverno.yaml", policy);
+    assert!(errs.is_empty(), "{errs:?}");
+    let engine = Engine::new(
+        Config::default(),
+        Arc::new(RampartPss),
+        Arc::new(rampart_server::NoNamespaceLabels),
+    )
+    .with_kyverno(Arc::new(set));
+    let app = router(AppState::new(engine));
+    let patch_of = |body: &[u8]| {
+        let v: Value = serde_json::from_slice(body).unwrap();
+        let resp = &v["response"];
+        assert_eq!(resp["allowed"], true, "{v:#}");
+        resp["patch"]
+            .as_str()
+            .map(|b64| serde_json::from_slice::<Value>(&decode_b64(b64)).unwrap())
+    };
+    let (status, body) = call(
+        app.clone(),
+        "/mutate",
+        "application/json",
+        plain_pod_review(json!({"app": "web"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        patch_of(&body),
+        Some(json!([{"op": "add", "path": "/metadata/labels/team", "value": "platform"}]))
+    );
+    // `+()` adds only when absent: a pod with a team keeps it, and gets no patch
+    let (_, body) = call(
+        app,
+        "/mutate",
+        "application/json",
+        plain_pod_review(json!({"team": "payments"})),
+    )
+    .await;
+    assert_eq!(patch_of(&body), None);
+}
