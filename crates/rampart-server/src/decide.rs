@@ -509,9 +509,9 @@ impl Engine {
             let patched = p
                 .evaluate(&current, &info)
                 .into_iter()
+                .rev()
                 .filter(|r| r.status == rampart_kyverno::Status::Pass)
-                .filter_map(|r| r.patched)
-                .last();
+                .find_map(|r| r.patched);
             if let Some(patched) = patched {
                 current = patched;
             }
