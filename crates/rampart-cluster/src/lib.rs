@@ -206,6 +206,14 @@ pub fn scan(
     analysis.errors.extend(errors);
     let mut report = report::ClusterReport::new(&analysis, &not_readable, tool_version);
     report.notes = notes;
+    if rampart_engine::cloud::provider(&objects).is_none() {
+        // the cloud layer's score then rests on ServiceAccount identities alone
+        report.notes.push(
+            "cloud layer: no Node names a cloud provider (spec.providerID), so instance metadata \
+             reachability was not judged; only ServiceAccount cloud identities were"
+                .to_string(),
+        );
+    }
     tracing::debug!(elapsed = ?t0.elapsed(), "report built");
     // the process may end soon after: the objects are not needed any more
     drop(objects);

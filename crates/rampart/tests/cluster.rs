@@ -255,4 +255,34 @@ items:
         "{:#}",
         json["layers"]
     );
+    let notes = json["notes"].to_string();
+    assert!(!notes.contains("cloud layer"), "{notes}");
+
+    // without a Node on a cloud, reachability is not judged, and the report says so
+    let on_prem = dump.replace(
+        "spec: {providerID: 'aws:///eu-west-1a/i-0123456789abcdef0'}",
+        "spec: {}",
+    );
+    std::fs::write(d.path().join("dump.yaml"), on_prem).unwrap();
+    let out = rampart()
+        .args(["cluster", "scan", "--from"])
+        .arg(d.path().join("dump.yaml"))
+        .args(["-o", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["check"] != "cloud-metadata-reachable")
+    );
+    assert!(
+        json["notes"]
+            .to_string()
+            .contains("cloud layer: no Node names a cloud provider"),
+        "{:#}",
+        json["notes"]
+    );
 }
