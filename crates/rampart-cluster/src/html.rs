@@ -10,21 +10,7 @@ use std::fmt::Write as _;
 /// [`rampart_paths::GRAPH_PATHS`]); `rampart paths` shows them all.
 const PATHS_LISTED: usize = 25;
 
-/// Escapes text for HTML content and attribute values.
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
+use rampart_paths::html_escape as esc;
 
 /// JSON safe inside a `<script>` element.
 fn script_json(r: &ClusterReport) -> String {

@@ -82,7 +82,7 @@ pub const HTML_JS: &str = r#"
 "#;
 
 /// Escapes text for HTML content and attribute values.
-pub(crate) fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

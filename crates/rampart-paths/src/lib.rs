@@ -38,7 +38,10 @@ mod html;
 mod render;
 mod sched;
 
-pub use html::{GRAPH_PATHS, HTML_CSS, HTML_JS, render_html, render_html_section, render_svg};
+pub use html::{
+    GRAPH_PATHS, HTML_CSS, HTML_JS, esc as html_escape, render_html, render_html_section,
+    render_svg,
+};
 pub use render::{render_dot, render_mermaid, render_text};
 
 use rampart_core::{CheckInfo, Finding, InputError, Location, Origin, Severity};

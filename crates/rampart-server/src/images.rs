@@ -102,45 +102,23 @@ impl ImagePolicy {
     /// Whether the policy covers this namespace.
     pub fn in_scope(&self, namespace: Option<&str>) -> bool {
         let ns = namespace.unwrap_or("");
-        (self.namespaces.is_empty() || self.namespaces.iter().any(|p| glob_match(p, ns)))
-            && !self.exclude_namespaces.iter().any(|p| glob_match(p, ns))
+        (self.namespaces.is_empty()
+            || self
+                .namespaces
+                .iter()
+                .any(|p| rampart_kyverno::wildcard::matches(p, ns)))
+            && !self
+                .exclude_namespaces
+                .iter()
+                .any(|p| rampart_kyverno::wildcard::matches(p, ns))
     }
 
     /// Whether one of the policy's image patterns matches this reference.
     pub fn matches(&self, image: &str) -> bool {
-        self.images.iter().any(|p| glob_match(p, image))
+        self.images
+            .iter()
+            .any(|p| rampart_kyverno::wildcard::matches(p, image))
     }
-}
-
-/// Whether `text` matches the glob `pattern` (`*` any characters, `/` included; `?` one), as
-/// Kyverno's `imageReferences` match.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti) = (0, 0);
-    // the last `*` seen and the text position it was tried at
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some(b'*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == b'?' || Some(&c) == t.get(ti) => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p.get(pi..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
 }
 
 /// `300`, `300s`, `5m`, `1h30m`, `0` (no caching).
@@ -925,17 +903,23 @@ mod tests {
 
     #[test]
     fn globs_and_durations() {
-        let g = |t: &str| glob_match("ghcr.io/acme/*", t);
+        let g = |t: &str| rampart_kyverno::wildcard::matches("ghcr.io/acme/*", t);
         assert!(g("ghcr.io/acme/api:1.4"));
         assert!(g("ghcr.io/acme/team/api@sha256:00"));
         assert!(!g("ghcr.io/acmex/api:1.4"));
-        assert!(!glob_match("a?c", "abbc"));
-        assert!(glob_match("a?c", "abc"));
-        assert!(glob_match("*", ""));
-        assert!(glob_match("*.io/*/api:*", "ghcr.io/acme/api:1"));
-        assert!(!glob_match("*.io/*/api:*", "ghcr.io/acme/web:1"));
-        assert!(glob_match("a*b*c", "aXbYbZc"));
-        assert!(!glob_match("a*b*c", "aXbYbZ"));
+        assert!(!rampart_kyverno::wildcard::matches("a?c", "abbc"));
+        assert!(rampart_kyverno::wildcard::matches("a?c", "abc"));
+        assert!(rampart_kyverno::wildcard::matches("*", ""));
+        assert!(rampart_kyverno::wildcard::matches(
+            "*.io/*/api:*",
+            "ghcr.io/acme/api:1"
+        ));
+        assert!(!rampart_kyverno::wildcard::matches(
+            "*.io/*/api:*",
+            "ghcr.io/acme/web:1"
+        ));
+        assert!(rampart_kyverno::wildcard::matches("a*b*c", "aXbYbZc"));
+        assert!(!rampart_kyverno::wildcard::matches("a*b*c", "aXbYbZ"));
         assert_eq!(parse_duration(&json!("5m")), Some(Duration::from_secs(300)));
         assert_eq!(
             parse_duration(&json!("1h30m")),
