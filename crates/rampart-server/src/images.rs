@@ -2,7 +2,8 @@
 //! policy's patterns, in the namespaces it covers, the cosign signatures it requires (keys or
 //! keyless identities, `count` of them), optionally a digest in the reference (`requireDigest`)
 //! and, in `/mutate`, the tag pinned to the verified digest (`mutateDigest`). Verified digests
-//! are cached per (policy, image) for `cacheTTL`; registry calls are bounded by
+//! are cached per (policy, image) for `cacheTTL`, failures (a bad or missing signature) for at
+//! most 30 s; registry calls are bounded by
 //! `timeoutSeconds`, and a registry that cannot be reached is the policy's `failurePolicy`.
 //!
 //! ```yaml
@@ -539,11 +540,17 @@ impl Parser<'_> {
 
 // ---- at admission ---------------------------------------------------------------------------
 
-/// A verified digest, until it expires.
+/// A verification's outcome, until it expires: the verified digest, or why the image failed
+/// (a bad or missing signature; an unreachable registry is never cached).
 struct Cached {
-    digest: String,
+    result: Result<String, String>,
     expires: Instant,
 }
+
+/// How long a failed verification is remembered at most: a controller that retries a pod with
+/// an unsigned image does not send every retry to the registry, and a newly signed image is
+/// admitted soon after.
+const FAILED_TTL: Duration = Duration::from_secs(30);
 
 /// Verified digests by policy (index) and image reference as written, bounded in size.
 pub(crate) struct DigestCache {
@@ -559,13 +566,19 @@ impl DigestCache {
         }
     }
 
-    fn get(&self, policy: usize, image: &str, now: Instant) -> Option<String> {
+    fn get(&self, policy: usize, image: &str, now: Instant) -> Option<Result<String, String>> {
         let maps = self.by_policy.lock().ok()?;
         let c = maps.get(policy)?.get(image)?;
-        (c.expires > now).then(|| c.digest.clone())
+        (c.expires > now).then(|| c.result.clone())
     }
 
-    fn insert(&self, policy: usize, image: String, digest: String, expires: Instant) {
+    fn insert(
+        &self,
+        policy: usize,
+        image: String,
+        result: Result<String, String>,
+        expires: Instant,
+    ) {
         let Ok(mut maps) = self.by_policy.lock() else {
             return;
         };
@@ -593,7 +606,7 @@ impl DigestCache {
             }
         }
         if let Some(m) = maps.get_mut(policy) {
-            m.insert(image, Cached { digest, expires });
+            m.insert(image, Cached { result, expires });
         }
     }
 
@@ -702,9 +715,17 @@ pub(crate) async fn check(
                 continue;
             }
             if p.cache_ttl > Duration::ZERO
-                && let Some(digest) = cache.get(i, image, now)
+                && let Some(cached) = cache.get(i, image, now)
             {
                 metrics.image_cache(true);
+                let digest = match cached {
+                    Ok(digest) => digest,
+                    Err(why) => {
+                        out.deny
+                            .push((p.name.clone(), deny_text(p, &container(), image, &why)));
+                        continue;
+                    }
+                };
                 if mutate
                     && p.mutate_digest
                     && !pinned
@@ -859,14 +880,18 @@ async fn verify(
                 let expires = Instant::now() + p.cache_ttl;
                 let pinned = format!("{}@{digest}", without_tag(image, r));
                 if pinned != image {
-                    cache.insert(index, pinned, digest.clone(), expires);
+                    cache.insert(index, pinned, Ok(digest.clone()), expires);
                 }
-                cache.insert(index, image.to_string(), digest.clone(), expires);
+                cache.insert(index, image.to_string(), Ok(digest.clone()), expires);
             }
             Ok(digest)
         }
         (Ok(_), None) => Err(("the image resolved to no digest".into(), false)),
         (Err(why), _) => {
+            if !v.unreachable && p.cache_ttl > Duration::ZERO {
+                let expires = Instant::now() + p.cache_ttl.min(FAILED_TTL);
+                cache.insert(index, image.to_string(), Err(why.clone()), expires);
+            }
             metrics.image_verification(
                 &p.name,
                 if v.unreachable {
@@ -952,15 +977,21 @@ mod tests {
         let c = DigestCache::new(2, 20);
         let now = Instant::now();
         let later = now + Duration::from_secs(60);
-        c.insert(0, "a".into(), "sha256:1".into(), later);
-        assert_eq!(c.get(0, "a", now).as_deref(), Some("sha256:1"));
+        c.insert(0, "a".into(), Ok("sha256:1".into()), later);
+        assert_eq!(c.get(0, "a", now), Some(Ok("sha256:1".to_string())));
+        // a failure is remembered with its reason
+        c.insert(1, "b".into(), Err("no signatures found".into()), later);
+        assert_eq!(
+            c.get(1, "b", now),
+            Some(Err("no signatures found".to_string()))
+        );
         assert_eq!(c.get(1, "a", now), None);
         assert_eq!(c.get(0, "a", later + Duration::from_secs(1)), None);
         for i in 0..100 {
             c.insert(
                 i % 2,
                 format!("img{i}"),
-                "sha256:2".into(),
+                Ok("sha256:2".into()),
                 later + Duration::from_secs(i as u64),
             );
         }

@@ -197,8 +197,20 @@ async fn signed_admitted_unsigned_denied_pinned_by_mutate_and_cached() {
     let pinned = format!("127.0.0.1:{p}/acme/api@{}", w.signed_digest);
     let again = post(&app, "/validate", &pod("prod", &pinned)).await;
     assert_eq!(again["allowed"], true, "{again}");
+    // a failed verification is remembered (briefly): the unsigned image is denied for the
+    // same reason without the registry
+    let cached = post(&app, "/validate", &pod("prod", &w.unsigned)).await;
+    assert_eq!(cached["allowed"], false);
+    assert!(
+        message(&cached).ends_with(&format!(
+            "no signatures found (no sha256-{hex}.sig manifest)"
+        )),
+        "{}",
+        message(&cached)
+    );
     // while an image not in the cache needs the registry
-    let down = post(&app, "/validate", &pod("prod", &w.unsigned)).await;
+    let never = format!("127.0.0.1:{p}/acme/never-seen:1.0");
+    let down = post(&app, "/validate", &pod("prod", &never)).await;
     assert_eq!(down["allowed"], false);
     assert!(
         message(&down).contains(&format!("registry 127.0.0.1:{p} unreachable"))
@@ -208,8 +220,14 @@ async fn signed_admitted_unsigned_denied_pinned_by_mutate_and_cached() {
     );
 
     let text = metrics(&app).await;
+    // the unsigned image went to the registry once: every later look (the Deployment, /mutate,
+    // the registry gone) was answered from the cache
     assert!(
-        text.contains("rampart_image_cache_total{result=\"hit\"} 4"),
+        text.contains("rampart_image_cache_total{result=\"hit\"} 7"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rampart_image_verifications_total{policy=\"acme\",result=\"failed\"} 1"),
         "{text}"
     );
     assert!(
