@@ -261,40 +261,7 @@ pub fn parse_duration(s: &str) -> Option<i128> {
     Some(if neg { -ns } else { ns })
 }
 
-/// A Kubernetes `resource.Quantity` (`100Mi`, `1.5G`, `250m`, `1e3`) as a number.
-pub fn parse_quantity(s: &str) -> Option<f64> {
-    let end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
-        .unwrap_or(s.len());
-    let (num, suffix) = s.split_at(end);
-    if num.is_empty() || num == "+" || num == "-" {
-        return None;
-    }
-    let n: f64 = num.parse().ok()?;
-    let mult = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        e => {
-            let exp: i32 = e.strip_prefix(['e', 'E'])?.parse().ok()?;
-            10f64.powi(exp)
-        }
-    };
-    Some(n * mult)
-}
+pub use rampart_core::parse_quantity;
 
 /// A list flag's items: split on commas, blanks trimmed, empty items dropped.
 pub fn split_list(s: &str) -> Vec<&str> {

@@ -14,11 +14,13 @@
 pub mod check;
 pub mod civil;
 pub mod field;
+pub mod quantity;
 mod redact;
 pub mod version;
 
 pub use check::{CheckInfo, Origin};
 pub use field::Field;
+pub use quantity::parse_quantity;
 pub use version::{KubeVersion, VersionError};
 
 pub use redact::{REDACTED, redact_value};

@@ -354,11 +354,11 @@ fn pem_certs(pem: &str) -> Vec<Vec<u8>> {
 }
 
 /// One DER element: tag, contents, the whole element, and what follows.
-type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+pub(crate) type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
 /// A TBSCertificate element: tag, contents, the whole element.
 type Element<'a> = (u8, &'a [u8], &'a [u8]);
 
-fn tlv(input: &[u8]) -> Option<Tlv<'_>> {
+pub(crate) fn tlv(input: &[u8]) -> Option<Tlv<'_>> {
     let (&tag, rest) = input.split_first()?;
     let (&first, mut rest) = rest.split_first()?;
     let mut header = 2;

@@ -116,28 +116,6 @@ impl PublicKey {
 
 /// Reads one DER element with tag `tag`; its contents and what follows it.
 fn der_read(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    let (&t, rest) = input.split_first()?;
-    if t != tag {
-        return None;
-    }
-    let (&first, mut rest) = rest.split_first()?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let mut len = 0usize;
-        for _ in 0..n {
-            let (&b, r) = rest.split_first()?;
-            len = (len << 8) | usize::from(b);
-            rest = r;
-        }
-        len
-    };
-    if rest.len() < len {
-        return None;
-    }
-    Some(rest.split_at(len))
+    let (t, contents, _, after) = crate::keyless::tlv(input)?;
+    (t == tag).then_some((contents, after))
 }

@@ -27,18 +27,6 @@ fn kind_of(sel: &str) -> &str {
     }
 }
 
-fn kinds(rd: &Value) -> Vec<String> {
-    rd.get("kinds")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn contains_kind(list: &[String], kind: &str) -> bool {
     list.iter().any(|k| kind_of(k) == kind)
 }
@@ -71,7 +59,7 @@ fn supported(rd: &Value, needed: &mut bool) -> bool {
         .get("name")
         .and_then(Value::as_str)
         .is_some_and(|s| !s.is_empty());
-    let ks = kinds(rd);
+    let ks = rampart_manifest::string_list(rd.get("kinds"));
     if name
         || names
         || set("selector")
@@ -189,11 +177,11 @@ fn for_controllers(r: &Value, controllers: &str) -> Option<Value> {
     }
     let mk: Vec<String> = descriptions(r.get("match"))
         .into_iter()
-        .flat_map(kinds)
+        .flat_map(|rd| rampart_manifest::string_list(rd.get("kinds")))
         .collect();
     let ek: Vec<String> = descriptions(r.get("exclude"))
         .into_iter()
-        .flat_map(kinds)
+        .flat_map(|rd| rampart_manifest::string_list(rd.get("kinds")))
         .collect();
     if !contains_kind(&mk, "Pod") || (!ek.is_empty() && !contains_kind(&ek, "Pod")) {
         return None;

@@ -786,26 +786,8 @@ fn key(s: &str) -> Key {
     Key::String(Arc::new(s.to_string()))
 }
 
-/// JSON as CEL sees it.
-pub fn json_to_cel(v: &Value) -> CelValue {
-    match v {
-        Value::Null => CelValue::Null,
-        Value::Bool(b) => CelValue::Bool(*b),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => CelValue::Int(i),
-            (None, Some(u), _) => CelValue::UInt(u),
-            (_, _, Some(f)) => CelValue::Float(f),
-            _ => CelValue::Null,
-        },
-        Value::String(s) => CelValue::String(Arc::new(s.clone())),
-        Value::Array(a) => CelValue::List(Arc::new(a.iter().map(json_to_cel).collect())),
-        Value::Object(m) => {
-            let map: HashMap<Key, CelValue> =
-                m.iter().map(|(k, v)| (key(k), json_to_cel(v))).collect();
-            CelValue::Map(CelMap { map: Arc::new(map) })
-        }
-    }
-}
+/// JSON as CEL sees it: the conversion the Gatekeeper and VAP CEL engine uses.
+pub use rampart_policy::json_to_cel;
 
 #[cfg(test)]
 mod tests {

@@ -836,13 +836,8 @@ fn cel_variants(spec: &Value) -> Vec<(Value, Value)> {
     }
     let controllers: Vec<String> = spec
         .pointer("/autogen/podControllers/controllers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
+        .filter(|v| v.is_array())
+        .map(|v| rampart_manifest::string_list(Some(v)))
         .unwrap_or_else(|| {
             [
                 "daemonsets",

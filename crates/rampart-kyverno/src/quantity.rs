@@ -1,46 +1,9 @@
 //! Kubernetes quantities and Go durations, as Kyverno compares them.
 
-/// Parses a Kubernetes quantity (`100m`, `1Gi`, `2e3`, `0.5`) to a number.
+/// Parses a Kubernetes quantity (`100m`, `1Gi`, `2e3`, `0.5`) to a number; blanks around it
+/// are ignored, as Kyverno ignores them.
 pub fn parse_quantity(s: &str) -> Option<f64> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
-        .unwrap_or(s.len());
-    let (num, suffix) = s.split_at(split);
-    if num.is_empty() || num == "+" || num == "-" || num.matches('.').count() > 1 {
-        return None;
-    }
-    if num.get(1..).is_some_and(|r| r.contains(['+', '-'])) {
-        return None;
-    }
-    let n: f64 = num.parse().ok()?;
-    let mult = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        e if e.starts_with(['e', 'E']) => {
-            let exp: i32 = e.get(1..)?.parse().ok()?;
-            10f64.powi(exp)
-        }
-        _ => return None,
-    };
-    Some(n * mult)
+    rampart_core::parse_quantity(s.trim())
 }
 
 /// Parses a Go duration (`1h30m`, `-5s`, `0`) to seconds.

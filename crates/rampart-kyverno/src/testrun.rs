@@ -123,17 +123,6 @@ fn load_objects(path: &Path) -> (Vec<Object>, Vec<KyvernoError>) {
     )
 }
 
-fn strs(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Values from a `Values` file (`cli.kyverno.io/v1alpha1` Values): global values, values per
 /// policy rule and per resource, namespace labels and namespace objects.
 #[derive(Debug, Default)]
@@ -434,7 +423,7 @@ pub fn run_file_with_errors(
     let mut policy_objects = Vec::new();
     let mut broken_files = Vec::new();
     let mut file_errors: Vec<KyvernoError> = Vec::new();
-    for p in strs(test.get("policies")) {
+    for p in rampart_manifest::string_list(test.get("policies")) {
         if p.starts_with("http://") || p.starts_with("https://") {
             broken_files.push(format!("{p}: remote policies are not fetched"));
             continue;
@@ -449,7 +438,7 @@ pub fn run_file_with_errors(
     let (set, mut problems) = PolicySet::from_objects(policy_objects);
     problems.extend(file_errors);
     let mut resources: Vec<Value> = Vec::new();
-    for r in strs(test.get("resources")) {
+    for r in rampart_manifest::string_list(test.get("resources")) {
         let (objs, errs) = load_objects(&dir.join(&r));
         problems.extend(errs);
         resources.extend(objs.into_iter().map(|o| with_default_namespace(o.value)));
@@ -464,8 +453,8 @@ pub fn run_file_with_errors(
             if let Some(ui) = doc.get("userInfo") {
                 base.user_info = ui.clone();
             }
-            base.roles = strs(doc.get("roles"));
-            base.cluster_roles = strs(doc.get("clusterRoles"));
+            base.roles = rampart_manifest::string_list(doc.get("roles"));
+            base.cluster_roles = rampart_manifest::string_list(doc.get("clusterRoles"));
         }
     }
     if let Some(c) = test.get("context").and_then(Value::as_str) {
@@ -528,7 +517,7 @@ pub fn run_file_with_errors(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let mut names = strs(row.get("resources"));
+        let mut names = rampart_manifest::string_list(row.get("resources"));
         if let Some(r) = row.get("resource").and_then(Value::as_str) {
             names.push(r.to_string());
         }

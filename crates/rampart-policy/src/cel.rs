@@ -385,7 +385,7 @@ fn key(s: &str) -> Key {
 }
 
 /// JSON as CEL sees it: integers stay integers, objects are string-keyed maps.
-pub(crate) fn json_to_cel(v: &Value) -> CelValue {
+pub fn json_to_cel(v: &Value) -> CelValue {
     match v {
         Value::Null => CelValue::Null,
         Value::Bool(b) => CelValue::Bool(*b),

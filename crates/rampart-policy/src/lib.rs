@@ -39,6 +39,7 @@
 //! ```
 
 mod cel;
+pub use cel::json_to_cel;
 mod gatekeeper;
 mod rego_compat;
 mod review;
