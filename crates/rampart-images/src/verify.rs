@@ -138,6 +138,27 @@ struct Layer<'a> {
     payload: hyper::body::Bytes,
 }
 
+/// The layers of the manifest cosign stores at `tag` (`sha256-<hex>.sig` for signatures,
+/// `.att` for attestations), or why there are none; `what` names them in the reasons.
+async fn cosign_layers(
+    client: &Client,
+    r: &Reference,
+    tag: &str,
+    what: &str,
+) -> Result<Vec<serde_json::Value>, Failure> {
+    let manifest = match client.manifest(r, tag).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return Err(format!("no {what}s found (no {tag} manifest)").into()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut m: serde_json::Value = serde_json::from_slice(&manifest.bytes)
+        .map_err(|e| format!("the {what} manifest {tag} is not JSON: {e}"))?;
+    match m.get_mut("layers").map(serde_json::Value::take) {
+        Some(serde_json::Value::Array(layers)) if !layers.is_empty() => Ok(layers),
+        _ => Err(format!("no {what}s found (the {tag} manifest has no layers)").into()),
+    }
+}
+
 async fn check_signatures(
     client: &Client,
     r: &Reference,
@@ -145,21 +166,9 @@ async fn check_signatures(
     attestors: &[Policy],
     count: usize,
 ) -> Result<usize, Failure> {
-    let tag = signature_tag(digest);
-    let manifest = match client.manifest(r, &tag).await {
-        Ok(Some(m)) => m,
-        Ok(None) => return Err(format!("no signatures found (no {tag} manifest)").into()),
-        Err(e) => return Err(e.into()),
-    };
-    let m: serde_json::Value = serde_json::from_slice(&manifest.bytes)
-        .map_err(|e| format!("the signature manifest {tag} is not JSON: {e}"))?;
-    let layers = m
-        .get("layers")
-        .and_then(|l| l.as_array())
-        .filter(|l| !l.is_empty())
-        .ok_or_else(|| format!("no signatures found (the {tag} manifest has no layers)"))?;
+    let layers = cosign_layers(client, r, &signature_tag(digest), "signature").await?;
     let mut fetched = Vec::with_capacity(layers.len());
-    for layer in layers {
+    for layer in &layers {
         fetched.push(match fetch_layer(client, r, layer).await {
             Ok(l) => Ok(l),
             Err(f) if f.unreachable => return Err(f),
@@ -345,18 +354,7 @@ async fn check_attestations(
     predicate_type: Option<&str>,
 ) -> Result<usize, Failure> {
     let tag = format!("{}.att", digest.replacen(':', "-", 1));
-    let manifest = match client.manifest(r, &tag).await {
-        Ok(Some(m)) => m,
-        Ok(None) => return Err(format!("no attestations found (no {tag} manifest)").into()),
-        Err(e) => return Err(e.into()),
-    };
-    let m: serde_json::Value = serde_json::from_slice(&manifest.bytes)
-        .map_err(|e| format!("the attestation manifest {tag} is not JSON: {e}"))?;
-    let layers = m
-        .get("layers")
-        .and_then(|l| l.as_array())
-        .filter(|l| !l.is_empty())
-        .ok_or_else(|| format!("no attestations found (the {tag} manifest has no layers)"))?;
+    let layers = cosign_layers(client, r, &tag, "attestation").await?;
     let mut verified = 0;
     let mut reasons = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
