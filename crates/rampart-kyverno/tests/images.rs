@@ -15,225 +15,50 @@ use rampart_kyverno::images::Verifier;
 use rampart_kyverno::registry::RegistryVerifier;
 use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
 use serde_json::{Value, json};
-use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-const REGISTRY: &str = "/usr/bin/docker-registry";
+#[path = "../../rampart-images/tests/harness/mod.rs"]
+mod harness;
+use harness::{free_port, openssl, push_blob, start as start_registry};
 
-struct Registry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
+fn start() -> Option<harness::Registry> {
+    start_registry("")
 }
 
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start() -> Option<Registry> {
-    let openssl = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !Path::new(REGISTRY).exists() || !openssl {
-        eprintln!(
-            "SKIPPED: {REGISTRY} or openssl is not installed; the registry tests did not run"
-        );
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let cfg = dir.path().join("config.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(REGISTRY)
-        .arg("serve")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the registry did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(Registry {
-        child,
-        port,
-        _dir: dir,
-    })
-}
-
-/// One HTTP/1.1 request: status and the `Location` header.
-fn http(port: u16, method: &str, path: &str, ctype: &str, body: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
-    let location = text
-        .lines()
-        .find_map(|l| {
-            l.split_once(':')
-                .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
-        })
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_default();
-    (status, location)
-}
-
-fn push_blob(port: u16, repo: &str, data: &[u8]) -> String {
-    let digest = sha256_digest(data);
-    let (st, loc) = http(
-        port,
-        "POST",
-        &format!("/v2/{repo}/blobs/uploads/"),
-        "text/plain",
-        b"",
-    );
-    assert_eq!(st, 202);
-    let path = loc.find("/v2/").map(|i| loc[i..].to_string()).unwrap();
-    let sep = if path.contains('?') { '&' } else { '?' };
-    let (st, _) = http(
-        port,
-        "PUT",
-        &format!("{path}{sep}digest={digest}"),
-        "application/octet-stream",
-        data,
-    );
-    assert_eq!(st, 201);
-    digest
-}
-
+/// Pushes an image manifest with these layers (and an empty config) under `tag`; its digest.
 fn push_manifest(port: u16, repo: &str, tag: &str, layers: Vec<Value>) -> String {
     let config =
         br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
     let cd = push_blob(port, repo, config);
-    let m = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
-        "layers": layers,
-    }))
-    .unwrap();
-    let (st, _) = http(
-        port,
-        "PUT",
-        &format!("/v2/{repo}/manifests/{tag}"),
-        "application/vnd.oci.image.manifest.v1+json",
-        &m,
-    );
-    assert_eq!(st, 201);
-    sha256_digest(&m)
-}
-
-fn push_image(port: u16, repo: &str, tag: &str) -> String {
-    let layer = format!("layer of {repo}:{tag}").into_bytes();
-    let ld = push_blob(port, repo, &layer);
-    push_manifest(
+    harness::push_manifest(
         port,
         repo,
         tag,
-        vec![
-            json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": layer.len()}),
-        ],
+        &json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": layers,
+        }),
     )
+}
+
+fn push_image(port: u16, repo: &str, tag: &str) -> String {
+    harness::push_image(port, repo, tag, &format!("{repo}:{tag}"))
 }
 
 /// Signs `digest` of `reference` with the openssl key and pushes it as cosign stores it.
 fn sign(port: u16, repo: &str, reference: &str, digest: &str, key: &Path, dir: &Path) {
-    let payload = serde_json::to_vec(&json!({
-        "critical": {"identity": {"docker-reference": reference},
-                     "image": {"docker-manifest-digest": digest},
-                     "type": "cosign container image signature"},
-        "optional": null
-    }))
-    .unwrap();
-    let pf = dir.join("payload.json");
-    let sf = dir.join("payload.sig");
-    std::fs::write(&pf, &payload).unwrap();
-    openssl(&[
-        "dgst",
-        "-sha256",
-        "-sign",
-        key.to_str().unwrap(),
-        "-out",
-        sf.to_str().unwrap(),
-        pf.to_str().unwrap(),
-    ]);
-    let sig = std::fs::read(&sf).unwrap();
-    let pd = push_blob(port, repo, &payload);
-    let tag = format!("{}.sig", digest.replacen(':', "-", 1));
-    push_manifest(
-        port,
-        repo,
-        &tag,
-        vec![json!({
-            "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
-            "digest": pd, "size": payload.len(),
-            "annotations": {"dev.cosignproject.cosign/signature":
-                base64::engine::general_purpose::STANDARD.encode(sig)}
-        })],
-    );
-}
-
-fn openssl(args: &[&str]) {
-    let out = Command::new("openssl").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let payload = harness::payload(reference, digest);
+    let sig = harness::sign(dir, key, &payload, harness::SHA256);
+    harness::push_signatures(port, repo, digest, &[(payload, sig)]);
 }
 
 /// An ECDSA P-256 key pair: (private key path, public key PEM).
 fn keypair(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
-    let key = dir.join(format!("{name}.key"));
-    let pubk = dir.join(format!("{name}.pub"));
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        key.to_str().unwrap(),
-    ]);
-    openssl(&[
-        "pkey",
-        "-in",
-        key.to_str().unwrap(),
-        "-pubout",
-        "-out",
-        pubk.to_str().unwrap(),
-    ]);
+    let (key, pubk) = harness::keypair(dir, name, harness::P256);
     (key, std::fs::read_to_string(pubk).unwrap())
 }
 
