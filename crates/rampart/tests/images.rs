@@ -194,146 +194,17 @@ fn pin_reports_what_it_cannot_resolve_and_writes_nothing() {
     assert_eq!(std::fs::read_to_string(&f).unwrap(), text);
 }
 
-/// The real registry (Debian's docker-registry) for the commands end to end; `None` when it is
-/// not installed.
-struct Registry {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
+/// The real registry (Debian's docker-registry) for the commands end to end, from the images
+/// crate's test harness; `None` when it is not installed.
+#[path = "../../rampart-images/tests/harness/mod.rs"]
+mod harness;
 
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_registry() -> Option<Registry> {
-    let bin = "/usr/bin/docker-registry";
-    if !std::path::Path::new(bin).exists() {
-        eprintln!("SKIPPED: {bin} is not installed (apt-get install -y docker-registry)");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let cfg = dir.path().join("config.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
-    let child = std::process::Command::new(bin)
-        .arg("serve")
-        .arg(&cfg)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let reg = Registry {
-        child,
-        port,
-        _dir: dir,
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the registry did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    Some(reg)
-}
-
-/// One plain HTTP/1.1 request: status, `Location`, `Docker-Content-Digest`.
-fn http(port: u16, method: &str, path: &str, ctype: &str, body: &[u8]) -> (u16, String, String) {
-    use std::io::{Read as _, Write as _};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
-    let get = |name: &str| {
-        text.lines()
-            .find(|l| l.to_ascii_lowercase().starts_with(name))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    (status, get("location:"), get("docker-content-digest:"))
-}
-
-fn sha256(data: &[u8]) -> String {
-    rampart_images::registry::sha256_digest(data)
-}
-
-fn push_blob(port: u16, repo: &str, data: &[u8]) -> String {
-    let digest = sha256(data);
-    let (st, loc, _) = http(
-        port,
-        "POST",
-        &format!("/v2/{repo}/blobs/uploads/"),
-        "text/plain",
-        b"",
-    );
-    assert_eq!(st, 202);
-    let path = loc
-        .find("/v2/")
-        .map_or(loc.clone(), |i| loc[i..].to_string());
-    let sep = if path.contains('?') { '&' } else { '?' };
-    let (st, _, _) = http(
-        port,
-        "PUT",
-        &format!("{path}{sep}digest={digest}"),
-        "application/octet-stream",
-        data,
-    );
-    assert_eq!(st, 201);
-    digest
-}
-
-fn push_manifest(port: u16, repo: &str, tag: &str, m: &Value) -> String {
-    let (st, _, digest) = http(
-        port,
-        "PUT",
-        &format!("/v2/{repo}/manifests/{tag}"),
-        "application/vnd.oci.image.manifest.v1+json",
-        &serde_json::to_vec(m).unwrap(),
-    );
-    assert_eq!(st, 201);
-    digest
+fn start_registry() -> Option<harness::Registry> {
+    harness::start("")
 }
 
 fn push_image(port: u16, repo: &str, tag: &str) -> String {
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let layer = format!("layer of {repo}:{tag}").into_bytes();
-    let cd = push_blob(port, repo, config);
-    let ld = push_blob(port, repo, &layer);
-    push_manifest(
-        port,
-        repo,
-        tag,
-        &serde_json::json!({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": layer.len()}]
-        }),
-    )
+    harness::push_image(port, repo, tag, &format!("{repo}:{tag}"))
 }
 
 #[test]
@@ -403,89 +274,15 @@ fn pin_and_verify_against_a_real_registry() {
 
 #[test]
 fn verify_exits_0_on_an_openssl_signed_image() {
-    let openssl_ok = std::process::Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !openssl_ok {
-        eprintln!("SKIPPED: the openssl command line is not installed");
-        return;
-    }
     let Some(reg) = start_registry() else { return };
     let p = reg.port;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let key = d.join("cosign.key");
-    let pubk = d.join("cosign.pub");
-    run(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        key.to_str().unwrap(),
-    ]);
-    run(&[
-        "pkey",
-        "-in",
-        key.to_str().unwrap(),
-        "-pubout",
-        "-out",
-        pubk.to_str().unwrap(),
-    ]);
+    let (key, pubk) = harness::keypair(d, "cosign", harness::P256);
     let digest = push_image(p, "acme/api", "1.4");
-    let payload = serde_json::to_vec(&serde_json::json!({
-        "critical": {
-            "identity": {"docker-reference": format!("127.0.0.1:{p}/acme/api")},
-            "image": {"docker-manifest-digest": digest},
-            "type": "cosign container image signature"
-        },
-        "optional": null
-    }))
-    .unwrap();
-    let payload_path = d.join("payload.json");
-    let sig_path = d.join("payload.sig");
-    std::fs::write(&payload_path, &payload).unwrap();
-    run(&[
-        "dgst",
-        "-sha256",
-        "-sign",
-        key.to_str().unwrap(),
-        "-out",
-        sig_path.to_str().unwrap(),
-        payload_path.to_str().unwrap(),
-    ]);
-    let sig = std::fs::read(&sig_path).unwrap();
-    let config =
-        br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let cd = push_blob(p, "acme/api", config);
-    let pd = push_blob(p, "acme/api", &payload);
-    use base64::Engine as _;
-    push_manifest(
-        p,
-        "acme/api",
-        &format!("{}.sig", digest.replacen(':', "-", 1)),
-        &serde_json::json!({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
-            "layers": [{
-                "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": pd, "size": payload.len(),
-                "annotations": {"dev.cosignproject.cosign/signature": base64::engine::general_purpose::STANDARD.encode(&sig)}
-            }]
-        }),
-    );
+    let payload = harness::payload(&format!("127.0.0.1:{p}/acme/api"), &digest);
+    let sig = harness::sign(d, &key, &payload, harness::SHA256);
+    harness::push_signatures(p, "acme/api", &digest, &[(payload, sig)]);
     rampart()
         .args(["images", "verify", "--allow-insecure-registry", "--key"])
         .arg(&pubk)
