@@ -10,18 +10,10 @@
 )]
 
 use rampart_cluster::{Format, Input, generate};
-use std::process::Command;
 
-fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| {
-            Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-}
+#[path = "../../rampart-paths/tests/browser/mod.rs"]
+mod browser;
+use browser::{chromium, headless};
 
 #[test]
 fn the_html_report_renders_in_chromium() {
@@ -64,20 +56,7 @@ fn the_html_report_renders_in_chromium() {
         return;
     };
     let profile = dir.path().join("profile");
-    let out = Command::new("timeout")
-        .arg("120")
-        .arg(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-dev-shm-usage",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
+    let out = headless(browser, &profile)
         .arg("--dump-dom")
         .arg(format!("file://{}", file.display()))
         .output()

@@ -13,35 +13,9 @@
 )]
 
 use std::path::Path;
-use std::process::Command;
 
-fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| {
-            Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-}
-
-fn headless(browser: &str, profile: &Path) -> Command {
-    let mut c = Command::new("timeout");
-    c.arg("120").arg(browser).args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        "--hide-scrollbars",
-    ]);
-    c.arg(format!("--user-data-dir={}", profile.display()));
-    c
-}
+mod browser;
+use browser::{chromium, headless};
 
 #[test]
 fn the_attack_path_graph_renders_in_chromium() {
