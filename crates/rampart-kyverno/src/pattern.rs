@@ -442,6 +442,37 @@ fn handle(
     }
 }
 
+/// Each resource element against its pattern element: the first failure fails the array; when
+/// every element is skipped by a conditional anchor and none applies, the array is skipped
+/// with their reasons.
+fn validate_elements<'a>(
+    pairs: impl Iterator<Item = (&'a Value, &'a Value)>,
+    path: &str,
+    ac: &mut AnchorMap,
+) -> Result<(), PatternErr> {
+    let mut apply = 0;
+    let mut skips: Vec<PatternErr> = Vec::new();
+    for (i, (r, p)) in pairs.enumerate() {
+        match validate_element(r, p, &format!("{path}{i}/"), ac) {
+            Ok(()) => apply += 1,
+            Err(e) if e.is_skip() => skips.push(e),
+            Err(e) => return Err(e),
+        }
+    }
+    if apply == 0 && !skips.is_empty() {
+        return Err(PatternErr {
+            msg: skips
+                .iter()
+                .map(|e| e.msg.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            path: path.to_string(),
+            is_pattern_error: true,
+        });
+    }
+    Ok(())
+}
+
 fn validate_array(
     resource: &[Value],
     pattern: &[Value],
@@ -452,29 +483,7 @@ fn validate_array(
         return Err(PatternErr::plain(path, "pattern Array empty".into()));
     };
     match first {
-        Value::Object(_) => {
-            let mut apply = 0;
-            let mut skips: Vec<PatternErr> = Vec::new();
-            for (i, r) in resource.iter().enumerate() {
-                match validate_element(r, first, &format!("{path}{i}/"), ac) {
-                    Ok(()) => apply += 1,
-                    Err(e) if e.is_skip() => skips.push(e),
-                    Err(e) => return Err(e),
-                }
-            }
-            if apply == 0 && !skips.is_empty() {
-                return Err(PatternErr {
-                    msg: skips
-                        .iter()
-                        .map(|e| e.msg.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                    path: path.to_string(),
-                    is_pattern_error: true,
-                });
-            }
-            Ok(())
-        }
+        Value::Object(_) => validate_elements(resource.iter().map(|r| (r, first)), path, ac),
         Value::Array(_) => {
             if resource.len() < pattern.len() {
                 return Err(PatternErr::plain(
@@ -486,27 +495,7 @@ fn validate_array(
                     ),
                 ));
             }
-            let mut apply = 0;
-            let mut skips: Vec<PatternErr> = Vec::new();
-            for (i, (r, p)) in resource.iter().zip(pattern).enumerate() {
-                match validate_element(r, p, &format!("{path}{i}/"), ac) {
-                    Ok(()) => apply += 1,
-                    Err(e) if e.is_skip() => skips.push(e),
-                    Err(e) => return Err(e),
-                }
-            }
-            if apply == 0 && !skips.is_empty() {
-                return Err(PatternErr {
-                    msg: skips
-                        .iter()
-                        .map(|e| e.msg.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                    path: path.to_string(),
-                    is_pattern_error: true,
-                });
-            }
-            Ok(())
+            validate_elements(resource.iter().zip(pattern), path, ac)
         }
         scalar => validate_element(&Value::Array(resource.to_vec()), scalar, path, ac),
     }
