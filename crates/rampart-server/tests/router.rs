@@ -479,6 +479,19 @@ async fn gatekeeper_policies_deny_and_warn_at_admission() {
     assert_eq!(v["response"]["allowed"], true, "{v:#}");
 }
 
+/// The router with the default configuration and these Kyverno policies (which must load).
+fn kyverno_app(policies: &str) -> axum::Router {
+    let (set, errs) = rampart_kyverno::PolicySet::from_str("kyverno.yaml", policies);
+    assert!(errs.is_empty(), "{errs:?}");
+    let engine = Engine::new(
+        Config::default(),
+        Arc::new(RampartPss),
+        Arc::new(rampart_server::NoNamespaceLabels),
+    )
+    .with_kyverno(Arc::new(set));
+    router(AppState::new(engine))
+}
+
 const KYVERNO: &str = r#"
 apiVersion: kyverno.io/v1
 kind: ClusterPolicy
@@ -509,15 +522,7 @@ spec:
 /// (variables resolved), an Audit policy's warns; a pod that satisfies both is allowed.
 #[tokio::test]
 async fn kyverno_policies_deny_and_warn_at_admission() {
-    let (set, errs) = rampart_kyverno::PolicySet::from_str("kyverno.yaml", KYVERNO);
-    assert!(errs.is_empty(), "{errs:?}");
-    let engine = Engine::new(
-        Config::default(),
-        Arc::new(RampartPss),
-        Arc::new(rampart_server::NoNamespaceLabels),
-    )
-    .with_kyverno(Arc::new(set));
-    let app = router(AppState::new(engine));
+    let app = kyverno_app(KYVERNO);
     let (status, body) = call(
         app.clone(),
         "/validate",
@@ -577,15 +582,7 @@ spec:
       message: "inline value {{ request.object.spec.containers[0].env[0].value }} in container c"
       deny: {}
 "#;
-    let (set, errs) = rampart_kyverno::PolicySet::from_str("kyverno.yaml", policy);
-    assert!(errs.is_empty(), "{errs:?}");
-    let engine = Engine::new(
-        Config::default(),
-        Arc::new(RampartPss),
-        Arc::new(rampart_server::NoNamespaceLabels),
-    )
-    .with_kyverno(Arc::new(set));
-    let app = router(AppState::new(engine));
+    let app = kyverno_app(policy);
     let r = review(&json!({
         "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "ns1"},
                    "spec": {"containers": [{"name": "c", "image": "x",
@@ -627,15 +624,7 @@ spec:
           labels:
             +(team): platform
 "#;
-    let (set, errs) = rampart_kyverno::PolicySet::from_str("kyverno.yaml", policy);
-    assert!(errs.is_empty(), "{errs:?}");
-    let engine = Engine::new(
-        Config::default(),
-        Arc::new(RampartPss),
-        Arc::new(rampart_server::NoNamespaceLabels),
-    )
-    .with_kyverno(Arc::new(set));
-    let app = router(AppState::new(engine));
+    let app = kyverno_app(policy);
     let patch_of = |body: &[u8]| {
         let v: Value = serde_json::from_slice(body).unwrap();
         let resp = &v["response"];
