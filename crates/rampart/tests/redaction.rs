@@ -311,3 +311,37 @@ fn policy_apply_masks_secrets_a_kyverno_message_quotes() {
         );
     }
 }
+
+/// `policy eval` reports a file it cannot read with its position and evaluates the rest: a
+/// broken inventory file does not hide the violation of the valid object.
+#[test]
+fn policy_eval_reports_a_broken_file_and_runs_the_rest() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("t.yaml"), TEMPLATE).unwrap();
+    std::fs::write(d.path().join("c.yaml"), CONSTRAINT).unwrap();
+    std::fs::write(d.path().join("inv.yaml"), "kind: [\n").unwrap();
+    std::fs::write(
+        d.path().join("o.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config, namespace: shop}\ndata:\n  mode: fast\n",
+    )
+    .unwrap();
+    let out = Command::cargo_bin("rampart")
+        .unwrap()
+        .current_dir(d.path())
+        .args([
+            "policy",
+            "eval",
+            "--template",
+            "t.yaml",
+            "--constraint",
+            "c.yaml",
+        ])
+        .args(["--inventory", "inv.yaml", "--format", "json", "o.yaml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("inv.yaml:"), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["violations"][0]["message"], "key mode holds fast");
+}
