@@ -33,6 +33,18 @@ pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Seconds since the Unix epoch as RFC 3339 in UTC: `2024-06-06T18:39:05Z`.
+pub fn rfc3339(secs: i64) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,6 +56,7 @@ mod tests {
             assert_eq!(days_from_civil(y, m, d), days, "{days}");
         }
         assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(rfc3339(1_717_699_145), "2024-06-06T18:39:05Z");
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 }

@@ -180,11 +180,7 @@ pub(crate) fn verify_layer(
     if !key.verify(payload, sig) {
         return Err("the signature does not verify with the certificate's key".to_string());
     }
-    if !has_code_signing(&leaf) {
-        return Err(
-            "the certificate is not for code signing (no extended key usage codeSigning)".into(),
-        );
-    }
+    check_code_signing(&leaf)?;
     // The Rekor bundle: when the entry was logged, and that the log vouches for it.
     let bundle: serde_json::Value = annotations
         .get(BUNDLE_ANNOTATION)
@@ -192,9 +188,23 @@ pub(crate) fn verify_layer(
         .ok_or_else(|| format!("no {BUNDLE_ANNOTATION} annotation (no transparency-log entry)"))
         .and_then(|b| serde_json::from_str(b).map_err(|e| format!("bad Rekor bundle: {e}")))?;
     let integrated = check_bundle(policy, &bundle, &leaf, payload, sig_b64)?;
+    check_certificate(policy, &leaf, &certs, integrated)
+}
+
+/// Checks that `leaf` is a code-signing certificate that chains (through `chain`, the
+/// signature's own intermediates, if any) to a Fulcio CA of the trusted root at `integrated`,
+/// the time the log integrated the entry, and whose identity one of the policy's identities
+/// accepts.
+pub(crate) fn check_certificate(
+    policy: &KeylessPolicy,
+    leaf: &[u8],
+    chain: &[Vec<u8>],
+    integrated: u64,
+) -> Result<(), String> {
+    check_code_signing(leaf)?;
     // The chain to a Fulcio CA, at the time of logging.
     let time = UnixTime::since_unix_epoch(Duration::from_secs(integrated));
-    let leaf_der = CertificateDer::from(leaf.as_slice());
+    let leaf_der = CertificateDer::from(leaf);
     let ee = webpki::EndEntityCert::try_from(&leaf_der)
         .map_err(|e| format!("the certificate does not parse: {e:?}"))?;
     let algs = rustls::crypto::aws_lc_rs::default_provider()
@@ -202,20 +212,20 @@ pub(crate) fn verify_layer(
         .all;
     let mut last = String::from("no Fulcio CA in the trusted root");
     let mut chained = false;
-    for chain in &policy.root.fulcio_chains {
-        let Some(root_der) = chain.last() else {
+    for ca in &policy.root.fulcio_chains {
+        let Some(root_der) = ca.last() else {
             continue;
         };
         let root_cert = CertificateDer::from(root_der.as_slice());
         let Ok(anchor) = webpki::anchor_from_trusted_cert(&root_cert) else {
             continue;
         };
-        let mut intermediates: Vec<CertificateDer<'_>> = chain
+        let mut intermediates: Vec<CertificateDer<'_>> = ca
             .iter()
-            .take(chain.len().saturating_sub(1))
+            .take(ca.len().saturating_sub(1))
             .map(|c| CertificateDer::from(c.as_slice()))
             .collect();
-        intermediates.extend(certs.iter().map(|c| CertificateDer::from(c.as_slice())));
+        intermediates.extend(chain.iter().map(|c| CertificateDer::from(c.as_slice())));
         match ee.verify_for_usage(
             algs,
             &[anchor],
@@ -238,7 +248,7 @@ pub(crate) fn verify_layer(
         ));
     }
     // The identity.
-    let (sans, issuer) = cert_identity(&leaf);
+    let (sans, issuer) = cert_identity(leaf);
     let issuer = issuer.unwrap_or_default();
     let ok = policy
         .identities
@@ -264,6 +274,14 @@ pub(crate) fn verify_layer(
         ));
     }
     Ok(())
+}
+
+fn check_code_signing(leaf: &[u8]) -> Result<(), String> {
+    if has_code_signing(leaf) {
+        Ok(())
+    } else {
+        Err("the certificate is not for code signing (no extended key usage codeSigning)".into())
+    }
 }
 
 /// Checks the Rekor signed entry timestamp and that the entry is this signature; the time the
@@ -293,28 +311,7 @@ fn check_bundle(
         .and_then(serde_json::Value::as_u64)
         .unwrap_or(0);
     let log_id = p.get("logID").and_then(|b| b.as_str()).unwrap_or("");
-    let key = policy
-        .root
-        .rekor_keys
-        .iter()
-        .find(|(id, _)| hex(id) == log_id)
-        .map(|(_, k)| k)
-        .ok_or_else(|| format!("the Rekor log {log_id} is not in the trusted root"))?;
-    // RFC 8785 canonical JSON: keys sorted, no white space.
-    let canonical = format!(
-        "{{\"body\":{},\"integratedTime\":{integrated},\"logID\":{},\"logIndex\":{index}}}",
-        serde_json::Value::from(body),
-        serde_json::Value::from(log_id)
-    );
-    if !key.verify(canonical.as_bytes(), &set) {
-        return Err("the Rekor signed entry timestamp does not verify with the log's key".into());
-    }
-    // The logged entry is this signature over this payload by this certificate.
-    let entry: serde_json::Value = base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| "the Rekor entry body is not base64 JSON".to_string())?;
+    let entry = check_set(policy, &set, body, integrated, index, log_id)?;
     let logged_sig = entry
         .pointer("/spec/signature/content")
         .and_then(|s| s.as_str())
@@ -340,12 +337,45 @@ fn check_bundle(
     Ok(integrated)
 }
 
-fn hex(b: &[u8]) -> String {
+/// Checks a Rekor signed entry timestamp `set`: the signature, by the key of the log `log_id`
+/// (hex) in the trusted root, over the entry's canonical JSON. The logged entry, decoded.
+pub(crate) fn check_set(
+    policy: &KeylessPolicy,
+    set: &[u8],
+    body: &str,
+    integrated: u64,
+    index: u64,
+    log_id: &str,
+) -> Result<serde_json::Value, String> {
+    let key = policy
+        .root
+        .rekor_keys
+        .iter()
+        .find(|(id, _)| hex(id) == log_id)
+        .map(|(_, k)| k)
+        .ok_or_else(|| format!("the Rekor log {log_id} is not in the trusted root"))?;
+    // RFC 8785 canonical JSON: keys sorted, no white space.
+    let canonical = format!(
+        "{{\"body\":{},\"integratedTime\":{integrated},\"logID\":{},\"logIndex\":{index}}}",
+        serde_json::Value::from(body),
+        serde_json::Value::from(log_id)
+    );
+    if !key.verify(canonical.as_bytes(), set) {
+        return Err("the Rekor signed entry timestamp does not verify with the log's key".into());
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| "the Rekor entry body is not base64 JSON".to_string())
+}
+
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// The DER certificates of a PEM text.
-fn pem_certs(pem: &str) -> Vec<Vec<u8>> {
+pub(crate) fn pem_certs(pem: &str) -> Vec<Vec<u8>> {
     use rustls_pki_types::pem::PemObject as _;
     CertificateDer::pem_slice_iter(pem.as_bytes())
         .filter_map(Result::ok)
@@ -400,7 +430,7 @@ fn tbs_elements(cert: &[u8]) -> Option<Vec<Element<'_>>> {
 }
 
 /// The certificate's SubjectPublicKeyInfo (the sixth SEQUENCE-or-INTEGER after the version).
-fn cert_spki(cert: &[u8]) -> Option<&[u8]> {
+pub(crate) fn cert_spki(cert: &[u8]) -> Option<&[u8]> {
     tbs_elements(cert)?
         .into_iter()
         .filter(|(tag, _, _)| *tag == 0x30)
@@ -452,7 +482,7 @@ fn extensions(cert: &[u8]) -> Vec<(&[u8], &[u8])> {
 }
 
 /// The SAN e-mail addresses and URIs, and the Fulcio OIDC issuer.
-fn cert_identity(cert: &[u8]) -> (Vec<String>, Option<String>) {
+pub(crate) fn cert_identity(cert: &[u8]) -> (Vec<String>, Option<String>) {
     let mut sans = Vec::new();
     let mut issuer_v1 = None;
     let mut issuer_v2 = None;

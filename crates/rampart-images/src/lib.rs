@@ -3,6 +3,7 @@
 //! distribution API ([`registry`]) and verified against public keys ([`verify`]), and Trivy's
 //! vulnerability reports attached to the workloads that run each image ([`trivy`]).
 
+pub mod bundle;
 pub mod keyless;
 pub mod keys;
 pub mod list;

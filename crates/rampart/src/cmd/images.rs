@@ -184,6 +184,23 @@ enum Command {
         #[command(flatten)]
         registry: RegistryArgs,
     },
+    /// Verify a file with a Sigstore bundle (Fulcio certificate, Rekor inclusion promise),
+    /// offline against a trusted root, as `cosign verify-blob --bundle` does; exit 1 when it
+    /// does not verify.
+    #[command(after_help = crate::cmd::EXIT_ANSWER)]
+    VerifyBlob {
+        /// The file the bundle signs, or whose digest its in-toto statement names.
+        #[arg(value_name = "FILE")]
+        blob: PathBuf,
+        /// The Sigstore bundle (`.sigstore`, `.sigstore.json`).
+        #[arg(long, value_name = "FILE")]
+        bundle: PathBuf,
+        #[command(flatten)]
+        keyless: KeylessArgs,
+        /// Output format: text or json.
+        #[arg(long = "format", short = 'o', visible_alias = "output", value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
     /// Verify images' cosign attestations (in-toto statements in DSSE envelopes, tag
     /// `sha256-<hex>.att`) with public keys; exit 1 when one has none that verifies.
     #[command(after_help = crate::cmd::EXIT_ANSWER)]
@@ -235,6 +252,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             output,
             registry,
         } => verify(&images, &key, &keyless, output, &registry),
+        Command::VerifyBlob {
+            blob,
+            bundle,
+            keyless,
+            output,
+        } => verify_blob(&blob, &bundle, &keyless, output),
         Command::VerifyAttestation {
             images,
             key,
@@ -260,6 +283,57 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             render(&results, output, "attestation(s)")
         }
     }
+}
+
+fn verify_blob(
+    blob: &std::path::Path,
+    bundle: &std::path::Path,
+    keyless: &KeylessArgs,
+    output: Format,
+) -> anyhow::Result<ExitCode> {
+    let Some(policy) = keyless.policy()? else {
+        anyhow::bail!(
+            "verify-blob needs --certificate-identity[-regexp], --certificate-oidc-issuer[-regexp] and --trusted-root"
+        );
+    };
+    let artifact = std::fs::read(blob).with_context(|| format!("{}", blob.display()))?;
+    let text = std::fs::read_to_string(bundle).with_context(|| format!("{}", bundle.display()))?;
+    let result = rampart_images::bundle::verify_bundle(
+        &policy,
+        &bundle.display().to_string(),
+        &text,
+        &artifact,
+    )?;
+    let shown = blob.display().to_string();
+    let text = match output {
+        Format::Json => {
+            let v = match &result {
+                Ok(v) => serde_json::json!({"file": shown, "verified": true, "bundle": v}),
+                Err(why) => serde_json::json!({"file": shown, "verified": false, "reason": why}),
+            };
+            serde_json::to_string_pretty(&v)? + "\n"
+        }
+        Format::Text => match &result {
+            Ok(v) => format!(
+                "{shown}: verified: signed by {} (issuer {}){}, Rekor entry {} logged at {}\n",
+                v.identities.join(", "),
+                v.issuer,
+                v.predicate_type
+                    .as_deref()
+                    .map(|p| format!(", in-toto statement {p}"))
+                    .unwrap_or_default(),
+                v.log_index,
+                rampart_core::civil::rfc3339(i64::try_from(v.integrated_time).unwrap_or(i64::MAX)),
+            ),
+            Err(why) => format!("{shown}: not verified: {why}\n"),
+        },
+    };
+    emit(&text)?;
+    Ok(if result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn list(output: Format, input: &super::input::Input) -> anyhow::Result<ExitCode> {
