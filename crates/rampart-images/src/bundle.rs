@@ -64,31 +64,80 @@ pub fn verify_bundle(
     text: &str,
     artifact: &[u8],
 ) -> Result<Result<Verified, String>, Error> {
-    let bad = |line: usize, column: usize, message: String| Error::Input {
-        file: name.to_string(),
-        line: u32::try_from(line).unwrap_or(0),
-        // serde_json counts an end of input as column 0; positions are 1-based.
-        column: u32::try_from(if line > 0 { column.max(1) } else { column }).unwrap_or(0),
-        message,
-    };
-    let bundle: Value = serde_json::from_str(text)
-        .map_err(|e| bad(e.line(), e.column(), format!("not a Sigstore bundle: {e}")))?;
-    let media_type = bundle
-        .get("mediaType")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if !MEDIA_TYPES.contains(&media_type) {
-        return Err(bad(
-            0,
-            0,
-            format!(
-                "mediaType {media_type:?} is not a Sigstore bundle's ({})",
-                MEDIA_TYPES.join(", ")
-            ),
-        ));
+    Ok(Bundle::parse(name, text)?.verify(Signer::Keyless(policy), Target::Artifact(artifact)))
+}
+
+/// Who must have signed a bundle.
+#[derive(Clone, Copy)]
+pub enum Signer<'a> {
+    /// A Fulcio certificate with one of the policy's identities, logged in Rekor.
+    Keyless(&'a KeylessPolicy),
+    /// One of these keys (the bundle's `publicKey` hint names which; its log entry is not
+    /// checked, as for cosign's key-signed `.sig` signatures here).
+    Keys(&'a [PublicKey]),
+}
+
+/// What a bundle must sign.
+#[derive(Clone, Copy)]
+pub enum Target<'a> {
+    /// These bytes: a message signature over them, or a statement naming their SHA-256.
+    Artifact(&'a [u8]),
+    /// An image by its manifest digest (`sha256:<hex>`): a statement naming it, of this
+    /// predicate type when one is given.
+    Image {
+        digest: &'a str,
+        predicate_type: Option<&'a str>,
+    },
+}
+
+/// A parsed Sigstore bundle.
+pub struct Bundle(Parsed);
+
+impl Bundle {
+    /// Parses the bundle `text` read from `name`.
+    pub fn parse(name: &str, text: &str) -> Result<Bundle, Error> {
+        let bad = |line: usize, column: usize, message: String| Error::Input {
+            file: name.to_string(),
+            line: u32::try_from(line).unwrap_or(0),
+            // serde_json counts an end of input as column 0; positions are 1-based.
+            column: u32::try_from(if line > 0 { column.max(1) } else { column }).unwrap_or(0),
+            message,
+        };
+        let bundle: Value = serde_json::from_str(text)
+            .map_err(|e| bad(e.line(), e.column(), format!("not a Sigstore bundle: {e}")))?;
+        let media_type = bundle
+            .get("mediaType")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !MEDIA_TYPES.contains(&media_type) {
+            return Err(bad(
+                0,
+                0,
+                format!(
+                    "mediaType {media_type:?} is not a Sigstore bundle's ({})",
+                    MEDIA_TYPES.join(", ")
+                ),
+            ));
+        }
+        Ok(Bundle(Parsed::from(&bundle).map_err(|m| bad(0, 0, m))?))
     }
-    let parsed = Parsed::from(&bundle).map_err(|m| bad(0, 0, m))?;
-    Ok(parsed.verify(policy, artifact))
+
+    /// Whether `signer` signed `target` with this bundle; why not when it did not.
+    pub fn verify(&self, signer: Signer<'_>, target: Target<'_>) -> Result<Verified, String> {
+        self.0.verify(signer, target)
+    }
+
+    /// The in-toto statement's predicate type, for a DSSE bundle (read without verifying).
+    pub fn predicate_type(&self) -> Option<String> {
+        match &self.0.content {
+            Content::Dsse { payload, .. } => serde_json::from_slice::<Value>(payload)
+                .ok()?
+                .get("predicateType")?
+                .as_str()
+                .map(str::to_string),
+            Content::Message { .. } => None,
+        }
+    }
 }
 
 /// The parts of a bundle used, decoded.
@@ -224,74 +273,63 @@ impl Parsed {
         })
     }
 
-    fn verify(&self, policy: &KeylessPolicy, artifact: &[u8]) -> Result<Verified, String> {
-        let leaf = self.leaf.as_deref().ok_or(
-            "the bundle carries no certificate (a key-signed bundle): only keyless bundles are verified",
-        )?;
-        let entry = self
-            .entry
-            .as_ref()
-            .ok_or("the bundle has no transparency-log entry")?;
-        let set = entry.set.as_deref().ok_or(
-            "the transparency-log entry has no inclusion promise (signed entry timestamp), which offline verification needs",
-        )?;
-        let spki = cert_spki(leaf).ok_or("the certificate does not parse")?;
-        let key = PublicKey::from_spki_der("the certificate", spki).map_err(|e| e.to_string())?;
-        let artifact_digest = sha256_digest(artifact);
-        let hex_digest = artifact_digest
-            .strip_prefix("sha256:")
-            .unwrap_or(&artifact_digest);
-        let logged = check_set(
-            policy,
-            set,
-            &entry.body,
-            entry.integrated_time,
-            entry.log_index,
-            &entry.log_id,
-        )?;
-        let logged_cert = |pointer: &str| {
-            logged
-                .pointer(pointer)
-                .and_then(Value::as_str)
-                .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
-                .and_then(|pem| String::from_utf8(pem).ok())
-                .map(|pem| pem_certs(&pem))
-                .and_then(|certs| certs.into_iter().next())
+    fn verify(&self, signer: Signer<'_>, target: Target<'_>) -> Result<Verified, String> {
+        let (target_digest, what) = match target {
+            Target::Artifact(a) => (sha256_digest(a), "artifact"),
+            Target::Image { digest, .. } => (digest.to_string(), "image"),
         };
-        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-        let kind = logged.get("kind").and_then(Value::as_str).unwrap_or("");
-        let (content, predicate_type) = match &self.content {
+        let hex_digest = target_digest
+            .strip_prefix("sha256:")
+            .unwrap_or(&target_digest);
+        // The signature, with the certificate's key or one of the keys.
+        let cert_key = match signer {
+            Signer::Keyless(_) => {
+                let leaf = self.leaf.as_deref().ok_or(
+                    "the bundle carries no certificate (it is signed with a key): give the key to verify it",
+                )?;
+                let spki = cert_spki(leaf).ok_or("the certificate does not parse")?;
+                Some(PublicKey::from_spki_der("the certificate", spki).map_err(|e| e.to_string())?)
+            }
+            Signer::Keys(_) => None,
+        };
+        let verifies = |message: &[u8], sig: &[u8]| match (signer, &cert_key) {
+            (Signer::Keys(keys), _) => keys.iter().any(|k| k.verify(message, sig)),
+            (Signer::Keyless(_), Some(k)) => k.verify(message, sig),
+            (Signer::Keyless(_), None) => false,
+        };
+        let signed_by = match signer {
+            Signer::Keyless(_) => "the certificate's key".to_string(),
+            Signer::Keys([key]) => format!("the key {}", key.name),
+            Signer::Keys(keys) => format!(
+                "any of the keys {}",
+                keys.iter()
+                    .map(|k| k.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let (content, predicate_type, signature) = match &self.content {
             Content::Message { digest, signature } => {
+                let Target::Artifact(artifact) = target else {
+                    return Err(
+                        "the bundle holds a message signature, not a statement about the image"
+                            .into(),
+                    );
+                };
                 if let Some(d) = digest
                     && hex(d) != hex_digest
                 {
                     return Err(format!(
-                        "the bundle signs sha256:{}, not the artifact's {artifact_digest}",
+                        "the bundle signs sha256:{}, not the artifact's {target_digest}",
                         hex(d)
                     ));
                 }
-                if !key.verify(artifact, signature) {
-                    return Err(
-                        "the signature does not verify over the artifact with the certificate's key"
-                            .into(),
-                    );
+                if !verifies(artifact, signature) {
+                    return Err(format!(
+                        "the signature does not verify over the artifact with {signed_by}"
+                    ));
                 }
-                let matches = kind == "hashedrekord"
-                    && logged
-                        .pointer("/spec/data/hash/value")
-                        .and_then(Value::as_str)
-                        == Some(hex_digest)
-                    && logged
-                        .pointer("/spec/signature/content")
-                        .and_then(Value::as_str)
-                        == Some(b64(signature).as_str())
-                    && logged_cert("/spec/signature/publicKey/content").as_deref() == Some(leaf);
-                if !matches {
-                    return Err(
-                        "the Rekor entry is for another signature, artifact or certificate".into(),
-                    );
-                }
-                ("messageSignature", None)
+                ("messageSignature", None, signature)
             }
             Content::Dsse {
                 payload_type,
@@ -309,44 +347,14 @@ impl Parsed {
                         signatures.len()
                     ));
                 };
-                if !key.verify(&dsse_pae(payload_type, payload), signature) {
-                    return Err(
-                        "the envelope's signature does not verify with the certificate's key"
-                            .into(),
-                    );
-                }
-                let payload_hash = sha256_digest(payload);
-                let signed_entry = logged
-                    .pointer("/spec/signatures")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .any(|s| {
-                        s.get("signature").and_then(Value::as_str) == Some(b64(signature).as_str())
-                            && s.get("verifier")
-                                .and_then(Value::as_str)
-                                .and_then(|v| {
-                                    base64::engine::general_purpose::STANDARD.decode(v).ok()
-                                })
-                                .and_then(|pem| String::from_utf8(pem).ok())
-                                .and_then(|pem| pem_certs(&pem).into_iter().next())
-                                .as_deref()
-                                == Some(leaf)
-                    });
-                let matches = kind == "dsse"
-                    && logged
-                        .pointer("/spec/payloadHash/value")
-                        .and_then(Value::as_str)
-                        == payload_hash.strip_prefix("sha256:")
-                    && signed_entry;
-                if !matches {
-                    return Err(
-                        "the Rekor entry is for another envelope, signature or certificate".into(),
-                    );
+                if !verifies(&dsse_pae(payload_type, payload), signature) {
+                    return Err(format!(
+                        "the envelope's signature does not verify with {signed_by}"
+                    ));
                 }
                 let statement: Value = serde_json::from_slice(payload)
                     .map_err(|e| format!("the in-toto statement is not JSON: {e}"))?;
-                let names_artifact = statement
+                let names_target = statement
                     .get("subject")
                     .and_then(Value::as_array)
                     .into_iter()
@@ -354,20 +362,103 @@ impl Parsed {
                     .any(|s| {
                         s.pointer("/digest/sha256").and_then(Value::as_str) == Some(hex_digest)
                     });
-                if !names_artifact {
+                if !names_target {
                     return Err(format!(
-                        "the statement's subjects do not include the artifact's digest {artifact_digest}"
+                        "the statement's subjects do not include the {what}'s digest {target_digest}"
                     ));
                 }
-                (
-                    "dsseEnvelope",
-                    statement
-                        .get("predicateType")
-                        .and_then(Value::as_str)
-                        .map(str::to_string),
-                )
+                let got = statement
+                    .get("predicateType")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                if let Target::Image {
+                    predicate_type: Some(want),
+                    ..
+                } = target
+                    && got.as_deref() != Some(want)
+                {
+                    return Err(format!(
+                        "the statement's predicateType is {:?}, not {want:?}",
+                        got.as_deref().unwrap_or("")
+                    ));
+                }
+                ("dsseEnvelope", got, signature)
             }
         };
+        let policy = match signer {
+            Signer::Keyless(policy) => policy,
+            Signer::Keys(keys) => {
+                return Ok(Verified {
+                    content,
+                    identities: keys.iter().map(|k| k.name.clone()).collect(),
+                    issuer: String::new(),
+                    integrated_time: self.entry.as_ref().map_or(0, |e| e.integrated_time),
+                    log_index: self.entry.as_ref().map_or(0, |e| e.log_index),
+                    predicate_type,
+                });
+            }
+        };
+        // Keyless: the log vouches for the entry, the entry is this signature, and the
+        // certificate chains to Fulcio at the time of logging with an accepted identity.
+        let leaf = self.leaf.as_deref().unwrap_or_default();
+        let entry = self
+            .entry
+            .as_ref()
+            .ok_or("the bundle has no transparency-log entry")?;
+        let set = entry.set.as_deref().ok_or(
+            "the transparency-log entry has no inclusion promise (signed entry timestamp), which offline verification needs",
+        )?;
+        let logged = check_set(
+            policy,
+            set,
+            &entry.body,
+            entry.integrated_time,
+            entry.log_index,
+            &entry.log_id,
+        )?;
+        let logged_cert = |v: Option<&Value>| {
+            v.and_then(Value::as_str)
+                .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                .and_then(|pem| String::from_utf8(pem).ok())
+                .and_then(|pem| pem_certs(&pem).into_iter().next())
+        };
+        let sig_b64 = base64::engine::general_purpose::STANDARD.encode(signature);
+        let kind = logged.get("kind").and_then(Value::as_str).unwrap_or("");
+        let text = |pointer: &str| logged.pointer(pointer).and_then(Value::as_str);
+        match &self.content {
+            Content::Message { .. } => {
+                let matches = kind == "hashedrekord"
+                    && text("/spec/data/hash/value") == Some(hex_digest)
+                    && text("/spec/signature/content") == Some(sig_b64.as_str())
+                    && logged_cert(logged.pointer("/spec/signature/publicKey/content")).as_deref()
+                        == Some(leaf);
+                if !matches {
+                    return Err(
+                        "the Rekor entry is for another signature, artifact or certificate".into(),
+                    );
+                }
+            }
+            Content::Dsse { payload, .. } => {
+                let payload_hash = sha256_digest(payload);
+                let signed_entry = logged
+                    .pointer("/spec/signatures")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .any(|s| {
+                        s.get("signature").and_then(Value::as_str) == Some(sig_b64.as_str())
+                            && logged_cert(s.get("verifier")).as_deref() == Some(leaf)
+                    });
+                let matches = kind == "dsse"
+                    && text("/spec/payloadHash/value") == payload_hash.strip_prefix("sha256:")
+                    && signed_entry;
+                if !matches {
+                    return Err(
+                        "the Rekor entry is for another envelope, signature or certificate".into(),
+                    );
+                }
+            }
+        }
         check_certificate(policy, leaf, &self.chain, entry.integrated_time)?;
         let (identities, issuer) = cert_identity(leaf);
         Ok(Verified {

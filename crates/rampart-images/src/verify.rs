@@ -1,7 +1,10 @@
 //! cosign signature verification with public keys, in cosign's storage format: the signature
 //! manifest at tag `sha256-<hex>.sig` in the image's repository, one layer per signature whose
 //! blob is the simple-signing payload and whose `dev.cosignproject.cosign/signature`
-//! annotation is the base64 signature over the payload bytes.
+//! annotation is the base64 signature over the payload bytes. Images signed as cosign 3 signs
+//! them by default count too: a Sigstore bundle (a DSSE statement naming the image's digest,
+//! predicate `https://sigstore.dev/cosign/sign/v1`) attached as an OCI 1.1 referrer, found
+//! through the referrers tag schema's index at `sha256-<hex>` ([`crate::bundle`]).
 
 use crate::keyless::KeylessPolicy;
 use crate::keys::PublicKey;
@@ -159,6 +162,88 @@ async fn cosign_layers(
     }
 }
 
+/// The predicate type of the in-toto statement `cosign sign` (v3, new bundle format) signs.
+pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+
+/// The OCI referrers tag schema's tag for a digest: `sha256:abc…` → `sha256-abc…`.
+pub fn referrers_tag(digest: &str) -> String {
+    digest.replacen(':', "-", 1)
+}
+
+/// Referrer manifests looked at, at most.
+const MAX_REFERRERS: usize = 64;
+
+/// One signature to check: a cosign `.sig` layer or a Sigstore bundle attached as a referrer.
+enum Candidate<'a> {
+    Layer(Result<Layer<'a>, String>),
+    Bundle(Result<crate::bundle::Bundle, String>),
+}
+
+/// The Sigstore bundles attached to `digest` as cosign v3 attaches them (OCI 1.1 referrer
+/// manifests whose one layer is a bundle), found through the referrers tag schema's index at
+/// `sha256-<hex>`: `None` when there is no such index.
+async fn referrer_bundles(
+    client: &Client,
+    r: &Reference,
+    digest: &str,
+) -> Result<Option<Vec<Result<crate::bundle::Bundle, String>>>, Failure> {
+    let tag = referrers_tag(digest);
+    let index = match client.manifest(r, &tag).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let index: serde_json::Value = serde_json::from_slice(&index.bytes)
+        .map_err(|e| format!("the referrers index {tag} is not JSON: {e}"))?;
+    let mut bundles = Vec::new();
+    for m in index
+        .get("manifests")
+        .and_then(|m| m.as_array())
+        .into_iter()
+        .flatten()
+        .take(MAX_REFERRERS)
+    {
+        let Some(md) = m.get("digest").and_then(|d| d.as_str()) else {
+            continue;
+        };
+        let manifest = match client.manifest(r, md).await {
+            Ok(Some(m)) => m,
+            Ok(None) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let Ok(manifest) = serde_json::from_slice::<serde_json::Value>(&manifest.bytes) else {
+            continue;
+        };
+        // Other referrers (SBOMs, other tools' artifacts) are not signatures.
+        let Some(layer) = manifest
+            .get("layers")
+            .and_then(|l| l.as_array())
+            .and_then(|l| l.first())
+            .filter(|l| {
+                l.get("mediaType")
+                    .and_then(|t| t.as_str())
+                    .is_some_and(|t| t.starts_with("application/vnd.dev.sigstore.bundle"))
+            })
+        else {
+            continue;
+        };
+        let blob = layer.get("digest").and_then(|d| d.as_str()).unwrap_or("");
+        bundles.push(match client.blob(r, blob).await {
+            Ok(bytes) => std::str::from_utf8(&bytes)
+                .map_err(|e| format!("bundle {md} is not UTF-8: {e}"))
+                .and_then(|text| crate::bundle::Bundle::parse(md, text).map_err(|e| e.to_string())),
+            Err(e) => {
+                let f = Failure::from(e);
+                if f.unreachable {
+                    return Err(f);
+                }
+                Err(f.reason)
+            }
+        });
+    }
+    Ok(Some(bundles))
+}
+
 async fn check_signatures(
     client: &Client,
     r: &Reference,
@@ -166,31 +251,117 @@ async fn check_signatures(
     attestors: &[Policy],
     count: usize,
 ) -> Result<usize, Failure> {
-    let layers = cosign_layers(client, r, &signature_tag(digest), "signature").await?;
-    let mut fetched = Vec::with_capacity(layers.len());
+    let sig_tag = signature_tag(digest);
+    let layers = match cosign_layers(client, r, &sig_tag, "signature").await {
+        Ok(layers) => layers,
+        Err(f) if f.unreachable => return Err(f),
+        Err(f) => {
+            // cosign v3 attaches Sigstore bundles as referrers instead.
+            return match referrer_bundles(client, r, digest).await? {
+                Some(bundles) if !bundles.is_empty() => {
+                    let candidates: Vec<Candidate<'_>> =
+                        bundles.into_iter().map(Candidate::Bundle).collect();
+                    judge(&candidates, digest, attestors, count)
+                }
+                Some(_) => Err(format!(
+                    "{} and no Sigstore bundles (the {} referrers index lists none)",
+                    f.reason,
+                    referrers_tag(digest)
+                )
+                .into()),
+                None => Err(format!(
+                    "{} and no Sigstore bundles (no {} referrers index)",
+                    f.reason,
+                    referrers_tag(digest)
+                )
+                .into()),
+            };
+        }
+    };
+    let mut candidates = Vec::with_capacity(layers.len());
     for layer in &layers {
-        fetched.push(match fetch_layer(client, r, layer).await {
-            Ok(l) => Ok(l),
-            Err(f) if f.unreachable => return Err(f),
-            Err(f) => Err(f.reason),
-        });
+        candidates.push(Candidate::Layer(
+            match fetch_layer(client, r, layer).await {
+                Ok(l) => Ok(l),
+                Err(f) if f.unreachable => return Err(f),
+                Err(f) => Err(f.reason),
+            },
+        ));
     }
+    // Bundles beside `.sig` signatures count too (an image signed by cosign 2 and 3).
+    if let Ok(Some(bundles)) = referrer_bundles(client, r, digest).await {
+        candidates.extend(bundles.into_iter().map(Candidate::Bundle));
+    }
+    judge(&candidates, digest, attestors, count)
+}
+
+/// Whether a bundle attached to the image `digest` is a signature by `policy`'s keys or
+/// keyless identities.
+fn check_bundle(
+    bundle: &crate::bundle::Bundle,
+    digest: &str,
+    policy: &Policy,
+) -> Result<(), String> {
+    use crate::bundle::{Signer, Target};
+    let target = Target::Image {
+        digest,
+        predicate_type: Some(COSIGN_SIGN_PREDICATE),
+    };
+    let by_key = if policy.keys.is_empty() {
+        None
+    } else {
+        Some(bundle.verify(Signer::Keys(&policy.keys), target))
+    };
+    match (by_key, &policy.keyless) {
+        (Some(Ok(_)), _) => Ok(()),
+        (_, Some(kp)) => bundle.verify(Signer::Keyless(kp), target).map(|_| ()),
+        (Some(Err(why)), None) => Err(why),
+        (None, None) => Err("no key or keyless identity to verify with".into()),
+    }
+}
+
+/// Counts the attestors with a signature among `candidates` that verifies.
+fn judge(
+    candidates: &[Candidate<'_>],
+    digest: &str,
+    attestors: &[Policy],
+    count: usize,
+) -> Result<usize, Failure> {
     let mut verified = 0;
     let mut failed = Vec::new();
     for (a, policy) in attestors.iter().enumerate() {
         let mut reasons = Vec::new();
         let mut ok = false;
-        for (i, layer) in fetched.iter().enumerate() {
-            match layer
-                .as_ref()
-                .map_err(Clone::clone)
-                .and_then(|l| check_layer(l, digest, policy))
-            {
+        let (mut sigs, mut bundles) = (0, 0);
+        for candidate in candidates {
+            let (label, checked) = match candidate {
+                Candidate::Layer(layer) => {
+                    sigs += 1;
+                    (
+                        format!("signature {sigs}"),
+                        layer
+                            .as_ref()
+                            .map_err(Clone::clone)
+                            .and_then(|l| check_layer(l, digest, policy)),
+                    )
+                }
+                Candidate::Bundle(bundle) => {
+                    bundles += 1;
+                    (
+                        format!("bundle {bundles}"),
+                        bundle
+                            .as_ref()
+                            .map_err(Clone::clone)
+                            .and_then(|b| check_bundle(b, digest, policy)),
+                    )
+                }
+            };
+            match checked {
                 Ok(()) => {
                     ok = true;
                     break;
                 }
-                Err(why) => reasons.push(format!("signature {}: {why}", i + 1)),
+                Err(why) => reasons.push(format!("{label}: {why}")),
             }
         }
         if ok {

@@ -196,11 +196,11 @@ fn signed_images_pass_and_unsigned_ones_fail_with_the_reason() {
     // unsigned: fails, saying why
     let r = run(&set, &pod(&[&format!("{host}/team/app:unsigned")]));
     assert_eq!(r[0].0, Status::Fail, "{r:?}");
-    let tag = format!("{}.sig", unsigned.replacen(':', "-", 1));
+    let tag = unsigned.replacen(':', "-", 1);
     assert_eq!(
         r[0].1,
         format!(
-            "failed to verify image {host}/team/app:unsigned: no signatures found (no {tag} manifest)"
+            "failed to verify image {host}/team/app:unsigned: no signatures found (no {tag}.sig manifest) and no Sigstore bundles (no {tag} referrers index)"
         )
     );
     // signed with another key: fails
