@@ -1,6 +1,6 @@
 //! Calendar dates and days since the Unix epoch (proleptic Gregorian, Howard Hinnant's
-//! algorithms), for the RFC 3339 times of audit events and Kyverno's `time_*` functions and
-//! the validity dates of generated certificates.
+//! algorithms) and RFC 3339 times: for audit events, Kyverno's `time_*` functions, the
+//! validity dates of generated certificates and of Sigstore trusted roots.
 //!
 //! ```
 //! use rampart_core::civil::{civil_from_days, days_from_civil};
@@ -45,6 +45,51 @@ pub fn rfc3339(secs: i64) -> String {
     )
 }
 
+fn num(s: &str) -> Option<i64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses `2018-10-26T13:42:46.808261Z` (any fraction, `Z` or `±hh:mm`) to nanoseconds.
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
+    let (date, rest) = s.split_once(['T', 't', ' '])?;
+    let mut d = date.split('-');
+    let (y, mo, da) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
+    let (clock, offset_s) = if let Some(c) = rest.strip_suffix(['Z', 'z']) {
+        (c, 0)
+    } else {
+        let at = rest.rfind(['+', '-'])?;
+        let (c, off) = rest.split_at(at);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (oh, om) = off.get(1..)?.split_once(':')?;
+        (c, sign * (num(oh)? * 3600 + num(om)? * 60))
+    };
+    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut t = hms.split(':');
+    let (h, mi, se) = (num(t.next()?)?, num(t.next()?)?, num(t.next()?)?);
+    let mut nanos: i64 = 0;
+    if !frac.is_empty() {
+        let digits: String = frac.chars().take(9).collect();
+        nanos = num(&digits)? * 10_i64.pow(9 - digits.len() as u32);
+    }
+    let secs = days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + se - offset_s;
+    u64::try_from(secs)
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(u64::try_from(nanos).ok()?)
+}
+
+/// Formats nanoseconds as `2018-10-26T13:42:46.808261000Z`.
+pub fn format_ns(ns: u64) -> String {
+    let secs = (ns / 1_000_000_000) as i64;
+    let nanos = ns % 1_000_000_000;
+    // `…:ssZ` with the fraction before the `Z`.
+    let whole = rfc3339(secs);
+    format!("{}.{nanos:09}Z", whole.trim_end_matches('Z'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +102,10 @@ mod tests {
         }
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(rfc3339(1_717_699_145), "2024-06-06T18:39:05Z");
+        let ns = parse_rfc3339("2018-10-26T13:42:46.808261Z").unwrap();
+        assert_eq!(format_ns(ns), "2018-10-26T13:42:46.808261000Z");
+        assert_eq!(parse_rfc3339("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(parse_rfc3339("garbage"), None);
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 }

@@ -71,6 +71,45 @@ pub struct TrustedRoot {
     pub fulcio_chains: Vec<Vec<Vec<u8>>>,
     /// Rekor log keys by log id (SHA-256 of the key's DER).
     pub rekor_keys: Vec<(Vec<u8>, PublicKey)>,
+    /// When each Fulcio CA (same order as `fulcio_chains`) issued certificates; one missing
+    /// is valid at all times.
+    pub fulcio_valid: Vec<Validity>,
+    /// When each log key (same order as `rekor_keys`) signed entries.
+    pub rekor_valid: Vec<Validity>,
+}
+
+/// A trusted root entry's `validFor`: Unix seconds, each end open when absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Validity {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+}
+
+impl Validity {
+    /// Whether `t` (Unix seconds) lies within.
+    pub fn contains(&self, t: u64) -> bool {
+        let t = i64::try_from(t).unwrap_or(i64::MAX);
+        self.start.is_none_or(|s| s <= t) && self.end.is_none_or(|e| t <= e)
+    }
+
+    fn of(entry: &serde_json::Value, what: &str) -> Result<Validity, String> {
+        let at = |k: &str| -> Result<Option<i64>, String> {
+            match entry
+                .pointer(&format!("/validFor/{k}"))
+                .and_then(|v| v.as_str())
+            {
+                None => Ok(None),
+                Some(s) => rampart_core::civil::parse_rfc3339(s)
+                    .and_then(|ns| i64::try_from(ns / 1_000_000_000).ok())
+                    .map(Some)
+                    .ok_or_else(|| format!("{what}.validFor.{k} {s:?} is not an RFC 3339 time")),
+            }
+        };
+        Ok(Validity {
+            start: at("start")?,
+            end: at("end")?,
+        })
+    }
 }
 
 impl TrustedRoot {
@@ -115,6 +154,8 @@ impl TrustedRoot {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             root.fulcio_chains.push(chain);
+            root.fulcio_valid
+                .push(Validity::of(ca, &format!("certificateAuthorities[{i}]")).map_err(&bad)?);
         }
         for (i, t) in v
             .get("tlogs")
@@ -133,6 +174,9 @@ impl TrustedRoot {
             )?;
             let key = PublicKey::from_spki_der(&format!("{name}: tlogs[{i}]"), &der)?;
             root.rekor_keys.push((id, key));
+            root.rekor_valid.push(
+                Validity::of(&t["publicKey"], &format!("tlogs[{i}].publicKey")).map_err(&bad)?,
+            );
         }
         if root.fulcio_chains.is_empty() {
             return Err(bad(
@@ -212,10 +256,19 @@ pub(crate) fn check_certificate(
         .all;
     let mut last = String::from("no Fulcio CA in the trusted root");
     let mut chained = false;
-    for ca in &policy.root.fulcio_chains {
+    for (i, ca) in policy.root.fulcio_chains.iter().enumerate() {
         let Some(root_der) = ca.last() else {
             continue;
         };
+        if let Some(v) = policy.root.fulcio_valid.get(i)
+            && !v.contains(integrated)
+        {
+            last = format!(
+                "the Fulcio CA {} of the trusted root did not issue certificates at that time (its validFor)",
+                i + 1
+            );
+            continue;
+        }
         let root_cert = CertificateDer::from(root_der.as_slice());
         let Ok(anchor) = webpki::anchor_from_trusted_cert(&root_cert) else {
             continue;
@@ -347,13 +400,22 @@ pub(crate) fn check_set(
     index: u64,
     log_id: &str,
 ) -> Result<serde_json::Value, String> {
-    let key = policy
+    let (at, key) = policy
         .root
         .rekor_keys
         .iter()
-        .find(|(id, _)| hex(id) == log_id)
-        .map(|(_, k)| k)
+        .enumerate()
+        .find(|(_, (id, _))| hex(id) == log_id)
+        .map(|(i, (_, k))| (i, k))
         .ok_or_else(|| format!("the Rekor log {log_id} is not in the trusted root"))?;
+    if let Some(v) = policy.root.rekor_valid.get(at)
+        && !v.contains(integrated)
+    {
+        return Err(format!(
+            "the Rekor log {log_id}'s key was not valid at {} (its validFor in the trusted root)",
+            rampart_core::civil::rfc3339(i64::try_from(integrated).unwrap_or(i64::MAX))
+        ));
+    }
     // RFC 8785 canonical JSON: keys sorted, no white space.
     let canonical = format!(
         "{{\"body\":{},\"integratedTime\":{integrated},\"logID\":{},\"logIndex\":{index}}}",

@@ -148,6 +148,7 @@ fn keyless_policy(k: &Keyless) -> Result<KeylessPolicy, String> {
         root: TrustedRoot {
             fulcio_chains: roots.into_iter().map(|r| vec![r]).collect(),
             rekor_keys: vec![(log_id, key)],
+            ..TrustedRoot::default()
         },
         identities: vec![Identity {
             subject: matcher(&k.subject, &k.subject_regexp)?,

@@ -271,6 +271,28 @@ fn message_signature_bundles_verify_and_every_alteration_fails() {
         "dev@example.com",
         "the certificate does not chain to a Fulcio CA of the trusted root at the time it was logged (1578139200)",
     );
+    // The trusted root's validity windows: a CA that had stopped issuing, a log key not yet
+    // in use, at the time of logging.
+    let mut root: Value = serde_json::from_str(&std::fs::read_to_string(&f.root).unwrap()).unwrap();
+    root["certificateAuthorities"][0]["validFor"] =
+        json!({"start": "2019-01-01T00:00:00Z", "end": "2019-12-31T23:59:59.999Z"});
+    let retired = write(&f, "retired-ca.json", &root);
+    verify_blob(&f.blob, &path, &retired, "dev@example.com", ISSUER)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "not verified: the certificate does not chain to a Fulcio CA of the trusted root at the time it was logged (1577880000): the Fulcio CA 1 of the trusted root did not issue certificates at that time (its validFor)",
+        ));
+    let mut root: Value = serde_json::from_str(&std::fs::read_to_string(&f.root).unwrap()).unwrap();
+    root["tlogs"][0]["publicKey"]["validFor"] = json!({"start": "2021-01-01T00:00:00Z"});
+    let later_log = write(&f, "later-log.json", &root);
+    verify_blob(&f.blob, &path, &later_log, "dev@example.com", ISSUER)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(format!(
+            "not verified: the Rekor log {}'s key was not valid at 2020-01-01T12:00:00Z (its validFor in the trusted root)",
+            f.rekor.log_id_hex
+        )));
     // No inclusion promise.
     let mut no_promise = good.clone();
     no_promise["verificationMaterial"]["tlogEntries"][0]
