@@ -155,7 +155,10 @@ fn split_chained_set_bodies(src: &str) -> String {
     out
 }
 
-/// A module added to every template: Go's `fmt.Sprintf` prints `%!v(MISSING)` for a verb
+/// What a routed `sprintf` call becomes: a call of [`COMPAT_MODULE`]'s function.
+pub(crate) const COMPAT_CALL: &str = "data.rampart_compat.sprintf_go(";
+
+/// A module added to every template whose calls need it: Go's `fmt.Sprintf` prints `%!v(MISSING)` for a verb
 /// without an argument where regorus' `sprintf` fails, and policies rely on it.
 pub(crate) const COMPAT_MODULE: &str = r#"package rampart_compat
 
@@ -320,7 +323,7 @@ fn route_sprintf(src: &str) -> String {
                     i = end;
                 }
                 None => {
-                    out.push_str("data.rampart_compat.sprintf_go(");
+                    out.push_str(COMPAT_CALL);
                     i += "sprintf(".len();
                 }
             }
@@ -515,10 +518,16 @@ mod tests {
     #[test]
     fn sprintf_is_routed() {
         let out = fix_v0("msg := sprintf(\"%v sprintf(\", [x])\ny := my_sprintf(1)");
-        assert_eq!(out, "msg := sprintf(\"%v sprintf(\", [x])\ny := my_sprintf(1)");
+        assert_eq!(
+            out,
+            "msg := sprintf(\"%v sprintf(\", [x])\ny := my_sprintf(1)"
+        );
         for (src, want) in [
             ("sprintf(f, [x])", "data.rampart_compat.sprintf_go(f, [x])"),
-            ("sprintf(\"%v\", a)", "data.rampart_compat.sprintf_go(\"%v\", a)"),
+            (
+                "sprintf(\"%v\", a)",
+                "data.rampart_compat.sprintf_go(\"%v\", a)",
+            ),
             (
                 "sprintf(\"%v %v\", [x | x := y[_]])",
                 "data.rampart_compat.sprintf_go(\"%v %v\", [x | x := y[_]])",
@@ -531,9 +540,18 @@ mod tests {
                 "sprintf(\"%v/%v (%d)\", [a.b,\n  c[0]])",
                 "sprintf(\"%v/%v (%d)\", [a.b,\n  c[0], \"%!v(MISSING)\"])",
             ),
-            ("sprintf(`%v %v`, [])", "sprintf(`%v %v`, [\"%!v(MISSING)\", \"%!v(MISSING)\"])"),
-            ("sprintf(\"%v %v\", [1,])", "sprintf(\"%v %v\", [1, \"%!v(MISSING)\"])"),
-            ("sprintf(\"100%% %s\", [f(x, y)])", "sprintf(\"100%% %s\", [f(x, y)])"),
+            (
+                "sprintf(`%v %v`, [])",
+                "sprintf(`%v %v`, [\"%!v(MISSING)\", \"%!v(MISSING)\"])",
+            ),
+            (
+                "sprintf(\"%v %v\", [1,])",
+                "sprintf(\"%v %v\", [1, \"%!v(MISSING)\"])",
+            ),
+            (
+                "sprintf(\"100%% %s\", [f(x, y)])",
+                "sprintf(\"100%% %s\", [f(x, y)])",
+            ),
         ] {
             assert_eq!(fix_v0(src), want, "{src}");
         }
@@ -563,12 +581,18 @@ mod tests {
         ] {
             let call = format!("sprintf({f:?}, {args})");
             let fixed = fix_v0(&call);
-            assert!(fixed.starts_with("sprintf("), "{call} stays a builtin call: {fixed}");
+            assert!(
+                fixed.starts_with("sprintf("),
+                "{call} stays a builtin call: {fixed}"
+            );
             let go = format!("data.rampart_compat.sprintf_go({f:?}, {args})");
             let mut value = |q: &str| {
-                engine.eval_query(q.to_string(), false).unwrap().result.first().map(|r| {
-                    r.expressions[0].value.clone()
-                })
+                engine
+                    .eval_query(q.to_string(), false)
+                    .unwrap()
+                    .result
+                    .first()
+                    .map(|r| r.expressions[0].value.clone())
             };
             let (got, want) = (value(&fixed), value(&go));
             assert_eq!(got, want, "{call} as {fixed}");
