@@ -44,16 +44,18 @@ pub(crate) fn rego_error_position(e: &str) -> Option<(String, u32, u32, String)>
 /// Nearly all of an evaluation is regorus' tree-walking interpreter, function calls above all
 /// (each one builds path strings, looks the function up by name, clones its binding plans
 /// and sets the current module twice). regorus 0.14's bytecode VM (`rvm` feature, a
-/// `Compiler::compile_from_policy` program run by `RegoVM`) runs the slow PSP templates 2.8
-/// to 3.1 times faster but does not keep their meaning, so it is not used:
-/// - a `x := expr` statement is not a condition there (`compile_single_statement` asserts
-///   no `AssignExpr`, and a `:=` binding does not require a defined value), so
+/// `Compiler::compile_from_policy` program run by `RegoVM`) runs the slow PSP templates 2.2
+/// to 2.7 times faster (five of them under 35 µs, `users` 109 µs) but does not keep their
+/// meaning, so it is not used:
+/// - a `x := expr` statement is no condition there (`compile_single_statement` asserts no
+///   `AssignExpr`, and a `:=` binding does not require a defined value), so
 ///   `x := ref.missing` followed by `not f(x)`, or by nothing, still succeeds; the library's
 ///   `users` template then reports a group for `RunAsAny` (its `not accept_value(rule, v,
 ///   params.ranges)` is hoisted to such an assignment, see `rego_compat`);
 /// - two definitions of a function or complete rule that yield different values are no
-///   error: the VM leaves the result undefined, so the violation silently disappears where
-///   OPA and the interpreter fail the constraint (tests/cases/runtime_error.yaml).
+///   error: the result is left undefined, so the violation silently disappears where OPA
+///   and the interpreter fail the constraint (tests/cases/runtime_error.yaml). Proving that
+///   a template's definitions exclude each other would take an analysis of their guards.
 pub(crate) struct RegoProgram {
     engine: regorus::Engine,
     /// Prepared copies of `engine` not in use, for evaluations without `data.inventory`.
