@@ -14,7 +14,9 @@
 //! evaluation) and all of them together (`policy/gatekeeper-<set>-<engine>`: pods/s).
 //!
 //! Times are the bench thread's CPU time (`/proc/thread-self/schedstat`), not wall time, so
-//! that other work on a shared machine does not count: one core's throughput.
+//! that other work on a shared machine does not count: one core's throughput. The allocator
+//! is mimalloc, as in the `rampart` binary and the server: regorus allocates on every step,
+//! and the system allocator would make these figures about a third slower than what ships.
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -23,6 +25,9 @@ use rampart_policy::{Engine, PolicySet};
 use serde_json::json;
 use std::path::Path;
 use std::time::Duration;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const PODS: usize = 1_000;
 

@@ -36,14 +36,30 @@ pub(crate) fn rego_error_position(e: &str) -> Option<(String, u32, u32, String)>
     ))
 }
 
-/// The Rego of a template, compiled and prepared once; cloned per evaluation (the clone is
-/// cheap: nearly all of an evaluation is regorus' interpreter running the rules, function
-/// calls above all). regorus 0.14's bytecode VM (`rvm` feature) runs the library's templates
-/// about 2.6 times faster but does not keep their meaning: no error when a complete rule or
-/// function yields two values, and `x := ref.missing; not f(x)` still fires (see
-/// tests/cases/runtime_error.yaml and gatekeeper_params.yaml).
+/// The Rego of a template, compiled and prepared once. An evaluation takes an idle copy of
+/// the prepared engine (or clones one) and puts it back when it succeeds: regorus resets its
+/// evaluation state on each `eval_rule`, so a reused engine answers as a fresh clone does,
+/// without the clone and the per-evaluation tables it allocates.
+///
+/// Nearly all of an evaluation is regorus' tree-walking interpreter, function calls above all
+/// (each one builds path strings, looks the function up by name, clones its binding plans
+/// and sets the current module twice). regorus 0.14's bytecode VM (`rvm` feature, a
+/// `Compiler::compile_from_policy` program run by `RegoVM`) runs the slow PSP templates 2.2
+/// to 2.7 times faster (five of them under 35 µs, `users` 109 µs) but does not keep their
+/// meaning, so it is not used:
+/// - a `x := expr` statement is no condition there (`compile_single_statement` asserts no
+///   `AssignExpr`, and a `:=` binding does not require a defined value), so
+///   `x := ref.missing` followed by `not f(x)`, or by nothing, still succeeds; the library's
+///   `users` template then reports a group for `RunAsAny` (its `not accept_value(rule, v,
+///   params.ranges)` is hoisted to such an assignment, see `rego_compat`);
+/// - two definitions of a function or complete rule that yield different values are no
+///   error: the result is left undefined, so the violation silently disappears where OPA
+///   and the interpreter fail the constraint (tests/cases/runtime_error.yaml). Proving that
+///   a template's definitions exclude each other would take an analysis of their guards.
 pub(crate) struct RegoProgram {
     engine: regorus::Engine,
+    /// Prepared copies of `engine` not in use, for evaluations without `data.inventory`.
+    idle: std::sync::Mutex<Vec<regorus::Engine>>,
     rule: String,
     pub(crate) uses_inventory: bool,
 }
@@ -89,25 +105,36 @@ impl RegoProgram {
         let mut engine = regorus::Engine::new();
         engine.set_rego_v0(true);
         engine.set_strict_builtin_errors(false);
-        let package = engine
-            .add_policy(file.clone(), placed(rego, value_line(obj, rego_ptr)))
-            .map_err(|e| e.to_string())?;
-        engine
-            .add_policy(
-                "rampart_compat.rego".into(),
-                crate::rego_compat::COMPAT_MODULE.into(),
-            )
-            .map_err(|e| e.to_string())?;
         let mut uses_inventory = rego.contains("data.inventory");
-        if let Some(libs) = obj.value.pointer(libs_ptr).and_then(Value::as_array) {
-            for (i, lib) in libs.iter().enumerate() {
+        let mut libs = Vec::new();
+        if let Some(all) = obj.value.pointer(libs_ptr).and_then(Value::as_array) {
+            for (i, lib) in all.iter().enumerate() {
                 let Some(lib) = lib.as_str() else { continue };
                 uses_inventory |= lib.contains("data.inventory");
-                let ptr = format!("{libs_ptr}/{i}");
-                engine
-                    .add_policy(file.clone(), placed(lib, value_line(obj, &ptr)))
-                    .map_err(|e| e.to_string())?;
+                libs.push(placed(lib, value_line(obj, &format!("{libs_ptr}/{i}"))));
             }
+        }
+        let main = placed(rego, value_line(obj, rego_ptr));
+        // The compat module only where a call still needs it: every module is one more for
+        // regorus to search on each function call.
+        let needs_compat = std::iter::once(&main)
+            .chain(&libs)
+            .any(|m| m.contains(crate::rego_compat::COMPAT_CALL));
+        let package = engine
+            .add_policy(file.clone(), main)
+            .map_err(|e| e.to_string())?;
+        if needs_compat {
+            engine
+                .add_policy(
+                    "rampart_compat.rego".into(),
+                    crate::rego_compat::COMPAT_MODULE.into(),
+                )
+                .map_err(|e| e.to_string())?;
+        }
+        for lib in libs {
+            engine
+                .add_policy(file.clone(), lib)
+                .map_err(|e| e.to_string())?;
         }
         let rule = format!("{package}.violation");
         // Prepares the engine (analysis, scheduling) once and checks the rule exists.
@@ -115,6 +142,7 @@ impl RegoProgram {
         engine.eval_rule(rule.clone()).map_err(|e| format!("{e}"))?;
         Ok(RegoProgram {
             engine,
+            idle: std::sync::Mutex::new(Vec::new()),
             rule,
             uses_inventory,
         })
@@ -129,18 +157,31 @@ impl RegoProgram {
         Ok(e)
     }
 
-    pub(crate) fn base(&self) -> &regorus::Engine {
-        &self.engine
-    }
-
+    /// Evaluates `violation` on `input`, with `engine` (prepared with data) or the template's
+    /// own prepared engine.
     pub(crate) fn eval(
         &self,
-        engine: &regorus::Engine,
+        engine: Option<&regorus::Engine>,
         input: regorus::Value,
     ) -> Result<Vec<Value>, String> {
-        let mut e = engine.clone();
+        let mut e = match engine {
+            Some(e) => e.clone(),
+            None => self
+                .idle
+                .lock()
+                .ok()
+                .and_then(|mut idle| idle.pop())
+                .unwrap_or_else(|| self.engine.clone()),
+        };
         e.set_input(input);
         let v = e.eval_rule(self.rule.clone()).map_err(|e| e.to_string())?;
+        if engine.is_none() {
+            // Without the review, which it would otherwise keep alive until its next use.
+            e.set_input(regorus::Value::Null);
+            if let Ok(mut idle) = self.idle.lock() {
+                idle.push(e);
+            }
+        }
         let v = serde_json::to_value(&v).map_err(|e| e.to_string())?;
         Ok(match v {
             Value::Array(a) => a,
@@ -514,10 +555,7 @@ pub(crate) fn run(
     if let Some(p) = &constraint.rego_parameters {
         input.insert(regorus::Value::from("parameters"), p.clone());
     }
-    let results = rego.eval(
-        rego_engine.unwrap_or(rego.base()),
-        regorus::Value::from(input),
-    )?;
+    let results = rego.eval(rego_engine, regorus::Value::from(input))?;
     Ok(results
         .into_iter()
         .map(|r| {

@@ -49,6 +49,10 @@ fn run_file(path: &Path) -> Vec<String> {
     if want_problems.is_empty() && !problems.is_empty() {
         failures.push(format!("{name}: unexpected problems {problems:?}"));
     }
+    // One set per engine for the whole file as well: its prepared engines are reused from
+    // case to case (after errors too) and must answer as a fresh set does.
+    let shared = [Engine::Rego, Engine::Cel]
+        .map(|e| PolicySet::from_objects(objects(&name, s(doc, "policies"))).with_engine(e));
     for c in doc
         .get("cases")
         .and_then(Value::as_array)
@@ -81,6 +85,22 @@ fn run_file(path: &Path) -> Vec<String> {
                 .map(|v| format!("{} [{}] {}", v.policy, v.mode.as_str(), v.message))
                 .collect::<Vec<_>>()
         };
+        let reused = shared[usize::from(engine == Engine::Cel)]
+            .session(&inventory)
+            .evaluate(&obj[0]);
+        let reused_summary = reused
+            .violations
+            .iter()
+            .map(|v| format!("{} [{}] {}", v.policy, v.mode.as_str(), v.message))
+            .collect::<Vec<_>>();
+        if reused_summary != summary() || reused.errors.len() != got.errors.len() {
+            failures.push(format!(
+                "{name}: {note}: a reused set gives {reused_summary:?} and {} errors, a fresh one {:?} and {}",
+                reused.errors.len(),
+                summary(),
+                got.errors.len()
+            ));
+        }
         if got.errors.len() != want_errors {
             failures.push(format!(
                 "{name}: {note}: want {want_errors} errors, got {:?}",
