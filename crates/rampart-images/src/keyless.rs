@@ -475,3 +475,112 @@ fn cert_identity(cert: &[u8]) -> (Vec<String>, Option<String>) {
     }
     (sans, issuer_v2.or(issuer_v1))
 }
+
+/// The public key of a PEM certificate (a `certificates.cert` attestor: signatures verify with
+/// the certificate's key, as cosign's `--certificate`).
+pub fn certificate_key(name: &str, pem: &str) -> Result<PublicKey, Error> {
+    let certs = pem_certs(pem);
+    let leaf = certs
+        .first()
+        .ok_or_else(|| Error::Key(format!("{name}: no PEM certificate")))?;
+    let spki = cert_spki(leaf)
+        .ok_or_else(|| Error::Key(format!("{name}: the certificate does not parse")))?;
+    PublicKey::from_spki_der(name, spki)
+}
+
+/// Checks that the PEM certificate `cert` chains to the last certificate of the PEM `chain`
+/// (the others intermediates), at the certificate's `notBefore` and for code signing when it
+/// names extended key usages: cosign's `--certificate-chain` check.
+pub fn verify_certificate_chain(cert: &str, chain: &str) -> Result<(), String> {
+    let leaf = pem_certs(cert)
+        .into_iter()
+        .next()
+        .ok_or_else(|| "no PEM certificate in certificates.cert".to_string())?;
+    let chain = pem_certs(chain);
+    let root = chain
+        .last()
+        .ok_or_else(|| "no PEM certificate in certificates.certChain".to_string())?;
+    let not_before = cert_not_before(&leaf)
+        .ok_or_else(|| "the certificate's validity does not parse".to_string())?;
+    let leaf_der = CertificateDer::from(leaf.as_slice());
+    let ee = webpki::EndEntityCert::try_from(&leaf_der)
+        .map_err(|e| format!("the certificate does not parse: {e:?}"))?;
+    let root_der = CertificateDer::from(root.as_slice());
+    let anchor = webpki::anchor_from_trusted_cert(&root_der)
+        .map_err(|e| format!("the chain's root does not parse: {e:?}"))?;
+    let intermediates: Vec<CertificateDer<'_>> = chain
+        .iter()
+        .take(chain.len().saturating_sub(1))
+        .map(|c| CertificateDer::from(c.as_slice()))
+        .collect();
+    let algs = rustls::crypto::aws_lc_rs::default_provider()
+        .signature_verification_algorithms
+        .all;
+    ee.verify_for_usage(
+        algs,
+        &[anchor],
+        &intermediates,
+        UnixTime::since_unix_epoch(Duration::from_secs(not_before)),
+        webpki::KeyUsage::required_if_present(CODE_SIGNING),
+        None,
+        None,
+    )
+    .map(|_| ())
+    .map_err(|e| format!("the certificate does not chain to certificates.certChain: {e:?}"))
+}
+
+/// The certificate's `notBefore`, in seconds since the epoch.
+fn cert_not_before(cert: &[u8]) -> Option<u64> {
+    let elements = tbs_elements(cert)?;
+    let (_, validity, _) = elements.into_iter().filter(|(t, _, _)| *t == 0x30).nth(2)?;
+    let (tag, time, _, _) = tlv(validity)?;
+    let text = std::str::from_utf8(time).ok()?.strip_suffix('Z')?;
+    let (year, rest) = match tag {
+        0x17 => {
+            let yy: i64 = text.get(..2)?.parse().ok()?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, text.get(2..)?)
+        }
+        0x18 => (text.get(..4)?.parse().ok()?, text.get(4..)?),
+        _ => return None,
+    };
+    let field = |i: usize| -> Option<i64> { rest.get(i..i + 2)?.parse().ok() };
+    let (month, day, hour, min, sec) = (field(0)?, field(2)?, field(4)?, field(6)?, field(8)?);
+    // days from the civil date (Howard Hinnant's algorithm)
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hour * 3600 + min * 60 + sec).ok()
+}
+
+#[cfg(test)]
+mod cert_tests {
+    use super::*;
+
+    #[test]
+    fn not_before_of_utc_and_generalized_times() {
+        // a minimal TBS: SEQUENCE { SEQUENCE { [0] v3, INTEGER, SEQ alg, SEQ issuer, SEQ validity } }
+        let validity = |t: &[u8]| {
+            let mut v = vec![0x30, (t.len() * 2) as u8];
+            v.extend_from_slice(t);
+            v.extend_from_slice(t);
+            v
+        };
+        for (time, want) in [
+            (&b"\x17\x0d200101120000Z"[..], 1_577_880_000u64),
+            (&b"\x18\x0f20200101120000Z"[..], 1_577_880_000u64),
+            (&b"\x17\x0d700101000001Z"[..], 1),
+        ] {
+            let mut tbs = vec![0xa0, 3, 0x02, 1, 2, 0x02, 1, 1, 0x30, 0, 0x30, 0];
+            tbs.extend(validity(time));
+            let mut inner = vec![0x30, tbs.len() as u8];
+            inner.extend(tbs);
+            let mut cert = vec![0x30, inner.len() as u8];
+            cert.extend(inner);
+            assert_eq!(cert_not_before(&cert), Some(want), "{time:?}");
+        }
+    }
+}

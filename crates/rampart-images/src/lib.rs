@@ -18,7 +18,8 @@ pub use reference::{Reference, ReferenceError};
 pub use registry::{Client, ClientOptions, Credentials};
 pub use trivy::{TrivyReport, checks, parse_report, trivy_findings};
 pub use verify::{
-    Policy, Verification, verify_attestations, verify_image, verify_image_count, verify_image_with,
+    Attestations, Policy, Verification, fetch_attestations, verify_attestations, verify_image,
+    verify_image_count, verify_image_with,
 };
 
 /// What can go wrong in this crate.

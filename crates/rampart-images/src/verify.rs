@@ -360,7 +360,7 @@ async fn check_attestations(
     for (i, layer) in layers.iter().enumerate() {
         let blob = layer.get("digest").and_then(|d| d.as_str()).unwrap_or("");
         let checked = match client.blob(r, blob).await {
-            Ok(envelope) => check_envelope(&envelope, digest, keys, predicate_type),
+            Ok(envelope) => check_envelope(&envelope, digest, keys, predicate_type).map(|_| ()),
             Err(e) => {
                 let f = Failure::from(e);
                 if f.unreachable {
@@ -381,12 +381,13 @@ async fn check_attestations(
     }
 }
 
+/// Checks one DSSE envelope; the in-toto statement it signs.
 fn check_envelope(
     envelope: &[u8],
     digest: &str,
     keys: &[PublicKey],
     predicate_type: Option<&str>,
-) -> Result<(), String> {
+) -> Result<serde_json::Value, String> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let env: serde_json::Value =
         serde_json::from_slice(envelope).map_err(|e| format!("not a DSSE envelope: {e}"))?;
@@ -448,7 +449,82 @@ fn check_envelope(
             return Err(format!("the predicateType is {got:?}, not {want:?}"));
         }
     }
-    Ok(())
+    Ok(statement)
+}
+
+/// The attestations of one image that verified.
+#[derive(Debug, Clone)]
+pub struct Attestations {
+    /// The image as given.
+    pub image: String,
+    /// The digest it resolved to, when it did.
+    pub digest: Option<String>,
+    /// The in-toto statements of every attestation signed by one of the keys for the image's
+    /// digest (at least one), or why none verified.
+    pub result: Result<Vec<serde_json::Value>, String>,
+    /// The failure is the registry's (see [`Verification::unreachable`]).
+    pub unreachable: bool,
+}
+
+/// Fetches `image`'s cosign attestations (as [`verify_attestations`]) and returns the in-toto
+/// statements of those that verify with one of `keys`, whatever their predicate type, as
+/// cosign's `VerifyImageAttestations` does; an error when none does.
+pub async fn fetch_attestations(client: &Client, image: &str, keys: &[PublicKey]) -> Attestations {
+    let (r, digest) = match resolve(client, image).await {
+        Ok(found) => found,
+        Err(failed) => {
+            return Attestations {
+                image: image.to_string(),
+                digest: None,
+                result: Err(failed.result.err().unwrap_or_default()),
+                unreachable: failed.unreachable,
+            };
+        }
+    };
+    let (result, unreachable) = match verified_statements(client, &r, &digest, keys).await {
+        Ok(s) => (Ok(s), false),
+        Err(f) => (Err(f.reason), f.unreachable),
+    };
+    Attestations {
+        image: image.to_string(),
+        digest: Some(digest),
+        result,
+        unreachable,
+    }
+}
+
+async fn verified_statements(
+    client: &Client,
+    r: &Reference,
+    digest: &str,
+    keys: &[PublicKey],
+) -> Result<Vec<serde_json::Value>, Failure> {
+    let tag = format!("{}.att", digest.replacen(':', "-", 1));
+    let layers = cosign_layers(client, r, &tag, "attestation").await?;
+    let mut statements = Vec::new();
+    let mut reasons = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let blob = layer.get("digest").and_then(|d| d.as_str()).unwrap_or("");
+        let checked = match client.blob(r, blob).await {
+            Ok(envelope) => check_envelope(&envelope, digest, keys, None),
+            Err(e) => {
+                let f = Failure::from(e);
+                if f.unreachable {
+                    return Err(f);
+                }
+                Err(f.reason)
+            }
+        };
+        match checked {
+            Ok(s) => statements.push(s),
+            Err(why) => reasons.push(format!("attestation {}: {why}", i + 1)),
+        }
+    }
+    if statements.is_empty() {
+        Err(format!("no matching attestations: {}", reasons.join("; ")).into())
+    } else {
+        Ok(statements)
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,17 @@
 //! `verifyImages` rules: the images of a resource that a rule's `imageReferences` select are
-//! verified by an [`ImageVerifier`] (cosign signatures with the `attestors`' public keys),
-//! pinned to their digest (`mutateDigest`) and required to carry one (`verifyDigest`).
+//! verified by an [`ImageVerifier`] (cosign signatures with the `attestors`' public keys,
+//! keyless identities or certificates; in-toto `attestations` of a type, signed by their
+//! attestors and meeting their `conditions`), pinned to their digest (`mutateDigest`) and
+//! required to carry one (`verifyDigest`).
+//!
+//! Kyverno runs these rules in two phases, and so does this module in one pass: verification
+//! (signatures, then attestations, then the digest patch), then validation (`verifyDigest`:
+//! "missing digest for X"; `required`: an image whose verification failed is "unverified").
+//! As in Kyverno, `required: false` does not turn a failed verification into a pass: it only
+//! lifts the validation phase's check, and the verification's failure stands. `useCache` is
+//! ignored (rampart keeps no verification cache); `type` must be `Cosign` (the default).
+//! The transparency log (`rekor`) and certificate transparency (`ctlog`) are not checked for
+//! `keys` and `certificates` attestors (keyless ones check the log offline).
 //!
 //! As Kyverno: a registry that cannot be reached (or an image that cannot be resolved) makes
 //! the rule an error, a signature that does not verify a failure ("failed to verify image
@@ -31,6 +42,18 @@ pub enum Attestor {
     Keys(Vec<String>),
     /// A Fulcio certificate for an identity (`keyless`).
     Keyless(Keyless),
+    /// A certificate (`certificates.cert`): signatures verify with its key; when `chain` (PEM,
+    /// `certificates.certChain`) is not empty, the certificate must chain to its last one.
+    Certificate { cert: String, chain: String },
+}
+
+/// The attestations of an image that verified with an attestor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attested {
+    /// The digest the image resolved to.
+    pub digest: String,
+    /// The in-toto statements, as the envelopes carry them.
+    pub statements: Vec<Value>,
 }
 
 /// A `keyless` attestor entry, verified offline: the certificate must chain to `roots` and the
@@ -53,6 +76,14 @@ pub trait ImageVerifier: Send + Sync {
     fn verify(&self, image: &str, attestor: &Attestor) -> Result<String, VerifyError>;
     /// The digest `image`'s tag resolves to.
     fn digest(&self, image: &str) -> Result<String, VerifyError>;
+    /// The cosign attestations of `image` signed by `attestor` (any predicate type); an error
+    /// when none verifies.
+    fn attestations(&self, image: &str, attestor: &Attestor) -> Result<Attested, VerifyError> {
+        let _ = attestor;
+        Err(VerifyError::Error(format!(
+            "no attestations for {image}: the verifier does not read registries"
+        )))
+    }
     /// What an `imageRegistry` context entry reads: `image`, `resolvedImage`, `registry`,
     /// `repository`, `identifier`, `manifestList`, `manifest` and `configData`.
     fn image_data(&self, image: &str) -> Result<Value, VerifyError> {
@@ -164,8 +195,15 @@ fn entry_attestor(entry: &Value) -> Result<Attestor, String> {
         }
         return Ok(Attestor::Keyless(kl));
     }
-    if entry.get("certificates").is_some() {
-        return Err("certificate attestors are not supported yet".into());
+    if let Some(c) = entry.get("certificates") {
+        let cert = text(c, "/cert");
+        let chain = text(c, "/certChain");
+        if cert.trim().is_empty() {
+            return Err(
+                "certificate attestors need `cert` (a certChain alone, verified against the signature's own certificate and the public transparency log, is not supported offline)".into(),
+            );
+        }
+        return Ok(Attestor::Certificate { cert, chain });
     }
     if entry.get("attestor").is_some() {
         return Err("nested attestor sets are not supported yet".into());
@@ -227,6 +265,257 @@ fn verify_attestors(
     Ok(digest)
 }
 
+/// Kyverno's path suffix for an attestor entry in messages.
+fn sub_path(entry: &Value) -> &'static str {
+    if entry.get("keys").is_some() {
+        ".keys"
+    } else if entry.get("certificates").is_some() {
+        ".certificates"
+    } else if entry.get("keyless").is_some() {
+        ".keyless"
+    } else {
+        ""
+    }
+}
+
+/// `image` pinned to `digest` as Kyverno names it: the repository, `@`, the digest.
+fn at_digest(image: &str, digest: &str) -> String {
+    let name = image.split('@').next().unwrap_or(image);
+    let slash = name.rfind('/').map_or(0, |i| i + 1);
+    let name = match name.rfind(':') {
+        Some(c) if c >= slash => name.get(..c).unwrap_or(name),
+        _ => name,
+    };
+    format!("{name}@{digest}")
+}
+
+/// A statement as Kyverno's cosign verifier decodes it: `type` is its `predicateType`; a
+/// cosign custom predicate's `Data` is parsed as JSON only when the statement's `_type` is the
+/// cosign predicate type (Kyverno compares those two fields, so in practice it stays a string).
+fn decoded_statement(mut s: Value) -> Value {
+    const COSIGN_CUSTOM: &str = "https://cosign.sigstore.dev/attestation/v1";
+    let kind = s.get("predicateType").cloned().unwrap_or(Value::Null);
+    if s.get("_type").and_then(Value::as_str) == Some(COSIGN_CUSTOM)
+        && let Some(data) = s.pointer_mut("/predicate/Data")
+        && let Some(Ok(parsed)) = data
+            .as_str()
+            .map(serde_json::from_str::<serde_json::Map<String, Value>>)
+    {
+        *data = Value::Object(parsed);
+    }
+    if let Some(o) = s.as_object_mut() {
+        o.insert("type".into(), kind);
+    }
+    s
+}
+
+/// Kyverno's any/all evaluation of attestation conditions, with the messages of the
+/// conditions that decided it; errors are substitution failures.
+fn attestation_conditions(conds: &Value, ctx: &Ctx) -> Result<(bool, String), String> {
+    let blocks: Vec<&Value> = match conds {
+        Value::Array(list) => list.iter().collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    };
+    let substituted: Vec<Value> = blocks
+        .iter()
+        .map(|b| substitute(b, ctx))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("failed to substitute variables in attestation conditions: {e}"))?;
+    let one = |c: &Value| -> Result<(bool, String), String> {
+        let op = c.get("operator").and_then(Value::as_str).unwrap_or("");
+        let ok = crate::conditions::operate(
+            op,
+            c.get("key").unwrap_or(&Value::Null),
+            c.get("value").unwrap_or(&Value::Null),
+        )?;
+        let msg = c.get("message").and_then(Value::as_str).unwrap_or("");
+        Ok((ok, msg.to_string()))
+    };
+    let join = |v: &[String], sep: &str| {
+        v.iter()
+            .filter(|m| !m.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
+    let mut true_msgs = Vec::new();
+    for block in &substituted {
+        let (mut t, mut f) = (Vec::new(), Vec::new());
+        let mut any_ok = true;
+        if let Some(any) = block.get("any").and_then(Value::as_array) {
+            any_ok = false;
+            for c in any {
+                let (ok, m) = one(c)?;
+                if ok {
+                    any_ok = true;
+                    t.push(m);
+                    break;
+                }
+                f.push(m);
+            }
+        }
+        let mut all_ok = true;
+        for c in block
+            .get("all")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let (ok, m) = one(c)?;
+            if ok {
+                t.push(m);
+            } else {
+                all_ok = false;
+                f.push(m);
+                break;
+            }
+        }
+        if !(any_ok && all_ok) {
+            return Ok((false, join(&f, "; ")));
+        }
+        true_msgs.push(join(&t, "; "));
+    }
+    Ok((true, join(&true_msgs, ";")))
+}
+
+/// Verifies `image`'s `attestations` (Kyverno's `verifyAttestations`): for each, every
+/// attestor set must have `count` entries (all when unset) whose verified attestations hold
+/// statements of the type, each meeting the conditions. The pass message and the digest.
+fn verify_attestations(
+    v: &dyn ImageVerifier,
+    image: &str,
+    mut digest: String,
+    attestations: &[Value],
+    ctx: &Ctx,
+) -> Result<(String, String), VerifyError> {
+    let mut shown = if digest.is_empty() {
+        image.to_string()
+    } else {
+        at_digest(image, &digest)
+    };
+    for (i, att) in attestations.iter().enumerate() {
+        let path = format!(".attestations[{i}]");
+        let text = |k: &str| att.get(k).and_then(Value::as_str).unwrap_or("");
+        let kind = if text("type").is_empty() {
+            text("predicateType")
+        } else {
+            text("type")
+        };
+        if kind.is_empty() {
+            return Err(VerifyError::Failed(format!("{path}: missing type")));
+        }
+        let sets = att
+            .get("attestors")
+            .and_then(Value::as_array)
+            .filter(|a| !a.is_empty())
+            .cloned()
+            .unwrap_or_else(|| vec![serde_json::json!({"entries": [{}]})]);
+        for (j, set) in sets.iter().enumerate() {
+            let entries = set
+                .get("entries")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let need = set
+                .get("count")
+                .and_then(Value::as_u64)
+                .filter(|c| *c > 0)
+                .map_or(entries.len(), |c| c as usize);
+            let mut verified = 0;
+            let mut errors = Vec::new();
+            for entry in &entries {
+                // Kyverno names the entry with the attestation's index
+                let entry_path = format!("{path}.attestors[{j}].entries[{i}]{}", sub_path(entry));
+                let attestor = if entry.as_object().is_some_and(|o| o.is_empty()) {
+                    return Err(VerifyError::Error(
+                        "attestations without attestors are verified against the public Sigstore roots and log, which rampart does not contact: give the attestation attestors".into(),
+                    ));
+                } else {
+                    entry_attestor(entry).map_err(VerifyError::Error)?
+                };
+                let attested = match v.attestations(image, &attestor) {
+                    Ok(a) => a,
+                    Err(e @ VerifyError::Error(_)) => return Err(e),
+                    Err(VerifyError::Failed(e)) => {
+                        errors.push(e);
+                        continue;
+                    }
+                };
+                let statements: Vec<Value> = attested
+                    .statements
+                    .into_iter()
+                    .map(decoded_statement)
+                    .collect();
+                let mut actx = ctx.clone();
+                if let Some(name) = att.get("name").and_then(Value::as_str) {
+                    match statements.iter().find_map(|s| s.get("predicate")) {
+                        Some(p) => actx.set(name, p.clone()),
+                        None => {
+                            errors.push("predicate not found in any statement".into());
+                            continue;
+                        }
+                    }
+                }
+                if digest.is_empty() {
+                    digest = attested.digest.clone();
+                    shown = at_digest(image, &digest);
+                }
+                let of_type: Vec<&Value> = statements
+                    .iter()
+                    .filter(|s| s.get("type").and_then(Value::as_str) == Some(kind))
+                    .collect();
+                let checked = if of_type.is_empty() {
+                    Err(format!("attestions not found for predicate type {kind}"))
+                } else {
+                    of_type.iter().try_for_each(|s| {
+                        let Some(predicate) = s.get("predicate").and_then(Value::as_object)
+                        else {
+                            return Err(format!(
+                                "failed to check attestations: failed to extract predicate from statement: {s}"
+                            ));
+                        };
+                        let mut sctx = actx.clone();
+                        for (k, val) in predicate {
+                            sctx.set(k, val.clone());
+                        }
+                        match attestation_conditions(
+                            att.get("conditions").unwrap_or(&Value::Null),
+                            &sctx,
+                        ) {
+                            Ok((true, _)) => Ok(()),
+                            Ok((false, msg)) => Err(format!(
+                                "attestation checks failed for {shown} and predicate {kind}: {msg}"
+                            )),
+                            Err(e) => Err(format!("failed to check attestations: {e}")),
+                        }
+                    })
+                };
+                match checked {
+                    Ok(()) => {
+                        verified += 1;
+                        if verified >= need {
+                            break;
+                        }
+                    }
+                    Err(e) => errors.push(format!("{entry_path}: {e}")),
+                }
+            }
+            if verified < need {
+                let why = if errors.is_empty() {
+                    "attestations verification failed".to_string()
+                } else {
+                    errors.join("; ")
+                };
+                return Err(VerifyError::Failed(format!(
+                    "image attestations verification failed, verifiedCount: {verified}, requiredCount: {need}, error: {why}"
+                )));
+            }
+        }
+    }
+    Ok((format!("verified image attestations for {shown}"), digest))
+}
+
 /// Evaluates a rule's `verifyImages` on `resource`; `None` when no image is selected.
 pub fn verify_images(list: &[Value], resource: &Value, ctx: &Ctx) -> Option<Eval> {
     // Kyverno leaves attestation conditions unsubstituted (they read the attestation).
@@ -244,7 +533,7 @@ pub fn verify_images(list: &[Value], resource: &Value, ctx: &Ctx) -> Option<Eval
             iv
         })
         .collect();
-    let list = match substitute(&Value::Array(stripped), ctx) {
+    let substituted = match substitute(&Value::Array(stripped), ctx) {
         Ok(Value::Array(a)) => a,
         Ok(_) => return Some(Eval::new(Status::Error, "verifyImages is not a list")),
         Err(e) => {
@@ -258,7 +547,7 @@ pub fn verify_images(list: &[Value], resource: &Value, ctx: &Ctx) -> Option<Eval
     let mut patched = resource.clone();
     let mut changed = false;
     let (mut passed, mut failed, mut errors) = (Vec::new(), Vec::new(), Vec::new());
-    for iv in &list {
+    for (iv, original) in substituted.iter().zip(list) {
         // the older form: `image` and `key`
         let mut refs = strs(iv.get("imageReferences"));
         refs.extend(strs(iv.get("image")));
@@ -271,38 +560,86 @@ pub fn verify_images(list: &[Value], resource: &Value, ctx: &Ctx) -> Option<Eval
         if let Some(k) = iv.get("key").and_then(Value::as_str) {
             sets.push(serde_json::json!({"entries": [{"keys": {"publicKeys": k}}]}));
         }
-        let mutate_digest = iv
-            .get("mutateDigest")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        let verify_digest = iv
-            .get("verifyDigest")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
+        // the attestations with their conditions as written
+        let mut attestations: Vec<Value> = iv
+            .get("attestations")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for (a, o) in attestations.iter_mut().zip(
+            original
+                .get("attestations")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        ) {
+            if let (Some(a), Some(c)) = (a.as_object_mut(), o.get("conditions")) {
+                a.insert("conditions".into(), c.clone());
+            }
+        }
+        let flag = |k: &str| iv.get(k).and_then(Value::as_bool).unwrap_or(true);
+        // `required` only lifts the validation phase's check of a failed verification, which
+        // fails the rule anyway (see the module's documentation)
+        let (mutate_digest, verify_digest) = (flag("mutateDigest"), flag("verifyDigest"));
+        let kind = iv.get("type").and_then(Value::as_str).unwrap_or("Cosign");
         for (pointer, image) in images_with_pointers(resource) {
             if !selected(&refs, &image) || selected(&skip, &image) {
                 continue;
             }
+            if kind != "Cosign" {
+                errors.push(format!(
+                    "failed to verify image {image}: verifyImages type {kind} is not supported (rampart verifies Cosign signatures and attestations)"
+                ));
+                continue;
+            }
             let has_digest = image.contains("@sha256:");
             let mut digest = None;
-            if !sets.is_empty() {
+            if !sets.is_empty() || !attestations.is_empty() {
                 let outcome = match &verifier {
-                    Some(v) => verify_attestors(v.as_ref(), &image, &sets),
-                    None => Err(VerifyError::Error(
-                        "no registry access (policy test does not contact registries; `policy apply --registry` and `scan --registry` do)".into(),
+                    Some(v) => {
+                        let signed = if sets.is_empty() {
+                            Ok(String::new())
+                        } else {
+                            verify_attestors(v.as_ref(), &image, &sets)
+                                .map_err(|e| (e, true))
+                        };
+                        match signed {
+                            Ok(d) if attestations.is_empty() => {
+                                Ok((format!("verified image signatures for {image}"), d))
+                            }
+                            Ok(d) => {
+                                verify_attestations(v.as_ref(), &image, d, &attestations, ctx)
+                                    .map_err(|e| (e, false))
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                    None => Err((
+                        VerifyError::Error(
+                            "no registry access (policy test does not contact registries; `policy apply --registry` and `scan --registry` do)".into(),
+                        ),
+                        true,
                     )),
                 };
+                // a failed signature check names the image; an attestation's message is its own
+                let named = |e: String, sig: bool| {
+                    if sig {
+                        format!("failed to verify image {image}: {e}")
+                    } else {
+                        e
+                    }
+                };
                 match outcome {
-                    Ok(d) => {
-                        passed.push(format!("verified image signatures for {image}"));
+                    Ok((msg, d)) => {
+                        passed.push(msg);
                         digest = Some(d);
                     }
-                    Err(VerifyError::Error(e)) => {
-                        errors.push(format!("failed to verify image {image}: {e}"));
+                    Err((VerifyError::Error(e), sig)) => {
+                        errors.push(named(e, sig));
                         continue;
                     }
-                    Err(VerifyError::Failed(e)) => {
-                        failed.push(format!("failed to verify image {image}: {e}"));
+                    Err((VerifyError::Failed(e), sig)) => {
+                        failed.push(named(e, sig));
                         continue;
                     }
                 }
@@ -319,7 +656,7 @@ pub fn verify_images(list: &[Value], resource: &Value, ctx: &Ctx) -> Option<Eval
                             *slot = Value::String(format!("{image}@{d}"));
                             changed = true;
                         }
-                        if sets.is_empty() {
+                        if sets.is_empty() && attestations.is_empty() {
                             passed.push(format!("mutated image digest for {image}"));
                         }
                     }

@@ -1,14 +1,16 @@
 //! An [`ImageVerifier`] over OCI registries, with rampart-images' cosign verifier.
 
 use crate::KyvernoError;
-use crate::images::{Attestor, ImageVerifier, Keyless, VerifyError};
+use crate::images::{Attested, Attestor, ImageVerifier, Keyless, VerifyError};
 use base64::Engine as _;
 use rampart_core::InputError;
-use rampart_images::keyless::{Identity, KeylessPolicy, Matcher, TrustedRoot};
+use rampart_images::keyless::{
+    Identity, KeylessPolicy, Matcher, TrustedRoot, certificate_key, verify_certificate_chain,
+};
 use rampart_images::keys::PublicKey;
 use rampart_images::registry::sha256_digest;
 use rampart_images::registry::{Client, ClientOptions};
-use rampart_images::{Policy, Reference, verify_image_with};
+use rampart_images::{Policy, Reference, fetch_attestations, verify_image_with};
 use serde_json::{Value, json};
 
 /// Verifies images against their registries. Each call runs on a thread of its own against
@@ -46,22 +48,44 @@ impl RegistryVerifier {
     }
 }
 
+/// The keys an attestor's signatures verify with: its public keys, or its certificate's key
+/// once the certificate chains to `certChain`. `None` for a keyless attestor.
+fn attestor_keys(attestor: &Attestor) -> Result<Option<Vec<PublicKey>>, VerifyError> {
+    match attestor {
+        Attestor::Keys(keys) => keys
+            .iter()
+            .enumerate()
+            .map(|(i, pem)| PublicKey::from_pem(&format!("publicKeys[{i}]"), pem))
+            .collect::<Result<_, _>>()
+            .map(Some)
+            .map_err(|e| VerifyError::Error(format!("bad attestor key: {e}"))),
+        Attestor::Certificate { cert, chain } => {
+            let key = certificate_key("certificates.cert", cert)
+                .map_err(|e| VerifyError::Error(format!("bad attestor certificate: {e}")))?;
+            if !chain.trim().is_empty() {
+                // cosign: "failed to load validate certificate chain", a verification failure
+                verify_certificate_chain(cert, chain).map_err(|e| {
+                    VerifyError::Failed(format!("failed to load validate certificate chain: {e}"))
+                })?;
+            }
+            Ok(Some(vec![key]))
+        }
+        Attestor::Keyless(_) => Ok(None),
+    }
+}
+
 impl ImageVerifier for RegistryVerifier {
     fn verify(&self, image: &str, attestor: &Attestor) -> Result<String, VerifyError> {
-        let policy = match attestor {
-            Attestor::Keys(keys) => Policy {
-                keys: keys
-                    .iter()
-                    .enumerate()
-                    .map(|(i, pem)| PublicKey::from_pem(&format!("publicKeys[{i}]"), pem))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| VerifyError::Error(format!("bad attestor key: {e}")))?,
+        let policy = match (attestor, attestor_keys(attestor)?) {
+            (_, Some(keys)) => Policy {
+                keys,
                 keyless: None,
             },
-            Attestor::Keyless(k) => Policy {
+            (Attestor::Keyless(k), None) => Policy {
                 keys: Vec::new(),
                 keyless: Some(keyless_policy(k).map_err(VerifyError::Error)?),
             },
+            (_, None) => return Err(VerifyError::Error("an attestor without keys".into())),
         };
         let v = self
             .run(verify_image_with(&self.client, image, &policy))
@@ -70,6 +94,25 @@ impl ImageVerifier for RegistryVerifier {
             (Ok(_), Some(d)) => Ok(d),
             (Ok(_), None) => Err(VerifyError::Error("no digest".into())),
             // the image did not resolve: the registry could not be reached or has no such image
+            (Err(e), None) => Err(VerifyError::Error(e)),
+            (Err(e), Some(_)) => Err(VerifyError::Failed(e)),
+        }
+    }
+
+    fn attestations(&self, image: &str, attestor: &Attestor) -> Result<Attested, VerifyError> {
+        let Some(keys) = attestor_keys(attestor)? else {
+            return Err(VerifyError::Error(
+                "keyless attestors of attestations are not supported yet (keys and certificates are)"
+                    .into(),
+            ));
+        };
+        let a = self
+            .run(fetch_attestations(&self.client, image, &keys))
+            .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
+        match (a.result, a.digest) {
+            (Ok(statements), Some(digest)) => Ok(Attested { digest, statements }),
+            (Ok(_), None) => Err(VerifyError::Error("no digest".into())),
+            (Err(e), _) if a.unreachable => Err(VerifyError::Error(e)),
             (Err(e), None) => Err(VerifyError::Error(e)),
             (Err(e), Some(_)) => Err(VerifyError::Failed(e)),
         }
