@@ -1,0 +1,340 @@
+//! `verifyImages` attestations, certificate attestors and the flags around them, against a
+//! real registry (the images crate's harness: `docker-registry` on loopback). Signatures and
+//! DSSE attestation envelopes are made by the `openssl` command line in cosign's storage
+//! format; certificates by rcgen. The cases are the documents of `tests/images/*.yaml`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use base64::Engine as _;
+use rampart_images::registry::ClientOptions;
+use rampart_kyverno::images::Verifier;
+use rampart_kyverno::registry::RegistryVerifier;
+use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+#[path = "../../rampart-images/tests/harness/mod.rs"]
+mod harness;
+use harness::{P256, SHA256, keypair, push_blob, push_manifest, push_signatures, sign};
+
+const REPO: &str = "team/app";
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// An in-toto statement about `digest` with this predicate, as cosign attests it.
+fn statement(host: &str, digest: &str, predicate_type: &str, predicate: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "predicateType": predicate_type,
+        "subject": [{"name": format!("{host}/{REPO}"),
+                     "digest": {"sha256": digest.trim_start_matches("sha256:")}}],
+        "predicate": predicate,
+    }))
+    .unwrap()
+}
+
+/// Pushes the `.att` manifest for `digest`: one DSSE envelope per statement, each signed (over
+/// DSSE's pre-authentication encoding) by openssl with its key.
+fn push_attestations(port: u16, digest: &str, dir: &Path, atts: &[(Vec<u8>, &Path)]) {
+    let config =
+        br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cd = push_blob(port, REPO, config);
+    let layers: Vec<Value> = atts
+        .iter()
+        .map(|(statement, key)| {
+            // DSSE's pre-authentication encoding, written out here rather than taken from
+            // the crate under test
+            let kind = "application/vnd.in-toto+json";
+            let mut pae = format!("DSSEv1 {} {kind} {} ", kind.len(), statement.len()).into_bytes();
+            pae.extend_from_slice(statement);
+            let sig = sign(dir, key, &pae, SHA256);
+            let envelope = serde_json::to_vec(&json!({
+                "payloadType": "application/vnd.in-toto+json",
+                "payload": b64(statement),
+                "signatures": [{"keyid": "", "sig": b64(&sig)}],
+            }))
+            .unwrap();
+            let predicate_type = serde_json::from_slice::<Value>(statement).unwrap()["predicateType"].clone();
+            json!({
+                "mediaType": "application/vnd.dsse.envelope.v1+json",
+                "digest": push_blob(port, REPO, &envelope),
+                "size": envelope.len(),
+                "annotations": {"dev.cosignproject.cosign/signature": "", "predicateType": predicate_type},
+            })
+        })
+        .collect();
+    push_manifest(
+        port,
+        REPO,
+        &format!("{}.att", digest.replacen(':', "-", 1)),
+        &json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": layers,
+        }),
+    );
+}
+
+/// A CA made by rcgen: (params, key, certificate).
+fn ca(name: &str) -> (rcgen::CertificateParams, rcgen::KeyPair, rcgen::Certificate) {
+    let mut p = rcgen::CertificateParams::default();
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    p.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    p.distinguished_name.push(rcgen::DnType::CommonName, name);
+    p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    p.not_after = rcgen::date_time_ymd(2040, 1, 1);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = p.self_signed(&key).unwrap();
+    (p, key, cert)
+}
+
+/// A code-signing certificate issued by the CA: (its PEM, the path of its PKCS#8 key).
+fn leaf(
+    dir: &Path,
+    name: &str,
+    issuer: &(rcgen::CertificateParams, rcgen::KeyPair, rcgen::Certificate),
+) -> (String, std::path::PathBuf) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::default();
+    p.distinguished_name.push(rcgen::DnType::CommonName, name);
+    p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
+    p.not_before = rcgen::date_time_ymd(2021, 1, 1);
+    p.not_after = rcgen::date_time_ymd(2021, 1, 2);
+    let cert = p
+        .signed_by(&key, &rcgen::Issuer::from_params(&issuer.0, &issuer.1))
+        .unwrap();
+    let path = dir.join(format!("{name}.key"));
+    std::fs::write(&path, key.serialize_pem()).unwrap();
+    (cert.pem(), path)
+}
+
+/// Replaces the placeholders of a case's strings.
+fn fill(v: &mut Value, vars: &HashMap<&str, String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(x) = vars.get(s.as_str()) {
+                *s = x.clone();
+            } else {
+                for (k, x) in vars {
+                    if k.starts_with('$') && !x.contains('\n') {
+                        *s = s.replace(k, x);
+                    }
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| fill(x, vars)),
+        Value::Object(o) => o.values_mut().for_each(|x| fill(x, vars)),
+        _ => {}
+    }
+}
+
+#[test]
+fn attestation_and_certificate_cases() {
+    let Some(reg) = harness::start("") else {
+        return;
+    };
+    let port = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let host = format!("127.0.0.1:{port}");
+    let (team_key, team_pub) = keypair(d, "team", P256);
+    let (other_key, other_pub) = keypair(d, "other", P256);
+    let (test_ca, other_ca) = (ca("test CA"), ca("other CA"));
+    let (cert, cert_key) = leaf(d, "signer", &test_ca);
+    let (other_cert, _) = leaf(d, "stranger", &other_ca);
+
+    let mut digests = HashMap::new();
+    for tag in ["v1", "bare", "foreign", "certsigned"] {
+        digests.insert(tag, harness::push_image(port, REPO, tag, tag));
+    }
+    let signed = |tag: &str, key: &Path| {
+        let digest = &digests[tag];
+        let payload = harness::payload(&format!("{host}/{REPO}"), digest);
+        let sig = sign(d, key, &payload, SHA256);
+        push_signatures(port, REPO, digest, &[(payload, sig)]);
+    };
+    signed("v1", &team_key);
+    signed("certsigned", &cert_key);
+    let slsa = |digest: &str| {
+        statement(
+            &host,
+            digest,
+            "https://slsa.dev/provenance/v0.2",
+            json!({"builder": {"id": "https://github.com/acme/builder"},
+                   "buildType": "https://acme.example/build/v1"}),
+        )
+    };
+    push_attestations(
+        port,
+        &digests["v1"],
+        d,
+        &[
+            (slsa(&digests["v1"]), &team_key),
+            (
+                statement(
+                    &host,
+                    &digests["v1"],
+                    "https://cosign.sigstore.dev/attestation/v1",
+                    json!({"Data": "{\"reviewed\": true}", "Timestamp": "2026-01-01T00:00:00Z"}),
+                ),
+                &team_key,
+            ),
+            (
+                statement(
+                    &host,
+                    &digests["v1"],
+                    "https://example.com/scan/v1",
+                    json!({"result": "FAILED"}),
+                ),
+                &other_key,
+            ),
+        ],
+    );
+    push_attestations(
+        port,
+        &digests["foreign"],
+        d,
+        &[(slsa(&digests["foreign"]), &other_key)],
+    );
+    push_attestations(
+        port,
+        &digests["certsigned"],
+        d,
+        &[(slsa(&digests["certsigned"]), &cert_key)],
+    );
+
+    let verifier = Verifier::new(
+        RegistryVerifier::new(ClientOptions {
+            insecure: true,
+            timeout: Duration::from_secs(10),
+            ..ClientOptions::default()
+        })
+        .unwrap(),
+    );
+    let mut vars: HashMap<&str, String> = HashMap::new();
+    vars.insert("$TEAM_KEY", std::fs::read_to_string(team_pub).unwrap());
+    vars.insert("$OTHER_KEY", std::fs::read_to_string(other_pub).unwrap());
+    vars.insert("$CERT", cert);
+    vars.insert("$OTHER_CERT", other_cert);
+    vars.insert("$CA", test_ca.2.pem());
+    vars.insert("$OTHER_CA", other_ca.2.pem());
+    vars.insert("$HOST", host.clone());
+
+    let dir_cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/images");
+    let mut ran = 0;
+    for entry in std::fs::read_dir(&dir_cases).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (docs, errs) = rampart_manifest::parse_yaml(&path.display().to_string(), &text);
+        assert!(errs.is_empty(), "{errs:?}");
+        for doc in docs {
+            let case = doc.value;
+            let note = case["note"].as_str().unwrap().to_string();
+            let tag = case["image"].as_str().unwrap();
+            let digest = &digests[tag];
+            let image = format!("{host}/{REPO}:{tag}");
+            let mut vars = vars.clone();
+            vars.insert("$IMAGE", image.clone());
+            vars.insert("$DIGEST", digest.clone());
+            vars.insert("$ATT_TAG", format!("{}.att", digest.replacen(':', "-", 1)));
+            vars.insert("$SIG_TAG", format!("{}.sig", digest.replacen(':', "-", 1)));
+            let mut entry = case["verifyImage"].clone();
+            fill(&mut entry, &vars);
+            entry["imageReferences"] = json!([format!("{host}/{REPO}:*")]);
+            let policy = json!({
+                "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+                "metadata": {"name": "images"},
+                "spec": {"validationFailureAction": "Enforce", "rules": [{
+                    "name": "verify",
+                    "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+                    "verifyImages": [entry]}]}
+            });
+            let (mut set, errors) = PolicySet::from_str("p.yaml", &policy.to_string());
+            assert!(errors.is_empty(), "{note}: {errors:?}");
+            set.image_verifier = Some(verifier.clone());
+            let pod = json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "p", "namespace": "apps"},
+                "spec": {"containers": [{"name": "c", "image": image}]}});
+            let r = set.evaluate(&pod, &AdmissionInfo::default());
+            assert_eq!(r.len(), 1, "{note}: {r:?}");
+            let want_status = match case["status"].as_str().unwrap() {
+                "pass" => Status::Pass,
+                "fail" => Status::Fail,
+                "error" => Status::Error,
+                s => panic!("{note}: unknown status {s}"),
+            };
+            let mut want = case["message"].clone();
+            fill(&mut want, &vars);
+            assert_eq!(
+                (r[0].status, r[0].message.as_str()),
+                (want_status, want.as_str().unwrap()),
+                "{note}"
+            );
+            let pinned = r[0]
+                .patched
+                .as_ref()
+                .map(|p| p["spec"]["containers"][0]["image"].clone());
+            if case["pinned"] == json!(true) {
+                assert_eq!(pinned, Some(json!(format!("{image}@{digest}"))), "{note}");
+            } else if want_status != Status::Pass {
+                assert_eq!(pinned, None, "{note}");
+            }
+            ran += 1;
+        }
+    }
+    assert!(ran >= 20, "ran {ran} cases");
+}
+
+/// Offline (`policy test`): attestations need the registry, an error per rule as for
+/// signatures.
+#[test]
+fn attestations_offline_are_an_error() {
+    let text = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: images}
+spec:
+  rules:
+  - name: verify
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    verifyImages:
+    - imageReferences: ["ghcr.io/acme/*"]
+      attestations:
+      - type: https://slsa.dev/provenance/v0.2
+        attestors:
+        - entries:
+          - keys: {publicKeys: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----"}
+        conditions:
+        - all:
+          - {key: "{{ builder.id }}", operator: Equals, value: x}
+"#;
+    let (set, errors) = PolicySet::from_str("p.yaml", text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "a"},
+        "spec": {"containers": [{"name": "c", "image": "ghcr.io/acme/app:v1"}]}});
+    let r = set.evaluate(&pod, &AdmissionInfo::default());
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].status, Status::Error, "{r:?}");
+    assert!(
+        r[0].message
+            .starts_with("failed to verify image ghcr.io/acme/app:v1: no registry access"),
+        "{r:?}"
+    );
+}
