@@ -112,7 +112,8 @@ pub fn eval_rule(
         return Some(mutate::generate(g, resource, &ctx));
     }
     if let Some(list) = rule.get("verifyImages").and_then(Value::as_array) {
-        return crate::images::verify_images(list, resource, &ctx);
+        let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+        return crate::images::verify_images(list, name, resource, &ctx);
     }
     Some(err("rule has no validate, mutate or generate"))
 }

@@ -387,7 +387,7 @@ fn verify_attestations(
     image: &str,
     mut digest: String,
     attestations: &[Value],
-    ctx: &Ctx,
+    ctx: &mut Ctx,
 ) -> Result<(String, String), VerifyError> {
     let mut shown = if digest.is_empty() {
         image.to_string()
@@ -447,10 +447,10 @@ fn verify_attestations(
                     .into_iter()
                     .map(decoded_statement)
                     .collect();
-                let mut actx = ctx.clone();
+                // the named predicate stays in the context, for the `validate` block
                 if let Some(name) = att.get("name").and_then(Value::as_str) {
                     match statements.iter().find_map(|s| s.get("predicate")) {
-                        Some(p) => actx.set(name, p.clone()),
+                        Some(p) => ctx.set(name, p.clone()),
                         None => {
                             errors.push("predicate not found in any statement".into());
                             continue;
@@ -475,7 +475,7 @@ fn verify_attestations(
                                 "failed to check attestations: failed to extract predicate from statement: {s}"
                             ));
                         };
-                        let mut sctx = actx.clone();
+                        let mut sctx = ctx.clone();
                         for (k, val) in predicate {
                             sctx.set(k, val.clone());
                         }
@@ -516,13 +516,59 @@ fn verify_attestations(
     Ok((format!("verified image attestations for {shown}"), digest))
 }
 
+/// The `validate` blocks of a rule's `verifyImages` entries (Kyverno's
+/// `HasValidateImageVerification`), checked after an image's attestations verified, with their
+/// named predicates in the context: a `deny` that holds fails the rule.
+fn validate_blocks(list: &[Value], rule: &str, ctx: &Ctx) -> Result<String, String> {
+    for iv in list {
+        let Some(v) = iv
+            .get("validate")
+            .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+        else {
+            continue;
+        };
+        let Some(conds) = v.pointer("/deny/conditions") else {
+            continue;
+        };
+        let (deny, msg) = attestation_conditions(conds, ctx)
+            .map_err(|e| format!("failed to check deny conditions: {e}"))?;
+        if deny {
+            let message = v.get("message").and_then(Value::as_str).unwrap_or("");
+            let text = if message.is_empty() && msg.is_empty() {
+                format!("validation error: imageVerify {message} failed")
+            } else {
+                let joined: Vec<&str> = [message, msg.as_str()]
+                    .into_iter()
+                    .filter(|m| !m.is_empty())
+                    .collect();
+                let joined = joined.join("; ");
+                match crate::vars::substitute_str(&joined, ctx) {
+                    Ok(Value::String(t)) => t,
+                    Ok(_) => "the produced message didn't resolve to a string, check your policy definition.".into(),
+                    Err(_) => msg,
+                }
+            };
+            return Err(text);
+        }
+    }
+    Ok(format!("verifyImages validation is passed in {rule} rule"))
+}
+
 /// Evaluates a rule's `verifyImages` on `resource`; `None` when no image is selected.
-pub fn verify_images(list: &[Value], resource: &Value, ctx: &Ctx) -> Option<Eval> {
-    // Kyverno leaves attestation conditions unsubstituted (they read the attestation).
+pub fn verify_images(list: &[Value], rule: &str, resource: &Value, ctx: &Ctx) -> Option<Eval> {
+    let has_validate = list.iter().any(|iv| {
+        iv.get("validate")
+            .is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+    });
+    // Kyverno leaves attestation conditions and `validate` unsubstituted (they read the
+    // attestations).
     let stripped: Vec<Value> = list
         .iter()
         .map(|iv| {
             let mut iv = iv.clone();
+            if let Some(o) = iv.as_object_mut() {
+                o.remove("validate");
+            }
             if let Some(atts) = iv.get_mut("attestations").and_then(Value::as_array_mut) {
                 for a in atts {
                     if let Some(o) = a.as_object_mut() {
@@ -608,8 +654,23 @@ pub fn verify_images(list: &[Value], resource: &Value, ctx: &Ctx) -> Option<Eval
                                 Ok((format!("verified image signatures for {image}"), d))
                             }
                             Ok(d) => {
-                                verify_attestations(v.as_ref(), &image, d, &attestations, ctx)
+                                let mut actx = ctx.clone();
+                                verify_attestations(v.as_ref(), &image, d, &attestations, &mut actx)
                                     .map_err(|e| (e, false))
+                                    .and_then(|(msg, d)| {
+                                        if !has_validate {
+                                            return Ok((msg, d));
+                                        }
+                                        match validate_blocks(list, rule, &actx) {
+                                            Ok(msg) => Ok((msg, d)),
+                                            Err(e) => Err((
+                                                VerifyError::Failed(format!(
+                                                    "validation in verifyImages failed: {e}"
+                                                )),
+                                                false,
+                                            )),
+                                        }
+                                    })
                             }
                             Err(e) => Err(e),
                         }
