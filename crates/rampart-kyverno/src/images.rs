@@ -278,15 +278,22 @@ fn sub_path(entry: &Value) -> &'static str {
     }
 }
 
+/// How Kyverno names an image (`ImageInfo.String()`): the registry (Docker Hub's when none),
+/// the path, then `@digest` when it has one, else `:tag` (`latest` when none).
+pub fn kyverno_name(image: &str) -> String {
+    let info = crate::context::image_info(image);
+    let part = |k: &str| info.get(k).and_then(Value::as_str).unwrap_or("");
+    match part("digest") {
+        "" => format!("{}/{}:{}", part("registry"), part("path"), part("tag")),
+        d => format!("{}/{}@{d}", part("registry"), part("path")),
+    }
+}
+
 /// `image` pinned to `digest` as Kyverno names it: the repository, `@`, the digest.
 fn at_digest(image: &str, digest: &str) -> String {
-    let name = image.split('@').next().unwrap_or(image);
-    let slash = name.rfind('/').map_or(0, |i| i + 1);
-    let name = match name.rfind(':') {
-        Some(c) if c >= slash => name.get(..c).unwrap_or(name),
-        _ => name,
-    };
-    format!("{name}@{digest}")
+    let info = crate::context::image_info(image);
+    let part = |k: &str| info.get(k).and_then(Value::as_str).unwrap_or("");
+    format!("{}/{}@{digest}", part("registry"), part("path"))
 }
 
 /// A statement as Kyverno's cosign verifier decodes it: `type` is its `predicateType`; a
@@ -390,7 +397,7 @@ fn verify_attestations(
     ctx: &mut Ctx,
 ) -> Result<(String, String), VerifyError> {
     let mut shown = if digest.is_empty() {
-        image.to_string()
+        kyverno_name(image)
     } else {
         at_digest(image, &digest)
     };
@@ -632,13 +639,15 @@ pub fn verify_images(list: &[Value], rule: &str, resource: &Value, ctx: &Ctx) ->
             if !selected(&refs, &image) || selected(&skip, &image) {
                 continue;
             }
+            // messages and the digest patch name the image as Kyverno does
+            let name = kyverno_name(&image);
             if kind != "Cosign" {
                 errors.push(format!(
-                    "failed to verify image {image}: verifyImages type {kind} is not supported (rampart verifies Cosign signatures and attestations)"
+                    "failed to verify image {name}: verifyImages type {kind} is not supported (rampart verifies Cosign signatures and attestations)"
                 ));
                 continue;
             }
-            let has_digest = image.contains("@sha256:");
+            let has_digest = image.contains('@');
             let mut digest = None;
             if !sets.is_empty() || !attestations.is_empty() {
                 let outcome = match &verifier {
@@ -651,7 +660,7 @@ pub fn verify_images(list: &[Value], rule: &str, resource: &Value, ctx: &Ctx) ->
                         };
                         match signed {
                             Ok(d) if attestations.is_empty() => {
-                                Ok((format!("verified image signatures for {image}"), d))
+                                Ok((format!("verified image signatures for {name}"), d))
                             }
                             Ok(d) => {
                                 let mut actx = ctx.clone();
@@ -685,7 +694,7 @@ pub fn verify_images(list: &[Value], rule: &str, resource: &Value, ctx: &Ctx) ->
                 // a failed signature check names the image; an attestation's message is its own
                 let named = |e: String, sig: bool| {
                     if sig {
-                        format!("failed to verify image {image}: {e}")
+                        format!("failed to verify image {name}: {e}")
                     } else {
                         e
                     }
@@ -714,19 +723,19 @@ pub fn verify_images(list: &[Value], rule: &str, resource: &Value, ctx: &Ctx) ->
                 match d {
                     Ok(d) => {
                         if let Some(slot) = patched.pointer_mut(&pointer) {
-                            *slot = Value::String(format!("{image}@{d}"));
+                            *slot = Value::String(format!("{name}@{d}"));
                             changed = true;
                         }
                         if sets.is_empty() && attestations.is_empty() {
-                            passed.push(format!("mutated image digest for {image}"));
+                            passed.push(format!("mutated image digest for {name}"));
                         }
                     }
                     Err(VerifyError::Error(e) | VerifyError::Failed(e)) => {
-                        errors.push(format!("failed to update digest of {image}: {e}"));
+                        errors.push(format!("failed to update digest of {name}: {e}"));
                     }
                 }
             } else if verify_digest && !has_digest {
-                failed.push(format!("missing digest for {image}"));
+                failed.push(format!("missing digest for {name}"));
             }
         }
     }
@@ -743,4 +752,65 @@ pub fn verify_images(list: &[Value], rule: &str, resource: &Value, ctx: &Ctx) ->
         e.patched = Some(patched);
     }
     Some(e)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn images_are_named_as_kyverno_names_them() {
+        for (image, want) in [
+            ("nginx:1.27", "docker.io/nginx:1.27"),
+            ("nginx", "docker.io/nginx:latest"),
+            ("library/nginx:1", "docker.io/library/nginx:1"),
+            ("localhost:5000/a/b", "localhost:5000/a/b:latest"),
+            ("ghcr.io/a/b:v1@sha256:ab", "ghcr.io/a/b@sha256:ab"),
+        ] {
+            assert_eq!(kyverno_name(image), want, "{image}");
+        }
+        assert_eq!(
+            at_digest("127.0.0.1:5000/team/app:v1", "sha256:cd"),
+            "127.0.0.1:5000/team/app@sha256:cd"
+        );
+    }
+
+    #[test]
+    fn statements_are_decoded_as_kyverno_decodes_them() {
+        let s = decoded_statement(serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v0.1",
+            "predicateType": "https://cosign.sigstore.dev/attestation/v1",
+            "predicate": {"Data": "{\"a\": 1}"}}));
+        assert_eq!(s["type"], "https://cosign.sigstore.dev/attestation/v1");
+        assert_eq!(s["predicate"]["Data"], "{\"a\": 1}");
+        // only when `_type` is the cosign predicate type is Data parsed
+        let s = decoded_statement(serde_json::json!({
+            "_type": "https://cosign.sigstore.dev/attestation/v1",
+            "predicateType": "x", "predicate": {"Data": "{\"a\": 1}"}}));
+        assert_eq!(s["predicate"]["Data"], serde_json::json!({"a": 1}));
+    }
+
+    #[test]
+    fn attestation_conditions_report_the_messages_that_decided() {
+        let ctx = Ctx::new(serde_json::json!({"result": "FAILED", "n": 3}));
+        let conds = serde_json::json!([{
+            "any": [{"key": "{{ result }}", "operator": "Equals", "value": "PASSED", "message": "not passed"},
+                    {"key": "{{ n }}", "operator": "GreaterThan", "value": 5, "message": "few"}]}]);
+        assert_eq!(
+            attestation_conditions(&conds, &ctx).unwrap(),
+            (false, "not passed; few".to_string())
+        );
+        let conds = serde_json::json!({"all": [{"key": "{{ n }}", "operator": "Equals", "value": 3, "message": "three"}]});
+        assert_eq!(
+            attestation_conditions(&conds, &ctx).unwrap(),
+            (true, "three".to_string())
+        );
+        let bad = serde_json::json!([{"all": [{"key": "{{ n[ }}", "operator": "Equals", "value": 1}]}]);
+        assert!(
+            attestation_conditions(&bad, &ctx)
+                .unwrap_err()
+                .starts_with("failed to substitute variables in attestation conditions"),
+        );
+    }
 }
