@@ -205,9 +205,6 @@ fn entry_attestor(entry: &Value) -> Result<Attestor, String> {
         }
         return Ok(Attestor::Certificate { cert, chain });
     }
-    if entry.get("attestor").is_some() {
-        return Err("nested attestor sets are not supported yet".into());
-    }
     Err("an attestor entry needs keys, keyless or certificates".into())
 }
 
@@ -225,44 +222,97 @@ fn split_pem(text: &str) -> Vec<String> {
     out
 }
 
-/// Verifies one image against the attestor sets: every set must pass, each with `count` of
-/// its entries (all when unset). The digest, or the first problem.
+/// Verifies one image against the attestor sets (Kyverno's `verifyAttestors`): every set must
+/// pass. The digest, or the first set's problem: its entries' reasons, each after its path
+/// (`.attestors[0].entries[1].keys: …`).
 fn verify_attestors(
     v: &dyn ImageVerifier,
     image: &str,
     sets: &[Value],
 ) -> Result<String, VerifyError> {
     let mut digest = String::new();
-    for set in sets {
-        let entries = set
-            .get("entries")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let need = set
-            .get("count")
-            .and_then(Value::as_u64)
-            .map(|c| c as usize)
-            .unwrap_or(entries.len())
-            .max(1);
-        let mut ok = 0;
-        let mut last = VerifyError::Failed("the attestor set has no entries".into());
-        for e in &entries {
-            let attestor = entry_attestor(e).map_err(VerifyError::Error)?;
-            match v.verify(image, &attestor) {
-                Ok(d) => {
-                    digest = d;
-                    ok += 1;
-                }
-                Err(e @ VerifyError::Error(_)) => return Err(e),
-                Err(e) => last = e,
-            }
-        }
-        if ok < need {
-            return Err(last);
-        }
+    for (i, set) in sets.iter().enumerate() {
+        digest = verify_attestor_set(v, image, set, &format!(".attestors[{i}]"))?;
     }
     Ok(digest)
+}
+
+/// One attestor set (Kyverno's `verifyAttestorSet`): an entry with several public keys stands
+/// for one entry per key; `count` entries must verify (all when unset); an entry may nest a
+/// set (`attestor`).
+fn verify_attestor_set(
+    v: &dyn ImageVerifier,
+    image: &str,
+    set: &Value,
+    path: &str,
+) -> Result<String, VerifyError> {
+    let mut entries = Vec::new();
+    for e in set
+        .get("entries")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let keys = e
+            .pointer("/keys/publicKeys")
+            .and_then(Value::as_str)
+            .map(split_pem)
+            .unwrap_or_default();
+        if keys.len() > 1 {
+            for k in keys {
+                let mut one = e.clone();
+                if let Some(slot) = one.pointer_mut("/keys/publicKeys") {
+                    *slot = Value::String(k);
+                }
+                entries.push(one);
+            }
+        } else {
+            entries.push(e.clone());
+        }
+    }
+    if entries.is_empty() {
+        return Err(VerifyError::Failed(format!(
+            "{path}: the attestor set has no entries"
+        )));
+    }
+    let need = set
+        .get("count")
+        .and_then(Value::as_u64)
+        .filter(|c| *c > 0)
+        .map_or(entries.len(), |c| c as usize);
+    let mut verified = 0;
+    let mut errors = Vec::new();
+    for (j, e) in entries.iter().enumerate() {
+        let entry_path = format!("{path}.entries[{j}]");
+        let outcome = match e.get("attestor") {
+            Some(nested) => {
+                verify_attestor_set(v, image, nested, &format!("{entry_path}.attestor"))
+            }
+            None => {
+                let attestor = entry_attestor(e).map_err(VerifyError::Error)?;
+                v.verify(image, &attestor).map_err(|err| match err {
+                    VerifyError::Failed(why) => {
+                        VerifyError::Failed(format!("{entry_path}{}: {why}", sub_path(e)))
+                    }
+                    other => other,
+                })
+            }
+        };
+        match outcome {
+            Ok(d) => {
+                verified += 1;
+                if verified >= need {
+                    return Ok(d);
+                }
+            }
+            Err(e @ VerifyError::Error(_)) => return Err(e),
+            Err(VerifyError::Failed(why)) => errors.push(why),
+        }
+    }
+    if errors.is_empty() {
+        errors.push(format!("{path}: {verified} of {need} attestors verified"));
+    }
+    Err(VerifyError::Failed(errors.join("; ")))
 }
 
 /// Kyverno's path suffix for an attestor entry in messages.
@@ -806,7 +856,8 @@ mod tests {
             attestation_conditions(&conds, &ctx).unwrap(),
             (true, "three".to_string())
         );
-        let bad = serde_json::json!([{"all": [{"key": "{{ n[ }}", "operator": "Equals", "value": 1}]}]);
+        let bad =
+            serde_json::json!([{"all": [{"key": "{{ n[ }}", "operator": "Equals", "value": 1}]}]);
         assert!(
             attestation_conditions(&bad, &ctx)
                 .unwrap_err()

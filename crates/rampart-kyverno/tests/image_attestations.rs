@@ -233,6 +233,14 @@ fn attestation_and_certificate_cases() {
     vars.insert("$CA", test_ca.2.pem());
     vars.insert("$OTHER_CA", other_ca.2.pem());
     vars.insert("$HOST", host.clone());
+    vars.insert(
+        "$BOTH_KEYS",
+        format!(
+            "{}\n{}",
+            vars["$TEAM_KEY"].trim(),
+            vars["$OTHER_KEY"].trim()
+        ),
+    );
 
     let dir_cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/images");
     let mut ran = 0;

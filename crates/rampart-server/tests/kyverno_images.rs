@@ -134,7 +134,7 @@ fn kyverno_mutate_digest_pins_verified_images_at_mutate() {
         let msg = resp["status"]["message"].as_str().unwrap();
         assert!(
             msg.contains(&format!(
-                "[signed/verify] failed to verify image {unsigned}: no signatures found (no {tag} manifest)"
+                "[signed/verify] failed to verify image {unsigned}: .attestors[0].entries[0].keys: no signatures found (no {tag} manifest)"
             )),
             "{msg}"
         );
