@@ -488,6 +488,61 @@ pub fn certificate_key(name: &str, pem: &str) -> Result<PublicKey, Error> {
     PublicKey::from_spki_der(name, spki)
 }
 
+/// The key of a signature's own certificate (PEM, with the intermediates of its `chain`
+/// annotation) once it chains to one of the PEM `roots` at its `notBefore` (cosign's
+/// `TrustedCert`) and is valid at `now` (cosign's expiry check when no transparency-log entry
+/// says when the signature was made).
+pub fn roots_key(cert: &str, chain: &str, roots: &str, now: u64) -> Result<PublicKey, String> {
+    let leaf = pem_certs(cert)
+        .into_iter()
+        .next()
+        .ok_or_else(|| "no certificate found on signature".to_string())?;
+    let (not_before, not_after) = cert_validity(&leaf)
+        .ok_or_else(|| "the certificate's validity does not parse".to_string())?;
+    let leaf_der = CertificateDer::from(leaf.as_slice());
+    let ee = webpki::EndEntityCert::try_from(&leaf_der)
+        .map_err(|e| format!("the certificate does not parse: {e:?}"))?;
+    let roots_der = pem_certs(roots);
+    let anchors: Vec<_> = roots_der
+        .iter()
+        .filter_map(|r| {
+            webpki::anchor_from_trusted_cert(&CertificateDer::from(r.as_slice()))
+                .ok()
+                .map(|a| a.to_owned())
+        })
+        .collect();
+    if anchors.is_empty() {
+        return Err("no PEM certificate in certificates.certChain".into());
+    }
+    let intermediates: Vec<CertificateDer<'_>> = pem_certs(chain)
+        .into_iter()
+        .map(CertificateDer::from)
+        .collect();
+    let algs = rustls::crypto::aws_lc_rs::default_provider()
+        .signature_verification_algorithms
+        .all;
+    ee.verify_for_usage(
+        algs,
+        &anchors,
+        &intermediates,
+        UnixTime::since_unix_epoch(Duration::from_secs(not_before)),
+        webpki::KeyUsage::required_if_present(CODE_SIGNING),
+        None,
+        None,
+    )
+    .map_err(|e| format!("the certificate does not chain to certificates.certChain: {e:?}"))?;
+    if now > not_after {
+        return Err(format!(
+            "the certificate expired at {not_after} (seconds since the epoch) and no transparency-log entry dates the signature"
+        ));
+    }
+    if now < not_before {
+        return Err(format!("the certificate is not valid before {not_before}"));
+    }
+    let spki = cert_spki(&leaf).ok_or_else(|| "the certificate does not parse".to_string())?;
+    PublicKey::from_spki_der("the signature's certificate", spki).map_err(|e| e.to_string())
+}
+
 /// Checks that the PEM certificate `cert` chains to the last certificate of the PEM `chain`
 /// (the others intermediates), at the certificate's `notBefore` and for code signing when it
 /// names extended key usages: cosign's `--certificate-chain` check.
@@ -531,9 +586,20 @@ pub fn verify_certificate_chain(cert: &str, chain: &str) -> Result<(), String> {
 
 /// The certificate's `notBefore`, in seconds since the epoch.
 fn cert_not_before(cert: &[u8]) -> Option<u64> {
+    cert_validity(cert).map(|(nb, _)| nb)
+}
+
+/// The certificate's `notBefore` and `notAfter`, in seconds since the epoch.
+fn cert_validity(cert: &[u8]) -> Option<(u64, u64)> {
     let elements = tbs_elements(cert)?;
     let (_, validity, _) = elements.into_iter().filter(|(t, _, _)| *t == 0x30).nth(2)?;
-    let (tag, time, _, _) = tlv(validity)?;
+    let (t1, time1, _, rest) = tlv(validity)?;
+    let (t2, time2, _, _) = tlv(rest)?;
+    Some((asn1_time(t1, time1)?, asn1_time(t2, time2)?))
+}
+
+/// A UTCTime (0x17) or GeneralizedTime (0x18) in seconds since the epoch.
+fn asn1_time(tag: u8, time: &[u8]) -> Option<u64> {
     let text = std::str::from_utf8(time).ok()?.strip_suffix('Z')?;
     let (year, rest) = match tag {
         0x17 => {

@@ -304,6 +304,66 @@ fn check_layer(layer: &Layer<'_>, digest: &str, policy: &Policy) -> Result<(), S
     Ok(())
 }
 
+/// Verifies `image` with the certificates its signatures carry (cosign's
+/// `--certificate-chain` without `--certificate`, the transparency log ignored): a signature
+/// verifies when its certificate chains to one of the PEM `roots` (see
+/// [`crate::keyless::roots_key`]), is valid at `now` (seconds since the epoch), and its key
+/// signed the payload, which names the image's digest.
+pub async fn verify_image_with_roots(
+    client: &Client,
+    image: &str,
+    roots: &str,
+    now: u64,
+) -> Verification {
+    let (r, digest) = match resolve(client, image).await {
+        Ok(found) => found,
+        Err(failed) => return failed,
+    };
+    let outcome = async {
+        let layers = cosign_layers(client, &r, &signature_tag(&digest), "signature").await?;
+        let mut reasons = Vec::new();
+        for (i, layer) in layers.iter().enumerate() {
+            let checked = match fetch_layer(client, &r, layer).await {
+                Ok(l) => {
+                    let text =
+                        |k: &str| l.annotations.get(k).and_then(|c| c.as_str()).unwrap_or("");
+                    crate::keyless::roots_key(
+                        text(crate::keyless::CERTIFICATE_ANNOTATION),
+                        text(crate::keyless::CHAIN_ANNOTATION),
+                        roots,
+                        now,
+                    )
+                    .and_then(|key| {
+                        let policy = Policy {
+                            keys: vec![key],
+                            keyless: None,
+                        };
+                        check_layer(&l, &digest, &policy)
+                    })
+                }
+                Err(f) if f.unreachable => return Err(f),
+                Err(f) => Err(f.reason),
+            };
+            match checked {
+                Ok(()) => return Ok(1),
+                Err(why) => reasons.push(format!("signature {}: {why}", i + 1)),
+            }
+        }
+        Err(Failure::from(reasons.join("; ")))
+    }
+    .await;
+    let (result, unreachable) = match outcome {
+        Ok(n) => (Ok(n), false),
+        Err(f) => (Err(f.reason), f.unreachable),
+    };
+    Verification {
+        image: image.to_string(),
+        digest: Some(digest),
+        result,
+        unreachable,
+    }
+}
+
 /// The DSSE payload type of in-toto statements.
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 

@@ -44,6 +44,8 @@ pub enum Attestor {
     Keyless(Keyless),
     /// A certificate (`certificates.cert`): signatures verify with its key; when `chain` (PEM,
     /// `certificates.certChain`) is not empty, the certificate must chain to its last one.
+    /// Without `cert`, each signature's own certificate must chain to one of `chain`'s and be
+    /// valid now (`rekor.ignoreTlog: true` required).
     Certificate { cert: String, chain: String },
 }
 
@@ -148,16 +150,20 @@ fn strs(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// Whether `image` (as written, or as Kyverno normalizes it) matches one of the globs.
+/// Whether `image` (as written, with its registry, tag and digest, or as Kyverno names it:
+/// registry, path, then the digest or else the tag) matches one of the globs.
 fn selected(globs: &[String], image: &str) -> bool {
     let normalized = crate::context::image_info(image)
         .get("reference")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    globs
-        .iter()
-        .any(|g| wildcard::matches(g, image) || wildcard::matches(g, &normalized))
+    let named = kyverno_name(image);
+    globs.iter().any(|g| {
+        wildcard::matches(g, image)
+            || wildcard::matches(g, &normalized)
+            || wildcard::matches(g, &named)
+    })
 }
 
 /// One attestor entry, or why it cannot be checked.
@@ -198,9 +204,14 @@ fn entry_attestor(entry: &Value) -> Result<Attestor, String> {
     if let Some(c) = entry.get("certificates") {
         let cert = text(c, "/cert");
         let chain = text(c, "/certChain");
-        if cert.trim().is_empty() {
+        if cert.trim().is_empty() && chain.trim().is_empty() {
+            return Err("certificate attestors need `cert` or `certChain`".into());
+        }
+        if cert.trim().is_empty()
+            && c.pointer("/rekor/ignoreTlog").and_then(Value::as_bool) != Some(true)
+        {
             return Err(
-                "certificate attestors need `cert` (a certChain alone, verified against the signature's own certificate and the public transparency log, is not supported offline)".into(),
+                "certificate attestors with only `certChain` need `rekor.ignoreTlog: true`: the signature's own certificate is then dated by the transparency log, which rampart does not contact".into(),
             );
         }
         return Ok(Attestor::Certificate { cert, chain });

@@ -10,7 +10,9 @@ use rampart_images::keyless::{
 use rampart_images::keys::PublicKey;
 use rampart_images::registry::sha256_digest;
 use rampart_images::registry::{Client, ClientOptions};
-use rampart_images::{Policy, Reference, fetch_attestations, verify_image_with};
+use rampart_images::{
+    Policy, Reference, fetch_attestations, verify_image_with, verify_image_with_roots,
+};
 use serde_json::{Value, json};
 
 /// Verifies images against their registries. Each call runs on a thread of its own against
@@ -59,6 +61,9 @@ fn attestor_keys(attestor: &Attestor) -> Result<Option<Vec<PublicKey>>, VerifyEr
             .collect::<Result<_, _>>()
             .map(Some)
             .map_err(|e| VerifyError::Error(format!("bad attestor key: {e}"))),
+        Attestor::Certificate { cert, .. } if cert.trim().is_empty() => Err(VerifyError::Error(
+            "certificate attestors of attestations need `cert` (a certChain alone is supported for signatures)".into(),
+        )),
         Attestor::Certificate { cert, chain } => {
             let key = certificate_key("certificates.cert", cert)
                 .map_err(|e| VerifyError::Error(format!("bad attestor certificate: {e}")))?;
@@ -74,8 +79,30 @@ fn attestor_keys(attestor: &Attestor) -> Result<Option<Vec<PublicKey>>, VerifyEr
     }
 }
 
+/// A verification's digest, or why not: an error when the image did not resolve (the registry
+/// could not be reached or has no such image), else a failure.
+fn verified(v: rampart_images::Verification) -> Result<String, VerifyError> {
+    match (v.result, v.digest) {
+        (Ok(_), Some(d)) => Ok(d),
+        (Ok(_), None) => Err(VerifyError::Error("no digest".into())),
+        (Err(e), None) => Err(VerifyError::Error(e)),
+        (Err(e), Some(_)) => Err(VerifyError::Failed(e)),
+    }
+}
+
 impl ImageVerifier for RegistryVerifier {
     fn verify(&self, image: &str, attestor: &Attestor) -> Result<String, VerifyError> {
+        if let Attestor::Certificate { cert, chain } = attestor
+            && cert.trim().is_empty()
+        {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let v = self
+                .run(verify_image_with_roots(&self.client, image, chain, now))
+                .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
+            return verified(v);
+        }
         let policy = match (attestor, attestor_keys(attestor)?) {
             (_, Some(keys)) => Policy {
                 keys,
@@ -90,13 +117,7 @@ impl ImageVerifier for RegistryVerifier {
         let v = self
             .run(verify_image_with(&self.client, image, &policy))
             .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
-        match (v.result, v.digest) {
-            (Ok(_), Some(d)) => Ok(d),
-            (Ok(_), None) => Err(VerifyError::Error("no digest".into())),
-            // the image did not resolve: the registry could not be reached or has no such image
-            (Err(e), None) => Err(VerifyError::Error(e)),
-            (Err(e), Some(_)) => Err(VerifyError::Failed(e)),
-        }
+        verified(v)
     }
 
     fn attestations(&self, image: &str, attestor: &Attestor) -> Result<Attested, VerifyError> {

@@ -101,19 +101,26 @@ fn ca(name: &str) -> (rcgen::CertificateParams, rcgen::KeyPair, rcgen::Certifica
     (p, key, cert)
 }
 
-/// A code-signing certificate issued by the CA: (its PEM, the path of its PKCS#8 key).
+/// A code-signing certificate issued by the CA, valid from `from` for `years` (1 day when 0):
+/// (its PEM, the path of its PKCS#8 key).
 fn leaf(
     dir: &Path,
     name: &str,
     issuer: &(rcgen::CertificateParams, rcgen::KeyPair, rcgen::Certificate),
+    from: i32,
+    years: i32,
 ) -> (String, std::path::PathBuf) {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut p = rcgen::CertificateParams::default();
     p.distinguished_name.push(rcgen::DnType::CommonName, name);
     p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
-    p.not_before = rcgen::date_time_ymd(2021, 1, 1);
-    p.not_after = rcgen::date_time_ymd(2021, 1, 2);
+    p.not_before = rcgen::date_time_ymd(from, 1, 1);
+    p.not_after = if years == 0 {
+        rcgen::date_time_ymd(from, 1, 2)
+    } else {
+        rcgen::date_time_ymd(from + years, 1, 1)
+    };
     let cert = p
         .signed_by(&key, &rcgen::Issuer::from_params(&issuer.0, &issuer.1))
         .unwrap();
@@ -154,11 +161,19 @@ fn attestation_and_certificate_cases() {
     let (team_key, team_pub) = keypair(d, "team", P256);
     let (other_key, other_pub) = keypair(d, "other", P256);
     let (test_ca, other_ca) = (ca("test CA"), ca("other CA"));
-    let (cert, cert_key) = leaf(d, "signer", &test_ca);
-    let (other_cert, _) = leaf(d, "stranger", &other_ca);
+    let (cert, cert_key) = leaf(d, "signer", &test_ca, 2021, 0);
+    let (other_cert, _) = leaf(d, "stranger", &other_ca, 2021, 0);
+    let (current, current_key) = leaf(d, "current", &test_ca, 2020, 20);
 
     let mut digests = HashMap::new();
-    for tag in ["v1", "bare", "foreign", "certsigned"] {
+    for tag in [
+        "v1",
+        "bare",
+        "foreign",
+        "certsigned",
+        "certattached",
+        "certexpired",
+    ] {
         digests.insert(tag, harness::push_image(port, REPO, tag, tag));
     }
     let signed = |tag: &str, key: &Path| {
@@ -168,6 +183,17 @@ fn attestation_and_certificate_cases() {
         push_signatures(port, REPO, digest, &[(payload, sig)]);
     };
     signed("v1", &team_key);
+    // signatures that carry their certificate, as cosign attaches it
+    let attached = |tag: &str, key: &Path, cert: &str| {
+        let digest = &digests[tag];
+        let payload = harness::payload(&format!("{host}/{REPO}"), digest);
+        let sig = sign(d, key, &payload, SHA256);
+        let mut annotations = serde_json::Map::new();
+        annotations.insert("dev.sigstore.cosign/certificate".into(), json!(cert));
+        harness::push_signature_layers(port, REPO, digest, &[(payload, sig, annotations)]);
+    };
+    attached("certattached", &current_key, &current);
+    attached("certexpired", &cert_key, &cert);
     signed("certsigned", &cert_key);
     let slsa = |digest: &str| {
         statement(
