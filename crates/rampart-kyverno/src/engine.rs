@@ -113,7 +113,7 @@ pub fn eval_rule(
     }
     if let Some(list) = rule.get("verifyImages").and_then(Value::as_array) {
         let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
-        return crate::images::verify_images(list, name, resource, &ctx);
+        return crate::images::verify_images(list, (policy_name, name), resource, &ctx);
     }
     Some(err("rule has no validate, mutate or generate"))
 }

@@ -622,8 +622,15 @@ fn validate_blocks(list: &[Value], rule: &str, ctx: &Ctx) -> Result<String, Stri
     Ok(format!("verifyImages validation is passed in {rule} rule"))
 }
 
-/// Evaluates a rule's `verifyImages` on `resource`; `None` when no image is selected.
-pub fn verify_images(list: &[Value], rule: &str, resource: &Value, ctx: &Ctx) -> Option<Eval> {
+/// Evaluates a rule's `verifyImages` on `resource` for the rule `(policy, rule)`; `None` when
+/// no image is selected. An image that `skipImageReferences` lists is skipped with Kyverno's
+/// message (and, unlike Kyverno, not pinned to its digest).
+pub fn verify_images(
+    list: &[Value],
+    (policy, rule): (&str, &str),
+    resource: &Value,
+    ctx: &Ctx,
+) -> Option<Eval> {
     let has_validate = list.iter().any(|iv| {
         iv.get("validate")
             .is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
@@ -661,6 +668,7 @@ pub fn verify_images(list: &[Value], rule: &str, resource: &Value, ctx: &Ctx) ->
     let mut patched = resource.clone();
     let mut changed = false;
     let (mut passed, mut failed, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+    let mut skipped = Vec::new();
     for (iv, original) in substituted.iter().zip(list) {
         // the older form: `image` and `key`
         let mut refs = strs(iv.get("imageReferences"));
@@ -697,11 +705,17 @@ pub fn verify_images(list: &[Value], rule: &str, resource: &Value, ctx: &Ctx) ->
         let (mutate_digest, verify_digest) = (flag("mutateDigest"), flag("verifyDigest"));
         let kind = iv.get("type").and_then(Value::as_str).unwrap_or("Cosign");
         for (pointer, image) in images_with_pointers(resource) {
-            if !selected(&refs, &image) || selected(&skip, &image) {
+            if !selected(&refs, &image) {
                 continue;
             }
             // messages and the digest patch name the image as Kyverno does
             let name = kyverno_name(&image);
+            if selected(&skip, &image) {
+                skipped.push(format!(
+                    "skipping image reference image {name}, policy {policy} ruleName {rule}"
+                ));
+                continue;
+            }
             if kind != "Cosign" {
                 errors.push(format!(
                     "failed to verify image {name}: verifyImages type {kind} is not supported (rampart verifies Cosign signatures and attestations)"
@@ -806,6 +820,8 @@ pub fn verify_images(list: &[Value], rule: &str, resource: &Value, ctx: &Ctx) ->
         Eval::new(Status::Fail, failed.join("; "))
     } else if !passed.is_empty() {
         Eval::new(Status::Pass, passed.join("; "))
+    } else if !skipped.is_empty() {
+        Eval::new(Status::Skip, skipped.join("; "))
     } else {
         return None;
     };

@@ -222,7 +222,19 @@ fn signed_images_pass_and_unsigned_ones_fail_with_the_reason() {
     assert_eq!(r[0].0, Status::Fail, "{r:?}");
     // images the rule does not select, or skips: no result
     assert!(run(&set, &pod(&["nginx:1.27"])).is_empty());
-    assert!(run(&set, &pod(&[&format!("{host}/team/skipped:v1")])).is_empty());
+    // an image the rule skips: a skip, with Kyverno's message
+    let r = run(&set, &pod(&[&format!("{host}/team/skipped:v1")]));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(
+        (r[0].0, r[0].1.as_str()),
+        (
+            Status::Skip,
+            format!(
+                "skipping image reference image {host}/team/skipped:v1, policy signed-images ruleName verify-signature"
+            )
+            .as_str()
+        )
+    );
     // an image that does not exist: an error (it cannot be resolved)
     let r = run(&set, &pod(&[&format!("{host}/team/missing:v1")]));
     assert_eq!(r[0].0, Status::Error, "{r:?}");
