@@ -174,6 +174,16 @@ fn entry_attestor(entry: &Value) -> Result<Attestor, String> {
             .unwrap_or("")
             .to_string()
     };
+    if let Some(why) = unsupported(
+        entry,
+        &[
+            "/repository",
+            "/annotations",
+            "/keyless/additionalExtensions",
+        ],
+    ) {
+        return Err(why);
+    }
     if let Some(k) = entry.get("keys") {
         let pem = k.get("publicKeys").and_then(Value::as_str).unwrap_or("");
         let keys = split_pem(pem);
@@ -324,6 +334,27 @@ fn verify_attestor_set(
         errors.push(format!("{path}: {verified} of {need} attestors verified"));
     }
     Err(VerifyError::Failed(errors.join("; ")))
+}
+
+/// The first of these fields that is set (not empty), as an error: fields that would restrict
+/// what verifies, which rampart does not check yet (ignoring them would pass what Kyverno
+/// fails).
+fn unsupported(v: &Value, pointers: &[&str]) -> Option<String> {
+    pointers.iter().find_map(|p| {
+        let set = match v.pointer(p)? {
+            Value::Null | Value::Bool(false) => false,
+            Value::String(s) => !s.is_empty(),
+            Value::Object(o) => !o.is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            _ => true,
+        };
+        set.then(|| {
+            format!(
+                "`{}` is not supported yet (rampart does not check it, and does not pass what it would restrict)",
+                p.trim_start_matches('/').replace('/', ".")
+            )
+        })
+    })
 }
 
 /// Kyverno's path suffix for an attestor entry in messages.
@@ -704,6 +735,7 @@ pub fn verify_images(
         // fails the rule anyway (see the module's documentation)
         let (mutate_digest, verify_digest) = (flag("mutateDigest"), flag("verifyDigest"));
         let kind = iv.get("type").and_then(Value::as_str).unwrap_or("Cosign");
+        let not_checked = unsupported(iv, &["/repository", "/annotations", "/cosignOCI11"]);
         for (pointer, image) in images_with_pointers(resource) {
             if !selected(&refs, &image) {
                 continue;
@@ -714,6 +746,10 @@ pub fn verify_images(
                 skipped.push(format!(
                     "skipping image reference image {name}, policy {policy} ruleName {rule}"
                 ));
+                continue;
+            }
+            if let Some(why) = &not_checked {
+                errors.push(format!("failed to verify image {name}: {why}"));
                 continue;
             }
             if kind != "Cosign" {
