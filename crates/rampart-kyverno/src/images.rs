@@ -111,6 +111,47 @@ impl std::fmt::Debug for Verifier {
     }
 }
 
+/// Kyverno's checks of a rule's `verifyImages` when the policy is admitted (`ImageVerification
+/// .Validate`): each entry needs an image reference, and `mutateDigest` (on by default) must be
+/// off where failures are audited: the entry's `failureAction`, else the one of the entry
+/// before that set one, else the policy's `validationFailureAction` (`Audit` unless
+/// `Enforce`). The JSON pointer and the message of the first problem.
+pub fn lint_verify_images(
+    rule: &Value,
+    policy_action: Option<&Value>,
+    pointer: &str,
+) -> Option<(String, String)> {
+    let enforce = |a: &Value| matches!(a.as_str(), Some("Enforce" | "enforce"));
+    let mut audit = !policy_action.is_some_and(enforce);
+    for (j, iv) in rule
+        .get("verifyImages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let at = format!("{pointer}/verifyImages/{j}");
+        if let Some(a) = iv.get("failureAction") {
+            audit = !enforce(a);
+        }
+        if audit
+            && iv
+                .get("mutateDigest")
+                .and_then(Value::as_bool)
+                .unwrap_or(true)
+        {
+            return Some((
+                at,
+                "mutateDigest must be set to false for ‘Audit’ failure action".into(),
+            ));
+        }
+        if strs(iv.get("imageReferences")).is_empty() && strs(iv.get("image")).is_empty() {
+            return Some((at, "An image reference is required".into()));
+        }
+    }
+    None
+}
+
 /// The images of a resource's pod spec with their JSON pointers.
 pub fn images_with_pointers(resource: &Value) -> Vec<(String, String)> {
     let base = match resource.get("kind").and_then(Value::as_str) {

@@ -345,6 +345,7 @@ apiVersion: kyverno.io/v1
 kind: ClusterPolicy
 metadata: {name: images}
 spec:
+  validationFailureAction: Enforce
   rules:
   - name: verify
     match: {any: [{resources: {kinds: [Pod]}}]}
@@ -371,4 +372,71 @@ spec:
             .starts_with("failed to verify image ghcr.io/acme/app:v1: no registry access"),
         "{r:?}"
     );
+}
+
+/// Kyverno refuses a policy whose audited `verifyImages` would mutate digests (`mutateDigest`
+/// is on by default, `validationFailureAction` is `Audit` by default), or that names no image.
+#[test]
+fn policies_that_kyverno_refuses_do_not_load() {
+    let policy = |spec: &str, entry: &str| {
+        format!(
+            "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: images}}\nspec:\n{spec}  rules:\n  - name: verify\n    match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}\n    verifyImages:\n    - {entry}\n"
+        )
+    };
+    let refs = "imageReferences: [\"ghcr.io/*\"]";
+    for (spec, entry, want) in [
+        (
+            "",
+            refs.to_string(),
+            Some((
+                9,
+                "mutateDigest must be set to false for ‘Audit’ failure action",
+            )),
+        ),
+        (
+            "  validationFailureAction: Audit\n",
+            refs.to_string(),
+            Some((
+                10,
+                "mutateDigest must be set to false for ‘Audit’ failure action",
+            )),
+        ),
+        ("", format!("{refs}\n      mutateDigest: false"), None),
+        ("", format!("{refs}\n      failureAction: Enforce"), None),
+        (
+            "  validationFailureAction: Enforce\n",
+            refs.to_string(),
+            None,
+        ),
+        (
+            "  validationFailureAction: Enforce\n",
+            format!("{refs}\n      failureAction: Audit"),
+            Some((
+                10,
+                "mutateDigest must be set to false for ‘Audit’ failure action",
+            )),
+        ),
+        (
+            "  validationFailureAction: Enforce\n",
+            "mutateDigest: true".to_string(),
+            Some((10, "An image reference is required")),
+        ),
+    ] {
+        let text = policy(spec, &entry);
+        let (_, errors) = PolicySet::from_str("p.yaml", &text);
+        let got: Vec<(u32, String)> = errors
+            .iter()
+            .map(|e| match e {
+                rampart_kyverno::KyvernoError::Policy { pos, .. } => {
+                    (pos.line, pos.message.clone())
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let want: Vec<(u32, String)> = want
+            .into_iter()
+            .map(|(l, m)| (l, format!("policy `images`: {m}")))
+            .collect();
+        assert_eq!(got, want, "{text}");
+    }
 }
