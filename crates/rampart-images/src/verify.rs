@@ -304,6 +304,68 @@ fn check_layer(layer: &Layer<'_>, digest: &str, policy: &Policy) -> Result<(), S
     Ok(())
 }
 
+/// [`verify_image_with`] for a signature whose payload's `optional` section also holds each of
+/// `annotations` (string values, compared exactly), as cosign's `-a key=value`: among the
+/// signatures that verify, one must carry them all ("no signature matched the required
+/// annotations" otherwise).
+pub async fn verify_image_annotated(
+    client: &Client,
+    image: &str,
+    policy: &Policy,
+    annotations: &std::collections::BTreeMap<String, String>,
+) -> Verification {
+    let (r, digest) = match resolve(client, image).await {
+        Ok(found) => found,
+        Err(failed) => return failed,
+    };
+    let outcome = async {
+        let layers = cosign_layers(client, &r, &signature_tag(&digest), "signature").await?;
+        let mut reasons = Vec::new();
+        let mut verified = Vec::new();
+        for (i, layer) in layers.iter().enumerate() {
+            let checked = match fetch_layer(client, &r, layer).await {
+                Ok(l) => check_layer(&l, &digest, policy).map(|()| l.payload.clone()),
+                Err(f) if f.unreachable => return Err(f),
+                Err(f) => Err(f.reason),
+            };
+            match checked {
+                Ok(payload) => verified.push(payload),
+                Err(why) => reasons.push(format!("signature {}: {why}", i + 1)),
+            }
+        }
+        if verified.is_empty() {
+            return Err(Failure::from(reasons.join("; ")));
+        }
+        let carries_all = |payload: &hyper::body::Bytes| {
+            let p: serde_json::Value = serde_json::from_slice(payload).unwrap_or_default();
+            annotations.iter().all(|(k, v)| {
+                p.get("optional")
+                    .and_then(|o| o.get(k))
+                    .and_then(|x| x.as_str())
+                    == Some(v.as_str())
+            })
+        };
+        if verified.iter().any(carries_all) {
+            Ok(verified.len())
+        } else {
+            Err(Failure::from(
+                "no signature matched the required annotations".to_string(),
+            ))
+        }
+    }
+    .await;
+    let (result, unreachable) = match outcome {
+        Ok(n) => (Ok(n), false),
+        Err(f) => (Err(f.reason), f.unreachable),
+    };
+    Verification {
+        image: image.to_string(),
+        digest: Some(digest),
+        result,
+        unreachable,
+    }
+}
+
 /// Verifies `image` with the certificates its signatures carry (cosign's
 /// `--certificate-chain` without `--certificate`, the transparency log ignored): a signature
 /// verifies when its certificate chains to one of the PEM `roots` (see

@@ -23,6 +23,7 @@ use crate::engine::Eval;
 use crate::vars::{Ctx, substitute};
 use crate::{Status, wildcard};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Why an image did not verify.
@@ -76,6 +77,22 @@ pub struct Keyless {
 pub trait ImageVerifier: Send + Sync {
     /// Verifies `image` with `attestor`: the digest it resolved to.
     fn verify(&self, image: &str, attestor: &Attestor) -> Result<String, VerifyError>;
+    /// [`ImageVerifier::verify`] for a signature whose payload's `optional` section holds each
+    /// of `annotations` (Kyverno's `annotations`).
+    fn verify_annotated(
+        &self,
+        image: &str,
+        attestor: &Attestor,
+        annotations: &BTreeMap<String, String>,
+    ) -> Result<String, VerifyError> {
+        if annotations.is_empty() {
+            self.verify(image, attestor)
+        } else {
+            Err(VerifyError::Error(
+                "the verifier does not check signature annotations".into(),
+            ))
+        }
+    }
     /// The digest `image`'s tag resolves to.
     fn digest(&self, image: &str) -> Result<String, VerifyError>;
     /// The cosign attestations of `image` signed by `attestor` (any predicate type); an error
@@ -215,14 +232,7 @@ fn entry_attestor(entry: &Value) -> Result<Attestor, String> {
             .unwrap_or("")
             .to_string()
     };
-    if let Some(why) = unsupported(
-        entry,
-        &[
-            "/repository",
-            "/annotations",
-            "/keyless/additionalExtensions",
-        ],
-    ) {
+    if let Some(why) = unsupported(entry, &["/repository", "/keyless/additionalExtensions"]) {
         return Err(why);
     }
     if let Some(k) = entry.get("keys") {
@@ -291,10 +301,11 @@ fn verify_attestors(
     v: &dyn ImageVerifier,
     image: &str,
     sets: &[Value],
+    annotations: &BTreeMap<String, String>,
 ) -> Result<String, VerifyError> {
     let mut digest = String::new();
     for (i, set) in sets.iter().enumerate() {
-        digest = verify_attestor_set(v, image, set, &format!(".attestors[{i}]"))?;
+        digest = verify_attestor_set(v, image, set, &format!(".attestors[{i}]"), annotations)?;
     }
     Ok(digest)
 }
@@ -307,6 +318,7 @@ fn verify_attestor_set(
     image: &str,
     set: &Value,
     path: &str,
+    annotations: &BTreeMap<String, String>,
 ) -> Result<String, VerifyError> {
     let mut entries = Vec::new();
     for e in set
@@ -347,17 +359,24 @@ fn verify_attestor_set(
     for (j, e) in entries.iter().enumerate() {
         let entry_path = format!("{path}.entries[{j}]");
         let outcome = match e.get("attestor") {
-            Some(nested) => {
-                verify_attestor_set(v, image, nested, &format!("{entry_path}.attestor"))
-            }
+            Some(nested) => verify_attestor_set(
+                v,
+                image,
+                nested,
+                &format!("{entry_path}.attestor"),
+                annotations,
+            ),
             None => {
                 let attestor = entry_attestor(e).map_err(VerifyError::Error)?;
-                v.verify(image, &attestor).map_err(|err| match err {
-                    VerifyError::Failed(why) => {
-                        VerifyError::Failed(format!("{entry_path}{}: {why}", sub_path(e)))
-                    }
-                    other => other,
-                })
+                // an entry's own annotations replace the image's
+                let own = e.get("annotations").map(string_map);
+                v.verify_annotated(image, &attestor, own.as_ref().unwrap_or(annotations))
+                    .map_err(|err| match err {
+                        VerifyError::Failed(why) => {
+                            VerifyError::Failed(format!("{entry_path}{}: {why}", sub_path(e)))
+                        }
+                        other => other,
+                    })
             }
         };
         match outcome {
@@ -396,6 +415,15 @@ fn unsupported(v: &Value, pointers: &[&str]) -> Option<String> {
             )
         })
     })
+}
+
+/// A map of strings (`annotations`); other values are left out.
+fn string_map(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, x)| x.as_str().map(|x| (k.clone(), x.to_string())))
+        .collect()
 }
 
 /// Kyverno's path suffix for an attestor entry in messages.
@@ -527,6 +555,7 @@ fn verify_attestations(
     image: &str,
     mut digest: String,
     attestations: &[Value],
+    annotations: &BTreeMap<String, String>,
     ctx: &mut Ctx,
 ) -> Result<(String, String), VerifyError> {
     let mut shown = if digest.is_empty() {
@@ -574,6 +603,12 @@ fn verify_attestations(
                 } else {
                     entry_attestor(entry).map_err(VerifyError::Error)?
                 };
+                // Kyverno checks required annotations against the envelopes, which carry none
+                let own = entry.get("annotations").map(string_map);
+                if !own.as_ref().unwrap_or(annotations).is_empty() {
+                    errors.push("no signature matched the required annotations".to_string());
+                    continue;
+                }
                 let attested = match v.attestations(image, &attestor) {
                     Ok(a) => a,
                     Err(e @ VerifyError::Error(_)) => return Err(e),
@@ -776,7 +811,8 @@ pub fn verify_images(
         // fails the rule anyway (see the module's documentation)
         let (mutate_digest, verify_digest) = (flag("mutateDigest"), flag("verifyDigest"));
         let kind = iv.get("type").and_then(Value::as_str).unwrap_or("Cosign");
-        let not_checked = unsupported(iv, &["/repository", "/annotations", "/cosignOCI11"]);
+        let not_checked = unsupported(iv, &["/repository", "/cosignOCI11"]);
+        let annotations = iv.get("annotations").map(string_map).unwrap_or_default();
         for (pointer, image) in images_with_pointers(resource) {
             if !selected(&refs, &image) {
                 continue;
@@ -807,7 +843,7 @@ pub fn verify_images(
                         let signed = if sets.is_empty() {
                             Ok(String::new())
                         } else {
-                            verify_attestors(v.as_ref(), &image, &sets)
+                            verify_attestors(v.as_ref(), &image, &sets, &annotations)
                                 .map_err(|e| (e, true))
                         };
                         match signed {
@@ -816,7 +852,14 @@ pub fn verify_images(
                             }
                             Ok(d) => {
                                 let mut actx = ctx.clone();
-                                verify_attestations(v.as_ref(), &image, d, &attestations, &mut actx)
+                                verify_attestations(
+                                    v.as_ref(),
+                                    &image,
+                                    d,
+                                    &attestations,
+                                    &annotations,
+                                    &mut actx,
+                                )
                                     .map_err(|e| (e, false))
                                     .and_then(|(msg, d)| {
                                         if !has_validate {

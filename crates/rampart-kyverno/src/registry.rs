@@ -11,9 +11,11 @@ use rampart_images::keys::PublicKey;
 use rampart_images::registry::sha256_digest;
 use rampart_images::registry::{Client, ClientOptions};
 use rampart_images::{
-    Policy, Reference, fetch_attestations, verify_image_with, verify_image_with_roots,
+    Policy, Reference, fetch_attestations, verify_image_annotated, verify_image_with,
+    verify_image_with_roots,
 };
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 /// Verifies images against their registries. Each call runs on a thread of its own against
 /// the verifier's runtime, so it may be made from any thread.
@@ -92,9 +94,24 @@ fn verified(v: rampart_images::Verification) -> Result<String, VerifyError> {
 
 impl ImageVerifier for RegistryVerifier {
     fn verify(&self, image: &str, attestor: &Attestor) -> Result<String, VerifyError> {
+        self.verify_annotated(image, attestor, &BTreeMap::new())
+    }
+
+    fn verify_annotated(
+        &self,
+        image: &str,
+        attestor: &Attestor,
+        annotations: &BTreeMap<String, String>,
+    ) -> Result<String, VerifyError> {
         if let Attestor::Certificate { cert, chain } = attestor
             && cert.trim().is_empty()
         {
+            if !annotations.is_empty() {
+                return Err(VerifyError::Error(
+                    "annotations with a certChain-only certificate attestor are not supported yet"
+                        .into(),
+                ));
+            }
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
@@ -114,9 +131,17 @@ impl ImageVerifier for RegistryVerifier {
             },
             (_, None) => return Err(VerifyError::Error("an attestor without keys".into())),
         };
-        let v = self
-            .run(verify_image_with(&self.client, image, &policy))
-            .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
+        let v = if annotations.is_empty() {
+            self.run(verify_image_with(&self.client, image, &policy))
+        } else {
+            self.run(verify_image_annotated(
+                &self.client,
+                image,
+                &policy,
+                annotations,
+            ))
+        }
+        .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
         verified(v)
     }
 
