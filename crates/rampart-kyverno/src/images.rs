@@ -5,19 +5,27 @@
 //! required to carry one (`verifyDigest`).
 //!
 //! Kyverno runs these rules in two phases, and so does this module in one pass: verification
-//! (signatures, then attestations, then the digest patch), then validation (`verifyDigest`:
-//! "missing digest for X"; `required`: an image whose verification failed is "unverified").
-//! As in Kyverno, `required: false` does not turn a failed verification into a pass: it only
-//! lifts the validation phase's check, and the verification's failure stands. `useCache` is
-//! ignored (rampart keeps no verification cache); `type` must be `Cosign` (the default).
-//! The transparency log (`rekor`) and certificate transparency (`ctlog`) are not checked for
-//! `keys` and `certificates` attestors (keyless ones check the log offline).
+//! (signatures, then attestations and the `validate` block, then the digest patch), then
+//! validation (`verifyDigest`: "missing digest for X"; `required`: an image whose verification
+//! failed is "unverified"). As in Kyverno, `required: false` does not turn a failed
+//! verification into a pass: it only lifts the validation phase's check, and the verification's
+//! failure stands. `useCache` is ignored (rampart keeps no verification cache); `type` must be
+//! `Cosign` (the default). The transparency log (`rekor`) and certificate transparency
+//! (`ctlog`) are not checked for `keys` and `certificates` attestors (keyless ones check the
+//! log offline); a `certificates` attestor with only `certChain` needs `rekor.ignoreTlog`.
+//! Not supported yet, each an error rather than a pass: `repository` overrides,
+//! `cosignOCI11`, keyless `additionalExtensions`, keyless attestors of attestations, and
+//! attestations without attestors (the public Sigstore instance). Images are named as Kyverno
+//! names them (`docker.io/nginx:1.27`, `…/app@sha256:…`) in messages and the digest patch.
 //!
 //! As Kyverno: a registry that cannot be reached (or an image that cannot be resolved) makes
 //! the rule an error, a signature that does not verify a failure ("failed to verify image
-//! X: why"); a rule that selects no image of the resource gives no result. Without a
+//! X: .attestors[0].entries[0].keys: why"); a rule that selects no image of the resource gives
+//! no result, one whose images it all skips (`skipImageReferences`) a skip. Without a
 //! verifier (`policy test`, which does not contact registries) every selected image with
-//! attestors is an error, as `kyverno test` reports it offline.
+//! attestors or attestations is an error, as `kyverno test` reports it offline. Policies whose
+//! audited entries would mutate digests, or that name no image, do not load
+//! ([`lint_verify_images`]).
 
 use crate::engine::Eval;
 use crate::vars::{Ctx, substitute};
