@@ -19,8 +19,8 @@
 //! names them (`docker.io/nginx:1.27`, `…/app@sha256:…`) in messages and the digest patch.
 //!
 //! As Kyverno: a registry that cannot be reached (or an image that cannot be resolved) makes
-//! the rule an error, a signature that does not verify a failure ("failed to verify image
-//! X: .attestors[0].entries[0].keys: why"); a rule that selects no image of the resource gives
+//! the rule an error, a signature that does not verify a failure (`failed to verify image
+//! X: .attestors[0].entries[0].keys: why`); a rule that selects no image of the resource gives
 //! no result, one whose images it all skips (`skipImageReferences`) a skip. Without a
 //! verifier (`policy test`, which does not contact registries) every selected image with
 //! attestors or attestations is an error, as `kyverno test` reports it offline. Policies whose
