@@ -827,10 +827,17 @@ pub fn verify_images(
             }
             // messages and the digest patch name the image as Kyverno does
             let name = kyverno_name(&image);
+            let has_digest = image.contains('@');
             if selected(&skip, &image) {
-                skipped.push(format!(
-                    "skipping image reference image {name}, policy {policy} ruleName {rule}"
-                ));
+                // Kyverno's validation phase still asks a skipped image for its digest when
+                // it was not pinned
+                if !mutate_digest && verify_digest && !has_digest {
+                    failed.push(format!("missing digest for {name}"));
+                } else {
+                    skipped.push(format!(
+                        "skipping image reference image {name}, policy {policy} ruleName {rule}"
+                    ));
+                }
                 continue;
             }
             if let Some(why) = &not_checked {
@@ -843,7 +850,6 @@ pub fn verify_images(
                 ));
                 continue;
             }
-            let has_digest = image.contains('@');
             let mut digest = None;
             if !sets.is_empty() || !attestations.is_empty() {
                 let outcome = match &verifier {

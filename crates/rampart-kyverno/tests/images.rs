@@ -248,6 +248,10 @@ fn signed_images_pass_and_unsigned_ones_fail_with_the_reason() {
     let r = run(&set, &pod(&[&format!("{host}/team/app:v1@{signed}")]));
     assert_eq!(r[0].0, Status::Pass, "{r:?}");
     assert!(r[0].2.is_none());
+    // a skipped image is still asked for its digest (Kyverno's validation phase)
+    let r = run(&set, &pod(&[&format!("{host}/team/skipped:v1")]));
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    assert_eq!(r[0].1, format!("missing digest for {host}/team/skipped:v1"));
 }
 
 #[test]
