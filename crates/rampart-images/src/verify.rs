@@ -308,14 +308,22 @@ fn check_layer(layer: &Layer<'_>, digest: &str, policy: &Policy) -> Result<(), S
 /// `annotations` (string values, compared exactly), as cosign's `-a key=value`: among the
 /// signatures that verify, one must carry them all ("no signature matched the required
 /// annotations" otherwise).
+///
+/// With `repository` (`registry/path`), the signatures are looked up there rather than in the
+/// image's repository (cosign's `COSIGN_REPOSITORY`).
 pub async fn verify_image_annotated(
     client: &Client,
     image: &str,
     policy: &Policy,
     annotations: &std::collections::BTreeMap<String, String>,
+    repository: Option<&str>,
 ) -> Verification {
-    let (r, digest) = match resolve(client, image).await {
+    let (image_ref, digest) = match resolve(client, image).await {
         Ok(found) => found,
+        Err(failed) => return failed,
+    };
+    let r = match signatures_repository(image, image_ref, repository) {
+        Ok(r) => r,
         Err(failed) => return failed,
     };
     let outcome = async {
@@ -363,6 +371,24 @@ pub async fn verify_image_annotated(
         digest: Some(digest),
         result,
         unreachable,
+    }
+}
+
+/// Where `image`'s signatures and attestations are: `repository` (`registry/path`) when given,
+/// else the image's own repository.
+fn signatures_repository(
+    image: &str,
+    image_ref: Reference,
+    repository: Option<&str>,
+) -> Result<Reference, Verification> {
+    match repository {
+        None => Ok(image_ref),
+        Some(repo) => Reference::parse(repo).map_err(|e| Verification {
+            image: image.to_string(),
+            digest: None,
+            result: Err(format!("bad signature repository {repo:?}: {e}")),
+            unreachable: false,
+        }),
     }
 }
 
@@ -592,16 +618,29 @@ pub struct Attestations {
 /// statements of those that verify with one of `keys`, whatever their predicate type, as
 /// cosign's `VerifyImageAttestations` does; an error when none does.
 pub async fn fetch_attestations(client: &Client, image: &str, keys: &[PublicKey]) -> Attestations {
+    fetch_attestations_from(client, image, keys, None).await
+}
+
+/// [`fetch_attestations`] from `repository` (`registry/path`) when given (cosign's
+/// `COSIGN_REPOSITORY`), else from the image's repository.
+pub async fn fetch_attestations_from(
+    client: &Client,
+    image: &str,
+    keys: &[PublicKey],
+    repository: Option<&str>,
+) -> Attestations {
+    let failed = |failed: Verification| Attestations {
+        image: image.to_string(),
+        digest: None,
+        result: Err(failed.result.err().unwrap_or_default()),
+        unreachable: failed.unreachable,
+    };
     let (r, digest) = match resolve(client, image).await {
-        Ok(found) => found,
-        Err(failed) => {
-            return Attestations {
-                image: image.to_string(),
-                digest: None,
-                result: Err(failed.result.err().unwrap_or_default()),
-                unreachable: failed.unreachable,
-            };
-        }
+        Ok((image_ref, digest)) => match signatures_repository(image, image_ref, repository) {
+            Ok(r) => (r, digest),
+            Err(f) => return failed(f),
+        },
+        Err(f) => return failed(f),
     };
     let (result, unreachable) = match verified_statements(client, &r, &digest, keys).await {
         Ok(s) => (Ok(s), false),

@@ -13,8 +13,7 @@
 //! `Cosign` (the default). The transparency log (`rekor`) and certificate transparency
 //! (`ctlog`) are not checked for `keys` and `certificates` attestors (keyless ones check the
 //! log offline); a `certificates` attestor with only `certChain` needs `rekor.ignoreTlog`.
-//! Not supported yet, each an error rather than a pass: `repository` overrides,
-//! `cosignOCI11`, keyless `additionalExtensions`, keyless attestors of attestations, and
+//! Not supported yet, each an error rather than a pass: `cosignOCI11`, keyless `additionalExtensions`, keyless attestors of attestations, and
 //! attestations without attestors (the public Sigstore instance). Images are named as Kyverno
 //! names them (`docker.io/nginx:1.27`, `…/app@sha256:…`) in messages and the digest patch.
 //!
@@ -58,6 +57,15 @@ pub enum Attestor {
     Certificate { cert: String, chain: String },
 }
 
+/// How a signature is looked up and what its payload must carry, beyond the attestor.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SignatureOptions {
+    /// `annotations`: values the signed payload's `optional` section must hold.
+    pub annotations: BTreeMap<String, String>,
+    /// `repository`: where the signatures are, instead of the image's repository.
+    pub repository: Option<String>,
+}
+
 /// The attestations of an image that verified with an attestor.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attested {
@@ -85,28 +93,33 @@ pub struct Keyless {
 pub trait ImageVerifier: Send + Sync {
     /// Verifies `image` with `attestor`: the digest it resolved to.
     fn verify(&self, image: &str, attestor: &Attestor) -> Result<String, VerifyError>;
-    /// [`ImageVerifier::verify`] for a signature whose payload's `optional` section holds each
-    /// of `annotations` (Kyverno's `annotations`).
-    fn verify_annotated(
+    /// [`ImageVerifier::verify`] with Kyverno's signature options: required payload
+    /// `annotations`, signatures in another `repository`.
+    fn verify_with(
         &self,
         image: &str,
         attestor: &Attestor,
-        annotations: &BTreeMap<String, String>,
+        opts: &SignatureOptions,
     ) -> Result<String, VerifyError> {
-        if annotations.is_empty() {
+        if opts == &SignatureOptions::default() {
             self.verify(image, attestor)
         } else {
             Err(VerifyError::Error(
-                "the verifier does not check signature annotations".into(),
+                "the verifier does not check signature annotations or repositories".into(),
             ))
         }
     }
     /// The digest `image`'s tag resolves to.
     fn digest(&self, image: &str) -> Result<String, VerifyError>;
-    /// The cosign attestations of `image` signed by `attestor` (any predicate type); an error
-    /// when none verifies.
-    fn attestations(&self, image: &str, attestor: &Attestor) -> Result<Attested, VerifyError> {
-        let _ = attestor;
+    /// The cosign attestations of `image` (in `repository` when given) signed by `attestor`
+    /// (any predicate type); an error when none verifies.
+    fn attestations(
+        &self,
+        image: &str,
+        attestor: &Attestor,
+        repository: Option<&str>,
+    ) -> Result<Attested, VerifyError> {
+        let _ = (attestor, repository);
         Err(VerifyError::Error(format!(
             "no attestations for {image}: the verifier does not read registries"
         )))
@@ -240,7 +253,7 @@ fn entry_attestor(entry: &Value) -> Result<Attestor, String> {
             .unwrap_or("")
             .to_string()
     };
-    if let Some(why) = unsupported(entry, &["/repository", "/keyless/additionalExtensions"]) {
+    if let Some(why) = unsupported(entry, &["/keyless/additionalExtensions"]) {
         return Err(why);
     }
     if let Some(k) = entry.get("keys") {
@@ -309,11 +322,11 @@ fn verify_attestors(
     v: &dyn ImageVerifier,
     image: &str,
     sets: &[Value],
-    annotations: &BTreeMap<String, String>,
+    opts: &SignatureOptions,
 ) -> Result<String, VerifyError> {
     let mut digest = String::new();
     for (i, set) in sets.iter().enumerate() {
-        digest = verify_attestor_set(v, image, set, &format!(".attestors[{i}]"), annotations)?;
+        digest = verify_attestor_set(v, image, set, &format!(".attestors[{i}]"), opts)?;
     }
     Ok(digest)
 }
@@ -326,7 +339,7 @@ fn verify_attestor_set(
     image: &str,
     set: &Value,
     path: &str,
-    annotations: &BTreeMap<String, String>,
+    opts: &SignatureOptions,
 ) -> Result<String, VerifyError> {
     let mut entries = Vec::new();
     for e in set
@@ -367,18 +380,12 @@ fn verify_attestor_set(
     for (j, e) in entries.iter().enumerate() {
         let entry_path = format!("{path}.entries[{j}]");
         let outcome = match e.get("attestor") {
-            Some(nested) => verify_attestor_set(
-                v,
-                image,
-                nested,
-                &format!("{entry_path}.attestor"),
-                annotations,
-            ),
+            Some(nested) => {
+                verify_attestor_set(v, image, nested, &format!("{entry_path}.attestor"), opts)
+            }
             None => {
                 let attestor = entry_attestor(e).map_err(VerifyError::Error)?;
-                // an entry's own annotations replace the image's
-                let own = e.get("annotations").map(string_map);
-                v.verify_annotated(image, &attestor, own.as_ref().unwrap_or(annotations))
+                v.verify_with(image, &attestor, &entry_options(e, opts))
                     .map_err(|err| match err {
                         VerifyError::Failed(why) => {
                             VerifyError::Failed(format!("{entry_path}{}: {why}", sub_path(e)))
@@ -423,6 +430,23 @@ fn unsupported(v: &Value, pointers: &[&str]) -> Option<String> {
             )
         })
     })
+}
+
+/// An attestor entry's signature options: its own `annotations` and `repository` replace the
+/// image's.
+fn entry_options(entry: &Value, image: &SignatureOptions) -> SignatureOptions {
+    let mut opts = image.clone();
+    if let Some(a) = entry.get("annotations").filter(|a| !a.is_null()) {
+        opts.annotations = string_map(a);
+    }
+    if let Some(r) = entry
+        .get("repository")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+    {
+        opts.repository = Some(r.to_string());
+    }
+    opts
 }
 
 /// A map of strings (`annotations`); other values are left out.
@@ -563,7 +587,7 @@ fn verify_attestations(
     image: &str,
     mut digest: String,
     attestations: &[Value],
-    annotations: &BTreeMap<String, String>,
+    image_opts: &SignatureOptions,
     ctx: &mut Ctx,
 ) -> Result<(String, String), VerifyError> {
     let mut shown = if digest.is_empty() {
@@ -611,13 +635,13 @@ fn verify_attestations(
                 } else {
                     entry_attestor(entry).map_err(VerifyError::Error)?
                 };
+                let opts = entry_options(entry, image_opts);
                 // Kyverno checks required annotations against the envelopes, which carry none
-                let own = entry.get("annotations").map(string_map);
-                if !own.as_ref().unwrap_or(annotations).is_empty() {
+                if !opts.annotations.is_empty() {
                     errors.push("no signature matched the required annotations".to_string());
                     continue;
                 }
-                let attested = match v.attestations(image, &attestor) {
+                let attested = match v.attestations(image, &attestor, opts.repository.as_deref()) {
                     Ok(a) => a,
                     Err(e @ VerifyError::Error(_)) => return Err(e),
                     Err(VerifyError::Failed(e)) => {
@@ -819,8 +843,15 @@ pub fn verify_images(
         // fails the rule anyway (see the module's documentation)
         let (mutate_digest, verify_digest) = (flag("mutateDigest"), flag("verifyDigest"));
         let kind = iv.get("type").and_then(Value::as_str).unwrap_or("Cosign");
-        let not_checked = unsupported(iv, &["/repository", "/cosignOCI11"]);
-        let annotations = iv.get("annotations").map(string_map).unwrap_or_default();
+        let not_checked = unsupported(iv, &["/cosignOCI11"]);
+        let opts = SignatureOptions {
+            annotations: iv.get("annotations").map(string_map).unwrap_or_default(),
+            repository: iv
+                .get("repository")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+                .map(str::to_string),
+        };
         for (pointer, image) in images_with_pointers(resource) {
             if !selected(&refs, &image) {
                 continue;
@@ -857,7 +888,7 @@ pub fn verify_images(
                         let signed = if sets.is_empty() {
                             Ok(String::new())
                         } else {
-                            verify_attestors(v.as_ref(), &image, &sets, &annotations)
+                            verify_attestors(v.as_ref(), &image, &sets, &opts)
                                 .map_err(|e| (e, true))
                         };
                         match signed {
@@ -871,7 +902,7 @@ pub fn verify_images(
                                     &image,
                                     d,
                                     &attestations,
-                                    &annotations,
+                                    &opts,
                                     &mut actx,
                                 )
                                     .map_err(|e| (e, false))

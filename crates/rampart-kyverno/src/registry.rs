@@ -1,7 +1,7 @@
 //! An [`ImageVerifier`] over OCI registries, with rampart-images' cosign verifier.
 
 use crate::KyvernoError;
-use crate::images::{Attested, Attestor, ImageVerifier, Keyless, VerifyError};
+use crate::images::{Attested, Attestor, ImageVerifier, Keyless, SignatureOptions, VerifyError};
 use base64::Engine as _;
 use rampart_core::InputError;
 use rampart_images::keyless::{
@@ -11,11 +11,10 @@ use rampart_images::keys::PublicKey;
 use rampart_images::registry::sha256_digest;
 use rampart_images::registry::{Client, ClientOptions};
 use rampart_images::{
-    Policy, Reference, fetch_attestations, verify_image_annotated, verify_image_with,
+    Policy, Reference, fetch_attestations_from, verify_image_annotated, verify_image_with,
     verify_image_with_roots,
 };
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 
 /// Verifies images against their registries. Each call runs on a thread of its own against
 /// the verifier's runtime, so it may be made from any thread.
@@ -94,21 +93,21 @@ fn verified(v: rampart_images::Verification) -> Result<String, VerifyError> {
 
 impl ImageVerifier for RegistryVerifier {
     fn verify(&self, image: &str, attestor: &Attestor) -> Result<String, VerifyError> {
-        self.verify_annotated(image, attestor, &BTreeMap::new())
+        self.verify_with(image, attestor, &SignatureOptions::default())
     }
 
-    fn verify_annotated(
+    fn verify_with(
         &self,
         image: &str,
         attestor: &Attestor,
-        annotations: &BTreeMap<String, String>,
+        opts: &SignatureOptions,
     ) -> Result<String, VerifyError> {
         if let Attestor::Certificate { cert, chain } = attestor
             && cert.trim().is_empty()
         {
-            if !annotations.is_empty() {
+            if opts != &SignatureOptions::default() {
                 return Err(VerifyError::Error(
-                    "annotations with a certChain-only certificate attestor are not supported yet"
+                    "annotations and repository with a certChain-only certificate attestor are not supported yet"
                         .into(),
                 ));
             }
@@ -131,21 +130,27 @@ impl ImageVerifier for RegistryVerifier {
             },
             (_, None) => return Err(VerifyError::Error("an attestor without keys".into())),
         };
-        let v = if annotations.is_empty() {
+        let v = if opts == &SignatureOptions::default() {
             self.run(verify_image_with(&self.client, image, &policy))
         } else {
             self.run(verify_image_annotated(
                 &self.client,
                 image,
                 &policy,
-                annotations,
+                &opts.annotations,
+                opts.repository.as_deref(),
             ))
         }
         .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
         verified(v)
     }
 
-    fn attestations(&self, image: &str, attestor: &Attestor) -> Result<Attested, VerifyError> {
+    fn attestations(
+        &self,
+        image: &str,
+        attestor: &Attestor,
+        repository: Option<&str>,
+    ) -> Result<Attested, VerifyError> {
         let Some(keys) = attestor_keys(attestor)? else {
             return Err(VerifyError::Error(
                 "keyless attestors of attestations are not supported yet (keys and certificates are)"
@@ -153,7 +158,12 @@ impl ImageVerifier for RegistryVerifier {
             ));
         };
         let a = self
-            .run(fetch_attestations(&self.client, image, &keys))
+            .run(fetch_attestations_from(
+                &self.client,
+                image,
+                &keys,
+                repository,
+            ))
             .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
         match (a.result, a.digest) {
             (Ok(statements), Some(digest)) => Ok(Attested { digest, statements }),

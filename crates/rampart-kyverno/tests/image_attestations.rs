@@ -45,9 +45,20 @@ fn statement(host: &str, digest: &str, predicate_type: &str, predicate: Value) -
 /// Pushes the `.att` manifest for `digest`: one DSSE envelope per statement, each signed (over
 /// DSSE's pre-authentication encoding) by openssl with its key.
 fn push_attestations(port: u16, digest: &str, dir: &Path, atts: &[(Vec<u8>, &Path)]) {
+    push_attestations_in(port, REPO, digest, dir, atts);
+}
+
+/// [`push_attestations`] into another repository.
+fn push_attestations_in(
+    port: u16,
+    repo: &str,
+    digest: &str,
+    dir: &Path,
+    atts: &[(Vec<u8>, &Path)],
+) {
     let config =
         br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let cd = push_blob(port, REPO, config);
+    let cd = push_blob(port, repo, config);
     let layers: Vec<Value> = atts
         .iter()
         .map(|(statement, key)| {
@@ -66,7 +77,7 @@ fn push_attestations(port: u16, digest: &str, dir: &Path, atts: &[(Vec<u8>, &Pat
             let predicate_type = serde_json::from_slice::<Value>(statement).unwrap()["predicateType"].clone();
             json!({
                 "mediaType": "application/vnd.dsse.envelope.v1+json",
-                "digest": push_blob(port, REPO, &envelope),
+                "digest": push_blob(port, repo, &envelope),
                 "size": envelope.len(),
                 "annotations": {"dev.cosignproject.cosign/signature": "", "predicateType": predicate_type},
             })
@@ -74,7 +85,7 @@ fn push_attestations(port: u16, digest: &str, dir: &Path, atts: &[(Vec<u8>, &Pat
         .collect();
     push_manifest(
         port,
-        REPO,
+        repo,
         &format!("{}.att", digest.replacen(':', "-", 1)),
         &json!({
             "schemaVersion": 2,
@@ -193,6 +204,28 @@ fn attestation_and_certificate_cases() {
         harness::push_signature_layers(port, REPO, digest, &[(payload, sig, annotations)]);
     };
     attached("certattached", &current_key, &current);
+    // signatures and an attestation of v1 kept in another repository, by the other key
+    {
+        let digest = &digests["v1"];
+        let payload = harness::payload(&format!("{host}/{REPO}"), digest);
+        let sig = sign(d, &other_key, &payload, SHA256);
+        push_signatures(port, "team/sigs", digest, &[(payload, sig)]);
+        push_attestations_in(
+            port,
+            "team/sigs",
+            digest,
+            d,
+            &[(
+                statement(
+                    &host,
+                    digest,
+                    "https://example.com/elsewhere/v1",
+                    json!({"kept": "apart"}),
+                ),
+                &other_key,
+            )],
+        );
+    }
     attached("certexpired", &cert_key, &cert);
     signed("certsigned", &cert_key);
     let slsa = |digest: &str| {
