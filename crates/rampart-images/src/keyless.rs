@@ -151,6 +151,15 @@ pub struct KeylessPolicy {
     pub identities: Vec<Identity>,
 }
 
+/// What the transparency-log entry must record.
+#[derive(Clone, Copy)]
+pub(crate) enum Logged<'a> {
+    /// A signature (a `hashedrekord` entry): this base64 signature over this payload.
+    Signature { payload: &'a [u8], sig_b64: &'a str },
+    /// An attestation (an `intoto` or `dsse` entry): this DSSE envelope, as the layer holds it.
+    Envelope(&'a [u8]),
+}
+
 /// Verifies one signature layer keylessly; why not when it does not.
 pub(crate) fn verify_layer(
     policy: &KeylessPolicy,
@@ -158,6 +167,25 @@ pub(crate) fn verify_layer(
     payload: &[u8],
     sig: &[u8],
     sig_b64: &str,
+) -> Result<(), String> {
+    verify_signed(
+        policy,
+        annotations,
+        payload,
+        sig,
+        Logged::Signature { payload, sig_b64 },
+    )
+}
+
+/// Verifies keylessly that `sig` over `signed` (a payload, or a DSSE envelope's
+/// pre-authentication encoding) was made with the layer's certificate, which the log recorded
+/// with `logged`.
+pub(crate) fn verify_signed(
+    policy: &KeylessPolicy,
+    annotations: &serde_json::Value,
+    payload: &[u8],
+    sig: &[u8],
+    logged: Logged<'_>,
 ) -> Result<(), String> {
     let pem = annotations
         .get(CERTIFICATE_ANNOTATION)
@@ -191,7 +219,7 @@ pub(crate) fn verify_layer(
         .and_then(|b| b.as_str())
         .ok_or_else(|| format!("no {BUNDLE_ANNOTATION} annotation (no transparency-log entry)"))
         .and_then(|b| serde_json::from_str(b).map_err(|e| format!("bad Rekor bundle: {e}")))?;
-    let integrated = check_bundle(policy, &bundle, &leaf, payload, sig_b64)?;
+    let integrated = check_bundle(policy, &bundle, &leaf, logged)?;
     // The chain to a Fulcio CA, at the time of logging.
     let time = UnixTime::since_unix_epoch(Duration::from_secs(integrated));
     let leaf_der = CertificateDer::from(leaf.as_slice());
@@ -272,8 +300,7 @@ fn check_bundle(
     policy: &KeylessPolicy,
     bundle: &serde_json::Value,
     leaf: &[u8],
-    payload: &[u8],
-    sig_b64: &str,
+    logged: Logged<'_>,
 ) -> Result<u64, String> {
     let set = bundle
         .get("SignedEntryTimestamp")
@@ -315,27 +342,50 @@ fn check_bundle(
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| "the Rekor entry body is not base64 JSON".to_string())?;
-    let logged_sig = entry
-        .pointer("/spec/signature/content")
-        .and_then(|s| s.as_str())
-        .unwrap_or("");
-    let logged_hash = entry
-        .pointer("/spec/data/hash/value")
-        .and_then(|s| s.as_str())
-        .unwrap_or("");
-    let logged_cert = entry
-        .pointer("/spec/signature/publicKey/content")
-        .and_then(|s| s.as_str())
-        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
-        .and_then(|pem| String::from_utf8(pem).ok())
-        .map(|pem| pem_certs(&pem))
-        .unwrap_or_default();
-    let payload_hash = sha256_digest(payload);
-    if logged_sig != sig_b64.trim()
-        || Some(logged_hash) != payload_hash.strip_prefix("sha256:")
-        || logged_cert.first().map(Vec::as_slice) != Some(leaf)
-    {
-        return Err("the Rekor entry is for another signature, payload or certificate".into());
+    let text = |p: &str| entry.pointer(p).and_then(|s| s.as_str()).unwrap_or("");
+    let certs_at = |p: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(text(p))
+            .ok()
+            .and_then(|pem| String::from_utf8(pem).ok())
+            .map(|pem| pem_certs(&pem))
+            .unwrap_or_default()
+    };
+    match logged {
+        Logged::Signature { payload, sig_b64 } => {
+            let logged_cert = certs_at("/spec/signature/publicKey/content");
+            let payload_hash = sha256_digest(payload);
+            if text("/spec/signature/content") != sig_b64.trim()
+                || Some(text("/spec/data/hash/value")) != payload_hash.strip_prefix("sha256:")
+                || logged_cert.first().map(Vec::as_slice) != Some(leaf)
+            {
+                return Err(
+                    "the Rekor entry is for another signature, payload or certificate".into(),
+                );
+            }
+        }
+        Logged::Envelope(envelope) => {
+            // cosign: the entry's hash is the envelope's, its key the certificate
+            let (hash, key) = match (text("/kind"), text("/apiVersion")) {
+                ("intoto", "0.0.2") => (
+                    "/spec/content/hash/value",
+                    "/spec/content/envelope/signatures/0/publicKey",
+                ),
+                ("intoto", _) => ("/spec/content/hash/value", "/spec/publicKey"),
+                ("dsse", _) => ("/spec/envelopeHash/value", "/spec/signatures/0/verifier"),
+                (kind, version) => {
+                    return Err(format!(
+                        "the Rekor entry is a {kind} {version} entry, not an attestation's (intoto or dsse)"
+                    ));
+                }
+            };
+            let envelope_hash = sha256_digest(envelope);
+            if Some(text(hash)) != envelope_hash.strip_prefix("sha256:")
+                || certs_at(key).first().map(Vec::as_slice) != Some(leaf)
+            {
+                return Err("the Rekor entry is for another attestation or certificate".into());
+            }
+        }
     }
     Ok(integrated)
 }

@@ -508,7 +508,13 @@ async fn check_attestations(
     for (i, layer) in layers.iter().enumerate() {
         let blob = layer.get("digest").and_then(|d| d.as_str()).unwrap_or("");
         let checked = match client.blob(r, blob).await {
-            Ok(envelope) => check_envelope(&envelope, digest, keys, predicate_type).map(|_| ()),
+            Ok(envelope) => {
+                let policy = Policy {
+                    keys: keys.to_vec(),
+                    keyless: None,
+                };
+                check_envelope(&envelope, layer, digest, &policy, predicate_type).map(|_| ())
+            }
             Err(e) => {
                 let f = Failure::from(e);
                 if f.unreachable {
@@ -529,13 +535,16 @@ async fn check_attestations(
     }
 }
 
-/// Checks one DSSE envelope; the in-toto statement it signs.
+/// Checks one DSSE envelope (the blob of `layer`, whose annotations carry a keyless
+/// signature's certificate and log entry); the in-toto statement it signs.
 fn check_envelope(
     envelope: &[u8],
+    layer: &serde_json::Value,
     digest: &str,
-    keys: &[PublicKey],
+    policy: &Policy,
     predicate_type: Option<&str>,
 ) -> Result<serde_json::Value, String> {
+    let keys = &policy.keys;
     let b64 = base64::engine::general_purpose::STANDARD;
     let env: serde_json::Value =
         serde_json::from_slice(envelope).map_err(|e| format!("not a DSSE envelope: {e}"))?;
@@ -554,15 +563,36 @@ fn check_envelope(
         .and_then(|p| b64.decode(p).ok())
         .ok_or_else(|| "the envelope's payload is missing or not base64".to_string())?;
     let pae = dsse_pae(payload_type, &payload);
-    let signed = env
+    let sigs: Vec<Vec<u8>> = env
         .get("signatures")
         .and_then(|s| s.as_array())
         .into_iter()
         .flatten()
         .filter_map(|s| s.get("sig").and_then(|s| s.as_str()))
         .filter_map(|s| b64.decode(s).ok())
-        .any(|sig| keys.iter().any(|k| k.verify(&pae, &sig)));
-    if !signed {
+        .collect();
+    let by_key = sigs
+        .iter()
+        .any(|sig| keys.iter().any(|k| k.verify(&pae, sig)));
+    if !by_key && let Some(kp) = &policy.keyless {
+        static NULL: serde_json::Value = serde_json::Value::Null;
+        let annotations = layer.get("annotations").unwrap_or(&NULL);
+        let mut last = "the envelope has no signature".to_string();
+        let ok = sigs.iter().any(|sig| {
+            crate::keyless::verify_signed(
+                kp,
+                annotations,
+                &pae,
+                sig,
+                crate::keyless::Logged::Envelope(envelope),
+            )
+            .map_err(|e| last = e)
+            .is_ok()
+        });
+        if !ok {
+            return Err(last);
+        }
+    } else if !by_key {
         let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
         return Err(format!(
             "no envelope signature verifies with {} {}",
@@ -629,6 +659,22 @@ pub async fn fetch_attestations_from(
     keys: &[PublicKey],
     repository: Option<&str>,
 ) -> Attestations {
+    let policy = Policy {
+        keys: keys.to_vec(),
+        keyless: None,
+    };
+    fetch_attestations_with(client, image, &policy, repository).await
+}
+
+/// [`fetch_attestations_from`] with keys and/or a keyless policy: a keyless attestation's
+/// certificate, Rekor entry (`intoto` or `dsse`, recording the envelope) and identity are
+/// checked as for signatures.
+pub async fn fetch_attestations_with(
+    client: &Client,
+    image: &str,
+    policy: &Policy,
+    repository: Option<&str>,
+) -> Attestations {
     let failed = |failed: Verification| Attestations {
         image: image.to_string(),
         digest: None,
@@ -642,7 +688,7 @@ pub async fn fetch_attestations_from(
         },
         Err(f) => return failed(f),
     };
-    let (result, unreachable) = match verified_statements(client, &r, &digest, keys).await {
+    let (result, unreachable) = match verified_statements(client, &r, &digest, policy).await {
         Ok(s) => (Ok(s), false),
         Err(f) => (Err(f.reason), f.unreachable),
     };
@@ -658,7 +704,7 @@ async fn verified_statements(
     client: &Client,
     r: &Reference,
     digest: &str,
-    keys: &[PublicKey],
+    policy: &Policy,
 ) -> Result<Vec<serde_json::Value>, Failure> {
     let tag = format!("{}.att", digest.replacen(':', "-", 1));
     let layers = cosign_layers(client, r, &tag, "attestation").await?;
@@ -667,7 +713,7 @@ async fn verified_statements(
     for (i, layer) in layers.iter().enumerate() {
         let blob = layer.get("digest").and_then(|d| d.as_str()).unwrap_or("");
         let checked = match client.blob(r, blob).await {
-            Ok(envelope) => check_envelope(&envelope, digest, keys, None),
+            Ok(envelope) => check_envelope(&envelope, layer, digest, policy, None),
             Err(e) => {
                 let f = Failure::from(e);
                 if f.unreachable {

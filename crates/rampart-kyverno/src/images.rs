@@ -13,9 +13,11 @@
 //! `Cosign` (the default). The transparency log (`rekor`) and certificate transparency
 //! (`ctlog`) are not checked for `keys` and `certificates` attestors (keyless ones check the
 //! log offline); a `certificates` attestor with only `certChain` needs `rekor.ignoreTlog`.
-//! Not supported yet, each an error rather than a pass: `cosignOCI11`, keyless `additionalExtensions`, keyless attestors of attestations, and
-//! attestations without attestors (the public Sigstore instance). Images are named as Kyverno
-//! names them (`docker.io/nginx:1.27`, `…/app@sha256:…`) in messages and the digest patch.
+//! Not supported yet, each an error rather than a pass: `cosignOCI11`, keyless
+//! `additionalExtensions`, and attestations without attestors (the public Sigstore instance).
+//! Keyless attestations are checked as keyless signatures are (certificate, identity, and the
+//! `intoto` or `dsse` log entry recording the envelope). Images are named as Kyverno names
+//! them (`docker.io/nginx:1.27`, `…/app@sha256:…`) in messages and the digest patch.
 //!
 //! As Kyverno: a registry that cannot be reached (or an image that cannot be resolved) makes
 //! the rule an error, a signature that does not verify a failure (`failed to verify image

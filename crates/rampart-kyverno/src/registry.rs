@@ -11,7 +11,7 @@ use rampart_images::keys::PublicKey;
 use rampart_images::registry::sha256_digest;
 use rampart_images::registry::{Client, ClientOptions};
 use rampart_images::{
-    Policy, Reference, fetch_attestations_from, verify_image_annotated, verify_image_with,
+    Policy, Reference, fetch_attestations_with, verify_image_annotated, verify_image_with,
     verify_image_with_roots,
 };
 use serde_json::{Value, json};
@@ -91,6 +91,24 @@ fn verified(v: rampart_images::Verification) -> Result<String, VerifyError> {
     }
 }
 
+impl RegistryVerifier {
+    /// What an attestor's signatures verify with: keys (its own, or its certificate's), or a
+    /// keyless identity.
+    fn policy(&self, attestor: &Attestor) -> Result<Policy, VerifyError> {
+        Ok(match (attestor, attestor_keys(attestor)?) {
+            (_, Some(keys)) => Policy {
+                keys,
+                keyless: None,
+            },
+            (Attestor::Keyless(k), None) => Policy {
+                keys: Vec::new(),
+                keyless: Some(keyless_policy(k).map_err(VerifyError::Error)?),
+            },
+            (_, None) => return Err(VerifyError::Error("an attestor without keys".into())),
+        })
+    }
+}
+
 impl ImageVerifier for RegistryVerifier {
     fn verify(&self, image: &str, attestor: &Attestor) -> Result<String, VerifyError> {
         self.verify_with(image, attestor, &SignatureOptions::default())
@@ -119,17 +137,7 @@ impl ImageVerifier for RegistryVerifier {
                 .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
             return verified(v);
         }
-        let policy = match (attestor, attestor_keys(attestor)?) {
-            (_, Some(keys)) => Policy {
-                keys,
-                keyless: None,
-            },
-            (Attestor::Keyless(k), None) => Policy {
-                keys: Vec::new(),
-                keyless: Some(keyless_policy(k).map_err(VerifyError::Error)?),
-            },
-            (_, None) => return Err(VerifyError::Error("an attestor without keys".into())),
-        };
+        let policy = self.policy(attestor)?;
         let v = if opts == &SignatureOptions::default() {
             self.run(verify_image_with(&self.client, image, &policy))
         } else {
@@ -151,17 +159,12 @@ impl ImageVerifier for RegistryVerifier {
         attestor: &Attestor,
         repository: Option<&str>,
     ) -> Result<Attested, VerifyError> {
-        let Some(keys) = attestor_keys(attestor)? else {
-            return Err(VerifyError::Error(
-                "keyless attestors of attestations are not supported yet (keys and certificates are)"
-                    .into(),
-            ));
-        };
+        let policy = self.policy(attestor)?;
         let a = self
-            .run(fetch_attestations_from(
+            .run(fetch_attestations_with(
                 &self.client,
                 image,
-                &keys,
+                &policy,
                 repository,
             ))
             .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
