@@ -215,14 +215,32 @@ fn pem_blocks(text: &str, label: &str) -> Vec<Vec<u8>> {
     out
 }
 
-fn matcher(exact: &str, re: &str) -> Result<Matcher, String> {
-    if !re.is_empty() {
-        Matcher::regex(re).map_err(|e| e.to_string())
-    } else if !exact.is_empty() {
-        Ok(Matcher::Exact(exact.to_string()))
-    } else {
-        Matcher::regex(".*").map_err(|e| e.to_string())
-    }
+/// Kyverno's identity matching (`matchCertificateData`): `subject`/`issuer` are wildcards
+/// (`*`, `?`) over the whole value, `…RegExp` an unanchored regular expression; either may
+/// match when both are given (for the issuer Kyverno asks both: the wildcard is used then).
+/// Neither: anything matches. A wildcard without `*` or `?` is an exact match.
+fn matcher(glob: &str, re: &str, either: bool) -> Result<Matcher, String> {
+    let wildcard = |g: &str| {
+        let mut out = String::new();
+        for c in g.chars() {
+            match c {
+                '*' => out.push_str(".*"),
+                '?' => out.push('.'),
+                c => out.push_str(&regex::escape(&c.to_string())),
+            }
+        }
+        out
+    };
+    let unanchored = |r: &str| format!(".*(?:{r}).*");
+    let pattern = match (glob.is_empty(), re.is_empty()) {
+        (true, true) => return Matcher::regex(".*").map_err(|e| e.to_string()),
+        (false, true) if !glob.contains(['*', '?']) => return Ok(Matcher::Exact(glob.to_string())),
+        (false, true) => wildcard(glob),
+        (true, false) => unanchored(re),
+        (false, false) if either => format!("(?:{})|(?:{})", wildcard(glob), unanchored(re)),
+        (false, false) => wildcard(glob),
+    };
+    Matcher::regex(&pattern).map_err(|e| e.to_string())
 }
 
 /// Kyverno's keyless attestor as rampart-images' offline keyless policy: each certificate of
@@ -252,8 +270,8 @@ fn keyless_policy(k: &Keyless) -> Result<KeylessPolicy, String> {
             rekor_keys: vec![(log_id, key)],
         },
         identities: vec![Identity {
-            subject: matcher(&k.subject, &k.subject_regexp)?,
-            issuer: matcher(&k.issuer, &k.issuer_regexp)?,
+            subject: matcher(&k.subject, &k.subject_regexp, true)?,
+            issuer: matcher(&k.issuer, &k.issuer_regexp, false)?,
         }],
     })
 }
