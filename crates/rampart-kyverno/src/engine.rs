@@ -113,7 +113,8 @@ pub fn eval_rule(
     }
     if let Some(list) = rule.get("verifyImages").and_then(Value::as_array) {
         let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
-        return crate::images::verify_images(list, (policy_name, name), resource, &ctx);
+        let extractors = rule.get("imageExtractors");
+        return crate::images::verify_images(list, (policy_name, name), extractors, resource, &ctx);
     }
     Some(err("rule has no validate, mutate or generate"))
 }

@@ -162,6 +162,31 @@ pub fn lint_verify_images(
     pointer: &str,
 ) -> Option<(String, String)> {
     let enforce = |a: &Value| matches!(a.as_str(), Some("Enforce" | "enforce"));
+    let entries = rule.get("verifyImages").and_then(Value::as_array);
+    let mutates = entries.into_iter().flatten().any(|iv| {
+        iv.get("mutateDigest")
+            .and_then(Value::as_bool)
+            .unwrap_or(true)
+    });
+    let jmes = rule
+        .get("imageExtractors")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter_map(Value::as_array)
+        .flatten()
+        .any(|x| {
+            x.get("jmesPath")
+                .and_then(Value::as_str)
+                .is_some_and(|j| !j.is_empty())
+        });
+    if mutates && jmes {
+        return Some((
+            format!("{pointer}/imageExtractors"),
+            "jmespath may not be used in an image extractor when mutating digests with verify images"
+                .into(),
+        ));
+    }
     let mut audit = !policy_action.is_some_and(enforce);
     for (j, iv) in rule
         .get("verifyImages")
@@ -190,6 +215,118 @@ pub fn lint_verify_images(
         }
     }
     None
+}
+
+/// The images a rule's `imageExtractors` find in `resource` (Kyverno's `lookupImageExtractor`
+/// and `extract`), with their JSON pointers; the pod spec's when the rule has none for the
+/// resource's kind.
+pub fn extracted_images(
+    resource: &Value,
+    extractors: Option<&Value>,
+) -> Result<Vec<(String, String)>, String> {
+    let kind = resource.get("kind").and_then(Value::as_str).unwrap_or("");
+    let Some(configs) = extractors
+        .and_then(|e| e.get(kind))
+        .and_then(Value::as_array)
+    else {
+        return Ok(images_with_pointers(resource));
+    };
+    let mut out = Vec::new();
+    for c in configs {
+        let text = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("");
+        let mut fields: Vec<String> = text("path")
+            .split('/')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect();
+        let value = match text("value") {
+            "" => fields.pop().unwrap_or_default(),
+            v => v.to_string(),
+        };
+        extract(
+            resource,
+            &mut Vec::new(),
+            &fields,
+            &value,
+            text("jmesPath"),
+            &mut out,
+        )?;
+    }
+    Ok(out)
+}
+
+/// Walks `fields` (`*` for every element or member) down `obj`; at the end, the string at
+/// `value` is an image (through `jmes_path` when set).
+fn extract(
+    obj: &Value,
+    path: &mut Vec<String>,
+    fields: &[String],
+    value: &str,
+    jmes_path: &str,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), String> {
+    if obj.is_null() {
+        return Ok(());
+    }
+    if let Some((first, rest)) = fields.split_first()
+        && first == "*"
+    {
+        let children: Vec<(String, &Value)> = match obj {
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i.to_string(), v))
+                .collect(),
+            Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
+            _ => return Err("invalid type".into()),
+        };
+        for (segment, child) in children {
+            path.push(segment);
+            extract(child, path, rest, value, jmes_path, out)?;
+            path.pop();
+        }
+        return Ok(());
+    }
+    let Some(map) = obj.as_object() else {
+        return Err("invalid image config".into());
+    };
+    let Some((first, rest)) = fields.split_first() else {
+        let pointer = format!("/{}/{value}", path.join("/"));
+        let Some(image) = map
+            .get(value)
+            .and_then(Value::as_str)
+            .filter(|v| !v.trim().is_empty())
+        else {
+            return Ok(());
+        };
+        let image = if jmes_path.is_empty() {
+            image.to_string()
+        } else {
+            match Ctx::new(Value::String(image.to_string())).query(jmes_path) {
+                Ok(Value::String(s)) => s,
+                Ok(other) => {
+                    return Err(format!(
+                        "jmespath {jmes_path} must produce a string, but produced {other}"
+                    ));
+                }
+                Err(e) => return Err(format!("failed to apply jmespath {jmes_path}: {e}")),
+            }
+        };
+        out.push((pointer, image));
+        return Ok(());
+    };
+    path.push(first.clone());
+    let r = extract(
+        map.get(first).unwrap_or(&Value::Null),
+        path,
+        rest,
+        value,
+        jmes_path,
+        out,
+    );
+    path.pop();
+    r
 }
 
 /// The images of a resource's pod spec with their JSON pointers.
@@ -769,9 +906,19 @@ fn validate_blocks(list: &[Value], rule: &str, ctx: &Ctx) -> Result<String, Stri
 pub fn verify_images(
     list: &[Value],
     (policy, rule): (&str, &str),
+    extractors: Option<&Value>,
     resource: &Value,
     ctx: &Ctx,
 ) -> Option<Eval> {
+    let found = match extracted_images(resource, extractors) {
+        Ok(found) => found,
+        Err(e) => {
+            return Some(Eval::new(
+                Status::Error,
+                format!("failed to extract images: {e}"),
+            ));
+        }
+    };
     let has_validate = list.iter().any(|iv| {
         iv.get("validate")
             .is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
@@ -854,14 +1001,15 @@ pub fn verify_images(
                 .filter(|r| !r.is_empty())
                 .map(str::to_string),
         };
-        for (pointer, image) in images_with_pointers(resource) {
-            if !selected(&refs, &image) {
+        for (pointer, image) in &found {
+            let (pointer, image) = (pointer.as_str(), image.as_str());
+            if !selected(&refs, image) {
                 continue;
             }
             // messages and the digest patch name the image as Kyverno does
-            let name = kyverno_name(&image);
+            let name = kyverno_name(image);
             let has_digest = image.contains('@');
-            if selected(&skip, &image) {
+            if selected(&skip, image) {
                 // Kyverno's validation phase still asks a skipped image for its digest when
                 // it was not pinned
                 if !mutate_digest && verify_digest && !has_digest {
@@ -890,7 +1038,7 @@ pub fn verify_images(
                         let signed = if sets.is_empty() {
                             Ok(String::new())
                         } else {
-                            verify_attestors(v.as_ref(), &image, &sets, &opts)
+                            verify_attestors(v.as_ref(), image, &sets, &opts)
                                 .map_err(|e| (e, true))
                         };
                         match signed {
@@ -901,7 +1049,7 @@ pub fn verify_images(
                                 let mut actx = ctx.clone();
                                 verify_attestations(
                                     v.as_ref(),
-                                    &image,
+                                    image,
                                     d,
                                     &attestations,
                                     &opts,
@@ -959,12 +1107,12 @@ pub fn verify_images(
             if mutate_digest && !has_digest {
                 let d = match (digest, &verifier) {
                     (Some(d), _) if !d.is_empty() => Ok(d),
-                    (_, Some(v)) => v.digest(&image),
+                    (_, Some(v)) => v.digest(image),
                     (_, None) => Err(VerifyError::Error("no registry access".into())),
                 };
                 match d {
                     Ok(d) => {
-                        if let Some(slot) = patched.pointer_mut(&pointer) {
+                        if let Some(slot) = patched.pointer_mut(pointer) {
                             *slot = Value::String(format!("{name}@{d}"));
                             changed = true;
                         }

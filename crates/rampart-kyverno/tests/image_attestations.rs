@@ -458,20 +458,32 @@ fn attestation_and_certificate_cases() {
             let mut entry = case["verifyImage"].clone();
             fill(&mut entry, &vars);
             entry["imageReferences"] = json!([format!("{host}/{REPO}:*")]);
+            // the resource: a Pod running the image, or the case's own (`resource`, its
+            // `imageExtractors` in the rule)
+            let mut resource = case["resource"].clone();
+            fill(&mut resource, &vars);
+            let pod = if resource.is_null() {
+                json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "p", "namespace": "apps"},
+                    "spec": {"containers": [{"name": "c", "image": image}]}})
+            } else {
+                resource
+            };
+            let mut rule = json!({
+                "name": "verify",
+                "match": {"any": [{"resources": {"kinds": [pod["kind"].clone()]}}]},
+                "verifyImages": [entry]});
+            if !case["imageExtractors"].is_null() {
+                rule["imageExtractors"] = case["imageExtractors"].clone();
+            }
             let policy = json!({
                 "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
                 "metadata": {"name": "images"},
-                "spec": {"validationFailureAction": "Enforce", "rules": [{
-                    "name": "verify",
-                    "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
-                    "verifyImages": [entry]}]}
+                "spec": {"validationFailureAction": "Enforce", "rules": [rule]}
             });
             let (mut set, errors) = PolicySet::from_str("p.yaml", &policy.to_string());
             assert!(errors.is_empty(), "{note}: {errors:?}");
             set.image_verifier = Some(verifier.clone());
-            let pod = json!({"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": "p", "namespace": "apps"},
-                "spec": {"containers": [{"name": "c", "image": image}]}});
             let r = set.evaluate(&pod, &AdmissionInfo::default());
             assert_eq!(r.len(), 1, "{note}: {r:?}");
             let want_status = match case["status"].as_str().unwrap() {
@@ -493,10 +505,10 @@ fn attestation_and_certificate_cases() {
                     "{note}"
                 );
             }
-            let pinned = r[0]
-                .patched
-                .as_ref()
-                .map(|p| p["spec"]["containers"][0]["image"].clone());
+            let at = case["pinnedAt"]
+                .as_str()
+                .unwrap_or("/spec/containers/0/image");
+            let pinned = r[0].patched.as_ref().and_then(|p| p.pointer(at).cloned());
             if case["pinned"] == json!(true) {
                 assert_eq!(pinned, Some(json!(format!("{image}@{digest}"))), "{note}");
             } else if want_status != Status::Pass {
@@ -611,4 +623,25 @@ fn policies_that_kyverno_refuses_do_not_load() {
             .collect();
         assert_eq!(got, want, "{text}");
     }
+}
+
+/// Kyverno refuses image extractors with a JMESPath in a rule that mutates digests.
+#[test]
+fn extractors_with_jmespath_and_mutate_digest_do_not_load() {
+    let text = |mutate: &str| {
+        format!(
+            "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: images}}\nspec:\n  validationFailureAction: Enforce\n  rules:\n  - name: verify\n    match: {{any: [{{resources: {{kinds: [Task]}}}}]}}\n    imageExtractors:\n      Task:\n      - {{path: /spec/steps/*/ref, jmesPath: \"trim_prefix(@, 'oci://')\"}}\n    verifyImages:\n    - imageReferences: [\"ghcr.io/*\"]\n{mutate}"
+        )
+    };
+    let (_, errors) = PolicySet::from_str("p.yaml", &text(""));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].to_string().contains(
+            "p.yaml:9:5: policy `images`: jmespath may not be used in an image extractor when mutating digests with verify images"
+        ),
+        "{}",
+        errors[0]
+    );
+    let (_, errors) = PolicySet::from_str("p.yaml", &text("      mutateDigest: false\n"));
+    assert!(errors.is_empty(), "{errors:?}");
 }
