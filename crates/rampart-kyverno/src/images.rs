@@ -17,7 +17,8 @@
 //! `additionalExtensions`, and attestations without attestors (the public Sigstore instance).
 //! Keyless attestations are checked as keyless signatures are (certificate, identity, and the
 //! `intoto` or `dsse` log entry recording the envelope). Images are named as Kyverno names
-//! them (`docker.io/nginx:1.27`, `…/app@sha256:…`) in messages and the digest patch.
+//! them (`docker.io/nginx:1.27`, `…/app@sha256:…`) in messages and the digest patch; they are
+//! found in the pod spec, or where the rule's `imageExtractors` say for the resource's kind.
 //!
 //! As Kyverno: a registry that cannot be reached (or an image that cannot be resolved) makes
 //! the rule an error, a signature that does not verify a failure (`failed to verify image
