@@ -195,6 +195,15 @@ pub struct KeylessPolicy {
     pub identities: Vec<Identity>,
 }
 
+/// What the transparency-log entry must record.
+#[derive(Clone, Copy)]
+pub(crate) enum Logged<'a> {
+    /// A signature (a `hashedrekord` entry): this base64 signature over this payload.
+    Signature { payload: &'a [u8], sig_b64: &'a str },
+    /// An attestation (an `intoto` or `dsse` entry): this DSSE envelope, as the layer holds it.
+    Envelope(&'a [u8]),
+}
+
 /// Verifies one signature layer keylessly; why not when it does not.
 pub(crate) fn verify_layer(
     policy: &KeylessPolicy,
@@ -202,6 +211,25 @@ pub(crate) fn verify_layer(
     payload: &[u8],
     sig: &[u8],
     sig_b64: &str,
+) -> Result<(), String> {
+    verify_signed(
+        policy,
+        annotations,
+        payload,
+        sig,
+        Logged::Signature { payload, sig_b64 },
+    )
+}
+
+/// Verifies keylessly that `sig` over `signed` (a payload, or a DSSE envelope's
+/// pre-authentication encoding) was made with the layer's certificate, which the log recorded
+/// with `logged`.
+pub(crate) fn verify_signed(
+    policy: &KeylessPolicy,
+    annotations: &serde_json::Value,
+    payload: &[u8],
+    sig: &[u8],
+    logged: Logged<'_>,
 ) -> Result<(), String> {
     let pem = annotations
         .get(CERTIFICATE_ANNOTATION)
@@ -231,7 +259,7 @@ pub(crate) fn verify_layer(
         .and_then(|b| b.as_str())
         .ok_or_else(|| format!("no {BUNDLE_ANNOTATION} annotation (no transparency-log entry)"))
         .and_then(|b| serde_json::from_str(b).map_err(|e| format!("bad Rekor bundle: {e}")))?;
-    let integrated = check_bundle(policy, &bundle, &leaf, payload, sig_b64)?;
+    let integrated = check_bundle(policy, &bundle, &leaf, logged)?;
     check_certificate(policy, &leaf, &certs, integrated)
 }
 
@@ -343,8 +371,7 @@ fn check_bundle(
     policy: &KeylessPolicy,
     bundle: &serde_json::Value,
     leaf: &[u8],
-    payload: &[u8],
-    sig_b64: &str,
+    logged: Logged<'_>,
 ) -> Result<u64, String> {
     let set = bundle
         .get("SignedEntryTimestamp")
@@ -365,27 +392,50 @@ fn check_bundle(
         .unwrap_or(0);
     let log_id = p.get("logID").and_then(|b| b.as_str()).unwrap_or("");
     let entry = check_set(policy, &set, body, integrated, index, log_id)?;
-    let logged_sig = entry
-        .pointer("/spec/signature/content")
-        .and_then(|s| s.as_str())
-        .unwrap_or("");
-    let logged_hash = entry
-        .pointer("/spec/data/hash/value")
-        .and_then(|s| s.as_str())
-        .unwrap_or("");
-    let logged_cert = entry
-        .pointer("/spec/signature/publicKey/content")
-        .and_then(|s| s.as_str())
-        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
-        .and_then(|pem| String::from_utf8(pem).ok())
-        .map(|pem| pem_certs(&pem))
-        .unwrap_or_default();
-    let payload_hash = sha256_digest(payload);
-    if logged_sig != sig_b64.trim()
-        || Some(logged_hash) != payload_hash.strip_prefix("sha256:")
-        || logged_cert.first().map(Vec::as_slice) != Some(leaf)
-    {
-        return Err("the Rekor entry is for another signature, payload or certificate".into());
+    let text = |p: &str| entry.pointer(p).and_then(|s| s.as_str()).unwrap_or("");
+    let certs_at = |p: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(text(p))
+            .ok()
+            .and_then(|pem| String::from_utf8(pem).ok())
+            .map(|pem| pem_certs(&pem))
+            .unwrap_or_default()
+    };
+    match logged {
+        Logged::Signature { payload, sig_b64 } => {
+            let logged_cert = certs_at("/spec/signature/publicKey/content");
+            let payload_hash = sha256_digest(payload);
+            if text("/spec/signature/content") != sig_b64.trim()
+                || Some(text("/spec/data/hash/value")) != payload_hash.strip_prefix("sha256:")
+                || logged_cert.first().map(Vec::as_slice) != Some(leaf)
+            {
+                return Err(
+                    "the Rekor entry is for another signature, payload or certificate".into(),
+                );
+            }
+        }
+        Logged::Envelope(envelope) => {
+            // cosign: the entry's hash is the envelope's, its key the certificate
+            let (hash, key) = match (text("/kind"), text("/apiVersion")) {
+                ("intoto", "0.0.2") => (
+                    "/spec/content/hash/value",
+                    "/spec/content/envelope/signatures/0/publicKey",
+                ),
+                ("intoto", _) => ("/spec/content/hash/value", "/spec/publicKey"),
+                ("dsse", _) => ("/spec/envelopeHash/value", "/spec/signatures/0/verifier"),
+                (kind, version) => {
+                    return Err(format!(
+                        "the Rekor entry is a {kind} {version} entry, not an attestation's (intoto or dsse)"
+                    ));
+                }
+            };
+            let envelope_hash = sha256_digest(envelope);
+            if Some(text(hash)) != envelope_hash.strip_prefix("sha256:")
+                || certs_at(key).first().map(Vec::as_slice) != Some(leaf)
+            {
+                return Err("the Rekor entry is for another attestation or certificate".into());
+            }
+        }
     }
     Ok(integrated)
 }
@@ -566,4 +616,172 @@ pub(crate) fn cert_identity(cert: &[u8]) -> (Vec<String>, Option<String>) {
         }
     }
     (sans, issuer_v2.or(issuer_v1))
+}
+
+/// The public key of a PEM certificate (a `certificates.cert` attestor: signatures verify with
+/// the certificate's key, as cosign's `--certificate`).
+pub fn certificate_key(name: &str, pem: &str) -> Result<PublicKey, Error> {
+    let certs = pem_certs(pem);
+    let leaf = certs
+        .first()
+        .ok_or_else(|| Error::Key(format!("{name}: no PEM certificate")))?;
+    let spki = cert_spki(leaf)
+        .ok_or_else(|| Error::Key(format!("{name}: the certificate does not parse")))?;
+    PublicKey::from_spki_der(name, spki)
+}
+
+/// The key of a signature's own certificate (PEM, with the intermediates of its `chain`
+/// annotation) once it chains to one of the PEM `roots` at its `notBefore` (cosign's
+/// `TrustedCert`) and is valid at `now` (cosign's expiry check when no transparency-log entry
+/// says when the signature was made).
+pub fn roots_key(cert: &str, chain: &str, roots: &str, now: u64) -> Result<PublicKey, String> {
+    let leaf = pem_certs(cert)
+        .into_iter()
+        .next()
+        .ok_or_else(|| "no certificate found on signature".to_string())?;
+    let (not_before, not_after) = cert_validity(&leaf)
+        .ok_or_else(|| "the certificate's validity does not parse".to_string())?;
+    let leaf_der = CertificateDer::from(leaf.as_slice());
+    let ee = webpki::EndEntityCert::try_from(&leaf_der)
+        .map_err(|e| format!("the certificate does not parse: {e:?}"))?;
+    let roots_der = pem_certs(roots);
+    let anchors: Vec<_> = roots_der
+        .iter()
+        .filter_map(|r| {
+            webpki::anchor_from_trusted_cert(&CertificateDer::from(r.as_slice()))
+                .ok()
+                .map(|a| a.to_owned())
+        })
+        .collect();
+    if anchors.is_empty() {
+        return Err("no PEM certificate in certificates.certChain".into());
+    }
+    let intermediates: Vec<CertificateDer<'_>> = pem_certs(chain)
+        .into_iter()
+        .map(CertificateDer::from)
+        .collect();
+    let algs = rustls::crypto::aws_lc_rs::default_provider()
+        .signature_verification_algorithms
+        .all;
+    ee.verify_for_usage(
+        algs,
+        &anchors,
+        &intermediates,
+        UnixTime::since_unix_epoch(Duration::from_secs(not_before)),
+        webpki::KeyUsage::required_if_present(CODE_SIGNING),
+        None,
+        None,
+    )
+    .map_err(|e| format!("the certificate does not chain to certificates.certChain: {e:?}"))?;
+    if now > not_after {
+        return Err(format!(
+            "the certificate expired at {not_after} (seconds since the epoch) and no transparency-log entry dates the signature"
+        ));
+    }
+    if now < not_before {
+        return Err(format!("the certificate is not valid before {not_before}"));
+    }
+    let spki = cert_spki(&leaf).ok_or_else(|| "the certificate does not parse".to_string())?;
+    PublicKey::from_spki_der("the signature's certificate", spki).map_err(|e| e.to_string())
+}
+
+/// Checks that the PEM certificate `cert` chains to the last certificate of the PEM `chain`
+/// (the others intermediates), at the certificate's `notBefore` and for code signing when it
+/// names extended key usages: cosign's `--certificate-chain` check.
+pub fn verify_certificate_chain(cert: &str, chain: &str) -> Result<(), String> {
+    let leaf = pem_certs(cert)
+        .into_iter()
+        .next()
+        .ok_or_else(|| "no PEM certificate in certificates.cert".to_string())?;
+    let chain = pem_certs(chain);
+    let root = chain
+        .last()
+        .ok_or_else(|| "no PEM certificate in certificates.certChain".to_string())?;
+    let not_before = cert_not_before(&leaf)
+        .ok_or_else(|| "the certificate's validity does not parse".to_string())?;
+    let leaf_der = CertificateDer::from(leaf.as_slice());
+    let ee = webpki::EndEntityCert::try_from(&leaf_der)
+        .map_err(|e| format!("the certificate does not parse: {e:?}"))?;
+    let root_der = CertificateDer::from(root.as_slice());
+    let anchor = webpki::anchor_from_trusted_cert(&root_der)
+        .map_err(|e| format!("the chain's root does not parse: {e:?}"))?;
+    let intermediates: Vec<CertificateDer<'_>> = chain
+        .iter()
+        .take(chain.len().saturating_sub(1))
+        .map(|c| CertificateDer::from(c.as_slice()))
+        .collect();
+    let algs = rustls::crypto::aws_lc_rs::default_provider()
+        .signature_verification_algorithms
+        .all;
+    ee.verify_for_usage(
+        algs,
+        &[anchor],
+        &intermediates,
+        UnixTime::since_unix_epoch(Duration::from_secs(not_before)),
+        webpki::KeyUsage::required_if_present(CODE_SIGNING),
+        None,
+        None,
+    )
+    .map(|_| ())
+    .map_err(|e| format!("the certificate does not chain to certificates.certChain: {e:?}"))
+}
+
+/// The certificate's `notBefore`, in seconds since the epoch.
+fn cert_not_before(cert: &[u8]) -> Option<u64> {
+    cert_validity(cert).map(|(nb, _)| nb)
+}
+
+/// The certificate's `notBefore` and `notAfter`, in seconds since the epoch.
+fn cert_validity(cert: &[u8]) -> Option<(u64, u64)> {
+    let elements = tbs_elements(cert)?;
+    let (_, validity, _) = elements.into_iter().filter(|(t, _, _)| *t == 0x30).nth(2)?;
+    let (t1, time1, _, rest) = tlv(validity)?;
+    let (t2, time2, _, _) = tlv(rest)?;
+    Some((asn1_time(t1, time1)?, asn1_time(t2, time2)?))
+}
+
+/// A UTCTime (0x17) or GeneralizedTime (0x18) in seconds since the epoch.
+fn asn1_time(tag: u8, time: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(time).ok()?.strip_suffix('Z')?;
+    let (year, rest) = match tag {
+        0x17 => {
+            let yy: i64 = text.get(..2)?.parse().ok()?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, text.get(2..)?)
+        }
+        0x18 => (text.get(..4)?.parse().ok()?, text.get(4..)?),
+        _ => return None,
+    };
+    let field = |i: usize| -> Option<i64> { rest.get(i..i + 2)?.parse().ok() };
+    let (month, day, hour, min, sec) = (field(0)?, field(2)?, field(4)?, field(6)?, field(8)?);
+    let days = rampart_core::civil::days_from_civil(year, month, day);
+    u64::try_from(days * 86_400 + hour * 3600 + min * 60 + sec).ok()
+}
+
+#[cfg(test)]
+mod cert_tests {
+    use super::*;
+
+    #[test]
+    fn not_before_of_utc_and_generalized_times() {
+        // a minimal TBS: SEQUENCE { SEQUENCE { [0] v3, INTEGER, SEQ alg, SEQ issuer, SEQ validity } }
+        let validity = |t: &[u8]| {
+            let mut v = vec![0x30, (t.len() * 2) as u8];
+            v.extend_from_slice(t);
+            v.extend_from_slice(t);
+            v
+        };
+        for (time, want) in [
+            (&b"\x17\x0d200101120000Z"[..], 1_577_880_000u64),
+            (&b"\x18\x0f20200101120000Z"[..], 1_577_880_000u64),
+            (&b"\x17\x0d700101000001Z"[..], 1),
+        ] {
+            let mut tbs = vec![0xa0, 3, 0x02, 1, 2, 0x02, 1, 1, 0x30, 0, 0x30, 0];
+            tbs.extend(validity(time));
+            let mut inner = vec![0x30, tbs.len() as u8];
+            inner.extend(tbs);
+            let mut cert = vec![0x30, inner.len() as u8];
+            cert.extend(inner);
+            assert_eq!(cert_not_before(&cert), Some(want), "{time:?}");
+        }
+    }
 }

@@ -475,6 +475,154 @@ fn check_layer(layer: &Layer<'_>, digest: &str, policy: &Policy) -> Result<(), S
     Ok(())
 }
 
+/// [`verify_image_with`] for a signature whose payload's `optional` section also holds each of
+/// `annotations` (string values, compared exactly), as cosign's `-a key=value`: among the
+/// signatures that verify, one must carry them all ("no signature matched the required
+/// annotations" otherwise).
+///
+/// With `repository` (`registry/path`), the signatures are looked up there rather than in the
+/// image's repository (cosign's `COSIGN_REPOSITORY`).
+pub async fn verify_image_annotated(
+    client: &Client,
+    image: &str,
+    policy: &Policy,
+    annotations: &std::collections::BTreeMap<String, String>,
+    repository: Option<&str>,
+) -> Verification {
+    let (image_ref, digest) = match resolve(client, image).await {
+        Ok(found) => found,
+        Err(failed) => return failed,
+    };
+    let r = match signatures_repository(image, image_ref, repository) {
+        Ok(r) => r,
+        Err(failed) => return failed,
+    };
+    let outcome = async {
+        let layers = cosign_layers(client, &r, &signature_tag(&digest), "signature").await?;
+        let mut reasons = Vec::new();
+        let mut verified = Vec::new();
+        for (i, layer) in layers.iter().enumerate() {
+            let checked = match fetch_layer(client, &r, layer).await {
+                Ok(l) => check_layer(&l, &digest, policy).map(|()| l.payload.clone()),
+                Err(f) if f.unreachable => return Err(f),
+                Err(f) => Err(f.reason),
+            };
+            match checked {
+                Ok(payload) => verified.push(payload),
+                Err(why) => reasons.push(format!("signature {}: {why}", i + 1)),
+            }
+        }
+        if verified.is_empty() {
+            return Err(Failure::from(reasons.join("; ")));
+        }
+        let carries_all = |payload: &hyper::body::Bytes| {
+            let p: serde_json::Value = serde_json::from_slice(payload).unwrap_or_default();
+            annotations.iter().all(|(k, v)| {
+                p.get("optional")
+                    .and_then(|o| o.get(k))
+                    .and_then(|x| x.as_str())
+                    == Some(v.as_str())
+            })
+        };
+        if verified.iter().any(carries_all) {
+            Ok(verified.len())
+        } else {
+            Err(Failure::from(
+                "no signature matched the required annotations".to_string(),
+            ))
+        }
+    }
+    .await;
+    let (result, unreachable) = match outcome {
+        Ok(n) => (Ok(n), false),
+        Err(f) => (Err(f.reason), f.unreachable),
+    };
+    Verification {
+        image: image.to_string(),
+        digest: Some(digest),
+        result,
+        unreachable,
+    }
+}
+
+/// Where `image`'s signatures and attestations are: `repository` (`registry/path`) when given,
+/// else the image's own repository.
+fn signatures_repository(
+    image: &str,
+    image_ref: Reference,
+    repository: Option<&str>,
+) -> Result<Reference, Verification> {
+    match repository {
+        None => Ok(image_ref),
+        Some(repo) => Reference::parse(repo).map_err(|e| Verification {
+            image: image.to_string(),
+            digest: None,
+            result: Err(format!("bad signature repository {repo:?}: {e}")),
+            unreachable: false,
+        }),
+    }
+}
+
+/// Verifies `image` with the certificates its signatures carry (cosign's
+/// `--certificate-chain` without `--certificate`, the transparency log ignored): a signature
+/// verifies when its certificate chains to one of the PEM `roots` (see
+/// [`crate::keyless::roots_key`]), is valid at `now` (seconds since the epoch), and its key
+/// signed the payload, which names the image's digest.
+pub async fn verify_image_with_roots(
+    client: &Client,
+    image: &str,
+    roots: &str,
+    now: u64,
+) -> Verification {
+    let (r, digest) = match resolve(client, image).await {
+        Ok(found) => found,
+        Err(failed) => return failed,
+    };
+    let outcome = async {
+        let layers = cosign_layers(client, &r, &signature_tag(&digest), "signature").await?;
+        let mut reasons = Vec::new();
+        for (i, layer) in layers.iter().enumerate() {
+            let checked = match fetch_layer(client, &r, layer).await {
+                Ok(l) => {
+                    let text =
+                        |k: &str| l.annotations.get(k).and_then(|c| c.as_str()).unwrap_or("");
+                    crate::keyless::roots_key(
+                        text(crate::keyless::CERTIFICATE_ANNOTATION),
+                        text(crate::keyless::CHAIN_ANNOTATION),
+                        roots,
+                        now,
+                    )
+                    .and_then(|key| {
+                        let policy = Policy {
+                            keys: vec![key],
+                            keyless: None,
+                        };
+                        check_layer(&l, &digest, &policy)
+                    })
+                }
+                Err(f) if f.unreachable => return Err(f),
+                Err(f) => Err(f.reason),
+            };
+            match checked {
+                Ok(()) => return Ok(1),
+                Err(why) => reasons.push(format!("signature {}: {why}", i + 1)),
+            }
+        }
+        Err(Failure::from(reasons.join("; ")))
+    }
+    .await;
+    let (result, unreachable) = match outcome {
+        Ok(n) => (Ok(n), false),
+        Err(f) => (Err(f.reason), f.unreachable),
+    };
+    Verification {
+        image: image.to_string(),
+        digest: Some(digest),
+        result,
+        unreachable,
+    }
+}
+
 /// The DSSE payload type of in-toto statements.
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
@@ -531,7 +679,13 @@ async fn check_attestations(
     for (i, layer) in layers.iter().enumerate() {
         let blob = layer.get("digest").and_then(|d| d.as_str()).unwrap_or("");
         let checked = match client.blob(r, blob).await {
-            Ok(envelope) => check_envelope(&envelope, digest, keys, predicate_type),
+            Ok(envelope) => {
+                let policy = Policy {
+                    keys: keys.to_vec(),
+                    keyless: None,
+                };
+                check_envelope(&envelope, layer, digest, &policy, predicate_type).map(|_| ())
+            }
             Err(e) => {
                 let f = Failure::from(e);
                 if f.unreachable {
@@ -552,12 +706,16 @@ async fn check_attestations(
     }
 }
 
+/// Checks one DSSE envelope (the blob of `layer`, whose annotations carry a keyless
+/// signature's certificate and log entry); the in-toto statement it signs.
 fn check_envelope(
     envelope: &[u8],
+    layer: &serde_json::Value,
     digest: &str,
-    keys: &[PublicKey],
+    policy: &Policy,
     predicate_type: Option<&str>,
-) -> Result<(), String> {
+) -> Result<serde_json::Value, String> {
+    let keys = &policy.keys;
     let b64 = base64::engine::general_purpose::STANDARD;
     let env: serde_json::Value =
         serde_json::from_slice(envelope).map_err(|e| format!("not a DSSE envelope: {e}"))?;
@@ -576,15 +734,36 @@ fn check_envelope(
         .and_then(|p| b64.decode(p).ok())
         .ok_or_else(|| "the envelope's payload is missing or not base64".to_string())?;
     let pae = dsse_pae(payload_type, &payload);
-    let signed = env
+    let sigs: Vec<Vec<u8>> = env
         .get("signatures")
         .and_then(|s| s.as_array())
         .into_iter()
         .flatten()
         .filter_map(|s| s.get("sig").and_then(|s| s.as_str()))
         .filter_map(|s| b64.decode(s).ok())
-        .any(|sig| keys.iter().any(|k| k.verify(&pae, &sig)));
-    if !signed {
+        .collect();
+    let by_key = sigs
+        .iter()
+        .any(|sig| keys.iter().any(|k| k.verify(&pae, sig)));
+    if !by_key && let Some(kp) = &policy.keyless {
+        static NULL: serde_json::Value = serde_json::Value::Null;
+        let annotations = layer.get("annotations").unwrap_or(&NULL);
+        let mut last = "the envelope has no signature".to_string();
+        let ok = sigs.iter().any(|sig| {
+            crate::keyless::verify_signed(
+                kp,
+                annotations,
+                &pae,
+                sig,
+                crate::keyless::Logged::Envelope(envelope),
+            )
+            .map_err(|e| last = e)
+            .is_ok()
+        });
+        if !ok {
+            return Err(last);
+        }
+    } else if !by_key {
         let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
         return Err(format!(
             "no envelope signature verifies with {} {}",
@@ -619,7 +798,111 @@ fn check_envelope(
             return Err(format!("the predicateType is {got:?}, not {want:?}"));
         }
     }
-    Ok(())
+    Ok(statement)
+}
+
+/// The attestations of one image that verified.
+#[derive(Debug, Clone)]
+pub struct Attestations {
+    /// The image as given.
+    pub image: String,
+    /// The digest it resolved to, when it did.
+    pub digest: Option<String>,
+    /// The in-toto statements of every attestation signed by one of the keys for the image's
+    /// digest (at least one), or why none verified.
+    pub result: Result<Vec<serde_json::Value>, String>,
+    /// The failure is the registry's (see [`Verification::unreachable`]).
+    pub unreachable: bool,
+}
+
+/// Fetches `image`'s cosign attestations (as [`verify_attestations`]) and returns the in-toto
+/// statements of those that verify with one of `keys`, whatever their predicate type, as
+/// cosign's `VerifyImageAttestations` does; an error when none does.
+pub async fn fetch_attestations(client: &Client, image: &str, keys: &[PublicKey]) -> Attestations {
+    fetch_attestations_from(client, image, keys, None).await
+}
+
+/// [`fetch_attestations`] from `repository` (`registry/path`) when given (cosign's
+/// `COSIGN_REPOSITORY`), else from the image's repository.
+pub async fn fetch_attestations_from(
+    client: &Client,
+    image: &str,
+    keys: &[PublicKey],
+    repository: Option<&str>,
+) -> Attestations {
+    let policy = Policy {
+        keys: keys.to_vec(),
+        keyless: None,
+    };
+    fetch_attestations_with(client, image, &policy, repository).await
+}
+
+/// [`fetch_attestations_from`] with keys and/or a keyless policy: a keyless attestation's
+/// certificate, Rekor entry (`intoto` or `dsse`, recording the envelope) and identity are
+/// checked as for signatures.
+pub async fn fetch_attestations_with(
+    client: &Client,
+    image: &str,
+    policy: &Policy,
+    repository: Option<&str>,
+) -> Attestations {
+    let failed = |failed: Verification| Attestations {
+        image: image.to_string(),
+        digest: None,
+        result: Err(failed.result.err().unwrap_or_default()),
+        unreachable: failed.unreachable,
+    };
+    let (r, digest) = match resolve(client, image).await {
+        Ok((image_ref, digest)) => match signatures_repository(image, image_ref, repository) {
+            Ok(r) => (r, digest),
+            Err(f) => return failed(f),
+        },
+        Err(f) => return failed(f),
+    };
+    let (result, unreachable) = match verified_statements(client, &r, &digest, policy).await {
+        Ok(s) => (Ok(s), false),
+        Err(f) => (Err(f.reason), f.unreachable),
+    };
+    Attestations {
+        image: image.to_string(),
+        digest: Some(digest),
+        result,
+        unreachable,
+    }
+}
+
+async fn verified_statements(
+    client: &Client,
+    r: &Reference,
+    digest: &str,
+    policy: &Policy,
+) -> Result<Vec<serde_json::Value>, Failure> {
+    let tag = format!("{}.att", digest.replacen(':', "-", 1));
+    let layers = cosign_layers(client, r, &tag, "attestation").await?;
+    let mut statements = Vec::new();
+    let mut reasons = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let blob = layer.get("digest").and_then(|d| d.as_str()).unwrap_or("");
+        let checked = match client.blob(r, blob).await {
+            Ok(envelope) => check_envelope(&envelope, layer, digest, policy, None),
+            Err(e) => {
+                let f = Failure::from(e);
+                if f.unreachable {
+                    return Err(f);
+                }
+                Err(f.reason)
+            }
+        };
+        match checked {
+            Ok(s) => statements.push(s),
+            Err(why) => reasons.push(format!("attestation {}: {why}", i + 1)),
+        }
+    }
+    if statements.is_empty() {
+        Err(format!("no matching attestations: {}", reasons.join("; ")).into())
+    } else {
+        Ok(statements)
+    }
 }
 
 #[cfg(test)]

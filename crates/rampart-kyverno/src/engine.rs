@@ -112,7 +112,9 @@ pub fn eval_rule(
         return Some(mutate::generate(g, resource, &ctx));
     }
     if let Some(list) = rule.get("verifyImages").and_then(Value::as_array) {
-        return crate::images::verify_images(list, resource, &ctx);
+        let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+        let extractors = rule.get("imageExtractors");
+        return crate::images::verify_images(list, (policy_name, name), extractors, resource, &ctx);
     }
     Some(err("rule has no validate, mutate or generate"))
 }

@@ -490,6 +490,12 @@ impl Policy {
                 if let Some((p, m)) = lint(r, &format!("/spec/rules/{i}")) {
                     broken = Some(fail(&p, m, &mut errors));
                 }
+                let action = v.pointer("/spec/validationFailureAction");
+                if let Some((p, m)) =
+                    images::lint_verify_images(r, action, &format!("/spec/rules/{i}"))
+                {
+                    broken = Some(fail(&p, m, &mut errors));
+                }
             }
             rules = autogen::compute_rules(
                 &own,

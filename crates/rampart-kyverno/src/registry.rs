@@ -1,14 +1,19 @@
 //! An [`ImageVerifier`] over OCI registries, with rampart-images' cosign verifier.
 
 use crate::KyvernoError;
-use crate::images::{Attestor, ImageVerifier, Keyless, VerifyError};
+use crate::images::{Attested, Attestor, ImageVerifier, Keyless, SignatureOptions, VerifyError};
 use base64::Engine as _;
 use rampart_core::InputError;
-use rampart_images::keyless::{Identity, KeylessPolicy, Matcher, TrustedRoot};
+use rampart_images::keyless::{
+    Identity, KeylessPolicy, Matcher, TrustedRoot, certificate_key, verify_certificate_chain,
+};
 use rampart_images::keys::PublicKey;
 use rampart_images::registry::sha256_digest;
 use rampart_images::registry::{Client, ClientOptions};
-use rampart_images::{Policy, Reference, verify_image_with};
+use rampart_images::{
+    Policy, Reference, fetch_attestations_with, verify_image_annotated, verify_image_with,
+    verify_image_with_roots,
+};
 use serde_json::{Value, json};
 
 /// Verifies images against their registries. Each call runs on a thread of its own against
@@ -46,30 +51,127 @@ impl RegistryVerifier {
     }
 }
 
-impl ImageVerifier for RegistryVerifier {
-    fn verify(&self, image: &str, attestor: &Attestor) -> Result<String, VerifyError> {
-        let policy = match attestor {
-            Attestor::Keys(keys) => Policy {
-                keys: keys
-                    .iter()
-                    .enumerate()
-                    .map(|(i, pem)| PublicKey::from_pem(&format!("publicKeys[{i}]"), pem))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| VerifyError::Error(format!("bad attestor key: {e}")))?,
+/// The keys an attestor's signatures verify with: its public keys, or its certificate's key
+/// once the certificate chains to `certChain`. `None` for a keyless attestor.
+fn attestor_keys(attestor: &Attestor) -> Result<Option<Vec<PublicKey>>, VerifyError> {
+    match attestor {
+        Attestor::Keys(keys) => keys
+            .iter()
+            .enumerate()
+            .map(|(i, pem)| PublicKey::from_pem(&format!("publicKeys[{i}]"), pem))
+            .collect::<Result<_, _>>()
+            .map(Some)
+            .map_err(|e| VerifyError::Error(format!("bad attestor key: {e}"))),
+        Attestor::Certificate { cert, .. } if cert.trim().is_empty() => Err(VerifyError::Error(
+            "certificate attestors of attestations need `cert` (a certChain alone is supported for signatures)".into(),
+        )),
+        Attestor::Certificate { cert, chain } => {
+            let key = certificate_key("certificates.cert", cert)
+                .map_err(|e| VerifyError::Error(format!("bad attestor certificate: {e}")))?;
+            if !chain.trim().is_empty() {
+                // cosign: "failed to load validate certificate chain", a verification failure
+                verify_certificate_chain(cert, chain).map_err(|e| {
+                    VerifyError::Failed(format!("failed to load validate certificate chain: {e}"))
+                })?;
+            }
+            Ok(Some(vec![key]))
+        }
+        Attestor::Keyless(_) => Ok(None),
+    }
+}
+
+/// A verification's digest, or why not: an error when the image did not resolve (the registry
+/// could not be reached or has no such image), else a failure.
+fn verified(v: rampart_images::Verification) -> Result<String, VerifyError> {
+    match (v.result, v.digest) {
+        (Ok(_), Some(d)) => Ok(d),
+        (Ok(_), None) => Err(VerifyError::Error("no digest".into())),
+        (Err(e), None) => Err(VerifyError::Error(e)),
+        (Err(e), Some(_)) => Err(VerifyError::Failed(e)),
+    }
+}
+
+impl RegistryVerifier {
+    /// What an attestor's signatures verify with: keys (its own, or its certificate's), or a
+    /// keyless identity.
+    fn policy(&self, attestor: &Attestor) -> Result<Policy, VerifyError> {
+        Ok(match (attestor, attestor_keys(attestor)?) {
+            (_, Some(keys)) => Policy {
+                keys,
                 keyless: None,
             },
-            Attestor::Keyless(k) => Policy {
+            (Attestor::Keyless(k), None) => Policy {
                 keys: Vec::new(),
                 keyless: Some(keyless_policy(k).map_err(VerifyError::Error)?),
             },
-        };
-        let v = self
-            .run(verify_image_with(&self.client, image, &policy))
+            (_, None) => return Err(VerifyError::Error("an attestor without keys".into())),
+        })
+    }
+}
+
+impl ImageVerifier for RegistryVerifier {
+    fn verify(&self, image: &str, attestor: &Attestor) -> Result<String, VerifyError> {
+        self.verify_with(image, attestor, &SignatureOptions::default())
+    }
+
+    fn verify_with(
+        &self,
+        image: &str,
+        attestor: &Attestor,
+        opts: &SignatureOptions,
+    ) -> Result<String, VerifyError> {
+        if let Attestor::Certificate { cert, chain } = attestor
+            && cert.trim().is_empty()
+        {
+            if opts != &SignatureOptions::default() {
+                return Err(VerifyError::Error(
+                    "annotations and repository with a certChain-only certificate attestor are not supported yet"
+                        .into(),
+                ));
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let v = self
+                .run(verify_image_with_roots(&self.client, image, chain, now))
+                .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
+            return verified(v);
+        }
+        let policy = self.policy(attestor)?;
+        let v = if opts == &SignatureOptions::default() {
+            self.run(verify_image_with(&self.client, image, &policy))
+        } else {
+            self.run(verify_image_annotated(
+                &self.client,
+                image,
+                &policy,
+                &opts.annotations,
+                opts.repository.as_deref(),
+            ))
+        }
+        .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
+        verified(v)
+    }
+
+    fn attestations(
+        &self,
+        image: &str,
+        attestor: &Attestor,
+        repository: Option<&str>,
+    ) -> Result<Attested, VerifyError> {
+        let policy = self.policy(attestor)?;
+        let a = self
+            .run(fetch_attestations_with(
+                &self.client,
+                image,
+                &policy,
+                repository,
+            ))
             .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
-        match (v.result, v.digest) {
-            (Ok(_), Some(d)) => Ok(d),
+        match (a.result, a.digest) {
+            (Ok(statements), Some(digest)) => Ok(Attested { digest, statements }),
             (Ok(_), None) => Err(VerifyError::Error("no digest".into())),
-            // the image did not resolve: the registry could not be reached or has no such image
+            (Err(e), _) if a.unreachable => Err(VerifyError::Error(e)),
             (Err(e), None) => Err(VerifyError::Error(e)),
             (Err(e), Some(_)) => Err(VerifyError::Failed(e)),
         }
@@ -113,14 +215,32 @@ fn pem_blocks(text: &str, label: &str) -> Vec<Vec<u8>> {
     out
 }
 
-fn matcher(exact: &str, re: &str) -> Result<Matcher, String> {
-    if !re.is_empty() {
-        Matcher::regex(re).map_err(|e| e.to_string())
-    } else if !exact.is_empty() {
-        Ok(Matcher::Exact(exact.to_string()))
-    } else {
-        Matcher::regex(".*").map_err(|e| e.to_string())
-    }
+/// Kyverno's identity matching (`matchCertificateData`): `subject`/`issuer` are wildcards
+/// (`*`, `?`) over the whole value, `…RegExp` an unanchored regular expression; either may
+/// match when both are given (for the issuer Kyverno asks both: the wildcard is used then).
+/// Neither: anything matches. A wildcard without `*` or `?` is an exact match.
+fn matcher(glob: &str, re: &str, either: bool) -> Result<Matcher, String> {
+    let wildcard = |g: &str| {
+        let mut out = String::new();
+        for c in g.chars() {
+            match c {
+                '*' => out.push_str(".*"),
+                '?' => out.push('.'),
+                c => out.push_str(&regex::escape(&c.to_string())),
+            }
+        }
+        out
+    };
+    let unanchored = |r: &str| format!(".*(?:{r}).*");
+    let pattern = match (glob.is_empty(), re.is_empty()) {
+        (true, true) => return Matcher::regex(".*").map_err(|e| e.to_string()),
+        (false, true) if !glob.contains(['*', '?']) => return Ok(Matcher::Exact(glob.to_string())),
+        (false, true) => wildcard(glob),
+        (true, false) => unanchored(re),
+        (false, false) if either => format!("(?:{})|(?:{})", wildcard(glob), unanchored(re)),
+        (false, false) => wildcard(glob),
+    };
+    Matcher::regex(&pattern).map_err(|e| e.to_string())
 }
 
 /// Kyverno's keyless attestor as rampart-images' offline keyless policy: each certificate of
@@ -151,8 +271,8 @@ fn keyless_policy(k: &Keyless) -> Result<KeylessPolicy, String> {
             ..TrustedRoot::default()
         },
         identities: vec![Identity {
-            subject: matcher(&k.subject, &k.subject_regexp)?,
-            issuer: matcher(&k.issuer, &k.issuer_regexp)?,
+            subject: matcher(&k.subject, &k.subject_regexp, true)?,
+            issuer: matcher(&k.issuer, &k.issuer_regexp, false)?,
         }],
     })
 }

@@ -200,7 +200,7 @@ fn signed_images_pass_and_unsigned_ones_fail_with_the_reason() {
     assert_eq!(
         r[0].1,
         format!(
-            "failed to verify image {host}/team/app:unsigned: no signatures found (no {tag}.sig manifest) and no Sigstore bundles (no {tag} referrers index)"
+            "failed to verify image {host}/team/app:unsigned: .attestors[0].entries[0].keys: no signatures found (no {tag}.sig manifest) and no Sigstore bundles (no {tag} referrers index)"
         )
     );
     // signed with another key: fails
@@ -222,7 +222,19 @@ fn signed_images_pass_and_unsigned_ones_fail_with_the_reason() {
     assert_eq!(r[0].0, Status::Fail, "{r:?}");
     // images the rule does not select, or skips: no result
     assert!(run(&set, &pod(&["nginx:1.27"])).is_empty());
-    assert!(run(&set, &pod(&[&format!("{host}/team/skipped:v1")])).is_empty());
+    // an image the rule skips: a skip, with Kyverno's message
+    let r = run(&set, &pod(&[&format!("{host}/team/skipped:v1")]));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(
+        (r[0].0, r[0].1.as_str()),
+        (
+            Status::Skip,
+            format!(
+                "skipping image reference image {host}/team/skipped:v1, policy signed-images ruleName verify-signature"
+            )
+            .as_str()
+        )
+    );
     // an image that does not exist: an error (it cannot be resolved)
     let r = run(&set, &pod(&[&format!("{host}/team/missing:v1")]));
     assert_eq!(r[0].0, Status::Error, "{r:?}");
@@ -236,6 +248,10 @@ fn signed_images_pass_and_unsigned_ones_fail_with_the_reason() {
     let r = run(&set, &pod(&[&format!("{host}/team/app:v1@{signed}")]));
     assert_eq!(r[0].0, Status::Pass, "{r:?}");
     assert!(r[0].2.is_none());
+    // a skipped image is still asked for its digest (Kyverno's validation phase)
+    let r = run(&set, &pod(&[&format!("{host}/team/skipped:v1")]));
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    assert_eq!(r[0].1, format!("missing digest for {host}/team/skipped:v1"));
 }
 
 #[test]
