@@ -431,9 +431,11 @@ impl Client {
         {
             Ok(m) => m,
             Err(f) if f.is_not_found() => return Ok(None),
-            Err(Failure::Oci(OciDistributionError::DigestError(e))) => {
+            Err(Failure::Oci(OciDistributionError::DigestError(
+                oci_client::errors::DigestError::VerificationError { expected, actual },
+            ))) => {
                 return Err(Error::Registry(format!(
-                    "{r}: the registry returned a manifest that does not match its digest ({e})"
+                    "{r}: the registry returned a manifest with digest {actual} for {expected}"
                 )));
             }
             Err(f) => return Err(self.error(r, &image, f).await),
