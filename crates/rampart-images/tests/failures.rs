@@ -14,8 +14,10 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
 use std::time::Duration;
 
-/// What the server answers to `(method, path)`: status, headers, body; `None` never answers.
-type Script = fn(&str, &str) -> Option<(u16, Vec<(&'static str, String)>, Vec<u8>)>;
+/// An answer: status, headers, body.
+type Answer = (u16, Vec<(&'static str, String)>, Vec<u8>);
+/// What the server answers to `(method, path)`; `None` never answers.
+type Script = fn(&str, &str) -> Option<Answer>;
 
 fn serve(script: Script) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -80,7 +82,7 @@ fn client() -> Client {
 
 const MANIFEST: &[u8] = br#"{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", "size": 2}, "layers": []}"#;
 
-fn ok_or_v2(path: &str) -> Option<(u16, Vec<(&'static str, String)>, Vec<u8>)> {
+fn ok_or_v2(path: &str) -> Option<Answer> {
     (path == "/v2/").then(|| (200, Vec::new(), b"{}".to_vec()))
 }
 
