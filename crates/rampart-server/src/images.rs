@@ -858,9 +858,9 @@ pub(crate) async fn check(
                 ));
                 continue;
             }
-            let cached = match cache
-                .get(i, image, now)
-                .filter(|_| p.cache_ttl > Duration::ZERO)
+            let cached = match (p.cache_ttl > Duration::ZERO)
+                .then(|| cache.get(i, image, now))
+                .flatten()
             {
                 // a failure holds only for the login it was reached with
                 Some((Err(why), login)) => {
