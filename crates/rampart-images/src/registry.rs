@@ -20,9 +20,7 @@ use std::time::Duration;
 pub use bytes::Bytes;
 
 /// The manifest media types asked for: OCI index and manifest, Docker v2 list and manifest.
-pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
-
-const MANIFEST_TYPES: &[&str] = &[
+pub const MANIFEST_TYPES: &[&str] = &[
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
