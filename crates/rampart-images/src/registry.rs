@@ -1,32 +1,50 @@
-//! A small client for the OCI distribution API: manifests and blobs by tag or digest, Docker
-//! registry v2 token auth (the `WWW-Authenticate` challenge) and basic auth with credentials
-//! from docker's `config.json`, TLS through rustls with aws-lc-rs.
+//! Registry access over the OCI distribution API through the `oci-client` crate (reqwest with
+//! rustls and aws-lc-rs): manifests and blobs by tag or digest, Docker registry v2 token auth and
+//! basic auth. What stays here is ours: the credentials (docker's `config.json`, image pull
+//! Secrets), the checks on what comes back (digests, sizes) and the meaning of each failure
+//! ([`Error::Unreachable`]: nothing was learnt; [`Error::Registry`]: the registry answered no).
 
 use crate::Error;
 use crate::reference::Reference;
 use aws_lc_rs::digest;
 use base64::Engine as _;
-use http_body_util::{BodyExt as _, Empty};
-use hyper::body::Bytes;
-use hyper::{Method, Request, StatusCode, Uri};
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use std::collections::HashMap;
+use futures_util::StreamExt as _;
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciEnvelope, OciErrorCode};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Reference as OciReference, RegistryOperation};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use bytes::Bytes;
+
 /// The manifest media types asked for: OCI index and manifest, Docker v2 list and manifest.
-pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+pub const MANIFEST_TYPES: &[&str] = &[
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
 
 const MAX_MANIFEST: usize = 4 << 20;
 const MAX_BLOB: usize = 16 << 20;
 
+/// Where credentials come from when nothing more precise is known.
+const DOCKER_CONFIG: &str = "docker's config.json";
+
+/// One registry login and where it was read from (said in messages; never the password).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Login {
+    user: String,
+    password: String,
+    source: String,
+}
+
 /// Registry credentials by host.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Credentials {
-    by_host: HashMap<String, (String, String)>,
+    by_host: BTreeMap<String, Login>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -39,17 +57,45 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    /// Adds a user and password for a registry host.
+    /// Adds a user and password for a registry host (said to come from docker's config.json).
     pub fn insert(&mut self, host: &str, user: &str, password: &str) {
+        self.insert_from(host, user, password, DOCKER_CONFIG);
+    }
+
+    /// Adds a user and password for a registry host, read from `source` (named in the
+    /// messages of a refused login, e.g. `Secret prod/regcred`).
+    pub fn insert_from(&mut self, host: &str, user: &str, password: &str, source: &str) {
         self.by_host.insert(
             normalise_host(host),
-            (user.to_string(), password.to_string()),
+            Login {
+                user: user.to_string(),
+                password: password.to_string(),
+                source: source.to_string(),
+            },
         );
+    }
+
+    /// Whether there are no credentials at all.
+    pub fn is_empty(&self) -> bool {
+        self.by_host.is_empty()
+    }
+
+    /// Adds `other`'s credentials for the hosts that have none here (the fallback the kubelet
+    /// uses: a pod's pull secrets first, then the node's credentials).
+    pub fn fill_from(&mut self, other: &Credentials) {
+        for (h, l) in &other.by_host {
+            self.by_host.entry(h.clone()).or_insert_with(|| l.clone());
+        }
     }
 
     /// Reads docker's `config.json` (`auths.<host>.auth`, base64 of `user:password`, or
     /// `username`/`password`).
     pub fn from_docker_config(name: &str, text: &str) -> Result<Credentials, Error> {
+        Self::parse_docker_config(name, text, DOCKER_CONFIG)
+    }
+
+    /// [`Credentials::from_docker_config`] with the source named in messages.
+    pub fn parse_docker_config(name: &str, text: &str, source: &str) -> Result<Credentials, Error> {
         let bad = |line: usize, column: usize, message: String| Error::Input {
             file: name.to_string(),
             line: u32::try_from(line).unwrap_or(0),
@@ -80,15 +126,47 @@ impl Credentials {
                         format!("auths.{host}.auth is not base64 of `user:password`"),
                     ));
                 };
-                creds.insert(host, user, pass);
+                creds.insert_from(host, user, pass, source);
             } else if let (Some(u), Some(p)) = (
                 entry.get("username").and_then(|u| u.as_str()),
                 entry.get("password").and_then(|p| p.as_str()),
             ) {
-                creds.insert(host, u, p);
+                creds.insert_from(host, u, p, source);
             }
         }
         Ok(creds)
+    }
+
+    /// The credentials of one `kubernetes.io/dockerconfigjson` (or legacy
+    /// `kubernetes.io/dockercfg`) Secret's `data` (decoded), named `source` in messages.
+    /// `Ok(None)` when the Secret is of another type; the error says which key does not decode
+    /// (never its value).
+    pub fn from_pull_secret(
+        secret_type: &str,
+        data: &BTreeMap<String, Vec<u8>>,
+        source: &str,
+    ) -> Result<Option<Credentials>, String> {
+        let (key, wrapped) = match secret_type {
+            "kubernetes.io/dockerconfigjson" => (".dockerconfigjson", true),
+            "kubernetes.io/dockercfg" => (".dockercfg", false),
+            _ => return Ok(None),
+        };
+        let text = data
+            .get(key)
+            .and_then(|b| String::from_utf8(b.clone()).ok());
+        Self::pull_secret_text(text, wrapped, source)
+            .map(Some)
+            .ok_or_else(|| format!("{key} is not a docker config with `auths`"))
+    }
+
+    fn pull_secret_text(text: Option<String>, wrapped: bool, source: &str) -> Option<Credentials> {
+        let t = text?;
+        let t = if wrapped {
+            t
+        } else {
+            format!("{{\"auths\": {t}}}")
+        };
+        Credentials::parse_docker_config("", &t, source).ok()
     }
 
     /// `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`; none when there is no file.
@@ -146,20 +224,9 @@ impl Credentials {
                         .and_then(|v| v.as_str())
                         .map(str::to_string)
                 });
-            let parsed = text.and_then(|t| {
-                let t = if wrapped {
-                    t
-                } else {
-                    format!("{{\"auths\": {t}}}")
-                };
-                Credentials::from_docker_config("", &t).ok()
-            });
-            match parsed {
-                Some(c) => {
-                    for (h, v) in c.by_host {
-                        self.by_host.entry(h).or_insert(v);
-                    }
-                }
+            let source = format!("Secret {:?}", obj.name());
+            match Self::pull_secret_text(text, wrapped, &source) {
+                Some(c) => self.fill_from(&c),
                 None => {
                     let l = obj.location(&pointer);
                     errors.push(rampart_core::InputError {
@@ -177,7 +244,16 @@ impl Credentials {
         errors
     }
 
-    fn get(&self, host: &str) -> Option<&(String, String)> {
+    /// The credentials used for `r`'s registry alone (empty when there are none).
+    pub fn for_registry(&self, r: &Reference) -> Credentials {
+        let mut out = Credentials::default();
+        if let Some(l) = self.get(&r.registry).or_else(|| self.get(r.api_host())) {
+            out.by_host.insert(normalise_host(r.api_host()), l.clone());
+        }
+        out
+    }
+
+    fn get(&self, host: &str) -> Option<&Login> {
         let h = normalise_host(host);
         self.by_host.get(&h).or_else(|| {
             (h == "registry-1.docker.io")
@@ -209,7 +285,7 @@ pub struct ClientOptions {
     /// Extra trusted CA certificates (PEM), besides the system's.
     pub ca_pem: Option<Vec<u8>>,
     pub credentials: Credentials,
-    /// Bound on each request, connection included.
+    /// Bound on each operation (a manifest, a blob, a digest), connection and token included.
     pub timeout: Duration,
 }
 
@@ -224,27 +300,19 @@ impl Default for ClientOptions {
     }
 }
 
-type Http = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
-
-/// An OCI distribution API client.
+/// An OCI distribution API client: `oci_client::Client` with our credentials, limits and
+/// error meanings. One client holds one set of credentials (its token cache is per registry and
+/// repository, so clients with other credentials must not share it).
 pub struct Client {
-    http: Http,
+    oci: oci_client::Client,
     opts: ClientOptions,
-    /// Bearer tokens by (host, scope).
-    tokens: Mutex<HashMap<(String, String), String>>,
-}
-
-/// A response, its body read.
-struct Response {
-    status: StatusCode,
-    headers: hyper::HeaderMap,
-    body: Bytes,
 }
 
 /// A manifest as fetched.
 #[derive(Debug, Clone)]
 pub struct Manifest {
     pub bytes: Bytes,
+    /// The manifest's `mediaType` (empty when the manifest does not say).
     pub media_type: String,
     /// `sha256:<hex>` of the bytes.
     pub digest: String,
@@ -252,47 +320,79 @@ pub struct Manifest {
 
 impl Client {
     pub fn new(opts: ClientOptions) -> Result<Client, Error> {
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        for c in native.certs {
-            let _ = roots.add(c);
-        }
+        let mut extra_root_certificates = Vec::new();
         if let Some(pem) = &opts.ca_pem {
             use rustls_pki_types::pem::PemObject as _;
-            let mut n = 0;
             for c in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
                 let c = c.map_err(|e| Error::Key(format!("registry CA: {e}")))?;
-                roots
-                    .add(c)
+                // what reqwest would only find when connecting
+                webpki::anchor_from_trusted_cert(&c)
                     .map_err(|e| Error::Key(format!("registry CA: {e}")))?;
-                n += 1;
+                extra_root_certificates.push(Certificate {
+                    encoding: CertificateEncoding::Der,
+                    data: c.to_vec(),
+                });
             }
-            if n == 0 {
+            if extra_root_certificates.is_empty() {
                 return Err(Error::Key("registry CA: no certificate in the file".into()));
             }
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Registry(format!("TLS: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let http = HyperClient::builder(TokioExecutor::new()).build(connector);
-        Ok(Client {
-            http,
-            opts,
-            tokens: Mutex::new(HashMap::new()),
-        })
+        let config = ClientConfig {
+            protocol: if opts.insecure {
+                ClientProtocol::Http
+            } else {
+                ClientProtocol::Https
+            },
+            extra_root_certificates,
+            connect_timeout: Some(opts.timeout),
+            read_timeout: Some(opts.timeout),
+            user_agent: concat!("rampart/", env!("CARGO_PKG_VERSION")),
+            // only raw manifests are asked for; the caller picks from an index
+            platform_resolver: None,
+            ..ClientConfig::default()
+        };
+        let oci = oci_client::Client::try_from(config)
+            .map_err(|e| Error::Registry(format!("registry client: {}", chain(&e))))?;
+        Ok(Client { oci, opts })
     }
 
-    fn base(&self, r: &Reference) -> String {
-        let scheme = if self.opts.insecure { "http" } else { "https" };
-        format!("{scheme}://{}", r.api_host())
+    /// `r` for oci-client, naming `reference` (a tag or a digest) in `r`'s repository.
+    fn oci_ref(r: &Reference, reference: &str) -> OciReference {
+        let (registry, repository) = (r.api_host().to_string(), r.repository.clone());
+        if reference.contains(':') {
+            OciReference::with_digest(registry, repository, reference.to_string())
+        } else {
+            OciReference::with_tag(registry, repository, reference.to_string())
+        }
+    }
+
+    fn login(&self, r: &Reference) -> Option<&Login> {
+        let c = &self.opts.credentials;
+        c.get(&r.registry).or_else(|| c.get(r.api_host()))
+    }
+
+    fn auth(&self, r: &Reference) -> RegistryAuth {
+        match self.login(r) {
+            Some(l) => RegistryAuth::Basic(l.user.clone(), l.password.clone()),
+            None => RegistryAuth::Anonymous,
+        }
+    }
+
+    /// Runs one registry operation within the timeout; a failure is said with [`Client::error`].
+    async fn run<T>(
+        &self,
+        r: &Reference,
+        op: impl Future<Output = Result<T, OciDistributionError>>,
+    ) -> Result<T, Failure> {
+        match tokio::time::timeout(self.opts.timeout, op).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(Failure::Oci(e)),
+            Err(_) => Err(Failure::Said(Error::Unreachable(format!(
+                "registry {} unreachable: no answer within {:?}",
+                r.api_host(),
+                self.opts.timeout
+            )))),
+        }
     }
 
     /// The digest a reference points at: its digest if it has one, else the registry's
@@ -301,321 +401,245 @@ impl Client {
         if let Some(d) = &r.digest {
             return Ok(d.clone());
         }
-        let url = format!(
-            "{}/v2/{}/manifests/{}",
-            self.base(r),
-            r.repository,
-            r.manifest_ref()
-        );
-        let resp = self.send(Method::HEAD, &url, r, MANIFEST_ACCEPT).await?;
-        if resp.status == StatusCode::NOT_FOUND {
-            return Err(Error::Registry(format!("{r}: manifest unknown")));
-        }
-        if !resp.status.is_success() {
-            return Err(status_error(r, &resp));
-        }
-        if let Some(d) = resp
-            .headers
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
+        let image = Self::oci_ref(r, r.manifest_ref());
+        let auth = self.auth(r);
+        match self
+            .run(r, self.oci.fetch_manifest_digest(&image, &auth))
+            .await
         {
-            return Ok(d.to_string());
-        }
-        match self.manifest(r, r.manifest_ref()).await? {
-            Some(m) => Ok(m.digest),
-            None => Err(Error::Registry(format!("{r}: manifest unknown"))),
+            Ok(d) => Ok(d),
+            Err(f) if f.is_not_found() => Err(Error::Registry(format!("{r}: manifest unknown"))),
+            Err(f) => Err(self.error(r, &image, f).await),
         }
     }
 
     /// The manifest at `reference` (a tag or a digest) in `r`'s repository; `None` on 404.
+    /// Its bytes are checked against the digest asked for and the registry's
+    /// `Docker-Content-Digest`.
     pub async fn manifest(
         &self,
         r: &Reference,
         reference: &str,
     ) -> Result<Option<Manifest>, Error> {
-        let url = format!("{}/v2/{}/manifests/{reference}", self.base(r), r.repository);
-        let resp = self.send(Method::GET, &url, r, MANIFEST_ACCEPT).await?;
-        if resp.status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !resp.status.is_success() {
-            return Err(status_error(r, &resp));
-        }
-        if resp.body.len() > MAX_MANIFEST {
+        let image = Self::oci_ref(r, reference);
+        let auth = self.auth(r);
+        let (bytes, _) = match self
+            .run(r, self.oci.pull_manifest_raw(&image, &auth, MANIFEST_TYPES))
+            .await
+        {
+            Ok(m) => m,
+            Err(f) if f.is_not_found() => return Ok(None),
+            Err(Failure::Oci(OciDistributionError::DigestError(
+                oci_client::errors::DigestError::VerificationError { expected, actual },
+            ))) => {
+                return Err(Error::Registry(format!(
+                    "{r}: the registry returned a manifest with digest {actual} for {expected}"
+                )));
+            }
+            Err(f) => return Err(self.error(r, &image, f).await),
+        };
+        if bytes.len() > MAX_MANIFEST {
             return Err(Error::Registry(format!("{r}: manifest larger than 4 MiB")));
         }
-        let media_type = resp
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let digest = sha256_digest(&resp.body);
+        let digest = sha256_digest(&bytes);
         if reference.starts_with("sha256:") && reference != digest {
             return Err(Error::Registry(format!(
                 "{r}: the registry returned a manifest with digest {digest} for {reference}"
             )));
         }
+        let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("mediaType")?.as_str().map(str::to_string))
+            .unwrap_or_default();
         Ok(Some(Manifest {
-            bytes: resp.body,
+            bytes,
             media_type,
             digest,
         }))
     }
 
-    /// A blob, checked against its digest.
+    /// A blob, checked against its digest, read up to 16 MiB.
     pub async fn blob(&self, r: &Reference, digest: &str) -> Result<Bytes, Error> {
-        let url = format!("{}/v2/{}/blobs/{digest}", self.base(r), r.repository);
-        let resp = self.send(Method::GET, &url, r, "*/*").await?;
-        if !resp.status.is_success() {
-            return Err(status_error(r, &resp));
-        }
-        if resp.body.len() > MAX_BLOB {
-            return Err(Error::Registry(format!(
-                "{r}: blob {digest} larger than 16 MiB"
-            )));
-        }
-        if digest.starts_with("sha256:") && sha256_digest(&resp.body) != digest {
-            return Err(Error::Registry(format!(
-                "{r}: blob {digest} does not match its digest"
-            )));
-        }
-        Ok(resp.body)
-    }
-
-    /// Sends a request with auth: a cached token, else the answer to a 401 challenge; follows
-    /// up to five redirects (without credentials to another host).
-    async fn send(
-        &self,
-        method: Method,
-        url: &str,
-        r: &Reference,
-        accept: &str,
-    ) -> Result<Response, Error> {
-        let host = r.api_host().to_string();
-        let scope = format!("repository:{}:pull", r.repository);
-        let mut url = url.to_string();
-        let mut auth = self.cached_auth(&host, &scope);
-        let mut challenged = false;
-        for _ in 0..6 {
-            let uri: Uri = url
-                .parse()
-                .map_err(|e| Error::Registry(format!("{r}: bad URL {url}: {e}")))?;
-            let same_host = uri.authority().is_some_and(|a| a.as_str() == host);
-            let mut req = Request::builder()
-                .method(method.clone())
-                .uri(uri.clone())
-                .header("accept", accept)
-                .header("user-agent", concat!("rampart/", env!("CARGO_PKG_VERSION")));
-            if same_host && let Some(a) = &auth {
-                req = req.header("authorization", a.as_str());
-            }
-            let req = req
-                .body(Empty::new())
-                .map_err(|e| Error::Registry(format!("{r}: {e}")))?;
-            let resp = self.roundtrip(req, &host).await?;
-            if resp.status == StatusCode::UNAUTHORIZED && same_host && !challenged {
-                challenged = true;
-                let challenge = resp
-                    .headers
-                    .get("www-authenticate")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                auth = Some(self.authenticate(r, &host, &scope, &challenge).await?);
-                continue;
-            }
-            if resp.status.is_redirection()
-                && let Some(loc) = resp.headers.get("location").and_then(|v| v.to_str().ok())
+        let image = Self::oci_ref(r, r.manifest_ref());
+        let auth = self.auth(r);
+        let too_large = || Error::Registry(format!("{r}: blob {digest} larger than 16 MiB"));
+        let mismatch = || Error::Registry(format!("{r}: blob {digest} does not match its digest"));
+        let read = async {
+            self.oci
+                .store_auth_if_needed(image.resolve_registry(), &auth)
+                .await;
+            let mut stream = self.oci.pull_blob_stream(&image, digest).await?;
+            if stream
+                .content_length
+                .is_some_and(|n| usize::try_from(n).map_or(true, |n| n > MAX_BLOB))
             {
-                url = if loc.starts_with("http://") || loc.starts_with("https://") {
-                    loc.to_string()
-                } else {
-                    let scheme = uri.scheme_str().unwrap_or("https");
-                    let authority = uri.authority().map_or("", |a| a.as_str());
-                    format!("{scheme}://{authority}{loc}")
+                return Ok(Err(too_large()));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(c) => body.extend_from_slice(&c),
+                    Err(e) if is_digest_error(&e) => return Ok(Err(mismatch())),
+                    Err(e) => return Err(OciDistributionError::IoError(e)),
+                }
+                if body.len() > MAX_BLOB {
+                    return Ok(Err(too_large()));
+                }
+            }
+            Ok(Ok(Bytes::from(body)))
+        };
+        let body = match self.run(r, read).await {
+            Ok(b) => b?,
+            Err(f) => return Err(self.error(r, &image, f).await),
+        };
+        if digest.starts_with("sha256:") && sha256_digest(&body) != digest {
+            return Err(mismatch());
+        }
+        Ok(body)
+    }
+
+    /// What a failure means. A refused request is told apart by asking for a token once more:
+    /// the token service refusing, no credentials for a registry that wants some, or
+    /// credentials the registry does not accept.
+    async fn error(&self, r: &Reference, image: &OciReference, f: Failure) -> Error {
+        let e = match f {
+            Failure::Said(e) => return e,
+            Failure::Oci(e) => e,
+        };
+        let host = r.api_host();
+        match e {
+            OciDistributionError::RequestError(e) => {
+                Error::Unreachable(format!("registry {host} unreachable: {}", causes(&e)))
+            }
+            OciDistributionError::IoError(e) => {
+                Error::Unreachable(format!("registry {host} unreachable: {}", chain(&e)))
+            }
+            OciDistributionError::UnauthorizedError { .. } => self.refused(r, image, None).await,
+            OciDistributionError::RegistryError { envelope, .. } => {
+                let (code, message) = first_error(&envelope);
+                match envelope.errors.first().map(|e| &e.code) {
+                    Some(OciErrorCode::Unauthorized | OciErrorCode::Denied) => {
+                        self.refused(r, image, Some(&code)).await
+                    }
+                    Some(OciErrorCode::Toomanyrequests) => {
+                        Error::Unreachable(format!("{r}: the registry answered {code}: {message}"))
+                    }
+                    _ => Error::Registry(format!("{r}: the registry answered {code}: {message}")),
+                }
+            }
+            OciDistributionError::ServerError { code, message, .. } => {
+                let status = http::StatusCode::from_u16(code)
+                    .map_or_else(|_| code.to_string(), |s| s.to_string());
+                let detail = serde_json::from_str::<OciEnvelope>(&message)
+                    .ok()
+                    .map(|e| first_error(&e).1);
+                let said = match detail {
+                    Some(d) => format!("{r}: the registry answered {status}: {d}"),
+                    None => format!("{r}: the registry answered {status}"),
                 };
-                continue;
+                match code {
+                    401 | 403 => self.refused(r, image, Some(&status)).await,
+                    // a server error is the registry being unavailable, not an answer about
+                    // the image
+                    429 | 500.. => Error::Unreachable(said),
+                    _ => Error::Registry(said),
+                }
             }
-            return Ok(resp);
+            e => Error::Registry(format!("{r}: {}", chain(&e))),
         }
-        Err(Error::Registry(format!("{r}: too many redirects")))
     }
 
-    async fn roundtrip(&self, req: Request<Empty<Bytes>>, host: &str) -> Result<Response, Error> {
-        let unreachable =
-            |e: String| Error::Unreachable(format!("registry {host} unreachable: {e}"));
-        let fut = async {
-            let resp = self
-                .http
-                .request(req)
-                .await
-                .map_err(|e| unreachable(chain(&e)))?;
-            let (parts, body) = resp.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map_err(|e| unreachable(chain(&e)))?
-                .to_bytes();
-            Ok(Response {
-                status: parts.status,
-                headers: parts.headers,
-                body,
-            })
-        };
-        tokio::time::timeout(self.opts.timeout, fut)
-            .await
-            .map_err(|_| unreachable(format!("no answer within {:?}", self.opts.timeout)))?
-    }
-
-    fn cached_auth(&self, host: &str, scope: &str) -> Option<String> {
-        self.tokens
-            .lock()
-            .ok()?
-            .get(&(host.to_string(), scope.to_string()))
-            .cloned()
-    }
-
-    /// Answers a `WWW-Authenticate` challenge: `Basic` with the host's credentials, `Bearer`
-    /// with a token from the realm (asked with the credentials when there are some).
-    async fn authenticate(
-        &self,
-        r: &Reference,
-        host: &str,
-        scope: &str,
-        challenge: &str,
-    ) -> Result<String, Error> {
-        let creds = self
-            .opts
-            .credentials
-            .get(&r.registry)
-            .or_else(|| self.opts.credentials.get(host));
-        let basic = creds.map(|(u, p)| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-            )
-        });
-        let (kind, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
-        let header = if kind.eq_ignore_ascii_case("basic") {
-            basic.ok_or_else(|| {
-                Error::Registry(format!(
-                    "{r}: the registry asks for credentials and none are configured for {}",
-                    r.registry
-                ))
-            })?
-        } else if kind.eq_ignore_ascii_case("bearer") {
-            let params = parse_challenge(params);
-            let realm = params
-                .get("realm")
-                .ok_or_else(|| Error::Registry(format!("{r}: bearer challenge without a realm")))?;
-            let mut url = format!(
-                "{realm}?scope={}",
-                encode(params.get("scope").map_or(scope, String::as_str))
+    /// Why the registry refused: `status` is what it answered (401 when not given).
+    async fn refused(&self, r: &Reference, image: &OciReference, status: Option<&str>) -> Error {
+        let login = self.login(r);
+        let auth = self.auth(r);
+        let retry = tokio::time::timeout(
+            self.opts.timeout,
+            self.oci.auth(image, &auth, RegistryOperation::Pull),
+        )
+        .await;
+        if let Ok(Err(OciDistributionError::AuthenticationFailure(body))) = retry {
+            let body = body.trim();
+            let whose = match login {
+                Some(l) => format!("the credentials in {}", l.source),
+                None => "an anonymous pull".to_string(),
+            };
+            let mut m = format!(
+                "{r}: the registry's token service refused a token for {whose} (scope repository:{}:pull)",
+                r.repository
             );
-            if let Some(service) = params.get("service") {
-                url.push_str(&format!("&service={}", encode(service)));
+            if !body.is_empty() {
+                m.push_str(": ");
+                m.extend(body.chars().take(200));
             }
-            let uri: Uri = url
-                .parse()
-                .map_err(|e| Error::Registry(format!("{r}: bad token realm {realm}: {e}")))?;
-            let mut req = Request::builder().method(Method::GET).uri(uri);
-            if let Some(b) = &basic {
-                req = req.header("authorization", b.as_str());
-            }
-            let req = req
-                .body(Empty::new())
-                .map_err(|e| Error::Registry(format!("{r}: {e}")))?;
-            let resp = self.roundtrip(req, host).await?;
-            if !resp.status.is_success() {
-                return Err(Error::Registry(format!(
-                    "{r}: the token service {realm} answered {}",
-                    resp.status
-                )));
-            }
-            let v: serde_json::Value = serde_json::from_slice(&resp.body)
-                .map_err(|e| Error::Registry(format!("{r}: bad token response: {e}")))?;
-            let token = v
-                .get("token")
-                .or_else(|| v.get("access_token"))
-                .and_then(|t| t.as_str())
-                .ok_or_else(|| Error::Registry(format!("{r}: token response without a token")))?;
-            format!("Bearer {token}")
-        } else {
-            return Err(Error::Registry(format!(
-                "{r}: unauthorized, and the registry's challenge {kind:?} is not supported"
-            )));
-        };
-        if let Ok(mut t) = self.tokens.lock() {
-            t.insert((host.to_string(), scope.to_string()), header.clone());
+            return Error::Registry(m);
         }
-        Ok(header)
+        match login {
+            None => Error::Registry(format!(
+                "{r}: the registry asks for credentials and none are configured for {}",
+                r.registry
+            )),
+            Some(l) => Error::Registry(format!(
+                "{r}: access denied ({}); check the credentials in {}",
+                status.unwrap_or("401 Unauthorized"),
+                l.source
+            )),
+        }
     }
 }
 
-fn status_error(r: &Reference, resp: &Response) -> Error {
-    let detail = serde_json::from_slice::<serde_json::Value>(&resp.body)
-        .ok()
-        .and_then(|v| {
-            v.get("errors")?
-                .as_array()?
-                .first()?
-                .get("message")?
-                .as_str()
-                .map(str::to_string)
-        });
-    match (resp.status, detail) {
-        (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) => Error::Registry(format!(
-            "{r}: access denied ({}); check the credentials in docker's config.json",
-            resp.status
-        )),
-        // a server error is the registry being unavailable, not an answer about the image
-        (s, Some(d)) if s.is_server_error() => {
-            Error::Unreachable(format!("{r}: the registry answered {s}: {d}"))
+/// A failed operation: oci-client's error, or one already said.
+enum Failure {
+    Oci(OciDistributionError),
+    Said(Error),
+}
+
+impl Failure {
+    /// A 404: the manifest, blob or repository does not exist.
+    fn is_not_found(&self) -> bool {
+        match self {
+            Failure::Oci(OciDistributionError::RegistryError { envelope, .. }) => {
+                envelope.errors.first().is_some_and(|e| {
+                    matches!(
+                        e.code,
+                        OciErrorCode::ManifestUnknown
+                            | OciErrorCode::NameUnknown
+                            | OciErrorCode::BlobUnknown
+                            | OciErrorCode::NotFound
+                    )
+                })
+            }
+            Failure::Oci(OciDistributionError::ServerError { code: 404, .. }) => true,
+            _ => false,
         }
-        (s, None) if s.is_server_error() => {
-            Error::Unreachable(format!("{r}: the registry answered {s}"))
-        }
-        (s, Some(d)) => Error::Registry(format!("{r}: the registry answered {s}: {d}")),
-        (s, None) => Error::Registry(format!("{r}: the registry answered {s}")),
     }
 }
 
-/// `key="value", key2="value2"` of a challenge.
-fn parse_challenge(params: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let mut rest = params.trim();
-    while let Some((k, v)) = rest.split_once('=') {
-        let k = k.trim().trim_start_matches(',').trim().to_ascii_lowercase();
-        let v = v.trim_start();
-        let (value, after) = if let Some(q) = v.strip_prefix('"') {
-            match q.find('"') {
-                Some(i) => (q.get(..i).unwrap_or(""), q.get(i + 1..).unwrap_or("")),
-                None => (q, ""),
-            }
-        } else {
-            match v.find(',') {
-                Some(i) => (v.get(..i).unwrap_or(""), v.get(i..).unwrap_or("")),
-                None => (v, ""),
-            }
-        };
-        out.insert(k, value.to_string());
-        rest = after;
+/// The first error of an envelope: its code as the registry spelt it, and its message.
+fn first_error(envelope: &OciEnvelope) -> (String, String) {
+    match envelope.errors.first() {
+        Some(e) => (
+            serde_json::to_value(&e.code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            e.message.clone(),
+        ),
+        None => (String::new(), String::new()),
     }
-    out
 }
 
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+fn is_digest_error(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<oci_client::errors::DigestError>())
+}
+
+/// A request error's causes without reqwest's own `error sending request for url (…)`.
+fn causes(e: &dyn std::error::Error) -> String {
+    match e.source() {
+        Some(s) => chain(s),
+        None => e.to_string(),
     }
-    out
 }
 
 /// An error with its causes, `a: b: c`.
@@ -654,8 +678,8 @@ mod tests {
             r#"{"auths": {"https://index.docker.io/v1/": {"auth": "dXNlcjpwYXNz"}, "ghcr.io": {"username": "u", "password": "p"}}}"#,
         )
         .unwrap();
-        assert_eq!(c.get("registry-1.docker.io").unwrap().0, "user");
-        assert_eq!(c.get("ghcr.io").unwrap().1, "p");
+        assert_eq!(c.get("registry-1.docker.io").unwrap().user, "user");
+        assert_eq!(c.get("ghcr.io").unwrap().password, "p");
         assert!(!format!("{c:?}").contains("pass"));
         let e = Credentials::from_docker_config(
             "c.json",
@@ -680,10 +704,9 @@ mod tests {
         c.insert("ghcr.io", "mine", "kept");
         let mut fresh = Credentials::default();
         let errors = fresh.add_pull_secrets(&loaded.objects);
-        assert_eq!(
-            fresh.get("ghcr.io").unwrap(),
-            &("ci".to_string(), "s3cret".to_string())
-        );
+        let l = fresh.get("ghcr.io").unwrap();
+        assert_eq!((l.user.as_str(), l.password.as_str()), ("ci", "s3cret"));
+        assert_eq!(l.source, "Secret \"pull\"");
         assert_eq!(errors.len(), 1);
         assert_eq!(
             errors[0].to_string(),
@@ -691,16 +714,34 @@ mod tests {
         );
         assert!(!errors[0].to_string().contains("bm90"));
         c.add_pull_secrets(&loaded.objects);
-        assert_eq!(c.get("ghcr.io").unwrap().0, "mine");
+        assert_eq!(c.get("ghcr.io").unwrap().user, "mine");
     }
 
     #[test]
-    fn parses_challenges() {
-        let p = parse_challenge(
-            r#"realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#,
+    fn reads_a_pull_secret_from_the_api() {
+        let data =
+            |key: &str, value: &str| BTreeMap::from([(key.to_string(), value.as_bytes().to_vec())]);
+        let json = data(
+            ".dockerconfigjson",
+            r#"{"auths": {"ghcr.io": {"auth": "Y2k6czNjcmV0"}}}"#,
         );
-        assert_eq!(p["realm"], "https://auth.docker.io/token");
-        assert_eq!(p["service"], "registry.docker.io");
-        assert_eq!(p["scope"], "repository:library/nginx:pull");
+        let c =
+            Credentials::from_pull_secret("kubernetes.io/dockerconfigjson", &json, "Secret a/b")
+                .unwrap()
+                .unwrap();
+        assert_eq!(c.get("ghcr.io").unwrap().source, "Secret a/b");
+        let legacy = data(".dockercfg", r#"{"ghcr.io": {"auth": "Y2k6czNjcmV0"}}"#);
+        let c = Credentials::from_pull_secret("kubernetes.io/dockercfg", &legacy, "s")
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.get("ghcr.io").unwrap().user, "ci");
+        assert_eq!(
+            Credentials::from_pull_secret("Opaque", &json, "s").unwrap(),
+            None
+        );
+        assert_eq!(
+            Credentials::from_pull_secret("kubernetes.io/dockercfg", &json, "s").unwrap_err(),
+            ".dockercfg is not a docker config with `auths`"
+        );
     }
 }

@@ -138,7 +138,7 @@ struct Layer<'a> {
     annotations: &'a serde_json::Value,
     sig: Vec<u8>,
     sig_b64: &'a str,
-    payload: hyper::body::Bytes,
+    payload: crate::registry::Bytes,
 }
 
 /// The layers of the manifest cosign stores at `tag` (`sha256-<hex>.sig` for signatures,

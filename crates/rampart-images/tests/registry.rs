@@ -13,15 +13,16 @@
 mod harness;
 #[path = "harness/keyless.rs"]
 mod keyless_harness;
+#[path = "harness/token.rs"]
+mod token_harness;
 
 use base64::Engine as _;
 use harness::*;
 use keyless_harness::*;
+use token_harness::*;
 
 use rampart_images::registry::{Client, ClientOptions, Credentials};
 use rampart_images::{Reference, verify_image};
-use std::io::{Read as _, Write as _};
-use std::net::TcpListener;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -309,144 +310,12 @@ async fn tls_with_a_private_ca() {
     );
 }
 
-/// A token service as Docker registry v2 token auth specifies it: `GET realm?scope=&service=`
-/// with basic credentials, answered with a JWT (ES256, `x5c` chain to the registry's
-/// `rootcertbundle`) granting the scopes asked for.
-struct TokenService {
-    port: u16,
-    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-fn b64url(b: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-}
-
-fn start_token_service(
-    signer_pkcs8: Vec<u8>,
-    leaf_der: Vec<u8>,
-    user: &'static str,
-    password: &'static str,
-) -> TokenService {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = requests.clone();
-    std::thread::spawn(move || {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let key = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
-            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-            &signer_pkcs8,
-        )
-        .unwrap();
-        let expected = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-        );
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let mut buf = [0u8; 8192];
-            let n = s.read(&mut buf).unwrap_or(0);
-            let req = String::from_utf8_lossy(&buf[..n]).to_string();
-            let line = req.lines().next().unwrap_or("").to_string();
-            seen.lock().unwrap().push(line.clone());
-            let authorized = req.lines().any(|l| {
-                l.to_ascii_lowercase().starts_with("authorization:") && l[14..].trim() == expected
-            });
-            if !authorized {
-                let _ = s.write_all(
-                    b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                );
-                continue;
-            }
-            let path = line.split(' ').nth(1).unwrap_or("");
-            let query = path.split_once('?').map_or("", |(_, q)| q);
-            let mut access = Vec::new();
-            for kv in query.split('&') {
-                if let Some(scope) = kv.strip_prefix("scope=") {
-                    let scope = scope.replace("%3A", ":").replace("%2F", "/");
-                    let parts: Vec<&str> = scope.split(':').collect();
-                    if parts.len() == 3 {
-                        access.push(serde_json::json!({
-                            "type": parts[0], "name": parts[1],
-                            "actions": parts[2].split(',').collect::<Vec<_>>()
-                        }));
-                    }
-                }
-            }
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs();
-            let header = serde_json::json!({
-                "alg": "ES256", "typ": "JWT",
-                "x5c": [base64::engine::general_purpose::STANDARD.encode(&leaf_der)]
-            });
-            let claims = serde_json::json!({
-                "iss": "rampart-test-issuer", "sub": user, "aud": "rampart-test",
-                "exp": now + 300, "nbf": now - 10, "iat": now - 10, "jti": format!("t{now}"),
-                "access": access
-            });
-            let input = format!(
-                "{}.{}",
-                b64url(&serde_json::to_vec(&header).unwrap()),
-                b64url(&serde_json::to_vec(&claims).unwrap())
-            );
-            let sig = key.sign(&rng, input.as_bytes()).unwrap();
-            let body = serde_json::to_vec(&serde_json::json!({
-                "token": format!("{input}.{}", b64url(sig.as_ref()))
-            }))
-            .unwrap();
-            let _ = s.write_all(
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                )
-                .as_bytes(),
-            );
-            let _ = s.write_all(&body);
-        }
-    });
-    TokenService { port, requests }
-}
-
 #[tokio::test]
 async fn bearer_token_auth_with_docker_config_credentials() {
     // Pushed through an open registry, read through one that demands tokens (same storage).
     let Some(open) = start("") else { return };
-    let storage = open._dir.path().join("data");
     let dir = tempfile::tempdir().unwrap();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "rampart test token CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let signer = rcgen::KeyPair::generate().unwrap();
-    let mut leaf_params = rcgen::CertificateParams::new(vec!["token".to_string()]).unwrap();
-    leaf_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "rampart test token signer");
-    let leaf = leaf_params
-        .signed_by(&signer, &rcgen::Issuer::from_params(&ca_params, &ca_key))
-        .unwrap();
-    let bundle = dir.path().join("root.crt");
-    std::fs::write(&bundle, ca.pem()).unwrap();
-    let tokens = start_token_service(
-        signer.serialize_der(),
-        leaf.der().to_vec(),
-        "ci",
-        "s3cret-pw",
-    );
-    let secured = start_on(
-        tempfile::tempdir().unwrap(),
-        &storage,
-        &format!(
-            "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: rampart-test\n    issuer: rampart-test-issuer\n    rootcertbundle: {}\n",
-            tokens.port,
-            bundle.display()
-        ),
-    );
+    let (secured, tokens) = token_registry(&open, "ci", "s3cret-pw");
     let sp = secured.port;
     let digest = push_image(open.port, "acme/secure", "1.0", "secure");
     let (key, pubk) = keypair(dir.path(), "p256", P256);
@@ -496,10 +365,29 @@ async fn bearer_token_auth_with_docker_config_credentials() {
     assert_eq!(
         v.result,
         Err(format!(
-            "{image}: the token service http://127.0.0.1:{}/token answered 401 Unauthorized",
-            tokens.port
+            "{image}: the registry's token service refused a token for an anonymous pull (scope repository:acme/secure:pull)"
         ))
     );
+    // With a wrong password, the message names where the credentials came from.
+    let wrong = format!(
+        r#"{{"auths": {{"127.0.0.1:{sp}": {{"auth": "{}"}}}}}}"#,
+        base64::engine::general_purpose::STANDARD.encode("ci:wrong")
+    );
+    let client = Client::new(ClientOptions {
+        insecure: true,
+        credentials: Credentials::from_docker_config("config.json", &wrong).unwrap(),
+        timeout: Duration::from_secs(10),
+        ca_pem: None,
+    })
+    .unwrap();
+    let v = verify_image(&client, &image, &[load_key(&pubk)]).await;
+    assert_eq!(
+        v.result,
+        Err(format!(
+            "{image}: the registry's token service refused a token for the credentials in docker's config.json (scope repository:acme/secure:pull)"
+        ))
+    );
+    assert!(!v.unreachable);
 }
 
 /// A bcrypt htpasswd line made by Python's `crypt` (the registry accepts only bcrypt); `None`

@@ -1,6 +1,7 @@
 //! What `images:` policies cost a `/validate` request (the router driven with
 //! `tower::ServiceExt::oneshot`): the same Pod with no images policy, with its verification
-//! cached, and verified cold against a `docker-registry` on loopback (`cacheTTL: 0`). The
+//! cached, and verified cold against a `docker-registry` on loopback (`cacheTTL: 0`), open and
+//! with token auth. The
 //! registry and the openssl-made signature come from the images crate's test harness; without
 //! `docker-registry` or openssl only the baseline runs.
 #![allow(
@@ -15,6 +16,8 @@
 mod fixtures;
 #[path = "../../rampart-images/tests/harness/mod.rs"]
 mod harness;
+#[path = "../../rampart-images/tests/harness/token.rs"]
+mod token_harness;
 
 /// The allocator the shipped binary uses.
 #[global_allocator]
@@ -26,6 +29,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use harness::*;
 use rampart_server::{AppState, Config, Engine, NoNamespaceLabels, RampartPss, router};
 use serde_json::Value;
+use token_harness::*;
 use tower::ServiceExt;
 
 fn app(dir: &std::path::Path, config: &str) -> axum::Router {
@@ -128,6 +132,35 @@ fn bench(c: &mut Criterion) {
     c.bench_function("images/validate-cold-loopback-registry", |b| {
         b.iter(|| call(&rt, &cold, &body))
     });
+
+    // the same storage behind a registry that demands bearer tokens (the usual case: Docker
+    // Hub, GHCR, private registries), with docker config credentials; the token is fetched once
+    // per repository and reused until it expires
+    let (secured, _tokens) = token_registry(&reg, "ci", "s3cret-pw");
+    let sp = secured.port;
+    let image = format!("127.0.0.1:{sp}/acme/api:1.0");
+    let sig = sign(d, &key, &payload(&image, &digest), SHA256);
+    push_signatures(p, "acme/api", &digest, &[(payload(&image, &digest), sig)]);
+    std::fs::write(
+        d.join("docker.json"),
+        format!(
+            r#"{{"auths": {{"127.0.0.1:{sp}": {{"username": "ci", "password": "s3cret-pw"}}}}}}"#
+        ),
+    )
+    .unwrap();
+    let token_cold = app(
+        d,
+        &format!(
+            "images:\n  - name: acme\n    images: [\"127.0.0.1:{sp}/acme/*\"]\n    keys: [cosign.pub]\n    allowInsecureRegistry: true\n    dockerConfig: docker.json\n    cacheTTL: 0\n"
+        ),
+    );
+    let body = review(&image);
+    let first = call(&rt, &token_cold, &body);
+    assert_eq!(first["response"]["allowed"], true, "{first}");
+    c.bench_function("images/validate-cold-token-registry", |b| {
+        b.iter(|| call(&rt, &token_cold, &body))
+    });
+    drop(secured);
     drop(reg);
 }
 

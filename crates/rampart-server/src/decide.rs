@@ -125,6 +125,8 @@ pub struct Engine {
     kyverno: Option<Arc<rampart_kyverno::PolicySet>>,
     /// Digests verified for the `images:` policies.
     image_cache: crate::images::DigestCache,
+    /// Pods' `imagePullSecrets`, read from the cluster for the `images:` policies' lookups.
+    pull_secrets: Option<Arc<crate::pull_secrets::PullSecrets>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -187,7 +189,15 @@ impl Engine {
             namespaces,
             policies: None,
             kyverno: None,
+            pull_secrets: None,
         }
+    }
+
+    /// Also reads the `imagePullSecrets` of admitted pods (in the request's namespace) for the
+    /// `images:` policies' registry lookups, the policies' own credentials as fallback.
+    pub fn with_pull_secrets(mut self, secrets: Arc<crate::pull_secrets::PullSecrets>) -> Self {
+        self.pull_secrets = Some(secrets);
+        self
     }
 
     /// Also enforces these Kyverno policies: a failed rule of an Enforce policy denies, of an
@@ -601,8 +611,11 @@ impl Engine {
         }
         crate::images::check(
             &self.config.images,
-            &self.image_cache,
-            metrics,
+            crate::images::Lookups {
+                cache: &self.image_cache,
+                metrics,
+                secrets: self.pull_secrets.as_deref(),
+            },
             req.namespace,
             &object.value,
             req.old_object,

@@ -32,6 +32,7 @@ use rampart_manifest::YamlDoc;
 use serde_json::{Value, json};
 
 use crate::metrics::Metrics;
+use crate::pull_secrets::PullSecrets;
 
 /// What a registry that cannot be reached (or answers too slowly) means for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -69,6 +70,8 @@ pub struct ImagePolicy {
     pub timeout: Duration,
     pub cache_ttl: Duration,
     client: Arc<Client>,
+    /// How `client` was built: clients with a pod's pull-secret credentials are built alike.
+    options: ClientOptions,
     /// The entry as written, for equality.
     source: Value,
 }
@@ -436,12 +439,13 @@ impl Parser<'_> {
                 .ok(),
         }
         .unwrap_or_default();
-        let client = Client::new(ClientOptions {
+        let options = ClientOptions {
             insecure,
             ca_pem,
             credentials,
             timeout,
-        });
+        };
+        let client = Client::new(options.clone());
         let client = match client {
             Ok(c) => Arc::new(c),
             Err(e) => {
@@ -465,6 +469,7 @@ impl Parser<'_> {
             timeout,
             cache_ttl,
             client,
+            options,
             source: v.clone(),
         })
     }
@@ -544,6 +549,11 @@ impl Parser<'_> {
 /// (a bad or missing signature; an unreachable registry is never cached).
 struct Cached {
     result: Result<String, String>,
+    /// Which registry login the result was reached with ([`login_identity`]): a failure holds
+    /// only for the same login (a pod whose pull secret opens the registry must not inherit
+    /// another pod's 401); a verified digest holds for every login (a signature does not depend
+    /// on who reads it).
+    login: u64,
     expires: Instant,
 }
 
@@ -556,6 +566,28 @@ const FAILED_TTL: Duration = Duration::from_secs(30);
 pub(crate) struct DigestCache {
     by_policy: Mutex<Vec<HashMap<String, Cached>>>,
     capacity: usize,
+    /// Registry clients with pods' pull-secret logins, by policy and login, and when last used.
+    clients: Mutex<ClientsByLogin>,
+}
+
+/// Registry clients by (policy index, login), with when each was last used.
+type ClientsByLogin = HashMap<(usize, Credentials), (Arc<Client>, Instant)>;
+
+/// How long an unused pull-secret client (and its registry tokens) is kept.
+const CLIENT_IDLE: Duration = Duration::from_secs(300);
+/// Pull-secret clients kept at most.
+const CLIENTS_CAPACITY: usize = 256;
+
+/// A login's identity for the cache: 0 for the policy's own credentials, else a hash of the
+/// login (user, password and where it was read from; the value itself is never kept here).
+fn login_identity(login: &Credentials) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    if login.is_empty() {
+        return 0;
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    login.hash(&mut h);
+    h.finish().max(1)
 }
 
 impl DigestCache {
@@ -563,13 +595,56 @@ impl DigestCache {
         DigestCache {
             by_policy: Mutex::new((0..policies).map(|_| HashMap::new()).collect()),
             capacity,
+            clients: Mutex::new(HashMap::new()),
         }
     }
 
-    fn get(&self, policy: usize, image: &str, now: Instant) -> Option<Result<String, String>> {
+    /// The client for policy `index` with a pod's `login` (its pull secret's, for the image's
+    /// registry): the policy's own when there is none, else one built like it and kept while in
+    /// use.
+    fn client(
+        &self,
+        p: &ImagePolicy,
+        index: usize,
+        login: &Credentials,
+    ) -> Result<Arc<Client>, String> {
+        if login.is_empty() {
+            return Ok(Arc::clone(&p.client));
+        }
+        let now = Instant::now();
+        let key = (index, login.clone());
+        let mut clients = self.clients.lock().map_err(|e| e.to_string())?;
+        if let Some((c, used)) = clients.get_mut(&key) {
+            *used = now;
+            return Ok(Arc::clone(c));
+        }
+        let mut credentials = login.clone();
+        credentials.fill_from(&p.options.credentials);
+        let c = Arc::new(
+            Client::new(ClientOptions {
+                credentials,
+                ..p.options.clone()
+            })
+            .map_err(|e| e.to_string())?,
+        );
+        if clients.len() >= CLIENTS_CAPACITY {
+            clients.retain(|_, (_, used)| now.duration_since(*used) < CLIENT_IDLE);
+        }
+        if clients.len() < CLIENTS_CAPACITY {
+            clients.insert(key, (Arc::clone(&c), now));
+        }
+        Ok(c)
+    }
+
+    fn get(
+        &self,
+        policy: usize,
+        image: &str,
+        now: Instant,
+    ) -> Option<(Result<String, String>, u64)> {
         let maps = self.by_policy.lock().ok()?;
         let c = maps.get(policy)?.get(image)?;
-        (c.expires > now).then(|| c.result.clone())
+        (c.expires > now).then(|| (c.result.clone(), c.login))
     }
 
     fn insert(
@@ -577,6 +652,7 @@ impl DigestCache {
         policy: usize,
         image: String,
         result: Result<String, String>,
+        login: u64,
         expires: Instant,
     ) {
         let Ok(mut maps) = self.by_policy.lock() else {
@@ -606,7 +682,14 @@ impl DigestCache {
             }
         }
         if let Some(m) = maps.get_mut(policy) {
-            m.insert(image, Cached { result, expires });
+            m.insert(
+                image,
+                Cached {
+                    result,
+                    login,
+                    expires,
+                },
+            );
         }
     }
 
@@ -649,6 +732,55 @@ struct Job<'a> {
     pointer: String,
     image: &'a str,
     reference: Reference,
+    /// The client with the pod's login for this image's registry, and the login's identity.
+    client: Arc<Client>,
+    login: u64,
+}
+
+/// Where a request's image checks look things up: verified digests and clients, metrics, and
+/// the pod's pull secrets (when the cluster is read).
+pub(crate) struct Lookups<'a> {
+    pub cache: &'a DigestCache,
+    pub metrics: &'a Metrics,
+    pub secrets: Option<&'a PullSecrets>,
+}
+
+/// A pod's pull-secret credentials, read once per request when first needed.
+struct PodLogins<'a> {
+    secrets: Option<&'a PullSecrets>,
+    namespace: Option<&'a str>,
+    names: Vec<String>,
+    read: Option<crate::pull_secrets::PodCredentials>,
+}
+
+impl PodLogins<'_> {
+    /// The pod's login for `r`'s registry (empty: the policy's own credentials apply).
+    async fn login(&mut self, r: &Reference) -> Credentials {
+        let (Some(secrets), Some(ns)) = (self.secrets, self.namespace) else {
+            return Credentials::default();
+        };
+        if self.names.is_empty() {
+            return Credentials::default();
+        }
+        if self.read.is_none() {
+            self.read = Some(secrets.for_pod(ns, &self.names).await);
+        }
+        self.read
+            .as_ref()
+            .map(|p| p.credentials.for_registry(r))
+            .unwrap_or_default()
+    }
+
+    /// Why some of the pod's pull secrets gave no credentials (once read).
+    fn problems(&self) -> Option<String> {
+        let p = self.read.as_ref()?;
+        (!p.problems.is_empty()).then(|| {
+            format!(
+                "imagePullSecrets: {}; the webhook's own registry credentials apply instead",
+                p.problems.join("; ")
+            )
+        })
+    }
 }
 
 /// The images of `obj`'s pod spec (workload templates included), each checked against the
@@ -657,17 +789,29 @@ struct Job<'a> {
 /// to the validating call (which sees the pinned reference).
 pub(crate) async fn check(
     policies: &[ImagePolicy],
-    cache: &DigestCache,
-    metrics: &Metrics,
+    lookups: Lookups<'_>,
     namespace: Option<&str>,
     obj: &Value,
     old: Option<&Value>,
     mutate: bool,
 ) -> ImageFindings {
+    let Lookups {
+        cache,
+        metrics,
+        secrets,
+    } = lookups;
     let mut out = ImageFindings::default();
     let Some(pod) = rampart_manifest::pod_spec(obj) else {
         return out;
     };
+    let mut logins = PodLogins {
+        secrets,
+        namespace,
+        names: crate::pull_secrets::names(pod.spec),
+        read: None,
+    };
+    // the first policy that needed the pod's pull secrets: their problems are said under it
+    let mut needed_by: Option<usize> = None;
     let old_images: Vec<&str> = old
         .and_then(rampart_manifest::pod_spec)
         .map(|p| {
@@ -714,9 +858,24 @@ pub(crate) async fn check(
                 ));
                 continue;
             }
-            if p.cache_ttl > Duration::ZERO
-                && let Some(cached) = cache.get(i, image, now)
+            let cached = match (p.cache_ttl > Duration::ZERO)
+                .then(|| cache.get(i, image, now))
+                .flatten()
             {
+                // a failure holds only for the login it was reached with
+                Some((Err(why), login)) => {
+                    match parsed.get_or_insert_with(|| Reference::parse(image)) {
+                        Ok(r) => {
+                            needed_by.get_or_insert(i);
+                            let mine = login_identity(&logins.login(r).await);
+                            (mine == login).then_some(Err(why))
+                        }
+                        Err(_) => Some(Err(why)),
+                    }
+                }
+                other => other.map(|(result, _)| result),
+            };
+            if let Some(cached) = cached {
                 metrics.image_cache(true);
                 let digest = match cached {
                     Ok(digest) => digest,
@@ -746,14 +905,35 @@ pub(crate) async fn check(
                 }
             };
             metrics.image_cache(false);
+            needed_by.get_or_insert(i);
+            let login = logins.login(&r).await;
+            let client = match cache.client(p, i, &login) {
+                Ok(c) => c,
+                Err(e) => {
+                    out.deny.push((
+                        p.name.clone(),
+                        deny_text(p, &container(), image, &format!("registry client: {e}")),
+                    ));
+                    continue;
+                }
+            };
             jobs.push(Job {
                 policy: i,
                 container: container(),
                 pointer: c.pointer.clone(),
                 image,
                 reference: r,
+                client,
+                login: login_identity(&login),
             });
         }
+    }
+    let problems = logins.problems();
+    if let (Some(problems), Some(p)) = (&problems, needed_by.and_then(|i| policies.get(i))) {
+        out.warnings.push((
+            p.name.clone(),
+            format!("image policy {:?}: {problems}", p.name),
+        ));
     }
     if jobs.is_empty() {
         return out;
@@ -770,7 +950,7 @@ pub(crate) async fn check(
     }
     let results = futures_util::future::join_all(unique.iter().map(|j| async move {
         let p = policies.get(j.policy)?;
-        Some(verify(p, j.policy, j.image, &j.reference, cache, metrics).await)
+        Some(verify(p, j, cache, metrics).await)
     }))
     .await;
     for j in &jobs {
@@ -831,12 +1011,11 @@ fn deny_text(p: &ImagePolicy, container: &str, image: &str, why: &str) -> String
 /// as `/mutate` pins it.
 async fn verify(
     p: &ImagePolicy,
-    index: usize,
-    image: &str,
-    r: &Reference,
+    job: &Job<'_>,
     cache: &DigestCache,
     metrics: &Metrics,
 ) -> Result<String, (String, bool)> {
+    let (index, image, r) = (job.policy, job.image, &job.reference);
     let start = Instant::now();
     let attestors: Vec<rampart_images::Policy>;
     let (list, count) = if p.count == 1 && p.attestors.len() > 1 {
@@ -848,7 +1027,7 @@ async fn verify(
     };
     let v = tokio::time::timeout(
         p.timeout,
-        rampart_images::verify_image_count(&p.client, image, list, count),
+        rampart_images::verify_image_count(&job.client, image, list, count),
     )
     .await;
     let elapsed = start.elapsed();
@@ -880,9 +1059,15 @@ async fn verify(
                 let expires = Instant::now() + p.cache_ttl;
                 let pinned = format!("{}@{digest}", without_tag(image, r));
                 if pinned != image {
-                    cache.insert(index, pinned, Ok(digest.clone()), expires);
+                    cache.insert(index, pinned, Ok(digest.clone()), job.login, expires);
                 }
-                cache.insert(index, image.to_string(), Ok(digest.clone()), expires);
+                cache.insert(
+                    index,
+                    image.to_string(),
+                    Ok(digest.clone()),
+                    job.login,
+                    expires,
+                );
             }
             Ok(digest)
         }
@@ -890,7 +1075,13 @@ async fn verify(
         (Err(why), _) => {
             if !v.unreachable && p.cache_ttl > Duration::ZERO {
                 let expires = Instant::now() + p.cache_ttl.min(FAILED_TTL);
-                cache.insert(index, image.to_string(), Err(why.clone()), expires);
+                cache.insert(
+                    index,
+                    image.to_string(),
+                    Err(why.clone()),
+                    job.login,
+                    expires,
+                );
             }
             metrics.image_verification(
                 &p.name,
@@ -977,13 +1168,13 @@ mod tests {
         let c = DigestCache::new(2, 20);
         let now = Instant::now();
         let later = now + Duration::from_secs(60);
-        c.insert(0, "a".into(), Ok("sha256:1".into()), later);
-        assert_eq!(c.get(0, "a", now), Some(Ok("sha256:1".to_string())));
+        c.insert(0, "a".into(), Ok("sha256:1".into()), 0, later);
+        assert_eq!(c.get(0, "a", now), Some((Ok("sha256:1".to_string()), 0)));
         // a failure is remembered with its reason
-        c.insert(1, "b".into(), Err("no signatures found".into()), later);
+        c.insert(1, "b".into(), Err("no signatures found".into()), 7, later);
         assert_eq!(
             c.get(1, "b", now),
-            Some(Err("no signatures found".to_string()))
+            Some((Err("no signatures found".to_string()), 7))
         );
         assert_eq!(c.get(1, "a", now), None);
         assert_eq!(c.get(0, "a", later + Duration::from_secs(1)), None);
@@ -992,6 +1183,7 @@ mod tests {
                 i % 2,
                 format!("img{i}"),
                 Ok("sha256:2".into()),
+                0,
                 later + Duration::from_secs(i as u64),
             );
         }

@@ -29,6 +29,7 @@ mod mutate;
 mod namespaces;
 mod pss;
 mod pss_bridge;
+mod pull_secrets;
 mod server;
 mod tls;
 
@@ -43,6 +44,7 @@ pub use images::{FailurePolicy, ImagePolicy};
 pub use metrics::Metrics;
 pub use mutate::secure_defaults;
 pub use pss::{Level, PodSecurity, PssPolicy, RampartPss, Violation};
+pub use pull_secrets::{PullSecrets, SECRET_TTL};
 pub use server::{ServeOptions, serve, serve_blocking, serve_listener, shutdown_signal};
 pub use tls::{ReloadingCert, install_crypto_provider, server_config};
 

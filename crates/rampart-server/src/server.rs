@@ -63,6 +63,11 @@ pub async fn serve(opts: ServeOptions) -> Result<(), Error> {
     if let Some(k) = opts.kyverno {
         engine = engine.with_kyverno(k);
     }
+    if engine.has_image_policies()
+        && let Some(secrets) = crate::pull_secrets::PullSecrets::infer().await
+    {
+        engine = engine.with_pull_secrets(Arc::new(secrets));
+    }
     let state = AppState::new(engine);
     let app = router(state);
     let listener = TcpListener::bind(opts.listen)

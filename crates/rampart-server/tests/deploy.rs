@@ -201,3 +201,26 @@ fn check_catalog_finds_nothing_in_the_manifests() {
     }
     assert!(found.is_empty(), "{found:#?}");
 }
+
+/// The opt-in grant for pods' pull secrets: `get` on Secrets and nothing else, bound to the
+/// webhook's ServiceAccount as the manifests name it.
+#[test]
+fn the_pull_secret_grant_is_get_on_secrets_only() {
+    let loaded = rampart_manifest::load_paths(&[repo().join("deploy/image-pull-secrets")]);
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let objs = loaded.objects;
+    assert_eq!(objs.len(), 2);
+    let role = one(&objs, "ClusterRole");
+    assert_eq!(
+        role["rules"],
+        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}])
+    );
+    let binding = one(&objs, "ClusterRoleBinding");
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    let sa = one(&manifests(), "ServiceAccount").clone();
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
+                "namespace": sa["metadata"]["namespace"]}])
+    );
+}
