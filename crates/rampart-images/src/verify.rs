@@ -515,7 +515,7 @@ pub async fn verify_image_annotated(
         if verified.is_empty() {
             return Err(Failure::from(reasons.join("; ")));
         }
-        let carries_all = |payload: &hyper::body::Bytes| {
+        let carries_all = |payload: &crate::registry::Bytes| {
             let p: serde_json::Value = serde_json::from_slice(payload).unwrap_or_default();
             annotations.iter().all(|(k, v)| {
                 p.get("optional")

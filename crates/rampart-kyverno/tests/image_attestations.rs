@@ -454,7 +454,7 @@ fn attestation_and_certificate_cases() {
             vars.insert("$IMAGE", image.clone());
             vars.insert("$DIGEST", digest.clone());
             vars.insert("$ATT_TAG", format!("{}.att", digest.replacen(':', "-", 1)));
-            vars.insert("$SIG_TAG", format!("{}.sig", digest.replacen(':', "-", 1)));
+            vars.insert("$SIG_TAG", digest.replacen(':', "-", 1));
             let mut entry = case["verifyImage"].clone();
             fill(&mut entry, &vars);
             entry["imageReferences"] = json!([format!("{host}/{REPO}:*")]);
