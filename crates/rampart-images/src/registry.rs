@@ -458,6 +458,25 @@ impl Client {
         }))
     }
 
+    /// The digests of the manifests that refer to the manifest `digest` in `r`'s repository
+    /// (their `subject`): the OCI 1.1 referrers API, or the referrers tag schema's index at
+    /// `sha256-<hex>` where the registry does not have the API. Empty when there are none.
+    pub async fn referrers(&self, r: &Reference, digest: &str) -> Result<Vec<String>, Error> {
+        let image = Self::oci_ref(r, digest);
+        let auth = self.auth(r);
+        let op = async {
+            self.oci
+                .store_auth_if_needed(image.resolve_registry(), &auth)
+                .await;
+            self.oci.pull_referrers(&image, None).await
+        };
+        match self.run(r, op).await {
+            Ok(index) => Ok(index.manifests.into_iter().map(|m| m.digest).collect()),
+            Err(f) if f.is_not_found() => Ok(Vec::new()),
+            Err(f) => Err(self.error(r, &image, f).await),
+        }
+    }
+
     /// A blob, checked against its digest, read up to 16 MiB.
     pub async fn blob(&self, r: &Reference, digest: &str) -> Result<Bytes, Error> {
         let image = Self::oci_ref(r, r.manifest_ref());

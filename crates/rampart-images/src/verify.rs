@@ -4,7 +4,8 @@
 //! annotation is the base64 signature over the payload bytes. Images signed as cosign 3 signs
 //! them by default count too: a Sigstore bundle (a DSSE statement naming the image's digest,
 //! predicate `https://sigstore.dev/cosign/sign/v1`) attached as an OCI 1.1 referrer, found
-//! through the referrers tag schema's index at `sha256-<hex>` ([`crate::bundle`]).
+//! through the referrers API or the referrers tag schema's index at `sha256-<hex>`
+//! ([`crate::bundle`]).
 
 use crate::keyless::KeylessPolicy;
 use crate::keys::PublicKey;
@@ -165,11 +166,6 @@ async fn cosign_layers(
 /// The predicate type of the in-toto statement `cosign sign` (v3, new bundle format) signs.
 pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 
-/// The OCI referrers tag schema's tag for a digest: `sha256:abc…` → `sha256-abc…`.
-pub fn referrers_tag(digest: &str) -> String {
-    digest.replacen(':', "-", 1)
-}
-
 /// Referrer manifests looked at, at most.
 const MAX_REFERRERS: usize = 64;
 
@@ -179,33 +175,18 @@ enum Candidate<'a> {
     Bundle(Result<crate::bundle::Bundle, String>),
 }
 
-/// The Sigstore bundles attached to `digest` as cosign v3 attaches them (OCI 1.1 referrer
-/// manifests whose one layer is a bundle), found through the referrers tag schema's index at
-/// `sha256-<hex>`: `None` when there is no such index.
+/// The Sigstore bundles attached to `digest` as cosign 3 attaches them: OCI 1.1 referrer
+/// manifests whose one layer is a bundle, listed by the registry's referrers API or, where it
+/// has none, the referrers tag schema's index at `sha256-<hex>`.
 async fn referrer_bundles(
     client: &Client,
     r: &Reference,
     digest: &str,
-) -> Result<Option<Vec<Result<crate::bundle::Bundle, String>>>, Failure> {
-    let tag = referrers_tag(digest);
-    let index = match client.manifest(r, &tag).await {
-        Ok(Some(m)) => m,
-        Ok(None) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let index: serde_json::Value = serde_json::from_slice(&index.bytes)
-        .map_err(|e| format!("the referrers index {tag} is not JSON: {e}"))?;
+) -> Result<Vec<Result<crate::bundle::Bundle, String>>, Failure> {
+    let referrers = client.referrers(r, digest).await?;
     let mut bundles = Vec::new();
-    for m in index
-        .get("manifests")
-        .and_then(|m| m.as_array())
-        .into_iter()
-        .flatten()
-        .take(MAX_REFERRERS)
-    {
-        let Some(md) = m.get("digest").and_then(|d| d.as_str()) else {
-            continue;
-        };
+    for md in referrers.iter().take(MAX_REFERRERS) {
+        let md = md.as_str();
         let manifest = match client.manifest(r, md).await {
             Ok(Some(m)) => m,
             Ok(None) => continue,
@@ -241,7 +222,7 @@ async fn referrer_bundles(
             }
         });
     }
-    Ok(Some(bundles))
+    Ok(bundles)
 }
 
 async fn check_signatures(
@@ -257,25 +238,15 @@ async fn check_signatures(
         Err(f) if f.unreachable => return Err(f),
         Err(f) => {
             // cosign v3 attaches Sigstore bundles as referrers instead.
-            return match referrer_bundles(client, r, digest).await? {
-                Some(bundles) if !bundles.is_empty() => {
-                    let candidates: Vec<Candidate<'_>> =
-                        bundles.into_iter().map(Candidate::Bundle).collect();
-                    judge(&candidates, digest, attestors, count)
-                }
-                Some(_) => Err(format!(
-                    "{} and no Sigstore bundles (the {} referrers index lists none)",
-                    f.reason,
-                    referrers_tag(digest)
-                )
-                .into()),
-                None => Err(format!(
-                    "{} and no Sigstore bundles (no {} referrers index)",
-                    f.reason,
-                    referrers_tag(digest)
-                )
-                .into()),
-            };
+            let bundles = referrer_bundles(client, r, digest).await?;
+            if bundles.is_empty() {
+                return Err(
+                    format!("{} and no Sigstore bundles among its referrers", f.reason).into(),
+                );
+            }
+            let candidates: Vec<Candidate<'_>> =
+                bundles.into_iter().map(Candidate::Bundle).collect();
+            return judge(&candidates, digest, attestors, count);
         }
     };
     let mut candidates = Vec::with_capacity(layers.len());
@@ -289,7 +260,7 @@ async fn check_signatures(
         ));
     }
     // Bundles beside `.sig` signatures count too (an image signed by cosign 2 and 3).
-    if let Ok(Some(bundles)) = referrer_bundles(client, r, digest).await {
+    if let Ok(bundles) = referrer_bundles(client, r, digest).await {
         candidates.extend(bundles.into_iter().map(Candidate::Bundle));
     }
     judge(&candidates, digest, attestors, count)

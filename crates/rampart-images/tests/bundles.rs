@@ -196,7 +196,7 @@ async fn key_signed_bundles_attached_as_referrers_verify() {
     assert_eq!(
         v.result,
         Err(format!(
-            "no signatures found (no sha256-{hex}.sig manifest) and no Sigstore bundles (no sha256-{hex} referrers index)"
+            "no signatures found (no sha256-{hex}.sig manifest) and no Sigstore bundles among its referrers"
         ))
     );
 }

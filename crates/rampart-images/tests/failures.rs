@@ -178,3 +178,42 @@ async fn blobs_are_checked_and_bounded() {
         format!("{r}: blob {other} does not match its digest")
     );
 }
+
+const SUBJECT: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+const REFERRER: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+#[tokio::test]
+async fn referrers_come_from_the_referrers_api_where_the_registry_has_it() {
+    // A registry with the OCI 1.1 API; the referrers tag schema's tag does not exist there.
+    let port = serve(|_, path| {
+        ok_or_v2(path).or_else(|| {
+            if path == format!("/v2/acme/api/referrers/{SUBJECT}") {
+                let index = format!(
+                    r#"{{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [{{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "{REFERRER}", "size": 500, "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json"}}]}}"#
+                );
+                Some((
+                    200,
+                    vec![(
+                        "Content-Type",
+                        "application/vnd.oci.image.index.v1+json".into(),
+                    )],
+                    index.into_bytes(),
+                ))
+            } else {
+                Some((404, Vec::new(), Vec::new()))
+            }
+        })
+    });
+    let r = Reference::parse(&format!("127.0.0.1:{port}/acme/api:1.0")).unwrap();
+    assert_eq!(
+        client().referrers(&r, SUBJECT).await.unwrap(),
+        vec![REFERRER.to_string()]
+    );
+    // Neither the API nor the tag: none.
+    let port = serve(|_, path| ok_or_v2(path).or_else(|| Some((404, Vec::new(), Vec::new()))));
+    let r = Reference::parse(&format!("127.0.0.1:{port}/acme/api:1.0")).unwrap();
+    assert_eq!(
+        client().referrers(&r, SUBJECT).await.unwrap(),
+        Vec::<String>::new()
+    );
+}

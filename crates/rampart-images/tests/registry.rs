@@ -186,7 +186,7 @@ async fn keys_of_every_kind_verify_and_their_failures_are_named() {
     assert_eq!(
         v.result,
         Err(format!(
-            "no signatures found (no sha256-{hex}.sig manifest) and no Sigstore bundles (no sha256-{hex} referrers index)"
+            "no signatures found (no sha256-{hex}.sig manifest) and no Sigstore bundles among its referrers"
         ))
     );
 

@@ -200,7 +200,7 @@ fn signed_images_pass_and_unsigned_ones_fail_with_the_reason() {
     assert_eq!(
         r[0].1,
         format!(
-            "failed to verify image {host}/team/app:unsigned: .attestors[0].entries[0].keys: no signatures found (no {tag}.sig manifest) and no Sigstore bundles (no {tag} referrers index)"
+            "failed to verify image {host}/team/app:unsigned: .attestors[0].entries[0].keys: no signatures found (no {tag}.sig manifest) and no Sigstore bundles among its referrers"
         )
     );
     // signed with another key: fails

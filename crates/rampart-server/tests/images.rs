@@ -155,7 +155,7 @@ async fn signed_admitted_unsigned_denied_pinned_by_mutate_and_cached() {
     assert_eq!(
         message(&denied),
         format!(
-            "image policy \"acme\": container \"app\" image \"{}\": no signatures found (no sha256-{hex}.sig manifest) and no Sigstore bundles (no sha256-{hex} referrers index)",
+            "image policy \"acme\": container \"app\" image \"{}\": no signatures found (no sha256-{hex}.sig manifest) and no Sigstore bundles among its referrers",
             w.unsigned
         )
     );
@@ -203,7 +203,7 @@ async fn signed_admitted_unsigned_denied_pinned_by_mutate_and_cached() {
     assert_eq!(cached["allowed"], false);
     assert!(
         message(&cached).ends_with(&format!(
-            "no signatures found (no sha256-{hex}.sig manifest) and no Sigstore bundles (no sha256-{hex} referrers index)"
+            "no signatures found (no sha256-{hex}.sig manifest) and no Sigstore bundles among its referrers"
         )),
         "{}",
         message(&cached)

@@ -268,7 +268,7 @@ fn pin_and_verify_against_a_real_registry() {
         .assert()
         .code(1)
         .stdout(format!(
-            "FAILED 127.0.0.1:{p}/acme/web:1.0: no signatures found (no sha256-{hex}.sig manifest) and no Sigstore bundles (no sha256-{hex} referrers index)\n"
+            "FAILED 127.0.0.1:{p}/acme/web:1.0: no signatures found (no sha256-{hex}.sig manifest) and no Sigstore bundles among its referrers\n"
         ));
 }
 

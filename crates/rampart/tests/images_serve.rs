@@ -144,7 +144,7 @@ fn serve_enforces_image_signatures() {
     assert_eq!(
         denied["status"]["message"],
         format!(
-            "image policy \"acme\": container \"app\" image \"{unsigned}\": no signatures found (no sha256-{hex}.sig manifest) and no Sigstore bundles (no sha256-{hex} referrers index)"
+            "image policy \"acme\": container \"app\" image \"{unsigned}\": no signatures found (no sha256-{hex}.sig manifest) and no Sigstore bundles among its referrers"
         )
     );
 
