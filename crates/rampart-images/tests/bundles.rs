@@ -224,13 +224,8 @@ async fn keyless_bundles_attached_as_referrers_verify_with_their_log_entry() {
             "signatures": [{"signature": b64(&sig), "verifier": b64(cert_pem.as_bytes())}]
         }
     });
-    let body_b64 = b64(body.to_string().as_bytes());
     let integrated = 1_577_880_000u64;
-    let canonical = format!(
-        "{{\"body\":\"{body_b64}\",\"integratedTime\":{integrated},\"logID\":\"{}\",\"logIndex\":3}}",
-        log.log_id_hex
-    );
-    let set = sign(d, &log.key, canonical.as_bytes(), SHA256);
+    let (body_b64, set) = rekor_entry(d, &log.key, &log.log_id_hex, &body, integrated, 3);
     use rustls_pki_types::pem::PemObject as _;
     let der = rustls_pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap();
     let bundle = json!({

@@ -22,7 +22,9 @@ use std::time::Duration;
 
 #[path = "../../rampart-images/tests/harness/mod.rs"]
 mod harness;
-use harness::{P256, SHA256, keypair, push_blob, push_manifest, push_signatures, sign};
+use harness::{
+    P256, SHA256, keypair, push_blob, push_manifest, push_signatures, rekor_entry, sign,
+};
 
 const REPO: &str = "team/app";
 
@@ -131,12 +133,8 @@ fn push_keyless_attestation(
                      "signatures": [{"sig": b64(b64(&sig).as_bytes()), "publicKey": b64(leaf_pem.as_bytes())}]},
         "hash": {"algorithm": "sha256", "value": hex(&logged)},
         "payloadHash": {"algorithm": "sha256", "value": hex(statement)}}}});
-    let body_b64 = b64(body.to_string().as_bytes());
     let integrated = 1_577_880_000u64; // 2020-01-01T12:00:00Z
-    let canonical = format!(
-        "{{\"body\":\"{body_b64}\",\"integratedTime\":{integrated},\"logID\":\"{log_id}\",\"logIndex\":7}}"
-    );
-    let set = sign(dir, rekor_key, canonical.as_bytes(), SHA256);
+    let (body_b64, set) = rekor_entry(dir, rekor_key, log_id, &body, integrated, 7);
     let bundle = json!({"SignedEntryTimestamp": b64(&set),
         "Payload": {"body": body_b64, "integratedTime": integrated, "logIndex": 7, "logID": log_id}});
     let config =

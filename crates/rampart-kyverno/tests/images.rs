@@ -21,7 +21,7 @@ use std::time::Duration;
 
 #[path = "../../rampart-images/tests/harness/mod.rs"]
 mod harness;
-use harness::{free_port, openssl, push_blob, start as start_registry};
+use harness::{free_port, openssl, push_blob, rekor_entry, start as start_registry};
 
 fn start() -> Option<harness::Registry> {
     start_registry("")
@@ -368,12 +368,8 @@ fn keyless_attestors_check_the_identity_the_ca_and_the_log() {
     let body = json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
         "data": {"hash": {"algorithm": "sha256", "value": sha256_digest(&payload).trim_start_matches("sha256:")}},
         "signature": {"content": b64(&sig), "publicKey": {"content": b64(leaf.pem().as_bytes())}}}});
-    let body_b64 = b64(body.to_string().as_bytes());
     let integrated = 1_577_880_000u64; // 2020-01-01T12:00:00Z
-    let canonical = format!(
-        "{{\"body\":\"{body_b64}\",\"integratedTime\":{integrated},\"logID\":\"{log_id}\",\"logIndex\":42}}"
-    );
-    let set = openssl_sign(d, &rekor_key, canonical.as_bytes());
+    let (body_b64, set) = rekor_entry(d, &rekor_key, &log_id, &body, integrated, 42);
     let bundle = json!({"SignedEntryTimestamp": b64(&set),
         "Payload": {"body": body_b64, "integratedTime": integrated, "logIndex": 42, "logID": log_id}});
     let pd = push_blob(port, "team/kl", &payload);

@@ -43,12 +43,7 @@ fn der_of(pem: &str) -> Vec<u8> {
 
 /// The Rekor parts of a bundle for `body`, its SET signed by openssl with the log's key.
 fn tlog_entry(d: &Path, rekor: &Rekor, body: &Value, integrated: u64) -> Value {
-    let body_b64 = b64(body.to_string().as_bytes());
-    let canonical = format!(
-        "{{\"body\":\"{body_b64}\",\"integratedTime\":{integrated},\"logID\":\"{}\",\"logIndex\":7}}",
-        rekor.log_id_hex
-    );
-    let set = sign(d, &rekor.key, canonical.as_bytes(), SHA256);
+    let (body_b64, set) = rekor_entry(d, &rekor.key, &rekor.log_id_hex, body, integrated, 7);
     json!({
         "logIndex": "7",
         "logId": {"keyId": b64(&rekor.log_id)},

@@ -175,11 +175,7 @@ pub fn sign_keyless(
             "signature": {"content": std_b64(&sig), "publicKey": {"content": std_b64(cert_pem.as_bytes())}}
         }
     });
-    let body_b64 = std_b64(body.to_string().as_bytes());
-    let canonical = format!(
-        "{{\"body\":\"{body_b64}\",\"integratedTime\":{integrated},\"logID\":\"{log_id_hex}\",\"logIndex\":42}}"
-    );
-    let set = sign(d, &rekor.key, canonical.as_bytes(), SHA256);
+    let (body_b64, set) = rekor_entry(d, &rekor.key, log_id_hex, &body, integrated, 42);
     let bundle = serde_json::json!({
         "SignedEntryTimestamp": std_b64(&set),
         "Payload": {"body": body_b64, "integratedTime": integrated, "logIndex": if tamper { 43 } else { 42 }, "logID": log_id_hex}

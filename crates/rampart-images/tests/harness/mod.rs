@@ -378,3 +378,22 @@ pub fn insecure_client() -> Client {
 
 pub const P256: &[&str] = &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
 pub const SHA256: &[&str] = &["dgst", "-sha256"];
+
+/// A transparency-log entry for `body` as Rekor vouches for it: the base64 body, and the
+/// signed entry timestamp openssl makes with the log's `key` over the entry's canonical JSON
+/// (log `log_id_hex`, `integrated` seconds, `index`).
+pub fn rekor_entry(
+    dir: &Path,
+    key: &Path,
+    log_id_hex: &str,
+    body: &serde_json::Value,
+    integrated: u64,
+    index: u64,
+) -> (String, Vec<u8>) {
+    let body_b64 = base64::engine::general_purpose::STANDARD.encode(body.to_string().as_bytes());
+    let canonical = format!(
+        "{{\"body\":\"{body_b64}\",\"integratedTime\":{integrated},\"logID\":\"{log_id_hex}\",\"logIndex\":{index}}}"
+    );
+    let set = sign(dir, key, canonical.as_bytes(), SHA256);
+    (body_b64, set)
+}
