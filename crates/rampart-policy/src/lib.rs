@@ -402,6 +402,13 @@ impl Session<'_> {
             .then(|| self.namespaces.get(&review.namespace).copied())
             .flatten();
         let rego_review = std::cell::OnceCell::new();
+        // The request's inputs as CEL values, shared by every CEL policy below.
+        let cel_request = cel::CelRequest::new(
+            review.object(),
+            review.old_object(),
+            Some(&review.request),
+            ns,
+        );
         for c in &self.set.constraints {
             let Some(t) = self.set.templates.get(&c.kind) else {
                 continue;
@@ -424,6 +431,7 @@ impl Session<'_> {
                 c,
                 review,
                 &rego_review,
+                &cel_request,
             ) {
                 Ok(vs) => out.violations.extend(vs.into_iter().map(|v| Violation {
                     policy: c.name.clone(),
@@ -449,7 +457,7 @@ impl Session<'_> {
             let Some(p) = self.set.policies.get(&b.policy) else {
                 continue;
             };
-            let Some(o) = vap::evaluate(p, b, review, ns, &self.params) else {
+            let Some(o) = vap::evaluate(p, b, review, ns, &self.params, &cel_request) else {
                 continue;
             };
             for (message, reason) in o.failures {
