@@ -6,14 +6,17 @@ use kube_cel::cel::common::ast::IdedExpr;
 use kube_cel::cel::objects::{Key, Map as CelMap};
 use kube_cel::cel::parser::Parser;
 use kube_cel::cel::{Context, Value as CelValue};
+use rampart_policy::{MapUse, VAR_PREFIX, VariablesMap, direct_variables};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 /// A compiled expression.
 pub struct Expr {
     pub src: String,
     expr: IdedExpr,
+    /// How it uses the `variables` map itself; `variables.NAME` is bound directly.
+    map_use: MapUse,
 }
 
 impl std::fmt::Debug for Expr {
@@ -24,12 +27,17 @@ impl std::fmt::Debug for Expr {
 
 impl Expr {
     pub fn compile(src: &str) -> Result<Expr, String> {
+        // The cel crate converts a bound value deeply, so a `variables` map rebound after each
+        // variable would convert every variable again; each is bound as an identifier of its own.
+        let (rewritten, map_use, _) =
+            direct_variables(&structs_as_maps(&optional_selects_as_index(src)));
         Parser::default()
             .enable_optional_syntax(true)
-            .parse(&structs_as_maps(&optional_selects_as_index(src)))
+            .parse(&rewritten)
             .map(|expr| Expr {
                 src: src.to_string(),
                 expr,
+                map_use,
             })
             .map_err(|e| format!("compiling CEL expression `{}`: {e}", src.trim()))
     }
@@ -436,9 +444,8 @@ fn resource_list(
     })
 }
 
-thread_local! {
-    static BASE: Context<'static> = base_context();
-}
+/// The functions every evaluation sees; a context is `Send + Sync`, so one serves every thread.
+static BASE: LazyLock<Context<'static>> = LazyLock::new(base_context);
 
 fn base_context() -> Context<'static> {
     let mut ctx = Context::default().with_all();
@@ -519,7 +526,24 @@ pub struct CelChecks {
     pub mutations: Vec<(String, Expr)>,
     /// GeneratingPolicy expressions (calling `generator.Apply`).
     pub generate: Vec<Expr>,
+    /// The inputs some expression mentions (`OBJECT`, ...): only those are bound.
+    uses: u8,
+    /// The most any expression needs of the `variables` map itself.
+    map_use: MapUse,
 }
+
+const OBJECT: u8 = 1;
+const OLD_OBJECT: u8 = 2;
+const REQUEST: u8 = 4;
+const NAMESPACE_OBJECT: u8 = 8;
+const PARAMS: u8 = 16;
+const INPUTS: [(u8, &str); 5] = [
+    (OBJECT, "object"),
+    (OLD_OBJECT, "oldObject"),
+    (REQUEST, "request"),
+    (NAMESPACE_OBJECT, "namespaceObject"),
+    (PARAMS, "params"),
+];
 
 /// What a MutatingPolicy did.
 #[derive(Debug, PartialEq)]
@@ -581,7 +605,65 @@ impl CelChecks {
                     .transpose()?,
             });
         }
+        let exprs = || {
+            out.match_conditions
+                .iter()
+                .chain(out.variables.iter().map(|(_, e)| e))
+                .chain(out.mutations.iter().map(|(_, e)| e))
+                .chain(&out.generate)
+                .chain(
+                    out.validations
+                        .iter()
+                        .flat_map(|v| std::iter::once(&v.expr).chain(v.message_expr.as_ref())),
+                )
+        };
+        // Binding converts the whole value, so only the inputs the expressions mention are
+        // bound.
+        let uses = INPUTS
+            .iter()
+            .filter(|(_, name)| exprs().any(|e| e.src.contains(name)))
+            .fold(0, |acc, (bit, _)| acc | bit);
+        let map_use = exprs().map(|e| e.map_use).max().unwrap_or_default();
+        out.uses = uses;
+        out.map_use = map_use;
         Ok(out)
+    }
+
+    /// Binds the inputs the expressions mention.
+    fn bind_inputs(&self, ctx: &mut Context<'_>, b: &Bindings<'_>) {
+        for (bit, name) in INPUTS {
+            if self.uses & bit == 0 {
+                continue;
+            }
+            let v = match bit {
+                OBJECT => b.object,
+                OLD_OBJECT => b.old_object,
+                REQUEST => b.request,
+                NAMESPACE_OBJECT => b.namespace_object.as_ref(),
+                _ => b.params,
+            };
+            ctx.add_variable_from_value(name, v.map_or(CelValue::Null, json_to_cel));
+        }
+    }
+
+    /// Evaluates the variables in order, binding each that evaluates; the errors of the others.
+    fn bind_variables(
+        &self,
+        ctx: &mut Context<'_>,
+        vars: &mut VariablesMap,
+    ) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        for (name, e) in &self.variables {
+            vars.bind_if(ctx, e.map_use);
+            match e.eval(ctx) {
+                Ok(v) => {
+                    vars.insert(name, || v.clone());
+                    ctx.add_variable_from_value(format!("{VAR_PREFIX}{name}"), v);
+                }
+                Err(err) => errors.push((name.clone(), err)),
+            }
+        }
+        errors
     }
 
     /// Runs a GeneratingPolicy's expressions; the resources they would create.
@@ -589,8 +671,8 @@ impl CelChecks {
         set_context_resources(b.resources);
         set_context_images(b.images);
         GENERATED.with(|g| g.borrow_mut().clear());
-        let out = BASE.with(|base| {
-            let mut ctx = base.new_inner_scope();
+        let run = || {
+            let mut ctx = BASE.new_inner_scope();
             match self.prepare(&mut ctx, b, true) {
                 Err(MutOutcome::NotApplicable) => return Ok(None),
                 Err(MutOutcome::Error(e)) => return Err(e),
@@ -600,7 +682,8 @@ impl CelChecks {
                 e.eval(&ctx)?;
             }
             Ok(Some(()))
-        });
+        };
+        let out = run();
         let generated = GENERATED.with(|g| std::mem::take(&mut *g.borrow_mut()));
         out.map(|o| o.map(|()| generated))
     }
@@ -623,13 +706,11 @@ impl CelChecks {
                 resources: b.resources,
                 images: b.images,
             };
-            let value = BASE.with(|base| {
-                let mut ctx = base.new_inner_scope();
-                match self.prepare(&mut ctx, &step, i == 0) {
-                    Err(o) => Err(o),
-                    Ok(()) => e.eval(&ctx).map_err(MutOutcome::Error),
-                }
-            });
+            let mut ctx = BASE.new_inner_scope();
+            let value = match self.prepare(&mut ctx, &step, i == 0) {
+                Err(o) => Err(o),
+                Ok(()) => e.eval(&ctx).map_err(MutOutcome::Error),
+            };
             let value = match value {
                 Ok(v) => cel_to_json(&v),
                 Err(o) => return o,
@@ -656,32 +737,11 @@ impl CelChecks {
         b: &Bindings<'_>,
         check: bool,
     ) -> Result<(), MutOutcome> {
-        let bind = |ctx: &mut Context<'_>, name: &str, v: Option<&Value>| {
-            ctx.add_variable_from_value(name, v.map(json_to_cel).unwrap_or(CelValue::Null));
-        };
-        bind(ctx, "object", b.object);
-        bind(ctx, "oldObject", b.old_object);
-        bind(ctx, "request", b.request);
-        bind(ctx, "namespaceObject", b.namespace_object.as_ref());
-        bind(ctx, "params", b.params);
-        let mut vars: HashMap<Key, CelValue> = HashMap::new();
-        ctx.add_variable_from_value(
-            "variables",
-            CelValue::Map(CelMap {
-                map: Arc::new(vars.clone()),
-            }),
-        );
-        for (name, e) in &self.variables {
-            if let Ok(v) = e.eval(ctx) {
-                vars.insert(Key::String(Arc::new(name.clone())), v);
-                ctx.add_variable_from_value(
-                    "variables",
-                    CelValue::Map(CelMap {
-                        map: Arc::new(vars.clone()),
-                    }),
-                );
-            }
-        }
+        self.bind_inputs(ctx, b);
+        let mut vars = VariablesMap::new(self.map_use);
+        self.bind_variables(ctx, &mut vars);
+        // The expressions run after this see the map as the variables left it.
+        vars.bind_if(ctx, self.map_use);
         if check {
             for m in &self.match_conditions {
                 match m.eval(ctx) {
@@ -703,41 +763,16 @@ impl CelChecks {
     pub fn evaluate(&self, b: &Bindings<'_>) -> CelOutcome {
         set_context_resources(b.resources);
         set_context_images(b.images);
-        BASE.with(|base| self.evaluate_in(base, b))
+        self.evaluate_in(&BASE, b)
     }
 
     fn evaluate_in(&self, base: &Context<'static>, b: &Bindings<'_>) -> CelOutcome {
         let mut ctx = base.new_inner_scope();
-        let bind = |ctx: &mut Context<'_>, name: &str, v: Option<&Value>| {
-            ctx.add_variable_from_value(name, v.map(json_to_cel).unwrap_or(CelValue::Null));
-        };
-        bind(&mut ctx, "object", b.object);
-        bind(&mut ctx, "oldObject", b.old_object);
-        bind(&mut ctx, "request", b.request);
-        bind(&mut ctx, "namespaceObject", b.namespace_object.as_ref());
-        bind(&mut ctx, "params", b.params);
-        let mut vars: HashMap<Key, CelValue> = HashMap::new();
-        ctx.add_variable_from_value(
-            "variables",
-            CelValue::Map(CelMap {
-                map: Arc::new(vars.clone()),
-            }),
-        );
-        let mut var_errors: Vec<(String, String)> = Vec::new();
-        for (name, e) in &self.variables {
-            match e.eval(&ctx) {
-                Ok(v) => {
-                    vars.insert(Key::String(Arc::new(name.clone())), v);
-                    ctx.add_variable_from_value(
-                        "variables",
-                        CelValue::Map(CelMap {
-                            map: Arc::new(vars.clone()),
-                        }),
-                    );
-                }
-                Err(err) => var_errors.push((name.clone(), err)),
-            }
-        }
+        self.bind_inputs(&mut ctx, b);
+        let mut vars = VariablesMap::new(self.map_use);
+        let var_errors = self.bind_variables(&mut ctx, &mut vars);
+        // Match conditions, validations and messages see the map as the variables left it.
+        vars.bind_if(&mut ctx, self.map_use);
         for m in &self.match_conditions {
             match m.eval(&ctx) {
                 Ok(CelValue::Bool(true)) => {}

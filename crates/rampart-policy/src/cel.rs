@@ -23,7 +23,7 @@ pub(crate) struct Expr {
 /// How an expression uses the `variables` map as a whole. Ordered: a policy needs the most
 /// any of its expressions needs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-enum MapUse {
+pub enum MapUse {
     /// Only `variables.NAME`, bound as identifiers of their own.
     #[default]
     None,
@@ -40,7 +40,7 @@ impl std::fmt::Debug for Expr {
 }
 
 /// Prefix of the identifier each variable is bound to (see [`direct_variables`]).
-const VAR_PREFIX: &str = "rampart_var_";
+pub const VAR_PREFIX: &str = "rampart_var_";
 
 /// Rewrites `variables.NAME` to a direct identifier `rampart_var_NAME`, outside string
 /// literals. The cel crate converts a bound value deeply when it is bound and copies the part
@@ -48,7 +48,7 @@ const VAR_PREFIX: &str = "rampart_var_";
 /// each time a variable is added; a variable of its own is not. `has(variables.NAME)` keeps
 /// the map form (it asks whether NAME is bound); `has(variables.NAME.field)` does not. Returns
 /// the rewritten source, how the map form is still used, and the names read directly.
-fn direct_variables(src: &str) -> (String, MapUse, Vec<String>) {
+pub fn direct_variables(src: &str) -> (String, MapUse, Vec<String>) {
     let b = src.as_bytes();
     let mut out = String::with_capacity(src.len());
     let mut map_use = MapUse::None;
@@ -278,7 +278,7 @@ const ANY_OBJECT_VAR: &str = "rampart_var_anyObject";
 
 /// The `variables` map as the expressions that use it whole (or test it with `has`) see it:
 /// the variables bound so far, rebound before such an expression only when it changed.
-struct VariablesMap {
+pub struct VariablesMap {
     mode: MapUse,
     /// Values for [`MapUse::Whole`]; `null` for [`MapUse::Has`], where only the keys count.
     entries: HashMap<Key, CelValue>,
@@ -286,7 +286,7 @@ struct VariablesMap {
 }
 
 impl VariablesMap {
-    fn new(mode: MapUse) -> VariablesMap {
+    pub fn new(mode: MapUse) -> VariablesMap {
         VariablesMap {
             mode,
             entries: HashMap::new(),
@@ -294,7 +294,8 @@ impl VariablesMap {
         }
     }
 
-    fn insert(&mut self, name: &str, value: impl FnOnce() -> CelValue) {
+    /// Records a bound variable; `value` is only called when the map holds values.
+    pub fn insert(&mut self, name: &str, value: impl FnOnce() -> CelValue) {
         let value = match self.mode {
             MapUse::None => return,
             MapUse::Has => CelValue::Null,
@@ -306,7 +307,13 @@ impl VariablesMap {
 
     /// Binds the map in `ctx` if `expr` reads it and it changed since it was last bound.
     fn bind_for(&mut self, ctx: &mut Context<'_>, expr: &Expr) {
-        if expr.map_use != MapUse::None && self.stale {
+        self.bind_if(ctx, expr.map_use);
+    }
+
+    /// Binds the map in `ctx` if an expression that uses it so (`uses`) is about to run and
+    /// the map changed since it was last bound.
+    pub fn bind_if(&mut self, ctx: &mut Context<'_>, uses: MapUse) {
+        if uses != MapUse::None && self.stale {
             ctx.add_variable_from_value(
                 "variables",
                 CelValue::Map(CelMap {

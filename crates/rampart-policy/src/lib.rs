@@ -39,7 +39,9 @@
 //! ```
 
 mod cel;
-pub use cel::json_to_cel;
+/// CEL helpers the Kyverno engine shares: JSON as CEL values, and `variables.NAME` bound as
+/// identifiers of their own.
+pub use cel::{MapUse, VAR_PREFIX, VariablesMap, direct_variables, json_to_cel};
 mod gatekeeper;
 mod rego_compat;
 mod review;
