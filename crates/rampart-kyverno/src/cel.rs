@@ -494,6 +494,93 @@ fn base_context() -> Context<'static> {
     ctx
 }
 
+thread_local! {
+    /// The request [`share_request`] shares on this thread.
+    static SHARED: std::cell::RefCell<Option<SharedRequest>> = const { std::cell::RefCell::new(None) };
+}
+
+/// One request's `object`, `oldObject` and `request`, bound once in a scope over the base
+/// context for every policy evaluated on it (the cel crate converts a value deeply when it is
+/// bound). Known by the inputs' addresses, which [`RequestScope`] keeps borrowed, so an
+/// evaluation on other values (a mutated copy) cannot be taken for it.
+struct SharedRequest {
+    /// Addresses of the object, old object and request (0: none).
+    inputs: [usize; 3],
+    scope: Context<'static>,
+    /// The input bits bound in `scope`.
+    bound: u8,
+}
+
+fn address(v: Option<&Value>) -> usize {
+    v.map_or(0, |v| std::ptr::from_ref(v) as usize)
+}
+
+impl SharedRequest {
+    /// Binds in the shared scope the inputs in `uses` that `b` shares with the request; which
+    /// those are.
+    fn bind(&mut self, uses: u8, b: &Bindings<'_>) -> u8 {
+        let mine = [b.object, b.old_object, b.request];
+        let mut shared = 0;
+        for (i, ((bit, name), v)) in INPUTS.iter().zip(mine).enumerate() {
+            if uses & bit == 0 || self.inputs.get(i) != Some(&address(v)) {
+                continue;
+            }
+            if self.bound & bit == 0 {
+                self.scope
+                    .add_variable_from_value(*name, v.map_or(CelValue::Null, json_to_cel));
+                self.bound |= bit;
+            }
+            shared |= bit;
+        }
+        shared
+    }
+}
+
+/// While it lives, CEL evaluations on this thread whose `object`, `oldObject` and `request` are
+/// these share their conversion. Dropping it ends the sharing.
+pub struct RequestScope<'a> {
+    /// Whether this scope installed its request (not while an evaluation runs).
+    installed: bool,
+    previous: Option<SharedRequest>,
+    _inputs: std::marker::PhantomData<&'a Value>,
+    /// Stays on the thread whose evaluations it shares.
+    _thread: std::marker::PhantomData<*const ()>,
+}
+
+/// Shares one request's CEL inputs across the policies evaluated on it (see [`RequestScope`]).
+pub fn share_request<'a>(
+    object: &'a Value,
+    old_object: Option<&'a Value>,
+    request: Option<&'a Value>,
+) -> RequestScope<'a> {
+    let shared = SharedRequest {
+        inputs: [address(Some(object)), address(old_object), address(request)],
+        scope: BASE.new_inner_scope(),
+        bound: 0,
+    };
+    let swapped = SHARED.with(|s| s.try_borrow_mut().ok().map(|mut s| s.replace(shared)));
+    RequestScope {
+        installed: swapped.is_some(),
+        previous: swapped.flatten(),
+        _inputs: std::marker::PhantomData,
+        _thread: std::marker::PhantomData,
+    }
+}
+
+impl Drop for RequestScope<'_> {
+    fn drop(&mut self) {
+        if !self.installed {
+            return;
+        }
+        let previous = self.previous.take();
+        SHARED.with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                *s = previous;
+            }
+        });
+    }
+}
+
 /// The bindings a CEL program sees.
 #[derive(Default)]
 pub struct Bindings<'a> {
@@ -629,10 +716,31 @@ impl CelChecks {
         Ok(out)
     }
 
-    /// Binds the inputs the expressions mention.
-    fn bind_inputs(&self, ctx: &mut Context<'_>, b: &Bindings<'_>) {
+    /// Runs `f` in a scope with the inputs the expressions mention bound: those of the
+    /// request shared through [`share_request`] in its scope, once for every policy, the
+    /// others in a scope of this evaluation's own.
+    fn in_scope<R>(&self, b: &Bindings<'_>, f: impl FnOnce(&mut Context<'_>) -> R) -> R {
+        SHARED.with(|cell| {
+            let shared = cell
+                .try_borrow_mut()
+                .ok()
+                .and_then(|mut s| s.as_mut().map(|s| s.bind(self.uses, b)))
+                .unwrap_or(0);
+            let guard = cell.try_borrow().ok();
+            let base: &Context<'_> = match guard.as_ref().and_then(|g| g.as_ref()) {
+                Some(s) if shared != 0 => &s.scope,
+                _ => &BASE,
+            };
+            let mut ctx = base.new_inner_scope();
+            self.bind_inputs(&mut ctx, b, shared);
+            f(&mut ctx)
+        })
+    }
+
+    /// Binds the inputs the expressions mention, but those in `skip`.
+    fn bind_inputs(&self, ctx: &mut Context<'_>, b: &Bindings<'_>, skip: u8) {
         for (bit, name) in INPUTS {
-            if self.uses & bit == 0 {
+            if self.uses & bit == 0 || skip & bit != 0 {
                 continue;
             }
             let v = match bit {
@@ -671,19 +779,17 @@ impl CelChecks {
         set_context_resources(b.resources);
         set_context_images(b.images);
         GENERATED.with(|g| g.borrow_mut().clear());
-        let run = || {
-            let mut ctx = BASE.new_inner_scope();
-            match self.prepare(&mut ctx, b, true) {
+        let out = self.in_scope(b, |ctx| {
+            match self.prepare(ctx, true) {
                 Err(MutOutcome::NotApplicable) => return Ok(None),
                 Err(MutOutcome::Error(e)) => return Err(e),
                 Err(MutOutcome::Patched(_)) | Ok(()) => {}
             }
             for e in &self.generate {
-                e.eval(&ctx)?;
+                e.eval(ctx)?;
             }
             Ok(Some(()))
-        };
-        let out = run();
+        });
         let generated = GENERATED.with(|g| std::mem::take(&mut *g.borrow_mut()));
         out.map(|o| o.map(|()| generated))
     }
@@ -706,11 +812,10 @@ impl CelChecks {
                 resources: b.resources,
                 images: b.images,
             };
-            let mut ctx = BASE.new_inner_scope();
-            let value = match self.prepare(&mut ctx, &step, i == 0) {
+            let value = self.in_scope(&step, |ctx| match self.prepare(ctx, i == 0) {
                 Err(o) => Err(o),
-                Ok(()) => e.eval(&ctx).map_err(MutOutcome::Error),
-            };
+                Ok(()) => e.eval(ctx).map_err(MutOutcome::Error),
+            });
             let value = match value {
                 Ok(v) => cel_to_json(&v),
                 Err(o) => return o,
@@ -731,13 +836,7 @@ impl CelChecks {
     }
 
     /// Binds the inputs and variables; checks the match conditions when asked.
-    fn prepare(
-        &self,
-        ctx: &mut Context<'_>,
-        b: &Bindings<'_>,
-        check: bool,
-    ) -> Result<(), MutOutcome> {
-        self.bind_inputs(ctx, b);
+    fn prepare(&self, ctx: &mut Context<'_>, check: bool) -> Result<(), MutOutcome> {
         let mut vars = VariablesMap::new(self.map_use);
         self.bind_variables(ctx, &mut vars);
         // The expressions run after this see the map as the variables left it.
@@ -763,18 +862,16 @@ impl CelChecks {
     pub fn evaluate(&self, b: &Bindings<'_>) -> CelOutcome {
         set_context_resources(b.resources);
         set_context_images(b.images);
-        self.evaluate_in(&BASE, b)
+        self.in_scope(b, |ctx| self.evaluate_in(ctx))
     }
 
-    fn evaluate_in(&self, base: &Context<'static>, b: &Bindings<'_>) -> CelOutcome {
-        let mut ctx = base.new_inner_scope();
-        self.bind_inputs(&mut ctx, b);
+    fn evaluate_in(&self, ctx: &mut Context<'_>) -> CelOutcome {
         let mut vars = VariablesMap::new(self.map_use);
-        let var_errors = self.bind_variables(&mut ctx, &mut vars);
+        let var_errors = self.bind_variables(ctx, &mut vars);
         // Match conditions, validations and messages see the map as the variables left it.
-        vars.bind_if(&mut ctx, self.map_use);
+        vars.bind_if(ctx, self.map_use);
         for m in &self.match_conditions {
-            match m.eval(&ctx) {
+            match m.eval(ctx) {
                 Ok(CelValue::Bool(true)) => {}
                 Ok(CelValue::Bool(false)) => return CelOutcome::NotApplicable,
                 Ok(_) => {
@@ -787,10 +884,10 @@ impl CelChecks {
             }
         }
         for v in &self.validations {
-            match v.expr.eval(&ctx) {
+            match v.expr.eval(ctx) {
                 Ok(CelValue::Bool(true)) => {}
                 Ok(CelValue::Bool(false)) => {
-                    let from_expr = v.message_expr.as_ref().and_then(|m| match m.eval(&ctx) {
+                    let from_expr = v.message_expr.as_ref().and_then(|m| match m.eval(ctx) {
                         Ok(CelValue::String(s)) if !s.trim().is_empty() => Some(s.to_string()),
                         _ => None,
                     });
@@ -855,5 +952,42 @@ mod tests {
             }),
             CelOutcome::Fail("no".into())
         );
+    }
+
+    #[test]
+    fn a_shared_request_gives_the_same_answers() {
+        let c = CelChecks::compile(
+            &json!({
+                "variables": [{"name": "names", "expression": "object.spec.containers.map(c, c.name)"}],
+                "validations": [
+                    {"expression": "!('debug' in variables.names)", "message": "debug"},
+                    {"expression": "request.operation == 'CREATE' && oldObject == null", "message": "op"}
+                ]
+            }),
+            "validations",
+        )
+        .unwrap();
+        let good = json!({"spec": {"containers": [{"name": "a"}]}});
+        let bad = json!({"spec": {"containers": [{"name": "debug"}]}});
+        let req = json!({"operation": "CREATE"});
+        let on = |o: &Value| {
+            c.evaluate(&Bindings {
+                object: Some(o),
+                request: Some(&req),
+                ..Bindings::default()
+            })
+        };
+        let alone = (on(&good), on(&bad));
+        assert_eq!(alone, (CelOutcome::Pass, CelOutcome::Fail("debug".into())));
+        {
+            let _shared = share_request(&good, None, Some(&req));
+            // Twice from the shared scope; a different object is bound on its own.
+            assert_eq!((on(&good), on(&bad)), alone);
+            assert_eq!((on(&good), on(&bad)), alone);
+            let _inner = share_request(&bad, None, Some(&req));
+            assert_eq!((on(&good), on(&bad)), alone);
+        }
+        assert!(SHARED.with(|s| s.borrow().is_none()));
+        assert_eq!((on(&good), on(&bad)), alone);
     }
 }
