@@ -509,19 +509,73 @@ struct SharedRequest {
     scope: Context<'static>,
     /// The input bits bound in `scope`.
     bound: u8,
+    /// The object bound in `scope`: a policy's own copy of the request's object (a
+    /// ClusterPolicy evaluates its rules on one) shares it when its content is the same.
+    object: Option<CelValue>,
+    /// Whether `object` was bound from the request's object itself, whose address then
+    /// identifies it.
+    object_at_address: bool,
 }
 
 fn address(v: Option<&Value>) -> usize {
     v.map_or(0, |v| std::ptr::from_ref(v) as usize)
 }
 
+/// Whether `json_to_cel(v)` would equal `c`, without building it.
+fn same_as_cel(v: &Value, c: &CelValue) -> bool {
+    match (v, c) {
+        (Value::Null, CelValue::Null) => true,
+        (Value::Bool(a), CelValue::Bool(b)) => a == b,
+        // Same variant and value: `5` and `5.0` are not the same to CEL's types.
+        (Value::Number(_), _) => match (json_to_cel(v), c) {
+            (CelValue::Int(a), CelValue::Int(b)) => a == *b,
+            (CelValue::UInt(a), CelValue::UInt(b)) => a == *b,
+            (CelValue::Float(a), CelValue::Float(b)) => a.to_bits() == b.to_bits(),
+            _ => false,
+        },
+        (Value::String(a), CelValue::String(b)) => a == b.as_str(),
+        (Value::Array(a), CelValue::List(b)) => {
+            a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| same_as_cel(x, y))
+        }
+        (Value::Object(a), CelValue::Map(b)) => {
+            a.len() == b.map.len()
+                && a.iter().all(|(k, x)| {
+                    b.map
+                        .get(&Key::String(Arc::new(k.clone())))
+                        .is_some_and(|y| same_as_cel(x, y))
+                })
+        }
+        _ => false,
+    }
+}
+
 impl SharedRequest {
     /// Binds in the shared scope the inputs in `uses` that `b` shares with the request; which
     /// those are.
     fn bind(&mut self, uses: u8, b: &Bindings<'_>) -> u8 {
-        let mine = [b.object, b.old_object, b.request];
         let mut shared = 0;
-        for (i, ((bit, name), v)) in INPUTS.iter().zip(mine).enumerate() {
+        if uses & OBJECT != 0
+            && let Some(o) = b.object
+        {
+            let at_address = self.inputs.first() == Some(&address(Some(o)));
+            match &self.object {
+                Some(_) if at_address && self.object_at_address => shared |= OBJECT,
+                Some(c) if same_as_cel(o, c) => shared |= OBJECT,
+                Some(_) => {}
+                None => {
+                    let c = json_to_cel(o);
+                    self.scope.add_variable_from_value("object", c.clone());
+                    self.object = Some(c);
+                    self.object_at_address = at_address;
+                    shared |= OBJECT;
+                }
+            }
+        }
+        let rest = [(1, b.old_object), (2, b.request)];
+        for (i, v) in rest {
+            let Some((bit, name)) = INPUTS.get(i) else {
+                continue;
+            };
             if uses & bit == 0 || self.inputs.get(i) != Some(&address(v)) {
                 continue;
             }
@@ -557,6 +611,8 @@ pub fn share_request<'a>(
         inputs: [address(Some(object)), address(old_object), address(request)],
         scope: BASE.new_inner_scope(),
         bound: 0,
+        object: None,
+        object_at_address: false,
     };
     let swapped = SHARED.with(|s| s.try_borrow_mut().ok().map(|mut s| s.replace(shared)));
     RequestScope {
@@ -984,6 +1040,19 @@ mod tests {
             // Twice from the shared scope; a different object is bound on its own.
             assert_eq!((on(&good), on(&bad)), alone);
             assert_eq!((on(&good), on(&bad)), alone);
+            // An equal copy shares the object; a changed one does not.
+            let copy = good.clone();
+            let mut changed = good.clone();
+            changed["spec"]["containers"][0]["name"] = json!("debug");
+            assert!(!same_as_cel(
+                &json!({"n": 5.0}),
+                &json_to_cel(&json!({"n": 5}))
+            ));
+            assert!(same_as_cel(
+                &json!({"n": [5, "x", null]}),
+                &json_to_cel(&json!({"n": [5, "x", null]}))
+            ));
+            assert_eq!((on(&copy), on(&changed)), alone);
             let _inner = share_request(&bad, None, Some(&req));
             assert_eq!((on(&good), on(&bad)), alone);
         }
