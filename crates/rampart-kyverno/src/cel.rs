@@ -6,14 +6,17 @@ use kube_cel::cel::common::ast::IdedExpr;
 use kube_cel::cel::objects::{Key, Map as CelMap};
 use kube_cel::cel::parser::Parser;
 use kube_cel::cel::{Context, Value as CelValue};
+use rampart_policy::{MapUse, VAR_PREFIX, VariablesMap, direct_variables};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 /// A compiled expression.
 pub struct Expr {
     pub src: String,
     expr: IdedExpr,
+    /// How it uses the `variables` map itself; `variables.NAME` is bound directly.
+    map_use: MapUse,
 }
 
 impl std::fmt::Debug for Expr {
@@ -24,12 +27,17 @@ impl std::fmt::Debug for Expr {
 
 impl Expr {
     pub fn compile(src: &str) -> Result<Expr, String> {
+        // The cel crate converts a bound value deeply, so a `variables` map rebound after each
+        // variable would convert every variable again; each is bound as an identifier of its own.
+        let (rewritten, map_use, _) =
+            direct_variables(&structs_as_maps(&optional_selects_as_index(src)));
         Parser::default()
             .enable_optional_syntax(true)
-            .parse(&structs_as_maps(&optional_selects_as_index(src)))
+            .parse(&rewritten)
             .map(|expr| Expr {
                 src: src.to_string(),
                 expr,
+                map_use,
             })
             .map_err(|e| format!("compiling CEL expression `{}`: {e}", src.trim()))
     }
@@ -436,9 +444,8 @@ fn resource_list(
     })
 }
 
-thread_local! {
-    static BASE: Context<'static> = base_context();
-}
+/// The functions every evaluation sees; a context is `Send + Sync`, so one serves every thread.
+static BASE: LazyLock<Context<'static>> = LazyLock::new(base_context);
 
 fn base_context() -> Context<'static> {
     let mut ctx = Context::default().with_all();
@@ -487,6 +494,149 @@ fn base_context() -> Context<'static> {
     ctx
 }
 
+thread_local! {
+    /// The request [`share_request`] shares on this thread.
+    static SHARED: std::cell::RefCell<Option<SharedRequest>> = const { std::cell::RefCell::new(None) };
+}
+
+/// One request's `object`, `oldObject` and `request`, bound once in a scope over the base
+/// context for every policy evaluated on it (the cel crate converts a value deeply when it is
+/// bound). Known by the inputs' addresses, which [`RequestScope`] keeps borrowed, so an
+/// evaluation on other values (a mutated copy) cannot be taken for it.
+struct SharedRequest {
+    /// Addresses of the object, old object and request (0: none).
+    inputs: [usize; 3],
+    scope: Context<'static>,
+    /// The input bits bound in `scope`.
+    bound: u8,
+    /// The object bound in `scope`: a policy's own copy of the request's object (a
+    /// ClusterPolicy evaluates its rules on one) shares it when its content is the same.
+    object: Option<CelValue>,
+    /// Whether `object` was bound from the request's object itself, whose address then
+    /// identifies it.
+    object_at_address: bool,
+}
+
+fn address(v: Option<&Value>) -> usize {
+    v.map_or(0, |v| std::ptr::from_ref(v) as usize)
+}
+
+/// Whether `json_to_cel(v)` would equal `c`, without building it.
+fn same_as_cel(v: &Value, c: &CelValue) -> bool {
+    match (v, c) {
+        (Value::Null, CelValue::Null) => true,
+        (Value::Bool(a), CelValue::Bool(b)) => a == b,
+        // Same variant and value: `5` and `5.0` are not the same to CEL's types.
+        (Value::Number(_), _) => match (json_to_cel(v), c) {
+            (CelValue::Int(a), CelValue::Int(b)) => a == *b,
+            (CelValue::UInt(a), CelValue::UInt(b)) => a == *b,
+            (CelValue::Float(a), CelValue::Float(b)) => a.to_bits() == b.to_bits(),
+            _ => false,
+        },
+        (Value::String(a), CelValue::String(b)) => a == b.as_str(),
+        (Value::Array(a), CelValue::List(b)) => {
+            a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| same_as_cel(x, y))
+        }
+        (Value::Object(a), CelValue::Map(b)) => {
+            a.len() == b.map.len()
+                && a.iter().all(|(k, x)| {
+                    b.map
+                        .get(&Key::String(Arc::new(k.clone())))
+                        .is_some_and(|y| same_as_cel(x, y))
+                })
+        }
+        _ => false,
+    }
+}
+
+impl SharedRequest {
+    /// Binds in the shared scope the inputs in `uses` that `b` shares with the request; which
+    /// those are.
+    fn bind(&mut self, uses: u8, b: &Bindings<'_>) -> u8 {
+        let mut shared = 0;
+        if uses & OBJECT != 0
+            && let Some(o) = b.object
+        {
+            let at_address = self.inputs.first() == Some(&address(Some(o)));
+            match &self.object {
+                Some(_) if at_address && self.object_at_address => shared |= OBJECT,
+                Some(c) if same_as_cel(o, c) => shared |= OBJECT,
+                Some(_) => {}
+                None => {
+                    let c = json_to_cel(o);
+                    self.scope.add_variable_from_value("object", c.clone());
+                    self.object = Some(c);
+                    self.object_at_address = at_address;
+                    shared |= OBJECT;
+                }
+            }
+        }
+        let rest = [(1, b.old_object), (2, b.request)];
+        for (i, v) in rest {
+            let Some((bit, name)) = INPUTS.get(i) else {
+                continue;
+            };
+            if uses & bit == 0 || self.inputs.get(i) != Some(&address(v)) {
+                continue;
+            }
+            if self.bound & bit == 0 {
+                self.scope
+                    .add_variable_from_value(*name, v.map_or(CelValue::Null, json_to_cel));
+                self.bound |= bit;
+            }
+            shared |= bit;
+        }
+        shared
+    }
+}
+
+/// While it lives, CEL evaluations on this thread whose `object`, `oldObject` and `request` are
+/// these share their conversion. Dropping it ends the sharing.
+pub struct RequestScope<'a> {
+    /// Whether this scope installed its request (not while an evaluation runs).
+    installed: bool,
+    previous: Option<SharedRequest>,
+    _inputs: std::marker::PhantomData<&'a Value>,
+    /// Stays on the thread whose evaluations it shares.
+    _thread: std::marker::PhantomData<*const ()>,
+}
+
+/// Shares one request's CEL inputs across the policies evaluated on it (see [`RequestScope`]).
+pub fn share_request<'a>(
+    object: &'a Value,
+    old_object: Option<&'a Value>,
+    request: Option<&'a Value>,
+) -> RequestScope<'a> {
+    let shared = SharedRequest {
+        inputs: [address(Some(object)), address(old_object), address(request)],
+        scope: BASE.new_inner_scope(),
+        bound: 0,
+        object: None,
+        object_at_address: false,
+    };
+    let swapped = SHARED.with(|s| s.try_borrow_mut().ok().map(|mut s| s.replace(shared)));
+    RequestScope {
+        installed: swapped.is_some(),
+        previous: swapped.flatten(),
+        _inputs: std::marker::PhantomData,
+        _thread: std::marker::PhantomData,
+    }
+}
+
+impl Drop for RequestScope<'_> {
+    fn drop(&mut self) {
+        if !self.installed {
+            return;
+        }
+        let previous = self.previous.take();
+        SHARED.with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                *s = previous;
+            }
+        });
+    }
+}
+
 /// The bindings a CEL program sees.
 #[derive(Default)]
 pub struct Bindings<'a> {
@@ -519,7 +669,24 @@ pub struct CelChecks {
     pub mutations: Vec<(String, Expr)>,
     /// GeneratingPolicy expressions (calling `generator.Apply`).
     pub generate: Vec<Expr>,
+    /// The inputs some expression mentions (`OBJECT`, ...): only those are bound.
+    uses: u8,
+    /// The most any expression needs of the `variables` map itself.
+    map_use: MapUse,
 }
+
+const OBJECT: u8 = 1;
+const OLD_OBJECT: u8 = 2;
+const REQUEST: u8 = 4;
+const NAMESPACE_OBJECT: u8 = 8;
+const PARAMS: u8 = 16;
+const INPUTS: [(u8, &str); 5] = [
+    (OBJECT, "object"),
+    (OLD_OBJECT, "oldObject"),
+    (REQUEST, "request"),
+    (NAMESPACE_OBJECT, "namespaceObject"),
+    (PARAMS, "params"),
+];
 
 /// What a MutatingPolicy did.
 #[derive(Debug, PartialEq)]
@@ -581,7 +748,86 @@ impl CelChecks {
                     .transpose()?,
             });
         }
+        let exprs = || {
+            out.match_conditions
+                .iter()
+                .chain(out.variables.iter().map(|(_, e)| e))
+                .chain(out.mutations.iter().map(|(_, e)| e))
+                .chain(&out.generate)
+                .chain(
+                    out.validations
+                        .iter()
+                        .flat_map(|v| std::iter::once(&v.expr).chain(v.message_expr.as_ref())),
+                )
+        };
+        // Binding converts the whole value, so only the inputs the expressions mention are
+        // bound.
+        let uses = INPUTS
+            .iter()
+            .filter(|(_, name)| exprs().any(|e| e.src.contains(name)))
+            .fold(0, |acc, (bit, _)| acc | bit);
+        let map_use = exprs().map(|e| e.map_use).max().unwrap_or_default();
+        out.uses = uses;
+        out.map_use = map_use;
         Ok(out)
+    }
+
+    /// Runs `f` in a scope with the inputs the expressions mention bound: those of the
+    /// request shared through [`share_request`] in its scope, once for every policy, the
+    /// others in a scope of this evaluation's own.
+    fn in_scope<R>(&self, b: &Bindings<'_>, f: impl FnOnce(&mut Context<'_>) -> R) -> R {
+        SHARED.with(|cell| {
+            let shared = cell
+                .try_borrow_mut()
+                .ok()
+                .and_then(|mut s| s.as_mut().map(|s| s.bind(self.uses, b)))
+                .unwrap_or(0);
+            let guard = cell.try_borrow().ok();
+            let base: &Context<'_> = match guard.as_ref().and_then(|g| g.as_ref()) {
+                Some(s) if shared != 0 => &s.scope,
+                _ => &BASE,
+            };
+            let mut ctx = base.new_inner_scope();
+            self.bind_inputs(&mut ctx, b, shared);
+            f(&mut ctx)
+        })
+    }
+
+    /// Binds the inputs the expressions mention, but those in `skip`.
+    fn bind_inputs(&self, ctx: &mut Context<'_>, b: &Bindings<'_>, skip: u8) {
+        for (bit, name) in INPUTS {
+            if self.uses & bit == 0 || skip & bit != 0 {
+                continue;
+            }
+            let v = match bit {
+                OBJECT => b.object,
+                OLD_OBJECT => b.old_object,
+                REQUEST => b.request,
+                NAMESPACE_OBJECT => b.namespace_object.as_ref(),
+                _ => b.params,
+            };
+            ctx.add_variable_from_value(name, v.map_or(CelValue::Null, json_to_cel));
+        }
+    }
+
+    /// Evaluates the variables in order, binding each that evaluates; the errors of the others.
+    fn bind_variables(
+        &self,
+        ctx: &mut Context<'_>,
+        vars: &mut VariablesMap,
+    ) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        for (name, e) in &self.variables {
+            vars.bind_if(ctx, e.map_use);
+            match e.eval(ctx) {
+                Ok(v) => {
+                    vars.insert(name, || v.clone());
+                    ctx.add_variable_from_value(format!("{VAR_PREFIX}{name}"), v);
+                }
+                Err(err) => errors.push((name.clone(), err)),
+            }
+        }
+        errors
     }
 
     /// Runs a GeneratingPolicy's expressions; the resources they would create.
@@ -589,15 +835,14 @@ impl CelChecks {
         set_context_resources(b.resources);
         set_context_images(b.images);
         GENERATED.with(|g| g.borrow_mut().clear());
-        let out = BASE.with(|base| {
-            let mut ctx = base.new_inner_scope();
-            match self.prepare(&mut ctx, b, true) {
+        let out = self.in_scope(b, |ctx| {
+            match self.prepare(ctx, true) {
                 Err(MutOutcome::NotApplicable) => return Ok(None),
                 Err(MutOutcome::Error(e)) => return Err(e),
                 Err(MutOutcome::Patched(_)) | Ok(()) => {}
             }
             for e in &self.generate {
-                e.eval(&ctx)?;
+                e.eval(ctx)?;
             }
             Ok(Some(()))
         });
@@ -623,12 +868,9 @@ impl CelChecks {
                 resources: b.resources,
                 images: b.images,
             };
-            let value = BASE.with(|base| {
-                let mut ctx = base.new_inner_scope();
-                match self.prepare(&mut ctx, &step, i == 0) {
-                    Err(o) => Err(o),
-                    Ok(()) => e.eval(&ctx).map_err(MutOutcome::Error),
-                }
+            let value = self.in_scope(&step, |ctx| match self.prepare(ctx, i == 0) {
+                Err(o) => Err(o),
+                Ok(()) => e.eval(ctx).map_err(MutOutcome::Error),
             });
             let value = match value {
                 Ok(v) => cel_to_json(&v),
@@ -650,38 +892,11 @@ impl CelChecks {
     }
 
     /// Binds the inputs and variables; checks the match conditions when asked.
-    fn prepare(
-        &self,
-        ctx: &mut Context<'_>,
-        b: &Bindings<'_>,
-        check: bool,
-    ) -> Result<(), MutOutcome> {
-        let bind = |ctx: &mut Context<'_>, name: &str, v: Option<&Value>| {
-            ctx.add_variable_from_value(name, v.map(json_to_cel).unwrap_or(CelValue::Null));
-        };
-        bind(ctx, "object", b.object);
-        bind(ctx, "oldObject", b.old_object);
-        bind(ctx, "request", b.request);
-        bind(ctx, "namespaceObject", b.namespace_object.as_ref());
-        bind(ctx, "params", b.params);
-        let mut vars: HashMap<Key, CelValue> = HashMap::new();
-        ctx.add_variable_from_value(
-            "variables",
-            CelValue::Map(CelMap {
-                map: Arc::new(vars.clone()),
-            }),
-        );
-        for (name, e) in &self.variables {
-            if let Ok(v) = e.eval(ctx) {
-                vars.insert(Key::String(Arc::new(name.clone())), v);
-                ctx.add_variable_from_value(
-                    "variables",
-                    CelValue::Map(CelMap {
-                        map: Arc::new(vars.clone()),
-                    }),
-                );
-            }
-        }
+    fn prepare(&self, ctx: &mut Context<'_>, check: bool) -> Result<(), MutOutcome> {
+        let mut vars = VariablesMap::new(self.map_use);
+        self.bind_variables(ctx, &mut vars);
+        // The expressions run after this see the map as the variables left it.
+        vars.bind_if(ctx, self.map_use);
         if check {
             for m in &self.match_conditions {
                 match m.eval(ctx) {
@@ -703,43 +918,16 @@ impl CelChecks {
     pub fn evaluate(&self, b: &Bindings<'_>) -> CelOutcome {
         set_context_resources(b.resources);
         set_context_images(b.images);
-        BASE.with(|base| self.evaluate_in(base, b))
+        self.in_scope(b, |ctx| self.evaluate_in(ctx))
     }
 
-    fn evaluate_in(&self, base: &Context<'static>, b: &Bindings<'_>) -> CelOutcome {
-        let mut ctx = base.new_inner_scope();
-        let bind = |ctx: &mut Context<'_>, name: &str, v: Option<&Value>| {
-            ctx.add_variable_from_value(name, v.map(json_to_cel).unwrap_or(CelValue::Null));
-        };
-        bind(&mut ctx, "object", b.object);
-        bind(&mut ctx, "oldObject", b.old_object);
-        bind(&mut ctx, "request", b.request);
-        bind(&mut ctx, "namespaceObject", b.namespace_object.as_ref());
-        bind(&mut ctx, "params", b.params);
-        let mut vars: HashMap<Key, CelValue> = HashMap::new();
-        ctx.add_variable_from_value(
-            "variables",
-            CelValue::Map(CelMap {
-                map: Arc::new(vars.clone()),
-            }),
-        );
-        let mut var_errors: Vec<(String, String)> = Vec::new();
-        for (name, e) in &self.variables {
-            match e.eval(&ctx) {
-                Ok(v) => {
-                    vars.insert(Key::String(Arc::new(name.clone())), v);
-                    ctx.add_variable_from_value(
-                        "variables",
-                        CelValue::Map(CelMap {
-                            map: Arc::new(vars.clone()),
-                        }),
-                    );
-                }
-                Err(err) => var_errors.push((name.clone(), err)),
-            }
-        }
+    fn evaluate_in(&self, ctx: &mut Context<'_>) -> CelOutcome {
+        let mut vars = VariablesMap::new(self.map_use);
+        let var_errors = self.bind_variables(ctx, &mut vars);
+        // Match conditions, validations and messages see the map as the variables left it.
+        vars.bind_if(ctx, self.map_use);
         for m in &self.match_conditions {
-            match m.eval(&ctx) {
+            match m.eval(ctx) {
                 Ok(CelValue::Bool(true)) => {}
                 Ok(CelValue::Bool(false)) => return CelOutcome::NotApplicable,
                 Ok(_) => {
@@ -752,10 +940,10 @@ impl CelChecks {
             }
         }
         for v in &self.validations {
-            match v.expr.eval(&ctx) {
+            match v.expr.eval(ctx) {
                 Ok(CelValue::Bool(true)) => {}
                 Ok(CelValue::Bool(false)) => {
-                    let from_expr = v.message_expr.as_ref().and_then(|m| match m.eval(&ctx) {
+                    let from_expr = v.message_expr.as_ref().and_then(|m| match m.eval(ctx) {
                         Ok(CelValue::String(s)) if !s.trim().is_empty() => Some(s.to_string()),
                         _ => None,
                     });
@@ -820,5 +1008,55 @@ mod tests {
             }),
             CelOutcome::Fail("no".into())
         );
+    }
+
+    #[test]
+    fn a_shared_request_gives_the_same_answers() {
+        let c = CelChecks::compile(
+            &json!({
+                "variables": [{"name": "names", "expression": "object.spec.containers.map(c, c.name)"}],
+                "validations": [
+                    {"expression": "!('debug' in variables.names)", "message": "debug"},
+                    {"expression": "request.operation == 'CREATE' && oldObject == null", "message": "op"}
+                ]
+            }),
+            "validations",
+        )
+        .unwrap();
+        let good = json!({"spec": {"containers": [{"name": "a"}]}});
+        let bad = json!({"spec": {"containers": [{"name": "debug"}]}});
+        let req = json!({"operation": "CREATE"});
+        let on = |o: &Value| {
+            c.evaluate(&Bindings {
+                object: Some(o),
+                request: Some(&req),
+                ..Bindings::default()
+            })
+        };
+        let alone = (on(&good), on(&bad));
+        assert_eq!(alone, (CelOutcome::Pass, CelOutcome::Fail("debug".into())));
+        {
+            let _shared = share_request(&good, None, Some(&req));
+            // Twice from the shared scope; a different object is bound on its own.
+            assert_eq!((on(&good), on(&bad)), alone);
+            assert_eq!((on(&good), on(&bad)), alone);
+            // An equal copy shares the object; a changed one does not.
+            let copy = good.clone();
+            let mut changed = good.clone();
+            changed["spec"]["containers"][0]["name"] = json!("debug");
+            assert!(!same_as_cel(
+                &json!({"n": 5.0}),
+                &json_to_cel(&json!({"n": 5}))
+            ));
+            assert!(same_as_cel(
+                &json!({"n": [5, "x", null]}),
+                &json_to_cel(&json!({"n": [5, "x", null]}))
+            ));
+            assert_eq!((on(&copy), on(&changed)), alone);
+            let _inner = share_request(&bad, None, Some(&req));
+            assert_eq!((on(&good), on(&bad)), alone);
+        }
+        assert!(SHARED.with(|s| s.borrow().is_none()));
+        assert_eq!((on(&good), on(&bad)), alone);
     }
 }

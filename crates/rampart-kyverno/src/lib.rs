@@ -372,6 +372,8 @@ impl PolicySet {
             }
             return self.evaluate(resource, &with);
         }
+        // The request's CEL inputs are converted once for all the policies.
+        let _shared = cel::share_request(resource, info.old_object.as_ref(), info.request.as_ref());
         self.policies
             .iter()
             .flat_map(|p| p.evaluate(resource, info))

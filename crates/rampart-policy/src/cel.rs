@@ -6,15 +6,31 @@ use kube_cel::KubeCelExt;
 use kube_cel::cel::objects::{Key, Map as CelMap};
 use kube_cel::cel::{Context, Program, Value as CelValue};
 use serde_json::Value;
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 /// A compiled CEL expression with its source text.
 pub(crate) struct Expr {
     pub(crate) src: String,
     program: Program,
-    /// The expression uses the `variables` map itself, not only `variables.NAME`.
-    needs_map: bool,
+    /// How the expression uses the `variables` map itself (beyond `variables.NAME`).
+    map_use: MapUse,
+    /// The names it reads as `variables.NAME` (bound directly, see [`direct_variables`]).
+    direct: Vec<String>,
+}
+
+/// How an expression uses the `variables` map as a whole. Ordered: a policy needs the most
+/// any of its expressions needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MapUse {
+    /// Only `variables.NAME`, bound as identifiers of their own.
+    #[default]
+    None,
+    /// `has(variables.NAME)`: which names are bound, not their values.
+    Has,
+    /// The map itself (`variables`, `variables[...]`): names and values.
+    Whole,
 }
 
 impl std::fmt::Debug for Expr {
@@ -24,16 +40,19 @@ impl std::fmt::Debug for Expr {
 }
 
 /// Prefix of the identifier each variable is bound to (see [`direct_variables`]).
-const VAR_PREFIX: &str = "rampart_var_";
+pub const VAR_PREFIX: &str = "rampart_var_";
 
 /// Rewrites `variables.NAME` to a direct identifier `rampart_var_NAME`, outside string
-/// literals. The cel crate converts a bound value deeply on every access, so one map holding
-/// every variable would be converted whole at each use; a variable of its own is not.
-/// `has(variables.NAME)` keeps the map form; the flag says whether any map use remains.
-fn direct_variables(src: &str) -> (String, bool) {
+/// literals. The cel crate converts a bound value deeply when it is bound and copies the part
+/// selected at each field access, so one map holding every variable would be converted whole
+/// each time a variable is added; a variable of its own is not. `has(variables.NAME)` keeps
+/// the map form (it asks whether NAME is bound); `has(variables.NAME.field)` does not. Returns
+/// the rewritten source, how the map form is still used, and the names read directly.
+pub fn direct_variables(src: &str) -> (String, MapUse, Vec<String>) {
     let b = src.as_bytes();
     let mut out = String::with_capacity(src.len());
-    let mut needs_map = false;
+    let mut map_use = MapUse::None;
+    let mut direct: Vec<String> = Vec::new();
     let mut i = 0;
     let mut quote: Option<u8> = None;
     while let Some(&c) = b.get(i) {
@@ -68,15 +87,24 @@ fn direct_variables(src: &str) -> (String, bool) {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
-            let in_has = out.trim_end().ends_with("has(");
-            if !ident.is_empty() && !in_has {
+            // `has(variables.NAME)` tests the map's key; `has(variables.NAME.f)` tests `f`.
+            let has_of_name = out.trim_end().ends_with("has(")
+                && after
+                    .get(1 + ident.len()..)
+                    .is_some_and(|r| r.trim_start().starts_with(')'));
+            if !ident.is_empty() && !has_of_name {
                 out.push_str(VAR_PREFIX);
                 out.push_str(&ident);
                 i += "variables.".len() + ident.len();
+                if !direct.contains(&ident) {
+                    direct.push(ident);
+                }
                 continue;
             }
-            if !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
-                needs_map = true;
+            if has_of_name && !ident.is_empty() {
+                map_use = map_use.max(MapUse::Has);
+            } else if !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                map_use = MapUse::Whole;
             }
         }
         // Copy one whole UTF-8 character.
@@ -84,17 +112,18 @@ fn direct_variables(src: &str) -> (String, bool) {
         out.push(ch);
         i += ch.len_utf8();
     }
-    (out, needs_map)
+    (out, map_use, direct)
 }
 
 impl Expr {
     pub(crate) fn compile(src: &str) -> Result<Expr, String> {
-        let (rewritten, needs_map) = direct_variables(src);
+        let (rewritten, map_use, direct) = direct_variables(src);
         Program::compile(&rewritten)
             .map(|program| Expr {
                 src: src.to_string(),
                 program,
-                needs_map,
+                map_use,
+                direct,
             })
             .map_err(|e| format!("compiling CEL expression `{}`: {e}", src.trim()))
     }
@@ -115,9 +144,25 @@ pub(crate) struct CelPolicy {
     pub(crate) variables: Vec<(String, Expr)>,
     pub(crate) validations: Vec<Validation>,
     pub(crate) audit_annotations: Vec<(String, Expr)>,
+    /// The inputs (`OBJECT`, `OLD_OBJECT`, ...) some expression's source mentions.
+    uses: u8,
+    /// The most any expression needs of the `variables` map itself.
+    map_use: MapUse,
+    /// Every name some expression reads as `variables.NAME`.
+    direct: Vec<String>,
 }
 
-/// What the expressions see.
+/// Input bits: which inputs a policy reads, which a [`CelRequest`] has bound.
+const OBJECT: u8 = 1;
+const OLD_OBJECT: u8 = 2;
+const REQUEST: u8 = 4;
+const PARAMS: u8 = 8;
+const NAMESPACE_OBJECT: u8 = 16;
+/// Gatekeeper's `variables.anyObject`.
+const ANY_OBJECT: u8 = 32;
+
+/// What the expressions see, for one policy on its own.
+#[cfg(test)]
 #[derive(Debug, Default)]
 pub(crate) struct CelInput<'a> {
     pub(crate) object: Option<&'a Value>,
@@ -125,8 +170,159 @@ pub(crate) struct CelInput<'a> {
     pub(crate) request: Option<&'a Value>,
     pub(crate) params: Option<&'a Value>,
     pub(crate) namespace_object: Option<&'a Value>,
-    /// Variables bound before the policy's own (Gatekeeper's `params` and `anyObject`).
-    pub(crate) preset_variables: Vec<(&'static str, Value)>,
+}
+
+/// One request's inputs as CEL values, converted once and shared by every policy evaluated on
+/// it: a scope over the base context that binds `object`, `oldObject`, `request`,
+/// `namespaceObject` (and Gatekeeper's `anyObject`) the first time a policy reads them. Each
+/// policy evaluates in a scope of its own over this one, where it binds its params and
+/// variables. The cel crate converts a value deeply when it is bound, so binding a pod once
+/// instead of once per policy is most of the saving.
+pub(crate) struct CelRequest<'a> {
+    object: Option<&'a Value>,
+    old_object: Option<&'a Value>,
+    request: Option<&'a Value>,
+    namespace_object: Option<&'a Value>,
+    scope: RefCell<Context<'static>>,
+    /// The input bits bound in `scope`.
+    bound: Cell<u8>,
+    object_cel: OnceCell<CelValue>,
+    old_object_cel: OnceCell<CelValue>,
+}
+
+impl<'a> CelRequest<'a> {
+    pub(crate) fn new(
+        object: Option<&'a Value>,
+        old_object: Option<&'a Value>,
+        request: Option<&'a Value>,
+        namespace_object: Option<&'a Value>,
+    ) -> CelRequest<'a> {
+        CelRequest {
+            object,
+            old_object,
+            request,
+            namespace_object,
+            scope: RefCell::new(BASE.new_inner_scope()),
+            bound: Cell::new(0),
+            object_cel: OnceCell::new(),
+            old_object_cel: OnceCell::new(),
+        }
+    }
+
+    fn object_cel(&self) -> CelValue {
+        self.object_cel
+            .get_or_init(|| self.object.map_or(CelValue::Null, json_to_cel))
+            .clone()
+    }
+
+    fn old_object_cel(&self) -> CelValue {
+        self.old_object_cel
+            .get_or_init(|| self.old_object.map_or(CelValue::Null, json_to_cel))
+            .clone()
+    }
+
+    /// Gatekeeper's `anyObject`: the object, or the old one (on DELETE).
+    fn any_object_cel(&self) -> CelValue {
+        if self.object.is_some() {
+            self.object_cel()
+        } else {
+            self.old_object_cel()
+        }
+    }
+
+    /// CEL's `request` carries the request's attributes; the objects are `object` and
+    /// `oldObject`.
+    fn request_cel(&self) -> CelValue {
+        match self.request {
+            Some(Value::Object(m)) => {
+                let attrs: HashMap<Key, CelValue> = m
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "object" | "oldObject"))
+                    .map(|(k, v)| (key(k), json_to_cel(v)))
+                    .collect();
+                CelValue::Map(CelMap {
+                    map: Arc::new(attrs),
+                })
+            }
+            Some(other) => json_to_cel(other),
+            None => CelValue::Null,
+        }
+    }
+
+    /// The request's scope with at least the inputs in `needs` bound.
+    fn scope(&self, needs: u8) -> std::cell::Ref<'_, Context<'static>> {
+        let missing = needs & !self.bound.get();
+        if missing != 0 {
+            // Every borrow of the scope ends with the evaluation that took it.
+            let mut scope = self.scope.borrow_mut();
+            let mut bind = |bit: u8, name: &str, v: &dyn Fn() -> CelValue| {
+                if missing & bit != 0 {
+                    scope.add_variable_from_value(name, v());
+                }
+            };
+            bind(OBJECT, "object", &|| self.object_cel());
+            bind(OLD_OBJECT, "oldObject", &|| self.old_object_cel());
+            bind(REQUEST, "request", &|| self.request_cel());
+            bind(NAMESPACE_OBJECT, "namespaceObject", &|| {
+                self.namespace_object.map_or(CelValue::Null, json_to_cel)
+            });
+            bind(ANY_OBJECT, ANY_OBJECT_VAR, &|| self.any_object_cel());
+            self.bound.set(self.bound.get() | missing);
+        }
+        self.scope.borrow()
+    }
+}
+
+/// The identifier Gatekeeper's `variables.anyObject` is bound to.
+const ANY_OBJECT_VAR: &str = "rampart_var_anyObject";
+
+/// The `variables` map as the expressions that use it whole (or test it with `has`) see it:
+/// the variables bound so far, rebound before such an expression only when it changed.
+pub struct VariablesMap {
+    mode: MapUse,
+    /// Values for [`MapUse::Whole`]; `null` for [`MapUse::Has`], where only the keys count.
+    entries: HashMap<Key, CelValue>,
+    stale: bool,
+}
+
+impl VariablesMap {
+    pub fn new(mode: MapUse) -> VariablesMap {
+        VariablesMap {
+            mode,
+            entries: HashMap::new(),
+            stale: true,
+        }
+    }
+
+    /// Records a bound variable; `value` is only called when the map holds values.
+    pub fn insert(&mut self, name: &str, value: impl FnOnce() -> CelValue) {
+        let value = match self.mode {
+            MapUse::None => return,
+            MapUse::Has => CelValue::Null,
+            MapUse::Whole => value(),
+        };
+        self.entries.insert(key(name), value);
+        self.stale = true;
+    }
+
+    /// Binds the map in `ctx` if `expr` reads it and it changed since it was last bound.
+    fn bind_for(&mut self, ctx: &mut Context<'_>, expr: &Expr) {
+        self.bind_if(ctx, expr.map_use);
+    }
+
+    /// Binds the map in `ctx` if an expression that uses it so (`uses`) is about to run and
+    /// the map changed since it was last bound.
+    pub fn bind_if(&mut self, ctx: &mut Context<'_>, uses: MapUse) {
+        if uses != MapUse::None && self.stale {
+            ctx.add_variable_from_value(
+                "variables",
+                CelValue::Map(CelMap {
+                    map: Arc::new(self.entries.clone()),
+                }),
+            );
+            self.stale = false;
+        }
+    }
 }
 
 /// One failed validation.
@@ -146,9 +342,8 @@ pub(crate) struct CelOutcome {
     pub(crate) annotations: Vec<(String, String)>,
 }
 
-thread_local! {
-    static BASE: Context<'static> = base_context();
-}
+/// The functions every evaluation sees; a context is `Send + Sync`, so one serves every thread.
+static BASE: LazyLock<Context<'static>> = LazyLock::new(base_context);
 
 fn base_context() -> Context<'static> {
     let mut ctx = Context::default().with_all();
@@ -200,94 +395,106 @@ impl CelPolicy {
                 .ok_or_else(|| format!("audit annotation `{key}` needs a valueExpression"))?;
             p.audit_annotations.push((key, Expr::compile(&expr)?));
         }
+        // Binding converts the whole value, so only the inputs the expressions mention are
+        // bound; which ones is known now, not searched for at each evaluation.
+        let mentions = |name: &str| p.sources().any(|s| s.contains(name));
+        p.uses = [
+            (OBJECT, "object"),
+            (OLD_OBJECT, "oldObject"),
+            (REQUEST, "request"),
+            (PARAMS, "params"),
+            (NAMESPACE_OBJECT, "namespaceObject"),
+        ]
+        .into_iter()
+        .filter(|(_, name)| mentions(name))
+        .fold(0, |acc, (bit, _)| acc | bit);
+        let map_use = p.exprs().map(|e| e.map_use).max().unwrap_or_default();
+        let mut direct: Vec<String> = Vec::new();
+        for name in p.exprs().flat_map(|e| &e.direct) {
+            if !direct.contains(name) {
+                direct.push(name.clone());
+            }
+        }
+        p.map_use = map_use;
+        p.direct = direct;
         Ok(p)
     }
 
-    fn sources(&self) -> impl Iterator<Item = &str> {
+    fn exprs(&self) -> impl Iterator<Item = &Expr> {
         self.match_conditions
             .iter()
             .chain(&self.variables)
             .chain(&self.audit_annotations)
-            .map(|(_, e)| e.src.as_str())
-            .chain(self.validations.iter().flat_map(|v| {
-                std::iter::once(v.expr.src.as_str())
-                    .chain(v.message_expr.as_ref().map(|m| m.src.as_str()))
-            }))
-    }
-
-    /// Whether any expression uses the `variables` map as a whole.
-    fn needs_map(&self) -> bool {
-        self.match_conditions
-            .iter()
             .map(|(_, e)| e)
-            .chain(self.variables.iter().map(|(_, e)| e))
-            .any(|e| e.needs_map)
-            || self
-                .validations
-                .iter()
-                .any(|v| v.expr.needs_map || v.message_expr.as_ref().is_some_and(|m| m.needs_map))
-            || self.audit_annotations.iter().any(|(_, e)| e.needs_map)
-    }
-
-    pub(crate) fn evaluate(&self, input: &CelInput<'_>) -> CelOutcome {
-        BASE.with(|base| self.evaluate_in(base, input))
-    }
-
-    fn evaluate_in(&self, base: &Context<'static>, input: &CelInput<'_>) -> CelOutcome {
-        let mut ctx = base.new_inner_scope();
-        // Binding converts the whole value, so only the names the expressions mention are bound.
-        let used = |name: &str| self.sources().any(|s| s.contains(name));
-        let bind = |ctx: &mut Context<'_>, name: &str, v: Option<&Value>| {
-            if used(name) {
-                ctx.add_variable_from_value(name, v.map(json_to_cel).unwrap_or(CelValue::Null));
-            }
-        };
-        bind(&mut ctx, "object", input.object);
-        bind(&mut ctx, "oldObject", input.old_object);
-        // CEL's `request` carries the request's attributes; the objects are `object` and
-        // `oldObject`.
-        let request = match input.request.filter(|_| used("request")) {
-            Some(Value::Object(m)) => {
-                let attrs: HashMap<Key, CelValue> = m
+            .chain(
+                self.validations
                     .iter()
-                    .filter(|(k, _)| !matches!(k.as_str(), "object" | "oldObject"))
-                    .map(|(k, v)| (key(k), json_to_cel(v)))
-                    .collect();
-                CelValue::Map(CelMap {
-                    map: Arc::new(attrs),
-                })
-            }
-            Some(other) => json_to_cel(other),
-            None => CelValue::Null,
+                    .flat_map(|v| std::iter::once(&v.expr).chain(v.message_expr.as_ref())),
+            )
+    }
+
+    fn sources(&self) -> impl Iterator<Item = &str> {
+        self.exprs().map(|e| e.src.as_str())
+    }
+
+    /// Evaluates on one input; [`CelPolicy::evaluate_shared`] shares the conversion of the
+    /// request's inputs across policies.
+    #[cfg(test)]
+    pub(crate) fn evaluate(&self, input: &CelInput<'_>) -> CelOutcome {
+        let request = CelRequest::new(
+            input.object,
+            input.old_object,
+            input.request,
+            input.namespace_object,
+        );
+        self.evaluate_shared(&request, input.params, false)
+    }
+
+    /// Evaluates on a request's shared inputs with this policy's `params`. `gatekeeper`: as
+    /// Gatekeeper's `K8sNativeValidation` does, with `variables.params` and
+    /// `variables.anyObject` bound before the policy's own variables and no `namespaceObject`.
+    pub(crate) fn evaluate_shared(
+        &self,
+        request: &CelRequest<'_>,
+        params: Option<&Value>,
+        gatekeeper: bool,
+    ) -> CelOutcome {
+        let mentions = |name: &str| self.direct.iter().any(|d| d == name);
+        let mut needs = self.uses & (OBJECT | OLD_OBJECT | REQUEST);
+        if !gatekeeper {
+            needs |= self.uses & NAMESPACE_OBJECT;
+        }
+        if gatekeeper && mentions("anyObject") {
+            needs |= ANY_OBJECT;
+        }
+        let scope = request.scope(needs);
+        let mut ctx = scope.new_inner_scope();
+        if gatekeeper && self.uses & NAMESPACE_OBJECT != 0 {
+            ctx.add_variable_from_value("namespaceObject", CelValue::Null);
+        }
+        let params_cel = OnceCell::new();
+        let params_cel = || {
+            params_cel
+                .get_or_init(|| params.map_or(CelValue::Null, json_to_cel))
+                .clone()
         };
-        ctx.add_variable_from_value("request", request);
-        bind(&mut ctx, "params", input.params);
-        bind(&mut ctx, "namespaceObject", input.namespace_object);
+        if self.uses & PARAMS != 0 {
+            ctx.add_variable_from_value("params", params_cel());
+        }
+        let mut vars = VariablesMap::new(self.map_use);
+        if gatekeeper {
+            vars.insert("params", params_cel);
+            if mentions("params") {
+                ctx.add_variable_from_value(format!("{VAR_PREFIX}params"), params_cel());
+            }
+            vars.insert("anyObject", || request.any_object_cel());
+        }
         let mut out = CelOutcome {
             applies: true,
             ..CelOutcome::default()
         };
-        let needs_map = self.needs_map();
-        let mut vars: HashMap<Key, CelValue> = HashMap::new();
-        for (k, v) in &input.preset_variables {
-            if !needs_map && !used(&format!("variables.{k}")) {
-                continue;
-            }
-            let v = json_to_cel(v);
-            if needs_map {
-                vars.insert(key(k), v.clone());
-            }
-            ctx.add_variable_from_value(format!("{VAR_PREFIX}{k}"), v);
-        }
-        if needs_map {
-            ctx.add_variable_from_value(
-                "variables",
-                CelValue::Map(CelMap {
-                    map: Arc::new(vars.clone()),
-                }),
-            );
-        }
         for (name, cond) in &self.match_conditions {
+            vars.bind_for(&mut ctx, cond);
             match cond.program.execute(&ctx) {
                 Ok(CelValue::Bool(true)) => {}
                 Ok(CelValue::Bool(false)) => {
@@ -306,17 +513,10 @@ impl CelPolicy {
         // Variables are bound in order; a variable may use those before it.
         let mut var_errors: Vec<(String, String)> = Vec::new();
         for (name, expr) in &self.variables {
+            vars.bind_for(&mut ctx, expr);
             match expr.program.execute(&ctx) {
                 Ok(v) => {
-                    if needs_map {
-                        vars.insert(key(name), v.clone());
-                        ctx.add_variable_from_value(
-                            "variables",
-                            CelValue::Map(CelMap {
-                                map: Arc::new(vars.clone()),
-                            }),
-                        );
-                    }
+                    vars.insert(name, || v.clone());
                     ctx.add_variable_from_value(format!("{VAR_PREFIX}{name}"), v);
                 }
                 Err(e) => var_errors.push((name.clone(), e.to_string())),
@@ -331,20 +531,21 @@ impl CelPolicy {
                 .collect()
         };
         for v in &self.validations {
+            vars.bind_for(&mut ctx, &v.expr);
             match v.expr.program.execute(&ctx) {
                 Ok(CelValue::Bool(true)) => {}
                 Ok(CelValue::Bool(false)) => {
-                    let from_expr =
-                        v.message_expr
-                            .as_ref()
-                            .and_then(|m| match m.program.execute(&ctx) {
-                                Ok(CelValue::String(s))
-                                    if !s.trim().is_empty() && !s.contains('\n') =>
-                                {
-                                    Some(s.to_string())
-                                }
-                                _ => None,
-                            });
+                    let from_expr = v.message_expr.as_ref().and_then(|m| {
+                        vars.bind_for(&mut ctx, m);
+                        match m.program.execute(&ctx) {
+                            Ok(CelValue::String(s))
+                                if !s.trim().is_empty() && !s.contains('\n') =>
+                            {
+                                Some(s.to_string())
+                            }
+                            _ => None,
+                        }
+                    });
                     let message = from_expr
                         .or_else(|| v.message.clone())
                         .unwrap_or_else(|| format!("failed expression: {}", v.expr.src.trim()));
@@ -367,6 +568,7 @@ impl CelPolicy {
             }
         }
         for (k, expr) in &self.audit_annotations {
+            vars.bind_for(&mut ctx, expr);
             match expr.program.execute(&ctx) {
                 Ok(CelValue::String(s)) => out.annotations.push((k.clone(), s.to_string())),
                 Ok(CelValue::Null) => {}
@@ -440,16 +642,24 @@ mod tests {
     fn variables_are_bound_directly() {
         assert_eq!(
             direct_variables(
-                "variables.a + size(variables.b_2) + 'variables.x' + has(variables.c)"
+                "variables.a + size(variables.b_2) + 'variables.x' + has(variables.c) + has(variables.a.f)"
             ),
             (
-                "rampart_var_a + size(rampart_var_b_2) + 'variables.x' + has(variables.c)"
+                "rampart_var_a + size(rampart_var_b_2) + 'variables.x' + has(variables.c) + has(rampart_var_a.f)"
                     .to_string(),
-                true
+                MapUse::Has,
+                vec!["a".to_string(), "b_2".to_string()]
             )
         );
-        assert!(direct_variables("variables").1);
-        assert!(!direct_variables("variables.a.b + myvariables.x").1);
+        assert_eq!(direct_variables("variables").1, MapUse::Whole);
+        assert_eq!(
+            direct_variables("has(variables.c ) && variables[\"c\"]").1,
+            MapUse::Whole
+        );
+        assert_eq!(
+            direct_variables("variables.a.b + myvariables.x").1,
+            MapUse::None
+        );
         let p = CelPolicy::compile(&json!({
             "variables": [{"name": "c", "expression": "1"}],
             "validations": [{"expression": "has(variables.c) && variables.c == 2", "message": "c"}]
@@ -458,6 +668,81 @@ mod tests {
         let out = p.evaluate(&CelInput::default());
         assert!(out.errors.is_empty(), "{:?}", out.errors);
         assert_eq!(out.failures.len(), 1);
+    }
+
+    #[test]
+    fn the_variables_map_holds_the_variables_bound_so_far() {
+        let p = CelPolicy::compile(&json!({
+            "variables": [
+                {"name": "early", "expression": "has(variables.late) ? 1 : 0"},
+                {"name": "broken", "expression": "object.missing"},
+                {"name": "late", "expression": "variables.early + 2"},
+                {"name": "count", "expression": "size(variables)"}
+            ],
+            "validations": [
+                {"expression": "variables.early == 0 && variables.late == 2", "message": "order"},
+                {"expression": "!has(variables.broken) && has(variables.late)", "message": "has"},
+                {"expression": "variables.count == 2 && variables['late'] == 2", "message": "whole"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(p.map_use, MapUse::Whole);
+        let obj = json!({"metadata": {"name": "x"}});
+        let out = p.evaluate(&CelInput {
+            object: Some(&obj),
+            ..CelInput::default()
+        });
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert_eq!(out.failures, Vec::new());
+    }
+
+    #[test]
+    fn one_request_serves_many_policies() {
+        let gk = CelPolicy::compile(&json!({
+            "variables": [
+                {"name": "names", "expression": "variables.anyObject.spec.containers.map(c, c.name)"},
+                {"name": "hasLabels", "expression": "has(variables.anyObject.metadata.labels)"}
+            ],
+            "validations": [
+                {"expression": "!(variables.params.banned in variables.names)", "messageExpression": "'banned ' + variables.params.banned"},
+                {"expression": "namespaceObject == null && variables.hasLabels", "message": "gatekeeper sees no namespaceObject"}
+            ]
+        }))
+        .unwrap();
+        let shadow = CelPolicy::compile(&json!({
+            "variables": [{"name": "anyObject", "expression": "'mine'"}],
+            "validations": [{"expression": "variables.anyObject == 'mine'", "message": "shadowed"}]
+        }))
+        .unwrap();
+        let vap = CelPolicy::compile(&json!({
+            "validations": [
+                {"expression": "namespaceObject.metadata.name == object.metadata.namespace", "message": "ns"},
+                {"expression": "request.operation == 'CREATE' && !has(request.object)", "message": "request"},
+                {"expression": "oldObject == null && params.max > 1", "message": "params"}
+            ]
+        }))
+        .unwrap();
+        let obj = json!({"metadata": {"name": "p", "namespace": "a", "labels": {"x": "y"}},
+                          "spec": {"containers": [{"name": "app"}, {"name": "debug"}]}});
+        let req = json!({"operation": "CREATE", "object": obj.clone()});
+        let ns = json!({"metadata": {"name": "a"}});
+        let request = CelRequest::new(Some(&obj), None, Some(&req), Some(&ns));
+        for round in 0..2 {
+            let out = gk.evaluate_shared(&request, Some(&json!({"banned": "debug"})), true);
+            assert!(out.errors.is_empty(), "{round}: {:?}", out.errors);
+            let messages: Vec<&str> = out.failures.iter().map(|f| f.message.as_str()).collect();
+            assert_eq!(messages, ["banned debug"], "{round}");
+            let out = shadow.evaluate_shared(&request, Some(&json!({})), true);
+            assert!(out.errors.is_empty() && out.failures.is_empty(), "{out:?}");
+            let out = vap.evaluate_shared(&request, Some(&json!({"max": 3})), false);
+            assert!(out.errors.is_empty() && out.failures.is_empty(), "{out:?}");
+            let out = vap.evaluate_shared(&request, None, false);
+            assert_eq!(out.errors.len(), 1, "{out:?}");
+        }
+        // On DELETE, `anyObject` is the old object.
+        let request = CelRequest::new(None, Some(&obj), Some(&req), None);
+        let out = gk.evaluate_shared(&request, Some(&json!({"banned": "app"})), true);
+        assert_eq!(out.failures.len(), 1, "{out:?}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Gatekeeper ConstraintTemplates (Rego through regorus, or their `K8sNativeValidation` CEL
 //! code) and the constraints that instantiate them.
 
-use crate::cel::{CelInput, CelPolicy};
+use crate::cel::{CelPolicy, CelRequest};
 use crate::review::{Review, split_api_version};
 use crate::selector::{LabelSelector, wildcard_matches};
 use crate::{Engine, Mode, PolicyError};
@@ -509,26 +509,16 @@ pub(crate) fn run(
     constraint: &Constraint,
     review: &Review,
     rego_review: &std::cell::OnceCell<regorus::Value>,
+    cel_request: &CelRequest<'_>,
 ) -> Result<Vec<RawViolation>, String> {
     let use_cel = template.cel.is_some() && (engine == Engine::Cel || template.rego.is_none());
     if use_cel {
         let Some(cel) = &template.cel else {
             return Ok(Vec::new());
         };
-        let params = constraint.parameters.clone().unwrap_or_else(|| json!({}));
-        let any = review
-            .object()
-            .or_else(|| review.old_object())
-            .cloned()
-            .unwrap_or(Value::Null);
-        let out = cel.evaluate(&CelInput {
-            object: review.object(),
-            old_object: review.old_object(),
-            request: Some(&review.request),
-            params: Some(&params),
-            namespace_object: None,
-            preset_variables: vec![("params", params.clone()), ("anyObject", any)],
-        });
+        let empty = json!({});
+        let params = constraint.parameters.as_ref().unwrap_or(&empty);
+        let out = cel.evaluate_shared(cel_request, Some(params), true);
         if let Some(e) = out.errors.into_iter().next() {
             return Err(e);
         }

@@ -39,7 +39,9 @@
 //! ```
 
 mod cel;
-pub use cel::json_to_cel;
+/// CEL helpers the Kyverno engine shares: JSON as CEL values, and `variables.NAME` bound as
+/// identifiers of their own.
+pub use cel::{MapUse, VAR_PREFIX, VariablesMap, direct_variables, json_to_cel};
 mod gatekeeper;
 mod rego_compat;
 mod review;
@@ -402,6 +404,13 @@ impl Session<'_> {
             .then(|| self.namespaces.get(&review.namespace).copied())
             .flatten();
         let rego_review = std::cell::OnceCell::new();
+        // The request's inputs as CEL values, shared by every CEL policy below.
+        let cel_request = cel::CelRequest::new(
+            review.object(),
+            review.old_object(),
+            Some(&review.request),
+            ns,
+        );
         for c in &self.set.constraints {
             let Some(t) = self.set.templates.get(&c.kind) else {
                 continue;
@@ -424,6 +433,7 @@ impl Session<'_> {
                 c,
                 review,
                 &rego_review,
+                &cel_request,
             ) {
                 Ok(vs) => out.violations.extend(vs.into_iter().map(|v| Violation {
                     policy: c.name.clone(),
@@ -449,7 +459,7 @@ impl Session<'_> {
             let Some(p) = self.set.policies.get(&b.policy) else {
                 continue;
             };
-            let Some(o) = vap::evaluate(p, b, review, ns, &self.params) else {
+            let Some(o) = vap::evaluate(p, b, review, ns, &self.params, &cel_request) else {
                 continue;
             };
             for (message, reason) in o.failures {

@@ -1,7 +1,7 @@
 //! ValidatingAdmissionPolicy and ValidatingAdmissionPolicyBinding
 //! (`admissionregistration.k8s.io/v1`), evaluated with CEL.
 
-use crate::cel::{CelInput, CelPolicy};
+use crate::cel::{CelPolicy, CelRequest};
 use crate::review::{Review, resource_for_kind, split_api_version};
 use crate::selector::LabelSelector;
 use crate::{Mode, PolicyError};
@@ -295,6 +295,7 @@ pub(crate) fn evaluate(
     review: &Review,
     ns: Option<&Value>,
     objects: &[&Object],
+    cel_request: &CelRequest<'_>,
 ) -> Option<Outcome> {
     if !policy.matcher.matches(review, ns, true) || !binding.matcher.matches(review, ns, false) {
         return None;
@@ -335,14 +336,7 @@ pub(crate) fn evaluate(
     };
     let mut out = Outcome::default();
     for p in params {
-        let r = policy.cel.evaluate(&CelInput {
-            object: review.object(),
-            old_object: review.old_object(),
-            request: Some(&review.request),
-            params: p,
-            namespace_object: ns,
-            preset_variables: Vec::new(),
-        });
+        let r = policy.cel.evaluate_shared(cel_request, p, false);
         if !r.applies {
             continue;
         }
