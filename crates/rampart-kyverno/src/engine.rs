@@ -119,15 +119,25 @@ pub fn eval_rule(
     Some(err("rule has no validate, mutate or generate"))
 }
 
+/// `validate.cel` blocks compiled once: each kept with the block it was compiled from, found by
+/// that block's address and taken only when the block is still equal to it (an address can be
+/// reused once a policy is dropped), so an evaluation neither serialises nor compiles the block.
+type CelCache = std::collections::HashMap<usize, (Value, std::rc::Rc<CelChecks>)>;
+
 thread_local! {
-    /// `validate.cel` blocks compiled once, by their JSON text.
-    static CEL_RULES: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<CelChecks>>> =
+    static CEL_RULES: std::cell::RefCell<CelCache> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 fn compiled_cel(c: &Value) -> Result<std::rc::Rc<CelChecks>, String> {
-    let key = c.to_string();
-    if let Some(hit) = CEL_RULES.with(|m| m.borrow().get(&key).cloned()) {
+    let key = std::ptr::from_ref(c) as usize;
+    let hit = CEL_RULES.with(|m| {
+        m.borrow()
+            .get(&key)
+            .filter(|(source, _)| source == c)
+            .map(|(_, checks)| checks.clone())
+    });
+    if let Some(hit) = hit {
         return Ok(hit);
     }
     let checks = std::rc::Rc::new(CelChecks::compile(c, "expressions")?);
@@ -136,7 +146,7 @@ fn compiled_cel(c: &Value) -> Result<std::rc::Rc<CelChecks>, String> {
         if m.len() > 1024 {
             m.clear();
         }
-        m.insert(key, checks.clone());
+        m.insert(key, (c.clone(), checks.clone()));
     });
     Ok(checks)
 }
