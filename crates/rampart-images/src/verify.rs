@@ -121,8 +121,13 @@ pub async fn verify_image_count(
         Ok(found) => found,
         Err(failed) => return failed,
     };
-    let (result, unreachable) = match check_signatures(client, &r, &digest, attestors, count).await
-    {
+    let outcome = check_signatures(client, &r, &digest, attestors, count).await;
+    verified(image, digest, outcome)
+}
+
+/// The verification of `image`, resolved to `digest`, with its outcome.
+fn verified(image: &str, digest: String, outcome: Result<usize, Failure>) -> Verification {
+    let (result, unreachable) = match outcome {
         Ok(n) => (Ok(n), false),
         Err(f) => (Err(f.reason), f.unreachable),
     };
@@ -249,16 +254,11 @@ async fn check_signatures(
             return judge(&candidates, digest, attestors, count);
         }
     };
-    let mut candidates = Vec::with_capacity(layers.len());
-    for layer in &layers {
-        candidates.push(Candidate::Layer(
-            match fetch_layer(client, r, layer).await {
-                Ok(l) => Ok(l),
-                Err(f) if f.unreachable => return Err(f),
-                Err(f) => Err(f.reason),
-            },
-        ));
-    }
+    let mut candidates: Vec<Candidate<'_>> = fetch_layers(client, r, &layers)
+        .await?
+        .into_iter()
+        .map(Candidate::Layer)
+        .collect();
     // Bundles beside `.sig` signatures count too (an image signed by cosign 2 and 3).
     if let Ok(bundles) = referrer_bundles(client, r, digest).await {
         candidates.extend(bundles.into_iter().map(Candidate::Bundle));
@@ -376,6 +376,23 @@ fn attestor_name(policy: &Policy) -> String {
     names.join(", ")
 }
 
+/// Each of `layers` fetched, or why it could not be; a registry that cannot be reached stops.
+async fn fetch_layers<'a>(
+    client: &Client,
+    r: &Reference,
+    layers: &'a [serde_json::Value],
+) -> Result<Vec<Result<Layer<'a>, String>>, Failure> {
+    let mut fetched = Vec::with_capacity(layers.len());
+    for layer in layers {
+        fetched.push(match fetch_layer(client, r, layer).await {
+            Ok(l) => Ok(l),
+            Err(f) if f.unreachable => return Err(f),
+            Err(f) => Err(f.reason),
+        });
+    }
+    Ok(fetched)
+}
+
 async fn fetch_layer<'a>(
     client: &Client,
     r: &Reference,
@@ -472,12 +489,11 @@ pub async fn verify_image_annotated(
         let layers = cosign_layers(client, &r, &signature_tag(&digest), "signature").await?;
         let mut reasons = Vec::new();
         let mut verified = Vec::new();
-        for (i, layer) in layers.iter().enumerate() {
-            let checked = match fetch_layer(client, &r, layer).await {
-                Ok(l) => check_layer(&l, &digest, policy).map(|()| l.payload.clone()),
-                Err(f) if f.unreachable => return Err(f),
-                Err(f) => Err(f.reason),
-            };
+        for (i, layer) in fetch_layers(client, &r, &layers).await?.iter().enumerate() {
+            let checked = layer
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|l| check_layer(l, &digest, policy).map(|()| l.payload.clone()));
             match checked {
                 Ok(payload) => verified.push(payload),
                 Err(why) => reasons.push(format!("signature {}: {why}", i + 1)),
@@ -504,16 +520,7 @@ pub async fn verify_image_annotated(
         }
     }
     .await;
-    let (result, unreachable) = match outcome {
-        Ok(n) => (Ok(n), false),
-        Err(f) => (Err(f.reason), f.unreachable),
-    };
-    Verification {
-        image: image.to_string(),
-        digest: Some(digest),
-        result,
-        unreachable,
-    }
+    verified(image, digest, outcome)
 }
 
 /// Where `image`'s signatures and attestations are: `repository` (`registry/path`) when given,
@@ -582,16 +589,7 @@ pub async fn verify_image_with_roots(
         Err(Failure::from(reasons.join("; ")))
     }
     .await;
-    let (result, unreachable) = match outcome {
-        Ok(n) => (Ok(n), false),
-        Err(f) => (Err(f.reason), f.unreachable),
-    };
-    Verification {
-        image: image.to_string(),
-        digest: Some(digest),
-        result,
-        unreachable,
-    }
+    verified(image, digest, outcome)
 }
 
 /// The DSSE payload type of in-toto statements.
@@ -623,17 +621,8 @@ pub async fn verify_attestations(
         Ok(found) => found,
         Err(failed) => return failed,
     };
-    let (result, unreachable) =
-        match check_attestations(client, &r, &digest, keys, predicate_type).await {
-            Ok(n) => (Ok(n), false),
-            Err(f) => (Err(f.reason), f.unreachable),
-        };
-    Verification {
-        image: image.to_string(),
-        digest: Some(digest),
-        result,
-        unreachable,
-    }
+    let outcome = check_attestations(client, &r, &digest, keys, predicate_type).await;
+    verified(image, digest, outcome)
 }
 
 async fn check_attestations(
