@@ -625,27 +625,20 @@ pub async fn verify_attestations(
     verified(image, digest, outcome)
 }
 
-async fn check_attestations(
+/// The layers of `digest`'s cosign attestation manifest (tag `sha256-<hex>.att`), each with
+/// its DSSE envelope fetched or why it could not be; a registry that cannot be reached stops.
+async fn fetch_envelopes(
     client: &Client,
     r: &Reference,
     digest: &str,
-    keys: &[PublicKey],
-    predicate_type: Option<&str>,
-) -> Result<usize, Failure> {
+) -> Result<Vec<(serde_json::Value, Result<crate::registry::Bytes, String>)>, Failure> {
     let tag = format!("{}.att", digest.replacen(':', "-", 1));
     let layers = cosign_layers(client, r, &tag, "attestation").await?;
-    let mut verified = 0;
-    let mut reasons = Vec::new();
-    for (i, layer) in layers.iter().enumerate() {
+    let mut fetched = Vec::with_capacity(layers.len());
+    for layer in layers {
         let blob = layer.get("digest").and_then(|d| d.as_str()).unwrap_or("");
-        let checked = match client.blob(r, blob).await {
-            Ok(envelope) => {
-                let policy = Policy {
-                    keys: keys.to_vec(),
-                    keyless: None,
-                };
-                check_envelope(&envelope, layer, digest, &policy, predicate_type).map(|_| ())
-            }
+        let envelope = match client.blob(r, blob).await {
+            Ok(envelope) => Ok(envelope),
             Err(e) => {
                 let f = Failure::from(e);
                 if f.unreachable {
@@ -654,6 +647,31 @@ async fn check_attestations(
                 Err(f.reason)
             }
         };
+        fetched.push((layer, envelope));
+    }
+    Ok(fetched)
+}
+
+async fn check_attestations(
+    client: &Client,
+    r: &Reference,
+    digest: &str,
+    keys: &[PublicKey],
+    predicate_type: Option<&str>,
+) -> Result<usize, Failure> {
+    let policy = Policy {
+        keys: keys.to_vec(),
+        keyless: None,
+    };
+    let mut verified = 0;
+    let mut reasons = Vec::new();
+    for (i, (layer, envelope)) in fetch_envelopes(client, r, digest).await?.iter().enumerate() {
+        let checked = envelope
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|envelope| {
+                check_envelope(envelope, layer, digest, &policy, predicate_type).map(|_| ())
+            });
         match checked {
             Ok(()) => verified += 1,
             Err(why) => reasons.push(format!("attestation {}: {why}", i + 1)),
@@ -837,22 +855,13 @@ async fn verified_statements(
     digest: &str,
     policy: &Policy,
 ) -> Result<Vec<serde_json::Value>, Failure> {
-    let tag = format!("{}.att", digest.replacen(':', "-", 1));
-    let layers = cosign_layers(client, r, &tag, "attestation").await?;
     let mut statements = Vec::new();
     let mut reasons = Vec::new();
-    for (i, layer) in layers.iter().enumerate() {
-        let blob = layer.get("digest").and_then(|d| d.as_str()).unwrap_or("");
-        let checked = match client.blob(r, blob).await {
-            Ok(envelope) => check_envelope(&envelope, layer, digest, policy, None),
-            Err(e) => {
-                let f = Failure::from(e);
-                if f.unreachable {
-                    return Err(f);
-                }
-                Err(f.reason)
-            }
-        };
+    for (i, (layer, envelope)) in fetch_envelopes(client, r, digest).await?.iter().enumerate() {
+        let checked = envelope
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|envelope| check_envelope(envelope, layer, digest, policy, None));
         match checked {
             Ok(s) => statements.push(s),
             Err(why) => reasons.push(format!("attestation {}: {why}", i + 1)),

@@ -510,11 +510,7 @@ fn verify_attestor_set(
             "{path}: the attestor set has no entries"
         )));
     }
-    let need = set
-        .get("count")
-        .and_then(Value::as_u64)
-        .filter(|c| *c > 0)
-        .map_or(entries.len(), |c| c as usize);
+    let need = required_count(set, entries.len());
     let mut verified = 0;
     let mut errors = Vec::new();
     for (j, e) in entries.iter().enumerate() {
@@ -758,11 +754,7 @@ fn verify_attestations(
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            let need = set
-                .get("count")
-                .and_then(Value::as_u64)
-                .filter(|c| *c > 0)
-                .map_or(entries.len(), |c| c as usize);
+            let need = required_count(set, entries.len());
             let mut verified = 0;
             let mut errors = Vec::new();
             for entry in &entries {
@@ -1145,6 +1137,14 @@ pub fn verify_images(
         e.patched = Some(patched);
     }
     Some(e)
+}
+
+/// How many of an attestor set's `entries` must verify: its `count` when positive, else all.
+fn required_count(set: &Value, entries: usize) -> usize {
+    set.get("count")
+        .and_then(Value::as_u64)
+        .filter(|c| *c > 0)
+        .map_or(entries, |c| usize::try_from(c).unwrap_or(usize::MAX))
 }
 
 #[cfg(test)]

@@ -306,15 +306,7 @@ fn validate_map(
     if !skip_errors.is_empty()
         && (apply_count == 0 || skip_errors.iter().any(|s| !s.is_pattern_error))
     {
-        return Err(PatternErr {
-            msg: skip_errors
-                .iter()
-                .map(|e| e.msg.as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
-            path: path.to_string(),
-            is_pattern_error: true,
-        });
+        return Err(all_skipped(&skip_errors, path));
     }
     // Globals and keys with nested anchors first (each pushed to the front in sorted order,
     // so they end up in reverse order), then the rest in sorted order.
@@ -460,15 +452,7 @@ fn validate_elements<'a>(
         }
     }
     if apply == 0 && !skips.is_empty() {
-        return Err(PatternErr {
-            msg: skips
-                .iter()
-                .map(|e| e.msg.as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
-            path: path.to_string(),
-            is_pattern_error: true,
-        });
+        return Err(all_skipped(&skips, path));
     }
     Ok(())
 }
@@ -703,6 +687,20 @@ fn go_float_e(v: f64) -> String {
 /// Whether `s` is an in-range pattern (`1-10`).
 pub fn is_range(s: &str) -> bool {
     range(s, "-").is_some()
+}
+
+/// The error of a map or array whose conditional anchors all skipped: their messages joined,
+/// at `path`, itself a skip.
+fn all_skipped(skips: &[PatternErr], path: &str) -> PatternErr {
+    PatternErr {
+        msg: skips
+            .iter()
+            .map(|e| e.msg.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        path: path.to_string(),
+        is_pattern_error: true,
+    }
 }
 
 #[cfg(test)]
