@@ -8,67 +8,18 @@
     clippy::panic
 )]
 
+mod harness;
+
+use harness::{Answer, serve_http};
 use rampart_images::registry::{Client, ClientOptions, sha256_digest};
 use rampart_images::{Error, Reference};
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpListener;
 use std::time::Duration;
 
-/// An answer: status, headers, body.
-type Answer = (u16, Vec<(&'static str, String)>, Vec<u8>);
 /// What the server answers to `(method, path)`; `None` never answers.
 type Script = fn(&str, &str) -> Option<Answer>;
 
 fn serve(script: Script) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut parts = line.split_whitespace();
-                    let method = parts.next().unwrap_or("").to_string();
-                    let path = parts.next().unwrap_or("").to_string();
-                    let mut length = 0;
-                    loop {
-                        let mut h = String::new();
-                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if h.trim().is_empty() {
-                            break;
-                        }
-                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).unwrap();
-                    let Some((code, headers, body)) = script(&method, &path) else {
-                        std::thread::sleep(Duration::from_secs(30));
-                        return;
-                    };
-                    let mut head =
-                        format!("HTTP/1.1 {code} X\r\nContent-Length: {}\r\n", body.len());
-                    for (k, v) in headers {
-                        head.push_str(&format!("{k}: {v}\r\n"));
-                    }
-                    head.push_str("\r\n");
-                    let body = if method == "HEAD" { Vec::new() } else { body };
-                    if conn.write_all(head.as_bytes()).is_err() || conn.write_all(&body).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    port
+    serve_http(script).0
 }
 
 fn client() -> Client {

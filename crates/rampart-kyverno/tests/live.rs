@@ -9,12 +9,13 @@
     clippy::indexing_slicing
 )]
 
+#[path = "../../rampart-images/tests/harness/mod.rs"]
+mod harness;
+
 use rampart_kyverno::live::KubeResolver;
 use rampart_kyverno::resolver::Resolver;
 use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,56 +63,9 @@ fn answer(method: &str, path: &str) -> (u16, Value) {
     }
 }
 
-/// A plain-HTTP API server: answers each request by [`answer`], records the paths asked.
+/// A plain-HTTP API server: answers each request by [`answer`], records the requests.
 fn serve() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut parts = line.split_whitespace();
-                    let method = parts.next().unwrap_or("").to_string();
-                    let path = parts.next().unwrap_or("").to_string();
-                    let mut length = 0;
-                    loop {
-                        let mut h = String::new();
-                        reader.read_line(&mut h).unwrap();
-                        if h.trim().is_empty() {
-                            break;
-                        }
-                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).unwrap();
-                    log.lock().unwrap().push(format!("{method} {path}"));
-                    let (code, doc) = answer(&method, &path);
-                    let text = doc.to_string();
-                    let head = format!(
-                        "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                        text.len()
-                    );
-                    if conn.write_all(head.as_bytes()).is_err()
-                        || conn.write_all(text.as_bytes()).is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (url, seen)
+    harness::serve_json(answer)
 }
 
 const POLICIES: &str = r#"apiVersion: kyverno.io/v1
@@ -328,9 +282,7 @@ fn config_maps_and_api_calls_are_read_from_the_cluster() {
 #[test]
 fn an_unreachable_api_is_an_error_per_rule() {
     // a port nothing listens on
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    drop(l);
+    let url = format!("http://127.0.0.1:{}", harness::free_port());
     let (mut set, _) = PolicySet::from_str("live.yaml", POLICIES);
     let config = kube::Config::new(url.parse().unwrap());
     set.resolver = Some(Resolver::new(

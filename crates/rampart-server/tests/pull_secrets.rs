@@ -14,8 +14,6 @@ mod harness;
 #[path = "../../rampart-images/tests/harness/token.rs"]
 mod token_harness;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -81,55 +79,7 @@ fn answer(path: &str, registry: &str) -> (u16, Value) {
 
 /// A plain-HTTP API server answering by [`answer`]; the requests it saw.
 fn api_server(registry: String) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let log = log.clone();
-            let registry = registry.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut parts = line.split_whitespace();
-                    let method = parts.next().unwrap_or("").to_string();
-                    let path = parts.next().unwrap_or("").to_string();
-                    let mut length = 0;
-                    loop {
-                        let mut h = String::new();
-                        reader.read_line(&mut h).unwrap();
-                        if h.trim().is_empty() {
-                            break;
-                        }
-                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).unwrap();
-                    log.lock().unwrap().push(format!("{method} {path}"));
-                    let (code, doc) = answer(&path, &registry);
-                    let text = doc.to_string();
-                    let head = format!(
-                        "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                        text.len()
-                    );
-                    if conn.write_all(head.as_bytes()).is_err()
-                        || conn.write_all(text.as_bytes()).is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (url, seen)
+    serve_json(move |_, path| answer(path, &registry))
 }
 
 fn pod(namespace: &str, image: &str, secrets: &[&str]) -> Value {

@@ -397,3 +397,85 @@ pub fn rekor_entry(
     let set = sign(dir, key, canonical.as_bytes(), SHA256);
     (body_b64, set)
 }
+
+/// What a scripted HTTP server answers: status, headers, body.
+pub type Answer = (u16, Vec<(&'static str, String)>, Vec<u8>);
+
+/// A plain-HTTP/1.1 server on loopback (keep-alive, one thread per connection) answering
+/// each request by `script(method, path)`; `None` never answers. Its port, and the
+/// `METHOD path` of every request it saw.
+pub fn serve_http(
+    script: impl Fn(&str, &str) -> Option<Answer> + Send + Sync + 'static,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::BufRead as _;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let script = std::sync::Arc::new(script);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let (log, script) = (log.clone(), script.clone());
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut parts = line.split_whitespace();
+                    let method = parts.next().unwrap_or("").to_string();
+                    let path = parts.next().unwrap_or("").to_string();
+                    let mut length = 0;
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if h.trim().is_empty() {
+                            break;
+                        }
+                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    log.lock().unwrap().push(format!("{method} {path}"));
+                    let Some((code, headers, body)) = script(&method, &path) else {
+                        std::thread::sleep(Duration::from_secs(30));
+                        return;
+                    };
+                    let mut head =
+                        format!("HTTP/1.1 {code} X\r\nContent-Length: {}\r\n", body.len());
+                    for (k, v) in headers {
+                        head.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    head.push_str("\r\n");
+                    let body = if method == "HEAD" { Vec::new() } else { body };
+                    if conn.write_all(head.as_bytes()).is_err() || conn.write_all(&body).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// [`serve_http`] for a JSON API (the Kubernetes API's shape): `answer(method, path)` gives
+/// the status and document. Its base URL, and the requests it saw.
+pub fn serve_json(
+    answer: impl Fn(&str, &str) -> (u16, serde_json::Value) + Send + Sync + 'static,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let (port, seen) = serve_http(move |method, path| {
+        let (code, doc) = answer(method, path);
+        Some((
+            code,
+            vec![("Content-Type", "application/json".to_string())],
+            doc.to_string().into_bytes(),
+        ))
+    });
+    (format!("http://127.0.0.1:{port}"), seen)
+}
