@@ -16,13 +16,18 @@
     clippy::indexing_slicing
 )]
 
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::measurement::WallTime;
 use criterion::{Criterion, criterion_group, criterion_main};
 use rampart_kyverno::{AdmissionInfo, PolicySet};
 use serde_json::json;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
+
 use std::time::Duration;
+
+#[path = "../../rampart-policy/benches/support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::CpuTime;
 
 const SMALL: &str = r#"
 apiVersion: policies.kyverno.io/v1alpha1
@@ -115,41 +120,6 @@ fn sets() -> Vec<(String, Vec<(String, PolicySet)>)> {
             assert!(errors.is_empty(), "{errors:?}");
             vec![("small".into(), vec![("all".into(), set)])]
         }
-    }
-}
-
-/// CPU time of the calling thread, from `/proc/thread-self/schedstat` (nanoseconds on CPU).
-struct CpuTime {
-    wall: WallTime,
-}
-
-fn thread_cpu() -> Duration {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
-    let ns: u64 = s.split_whitespace().next().unwrap().parse().unwrap();
-    Duration::from_nanos(ns)
-}
-
-impl Measurement for CpuTime {
-    type Intermediate = Duration;
-    type Value = Duration;
-
-    fn start(&self) -> Duration {
-        thread_cpu()
-    }
-    fn end(&self, start: Duration) -> Duration {
-        thread_cpu().saturating_sub(start)
-    }
-    fn add(&self, a: &Duration, b: &Duration) -> Duration {
-        *a + *b
-    }
-    fn zero(&self) -> Duration {
-        Duration::ZERO
-    }
-    fn to_f64(&self, v: &Duration) -> f64 {
-        v.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        self.wall.formatter()
     }
 }
 

@@ -18,13 +18,17 @@
 //! is mimalloc, as in the `rampart` binary and the server: regorus allocates on every step,
 //! and the system allocator would make these figures about a third slower than what ships.
 
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::measurement::WallTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rampart_manifest::Object;
 use rampart_policy::{Engine, PolicySet};
 use serde_json::json;
 use std::path::Path;
 use std::time::Duration;
+
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::CpuTime;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -173,41 +177,6 @@ fn run(session: &rampart_policy::Session<'_>, pods: &[Object]) -> usize {
 /// `policy/gatekeeper-<set>-<engine>`: pods/s through every template of the set at once;
 /// `gatekeeper-template/<engine>/<template>`: evaluations/s of one template (one constraint)
 /// on its own, the time per pod being the time of one evaluation.
-/// CPU time of the calling thread, from `/proc/thread-self/schedstat` (nanoseconds on CPU).
-struct CpuTime {
-    wall: WallTime,
-}
-
-fn thread_cpu() -> Duration {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
-    let ns: u64 = s.split_whitespace().next().unwrap().parse().unwrap();
-    Duration::from_nanos(ns)
-}
-
-impl Measurement for CpuTime {
-    type Intermediate = Duration;
-    type Value = Duration;
-
-    fn start(&self) -> Duration {
-        thread_cpu()
-    }
-    fn end(&self, start: Duration) -> Duration {
-        thread_cpu().saturating_sub(start)
-    }
-    fn add(&self, a: &Duration, b: &Duration) -> Duration {
-        *a + *b
-    }
-    fn zero(&self) -> Duration {
-        Duration::ZERO
-    }
-    fn to_f64(&self, v: &Duration) -> f64 {
-        v.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        self.wall.formatter()
-    }
-}
-
 fn bench(c: &mut Criterion<CpuTime>) {
     let pods = pods();
     let (name, templates) = templates();
