@@ -12,6 +12,8 @@
 mod harness;
 #[path = "../../rampart-images/tests/harness/keyless.rs"]
 mod keyless_harness;
+#[path = "common/review.rs"]
+mod review;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -62,19 +64,7 @@ fn review(object: &Value) -> Vec<u8> {
 
 /// The AdmissionReview's `response`.
 async fn post(app: &axum::Router, path: &str, object: &Value) -> Value {
-    let req = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("content-type", "application/json")
-        .body(Body::from(review(object)))
-        .unwrap();
-    let resp = app.clone().oneshot(req).await.unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    let v: Value = serde_json::from_slice(&bytes).unwrap();
-    v["response"].clone()
+    review::response(app, path, review(object)).await
 }
 
 fn message(resp: &Value) -> &str {

@@ -11,17 +11,16 @@
 
 #[path = "../../rampart-images/tests/harness/mod.rs"]
 mod harness;
+#[path = "common/review.rs"]
+mod review;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::Request;
 use base64::Engine as _;
 use harness::*;
 use rampart_server::{AppState, Config, Engine, NoNamespaceLabels, RampartPss, router};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 fn review(image: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
@@ -41,19 +40,7 @@ fn review(image: &str) -> Vec<u8> {
 
 /// The AdmissionReview's `response`.
 async fn post(app: &axum::Router, path: &str, image: &str) -> Value {
-    let req = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("content-type", "application/json")
-        .body(Body::from(review(image)))
-        .unwrap();
-    let resp = app.clone().oneshot(req).await.unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    let v: Value = serde_json::from_slice(&bytes).unwrap();
-    v["response"].clone()
+    review::response(app, path, review(image)).await
 }
 
 fn patch(resp: &Value) -> Option<Value> {

@@ -9,6 +9,8 @@
     clippy::panic
 )]
 
+#[path = "common/review.rs"]
+mod common_review;
 #[path = "../../rampart-images/tests/harness/mod.rs"]
 mod harness;
 #[path = "../../rampart-images/tests/harness/token.rs"]
@@ -16,8 +18,6 @@ mod token_harness;
 
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
-use axum::http::Request;
 use base64::Engine as _;
 use harness::*;
 use rampart_server::{
@@ -25,7 +25,6 @@ use rampart_server::{
 };
 use serde_json::{Value, json};
 use token_harness::*;
-use tower::ServiceExt;
 
 fn status(code: u16, reason: &str, message: &str) -> (u16, Value) {
     (
@@ -99,17 +98,7 @@ async fn validate(app: &axum::Router, object: &Value) -> Value {
             "operation": "CREATE", "userInfo": {"username": "alice"}, "object": object
         }
     });
-    let req = Request::builder()
-        .method("POST")
-        .uri("/validate")
-        .header("content-type", "application/json")
-        .body(Body::from(serde_json::to_vec(&review).unwrap()))
-        .unwrap();
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    serde_json::from_slice::<Value>(&bytes).unwrap()["response"].clone()
+    common_review::response(app, "/validate", serde_json::to_vec(&review).unwrap()).await
 }
 
 fn message(resp: &Value) -> &str {
