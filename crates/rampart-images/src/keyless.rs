@@ -275,13 +275,9 @@ pub(crate) fn check_certificate(
 ) -> Result<(), String> {
     check_code_signing(leaf)?;
     // The chain to a Fulcio CA, at the time of logging.
-    let time = UnixTime::since_unix_epoch(Duration::from_secs(integrated));
     let leaf_der = CertificateDer::from(leaf);
     let ee = webpki::EndEntityCert::try_from(&leaf_der)
         .map_err(|e| format!("the certificate does not parse: {e:?}"))?;
-    let algs = rustls::crypto::aws_lc_rs::default_provider()
-        .signature_verification_algorithms
-        .all;
     let mut last = String::from("no Fulcio CA in the trusted root");
     let mut chained = false;
     for (i, ca) in policy.root.fulcio_chains.iter().enumerate() {
@@ -307,20 +303,12 @@ pub(crate) fn check_certificate(
             .map(|c| CertificateDer::from(c.as_slice()))
             .collect();
         intermediates.extend(chain.iter().map(|c| CertificateDer::from(c.as_slice())));
-        match ee.verify_for_usage(
-            algs,
-            &[anchor],
-            &intermediates,
-            time,
-            webpki::KeyUsage::required_if_present(CODE_SIGNING),
-            None,
-            None,
-        ) {
-            Ok(_) => {
+        match chains_to(&ee, &[anchor], &intermediates, integrated) {
+            Ok(()) => {
                 chained = true;
                 break;
             }
-            Err(e) => last = format!("{e:?}"),
+            Err(e) => last = e,
         }
     }
     if !chained {
@@ -355,6 +343,31 @@ pub(crate) fn check_certificate(
         ));
     }
     Ok(())
+}
+
+/// Whether the certificate `ee` chains to one of `anchors` through `intermediates` at `at`
+/// (seconds since the epoch), for code signing when it names extended key usages; webpki's
+/// reason when it does not.
+fn chains_to(
+    ee: &webpki::EndEntityCert<'_>,
+    anchors: &[rustls_pki_types::TrustAnchor<'_>],
+    intermediates: &[CertificateDer<'_>],
+    at: u64,
+) -> Result<(), String> {
+    let algs = rustls::crypto::aws_lc_rs::default_provider()
+        .signature_verification_algorithms
+        .all;
+    ee.verify_for_usage(
+        algs,
+        anchors,
+        intermediates,
+        UnixTime::since_unix_epoch(Duration::from_secs(at)),
+        webpki::KeyUsage::required_if_present(CODE_SIGNING),
+        None,
+        None,
+    )
+    .map(|_| ())
+    .map_err(|e| format!("{e:?}"))
 }
 
 fn check_code_signing(leaf: &[u8]) -> Result<(), String> {
@@ -660,19 +673,8 @@ pub fn roots_key(cert: &str, chain: &str, roots: &str, now: u64) -> Result<Publi
         .into_iter()
         .map(CertificateDer::from)
         .collect();
-    let algs = rustls::crypto::aws_lc_rs::default_provider()
-        .signature_verification_algorithms
-        .all;
-    ee.verify_for_usage(
-        algs,
-        &anchors,
-        &intermediates,
-        UnixTime::since_unix_epoch(Duration::from_secs(not_before)),
-        webpki::KeyUsage::required_if_present(CODE_SIGNING),
-        None,
-        None,
-    )
-    .map_err(|e| format!("the certificate does not chain to certificates.certChain: {e:?}"))?;
+    chains_to(&ee, &anchors, &intermediates, not_before)
+        .map_err(|e| format!("the certificate does not chain to certificates.certChain: {e}"))?;
     if now > not_after {
         return Err(format!(
             "the certificate expired at {not_after} (seconds since the epoch) and no transparency-log entry dates the signature"
@@ -710,20 +712,8 @@ pub fn verify_certificate_chain(cert: &str, chain: &str) -> Result<(), String> {
         .take(chain.len().saturating_sub(1))
         .map(|c| CertificateDer::from(c.as_slice()))
         .collect();
-    let algs = rustls::crypto::aws_lc_rs::default_provider()
-        .signature_verification_algorithms
-        .all;
-    ee.verify_for_usage(
-        algs,
-        &[anchor],
-        &intermediates,
-        UnixTime::since_unix_epoch(Duration::from_secs(not_before)),
-        webpki::KeyUsage::required_if_present(CODE_SIGNING),
-        None,
-        None,
-    )
-    .map(|_| ())
-    .map_err(|e| format!("the certificate does not chain to certificates.certChain: {e:?}"))
+    chains_to(&ee, &[anchor], &intermediates, not_before)
+        .map_err(|e| format!("the certificate does not chain to certificates.certChain: {e}"))
 }
 
 /// The certificate's `notBefore`, in seconds since the epoch.
