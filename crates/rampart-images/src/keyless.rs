@@ -57,11 +57,77 @@ impl std::fmt::Display for Matcher {
     }
 }
 
-/// Who may have signed: a certificate identity and the OIDC issuer that vouched for it.
+/// Who may have signed: a certificate identity and the OIDC issuer that vouched for it, and
+/// the Fulcio extensions its certificate must carry.
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub subject: Matcher,
     pub issuer: Matcher,
+    /// Each extension's value must match (all of them).
+    pub extensions: Vec<Extension>,
+}
+
+/// Fulcio's first certificate extensions, whose values are the raw strings (cosign's
+/// `CertExtensionMap`): OID arc under 1.3.6.1.4.1.57264.1, and the name cosign and Kyverno
+/// give it.
+const FULCIO_EXTENSIONS: [(u8, &str); 6] = [
+    (1, "oidcIssuer"),
+    (2, "githubWorkflowTrigger"),
+    (3, "githubWorkflowSha"),
+    (4, "githubWorkflowName"),
+    (5, "githubWorkflowRepository"),
+    (6, "githubWorkflowRef"),
+];
+
+/// A Fulcio certificate extension whose value must match: the OIDC issuer or one of the
+/// GitHub workflow's trigger, SHA, name, repository and ref (cosign's
+/// `--certificate-github-workflow-*`, Kyverno's keyless `additionalExtensions`).
+#[derive(Debug, Clone)]
+pub struct Extension {
+    /// The key as given: the name (`githubWorkflowRef`) or the dotted OID.
+    pub key: String,
+    arc: u8,
+    pub value: Matcher,
+    /// The value as written, for messages.
+    pub expected: String,
+}
+
+impl Extension {
+    /// The extension named by `key`, a name of cosign's (`githubWorkflowTrigger`) or its OID
+    /// (`1.3.6.1.4.1.57264.1.2`), whose value `value` (written `expected`) must match; an
+    /// error for any other key, as cosign and Kyverno raise.
+    pub fn new(key: &str, expected: &str, value: Matcher) -> Result<Extension, Error> {
+        let arc = FULCIO_EXTENSIONS
+            .iter()
+            .find(|(arc, name)| *name == key || key == format!("1.3.6.1.4.1.57264.1.{arc}"))
+            .map(|(arc, _)| *arc)
+            .ok_or_else(|| Error::Key(format!("invalid certificate extension {key}")))?;
+        Ok(Extension {
+            key: key.to_string(),
+            arc,
+            value,
+            expected: expected.to_string(),
+        })
+    }
+
+    /// Why `cert` does not carry the value (the received value is empty when it lacks the
+    /// extension, as cosign reads it).
+    fn check(&self, cert: &[u8]) -> Result<(), String> {
+        let oid = [0x2b, 6, 1, 4, 1, 0x83, 0xbf, 0x30, 1, self.arc];
+        let got = extensions(cert)
+            .into_iter()
+            .find(|(o, _)| *o == oid)
+            .map(|(_, v)| String::from_utf8_lossy(v).to_string())
+            .unwrap_or_default();
+        if self.value.matches(&got) {
+            Ok(())
+        } else {
+            Err(format!(
+                "extension mismatch: expected {} for key {}, received {got}",
+                self.expected, self.key
+            ))
+        }
+    }
 }
 
 /// The parts of a Sigstore `trusted_root.json` used here.
@@ -319,10 +385,21 @@ pub(crate) fn check_certificate(
     // The identity.
     let (sans, issuer) = cert_identity(leaf);
     let issuer = issuer.unwrap_or_default();
-    let ok = policy
-        .identities
-        .iter()
-        .any(|id| id.issuer.matches(&issuer) && sans.iter().any(|s| id.subject.matches(s)));
+    let mut extension_error = None;
+    let ok = policy.identities.iter().any(|id| {
+        id.issuer.matches(&issuer)
+            && sans.iter().any(|s| id.subject.matches(s))
+            && match id.extensions.iter().try_for_each(|e| e.check(leaf)) {
+                Ok(()) => true,
+                Err(e) => {
+                    extension_error.get_or_insert(e);
+                    false
+                }
+            }
+    });
+    if let (false, Some(e)) = (ok, extension_error) {
+        return Err(format!("the certificate's identity matches, but {e}"));
+    }
     if !ok {
         let wanted: Vec<String> = policy
             .identities

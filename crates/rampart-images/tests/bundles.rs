@@ -251,6 +251,7 @@ async fn keyless_bundles_attached_as_referrers_verify_with_their_log_entry() {
             identities: vec![Identity {
                 subject: Matcher::Exact(email.into()),
                 issuer: Matcher::Exact("https://issuer.example".into()),
+                extensions: Vec::new(),
             }],
         }),
     };

@@ -485,6 +485,7 @@ async fn keyless_signatures_against_a_trusted_root() {
             identities: vec![Identity {
                 subject,
                 issuer: Matcher::Exact("https://issuer.example".into()),
+                extensions: Vec::new(),
             }],
         }),
     };

@@ -13,8 +13,11 @@
 //! `Cosign` (the default). The transparency log (`rekor`) and certificate transparency
 //! (`ctlog`) are not checked for `keys` and `certificates` attestors (keyless ones check the
 //! log offline); a `certificates` attestor with only `certChain` needs `rekor.ignoreTlog`.
-//! Not supported yet, each an error rather than a pass: `cosignOCI11`, keyless
-//! `additionalExtensions`, and attestations without attestors (the public Sigstore instance).
+//! Keyless `additionalExtensions` are matched as cosign reads Fulcio's extensions (the raw
+//! values of OIDs 1.3.6.1.4.1.57264.1.1 to .6, named `oidcIssuer`, `githubWorkflowTrigger`,
+//! `…Sha`, `…Name`, `…Repository`, `…Ref`), each value a wildcard.
+//! Not supported yet, each an error rather than a pass: `cosignOCI11`, and attestations
+//! without attestors (the public Sigstore instance).
 //! Keyless attestations are checked as keyless signatures are (certificate, identity, and the
 //! `intoto` or `dsse` log entry recording the envelope). Images are named as Kyverno names
 //! them (`docker.io/nginx:1.27`, `…/app@sha256:…`) in messages and the digest patch; they are
@@ -90,6 +93,9 @@ pub struct Keyless {
     pub roots: String,
     /// PEM public key of the Rekor log.
     pub rekor_pubkey: String,
+    /// `additionalExtensions`: Fulcio certificate extensions (by cosign's name or OID) and
+    /// the wildcard each value must match.
+    pub extensions: BTreeMap<String, String>,
 }
 
 /// Verifies image signatures against registries.
@@ -393,9 +399,6 @@ fn entry_attestor(entry: &Value) -> Result<Attestor, String> {
             .unwrap_or("")
             .to_string()
     };
-    if let Some(why) = unsupported(entry, &["/keyless/additionalExtensions"]) {
-        return Err(why);
-    }
     if let Some(k) = entry.get("keys") {
         let pem = k.get("publicKeys").and_then(Value::as_str).unwrap_or("");
         let keys = split_pem(pem);
@@ -415,6 +418,10 @@ fn entry_attestor(entry: &Value) -> Result<Attestor, String> {
             issuer_regexp: text(k, "/issuerRegExp"),
             roots: text(k, "/roots"),
             rekor_pubkey: text(k, "/rekor/pubkey"),
+            extensions: k
+                .get("additionalExtensions")
+                .map(string_map)
+                .unwrap_or_default(),
         };
         if kl.roots.trim().is_empty() || kl.rekor_pubkey.trim().is_empty() {
             return Err(

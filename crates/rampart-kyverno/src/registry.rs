@@ -5,7 +5,8 @@ use crate::images::{Attested, Attestor, ImageVerifier, Keyless, SignatureOptions
 use base64::Engine as _;
 use rampart_core::InputError;
 use rampart_images::keyless::{
-    Identity, KeylessPolicy, Matcher, TrustedRoot, certificate_key, verify_certificate_chain,
+    Extension, Identity, KeylessPolicy, Matcher, TrustedRoot, certificate_key,
+    verify_certificate_chain,
 };
 use rampart_images::keys::PublicKey;
 use rampart_images::registry::sha256_digest;
@@ -273,6 +274,20 @@ fn keyless_policy(k: &Keyless) -> Result<KeylessPolicy, String> {
         identities: vec![Identity {
             subject: matcher(&k.subject, &k.subject_regexp, true)?,
             issuer: matcher(&k.issuer, &k.issuer_regexp, false)?,
+            extensions: k
+                .extensions
+                .iter()
+                .map(|(key, value_text)| {
+                    let value = value_text;
+                    // an empty wildcard matches only an empty value
+                    let value = if value.is_empty() {
+                        Matcher::Exact(String::new())
+                    } else {
+                        matcher(value, "", false)?
+                    };
+                    Extension::new(key, value_text, value).map_err(|e| e.to_string())
+                })
+                .collect::<Result<_, _>>()?,
         }],
     })
 }

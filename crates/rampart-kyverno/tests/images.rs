@@ -343,10 +343,20 @@ fn keyless_attestors_check_the_identity_the_ca_and_the_log() {
     )];
     p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
-    p.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
-        &[1, 3, 6, 1, 4, 1, 57264, 1, 1],
-        b"https://issuer.example".to_vec(),
-    )];
+    // the OIDC issuer, and the workflow's repository and ref as Fulcio writes them (raw strings)
+    p.custom_extensions = [
+        (1, "https://issuer.example"),
+        (5, "acme/app"),
+        (6, "refs/heads/main"),
+    ]
+    .into_iter()
+    .map(|(arc, v)| {
+        rcgen::CustomExtension::from_oid_content(
+            &[1, 3, 6, 1, 4, 1, 57264, 1, arc],
+            v.as_bytes().to_vec(),
+        )
+    })
+    .collect();
     p.not_before = rcgen::date_time_ymd(2020, 1, 1);
     p.not_after = rcgen::date_time_ymd(2020, 1, 2);
     let leaf = p
@@ -420,6 +430,51 @@ fn keyless_attestors_check_the_identity_the_ca_and_the_log() {
     let r = run(&set, &pod(&[&image]));
     assert_eq!(r[0].0, Status::Fail, "{r:?}");
     assert!(r[0].1.contains("does not chain"), "{r:?}");
+
+    // additionalExtensions: by name or OID, wildcards; every one must match
+    let with_extensions = |extensions: &str| {
+        let entry = entry("dev@acme.example", &ca.pem()).replacen(
+            "            issuer:",
+            &format!("            additionalExtensions: {extensions}\n            issuer:"),
+            1,
+        );
+        let mut set = policy_with(&host, &entry, "");
+        set.image_verifier = Some(verifier());
+        run(&set, &pod(&[&image]))
+    };
+    for ok in [
+        "{githubWorkflowRepository: acme/app}",
+        "{githubWorkflowRepository: acme/*, githubWorkflowRef: refs/heads/main}",
+        "{1.3.6.1.4.1.57264.1.6: refs/heads/ma?n, oidcIssuer: https://issuer.example}",
+    ] {
+        let r = with_extensions(ok);
+        assert_eq!(r[0].0, Status::Pass, "{ok}: {r:?}");
+    }
+    let r = with_extensions("{githubWorkflowRepository: acme/app, githubWorkflowRef: refs/tags/*}");
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    assert!(
+        r[0].1.contains(
+            "extension mismatch: expected refs/tags/* for key githubWorkflowRef, received refs/heads/main"
+        ),
+        "{r:?}"
+    );
+    // an extension the certificate does not carry reads as empty, as cosign reads it
+    let r = with_extensions("{githubWorkflowTrigger: push}");
+    assert_eq!(r[0].0, Status::Fail, "{r:?}");
+    assert!(
+        r[0].1.ends_with(
+            "extension mismatch: expected push for key githubWorkflowTrigger, received "
+        ),
+        "{r:?}"
+    );
+    // an unknown key is no silent pass
+    let r = with_extensions("{githubWorkflowBranch: main}");
+    assert_eq!(r[0].0, Status::Error, "{r:?}");
+    assert!(
+        r[0].1
+            .contains("invalid certificate extension githubWorkflowBranch"),
+        "{r:?}"
+    );
 
     // no roots: rampart cannot verify offline, an error
     let no_roots = "        - keyless:\n            subject: dev@acme.example\n            issuer: https://issuer.example\n";

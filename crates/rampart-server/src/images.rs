@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rampart_core::InputError;
-use rampart_images::keyless::{Identity, KeylessPolicy, Matcher, TrustedRoot};
+use rampart_images::keyless::{Extension, Identity, KeylessPolicy, Matcher, TrustedRoot};
 use rampart_images::keys::PublicKey;
 use rampart_images::{Client, ClientOptions, Credentials, Reference};
 use rampart_manifest::YamlDoc;
@@ -177,7 +177,13 @@ const POLICY_KEYS: &[&str] = &[
     "dockerConfig",
 ];
 const KEYLESS_KEYS: &[&str] = &["trustedRoot", "identities"];
-const IDENTITY_KEYS: &[&str] = &["identity", "identityRegexp", "issuer", "issuerRegexp"];
+const IDENTITY_KEYS: &[&str] = &[
+    "identity",
+    "identityRegexp",
+    "issuer",
+    "issuerRegexp",
+    "extensions",
+];
 
 /// Reads the `images:` list of a config file; problems are positioned in `errs`.
 pub(crate) fn parse_policies(
@@ -514,17 +520,56 @@ impl Parser<'_> {
             }
             let subject = self.matcher(id, "identity", &ptr);
             let issuer = self.matcher(id, "issuer", &ptr);
-            if let (Some(subject), Some(issuer), Some(root)) = (subject, issuer, &root) {
+            let extensions = self.extensions(id, &ptr);
+            if let (Some(subject), Some(issuer), Some(extensions), Some(root)) =
+                (subject, issuer, extensions, &root)
+            {
                 out.push(rampart_images::Policy {
                     keys: Vec::new(),
                     keyless: Some(KeylessPolicy {
                         root: root.clone(),
-                        identities: vec![Identity { subject, issuer }],
+                        identities: vec![Identity {
+                            subject,
+                            issuer,
+                            extensions,
+                        }],
                     }),
                 });
             }
         }
         out
+    }
+
+    /// An identity's `extensions`: Fulcio certificate extensions (`githubWorkflowRepository`,
+    /// …, or their OIDs) and the exact value each must hold. `None` when one is not usable.
+    fn extensions(&mut self, id: &Value, at: &str) -> Option<Vec<Extension>> {
+        let Some(v) = id.get("extensions") else {
+            return Some(Vec::new());
+        };
+        let at = format!("{at}/extensions");
+        let Some(map) = v.as_object() else {
+            self.err(
+                &at,
+                "`extensions` must map extension names to values".into(),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        for (key, value) in map {
+            let ptr = format!("{at}/{key}");
+            let Some(value) = value.as_str() else {
+                self.err(&ptr, "an extension's value must be a string".into());
+                return None;
+            };
+            match Extension::new(key, value, Matcher::Exact(value.to_string())) {
+                Ok(e) => out.push(e),
+                Err(e) => {
+                    self.err(&ptr, format!("{e} (give githubWorkflowTrigger, githubWorkflowSha, githubWorkflowName, githubWorkflowRepository, githubWorkflowRef or oidcIssuer)"));
+                    return None;
+                }
+            }
+        }
+        Some(out)
     }
 
     /// `<key>` (exact) or `<key>Regexp`, exactly one of them.

@@ -364,6 +364,11 @@ fn bad_policies_are_named_at_their_position() {
             "set `mutate: true`",
         ),
         (
+            "images:\n  - name: a\n    images: [x/*]\n    keyless:\n      trustedRoot: r.json\n      identities:\n        - identity: me\n          issuer: https://i\n          extensions: {githubWorkflowBranch: main}\n",
+            "9:24",
+            "invalid certificate extension githubWorkflowBranch (give githubWorkflowTrigger",
+        ),
+        (
             "images:\n  - name: a\n    images: [x/*]\n    timeoutSeconds: 60\n    keys: []\n",
             "4:5",
             "`timeoutSeconds` must be",
@@ -507,6 +512,31 @@ async fn keyless_identities_and_keys_as_attestors() {
         format!(
             "image policy \"kl\": container \"app\" image \"{image}\": 1 of 2 attestors verified, 2 required: attestor 1 (cosign.pub): signature 1: the signature does not verify with the key cosign.pub"
         )
+    );
+    // Fulcio extensions the certificate must hold: the issuer's holds, a workflow ref it lacks
+    let (app, _) = app_for(
+        d,
+        &config(
+            "dev@acme.example, extensions: {oidcIssuer: https://issuer.example}",
+            1,
+        ),
+    );
+    let resp = post(&app, "/validate", &pod("prod", &image)).await;
+    assert_eq!(resp["allowed"], true, "{resp}");
+    let (app, _) = app_for(
+        d,
+        &config(
+            "dev@acme.example, extensions: {githubWorkflowRef: refs/heads/main}",
+            2,
+        ),
+    );
+    let resp = post(&app, "/validate", &pod("prod", &image)).await;
+    assert!(
+        message(&resp).ends_with(
+            "signature 1: the certificate's identity matches, but extension mismatch: expected refs/heads/main for key githubWorkflowRef, received "
+        ),
+        "{}",
+        message(&resp)
     );
     // another identity
     let (app, _) = app_for(d, &config("ops@acme.example", 2));

@@ -406,6 +406,25 @@ fn real_sigstore_bundles_verify() {
         .stdout(predicate::str::contains(format!(
             "verified: signed by {workflow} (issuer {actions}), in-toto statement https://docs.pypi.org/attestations/publish/v1, Rekor entry 101487427 logged at 2024-06-10T19:47:25Z"
         )));
+    // The workflow's Fulcio extensions, as cosign's --certificate-github-workflow-* flags.
+    verify_blob(&sdist, &sdist_bundle, &prod, workflow, actions)
+        .args([
+            "--certificate-github-workflow-repository",
+            "trailofbits/pypi-attestation-models",
+            "--certificate-github-workflow-ref",
+            "refs/tags/v0.0.4a2",
+            "--certificate-github-workflow-trigger",
+            "release",
+        ])
+        .assert()
+        .code(0);
+    verify_blob(&sdist, &sdist_bundle, &prod, workflow, actions)
+        .args(["--certificate-github-workflow-ref", "refs/heads/main"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "not verified: the certificate's identity matches, but extension mismatch: expected refs/heads/main for key githubWorkflowRef, received refs/tags/v0.0.4a2",
+        ));
     // An e-mail identity against the staging instance.
     let wheel = assets.join("rfc8785-0.1.2-py3-none-any.whl");
     let wheel_bundle = assets.join("rfc8785-0.1.2-py3-none-any.whl.sigstore");

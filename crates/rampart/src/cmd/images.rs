@@ -99,11 +99,27 @@ struct KeylessArgs {
     /// Sigstore's trusted_root.json (Fulcio CAs, Rekor keys) for keyless verification.
     #[arg(long, value_name = "FILE")]
     trusted_root: Option<PathBuf>,
+    /// The GitHub workflow trigger the certificate must name (Fulcio extension
+    /// 1.3.6.1.4.1.57264.1.2), exactly.
+    #[arg(long, value_name = "EVENT")]
+    certificate_github_workflow_trigger: Option<String>,
+    /// The commit SHA the GitHub workflow ran on (…57264.1.3), exactly.
+    #[arg(long, value_name = "SHA")]
+    certificate_github_workflow_sha: Option<String>,
+    /// The GitHub workflow's name (…57264.1.4), exactly.
+    #[arg(long, value_name = "NAME")]
+    certificate_github_workflow_name: Option<String>,
+    /// The GitHub repository the workflow ran in (…57264.1.5), exactly.
+    #[arg(long, value_name = "OWNER/REPO")]
+    certificate_github_workflow_repository: Option<String>,
+    /// The git ref the GitHub workflow ran on (…57264.1.6), exactly.
+    #[arg(long, value_name = "REF")]
+    certificate_github_workflow_ref: Option<String>,
 }
 
 impl KeylessArgs {
     fn policy(&self) -> anyhow::Result<Option<rampart_images::keyless::KeylessPolicy>> {
-        use rampart_images::keyless::{Identity, KeylessPolicy, Matcher, TrustedRoot};
+        use rampart_images::keyless::{Extension, Identity, KeylessPolicy, Matcher, TrustedRoot};
         let subject = match (
             &self.certificate_identity,
             &self.certificate_identity_regexp,
@@ -121,7 +137,20 @@ impl KeylessArgs {
             (None, None) => None,
         };
         let (subject, issuer) = match (subject, issuer) {
-            (None, None) if self.trusted_root.is_none() => return Ok(None),
+            (None, None)
+                if self.trusted_root.is_none()
+                    && [
+                        &self.certificate_github_workflow_trigger,
+                        &self.certificate_github_workflow_sha,
+                        &self.certificate_github_workflow_name,
+                        &self.certificate_github_workflow_repository,
+                        &self.certificate_github_workflow_ref,
+                    ]
+                    .iter()
+                    .all(|v| v.is_none()) =>
+            {
+                return Ok(None);
+            }
             (Some(s), Some(i)) => (s, i),
             _ => anyhow::bail!(
                 "keyless verification needs --certificate-identity[-regexp], --certificate-oidc-issuer[-regexp] and --trusted-root"
@@ -134,9 +163,32 @@ impl KeylessArgs {
         };
         let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
         let root = TrustedRoot::from_json(&path.display().to_string(), &text)?;
+        let extensions = [
+            (
+                "githubWorkflowTrigger",
+                &self.certificate_github_workflow_trigger,
+            ),
+            ("githubWorkflowSha", &self.certificate_github_workflow_sha),
+            ("githubWorkflowName", &self.certificate_github_workflow_name),
+            (
+                "githubWorkflowRepository",
+                &self.certificate_github_workflow_repository,
+            ),
+            ("githubWorkflowRef", &self.certificate_github_workflow_ref),
+        ]
+        .into_iter()
+        .filter_map(|(key, v)| {
+            v.as_ref()
+                .map(|v| Extension::new(key, v, Matcher::Exact(v.clone())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(KeylessPolicy {
             root,
-            identities: vec![Identity { subject, issuer }],
+            identities: vec![Identity {
+                subject,
+                issuer,
+                extensions,
+            }],
         }))
     }
 }
