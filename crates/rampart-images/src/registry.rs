@@ -277,6 +277,14 @@ fn normalise_host(host: &str) -> String {
     }
 }
 
+/// A manifest that refers to another (its `subject`), as a referrers list describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    pub digest: String,
+    /// Its `artifactType` (else its config's media type), when the list gives it.
+    pub artifact_type: Option<String>,
+}
+
 /// How to reach registries.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -458,10 +466,11 @@ impl Client {
         }))
     }
 
-    /// The digests of the manifests that refer to the manifest `digest` in `r`'s repository
-    /// (their `subject`): the OCI 1.1 referrers API, or the referrers tag schema's index at
-    /// `sha256-<hex>` where the registry does not have the API. Empty when there are none.
-    pub async fn referrers(&self, r: &Reference, digest: &str) -> Result<Vec<String>, Error> {
+    /// The manifests that refer to the manifest `digest` in `r`'s repository (their
+    /// `subject`), in the order listed: the OCI 1.1 referrers API, or the referrers tag
+    /// schema's index at `sha256-<hex>` where the registry does not have the API. Empty when
+    /// there are none.
+    pub async fn referrers(&self, r: &Reference, digest: &str) -> Result<Vec<Referrer>, Error> {
         let image = Self::oci_ref(r, digest);
         let auth = self.auth(r);
         let op = async {
@@ -471,7 +480,14 @@ impl Client {
             self.oci.pull_referrers(&image, None).await
         };
         match self.run(r, op).await {
-            Ok(index) => Ok(index.manifests.into_iter().map(|m| m.digest).collect()),
+            Ok(index) => Ok(index
+                .manifests
+                .into_iter()
+                .map(|m| Referrer {
+                    digest: m.digest,
+                    artifact_type: m.artifact_type,
+                })
+                .collect()),
             Err(f) if f.is_not_found() => Ok(Vec::new()),
             Err(f) => Err(self.error(r, &image, f).await),
         }

@@ -148,7 +148,8 @@ struct Layer<'a> {
 }
 
 /// The layers of the manifest cosign stores at `tag` (`sha256-<hex>.sig` for signatures,
-/// `.att` for attestations), or why there are none; `what` names them in the reasons.
+/// `.att` for attestations; or a referrer's digest), or why there are none; `what` names them
+/// in the reasons.
 async fn cosign_layers(
     client: &Client,
     r: &Reference,
@@ -166,6 +167,42 @@ async fn cosign_layers(
         Some(serde_json::Value::Array(layers)) if !layers.is_empty() => Ok(layers),
         _ => Err(format!("no {what}s found (the {tag} manifest has no layers)").into()),
     }
+}
+
+/// The artifact type of the signature manifests `cosign sign --experimental-oci11` attaches
+/// as OCI 1.1 referrers (layers as in a `.sig` manifest).
+pub const OCI11_SIGNATURE_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+
+/// The signature layers of `digest` as `cosign verify --experimental-oci11` finds them: those
+/// of the last referrer of artifact type [`OCI11_SIGNATURE_TYPE`] (cosign takes the last when
+/// there are several), then, as cosign falls back, those of the `.sig` manifest. An error
+/// when neither has any.
+async fn oci11_signature_layers(
+    client: &Client,
+    r: &Reference,
+    digest: &str,
+) -> Result<Vec<serde_json::Value>, Failure> {
+    let referrers = client.referrers(r, digest).await?;
+    let mut layers = match referrers
+        .iter()
+        .rfind(|m| m.artifact_type.as_deref() == Some(OCI11_SIGNATURE_TYPE))
+    {
+        Some(m) => cosign_layers(client, r, &m.digest, "signature").await?,
+        None => Vec::new(),
+    };
+    match cosign_layers(client, r, &signature_tag(digest), "signature").await {
+        Ok(more) => layers.extend(more),
+        Err(f) if f.unreachable => return Err(f),
+        Err(f) if layers.is_empty() => {
+            return Err(format!(
+                "{} and no referrer of artifact type {OCI11_SIGNATURE_TYPE}",
+                f.reason
+            )
+            .into());
+        }
+        Err(_) => {}
+    }
+    Ok(layers)
 }
 
 /// The predicate type of the in-toto statement `cosign sign` (v3, new bundle format) signs.
@@ -191,7 +228,7 @@ async fn referrer_bundles(
     let referrers = client.referrers(r, digest).await?;
     let mut bundles = Vec::new();
     for md in referrers.iter().take(MAX_REFERRERS) {
-        let md = md.as_str();
+        let md = md.digest.as_str();
         let manifest = match client.manifest(r, md).await {
             Ok(Some(m)) => m,
             Ok(None) => continue,
@@ -470,12 +507,16 @@ fn check_layer(layer: &Layer<'_>, digest: &str, policy: &Policy) -> Result<(), S
 ///
 /// With `repository` (`registry/path`), the signatures are looked up there rather than in the
 /// image's repository (cosign's `COSIGN_REPOSITORY`).
+///
+/// With `oci11`, signatures attached as OCI 1.1 referrers count too, as `cosign verify
+/// --experimental-oci11` finds them ([`OCI11_SIGNATURE_TYPE`]).
 pub async fn verify_image_annotated(
     client: &Client,
     image: &str,
     policy: &Policy,
     annotations: &std::collections::BTreeMap<String, String>,
     repository: Option<&str>,
+    oci11: bool,
 ) -> Verification {
     let (image_ref, digest) = match resolve(client, image).await {
         Ok(found) => found,
@@ -486,7 +527,11 @@ pub async fn verify_image_annotated(
         Err(failed) => return failed,
     };
     let outcome = async {
-        let layers = cosign_layers(client, &r, &signature_tag(&digest), "signature").await?;
+        let layers = if oci11 {
+            oci11_signature_layers(client, &r, &digest).await?
+        } else {
+            cosign_layers(client, &r, &signature_tag(&digest), "signature").await?
+        };
         let mut reasons = Vec::new();
         let mut verified = Vec::new();
         for (i, layer) in fetch_layers(client, &r, &layers).await?.iter().enumerate() {

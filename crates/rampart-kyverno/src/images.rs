@@ -16,8 +16,9 @@
 //! Keyless `additionalExtensions` are matched as cosign reads Fulcio's extensions (the raw
 //! values of OIDs 1.3.6.1.4.1.57264.1.1 to .6, named `oidcIssuer`, `githubWorkflowTrigger`,
 //! `…Sha`, `…Name`, `…Repository`, `…Ref`), each value a wildcard.
-//! Not supported yet, each an error rather than a pass: `cosignOCI11`, and attestations
-//! without attestors (the public Sigstore instance).
+//! `cosignOCI11` also finds signatures attached as OCI 1.1 referrers, as cosign's
+//! `--experimental-oci11` does. Not supported yet, an error rather than a pass: attestations
+//! without attestors (they need the public Sigstore instance).
 //! Keyless attestations are checked as keyless signatures are (certificate, identity, and the
 //! `intoto` or `dsse` log entry recording the envelope). Images are named as Kyverno names
 //! them (`docker.io/nginx:1.27`, `…/app@sha256:…`) in messages and the digest patch; they are
@@ -70,6 +71,9 @@ pub struct SignatureOptions {
     pub annotations: BTreeMap<String, String>,
     /// `repository`: where the signatures are, instead of the image's repository.
     pub repository: Option<String>,
+    /// `cosignOCI11`: signatures attached as OCI 1.1 referrers count too (cosign's
+    /// `--experimental-oci11`; attestations are looked up as before, as cosign does).
+    pub oci11: bool,
 }
 
 /// The attestations of an image that verified with an attestor.
@@ -554,27 +558,6 @@ fn verify_attestor_set(
     Err(VerifyError::Failed(errors.join("; ")))
 }
 
-/// The first of these fields that is set (not empty), as an error: fields that would restrict
-/// what verifies, which rampart does not check yet (ignoring them would pass what Kyverno
-/// fails).
-fn unsupported(v: &Value, pointers: &[&str]) -> Option<String> {
-    pointers.iter().find_map(|p| {
-        let set = match v.pointer(p)? {
-            Value::Null | Value::Bool(false) => false,
-            Value::String(s) => !s.is_empty(),
-            Value::Object(o) => !o.is_empty(),
-            Value::Array(a) => !a.is_empty(),
-            _ => true,
-        };
-        set.then(|| {
-            format!(
-                "`{}` is not supported yet (rampart does not check it, and does not pass what it would restrict)",
-                p.trim_start_matches('/').replace('/', ".")
-            )
-        })
-    })
-}
-
 /// An attestor entry's signature options: its own `annotations` and `repository` replace the
 /// image's.
 fn entry_options(entry: &Value, image: &SignatureOptions) -> SignatureOptions {
@@ -992,7 +975,6 @@ pub fn verify_images(
         // fails the rule anyway (see the module's documentation)
         let (mutate_digest, verify_digest) = (flag("mutateDigest"), flag("verifyDigest"));
         let kind = iv.get("type").and_then(Value::as_str).unwrap_or("Cosign");
-        let not_checked = unsupported(iv, &["/cosignOCI11"]);
         let opts = SignatureOptions {
             annotations: iv.get("annotations").map(string_map).unwrap_or_default(),
             repository: iv
@@ -1000,6 +982,7 @@ pub fn verify_images(
                 .and_then(Value::as_str)
                 .filter(|r| !r.is_empty())
                 .map(str::to_string),
+            oci11: iv.get("cosignOCI11").and_then(Value::as_bool) == Some(true),
         };
         for (pointer, image) in &found {
             let (pointer, image) = (pointer.as_str(), image.as_str());
@@ -1019,10 +1002,6 @@ pub fn verify_images(
                         "skipping image reference image {name}, policy {policy} ruleName {rule}"
                     ));
                 }
-                continue;
-            }
-            if let Some(why) = &not_checked {
-                errors.push(format!("failed to verify image {name}: {why}"));
                 continue;
             }
             if kind != "Cosign" {

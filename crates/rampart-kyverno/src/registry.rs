@@ -126,7 +126,7 @@ impl ImageVerifier for RegistryVerifier {
         {
             if opts != &SignatureOptions::default() {
                 return Err(VerifyError::Error(
-                    "annotations and repository with a certChain-only certificate attestor are not supported yet"
+                    "annotations, repository and cosignOCI11 with a certChain-only certificate attestor are not supported yet"
                         .into(),
                 ));
             }
@@ -148,6 +148,7 @@ impl ImageVerifier for RegistryVerifier {
                 &policy,
                 &opts.annotations,
                 opts.repository.as_deref(),
+                opts.oci11,
             ))
         }
         .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;

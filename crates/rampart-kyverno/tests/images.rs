@@ -543,3 +543,129 @@ spec:
         "{r:?}"
     );
 }
+
+/// Attaches cosign signature manifests to `digest` as `cosign sign --experimental-oci11` does
+/// (artifact type `application/vnd.dev.cosign.artifact.sig.v1+json`, one simple-signing layer
+/// each, the image as `subject`), listed in this order in the referrers tag schema's index.
+fn attach_oci11_signatures(port: u16, repo: &str, digest: &str, sigs: &[(Vec<u8>, Vec<u8>)]) {
+    const SIG_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let empty = harness::push_blob(port, repo, b"{}");
+    let mut descriptors = Vec::new();
+    for (payload, sig) in sigs {
+        let layer = harness::push_blob(port, repo, payload);
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": SIG_TYPE,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+            "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                        "digest": layer, "size": payload.len(),
+                        "annotations": {"dev.cosignproject.cosign/signature": b64(sig)}}],
+            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": 0}
+        });
+        let bytes = serde_json::to_vec(&manifest).unwrap();
+        let md = harness::push_manifest(port, repo, &sha256_digest(&bytes), &manifest);
+        descriptors.push(
+            json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": md, "size": bytes.len(), "artifactType": SIG_TYPE}),
+        );
+    }
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": descriptors
+    }))
+    .unwrap();
+    let (st, _, body) = harness::http(
+        port,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{}", digest.replacen(':', "-", 1)),
+        &[("Content-Type", "application/vnd.oci.image.index.v1+json")],
+        &index,
+    );
+    assert_eq!(st, 201, "index push: {}", String::from_utf8_lossy(&body));
+}
+
+#[test]
+fn cosign_oci11_finds_signatures_attached_as_referrers() {
+    let Some(reg) = start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let host = format!("127.0.0.1:{}", reg.port);
+    let (key, pem) = keypair(d, "team");
+    let (other_key, _) = keypair(d, "other");
+    let signed_by = |digest: &str, key: &Path| {
+        let payload = harness::payload(&format!("{host}/team/oci11"), digest);
+        let sig = harness::sign(d, key, &payload, harness::SHA256);
+        (payload, sig)
+    };
+    // signed by the team's key as a referrer only
+    let referred = push_image(reg.port, "team/oci11", "referred");
+    attach_oci11_signatures(
+        reg.port,
+        "team/oci11",
+        &referred,
+        &[signed_by(&referred, &other_key), signed_by(&referred, &key)],
+    );
+    // the last referrer is another key's (cosign reads the last one only)
+    let last_other = push_image(reg.port, "team/oci11", "last-other");
+    attach_oci11_signatures(
+        reg.port,
+        "team/oci11",
+        &last_other,
+        &[
+            signed_by(&last_other, &key),
+            signed_by(&last_other, &other_key),
+        ],
+    );
+    // a .sig signature only: cosign falls back to it
+    let tagged = push_image(reg.port, "team/oci11", "tagged");
+    sign(
+        reg.port,
+        "team/oci11",
+        &format!("{host}/team/oci11"),
+        &tagged,
+        &key,
+        d,
+    );
+    let unsigned = push_image(reg.port, "team/oci11", "unsigned");
+
+    let with = |oci11: bool| {
+        let extra = if oci11 {
+            "      cosignOCI11: true\n"
+        } else {
+            ""
+        };
+        let mut set = policy(&host, &pem, extra);
+        set.image_verifier = Some(verifier());
+        set
+    };
+    let status = |set: &PolicySet, tag: &str| {
+        let r = run(set, &pod(&[&format!("{host}/team/oci11:{tag}")]));
+        assert_eq!(r.len(), 1, "{r:?}");
+        (r[0].0, r[0].1.clone())
+    };
+    let set = with(true);
+    assert_eq!(status(&set, "referred").0, Status::Pass);
+    assert_eq!(status(&set, "tagged").0, Status::Pass);
+    let (st, why) = status(&set, "last-other");
+    assert_eq!(st, Status::Fail, "{why}");
+    assert!(
+        why.ends_with("signature 1: the signature does not verify with the key publicKeys[0]"),
+        "{why}"
+    );
+    let (st, why) = status(&set, "unsigned");
+    assert_eq!(st, Status::Fail, "{why}");
+    assert!(
+        why.contains(&format!(
+            "no signatures found (no {}.sig manifest) and no referrer of artifact type application/vnd.dev.cosign.artifact.sig.v1+json",
+            unsigned.replacen(':', "-", 1)
+        )),
+        "{why}"
+    );
+    // without cosignOCI11 a referrer is no signature, as for cosign without the flag
+    let set = with(false);
+    assert_eq!(status(&set, "referred").0, Status::Fail);
+    assert_eq!(status(&set, "tagged").0, Status::Pass);
+}
