@@ -425,7 +425,7 @@ pub(crate) fn check_certificate(
 /// Whether the certificate `ee` chains to one of `anchors` through `intermediates` at `at`
 /// (seconds since the epoch), for code signing when it names extended key usages; webpki's
 /// reason when it does not.
-fn chains_to(
+pub(crate) fn chains_to(
     ee: &webpki::EndEntityCert<'_>,
     anchors: &[rustls_pki_types::TrustAnchor<'_>],
     intermediates: &[CertificateDer<'_>],
@@ -657,7 +657,7 @@ fn has_code_signing(cert: &[u8]) -> bool {
 }
 
 /// The certificate's extensions: (OID, value) pairs.
-fn extensions(cert: &[u8]) -> Vec<(&[u8], &[u8])> {
+pub(crate) fn extensions(cert: &[u8]) -> Vec<(&[u8], &[u8])> {
     let mut out = Vec::new();
     let Some(elements) = tbs_elements(cert) else {
         return out;
@@ -799,7 +799,7 @@ fn cert_not_before(cert: &[u8]) -> Option<u64> {
 }
 
 /// The certificate's `notBefore` and `notAfter`, in seconds since the epoch.
-fn cert_validity(cert: &[u8]) -> Option<(u64, u64)> {
+pub(crate) fn cert_validity(cert: &[u8]) -> Option<(u64, u64)> {
     let elements = tbs_elements(cert)?;
     let (_, validity, _) = elements.into_iter().filter(|(t, _, _)| *t == 0x30).nth(2)?;
     let (t1, time1, _, rest) = tlv(validity)?;

@@ -114,6 +114,48 @@ impl PublicKey {
     }
 }
 
+impl PublicKey {
+    /// Verifies a JWS signature (`alg` from the protected header; ECDSA signatures are
+    /// `r || s`) as the Notary Project requires it: the algorithm must be the one the key's
+    /// type and size imply (RSA 2048, 3072, 4096 bits: PS256, PS384, PS512; P-256, P-384:
+    /// ES256, ES384).
+    pub fn verify_jws(&self, alg: &str, message: &[u8], sig: &[u8]) -> Result<(), String> {
+        let (implied, algorithm): (&str, &'static dyn VerificationAlgorithm) = match self.kind {
+            KeyKind::EcdsaP256 => ("ES256", &signature::ECDSA_P256_SHA256_FIXED),
+            KeyKind::EcdsaP384 => ("ES384", &signature::ECDSA_P384_SHA384_FIXED),
+            KeyKind::Rsa => match self.rsa_bits() {
+                2048 => ("PS256", &signature::RSA_PSS_2048_8192_SHA256),
+                3072 => ("PS384", &signature::RSA_PSS_2048_8192_SHA384),
+                4096 => ("PS512", &signature::RSA_PSS_2048_8192_SHA512),
+                n => return Err(format!("RSA keys of {n} bits are not allowed for signing")),
+            },
+            KeyKind::Ed25519 => return Err("Ed25519 keys are not allowed for signing".into()),
+        };
+        if alg != implied {
+            return Err(format!(
+                "mismatch between signature algorithm derived from signing certificate ({implied}) and signing algorithm specified ({alg})"
+            ));
+        }
+        UnparsedPublicKey::new(algorithm, &self.bits)
+            .verify(message, sig)
+            .map_err(|_| "the signature does not verify with the signing certificate's key".into())
+    }
+
+    /// The modulus size of an RSA key, in bits (0 when it does not parse).
+    fn rsa_bits(&self) -> usize {
+        der_read(&self.bits, 0x30)
+            .and_then(|(seq, _)| der_read(seq, 0x02))
+            .map_or(0, |(n, _)| {
+                let n = match n.split_first() {
+                    Some((0, rest)) => rest,
+                    _ => n,
+                };
+                n.first()
+                    .map_or(0, |b| (n.len() - 1) * 8 + (8 - b.leading_zeros() as usize))
+            })
+    }
+}
+
 /// Reads one DER element with tag `tag`; its contents and what follows it.
 fn der_read(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
     let (t, contents, _, after) = crate::keyless::tlv(input)?;

@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod keyless;
 pub mod keys;
 pub mod list;
+pub mod notary;
 pub mod pin;
 pub mod reference;
 pub mod registry;

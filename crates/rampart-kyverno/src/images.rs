@@ -9,8 +9,9 @@
 //! validation (`verifyDigest`: "missing digest for X"; `required`: an image whose verification
 //! failed is "unverified"). As in Kyverno, `required: false` does not turn a failed
 //! verification into a pass: it only lifts the validation phase's check, and the verification's
-//! failure stands. `useCache` is ignored (rampart keeps no verification cache); `type` must be
-//! `Cosign` (the default). The transparency log (`rekor`) and certificate transparency
+//! failure stands. `useCache` is ignored (rampart keeps no verification cache). `type: Notary` verifies
+//! Notary Project signatures and attestations instead, with the `certificates` of each attestor
+//! as the trusted certificates ([`rampart_images::notary`]). The transparency log (`rekor`) and certificate transparency
 //! (`ctlog`) are not checked for `keys` and `certificates` attestors (keyless ones check the
 //! log offline); a `certificates` attestor with only `certChain` needs `rekor.ignoreTlog`.
 //! Keyless `additionalExtensions` are matched as cosign reads Fulcio's extensions (the raw
@@ -62,6 +63,10 @@ pub enum Attestor {
     /// Without `cert`, each signature's own certificate must chain to one of `chain`'s and be
     /// valid now (`rekor.ignoreTlog: true` required).
     Certificate { cert: String, chain: String },
+    /// Notary Project signatures (`type: Notary`) verified with these trusted certificates
+    /// (PEM: `certificates.cert` then `certChain`). Empty for an attestation without
+    /// attestors, which Kyverno reads unverified.
+    Notary { certs: String },
 }
 
 /// How a signature is looked up and what its payload must carry, beyond the attestor.
@@ -74,6 +79,8 @@ pub struct SignatureOptions {
     /// `cosignOCI11`: signatures attached as OCI 1.1 referrers count too (cosign's
     /// `--experimental-oci11`; attestations are looked up as before, as cosign does).
     pub oci11: bool,
+    /// `type: Notary`: attestors are [`Attestor::Notary`].
+    pub notary: bool,
 }
 
 /// The attestations of an image that verified with an attestor.
@@ -124,15 +131,17 @@ pub trait ImageVerifier: Send + Sync {
     }
     /// The digest `image`'s tag resolves to.
     fn digest(&self, image: &str) -> Result<String, VerifyError>;
-    /// The cosign attestations of `image` (in `repository` when given) signed by `attestor`
-    /// (any predicate type); an error when none verifies.
+    /// The attestations of `image` (in `repository` when given) signed by `attestor`: for
+    /// cosign, every predicate type (the caller keeps those of `kind`); for Notary, the
+    /// referrers of artifact type `kind`. An error when none verifies.
     fn attestations(
         &self,
         image: &str,
         attestor: &Attestor,
         repository: Option<&str>,
+        kind: &str,
     ) -> Result<Attested, VerifyError> {
-        let _ = (attestor, repository);
+        let _ = (attestor, repository, kind);
         Err(VerifyError::Error(format!(
             "no attestations for {image}: the verifier does not read registries"
         )))
@@ -395,14 +404,29 @@ fn selected(globs: &[String], image: &str) -> bool {
     })
 }
 
-/// One attestor entry, or why it cannot be checked.
-fn entry_attestor(entry: &Value) -> Result<Attestor, String> {
+/// One attestor entry (of a `type: Notary` rule when `notary`), or why it cannot be checked.
+fn entry_attestor(entry: &Value, notary: bool) -> Result<Attestor, String> {
     let text = |v: &Value, p: &str| {
         v.pointer(p)
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string()
     };
+    if notary {
+        // Kyverno's Notary verifier reads `certificates` only, the certificate then the chain
+        let Some(c) = entry.get("certificates") else {
+            return Err(
+                "Notary attestors need `certificates` (`cert`, `certChain`): the trusted certificates"
+                    .into(),
+            );
+        };
+        let certs = [text(c, "/cert"), text(c, "/certChain")]
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Ok(Attestor::Notary { certs });
+    }
     if let Some(k) = entry.get("keys") {
         let pem = k.get("publicKeys").and_then(Value::as_str).unwrap_or("");
         let keys = split_pem(pem);
@@ -531,7 +555,7 @@ fn verify_attestor_set(
                 verify_attestor_set(v, image, nested, &format!("{entry_path}.attestor"), opts)
             }
             None => {
-                let attestor = entry_attestor(e).map_err(VerifyError::Error)?;
+                let attestor = entry_attestor(e, opts.notary).map_err(VerifyError::Error)?;
                 v.verify_with(image, &attestor, &entry_options(e, opts))
                     .map_err(|err| match err {
                         VerifyError::Failed(why) => {
@@ -751,11 +775,18 @@ fn verify_attestations(
                 // Kyverno names the entry with the attestation's index
                 let entry_path = format!("{path}.attestors[{j}].entries[{i}]{}", sub_path(entry));
                 let attestor = if entry.as_object().is_some_and(|o| o.is_empty()) {
-                    return Err(VerifyError::Error(
+                    // Kyverno's Notary verifier reads them unverified
+                    if image_opts.notary {
+                        Attestor::Notary {
+                            certs: String::new(),
+                        }
+                    } else {
+                        return Err(VerifyError::Error(
                         "attestations without attestors are verified against the public Sigstore roots and log, which rampart does not contact: give the attestation attestors".into(),
                     ));
+                    }
                 } else {
-                    entry_attestor(entry).map_err(VerifyError::Error)?
+                    entry_attestor(entry, image_opts.notary).map_err(VerifyError::Error)?
                 };
                 let opts = entry_options(entry, image_opts);
                 // Kyverno checks required annotations against the envelopes, which carry none
@@ -763,19 +794,25 @@ fn verify_attestations(
                     errors.push("no signature matched the required annotations".to_string());
                     continue;
                 }
-                let attested = match v.attestations(image, &attestor, opts.repository.as_deref()) {
-                    Ok(a) => a,
-                    Err(e @ VerifyError::Error(_)) => return Err(e),
-                    Err(VerifyError::Failed(e)) => {
-                        errors.push(e);
-                        continue;
-                    }
+                let attested =
+                    match v.attestations(image, &attestor, opts.repository.as_deref(), kind) {
+                        Ok(a) => a,
+                        Err(e @ VerifyError::Error(_)) => return Err(e),
+                        Err(VerifyError::Failed(e)) => {
+                            errors.push(e);
+                            continue;
+                        }
+                    };
+                // Notary statements are read with their type already
+                let statements: Vec<Value> = if opts.notary {
+                    attested.statements
+                } else {
+                    attested
+                        .statements
+                        .into_iter()
+                        .map(decoded_statement)
+                        .collect()
                 };
-                let statements: Vec<Value> = attested
-                    .statements
-                    .into_iter()
-                    .map(decoded_statement)
-                    .collect();
                 // the named predicate stays in the context, for the `validate` block
                 if let Some(name) = att.get("name").and_then(Value::as_str) {
                     match statements.iter().find_map(|s| s.get("predicate")) {
@@ -983,6 +1020,7 @@ pub fn verify_images(
                 .filter(|r| !r.is_empty())
                 .map(str::to_string),
             oci11: iv.get("cosignOCI11").and_then(Value::as_bool) == Some(true),
+            notary: kind == "Notary",
         };
         for (pointer, image) in &found {
             let (pointer, image) = (pointer.as_str(), image.as_str());
@@ -1004,9 +1042,9 @@ pub fn verify_images(
                 }
                 continue;
             }
-            if kind != "Cosign" {
+            if kind != "Cosign" && kind != "Notary" {
                 errors.push(format!(
-                    "failed to verify image {name}: verifyImages type {kind} is not supported (rampart verifies Cosign signatures and attestations)"
+                    "failed to verify image {name}: verifyImages type {kind} is not supported (rampart verifies Cosign and Notary signatures and attestations)"
                 ));
                 continue;
             }

@@ -78,7 +78,17 @@ fn attestor_keys(attestor: &Attestor) -> Result<Option<Vec<PublicKey>>, VerifyEr
             Ok(Some(vec![key]))
         }
         Attestor::Keyless(_) => Ok(None),
+        Attestor::Notary { .. } => Err(VerifyError::Error(
+            "a Notary attestor has trusted certificates, not keys".into(),
+        )),
     }
+}
+
+/// Now, in seconds since the epoch.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A verification's digest, or why not: an error when the image did not resolve (the registry
@@ -130,11 +140,24 @@ impl ImageVerifier for RegistryVerifier {
                         .into(),
                 ));
             }
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
             let v = self
-                .run(verify_image_with_roots(&self.client, image, chain, now))
+                .run(verify_image_with_roots(&self.client, image, chain, now()))
+                .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
+            return verified(v);
+        }
+        if let Attestor::Notary { certs } = attestor {
+            if opts.repository.is_some() || !opts.annotations.is_empty() {
+                return Err(VerifyError::Error(
+                    "annotations and repository with Notary attestors are not supported yet".into(),
+                ));
+            }
+            let v = self
+                .run(rampart_images::notary::verify_image(
+                    &self.client,
+                    image,
+                    certs,
+                    now(),
+                ))
                 .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
             return verified(v);
         }
@@ -160,16 +183,31 @@ impl ImageVerifier for RegistryVerifier {
         image: &str,
         attestor: &Attestor,
         repository: Option<&str>,
+        kind: &str,
     ) -> Result<Attested, VerifyError> {
-        let policy = self.policy(attestor)?;
-        let a = self
-            .run(fetch_attestations_with(
+        let a = if let Attestor::Notary { certs } = attestor {
+            if repository.is_some() {
+                return Err(VerifyError::Error(
+                    "repository with Notary attestors is not supported yet".into(),
+                ));
+            }
+            self.run(rampart_images::notary::attestations(
+                &self.client,
+                image,
+                kind,
+                certs,
+                now(),
+            ))
+        } else {
+            let policy = self.policy(attestor)?;
+            self.run(fetch_attestations_with(
                 &self.client,
                 image,
                 &policy,
                 repository,
             ))
-            .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
+        }
+        .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
         match (a.result, a.digest) {
             (Ok(statements), Some(digest)) => Ok(Attested { digest, statements }),
             (Ok(_), None) => Err(VerifyError::Error("no digest".into())),
