@@ -584,6 +584,52 @@ fn register(rt: &mut Runtime) {
         let out = if d > 0.0 { (t / d).floor() * d } else { t };
         rc(Value::String(crate::timefns::format_rfc3339(out)))
     });
+    reg(rt, "time_to_cron", vec![String], None, |a, c| {
+        crate::timefns::cron_of(&s(arg(a, 0, c)?))
+            .map(Value::String)
+            .ok_or_else(|| err(c, "RFC 3339 time"))
+            .and_then(rc)
+    });
+    reg(rt, "sha256", vec![String], None, |a, c| {
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s(arg(a, 0, c)?).as_bytes());
+        rc(Value::String(hex(d.as_ref())))
+    });
+    reg(rt, "sha1", vec![String], None, |a, c| {
+        let d = aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            s(arg(a, 0, c)?).as_bytes(),
+        );
+        rc(Value::String(hex(d.as_ref())))
+    });
+    reg(rt, "md5", vec![String], None, |a, c| {
+        use md5::Digest as _;
+        rc(Value::String(hex(&md5::Md5::digest(
+            s(arg(a, 0, c)?).as_bytes(),
+        ))))
+    });
+    reg(rt, "image_normalize", vec![String], None, |a, c| {
+        let image = s(arg(a, 0, c)?);
+        // Kyverno parses with the distribution grammar after adding the default registry
+        rampart_images::Reference::parse(&image)
+            .map_err(|e| err(c, &format!("an image reference ({e})")))?;
+        rc(Value::String(crate::images::kyverno_name(&image)))
+    });
+    reg(rt, "is_external_url", vec![String], None, |a, c| {
+        is_external_url(&s(arg(a, 0, c)?))
+            .map(Value::Bool)
+            .map_err(|e| err(c, &e))
+            .and_then(rc)
+    });
+    reg(rt, "random", vec![String], None, |a, c| {
+        let pattern = s(arg(a, 0, c)?);
+        if pattern.is_empty() {
+            return Err(err(c, "a pattern (no pattern provided)"));
+        }
+        crate::random::matching(&pattern)
+            .map(Value::String)
+            .map_err(|e| err(c, &e))
+            .and_then(rc)
+    });
     reg(rt, "to_boolean", vec![String], None, |a, c| {
         let x = s(arg(a, 0, c)?).to_lowercase();
         match x.as_str() {
@@ -592,6 +638,35 @@ fn register(rt: &mut Runtime) {
             _ => Err(err(c, "boolean string")),
         }
     });
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Kyverno's `is_external_url`: whether the URL's host is neither a loopback nor a private
+/// address (a name is resolved, and every address it has must be external).
+fn is_external_url(url: &str) -> Result<bool, String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    let internal = |ip: std::net::IpAddr| match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+        // Go's IsPrivate: fc00::/7
+        std::net::IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+    };
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(!internal(ip));
+    }
+    use std::net::ToSocketAddrs as _;
+    let addrs = (host, 0)
+        .to_socket_addrs()
+        .map_err(|e| format!("a resolvable host ({host}: {e})"))?;
+    Ok(!addrs.map(|a| a.ip()).any(internal))
 }
 
 fn time_arg(v: &Rcvar, c: &Context<'_>) -> Result<f64, JmespathError> {
@@ -767,6 +842,61 @@ fn semver_match(version: &str, range: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn hashes_images_urls_and_cron() {
+        let d = json!({"s": "hello"});
+        let cases = [
+            (
+                "sha256(s)",
+                json!("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"),
+            ),
+            ("sha1(s)", json!("aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d")),
+            ("md5(s)", json!("5d41402abc4b2a76b9719d911017c592")),
+            ("image_normalize('nginx')", json!("docker.io/nginx:latest")),
+            (
+                "image_normalize('ghcr.io/acme/api:1.4')",
+                json!("ghcr.io/acme/api:1.4"),
+            ),
+            (
+                "image_normalize('acme/api@sha256:0123456789012345678901234567890123456789012345678901234567890123')",
+                json!(
+                    "docker.io/acme/api@sha256:0123456789012345678901234567890123456789012345678901234567890123"
+                ),
+            ),
+            ("is_external_url('https://10.0.0.1/x')", json!(false)),
+            ("is_external_url('http://192.168.1.1:8080')", json!(false)),
+            ("is_external_url('http://[::1]:80/')", json!(false)),
+            ("is_external_url('http://127.0.0.1')", json!(false)),
+            ("is_external_url('http://localhost:9000/a')", json!(false)),
+            ("is_external_url('https://8.8.8.8/dns')", json!(true)),
+            ("is_external_url('https://[2001:db8::1]/')", json!(true)),
+            // 2024-03-05 was a Tuesday; the fields are the time's own
+            (
+                "time_to_cron('2024-03-05T14:07:00+02:00')",
+                json!("7 14 5 3 2"),
+            ),
+            ("time_to_cron('2023-12-31T00:00:00Z')", json!("0 0 31 12 0")),
+        ];
+        for (expr, want) in cases {
+            assert_eq!(search(expr, &d).unwrap(), want, "{expr}");
+        }
+        for bad in [
+            "image_normalize('Nginx:latest')",
+            "time_to_cron('yesterday')",
+            "random('')",
+            "random('(')",
+        ] {
+            assert!(search(bad, &d).is_err(), "{bad}");
+        }
+        let r = search("random('[a-z]{6}-[0-9]{3}')", &d).unwrap();
+        assert!(
+            regex::Regex::new("^[a-z]{6}-[0-9]{3}$")
+                .unwrap()
+                .is_match(r.as_str().unwrap()),
+            "{r}"
+        );
+    }
 
     #[test]
     fn kyverno_functions() {

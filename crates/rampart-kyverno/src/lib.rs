@@ -37,6 +37,7 @@ pub mod matching;
 mod mutate;
 pub mod pattern;
 mod quantity;
+mod random;
 pub mod registry;
 pub mod resolver;
 pub mod testrun;

@@ -34,6 +34,24 @@ pub fn parse_rfc3339(s: &str) -> Option<f64> {
     Some((days * 86_400 + h * 3600 + mi * 60 + se - offset) as f64 + frac)
 }
 
+/// Kyverno's `time_to_cron`: `minute hour day month weekday` of an RFC 3339 time, in its own
+/// offset (Sunday is 0), without leading zeros.
+pub fn cron_of(s: &str) -> Option<String> {
+    parse_rfc3339(s)?;
+    let s = s.trim();
+    let num = |a: usize, b: usize| s.get(a..b).and_then(|x| x.parse::<i64>().ok());
+    let (y, mo, d, h, mi) = (
+        num(0, 4)?,
+        num(5, 7)?,
+        num(8, 10)?,
+        num(11, 13)?,
+        num(14, 16)?,
+    );
+    // 1970-01-01 was a Thursday
+    let weekday = (days_from_civil(y, mo, d) + 4).rem_euclid(7);
+    Some(format!("{mi} {h} {d} {mo} {weekday}"))
+}
+
 /// Formats seconds since the epoch as RFC 3339 in UTC.
 pub fn format_rfc3339(t: f64) -> String {
     let secs = t.floor() as i64;
