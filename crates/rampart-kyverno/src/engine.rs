@@ -49,16 +49,24 @@ pub fn eval_rule(
     if !rule_matches(rule, &target) {
         return None;
     }
-    // Fast path: a pattern rule without variables, context or preconditions needs no
-    // JSON context.
+    // Fast path: a rule without context or preconditions that validates with a pattern
+    // without variables, with CEL or with podSecurity needs no JSON context.
     if rule.get("context").is_none()
         && rule.get("preconditions").is_none()
         && rule.get("celPreconditions").is_none()
         && let Some(v) = rule.get("validate")
-        && let Some(p) = v.get("pattern").or_else(|| v.get("anyPattern"))
-        && !mentions_variables(p)
-        && !mentions_references(p)
-        && !mentions_variables(v.get("message").unwrap_or(&Value::Null))
+        && match v.get("pattern").or_else(|| v.get("anyPattern")) {
+            Some(p) => {
+                !mentions_variables(p)
+                    && !mentions_references(p)
+                    && !mentions_variables(v.get("message").unwrap_or(&Value::Null))
+            }
+            None => {
+                v.get("deny").is_none()
+                    && v.get("foreach").is_none()
+                    && (v.get("cel").is_some() || v.get("podSecurity").is_some())
+            }
+        }
     {
         return validate(v, resource, info, &mut Ctx::default(), 0);
     }
