@@ -544,49 +544,6 @@ spec:
     );
 }
 
-/// Attaches cosign signature manifests to `digest` as `cosign sign --experimental-oci11` does
-/// (artifact type `application/vnd.dev.cosign.artifact.sig.v1+json`, one simple-signing layer
-/// each, the image as `subject`), listed in this order in the referrers tag schema's index.
-fn attach_oci11_signatures(port: u16, repo: &str, digest: &str, sigs: &[(Vec<u8>, Vec<u8>)]) {
-    const SIG_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let empty = harness::push_blob(port, repo, b"{}");
-    let mut descriptors = Vec::new();
-    for (payload, sig) in sigs {
-        let layer = harness::push_blob(port, repo, payload);
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "artifactType": SIG_TYPE,
-            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
-            "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
-                        "digest": layer, "size": payload.len(),
-                        "annotations": {"dev.cosignproject.cosign/signature": b64(sig)}}],
-            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": 0}
-        });
-        let bytes = serde_json::to_vec(&manifest).unwrap();
-        let md = harness::push_manifest(port, repo, &sha256_digest(&bytes), &manifest);
-        descriptors.push(
-            json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": md, "size": bytes.len(), "artifactType": SIG_TYPE}),
-        );
-    }
-    let index = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": descriptors
-    }))
-    .unwrap();
-    let (st, _, body) = harness::http(
-        port,
-        "PUT",
-        &format!("/v2/{repo}/manifests/{}", digest.replacen(':', "-", 1)),
-        &[("Content-Type", "application/vnd.oci.image.index.v1+json")],
-        &index,
-    );
-    assert_eq!(st, 201, "index push: {}", String::from_utf8_lossy(&body));
-}
-
 #[test]
 fn cosign_oci11_finds_signatures_attached_as_referrers() {
     let Some(reg) = start() else { return };
@@ -602,7 +559,7 @@ fn cosign_oci11_finds_signatures_attached_as_referrers() {
     };
     // signed by the team's key as a referrer only
     let referred = push_image(reg.port, "team/oci11", "referred");
-    attach_oci11_signatures(
+    harness::push_oci11_signatures(
         reg.port,
         "team/oci11",
         &referred,
@@ -610,7 +567,7 @@ fn cosign_oci11_finds_signatures_attached_as_referrers() {
     );
     // the last referrer is another key's (cosign reads the last one only)
     let last_other = push_image(reg.port, "team/oci11", "last-other");
-    attach_oci11_signatures(
+    harness::push_oci11_signatures(
         reg.port,
         "team/oci11",
         &last_other,

@@ -312,3 +312,34 @@ fn verify_exits_0_on_an_openssl_signed_image() {
     assert_eq!(v[0]["verified"], true);
     assert_eq!(v[0]["digest"], digest.as_str());
 }
+
+#[test]
+fn verify_experimental_oci11_finds_referrer_signatures() {
+    let Some(reg) = start_registry() else { return };
+    let p = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, pubk) = harness::keypair(d, "cosign", harness::P256);
+    let digest = push_image(p, "acme/oci11", "1.0");
+    let payload = harness::payload(&format!("127.0.0.1:{p}/acme/oci11"), &digest);
+    let sig = harness::sign(d, &key, &payload, harness::SHA256);
+    harness::push_oci11_signatures(p, "acme/oci11", &digest, &[(payload, sig)]);
+    let image = format!("127.0.0.1:{p}/acme/oci11:1.0");
+    let verify = |oci11: bool| {
+        let mut c = rampart();
+        c.args(["images", "verify", "--allow-insecure-registry", "--key"])
+            .arg(&pubk)
+            .arg(&image);
+        if oci11 {
+            c.arg("--experimental-oci11");
+        }
+        c.assert()
+    };
+    verify(true)
+        .success()
+        .stdout(format!("verified {image} ({digest}): 1 signature(s)\n"));
+    // without the flag the referrer is not looked at, as cosign
+    verify(false)
+        .code(1)
+        .stdout(predicates::str::contains("no signatures found"));
+}

@@ -259,6 +259,49 @@ pub fn push_signatures(port: u16, repo: &str, image_digest: &str, sigs: &[(Vec<u
     push_signature_layers(port, repo, image_digest, &layers);
 }
 
+/// Attaches cosign signature manifests to `digest` as `cosign sign --experimental-oci11` does
+/// (artifact type `application/vnd.dev.cosign.artifact.sig.v1+json`, one simple-signing layer
+/// each, the image as `subject`), listed in this order in the referrers tag schema's index.
+pub fn push_oci11_signatures(port: u16, repo: &str, digest: &str, sigs: &[(Vec<u8>, Vec<u8>)]) {
+    const SIG_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let empty = push_blob(port, repo, b"{}");
+    let mut descriptors = Vec::new();
+    for (payload, sig) in sigs {
+        let layer = push_blob(port, repo, payload);
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": SIG_TYPE,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+            "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                        "digest": layer, "size": payload.len(),
+                        "annotations": {"dev.cosignproject.cosign/signature": b64(sig)}}],
+            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": 0}
+        });
+        let bytes = serde_json::to_vec(&manifest).unwrap();
+        let md = push_manifest(port, repo, &sha256_digest(&bytes), &manifest);
+        descriptors.push(
+            serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": md, "size": bytes.len(), "artifactType": SIG_TYPE}),
+        );
+    }
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": descriptors
+    }))
+    .unwrap();
+    let (st, _, body) = http(
+        port,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{}", digest.replacen(':', "-", 1)),
+        &[("Content-Type", "application/vnd.oci.image.index.v1+json")],
+        &index,
+    );
+    assert_eq!(st, 201, "index push: {}", String::from_utf8_lossy(&body));
+}
+
 /// A payload, its signature, and the layer's other annotations.
 pub type SignatureLayer = (Vec<u8>, Vec<u8>, serde_json::Map<String, serde_json::Value>);
 

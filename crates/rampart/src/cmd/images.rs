@@ -230,6 +230,10 @@ enum Command {
         key: Vec<PathBuf>,
         #[command(flatten)]
         keyless: KeylessArgs,
+        /// Also find signatures attached as OCI 1.1 referrers (`cosign sign
+        /// --experimental-oci11`), then the `.sig` tag, as `cosign verify --experimental-oci11`.
+        #[arg(long)]
+        experimental_oci11: bool,
         /// Output format: text or json.
         #[arg(long = "format", short = 'o', visible_alias = "output", value_enum, default_value_t = Format::Text)]
         output: Format,
@@ -301,9 +305,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             images,
             key,
             keyless,
+            experimental_oci11,
             output,
             registry,
-        } => verify(&images, &key, &keyless, output, &registry),
+        } => verify(
+            &images,
+            &key,
+            &keyless,
+            experimental_oci11,
+            output,
+            &registry,
+        ),
         Command::VerifyBlob {
             blob,
             bundle,
@@ -580,6 +592,7 @@ fn verify(
     images: &[String],
     key_files: &[PathBuf],
     keyless: &KeylessArgs,
+    oci11: bool,
     output: Format,
     registry: &RegistryArgs,
 ) -> anyhow::Result<ExitCode> {
@@ -596,7 +609,23 @@ fn verify(
     let rt = runtime()?;
     let results: Vec<_> = images
         .iter()
-        .map(|i| rt.block_on(rampart_images::verify_image_with(&client, i, &policy)))
+        .map(|i| {
+            rt.block_on(async {
+                if oci11 {
+                    rampart_images::verify_image_annotated(
+                        &client,
+                        i,
+                        &policy,
+                        &std::collections::BTreeMap::new(),
+                        None,
+                        true,
+                    )
+                    .await
+                } else {
+                    rampart_images::verify_image_with(&client, i, &policy).await
+                }
+            })
+        })
         .collect();
     render(&results, output, "signature(s)")
 }
