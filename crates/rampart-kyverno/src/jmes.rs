@@ -169,6 +169,55 @@ pub fn search_var(expr: &str, var: &Rcvar) -> Result<Value, String> {
     serde_json::to_value(&*out).map_err(|e| e.to_string())
 }
 
+/// Kyverno's JMESPath (its fork of go-jmespath) fails a query with `Unknown key "k" in path`
+/// when a field is read from an object that lacks it on the chain of fields, indexes and
+/// sub-expressions that yields the result; comparisons, functions, filters, projections, `||`,
+/// `&&`, `!` and pipes take such a missing value as null. The missing key, when `expr` fails so
+/// on `data`.
+pub fn unknown_key(expr: &str, data: &Value) -> Option<String> {
+    let ast = compile_guarded(expr).ok()?;
+    probe(&ast, expr, Some(data)).err()
+}
+
+/// What a chain evaluates to (`None`: null, `Some(None)`: not followed further), or the key
+/// it misses.
+fn probe<'a>(
+    ast: &Ast,
+    expr: &str,
+    v: Option<&'a Value>,
+) -> Result<Option<Option<&'a Value>>, String> {
+    match ast {
+        Ast::Identity { .. } => Ok(Some(v)),
+        Ast::Field { name, .. } => match v {
+            Some(Value::Object(m)) => m
+                .get(name)
+                .map(|x| Some(Some(x)))
+                .ok_or_else(|| name.clone()),
+            _ => Ok(Some(None)),
+        },
+        Ast::Index { idx, .. } => Ok(Some(match v {
+            Some(Value::Array(a)) => {
+                let len = i64::try_from(a.len()).unwrap_or(i64::MAX);
+                let i = if *idx < 0 {
+                    len + i64::from(*idx)
+                } else {
+                    i64::from(*idx)
+                };
+                usize::try_from(i).ok().and_then(|i| a.get(i))
+            }
+            _ => None,
+        })),
+        // the parser writes a pipe as a sub-expression at the `|`
+        Ast::Subexpr { offset, lhs, rhs } if expr.as_bytes().get(*offset) != Some(&b'|') => {
+            match probe(lhs, expr, v)? {
+                Some(left) => probe(rhs, expr, left),
+                None => Ok(None),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Checks the syntax of an expression.
 pub fn check(expr: &str) -> Result<(), String> {
     runtime()
@@ -842,6 +891,35 @@ fn semver_match(version: &str, range: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn unknown_keys_as_kyverno_reports_them() {
+        let d = json!({"request": {"object": {"metadata": {"name": "web", "labels": {"a": "b"}},
+            "spec": {"containers": [{"name": "c"}]}}}, "n": null});
+        let cases = [
+            ("nothere.value", Some("nothere")),
+            ("request.object.metadata.labels.foo", Some("foo")),
+            (
+                "request.object.metadata.annotations.foo",
+                Some("annotations"),
+            ),
+            ("request.object.spec.containers[0].image", Some("image")),
+            ("request.object.spec.containers[0].name", None),
+            // an index past the end, a field of null: null, not an error
+            ("request.object.spec.containers[3].image", None),
+            ("n.value", None),
+            // these take a missing value as null
+            ("nothere.value || 'x'", None),
+            ("request.object.metadata.labels.foo | to_upper(@)", None),
+            ("to_string(request.object.metadata.labels.foo)", None),
+            ("request.object.metadata.labels.foo == 'x'", None),
+            ("request.object.spec.containers[*].image", None),
+            ("request.object.spec.[initContainers, containers][]", None),
+        ];
+        for (expr, want) in cases {
+            assert_eq!(unknown_key(expr, &d).as_deref(), want, "{expr}");
+        }
+    }
 
     #[test]
     fn hashes_images_urls_and_cron() {

@@ -246,6 +246,14 @@ fn substitute_in(s: &str, ctx: &Ctx, path: &[String]) -> Result<Value, String> {
                 variable = variable.replace("request.object", "request.oldObject");
             }
             let result = ctx.query(&variable)?;
+            // Kyverno's JMESPath fails where a field is missing from an object
+            if result.is_null()
+                && let Some(key) = jmes::unknown_key(&variable, &ctx.data)
+            {
+                return Err(format!(
+                    "failed to resolve {variable}: Unknown key \"{key}\" in path"
+                ));
+            }
             if value == v {
                 return Ok(result);
             }
