@@ -304,6 +304,13 @@ async fn descriptor(
     })
 }
 
+/// `image`'s reference and the descriptor of the manifest it names.
+async fn resolve(client: &Client, image: &str) -> Result<(Reference, Target), crate::Error> {
+    let r = Reference::parse(image)?;
+    let target = descriptor(client, &r, r.manifest_ref()).await?;
+    Ok((r, target))
+}
+
 /// Why the notation signatures of the artifact `target` (in `r`'s repository) do not verify
 /// with `trust`; `Ok` when one does. An unreachable registry is an `Err(Error)`.
 async fn verify_target(
@@ -383,12 +390,8 @@ pub async fn verify_image(client: &Client, image: &str, trust_pem: &str, now: u6
         unreachable: matches!(e, crate::Error::Unreachable(_)),
         result: Err(e.to_string()),
     };
-    let r = match Reference::parse(image) {
-        Ok(r) => r,
-        Err(e) => return failed(None, e.into()),
-    };
-    let target = match descriptor(client, &r, r.manifest_ref()).await {
-        Ok(t) => t,
+    let (r, target) = match resolve(client, image).await {
+        Ok(found) => found,
         Err(e) => return failed(None, e),
     };
     let digest = Some(target.digest.clone());
@@ -430,12 +433,8 @@ pub async fn attestations(
         let unreachable = matches!(e, crate::Error::Unreachable(_));
         done(digest, Err(e.to_string()), unreachable)
     };
-    let r = match Reference::parse(image) {
-        Ok(r) => r,
-        Err(e) => return failed(None, e.into()),
-    };
-    let target = match descriptor(client, &r, r.manifest_ref()).await {
-        Ok(t) => t,
+    let (r, target) = match resolve(client, image).await {
+        Ok(found) => found,
         Err(e) => return failed(None, e),
     };
     let digest = Some(target.digest.clone());

@@ -10,14 +10,14 @@
 )]
 
 use base64::Engine as _;
-use rampart_images::registry::{ClientOptions, sha256_digest};
-use rampart_kyverno::images::Verifier;
-use rampart_kyverno::registry::RegistryVerifier;
+use rampart_images::registry::sha256_digest;
 use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+
+mod common;
+use common::{indent, verifier};
 
 #[path = "../../rampart-images/tests/harness/mod.rs"]
 mod harness;
@@ -60,12 +60,6 @@ fn sign(port: u16, repo: &str, reference: &str, digest: &str, key: &Path, dir: &
 fn keypair(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
     let (key, pubk) = harness::keypair(dir, name, harness::P256);
     (key, std::fs::read_to_string(pubk).unwrap())
-}
-
-fn indent(text: &str, n: usize) -> String {
-    text.lines()
-        .map(|l| format!("{}{l}\n", " ".repeat(n)))
-        .collect()
 }
 
 fn policy(registry: &str, pem: &str, extra: &str) -> PolicySet {
@@ -113,17 +107,6 @@ fn run(set: &PolicySet, pod: &Value) -> Vec<(Status, String, Option<Value>)> {
         .into_iter()
         .map(|r| (r.status, r.message, r.patched))
         .collect()
-}
-
-fn verifier() -> Verifier {
-    Verifier::new(
-        RegistryVerifier::new(ClientOptions {
-            insecure: true,
-            timeout: Duration::from_secs(10),
-            ..ClientOptions::default()
-        })
-        .unwrap(),
-    )
 }
 
 #[test]

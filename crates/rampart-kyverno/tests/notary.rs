@@ -11,13 +11,13 @@
 )]
 
 use base64::Engine as _;
-use rampart_images::registry::{ClientOptions, sha256_digest};
-use rampart_kyverno::images::Verifier;
-use rampart_kyverno::registry::RegistryVerifier;
+use rampart_images::registry::sha256_digest;
 use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+
+mod common;
+use common::{indent, verifier};
 
 #[path = "../../rampart-images/tests/harness/mod.rs"]
 mod harness;
@@ -321,23 +321,6 @@ impl Referrers {
     }
 }
 
-fn verifier() -> Verifier {
-    Verifier::new(
-        RegistryVerifier::new(ClientOptions {
-            insecure: true,
-            timeout: Duration::from_secs(10),
-            ..ClientOptions::default()
-        })
-        .unwrap(),
-    )
-}
-
-fn indent(text: &str, n: usize) -> String {
-    text.lines()
-        .map(|l| format!("{}{l}\n", " ".repeat(n)))
-        .collect()
-}
-
 fn policy(host: &str, cert: &str, attestations: &str) -> PolicySet {
     let text = format!(
         r#"apiVersion: kyverno.io/v1
@@ -372,25 +355,60 @@ fn run(set: &PolicySet, image: &str) -> (Status, String, Option<Value>) {
     (r[0].status, r[0].message.clone(), r[0].patched.clone())
 }
 
-#[test]
-fn notary_signatures_verify_with_the_trusted_certificates() {
-    let Some(reg) = harness::start("") else {
-        return;
-    };
+/// The registry, a trusted root CA and another, a signing certificate from each, and the
+/// `team/app` repository's referrers.
+struct Setup {
+    reg: harness::Registry,
+    dir: tempfile::TempDir,
+    root: Pki,
+    other_root: Pki,
+    ec: Pki,
+    untrusted: Pki,
+    refs: Referrers,
+}
+
+fn setup() -> Option<Setup> {
+    let reg = harness::start("")?;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (p, host) = (reg.port, format!("127.0.0.1:{}", reg.port));
     let root = ca(d, "root");
     let other_root = ca(d, "other-root");
     let ec = leaf(d, "ec", &root, EC, "digitalSignature");
-    let rsa = leaf(d, "rsa", &root, RSA, "digitalSignature");
     let untrusted = leaf(d, "untrusted", &other_root, EC, "digitalSignature");
-    let no_signing = leaf(d, "no-signing", &root, EC, "keyEncipherment");
-    let mut refs = Referrers {
-        port: p,
+    let refs = Referrers {
+        port: reg.port,
         repo: "team/app".into(),
         by_subject: Default::default(),
     };
+    Some(Setup {
+        reg,
+        dir,
+        root,
+        other_root,
+        ec,
+        untrusted,
+        refs,
+    })
+}
+
+#[test]
+fn notary_signatures_verify_with_the_trusted_certificates() {
+    let Some(Setup {
+        reg: _reg,
+        dir,
+        root,
+        other_root,
+        ec,
+        untrusted,
+        mut refs,
+    }) = setup()
+    else {
+        return;
+    };
+    let d = dir.path();
+    let (p, host) = (refs.port, format!("127.0.0.1:{}", refs.port));
+    let rsa = leaf(d, "rsa", &root, RSA, "digitalSignature");
+    let no_signing = leaf(d, "no-signing", &root, EC, "keyEncipherment");
     let image = |tag: &str| {
         harness::push_image(p, "team/app", tag, tag);
         (
@@ -540,21 +558,20 @@ fn notary_signatures_verify_with_the_trusted_certificates() {
 
 #[test]
 fn notary_attestations_are_referrers_of_their_type_signed_by_a_trusted_certificate() {
-    let Some(reg) = harness::start("") else {
+    let Some(Setup {
+        reg: _reg,
+        dir,
+        root,
+        other_root,
+        ec,
+        untrusted,
+        mut refs,
+    }) = setup()
+    else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (p, host) = (reg.port, format!("127.0.0.1:{}", reg.port));
-    let root = ca(d, "root");
-    let other_root = ca(d, "other-root");
-    let ec = leaf(d, "ec", &root, EC, "digitalSignature");
-    let untrusted = leaf(d, "untrusted", &other_root, EC, "digitalSignature");
-    let mut refs = Referrers {
-        port: p,
-        repo: "team/app".into(),
-        by_subject: Default::default(),
-    };
+    let (p, host) = (refs.port, format!("127.0.0.1:{}", refs.port));
     let sbom = br#"{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [{"name": "openssl", "licenses": [{"license": {"id": "Apache-2.0"}}]}]}"#;
     // the image signed; its SBOM attached and signed by the trusted signer
     let image = |refs: &mut Referrers, tag: &str, sbom_signer: Option<&Pki>| {
