@@ -127,6 +127,15 @@ impl Bundle {
         self.0.verify(signer, target)
     }
 
+    /// The in-toto statement, for a DSSE bundle (read without verifying: call after
+    /// [`Bundle::verify`]).
+    pub fn statement(&self) -> Option<Value> {
+        match &self.0.content {
+            Content::Dsse { payload, .. } => serde_json::from_slice(payload).ok(),
+            Content::Message { .. } => None,
+        }
+    }
+
     /// The in-toto statement's predicate type, for a DSSE bundle (read without verifying).
     pub fn predicate_type(&self) -> Option<String> {
         match &self.0.content {

@@ -21,8 +21,8 @@ pub use registry::{Client, ClientOptions, Credentials};
 pub use trivy::{TrivyReport, checks, parse_report, trivy_findings};
 pub use verify::{
     Attestations, Policy, Verification, fetch_attestations, fetch_attestations_from,
-    fetch_attestations_with, verify_attestations, verify_image, verify_image_annotated,
-    verify_image_count, verify_image_with, verify_image_with_roots,
+    fetch_attestations_with, verify_attestations, verify_bundles, verify_image,
+    verify_image_annotated, verify_image_count, verify_image_with, verify_image_with_roots,
 };
 
 /// What can go wrong in this crate.

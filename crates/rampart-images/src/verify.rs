@@ -303,18 +303,89 @@ async fn check_signatures(
     judge(&candidates, digest, attestors, count)
 }
 
-/// Whether a bundle attached to the image `digest` is a signature by `policy`'s keys or
-/// keyless identities.
-fn check_bundle(
-    bundle: &crate::bundle::Bundle,
-    digest: &str,
+/// The Sigstore bundles attached to `image` as referrers that verify with `policy` for the
+/// image's digest (message signatures of it, or in-toto statements naming it), of
+/// `predicate_type` when given, as Kyverno's `type: SigstoreBundle` reads them: `Ok` holds the
+/// statements of those that verified (none for message signatures); an error when none did.
+pub async fn verify_bundles(
+    client: &Client,
+    image: &str,
     policy: &Policy,
-) -> Result<(), String> {
-    use crate::bundle::{Signer, Target};
-    let target = Target::Image {
-        digest,
-        predicate_type: Some(COSIGN_SIGN_PREDICATE),
+    predicate_type: Option<&str>,
+) -> Attestations {
+    let (r, digest) = match resolve(client, image).await {
+        Ok(found) => found,
+        Err(v) => {
+            return Attestations {
+                image: v.image,
+                digest: v.digest,
+                result: Err(v.result.err().unwrap_or_default()),
+                unreachable: v.unreachable,
+            };
+        }
     };
+    let outcome = async {
+        let bundles = referrer_bundles(client, &r, &digest).await?;
+        let mut reasons = Vec::new();
+        let mut statements = Vec::new();
+        let mut verified = 0;
+        for (i, bundle) in bundles.iter().enumerate() {
+            let bundle = match bundle {
+                Ok(b) => b,
+                Err(why) => {
+                    reasons.push(format!("bundle {}: {why}", i + 1));
+                    continue;
+                }
+            };
+            if let Some(want) = predicate_type
+                && bundle.predicate_type().as_deref() != Some(want)
+            {
+                continue;
+            }
+            let target = crate::bundle::Target::Image {
+                digest: &digest,
+                predicate_type,
+            };
+            match verify_bundle_with(bundle, policy, target) {
+                Ok(()) => {
+                    verified += 1;
+                    statements.extend(bundle.statement());
+                }
+                Err(why) => reasons.push(format!("bundle {}: {why}", i + 1)),
+            }
+        }
+        if verified == 0 {
+            let why = if reasons.is_empty() {
+                "no Sigstore bundle among the image's referrers".to_string()
+            } else {
+                reasons.join("; ")
+            };
+            return Err(Failure::from(format!(
+                "sigstore bundle verification failed: no matching signatures found: {why}"
+            )));
+        }
+        Ok(statements)
+    }
+    .await;
+    let (result, unreachable) = match outcome {
+        Ok(s) => (Ok(s), false),
+        Err(f) => (Err(f.reason), f.unreachable),
+    };
+    Attestations {
+        image: image.to_string(),
+        digest: Some(digest),
+        result,
+        unreachable,
+    }
+}
+
+/// Whether `bundle` verifies for `target` with `policy`'s keys or keyless identities.
+fn verify_bundle_with(
+    bundle: &crate::bundle::Bundle,
+    policy: &Policy,
+    target: crate::bundle::Target<'_>,
+) -> Result<(), String> {
+    use crate::bundle::Signer;
     let by_key = if policy.keys.is_empty() {
         None
     } else {
@@ -326,6 +397,20 @@ fn check_bundle(
         (Some(Err(why)), None) => Err(why),
         (None, None) => Err("no key or keyless identity to verify with".into()),
     }
+}
+
+/// Whether a bundle attached to the image `digest` is a signature by `policy`'s keys or
+/// keyless identities.
+fn check_bundle(
+    bundle: &crate::bundle::Bundle,
+    digest: &str,
+    policy: &Policy,
+) -> Result<(), String> {
+    let target = crate::bundle::Target::Image {
+        digest,
+        predicate_type: Some(COSIGN_SIGN_PREDICATE),
+    };
+    verify_bundle_with(bundle, policy, target)
 }
 
 /// Counts the attestors with a signature among `candidates` that verifies.

@@ -23,87 +23,9 @@ use rampart_images::registry::sha256_digest;
 use rampart_images::verify::{COSIGN_SIGN_PREDICATE, Policy};
 use rampart_images::{verify_image, verify_image_with};
 use serde_json::{Value, json};
-use std::path::Path;
 
 fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
-}
-
-const BUNDLE_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-
-/// The statement `cosign sign` makes for `digest`, with `predicate_type`.
-fn statement(digest: &str, predicate_type: &str) -> Vec<u8> {
-    let hex = digest.trim_start_matches("sha256:");
-    serde_json::to_vec(&json!({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"digest": {"sha256": hex}}],
-        "predicateType": predicate_type,
-        "predicate": {}
-    }))
-    .unwrap()
-}
-
-/// A bundle whose envelope openssl signs with `key`; `material` is its verification material.
-fn bundle(d: &Path, key: &Path, payload: &[u8], material: Value) -> (Value, Vec<u8>) {
-    let pae = rampart_images::verify::dsse_pae("application/vnd.in-toto+json", payload);
-    let sig = sign(d, key, &pae, SHA256);
-    (
-        json!({
-            "mediaType": BUNDLE_TYPE,
-            "verificationMaterial": material,
-            "dsseEnvelope": {
-                "payload": b64(payload),
-                "payloadType": "application/vnd.in-toto+json",
-                "signatures": [{"sig": b64(&sig), "keyid": ""}]
-            }
-        }),
-        sig,
-    )
-}
-
-/// Attaches `bundles` to the image `digest` as referrers and writes the referrers index at
-/// `sha256-<hex>` (with `extra` descriptors: other tools' artifacts).
-fn attach(p: u16, repo: &str, digest: &str, bundles: &[Value], extra: &[Value]) {
-    let empty = push_blob(p, repo, b"{}");
-    let mut descriptors: Vec<Value> = extra.to_vec();
-    for b in bundles {
-        let bytes = serde_json::to_vec(b).unwrap();
-        let layer = push_blob(p, repo, &bytes);
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "artifactType": BUNDLE_TYPE,
-            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
-            "layers": [{"mediaType": BUNDLE_TYPE, "digest": layer, "size": bytes.len()}],
-            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": 0},
-            "annotations": {"dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": COSIGN_SIGN_PREDICATE}
-        });
-        let size = serde_json::to_vec(&manifest).unwrap().len();
-        let md = push_manifest(
-            p,
-            repo,
-            &sha256_digest(&serde_json::to_vec(&manifest).unwrap()),
-            &manifest,
-        );
-        descriptors.push(json!({
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": md, "size": size, "artifactType": BUNDLE_TYPE
-        }));
-    }
-    let index = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": descriptors
-    }))
-    .unwrap();
-    let (st, _, body) = http(
-        p,
-        "PUT",
-        &format!("/v2/{repo}/manifests/{}", digest.replacen(':', "-", 1)),
-        &[("Content-Type", "application/vnd.oci.image.index.v1+json")],
-        &index,
-    );
-    assert_eq!(st, 201, "index push: {}", String::from_utf8_lossy(&body));
 }
 
 /// An SBOM-like referrer of another tool: not a signature, skipped.
@@ -134,14 +56,14 @@ async fn key_signed_bundles_attached_as_referrers_verify() {
     let (key, pubk) = keypair(d, "team", P256);
     let (_, other_pub) = keypair(d, "other", P256);
     let material = json!({"publicKey": {"hint": "team"}, "tlogEntries": []});
-    let (good, _) = bundle(
+    let (good, _) = dsse_bundle(
         d,
         &key,
-        &statement(&digest, COSIGN_SIGN_PREDICATE),
+        &in_toto_statement(&digest, COSIGN_SIGN_PREDICATE),
         material.clone(),
     );
     let sbom = other_artifact(p, repo, &digest);
-    attach(p, repo, &digest, &[good], &[sbom]);
+    attach_bundles(p, repo, &digest, &[good], &[sbom]);
     let client = insecure_client();
     let image = format!("127.0.0.1:{p}/{repo}:1.0");
 
@@ -158,19 +80,19 @@ async fn key_signed_bundles_attached_as_referrers_verify() {
     // A bundle for another image, and an attestation of another predicate: not signatures of
     // this image.
     let second = push_image(p, repo, "2.0", "v3 other");
-    let (for_other, _) = bundle(
+    let (for_other, _) = dsse_bundle(
         d,
         &key,
-        &statement(&digest, COSIGN_SIGN_PREDICATE),
+        &in_toto_statement(&digest, COSIGN_SIGN_PREDICATE),
         material.clone(),
     );
-    let (sbom_att, _) = bundle(
+    let (sbom_att, _) = dsse_bundle(
         d,
         &key,
-        &statement(&second, "https://spdx.dev/Document"),
+        &in_toto_statement(&second, "https://spdx.dev/Document"),
         material,
     );
-    attach(p, repo, &second, &[for_other, sbom_att], &[]);
+    attach_bundles(p, repo, &second, &[for_other, sbom_att], &[]);
     let v = verify_image(
         &client,
         &format!("127.0.0.1:{p}/{repo}:2.0"),
@@ -214,7 +136,7 @@ async fn keyless_bundles_attached_as_referrers_verify_with_their_log_entry() {
     let (cert_pem, key_pem) = leaf(&ca, "release@acme.example", "https://issuer.example");
     let key = d.join("leaf.key");
     std::fs::write(&key, key_pem).unwrap();
-    let payload = statement(&digest, COSIGN_SIGN_PREDICATE);
+    let payload = in_toto_statement(&digest, COSIGN_SIGN_PREDICATE);
     let pae = rampart_images::verify::dsse_pae("application/vnd.in-toto+json", &payload);
     let sig = sign(d, &key, &pae, SHA256);
     let body = json!({
@@ -242,7 +164,7 @@ async fn keyless_bundles_attached_as_referrers_verify_with_their_log_entry() {
         },
         "dsseEnvelope": {"payload": b64(&payload), "payloadType": "application/vnd.in-toto+json", "signatures": [{"sig": b64(&sig)}]}
     });
-    attach(p, repo, &digest, &[bundle], &[]);
+    attach_bundles(p, repo, &digest, &[bundle], &[]);
     let root = TrustedRoot::from_json("root", &trusted_root(&ca, &log).to_string()).unwrap();
     let policy = |email: &str| Policy {
         keys: vec![],

@@ -11,7 +11,11 @@
 //! verification into a pass: it only lifts the validation phase's check, and the verification's
 //! failure stands. `useCache` is ignored (rampart keeps no verification cache). `type: Notary` verifies
 //! Notary Project signatures and attestations instead, with the `certificates` of each attestor
-//! as the trusted certificates ([`rampart_images::notary`]). The transparency log (`rekor`) and certificate transparency
+//! as the trusted certificates ([`rampart_images::notary`]). `type: SigstoreBundle` verifies
+//! the Sigstore bundles attached to the image as referrers (any predicate for the signature,
+//! the attestation's type for attestations) with keys or offline keyless identities; Kyverno
+//! checks key-signed bundles' log entries and SCTs against the public Sigstore instance unless
+//! `rekor.ignoreTlog` and `ctlog.ignoreSCT` are set, so such entries must set both here. The transparency log (`rekor`) and certificate transparency
 //! (`ctlog`) are not checked for `keys` and `certificates` attestors (keyless ones check the
 //! log offline); a `certificates` attestor with only `certChain` needs `rekor.ignoreTlog`.
 //! Keyless `additionalExtensions` are matched as cosign reads Fulcio's extensions (the raw
@@ -81,6 +85,9 @@ pub struct SignatureOptions {
     pub oci11: bool,
     /// `type: Notary`: attestors are [`Attestor::Notary`].
     pub notary: bool,
+    /// `type: SigstoreBundle`: signatures and attestations are Sigstore bundles attached as
+    /// OCI 1.1 referrers.
+    pub sigstore_bundle: bool,
 }
 
 /// The attestations of an image that verified with an attestor.
@@ -131,17 +138,18 @@ pub trait ImageVerifier: Send + Sync {
     }
     /// The digest `image`'s tag resolves to.
     fn digest(&self, image: &str) -> Result<String, VerifyError>;
-    /// The attestations of `image` (in `repository` when given) signed by `attestor`: for
+    /// The attestations of `image` (in `opts.repository` when given) signed by `attestor`: for
     /// cosign, every predicate type (the caller keeps those of `kind`); for Notary, the
-    /// referrers of artifact type `kind`. An error when none verifies.
+    /// referrers of artifact type `kind`; for Sigstore bundles, those of predicate type `kind`.
+    /// An error when none verifies.
     fn attestations(
         &self,
         image: &str,
         attestor: &Attestor,
-        repository: Option<&str>,
+        opts: &SignatureOptions,
         kind: &str,
     ) -> Result<Attested, VerifyError> {
-        let _ = (attestor, repository, kind);
+        let _ = (attestor, opts, kind);
         Err(VerifyError::Error(format!(
             "no attestations for {image}: the verifier does not read registries"
         )))
@@ -404,8 +412,10 @@ fn selected(globs: &[String], image: &str) -> bool {
     })
 }
 
-/// One attestor entry (of a `type: Notary` rule when `notary`), or why it cannot be checked.
-fn entry_attestor(entry: &Value, notary: bool) -> Result<Attestor, String> {
+/// One attestor entry (of a rule of `type: Notary` or `SigstoreBundle` as `opts` say), or why
+/// it cannot be checked.
+fn entry_attestor(entry: &Value, opts: &SignatureOptions) -> Result<Attestor, String> {
+    let notary = opts.notary;
     let text = |v: &Value, p: &str| {
         v.pointer(p)
             .and_then(Value::as_str)
@@ -426,6 +436,21 @@ fn entry_attestor(entry: &Value, notary: bool) -> Result<Attestor, String> {
             .collect::<Vec<_>>()
             .join("\n");
         return Ok(Attestor::Notary { certs });
+    }
+    if opts.sigstore_bundle {
+        if entry.get("certificates").is_some() {
+            return Err("certificate attestors are not supported for SigstoreBundle".into());
+        }
+        // keys: Kyverno checks the log and SCTs against the public Sigstore instance unless
+        // both are ignored
+        if let Some(k) = entry.get("keys") {
+            let ignored = |p: &str| k.pointer(p).and_then(Value::as_bool) == Some(true);
+            if !(ignored("/rekor/ignoreTlog") && ignored("/ctlog/ignoreSCT")) {
+                return Err(
+                    "SigstoreBundle key attestors check the transparency log and SCTs against the public Sigstore instance, which rampart does not contact: set rekor.ignoreTlog and ctlog.ignoreSCT".into(),
+                );
+            }
+        }
     }
     if let Some(k) = entry.get("keys") {
         let pem = k.get("publicKeys").and_then(Value::as_str).unwrap_or("");
@@ -555,7 +580,7 @@ fn verify_attestor_set(
                 verify_attestor_set(v, image, nested, &format!("{entry_path}.attestor"), opts)
             }
             None => {
-                let attestor = entry_attestor(e, opts.notary).map_err(VerifyError::Error)?;
+                let attestor = entry_attestor(e, opts).map_err(VerifyError::Error)?;
                 v.verify_with(image, &attestor, &entry_options(e, opts))
                     .map_err(|err| match err {
                         VerifyError::Failed(why) => {
@@ -786,7 +811,7 @@ fn verify_attestations(
                     ));
                     }
                 } else {
-                    entry_attestor(entry, image_opts.notary).map_err(VerifyError::Error)?
+                    entry_attestor(entry, image_opts).map_err(VerifyError::Error)?
                 };
                 let opts = entry_options(entry, image_opts);
                 // Kyverno checks required annotations against the envelopes, which carry none
@@ -794,15 +819,14 @@ fn verify_attestations(
                     errors.push("no signature matched the required annotations".to_string());
                     continue;
                 }
-                let attested =
-                    match v.attestations(image, &attestor, opts.repository.as_deref(), kind) {
-                        Ok(a) => a,
-                        Err(e @ VerifyError::Error(_)) => return Err(e),
-                        Err(VerifyError::Failed(e)) => {
-                            errors.push(e);
-                            continue;
-                        }
-                    };
+                let attested = match v.attestations(image, &attestor, &opts, kind) {
+                    Ok(a) => a,
+                    Err(e @ VerifyError::Error(_)) => return Err(e),
+                    Err(VerifyError::Failed(e)) => {
+                        errors.push(e);
+                        continue;
+                    }
+                };
                 // Notary statements are read with their type already
                 let statements: Vec<Value> = if opts.notary {
                     attested.statements
@@ -1021,6 +1045,7 @@ pub fn verify_images(
                 .map(str::to_string),
             oci11: iv.get("cosignOCI11").and_then(Value::as_bool) == Some(true),
             notary: kind == "Notary",
+            sigstore_bundle: kind == "SigstoreBundle",
         };
         for (pointer, image) in &found {
             let (pointer, image) = (pointer.as_str(), image.as_str());
@@ -1042,9 +1067,9 @@ pub fn verify_images(
                 }
                 continue;
             }
-            if kind != "Cosign" && kind != "Notary" {
+            if !["Cosign", "Notary", "SigstoreBundle"].contains(&kind) {
                 errors.push(format!(
-                    "failed to verify image {name}: verifyImages type {kind} is not supported (rampart verifies Cosign and Notary signatures and attestations)"
+                    "failed to verify image {name}: verifyImages type {kind} is not supported (rampart verifies Cosign, Notary and SigstoreBundle signatures and attestations)"
                 ));
                 continue;
             }

@@ -162,6 +162,17 @@ impl ImageVerifier for RegistryVerifier {
             return verified(v);
         }
         let policy = self.policy(attestor)?;
+        if opts.sigstore_bundle {
+            let a = self
+                .run(rampart_images::verify_bundles(
+                    &self.client,
+                    image,
+                    &policy,
+                    None,
+                ))
+                .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
+            return attested(a).map(|a| a.digest);
+        }
         let v = if opts == &SignatureOptions::default() {
             self.run(verify_image_with(&self.client, image, &policy))
         } else {
@@ -182,10 +193,19 @@ impl ImageVerifier for RegistryVerifier {
         &self,
         image: &str,
         attestor: &Attestor,
-        repository: Option<&str>,
+        opts: &SignatureOptions,
         kind: &str,
     ) -> Result<Attested, VerifyError> {
-        let a = if let Attestor::Notary { certs } = attestor {
+        let repository = opts.repository.as_deref();
+        let a = if opts.sigstore_bundle {
+            let policy = self.policy(attestor)?;
+            self.run(rampart_images::verify_bundles(
+                &self.client,
+                image,
+                &policy,
+                Some(kind),
+            ))
+        } else if let Attestor::Notary { certs } = attestor {
             if repository.is_some() {
                 return Err(VerifyError::Error(
                     "repository with Notary attestors is not supported yet".into(),
@@ -208,13 +228,7 @@ impl ImageVerifier for RegistryVerifier {
             ))
         }
         .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
-        match (a.result, a.digest) {
-            (Ok(statements), Some(digest)) => Ok(Attested { digest, statements }),
-            (Ok(_), None) => Err(VerifyError::Error("no digest".into())),
-            (Err(e), _) if a.unreachable => Err(VerifyError::Error(e)),
-            (Err(e), None) => Err(VerifyError::Error(e)),
-            (Err(e), Some(_)) => Err(VerifyError::Failed(e)),
-        }
+        attested(a)
     }
 
     fn image_data(&self, image: &str) -> Result<Value, VerifyError> {
@@ -229,6 +243,18 @@ impl ImageVerifier for RegistryVerifier {
         self.run(self.client.resolve_digest(&r))
             .ok_or_else(|| VerifyError::Error("the lookup stopped".into()))?
             .map_err(|e| VerifyError::Error(e.to_string()))
+    }
+}
+
+/// Fetched attestations as verified statements: an error when the image did not resolve or the
+/// registry could not be reached, else a failure.
+fn attested(a: rampart_images::Attestations) -> Result<Attested, VerifyError> {
+    match (a.result, a.digest) {
+        (Ok(statements), Some(digest)) => Ok(Attested { digest, statements }),
+        (Ok(_), None) => Err(VerifyError::Error("no digest".into())),
+        (Err(e), _) if a.unreachable => Err(VerifyError::Error(e)),
+        (Err(e), None) => Err(VerifyError::Error(e)),
+        (Err(e), Some(_)) => Err(VerifyError::Failed(e)),
     }
 }
 

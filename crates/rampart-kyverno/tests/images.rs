@@ -609,3 +609,108 @@ fn cosign_oci11_finds_signatures_attached_as_referrers() {
     assert_eq!(status(&set, "referred").0, Status::Fail);
     assert_eq!(status(&set, "tagged").0, Status::Pass);
 }
+
+#[test]
+fn sigstore_bundle_rules_verify_bundles_attached_as_referrers() {
+    let Some(reg) = start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (p, host) = (reg.port, format!("127.0.0.1:{}", reg.port));
+    let (key, pem) = keypair(d, "team");
+    let (other_key, _) = keypair(d, "other");
+    let material = json!({"publicKey": {"hint": "team"}, "tlogEntries": []});
+    let provenance = |digest: &str, builder: &str| {
+        serde_json::to_vec(&json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "app", "digest": {"sha256": digest.trim_start_matches("sha256:")}}],
+            "predicateType": "https://slsa.dev/provenance/v1",
+            "predicate": {"builder": {"id": builder}}
+        }))
+        .unwrap()
+    };
+    // signed (cosign 3's statement) with the team's key, and with SLSA provenance
+    let signed = push_image(p, "team/bundled", "v1");
+    let (sig, _) = harness::dsse_bundle(
+        d,
+        &key,
+        &harness::in_toto_statement(&signed, "https://sigstore.dev/cosign/sign/v1"),
+        material.clone(),
+    );
+    let (att, _) = harness::dsse_bundle(d, &key, &provenance(&signed, "ci"), material.clone());
+    harness::attach_bundles(p, "team/bundled", &signed, &[sig, att], &[]);
+    // signed by another key
+    let foreign = push_image(p, "team/bundled", "foreign");
+    let (sig, _) = harness::dsse_bundle(
+        d,
+        &other_key,
+        &harness::in_toto_statement(&foreign, "https://sigstore.dev/cosign/sign/v1"),
+        material.clone(),
+    );
+    harness::attach_bundles(p, "team/bundled", &foreign, &[sig], &[]);
+    push_image(p, "team/bundled", "unsigned");
+
+    let entry = |ignore: bool| {
+        let flags = if ignore {
+            "            rekor: {ignoreTlog: true}\n            ctlog: {ignoreSCT: true}\n"
+        } else {
+            ""
+        };
+        format!(
+            "        - keys:\n            publicKeys: |-\n{}{flags}",
+            indent(&pem, 14)
+        )
+    };
+    let set = |ignore: bool, extra: &str| {
+        let mut set = policy_with(
+            &host,
+            &entry(ignore),
+            &format!("      type: SigstoreBundle\n{extra}"),
+        );
+        set.image_verifier = Some(verifier());
+        set
+    };
+    let one = |set: &PolicySet, tag: &str| {
+        let r = run(set, &pod(&[&format!("{host}/team/bundled:{tag}")]));
+        assert_eq!(r.len(), 1, "{r:?}");
+        (r[0].0, r[0].1.clone())
+    };
+    let plain = set(true, "");
+    let (st, msg) = one(&plain, "v1");
+    assert_eq!(st, Status::Pass, "{msg}");
+    let (st, msg) = one(&plain, "foreign");
+    assert_eq!(st, Status::Fail, "{msg}");
+    assert!(
+        msg.contains("sigstore bundle verification failed: no matching signatures found")
+            && msg.contains("bundle 1: "),
+        "{msg}"
+    );
+    let (st, msg) = one(&plain, "unsigned");
+    assert_eq!(st, Status::Fail, "{msg}");
+    assert!(
+        msg.contains("no Sigstore bundle among the image's referrers"),
+        "{msg}"
+    );
+    // without ignoring the log and SCTs Kyverno asks the public instance: an error here
+    let (st, msg) = one(&set(false, ""), "v1");
+    assert_eq!(st, Status::Error, "{msg}");
+    assert!(
+        msg.contains("set rekor.ignoreTlog and ctlog.ignoreSCT"),
+        "{msg}"
+    );
+    // attestations: the bundles of the predicate type, their conditions
+    let attestations = |builder: &str| {
+        format!(
+            "      attestations:\n      - type: https://slsa.dev/provenance/v1\n        attestors:\n        - entries:\n{}        conditions:\n        - all:\n          - key: \"{{{{ builder.id }}}}\"\n            operator: Equals\n            value: {builder}\n",
+            indent(&entry(true), 4)
+        )
+    };
+    let (st, msg) = one(&set(true, &attestations("ci")), "v1");
+    assert_eq!(st, Status::Pass, "{msg}");
+    let (st, msg) = one(&set(true, &attestations("release")), "v1");
+    assert_eq!(st, Status::Fail, "{msg}");
+    assert!(
+        msg.contains("attestation checks failed for")
+            && msg.contains("predicate https://slsa.dev/provenance/v1"),
+        "{msg}"
+    );
+}

@@ -302,6 +302,94 @@ pub fn push_oci11_signatures(port: u16, repo: &str, digest: &str, sigs: &[(Vec<u
     assert_eq!(st, 201, "index push: {}", String::from_utf8_lossy(&body));
 }
 
+pub const BUNDLE_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+/// The statement `cosign sign` makes for `digest`, with `predicate_type`.
+pub fn in_toto_statement(digest: &str, predicate_type: &str) -> Vec<u8> {
+    let hex = digest.trim_start_matches("sha256:");
+    serde_json::to_vec(&serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"digest": {"sha256": hex}}],
+        "predicateType": predicate_type,
+        "predicate": {}
+    }))
+    .unwrap()
+}
+
+/// A bundle whose envelope openssl signs with `key`; `material` is its verification material.
+pub fn dsse_bundle(
+    d: &Path,
+    key: &Path,
+    payload: &[u8],
+    material: serde_json::Value,
+) -> (serde_json::Value, Vec<u8>) {
+    let pae = rampart_images::verify::dsse_pae("application/vnd.in-toto+json", payload);
+    let sig = sign(d, key, &pae, SHA256);
+    (
+        serde_json::json!({
+            "mediaType": BUNDLE_TYPE,
+            "verificationMaterial": material,
+            "dsseEnvelope": {
+                "payload": base64::engine::general_purpose::STANDARD.encode(payload),
+                "payloadType": "application/vnd.in-toto+json",
+                "signatures": [{"sig": base64::engine::general_purpose::STANDARD.encode(&sig), "keyid": ""}]
+            }
+        }),
+        sig,
+    )
+}
+
+/// Attaches `bundles` to the image `digest` as referrers and writes the referrers index at
+/// `sha256-<hex>` (with `extra` descriptors: other tools' artifacts).
+pub fn attach_bundles(
+    p: u16,
+    repo: &str,
+    digest: &str,
+    bundles: &[serde_json::Value],
+    extra: &[serde_json::Value],
+) {
+    let empty = push_blob(p, repo, b"{}");
+    let mut descriptors: Vec<serde_json::Value> = extra.to_vec();
+    for b in bundles {
+        let bytes = serde_json::to_vec(b).unwrap();
+        let layer = push_blob(p, repo, &bytes);
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": BUNDLE_TYPE,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+            "layers": [{"mediaType": BUNDLE_TYPE, "digest": layer, "size": bytes.len()}],
+            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": 0},
+            "annotations": {"dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": rampart_images::verify::COSIGN_SIGN_PREDICATE}
+        });
+        let size = serde_json::to_vec(&manifest).unwrap().len();
+        let md = push_manifest(
+            p,
+            repo,
+            &sha256_digest(&serde_json::to_vec(&manifest).unwrap()),
+            &manifest,
+        );
+        descriptors.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": md, "size": size, "artifactType": BUNDLE_TYPE
+        }));
+    }
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": descriptors
+    }))
+    .unwrap();
+    let (st, _, body) = http(
+        p,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{}", digest.replacen(':', "-", 1)),
+        &[("Content-Type", "application/vnd.oci.image.index.v1+json")],
+        &index,
+    );
+    assert_eq!(st, 201, "index push: {}", String::from_utf8_lossy(&body));
+}
+
 /// A payload, its signature, and the layer's other annotations.
 pub type SignatureLayer = (Vec<u8>, Vec<u8>, serde_json::Map<String, serde_json::Value>);
 
