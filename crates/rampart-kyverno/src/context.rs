@@ -139,12 +139,26 @@ pub fn image_info(image: &str) -> Value {
 
 /// Loads a rule's `context` entries into `ctx`. Entries whose name the values already set are
 /// taken from the values.
+///
+/// As Kyverno loads them (deferred): an entry that cannot be loaded is an error only for the
+/// queries that name it ([`Ctx::query`]); the rule goes on without it.
 pub fn load(entries: &Value, ctx: &mut Ctx) -> Result<(), String> {
     for e in entries.as_array().into_iter().flatten() {
         let name = e.get("name").and_then(Value::as_str).unwrap_or("");
         if ctx.is_preset(name) {
             continue;
         }
+        match load_entry(name, e, ctx) {
+            Ok(()) => ctx.defer_error(name, None),
+            Err(why) => ctx.defer_error(name, Some(why)),
+        }
+    }
+    Ok(())
+}
+
+/// Loads one entry into `ctx`, or says why it cannot.
+fn load_entry(name: &str, e: &Value, ctx: &mut Ctx) -> Result<(), String> {
+    {
         if let Some(var) = e.get("variable") {
             let mut v = match var.get("value") {
                 Some(val) => substitute(val, ctx)?,
@@ -155,16 +169,36 @@ pub fn load(entries: &Value, ctx: &mut Ctx) -> Result<(), String> {
                     Value::String(s) => s,
                     other => other.to_string(),
                 };
-                v = if var.get("value").is_some() {
-                    crate::jmes::search(&path, &v).unwrap_or(Value::Null)
+                // a missing key fails the query; the default then stands in, as in Kyverno
+                let found = if var.get("value").is_some() {
+                    crate::jmes::search(&path, &v).and_then(|x| {
+                        match (x.is_null(), crate::jmes::unknown_key(&path, &v)) {
+                            (true, Some(k)) => Err(format!("Unknown key \"{k}\" in path")),
+                            _ => Ok(x),
+                        }
+                    })
                 } else {
-                    ctx.query(&path).unwrap_or(Value::Null)
+                    ctx.query_strict(&path)
+                };
+                v = match found {
+                    Ok(x) => x,
+                    Err(e) if var.get("default").is_none() => {
+                        return Err(format!(
+                            "failed to apply jmespath {path} to variable {name}: {e}"
+                        ));
+                    }
+                    Err(_) => Value::Null,
                 };
             }
             if v.is_null()
                 && let Some(d) = var.get("default")
             {
                 v = substitute(d, ctx)?;
+            }
+            if v.is_null() {
+                return Err(format!(
+                    "failed to add context entry for variable {name} since it evaluated to nil"
+                ));
             }
             ctx.set(name, v);
         } else if let Some(cm) = e.get("configMap") {

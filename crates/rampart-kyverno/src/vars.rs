@@ -19,6 +19,8 @@ pub struct Ctx {
     pub policy_namespace: Option<String>,
     /// Verifies the images of `verifyImages` rules, when registries may be contacted.
     pub image_verifier: Option<crate::images::Verifier>,
+    /// Context entries that could not be loaded, with why: a query that names one fails.
+    deferred_errors: Vec<(String, String)>,
 }
 
 impl Ctx {
@@ -27,6 +29,7 @@ impl Ctx {
             data,
             preset: Vec::new(),
             converted: std::cell::RefCell::new(None),
+            deferred_errors: Vec::new(),
             resolver: None,
             policy_namespace: None,
             image_verifier: None,
@@ -44,11 +47,43 @@ impl Ctx {
             .any(|k| k == name || k.strip_prefix(name).is_some_and(|r| r.starts_with('.')))
     }
 
-    /// Queries the context with a JMESPath expression.
+    /// Records that the context entry `name` could not be loaded (`why`): queries naming it
+    /// fail; or, with `None`, that it was (again).
+    pub fn defer_error(&mut self, name: &str, why: Option<String>) {
+        self.deferred_errors.retain(|(n, _)| n != name);
+        if let Some(why) = why {
+            self.deferred_errors.push((name.to_string(), why));
+        }
+    }
+
+    /// [`Ctx::query`], failing as Kyverno's JMESPath does where a field is missing from an
+    /// object (`Unknown key "k" in path`).
+    pub fn query_strict(&self, expr: &str) -> Result<Value, String> {
+        let v = self.query(expr)?;
+        match (v.is_null(), jmes::unknown_key(expr, &self.data)) {
+            (true, Some(key)) => Err(format!("Unknown key \"{key}\" in path")),
+            _ => Ok(v),
+        }
+    }
+
+    /// Queries the context with a JMESPath expression. A query that names a context entry
+    /// that could not be loaded fails with its reason, as Kyverno's deferred loading does
+    /// (the name preceded by the start, a space or a character other than `.`, a digit or a
+    /// letter, and followed by a word boundary).
     pub fn query(&self, expr: &str) -> Result<Value, String> {
         let expr = expr.trim();
         if expr.is_empty() {
             return Err("invalid query (nil)".into());
+        }
+        for (name, why) in &self.deferred_errors {
+            let named = regex::Regex::new(&format!(
+                r"(?:\A|\s|[^.0-9A-Za-z]){}\b",
+                regex::escape(name)
+            ))
+            .is_ok_and(|re| re.is_match(expr));
+            if named {
+                return Err(why.clone());
+            }
         }
         let var = {
             let mut c = self.converted.borrow_mut();
@@ -245,15 +280,10 @@ fn substitute_in(s: &str, ctx: &Ctx, path: &[String]) -> Result<Value, String> {
             if delete {
                 variable = variable.replace("request.object", "request.oldObject");
             }
-            let result = ctx.query(&variable)?;
             // Kyverno's JMESPath fails where a field is missing from an object
-            if result.is_null()
-                && let Some(key) = jmes::unknown_key(&variable, &ctx.data)
-            {
-                return Err(format!(
-                    "failed to resolve {variable}: Unknown key \"{key}\" in path"
-                ));
-            }
+            let result = ctx
+                .query_strict(&variable)
+                .map_err(|e| format!("failed to resolve {variable}: {e}"))?;
             if value == v {
                 return Ok(result);
             }
