@@ -304,18 +304,60 @@ fn api_call(name: &str, call: &Value, ctx: &Ctx) -> Result<Value, String> {
 }
 
 fn fetch(name: &str, call: &Value, ctx: &Ctx) -> Result<Value, String> {
-    if call.get("service").is_some_and(|s| !s.is_null()) {
-        return Err(format!(
-            "context entry `{name}`: apiCall.service (a call to a service URL) is not supported; give its value in the values file"
-        ));
-    }
-    let url_path = substituted_str(call.get("urlPath"), ctx, "apiCall.urlPath")?;
     let method = substituted_str(call.get("method"), ctx, "apiCall.method")?;
     let method = if method.is_empty() {
         "GET".to_string()
     } else {
         method
     };
+    // `data` is a list of `{key, value}`: the POST body's fields.
+    let body = match call.get("data").and_then(Value::as_array) {
+        Some(items) if method == "POST" => {
+            let mut m = Map::new();
+            for it in items {
+                let key = substituted_str(it.get("key"), ctx, "apiCall.data.key")?;
+                m.insert(
+                    key,
+                    substitute(it.get("value").unwrap_or(&Value::Null), ctx)?,
+                );
+            }
+            Some(Value::Object(m))
+        }
+        _ => None,
+    };
+    if let Some(service) = call.get("service").filter(|s| !s.is_null()) {
+        let mut headers = Vec::new();
+        for h in service
+            .get("headers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            headers.push((
+                substituted_str(h.get("key"), ctx, "apiCall.service.headers.key")?,
+                substituted_str(h.get("value"), ctx, "apiCall.service.headers.value")?,
+            ));
+        }
+        let request = crate::resolver::ServiceCall {
+            url: substituted_str(service.get("url"), ctx, "apiCall.service.url")?,
+            method: method.clone(),
+            ca_bundle: substituted_str(service.get("caBundle"), ctx, "apiCall.service.caBundle")?,
+            headers,
+            body,
+        };
+        let Some(r) = &ctx.resolver else {
+            return Err(format!(
+                "context entry `{name}`: apiCall.service needs network access (serve); give its value in the test's values file"
+            ));
+        };
+        return r.0.service(&request).map_err(|e| {
+            format!(
+                "context entry `{name}`: apiCall {method} {} failed: {e}",
+                request.url
+            )
+        });
+    }
+    let url_path = substituted_str(call.get("urlPath"), ctx, "apiCall.urlPath")?;
     let Some(r) = &ctx.resolver else {
         return Err(format!(
             "context entry `{name}`: apiCall needs a cluster; give its value in the test's values file"
@@ -336,21 +378,6 @@ fn fetch(name: &str, call: &Value, ctx: &Ctx) -> Result<Value, String> {
             }
         }
     }
-    // `data` is a list of `{key, value}`: the POST body's fields.
-    let body = match call.get("data").and_then(Value::as_array) {
-        Some(items) if method == "POST" => {
-            let mut m = Map::new();
-            for it in items {
-                let key = substituted_str(it.get("key"), ctx, "apiCall.data.key")?;
-                m.insert(
-                    key,
-                    substitute(it.get("value").unwrap_or(&Value::Null), ctx)?,
-                );
-            }
-            Some(Value::Object(m))
-        }
-        _ => None,
-    };
     r.0.call(&method, &url_path, body.as_ref())
         .map_err(|e| format!("context entry `{name}`: apiCall {method} {url_path} failed: {e}"))
 }

@@ -1,4 +1,6 @@
-//! A [`ContextResolver`] that calls the API server through kube-rs, for `serve`.
+//! A [`ContextResolver`] that calls the API server through kube-rs, for `serve`, and the
+//! external services of `apiCall.service` entries (HTTPS with their `caBundle` or the system's
+//! roots; Kyverno's scoped service-account token is not sent).
 //!
 //! The engine is synchronous; the calls are not. The resolver owns one thread running a
 //! small tokio runtime with the kube client; each call is sent to it and waited for, with a
@@ -7,17 +9,22 @@
 //! `deploy/`).
 
 use crate::KyvernoError;
-use crate::resolver::ContextResolver;
+use crate::resolver::{ContextResolver, ServiceCall};
 use rampart_core::InputError;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+enum Request {
+    /// A call to the API server: method, path, JSON body.
+    Api(String, String, Option<Value>),
+    /// A call to an external service.
+    Service(ServiceCall),
+}
+
 struct Job {
-    method: String,
-    path: String,
-    body: Option<Value>,
+    request: Request,
     reply: mpsc::SyncSender<Result<Value, String>>,
 }
 
@@ -72,7 +79,12 @@ impl KubeResolver {
                     while let Some(job) = rx.recv().await {
                         let client = client.clone();
                         tokio::spawn(async move {
-                            let r = call(&client, &job.method, &job.path, job.body.as_ref()).await;
+                            let r = match &job.request {
+                                Request::Api(method, path, body) => {
+                                    call(&client, method, path, body.as_ref()).await
+                                }
+                                Request::Service(s) => service_call(s).await,
+                            };
                             let _ = job.reply.send(r);
                         });
                     }
@@ -121,7 +133,11 @@ impl ContextResolver for KubeResolver {
         {
             return Ok(v.clone());
         }
-        let r = self.send(method, url_path, body);
+        let r = self.send(Request::Api(
+            method.to_string(),
+            url_path.to_string(),
+            body.cloned(),
+        ));
         if cached
             && let Ok(v) = &r
             && let Ok(mut m) = self.config_maps.lock()
@@ -133,18 +149,17 @@ impl ContextResolver for KubeResolver {
         }
         r
     }
+
+    fn service(&self, call: &ServiceCall) -> Result<Value, String> {
+        self.send(Request::Service(call.clone()))
+    }
 }
 
 impl KubeResolver {
-    fn send(&self, method: &str, url_path: &str, body: Option<&Value>) -> Result<Value, String> {
+    fn send(&self, request: Request) -> Result<Value, String> {
         let (reply, answer) = mpsc::sync_channel(1);
         self.jobs
-            .send(Job {
-                method: method.to_string(),
-                path: url_path.to_string(),
-                body: body.cloned(),
-                reply,
-            })
+            .send(Job { request, reply })
             .map_err(|_| "the context resolver has stopped".to_string())?;
         match answer.recv_timeout(self.timeout) {
             Ok(r) => r,
@@ -188,4 +203,91 @@ async fn call(
         other => other.to_string(),
     })?;
     serde_json::from_str(&text).map_err(|e| format!("the response is not JSON: {e}"))
+}
+
+/// The largest service response read (Kyverno's default `maxAPICallResponseLength`).
+const MAX_SERVICE_RESPONSE: usize = 10 * 1000 * 1000;
+
+/// An `apiCall.service` request, as Kyverno's executor sends it: `GET` or `POST` (with the JSON
+/// body) to the URL with the headers; `https` trusts `caBundle` when given, else the system's
+/// roots. A status outside 2xx is an error with the response's text.
+async fn service_call(s: &ServiceCall) -> Result<Value, String> {
+    use http_body_util::BodyExt as _;
+    let method = match s.method.as_str() {
+        "GET" => http::Method::GET,
+        "POST" => http::Method::POST,
+        other => return Err(format!("invalid request type {other} (GET or POST)")),
+    };
+    let uri: http::Uri = s
+        .url
+        .parse()
+        .map_err(|e| format!("bad service URL {:?}: {e}", s.url))?;
+    let mut roots = rustls::RootCertStore::empty();
+    if s.ca_bundle.trim().is_empty() {
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+    } else {
+        use rustls_pki_types::pem::PemObject as _;
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(s.ca_bundle.as_bytes()) {
+            let cert = cert.map_err(|e| format!("failed to parse PEM CA bundle: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("failed to parse PEM CA bundle: {e}"))?;
+        }
+        if roots.is_empty() {
+            return Err("failed to parse PEM CA bundle: no certificate".into());
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(https);
+    let body = match &s.body {
+        Some(b) => serde_json::to_vec(b).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(http::header::ACCEPT, "application/json");
+    if s.body.is_some() {
+        req = req.header(http::header::CONTENT_TYPE, "application/json");
+    }
+    for (k, v) in &s.headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let req = req
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let resp = client
+        .request(req)
+        .await
+        .map_err(|e| format!("failed to execute HTTP request: {e}"))?;
+    let status = resp.status();
+    let bytes = http_body_util::Limited::new(resp.into_body(), MAX_SERVICE_RESPONSE)
+        .collect()
+        .await
+        .map_err(|e| {
+            format!("failed to read the response (at most {MAX_SERVICE_RESPONSE} bytes): {e}")
+        })?
+        .to_bytes();
+    if !status.is_success() {
+        return Err(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&bytes).trim()
+        ));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| format!("the response is not JSON: {e}"))
 }

@@ -11,6 +11,27 @@ pub trait ContextResolver: Send + Sync {
     /// JSON body for a `POST`: the response body as JSON, or why there is none (the status
     /// and the API's message).
     fn call(&self, method: &str, url_path: &str, body: Option<&Value>) -> Result<Value, String>;
+    /// Calls an external service (`apiCall.service`): the response body as JSON, or why there
+    /// is none.
+    fn service(&self, call: &ServiceCall) -> Result<Value, String> {
+        Err(format!(
+            "no service calls here ({}); give the entry's value in the values file",
+            call.url
+        ))
+    }
+}
+
+/// An `apiCall.service` request, its variables substituted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceCall {
+    pub url: String,
+    /// `GET` or `POST`.
+    pub method: String,
+    /// PEM certificates to trust for `https` URLs, instead of the system's.
+    pub ca_bundle: String,
+    pub headers: Vec<(String, String)>,
+    /// The JSON body of a `POST`: the `data` entries as an object.
+    pub body: Option<Value>,
 }
 
 /// A shared [`ContextResolver`], as [`crate::AdmissionInfo`] and [`crate::PolicySet`] hold it.

@@ -299,3 +299,184 @@ fn an_unreachable_api_is_an_error_per_rule() {
         "{m}"
     );
 }
+
+/// One request as the service saw it: request line, lower-case headers, body.
+type Seen = (String, Vec<(String, String)>, String);
+
+/// An HTTPS service (rustls, a certificate for 127.0.0.1 from `ca`) answering `/scan` with a
+/// verdict by the image in the JSON body, and `/down` with a 500.
+fn scanner(ca: &rcgen::CertifiedIssuer<'static, rcgen::KeyPair>) -> (u16, Arc<Mutex<Vec<Seen>>>) {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.subject_alt_names = vec![rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap())];
+    let cert = p.signed_by(&key, ca).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, log) = (config.clone(), log.clone());
+            std::thread::spawn(move || {
+                let Ok(conn) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut reader = std::io::BufReader::new(&mut tls);
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return; // a client that refused the certificate
+                }
+                let mut headers = Vec::new();
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).unwrap();
+                    let Some((k, v)) = h.trim_end().split_once(':') else {
+                        break;
+                    };
+                    headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
+                }
+                let length: usize = headers
+                    .iter()
+                    .find(|(k, _)| k == "content-length")
+                    .map_or(0, |(_, v)| v.parse().unwrap());
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let body = String::from_utf8(body).unwrap();
+                let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                let (code, reply) = match path.as_str() {
+                    "/scan" if body.contains("evil") => (200, r#"{"verdict": "deny"}"#),
+                    "/scan" => (200, r#"{"verdict": "allow"}"#),
+                    _ => (500, "scanner down"),
+                };
+                log.lock()
+                    .unwrap()
+                    .push((line.trim().to_string(), headers, body));
+                let out = format!(
+                    "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+                let _ = tls.write_all(out.as_bytes());
+                let _ = tls.flush();
+            });
+        }
+    });
+    (port, seen)
+}
+
+fn ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    p.distinguished_name.push(rcgen::DnType::CommonName, name);
+    rcgen::CertifiedIssuer::self_signed(p, rcgen::KeyPair::generate().unwrap()).unwrap()
+}
+
+#[test]
+fn api_call_services_are_called_over_https_with_the_ca_bundle() {
+    let (api, _) = serve();
+    let trusted = ca("scanner-ca");
+    let (port, seen) = scanner(&trusted);
+    let policy = |path: &str, ca_pem: &str| {
+        let ca_pem: String = ca_pem
+            .lines()
+            .map(|l| format!("            {l}\n"))
+            .collect();
+        format!(
+            r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {{name: scanned}}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: scanner-allows
+    match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}
+    context:
+    - name: scan
+      apiCall:
+        method: POST
+        data:
+        - {{key: image, value: "{{{{ request.object.spec.containers[0].image }}}}"}}
+        service:
+          url: "https://127.0.0.1:{port}{path}"
+          headers:
+          - {{key: X-Scanner-Token, value: "token-{{{{ request.object.metadata.namespace }}}}"}}
+          caBundle: |
+{ca_pem}    validate:
+      message: "the scanner denies {{{{ request.object.spec.containers[0].image }}}}"
+      deny:
+        conditions:
+          any:
+          - {{key: "{{{{ scan.verdict }}}}", operator: Equals, value: deny}}
+"#
+        )
+    };
+    let pod = |image: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "apps"},
+               "spec": {"containers": [{"name": "c", "image": image}]}})
+    };
+    let with_cluster = |text: &str| {
+        let (mut set, errors) = PolicySet::from_str("scan.yaml", text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let config = kube::Config::new(api.parse().unwrap());
+        set.resolver = Some(Resolver::new(
+            KubeResolver::new(config, Duration::from_secs(10)).unwrap(),
+        ));
+        set
+    };
+    let set = with_cluster(&policy("/scan", &trusted.pem()));
+    assert_eq!(
+        one(&set, &pod("nginx:1.27"), "scanner-allows").0,
+        Status::Pass
+    );
+    let (s, m) = one(&set, &pod("evil:1"), "scanner-allows");
+    assert_eq!(s, Status::Fail, "{m}");
+    assert_eq!(m, "the scanner denies evil:1");
+    // what the service received: the POST body from `data`, the substituted header
+    {
+        let seen = seen.lock().unwrap();
+        let (line, headers, body) = seen.last().unwrap();
+        assert_eq!(line, "POST /scan HTTP/1.1");
+        assert_eq!(
+            serde_json::from_str::<Value>(body).unwrap(),
+            json!({"image": "evil:1"})
+        );
+        assert!(
+            headers.contains(&("x-scanner-token".into(), "token-apps".into())),
+            "{headers:?}"
+        );
+    }
+    // a failing service: its status and text, an error for the rule
+    let set = with_cluster(&policy("/down", &trusted.pem()));
+    let (s, m) = one(&set, &pod("nginx:1.27"), "scanner-allows");
+    assert_eq!(s, Status::Error, "{m}");
+    assert!(
+        m.contains("HTTP 500 Internal Server Error: scanner down"),
+        "{m}"
+    );
+    // a certificate from another CA is not trusted
+    let set = with_cluster(&policy("/scan", &ca("other-ca").pem()));
+    let (s, m) = one(&set, &pod("nginx:1.27"), "scanner-allows");
+    assert_eq!(s, Status::Error, "{m}");
+    assert!(m.contains("failed to execute HTTP request"), "{m}");
+    // offline (policy test, apply): an error that says where the value comes from
+    let (set, _) = PolicySet::from_str("scan.yaml", &policy("/scan", &trusted.pem()));
+    let (s, m) = one(&set, &pod("nginx:1.27"), "scanner-allows");
+    assert_eq!(s, Status::Error, "{m}");
+    assert!(
+        m.contains("give its value in the test's values file"),
+        "{m}"
+    );
+}
