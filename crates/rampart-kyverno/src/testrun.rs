@@ -42,6 +42,50 @@ pub enum Verdict {
     Skipped,
 }
 
+/// `kyverno test --test-case-selector`: `policy=…,rule=…,resource=…`, each a wildcard (`*`
+/// when left out).
+#[derive(Debug, Clone)]
+pub struct Selector {
+    policy: String,
+    rule: String,
+    resource: String,
+}
+
+impl Selector {
+    /// Parses a selector; an unknown key or a part without `=` is an error.
+    pub fn parse(text: &str) -> Result<Selector, String> {
+        let mut sel = Selector {
+            policy: "*".into(),
+            rule: "*".into(),
+            resource: "*".into(),
+        };
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').ok_or_else(|| {
+                format!("invalid test case selector part {part:?} (want key=value)")
+            })?;
+            let slot = match k.trim() {
+                "policy" => &mut sel.policy,
+                "rule" => &mut sel.rule,
+                "resource" => &mut sel.resource,
+                other => {
+                    return Err(format!(
+                        "invalid test case selector key {other:?} (policy, rule or resource)"
+                    ));
+                }
+            };
+            *slot = v.trim().to_string();
+        }
+        Ok(sel)
+    }
+
+    /// Whether the row is one of the selected test cases.
+    pub fn selects(&self, row: &TestRow) -> bool {
+        crate::wildcard::matches(&self.policy, &row.policy)
+            && crate::wildcard::matches(&self.rule, &row.rule)
+            && crate::wildcard::matches(&self.resource, &row.resource)
+    }
+}
+
 impl TestRow {
     /// `kyverno test`'s verdict on the row.
     pub fn verdict(&self) -> Verdict {
@@ -71,6 +115,16 @@ impl TestRow {
 
 /// Every `kyverno-test.yaml` (or `.yml`) below `dir`, sorted.
 pub fn discover(dir: &Path) -> Vec<PathBuf> {
+    discover_named(dir, "kyverno-test.yaml")
+}
+
+/// Every test file named `name` below `dir` (for `kyverno-test.yaml`, `.yml` too), sorted;
+/// `dir` itself when it is a file.
+pub fn discover_named(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let alt = name
+        .strip_suffix(".yaml")
+        .map(|stem| format!("{stem}.yml"))
+        .unwrap_or_default();
     let mut out = Vec::new();
     if dir.is_file() {
         out.push(dir.to_path_buf());
@@ -85,10 +139,11 @@ pub fn discover(dir: &Path) -> Vec<PathBuf> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if matches!(
-                p.file_name().and_then(|n| n.to_str()),
-                Some("kyverno-test.yaml" | "kyverno-test.yml")
-            ) {
+            } else if p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n == name || n == alt)
+            {
                 out.push(p);
             }
         }
@@ -414,6 +469,15 @@ pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
 pub fn run_file_with_errors(
     path: &Path,
 ) -> Result<(Vec<TestRow>, Vec<KyvernoError>), KyvernoError> {
+    run_file_with(path, None)
+}
+
+/// [`run_file_with_errors`], with registry access for `verifyImages` rules and
+/// `imageRegistry` context entries when `verifier` is given (`kyverno test --registry`).
+pub fn run_file_with(
+    path: &Path,
+    verifier: Option<&crate::images::Verifier>,
+) -> Result<(Vec<TestRow>, Vec<KyvernoError>), KyvernoError> {
     let docs = read_docs(path)?;
     let Some(test) = docs.into_iter().next() else {
         return Err(input_err(path, "empty test file"));
@@ -435,7 +499,8 @@ pub fn run_file_with_errors(
         }
         policy_objects.extend(objs);
     }
-    let (set, mut problems) = PolicySet::from_objects(policy_objects);
+    let (mut set, mut problems) = PolicySet::from_objects(policy_objects);
+    set.image_verifier = verifier.cloned();
     problems.extend(file_errors);
     let mut resources: Vec<Value> = Vec::new();
     for r in rampart_manifest::string_list(test.get("resources")) {
@@ -447,7 +512,10 @@ pub fn run_file_with_errors(
         Some(v) => load_values(&dir.join(v))?,
         None => Values::default(),
     };
-    let mut base = AdmissionInfo::default();
+    let mut base = AdmissionInfo {
+        image_verifier: verifier.cloned(),
+        ..AdmissionInfo::default()
+    };
     if let Some(u) = test.get("userinfo").and_then(Value::as_str) {
         for doc in read_docs(&dir.join(u))? {
             if let Some(ui) = doc.get("userInfo") {
@@ -720,11 +788,19 @@ pub fn run_file_with_errors(
 
 /// Runs every test file below `dir`.
 pub fn run_dir(dir: &Path) -> (Vec<TestRow>, Vec<KyvernoError>) {
+    run_files(&discover(dir), None)
+}
+
+/// Runs these test files (with registry access when `verifier` is given).
+pub fn run_files(
+    files: &[PathBuf],
+    verifier: Option<&crate::images::Verifier>,
+) -> (Vec<TestRow>, Vec<KyvernoError>) {
     use rayon::prelude::*;
     // Test files are independent: run them in parallel, report them in path order.
-    let outcomes: Vec<_> = discover(dir)
+    let outcomes: Vec<_> = files
         .par_iter()
-        .map(|f| run_file_with_errors(f))
+        .map(|f| run_file_with(f, verifier))
         .collect();
     let mut rows = Vec::new();
     let mut errors = Vec::new();

@@ -343,3 +343,57 @@ fn verify_experimental_oci11_finds_referrer_signatures() {
         .code(1)
         .stdout(predicates::str::contains("no signatures found"));
 }
+
+#[test]
+fn policy_test_with_registry_runs_verify_images_rules() {
+    let Some(reg) = start_registry() else { return };
+    let p = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, pubk) = harness::keypair(d, "cosign", harness::P256);
+    let digest = push_image(p, "acme/tested", "1.0");
+    let payload = harness::payload(&format!("127.0.0.1:{p}/acme/tested"), &digest);
+    let sig = harness::sign(d, &key, &payload, harness::SHA256);
+    harness::push_signatures(p, "acme/tested", &digest, &[(payload, sig)]);
+    push_image(p, "acme/tested", "unsigned");
+    let pem: String = std::fs::read_to_string(&pubk)
+        .unwrap()
+        .lines()
+        .map(|l| format!("              {l}\n"))
+        .collect();
+    std::fs::write(
+        d.join("policy.yaml"),
+        format!(
+            "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: signed}}\nspec:\n  validationFailureAction: Enforce\n  rules:\n  - name: verify\n    match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}\n    verifyImages:\n    - imageReferences: [\"127.0.0.1:{p}/acme/*\"]\n      mutateDigest: false\n      verifyDigest: false\n      attestors:\n      - entries:\n        - keys:\n            publicKeys: |-\n{pem}"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("resources.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: signed, namespace: apps}}\nspec: {{containers: [{{name: c, image: \"127.0.0.1:{p}/acme/tested:1.0\"}}]}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: unsigned, namespace: apps}}\nspec: {{containers: [{{name: c, image: \"127.0.0.1:{p}/acme/tested:unsigned\"}}]}}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("kyverno-test.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: signed}\npolicies: [policy.yaml]\nresources: [resources.yaml]\nresults:\n- {policy: signed, rule: verify, kind: Pod, resources: [signed], result: pass}\n- {policy: signed, rule: verify, kind: Pod, resources: [unsigned], result: fail}\n",
+    )
+    .unwrap();
+    // offline, as kyverno test without --registry: each image is an error
+    rampart()
+        .args(["policy", "test"])
+        .arg(d)
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("no registry access"));
+    // with the registry: the signature verifies, the unsigned image fails
+    rampart()
+        .args(["policy", "test", "--registry", "--insecure-registry"])
+        .arg(d)
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains(
+            "2 tests passed and 0 tests failed",
+        ));
+}

@@ -255,3 +255,95 @@ spec:
         "{online}"
     );
 }
+
+#[test]
+fn policy_test_selects_cases_names_files_and_writes_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = cases().join("operators");
+    for f in ["policy.yaml", "resources.yaml"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    // one expectation turned around, under another file name
+    let test = std::fs::read_to_string(src.join("kyverno-test.yaml"))
+        .unwrap()
+        .replacen(
+            "resources: [bad], result: fail",
+            "resources: [bad], result: pass",
+            1,
+        );
+    std::fs::write(dir.path().join("ci-test.yaml"), test).unwrap();
+    // the default name finds nothing: reported, not a failure, unless tests are required
+    rampart()
+        .args(["policy", "test"])
+        .arg(dir.path())
+        .assert()
+        .code(0)
+        .stderr(predicates::str::contains("no kyverno-test.yaml found"));
+    rampart()
+        .args(["policy", "test", "--require-tests"])
+        .arg(dir.path())
+        .assert()
+        .code(2);
+    // JUnit: the failing row is a failure with kyverno test's reason
+    let out = rampart()
+        .args(["policy", "test", "-f", "ci-test.yaml", "-o", "junit"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        xml.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?>"#),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
+    assert!(
+        xml.contains(r#"<failure message="Want pass, got fail">"#),
+        "{xml}"
+    );
+    let tests: usize = xml
+        .split(r#"<testsuites name="rampart policy test" tests=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), tests, "{xml}");
+    assert_eq!(
+        xml.matches("<testsuite ").count(),
+        xml.matches("</testsuite>").count()
+    );
+    // a selector that leaves the failing row out: success
+    let failing_rule = xml
+        .split("<testcase classname=\"")
+        .find(|c| c.contains("<failure"))
+        .and_then(|c| c.split('"').next())
+        .unwrap()
+        .to_string();
+    rampart()
+        .args([
+            "policy",
+            "test",
+            "-f",
+            "ci-test.yaml",
+            "-t",
+            "policy=*,resource=good",
+        ])
+        .arg(dir.path())
+        .assert()
+        .code(0);
+    rampart()
+        .args(["policy", "test", "-f", "ci-test.yaml", "-t"])
+        .arg(format!("rule={failing_rule}"))
+        .arg(dir.path())
+        .assert()
+        .code(1);
+    rampart()
+        .args(["policy", "test", "-f", "ci-test.yaml", "-t", "colour=red"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "invalid test case selector key \"colour\"",
+        ));
+}

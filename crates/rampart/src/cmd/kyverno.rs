@@ -1,7 +1,9 @@
 //! `rampart policy test` and `rampart policy apply`: Kyverno policies, as `kyverno test` and
 //! `kyverno apply` run them.
 
-use rampart_kyverno::testrun::{TestRow, Values, Verdict, discover, load_values, run_dir};
+use rampart_kyverno::testrun::{
+    Selector, TestRow, Values, Verdict, discover_named, load_values, run_files,
+};
 use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
 use std::io::Write;
 use std::path::PathBuf;
@@ -40,14 +42,49 @@ struct ApplyRow<'a> {
     message: &'a str,
 }
 
+/// `policy test` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TestFormat {
+    #[value(alias = "txt")]
+    Text,
+    Json,
+    /// JUnit XML: a test suite per policy, a test case per rule and resource.
+    Junit,
+    /// A Markdown table of every row.
+    Markdown,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
-    /// Output format: text (a table as `kyverno test` prints it) or json.
-    #[arg(short = 'o', long, value_enum, default_value = "text")]
-    format: Format,
+    /// Output format: text (a table as `kyverno test` prints it), json, junit or markdown.
+    #[arg(
+        short = 'o',
+        long,
+        visible_alias = "output-format",
+        value_enum,
+        default_value = "text"
+    )]
+    format: TestFormat,
     /// Also list the rows that agree with their expectation.
     #[arg(short, long)]
     verbose: bool,
+    /// The test files' name.
+    #[arg(
+        short = 'f',
+        long,
+        default_value = "kyverno-test.yaml",
+        value_name = "NAME"
+    )]
+    file_name: String,
+    /// Only the test cases this selects: `policy=…,rule=…,resource=…`, each a wildcard.
+    #[arg(short = 't', long, value_name = "SELECTOR")]
+    test_case_selector: Option<String>,
+    /// Fail (exit 2) when a directory holds no test file; otherwise it is reported and
+    /// skipped, as `kyverno test` does.
+    #[arg(long)]
+    require_tests: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
     /// Directories searched for `kyverno-test.yaml` files (or test files).
     #[arg(required = true, value_name = "DIR")]
     dirs: Vec<PathBuf>,
@@ -121,15 +158,33 @@ impl RegistryArgs {
 /// `rampart policy test`.
 pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
+    let selector = match &a.test_case_selector {
+        Some(t) => Some(Selector::parse(t).map_err(|e| anyhow::anyhow!(e))?),
+        None => None,
+    };
+    let verifier = a.registry.verifier()?;
     let mut rows: Vec<TestRow> = Vec::new();
     let mut errors = Vec::new();
     let mut missing = Vec::new();
     for d in &a.dirs {
-        if discover(d).is_empty() {
-            missing.push(format!("{}: no kyverno-test.yaml found", d.display()));
+        if !d.exists() {
+            missing.push(format!("{}: no such file or directory", d.display()));
             continue;
         }
-        let (r, e) = run_dir(d);
+        let files = discover_named(d, &a.file_name);
+        if files.is_empty() {
+            if a.require_tests {
+                missing.push(format!("{}: no {} found", d.display(), a.file_name));
+            } else {
+                eprintln!(
+                    "{}: no {} found (no test yamls available)",
+                    d.display(),
+                    a.file_name
+                );
+            }
+            continue;
+        }
+        let (r, e) = run_files(&files, verifier.as_ref());
         rows.extend(r);
         errors.extend(e);
     }
@@ -139,9 +194,14 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::from(2));
     }
+    if let Some(sel) = &selector {
+        rows.retain(|r| sel.selects(r));
+    }
     let mut out = std::io::stdout().lock();
     match a.format {
-        Format::Json => {
+        TestFormat::Junit => write_junit(&mut out, &rows)?,
+        TestFormat::Markdown => write_markdown(&mut out, &rows)?,
+        TestFormat::Json => {
             // A resource no rule applied to (excluded) has no result row, as the runner's
             // contract asks.
             let report = TestReport {
@@ -151,7 +211,7 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
             serde_json::to_writer_pretty(&mut out, &report)?;
             writeln!(out)?;
         }
-        Format::Text => {
+        TestFormat::Text => {
             writeln!(
                 out,
                 "{:<5} {:<40} {:<36} {:<48} {:<8} {:<8}",
@@ -209,6 +269,119 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `kyverno test`'s words for a row: its result (`Pass`, `Fail`) and reason (`Ok`, `Excluded`,
+/// `Want X, got Y`); `None` for a row `kyverno test` does not print.
+fn result_and_reason(r: &TestRow) -> Option<(&'static str, String)> {
+    match (r.verdict(), r.actual) {
+        (Verdict::Skipped, _) => None,
+        (Verdict::Pass, None) => Some(("Pass", "Excluded".into())),
+        (Verdict::Pass, Some(_)) => Some(("Pass", "Ok".into())),
+        (Verdict::Fail, a) => Some((
+            "Fail",
+            format!(
+                "Want {}, got {}",
+                r.expected,
+                a.map(Status::as_str).unwrap_or("excluded")
+            ),
+        )),
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `policy test -o junit`: a test suite per policy (in the order first seen), a test case
+/// per rule and resource; a failing row is a `failure` with the reason and the message.
+fn write_junit(out: &mut impl Write, rows: &[TestRow]) -> std::io::Result<()> {
+    let shown: Vec<(&TestRow, &'static str, String)> = rows
+        .iter()
+        .filter_map(|r| result_and_reason(r).map(|(res, why)| (r, res, why)))
+        .collect();
+    let failures = |rows: &[&(&TestRow, &'static str, String)]| {
+        rows.iter().filter(|(_, res, _)| *res == "Fail").count()
+    };
+    let mut suites: Vec<(&str, Vec<&(&TestRow, &'static str, String)>)> = Vec::new();
+    for row in &shown {
+        match suites.iter_mut().find(|(p, _)| *p == row.0.policy) {
+            Some((_, list)) => list.push(row),
+            None => suites.push((&row.0.policy, vec![row])),
+        }
+    }
+    let all: Vec<_> = shown.iter().collect();
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<testsuites name="rampart policy test" tests="{}" failures="{}">"#,
+        all.len(),
+        failures(&all)
+    )?;
+    for (policy, list) in &suites {
+        writeln!(
+            out,
+            r#"  <testsuite name="{}" tests="{}" failures="{}">"#,
+            xml_escape(policy),
+            list.len(),
+            failures(list)
+        )?;
+        for (r, res, why) in list {
+            writeln!(
+                out,
+                r#"    <testcase classname="{}" name="{}/{}" file="{}">"#,
+                xml_escape(&r.rule),
+                xml_escape(&r.kind),
+                xml_escape(&r.resource),
+                xml_escape(&r.test)
+            )?;
+            if *res == "Fail" {
+                writeln!(
+                    out,
+                    r#"      <failure message="{}">{}</failure>"#,
+                    xml_escape(why),
+                    xml_escape(&r.message)
+                )?;
+            }
+            writeln!(out, "    </testcase>")?;
+        }
+        writeln!(out, "  </testsuite>")?;
+    }
+    writeln!(out, "</testsuites>")
+}
+
+/// `policy test -o markdown`: every row `kyverno test` prints, as a table.
+fn write_markdown(out: &mut impl Write, rows: &[TestRow]) -> std::io::Result<()> {
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    writeln!(out, "| ID | POLICY | RULE | RESOURCE | RESULT | REASON |")?;
+    writeln!(out, "|----|----|----|----|----|----|")?;
+    for (i, r) in rows.iter().enumerate() {
+        if let Some((res, why)) = result_and_reason(r) {
+            writeln!(
+                out,
+                "| {} | {} | {} | {}/{} | {res} | {} |",
+                i + 1,
+                cell(&r.policy),
+                cell(&r.rule),
+                cell(&r.kind),
+                cell(&r.resource),
+                cell(&why)
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// `rampart policy apply`.
