@@ -305,17 +305,18 @@ fn xml_escape(s: &str) -> String {
     out
 }
 
+/// A row as `kyverno test` prints it: the row, its result and its reason.
+type Shown<'a> = (&'a TestRow, &'static str, String);
+
 /// `policy test -o junit`: a test suite per policy (in the order first seen), a test case
 /// per rule and resource; a failing row is a `failure` with the reason and the message.
 fn write_junit(out: &mut impl Write, rows: &[TestRow]) -> std::io::Result<()> {
-    let shown: Vec<(&TestRow, &'static str, String)> = rows
+    let shown: Vec<Shown<'_>> = rows
         .iter()
         .filter_map(|r| result_and_reason(r).map(|(res, why)| (r, res, why)))
         .collect();
-    let failures = |rows: &[&(&TestRow, &'static str, String)]| {
-        rows.iter().filter(|(_, res, _)| *res == "Fail").count()
-    };
-    let mut suites: Vec<(&str, Vec<&(&TestRow, &'static str, String)>)> = Vec::new();
+    let failures = |rows: &[&Shown<'_>]| rows.iter().filter(|(_, res, _)| *res == "Fail").count();
+    let mut suites: Vec<(&str, Vec<&Shown<'_>>)> = Vec::new();
     for row in &shown {
         match suites.iter_mut().find(|(p, _)| *p == row.0.policy) {
             Some((_, list)) => list.push(row),
