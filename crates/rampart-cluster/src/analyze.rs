@@ -65,10 +65,16 @@ fn owned_by_controller(o: &Object) -> bool {
 /// Pod Security Standards: each pod spec is evaluated at the strictest level its namespace's
 /// `pod-security.kubernetes.io/{enforce,audit,warn}` labels ask for, and at least at the
 /// configuration's `pss` level (default `baseline`, what a pod must meet to be unremarkable).
+///
+/// `policies` (`cluster scan --policies`) are evaluated as their engines audit existing
+/// resources: Kyverno's background scan (the policies that run in the background, their
+/// validation rules) and Gatekeeper's audit (every constraint, with every object read as the
+/// inventory).
 pub fn analyze(
     objects: &[Object],
     kubelet: &[crate::kubelet::KubeletConfigz],
     config: Config,
+    policies: Option<&rampart_engine::Policies>,
 ) -> Result<Analysis, ClusterError> {
     let floor = config
         .pss
@@ -115,6 +121,32 @@ pub fn analyze(
         })
         .collect();
     findings.extend(per_object);
+    if let Some(p) = policies {
+        if let Some(set) = &p.kyverno {
+            let info = rampart_kyverno::AdmissionInfo::default();
+            let mut found: Vec<Finding> = objects
+                .par_iter()
+                .flat_map_iter(|o| {
+                    set.evaluate_background(&o.value, &info)
+                        .iter()
+                        .filter_map(|r| r.to_finding(o))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            rampart_engine::apply_config(&mut found, catalog.config());
+            findings.extend(found);
+        }
+        if let Some(set) = &p.gatekeeper {
+            let session = set.session(objects);
+            let mut found: Vec<Finding> = objects
+                .par_iter()
+                .flat_map_iter(|o| session.findings(o))
+                .collect();
+            rampart_engine::apply_config(&mut found, catalog.config());
+            findings.extend(found);
+        }
+        errors.extend(p.errors.iter().cloned());
+    }
     findings.extend(rampart_engine::scan::across_findings(&catalog, objects));
     let mut admission = rampart_engine::cluster::admission_findings(objects);
     admission.extend(rampart_engine::cloud::cloud_findings(objects));

@@ -149,6 +149,17 @@ pub fn scan(
     config: rampart_rules::Config,
     tool_version: &str,
 ) -> Result<Scan, ClusterError> {
+    scan_with(input, config, None, tool_version)
+}
+
+/// [`scan`], also auditing the resources with `policies` (Kyverno, Gatekeeper,
+/// ValidatingAdmissionPolicy; see [`analyze::analyze`]).
+pub fn scan_with(
+    input: &Input,
+    config: rampart_rules::Config,
+    policies: Option<&rampart_engine::Policies>,
+    tool_version: &str,
+) -> Result<Scan, ClusterError> {
     let t0 = std::time::Instant::now();
     let read = match input {
         Input::Live(opts) => {
@@ -201,7 +212,7 @@ pub fn scan(
         notes,
     } = read;
     tracing::debug!(objects = objects.len(), elapsed = ?t0.elapsed(), "read");
-    let mut analysis = analyze::analyze(&objects, &kubelet, config)?;
+    let mut analysis = analyze::analyze(&objects, &kubelet, config, policies)?;
     tracing::debug!(findings = analysis.findings.len(), elapsed = ?t0.elapsed(), "analyzed");
     analysis.errors.extend(errors);
     let mut report = report::ClusterReport::new(&analysis, &not_readable, tool_version);

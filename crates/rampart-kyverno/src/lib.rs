@@ -359,6 +359,30 @@ impl PolicySet {
         })
     }
 
+    /// Evaluates the policies as Kyverno's background scan does on an existing resource:
+    /// only the policies that run in the background (`spec.background`, or a
+    /// ValidatingPolicy's `spec.evaluation.background.enabled`, true unless set to false), and
+    /// only their validation results (mutate and generate rules act at admission).
+    pub fn evaluate_background(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
+        let info = if info.resolver.is_none() && self.resolver.is_some()
+            || info.image_verifier.is_none() && self.image_verifier.is_some()
+        {
+            let mut with = info.clone();
+            with.resolver = with.resolver.or_else(|| self.resolver.clone());
+            with.image_verifier = with.image_verifier.or_else(|| self.image_verifier.clone());
+            std::borrow::Cow::Owned(with)
+        } else {
+            std::borrow::Cow::Borrowed(info)
+        };
+        let _shared = cel::share_request(resource, info.old_object.as_ref(), info.request.as_ref());
+        self.policies
+            .iter()
+            .filter(|p| p.runs_in_background())
+            .flat_map(|p| p.evaluate(resource, &info))
+            .filter(|r| r.rule_type == "validate")
+            .collect()
+    }
+
     /// Evaluates every policy on a resource.
     pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
         let add_resolver = info.resolver.is_none() && self.resolver.is_some();
@@ -448,6 +472,18 @@ fn lint_str(s: &str) -> Option<String> {
 }
 
 impl Policy {
+    /// Whether Kyverno's background scan evaluates the policy: `spec.background` for
+    /// ClusterPolicies and Policies, `spec.evaluation.background.enabled` for the CEL kinds;
+    /// true unless set to false.
+    pub fn runs_in_background(&self) -> bool {
+        let flag = if self.cel.is_some() {
+            self.spec.pointer("/evaluation/background/enabled")
+        } else {
+            self.spec.get("background")
+        };
+        flag.and_then(Value::as_bool) != Some(false)
+    }
+
     fn from_object(o: &Object) -> (Policy, Vec<KyvernoError>) {
         let v = &o.value;
         let name = v

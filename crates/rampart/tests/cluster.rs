@@ -286,3 +286,122 @@ items:
         json["notes"]
     );
 }
+
+#[test]
+fn policies_audit_the_resources_as_their_engines_background_scans_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("dump.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: apps, labels: {team: payments}}\nspec:\n  replicas: 9\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: \"nginx:1.27\"}]}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: apps}\ndata: {a: b}\n",
+    )
+    .unwrap();
+    std::fs::create_dir(d.join("policies")).unwrap();
+    std::fs::write(
+        d.join("policies/kyverno.yaml"),
+        r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: require-team}
+spec:
+  validationFailureAction: Audit
+  rules:
+  - name: team-label
+    match: {any: [{resources: {kinds: [ConfigMap, Deployment]}}]}
+    validate:
+      message: "the team label is required"
+      pattern: {metadata: {labels: {team: "?*"}}}
+  - name: add-owner
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    mutate:
+      patchStrategicMerge: {metadata: {labels: {owner: "{{ request.object.metadata.nothere }}"}}}
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: admission-only}
+spec:
+  background: false
+  validationFailureAction: Enforce
+  rules:
+  - name: no-config-maps
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate:
+      message: "no ConfigMaps at admission"
+      deny: {}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("policies/vap.yaml"),
+        r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: max-replicas}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [apps], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [deployments]}]
+  validations:
+  - expression: "object.spec.replicas <= 5"
+    message: "at most 5 replicas"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: max-replicas}
+spec: {policyName: max-replicas, validationActions: [Deny]}
+"#,
+    )
+    .unwrap();
+    let out = rampart()
+        .args([
+            "cluster",
+            "scan",
+            "-o",
+            "json",
+            "--fail-on",
+            "critical",
+            "--from",
+        ])
+        .arg(d.join("dump.yaml"))
+        .arg("--policies")
+        .arg(d.join("policies"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut policy_findings: Vec<(String, String, String)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "kyverno-policy-violation" || f["check"] == "max-replicas")
+        .map(|f| {
+            (
+                f["check"].as_str().unwrap().to_string(),
+                f["object"]["name"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    policy_findings.sort();
+    // the background policy's validation on the ConfigMap, the VAP on the Deployment; not the
+    // admission-only policy, nor the mutate rule (whose variable would not even resolve)
+    assert_eq!(policy_findings.len(), 2, "{policy_findings:?}");
+    assert_eq!(
+        (policy_findings[0].0.as_str(), policy_findings[0].1.as_str()),
+        ("kyverno-policy-violation", "settings")
+    );
+    assert!(
+        policy_findings[0].2.contains("require-team/team-label"),
+        "{policy_findings:?}"
+    );
+    assert_eq!(
+        (
+            policy_findings[1].0.as_str(),
+            policy_findings[1].1.as_str(),
+            policy_findings[1].2.as_str()
+        ),
+        ("max-replicas", "web", "at most 5 replicas")
+    );
+}

@@ -50,6 +50,13 @@ pub struct ScanArgs {
     /// Configuration file (default: none; `.rampart.yaml` settings for checks and pss).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Policies to audit the resources with, as their engines audit existing resources:
+    /// Kyverno's background scan (policies with `background` on, their validation rules),
+    /// Gatekeeper's audit (every constraint, the objects read as the inventory), and
+    /// ValidatingAdmissionPolicies (files or directories; repeatable). Live, they see the
+    /// kinds the scan reads; a dump may hold any kind.
+    #[arg(long, value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
     /// Lists in flight at once against the API server.
     #[arg(long, default_value_t = 4)]
     pub parallelism: usize,
@@ -92,7 +99,13 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
             namespace: args.namespace.clone(),
         }
     };
-    let mut scan = rampart_cluster::scan(&input, config, env!("CARGO_PKG_VERSION"))?;
+    let policies = if args.policies.is_empty() {
+        None
+    } else {
+        Some(rampart_engine::load_policies(&args.policies)?)
+    };
+    let mut scan =
+        rampart_cluster::scan_with(&input, config, policies.as_ref(), env!("CARGO_PKG_VERSION"))?;
     if let Some(stats) = &scan.fetch {
         eprintln!(
             "note: read {} objects from {} (context `{}`) in {:.2?}: {} requests, {} pages, {} retries",
