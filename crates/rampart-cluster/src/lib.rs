@@ -217,6 +217,13 @@ pub fn scan_with(
     analysis.errors.extend(errors);
     let mut report = report::ClusterReport::new(&analysis, &not_readable, tool_version);
     report.notes = notes;
+    if matches!(input, Input::Live(_))
+        && let Some(set) = policies.and_then(|p| p.kyverno.as_ref())
+    {
+        report
+            .notes
+            .extend(unread_policy_kinds(&set.background_kinds()));
+    }
     if rampart_engine::cloud::provider(&objects).is_none() {
         // the cloud layer's score then rests on ServiceAccount identities alone
         report.notes.push(
@@ -235,6 +242,40 @@ pub fn scan_with(
         context,
         server,
     })
+}
+
+/// Notes on the kinds background Kyverno rules match that a live scan does not read (so no
+/// silent skip): one note per kind, naming the rules.
+fn unread_policy_kinds(kinds: &[(String, String, String)]) -> Vec<String> {
+    let mut by_kind: std::collections::BTreeMap<(&str, bool), Vec<String>> = Default::default();
+    for (policy, rule, kind) in kinds {
+        let name = kind.rsplit('/').next().unwrap_or(kind);
+        let wanted = fetch::WANTED.iter().find(|w| w.kind == name);
+        if wanted.is_none_or(|w| w.metadata_only) {
+            let rules = by_kind
+                .entry((kind.as_str(), wanted.is_some()))
+                .or_default();
+            let r = format!("{policy}/{rule}");
+            if !rules.contains(&r) {
+                rules.push(r);
+            }
+        }
+    }
+    by_kind
+        .into_iter()
+        .map(|((kind, metadata), rules)| {
+            format!(
+                "policies: {} match{} `{kind}`, which a live scan {}; audit a dump that holds them (--from)",
+                rules.join(", "),
+                if rules.len() == 1 { "es" } else { "" },
+                if metadata {
+                    "reads as metadata only"
+                } else {
+                    "does not read"
+                }
+            )
+        })
+        .collect()
 }
 
 /// An output format of `cluster scan`.
@@ -268,5 +309,30 @@ pub fn render(scan: &Scan, format: Format, out: &mut dyn std::io::Write) -> std:
         Format::Json => scan.report.json(out),
         Format::Html => scan.report.html(out),
         Format::Sarif => report::sarif(&scan.analysis, &scan.report.tool_version, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unread_policy_kinds;
+
+    #[test]
+    fn kinds_a_live_scan_does_not_read_are_noted() {
+        let k = |p: &str, r: &str, kind: &str| (p.to_string(), r.to_string(), kind.to_string());
+        let notes = unread_policy_kinds(&[
+            k("team", "labels", "Pod"),
+            k("team", "labels", "apps/v1/Deployment"),
+            k("team", "labels", "ConfigMap"),
+            k("cm", "size", "ConfigMap"),
+            k("secrets", "type", "Secret"),
+        ]);
+        assert_eq!(
+            notes,
+            vec![
+                "policies: team/labels, cm/size match `ConfigMap`, which a live scan does not read; audit a dump that holds them (--from)",
+                // Secrets are read as metadata only: a rule on their content cannot be judged
+                "policies: secrets/type matches `Secret`, which a live scan reads as metadata only; audit a dump that holds them (--from)",
+            ]
+        );
     }
 }

@@ -359,6 +359,33 @@ impl PolicySet {
         })
     }
 
+    /// The kinds the validation rules of the background policies match (`match` resource
+    /// filters, as written: `Pod`, `apps/v1/Deployment`, `*`), with their policy and rule.
+    pub fn background_kinds(&self) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        for p in self.policies.iter().filter(|p| p.runs_in_background()) {
+            for r in &p.rules {
+                if rule_type(r) != "validate" {
+                    continue;
+                }
+                let rule = r.get("name").and_then(Value::as_str).unwrap_or("");
+                let Some(m) = r.get("match") else { continue };
+                let filters = ["any", "all"]
+                    .iter()
+                    .filter_map(|k| m.get(*k).and_then(Value::as_array))
+                    .flatten()
+                    .filter_map(|f| f.get("resources"))
+                    .chain(m.get("resources"));
+                for kinds in filters.filter_map(|res| res.get("kinds").and_then(Value::as_array)) {
+                    for k in kinds.iter().filter_map(Value::as_str) {
+                        out.push((p.name.clone(), rule.to_string(), k.to_string()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Evaluates the policies as Kyverno's background scan does on an existing resource:
     /// only the policies that run in the background (`spec.background`, or a
     /// ValidatingPolicy's `spec.evaluation.background.enabled`, true unless set to false), and
