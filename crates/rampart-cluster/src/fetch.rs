@@ -1,6 +1,7 @@
 //! Reading a live cluster through kube-rs.
 //!
-//! Discovery first (`/api`, `/apis` and the group versions of the kinds the analyzers read),
+//! Discovery first (`/api`, `/apis` and the group versions of the kinds the analyzers read, and
+//! of [`Options::extra_kinds`]: a kind without a group is looked for in every group served),
 //! then one paginated list (`limit`/`continue`) per kind, [`Options::parallelism`] at a time,
 //! each request retried with exponential backoff on 429 and 5xx. Secrets are listed as
 //! `PartialObjectMetadataList`: their values never leave the cluster. A kind the credentials
@@ -17,29 +18,30 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use rampart_manifest::Object;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One kind the analyzers read.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Wanted {
-    pub group: &'static str,
-    pub kind: &'static str,
+    pub group: Cow<'static, str>,
+    pub kind: Cow<'static, str>,
     /// Listed as metadata only.
     pub metadata_only: bool,
 }
 
 const fn w(group: &'static str, kind: &'static str) -> Wanted {
     Wanted {
-        group,
-        kind,
+        group: Cow::Borrowed(group),
+        kind: Cow::Borrowed(kind),
         metadata_only: false,
     }
 }
 
 /// Every kind `cluster scan` reads, in the order they are requested.
-pub const WANTED: [Wanted; 24] = [
+pub static WANTED: [Wanted; 24] = [
     w("", "Pod"),
     w("apps", "Deployment"),
     w("apps", "StatefulSet"),
@@ -73,8 +75,8 @@ pub const WANTED: [Wanted; 24] = [
     w("", "Node"),
     w("policy", "PodDisruptionBudget"),
     Wanted {
-        group: "",
-        kind: "Secret",
+        group: Cow::Borrowed(""),
+        kind: Cow::Borrowed("Secret"),
         metadata_only: true,
     },
 ];
@@ -98,6 +100,10 @@ pub struct Options {
     pub backoff: Duration,
     /// Timeout of one request.
     pub timeout: Duration,
+    /// More kinds to read (the kinds `--policies` match): `Kind`, `version/Kind` or
+    /// `group/version/Kind`, found by discovery (a kind without a group in the core group, else
+    /// in any group the server serves).
+    pub extra_kinds: Vec<String>,
 }
 
 impl Default for Options {
@@ -111,6 +117,7 @@ impl Default for Options {
             attempts: 5,
             backoff: Duration::from_millis(200),
             timeout: Duration::from_secs(60),
+            extra_kinds: Vec::new(),
         }
     }
 }
@@ -154,6 +161,8 @@ pub struct Fetched {
     /// What the scan could not do and went on without: kubelet configurations not read, lists
     /// that failed after their restarts.
     pub notes: Vec<String>,
+    /// The kinds the server serves that were listed (or tried: see `not_readable`).
+    pub kinds: Vec<String>,
 }
 
 /// How many times a list starts over when its `continue` token expires (410 Gone).
@@ -368,6 +377,66 @@ async fn discover_group(
     }
 }
 
+/// A `--policies` kind selector (`Kind`, `version/Kind`, `group/version/Kind`) as the group it
+/// names (the core group for `v1/Kind`; `None`: any) and the kind; `None` for `*`.
+fn extra_kind(selector: &str) -> Option<(Option<String>, String)> {
+    let parts: Vec<&str> = selector.split('/').collect();
+    let kind = parts.last()?.to_string();
+    if kind.is_empty() || kind.contains('*') || kind.contains('?') {
+        return None;
+    }
+    let group = match parts.as_slice() {
+        [_] => None,
+        [version, _] => (!version.contains('.') && *version != "*").then(String::new),
+        [group, _, _] if *group != "*" => Some(group.to_string()),
+        _ => None,
+    };
+    Some((group, kind))
+}
+
+/// The resource of `kind` among a group version's discovered resources (not a subresource).
+fn serves<'a>(resources: &'a [Value], kind: &str) -> Option<&'a Value> {
+    resources.iter().find(|r| {
+        r.get("kind").and_then(Value::as_str) == Some(kind)
+            && r.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.contains('/'))
+    })
+}
+
+/// Discovers `groups` side by side: each served one's preferred version and resources.
+async fn discover_groups(
+    client: &Client,
+    groups: Vec<String>,
+    opts: &Options,
+    stats: &mut Stats,
+    discovered: &mut Vec<(String, String, Vec<Value>)>,
+    errors: &mut Vec<String>,
+) -> Result<(), ClusterError> {
+    let mut set = tokio::task::JoinSet::new();
+    for g in groups {
+        let client = client.clone();
+        let opts = opts.clone();
+        set.spawn(async move {
+            let mut retries = 0;
+            let r = discover_group(&client, &g, &opts, &mut retries).await;
+            (g, r, retries)
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        let (g, r, retries) = joined.map_err(|e| ClusterError::Api(e.to_string()))?;
+        stats.retries += retries;
+        stats.requests += 2 + retries;
+        match r {
+            Ok(Some((version, resources))) => discovered.push((g, version, resources)),
+            Ok(None) => {}
+            Err(e) => errors.push(format!("discovery of group `{g}`: {e}")),
+        }
+    }
+    discovered.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(())
+}
+
 /// A served kind, from discovery.
 #[derive(Debug, Clone)]
 struct Served {
@@ -383,59 +452,120 @@ pub async fn fetch(opts: &Options) -> Result<Fetched, ClusterError> {
     let (clients, context, server) = client(opts).await?;
     let client = clients.lists;
     let mut stats = Stats::default();
-    let mut groups: Vec<&str> = WANTED.iter().map(|w| w.group).collect();
-    groups.dedup();
+    let mut groups: Vec<String> = WANTED.iter().map(|w| w.group.to_string()).collect();
+    let extras: Vec<(Option<String>, String)> = opts
+        .extra_kinds
+        .iter()
+        .filter_map(|k| extra_kind(k))
+        .filter(|(_, kind)| !WANTED.iter().any(|w| w.kind == kind.as_str()))
+        .collect();
+    groups.extend(extras.iter().filter_map(|(g, _)| g.clone()));
     groups.sort_unstable();
     groups.dedup();
-    // discovery, group by group, side by side
-    let mut set = tokio::task::JoinSet::new();
-    for g in groups {
-        let client = client.clone();
-        let opts = opts.clone();
-        set.spawn(async move {
-            let mut retries = 0;
-            let r = discover_group(&client, g, &opts, &mut retries).await;
-            (g, r, retries)
-        });
+    let mut discovered: Vec<(String, String, Vec<Value>)> = Vec::new();
+    let mut discovery_errors = Vec::new();
+    discover_groups(
+        &client,
+        groups,
+        opts,
+        &mut stats,
+        &mut discovered,
+        &mut discovery_errors,
+    )
+    .await?;
+    // kinds without a group that the core group does not serve: every group the server has
+    let unfound = |discovered: &[(String, String, Vec<Value>)]| {
+        extras.iter().any(|(g, kind)| {
+            g.is_none()
+                && !discovered
+                    .iter()
+                    .any(|(_, _, rs)| serves(rs, kind).is_some())
+        })
+    };
+    if unfound(&discovered) {
+        let mut retries = 0;
+        let lp = ListParams::default();
+        let all = match get(
+            &client,
+            || Ok::<_, String>(kube::core::Request::new("/apis".to_string())),
+            Verb::List {
+                params: &lp,
+                metadata_only: false,
+            },
+            opts,
+            &mut retries,
+        )
+        .await
+        {
+            Outcome::Ok(v) => v
+                .get("groups")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|g| g.get("name").and_then(Value::as_str))
+                .filter(|g| !discovered.iter().any(|(d, _, _)| d == g))
+                .map(str::to_string)
+                .collect(),
+            Outcome::NotFound => Vec::new(),
+            Outcome::Forbidden(e) | Outcome::Gone(e) | Outcome::Failed(e) => {
+                discovery_errors.push(format!("discovery of the groups: {e}"));
+                Vec::new()
+            }
+        };
+        stats.retries += retries;
+        stats.requests += 1 + retries;
+        discover_groups(
+            &client,
+            all,
+            opts,
+            &mut stats,
+            &mut discovered,
+            &mut discovery_errors,
+        )
+        .await?;
     }
     let mut served = Vec::new();
-    let mut discovery_errors = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        let (g, r, retries) = joined.map_err(|e| ClusterError::Api(e.to_string()))?;
-        stats.retries += retries;
-        stats.requests += 2 + retries;
-        match r {
-            Ok(Some((version, resources))) => {
-                for wanted in WANTED.iter().filter(|w| w.group == g) {
-                    let found = resources.iter().find(|r| {
-                        r.get("kind").and_then(Value::as_str) == Some(wanted.kind)
-                            && r.get("name")
-                                .and_then(Value::as_str)
-                                .is_some_and(|n| !n.contains('/'))
-                    });
-                    if let Some(r) = found {
-                        served.push(Served {
-                            wanted: *wanted,
-                            api_version: if g.is_empty() {
-                                version.clone()
-                            } else {
-                                format!("{g}/{version}")
-                            },
-                            plural: r
-                                .get("name")
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_string(),
-                            namespaced: r
-                                .get("namespaced")
-                                .and_then(Value::as_bool)
-                                .unwrap_or(false),
-                        });
-                    }
-                }
-            }
-            Ok(None) => {}
-            Err(e) => discovery_errors.push(format!("discovery of group `{g}`: {e}")),
+    let wanted_list: Vec<Wanted> = WANTED
+        .iter()
+        .cloned()
+        .chain(extras.iter().filter_map(|(g, kind)| {
+            // the core group first, then the groups in name order
+            let (group, _, _) = discovered
+                .iter()
+                .filter(|(dg, _, rs)| {
+                    g.as_ref().is_none_or(|g| g == dg) && serves(rs, kind).is_some()
+                })
+                .min_by_key(|(dg, _, _)| (!dg.is_empty(), dg.clone()))?;
+            Some(Wanted {
+                group: Cow::Owned(group.clone()),
+                kind: Cow::Owned(kind.clone()),
+                metadata_only: false,
+            })
+        }))
+        .collect();
+    for wanted in &wanted_list {
+        let Some((g, version, resources)) = discovered.iter().find(|(g, _, _)| *g == wanted.group)
+        else {
+            continue;
+        };
+        if let Some(r) = serves(resources, &wanted.kind) {
+            served.push(Served {
+                wanted: wanted.clone(),
+                api_version: if g.is_empty() {
+                    version.clone()
+                } else {
+                    format!("{g}/{version}")
+                },
+                plural: r
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                namespaced: r
+                    .get("namespaced")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            });
         }
     }
     if served.is_empty() {
@@ -446,10 +576,11 @@ pub async fn fetch(opts: &Options) -> Result<Fetched, ClusterError> {
         }));
     }
     served.sort_by_key(|s| {
-        WANTED
+        wanted_list
             .iter()
             .position(|w| w.kind == s.wanted.kind && w.group == s.wanted.group)
     });
+    let kinds: Vec<String> = served.iter().map(|s| s.wanted.kind.to_string()).collect();
     // the lists, `parallelism` at a time
     let permits = Arc::new(tokio::sync::Semaphore::new(opts.parallelism.max(1)));
     let mut set = tokio::task::JoinSet::new();
@@ -465,6 +596,7 @@ pub async fn fetch(opts: &Options) -> Result<Fetched, ClusterError> {
     let mut out = Fetched {
         context,
         server,
+        kinds,
         ..Fetched::default()
     };
     while let Some(joined) = set.join_next().await {
@@ -549,7 +681,7 @@ async fn list_all(client: &Client, s: &Served, opts: &Options) -> Listed {
             Outcome::Gone(reason) if token.is_some() => {
                 if restarts < LIST_RESTARTS {
                     restarts += 1;
-                    tracing::debug!(kind = s.wanted.kind, restarts, "{reason}: list restarted");
+                    tracing::debug!(kind = %s.wanted.kind, restarts, "{reason}: list restarted");
                     listed.objects.clear();
                     token = None;
                     continue;
@@ -560,7 +692,7 @@ async fn list_all(client: &Client, s: &Served, opts: &Options) -> Listed {
                     if s.wanted.group.is_empty() {
                         "core"
                     } else {
-                        s.wanted.group
+                        &*s.wanted.group
                     }
                 ));
                 listed.objects.clear();

@@ -161,9 +161,22 @@ pub fn scan_with(
     tool_version: &str,
 ) -> Result<Scan, ClusterError> {
     let t0 = std::time::Instant::now();
+    let mut read_kinds: Vec<String> = Vec::new();
     let read = match input {
         Input::Live(opts) => {
-            let f = fetch::fetch_blocking(opts)?;
+            // the kinds the background Kyverno rules match are read too
+            let mut opts = opts.clone();
+            if let Some(set) = policies.and_then(|p| p.kyverno.as_ref()) {
+                opts.extra_kinds = set
+                    .background_kinds()
+                    .into_iter()
+                    .map(|(_, _, kind)| kind)
+                    .collect();
+                opts.extra_kinds.sort();
+                opts.extra_kinds.dedup();
+            }
+            let f = fetch::fetch_blocking(&opts)?;
+            read_kinds = f.kinds.clone();
             Read {
                 objects: f.objects,
                 errors: Vec::new(),
@@ -222,7 +235,7 @@ pub fn scan_with(
     {
         report
             .notes
-            .extend(unread_policy_kinds(&set.background_kinds()));
+            .extend(unread_policy_kinds(&set.background_kinds(), &read_kinds));
     }
     if rampart_engine::cloud::provider(&objects).is_none() {
         // the cloud layer's score then rests on ServiceAccount identities alone
@@ -244,14 +257,18 @@ pub fn scan_with(
     })
 }
 
-/// Notes on the kinds background Kyverno rules match that a live scan does not read (so no
-/// silent skip): one note per kind, naming the rules.
-fn unread_policy_kinds(kinds: &[(String, String, String)]) -> Vec<String> {
+/// Notes on the kinds background Kyverno rules match that a live scan did not read (`read`:
+/// the kinds it listed), so nothing is skipped silently: a kind the server does not serve, a
+/// wildcard, Secrets (read as metadata only). One note per kind, naming the rules.
+fn unread_policy_kinds(kinds: &[(String, String, String)], read: &[String]) -> Vec<String> {
     let mut by_kind: std::collections::BTreeMap<(&str, bool), Vec<String>> = Default::default();
     for (policy, rule, kind) in kinds {
         let name = kind.rsplit('/').next().unwrap_or(kind);
-        let wanted = fetch::WANTED.iter().find(|w| w.kind == name);
-        if wanted.is_none_or(|w| w.metadata_only) {
+        let metadata_only = fetch::WANTED
+            .iter()
+            .any(|w| w.kind == name && w.metadata_only);
+        if metadata_only || !read.iter().any(|r| r == name) {
+            let wanted = metadata_only.then_some(());
             let rules = by_kind
                 .entry((kind.as_str(), wanted.is_some()))
                 .or_default();
@@ -265,13 +282,13 @@ fn unread_policy_kinds(kinds: &[(String, String, String)]) -> Vec<String> {
         .into_iter()
         .map(|((kind, metadata), rules)| {
             format!(
-                "policies: {} match{} `{kind}`, which a live scan {}; audit a dump that holds them (--from)",
+                "policies: {} match{} `{kind}`, which the live scan {}; audit a dump that holds them (--from)",
                 rules.join(", "),
                 if rules.len() == 1 { "es" } else { "" },
                 if metadata {
                     "reads as metadata only"
                 } else {
-                    "does not read"
+                    "did not read (the server does not serve it, or it is a wildcard)"
                 }
             )
         })
@@ -319,19 +336,26 @@ mod tests {
     #[test]
     fn kinds_a_live_scan_does_not_read_are_noted() {
         let k = |p: &str, r: &str, kind: &str| (p.to_string(), r.to_string(), kind.to_string());
-        let notes = unread_policy_kinds(&[
-            k("team", "labels", "Pod"),
-            k("team", "labels", "apps/v1/Deployment"),
-            k("team", "labels", "ConfigMap"),
-            k("cm", "size", "ConfigMap"),
-            k("secrets", "type", "Secret"),
-        ]);
+        let read: Vec<String> = ["Pod", "Deployment", "ConfigMap", "Secret"]
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        let notes = unread_policy_kinds(
+            &[
+                k("team", "labels", "Pod"),
+                k("team", "labels", "apps/v1/Deployment"),
+                k("team", "labels", "ConfigMap"),
+                k("cert", "duration", "cert-manager.io/v1/Certificate"),
+                k("cert", "issuer", "cert-manager.io/v1/Certificate"),
+                k("secrets", "type", "Secret"),
+            ],
+            &read,
+        );
         assert_eq!(
             notes,
             vec![
-                "policies: team/labels, cm/size match `ConfigMap`, which a live scan does not read; audit a dump that holds them (--from)",
-                // Secrets are read as metadata only: a rule on their content cannot be judged
-                "policies: secrets/type matches `Secret`, which a live scan reads as metadata only; audit a dump that holds them (--from)",
+                "policies: secrets/type matches `Secret`, which the live scan reads as metadata only; audit a dump that holds them (--from)",
+                "policies: cert/duration, cert/issuer match `cert-manager.io/v1/Certificate`, which the live scan did not read (the server does not serve it, or it is a wildcard); audit a dump that holds them (--from)",
             ]
         );
     }

@@ -611,3 +611,102 @@ fn tls_with_the_kubeconfig_ca() {
     let err = rampart_cluster::scan(&Input::Live(opts), Default::default(), "test").unwrap_err();
     assert!(err.to_string().starts_with("API server"), "{err}");
 }
+
+#[test]
+fn policies_read_the_kinds_they_match_and_note_those_not_served() {
+    use serde_json::json;
+    let objects = vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "settings", "namespace": "apps"}, "data": {"a": "b"}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "owned", "namespace": "apps", "labels": {"team": "x"}}}),
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+               "metadata": {"name": "web-tls", "namespace": "apps"},
+               "spec": {"duration": "8760h", "secretName": "web-tls"}}),
+    ];
+    let server = Server::start(&objects, Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policies.yaml"),
+        r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: require-team}
+spec:
+  rules:
+  - name: team-label
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate:
+      message: "the team label is required"
+      pattern: {metadata: {labels: {team: "?*"}}}
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: short-certificates}
+spec:
+  rules:
+  - name: duration
+    match: {any: [{resources: {kinds: [Certificate]}}]}
+    validate:
+      message: "certificates last at most 90 days"
+      pattern: {spec: {duration: "<=2160h"}}
+  - name: widgets
+    match: {any: [{resources: {kinds: [example.com/v1/Widget]}}]}
+    validate:
+      message: "widgets are blue"
+      pattern: {spec: {colour: blue}}
+"#,
+    )
+    .unwrap();
+    let policies = rampart_engine::load_policies(&[dir.path().join("policies.yaml")]).unwrap();
+    let scan = rampart_cluster::scan_with(
+        &Input::Live(options(&server, dir.path())),
+        rampart_rules::Config::default(),
+        Some(&policies),
+        "test",
+    )
+    .unwrap();
+    let mut found: Vec<(String, String)> = scan
+        .analysis
+        .findings
+        .iter()
+        .filter(|f| f.check == "kyverno-policy-violation")
+        .map(|f| {
+            let o = f.object.as_deref().unwrap();
+            (o.kind.clone(), o.name.clone())
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            ("Certificate".to_string(), "web-tls".to_string()),
+            ("ConfigMap".to_string(), "settings".to_string()),
+        ]
+    );
+    // the ConfigMaps from the core group, the Certificates found among every group served
+    let seen = server.seen.lock().unwrap();
+    assert!(
+        seen.requests
+            .iter()
+            .any(|r| r.starts_with("/api/v1/configmaps")),
+        "{:?}",
+        seen.requests
+    );
+    assert!(
+        seen.requests
+            .iter()
+            .any(|r| r.starts_with("/apis/cert-manager.io/v1/certificates")),
+        "{:?}",
+        seen.requests
+    );
+    // a kind the server does not serve is named, not skipped silently
+    assert!(
+        scan.report
+            .notes
+            .iter()
+            .any(|n| n.contains("short-certificates/widgets matches `example.com/v1/Widget`")),
+        "{:?}",
+        scan.report.notes
+    );
+}

@@ -22,6 +22,8 @@ use std::time::Duration;
 /// A served resource: (group, version, plural, kind, namespaced).
 pub const RESOURCES: &[(&str, &str, &str, &str, bool)] = &[
     ("", "v1", "pods", "Pod", true),
+    ("", "v1", "configmaps", "ConfigMap", true),
+    ("cert-manager.io", "v1", "certificates", "Certificate", true),
     ("", "v1", "services", "Service", true),
     ("", "v1", "serviceaccounts", "ServiceAccount", true),
     ("", "v1", "secrets", "Secret", true),

@@ -53,8 +53,8 @@ pub struct ScanArgs {
     /// Policies to audit the resources with, as their engines audit existing resources:
     /// Kyverno's background scan (policies with `background` on, their validation rules),
     /// Gatekeeper's audit (every constraint, the objects read as the inventory), and
-    /// ValidatingAdmissionPolicies (files or directories; repeatable). Live, they see the
-    /// kinds the scan reads; a dump may hold any kind.
+    /// ValidatingAdmissionPolicies (files or directories; repeatable). Live, the kinds the
+    /// Kyverno rules match are read too.
     #[arg(long, value_name = "PATH")]
     pub policies: Vec<PathBuf>,
     /// Lists in flight at once against the API server.
