@@ -42,6 +42,7 @@ pub mod registry;
 pub mod resolver;
 pub mod testrun;
 mod timefns;
+mod validation;
 pub mod vars;
 pub mod wildcard;
 
@@ -552,8 +553,19 @@ impl Policy {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
+            let background = v.pointer("/spec/background").and_then(Value::as_bool) != Some(false);
+            if let Some((p, m)) =
+                validation::check_background(v.get("spec").unwrap_or(&Value::Null), &own)
+            {
+                broken = Some(fail(&p, m, &mut errors));
+            }
             for (i, r) in own.iter().enumerate() {
                 if let Some((p, m)) = lint(r, &format!("/spec/rules/{i}")) {
+                    broken = Some(fail(&p, m, &mut errors));
+                } else if broken.is_none()
+                    && let Some((p, m)) =
+                        validation::check_rule(r, &format!("/spec/rules/{i}"), background)
+                {
                     broken = Some(fail(&p, m, &mut errors));
                 }
                 let action = v.pointer("/spec/validationFailureAction");

@@ -1,0 +1,358 @@
+//! The variable checks Kyverno's policy validation makes before a policy runs (`kyverno test`
+//! and `apply` skip a policy that fails them; the API server's webhook refuses it):
+//!
+//! - every `{{ variable }}` of a rule names something the rule can read: the request
+//!   (`request.…`), `element`/`elementIndex`, `images`, `@`, a JMESPath function call, or one
+//!   of the rule's context entries (a `variable`, `apiCall`, `imageRegistry` or
+//!   `globalReference` entry by its name and below; a `configMap` entry's `data` and
+//!   `metadata`), the names of its verifyImages attestations, and `target.…` in rules with
+//!   mutate targets. Outside background mode `serviceAccountName` and `serviceAccountNamespace`
+//!   too. Attestation conditions are not checked (their variables are the statements').
+//! - in background mode (`spec.background`, true unless false), no variable reads who made
+//!   the request (`request.userInfo`, `request.roles`, `request.clusterRoles`,
+//!   `serviceAccountName`, `serviceAccountNamespace`) and no `match`/`exclude` filters on it
+//!   (`subjects`, `roles`, `clusterRoles`), unless a rule mutates existing resources.
+//!
+//! Each finding is the JSON pointer of the value and the message.
+
+use regex::Regex;
+use serde_json::Value;
+use std::sync::OnceLock;
+
+fn variables_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"\{\{(?:\{[^{}]*\}|[^{}])*\}\}").unwrap_or_else(|_| unreachable!())
+    })
+}
+
+/// Kyverno's allowed-variable expressions (unanchored, as Kyverno applies them).
+fn allowed_re(background: bool, target: bool) -> &'static Regex {
+    static RES: OnceLock<[Regex; 4]> = OnceLock::new();
+    let res = RES.get_or_init(|| {
+        let re = |s: &str| Regex::new(s).unwrap_or_else(|_| unreachable!());
+        [
+            re(r"request|serviceAccountName|serviceAccountNamespace|element|elementIndex|@|images|image|([a-z_0-9]+\()[^{}]"),
+            re(r"request\.|element|elementIndex|@|images|images\.|image\.|([a-z_0-9]+\()[^{}]"),
+            re(r"request\.|serviceAccountName|serviceAccountNamespace|element|elementIndex|@|images|images\.|image\.|target\.|([a-z_0-9]+\()[^{}]"),
+            re(r"request\.|element|elementIndex|@|images|images\.|image\.|target\.|([a-z_0-9]+\()[^{}]"),
+        ]
+    });
+    let i = usize::from(background) + 2 * usize::from(target);
+    res.get(i).unwrap_or(&res[0])
+}
+
+/// The variables of a string: each `{{ … }}` not escaped with `\`, as its inner query (quotes
+/// dropped, a leading `-` too).
+fn variables(s: &str) -> Vec<String> {
+    if !s.contains("{{") {
+        return Vec::new();
+    }
+    variables_re()
+        .find_iter(s)
+        .filter(|m| !s.get(..m.start()).is_some_and(|b| b.ends_with('\\')))
+        .map(|m| {
+            let inner = m
+                .as_str()
+                .trim_start_matches("{{")
+                .trim_end_matches("}}")
+                .trim();
+            let inner = inner.strip_prefix('-').unwrap_or(inner).trim();
+            inner.replace('"', "")
+        })
+        .collect()
+}
+
+/// Every string leaf and key below `v` with its pointer.
+fn strings<'a>(v: &'a Value, pointer: String, out: &mut Vec<(String, &'a str)>) {
+    match v {
+        Value::String(s) => out.push((pointer, s)),
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                strings(x, format!("{pointer}/{i}"), out);
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m {
+                let p = format!("{pointer}/{}", rampart_manifest::escape_segment(k));
+                out.push((p.clone(), k));
+                strings(x, p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The wildcard patterns of the context entries `entries` declares.
+fn context_patterns(entries: Option<&Value>, out: &mut Vec<String>) {
+    for e in entries.and_then(Value::as_array).into_iter().flatten() {
+        let name = e.get("name").and_then(Value::as_str).unwrap_or("");
+        if ["apiCall", "globalReference", "imageRegistry", "variable"]
+            .iter()
+            .any(|k| e.get(*k).is_some())
+        {
+            out.push(format!("{name}*"));
+        }
+        if e.get("configMap").is_some() {
+            for suffix in [".data", ".metadata", ".data.*", ".metadata.*"] {
+                out.push(format!("{name}{suffix}"));
+            }
+        }
+    }
+}
+
+/// The patterns a rule's variables may also match (Kyverno's `buildContext`).
+fn rule_patterns(rule: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    context_patterns(rule.get("context"), &mut out);
+    for list in [
+        rule.pointer("/validate/foreach"),
+        rule.pointer("/mutate/foreach"),
+        rule.pointer("/mutate/targets"),
+        rule.pointer("/generate/foreach"),
+    ] {
+        for fe in list.and_then(Value::as_array).into_iter().flatten() {
+            context_patterns(fe.get("context"), &mut out);
+        }
+    }
+    for iv in rule
+        .get("verifyImages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for a in iv
+            .get("attestations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = a.get("name").and_then(Value::as_str).unwrap_or("");
+            out.push(format!("{name}*"));
+        }
+    }
+    out
+}
+
+/// The first invalid variable of the rule at `pointer`, as Kyverno's validation reports it.
+pub fn check_rule(rule: &Value, pointer: &str, background: bool) -> Option<(String, String)> {
+    let rule_name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+    let target = rule.pointer("/mutate/targets").is_some();
+    let allowed = allowed_re(background, target);
+    let patterns = rule_patterns(rule);
+    // attestation conditions read the statements, not the rule's context
+    let mut checked = rule.clone();
+    for iv in checked
+        .get_mut("verifyImages")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        for a in iv
+            .get_mut("attestations")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(a) = a.as_object_mut() {
+                a.remove("conditions");
+            }
+        }
+    }
+    let mut all = Vec::new();
+    strings(&checked, pointer.to_string(), &mut all);
+    for (p, s) in all {
+        for var in variables(s) {
+            if var.is_empty() || crate::jmes::check(&var).is_err() {
+                // a syntax error is reported by the variables' own check
+                continue;
+            }
+            let ok = allowed.is_match(&var)
+                || patterns
+                    .iter()
+                    .any(|pat| crate::wildcard::matches(pat, &var));
+            if !ok {
+                return Some((
+                    p,
+                    format!(
+                        "policy contains invalid variables: variable substitution failed for rule {rule_name}: variable {var} must match regex \"{}\" or patterns [{}]",
+                        allowed.as_str(),
+                        patterns.join(" ")
+                    ),
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Kyverno's background-mode check on a policy (`spec` its spec, `own` its rules as written at
+/// `/spec/rules`): the first match filter or variable about the requester, with its pointer.
+pub fn check_background(spec: &Value, own: &[Value]) -> Option<(String, String)> {
+    if spec.get("background").and_then(Value::as_bool) == Some(false) {
+        return None;
+    }
+    let user_filter = |f: &Value| {
+        ["subjects", "roles", "clusterRoles"].into_iter().find(|k| {
+            f.get(*k)
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+        })
+    };
+    for (i, r) in own.iter().enumerate() {
+        for side in ["match", "exclude"] {
+            let Some(m) = r.get(side) else { continue };
+            // (pointer, Kyverno's path)
+            let mut filters: Vec<(String, String, &Value)> =
+                vec![(side.to_string(), side.to_string(), m)];
+            for block in ["any", "all"] {
+                for (j, f) in m
+                    .get(block)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    filters.push((
+                        format!("{side}/{block}/{j}"),
+                        format!("{side}/{block}[{j}]"),
+                        f,
+                    ));
+                }
+            }
+            for (pointer, path, f) in filters {
+                if let Some(k) = user_filter(f) {
+                    return Some((
+                        format!("/spec/rules/{i}/{pointer}/{k}"),
+                        format!(
+                            "only select variables are allowed in background mode. Set spec.background=false to disable background mode for this policy rule: invalid variable used at path: spec/rules[{i}]/{path}/{k}"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    // a policy that mutates existing resources reads the requester in the background
+    if own.iter().any(|r| r.pointer("/mutate/targets").is_some()) {
+        return None;
+    }
+    static BANNED: OnceLock<Vec<Regex>> = OnceLock::new();
+    let banned = BANNED.get_or_init(|| {
+        [
+            r"[^\.](serviceAccountName)\b",
+            r"[^\.](serviceAccountNamespace)\b",
+            r"[^\.](request.userInfo)\b",
+            r"[^\.](request.roles)\b",
+            r"[^\.](request.clusterRoles)\b",
+        ]
+        .iter()
+        .filter_map(|r| Regex::new(r).ok())
+        .collect()
+    });
+    for (i, r) in own.iter().enumerate() {
+        let mut all = Vec::new();
+        strings(r, format!("/spec/rules/{i}"), &mut all);
+        for (p, s) in all {
+            for m in variables_re().find_iter(s) {
+                if let Some(b) = banned.iter().find_map(|b| b.captures(m.as_str())) {
+                    let var = b.get(1).map_or("", |x| x.as_str());
+                    return Some((
+                        p,
+                        format!(
+                            "only select variables are allowed in background mode. Set spec.background=false to disable background mode for this policy rule: variable {var} is not allowed"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn rule(validate: Value, context: Value) -> Value {
+        json!({"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+               "context": context, "validate": validate})
+    }
+
+    #[test]
+    fn variables_must_name_what_the_rule_reads() {
+        let ctx = json!([
+            {"name": "cm", "configMap": {"name": "x", "namespace": "y"}},
+            {"name": "count", "apiCall": {"urlPath": "/api/v1/pods"}},
+        ]);
+        let ok = [
+            "{{ request.object.metadata.name }}",
+            "{{ element.name }} {{ elementIndex }} {{ @ }}",
+            "{{ images.containers.*.tag }}",
+            "{{ to_upper('x') }}",
+            "{{ cm.data.key }} {{ cm.metadata.name }}",
+            "{{ count }} {{ count.items[0] }}",
+            "\\{{ not.a.variable }}",
+        ];
+        for m in ok {
+            let r = rule(json!({"message": m, "deny": {}}), ctx.clone());
+            assert_eq!(check_rule(&r, "/spec/rules/0", true), None, "{m}");
+        }
+        for (m, background) in [
+            ("{{ nothere.value }}", true),
+            ("{{ cm.binaryData }}", true),
+            ("{{ serviceAccountName }}", true),
+        ] {
+            let r = rule(json!({"message": m, "deny": {}}), ctx.clone());
+            let (p, why) = check_rule(&r, "/spec/rules/0", background).unwrap();
+            assert_eq!(p, "/spec/rules/0/validate/message", "{m}");
+            assert!(why.starts_with("policy contains invalid variables: variable substitution failed for rule r: variable "), "{why}");
+        }
+        // outside background mode the requester's service account may be read
+        let r = rule(
+            json!({"message": "{{ serviceAccountName }}", "deny": {}}),
+            json!([]),
+        );
+        assert_eq!(check_rule(&r, "/spec/rules/0", false), None);
+        // attestation conditions read the statements
+        let r = json!({"name": "r", "verifyImages": [{"attestations": [{"type": "x", "name": "prov",
+            "conditions": [{"all": [{"key": "{{ builder.id }}", "operator": "Equals", "value": "ci"}]}]}]}],
+            "validate": {"message": "{{ prov.builder }}"}});
+        assert_eq!(check_rule(&r, "/spec/rules/0", true), None);
+    }
+
+    #[test]
+    fn background_policies_do_not_read_the_requester() {
+        let spec = json!({});
+        let uses = |v: Value| vec![rule(json!({"message": v, "deny": {}}), json!([]))];
+        let (p, why) =
+            check_background(&spec, &uses(json!("{{ request.userInfo.username }}"))).unwrap();
+        assert_eq!(p, "/spec/rules/0/validate/message");
+        assert!(
+            why.ends_with("variable request.userInfo is not allowed"),
+            "{why}"
+        );
+        assert!(check_background(&spec, &uses(json!("{{ request.roles }}"))).is_some());
+        assert!(
+            check_background(&spec, &uses(json!("{{ request.object.metadata.name }}"))).is_none()
+        );
+        // background off: anything the request holds
+        assert!(
+            check_background(
+                &json!({"background": false}),
+                &uses(json!("{{ request.userInfo.username }}"))
+            )
+            .is_none()
+        );
+        // a match filter on the requester
+        let r = json!({"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]},
+            "subjects": [{"kind": "User", "name": "bob"}]}]}, "validate": {"deny": {}}});
+        let (p, why) = check_background(&spec, &[r]).unwrap();
+        assert_eq!(p, "/spec/rules/0/match/any/0/subjects");
+        assert!(
+            why.ends_with("invalid variable used at path: spec/rules[0]/match/any[0]/subjects"),
+            "{why}"
+        );
+    }
+}
