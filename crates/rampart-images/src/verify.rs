@@ -315,14 +315,7 @@ pub async fn verify_bundles(
 ) -> Attestations {
     let (r, digest) = match resolve(client, image).await {
         Ok(found) => found,
-        Err(v) => {
-            return Attestations {
-                image: v.image,
-                digest: v.digest,
-                result: Err(v.result.err().unwrap_or_default()),
-                unreachable: v.unreachable,
-            };
-        }
+        Err(v) => return Attestations::unresolved(v),
     };
     let outcome = async {
         let bundles = referrer_bundles(client, &r, &digest).await?;
@@ -367,16 +360,7 @@ pub async fn verify_bundles(
         Ok(statements)
     }
     .await;
-    let (result, unreachable) = match outcome {
-        Ok(s) => (Ok(s), false),
-        Err(f) => (Err(f.reason), f.unreachable),
-    };
-    Attestations {
-        image: image.to_string(),
-        digest: Some(digest),
-        result,
-        unreachable,
-    }
+    Attestations::of(image, digest, outcome)
 }
 
 /// Whether `bundle` verifies for `target` with `policy`'s keys or keyless identities.
@@ -954,28 +938,44 @@ pub async fn fetch_attestations_with(
     policy: &Policy,
     repository: Option<&str>,
 ) -> Attestations {
-    let failed = |failed: Verification| Attestations {
-        image: image.to_string(),
-        digest: None,
-        result: Err(failed.result.err().unwrap_or_default()),
-        unreachable: failed.unreachable,
-    };
     let (r, digest) = match resolve(client, image).await {
         Ok((image_ref, digest)) => match signatures_repository(image, image_ref, repository) {
             Ok(r) => (r, digest),
-            Err(f) => return failed(f),
+            Err(f) => return Attestations::unresolved(f),
         },
-        Err(f) => return failed(f),
+        Err(f) => return Attestations::unresolved(f),
     };
-    let (result, unreachable) = match verified_statements(client, &r, &digest, policy).await {
-        Ok(s) => (Ok(s), false),
-        Err(f) => (Err(f.reason), f.unreachable),
-    };
-    Attestations {
-        image: image.to_string(),
-        digest: Some(digest),
-        result,
-        unreachable,
+    let outcome = verified_statements(client, &r, &digest, policy).await;
+    Attestations::of(image, digest, outcome)
+}
+
+impl Attestations {
+    /// The attestations of `image`, resolved to `digest`, with their outcome.
+    fn of(
+        image: &str,
+        digest: String,
+        outcome: Result<Vec<serde_json::Value>, Failure>,
+    ) -> Attestations {
+        let (result, unreachable) = match outcome {
+            Ok(s) => (Ok(s), false),
+            Err(f) => (Err(f.reason), f.unreachable),
+        };
+        Attestations {
+            image: image.to_string(),
+            digest: Some(digest),
+            result,
+            unreachable,
+        }
+    }
+
+    /// The image did not resolve (or its signature repository did not parse): why.
+    fn unresolved(v: Verification) -> Attestations {
+        Attestations {
+            image: v.image,
+            digest: None,
+            result: Err(v.result.err().unwrap_or_default()),
+            unreachable: v.unreachable,
+        }
     }
 }
 

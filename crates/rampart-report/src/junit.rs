@@ -158,9 +158,13 @@ fn testcase(ctx: &Ctx, out: &mut String, file: &str, name: &str, found: &[&Findi
     );
 }
 
+fn esc(_ctx: &Ctx, s: &str) -> String {
+    xml_escape(s)
+}
+
 /// Escapes for XML text or attribute values (finding messages come masked already). Characters XML 1.0 cannot carry
 /// become U+FFFD; newlines and tabs in attributes are kept as character references.
-fn esc(_ctx: &Ctx, s: &str) -> String {
+pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

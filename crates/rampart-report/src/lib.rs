@@ -41,6 +41,7 @@
 mod json;
 mod junit;
 mod redact;
+pub use junit::xml_escape;
 pub use redact::SecretMasker;
 mod sarif;
 mod text;

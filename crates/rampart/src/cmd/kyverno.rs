@@ -289,22 +289,6 @@ fn result_and_reason(r: &TestRow) -> Option<(&'static str, String)> {
     }
 }
 
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A row as `kyverno test` prints it: the row, its result and its reason.
 type Shown<'a> = (&'a TestRow, &'static str, String);
 
@@ -335,7 +319,7 @@ fn write_junit(out: &mut impl Write, rows: &[TestRow]) -> std::io::Result<()> {
         writeln!(
             out,
             r#"  <testsuite name="{}" tests="{}" failures="{}">"#,
-            xml_escape(policy),
+            rampart_report::xml_escape(policy),
             list.len(),
             failures(list)
         )?;
@@ -343,17 +327,17 @@ fn write_junit(out: &mut impl Write, rows: &[TestRow]) -> std::io::Result<()> {
             writeln!(
                 out,
                 r#"    <testcase classname="{}" name="{}/{}" file="{}">"#,
-                xml_escape(&r.rule),
-                xml_escape(&r.kind),
-                xml_escape(&r.resource),
-                xml_escape(&r.test)
+                rampart_report::xml_escape(&r.rule),
+                rampart_report::xml_escape(&r.kind),
+                rampart_report::xml_escape(&r.resource),
+                rampart_report::xml_escape(&r.test)
             )?;
             if *res == "Fail" {
                 writeln!(
                     out,
                     r#"      <failure message="{}">{}</failure>"#,
-                    xml_escape(why),
-                    xml_escape(&r.message)
+                    rampart_report::xml_escape(why),
+                    rampart_report::xml_escape(&r.message)
                 )?;
             }
             writeln!(out, "    </testcase>")?;
