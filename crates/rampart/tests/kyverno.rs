@@ -44,14 +44,14 @@ fn policy_test_json_reports_every_row_with_the_engines_result() {
     assert!(results.iter().any(|r| r["actual"] == "skip"));
 }
 
-#[test]
-fn policy_test_exits_1_when_a_result_differs() {
+/// The `operators` case in a temporary directory with one expectation turned around, its test
+/// file named `test_file`.
+fn flipped_operators_case(test_file: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let src = cases().join("operators");
     for f in ["policy.yaml", "resources.yaml"] {
         std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
     }
-    // The same test with one expectation turned around.
     let test = std::fs::read_to_string(src.join("kyverno-test.yaml"))
         .unwrap()
         .replacen(
@@ -59,7 +59,13 @@ fn policy_test_exits_1_when_a_result_differs() {
             "resources: [bad], result: pass",
             1,
         );
-    std::fs::write(dir.path().join("kyverno-test.yaml"), test).unwrap();
+    std::fs::write(dir.path().join(test_file), test).unwrap();
+    dir
+}
+
+#[test]
+fn policy_test_exits_1_when_a_result_differs() {
+    let dir = flipped_operators_case("kyverno-test.yaml");
     let out = rampart()
         .args(["policy", "test"])
         .arg(dir.path())
@@ -258,20 +264,8 @@ spec:
 
 #[test]
 fn policy_test_selects_cases_names_files_and_writes_junit() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = cases().join("operators");
-    for f in ["policy.yaml", "resources.yaml"] {
-        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
-    }
-    // one expectation turned around, under another file name
-    let test = std::fs::read_to_string(src.join("kyverno-test.yaml"))
-        .unwrap()
-        .replacen(
-            "resources: [bad], result: fail",
-            "resources: [bad], result: pass",
-            1,
-        );
-    std::fs::write(dir.path().join("ci-test.yaml"), test).unwrap();
+    // under another file name
+    let dir = flipped_operators_case("ci-test.yaml");
     // the default name finds nothing: reported, not a failure, unless tests are required
     rampart()
         .args(["policy", "test"])
