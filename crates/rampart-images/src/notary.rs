@@ -3,8 +3,9 @@
 //!
 //! - Signatures are OCI 1.1 referrers of the image with artifact type
 //!   `application/vnd.cncf.notary.signature`, one layer each: a JWS envelope
-//!   (`application/jose+json`, JSON serialization with the chain in `header.x5c`). At most 10
-//!   are tried; the first that verifies is the image's signature.
+//!   (`application/jose+json`, JSON serialization with the chain in `header.x5c`) or a COSE
+//!   one (`application/cose`, COSE_Sign1 with the chain in `x5chain`). At most 10 are tried;
+//!   the first that verifies is the image's signature.
 //! - Integrity: the protected header names the `notary.x509` signing scheme, the notation
 //!   payload content type, a signing time, and marks the scheme (and the expiry, when set)
 //!   critical, with no critical header unknown; the algorithm is the one the signing
@@ -17,8 +18,8 @@
 //! - Authentic timestamp (`notary.x509` without a timestamp countersignature): every
 //!   certificate of the chain is valid now.
 //!
-//! Not checked: revocation (OCSP, CRLs) and timestamp countersignatures; COSE envelopes and the
-//! `notary.x509.signingAuthority` scheme are reported as unsupported, never passed.
+//! Not checked: revocation (OCSP, CRLs) and timestamp countersignatures; the
+//! `notary.x509.signingAuthority` scheme is reported as unsupported, never passed.
 //!
 //! Attestations signed with notation ([`attestations`]) are referrers of the image of a given
 //! artifact type, themselves signed as above; each one's statement is its manifest with
@@ -76,20 +77,32 @@ impl TrustStore {
     }
 }
 
-/// Verifies one envelope (`media_type`, `envelope` bytes) as a signature of `target` by a
-/// certificate that `trust` trusts, at `now` (seconds since the epoch); why not when it is not.
-pub fn verify_envelope(
-    media_type: &str,
-    envelope: &[u8],
-    target: &Target,
-    trust: &TrustStore,
-    now: u64,
-) -> Result<(), String> {
-    if media_type != JWS_MEDIA_TYPE {
-        return Err(format!(
-            "signature envelope type {media_type:?} is not supported (JWS {JWS_MEDIA_TYPE} is)"
-        ));
-    }
+/// What an envelope says, whatever its format: the checks of [`verify_envelope`] run on it.
+struct Envelope {
+    /// The signature algorithm, by its JWS name (`ES256`, `PS256`, …).
+    alg: String,
+    /// The bytes the signature signs.
+    signing_input: Vec<u8>,
+    signature: Vec<u8>,
+    /// The signed payload (JSON).
+    payload: Vec<u8>,
+    scheme: Option<String>,
+    content_type: Option<String>,
+    /// The critical header names; `None` when the header has no `crit`.
+    crit: Option<Vec<String>>,
+    /// The protected header names present.
+    present: Vec<String>,
+    signing_time: Option<u64>,
+    expiry: Option<u64>,
+    /// DER certificates, the signing one first.
+    chain: Vec<Vec<u8>>,
+}
+
+/// The COSE envelope's media type.
+pub const COSE_MEDIA_TYPE: &str = "application/cose";
+
+/// A JWS envelope (JSON serialization).
+fn parse_jws(envelope: &[u8]) -> Result<Envelope, String> {
     fn b64url<'v>(what: &str, v: Option<&'v Value>) -> Result<(&'v str, Vec<u8>), String> {
         let text = v
             .and_then(Value::as_str)
@@ -103,64 +116,19 @@ pub fn verify_envelope(
         .map_err(|e| format!("the JWS envelope is not JSON: {e}"))?;
     let (protected_b64, protected) = b64url("protected header", env.get("protected"))?;
     let (payload_b64, payload) = b64url("payload", env.get("payload"))?;
-    let (_, sig) = b64url("signature", env.get("signature"))?;
+    let (_, signature) = b64url("signature", env.get("signature"))?;
     let header: Value = serde_json::from_slice(&protected)
         .map_err(|e| format!("the JWS protected header is not JSON: {e}"))?;
-    let text = |k: &str| header.get(k).and_then(Value::as_str);
-    // the protected header
-    match text(SCHEME) {
-        Some("notary.x509") => {}
-        Some(other) => {
-            return Err(format!(
-                "signing scheme {other:?} is not supported (notary.x509 is; the trust store is a CA store)"
-            ));
-        }
-        None => return Err(format!("the protected header has no {SCHEME}")),
-    }
-    if text("cty") != Some(PAYLOAD_CONTENT_TYPE) {
-        return Err(format!(
-            "the payload content type is {:?}, not {PAYLOAD_CONTENT_TYPE:?}",
-            text("cty").unwrap_or("")
-        ));
-    }
-    let crit: Vec<&str> = header
-        .get("crit")
-        .and_then(Value::as_array)
-        .ok_or("the protected header has no crit list")?
-        .iter()
-        .map(|c| c.as_str().unwrap_or(""))
-        .collect();
-    for required in [Some(SCHEME), header.get(EXPIRY).map(|_| EXPIRY)]
-        .into_iter()
-        .flatten()
-    {
-        if !crit.contains(&required) {
-            return Err(format!(
-                "{required} is not marked critical in the protected header"
-            ));
-        }
-    }
-    if let Some(unknown) = crit.iter().find(|c| {
-        ![SCHEME, EXPIRY, AUTHENTIC_SIGNING_TIME].contains(c) || header.get(**c).is_none()
-    }) {
-        return Err(format!(
-            "critical header {unknown:?} is not known or not present"
-        ));
-    }
+    let text = |k: &str| header.get(k).and_then(Value::as_str).map(str::to_string);
     let time = |k: &str| -> Result<Option<u64>, String> {
         text(k)
             .map(|t| {
-                rampart_core::civil::parse_rfc3339(t)
+                rampart_core::civil::parse_rfc3339(&t)
                     .map(|ns| ns / 1_000_000_000)
                     .ok_or(format!("{k} {t:?} is not an RFC 3339 time"))
             })
             .transpose()
     };
-    let signing_time =
-        time(SIGNING_TIME)?.ok_or(format!("the protected header has no {SIGNING_TIME}"))?;
-    let expiry = time(EXPIRY)?;
-    let alg = text("alg").unwrap_or("");
-    // the chain and the signature (integrity)
     let chain: Vec<Vec<u8>> = env
         .pointer("/header/x5c")
         .and_then(Value::as_array)
@@ -172,17 +140,206 @@ pub fn verify_envelope(
                 .ok_or_else(|| "an x5c certificate is not base64".to_string())
         })
         .collect::<Result<_, _>>()?;
-    let leaf = chain.first().ok_or("the x5c certificate chain is empty")?;
-    let spki = cert_spki(leaf).ok_or("the signing certificate does not parse")?;
-    let key =
-        PublicKey::from_spki_der("the signing certificate", spki).map_err(|e| e.to_string())?;
     let mut signing_input = Vec::with_capacity(protected_b64.len() + payload_b64.len() + 1);
     signing_input.extend_from_slice(protected_b64.as_bytes());
     signing_input.push(b'.');
     signing_input.extend_from_slice(payload_b64.as_bytes());
-    key.verify_jws(alg, &signing_input, &sig)?;
+    Ok(Envelope {
+        alg: text("alg").unwrap_or_default(),
+        signing_input,
+        signature,
+        payload,
+        scheme: text(SCHEME),
+        content_type: text("cty"),
+        crit: header.get("crit").and_then(Value::as_array).map(|a| {
+            a.iter()
+                .map(|c| c.as_str().unwrap_or("").to_string())
+                .collect()
+        }),
+        present: header
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default(),
+        signing_time: time(SIGNING_TIME)?,
+        expiry: time(EXPIRY)?,
+        chain,
+    })
+}
+
+/// A COSE_Sign1 envelope (RFC 9052): the algorithm by its COSE number, the times as CBOR
+/// epoch dates (tag 1), the chain in `x5chain` (label 33, RFC 9360).
+fn parse_cose(envelope: &[u8]) -> Result<Envelope, String> {
+    use ciborium::Value as Cbor;
+    let bad = |what: &str| format!("the COSE envelope {what}");
+    let value: Cbor =
+        ciborium::from_reader(envelope).map_err(|e| bad(&format!("is not CBOR: {e}")))?;
+    let parts = match value {
+        Cbor::Tag(18, inner) => *inner,
+        other => other,
+    };
+    let Cbor::Array(parts) = parts else {
+        return Err(bad("is not a COSE_Sign1 array"));
+    };
+    let [
+        Cbor::Bytes(protected),
+        Cbor::Map(unprotected),
+        Cbor::Bytes(payload),
+        Cbor::Bytes(signature),
+    ] = <[Cbor; 4]>::try_from(parts).map_err(|_| bad("does not have four parts"))?
+    else {
+        return Err(bad(
+            "parts are not protected bytes, a map, payload bytes and a signature",
+        ));
+    };
+    let header: Cbor = ciborium::from_reader(protected.as_slice())
+        .map_err(|e| bad(&format!("protected header is not CBOR: {e}")))?;
+    let Cbor::Map(header) = header else {
+        return Err(bad("protected header is not a map"));
+    };
+    let label = |k: &Cbor| match k {
+        Cbor::Integer(i) => i128::from(*i).to_string(),
+        Cbor::Text(t) => t.clone(),
+        _ => String::new(),
+    };
+    let get = |name: &str| {
+        header
+            .iter()
+            .find(|(k, _)| label(k) == name)
+            .map(|(_, v)| v)
+    };
+    let text = |name: &str| get(name).and_then(|v| v.as_text()).map(str::to_string);
+    let time = |name: &str| -> Result<Option<u64>, String> {
+        match get(name) {
+            None => Ok(None),
+            Some(Cbor::Tag(1, t)) => match t.as_ref() {
+                Cbor::Integer(i) => u64::try_from(i128::from(*i))
+                    .map(Some)
+                    .map_err(|_| format!("{name} is before 1970")),
+                _ => Err(format!("{name} is not an epoch date")),
+            },
+            Some(_) => Err(format!("{name} is not a tagged date (CBOR tag 1)")),
+        }
+    };
+    let alg = match get("1").and_then(|v| v.as_integer()).map(i128::from) {
+        Some(-7) => "ES256",
+        Some(-35) => "ES384",
+        Some(-36) => "ES512",
+        Some(-37) => "PS256",
+        Some(-38) => "PS384",
+        Some(-39) => "PS512",
+        Some(other) => return Err(format!("COSE algorithm {other} is not supported")),
+        None => return Err(bad("protected header has no algorithm")),
+    };
+    let chain = match unprotected
+        .iter()
+        .find(|(k, _)| label(k) == "33")
+        .map(|(_, v)| v)
+    {
+        Some(Cbor::Array(certs)) => certs
+            .iter()
+            .map(|c| {
+                c.as_bytes()
+                    .cloned()
+                    .ok_or_else(|| bad("x5chain holds a non-byte-string"))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(Cbor::Bytes(one)) => vec![one.clone()],
+        _ => return Err(bad("has no x5chain certificate chain")),
+    };
+    // Sig_structure: ["Signature1", protected, external_aad, payload]
+    let to_sign = Cbor::Array(vec![
+        Cbor::Text("Signature1".into()),
+        Cbor::Bytes(protected.clone()),
+        Cbor::Bytes(Vec::new()),
+        Cbor::Bytes(payload.clone()),
+    ]);
+    let mut signing_input = Vec::new();
+    ciborium::into_writer(&to_sign, &mut signing_input).map_err(|e| e.to_string())?;
+    Ok(Envelope {
+        alg: alg.to_string(),
+        signing_input,
+        signature,
+        payload,
+        scheme: text(SCHEME),
+        content_type: text("3"),
+        crit: get("2")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().map(label).collect()),
+        present: header.iter().map(|(k, _)| label(k)).collect(),
+        signing_time: time(SIGNING_TIME)?,
+        expiry: time(EXPIRY)?,
+        chain,
+    })
+}
+
+/// Verifies one envelope (`media_type`, `envelope` bytes: JWS or COSE) as a signature of
+/// `target` by a certificate that `trust` trusts, at `now` (seconds since the epoch); why not
+/// when it is not.
+pub fn verify_envelope(
+    media_type: &str,
+    envelope: &[u8],
+    target: &Target,
+    trust: &TrustStore,
+    now: u64,
+) -> Result<(), String> {
+    let env = match media_type {
+        JWS_MEDIA_TYPE => parse_jws(envelope)?,
+        COSE_MEDIA_TYPE => parse_cose(envelope)?,
+        other => {
+            return Err(format!(
+                "signature envelope type {other:?} is not supported (JWS {JWS_MEDIA_TYPE} and COSE {COSE_MEDIA_TYPE} are)"
+            ));
+        }
+    };
+    // the protected header
+    match env.scheme.as_deref() {
+        Some("notary.x509") => {}
+        Some(other) => {
+            return Err(format!(
+                "signing scheme {other:?} is not supported (notary.x509 is; the trust store is a CA store)"
+            ));
+        }
+        None => return Err(format!("the protected header has no {SCHEME}")),
+    }
+    if env.content_type.as_deref() != Some(PAYLOAD_CONTENT_TYPE) {
+        return Err(format!(
+            "the payload content type is {:?}, not {PAYLOAD_CONTENT_TYPE:?}",
+            env.content_type.as_deref().unwrap_or("")
+        ));
+    }
+    let crit = env
+        .crit
+        .as_ref()
+        .ok_or("the protected header has no crit list")?;
+    let required = [Some(SCHEME), env.expiry.map(|_| EXPIRY)];
+    for required in required.into_iter().flatten() {
+        if !crit.iter().any(|c| c == required) {
+            return Err(format!(
+                "{required} is not marked critical in the protected header"
+            ));
+        }
+    }
+    if let Some(unknown) = crit.iter().find(|c| {
+        ![SCHEME, EXPIRY, AUTHENTIC_SIGNING_TIME].contains(&c.as_str()) || !env.present.contains(c)
+    }) {
+        return Err(format!(
+            "critical header {unknown:?} is not known or not present"
+        ));
+    }
+    let signing_time = env
+        .signing_time
+        .ok_or(format!("the protected header has no {SIGNING_TIME}"))?;
+    let expiry = env.expiry;
+    let chain = &env.chain;
+    // the signature (integrity)
+    let leaf = chain.first().ok_or("the certificate chain is empty")?;
+    let spki = cert_spki(leaf).ok_or("the signing certificate does not parse")?;
+    let key =
+        PublicKey::from_spki_der("the signing certificate", spki).map_err(|e| e.to_string())?;
+    key.verify_jws(&env.alg, &env.signing_input, &env.signature)?;
+    let payload = &env.payload;
     // what was signed
-    let payload: Value = serde_json::from_slice(&payload)
+    let payload: Value = serde_json::from_slice(payload)
         .map_err(|e| format!("the signed payload is not JSON: {e}"))?;
     let signed = payload
         .get("targetArtifact")
@@ -212,7 +369,7 @@ pub fn verify_envelope(
         ));
     }
     // authenticity
-    check_chain(&chain, trust, signing_time)?;
+    check_chain(chain, trust, signing_time)?;
     // expiry
     if let Some(expiry) = expiry
         && now > expiry

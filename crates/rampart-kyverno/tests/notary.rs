@@ -261,6 +261,89 @@ fn envelope(dir: &Path, target: &Value, s: &Signing<'_>) -> Vec<u8> {
     .unwrap()
 }
 
+/// The COSE_Sign1 envelope signing `target` (the same content as [`envelope`], in CBOR).
+fn cose_envelope(dir: &Path, target: &Value, s: &Signing<'_>) -> Vec<u8> {
+    use ciborium::Value as Cbor;
+    let text = |t: &str| Cbor::Text(t.to_string());
+    let alg = match s
+        .alg
+        .unwrap_or(if s.kind == EC { "ES256" } else { "PS256" })
+    {
+        "ES256" => -7,
+        "PS256" => -37,
+        _ => -38,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut crit = vec![text("io.cncf.notary.signingScheme")];
+    let mut header = vec![
+        (Cbor::Integer(1.into()), Cbor::Integer(alg.into())),
+        (Cbor::Integer(3.into()), text(PAYLOAD_TYPE)),
+        (text("io.cncf.notary.signingScheme"), text("notary.x509")),
+        (
+            text("io.cncf.notary.signingTime"),
+            Cbor::Tag(1, Box::new(Cbor::Integer(now.into()))),
+        ),
+    ];
+    for (k, v) in &s.critical {
+        let secs = v
+            .as_str()
+            .and_then(rampart_core::civil::parse_rfc3339)
+            .map(|ns| ns / 1_000_000_000);
+        let value = match secs {
+            Some(secs) => Cbor::Tag(1, Box::new(Cbor::Integer(secs.into()))),
+            None => text(v.as_str().unwrap_or("")),
+        };
+        header.push((text(k), value));
+        crit.push(text(k));
+    }
+    header.push((Cbor::Integer(2.into()), Cbor::Array(crit)));
+    let mut protected = Vec::new();
+    ciborium::into_writer(&Cbor::Map(header), &mut protected).unwrap();
+    let payload = serde_json::to_vec(
+        &json!({"targetArtifact": s.target.clone().unwrap_or_else(|| target.clone())}),
+    )
+    .unwrap();
+    let mut to_sign = Vec::new();
+    ciborium::into_writer(
+        &Cbor::Array(vec![
+            text("Signature1"),
+            Cbor::Bytes(protected.clone()),
+            Cbor::Bytes(Vec::new()),
+            Cbor::Bytes(payload.clone()),
+        ]),
+        &mut to_sign,
+    )
+    .unwrap();
+    let mut sig = openssl_sign(dir, &s.signer.key, &to_sign, s.kind);
+    if s.tamper {
+        sig[5] ^= 1;
+    }
+    let mut chain = vec![Cbor::Bytes(s.signer.der())];
+    chain.extend(s.chain.iter().map(|c| Cbor::Bytes(c.der())));
+    let unprotected = Cbor::Map(vec![
+        (Cbor::Integer(33.into()), Cbor::Array(chain)),
+        (text("io.cncf.notary.signingAgent"), text("rampart-test")),
+    ]);
+    let mut out = Vec::new();
+    ciborium::into_writer(
+        &Cbor::Tag(
+            18,
+            Box::new(Cbor::Array(vec![
+                Cbor::Bytes(protected),
+                unprotected,
+                Cbor::Bytes(payload),
+                Cbor::Bytes(sig),
+            ])),
+        ),
+        &mut out,
+    )
+    .unwrap();
+    out
+}
+
 /// Pushes referrer manifests of `subject` and (re)writes its referrers tag schema index.
 struct Referrers {
     port: u16,
@@ -316,7 +399,11 @@ impl Referrers {
     }
 
     fn sign(&mut self, dir: &Path, subject: &Value, s: &Signing<'_>) {
-        let env = envelope(dir, subject, s);
+        let env = if s.envelope_type == "application/cose" {
+            cose_envelope(dir, subject, s)
+        } else {
+            envelope(dir, subject, s)
+        };
         self.attach(subject, SIGNATURE_TYPE, s.envelope_type, &env);
     }
 }
@@ -515,13 +602,53 @@ fn notary_signatures_verify_with_the_trusted_certificates() {
         vec![unknown],
         Err("critical header \"io.example.policy\" is not known"),
     );
-    let mut cose = Signing::new(&ec, vec![&root], EC);
-    cose.envelope_type = "application/cose";
+    // COSE envelopes: ECDSA and RSA-PSS, and the same checks
+    let cose = |signer, chain, kind| {
+        let mut s = Signing::new(signer, chain, kind);
+        s.envelope_type = "application/cose";
+        s
+    };
     case(
         &mut refs,
-        "cose",
-        vec![cose],
-        Err("signature envelope type \"application/cose\" is not supported"),
+        "cose-ec",
+        vec![cose(&ec, vec![&root], EC)],
+        Ok(()),
+    );
+    case(
+        &mut refs,
+        "cose-rsa",
+        vec![cose(&rsa, vec![&root], RSA)],
+        Ok(()),
+    );
+    let mut tampered = cose(&ec, vec![&root], EC);
+    tampered.tamper = true;
+    case(
+        &mut refs,
+        "cose-tampered",
+        vec![tampered],
+        Err("signature 1: the signature does not verify with the signing certificate's key"),
+    );
+    case(
+        &mut refs,
+        "cose-untrusted",
+        vec![cose(&untrusted, vec![&other_root], EC)],
+        Err("contains no trusted certificate"),
+    );
+    let mut expired = cose(&ec, vec![&root], EC);
+    expired.critical = vec![("io.cncf.notary.expiry", json!("2021-01-01T00:00:00Z"))];
+    case(
+        &mut refs,
+        "cose-expired",
+        vec![expired],
+        Err("digital signature has expired on 2021-01-01T00:00:00Z"),
+    );
+    let mut other = Signing::new(&ec, vec![&root], EC);
+    other.envelope_type = "application/pkcs7";
+    case(
+        &mut refs,
+        "pkcs7",
+        vec![other],
+        Err("signature envelope type \"application/pkcs7\" is not supported"),
     );
 
     let set = policy(&host, &root.pem(), "");
