@@ -166,15 +166,12 @@ pub fn scan_with(
         Input::Live(opts) => {
             // the kinds the background Kyverno rules match are read too
             let mut opts = opts.clone();
-            if let Some(set) = policies.and_then(|p| p.kyverno.as_ref()) {
-                opts.extra_kinds = set
-                    .background_kinds()
-                    .into_iter()
-                    .map(|(_, _, kind)| kind)
-                    .collect();
-                opts.extra_kinds.sort();
-                opts.extra_kinds.dedup();
-            }
+            opts.extra_kinds = policy_kinds(policies)
+                .into_iter()
+                .map(|(_, kind)| kind)
+                .collect();
+            opts.extra_kinds.sort();
+            opts.extra_kinds.dedup();
             let f = fetch::fetch_blocking(&opts)?;
             read_kinds = f.kinds.clone();
             Read {
@@ -230,12 +227,10 @@ pub fn scan_with(
     analysis.errors.extend(errors);
     let mut report = report::ClusterReport::new(&analysis, &not_readable, tool_version);
     report.notes = notes;
-    if matches!(input, Input::Live(_))
-        && let Some(set) = policies.and_then(|p| p.kyverno.as_ref())
-    {
+    if matches!(input, Input::Live(_)) {
         report
             .notes
-            .extend(unread_policy_kinds(&set.background_kinds(), &read_kinds));
+            .extend(unread_policy_kinds(&policy_kinds(policies), &read_kinds));
     }
     if rampart_engine::cloud::provider(&objects).is_none() {
         // the cloud layer's score then rests on ServiceAccount identities alone
@@ -257,12 +252,32 @@ pub fn scan_with(
     })
 }
 
-/// Notes on the kinds background Kyverno rules match that a live scan did not read (`read`:
-/// the kinds it listed), so nothing is skipped silently: a kind the server does not serve, a
-/// wildcard, Secrets (read as metadata only). One note per kind, naming the rules.
-fn unread_policy_kinds(kinds: &[(String, String, String)], read: &[String]) -> Vec<String> {
+/// The kinds the policies audit: the background Kyverno rules' (`policy/rule`) and the
+/// Gatekeeper constraints' (`Kind/name`), as kind selectors.
+fn policy_kinds(policies: Option<&rampart_engine::Policies>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(p) = policies {
+        if let Some(set) = &p.kyverno {
+            out.extend(
+                set.background_kinds()
+                    .into_iter()
+                    .map(|(policy, rule, kind)| (format!("{policy}/{rule}"), kind)),
+            );
+        }
+        if let Some(set) = &p.gatekeeper {
+            out.extend(set.constraint_kinds());
+        }
+    }
+    out
+}
+
+/// Notes on the kinds the policies audit ([`policy_kinds`]) that a live scan did not read
+/// (`read`: the kinds it listed), so nothing is skipped silently: a kind the server does not
+/// serve, a wildcard, Secrets (read as metadata only). One note per kind, naming the rules and
+/// constraints.
+fn unread_policy_kinds(kinds: &[(String, String)], read: &[String]) -> Vec<String> {
     let mut by_kind: std::collections::BTreeMap<(&str, bool), Vec<String>> = Default::default();
-    for (policy, rule, kind) in kinds {
+    for (who, kind) in kinds {
         let name = kind.rsplit('/').next().unwrap_or(kind);
         let metadata_only = fetch::WANTED
             .iter()
@@ -272,9 +287,8 @@ fn unread_policy_kinds(kinds: &[(String, String, String)], read: &[String]) -> V
             let rules = by_kind
                 .entry((kind.as_str(), wanted.is_some()))
                 .or_default();
-            let r = format!("{policy}/{rule}");
-            if !rules.contains(&r) {
-                rules.push(r);
+            if !rules.contains(who) {
+                rules.push(who.clone());
             }
         }
     }
@@ -335,7 +349,7 @@ mod tests {
 
     #[test]
     fn kinds_a_live_scan_does_not_read_are_noted() {
-        let k = |p: &str, r: &str, kind: &str| (p.to_string(), r.to_string(), kind.to_string());
+        let k = |p: &str, r: &str, kind: &str| (format!("{p}/{r}"), kind.to_string());
         let read: Vec<String> = ["Pod", "Deployment", "ConfigMap", "Secret"]
             .iter()
             .map(|k| k.to_string())

@@ -624,6 +624,8 @@ fn policies_read_the_kinds_they_match_and_note_those_not_served() {
         json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
                "metadata": {"name": "web-tls", "namespace": "apps"},
                "spec": {"duration": "8760h", "secretName": "web-tls"}}),
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer",
+               "metadata": {"name": "letsencrypt", "namespace": "apps"}, "spec": {}}),
     ];
     let server = Server::start(&objects, Behaviour::default());
     let dir = tempfile::tempdir().unwrap();
@@ -655,10 +657,33 @@ spec:
     validate:
       message: "widgets are blue"
       pattern: {spec: {colour: blue}}
+---
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8srequiredowner}
+spec:
+  crd: {spec: {names: {kind: K8sRequiredOwner}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package k8srequiredowner
+      violation[{"msg": "an owner label is required"}] {
+        not input.review.object.metadata.labels.owner
+      }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sRequiredOwner
+metadata: {name: owners}
+spec:
+  match:
+    kinds:
+    - {apiGroups: [cert-manager.io], kinds: [Issuer]}
+    - {apiGroups: [example.com], kinds: [Gadget]}
 "#,
     )
     .unwrap();
     let policies = rampart_engine::load_policies(&[dir.path().join("policies.yaml")]).unwrap();
+    assert!(policies.errors.is_empty(), "{:?}", policies.errors);
     let scan = rampart_cluster::scan_with(
         &Input::Live(options(&server, dir.path())),
         rampart_rules::Config::default(),
@@ -699,6 +724,30 @@ spec:
             .any(|r| r.starts_with("/apis/cert-manager.io/v1/certificates")),
         "{:?}",
         seen.requests
+    );
+    // the Gatekeeper constraint's Issuers too, audited
+    assert!(
+        seen.requests
+            .iter()
+            .any(|r| r.starts_with("/apis/cert-manager.io/v1/issuers")),
+        "{:?}",
+        seen.requests
+    );
+    assert!(
+        scan.analysis.findings.iter().any(|f| {
+            f.object.as_deref().is_some_and(|o| o.kind == "Issuer")
+                && f.message.contains("an owner label is required")
+        }),
+        "{:?}",
+        scan.analysis.findings
+    );
+    assert!(
+        scan.report
+            .notes
+            .iter()
+            .any(|n| n.contains("K8sRequiredOwner/owners matches `example.com/*/Gadget`")),
+        "{:?}",
+        scan.report.notes
     );
     // a kind the server does not serve is named, not skipped silently
     assert!(

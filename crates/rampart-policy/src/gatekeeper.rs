@@ -298,6 +298,33 @@ pub(crate) struct Match {
 }
 
 impl Match {
+    /// The kinds matched, as `group/*/Kind` selectors (`*` for a group or kind wildcard, and
+    /// `*` alone when the match names no kinds: every kind).
+    pub(crate) fn kind_selectors(&self) -> Vec<String> {
+        if self.kinds.is_empty() {
+            return vec!["*".into()];
+        }
+        let mut out = Vec::new();
+        for (groups, kinds) in &self.kinds {
+            let groups: Vec<&str> = if groups.is_empty() {
+                vec!["*"]
+            } else {
+                groups.iter().map(String::as_str).collect()
+            };
+            let kinds: Vec<&str> = if kinds.is_empty() {
+                vec!["*"]
+            } else {
+                kinds.iter().map(String::as_str).collect()
+            };
+            for g in &groups {
+                for k in &kinds {
+                    out.push(format!("{g}/*/{k}"));
+                }
+            }
+        }
+        out
+    }
+
     pub(crate) fn parse(v: Option<&Value>) -> Result<Match, String> {
         let Some(v) = v.filter(|v| !v.is_null()) else {
             return Ok(Match::default());

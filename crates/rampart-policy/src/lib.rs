@@ -270,6 +270,22 @@ impl PolicySet {
     }
 
     /// Templates or policies that were skipped, and why.
+    /// The kinds each constraint matches, as (`Kind/name`, `group/*/Kind` selector) pairs:
+    /// what an audit of existing resources must read (`*` where a constraint matches every
+    /// kind or group).
+    pub fn constraint_kinds(&self) -> Vec<(String, String)> {
+        self.constraints
+            .iter()
+            .flat_map(|c| {
+                let name = format!("{}/{}", c.kind, c.name);
+                c.matcher
+                    .kind_selectors()
+                    .into_iter()
+                    .map(move |k| (name.clone(), k))
+            })
+            .collect()
+    }
+
     pub fn problems(&self) -> &[PolicyError] {
         &self.problems
     }

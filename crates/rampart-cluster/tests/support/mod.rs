@@ -24,6 +24,7 @@ pub const RESOURCES: &[(&str, &str, &str, &str, bool)] = &[
     ("", "v1", "pods", "Pod", true),
     ("", "v1", "configmaps", "ConfigMap", true),
     ("cert-manager.io", "v1", "certificates", "Certificate", true),
+    ("cert-manager.io", "v1", "issuers", "Issuer", true),
     ("", "v1", "services", "Service", true),
     ("", "v1", "serviceaccounts", "ServiceAccount", true),
     ("", "v1", "secrets", "Secret", true),
