@@ -104,6 +104,9 @@ pub struct Options {
     /// `group/version/Kind`, found by discovery (a kind without a group in the core group, else
     /// in any group the server serves).
     pub extra_kinds: Vec<String>,
+    /// More resources to read, as (API group, plural) pairs (a ValidatingAdmissionPolicy's
+    /// `resourceRules`); `*` as the group: any group served.
+    pub extra_resources: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -118,6 +121,7 @@ impl Default for Options {
             backoff: Duration::from_millis(200),
             timeout: Duration::from_secs(60),
             extra_kinds: Vec::new(),
+            extra_resources: Vec::new(),
         }
     }
 }
@@ -163,6 +167,8 @@ pub struct Fetched {
     pub notes: Vec<String>,
     /// The kinds the server serves that were listed (or tried: see `not_readable`).
     pub kinds: Vec<String>,
+    /// The same as `group/plural`.
+    pub resources: Vec<String>,
 }
 
 /// How many times a list starts over when its `continue` token expires (410 Gone).
@@ -453,13 +459,19 @@ pub async fn fetch(opts: &Options) -> Result<Fetched, ClusterError> {
     let client = clients.lists;
     let mut stats = Stats::default();
     let mut groups: Vec<String> = WANTED.iter().map(|w| w.group.to_string()).collect();
-    let extras: Vec<(Option<String>, String)> = opts
+    let mut extras: Vec<(Option<String>, String)> = opts
         .extra_kinds
         .iter()
         .filter_map(|k| extra_kind(k))
         .filter(|(_, kind)| !WANTED.iter().any(|w| w.kind == kind.as_str()))
         .collect();
     groups.extend(extras.iter().filter_map(|(g, _)| g.clone()));
+    groups.extend(
+        opts.extra_resources
+            .iter()
+            .filter(|(g, r)| g != "*" && r != "*")
+            .map(|(g, _)| g.clone()),
+    );
     groups.sort_unstable();
     groups.dedup();
     let mut discovered: Vec<(String, String, Vec<Value>)> = Vec::new();
@@ -482,7 +494,11 @@ pub async fn fetch(opts: &Options) -> Result<Fetched, ClusterError> {
                     .any(|(_, _, rs)| serves(rs, kind).is_some())
         })
     };
-    if unfound(&discovered) {
+    let any_group = opts
+        .extra_resources
+        .iter()
+        .any(|(g, r)| g == "*" && r != "*");
+    if unfound(&discovered) || any_group {
         let mut retries = 0;
         let lp = ListParams::default();
         let all = match get(
@@ -523,6 +539,22 @@ pub async fn fetch(opts: &Options) -> Result<Fetched, ClusterError> {
             &mut discovery_errors,
         )
         .await?;
+    }
+    // resources by plural, as the kinds discovery names them
+    for (g, plural) in opts.extra_resources.iter().filter(|(_, r)| r != "*") {
+        for (dg, _, rs) in discovered.iter().filter(|(dg, _, _)| g == "*" || g == dg) {
+            let found = rs
+                .iter()
+                .find(|r| r.get("name").and_then(Value::as_str) == Some(plural));
+            if let Some(kind) = found.and_then(|r| r.get("kind")).and_then(Value::as_str)
+                && !WANTED.iter().any(|w| w.kind == kind)
+                && !extras
+                    .iter()
+                    .any(|(eg, ek)| eg.as_deref() == Some(dg.as_str()) && ek == kind)
+            {
+                extras.push((Some(dg.clone()), kind.to_string()));
+            }
+        }
     }
     let mut served = Vec::new();
     let wanted_list: Vec<Wanted> = WANTED
@@ -581,6 +613,10 @@ pub async fn fetch(opts: &Options) -> Result<Fetched, ClusterError> {
             .position(|w| w.kind == s.wanted.kind && w.group == s.wanted.group)
     });
     let kinds: Vec<String> = served.iter().map(|s| s.wanted.kind.to_string()).collect();
+    let resources: Vec<String> = served
+        .iter()
+        .map(|s| format!("{}/{}", s.wanted.group, s.plural))
+        .collect();
     // the lists, `parallelism` at a time
     let permits = Arc::new(tokio::sync::Semaphore::new(opts.parallelism.max(1)));
     let mut set = tokio::task::JoinSet::new();
@@ -597,6 +633,7 @@ pub async fn fetch(opts: &Options) -> Result<Fetched, ClusterError> {
         context,
         server,
         kinds,
+        resources,
         ..Fetched::default()
     };
     while let Some(joined) = set.join_next().await {

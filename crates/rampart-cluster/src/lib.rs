@@ -162,6 +162,7 @@ pub fn scan_with(
 ) -> Result<Scan, ClusterError> {
     let t0 = std::time::Instant::now();
     let mut read_kinds: Vec<String> = Vec::new();
+    let mut read_resources: Vec<String> = Vec::new();
     let read = match input {
         Input::Live(opts) => {
             // the kinds the background Kyverno rules match are read too
@@ -172,8 +173,18 @@ pub fn scan_with(
                 .collect();
             opts.extra_kinds.sort();
             opts.extra_kinds.dedup();
+            opts.extra_resources = vap_resources(policies)
+                .into_iter()
+                .map(|(_, what)| {
+                    let (g, r) = what.split_once('/').unwrap_or(("", &what));
+                    (g.to_string(), r.to_string())
+                })
+                .collect();
+            opts.extra_resources.sort();
+            opts.extra_resources.dedup();
             let f = fetch::fetch_blocking(&opts)?;
             read_kinds = f.kinds.clone();
+            read_resources = f.resources.clone();
             Read {
                 objects: f.objects,
                 errors: Vec::new(),
@@ -231,6 +242,10 @@ pub fn scan_with(
         report
             .notes
             .extend(unread_policy_kinds(&policy_kinds(policies), &read_kinds));
+        report.notes.extend(unread_policy_resources(
+            &vap_resources(policies),
+            &read_resources,
+        ));
     }
     if rampart_engine::cloud::provider(&objects).is_none() {
         // the cloud layer's score then rests on ServiceAccount identities alone
@@ -271,22 +286,69 @@ fn policy_kinds(policies: Option<&rampart_engine::Policies>) -> Vec<(String, Str
     out
 }
 
+/// The resources the ValidatingAdmissionPolicies match, as (policy, `group/plural`).
+fn vap_resources(policies: Option<&rampart_engine::Policies>) -> Vec<(String, String)> {
+    policies
+        .and_then(|p| p.gatekeeper.as_ref())
+        .map(|set| {
+            set.policy_resources()
+                .into_iter()
+                .map(|(name, g, r)| {
+                    // the core group's resources by their plural alone
+                    let what = if g.is_empty() { r } else { format!("{g}/{r}") };
+                    (name, what)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Notes on the kinds the policies audit ([`policy_kinds`]) that a live scan did not read
 /// (`read`: the kinds it listed), so nothing is skipped silently: a kind the server does not
 /// serve, a wildcard, Secrets (read as metadata only). One note per kind, naming the rules and
 /// constraints.
 fn unread_policy_kinds(kinds: &[(String, String)], read: &[String]) -> Vec<String> {
-    let mut by_kind: std::collections::BTreeMap<(&str, bool), Vec<String>> = Default::default();
-    for (who, kind) in kinds {
+    unread_notes(kinds, |kind| {
         let name = kind.rsplit('/').next().unwrap_or(kind);
-        let metadata_only = fetch::WANTED
+        if fetch::WANTED
             .iter()
-            .any(|w| w.kind == name && w.metadata_only);
-        if metadata_only || !read.iter().any(|r| r == name) {
-            let wanted = metadata_only.then_some(());
-            let rules = by_kind
-                .entry((kind.as_str(), wanted.is_some()))
-                .or_default();
+            .any(|w| w.kind == name && w.metadata_only)
+        {
+            Some(true)
+        } else if read.iter().any(|r| r == name) {
+            None
+        } else {
+            Some(false)
+        }
+    })
+}
+
+/// [`unread_policy_kinds`] for the ValidatingAdmissionPolicies' resources (`group/plural`,
+/// `read` as the scan listed them).
+fn unread_policy_resources(resources: &[(String, String)], read: &[String]) -> Vec<String> {
+    unread_notes(resources, |what| {
+        let (group, plural) = what.split_once('/').unwrap_or(("", what));
+        let listed = |r: &&String| {
+            r.rsplit_once('/')
+                .is_some_and(|(g, p)| p == plural && (group == "*" || g == group))
+        };
+        if group.is_empty() && plural == "secrets" {
+            Some(true)
+        } else if plural != "*" && read.iter().any(|r| listed(&r)) {
+            None
+        } else {
+            Some(false)
+        }
+    })
+}
+
+/// One note per policy target not fully read: `state` says whether a target was read
+/// (`None`), read as metadata only (`Some(true)`) or not read (`Some(false)`).
+fn unread_notes(targets: &[(String, String)], state: impl Fn(&str) -> Option<bool>) -> Vec<String> {
+    let mut by_kind: std::collections::BTreeMap<(&str, bool), Vec<String>> = Default::default();
+    for (who, kind) in targets {
+        if let Some(metadata) = state(kind) {
+            let rules = by_kind.entry((kind.as_str(), metadata)).or_default();
             if !rules.contains(who) {
                 rules.push(who.clone());
             }

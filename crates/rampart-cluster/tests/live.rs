@@ -626,6 +626,9 @@ fn policies_read_the_kinds_they_match_and_note_those_not_served() {
                "spec": {"duration": "8760h", "secretName": "web-tls"}}),
         json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer",
                "metadata": {"name": "letsencrypt", "namespace": "apps"}, "spec": {}}),
+        json!({"apiVersion": "v1", "kind": "LimitRange",
+               "metadata": {"name": "huge", "namespace": "apps"},
+               "spec": {"limits": [{"type": "Container", "max": {"memory": "64Gi"}}]}}),
     ];
     let server = Server::start(&objects, Behaviour::default());
     let dir = tempfile::tempdir().unwrap();
@@ -679,6 +682,23 @@ spec:
     kinds:
     - {apiGroups: [cert-manager.io], kinds: [Issuer]}
     - {apiGroups: [example.com], kinds: [Gadget]}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: small-limits}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [limitranges]}
+    - {apiGroups: ["*"], apiVersions: ["*"], operations: [CREATE], resources: [widgets]}
+  validations:
+  - expression: "object.kind != 'LimitRange' || object.metadata.name != 'huge'"
+    message: "no huge limit ranges"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: small-limits}
+spec: {policyName: small-limits, validationActions: [Deny]}
 "#,
     )
     .unwrap();
@@ -746,6 +766,30 @@ spec:
             .notes
             .iter()
             .any(|n| n.contains("K8sRequiredOwner/owners matches `example.com/*/Gadget`")),
+        "{:?}",
+        scan.report.notes
+    );
+    // the ValidatingAdmissionPolicy's LimitRanges too, by their plural
+    assert!(
+        seen.requests
+            .iter()
+            .any(|r| r.starts_with("/api/v1/limitranges")),
+        "{:?}",
+        seen.requests
+    );
+    assert!(
+        scan.analysis.findings.iter().any(|f| {
+            f.object.as_deref().is_some_and(|o| o.kind == "LimitRange")
+                && f.message.contains("no huge limit ranges")
+        }),
+        "{:?}",
+        scan.analysis.findings
+    );
+    assert!(
+        scan.report
+            .notes
+            .iter()
+            .any(|n| n.contains("small-limits matches `*/widgets`")),
         "{:?}",
         scan.report.notes
     );

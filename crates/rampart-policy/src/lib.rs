@@ -270,6 +270,23 @@ impl PolicySet {
     }
 
     /// Templates or policies that were skipped, and why.
+    /// The resources each ValidatingAdmissionPolicy matches, as (policy, API group, plural)
+    /// triples (`*` for a wildcard).
+    pub fn policy_resources(&self) -> Vec<(String, String, String)> {
+        let mut out: Vec<(String, String, String)> = self
+            .policies
+            .values()
+            .flat_map(|p| {
+                p.matcher
+                    .resources()
+                    .into_iter()
+                    .map(move |(g, r)| (p.name.clone(), g, r))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// The kinds each constraint matches, as (`Kind/name`, `group/*/Kind` selector) pairs:
     /// what an audit of existing resources must read (`*` where a constraint matches every
     /// kind or group).

@@ -73,7 +73,7 @@ struct RequestFacts<'a> {
 
 /// `matchConstraints` / `matchResources`.
 #[derive(Debug, Default)]
-struct MatchResources {
+pub(crate) struct MatchResources {
     rules: Vec<Rule>,
     excluded: Vec<Rule>,
     namespace_selector: Option<LabelSelector>,
@@ -82,6 +82,25 @@ struct MatchResources {
 }
 
 impl MatchResources {
+    /// The resources the rules match, as (API group, plural) pairs; `*` for a wildcard.
+    /// Subresources are left out.
+    pub(crate) fn resources(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for r in &self.rules {
+            let groups: Vec<&str> = if r.groups.is_empty() {
+                vec!["*"]
+            } else {
+                r.groups.iter().map(String::as_str).collect()
+            };
+            for g in &groups {
+                for res in r.resources.iter().filter(|res| !res.contains('/')) {
+                    out.push((g.to_string(), res.clone()));
+                }
+            }
+        }
+        out
+    }
+
     fn parse(v: Option<&Value>) -> Result<MatchResources, String> {
         let Some(v) = v.filter(|v| v.is_object()) else {
             return Ok(MatchResources::default());
@@ -170,7 +189,7 @@ impl MatchResources {
 pub(crate) struct Policy {
     pub(crate) name: String,
     param_kind: Option<(String, String)>,
-    matcher: MatchResources,
+    pub(crate) matcher: MatchResources,
     pub(crate) fail_closed: bool,
     pub(crate) cel: CelPolicy,
 }

@@ -23,6 +23,7 @@ use std::time::Duration;
 pub const RESOURCES: &[(&str, &str, &str, &str, bool)] = &[
     ("", "v1", "pods", "Pod", true),
     ("", "v1", "configmaps", "ConfigMap", true),
+    ("", "v1", "limitranges", "LimitRange", true),
     ("cert-manager.io", "v1", "certificates", "Certificate", true),
     ("cert-manager.io", "v1", "issuers", "Issuer", true),
     ("", "v1", "services", "Service", true),

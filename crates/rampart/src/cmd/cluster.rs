@@ -54,7 +54,8 @@ pub struct ScanArgs {
     /// Kyverno's background scan (policies with `background` on, their validation rules),
     /// Gatekeeper's audit (every constraint, the objects read as the inventory), and
     /// ValidatingAdmissionPolicies (files or directories; repeatable). Live, the kinds the
-    /// Kyverno rules and Gatekeeper constraints match are read too.
+    /// Kyverno rules, Gatekeeper constraints and ValidatingAdmissionPolicies match are read
+    /// too.
     #[arg(long, value_name = "PATH")]
     pub policies: Vec<PathBuf>,
     /// Lists in flight at once against the API server.
