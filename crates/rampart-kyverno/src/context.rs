@@ -54,6 +54,7 @@ pub fn base(resource: &Value, info: &AdmissionInfo) -> Ctx {
         ctx.preset.push(k.clone());
     }
     ctx.resolver = info.resolver.clone();
+    ctx.global = info.global.clone();
     ctx.image_verifier = info.image_verifier.clone();
     ctx
 }
@@ -227,10 +228,25 @@ fn load_entry(name: &str, e: &Value, ctx: &mut Ctx) -> Result<(), String> {
                 })?
             };
             ctx.set(name, data);
-        } else if e.get("globalReference").is_some() {
-            return Err(format!(
-                "context entry `{name}`: globalReference is not in the values"
-            ));
+        } else if let Some(g) = e.get("globalReference") {
+            let Some(global) = ctx.global.clone() else {
+                return Err(format!(
+                    "context entry `{name}`: globalReference names no GlobalContextEntry loaded; give its value in the values file"
+                ));
+            };
+            let reference = substituted_str(g.get("name"), ctx, "globalReference.name")?;
+            let data = global
+                .data(&reference, ctx)
+                .map_err(|e| format!("context entry `{name}`: {e}"))?;
+            let path = substituted_str(g.get("jmesPath"), ctx, "globalReference.jmesPath")?;
+            let v = if path.trim().is_empty() {
+                data
+            } else {
+                crate::jmes::search(&path, &data).map_err(|e| {
+                    format!("failed to apply JMESPath {path} for context entry {name}: {e}")
+                })?
+            };
+            ctx.set(name, v);
         }
     }
     Ok(())
@@ -303,7 +319,7 @@ fn api_call(name: &str, call: &Value, ctx: &Ctx) -> Result<Value, String> {
     })
 }
 
-fn fetch(name: &str, call: &Value, ctx: &Ctx) -> Result<Value, String> {
+pub(crate) fn fetch(name: &str, call: &Value, ctx: &Ctx) -> Result<Value, String> {
     let method = substituted_str(call.get("method"), ctx, "apiCall.method")?;
     let method = if method.is_empty() {
         "GET".to_string()

@@ -30,6 +30,7 @@ mod cel;
 pub mod conditions;
 mod context;
 mod engine;
+pub mod global;
 pub mod images;
 pub mod jmes;
 pub mod live;
@@ -121,6 +122,8 @@ pub struct AdmissionInfo {
     /// Resolves `configMap` and `apiCall` context entries through the cluster (`serve`);
     /// without one they must come from the values.
     pub resolver: Option<resolver::Resolver>,
+    /// The global context entries (`GlobalContextEntry`) `globalReference` entries read.
+    pub global: Option<global::Shared>,
     /// Verifies the images of `verifyImages` rules; without one they are errors (no registry
     /// access).
     pub image_verifier: Option<images::Verifier>,
@@ -142,6 +145,7 @@ impl Default for AdmissionInfo {
             context_resources: Vec::new(),
             context_images: Vec::new(),
             resolver: None,
+            global: None,
             image_verifier: None,
         }
     }
@@ -247,6 +251,8 @@ pub struct PolicySet {
     pub resolver: Option<resolver::Resolver>,
     /// Verifies `verifyImages` rules' images when the admission info has no verifier.
     pub image_verifier: Option<images::Verifier>,
+    /// The GlobalContextEntries loaded beside the policies.
+    pub global: Option<global::Shared>,
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -301,13 +307,21 @@ impl PolicySet {
     pub fn from_objects(objects: Vec<Object>) -> (PolicySet, Vec<KyvernoError>) {
         let mut set = PolicySet::default();
         let mut errors = Vec::new();
+        let mut global = global::GlobalContext::default();
         for o in objects {
+            if global::is_entry(&o.value) {
+                global.add(&o.value);
+                continue;
+            }
             if !is_policy(&o.value) {
                 continue;
             }
             let (p, errs) = Policy::from_object(&o);
             errors.extend(errs);
             set.policies.push(p);
+        }
+        if !global.is_empty() {
+            set.global = Some(std::sync::Arc::new(global));
         }
         (set, errors)
     }
@@ -326,8 +340,11 @@ impl PolicySet {
                     m.get("context")
                         .and_then(Value::as_array)
                         .is_some_and(|es| {
-                            es.iter()
-                                .any(|e| e.get("configMap").is_some() || e.get("apiCall").is_some())
+                            es.iter().any(|e| {
+                                e.get("configMap").is_some()
+                                    || e.get("apiCall").is_some()
+                                    || e.get("globalReference").is_some()
+                            })
                         })
                         || m.values().any(reads)
                 }
@@ -394,10 +411,12 @@ impl PolicySet {
     pub fn evaluate_background(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
         let info = if info.resolver.is_none() && self.resolver.is_some()
             || info.image_verifier.is_none() && self.image_verifier.is_some()
+            || info.global.is_none() && self.global.is_some()
         {
             let mut with = info.clone();
             with.resolver = with.resolver.or_else(|| self.resolver.clone());
             with.image_verifier = with.image_verifier.or_else(|| self.image_verifier.clone());
+            with.global = with.global.or_else(|| self.global.clone());
             std::borrow::Cow::Owned(with)
         } else {
             std::borrow::Cow::Borrowed(info)
@@ -415,13 +434,17 @@ impl PolicySet {
     pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
         let add_resolver = info.resolver.is_none() && self.resolver.is_some();
         let add_verifier = info.image_verifier.is_none() && self.image_verifier.is_some();
-        if add_resolver || add_verifier {
+        let add_global = info.global.is_none() && self.global.is_some();
+        if add_resolver || add_verifier || add_global {
             let mut with = info.clone();
             if add_resolver {
                 with.resolver = self.resolver.clone();
             }
             if add_verifier {
                 with.image_verifier = self.image_verifier.clone();
+            }
+            if add_global {
+                with.global = self.global.clone();
             }
             return self.evaluate(resource, &with);
         }

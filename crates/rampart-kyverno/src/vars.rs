@@ -19,6 +19,8 @@ pub struct Ctx {
     pub policy_namespace: Option<String>,
     /// Verifies the images of `verifyImages` rules, when registries may be contacted.
     pub image_verifier: Option<crate::images::Verifier>,
+    /// The policy set's global context entries, for `globalReference` entries.
+    pub global: Option<crate::global::Shared>,
     /// Context entries that could not be loaded, with why: a query that names one fails.
     deferred_errors: Vec<(String, String)>,
 }
@@ -30,6 +32,7 @@ impl Ctx {
             preset: Vec::new(),
             converted: std::cell::RefCell::new(None),
             deferred_errors: Vec::new(),
+            global: None,
             resolver: None,
             policy_namespace: None,
             image_verifier: None,

@@ -480,3 +480,72 @@ spec:
         "{m}"
     );
 }
+
+#[test]
+fn global_context_entries_read_the_cluster_once_for_every_rule() {
+    let (url, seen) = serve();
+    let text = r#"apiVersion: kyverno.io/v2alpha1
+kind: GlobalContextEntry
+metadata: {name: deployments}
+spec:
+  kubernetesResource: {group: apps, version: v1, resource: deployments, namespace: apps}
+  projections:
+  - {name: names, jmesPath: "[].metadata.name"}
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: global-context}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: few-deployments
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    context:
+    - name: count
+      globalReference: {name: deployments, jmesPath: "length(@)"}
+    - name: names
+      globalReference: {name: deployments.names}
+    validate:
+      message: "{{ count }} deployments: {{ names | join(',', @) }}"
+      deny:
+        conditions:
+          any:
+          - {key: "{{ count }}", operator: GreaterThan, value: 1}
+  - name: unknown-entry
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    context:
+    - name: other
+      globalReference: {name: nothere}
+    validate:
+      deny:
+        conditions:
+          any:
+          - {key: "{{ other }}", operator: Equals, value: x}
+"#;
+    let (mut set, errors) = PolicySet::from_str("global.yaml", text);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(set.needs_cluster());
+    let cm = resource("ConfigMap", "apps", "cfg-x", "payments");
+    // without a cluster: an error that says where the value comes from
+    let (s, m) = one(&set, &cm, "few-deployments");
+    assert_eq!(s, Status::Error, "{m}");
+    assert!(m.contains("needs a cluster"), "{m}");
+    let config = kube::Config::new(url.parse().unwrap());
+    set.resolver = Some(Resolver::new(
+        KubeResolver::new(config, Duration::from_secs(10)).unwrap(),
+    ));
+    let (s, m) = one(&set, &cm, "few-deployments");
+    assert_eq!(s, Status::Fail, "{m}");
+    assert_eq!(m, "2 deployments: a,b");
+    let (s, m) = one(&set, &cm, "unknown-entry");
+    assert_eq!(s, Status::Error, "{m}");
+    assert!(m.contains("failed to fetch entry key=nothere"), "{m}");
+    // the list was read once for both references and both evaluations (kept 2 s)
+    let lists = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.contains("/apis/apps/v1/namespaces/apps/deployments"))
+        .count();
+    assert_eq!(lists, 1);
+}
