@@ -19,37 +19,37 @@ use regex::Regex;
 use serde_json::Value;
 use std::sync::OnceLock;
 
-fn variables_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"\{\{(?:\{[^{}]*\}|[^{}])*\}\}").unwrap_or_else(|_| unreachable!())
-    })
+fn variables_re() -> Option<&'static Regex> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"\{\{(?:\{[^{}]*\}|[^{}])*\}\}").ok())
+        .as_ref()
 }
 
 /// Kyverno's allowed-variable expressions (unanchored, as Kyverno applies them).
-fn allowed_re(background: bool, target: bool) -> &'static Regex {
-    static RES: OnceLock<[Regex; 4]> = OnceLock::new();
+fn allowed_re(background: bool, target: bool) -> Option<&'static Regex> {
+    static RES: OnceLock<Vec<Option<Regex>>> = OnceLock::new();
     let res = RES.get_or_init(|| {
-        let re = |s: &str| Regex::new(s).unwrap_or_else(|_| unreachable!());
         [
-            re(r"request|serviceAccountName|serviceAccountNamespace|element|elementIndex|@|images|image|([a-z_0-9]+\()[^{}]"),
-            re(r"request\.|element|elementIndex|@|images|images\.|image\.|([a-z_0-9]+\()[^{}]"),
-            re(r"request\.|serviceAccountName|serviceAccountNamespace|element|elementIndex|@|images|images\.|image\.|target\.|([a-z_0-9]+\()[^{}]"),
-            re(r"request\.|element|elementIndex|@|images|images\.|image\.|target\.|([a-z_0-9]+\()[^{}]"),
+            r"request|serviceAccountName|serviceAccountNamespace|element|elementIndex|@|images|image|([a-z_0-9]+\()[^{}]",
+            r"request\.|element|elementIndex|@|images|images\.|image\.|([a-z_0-9]+\()[^{}]",
+            r"request\.|serviceAccountName|serviceAccountNamespace|element|elementIndex|@|images|images\.|image\.|target\.|([a-z_0-9]+\()[^{}]",
+            r"request\.|element|elementIndex|@|images|images\.|image\.|target\.|([a-z_0-9]+\()[^{}]",
         ]
+        .iter()
+        .map(|s| Regex::new(s).ok())
+        .collect()
     });
     let i = usize::from(background) + 2 * usize::from(target);
-    res.get(i).unwrap_or(&res[0])
+    res.get(i).and_then(Option::as_ref)
 }
 
 /// The variables of a string: each `{{ … }}` not escaped with `\`, as its inner query (quotes
 /// dropped, a leading `-` too).
 fn variables(s: &str) -> Vec<String> {
-    if !s.contains("{{") {
+    let Some(re) = variables_re().filter(|_| s.contains("{{")) else {
         return Vec::new();
-    }
-    variables_re()
-        .find_iter(s)
+    };
+    re.find_iter(s)
         .filter(|m| !s.get(..m.start()).is_some_and(|b| b.ends_with('\\')))
         .map(|m| {
             let inner = m
@@ -138,7 +138,7 @@ fn rule_patterns(rule: &Value) -> Vec<String> {
 pub fn check_rule(rule: &Value, pointer: &str, background: bool) -> Option<(String, String)> {
     let rule_name = rule.get("name").and_then(Value::as_str).unwrap_or("");
     let target = rule.pointer("/mutate/targets").is_some();
-    let allowed = allowed_re(background, target);
+    let allowed = allowed_re(background, target)?;
     let patterns = rule_patterns(rule);
     // attestation conditions read the statements, not the rule's context
     let mut checked = rule.clone();
@@ -253,7 +253,7 @@ pub fn check_background(spec: &Value, own: &[Value]) -> Option<(String, String)>
         let mut all = Vec::new();
         strings(r, format!("/spec/rules/{i}"), &mut all);
         for (p, s) in all {
-            for m in variables_re().find_iter(s) {
+            for m in variables_re().into_iter().flat_map(|re| re.find_iter(s)) {
                 if let Some(b) = banned.iter().find_map(|b| b.captures(m.as_str())) {
                     let var = b.get(1).map_or("", |x| x.as_str());
                     return Some((
