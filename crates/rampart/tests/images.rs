@@ -198,6 +198,8 @@ fn pin_reports_what_it_cannot_resolve_and_writes_nothing() {
 /// crate's test harness; `None` when it is not installed.
 #[path = "../../rampart-images/tests/harness/mod.rs"]
 mod harness;
+#[path = "../../rampart-images/tests/harness/notary.rs"]
+mod notary_harness;
 
 fn start_registry() -> Option<harness::Registry> {
     harness::start("")
@@ -396,4 +398,51 @@ fn policy_test_with_registry_runs_verify_images_rules() {
         .stdout(predicates::str::contains(
             "2 tests passed and 0 tests failed",
         ));
+}
+
+#[test]
+fn verify_notary_cert_checks_notation_signatures() {
+    use notary_harness::{EC, Referrers, Signing, ca, descriptor, leaf};
+    let Some(reg) = start_registry() else { return };
+    let p = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root = ca(d, "root");
+    let other = ca(d, "other");
+    let signer = leaf(d, "signer", &root, EC, "digitalSignature");
+    push_image(p, "acme/notary", "1.0");
+    let target = descriptor(p, "acme/notary", "1.0");
+    let mut refs = Referrers {
+        port: p,
+        repo: "acme/notary".into(),
+        by_subject: Default::default(),
+    };
+    refs.sign(d, &target, &Signing::new(&signer, vec![&root], EC));
+    let image = format!("127.0.0.1:{p}/acme/notary:1.0");
+    let verify = |cert: &std::path::Path| {
+        let mut c = rampart();
+        c.args([
+            "images",
+            "verify",
+            "--allow-insecure-registry",
+            "--notary-cert",
+        ])
+        .arg(cert)
+        .arg(&image);
+        c.assert()
+    };
+    verify(&root.cert).success().stdout(format!(
+        "verified {image} ({}): 1 Notary signature(s)\n",
+        target["digest"].as_str().unwrap()
+    ));
+    verify(&other.cert)
+        .code(1)
+        .stdout(predicates::str::contains("contains no trusted certificate"));
+    // cosign's key and Notary's trust store are different verifications
+    rampart()
+        .args(["images", "verify", "--key", "k.pub", "--notary-cert"])
+        .arg(&root.cert)
+        .arg(&image)
+        .assert()
+        .code(2);
 }

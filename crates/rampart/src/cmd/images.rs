@@ -234,6 +234,11 @@ enum Command {
         /// --experimental-oci11`), then the `.sig` tag, as `cosign verify --experimental-oci11`.
         #[arg(long)]
         experimental_oci11: bool,
+        /// Verify Notary Project signatures (`notation sign`) instead of cosign's, with these
+        /// trusted certificates (PEM: CA roots or the signing certificate; repeatable), as
+        /// `notation verify` does with a CA trust store at the strict level.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "experimental_oci11"])]
+        notary_cert: Vec<PathBuf>,
         /// Output format: text or json.
         #[arg(long = "format", short = 'o', visible_alias = "output", value_enum, default_value_t = Format::Text)]
         output: Format,
@@ -303,11 +308,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } => pin(dry_run, &registry, &input),
         Command::Verify {
             images,
+            notary_cert,
+            output,
+            registry,
+            ..
+        } if !notary_cert.is_empty() => verify_notary(&images, &notary_cert, output, &registry),
+        Command::Verify {
+            images,
             key,
             keyless,
             experimental_oci11,
             output,
             registry,
+            ..
         } => verify(
             &images,
             &key,
@@ -628,6 +641,33 @@ fn verify(
         })
         .collect();
     render(&results, output, "signature(s)")
+}
+
+/// `images verify --notary-cert`: each image's Notary Project signatures, with the
+/// certificates of the files as the trust store.
+fn verify_notary(
+    images: &[String],
+    cert_files: &[PathBuf],
+    output: Format,
+    registry: &RegistryArgs,
+) -> anyhow::Result<ExitCode> {
+    let mut pem = String::new();
+    for f in cert_files {
+        pem.push_str(&std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?);
+        pem.push('\n');
+    }
+    rampart_images::notary::TrustStore::from_pem(&pem).map_err(|e| anyhow::anyhow!(e))?;
+    check_images(images)?;
+    let client = registry.client()?;
+    let rt = runtime()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let results: Vec<_> = images
+        .iter()
+        .map(|i| rt.block_on(rampart_images::notary::verify_image(&client, i, &pem, now)))
+        .collect();
+    render(&results, output, "Notary signature(s)")
 }
 
 fn load_keys(key_files: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
