@@ -729,77 +729,41 @@ spec: {policyName: small-limits, validationActions: [Deny]}
             ("ConfigMap".to_string(), "settings".to_string()),
         ]
     );
-    // the ConfigMaps from the core group, the Certificates found among every group served
     let seen = server.seen.lock().unwrap();
-    assert!(
-        seen.requests
-            .iter()
-            .any(|r| r.starts_with("/api/v1/configmaps")),
-        "{:?}",
-        seen.requests
-    );
-    assert!(
-        seen.requests
-            .iter()
-            .any(|r| r.starts_with("/apis/cert-manager.io/v1/certificates")),
-        "{:?}",
-        seen.requests
-    );
+    let requested = |prefix: &str| {
+        assert!(
+            seen.requests.iter().any(|r| r.starts_with(prefix)),
+            "{prefix}: {:?}",
+            seen.requests
+        );
+    };
+    let reported = |kind: &str, message: &str| {
+        assert!(
+            scan.analysis.findings.iter().any(|f| {
+                f.object.as_deref().is_some_and(|o| o.kind == kind) && f.message.contains(message)
+            }),
+            "{kind}: {:?}",
+            scan.analysis.findings
+        );
+    };
+    let noted = |text: &str| {
+        assert!(
+            scan.report.notes.iter().any(|n| n.contains(text)),
+            "{text}: {:?}",
+            scan.report.notes
+        );
+    };
+    // the ConfigMaps from the core group, the Certificates found among every group served
+    requested("/api/v1/configmaps");
+    requested("/apis/cert-manager.io/v1/certificates");
     // the Gatekeeper constraint's Issuers too, audited
-    assert!(
-        seen.requests
-            .iter()
-            .any(|r| r.starts_with("/apis/cert-manager.io/v1/issuers")),
-        "{:?}",
-        seen.requests
-    );
-    assert!(
-        scan.analysis.findings.iter().any(|f| {
-            f.object.as_deref().is_some_and(|o| o.kind == "Issuer")
-                && f.message.contains("an owner label is required")
-        }),
-        "{:?}",
-        scan.analysis.findings
-    );
-    assert!(
-        scan.report
-            .notes
-            .iter()
-            .any(|n| n.contains("K8sRequiredOwner/owners matches `example.com/*/Gadget`")),
-        "{:?}",
-        scan.report.notes
-    );
+    requested("/apis/cert-manager.io/v1/issuers");
+    reported("Issuer", "an owner label is required");
+    noted("K8sRequiredOwner/owners matches `example.com/*/Gadget`");
     // the ValidatingAdmissionPolicy's LimitRanges too, by their plural
-    assert!(
-        seen.requests
-            .iter()
-            .any(|r| r.starts_with("/api/v1/limitranges")),
-        "{:?}",
-        seen.requests
-    );
-    assert!(
-        scan.analysis.findings.iter().any(|f| {
-            f.object.as_deref().is_some_and(|o| o.kind == "LimitRange")
-                && f.message.contains("no huge limit ranges")
-        }),
-        "{:?}",
-        scan.analysis.findings
-    );
-    assert!(
-        scan.report
-            .notes
-            .iter()
-            .any(|n| n.contains("small-limits matches `*/widgets`")),
-        "{:?}",
-        scan.report.notes
-    );
+    requested("/api/v1/limitranges");
+    reported("LimitRange", "no huge limit ranges");
+    noted("small-limits matches `*/widgets`");
     // a kind the server does not serve is named, not skipped silently
-    assert!(
-        scan.report
-            .notes
-            .iter()
-            .any(|n| n.contains("short-certificates/widgets matches `example.com/v1/Widget`")),
-        "{:?}",
-        scan.report.notes
-    );
+    noted("short-certificates/widgets matches `example.com/v1/Widget`");
 }
