@@ -494,24 +494,7 @@ fn lint(v: &Value, pointer: &str) -> Option<(String, String)> {
 }
 
 fn lint_str(s: &str) -> Option<String> {
-    if !s.contains("{{") {
-        return None;
-    }
-    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
-    let re = RE
-        .get_or_init(|| regex::Regex::new(r"\{\{(?:\{[^{}]*\}|[^{}])*\}\}").ok())
-        .as_ref()?;
-    for m in re.find_iter(s) {
-        // `\{{` is an escaped, literal `{{`
-        if s.get(..m.start()).is_some_and(|b| b.ends_with('\\')) {
-            continue;
-        }
-        let inner = m
-            .as_str()
-            .trim_start_matches("{{")
-            .trim_end_matches("}}")
-            .trim();
-        let inner = inner.strip_prefix('-').unwrap_or(inner).trim();
+    for inner in validation::variables(s) {
         if inner == "@" || inner.contains('@') {
             continue;
         }

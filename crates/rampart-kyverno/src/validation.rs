@@ -43,9 +43,9 @@ fn allowed_re(background: bool, target: bool) -> Option<&'static Regex> {
     res.get(i).and_then(Option::as_ref)
 }
 
-/// The variables of a string: each `{{ … }}` not escaped with `\`, as its inner query (quotes
-/// dropped, a leading `-` too).
-fn variables(s: &str) -> Vec<String> {
+/// The variables of a string: each `{{ … }}` not escaped with `\` (`\{{` is a literal `{{`),
+/// as its inner query (a leading `-`, shallow substitution, dropped).
+pub(crate) fn variables(s: &str) -> Vec<&str> {
     let Some(re) = variables_re().filter(|_| s.contains("{{")) else {
         return Vec::new();
     };
@@ -57,8 +57,7 @@ fn variables(s: &str) -> Vec<String> {
                 .trim_start_matches("{{")
                 .trim_end_matches("}}")
                 .trim();
-            let inner = inner.strip_prefix('-').unwrap_or(inner).trim();
-            inner.replace('"', "")
+            inner.strip_prefix('-').unwrap_or(inner).trim()
         })
         .collect()
 }
@@ -163,6 +162,8 @@ pub fn check_rule(rule: &Value, pointer: &str, background: bool) -> Option<(Stri
     strings(&checked, pointer.to_string(), &mut all);
     for (p, s) in all {
         for var in variables(s) {
+            // Kyverno drops the quotes of keys with dashes (`"my-map".key`)
+            let var = var.replace('"', "");
             if var.is_empty() || crate::jmes::check(&var).is_err() {
                 // a syntax error is reported by the variables' own check
                 continue;
