@@ -84,13 +84,6 @@ fn attestor_keys(attestor: &Attestor) -> Result<Option<Vec<PublicKey>>, VerifyEr
     }
 }
 
-/// Now, in seconds since the epoch.
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// A verification's digest, or why not: an error when the image did not resolve (the registry
 /// could not be reached or has no such image), else a failure.
 fn verified(v: rampart_images::Verification) -> Result<String, VerifyError> {
@@ -141,7 +134,12 @@ impl ImageVerifier for RegistryVerifier {
                 ));
             }
             let v = self
-                .run(verify_image_with_roots(&self.client, image, chain, now()))
+                .run(verify_image_with_roots(
+                    &self.client,
+                    image,
+                    chain,
+                    rampart_core::civil::now_secs(),
+                ))
                 .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
             return verified(v);
         }
@@ -156,7 +154,7 @@ impl ImageVerifier for RegistryVerifier {
                     &self.client,
                     image,
                     certs,
-                    now(),
+                    rampart_core::civil::now_secs(),
                 ))
                 .ok_or_else(|| VerifyError::Error("the verification stopped".into()))?;
             return verified(v);
@@ -216,7 +214,7 @@ impl ImageVerifier for RegistryVerifier {
                 image,
                 kind,
                 certs,
-                now(),
+                rampart_core::civil::now_secs(),
             ))
         } else {
             let policy = self.policy(attestor)?;

@@ -660,9 +660,7 @@ fn verify_notary(
     check_images(images)?;
     let client = registry.client()?;
     let rt = runtime()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = rampart_core::civil::now_secs();
     let results: Vec<_> = images
         .iter()
         .map(|i| rt.block_on(rampart_images::notary::verify_image(&client, i, &pem, now)))
