@@ -506,17 +506,44 @@ async fn verify_target(
     )))
 }
 
+/// The manifest `digest` of `r`'s repository as JSON, or why not (`what` names it); an
+/// unreachable registry is the outer error.
+async fn manifest_json(
+    client: &Client,
+    r: &Reference,
+    digest: &str,
+    what: &str,
+) -> Result<Result<Value, String>, crate::Error> {
+    let Some(m) = client.manifest(r, digest).await? else {
+        return Ok(Err(format!("{what} manifest {digest} not found")));
+    };
+    Ok(serde_json::from_slice::<Value>(&m.bytes)
+        .map_err(|_| format!("{what} manifest {digest} is not JSON")))
+}
+
+/// The blob a layer descriptor names, or why not; an unreachable registry is the outer error.
+async fn layer_blob(
+    client: &Client,
+    r: &Reference,
+    layer: &Value,
+) -> Result<Result<crate::registry::Bytes, String>, crate::Error> {
+    let blob = layer.get("digest").and_then(Value::as_str).unwrap_or("");
+    match client.blob(r, blob).await {
+        Ok(bytes) => Ok(Ok(bytes)),
+        Err(e @ crate::Error::Unreachable(_)) => Err(e),
+        Err(e) => Ok(Err(e.to_string())),
+    }
+}
+
 /// The envelope of the signature manifest `digest`: its one layer's media type and bytes.
 async fn signature_envelope(
     client: &Client,
     r: &Reference,
     digest: &str,
 ) -> Result<Result<(String, Vec<u8>), String>, crate::Error> {
-    let Some(m) = client.manifest(r, digest).await? else {
-        return Ok(Err(format!("signature manifest {digest} not found")));
-    };
-    let Ok(m) = serde_json::from_slice::<Value>(&m.bytes) else {
-        return Ok(Err(format!("signature manifest {digest} is not JSON")));
+    let m = match manifest_json(client, r, digest, "signature").await? {
+        Ok(m) => m,
+        Err(why) => return Ok(Err(why)),
     };
     let Some(layer) = m
         .get("layers")
@@ -530,12 +557,9 @@ async fn signature_envelope(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let blob = layer.get("digest").and_then(Value::as_str).unwrap_or("");
-    match client.blob(r, blob).await {
-        Ok(bytes) => Ok(Ok((media_type, bytes.to_vec()))),
-        Err(e @ crate::Error::Unreachable(_)) => Err(e),
-        Err(e) => Ok(Err(e.to_string())),
-    }
+    Ok(layer_blob(client, r, layer)
+        .await?
+        .map(|bytes| (media_type, bytes.to_vec())))
 }
 
 /// Verifies `image`'s Notary Project signatures with the trusted certificates `trust_pem`, at
@@ -655,11 +679,9 @@ async fn statement(
     digest: &str,
     artifact_type: &str,
 ) -> Result<Result<Value, String>, crate::Error> {
-    let Some(m) = client.manifest(r, digest).await? else {
-        return Ok(Err(format!("attestation manifest {digest} not found")));
-    };
-    let Ok(mut manifest) = serde_json::from_slice::<Value>(&m.bytes) else {
-        return Ok(Err(format!("attestation manifest {digest} is not JSON")));
+    let mut manifest = match manifest_json(client, r, digest, "attestation").await? {
+        Ok(m) => m,
+        Err(why) => return Ok(Err(why)),
     };
     let layers = manifest
         .get("layers")
@@ -675,11 +697,9 @@ async fn statement(
             )));
         }
     };
-    let blob = layer.get("digest").and_then(Value::as_str).unwrap_or("");
-    let bytes = match client.blob(r, blob).await {
+    let bytes = match layer_blob(client, r, layer).await? {
         Ok(b) => b,
-        Err(e @ crate::Error::Unreachable(_)) => return Err(e),
-        Err(e) => return Ok(Err(e.to_string())),
+        Err(why) => return Ok(Err(why)),
     };
     let predicate: Value = match serde_json::from_slice(&bytes) {
         Ok(p) => p,
