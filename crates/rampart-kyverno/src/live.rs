@@ -76,14 +76,16 @@ impl KubeResolver {
                         }
                     };
                     let _ = ready_tx.send(Ok(()));
+                    let services = ServiceClients::default();
                     while let Some(job) = rx.recv().await {
                         let client = client.clone();
+                        let services = services.clone();
                         tokio::spawn(async move {
                             let r = match &job.request {
                                 Request::Api(method, path, body) => {
                                     call(&client, method, path, body.as_ref()).await
                                 }
-                                Request::Service(s) => service_call(s).await,
+                                Request::Service(s) => service_call(&services, s).await,
                             };
                             let _ = job.reply.send(r);
                         });
@@ -205,13 +207,74 @@ async fn call(
     serde_json::from_str(&text).map_err(|e| format!("the response is not JSON: {e}"))
 }
 
+type ServiceClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+/// The HTTP clients of `apiCall.service` entries, one per CA bundle (empty: the system's
+/// roots), built on first use and kept: their TLS configuration and connections are reused
+/// from one admission request to the next.
+#[derive(Clone, Default)]
+struct ServiceClients(std::sync::Arc<Mutex<HashMap<String, ServiceClient>>>);
+
+impl ServiceClients {
+    fn client(&self, ca_bundle: &str) -> Result<ServiceClient, String> {
+        if let Ok(m) = self.0.lock()
+            && let Some(c) = m.get(ca_bundle)
+        {
+            return Ok(c.clone());
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        if ca_bundle.trim().is_empty() {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        } else {
+            use rustls_pki_types::pem::PemObject as _;
+            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca_bundle.as_bytes()) {
+                let cert = cert.map_err(|e| format!("failed to parse PEM CA bundle: {e}"))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("failed to parse PEM CA bundle: {e}"))?;
+            }
+            if roots.is_empty() {
+                return Err("failed to parse PEM CA bundle: no certificate".into());
+            }
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(https);
+        if let Ok(mut m) = self.0.lock() {
+            // bundles come from policies (a variable could make many): bounded
+            if m.len() >= 64 {
+                m.clear();
+            }
+            m.insert(ca_bundle.to_string(), client.clone());
+        }
+        Ok(client)
+    }
+}
+
 /// The largest service response read (Kyverno's default `maxAPICallResponseLength`).
 const MAX_SERVICE_RESPONSE: usize = 10 * 1000 * 1000;
 
 /// An `apiCall.service` request, as Kyverno's executor sends it: `GET` or `POST` (with the JSON
 /// body) to the URL with the headers; `https` trusts `caBundle` when given, else the system's
 /// roots. A status outside 2xx is an error with the response's text.
-async fn service_call(s: &ServiceCall) -> Result<Value, String> {
+async fn service_call(services: &ServiceClients, s: &ServiceCall) -> Result<Value, String> {
     use http_body_util::BodyExt as _;
     let method = match s.method.as_str() {
         "GET" => http::Method::GET,
@@ -222,38 +285,7 @@ async fn service_call(s: &ServiceCall) -> Result<Value, String> {
         .url
         .parse()
         .map_err(|e| format!("bad service URL {:?}: {e}", s.url))?;
-    let mut roots = rustls::RootCertStore::empty();
-    if s.ca_bundle.trim().is_empty() {
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
-    } else {
-        use rustls_pki_types::pem::PemObject as _;
-        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(s.ca_bundle.as_bytes()) {
-            let cert = cert.map_err(|e| format!("failed to parse PEM CA bundle: {e}"))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("failed to parse PEM CA bundle: {e}"))?;
-        }
-        if roots.is_empty() {
-            return Err("failed to parse PEM CA bundle: no certificate".into());
-        }
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes::Bytes>> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build(https);
+    let client = services.client(&s.ca_bundle)?;
     let body = match &s.body {
         Some(b) => serde_json::to_vec(b).map_err(|e| e.to_string())?,
         None => Vec::new(),
