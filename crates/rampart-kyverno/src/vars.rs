@@ -21,8 +21,9 @@ pub struct Ctx {
     pub image_verifier: Option<crate::images::Verifier>,
     /// The policy set's global context entries, for `globalReference` entries.
     pub global: Option<crate::global::Shared>,
-    /// Context entries that could not be loaded, with why: a query that names one fails.
-    deferred_errors: Vec<(String, String)>,
+    /// Context entries that could not be loaded: the name, the expression that finds it in a
+    /// query, and why; a query that names one fails.
+    deferred_errors: Vec<(String, Option<Regex>, String)>,
 }
 
 impl Ctx {
@@ -53,9 +54,14 @@ impl Ctx {
     /// Records that the context entry `name` could not be loaded (`why`): queries naming it
     /// fail; or, with `None`, that it was (again).
     pub fn defer_error(&mut self, name: &str, why: Option<String>) {
-        self.deferred_errors.retain(|(n, _)| n != name);
+        self.deferred_errors.retain(|(n, _, _)| n != name);
         if let Some(why) = why {
-            self.deferred_errors.push((name.to_string(), why));
+            let named = Regex::new(&format!(
+                r"(?:\A|\s|[^.0-9A-Za-z]){}\b",
+                regex::escape(name)
+            ))
+            .ok();
+            self.deferred_errors.push((name.to_string(), named, why));
         }
     }
 
@@ -78,13 +84,8 @@ impl Ctx {
         if expr.is_empty() {
             return Err("invalid query (nil)".into());
         }
-        for (name, why) in &self.deferred_errors {
-            let named = regex::Regex::new(&format!(
-                r"(?:\A|\s|[^.0-9A-Za-z]){}\b",
-                regex::escape(name)
-            ))
-            .is_ok_and(|re| re.is_match(expr));
-            if named {
+        for (_, named, why) in &self.deferred_errors {
+            if named.as_ref().is_some_and(|re| re.is_match(expr)) {
                 return Err(why.clone());
             }
         }
