@@ -409,6 +409,25 @@ impl PolicySet {
     /// ValidatingPolicy's `spec.evaluation.background.enabled`, true unless set to false), and
     /// only their validation results (mutate and generate rules act at admission).
     pub fn evaluate_background(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
+        self.evaluate_where(resource, info, Policy::runs_in_background)
+            .into_iter()
+            .filter(|r| r.rule_type == "validate")
+            .collect()
+    }
+
+    /// Evaluates every policy on a resource.
+    pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
+        self.evaluate_where(resource, info, |_| true)
+    }
+
+    /// Evaluates the policies `which` selects, with the set's resolver, image verifier and
+    /// global context where the admission info has none of its own.
+    fn evaluate_where(
+        &self,
+        resource: &Value,
+        info: &AdmissionInfo,
+        which: impl Fn(&Policy) -> bool,
+    ) -> Vec<RuleResult> {
         let info = if info.resolver.is_none() && self.resolver.is_some()
             || info.image_verifier.is_none() && self.image_verifier.is_some()
             || info.global.is_none() && self.global.is_some()
@@ -421,38 +440,12 @@ impl PolicySet {
         } else {
             std::borrow::Cow::Borrowed(info)
         };
-        let _shared = cel::share_request(resource, info.old_object.as_ref(), info.request.as_ref());
-        self.policies
-            .iter()
-            .filter(|p| p.runs_in_background())
-            .flat_map(|p| p.evaluate(resource, &info))
-            .filter(|r| r.rule_type == "validate")
-            .collect()
-    }
-
-    /// Evaluates every policy on a resource.
-    pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
-        let add_resolver = info.resolver.is_none() && self.resolver.is_some();
-        let add_verifier = info.image_verifier.is_none() && self.image_verifier.is_some();
-        let add_global = info.global.is_none() && self.global.is_some();
-        if add_resolver || add_verifier || add_global {
-            let mut with = info.clone();
-            if add_resolver {
-                with.resolver = self.resolver.clone();
-            }
-            if add_verifier {
-                with.image_verifier = self.image_verifier.clone();
-            }
-            if add_global {
-                with.global = self.global.clone();
-            }
-            return self.evaluate(resource, &with);
-        }
         // The request's CEL inputs are converted once for all the policies.
         let _shared = cel::share_request(resource, info.old_object.as_ref(), info.request.as_ref());
         self.policies
             .iter()
-            .flat_map(|p| p.evaluate(resource, info))
+            .filter(|p| which(p))
+            .flat_map(|p| p.evaluate(resource, &info))
             .collect()
     }
 }
