@@ -49,6 +49,14 @@ pub fn eval_rule(
     if !rule_matches(rule, &target) {
         return None;
     }
+    if info.exceptions.is_some() {
+        let rule_name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+        let key = crate::exception::policy_key(policy_name, policy_namespace);
+        let excs = crate::exception::matching(info, &key, rule_name, resource);
+        if !excs.is_empty() {
+            return Some(excepted(rule, resource, &excs));
+        }
+    }
     // Fast path: a rule without context or preconditions that validates with a pattern
     // without variables, with CEL or with podSecurity needs no JSON context.
     if rule.get("context").is_none()
@@ -125,6 +133,52 @@ pub fn eval_rule(
         return crate::images::verify_images(list, (policy_name, name), extractors, resource, &ctx);
     }
     Some(err("rule has no validate, mutate or generate"))
+}
+
+/// A matched rule that PolicyExceptions apply to (see [`crate::exception`]): skipped, or for
+/// `podSecurity`, evaluated with the exceptions' controls excluded too.
+fn excepted(rule: &Value, resource: &Value, excs: &[&crate::exception::Exception]) -> Eval {
+    let Some(ps) = rule.pointer("/validate/podSecurity") else {
+        return Eval::new(
+            Status::Skip,
+            format!(
+                "rule is skipped due to policy exceptions {}",
+                crate::exception::keys(excs)
+            ),
+        );
+    };
+    if let Some(e) = excs.iter().find(|e| e.pod_security.is_empty()) {
+        return Eval::new(
+            Status::Skip,
+            format!("rule is skipped due to policy exception {}", e.key),
+        );
+    }
+    let own = pod_security(ps, resource);
+    if own.status != Status::Fail {
+        return own;
+    }
+    let mut widened = ps.clone();
+    if let Some(o) = widened.as_object_mut() {
+        let mut exclude = o
+            .get("exclude")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        exclude.extend(excs.iter().flat_map(|e| e.pod_security.iter().cloned()));
+        o.insert("exclude".into(), Value::Array(exclude));
+    }
+    let rest = pod_security(&widened, resource);
+    if rest.status == Status::Pass {
+        Eval::new(
+            Status::Skip,
+            format!(
+                "rule is skipped due to policy exceptions {}",
+                crate::exception::keys(excs)
+            ),
+        )
+    } else {
+        rest
+    }
 }
 
 /// `validate.cel` blocks compiled once: each kept with the block it was compiled from, found by

@@ -30,6 +30,7 @@ mod cel;
 pub mod conditions;
 mod context;
 mod engine;
+pub mod exception;
 pub mod global;
 pub mod images;
 pub mod jmes;
@@ -53,6 +54,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Errors of this crate; each names where the bad input is.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -127,6 +129,10 @@ pub struct AdmissionInfo {
     /// Verifies the images of `verifyImages` rules; without one they are errors (no registry
     /// access).
     pub image_verifier: Option<images::Verifier>,
+    /// The PolicyExceptions that may skip rules.
+    pub exceptions: Option<Arc<Vec<exception::Exception>>>,
+    /// A background scan: exceptions with `background: false` do not apply.
+    pub background: bool,
 }
 
 impl Default for AdmissionInfo {
@@ -147,6 +153,8 @@ impl Default for AdmissionInfo {
             resolver: None,
             global: None,
             image_verifier: None,
+            exceptions: None,
+            background: false,
         }
     }
 }
@@ -253,6 +261,8 @@ pub struct PolicySet {
     pub image_verifier: Option<images::Verifier>,
     /// The GlobalContextEntries loaded beside the policies.
     pub global: Option<global::Shared>,
+    /// The PolicyExceptions loaded beside the policies.
+    pub exceptions: Option<Arc<Vec<exception::Exception>>>,
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -308,9 +318,26 @@ impl PolicySet {
         let mut set = PolicySet::default();
         let mut errors = Vec::new();
         let mut global = global::GlobalContext::default();
+        let mut exceptions = Vec::new();
         for o in objects {
             if global::is_entry(&o.value) {
                 global.add(&o.value);
+                continue;
+            }
+            if exception::is_exception(&o.value) {
+                match exception::Exception::parse(&o.value) {
+                    Ok(e) => exceptions.push(e),
+                    Err((pointer, message)) => {
+                        let name = o
+                            .value
+                            .pointer("/metadata/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("");
+                        let mut at = position(&o, &pointer);
+                        at.message = format!("PolicyException {name}: {message}");
+                        errors.push(KyvernoError::from(at));
+                    }
+                }
                 continue;
             }
             if !is_policy(&o.value) {
@@ -322,6 +349,9 @@ impl PolicySet {
         }
         if !global.is_empty() {
             set.global = Some(std::sync::Arc::new(global));
+        }
+        if !exceptions.is_empty() {
+            set.exceptions = Some(Arc::new(exceptions));
         }
         (set, errors)
     }
@@ -409,7 +439,7 @@ impl PolicySet {
     /// ValidatingPolicy's `spec.evaluation.background.enabled`, true unless set to false), and
     /// only their validation results (mutate and generate rules act at admission).
     pub fn evaluate_background(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
-        self.evaluate_where(resource, info, Policy::runs_in_background)
+        self.evaluate_where(resource, info, Policy::runs_in_background, true)
             .into_iter()
             .filter(|r| r.rule_type == "validate")
             .collect()
@@ -417,7 +447,7 @@ impl PolicySet {
 
     /// Evaluates every policy on a resource.
     pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
-        self.evaluate_where(resource, info, |_| true)
+        self.evaluate_where(resource, info, |_| true, false)
     }
 
     /// Evaluates the policies `which` selects, with the set's resolver, image verifier and
@@ -427,15 +457,20 @@ impl PolicySet {
         resource: &Value,
         info: &AdmissionInfo,
         which: impl Fn(&Policy) -> bool,
+        background: bool,
     ) -> Vec<RuleResult> {
         let info = if info.resolver.is_none() && self.resolver.is_some()
             || info.image_verifier.is_none() && self.image_verifier.is_some()
             || info.global.is_none() && self.global.is_some()
+            || info.exceptions.is_none() && self.exceptions.is_some()
+            || info.background != background
         {
             let mut with = info.clone();
             with.resolver = with.resolver.or_else(|| self.resolver.clone());
             with.image_verifier = with.image_verifier.or_else(|| self.image_verifier.clone());
             with.global = with.global.or_else(|| self.global.clone());
+            with.exceptions = with.exceptions.or_else(|| self.exceptions.clone());
+            with.background = background;
             std::borrow::Cow::Owned(with)
         } else {
             std::borrow::Cow::Borrowed(info)

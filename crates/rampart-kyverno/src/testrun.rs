@@ -499,6 +499,12 @@ pub fn run_file_with(
         }
         policy_objects.extend(objs);
     }
+    // `exceptions`: PolicyException files, loaded beside the policies
+    for e in rampart_manifest::string_list(test.get("exceptions")) {
+        let (objs, errs) = load_objects(&dir.join(&e));
+        file_errors.extend(errs);
+        policy_objects.extend(objs);
+    }
     let (mut set, mut problems) = PolicySet::from_objects(policy_objects);
     set.image_verifier = verifier.cloned();
     problems.extend(file_errors);
@@ -514,6 +520,7 @@ pub fn run_file_with(
     };
     let mut base = AdmissionInfo {
         image_verifier: verifier.cloned(),
+        exceptions: set.exceptions.clone(),
         ..AdmissionInfo::default()
     };
     if let Some(u) = test.get("userinfo").and_then(Value::as_str) {

@@ -263,3 +263,83 @@ fn kyverno_test_verdicts() {
     // the strict comparison still wants a `fail` for an expected `fail`
     assert!(!rows[0].agrees());
 }
+
+/// PolicyExceptions: a broken one is an error at its position (the others still apply); a
+/// `background: false` exception lifts a rule at admission, not in a background scan; the
+/// skip names the exceptions.
+#[test]
+fn policy_exceptions_load_apply_and_respect_background() {
+    let text = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: require-team}
+spec:
+  background: true
+  rules:
+  - name: team-label
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate:
+      message: team label required
+      pattern: {metadata: {labels: {team: "?*"}}}
+---
+apiVersion: kyverno.io/v2
+kind: PolicyException
+metadata: {name: no-policy, namespace: ops}
+spec:
+  exceptions:
+  - ruleNames: [team-label]
+  match: {any: [{resources: {kinds: [ConfigMap]}}]}
+---
+apiVersion: kyverno.io/v2
+kind: PolicyException
+metadata: {name: by-user, namespace: ops}
+spec:
+  exceptions:
+  - policyName: require-team
+    ruleNames: [team-label]
+  match: {any: [{subjects: [{kind: User, name: alice}]}]}
+---
+apiVersion: kyverno.io/v2
+kind: PolicyException
+metadata: {name: admission-only, namespace: ops}
+spec:
+  background: false
+  exceptions:
+  - policyName: require-team
+    ruleNames: [team-*]
+  match: {any: [{resources: {kinds: [ConfigMap], names: [legacy-*]}}]}
+"#;
+    let (set, errors) = PolicySet::from_str("exc.yaml", text);
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert!(
+        shown[0].starts_with("exc.yaml:18:5:")
+            && shown[0].contains("PolicyException no-policy")
+            && shown[0].contains("policyName: Required value"),
+        "{shown:?}"
+    );
+    assert!(
+        shown[1].starts_with("exc.yaml:28:18:")
+            && shown[1].contains("PolicyException by-user")
+            && shown[1].contains("`subjects`"),
+        "{shown:?}"
+    );
+    let legacy = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "legacy-settings", "namespace": "ops"}});
+    let other = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": "ops"}});
+    let info = AdmissionInfo::default();
+    let r = set.evaluate(&legacy, &info);
+    assert_eq!(
+        (r[0].status, r[0].message.as_str()),
+        (
+            Status::Skip,
+            "rule is skipped due to policy exceptions ops/admission-only"
+        )
+    );
+    assert_eq!(set.evaluate(&other, &info)[0].status, Status::Fail);
+    // the background scan does not apply it
+    assert_eq!(
+        set.evaluate_background(&legacy, &info)[0].status,
+        Status::Fail
+    );
+}

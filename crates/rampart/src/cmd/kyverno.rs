@@ -98,6 +98,10 @@ pub struct ApplyArgs {
     /// Resource files or directories.
     #[arg(long = "resource", required = true, value_name = "PATH")]
     resources: Vec<PathBuf>,
+    /// PolicyException files or directories (also read among the policies), as `kyverno
+    /// apply --exception`.
+    #[arg(short = 'e', long = "exception", value_name = "PATH")]
+    exceptions: Vec<PathBuf>,
     /// The admission operation the resources are evaluated as.
     #[arg(long, default_value = "CREATE")]
     operation: String,
@@ -371,7 +375,8 @@ fn write_markdown(out: &mut impl Write, rows: &[TestRow]) -> std::io::Result<()>
 
 /// `rampart policy apply`.
 pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let (mut set, errors) = PolicySet::load(&a.policies);
+    let paths: Vec<&PathBuf> = a.policies.iter().chain(&a.exceptions).collect();
+    let (mut set, errors) = PolicySet::load(&paths);
     for e in &errors {
         eprintln!("error: {e}");
     }
@@ -386,6 +391,7 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let base = AdmissionInfo {
         operation: a.operation.clone(),
         image_verifier: set.image_verifier.clone(),
+        exceptions: set.exceptions.clone(),
         ..AdmissionInfo::default()
     };
     let values = match &a.values {

@@ -1,0 +1,189 @@
+//! Kyverno `PolicyException`s (`kyverno.io/v2`, `v2beta1`): a rule of a ClusterPolicy or
+//! Policy is skipped for the resources an exception names, as Kyverno's engine skips it.
+//!
+//! - `spec.exceptions[]` names the policies (`name` for a ClusterPolicy, `namespace/name` for
+//!   a Policy) and their rules (wildcards, so `autogen-*` rules are named too).
+//! - `spec.match` selects the resources (`any`/`all` resource filters, as a rule's `match`);
+//!   `spec.conditions` (`any`/`all`, as preconditions) must hold too.
+//! - A rule with an exception is skipped, after it matched and before its context and
+//!   preconditions: `rule is skipped due to policy exceptions <keys>` (Kyverno's message, with
+//!   the space its validate and mutate handlers leave out).
+//! - A `podSecurity` rule is not skipped when every exception that applies lists
+//!   `podSecurity` controls: those controls are excluded as the rule's own `exclude` entries
+//!   are; when nothing is left the rule is skipped (`rule is skipped due to policy exceptions
+//!   <keys>`), else it fails on what is left.
+//! - `spec.background: false` exceptions do not apply in background scans.
+//!
+//! Kyverno reads exceptions from every namespace unless its `--exceptionNamespace` flag
+//! narrows them; so does rampart.
+
+use crate::AdmissionInfo;
+use crate::matching::{Target, rule_matches};
+use crate::wildcard;
+use serde_json::{Value, json};
+
+/// One loaded PolicyException.
+#[derive(Debug, Clone)]
+pub struct Exception {
+    /// `namespace/name`, as Kyverno's messages name it.
+    pub key: String,
+    /// (policy, rule patterns) pairs of `spec.exceptions`.
+    pairs: Vec<(String, Vec<String>)>,
+    /// A rule-shaped `{"match": …}` for the rule matcher.
+    matcher: Value,
+    conditions: Option<Value>,
+    /// `spec.podSecurity` controls.
+    pub pod_security: Vec<Value>,
+    pub background: bool,
+}
+
+/// Whether an object is a PolicyException this module reads.
+pub fn is_exception(v: &Value) -> bool {
+    v.get("kind").and_then(Value::as_str) == Some("PolicyException")
+        && v.get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a.starts_with("kyverno.io/"))
+}
+
+impl Exception {
+    /// Reads an exception; why it is invalid, as Kyverno's validation says it (with the JSON
+    /// pointer of the field).
+    pub fn parse(v: &Value) -> Result<Exception, (String, String)> {
+        let name = v
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let ns = v
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let key = if ns.is_empty() {
+            name.to_string()
+        } else {
+            format!("{ns}/{name}")
+        };
+        let spec = v.get("spec").unwrap_or(&Value::Null);
+        let mut pairs = Vec::new();
+        for (i, e) in spec
+            .get("exceptions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let policy = e.get("policyName").and_then(Value::as_str).unwrap_or("");
+            if policy.is_empty() {
+                return Err((
+                    format!("/spec/exceptions/{i}"),
+                    "spec.exceptions[{i}].policyName: Required value: An exception requires a policy name"
+                        .replace("{i}", &i.to_string()),
+                ));
+            }
+            let rules = rampart_manifest::string_list(e.get("ruleNames"));
+            pairs.push((policy.to_string(), rules));
+        }
+        let m = spec.get("match").cloned().unwrap_or(Value::Null);
+        let background = spec.get("background").and_then(Value::as_bool) != Some(false);
+        if background && let Some((pointer, k)) = requester_filter(&m) {
+            return Err((
+                format!("/spec/match{pointer}/{k}"),
+                format!(
+                    "spec.match: a background exception may not select by the requester (`{k}`): set spec.background to false"
+                ),
+            ));
+        }
+        Ok(Exception {
+            key,
+            pairs,
+            matcher: json!({ "match": m }),
+            conditions: spec.get("conditions").filter(|c| !c.is_null()).cloned(),
+            pod_security: spec
+                .get("podSecurity")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            background,
+        })
+    }
+
+    /// Whether the exception names this policy (Kyverno's key) and rule.
+    pub fn names(&self, policy: &str, rule: &str) -> bool {
+        self.pairs
+            .iter()
+            .any(|(p, rules)| p == policy && rules.iter().any(|r| wildcard::matches(r, rule)))
+    }
+
+    /// Whether it applies to `resource`: its match selects it and its conditions hold. A
+    /// condition that cannot be evaluated keeps the exception from applying, as in Kyverno.
+    fn applies(&self, resource: &Value, info: &AdmissionInfo) -> bool {
+        if !rule_matches(&self.matcher, &Target::new(resource, info)) {
+            return false;
+        }
+        match &self.conditions {
+            None => true,
+            Some(c) => {
+                let ctx = crate::context::base(resource, info);
+                crate::conditions::evaluate(c, &ctx) == Ok(true)
+            }
+        }
+    }
+}
+
+/// The first filter of a `match` that selects by the requester: its pointer below `match` and
+/// the field.
+fn requester_filter(m: &Value) -> Option<(String, &'static str)> {
+    let mut filters = vec![(String::new(), m)];
+    for block in ["any", "all"] {
+        for (j, f) in m
+            .get(block)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            filters.push((format!("/{block}/{j}"), f));
+        }
+    }
+    filters.into_iter().find_map(|(p, f)| {
+        ["subjects", "roles", "clusterRoles"]
+            .into_iter()
+            .find(|k| {
+                f.get(*k)
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| !a.is_empty())
+            })
+            .map(|k| (p, k))
+    })
+}
+
+/// The exceptions of `info` that name the rule and apply to `resource`.
+pub fn matching<'a>(
+    info: &'a AdmissionInfo,
+    policy: &str,
+    rule: &str,
+    resource: &Value,
+) -> Vec<&'a Exception> {
+    let Some(all) = &info.exceptions else {
+        return Vec::new();
+    };
+    all.iter()
+        .filter(|e| (e.background || !info.background) && e.names(policy, rule))
+        .filter(|e| e.applies(resource, info))
+        .collect()
+}
+
+/// Kyverno's key of a policy: `namespace/name` for a Policy, `name` for a ClusterPolicy.
+pub fn policy_key(name: &str, namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
+        _ => name.to_string(),
+    }
+}
+
+/// The exceptions' keys as Kyverno joins them.
+pub fn keys(excs: &[&Exception]) -> String {
+    excs.iter()
+        .map(|e| e.key.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
