@@ -649,6 +649,9 @@ pub struct Bindings<'a> {
     pub resources: &'a [Value],
     /// Image metadata for `image.GetMetadata`.
     pub images: &'a [Value],
+    /// More variables, bound whether or not an expression mentions them (`exceptions`, and
+    /// an ImageValidatingPolicy's `images`, `attestors`, `attestations`).
+    pub extra: Vec<(&'static str, Value)>,
 }
 
 /// A validation: expression and message.
@@ -795,6 +798,9 @@ impl CelChecks {
 
     /// Binds the inputs the expressions mention, but those in `skip`.
     fn bind_inputs(&self, ctx: &mut Context<'_>, b: &Bindings<'_>, skip: u8) {
+        for (name, v) in &b.extra {
+            ctx.add_variable_from_value(*name, json_to_cel(v));
+        }
         for (bit, name) in INPUTS {
             if self.uses & bit == 0 || skip & bit != 0 {
                 continue;
@@ -867,6 +873,7 @@ impl CelChecks {
                 params: b.params,
                 resources: b.resources,
                 images: b.images,
+                extra: b.extra.clone(),
             };
             let value = self.in_scope(&step, |ctx| match self.prepare(ctx, i == 0) {
                 Err(o) => Err(o),

@@ -235,7 +235,7 @@ fn mentions_variables(v: &Value) -> bool {
     }
 }
 
-fn bindings<'a>(resource: &'a Value, info: &'a AdmissionInfo) -> Bindings<'a> {
+pub(crate) fn bindings<'a>(resource: &'a Value, info: &'a AdmissionInfo) -> Bindings<'a> {
     Bindings {
         object: Some(resource),
         old_object: info.old_object.as_ref(),
@@ -244,6 +244,7 @@ fn bindings<'a>(resource: &'a Value, info: &'a AdmissionInfo) -> Bindings<'a> {
         params: None,
         resources: &info.context_resources,
         images: &info.context_images,
+        extra: Vec::new(),
     }
 }
 
@@ -562,8 +563,8 @@ fn excluded(e: &Value, check: &str) -> bool {
 }
 
 /// Evaluates a ValidatingPolicy's CEL checks.
-pub fn eval_cel_policy(checks: &CelChecks, resource: &Value, info: &AdmissionInfo) -> Eval {
-    match checks.evaluate(&bindings(resource, info)) {
+pub fn eval_cel_policy(checks: &CelChecks, b: &Bindings<'_>) -> Eval {
+    match checks.evaluate(b) {
         CelOutcome::Pass => Eval::new(Status::Pass, "policy passed"),
         CelOutcome::NotApplicable => Eval::new(Status::Skip, "match conditions not met"),
         CelOutcome::Fail(m) => Eval::new(Status::Fail, m),
@@ -572,8 +573,8 @@ pub fn eval_cel_policy(checks: &CelChecks, resource: &Value, info: &AdmissionInf
 }
 
 /// Applies a MutatingPolicy's mutations.
-pub fn eval_cel_mutation(checks: &CelChecks, resource: &Value, info: &AdmissionInfo) -> Eval {
-    match checks.mutate(&bindings(resource, info)) {
+pub fn eval_cel_mutation(checks: &CelChecks, b: &Bindings<'_>) -> Eval {
+    match checks.mutate(b) {
         crate::cel::MutOutcome::NotApplicable => {
             Eval::new(Status::Skip, "match conditions not met")
         }
@@ -588,8 +589,8 @@ pub fn eval_cel_mutation(checks: &CelChecks, resource: &Value, info: &AdmissionI
 }
 
 /// Runs a GeneratingPolicy.
-pub fn eval_cel_generation(checks: &CelChecks, resource: &Value, info: &AdmissionInfo) -> Eval {
-    match checks.generate(&bindings(resource, info)) {
+pub fn eval_cel_generation(checks: &CelChecks, b: &Bindings<'_>) -> Eval {
+    match checks.generate(b) {
         Ok(None) => Eval::new(Status::Skip, "match conditions not met"),
         Err(e) => err(e),
         Ok(Some(generated)) => {

@@ -14,10 +14,19 @@
 //!   <keys>`), else it fails on what is left.
 //! - `spec.background: false` exceptions do not apply in background scans.
 //!
+//! The CEL policy kinds have their own PolicyException (`policies.kyverno.io`):
+//! - `spec.policyRefs` names the policies (`name`, `kind`); `spec.matchConditions` (CEL, on
+//!   `object`, `oldObject`, `request`, `namespaceObject`) must all hold.
+//! - Without `images` or `allowedValues` it exempts the resource: `rule is skipped due to policy
+//!   exception: <keys>`, or `passed` with `reportResult: pass`.
+//! - With them, the policy still runs, and its expressions read the exceptions' lists as
+//!   `exceptions.allowedImages` and `exceptions.allowedValues`.
+//!
 //! Kyverno reads exceptions from every namespace unless its `--exceptionNamespace` flag
 //! narrows them; so does rampart.
 
 use crate::AdmissionInfo;
+use crate::cel::CelChecks;
 use crate::matching::{Target, rule_matches};
 use crate::wildcard;
 use serde_json::{Value, json};
@@ -37,31 +46,130 @@ pub struct Exception {
     pub background: bool,
 }
 
+/// A PolicyException of the CEL policy kinds.
+pub struct CelException {
+    pub key: String,
+    /// (name, kind) of `spec.policyRefs`.
+    refs: Vec<(String, String)>,
+    conditions: CelChecks,
+    pub images: Vec<String>,
+    pub values: Vec<String>,
+    /// `reportResult: pass`: the exempted resource passes rather than skips.
+    pub report_pass: bool,
+}
+
+impl std::fmt::Debug for CelException {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CelException")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The PolicyExceptions loaded beside the policies.
+#[derive(Debug, Default)]
+pub struct Exceptions {
+    pub rules: Vec<Exception>,
+    pub cel: Vec<CelException>,
+}
+
+impl Exceptions {
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty() && self.cel.is_empty()
+    }
+
+    /// Reads a PolicyException of either API into the set; why it is invalid (the JSON
+    /// pointer of the field, and the message).
+    pub fn add(&mut self, v: &Value) -> Result<(), (String, String)> {
+        if api(v).starts_with("kyverno.io/") {
+            self.rules.push(Exception::parse(v)?);
+        } else {
+            self.cel.push(CelException::parse(v)?);
+        }
+        Ok(())
+    }
+}
+
+fn api(v: &Value) -> &str {
+    v.get("apiVersion").and_then(Value::as_str).unwrap_or("")
+}
+
+fn key_of(v: &Value) -> String {
+    let name = v
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    match v.pointer("/metadata/namespace").and_then(Value::as_str) {
+        Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
+        _ => name.to_string(),
+    }
+}
+
 /// Whether an object is a PolicyException this module reads.
 pub fn is_exception(v: &Value) -> bool {
     v.get("kind").and_then(Value::as_str) == Some("PolicyException")
-        && v.get("apiVersion")
-            .and_then(Value::as_str)
-            .is_some_and(|a| a.starts_with("kyverno.io/"))
+        && (api(v).starts_with("kyverno.io/") || api(v).starts_with("policies.kyverno.io/"))
+}
+
+impl CelException {
+    fn parse(v: &Value) -> Result<CelException, (String, String)> {
+        let spec = v.get("spec").unwrap_or(&Value::Null);
+        let mut refs = Vec::new();
+        for (i, r) in spec
+            .get("policyRefs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let name = r.get("name").and_then(Value::as_str).unwrap_or("");
+            let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
+            if name.is_empty() || kind.is_empty() {
+                return Err((
+                    format!("/spec/policyRefs/{i}"),
+                    format!(
+                        "spec.policyRefs[{i}]: Required value: a policy reference needs a name and a kind"
+                    ),
+                ));
+            }
+            refs.push((name.to_string(), kind.to_string()));
+        }
+        let conditions = CelChecks::compile(
+            &json!({"matchConditions": spec.get("matchConditions").cloned().unwrap_or(Value::Null)}),
+            "validations",
+        )
+        .map_err(|e| ("/spec/matchConditions".to_string(), e))?;
+        Ok(CelException {
+            key: key_of(v),
+            refs,
+            conditions,
+            images: rampart_manifest::string_list(spec.get("images")),
+            values: rampart_manifest::string_list(spec.get("allowedValues")),
+            report_pass: spec.get("reportResult").and_then(Value::as_str) == Some("pass"),
+        })
+    }
+
+    /// Whether it names the policy (`name`, `kind`).
+    pub fn names(&self, policy: &str, kind: &str) -> bool {
+        self.refs.iter().any(|(n, k)| n == policy && k == kind)
+    }
+
+    /// Whether its match conditions hold on these bindings; an error when one cannot be
+    /// evaluated.
+    pub fn applies(&self, b: &crate::cel::Bindings<'_>) -> Result<bool, String> {
+        match self.conditions.evaluate(b) {
+            crate::cel::CelOutcome::Pass => Ok(true),
+            crate::cel::CelOutcome::NotApplicable => Ok(false),
+            crate::cel::CelOutcome::Fail(m) | crate::cel::CelOutcome::Error(m) => Err(m),
+        }
+    }
 }
 
 impl Exception {
     /// Reads an exception; why it is invalid, as Kyverno's validation says it (with the JSON
     /// pointer of the field).
-    pub fn parse(v: &Value) -> Result<Exception, (String, String)> {
-        let name = v
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let ns = v
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let key = if ns.is_empty() {
-            name.to_string()
-        } else {
-            format!("{ns}/{name}")
-        };
+    fn parse(v: &Value) -> Result<Exception, (String, String)> {
+        let key = key_of(v);
         let spec = v.get("spec").unwrap_or(&Value::Null);
         let mut pairs = Vec::new();
         for (i, e) in spec
@@ -166,7 +274,8 @@ pub fn matching<'a>(
     let Some(all) = &info.exceptions else {
         return Vec::new();
     };
-    all.iter()
+    all.rules
+        .iter()
         .filter(|e| (e.background || !info.background) && e.names(policy, rule))
         .filter(|e| e.applies(resource, info))
         .collect()

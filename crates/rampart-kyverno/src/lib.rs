@@ -130,7 +130,7 @@ pub struct AdmissionInfo {
     /// access).
     pub image_verifier: Option<images::Verifier>,
     /// The PolicyExceptions that may skip rules.
-    pub exceptions: Option<Arc<Vec<exception::Exception>>>,
+    pub exceptions: Option<Arc<exception::Exceptions>>,
     /// A background scan: exceptions with `background: false` do not apply.
     pub background: bool,
 }
@@ -262,7 +262,7 @@ pub struct PolicySet {
     /// The GlobalContextEntries loaded beside the policies.
     pub global: Option<global::Shared>,
     /// The PolicyExceptions loaded beside the policies.
-    pub exceptions: Option<Arc<Vec<exception::Exception>>>,
+    pub exceptions: Option<Arc<exception::Exceptions>>,
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -318,15 +318,15 @@ impl PolicySet {
         let mut set = PolicySet::default();
         let mut errors = Vec::new();
         let mut global = global::GlobalContext::default();
-        let mut exceptions = Vec::new();
+        let mut exceptions = exception::Exceptions::default();
         for o in objects {
             if global::is_entry(&o.value) {
                 global.add(&o.value);
                 continue;
             }
             if exception::is_exception(&o.value) {
-                match exception::Exception::parse(&o.value) {
-                    Ok(e) => exceptions.push(e),
+                match exceptions.add(&o.value) {
+                    Ok(()) => {}
                     Err((pointer, message)) => {
                         let name = o
                             .value
@@ -701,6 +701,51 @@ impl Policy {
         }
     }
 
+    /// The CEL PolicyExceptions on a resource of this (CEL) policy, as Kyverno applies them
+    /// before the policy's match conditions: `Err` with the result when one exempts it (or
+    /// one cannot be evaluated before any did), else the `exceptions` variable
+    /// (`allowedImages`, `allowedValues`: those of the partial ones that apply, empty lists
+    /// when none does).
+    fn cel_exceptions(
+        &self,
+        b: &cel::Bindings<'_>,
+        info: &AdmissionInfo,
+    ) -> Result<Value, (Status, String)> {
+        let (mut images, mut values) = (Vec::<String>::new(), Vec::<String>::new());
+        let mut full: Vec<&exception::CelException> = Vec::new();
+        let all = info.exceptions.iter().flat_map(|x| x.cel.iter());
+        for e in all.filter(|e| e.names(&self.name, &self.kind)) {
+            match e.applies(b) {
+                Ok(true) if e.images.is_empty() && e.values.is_empty() => full.push(e),
+                Ok(true) => {
+                    images.extend(e.images.iter().cloned());
+                    values.extend(e.values.iter().cloned());
+                }
+                Ok(false) => {}
+                Err(m) if full.is_empty() => {
+                    return Err((Status::Error, format!("PolicyException {}: {m}", e.key)));
+                }
+                Err(_) => {}
+            }
+        }
+        if let Some(first) = full.first() {
+            let keys: Vec<&str> = full.iter().map(|e| e.key.as_str()).collect();
+            let (status, verb) = if first.report_pass {
+                (Status::Pass, "passed")
+            } else {
+                (Status::Skip, "skipped")
+            };
+            return Err((
+                status,
+                format!(
+                    "rule is {verb} due to policy exception: {}",
+                    keys.join(", ")
+                ),
+            ));
+        }
+        Ok(serde_json::json!({"allowedImages": images, "allowedValues": values}))
+    }
+
     /// The rules evaluated, autogen rules included (empty for the CEL kinds).
     pub fn rules(&self) -> &[Value] {
         &self.rules
@@ -750,29 +795,30 @@ impl Policy {
             )];
         }
         if let Some(c) = &self.cel {
+            let rule_type = if self.kind.contains("GeneratingPolicy") {
+                "generate"
+            } else if self.kind.contains("MutatingPolicy") {
+                "mutate"
+            } else {
+                "validate"
+            };
             for (mc, checks) in &c.variants {
                 if !cel_matches(mc, resource, info) {
                     continue;
                 }
-                if self.kind.contains("GeneratingPolicy") {
-                    return vec![result(
-                        "",
-                        engine::eval_cel_generation(checks, resource, info),
-                        "generate",
-                    )];
+                let mut b = engine::bindings(resource, info);
+                match self.cel_exceptions(&b, info) {
+                    Err((status, why)) => {
+                        return vec![result("", engine::Eval::new(status, why), rule_type)];
+                    }
+                    Ok(allowed) => b.extra.push(("exceptions", allowed)),
                 }
-                if self.kind.contains("MutatingPolicy") {
-                    return vec![result(
-                        "",
-                        engine::eval_cel_mutation(checks, resource, info),
-                        "mutate",
-                    )];
-                }
-                return vec![result(
-                    "",
-                    engine::eval_cel_policy(checks, resource, info),
-                    "validate",
-                )];
+                let e = match rule_type {
+                    "generate" => engine::eval_cel_generation(checks, &b),
+                    "mutate" => engine::eval_cel_mutation(checks, &b),
+                    _ => engine::eval_cel_policy(checks, &b),
+                };
+                return vec![result("", e, rule_type)];
             }
             return Vec::new();
         }
