@@ -588,6 +588,18 @@ pub fn eval_cel_mutation(checks: &CelChecks, b: &Bindings<'_>) -> Eval {
     }
 }
 
+/// Evaluates a DeletingPolicy's conditions: a resource it would delete passes, as `kyverno
+/// test` reports it.
+pub fn eval_cel_deletion(checks: &CelChecks, b: &Bindings<'_>) -> Eval {
+    match checks.evaluate(b) {
+        CelOutcome::Pass => Eval::new(Status::Pass, "resource matched"),
+        CelOutcome::NotApplicable | CelOutcome::Fail(_) => {
+            Eval::new(Status::Fail, "resource did not match")
+        }
+        CelOutcome::Error(e) => err(e),
+    }
+}
+
 /// Runs a GeneratingPolicy.
 pub fn eval_cel_generation(checks: &CelChecks, b: &Bindings<'_>) -> Eval {
     match checks.generate(b) {

@@ -274,21 +274,25 @@ impl std::fmt::Debug for PolicySet {
 }
 
 const POLICY_KINDS: [&str; 2] = ["ClusterPolicy", "Policy"];
-const CEL_KINDS: [&str; 6] = [
+const CEL_KINDS: [&str; 8] = [
     "ValidatingPolicy",
     "NamespacedValidatingPolicy",
     "MutatingPolicy",
     "NamespacedMutatingPolicy",
     "GeneratingPolicy",
     "NamespacedGeneratingPolicy",
+    "DeletingPolicy",
+    "NamespacedDeletingPolicy",
 ];
 
-/// Whether an object is a Kyverno policy this crate loads.
+/// Whether an object is a Kyverno policy this crate loads: the `kyverno.io` ClusterPolicy and
+/// Policy, and every `policies.kyverno.io` kind but PolicyException (a kind it cannot run
+/// loads as a broken policy, so that it is reported rather than passed over).
 pub fn is_policy(obj: &Value) -> bool {
     let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
     (api.starts_with("kyverno.io/") && POLICY_KINDS.contains(&kind))
-        || (api.starts_with("policies.kyverno.io/") && CEL_KINDS.contains(&kind))
+        || (api.starts_with("policies.kyverno.io/") && kind != "PolicyException")
 }
 
 impl PolicySet {
@@ -439,15 +443,21 @@ impl PolicySet {
     /// ValidatingPolicy's `spec.evaluation.background.enabled`, true unless set to false), and
     /// only their validation results (mutate and generate rules act at admission).
     pub fn evaluate_background(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
-        self.evaluate_where(resource, info, Policy::runs_in_background, true)
-            .into_iter()
-            .filter(|r| r.rule_type == "validate")
-            .collect()
+        self.evaluate_where(
+            resource,
+            info,
+            |p| p.runs_in_background() && !p.is_deleting(),
+            true,
+        )
+        .into_iter()
+        .filter(|r| r.rule_type == "validate")
+        .collect()
     }
 
-    /// Evaluates every policy on a resource.
+    /// Evaluates every policy on a resource at admission (DeletingPolicies, which run on a
+    /// schedule, are left out: see [`Policy::is_deleting`]).
     pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
-        self.evaluate_where(resource, info, |_| true, false)
+        self.evaluate_where(resource, info, |p| !p.is_deleting(), false)
     }
 
     /// Evaluates the policies `which` selects, with the set's resolver, image verifier and
@@ -537,6 +547,12 @@ impl Policy {
     /// Whether Kyverno's background scan evaluates the policy: `spec.background` for
     /// ClusterPolicies and Policies, `spec.evaluation.background.enabled` for the CEL kinds;
     /// true unless set to false.
+    /// A DeletingPolicy (Kyverno's scheduled cleanup): evaluated by `policy test` and
+    /// `policy apply` (is the resource one it deletes?), not at admission nor in scans.
+    pub fn is_deleting(&self) -> bool {
+        self.kind.contains("DeletingPolicy")
+    }
+
     pub fn runs_in_background(&self) -> bool {
         let flag = if self.cel.is_some() {
             self.spec.pointer("/evaluation/background/enabled")
@@ -614,24 +630,40 @@ impl Policy {
                 v.pointer("/metadata/annotations")
                     .and_then(Value::as_object),
             );
-        } else if kind.contains("ValidatingPolicy")
-            || kind.contains("MutatingPolicy")
-            || kind.contains("GeneratingPolicy")
-        {
+        } else if CEL_KINDS.contains(&kind.as_str()) {
             let spec = v.get("spec").cloned().unwrap_or(Value::Null);
             let mut variants = Vec::new();
-            for (mc, s) in cel_variants(&spec) {
-                match cel::CelChecks::compile(&s, "validations") {
+            // a DeletingPolicy's conditions decide; it has no Pod-controller variants
+            let (list, mut all) = if kind.contains("DeletingPolicy") {
+                let mc = spec.get("matchConstraints").cloned().unwrap_or(Value::Null);
+                ("conditions", vec![(mc, spec.clone())])
+            } else {
+                ("validations", cel_variants(&spec))
+            };
+            for (mc, s) in all.drain(..) {
+                match cel::CelChecks::compile(&s, list) {
                     Ok(c) => variants.push((mc, c)),
                     Err(e) => {
-                        broken = Some(fail("/spec/validations", e, &mut errors));
+                        broken = Some(fail(&format!("/spec/{list}"), e, &mut errors));
                         break;
                     }
                 }
             }
             cel_policy = Some(CelPolicy { variants });
         } else {
-            broken = Some(format!("{kind} is not supported yet"));
+            broken = Some(fail(
+                "/kind",
+                format!("{kind} is not supported: rampart does not run this kind of policy"),
+                &mut errors,
+            ));
+            // its results (errors) are for the resources its constraints match
+            let mc = v
+                .pointer("/spec/matchConstraints")
+                .cloned()
+                .unwrap_or(Value::Null);
+            cel_policy = Some(CelPolicy {
+                variants: vec![(mc, cel::CelChecks::default())],
+            });
         }
         (
             Policy {
@@ -773,6 +805,15 @@ impl Policy {
             generated: e.generated,
         };
         if let Some(b) = &self.broken {
+            if let Some(c) = &self.cel
+                && !c.variants.is_empty()
+                && !c
+                    .variants
+                    .iter()
+                    .any(|(mc, _)| cel_matches(mc, resource, info))
+            {
+                return Vec::new();
+            }
             if self.cel.is_none() && !self.rules.is_empty() {
                 let t = matching::Target::new(resource, info);
                 return self
@@ -799,6 +840,8 @@ impl Policy {
                 "generate"
             } else if self.kind.contains("MutatingPolicy") {
                 "mutate"
+            } else if self.is_deleting() {
+                "delete"
             } else {
                 "validate"
             };
@@ -816,6 +859,7 @@ impl Policy {
                 let e = match rule_type {
                     "generate" => engine::eval_cel_generation(checks, &b),
                     "mutate" => engine::eval_cel_mutation(checks, &b),
+                    "delete" => engine::eval_cel_deletion(checks, &b),
                     _ => engine::eval_cel_policy(checks, &b),
                 };
                 return vec![result("", e, rule_type)];
