@@ -485,6 +485,7 @@ fn base_context() -> Context<'static> {
     ctx.add_function("digest", image_digest);
     ctx.add_function("identifier", image_identifier);
     ctx.add_function("containsDigest", image_contains_digest);
+    crate::ivpol::register(&mut ctx);
     ctx.add_variable_from_value(
         "jsonpatch",
         CelValue::Map(CelMap {
@@ -834,6 +835,25 @@ impl CelChecks {
             }
         }
         errors
+    }
+
+    /// Evaluates the variables in order; each one's value as JSON, or the first error (an
+    /// ImageValidatingPolicy's image extractors).
+    pub fn values(&self, b: &Bindings<'_>) -> Result<Vec<(String, Value)>, String> {
+        set_context_resources(b.resources);
+        set_context_images(b.images);
+        self.in_scope(b, |ctx| {
+            let mut vars = VariablesMap::new(self.map_use);
+            let mut out = Vec::new();
+            for (name, e) in &self.variables {
+                vars.bind_if(ctx, e.map_use);
+                let v = e.eval(ctx).map_err(|err| format!("{name}: {err}"))?;
+                out.push((name.clone(), cel_to_json(&v)));
+                vars.insert(name, || v.clone());
+                ctx.add_variable_from_value(format!("{VAR_PREFIX}{name}"), v);
+            }
+            Ok(out)
+        })
     }
 
     /// Runs a GeneratingPolicy's expressions; the resources they would create.

@@ -501,7 +501,7 @@ fn entry_attestor(entry: &Value, opts: &SignatureOptions) -> Result<Attestor, St
     Err("an attestor entry needs keys, keyless or certificates".into())
 }
 
-fn split_pem(text: &str) -> Vec<String> {
+pub(crate) fn split_pem(text: &str) -> Vec<String> {
     let end = "-----END PUBLIC KEY-----";
     let mut out = Vec::new();
     let mut rest = text;

@@ -33,6 +33,7 @@ mod engine;
 pub mod exception;
 pub mod global;
 pub mod images;
+mod ivpol;
 pub mod jmes;
 pub mod live;
 pub mod matching;
@@ -196,6 +197,10 @@ pub struct RuleResult {
     pub patched: Option<Value>,
     #[serde(skip)]
     pub generated: Vec<Value>,
+    /// An ImageValidatingPolicy that passed: the images `required` wants verified by some
+    /// policy of the request (checked when the request's policies all ran).
+    #[serde(skip)]
+    required_images: Vec<String>,
 }
 
 impl RuleResult {
@@ -248,6 +253,8 @@ pub struct Policy {
 
 struct CelPolicy {
     variants: Vec<(Value, cel::CelChecks)>,
+    /// An ImageValidatingPolicy's image parts, one per variant.
+    images: Vec<ivpol::ImagePolicy>,
 }
 
 /// Policies loaded once, evaluated on many resources.
@@ -274,7 +281,7 @@ impl std::fmt::Debug for PolicySet {
 }
 
 const POLICY_KINDS: [&str; 2] = ["ClusterPolicy", "Policy"];
-const CEL_KINDS: [&str; 8] = [
+const CEL_KINDS: [&str; 10] = [
     "ValidatingPolicy",
     "NamespacedValidatingPolicy",
     "MutatingPolicy",
@@ -283,6 +290,8 @@ const CEL_KINDS: [&str; 8] = [
     "NamespacedGeneratingPolicy",
     "DeletingPolicy",
     "NamespacedDeletingPolicy",
+    "ImageValidatingPolicy",
+    "NamespacedImageValidatingPolicy",
 ];
 
 /// Whether an object is a Kyverno policy this crate loads: the `kyverno.io` ClusterPolicy and
@@ -405,9 +414,10 @@ impl PolicySet {
             }
         }
         self.policies.iter().any(|p| {
-            p.rules
-                .iter()
-                .any(|r| r.get("verifyImages").is_some() || reads(r))
+            p.kind.contains("ImageValidatingPolicy")
+                || p.rules
+                    .iter()
+                    .any(|r| r.get("verifyImages").is_some() || reads(r))
         })
     }
 
@@ -487,11 +497,21 @@ impl PolicySet {
         };
         // The request's CEL inputs are converted once for all the policies.
         let _shared = cel::share_request(resource, info.old_object.as_ref(), info.request.as_ref());
-        self.policies
+        // ImageValidatingPolicies share the request's verifications
+        let request = ivpol::begin_request();
+        let mut out: Vec<RuleResult> = self
+            .policies
             .iter()
             .filter(|p| which(p))
             .flat_map(|p| p.evaluate(resource, &info))
-            .collect()
+            .collect();
+        for r in out.iter_mut().filter(|r| !r.required_images.is_empty()) {
+            if let Some(m) = ivpol::unverified(&r.required_images, &request.verifications) {
+                r.status = Status::Fail;
+                r.message = m;
+            }
+        }
+        out
     }
 }
 
@@ -634,6 +654,7 @@ impl Policy {
             let spec = v.get("spec").cloned().unwrap_or(Value::Null);
             let mut variants = Vec::new();
             // a DeletingPolicy's conditions decide; it has no Pod-controller variants
+            let mut images = Vec::new();
             let (list, mut all) = if kind.contains("DeletingPolicy") {
                 let mc = spec.get("matchConstraints").cloned().unwrap_or(Value::Null);
                 ("conditions", vec![(mc, spec.clone())])
@@ -641,6 +662,19 @@ impl Policy {
                 ("validations", cel_variants(&spec))
             };
             for (mc, s) in all.drain(..) {
+                if kind.contains("ImageValidatingPolicy") {
+                    match ivpol::compile(&s) {
+                        Ok((ip, checks)) => {
+                            variants.push((mc, checks));
+                            images.push(ip);
+                        }
+                        Err((pointer, e)) => {
+                            broken = Some(fail(&pointer, e, &mut errors));
+                            break;
+                        }
+                    }
+                    continue;
+                }
                 match cel::CelChecks::compile(&s, list) {
                     Ok(c) => variants.push((mc, c)),
                     Err(e) => {
@@ -649,7 +683,7 @@ impl Policy {
                     }
                 }
             }
-            cel_policy = Some(CelPolicy { variants });
+            cel_policy = Some(CelPolicy { variants, images });
         } else {
             broken = Some(fail(
                 "/kind",
@@ -663,6 +697,7 @@ impl Policy {
                 .unwrap_or(Value::Null);
             cel_policy = Some(CelPolicy {
                 variants: vec![(mc, cel::CelChecks::default())],
+                images: Vec::new(),
             });
         }
         (
@@ -731,6 +766,45 @@ impl Policy {
                 .find_map(|r| rule_action(r, &overrides))
                 .unwrap_or_else(spec_action),
         }
+    }
+
+    /// An ImageValidatingPolicy on a resource (see [`ivpol`]): its result, none when its match
+    /// conditions do not hold. Within [`PolicySet::evaluate`] `required` is checked once every
+    /// policy of the request ran (`required_images`); evaluated alone, on its own
+    /// verifications.
+    fn evaluate_images(
+        &self,
+        ip: &ivpol::ImagePolicy,
+        checks: &cel::CelChecks,
+        b: &cel::Bindings<'_>,
+        resource: &Value,
+        info: &AdmissionInfo,
+        result: &dyn Fn(&str, engine::Eval, &'static str) -> RuleResult,
+    ) -> Vec<RuleResult> {
+        let (verifications, alone) = match ivpol::current() {
+            Some(v) => (v, false),
+            None => (ivpol::Verifications::default(), true),
+        };
+        let ignore = self.spec.get("failurePolicy").and_then(Value::as_str) == Some("Ignore");
+        let verifier = info.image_verifier.as_ref().map(|v| v.0.clone());
+        let Some((mut e, images)) =
+            ivpol::evaluate(ip, checks, b, resource, verifier, &verifications, ignore)
+        else {
+            return Vec::new();
+        };
+        let mut deferred = Vec::new();
+        if e.status == Status::Pass && ip.required() && !images.is_empty() {
+            if alone {
+                if let Some(m) = ivpol::unverified(&images, &verifications) {
+                    e = engine::Eval::new(Status::Fail, m);
+                }
+            } else {
+                deferred = images;
+            }
+        }
+        let mut r = result("", e, "validate");
+        r.required_images = deferred;
+        vec![r]
     }
 
     /// The CEL PolicyExceptions on a resource of this (CEL) policy, as Kyverno applies them
@@ -803,14 +877,18 @@ impl Policy {
             enforce: self.enforces_for(rule, resource, info),
             patched: e.patched,
             generated: e.generated,
+            required_images: Vec::new(),
         };
         if let Some(b) = &self.broken {
+            // a CEL kind: an error for the resources its constraints (or a compiled variant's)
+            // match
             if let Some(c) = &self.cel
-                && !c.variants.is_empty()
                 && !c
                     .variants
                     .iter()
-                    .any(|(mc, _)| cel_matches(mc, resource, info))
+                    .map(|(mc, _)| mc)
+                    .chain(self.spec.get("matchConstraints"))
+                    .any(|mc| cel_matches(mc, resource, info))
             {
                 return Vec::new();
             }
@@ -845,7 +923,7 @@ impl Policy {
             } else {
                 "validate"
             };
-            for (mc, checks) in &c.variants {
+            for (i, (mc, checks)) in c.variants.iter().enumerate() {
                 if !cel_matches(mc, resource, info) {
                     continue;
                 }
@@ -855,6 +933,9 @@ impl Policy {
                         return vec![result("", engine::Eval::new(status, why), rule_type)];
                     }
                     Ok(allowed) => b.extra.push(("exceptions", allowed)),
+                }
+                if let Some(ip) = c.images.get(i) {
+                    return self.evaluate_images(ip, checks, &b, resource, info, &result);
                 }
                 let e = match rule_type {
                     "generate" => engine::eval_cel_generation(checks, &b),

@@ -47,55 +47,7 @@ fn statement(host: &str, digest: &str, predicate_type: &str, predicate: Value) -
 /// Pushes the `.att` manifest for `digest`: one DSSE envelope per statement, each signed (over
 /// DSSE's pre-authentication encoding) by openssl with its key.
 fn push_attestations(port: u16, digest: &str, dir: &Path, atts: &[(Vec<u8>, &Path)]) {
-    push_attestations_in(port, REPO, digest, dir, atts);
-}
-
-/// [`push_attestations`] into another repository.
-fn push_attestations_in(
-    port: u16,
-    repo: &str,
-    digest: &str,
-    dir: &Path,
-    atts: &[(Vec<u8>, &Path)],
-) {
-    let config =
-        br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let cd = push_blob(port, repo, config);
-    let layers: Vec<Value> = atts
-        .iter()
-        .map(|(statement, key)| {
-            // DSSE's pre-authentication encoding, written out here rather than taken from
-            // the crate under test
-            let kind = "application/vnd.in-toto+json";
-            let mut pae = format!("DSSEv1 {} {kind} {} ", kind.len(), statement.len()).into_bytes();
-            pae.extend_from_slice(statement);
-            let sig = sign(dir, key, &pae, SHA256);
-            let envelope = serde_json::to_vec(&json!({
-                "payloadType": "application/vnd.in-toto+json",
-                "payload": b64(statement),
-                "signatures": [{"keyid": "", "sig": b64(&sig)}],
-            }))
-            .unwrap();
-            let predicate_type = serde_json::from_slice::<Value>(statement).unwrap()["predicateType"].clone();
-            json!({
-                "mediaType": "application/vnd.dsse.envelope.v1+json",
-                "digest": push_blob(port, repo, &envelope),
-                "size": envelope.len(),
-                "annotations": {"dev.cosignproject.cosign/signature": "", "predicateType": predicate_type},
-            })
-        })
-        .collect();
-    push_manifest(
-        port,
-        repo,
-        &format!("{}.att", digest.replacen(':', "-", 1)),
-        &json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
-            "layers": layers,
-        }),
-    );
+    harness::push_dsse_attestations(port, REPO, digest, dir, atts);
 }
 
 /// A keyless attestation as cosign stores it: the DSSE envelope signed with the key of a
@@ -308,7 +260,7 @@ fn attestation_and_certificate_cases() {
         let payload = harness::payload(&format!("{host}/{REPO}"), digest);
         let sig = sign(d, &other_key, &payload, SHA256);
         push_signatures(port, "team/sigs", digest, &[(payload, sig)]);
-        push_attestations_in(
+        harness::push_dsse_attestations(
             port,
             "team/sigs",
             digest,

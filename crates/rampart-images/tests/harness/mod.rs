@@ -302,6 +302,55 @@ pub fn push_oci11_signatures(port: u16, repo: &str, digest: &str, sigs: &[(Vec<u
     assert_eq!(st, 201, "index push: {}", String::from_utf8_lossy(&body));
 }
 
+/// Pushes the `.att` manifest cosign stores for `digest` in `repo`: one DSSE envelope per
+/// statement, each signed (over DSSE's pre-authentication encoding) by openssl with its key.
+pub fn push_dsse_attestations(
+    port: u16,
+    repo: &str,
+    digest: &str,
+    dir: &Path,
+    atts: &[(Vec<u8>, &Path)],
+) {
+    let config =
+        br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cd = push_blob(port, repo, config);
+    let layers: Vec<serde_json::Value> = atts
+        .iter()
+        .map(|(statement, key)| {
+            // DSSE's pre-authentication encoding, written out here rather than taken from
+            // the crate under test
+            let kind = "application/vnd.in-toto+json";
+            let mut pae = format!("DSSEv1 {} {kind} {} ", kind.len(), statement.len()).into_bytes();
+            pae.extend_from_slice(statement);
+            let sig = sign(dir, key, &pae, SHA256);
+            let envelope = serde_json::to_vec(&serde_json::json!({
+                "payloadType": "application/vnd.in-toto+json",
+                "payload": base64::engine::general_purpose::STANDARD.encode(statement),
+                "signatures": [{"keyid": "", "sig": base64::engine::general_purpose::STANDARD.encode(&sig)}],
+            }))
+            .unwrap();
+            let predicate_type = serde_json::from_slice::<serde_json::Value>(statement).unwrap()["predicateType"].clone();
+            serde_json::json!({
+                "mediaType": "application/vnd.dsse.envelope.v1+json",
+                "digest": push_blob(port, repo, &envelope),
+                "size": envelope.len(),
+                "annotations": {"dev.cosignproject.cosign/signature": "", "predicateType": predicate_type},
+            })
+        })
+        .collect();
+    push_manifest(
+        port,
+        repo,
+        &format!("{}.att", digest.replacen(':', "-", 1)),
+        &serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": layers,
+        }),
+    );
+}
+
 pub const BUNDLE_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
 /// The statement `cosign sign` makes for `digest`, with `predicate_type`.
