@@ -639,7 +639,7 @@ impl Drop for RequestScope<'_> {
 }
 
 /// The bindings a CEL program sees.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Bindings<'a> {
     pub object: Option<&'a Value>,
     pub old_object: Option<&'a Value>,
@@ -887,13 +887,7 @@ impl CelChecks {
         for (i, (t, e)) in self.mutations.iter().enumerate() {
             let step = Bindings {
                 object: Some(&current),
-                old_object: b.old_object,
-                request: b.request,
-                namespace_object: b.namespace_object.clone(),
-                params: b.params,
-                resources: b.resources,
-                images: b.images,
-                extra: b.extra.clone(),
+                ..b.clone()
             };
             let value = self.in_scope(&step, |ctx| match self.prepare(ctx, i == 0) {
                 Err(o) => Err(o),

@@ -192,7 +192,7 @@ impl Exception {
         }
         let m = spec.get("match").cloned().unwrap_or(Value::Null);
         let background = spec.get("background").and_then(Value::as_bool) != Some(false);
-        if background && let Some((pointer, k)) = requester_filter(&m) {
+        if background && let Some((pointer, _, k)) = crate::validation::requester_filter(&m) {
             return Err((
                 format!("/spec/match{pointer}/{k}"),
                 format!(
@@ -235,33 +235,6 @@ impl Exception {
             }
         }
     }
-}
-
-/// The first filter of a `match` that selects by the requester: its pointer below `match` and
-/// the field.
-fn requester_filter(m: &Value) -> Option<(String, &'static str)> {
-    let mut filters = vec![(String::new(), m)];
-    for block in ["any", "all"] {
-        for (j, f) in m
-            .get(block)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            filters.push((format!("/{block}/{j}"), f));
-        }
-    }
-    filters.into_iter().find_map(|(p, f)| {
-        ["subjects", "roles", "clusterRoles"]
-            .into_iter()
-            .find(|k| {
-                f.get(*k)
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| !a.is_empty())
-            })
-            .map(|k| (p, k))
-    })
 }
 
 /// The exceptions of `info` that name the rule and apply to `resource`.

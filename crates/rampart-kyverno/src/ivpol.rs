@@ -677,16 +677,7 @@ pub fn evaluate(
         payloads: RefCell::new(HashMap::new()),
     });
     let previous = SCOPE.with(|s| s.replace(Some(scope)));
-    let mut bound = Bindings {
-        object: b.object,
-        old_object: b.old_object,
-        request: b.request,
-        namespace_object: b.namespace_object.clone(),
-        params: b.params,
-        resources: b.resources,
-        images: b.images,
-        extra: b.extra.clone(),
-    };
+    let mut bound = b.clone();
     let attestations: serde_json::Map<String, Value> = ip
         .parts
         .attestations

@@ -187,49 +187,50 @@ pub fn check_rule(rule: &Value, pointer: &str, background: bool) -> Option<(Stri
     None
 }
 
+/// The first filter of a `match` or `exclude` block (itself, or an `any`/`all` entry) that
+/// selects by the requester (`subjects`, `roles`, `clusterRoles`): its JSON pointer and
+/// Kyverno's path below the block (`/any/0`, `/any[0]`), and the field.
+pub(crate) fn requester_filter(m: &Value) -> Option<(String, String, &'static str)> {
+    let mut filters = vec![(String::new(), String::new(), m)];
+    for block in ["any", "all"] {
+        for (j, f) in m
+            .get(block)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            filters.push((format!("/{block}/{j}"), format!("/{block}[{j}]"), f));
+        }
+    }
+    filters.into_iter().find_map(|(pointer, path, f)| {
+        ["subjects", "roles", "clusterRoles"]
+            .into_iter()
+            .find(|k| {
+                f.get(*k)
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| !a.is_empty())
+            })
+            .map(|k| (pointer, path, k))
+    })
+}
+
 /// Kyverno's background-mode check on a policy (`spec` its spec, `own` its rules as written at
 /// `/spec/rules`): the first match filter or variable about the requester, with its pointer.
 pub fn check_background(spec: &Value, own: &[Value]) -> Option<(String, String)> {
     if spec.get("background").and_then(Value::as_bool) == Some(false) {
         return None;
     }
-    let user_filter = |f: &Value| {
-        ["subjects", "roles", "clusterRoles"].into_iter().find(|k| {
-            f.get(*k)
-                .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty())
-        })
-    };
     for (i, r) in own.iter().enumerate() {
         for side in ["match", "exclude"] {
             let Some(m) = r.get(side) else { continue };
-            // (pointer, Kyverno's path)
-            let mut filters: Vec<(String, String, &Value)> =
-                vec![(side.to_string(), side.to_string(), m)];
-            for block in ["any", "all"] {
-                for (j, f) in m
-                    .get(block)
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    filters.push((
-                        format!("{side}/{block}/{j}"),
-                        format!("{side}/{block}[{j}]"),
-                        f,
-                    ));
-                }
-            }
-            for (pointer, path, f) in filters {
-                if let Some(k) = user_filter(f) {
-                    return Some((
-                        format!("/spec/rules/{i}/{pointer}/{k}"),
-                        format!(
-                            "only select variables are allowed in background mode. Set spec.background=false to disable background mode for this policy rule: invalid variable used at path: spec/rules[{i}]/{path}/{k}"
-                        ),
-                    ));
-                }
+            if let Some((pointer, path, k)) = requester_filter(m) {
+                return Some((
+                    format!("/spec/rules/{i}/{side}{pointer}/{k}"),
+                    format!(
+                        "only select variables are allowed in background mode. Set spec.background=false to disable background mode for this policy rule: invalid variable used at path: spec/rules[{i}]/{side}{path}/{k}"
+                    ),
+                ));
             }
         }
     }
