@@ -72,6 +72,7 @@ pub struct ImagePolicy {
     /// The attestors as CEL reads them: name → the attestor's fields.
     attestor_values: Value,
     verify_digest: bool,
+    mutate_digest: bool,
     required: bool,
 }
 
@@ -156,6 +157,7 @@ pub fn compile(spec: &Value) -> Result<(ImagePolicy, CelChecks), (String, String
             }),
             attestor_values: Value::Object(values),
             verify_digest: flag("verifyDigest"),
+            mutate_digest: flag("mutateDigest"),
             required: flag("required"),
         },
         checks,
@@ -697,6 +699,35 @@ pub fn evaluate(
         CelOutcome::Fail(m) => (Eval::new(Status::Fail, m), Vec::new()),
         CelOutcome::Error(e) => (Eval::new(Status::Error, e), Vec::new()),
     })
+}
+
+/// `validationConfigurations.mutateDigest` (on by default), as Kyverno's mutating webhook
+/// applies it: the resource with each selected image of its pod spec that has no digest
+/// pinned to the digest its tag resolves to (`image:tag@sha256:…`); `None` when nothing
+/// changes. An image that cannot be resolved is left as it is (the validation then fails it
+/// for its missing digest).
+pub fn pin_digests(
+    ip: &ImagePolicy,
+    b: &Bindings<'_>,
+    resource: &Value,
+    verifier: Option<&dyn ImageVerifier>,
+) -> Option<Value> {
+    if !ip.mutate_digest || ip.conditions.evaluate(b) != CelOutcome::Pass {
+        return None;
+    }
+    let v = verifier?;
+    let mut out = resource.clone();
+    let mut changed = false;
+    for (pointer, image) in crate::images::images_with_pointers(resource) {
+        if image.contains('@') || ip.parts.selects(&image) != Ok(true) {
+            continue;
+        }
+        if let (Ok(digest), Some(slot)) = (v.digest(&image), out.pointer_mut(&pointer)) {
+            *slot = Value::String(format!("{image}@{digest}"));
+            changed = true;
+        }
+    }
+    changed.then_some(out)
 }
 
 /// Kyverno's `required` check of a passing policy: every image it matched was verified by

@@ -414,7 +414,7 @@ impl PolicySet {
             }
         }
         self.policies.iter().any(|p| {
-            p.kind.contains("ImageValidatingPolicy")
+            p.is_image_validating()
                 || p.rules
                     .iter()
                     .any(|r| r.get("verifyImages").is_some() || reads(r))
@@ -567,6 +567,30 @@ impl Policy {
     /// Whether Kyverno's background scan evaluates the policy: `spec.background` for
     /// ClusterPolicies and Policies, `spec.evaluation.background.enabled` for the CEL kinds;
     /// true unless set to false.
+    /// What an ImageValidatingPolicy's `mutateDigest` makes of a resource at admission's
+    /// mutating stage (see [`ivpol::pin_digests`]); `None` for other policies, resources it
+    /// does not match, or when nothing changes.
+    pub fn pin_image_digests(&self, resource: &Value, info: &AdmissionInfo) -> Option<Value> {
+        let c = self.cel.as_ref()?;
+        if self.broken.is_some() {
+            return None;
+        }
+        let verifier = info.image_verifier.as_ref().map(|v| v.0.clone());
+        c.variants
+            .iter()
+            .zip(&c.images)
+            .find(|((mc, _), _)| cel_matches(mc, resource, info))
+            .and_then(|(_, ip)| {
+                let b = engine::bindings(resource, info);
+                ivpol::pin_digests(ip, &b, resource, verifier.as_deref())
+            })
+    }
+
+    /// Whether this is an ImageValidatingPolicy.
+    pub fn is_image_validating(&self) -> bool {
+        self.kind.contains("ImageValidatingPolicy")
+    }
+
     /// A DeletingPolicy (Kyverno's scheduled cleanup): evaluated by `policy test` and
     /// `policy apply` (is the resource one it deletes?), not at admission nor in scans.
     pub fn is_deleting(&self) -> bool {

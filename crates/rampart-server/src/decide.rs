@@ -518,12 +518,20 @@ impl Engine {
         info.exceptions = info.exceptions.or_else(|| set.exceptions.clone());
         let mut current = object.clone();
         for p in &set.policies {
-            let patched = p
-                .evaluate(&current, &info)
-                .into_iter()
-                .rev()
-                .filter(|r| r.status == rampart_kyverno::Status::Pass)
-                .find_map(|r| r.patched);
+            // DeletingPolicies do not act at admission; ImageValidatingPolicies only pin
+            // digests here (their verification is the validating stage's)
+            if p.is_deleting() {
+                continue;
+            }
+            let patched = if p.is_image_validating() {
+                p.pin_image_digests(&current, &info)
+            } else {
+                p.evaluate(&current, &info)
+                    .into_iter()
+                    .rev()
+                    .filter(|r| r.status == rampart_kyverno::Status::Pass)
+                    .find_map(|r| r.patched)
+            };
             if let Some(patched) = patched {
                 current = patched;
             }

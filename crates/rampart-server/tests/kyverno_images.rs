@@ -132,3 +132,95 @@ fn kyverno_mutate_digest_pins_verified_images_at_mutate() {
     drop(rt);
     drop(app);
 }
+
+/// An ImageValidatingPolicy at admission: `/mutate` pins the selected images' tags to their
+/// digests (`mutateDigest`), `/validate` verifies the pinned image and denies an unsigned one
+/// (and a tag it was never given the chance to pin, for its missing digest).
+#[test]
+fn image_validating_policies_pin_at_mutate_and_verify_at_validate() {
+    let Some(reg) = start("") else { return };
+    let p = reg.port;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, pubk) = keypair(dir.path(), "cosign", P256);
+    let digest = push_image(p, "acme/api", "1.0", "api");
+    let payload = payload(&format!("127.0.0.1:{p}/acme/api"), &digest);
+    let sig = sign(dir.path(), &key, &payload, SHA256);
+    push_signatures(p, "acme/api", &digest, &[(payload, sig)]);
+    let unsigned_digest = push_image(p, "acme/api", "2.0", "unsigned");
+    let signed = format!("127.0.0.1:{p}/acme/api:1.0");
+    let policy = format!(
+        r#"apiVersion: policies.kyverno.io/v1beta1
+kind: ImageValidatingPolicy
+metadata: {{name: acme-signed}}
+spec:
+  validationActions: [Deny]
+  matchConstraints:
+    resourceRules:
+    - {{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}}
+  matchImageReferences:
+  - glob: "127.0.0.1:{p}/acme/*"
+  attestors:
+  - name: acme
+    cosign:
+      key:
+        data: |
+{}
+  validations:
+  - expression: images.containers.all(i, verifyImageSignatures(i, [attestors.acme]) > 0)
+    message: acme images must be signed
+"#,
+        indent(&std::fs::read_to_string(pubk).unwrap(), 10)
+    );
+    let (mut set, errs) = rampart_kyverno::PolicySet::from_str("ivpol.yaml", &policy);
+    assert!(errs.is_empty(), "{errs:?}");
+    assert!(set.verifies_images());
+    set.image_verifier = Some(rampart_kyverno::images::Verifier::new(
+        rampart_kyverno::registry::RegistryVerifier::new(rampart_images::ClientOptions {
+            insecure: true,
+            timeout: Duration::from_secs(10),
+            ..rampart_images::ClientOptions::default()
+        })
+        .unwrap(),
+    ));
+    let engine = Engine::new(
+        Config::default(),
+        Arc::new(RampartPss),
+        Arc::new(NoNamespaceLabels),
+    )
+    .with_kyverno(Arc::new(set));
+    let app = router(AppState::new(engine));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let resp = post(&app, "/mutate", &signed).await;
+        assert_eq!(
+            patch(&resp),
+            Some(json!([{"op": "replace", "path": "/spec/containers/0/image",
+                         "value": format!("{signed}@{digest}")}])),
+            "{resp:#}"
+        );
+        let resp = post(&app, "/validate", &format!("{signed}@{digest}")).await;
+        assert_eq!(resp["allowed"], true, "{resp:#}");
+        let unsigned = format!("127.0.0.1:{p}/acme/api:2.0@{unsigned_digest}");
+        let resp = post(&app, "/validate", &unsigned).await;
+        assert_eq!(resp["allowed"], false, "{resp:#}");
+        let msg = resp["status"]["message"].as_str().unwrap();
+        assert!(msg.contains("acme images must be signed"), "{msg}");
+        let resp = post(&app, "/validate", &signed).await;
+        assert_eq!(resp["allowed"], false, "{resp:#}");
+        let msg = resp["status"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains(&format!("image {signed} does not have a digest")),
+            "{msg}"
+        );
+        // an image the policy does not select: allowed, unpinned
+        let resp = post(&app, "/mutate", "nginx:1.27").await;
+        assert_eq!(patch(&resp), None, "{resp:#}");
+        let resp = post(&app, "/validate", "nginx:1.27").await;
+        assert_eq!(resp["allowed"], true, "{resp:#}");
+    });
+    drop(rt);
+    drop(app);
+}
