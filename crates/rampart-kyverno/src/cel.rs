@@ -34,10 +34,13 @@ impl Expr {
         Parser::default()
             .enable_optional_syntax(true)
             .parse(&rewritten)
-            .map(|expr| Expr {
-                src: src.to_string(),
-                expr,
-                map_use,
+            .map(|mut expr| {
+                expand_bind(&mut expr);
+                Expr {
+                    src: src.to_string(),
+                    expr,
+                    map_use,
+                }
             })
             .map_err(|e| format!("compiling CEL expression `{}`: {e}", src.trim()))
     }
@@ -46,6 +49,112 @@ impl Expr {
         CelValue::resolve(&self.expr, ctx).map_err(|e| e.to_string())
     }
 }
+
+/// Expands `cel.bind(x, init, body)` (the bindings extension of Kubernetes' and Kyverno's CEL),
+/// which the cel crate's parser leaves a call, as cel-go's macro does: a comprehension over
+/// no elements whose accumulator `x` starts as `init` and whose result is `body`.
+fn expand_bind(e: &mut IdedExpr) {
+    use kube_cel::cel::common::ast::{ComprehensionExpr, EntryExpr, Expr as Ast, ListExpr};
+    match &mut e.expr {
+        Ast::Call(c) => {
+            if let Some(t) = c.target.as_deref_mut() {
+                expand_bind(t);
+            }
+            c.args.iter_mut().for_each(expand_bind);
+            let is_bind = c.func_name == "bind"
+                && c.args.len() == 3
+                && matches!(c.target.as_deref(), Some(IdedExpr { expr: Ast::Ident(t), .. }) if t == "cel");
+            if let (
+                true,
+                [
+                    IdedExpr {
+                        expr: Ast::Ident(var),
+                        ..
+                    },
+                    ..,
+                ],
+            ) = (is_bind, c.args.as_slice())
+            {
+                let var = var.clone();
+                let mut args = std::mem::take(&mut c.args).into_iter();
+                let (_, init, body) = (args.next(), args.next(), args.next());
+                let (Some(init), Some(body)) = (init, body) else {
+                    return;
+                };
+                let id = e.id;
+                let node = |expr| IdedExpr { id, expr };
+                e.expr = Ast::Comprehension(Box::new(ComprehensionExpr {
+                    iter_range: node(Ast::List(ListExpr::default())),
+                    iter_var: "#unused".into(),
+                    iter_var2: None,
+                    accu_var: var.clone(),
+                    accu_init: init,
+                    loop_cond: node(Ast::Literal(
+                        kube_cel::cel::common::ast::LiteralValue::Boolean(false.into()),
+                    )),
+                    loop_step: node(Ast::Ident(var)),
+                    result: body,
+                }));
+            }
+        }
+        Ast::Comprehension(c) => {
+            for x in [
+                &mut c.iter_range,
+                &mut c.accu_init,
+                &mut c.loop_cond,
+                &mut c.loop_step,
+                &mut c.result,
+            ] {
+                expand_bind(x);
+            }
+        }
+        Ast::List(l) => l.elements.iter_mut().for_each(expand_bind),
+        Ast::Map(m) => {
+            for entry in &mut m.entries {
+                if let EntryExpr::MapEntry(me) = &mut entry.expr {
+                    expand_bind(&mut me.key);
+                    expand_bind(&mut me.value);
+                }
+            }
+        }
+        Ast::Select(sel) => expand_bind(&mut sel.operand),
+        _ => {}
+    }
+}
+
+/// CEL's `type(x)`, as a comparable name (`int`, `string`, `null_type`, …): the type
+/// identifiers are bound to the same names, so `type(x) == string` and `type(x) != type(null)`
+/// read as in cel-go.
+fn type_of(v: CelValue) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    let name = match &v {
+        CelValue::Null => "null_type",
+        CelValue::Bool(_) => "bool",
+        CelValue::Int(_) => "int",
+        CelValue::UInt(_) => "uint",
+        CelValue::Float(_) => "double",
+        CelValue::String(_) => "string",
+        CelValue::Bytes(_) => "bytes",
+        CelValue::List(_) => "list",
+        CelValue::Map(_) => "map",
+        CelValue::Timestamp(_) => "google.protobuf.Timestamp",
+        CelValue::Duration(_) => "google.protobuf.Duration",
+        _ => "dyn",
+    };
+    Ok(CelValue::String(Arc::new(name.to_string())))
+}
+
+/// The type identifiers [`type_of`] names.
+const TYPE_NAMES: [&str; 9] = [
+    "null_type",
+    "bool",
+    "int",
+    "uint",
+    "double",
+    "string",
+    "bytes",
+    "list",
+    "map",
+];
 
 /// Rewrites `x.?field` to `x[?"field"]`: the same meaning in CEL, and the cel crate's optional
 /// index returns `optional.none()` for a missing key where its optional select fails.
@@ -457,7 +566,10 @@ fn base_context() -> Context<'static> {
     ctx.add_function("orValue", lenient_or_value);
     ctx.add_function("hasValue", lenient_has_value);
     ctx.add_function("image", image_fn);
+    // `resource.get` and `resource.list` are the library's current spellings
     ctx.add_function("Get", resource_get);
+    ctx.add_function("get", resource_get);
+    ctx.add_function("list", resource_list);
     ctx.add_function("GetMetadata", image_get_metadata);
     ctx.add_function("Apply", generator_apply);
     ctx.add_variable_from_value(
@@ -486,6 +598,10 @@ fn base_context() -> Context<'static> {
     ctx.add_function("identifier", image_identifier);
     ctx.add_function("containsDigest", image_contains_digest);
     crate::ivpol::register(&mut ctx);
+    ctx.add_function("type", type_of);
+    for t in TYPE_NAMES {
+        ctx.add_variable_from_value(t, CelValue::String(Arc::new(t.to_string())));
+    }
     ctx.add_variable_from_value(
         "jsonpatch",
         CelValue::Map(CelMap {

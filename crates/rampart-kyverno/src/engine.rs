@@ -425,8 +425,20 @@ fn foreach(
                     Ok(true) => {}
                 }
             }
+            // Kyverno's element scope: patterns apply to a map element, else (or with
+            // `elementScope: false`) to the resource, `element` still in the context
+            let scope = fe.get("elementScope").and_then(Value::as_bool);
+            if scope == Some(true) && !el.is_object() {
+                *ctx = saved;
+                return Some(err(format!(
+                    "failed to process foreach: cannot use elementScope=true foreach rules for elements that are not maps, expected type=map got type={}",
+                    go_type(el)
+                )));
+            }
             let inner = if let Some(nested) = fe.get("foreach").and_then(Value::as_array) {
                 foreach(nested, resource, info, ctx, nesting + 1)
+            } else if !scope.unwrap_or(el.is_object()) {
+                validate(fe, resource, info, ctx, 0)
             } else {
                 validate(fe, resource, info, ctx, nesting + 1)
             };
@@ -454,6 +466,19 @@ fn foreach(
         return None;
     }
     Some(Eval::new(Status::Pass, "rule passed"))
+}
+
+/// The Go type name (`%T`) of a JSON value as Kyverno decodes it.
+fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_i64() => "int64",
+        Value::Number(_) => "float64",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+    }
 }
 
 fn pod_security(ps: &Value, resource: &Value) -> Eval {

@@ -542,6 +542,22 @@ pub fn run_file_with(
             }
         }
     }
+    // `clusterResources`: objects that exist in the cluster (what `resource.get` reads), as
+    // they are or listed in a `ClusterResource`'s `spec.resources`
+    for f in rampart_manifest::string_list(test.get("clusterResources")) {
+        let (objs, errs) = load_objects(&dir.join(&f));
+        problems.extend(errs);
+        for o in objs {
+            match o.value.pointer("/spec/resources").and_then(Value::as_array) {
+                Some(list)
+                    if o.value.get("kind").and_then(Value::as_str) == Some("ClusterResource") =>
+                {
+                    base.context_resources.extend(list.iter().cloned());
+                }
+                _ => base.context_resources.push(o.value),
+            }
+        }
+    }
     let known: Vec<Value> = values
         .namespaces
         .iter()
