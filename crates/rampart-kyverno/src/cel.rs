@@ -143,6 +143,17 @@ fn type_of(v: CelValue) -> Result<CelValue, kube_cel::cel::ExecutionError> {
     Ok(CelValue::String(Arc::new(name.to_string())))
 }
 
+/// CEL's `string()` conversion, with `string(bool)` as cel-go has it (`"true"`, `"false"`).
+fn string_of(
+    ftx: &kube_cel::cel::FunctionContext,
+    this: kube_cel::cel::extractors::This<CelValue>,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    match this.0 {
+        CelValue::Bool(b) => Ok(CelValue::String(Arc::new(b.to_string()))),
+        other => kube_cel::cel::functions::string(ftx, kube_cel::cel::extractors::This(other)),
+    }
+}
+
 /// The type identifiers [`type_of`] names.
 const TYPE_NAMES: [&str; 9] = [
     "null_type",
@@ -599,6 +610,7 @@ fn base_context() -> Context<'static> {
     ctx.add_function("containsDigest", image_contains_digest);
     crate::ivpol::register(&mut ctx);
     ctx.add_function("type", type_of);
+    ctx.add_function("string", string_of);
     for t in TYPE_NAMES {
         ctx.add_variable_from_value(t, CelValue::String(Arc::new(t.to_string())));
     }
@@ -947,7 +959,10 @@ impl CelChecks {
                     vars.insert(name, || v.clone());
                     ctx.add_variable_from_value(format!("{VAR_PREFIX}{name}"), v);
                 }
-                Err(err) => errors.push((name.clone(), err)),
+                Err(err) => {
+                    let err = explained(err, &e.src, &errors);
+                    errors.push((name.clone(), err));
+                }
             }
         }
         errors
@@ -1093,17 +1108,28 @@ impl CelChecks {
                 Ok(other) => {
                     return CelOutcome::Error(format!("expression returned {other:?}, not a bool"));
                 }
-                Err(e) => {
-                    let why: String = var_errors
-                        .iter()
-                        .filter(|(n, _)| v.expr.src.contains(&format!("variables.{n}")))
-                        .map(|(n, e)| format!(" (variable `{n}`: {e})"))
-                        .collect();
-                    return CelOutcome::Error(format!("{e}{why}"));
-                }
+                Err(e) => return CelOutcome::Error(explained(e, &v.expr.src, &var_errors)),
             }
         }
         CelOutcome::Pass
+    }
+}
+
+/// An evaluation error that reads a variable which failed itself: that variable's own error,
+/// rather than the undeclared reference its failure left.
+fn explained(err: String, src: &str, failed: &[(String, String)]) -> String {
+    // the undeclared reference names it; else the expression reads it
+    let named = failed
+        .iter()
+        .find(|(name, _)| err.contains(&format!("'{VAR_PREFIX}{name}'")))
+        .or_else(|| {
+            failed
+                .iter()
+                .find(|(name, _)| src.contains(&format!("variables.{name}")))
+        });
+    match named {
+        Some((name, why)) => format!("variable `{name}`: {why}"),
+        None => err,
     }
 }
 

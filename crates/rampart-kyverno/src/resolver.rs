@@ -50,6 +50,103 @@ impl std::fmt::Debug for Resolver {
     }
 }
 
+/// A cluster made of known objects (a `kyverno test`'s `clusterResources`), answering `GET`s as
+/// the API server does: an object by its path, or a collection (`…List` with `items`, filtered
+/// by a `labelSelector` of `key=value`, `key!=value` and `key` terms).
+#[derive(Debug, Default)]
+pub struct ObjectsResolver {
+    pub objects: Vec<Value>,
+}
+
+impl ContextResolver for ObjectsResolver {
+    fn call(&self, method: &str, url_path: &str, _body: Option<&Value>) -> Result<Value, String> {
+        if method != "GET" {
+            return Err(format!(
+                "{method} {url_path}: only GETs are answered from the test's cluster resources"
+            ));
+        }
+        let (path, query) = url_path.split_once('?').unwrap_or((url_path, ""));
+        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let (api, rest) = match segs.as_slice() {
+            ["api", v, rest @ ..] => ((*v).to_string(), rest),
+            ["apis", g, v, rest @ ..] => (format!("{g}/{v}"), rest),
+            _ => return Err(format!("{url_path}: not an API path")),
+        };
+        let (ns, rest) = match rest {
+            ["namespaces", ns, rest @ ..] if !rest.is_empty() => (Some(*ns), rest),
+            _ => (None, rest),
+        };
+        let (plural, name) = match rest {
+            [plural] => (*plural, None),
+            [plural, name] => (*plural, Some(*name)),
+            _ => return Err(format!("{url_path}: not a resource path")),
+        };
+        let text = |o: &Value, p: &str| {
+            o.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let of_kind = |o: &&Value| {
+            text(o, "/apiVersion") == api
+                && crate::resource_of(&text(o, "/kind")) == plural
+                && ns.is_none_or(|ns| text(o, "/metadata/namespace") == ns)
+        };
+        if let Some(name) = name {
+            return self
+                .objects
+                .iter()
+                .filter(of_kind)
+                .find(|o| text(o, "/metadata/name") == name)
+                .cloned()
+                .ok_or_else(|| format!("404 Not Found: {plural} \"{name}\" not found"));
+        }
+        let selector = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("labelSelector="))
+            .map(|s| {
+                s.replace("%3D", "=")
+                    .replace("%2C", ",")
+                    .replace("%21", "!")
+            })
+            .unwrap_or_default();
+        let items: Vec<Value> = self
+            .objects
+            .iter()
+            .filter(of_kind)
+            .filter(|o| selects(&selector, o.pointer("/metadata/labels")))
+            .cloned()
+            .collect();
+        let kind = items.first().map(|o| text(o, "/kind")).unwrap_or_default();
+        Ok(serde_json::json!({
+            "apiVersion": api,
+            "kind": format!("{kind}List"),
+            "metadata": {},
+            "items": items,
+        }))
+    }
+}
+
+/// Whether labels satisfy an equality-based label selector (`a=b,c!=d,e`).
+fn selects(selector: &str, labels: Option<&Value>) -> bool {
+    let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+    selector
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .all(|t| {
+            if let Some((k, v)) = t.split_once("!=") {
+                label(k.trim()) != Some(v.trim())
+            } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
+                label(k.trim()) == Some(v.trim())
+            } else if let Some(k) = t.strip_prefix('!') {
+                label(k.trim()).is_none()
+            } else {
+                label(t).is_some()
+            }
+        })
+}
+
 /// The namespace a namespaced API path names (`/api/v1/namespaces/NS/...`,
 /// `/apis/GROUP/VERSION/namespaces/NS/...`), if it names one.
 pub fn path_namespace(url_path: &str) -> Option<&str> {

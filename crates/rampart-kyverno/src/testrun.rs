@@ -226,11 +226,24 @@ impl Values {
         if info.operation == "UPDATE" && info.old_object.is_none() {
             info.old_object = Some(resource.clone());
         }
+        // the admission request Kyverno's CLI builds: kind and resource from the object
+        let api = resource
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
+        let kind = resource.get("kind").and_then(Value::as_str).unwrap_or("");
+        let gvk = serde_json::json!({"group": group, "version": version, "kind": kind});
+        let gvr = serde_json::json!({"group": group, "version": version, "resource": crate::resource_of(kind)});
         info.request = Some(serde_json::json!({
             "operation": info.operation,
             "userInfo": info.user_info,
             "namespace": resource.pointer("/metadata/namespace").cloned().unwrap_or(Value::Null),
             "name": resource.pointer("/metadata/name").cloned().unwrap_or(Value::Null),
+            "kind": gvk,
+            "requestKind": gvk,
+            "resource": gvr,
+            "requestResource": gvr,
         }));
         info
     }
@@ -557,6 +570,15 @@ pub fn run_file_with(
                 _ => base.context_resources.push(o.value),
             }
         }
+    }
+    // the cluster's objects answer configMap and apiCall entries, as `kyverno test`'s fake
+    // client does
+    if test.get("clusterResources").is_some() && !base.context_resources.is_empty() {
+        base.resolver = Some(crate::resolver::Resolver::new(
+            crate::resolver::ObjectsResolver {
+                objects: base.context_resources.clone(),
+            },
+        ));
     }
     let known: Vec<Value> = values
         .namespaces

@@ -343,3 +343,24 @@ spec:
         Status::Fail
     );
 }
+
+/// A CEL variable that fails because another did is reported with the first one's error.
+#[test]
+fn failed_variables_name_their_cause() {
+    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/cel-library/kyverno-test.yaml");
+    let rows = run_file(&f).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.policy == "spot-only" && r.resource.ends_with("elsewhere"))
+        .expect("row");
+    assert_eq!(row.actual, Some(Status::Error));
+    assert!(
+        row.message
+            .starts_with("variable `limit`: variable `settings`: ")
+            && row
+                .message
+                .contains("configmaps other/team-settings not found"),
+        "{}",
+        row.message
+    );
+}
