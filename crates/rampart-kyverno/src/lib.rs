@@ -470,6 +470,60 @@ impl PolicySet {
         self.evaluate_where(resource, info, |p| !p.is_deleting(), false)
     }
 
+    /// Evaluates the policies as Kyverno's CLI (`kyverno test`, `kyverno apply`) applies them
+    /// to a resource: first every policy's mutate rules, each policy on the resource the ones
+    /// before it patched; then the other rules on the mutated resource (a `verifyImages`
+    /// digest pinned along the way). `info` gives the admission info of a policy on a version
+    /// of the resource. Each policy's results, in policy order.
+    pub fn evaluate_in_cli_order(
+        &self,
+        resource: &Value,
+        info: impl Fn(&Policy, &Value) -> AdmissionInfo,
+    ) -> Vec<Vec<RuleResult>> {
+        let mut current = resource.clone();
+        let mut out: Vec<Vec<RuleResult>> = Vec::with_capacity(self.policies.len());
+        for p in &self.policies {
+            let mut results = p.evaluate_phase(&current, &info(p, &current), Phase::Mutate);
+            // a mutate rule that changed nothing leaves what the policies before it made
+            if &current != resource {
+                for r in results.iter_mut().filter(|r| r.patched.is_none()) {
+                    r.patched = Some(current.clone());
+                }
+            }
+            if let Some(patched) = results
+                .iter()
+                .rev()
+                .filter(|r| r.status == Status::Pass)
+                .find_map(|r| r.patched.clone())
+            {
+                current = patched;
+            }
+            out.push(results);
+        }
+        // the CEL kinds read the request's verifications; ImageValidatingPolicies share them
+        let request = ivpol::begin_request();
+        for (p, results) in self.policies.iter().zip(out.iter_mut()) {
+            let rest = p.evaluate_phase(&current, &info(p, &current), Phase::Rest);
+            if let Some(patched) = rest
+                .iter()
+                .filter(|r| r.status == Status::Pass && r.rule_type == "validate")
+                .find_map(|r| r.patched.clone())
+            {
+                current = patched;
+            }
+            results.extend(rest);
+        }
+        for r in out.iter_mut().flatten() {
+            if !r.required_images.is_empty()
+                && let Some(m) = ivpol::unverified(&r.required_images, &request.verifications)
+            {
+                r.status = Status::Fail;
+                r.message = m;
+            }
+        }
+        out
+    }
+
     /// Evaluates the policies `which` selects, with the set's resolver, image verifier and
     /// global context where the admission info has none of its own.
     fn evaluate_where(
@@ -883,6 +937,25 @@ impl Policy {
 
     /// Evaluates the policy on a resource: one result per rule that matches.
     pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
+        self.evaluate_phase(resource, info, Phase::All)
+    }
+
+    /// [`Policy::evaluate`] for the rules of one phase of Kyverno's CLI (see
+    /// [`PolicySet::evaluate_in_cli_order`]).
+    fn evaluate_phase(
+        &self,
+        resource: &Value,
+        info: &AdmissionInfo,
+        phase: Phase,
+    ) -> Vec<RuleResult> {
+        let in_phase = |r: &Value| match phase {
+            Phase::All => true,
+            Phase::Mutate => r.get("mutate").is_some(),
+            Phase::Rest => r.get("mutate").is_none(),
+        };
+        if phase == Phase::Mutate && (self.cel.is_some() || !self.rules.iter().any(in_phase)) {
+            return Vec::new();
+        }
         if let Some(ns) = &self.namespace {
             let rns = resource
                 .pointer("/metadata/namespace")
@@ -975,7 +1048,7 @@ impl Policy {
         // policy's patched resource is the last one.
         let mut current = resource.clone();
         let mut out: Vec<RuleResult> = Vec::new();
-        for r in &self.rules {
+        for r in self.rules.iter().filter(|r| in_phase(r)) {
             let name = r.get("name").and_then(Value::as_str).unwrap_or("");
             let Some(mut e) =
                 engine::eval_rule(r, &current, info, &self.name, self.namespace.as_deref())
@@ -1019,6 +1092,16 @@ impl Policy {
         }
         out
     }
+}
+
+/// Which rules an evaluation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    All,
+    /// The mutate rules of the ClusterPolicies and Policies.
+    Mutate,
+    /// Every other rule, and the CEL kinds.
+    Rest,
 }
 
 /// Kyverno's `Enforce()`: `Enforce` or the older `enforce`; anything else audits.

@@ -600,7 +600,8 @@ pub fn run_file_with(
         }
     }
     // Results per (policy index, resource index), computed once.
-    let mut cache: HashMap<(usize, usize), Vec<RuleResult>> = HashMap::new();
+    // each resource's results, every policy applied in the CLI's order
+    let mut cache: HashMap<usize, Vec<Vec<RuleResult>>> = HashMap::new();
     let mut rows = Vec::new();
     for row in test
         .get("results")
@@ -716,12 +717,12 @@ pub fn run_file_with(
                     continue;
                 };
                 for &pi in &pidx {
-                    let Some(p) = set.policies.get(pi) else {
+                    let all = cache.entry(ri).or_insert_with(|| {
+                        set.evaluate_in_cli_order(res, |p, r| values.info_for(&base, &p.name, r))
+                    });
+                    let Some(results) = all.get(pi) else {
                         continue;
                     };
-                    let results = cache
-                        .entry((pi, ri))
-                        .or_insert_with(|| p.evaluate(res, &values.info_for(&base, &p.name, res)));
                     for r in results.iter() {
                         let wanted = rule.is_empty()
                             || r.rule.is_empty()

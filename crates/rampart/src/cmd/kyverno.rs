@@ -402,9 +402,11 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     let mut all = Vec::new();
     for o in &loaded.objects {
-        for p in &set.policies {
-            let info = values.info_for(&base, &p.name, &o.value);
-            for mut r in p.evaluate(&o.value, &info) {
+        // as `kyverno apply`: every mutation first, then the other rules on the result
+        let per_policy =
+            set.evaluate_in_cli_order(&o.value, |p, r| values.info_for(&base, &p.name, r));
+        for results in per_policy {
+            for mut r in results {
                 if a.audit_warn && r.status == Status::Fail && !r.enforce {
                     r.status = Status::Warn;
                 }
