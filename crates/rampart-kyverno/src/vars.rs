@@ -109,7 +109,7 @@ impl Ctx {
     pub fn set_path(&mut self, path: &str, v: Value) {
         self.changed();
         let mut cur = &mut self.data;
-        for seg in path.split('.') {
+        for seg in path_segments(path) {
             if !cur.is_object() {
                 *cur = Value::Object(Map::new());
             }
@@ -130,6 +130,23 @@ impl Ctx {
             m.insert(key.to_string(), v);
         }
     }
+}
+
+/// The keys of a dotted path, a double-quoted segment read as one key
+/// (`metadata.annotations."example.com/owner"`).
+fn path_segments(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in path.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
 }
 
 fn var_re() -> Option<&'static Regex> {
