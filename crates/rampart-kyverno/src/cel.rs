@@ -476,10 +476,23 @@ fn generator_apply(
         Value::Array(a) => a,
         other => vec![other],
     };
+    // a list of objects (`resource.List`) stands for its items
+    let list: Vec<Value> = list
+        .into_iter()
+        .flat_map(|r| match r.get("items").and_then(Value::as_array) {
+            Some(items) if r.get("metadata").is_none_or(|m| m.get("name").is_none()) => {
+                items.clone()
+            }
+            _ => vec![r],
+        })
+        .collect();
     GENERATED.with(|g| {
         let mut g = g.borrow_mut();
         for mut r in list {
-            if let Some(meta) = r.get_mut("metadata").and_then(Value::as_object_mut) {
+            // an empty namespace: a cluster-scoped resource
+            if let Some(meta) = r.get_mut("metadata").and_then(Value::as_object_mut)
+                && !namespace.is_empty()
+            {
                 meta.insert("namespace".into(), Value::String(namespace.to_string()));
             }
             g.push(r);
@@ -583,6 +596,7 @@ fn base_context() -> Context<'static> {
     ctx.add_function("list", resource_list);
     ctx.add_function("GetMetadata", image_get_metadata);
     ctx.add_function("Apply", generator_apply);
+    ctx.add_function("apply", generator_apply);
     ctx.add_variable_from_value(
         "generator",
         CelValue::Map(CelMap {

@@ -483,20 +483,25 @@ fn additions(v: &Value) -> Option<Value> {
 /// A generate rule: the resource it would create.
 pub fn generate(g: &Value, _resource: &Value, ctx: &Ctx) -> Eval {
     if g.get("clone").is_some() || g.get("cloneList").is_some() {
-        return Eval::new(
-            Status::Error,
-            "generate with clone needs the source resource from a cluster",
-        );
+        return match clone(g, ctx) {
+            Ok(generated) => {
+                let mut e = Eval::new(Status::Pass, "resource generated");
+                e.generated = generated;
+                e
+            }
+            Err(why) => Eval::new(Status::Error, why),
+        };
     }
-    let Some(data) = g.get("data") else {
-        return Eval::new(Status::Error, "generate rule has no data");
-    };
     let g = match substitute(g, ctx) {
         Ok(g) => g,
         Err(e) => return Eval::new(Status::Error, format!("variable substitution failed: {e}")),
     };
-    let _ = data;
-    let mut obj = g.get("data").cloned().unwrap_or(Value::Null);
+    // without `data`, the object is its kind, name and namespace alone
+    let mut obj = g
+        .get("data")
+        .filter(|d| !d.is_null())
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Map::new()));
     if let Some(o) = obj.as_object_mut() {
         let s = |k: &str| g.get(k).cloned().unwrap_or(Value::Null);
         o.insert("apiVersion".into(), s("apiVersion"));
@@ -514,6 +519,103 @@ pub fn generate(g: &Value, _resource: &Value, ctx: &Ctx) -> Eval {
     let mut e = Eval::new(Status::Pass, "resource generated");
     e.generated = vec![obj];
     e
+}
+
+/// A `clone` or `cloneList` generate rule: the copies of its sources it would create, the
+/// sources read through the cluster (in `policy test`, the test's cluster resources and
+/// `cloneSourceResource` files).
+fn clone(g: &Value, ctx: &Ctx) -> Result<Vec<Value>, String> {
+    let g = substitute(g, ctx).map_err(|e| format!("variable substitution failed: {e}"))?;
+    let text = |v: &Value, p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let Some(r) = &ctx.resolver else {
+        return Err("generate with clone needs the source resource from a cluster (in `policy test`, the test's clusterResources or cloneSourceResource)".into());
+    };
+    let path = |api: &str, ns: &str, kind: &str| {
+        let base = if api.contains('/') {
+            format!("/apis/{api}")
+        } else {
+            format!("/api/{api}")
+        };
+        let ns = if ns.is_empty() {
+            String::new()
+        } else {
+            format!("/namespaces/{ns}")
+        };
+        format!("{base}{ns}/{}", crate::resource_of(kind))
+    };
+    let target_ns = text(&g, "/namespace");
+    // a copy: the source's content under the target's name and namespace, without what the
+    // API server sets
+    let copy = |mut src: Value, name: &str| {
+        if let Some(m) = src.get_mut("metadata").and_then(Value::as_object_mut) {
+            for k in [
+                "uid",
+                "resourceVersion",
+                "creationTimestamp",
+                "generation",
+                "managedFields",
+                "ownerReferences",
+                "selfLink",
+            ] {
+                m.remove(k);
+            }
+            m.insert("name".into(), Value::String(name.to_string()));
+            if target_ns.is_empty() {
+                m.remove("namespace");
+            } else {
+                m.insert("namespace".into(), Value::String(target_ns.clone()));
+            }
+        }
+        src
+    };
+    if let Some(c) = g.get("clone") {
+        let (api, kind) = (text(&g, "/apiVersion"), text(&g, "/kind"));
+        let (ns, name) = (text(c, "/namespace"), text(c, "/name"));
+        let src =
+            r.0.call("GET", &format!("{}/{name}", path(&api, &ns, &kind)), None)
+                .map_err(|e| format!("failed to get the clone source {kind} {ns}/{name}: {e}"))?;
+        return Ok(vec![copy(src, &text(&g, "/name"))]);
+    }
+    let list = g.get("cloneList").unwrap_or(&Value::Null);
+    let ns = text(list, "/namespace");
+    let selector = list
+        .pointer("/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for k in rampart_manifest::string_list(list.get("kinds")) {
+        // `v1/Secret`, `apps/v1/Deployment`
+        let (api, kind) = k.rsplit_once('/').unwrap_or(("v1", k.as_str()));
+        let q = if selector.is_empty() {
+            String::new()
+        } else {
+            format!("?labelSelector={selector}")
+        };
+        let items =
+            r.0.call("GET", &format!("{}{q}", path(api, &ns, kind)), None)
+                .map_err(|e| format!("failed to list the clone sources {k} in {ns}: {e}"))?;
+        for src in items
+            .get("items")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = text(src, "/metadata/name");
+            out.push(copy(src.clone(), &name));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

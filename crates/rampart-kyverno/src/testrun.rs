@@ -571,9 +571,30 @@ pub fn run_file_with(
             }
         }
     }
+    // the rows' clone sources are in the cluster too
+    let mut has_sources = false;
+    for row in test
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let files = match row.get("cloneSourceResource") {
+            Some(Value::String(f)) => vec![f.clone()],
+            other => rampart_manifest::string_list(other),
+        };
+        for f in files {
+            let (objs, errs) = load_objects(&dir.join(&f));
+            problems.extend(errs);
+            has_sources |= !objs.is_empty();
+            base.context_resources
+                .extend(objs.into_iter().map(|o| o.value));
+        }
+    }
     // the cluster's objects answer configMap and apiCall entries, as `kyverno test`'s fake
     // client does
-    if test.get("clusterResources").is_some() && !base.context_resources.is_empty() {
+    if (test.get("clusterResources").is_some() || has_sources) && !base.context_resources.is_empty()
+    {
         base.resolver = Some(crate::resolver::Resolver::new(
             crate::resolver::ObjectsResolver {
                 objects: base.context_resources.clone(),
