@@ -518,6 +518,27 @@ pub fn run_file_with(
         file_errors.extend(errs);
         policy_objects.extend(objs);
     }
+    // ValidatingAdmissionPolicies and their bindings, which `kyverno test` runs too (with the
+    // test's `paramResources`)
+    let is_vap = |o: &Object| {
+        o.group() == "admissionregistration.k8s.io"
+            && matches!(
+                o.kind(),
+                "ValidatingAdmissionPolicy" | "ValidatingAdmissionPolicyBinding"
+            )
+    };
+    let mut vap_objects: Vec<Object> = policy_objects
+        .iter()
+        .filter(|o| is_vap(o))
+        .cloned()
+        .collect();
+    for f in rampart_manifest::string_list(test.get("paramResources")) {
+        let (objs, errs) = load_objects(&dir.join(&f));
+        file_errors.extend(errs);
+        vap_objects.extend(objs);
+    }
+    let vaps =
+        (!vap_objects.is_empty()).then(|| rampart_policy::PolicySet::from_objects(vap_objects));
     let (mut set, mut problems) = PolicySet::from_objects(policy_objects);
     set.image_verifier = verifier.cloned();
     problems.extend(file_errors);
@@ -620,7 +641,31 @@ pub fn run_file_with(
             }
         }
     }
-    // Results per (policy index, resource index), computed once.
+    // the namespaces VAP namespaceSelectors read: known objects, or labels from the values
+    let mut ns_names: Vec<&String> = base
+        .namespaces
+        .keys()
+        .chain(base.namespace_labels.keys())
+        .chain(values.namespace_labels.keys())
+        .collect();
+    ns_names.sort();
+    ns_names.dedup();
+    let namespace_objects: Vec<Object> = ns_names
+        .into_iter()
+        .map(|n| {
+            let v = base.namespaces.get(n).cloned().unwrap_or_else(|| {
+                let labels = values
+                    .namespace_labels
+                    .get(n)
+                    .or_else(|| base.namespace_labels.get(n))
+                    .cloned()
+                    .unwrap_or_default();
+                serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": n, "labels": labels}})
+            });
+            Object::from_value(v, "namespaces")
+        })
+        .collect();
     // each resource's results, every policy applied in the CLI's order
     let mut cache: HashMap<usize, Vec<Vec<RuleResult>>> = HashMap::new();
     let mut rows = Vec::new();
@@ -722,10 +767,37 @@ pub fn run_file_with(
                 .map(|(i, r)| (ident(r).3, vec![i]))
                 .collect();
         }
+        let vap_named = pidx.is_empty()
+            && vaps
+                .as_ref()
+                .is_some_and(|v| v.has_validating_policy(&pname));
         for (name, matched) in &targets {
             let mut outcome: Vec<(Status, String)> = Vec::new();
             let mut missing_patched = false;
-            if pidx.is_empty() {
+            if let (true, Some(v)) = (vap_named, &vaps) {
+                let session = v.session(&namespace_objects);
+                for &ri in matched {
+                    let Some(res) = resources.get(ri) else {
+                        continue;
+                    };
+                    let mut review = rampart_policy::Review::create(res);
+                    if let Some(o) = review.request.as_object_mut() {
+                        o.insert("userInfo".into(), base.user_info.clone());
+                    }
+                    for r in session.vap_results(&review) {
+                        if r.policy != pname {
+                            continue;
+                        }
+                        let status = match r.status {
+                            rampart_policy::VapStatus::Pass => Status::Pass,
+                            rampart_policy::VapStatus::Fail => Status::Fail,
+                            rampart_policy::VapStatus::Skip => Status::Skip,
+                            rampart_policy::VapStatus::Error => Status::Error,
+                        };
+                        outcome.push((status, r.message));
+                    }
+                }
+            } else if pidx.is_empty() {
                 let why = if broken_files.is_empty() {
                     format!("policy `{pname}` not found")
                 } else {

@@ -163,6 +163,23 @@ pub struct EvalError {
     pub fail_closed: bool,
 }
 
+/// What a ValidatingAdmissionPolicy decided on one object (see [`Session::vap_results`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VapResult {
+    pub policy: String,
+    pub status: VapStatus,
+    pub message: String,
+}
+
+/// A [`VapResult`]'s status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VapStatus {
+    Pass,
+    Fail,
+    Skip,
+    Error,
+}
+
 /// The result of evaluating one request.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Evaluation {
@@ -316,6 +333,11 @@ impl PolicySet {
         self.len() == 0
     }
 
+    /// Whether a ValidatingAdmissionPolicy of this name is loaded.
+    pub fn has_validating_policy(&self, name: &str) -> bool {
+        self.policies.contains_key(name)
+    }
+
     /// Prepares evaluation against an inventory: the objects `data.inventory` holds, and where
     /// namespaces and VAP params are looked up.
     pub fn session<'a>(&'a self, inventory: &'a [Object]) -> Session<'a> {
@@ -427,6 +449,67 @@ impl Session<'_> {
             .with_object(object.object_ref())
             .with_location(loc.clone())
         }));
+        out
+    }
+
+    /// Each ValidatingAdmissionPolicy on a review as Kyverno's CLI (`kyverno test`) reports
+    /// it: through its bindings when it has some (`Skip` when none applies), else on its own
+    /// match constraints as if bound with `Deny`; no result when its constraints do not
+    /// match. In policy name order.
+    pub fn vap_results(&self, review: &Review) -> Vec<VapResult> {
+        let ns = (!review.namespace.is_empty())
+            .then(|| self.namespaces.get(&review.namespace).copied())
+            .flatten();
+        let cel_request = cel::CelRequest::new(
+            review.object(),
+            review.old_object(),
+            Some(&review.request),
+            ns,
+        );
+        let mut names: Vec<&String> = self.set.policies.keys().collect();
+        names.sort();
+        let mut out = Vec::new();
+        for name in names {
+            let Some(p) = self.set.policies.get(name) else {
+                continue;
+            };
+            let bound: Vec<&vap::Binding> = self
+                .set
+                .bindings
+                .iter()
+                .filter(|b| &b.policy == name)
+                .collect();
+            let unbound;
+            let bindings = if bound.is_empty() {
+                unbound = vap::Binding::unbound(name);
+                vec![&unbound]
+            } else {
+                bound
+            };
+            let outcomes: Vec<vap::Outcome> = bindings
+                .iter()
+                .filter_map(|b| vap::evaluate(p, b, review, ns, &self.params, &cel_request))
+                .collect();
+            let (status, message) = if outcomes.is_empty() {
+                if !p.matcher_matches(review, ns) {
+                    continue;
+                }
+                (VapStatus::Skip, "no binding applies".to_string())
+            } else if let Some(e) = outcomes.iter().flat_map(|o| &o.errors).next() {
+                (VapStatus::Error, e.clone())
+            } else if !outcomes.iter().any(|o| o.applied) {
+                (VapStatus::Skip, "match conditions not met".to_string())
+            } else if let Some((m, _)) = outcomes.iter().flat_map(|o| &o.failures).next() {
+                (VapStatus::Fail, m.clone())
+            } else {
+                (VapStatus::Pass, String::new())
+            };
+            out.push(VapResult {
+                policy: name.clone(),
+                status,
+                message,
+            });
+        }
         out
     }
 

@@ -195,6 +195,11 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
+    /// Whether its match constraints select the review.
+    pub(crate) fn matcher_matches(&self, review: &Review, ns: Option<&Value>) -> bool {
+        self.matcher.matches(review, ns, true)
+    }
+
     pub(crate) fn is_policy(obj: &Object) -> bool {
         obj.kind() == "ValidatingAdmissionPolicy" && obj.group() == "admissionregistration.k8s.io"
     }
@@ -293,6 +298,22 @@ impl Binding {
         })
     }
 
+    /// The binding `kyverno test` evaluates a policy without bindings through: every
+    /// resource its own constraints match, `Deny`.
+    pub(crate) fn unbound(policy: &str) -> Binding {
+        Binding {
+            name: policy.to_string(),
+            policy: policy.to_string(),
+            param_name: None,
+            param_namespace: None,
+            param_selector: None,
+            deny_without_params: false,
+            matcher: MatchResources::default(),
+            modes: vec![Mode::Deny],
+            at: rampart_core::Location::default(),
+        }
+    }
+
     /// The strongest of the binding's actions.
     pub(crate) fn mode(&self) -> Mode {
         self.modes.iter().copied().max().unwrap_or(Mode::Deny)
@@ -302,6 +323,8 @@ impl Binding {
 /// What one binding of one policy decided.
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
+    /// Whether the policy's match conditions held (for some param).
+    pub(crate) applied: bool,
     pub(crate) failures: Vec<(String, String)>,
     pub(crate) errors: Vec<String>,
     pub(crate) annotations: Vec<(String, String)>,
@@ -343,6 +366,7 @@ pub(crate) fn evaluate(
             if found.is_empty() {
                 let mut out = Outcome::default();
                 if binding.deny_without_params {
+                    out.applied = true;
                     out.failures.push((
                         format!("no params found for policy binding with `Deny` parameterNotFoundAction ({kind})"),
                         "Invalid".into(),
@@ -359,6 +383,7 @@ pub(crate) fn evaluate(
         if !r.applies {
             continue;
         }
+        out.applied = true;
         out.failures
             .extend(r.failures.into_iter().map(|f| (f.message, f.reason)));
         out.errors.extend(r.errors);
