@@ -94,6 +94,23 @@ fn sprint(v: &Value) -> String {
     }
 }
 
+/// A decimal integer written out (`-0042`), normalized (`-42`); `None` for anything else.
+fn plain_integer(s: &str) -> Option<String> {
+    let (sign, digits) = match s.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", s.strip_prefix('+').unwrap_or(s)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let trimmed = digits.trim_start_matches('0');
+    Some(if trimmed.is_empty() {
+        "0".into()
+    } else {
+        format!("{sign}{trimmed}")
+    })
+}
+
 fn equals(key: &Value, value: &Value) -> bool {
     match key {
         Value::Bool(b) => value.as_bool() == Some(*b),
@@ -120,6 +137,13 @@ fn equals(key: &Value, value: &Value) -> bool {
         Value::String(k) => {
             if let (Some(dk), Some(dv)) = (parse_duration(k), duration_of(value)) {
                 return dk == dv;
+            }
+            // integers compare exactly, however long (a certificate's modulus), where the
+            // quantity's float would round them together
+            if let Value::String(v) = value
+                && let (Some(a), Some(b)) = (plain_integer(k), plain_integer(v))
+            {
+                return a == b;
             }
             if let Some(qk) = parse_quantity(k)
                 && let Value::String(v) = value

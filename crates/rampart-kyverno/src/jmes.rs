@@ -639,6 +639,11 @@ fn register(rt: &mut Runtime) {
             .ok_or_else(|| err(c, "RFC 3339 time"))
             .and_then(rc)
     });
+    reg(rt, "x509_decode", vec![String], None, |a, c| {
+        crate::x509::decode(&s(arg(a, 0, c)?))
+            .map_err(|e| err(c, &e))
+            .and_then(rc)
+    });
     reg(rt, "sha256", vec![String], None, |a, c| {
         let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s(arg(a, 0, c)?).as_bytes());
         rc(Value::String(hex(d.as_ref())))

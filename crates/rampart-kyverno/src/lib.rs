@@ -48,6 +48,7 @@ mod timefns;
 mod validation;
 pub mod vars;
 pub mod wildcard;
+mod x509;
 
 use rampart_core::{CheckInfo, Finding, InputError, Origin, Severity};
 use rampart_manifest::Object;
