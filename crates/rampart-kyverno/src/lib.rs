@@ -250,6 +250,8 @@ pub struct Policy {
     cel: Option<CelPolicy>,
     /// Why the policy cannot run, when it cannot.
     broken: Option<String>,
+    /// A MutatingAdmissionPolicy's bindings.
+    bindings: Vec<Value>,
 }
 
 struct CelPolicy {
@@ -303,6 +305,15 @@ pub fn is_policy(obj: &Value) -> bool {
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
     (api.starts_with("kyverno.io/") && POLICY_KINDS.contains(&kind))
         || (api.starts_with("policies.kyverno.io/") && kind != "PolicyException")
+        || (api.starts_with("admissionregistration.k8s.io/") && kind == "MutatingAdmissionPolicy")
+}
+
+/// Whether an object is a MutatingAdmissionPolicyBinding.
+fn is_map_binding(obj: &Value) -> bool {
+    obj.get("apiVersion")
+        .and_then(Value::as_str)
+        .is_some_and(|a| a.starts_with("admissionregistration.k8s.io/"))
+        && obj.get("kind").and_then(Value::as_str) == Some("MutatingAdmissionPolicyBinding")
 }
 
 impl PolicySet {
@@ -333,7 +344,12 @@ impl PolicySet {
         let mut errors = Vec::new();
         let mut global = global::GlobalContext::default();
         let mut exceptions = exception::Exceptions::default();
+        let mut map_bindings: Vec<Value> = Vec::new();
         for o in objects {
+            if is_map_binding(&o.value) {
+                map_bindings.push(o.value);
+                continue;
+            }
             if global::is_entry(&o.value) {
                 global.add(&o.value);
                 continue;
@@ -366,6 +382,13 @@ impl PolicySet {
         }
         if !exceptions.is_empty() {
             set.exceptions = Some(Arc::new(exceptions));
+        }
+        for p in set.policies.iter_mut().filter(|p| p.is_admission_native()) {
+            p.bindings = map_bindings
+                .iter()
+                .filter(|b| b.pointer("/spec/policyName").and_then(Value::as_str) == Some(&p.name))
+                .cloned()
+                .collect();
         }
         (set, errors)
     }
@@ -457,7 +480,7 @@ impl PolicySet {
         self.evaluate_where(
             resource,
             info,
-            |p| p.runs_in_background() && !p.is_deleting(),
+            |p| p.runs_in_background() && !p.is_deleting() && !p.is_admission_native(),
             true,
         )
         .into_iter()
@@ -468,7 +491,12 @@ impl PolicySet {
     /// Evaluates every policy on a resource at admission (DeletingPolicies, which run on a
     /// schedule, are left out: see [`Policy::is_deleting`]).
     pub fn evaluate(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
-        self.evaluate_where(resource, info, |p| !p.is_deleting(), false)
+        self.evaluate_where(
+            resource,
+            info,
+            |p| !p.is_deleting() && !p.is_admission_native(),
+            false,
+        )
     }
 
     /// Evaluates the policies as Kyverno's CLI (`kyverno test`, `kyverno apply`) applies them
@@ -503,11 +531,31 @@ impl PolicySet {
         }
         // the CEL kinds read the request's verifications; ImageValidatingPolicies share them
         let request = ivpol::begin_request();
+        let cel_mutation = |p: &Policy| p.cel.is_some() && p.is_mutating();
         for (p, results) in self.policies.iter().zip(out.iter_mut()) {
+            if cel_mutation(p) {
+                continue;
+            }
             let rest = p.evaluate_phase(&current, &info(p, &current), Phase::Rest);
             if let Some(patched) = rest
                 .iter()
                 .filter(|r| r.status == Status::Pass && r.rule_type == "validate")
+                .find_map(|r| r.patched.clone())
+            {
+                current = patched;
+            }
+            results.extend(rest);
+        }
+        // then the MutatingAdmissionPolicies and MutatingPolicies, each on what the ones
+        // before it made
+        for (p, results) in self.policies.iter().zip(out.iter_mut()) {
+            if !cel_mutation(p) {
+                continue;
+            }
+            let rest = p.evaluate_phase(&current, &info(p, &current), Phase::Rest);
+            if let Some(patched) = rest
+                .iter()
+                .filter(|r| r.status == Status::Pass)
                 .find_map(|r| r.patched.clone())
             {
                 current = patched;
@@ -641,6 +689,101 @@ impl Policy {
             })
     }
 
+    /// A MutatingPolicy or MutatingAdmissionPolicy.
+    fn is_mutating(&self) -> bool {
+        self.kind.contains("MutatingPolicy") || self.is_admission_native()
+    }
+
+    /// A Kubernetes MutatingAdmissionPolicy: the API server applies it, so it runs in
+    /// `policy test` and `policy apply` only (as `kyverno test` and `apply` run it), not in
+    /// `serve` or scans.
+    pub fn is_admission_native(&self) -> bool {
+        self.kind == "MutatingAdmissionPolicy"
+    }
+
+    /// A MutatingAdmissionPolicy through its bindings, as Kyverno's CLI applies it: each
+    /// binding whose `matchResources` select the resource applies the mutations, with each
+    /// param its `paramRef` finds among the cluster resources (the test's `paramResources`);
+    /// without bindings, the policy applies on its own. `None` when nothing applies.
+    fn mutate_through_bindings(
+        &self,
+        mc: &Value,
+        checks: &cel::CelChecks,
+        resource: &Value,
+        info: &AdmissionInfo,
+    ) -> Option<engine::Eval> {
+        let unbound = [serde_json::json!({"spec": {}})];
+        let bindings: &[Value] = if self.bindings.is_empty() {
+            &unbound
+        } else {
+            &self.bindings
+        };
+        let param_kind = self.spec.get("paramKind");
+        let mut current = resource.clone();
+        let mut applied = false;
+        for binding in bindings {
+            // a binding's matchResources without rules defers to the policy's
+            let mut bmc = binding
+                .pointer("/spec/matchResources")
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({}));
+            if let Some(o) = bmc.as_object_mut()
+                && o.get("resourceRules")
+                    .and_then(Value::as_array)
+                    .is_none_or(|a| a.is_empty())
+            {
+                o.insert(
+                    "resourceRules".into(),
+                    mc.get("resourceRules").cloned().unwrap_or(Value::Null),
+                );
+            }
+            if !cel_matches(&bmc, &current, info) {
+                continue;
+            }
+            let params: Vec<Option<&Value>> = match param_kind {
+                None => vec![None],
+                Some(pk) => {
+                    let found =
+                        admission_params(pk, binding.pointer("/spec/paramRef"), &current, info);
+                    if found.is_empty() {
+                        let deny = binding
+                            .pointer("/spec/paramRef/parameterNotFoundAction")
+                            .and_then(Value::as_str)
+                            == Some("Deny");
+                        if deny {
+                            return Some(engine::Eval::new(
+                                Status::Error,
+                                "no params found for policy binding with `Deny` parameterNotFoundAction",
+                            ));
+                        }
+                        continue;
+                    }
+                    found.into_iter().map(Some).collect()
+                }
+            };
+            for param in params {
+                let mut b = engine::bindings(&current, info);
+                b.params = param;
+                let e = engine::eval_cel_mutation(checks, &b);
+                match e.status {
+                    Status::Pass => {
+                        applied = true;
+                        if let Some(p) = e.patched {
+                            current = p;
+                        }
+                    }
+                    Status::Skip => {}
+                    _ => return Some(e),
+                }
+            }
+        }
+        applied.then(|| {
+            let mut e = engine::Eval::new(Status::Pass, "mutations applied");
+            e.patched = Some(current);
+            e
+        })
+    }
+
     /// Whether this is an ImageValidatingPolicy.
     pub fn is_image_validating(&self) -> bool {
         self.kind.contains("ImageValidatingPolicy")
@@ -729,17 +872,19 @@ impl Policy {
                 v.pointer("/metadata/annotations")
                     .and_then(Value::as_object),
             );
-        } else if CEL_KINDS.contains(&kind.as_str()) {
+        } else if CEL_KINDS.contains(&kind.as_str()) || kind == "MutatingAdmissionPolicy" {
             let spec = v.get("spec").cloned().unwrap_or(Value::Null);
             let mut variants = Vec::new();
-            // a DeletingPolicy's conditions decide; it has no Pod-controller variants
             let mut images = Vec::new();
-            let (list, mut all) = if kind.contains("DeletingPolicy") {
-                let mc = spec.get("matchConstraints").cloned().unwrap_or(Value::Null);
-                ("conditions", vec![(mc, spec.clone())])
-            } else {
-                ("validations", cel_variants(&spec))
-            };
+            // a DeletingPolicy's conditions decide; it and a MutatingAdmissionPolicy have no
+            // Pod-controller variants
+            let (list, mut all) =
+                if kind.contains("DeletingPolicy") || kind == "MutatingAdmissionPolicy" {
+                    let mc = spec.get("matchConstraints").cloned().unwrap_or(Value::Null);
+                    ("conditions", vec![(mc, spec.clone())])
+                } else {
+                    ("validations", cel_variants(&spec))
+                };
             for (mc, s) in all.drain(..) {
                 if kind.contains("ImageValidatingPolicy") {
                     match ivpol::compile(&s) {
@@ -789,6 +934,7 @@ impl Policy {
                 spec: v.get("spec").cloned().unwrap_or(Value::Null),
                 cel: cel_policy,
                 broken,
+                bindings: Vec::new(),
             },
             errors,
         )
@@ -1014,7 +1160,7 @@ impl Policy {
         if let Some(c) = &self.cel {
             let rule_type = if self.kind.contains("GeneratingPolicy") {
                 "generate"
-            } else if self.kind.contains("MutatingPolicy") {
+            } else if self.is_mutating() {
                 "mutate"
             } else if self.is_deleting() {
                 "delete"
@@ -1034,6 +1180,12 @@ impl Policy {
                 }
                 if let Some(ip) = c.images.get(i) {
                     return self.evaluate_images(ip, checks, &b, resource, info, &result);
+                }
+                if self.is_admission_native() {
+                    return self
+                        .mutate_through_bindings(mc, checks, resource, info)
+                        .map(|e| vec![result("", e, rule_type)])
+                        .unwrap_or_default();
                 }
                 let e = match rule_type {
                     "generate" => engine::eval_cel_generation(checks, &b),
@@ -1093,6 +1245,46 @@ impl Policy {
         }
         out
     }
+}
+
+/// The params a binding's `paramRef` selects among the cluster resources: of the policy's
+/// `paramKind`, by `name` or `selector`, in `namespace` (the resource's own when unset).
+fn admission_params<'a>(
+    kind: &Value,
+    param_ref: Option<&Value>,
+    resource: &Value,
+    info: &'a AdmissionInfo,
+) -> Vec<&'a Value> {
+    let text = |v: Option<&Value>, p: &str| {
+        v.and_then(|v| v.pointer(p))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (api, k) = (text(Some(kind), "/apiVersion"), text(Some(kind), "/kind"));
+    let name = text(param_ref, "/name");
+    let ns = match text(param_ref, "/namespace") {
+        n if n.is_empty() => text(Some(resource), "/metadata/namespace"),
+        n => n,
+    };
+    let selector = param_ref.and_then(|r| r.get("selector"));
+    info.context_resources
+        .iter()
+        .filter(|o| text(Some(o), "/apiVersion") == api && text(Some(o), "/kind") == k)
+        .filter(|o| name.is_empty() || text(Some(o), "/metadata/name") == name)
+        .filter(|o| {
+            let ons = text(Some(o), "/metadata/namespace");
+            ons.is_empty() || ns.is_empty() || ons == ns
+        })
+        .filter(|o| {
+            selector.is_none_or(|s| {
+                matching::selector_matches(
+                    s,
+                    o.pointer("/metadata/labels").and_then(Value::as_object),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Which rules an evaluation runs.

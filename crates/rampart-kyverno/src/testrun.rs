@@ -532,9 +532,11 @@ pub fn run_file_with(
         .filter(|o| is_vap(o))
         .cloned()
         .collect();
+    let mut param_objects: Vec<Value> = Vec::new();
     for f in rampart_manifest::string_list(test.get("paramResources")) {
         let (objs, errs) = load_objects(&dir.join(&f));
         file_errors.extend(errs);
+        param_objects.extend(objs.iter().map(|o| o.value.clone()));
         vap_objects.extend(objs);
     }
     let vaps =
@@ -576,6 +578,8 @@ pub fn run_file_with(
             }
         }
     }
+    // params (MutatingAdmissionPolicies read them from the cluster)
+    base.context_resources.extend(param_objects);
     // `clusterResources`: objects that exist in the cluster (what `resource.get` reads), as
     // they are or listed in a `ClusterResource`'s `spec.resources`
     for f in rampart_manifest::string_list(test.get("clusterResources")) {

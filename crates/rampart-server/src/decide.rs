@@ -520,7 +520,7 @@ impl Engine {
         for p in &set.policies {
             // DeletingPolicies do not act at admission; ImageValidatingPolicies only pin
             // digests here (their verification is the validating stage's)
-            if p.is_deleting() {
+            if p.is_deleting() || p.is_admission_native() {
                 continue;
             }
             let patched = if p.is_image_validating() {
