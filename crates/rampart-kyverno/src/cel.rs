@@ -454,6 +454,69 @@ thread_local! {
     static GENERATED: std::cell::RefCell<Vec<Value>> = const { std::cell::RefCell::new(Vec::new()) };
     /// Image metadata `image.GetMetadata` reads (a test's context file).
     static IMAGES: std::cell::RefCell<Vec<Value>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The global context `globalContext.Get` reads, and its cluster.
+    static GLOBAL: std::cell::RefCell<(Option<crate::global::Shared>, Option<crate::resolver::Resolver>)> =
+        const { std::cell::RefCell::new((None, None)) };
+}
+
+/// `Get` on `resource` (api, plural, namespace, name) or on `globalContext` (entry,
+/// projection), told apart by their arguments.
+fn get_dispatch(
+    this: kube_cel::cel::extractors::This<CelValue>,
+    kube_cel::cel::extractors::Arguments(args): kube_cel::cel::extractors::Arguments,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    let text = |i: usize| match args.get(i) {
+        Some(CelValue::String(s)) => Ok(s.clone()),
+        _ => Err(kube_cel::cel::ExecutionError::function_error(
+            "Get",
+            "expected string arguments",
+        )),
+    };
+    match args.len() {
+        4 => resource_get(this, text(0)?, text(1)?, text(2)?, text(3)?),
+        2 => {
+            let (name, projection) = (text(0)?, text(1)?);
+            let reference = if projection.is_empty() {
+                name.to_string()
+            } else {
+                format!("{name}.{projection}")
+            };
+            GLOBAL.with(|g| {
+                let g = g.borrow();
+                let Some(global) = &g.0 else {
+                    return Err(kube_cel::cel::ExecutionError::function_error(
+                        "Get",
+                        format!("global context entry {name}: no GlobalContextEntry loaded"),
+                    ));
+                };
+                let mut ctx = crate::vars::Ctx::default();
+                ctx.resolver = g.1.clone();
+                global
+                    .data(&reference, &ctx)
+                    .map(|v| json_to_cel(&v))
+                    .map_err(|e| kube_cel::cel::ExecutionError::function_error("Get", e))
+            })
+        }
+        n => Err(kube_cel::cel::ExecutionError::function_error(
+            "Get",
+            format!("Get takes 4 arguments (resource) or 2 (globalContext), not {n}"),
+        )),
+    }
+}
+
+/// Sets what `globalContext.Get` reads on this thread.
+fn set_context_global(b: &Bindings<'_>) {
+    GLOBAL.with(|g| {
+        let mut g = g.borrow_mut();
+        let same = match (&g.0, &b.global) {
+            (Some(x), Some(y)) => std::sync::Arc::ptr_eq(x, y),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same || g.1.is_some() != b.resolver.is_some() {
+            *g = (b.global.clone(), b.resolver.clone());
+        }
+    });
 }
 
 /// Sets the image metadata CEL's `image.GetMetadata` sees on this thread.
@@ -591,7 +654,7 @@ fn base_context() -> Context<'static> {
     ctx.add_function("hasValue", lenient_has_value);
     ctx.add_function("image", image_fn);
     // `resource.get` and `resource.list` are the library's current spellings
-    ctx.add_function("Get", resource_get);
+    ctx.add_function("Get", get_dispatch);
     ctx.add_function("get", resource_get);
     ctx.add_function("list", resource_list);
     ctx.add_function("GetMetadata", image_get_metadata);
@@ -606,6 +669,12 @@ fn base_context() -> Context<'static> {
     ctx.add_function("List", resource_list);
     ctx.add_variable_from_value(
         "image",
+        CelValue::Map(CelMap {
+            map: Arc::new(HashMap::new()),
+        }),
+    );
+    ctx.add_variable_from_value(
+        "globalContext",
         CelValue::Map(CelMap {
             map: Arc::new(HashMap::new()),
         }),
@@ -795,6 +864,9 @@ pub struct Bindings<'a> {
     /// More variables, bound whether or not an expression mentions them (`exceptions`, and
     /// an ImageValidatingPolicy's `images`, `attestors`, `attestations`).
     pub extra: Vec<(&'static str, Value)>,
+    /// What `globalContext.Get` reads, and the cluster it reads through.
+    pub global: Option<crate::global::Shared>,
+    pub resolver: Option<crate::resolver::Resolver>,
 }
 
 /// A validation: expression and message.
@@ -987,6 +1059,7 @@ impl CelChecks {
     pub fn values(&self, b: &Bindings<'_>) -> Result<Vec<(String, Value)>, String> {
         set_context_resources(b.resources);
         set_context_images(b.images);
+        set_context_global(b);
         self.in_scope(b, |ctx| {
             let mut vars = VariablesMap::new(self.map_use);
             let mut out = Vec::new();
@@ -1005,6 +1078,7 @@ impl CelChecks {
     pub fn generate(&self, b: &Bindings<'_>) -> Result<Option<Vec<Value>>, String> {
         set_context_resources(b.resources);
         set_context_images(b.images);
+        set_context_global(b);
         GENERATED.with(|g| g.borrow_mut().clear());
         let out = self.in_scope(b, |ctx| {
             match self.prepare(ctx, true) {
@@ -1028,6 +1102,7 @@ impl CelChecks {
         };
         set_context_resources(b.resources);
         set_context_images(b.images);
+        set_context_global(b);
         let mut current = start.clone();
         for (i, (t, e)) in self.mutations.iter().enumerate() {
             let step = Bindings {
@@ -1084,6 +1159,7 @@ impl CelChecks {
     pub fn evaluate(&self, b: &Bindings<'_>) -> CelOutcome {
         set_context_resources(b.resources);
         set_context_images(b.images);
+        set_context_global(b);
         self.in_scope(b, |ctx| self.evaluate_in(ctx))
     }
 

@@ -81,9 +81,17 @@ pub fn eval_rule(
     let rule_name = rule.get("name").and_then(Value::as_str).unwrap_or("");
     let mut ctx = context::base(resource, info);
     ctx.policy_namespace = policy_namespace.map(str::to_string);
+    // an autogen rule takes the values given for the rule it was made from
     let rule_values = info
         .rule_values
-        .get(&(policy_name.to_string(), rule_name.to_string()));
+        .get(&(policy_name.to_string(), rule_name.to_string()))
+        .or_else(|| {
+            let base = rule_name
+                .strip_prefix("autogen-cronjob-")
+                .or_else(|| rule_name.strip_prefix("autogen-"))?;
+            info.rule_values
+                .get(&(policy_name.to_string(), base.to_string()))
+        });
     if let Some(vals) = rule_values {
         for (k, v) in vals {
             ctx.set_path(k, v.clone());
@@ -245,6 +253,8 @@ pub(crate) fn bindings<'a>(resource: &'a Value, info: &'a AdmissionInfo) -> Bind
         resources: &info.context_resources,
         images: &info.context_images,
         extra: Vec::new(),
+        global: info.global.clone(),
+        resolver: info.resolver.clone(),
     }
 }
 

@@ -50,6 +50,12 @@ impl GlobalContext {
         self.entries.is_empty()
     }
 
+    /// Adds an entry whose data is given (a `kyverno test`'s `globalContextEntries` mock).
+    pub fn add_mock(&mut self, name: &str, data: Value) {
+        self.entries
+            .insert(name.to_string(), serde_json::json!({ "mock": data }));
+    }
+
     /// The data of `reference` (`name` or `name.projection`), read through `ctx`'s resolver.
     pub fn data(&self, reference: &str, ctx: &Ctx) -> Result<Value, String> {
         let (name, projection) = match reference.split_once('.') {
@@ -64,6 +70,13 @@ impl GlobalContext {
         let Some(projection) = projection else {
             return Ok(data);
         };
+        // a mock's projections are already applied: its data holds them by name
+        if spec.get("mock").is_some() {
+            return data
+                .get(projection)
+                .cloned()
+                .ok_or_else(|| format!("projection {projection} not found in entry {name}"));
+        }
         let p = spec
             .get("projections")
             .and_then(Value::as_array)
@@ -76,6 +89,9 @@ impl GlobalContext {
     }
 
     fn read(&self, name: &str, spec: &Value, ctx: &Ctx) -> Result<Value, String> {
+        if let Some(m) = spec.get("mock") {
+            return Ok(m.clone());
+        }
         let ttl = match spec
             .pointer("/apiCall/refreshInterval")
             .and_then(Value::as_str)

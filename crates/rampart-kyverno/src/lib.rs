@@ -509,6 +509,15 @@ impl PolicySet {
         resource: &Value,
         info: impl Fn(&Policy, &Value) -> AdmissionInfo,
     ) -> Vec<Vec<RuleResult>> {
+        // the set's resolver, verifier, global context and exceptions where the info has none
+        let info = |p: &Policy, r: &Value| {
+            let mut i = info(p, r);
+            i.resolver = i.resolver.or_else(|| self.resolver.clone());
+            i.image_verifier = i.image_verifier.or_else(|| self.image_verifier.clone());
+            i.global = i.global.or_else(|| self.global.clone());
+            i.exceptions = i.exceptions.or_else(|| self.exceptions.clone());
+            i
+        };
         let mut current = resource.clone();
         let mut out: Vec<Vec<RuleResult>> = Vec::with_capacity(self.policies.len());
         for p in &self.policies {

@@ -56,9 +56,35 @@ impl std::fmt::Debug for Resolver {
 #[derive(Debug, Default)]
 pub struct ObjectsResolver {
     pub objects: Vec<Value>,
+    /// `apiCallResponses`: the responses service calls get, by URL (and method, when given).
+    pub responses: Vec<Value>,
 }
 
 impl ContextResolver for ObjectsResolver {
+    fn service(&self, call: &ServiceCall) -> Result<Value, String> {
+        let mock = self.responses.iter().find(|m| {
+            m.get("url").and_then(Value::as_str) == Some(call.url.as_str())
+                && m.get("method")
+                    .and_then(Value::as_str)
+                    .is_none_or(|x| x.eq_ignore_ascii_case(&call.method))
+        });
+        let Some(m) = mock else {
+            return Err(format!(
+                "no response for {} {} among the test's apiCallResponses",
+                call.method, call.url
+            ));
+        };
+        let status = m
+            .pointer("/response/statusCode")
+            .and_then(Value::as_u64)
+            .unwrap_or(200);
+        let body = m.pointer("/response/body").cloned().unwrap_or(Value::Null);
+        if status >= 300 {
+            return Err(format!("HTTP {status}: {body}"));
+        }
+        Ok(body)
+    }
+
     fn call(&self, method: &str, url_path: &str, _body: Option<&Value>) -> Result<Value, String> {
         if method != "GET" {
             return Err(format!(

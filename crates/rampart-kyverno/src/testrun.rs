@@ -472,6 +472,44 @@ fn with_default_namespace(mut v: Value) -> Value {
     v
 }
 
+/// A `globalContextEntries` mock's data, as `kyverno test` resolves it.
+fn mock_global_data(e: &Value, dir: &Path) -> Result<Value, String> {
+    let mut root = if let Some(d) = e.get("data") {
+        d.clone()
+    } else if let Some(r) = e.get("resources") {
+        r.clone()
+    } else if let Some(files) = e.get("resourceFiles") {
+        let mut list = Vec::new();
+        for f in rampart_manifest::string_list(Some(files)) {
+            let (objs, errs) = load_objects(&dir.join(&f));
+            if let Some(err) = errs.first() {
+                return Err(err.to_string());
+            }
+            list.extend(objs.into_iter().map(|o| o.value));
+        }
+        Value::Array(list)
+    } else {
+        Value::Null
+    };
+    if let Some(fp) = e
+        .get("fieldPath")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        root = crate::jmes::search(fp, &root)?;
+    }
+    let Some(projections) = e.get("projections").and_then(Value::as_array) else {
+        return Ok(root);
+    };
+    let mut out = Map::new();
+    for p in projections {
+        let name = p.get("name").and_then(Value::as_str).unwrap_or("");
+        let path = p.get("path").and_then(Value::as_str).unwrap_or("@");
+        out.insert(name.to_string(), crate::jmes::search(path, &root)?);
+    }
+    Ok(Value::Object(out))
+}
+
 /// Runs one test file.
 pub fn run_file(path: &Path) -> Result<Vec<TestRow>, KyvernoError> {
     run_file_with_errors(path).map(|(rows, _)| rows)
@@ -542,6 +580,26 @@ pub fn run_file_with(
     let vaps =
         (!vap_objects.is_empty()).then(|| rampart_policy::PolicySet::from_objects(vap_objects));
     let (mut set, mut problems) = PolicySet::from_objects(policy_objects);
+    // `globalContextEntries`: mocked global context data (inline `data`, `resources` or
+    // `resourceFiles`, then `fieldPath` and `projections`)
+    if let Some(entries) = test.get("globalContextEntries").and_then(Value::as_array) {
+        let mut global = set
+            .global
+            .take()
+            .and_then(|g| std::sync::Arc::try_unwrap(g).ok())
+            .unwrap_or_default();
+        for e in entries {
+            let name = e.get("name").and_then(Value::as_str).unwrap_or("");
+            match mock_global_data(e, dir) {
+                Ok(data) => global.add_mock(name, data),
+                Err(why) => file_errors.push(input_err(
+                    path,
+                    format!("globalContextEntries {name:?}: {why}"),
+                )),
+            }
+        }
+        set.global = Some(std::sync::Arc::new(global));
+    }
     set.image_verifier = verifier.cloned();
     problems.extend(file_errors);
     let mut resources: Vec<Value> = Vec::new();
@@ -618,11 +676,19 @@ pub fn run_file_with(
     }
     // the cluster's objects answer configMap and apiCall entries, as `kyverno test`'s fake
     // client does
+    // and `apiCallResponses` answer service calls
+    let responses: Vec<Value> = test
+        .get("apiCallResponses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if (test.get("clusterResources").is_some() || has_sources) && !base.context_resources.is_empty()
+        || !responses.is_empty()
     {
         base.resolver = Some(crate::resolver::Resolver::new(
             crate::resolver::ObjectsResolver {
                 objects: base.context_resources.clone(),
+                responses,
             },
         ));
     }
