@@ -56,6 +56,25 @@ fn indent(text: &str, n: usize) -> String {
         .collect()
 }
 
+/// The router with these Kyverno policies, verifying images against the loopback registry.
+fn app_verifying(mut set: rampart_kyverno::PolicySet) -> axum::Router {
+    set.image_verifier = Some(rampart_kyverno::images::Verifier::new(
+        rampart_kyverno::registry::RegistryVerifier::new(rampart_images::ClientOptions {
+            insecure: true,
+            timeout: Duration::from_secs(10),
+            ..rampart_images::ClientOptions::default()
+        })
+        .unwrap(),
+    ));
+    let engine = Engine::new(
+        Config::default(),
+        Arc::new(RampartPss),
+        Arc::new(NoNamespaceLabels),
+    )
+    .with_kyverno(Arc::new(set));
+    router(AppState::new(engine))
+}
+
 // A plain test with a runtime of its own: the registry verifier owns a runtime, which must
 // not be dropped inside an async context.
 #[test]
@@ -76,23 +95,9 @@ fn kyverno_mutate_digest_pins_verified_images_at_mutate() {
         "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: signed}}\nspec:\n  validationFailureAction: Enforce\n  rules:\n  - name: verify\n    match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}\n    verifyImages:\n    - imageReferences: [\"127.0.0.1:{p}/acme/*\"]\n      attestors:\n      - entries:\n        - keys:\n            publicKeys: |-\n{}",
         indent(&std::fs::read_to_string(pubk).unwrap(), 14)
     );
-    let (mut set, errs) = rampart_kyverno::PolicySet::from_str("kyverno.yaml", &policy);
+    let (set, errs) = rampart_kyverno::PolicySet::from_str("kyverno.yaml", &policy);
     assert!(errs.is_empty(), "{errs:?}");
-    set.image_verifier = Some(rampart_kyverno::images::Verifier::new(
-        rampart_kyverno::registry::RegistryVerifier::new(rampart_images::ClientOptions {
-            insecure: true,
-            timeout: Duration::from_secs(10),
-            ..rampart_images::ClientOptions::default()
-        })
-        .unwrap(),
-    ));
-    let engine = Engine::new(
-        Config::default(),
-        Arc::new(RampartPss),
-        Arc::new(NoNamespaceLabels),
-    )
-    .with_kyverno(Arc::new(set));
-    let app = router(AppState::new(engine));
+    let app = app_verifying(set);
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -171,24 +176,10 @@ spec:
 "#,
         indent(&std::fs::read_to_string(pubk).unwrap(), 10)
     );
-    let (mut set, errs) = rampart_kyverno::PolicySet::from_str("ivpol.yaml", &policy);
+    let (set, errs) = rampart_kyverno::PolicySet::from_str("ivpol.yaml", &policy);
     assert!(errs.is_empty(), "{errs:?}");
     assert!(set.verifies_images());
-    set.image_verifier = Some(rampart_kyverno::images::Verifier::new(
-        rampart_kyverno::registry::RegistryVerifier::new(rampart_images::ClientOptions {
-            insecure: true,
-            timeout: Duration::from_secs(10),
-            ..rampart_images::ClientOptions::default()
-        })
-        .unwrap(),
-    ));
-    let engine = Engine::new(
-        Config::default(),
-        Arc::new(RampartPss),
-        Arc::new(NoNamespaceLabels),
-    )
-    .with_kyverno(Arc::new(set));
-    let app = router(AppState::new(engine));
+    let app = app_verifying(set);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
