@@ -564,6 +564,52 @@ async fn kyverno_policies_deny_and_warn_at_admission() {
     );
 }
 
+/// A PolicyException loaded beside the policies lifts an Enforce rule at admission for the
+/// resources it selects, and only for them.
+#[tokio::test]
+async fn kyverno_exceptions_lift_rules_at_admission() {
+    let policies = format!(
+        "{KYVERNO}---\n{}",
+        r#"apiVersion: kyverno.io/v2
+kind: PolicyException
+metadata: {name: legacy-web, namespace: kyverno}
+spec:
+  exceptions:
+  - policyName: require-team
+    ruleNames: [team-label]
+  match:
+    any:
+    - resources:
+        kinds: [Pod]
+        names: [web]
+"#
+    );
+    let app = kyverno_app(&policies);
+    let (_, body) = call(
+        app.clone(),
+        "/validate",
+        "application/json",
+        plain_pod_review(json!({"owner": "b"})),
+    )
+    .await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["response"]["allowed"], true, "{v:#}");
+    // another pod is still denied
+    let other = review(&json!({
+        "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "api", "namespace": "ns1"},
+                   "spec": {"containers": [{"name": "c", "image": "x"}]}}
+    }));
+    let (_, body) = call(
+        app,
+        "/validate",
+        "application/json",
+        serde_json::to_vec(&other).unwrap(),
+    )
+    .await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["response"]["allowed"], false, "{v:#}");
+}
+
 /// A policy message that quotes a credential the detectors find in the object is masked in the
 /// admission response: the API server relays it to the user's terminal and its audit log.
 #[tokio::test]
