@@ -123,7 +123,30 @@ pub fn analyze(
     findings.extend(per_object);
     if let Some(p) = policies {
         if let Some(set) = &p.kyverno {
-            let info = rampart_kyverno::AdmissionInfo::default();
+            // the cluster's PolicyExceptions apply too, as in Kyverno's background scan
+            let in_cluster: Vec<&Object> = objects
+                .iter()
+                .filter(|o| rampart_kyverno::exception::is_exception(&o.value))
+                .collect();
+            let mut info = rampart_kyverno::AdmissionInfo::default();
+            if !in_cluster.is_empty() {
+                let (merged, problems) = rampart_kyverno::exception::Exceptions::with(
+                    set.exceptions.as_deref(),
+                    in_cluster.iter().map(|o| &o.value),
+                );
+                for (i, pointer, why) in problems {
+                    if let Some(o) = in_cluster.get(i) {
+                        let at = o.location(&pointer);
+                        errors.push(InputError {
+                            file: o.file.to_string(),
+                            line: at.line,
+                            column: at.column,
+                            message: why,
+                        });
+                    }
+                }
+                info.exceptions = Some(std::sync::Arc::new(merged));
+            }
             let mut found: Vec<Finding> = objects
                 .par_iter()
                 .flat_map_iter(|o| {

@@ -320,11 +320,16 @@ async fn get(
 }
 
 /// Discovery for one group: its preferred version and the resource of each wanted kind in it.
+/// A kind of `need` the preferred version does not serve is looked for in the group's other
+/// versions (kyverno.io serves ClusterPolicy in v1 and PolicyException in v2); such a resource
+/// carries its `version`. `extra` counts those further requests.
 async fn discover_group(
     client: &Client,
     group: &str,
+    need: &[String],
     opts: &Options,
     retries: &mut usize,
+    extra: &mut usize,
 ) -> Result<Option<(String, Vec<Value>)>, String> {
     let lp = ListParams::default();
     let list = || Verb::List {
@@ -334,6 +339,7 @@ async fn discover_group(
     let plain = |path: String| move || Ok::<_, String>(kube::core::Request::new(path.clone()));
     // `/api` and `/apis/<group>` answer with the versions; a GET on them is a plain request,
     // which `Request::list` with no parameters is.
+    let mut others: Vec<String> = Vec::new();
     let version = if group.is_empty() {
         match get(client, plain("/api".into()), list(), opts, retries).await {
             Outcome::Ok(v) => v
@@ -353,10 +359,22 @@ async fn discover_group(
         )
         .await
         {
-            Outcome::Ok(v) => v
-                .pointer("/preferredVersion/version")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            Outcome::Ok(v) => {
+                let preferred = v
+                    .pointer("/preferredVersion/version")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                others = v
+                    .get("versions")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|x| x.get("version").and_then(Value::as_str))
+                    .filter(|x| Some(*x) != preferred.as_deref())
+                    .map(str::to_string)
+                    .collect();
+                preferred
+            }
             Outcome::NotFound => None,
             Outcome::Forbidden(e) | Outcome::Gone(e) | Outcome::Failed(e) => return Err(e),
         }
@@ -371,11 +389,50 @@ async fn discover_group(
     };
     match get(client, plain(path), list(), opts, retries).await {
         Outcome::Ok(v) => {
-            let resources = v
+            let mut resources = v
                 .get("resources")
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
+            for other in others {
+                let missing: Vec<&String> = need
+                    .iter()
+                    .filter(|k| serves(&resources, k).is_none())
+                    .collect();
+                if missing.is_empty() {
+                    break;
+                }
+                *extra += 1;
+                let Outcome::Ok(o) = get(
+                    client,
+                    plain(format!("/apis/{group}/{other}")),
+                    list(),
+                    opts,
+                    retries,
+                )
+                .await
+                else {
+                    continue;
+                };
+                for mut r in o
+                    .get("resources")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+                {
+                    let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
+                    let is_sub = r
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| n.contains('/'));
+                    if !is_sub && missing.iter().any(|k| k.as_str() == kind) {
+                        if let Some(m) = r.as_object_mut() {
+                            m.insert("version".into(), Value::String(other.clone()));
+                        }
+                        resources.push(r);
+                    }
+                }
+            }
             Ok(Some((version, resources)))
         }
         Outcome::NotFound => Ok(None),
@@ -414,6 +471,7 @@ fn serves<'a>(resources: &'a [Value], kind: &str) -> Option<&'a Value> {
 async fn discover_groups(
     client: &Client,
     groups: Vec<String>,
+    need: &[(Option<String>, String)],
     opts: &Options,
     stats: &mut Stats,
     discovered: &mut Vec<(String, String, Vec<Value>)>,
@@ -423,16 +481,22 @@ async fn discover_groups(
     for g in groups {
         let client = client.clone();
         let opts = opts.clone();
+        // the kinds named in this group
+        let need: Vec<String> = need
+            .iter()
+            .filter(|(ng, _)| ng.as_deref() == Some(g.as_str()))
+            .map(|(_, k)| k.clone())
+            .collect();
         set.spawn(async move {
-            let mut retries = 0;
-            let r = discover_group(&client, &g, &opts, &mut retries).await;
-            (g, r, retries)
+            let (mut retries, mut extra) = (0, 0);
+            let r = discover_group(&client, &g, &need, &opts, &mut retries, &mut extra).await;
+            (g, r, retries, extra)
         });
     }
     while let Some(joined) = set.join_next().await {
-        let (g, r, retries) = joined.map_err(|e| ClusterError::Api(e.to_string()))?;
+        let (g, r, retries, extra) = joined.map_err(|e| ClusterError::Api(e.to_string()))?;
         stats.retries += retries;
-        stats.requests += 2 + retries;
+        stats.requests += 2 + retries + extra;
         match r {
             Ok(Some((version, resources))) => discovered.push((g, version, resources)),
             Ok(None) => {}
@@ -479,6 +543,7 @@ pub async fn fetch(opts: &Options) -> Result<Fetched, ClusterError> {
     discover_groups(
         &client,
         groups,
+        &extras,
         opts,
         &mut stats,
         &mut discovered,
@@ -533,6 +598,7 @@ pub async fn fetch(opts: &Options) -> Result<Fetched, ClusterError> {
         discover_groups(
             &client,
             all,
+            &extras,
             opts,
             &mut stats,
             &mut discovered,
@@ -581,10 +647,15 @@ pub async fn fetch(opts: &Options) -> Result<Fetched, ClusterError> {
             continue;
         };
         if let Some(r) = serves(resources, &wanted.kind) {
+            // a kind found in another version than the preferred one carries it
+            let version = r
+                .get("version")
+                .and_then(Value::as_str)
+                .map_or_else(|| version.clone(), str::to_string);
             served.push(Served {
                 wanted: wanted.clone(),
                 api_version: if g.is_empty() {
-                    version.clone()
+                    version
                 } else {
                     format!("{g}/{version}")
                 },

@@ -171,6 +171,13 @@ pub fn scan_with(
                 .into_iter()
                 .map(|(_, kind)| kind)
                 .collect();
+            // and the cluster's PolicyExceptions, which the background scan applies
+            if policies.is_some_and(|p| p.kyverno.is_some()) {
+                opts.extra_kinds.extend([
+                    "kyverno.io/*/PolicyException".to_string(),
+                    "policies.kyverno.io/*/PolicyException".to_string(),
+                ]);
+            }
             opts.extra_kinds.sort();
             opts.extra_kinds.dedup();
             opts.extra_resources = vap_resources(policies)

@@ -767,3 +767,62 @@ spec: {policyName: small-limits, validationActions: [Deny]}
     // a kind the server does not serve is named, not skipped silently
     noted("short-certificates/widgets matches `example.com/v1/Widget`");
 }
+
+/// The cluster's PolicyExceptions apply in the background scan, as in Kyverno: read live
+/// beside the kinds the policies match.
+#[test]
+fn cluster_policy_exceptions_apply_in_the_background_scan() {
+    use serde_json::json;
+    let objects = vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "settings", "namespace": "apps"}, "data": {"a": "b"}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "legacy", "namespace": "apps"}, "data": {"a": "b"}}),
+        json!({"apiVersion": "kyverno.io/v2", "kind": "PolicyException",
+               "metadata": {"name": "legacy-config", "namespace": "kyverno"},
+               "spec": {"exceptions": [{"policyName": "require-team", "ruleNames": ["team-label"]}],
+                        "match": {"any": [{"resources": {"kinds": ["ConfigMap"], "names": ["legacy"]}}]}}}),
+    ];
+    let server = Server::start(&objects, Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policies.yaml"),
+        r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: require-team}
+spec:
+  rules:
+  - name: team-label
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate:
+      message: "the team label is required"
+      pattern: {metadata: {labels: {team: "?*"}}}
+"#,
+    )
+    .unwrap();
+    let policies = rampart_engine::load_policies(&[dir.path().join("policies.yaml")]).unwrap();
+    let scan = rampart_cluster::scan_with(
+        &Input::Live(options(&server, dir.path())),
+        rampart_rules::Config::default(),
+        Some(&policies),
+        "test",
+    )
+    .unwrap();
+    let found: Vec<String> = scan
+        .analysis
+        .findings
+        .iter()
+        .filter(|f| f.check == "kyverno-policy-violation")
+        .map(|f| f.object.as_deref().unwrap().name.clone())
+        .collect();
+    assert_eq!(found, ["settings"]);
+    let seen = server.seen.lock().unwrap();
+    assert!(
+        seen.requests
+            .iter()
+            .any(|r| r.starts_with("/apis/kyverno.io/v2/policyexceptions")),
+        "{:?}",
+        seen.requests
+    );
+}

@@ -71,6 +71,8 @@ impl std::fmt::Debug for CelException {
 pub struct Exceptions {
     pub rules: Vec<Exception>,
     pub cel: Vec<CelException>,
+    /// The exceptions as read, to extend the set ([`Exceptions::with`]).
+    raw: Vec<Value>,
 }
 
 impl Exceptions {
@@ -86,7 +88,28 @@ impl Exceptions {
         } else {
             self.cel.push(CelException::parse(v)?);
         }
+        self.raw.push(v.clone());
         Ok(())
+    }
+
+    /// These exceptions and `more` (the cluster's): the combined set, and why each of `more`
+    /// that could not be read was not (its index in `more`, its JSON pointer and the reason).
+    pub fn with<'a>(
+        base: Option<&Exceptions>,
+        more: impl IntoIterator<Item = &'a Value>,
+    ) -> (Exceptions, Vec<(usize, String, String)>) {
+        let mut out = Exceptions::default();
+        for v in base.map(|b| b.raw.as_slice()).unwrap_or_default() {
+            // these were read once already
+            let _ = out.add(v);
+        }
+        let mut problems = Vec::new();
+        for (i, v) in more.into_iter().enumerate() {
+            if let Err((pointer, why)) = out.add(v) {
+                problems.push((i, pointer, format!("PolicyException {}: {why}", key_of(v))));
+            }
+        }
+        (out, problems)
     }
 }
 

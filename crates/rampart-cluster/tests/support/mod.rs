@@ -26,6 +26,20 @@ pub const RESOURCES: &[(&str, &str, &str, &str, bool)] = &[
     ("", "v1", "limitranges", "LimitRange", true),
     ("cert-manager.io", "v1", "certificates", "Certificate", true),
     ("cert-manager.io", "v1", "issuers", "Issuer", true),
+    (
+        "kyverno.io",
+        "v1",
+        "clusterpolicies",
+        "ClusterPolicy",
+        false,
+    ),
+    (
+        "kyverno.io",
+        "v2",
+        "policyexceptions",
+        "PolicyException",
+        true,
+    ),
     ("", "v1", "services", "Service", true),
     ("", "v1", "serviceaccounts", "ServiceAccount", true),
     ("", "v1", "secrets", "Secret", true),
@@ -409,8 +423,24 @@ async fn handle(state: Arc<State>, uri: Uri, headers: HeaderMap) -> (StatusCode,
 }
 
 fn group_json(g: &str) -> Value {
-    json!({"name": g, "versions": [{"groupVersion": format!("{g}/v1"), "version": "v1"}],
-           "preferredVersion": {"groupVersion": format!("{g}/v1"), "version": "v1"}})
+    // the versions the group serves; v1 preferred when it is one
+    let mut versions: Vec<&str> = RESOURCES.iter().filter(|r| r.0 == g).map(|r| r.1).collect();
+    versions.sort_unstable();
+    versions.dedup();
+    if versions.is_empty() {
+        versions.push("v1");
+    }
+    let preferred = if versions.contains(&"v1") {
+        "v1"
+    } else {
+        versions[0]
+    };
+    let list: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+        .collect();
+    json!({"name": g, "versions": list,
+           "preferredVersion": {"groupVersion": format!("{g}/{preferred}"), "version": preferred}})
 }
 
 fn resource_list(group: &str, version: &str) -> String {
