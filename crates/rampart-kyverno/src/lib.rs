@@ -344,10 +344,10 @@ impl PolicySet {
         let mut errors = Vec::new();
         let mut global = global::GlobalContext::default();
         let mut exceptions = exception::Exceptions::default();
-        let mut map_bindings: Vec<Value> = Vec::new();
+        let mut map_bindings: Vec<Object> = Vec::new();
         for o in objects {
             if is_map_binding(&o.value) {
-                map_bindings.push(o.value);
+                map_bindings.push(o);
                 continue;
             }
             if global::is_entry(&o.value) {
@@ -386,9 +386,34 @@ impl PolicySet {
         for p in set.policies.iter_mut().filter(|p| p.is_admission_native()) {
             p.bindings = map_bindings
                 .iter()
-                .filter(|b| b.pointer("/spec/policyName").and_then(Value::as_str) == Some(&p.name))
-                .cloned()
+                .filter(|b| {
+                    b.value.pointer("/spec/policyName").and_then(Value::as_str) == Some(&p.name)
+                })
+                .map(|b| b.value.clone())
                 .collect();
+        }
+        // a binding of no loaded MutatingAdmissionPolicy is named, not dropped silently
+        for b in &map_bindings {
+            let policy = b
+                .value
+                .pointer("/spec/policyName")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if !set
+                .policies
+                .iter()
+                .any(|p| p.is_admission_native() && p.name == policy)
+            {
+                let mut at = position(b, "/spec/policyName");
+                at.message = format!(
+                    "binding `{}`: no valid MutatingAdmissionPolicy named {policy}",
+                    b.value
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                );
+                errors.push(KyvernoError::from(at));
+            }
         }
         (set, errors)
     }

@@ -364,3 +364,47 @@ fn failed_variables_name_their_cause() {
         row.message
     );
 }
+
+/// A MutatingAdmissionPolicyBinding whose policy is not loaded is an error at its
+/// `policyName`; the policies that are loaded still run.
+#[test]
+fn dangling_admission_policy_bindings_are_named() {
+    let text = r#"apiVersion: admissionregistration.k8s.io/v1beta1
+kind: MutatingAdmissionPolicyBinding
+metadata: {name: orphan}
+spec:
+  policyName: no-such-policy
+---
+apiVersion: admissionregistration.k8s.io/v1beta1
+kind: MutatingAdmissionPolicy
+metadata: {name: add-label}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}
+  reinvocationPolicy: Never
+  mutations:
+  - patchType: ApplyConfiguration
+    applyConfiguration:
+      expression: "Object{metadata: Object.metadata{labels: {'team': 'x'}}}"
+"#;
+    let (set, errors) = PolicySet::from_str("map.yaml", text);
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(
+        shown[0].starts_with("map.yaml:5:")
+            && shown[0].contains(
+                "binding `orphan`: no valid MutatingAdmissionPolicy named no-such-policy"
+            ),
+        "{shown:?}"
+    );
+    let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "a"}});
+    let results = set.evaluate_in_cli_order(&cm, |_, _| AdmissionInfo::default());
+    let patched = results
+        .iter()
+        .flatten()
+        .find_map(|r| r.patched.clone())
+        .expect("patched");
+    assert_eq!(patched["metadata"]["labels"]["team"], "x");
+}
