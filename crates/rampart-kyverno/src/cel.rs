@@ -459,8 +459,82 @@ thread_local! {
         const { std::cell::RefCell::new((None, None)) };
 }
 
-/// `Get` on `resource` (api, plural, namespace, name) or on `globalContext` (entry,
-/// projection), told apart by their arguments.
+/// The library a receiver variable stands for (`resource`, `globalContext`, `http`): the
+/// marker its map holds.
+fn library_of(v: &CelValue) -> &str {
+    match v {
+        CelValue::Map(m) => match m.map.get(&key(LIB_KEY)) {
+            Some(CelValue::String(s)) => s.as_str(),
+            _ => "",
+        },
+        _ => "",
+    }
+}
+
+/// The key of a library variable's marker.
+const LIB_KEY: &str = "__rampart_library";
+
+/// A library variable: an empty map but for its marker.
+fn library(name: &str) -> CelValue {
+    let mut m = HashMap::new();
+    m.insert(key(LIB_KEY), CelValue::String(Arc::new(name.to_string())));
+    CelValue::Map(CelMap { map: Arc::new(m) })
+}
+
+/// CEL's `http.Get(url[, headers])` and `http.Post(url, data[, headers])`, through the
+/// cluster's service client (a test's `apiCallResponses`).
+fn http_call(method: &str, args: &[CelValue]) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    let fail = |m: String| kube_cel::cel::ExecutionError::function_error(method, m);
+    let url = match args.first() {
+        Some(CelValue::String(s)) => s.to_string(),
+        _ => return Err(fail("the first argument is the URL".into())),
+    };
+    let (body, headers) = if method == "Post" {
+        (args.get(1).map(cel_to_json), args.get(2))
+    } else {
+        (None, args.get(1))
+    };
+    let headers: Vec<(String, String)> = match headers.map(cel_to_json) {
+        Some(Value::Object(m)) => m
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().unwrap_or("").to_string()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let call = crate::resolver::ServiceCall {
+        url: url.clone(),
+        method: method.to_uppercase(),
+        ca_bundle: String::new(),
+        headers,
+        body,
+    };
+    GLOBAL.with(|g| {
+        let g = g.borrow();
+        let Some(r) = &g.1 else {
+            return Err(fail(format!(
+                "{} {url}: no HTTP access here (in `policy test`, give the response in the test's apiCallResponses)",
+                method.to_uppercase()
+            )));
+        };
+        r.0.http(&call).map(|v| json_to_cel(&v)).map_err(fail)
+    })
+}
+
+fn post_dispatch(
+    this: kube_cel::cel::extractors::This<CelValue>,
+    kube_cel::cel::extractors::Arguments(args): kube_cel::cel::extractors::Arguments,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    match library_of(&this.0) {
+        "http" => http_call("Post", &args),
+        _ => Err(kube_cel::cel::ExecutionError::function_error(
+            "Post",
+            "Post is http.Post(url, data[, headers])",
+        )),
+    }
+}
+
+/// `Get` on `resource` (api, plural, namespace, name), on `globalContext` (entry,
+/// projection) or on `http` (url, headers).
 fn get_dispatch(
     this: kube_cel::cel::extractors::This<CelValue>,
     kube_cel::cel::extractors::Arguments(args): kube_cel::cel::extractors::Arguments,
@@ -472,6 +546,9 @@ fn get_dispatch(
             "expected string arguments",
         )),
     };
+    if library_of(&this.0) == "http" {
+        return http_call("Get", &args);
+    }
     match args.len() {
         4 => resource_get(this, text(0)?, text(1)?, text(2)?, text(3)?),
         2 => {
@@ -673,18 +750,10 @@ fn base_context() -> Context<'static> {
             map: Arc::new(HashMap::new()),
         }),
     );
-    ctx.add_variable_from_value(
-        "globalContext",
-        CelValue::Map(CelMap {
-            map: Arc::new(HashMap::new()),
-        }),
-    );
-    ctx.add_variable_from_value(
-        "resource",
-        CelValue::Map(CelMap {
-            map: Arc::new(HashMap::new()),
-        }),
-    );
+    ctx.add_variable_from_value("globalContext", library("globalContext"));
+    ctx.add_variable_from_value("resource", library("resource"));
+    ctx.add_variable_from_value("http", library("http"));
+    ctx.add_function("Post", post_dispatch);
     ctx.add_function("registry", image_registry);
     ctx.add_function("repository", image_repository);
     ctx.add_function("tag", image_tag);

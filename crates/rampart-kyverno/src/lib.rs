@@ -445,6 +445,13 @@ impl PolicySet {
             }
         }
         self.policies.iter().any(|p| p.rules.iter().any(reads))
+            // CEL's http library calls services through the cluster's client
+            || self.policies.iter().any(|p| {
+                p.cel.is_some() && {
+                    let text = p.spec.to_string();
+                    text.contains("http.Get(") || text.contains("http.Post(")
+                }
+            })
     }
 
     /// Whether a rule reads image registries: `verifyImages`, or an `imageRegistry` context

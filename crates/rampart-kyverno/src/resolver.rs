@@ -19,6 +19,18 @@ pub trait ContextResolver: Send + Sync {
             call.url
         ))
     }
+    /// CEL's `http.Get`/`http.Post`: the response as Kyverno's HTTP library gives it, the
+    /// decoded body with its `statusCode` (merged into an object body, else beside it as
+    /// `body`).
+    fn http(&self, call: &ServiceCall) -> Result<Value, String> {
+        Ok(match self.service(call)? {
+            Value::Object(mut m) => {
+                m.insert("statusCode".into(), Value::from(200));
+                Value::Object(m)
+            }
+            other => serde_json::json!({"body": other, "statusCode": 200}),
+        })
+    }
 }
 
 /// An `apiCall.service` request, its variables substituted.
@@ -61,19 +73,17 @@ pub struct ObjectsResolver {
 }
 
 impl ContextResolver for ObjectsResolver {
+    /// A mocked response as `kyverno test` gives it to CEL: `{body, statusCode}`.
+    fn http(&self, call: &ServiceCall) -> Result<Value, String> {
+        let m = self.response(call)?;
+        Ok(serde_json::json!({
+            "body": m.pointer("/response/body").cloned().unwrap_or(Value::Null),
+            "statusCode": m.pointer("/response/statusCode").and_then(Value::as_u64).unwrap_or(200),
+        }))
+    }
+
     fn service(&self, call: &ServiceCall) -> Result<Value, String> {
-        let mock = self.responses.iter().find(|m| {
-            m.get("url").and_then(Value::as_str) == Some(call.url.as_str())
-                && m.get("method")
-                    .and_then(Value::as_str)
-                    .is_none_or(|x| x.eq_ignore_ascii_case(&call.method))
-        });
-        let Some(m) = mock else {
-            return Err(format!(
-                "no response for {} {} among the test's apiCallResponses",
-                call.method, call.url
-            ));
-        };
+        let m = self.response(call)?;
         let status = m
             .pointer("/response/statusCode")
             .and_then(Value::as_u64)
@@ -153,6 +163,26 @@ impl ContextResolver for ObjectsResolver {
     }
 }
 
+impl ObjectsResolver {
+    /// The `apiCallResponses` entry for a call: by URL, and method when it names one.
+    fn response(&self, call: &ServiceCall) -> Result<&Value, String> {
+        self.responses
+            .iter()
+            .find(|m| {
+                m.get("url").and_then(Value::as_str) == Some(call.url.as_str())
+                    && m.get("method")
+                        .and_then(Value::as_str)
+                        .is_none_or(|x| x.eq_ignore_ascii_case(&call.method))
+            })
+            .ok_or_else(|| {
+                format!(
+                    "no response for {} {} among the test's apiCallResponses",
+                    call.method, call.url
+                )
+            })
+    }
+}
+
 /// Whether labels satisfy an equality-based label selector (`a=b,c!=d,e`).
 fn selects(selector: &str, labels: Option<&Value>) -> bool {
     let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
@@ -192,7 +222,39 @@ pub fn path_namespace(url_path: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::path_namespace;
+    use super::{ContextResolver, ServiceCall, path_namespace};
+    use serde_json::{Value, json};
+
+    /// A service answering with the body it is given.
+    struct Echo(Value);
+
+    impl ContextResolver for Echo {
+        fn call(&self, _: &str, _: &str, _: Option<&Value>) -> Result<Value, String> {
+            Err("no API".into())
+        }
+        fn service(&self, _: &ServiceCall) -> Result<Value, String> {
+            Ok(self.0.clone())
+        }
+    }
+
+    #[test]
+    fn http_responses_carry_their_status_as_kyverno_s_library_gives_them() {
+        let call = ServiceCall {
+            url: "https://svc.test/x".into(),
+            method: "GET".into(),
+            ca_bundle: String::new(),
+            headers: Vec::new(),
+            body: None,
+        };
+        assert_eq!(
+            Echo(json!({"allowed": true})).http(&call).unwrap(),
+            json!({"allowed": true, "statusCode": 200})
+        );
+        assert_eq!(
+            Echo(json!(["a", "b"])).http(&call).unwrap(),
+            json!({"body": ["a", "b"], "statusCode": 200})
+        );
+    }
 
     #[test]
     fn namespaces_of_paths() {
