@@ -590,7 +590,14 @@ fn set_context_global(b: &Bindings<'_>) {
             (None, None) => true,
             _ => false,
         };
-        if !same || g.1.is_some() != b.resolver.is_some() {
+        let same_resolver = match (&g.1, &b.resolver) {
+            (Some(x), Some(y)) => {
+                std::ptr::addr_eq(std::sync::Arc::as_ptr(&x.0), std::sync::Arc::as_ptr(&y.0))
+            }
+            (None, None) => true,
+            _ => false,
+        };
+        if !same || !same_resolver {
             *g = (b.global.clone(), b.resolver.clone());
         }
     });

@@ -408,3 +408,39 @@ spec:
         .expect("patched");
     assert_eq!(patched["metadata"]["labels"]["team"], "x");
 }
+
+/// Test files run one after another on a thread each see their own mocks (a CEL `http` call
+/// answered by the previous file's `apiCallResponses` was a stale read).
+#[test]
+fn each_test_file_sees_its_own_mocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = r#"apiVersion: policies.kyverno.io/v1beta1
+kind: ValidatingPolicy
+metadata: {name: flag}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}
+  validations:
+  - expression: http.Get("https://flags.test/on").body.enabled
+    message: the flag is off
+"#;
+    let resource = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: a}\n";
+    let mut rows = Vec::new();
+    for (name, on, want) in [("first", true, "pass"), ("second", false, "fail")] {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("policy.yaml"), policy).unwrap();
+        std::fs::write(d.join("resource.yaml"), resource).unwrap();
+        std::fs::write(
+            d.join("kyverno-test.yaml"),
+            format!(
+                "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {{name: {name}}}\npolicies: [policy.yaml]\nresources: [resource.yaml]\napiCallResponses:\n- url: https://flags.test/on\n  response: {{body: {{enabled: {on}}}}}\nresults:\n- {{policy: flag, isValidatingPolicy: true, kind: ConfigMap, resources: [c], result: {want}}}\n"
+            ),
+        )
+        .unwrap();
+        rows.extend(run_file(&d.join("kyverno-test.yaml")).unwrap());
+    }
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.agrees()), "{rows:#?}");
+}
