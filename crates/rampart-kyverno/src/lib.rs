@@ -1182,7 +1182,7 @@ impl Policy {
                 return self
                     .rules
                     .iter()
-                    .filter(|r| matching::rule_matches(r, &t))
+                    .filter(|r| in_phase(r) && matching::rule_matches(r, &t))
                     .map(|r| {
                         result(
                             r.get("name").and_then(Value::as_str).unwrap_or(""),

@@ -444,3 +444,41 @@ spec:
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r.agrees()), "{rows:#?}");
 }
+
+/// A policy that cannot run reports one error per matching rule in the CLI's order, whatever
+/// the phase its rules belong to.
+#[test]
+fn a_broken_policy_errs_once_per_rule_in_the_cli_order() {
+    let text = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: broken}
+spec:
+  rules:
+  - name: add-label
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    mutate:
+      patchStrategicMerge: {metadata: {labels: {team: "{{ request.object.metadata.name[ }}"}}}
+  - name: check
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate:
+      message: x
+      pattern: {metadata: {name: "?*"}}
+"#;
+    let (set, errors) = PolicySet::from_str("broken.yaml", text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "a"}});
+    let results: Vec<(String, Status)> = set
+        .evaluate_in_cli_order(&cm, |_, _| AdmissionInfo::default())
+        .into_iter()
+        .flatten()
+        .map(|r| (r.rule, r.status))
+        .collect();
+    assert_eq!(
+        results,
+        vec![
+            ("add-label".to_string(), Status::Error),
+            ("check".to_string(), Status::Error)
+        ]
+    );
+}
