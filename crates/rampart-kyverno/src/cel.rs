@@ -122,6 +122,109 @@ fn expand_bind(e: &mut IdedExpr) {
     }
 }
 
+/// A `template` generator's documents and its placeholders' compiled expressions.
+type Template = (Vec<Value>, Vec<(String, Expr)>);
+
+/// A `template` generator: its documents (the YAML of `value`), and the expressions of its
+/// `(( expr ))` placeholders when `interpolate: cel` (without it, they are kept as written).
+fn compile_template(t: &Value) -> Result<Template, String> {
+    let text = t.get("value").and_then(Value::as_str).unwrap_or("");
+    // plain YAML: placeholders stand where objects have maps
+    let (parsed, errors) = rampart_manifest::parse_yaml("template", text);
+    if let Some(e) = errors.first() {
+        return Err(format!("generate template: {e}"));
+    }
+    let docs: Vec<Value> = parsed
+        .into_iter()
+        .map(|d| d.value)
+        .filter(|v| !v.is_null())
+        .collect();
+    let mut exprs: Vec<(String, Expr)> = Vec::new();
+    if t.get("interpolate").and_then(Value::as_str) == Some("cel") {
+        fn collect(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::String(s) => out.extend(placeholders(s).into_iter().map(str::to_string)),
+                Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+                Value::Object(m) => m.values().for_each(|x| collect(x, out)),
+                _ => {}
+            }
+        }
+        let mut srcs = Vec::new();
+        docs.iter().for_each(|d| collect(d, &mut srcs));
+        srcs.sort();
+        srcs.dedup();
+        for src in srcs {
+            let e = Expr::compile(&src)?;
+            exprs.push((src, e));
+        }
+    }
+    Ok((docs, exprs))
+}
+
+/// The expressions of a string's `(( expr ))` placeholders.
+fn placeholders(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("((") {
+        let Some(j) = rest.get(i + 2..).and_then(|r| r.find("))")) else {
+            break;
+        };
+        out.push(rest.get(i + 2..i + 2 + j).unwrap_or("").trim());
+        rest = rest.get(i + 2 + j + 2..).unwrap_or("");
+    }
+    out
+}
+
+/// A template document with its placeholders replaced: a string that is one placeholder
+/// takes the value itself (a map, a list, a number); in a longer string each placeholder is
+/// replaced by its text. Without values (no `interpolate: cel`), the document as written.
+fn interpolate(v: &Value, values: &HashMap<&str, Value>) -> Value {
+    if values.is_empty() {
+        return v.clone();
+    }
+    match v {
+        Value::String(s) => {
+            let found = placeholders(s);
+            if found.is_empty() {
+                return v.clone();
+            }
+            let trimmed = s.trim();
+            if let [only] = found.as_slice()
+                && trimmed.starts_with("((")
+                && trimmed.ends_with("))")
+                && trimmed.matches("((").count() == 1
+                && let Some(x) = values.get(only)
+            {
+                return x.clone();
+            }
+            let mut out = String::new();
+            let mut rest = s.as_str();
+            while let Some(i) = rest.find("((") {
+                let Some(j) = rest.get(i + 2..).and_then(|r| r.find("))")) else {
+                    break;
+                };
+                out.push_str(rest.get(..i).unwrap_or(""));
+                let src = rest.get(i + 2..i + 2 + j).unwrap_or("").trim();
+                match values.get(src) {
+                    Some(Value::String(x)) => out.push_str(x),
+                    Some(x) => out.push_str(&x.to_string()),
+                    None => out.push_str(rest.get(i..i + 2 + j + 2).unwrap_or("")),
+                }
+                rest = rest.get(i + 2 + j + 2..).unwrap_or("");
+            }
+            out.push_str(rest);
+            Value::String(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| interpolate(x, values)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), interpolate(x, values)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// CEL's `type(x)`, as a comparable name (`int`, `string`, `null_type`, …): the type
 /// identifiers are bound to the same names, so `type(x) == string` and `type(x) != type(null)`
 /// read as in cel-go.
@@ -963,6 +1066,9 @@ pub struct CelChecks {
     pub mutations: Vec<(String, Expr)>,
     /// GeneratingPolicy expressions (calling `generator.Apply`).
     pub generate: Vec<Expr>,
+    /// GeneratingPolicy `template` generators: the documents of each, and their `(( ))`
+    /// expressions when `interpolate: cel`.
+    templates: Vec<Template>,
     /// The inputs some expression mentions (`OBJECT`, ...): only those are bound.
     uses: u8,
     /// The most any expression needs of the `variables` map itself.
@@ -1030,6 +1136,10 @@ impl CelChecks {
             out.mutations.push((t, Expr::compile(e)?));
         }
         for g in list("generate") {
+            if let Some(t) = g.get("template") {
+                out.templates.push(compile_template(t)?);
+                continue;
+            }
             out.generate
                 .push(Expr::compile(&s(&g, "expression").unwrap_or_default())?);
         }
@@ -1164,6 +1274,16 @@ impl CelChecks {
             }
             for e in &self.generate {
                 e.eval(ctx)?;
+            }
+            for (docs, exprs) in &self.templates {
+                let mut values = HashMap::new();
+                for (src, e) in exprs {
+                    values.insert(src.as_str(), cel_to_json(&e.eval(ctx)?));
+                }
+                GENERATED.with(|g| {
+                    g.borrow_mut()
+                        .extend(docs.iter().map(|d| interpolate(d, &values)));
+                });
             }
             Ok(Some(()))
         });
