@@ -20,6 +20,8 @@ pub struct Eval {
     pub patched: Option<Value>,
     /// Resources a generate rule would create.
     pub generated: Vec<Value>,
+    /// The existing resources a mutate rule's `targets` would become.
+    pub targets: Vec<Value>,
 }
 
 impl Eval {
@@ -29,6 +31,7 @@ impl Eval {
             message: message.into(),
             patched: None,
             generated: Vec::new(),
+            targets: Vec::new(),
         }
     }
 }

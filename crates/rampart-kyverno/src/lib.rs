@@ -198,6 +198,10 @@ pub struct RuleResult {
     pub patched: Option<Value>,
     #[serde(skip)]
     pub generated: Vec<Value>,
+    /// What a mutate rule's `targets` (existing resources) would become; the admitted
+    /// resource itself is not patched.
+    #[serde(skip)]
+    pub targets: Vec<Value>,
     /// An ImageValidatingPolicy that passed: the images `required` wants verified by some
     /// policy of the request (checked when the request's policies all ran).
     #[serde(skip)]
@@ -1162,6 +1166,7 @@ impl Policy {
             enforce: self.enforces_for(rule, resource, info),
             patched: e.patched,
             generated: e.generated,
+            targets: e.targets,
             required_images: Vec::new(),
         };
         if let Some(b) = &self.broken {

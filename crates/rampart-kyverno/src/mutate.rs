@@ -9,6 +9,9 @@ use serde_json::{Map, Value};
 
 /// Applies a mutate block to `resource`.
 pub fn mutate(m: &Value, resource: &Value, ctx: &mut Ctx) -> Eval {
+    if let Some(targets) = m.get("targets").and_then(Value::as_array) {
+        return mutate_targets(m, targets, ctx);
+    }
     let mut current = resource.clone();
     match apply_block(m, &mut current, ctx, 0) {
         Err(e) => Eval::new(Status::Error, e),
@@ -23,6 +26,79 @@ pub fn mutate(m: &Value, resource: &Value, ctx: &mut Ctx) -> Eval {
             }
         }
     }
+}
+
+/// A mutate rule with `targets` (Kyverno's mutate-existing): the patches apply to the existing
+/// resources the targets name, read through the cluster (in `policy test`, the test's
+/// `targetResources`), never to the admitted resource. What they would become is reported;
+/// rampart changes nothing in the cluster (Kyverno's background controller would).
+fn mutate_targets(m: &Value, targets: &[Value], ctx: &mut Ctx) -> Eval {
+    let Some(r) = ctx.resolver.clone() else {
+        return Eval::new(
+            Status::Error,
+            "mutate targets are existing resources: they need a cluster (in `policy test`, the test's targetResources)",
+        );
+    };
+    let mut block = m.clone();
+    if let Some(o) = block.as_object_mut() {
+        o.remove("targets");
+    }
+    let mut out = Vec::new();
+    for t in targets {
+        let t = match substitute(t, ctx) {
+            Ok(t) => t,
+            Err(e) => {
+                return Eval::new(Status::Error, format!("variable substitution failed: {e}"));
+            }
+        };
+        let text = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or("");
+        let (api, kind, ns, name) = (
+            text("apiVersion"),
+            text("kind"),
+            text("namespace"),
+            text("name"),
+        );
+        let base = if api.contains('/') {
+            format!("/apis/{api}")
+        } else {
+            format!("/api/{api}")
+        };
+        let ns_part = if ns.is_empty() {
+            String::new()
+        } else {
+            format!("/namespaces/{ns}")
+        };
+        let path = format!("{base}{ns_part}/{}/{name}", crate::resource_of(kind));
+        let mut target = match r.0.call("GET", &path, None) {
+            Ok(v) => v,
+            // a target that does not exist is not mutated
+            Err(_) => continue,
+        };
+        // the patches read the trigger as `request.object` and the target as `target`:
+        // their variables are resolved before the patches apply to the target
+        let trigger = ctx.data.pointer("/request/object").cloned();
+        ctx.set("target", target.clone());
+        let resolved = match substitute(&block, ctx) {
+            Ok(b) => b,
+            Err(e) => {
+                return Eval::new(Status::Error, format!("variable substitution failed: {e}"));
+            }
+        };
+        let applied = apply_block(&resolved, &mut target, ctx, 0);
+        if let Some(t) = trigger {
+            ctx.set_path("request.object", t);
+        }
+        match applied {
+            Err(e) => return Eval::new(Status::Error, e),
+            Ok(_) => out.push(target),
+        }
+    }
+    if out.is_empty() {
+        return Eval::new(Status::Skip, "no target resources found");
+    }
+    let mut e = Eval::new(Status::Pass, "target resources patched");
+    e.targets = out;
+    e
 }
 
 /// Applies one mutate block (or foreach entry); `Ok(false)` when nothing applied.

@@ -654,8 +654,16 @@ pub fn run_file_with(
             }
         }
     }
-    // the rows' clone sources are in the cluster too
+    // `targetResources`: the existing resources mutate rules' targets name
     let mut has_sources = false;
+    for f in rampart_manifest::string_list(test.get("targetResources")) {
+        let (objs, errs) = load_objects(&dir.join(&f));
+        problems.extend(errs);
+        has_sources |= !objs.is_empty();
+        base.context_resources
+            .extend(objs.into_iter().map(|o| o.value));
+    }
+    // the rows' clone sources are in the cluster too
     for row in test
         .get("results")
         .and_then(Value::as_array)
@@ -901,7 +909,15 @@ pub fn run_file_with(
                             && !patched_files.is_empty()
                             && status == Status::Pass
                         {
-                            let actual = r.patched.clone().unwrap_or_else(|| res.clone());
+                            // a mutate-existing rule's patched resource is its target
+                            let actual = r
+                                .targets
+                                .iter()
+                                .find(|t| expected_for(t, &patched_files).is_some())
+                                .or_else(|| r.targets.first())
+                                .cloned()
+                                .or_else(|| r.patched.clone())
+                                .unwrap_or_else(|| res.clone());
                             match expected_for(&actual, &patched_files) {
                                 Some(exp) if same_resource(&exp, &actual) => {}
                                 Some(exp) => {

@@ -482,3 +482,38 @@ spec:
         ]
     );
 }
+
+/// A mutate rule with `targets` never patches the admitted resource (a webhook would return
+/// the target's patch for it); what the targets would become is reported apart.
+#[test]
+fn mutate_targets_leave_the_trigger_alone() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/mutate-existing");
+    let (set, errors) = PolicySet::load(&[dir.join("policy.yaml")]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let trigger = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "app-config", "namespace": "shop", "resourceVersion": "7"}});
+    let deployment = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "app", "namespace": "shop"},
+        "spec": {"template": {"metadata": {}, "spec": {"containers": []}}}});
+    let info = AdmissionInfo {
+        resolver: Some(rampart_kyverno::resolver::Resolver::new(
+            rampart_kyverno::resolver::ObjectsResolver {
+                objects: vec![deployment],
+                responses: Vec::new(),
+            },
+        )),
+        ..AdmissionInfo::default()
+    };
+    let r = set.evaluate(&trigger, &info);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].status, Status::Pass, "{r:?}");
+    assert!(r[0].patched.is_none(), "{r:?}");
+    assert_eq!(
+        r[0].targets[0]["spec"]["template"]["metadata"]["annotations"]["config-version"],
+        "7"
+    );
+    // without a cluster: an error, not a patch of the trigger
+    let r = set.evaluate(&trigger, &AdmissionInfo::default());
+    assert_eq!(r[0].status, Status::Error, "{r:?}");
+    assert!(r[0].patched.is_none());
+}
