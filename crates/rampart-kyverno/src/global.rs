@@ -121,16 +121,12 @@ impl GlobalContext {
                 text("resource"),
                 text("namespace"),
             );
-            let base = if group.is_empty() {
-                format!("/api/{version}")
+            let api = if group.is_empty() {
+                version.to_string()
             } else {
-                format!("/apis/{group}/{version}")
+                format!("{group}/{version}")
             };
-            let path = if ns.is_empty() {
-                format!("{base}/{resource}")
-            } else {
-                format!("{base}/namespaces/{ns}/{resource}")
-            };
+            let path = crate::resolver::collection_path(&api, ns, resource);
             let list = r
                 .0
                 .call("GET", &path, None)

@@ -377,7 +377,7 @@ impl PolicyParts {
     }
 
     /// The attestors a CEL list names (by their `name`).
-    fn named<'a>(&'a self, list: &CelValue) -> Result<Vec<(&'a str, &'a Ways)>, String> {
+    fn named<'a>(&'a self, list: &CelValue) -> Result<Vec<&'a Ways>, String> {
         let CelValue::List(items) = list else {
             return Err("the attestors must be a list (`[attestors.name]`)".into());
         };
@@ -394,8 +394,7 @@ impl PolicyParts {
                     _ => String::new(),
                 };
                 self.attestors
-                    .get_key_value(&name)
-                    .map(|(k, w)| (k.as_str(), w))
+                    .get(&name)
                     .ok_or_else(|| format!("attestor not found in policy: {name}"))
             })
             .collect()
@@ -422,7 +421,7 @@ fn verify_image_signatures(
         let named = s.policy.named(&attestors)?;
         let v = verifier(s, &image)?;
         let mut count = 0;
-        for (_, ways) in &named {
+        for ways in &named {
             for (a, opts) in ways.iter() {
                 match v.verify_with(&image, a, opts) {
                     Ok(_) => {
@@ -468,7 +467,7 @@ fn verify_attestation_signatures(
         let named = s.policy.named(&attestors)?;
         let v = verifier(s, &image)?;
         let mut count = 0;
-        for (_, ways) in &named {
+        for ways in &named {
             for (a, opts) in ways.iter() {
                 let (wanted, payload_of): (&str, fn(&Value) -> Option<Value>) = match &kind {
                     // the cosign verifier reads in-toto attestations only, Notary referrers only

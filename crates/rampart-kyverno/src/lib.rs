@@ -548,10 +548,7 @@ impl PolicySet {
         // the set's resolver, verifier, global context and exceptions where the info has none
         let info = |p: &Policy, r: &Value| {
             let mut i = info(p, r);
-            i.resolver = i.resolver.or_else(|| self.resolver.clone());
-            i.image_verifier = i.image_verifier.or_else(|| self.image_verifier.clone());
-            i.global = i.global.or_else(|| self.global.clone());
-            i.exceptions = i.exceptions.or_else(|| self.exceptions.clone());
+            self.fill_info(&mut i);
             i
         };
         let mut current = resource.clone();
@@ -618,6 +615,23 @@ impl PolicySet {
         out
     }
 
+    /// Gives `info` the set's resolver, image verifier, global context and exceptions where it
+    /// has none of its own.
+    pub fn fill_info(&self, info: &mut AdmissionInfo) {
+        if info.resolver.is_none() {
+            info.resolver.clone_from(&self.resolver);
+        }
+        if info.image_verifier.is_none() {
+            info.image_verifier.clone_from(&self.image_verifier);
+        }
+        if info.global.is_none() {
+            info.global.clone_from(&self.global);
+        }
+        if info.exceptions.is_none() {
+            info.exceptions.clone_from(&self.exceptions);
+        }
+    }
+
     /// Evaluates the policies `which` selects, with the set's resolver, image verifier and
     /// global context where the admission info has none of its own.
     fn evaluate_where(
@@ -634,10 +648,7 @@ impl PolicySet {
             || info.background != background
         {
             let mut with = info.clone();
-            with.resolver = with.resolver.or_else(|| self.resolver.clone());
-            with.image_verifier = with.image_verifier.or_else(|| self.image_verifier.clone());
-            with.global = with.global.or_else(|| self.global.clone());
-            with.exceptions = with.exceptions.or_else(|| self.exceptions.clone());
+            self.fill_info(&mut with);
             with.background = background;
             std::borrow::Cow::Owned(with)
         } else {

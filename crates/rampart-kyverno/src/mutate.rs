@@ -58,17 +58,10 @@ fn mutate_targets(m: &Value, targets: &[Value], ctx: &mut Ctx) -> Eval {
             text("namespace"),
             text("name"),
         );
-        let base = if api.contains('/') {
-            format!("/apis/{api}")
-        } else {
-            format!("/api/{api}")
-        };
-        let ns_part = if ns.is_empty() {
-            String::new()
-        } else {
-            format!("/namespaces/{ns}")
-        };
-        let path = format!("{base}{ns_part}/{}/{name}", crate::resource_of(kind));
+        let path = format!(
+            "{}/{name}",
+            crate::resolver::collection_path(api, ns, &crate::resource_of(kind))
+        );
         let mut target = match r.0.call("GET", &path, None) {
             Ok(v) => v,
             // a target that does not exist is not mutated
@@ -612,17 +605,7 @@ fn clone(g: &Value, ctx: &Ctx) -> Result<Vec<Value>, String> {
         return Err("generate with clone needs the source resource from a cluster (in `policy test`, the test's clusterResources or cloneSourceResource)".into());
     };
     let path = |api: &str, ns: &str, kind: &str| {
-        let base = if api.contains('/') {
-            format!("/apis/{api}")
-        } else {
-            format!("/api/{api}")
-        };
-        let ns = if ns.is_empty() {
-            String::new()
-        } else {
-            format!("/namespaces/{ns}")
-        };
-        format!("{base}{ns}/{}", crate::resource_of(kind))
+        crate::resolver::collection_path(api, ns, &crate::resource_of(kind))
     };
     let target_ns = text(&g, "/namespace");
     // a copy: the source's content under the target's name and namespace, without what the

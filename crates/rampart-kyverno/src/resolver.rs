@@ -203,6 +203,21 @@ fn selects(selector: &str, labels: Option<&Value>) -> bool {
         })
 }
 
+/// The API path of a collection of resources: `/api/v1/namespaces/NS/configmaps` for the core
+/// group's `v1`, `/apis/GROUP/VERSION/…` for the others; cluster-wide without a namespace.
+pub fn collection_path(api_version: &str, namespace: &str, plural: &str) -> String {
+    let base = if api_version.contains('/') {
+        format!("/apis/{api_version}")
+    } else {
+        format!("/api/{api_version}")
+    };
+    if namespace.is_empty() {
+        format!("{base}/{plural}")
+    } else {
+        format!("{base}/namespaces/{namespace}/{plural}")
+    }
+}
+
 /// The namespace a namespaced API path names (`/api/v1/namespaces/NS/...`,
 /// `/apis/GROUP/VERSION/namespaces/NS/...`), if it names one.
 pub fn path_namespace(url_path: &str) -> Option<&str> {

@@ -612,11 +612,7 @@ pub fn run_file_with(
         Some(v) => load_values(&dir.join(v))?,
         None => Values::default(),
     };
-    let mut base = AdmissionInfo {
-        image_verifier: verifier.cloned(),
-        exceptions: set.exceptions.clone(),
-        ..AdmissionInfo::default()
-    };
+    let mut base = AdmissionInfo::default();
     if let Some(u) = test.get("userinfo").and_then(Value::as_str) {
         for doc in read_docs(&dir.join(u))? {
             if let Some(ui) = doc.get("userInfo") {

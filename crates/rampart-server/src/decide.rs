@@ -512,10 +512,7 @@ impl Engine {
             return Vec::new();
         };
         let mut info = self.kyverno_info(req);
-        info.resolver = info.resolver.or_else(|| set.resolver.clone());
-        info.image_verifier = info.image_verifier.or_else(|| set.image_verifier.clone());
-        info.global = info.global.or_else(|| set.global.clone());
-        info.exceptions = info.exceptions.or_else(|| set.exceptions.clone());
+        set.fill_info(&mut info);
         let mut current = object.clone();
         for p in &set.policies {
             // DeletingPolicies do not act at admission; ImageValidatingPolicies only pin

@@ -387,11 +387,9 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     for e in &loaded.errors {
         eprintln!("error: {e}");
     }
-    // policies are evaluated one by one: the set's registry access goes with the request
+    // the set's registry access and exceptions join each request in `evaluate_in_cli_order`
     let base = AdmissionInfo {
         operation: a.operation.clone(),
-        image_verifier: set.image_verifier.clone(),
-        exceptions: set.exceptions.clone(),
         ..AdmissionInfo::default()
     };
     let values = match &a.values {
