@@ -574,44 +574,25 @@ impl PolicySet {
         // the CEL kinds read the request's verifications; ImageValidatingPolicies share them
         let request = ivpol::begin_request();
         let cel_mutation = |p: &Policy| p.cel.is_some() && p.is_mutating();
-        for (p, results) in self.policies.iter().zip(out.iter_mut()) {
-            if cel_mutation(p) {
-                continue;
-            }
-            let rest = p.evaluate_phase(&current, &info(p, &current), Phase::Rest);
-            if let Some(patched) = rest
-                .iter()
-                .filter(|r| r.status == Status::Pass && r.rule_type == "validate")
-                .find_map(|r| r.patched.clone())
-            {
-                current = patched;
-            }
-            results.extend(rest);
-        }
-        // then the MutatingAdmissionPolicies and MutatingPolicies, each on what the ones
-        // before it made
-        for (p, results) in self.policies.iter().zip(out.iter_mut()) {
-            if !cel_mutation(p) {
-                continue;
-            }
-            let rest = p.evaluate_phase(&current, &info(p, &current), Phase::Rest);
-            if let Some(patched) = rest
-                .iter()
-                .filter(|r| r.status == Status::Pass)
-                .find_map(|r| r.patched.clone())
-            {
-                current = patched;
-            }
-            results.extend(rest);
-        }
-        for r in out.iter_mut().flatten() {
-            if !r.required_images.is_empty()
-                && let Some(m) = ivpol::unverified(&r.required_images, &request.verifications)
-            {
-                r.status = Status::Fail;
-                r.message = m;
+        // the other rules, a verifyImages digest carried along; then the
+        // MutatingAdmissionPolicies and MutatingPolicies, each on what the ones before it made
+        for cel_pass in [false, true] {
+            for (p, results) in self.policies.iter().zip(out.iter_mut()) {
+                if cel_mutation(p) != cel_pass {
+                    continue;
+                }
+                let rest = p.evaluate_phase(&current, &info(p, &current), Phase::Rest);
+                if let Some(patched) = rest
+                    .iter()
+                    .filter(|r| r.status == Status::Pass && (cel_pass || r.rule_type == "validate"))
+                    .find_map(|r| r.patched.clone())
+                {
+                    current = patched;
+                }
+                results.extend(rest);
             }
         }
+        enforce_required(out.iter_mut().flatten(), &request.verifications);
         out
     }
 
@@ -664,12 +645,7 @@ impl PolicySet {
             .filter(|p| which(p))
             .flat_map(|p| p.evaluate(resource, &info))
             .collect();
-        for r in out.iter_mut().filter(|r| !r.required_images.is_empty()) {
-            if let Some(m) = ivpol::unverified(&r.required_images, &request.verifications) {
-                r.status = Status::Fail;
-                r.message = m;
-            }
-        }
+        enforce_required(out.iter_mut(), &request.verifications);
         out
     }
 }
@@ -1342,6 +1318,20 @@ fn admission_params<'a>(
             })
         })
         .collect()
+}
+
+/// ImageValidatingPolicies' `required`, once every policy of the request ran: a passing
+/// result fails for an image no policy verified.
+fn enforce_required<'a>(
+    results: impl Iterator<Item = &'a mut RuleResult>,
+    verifications: &ivpol::Verifications,
+) {
+    for r in results.filter(|r| !r.required_images.is_empty()) {
+        if let Some(m) = ivpol::unverified(&r.required_images, verifications) {
+            r.status = Status::Fail;
+            r.message = m;
+        }
+    }
 }
 
 /// Which rules an evaluation runs.
