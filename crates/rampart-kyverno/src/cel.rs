@@ -684,6 +684,198 @@ fn get_dispatch(
     }
 }
 
+/// The compiled pattern of a `regex.*` call (cel-go compiles it per call; a cache keeps a
+/// policy's few patterns compiled).
+fn cel_regex(
+    func: &str,
+    pattern: &str,
+) -> Result<Arc<regex::Regex>, kube_cel::cel::ExecutionError> {
+    thread_local! {
+        static CACHE: std::cell::RefCell<HashMap<String, Arc<regex::Regex>>> =
+            std::cell::RefCell::new(HashMap::new());
+    }
+    CACHE.with(|c| {
+        if let Some(re) = c.borrow().get(pattern) {
+            return Ok(re.clone());
+        }
+        let re = Arc::new(regex::Regex::new(pattern).map_err(|e| {
+            kube_cel::cel::ExecutionError::function_error(func, format!("regex `{pattern}`: {e}"))
+        })?);
+        let mut c = c.borrow_mut();
+        if c.len() > 256 {
+            c.clear();
+        }
+        c.insert(pattern.to_string(), re.clone());
+        Ok(re)
+    })
+}
+
+fn string_args<'a, const N: usize>(
+    func: &str,
+    args: &'a [CelValue],
+) -> Result<[&'a str; N], kube_cel::cel::ExecutionError> {
+    let fail = || {
+        kube_cel::cel::ExecutionError::function_error(func, format!("takes {N} string arguments"))
+    };
+    let mut out = [""; N];
+    for (slot, a) in out.iter_mut().zip(args) {
+        match a {
+            CelValue::String(s) => *slot = s.as_str(),
+            _ => return Err(fail()),
+        }
+    }
+    if args.len() < N {
+        return Err(fail());
+    }
+    Ok(out)
+}
+
+/// `replace`: cel-go's `regex.replace(target, pattern, replacement[, count])` on the `regex`
+/// library (`\N` in the replacement is group N, `\\` a backslash; a negative count
+/// replaces all), else the strings extension's `<string>.replace(from, to[, count])`.
+fn replace_dispatch(
+    this: kube_cel::cel::extractors::This<CelValue>,
+    kube_cel::cel::extractors::Arguments(args): kube_cel::cel::extractors::Arguments,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    let fail = |m: String| kube_cel::cel::ExecutionError::function_error("replace", m);
+    let count = match args.get(if library_of(&this.0) == "regex" { 3 } else { 2 }) {
+        None => -1,
+        Some(CelValue::Int(n)) => *n,
+        Some(_) => return Err(fail("the count is an int".into())),
+    };
+    if library_of(&this.0) != "regex" {
+        let CelValue::String(target) = &this.0 else {
+            return Err(fail(
+                "replace is <string>.replace(from, to[, count])".into(),
+            ));
+        };
+        let [from, to] = string_args("replace", &args)?;
+        let out = if count < 0 {
+            target.replace(from, to)
+        } else {
+            target.replacen(from, to, count as usize)
+        };
+        return Ok(CelValue::String(Arc::new(out)));
+    }
+    let [target, pattern, replacement] = string_args("regex.replace", &args)?;
+    if count == 0 {
+        return Ok(CelValue::String(Arc::new(target.to_string())));
+    }
+    let re = cel_regex("regex.replace", pattern)?;
+    let groups = re.captures_len() - 1;
+    let mut out = String::with_capacity(target.len());
+    let mut last = 0;
+    for (n, caps) in re.captures_iter(target).enumerate() {
+        if count > 0 && n as i64 >= count {
+            break;
+        }
+        let Some(whole) = caps.get(0) else { continue };
+        out.push_str(target.get(last..whole.start()).unwrap_or(""));
+        let mut chars = replacement.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                None => {
+                    return Err(fail(format!(
+                        "invalid replacement string: '{replacement}' \\ not allowed at end"
+                    )));
+                }
+                Some('\\') => out.push('\\'),
+                Some(d) => {
+                    let Some(g) = d.to_digit(10) else {
+                        return Err(fail(format!(
+                            "invalid replacement string: '{replacement}' \\ must be followed by a digit or \\"
+                        )));
+                    };
+                    if g as usize > groups {
+                        return Err(fail(format!(
+                            "replacement string references group {g} but regex has only {groups} group(s)"
+                        )));
+                    }
+                    if let Some(m) = caps.get(g as usize) {
+                        out.push_str(m.as_str());
+                    }
+                }
+            }
+        }
+        last = whole.end();
+    }
+    out.push_str(target.get(last..).unwrap_or(""));
+    Ok(CelValue::String(Arc::new(out)))
+}
+
+/// The pattern of `regex.extract`/`extractAll`: at most one capturing group.
+fn extract_pattern(
+    func: &str,
+    args: &[CelValue],
+) -> Result<(Arc<String>, Arc<regex::Regex>), kube_cel::cel::ExecutionError> {
+    let [target, pattern] = string_args(func, args)?;
+    let re = cel_regex(func, pattern)?;
+    if re.captures_len() > 2 {
+        return Err(kube_cel::cel::ExecutionError::function_error(
+            func,
+            format!("regular expression has more than one capturing group: {pattern:?}"),
+        ));
+    }
+    Ok((Arc::new(target.to_string()), re))
+}
+
+/// `regex.extract(target, pattern)`: the first match's group (or the whole match without
+/// one) as an optional; none when nothing matches or the group is empty.
+fn regex_extract(
+    this: kube_cel::cel::extractors::This<CelValue>,
+    kube_cel::cel::extractors::Arguments(args): kube_cel::cel::extractors::Arguments,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    use kube_cel::cel::objects::OptionalValue;
+    if library_of(&this.0) != "regex" {
+        return Err(kube_cel::cel::ExecutionError::function_error(
+            "extract",
+            "extract is regex.extract(target, pattern)",
+        ));
+    }
+    let (target, re) = extract_pattern("regex.extract", &args)?;
+    let found = re.captures(&target).and_then(|c| {
+        let m = if re.captures_len() == 2 {
+            c.get(1)
+        } else {
+            c.get(0)
+        };
+        m.map(|m| m.as_str().to_string())
+    });
+    let opt = match found {
+        Some(s) if !(s.is_empty() && re.captures_len() == 2) => {
+            OptionalValue::of(CelValue::String(Arc::new(s)))
+        }
+        _ => OptionalValue::none(),
+    };
+    Ok(CelValue::Opaque(Arc::new(opt)))
+}
+
+/// `regex.extractAll(target, pattern)`: every match's group (non-empty ones) or whole match.
+fn regex_extract_all(
+    this: kube_cel::cel::extractors::This<CelValue>,
+    kube_cel::cel::extractors::Arguments(args): kube_cel::cel::extractors::Arguments,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    if library_of(&this.0) != "regex" {
+        return Err(kube_cel::cel::ExecutionError::function_error(
+            "extractAll",
+            "extractAll is regex.extractAll(target, pattern)",
+        ));
+    }
+    let (target, re) = extract_pattern("regex.extractAll", &args)?;
+    let grouped = re.captures_len() == 2;
+    let out: Vec<CelValue> = re
+        .captures_iter(&target)
+        .filter_map(|c| if grouped { c.get(1) } else { c.get(0) })
+        .filter(|m| !grouped || !m.as_str().is_empty())
+        .map(|m| CelValue::String(Arc::new(m.as_str().to_string())))
+        .collect();
+    Ok(CelValue::List(Arc::new(out)))
+}
+
 /// Sets what `globalContext.Get` reads on this thread.
 fn set_context_global(b: &Bindings<'_>) {
     GLOBAL.with(|g| {
@@ -864,6 +1056,10 @@ fn base_context() -> Context<'static> {
     ctx.add_variable_from_value("resource", library("resource"));
     ctx.add_variable_from_value("http", library("http"));
     ctx.add_function("Post", post_dispatch);
+    ctx.add_variable_from_value("regex", library("regex"));
+    ctx.add_function("replace", replace_dispatch);
+    ctx.add_function("extract", regex_extract);
+    ctx.add_function("extractAll", regex_extract_all);
     ctx.add_function("registry", image_registry);
     ctx.add_function("repository", image_repository);
     ctx.add_function("tag", image_tag);

@@ -355,10 +355,11 @@ fn validate(
             }
         });
     }
-    if v.get("manifests").is_some() {
-        return Some(err(
-            "validate.manifests needs signature verification, which is not supported",
-        ));
+    if let Some(m) = v.get("manifests") {
+        if info.operation == "DELETE" {
+            return None;
+        }
+        return Some(crate::manifests::validate(m, resource, info));
     }
     Some(err(
         "invalid validation rule: podSecurity, cel, patterns, or deny expected",

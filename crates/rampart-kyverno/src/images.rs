@@ -531,16 +531,9 @@ fn verify_attestors(
     Ok(digest)
 }
 
-/// One attestor set (Kyverno's `verifyAttestorSet`): an entry with several public keys stands
-/// for one entry per key; `count` entries must verify (all when unset); an entry may nest a
-/// set (`attestor`).
-fn verify_attestor_set(
-    v: &dyn ImageVerifier,
-    image: &str,
-    set: &Value,
-    path: &str,
-    opts: &SignatureOptions,
-) -> Result<String, VerifyError> {
+/// An attestor set's entries, one per public key where an entry lists several (Kyverno's
+/// `ExpandStaticKeys`).
+pub(crate) fn expanded_entries(set: &Value) -> Vec<Value> {
     let mut entries = Vec::new();
     for e in set
         .get("entries")
@@ -565,6 +558,20 @@ fn verify_attestor_set(
             entries.push(e.clone());
         }
     }
+    entries
+}
+
+/// One attestor set (Kyverno's `verifyAttestorSet`): an entry with several public keys stands
+/// for one entry per key; `count` entries must verify (all when unset); an entry may nest a
+/// set (`attestor`).
+fn verify_attestor_set(
+    v: &dyn ImageVerifier,
+    image: &str,
+    set: &Value,
+    path: &str,
+    opts: &SignatureOptions,
+) -> Result<String, VerifyError> {
+    let entries = expanded_entries(set);
     if entries.is_empty() {
         return Err(VerifyError::Failed(format!(
             "{path}: the attestor set has no entries"
@@ -1189,7 +1196,7 @@ pub fn verify_images(
 }
 
 /// How many of an attestor set's `entries` must verify: its `count` when positive, else all.
-fn required_count(set: &Value, entries: usize) -> usize {
+pub(crate) fn required_count(set: &Value, entries: usize) -> usize {
     set.get("count")
         .and_then(Value::as_u64)
         .filter(|c| *c > 0)

@@ -130,35 +130,67 @@ pub fn search(expr: &str, data: &Value) -> Result<Value, String> {
 }
 
 thread_local! {
-    /// Compiled expressions by source (policies repeat theirs on every resource).
-    static COMPILED: std::cell::RefCell<std::collections::HashMap<String, Ast>> =
+    /// Compiled expressions by source (policies repeat theirs on every resource), with the
+    /// text their offsets point into.
+    static COMPILED: std::cell::RefCell<std::collections::HashMap<String, (Ast, std::rc::Rc<str>)>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
-fn compile_guarded(expr: &str) -> Result<Ast, String> {
-    if let Some(ast) = COMPILED.with(|c| c.borrow().get(expr).cloned()) {
-        return Ok(ast);
+/// Parses as Kyverno's go-jmespath does, whose multi-select hashes take the comma between
+/// two key-value pairs as optional (`{op: 'add', path: p value: v}`): where the parser
+/// wants `}` or `,` and finds the next key, a comma is put before it. The text parsed.
+fn parse_kyverno(expr: &str) -> Result<(jmespath::Expression<'static>, String), JmespathError> {
+    let first = match runtime().compile(expr) {
+        Ok(e) => return Ok((e, expr.to_string())),
+        Err(e) => e,
+    };
+    let mut text = expr.to_string();
+    let mut err = first.clone();
+    for _ in 0..256 {
+        let jmespath::ErrorReason::Parse(msg) = &err.reason else {
+            break;
+        };
+        let missing_comma = msg.starts_with("Expected '}' or ','")
+            && (msg.contains("found Identifier") || msg.contains("found QuotedIdentifier"));
+        if !missing_comma || !text.is_char_boundary(err.offset) {
+            break;
+        }
+        text.insert(err.offset, ',');
+        match runtime().compile(&text) {
+            Ok(e) => return Ok((e, text)),
+            Err(e) => err = e,
+        }
     }
-    let parsed = runtime().compile(expr).map_err(|e| {
+    Err(first)
+}
+
+fn compile_guarded(expr: &str) -> Result<(Ast, std::rc::Rc<str>), String> {
+    if let Some(hit) = COMPILED.with(|c| c.borrow().get(expr).cloned()) {
+        return Ok(hit);
+    }
+    let (parsed, text) = parse_kyverno(expr).map_err(|e| {
         format!(
             "JMESPath syntax error in `{expr}`: {}",
             first_line(&e.to_string())
         )
     })?;
-    let ast = guard_null_calls(parsed.as_ast().clone());
+    let compiled = (
+        guard_null_calls(parsed.as_ast().clone()),
+        std::rc::Rc::from(text),
+    );
     COMPILED.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() > 4096 {
             c.clear();
         }
-        c.insert(expr.to_string(), ast.clone());
+        c.insert(expr.to_string(), compiled.clone());
     });
-    Ok(ast)
+    Ok(compiled)
 }
 
 /// Evaluates a JMESPath expression over data already converted for JMESPath.
 pub fn search_var(expr: &str, var: &Rcvar) -> Result<Value, String> {
-    let ast = compile_guarded(expr)?;
+    let (ast, _) = compile_guarded(expr)?;
     let compiled = jmespath::Expression::new(expr, ast, runtime());
     let out = compiled.search(var.clone()).map_err(|e| {
         format!(
@@ -175,8 +207,8 @@ pub fn search_var(expr: &str, var: &Rcvar) -> Result<Value, String> {
 /// `&&`, `!` and pipes take such a missing value as null. The missing key, when `expr` fails so
 /// on `data`.
 pub fn unknown_key(expr: &str, data: &Value) -> Option<String> {
-    let ast = compile_guarded(expr).ok()?;
-    probe(&ast, expr, Some(data)).err()
+    let (ast, text) = compile_guarded(expr).ok()?;
+    probe(&ast, &text, Some(data)).err()
 }
 
 /// What a chain evaluates to (`None`: null, `Some(None)`: not followed further), or the key
@@ -220,8 +252,7 @@ fn probe<'a>(
 
 /// Checks the syntax of an expression.
 pub fn check(expr: &str) -> Result<(), String> {
-    runtime()
-        .compile(expr)
+    parse_kyverno(expr)
         .map(|_| ())
         .map_err(|e| first_line(&e.to_string()))
 }
@@ -979,6 +1010,37 @@ mod tests {
                 .is_match(r.as_str().unwrap()),
             "{r}"
         );
+    }
+
+    #[test]
+    fn hash_commas_are_optional_as_in_kyverno() {
+        let d = json!({"p": "/spec", "a": {"b": "x"}});
+        let cases = [
+            (
+                "{op: 'add', path: p value: `1`}",
+                json!({"op": "add", "path": "/spec", "value": 1}),
+            ),
+            // a newline, a quoted key and a pipe after the fixed hash
+            (
+                "{x: a.b\n \"y\": p z: join('/', [p, 'q'])} | [x, y, z]",
+                json!(["x", "/spec", "/spec/q"]),
+            ),
+            (
+                "[{k: p}, {k: a.b j: `true`}]",
+                json!([{"k": "/spec"}, {"k": "x", "j": true}]),
+            ),
+        ];
+        for (expr, want) in cases {
+            assert_eq!(search(expr, &d).unwrap(), want, "{expr}");
+            assert!(check(expr).is_ok(), "{expr}");
+        }
+        // a missing key still reports the key a Kyverno query misses
+        assert_eq!(unknown_key("{x: a.nope y: p}.x", &d), None);
+        for bad in ["{x: p y}", "{x: p, }", "{x p}", "{x: p ] y: p}"] {
+            let e = search(bad, &d).unwrap_err();
+            assert!(e.contains("JMESPath syntax error"), "{bad}: {e}");
+            assert!(check(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub mod images;
 mod ivpol;
 pub mod jmes;
 pub mod live;
+mod manifests;
 pub mod matching;
 mod mutate;
 pub mod pattern;
