@@ -329,12 +329,17 @@ struct Signed {
     candidates: Vec<Value>,
 }
 
+/// The most a gzipped message may inflate to: annotations hold at most 256 KiB, and a
+/// message that inflates past this is taken as not gzipped rather than read into memory.
+const MAX_INFLATED: u64 = 64 << 20;
+
 fn gunzip(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes)
+        .take(MAX_INFLATED + 1)
         .read_to_end(&mut out)
         .ok()?;
-    Some(out)
+    (out.len() as u64 <= MAX_INFLATED).then_some(out)
 }
 
 /// The YAML documents of a message: its text, or the `.yaml`/`.yml` files of a gzipped tar.
@@ -836,6 +841,18 @@ mod tests {
             "metadata.annotations.cosign.sigstore.dev/message",
             &ignored
         ));
+    }
+
+    #[test]
+    fn inflation_is_capped() {
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut z, &vec![b'a'; (MAX_INFLATED + 1) as usize]).unwrap();
+        let bomb = z.finish().unwrap();
+        assert!(gunzip(&bomb).is_none());
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut z, b"kind: x").unwrap();
+        assert_eq!(gunzip(&z.finish().unwrap()).unwrap(), b"kind: x");
+        assert!(gunzip(b"kind: x").is_none());
     }
 
     #[test]
