@@ -191,6 +191,11 @@ pub struct Values {
 }
 
 impl Values {
+    /// Sets a variable for every policy and resource (`kyverno apply --set name=value`).
+    pub fn set_global(&mut self, name: &str, value: Value) {
+        self.global.insert(name.to_string(), value);
+    }
+
     /// The admission info for `resource` under `policy`: `base` (user info, namespaces) with
     /// these values applied (`request.operation` sets the operation).
     pub fn info_for(&self, base: &AdmissionInfo, policy: &str, resource: &Value) -> AdmissionInfo {
@@ -247,6 +252,18 @@ impl Values {
         }));
         info
     }
+}
+
+/// Reads a `UserInfo` file (`userInfo`, `roles`, `clusterRoles`) into `info`.
+pub fn load_userinfo(path: &Path, info: &mut AdmissionInfo) -> Result<(), KyvernoError> {
+    for doc in read_docs(path)? {
+        if let Some(ui) = doc.get("userInfo") {
+            info.user_info = ui.clone();
+        }
+        info.roles = rampart_manifest::string_list(doc.get("roles"));
+        info.cluster_roles = rampart_manifest::string_list(doc.get("clusterRoles"));
+    }
+    Ok(())
 }
 
 /// Reads a `Values` file.
@@ -614,13 +631,7 @@ pub fn run_file_with(
     };
     let mut base = AdmissionInfo::default();
     if let Some(u) = test.get("userinfo").and_then(Value::as_str) {
-        for doc in read_docs(&dir.join(u))? {
-            if let Some(ui) = doc.get("userInfo") {
-                base.user_info = ui.clone();
-            }
-            base.roles = rampart_manifest::string_list(doc.get("roles"));
-            base.cluster_roles = rampart_manifest::string_list(doc.get("clusterRoles"));
-        }
+        load_userinfo(&dir.join(u), &mut base)?;
     }
     if let Some(c) = test.get("context").and_then(Value::as_str) {
         for doc in read_docs(&dir.join(c))? {

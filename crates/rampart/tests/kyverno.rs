@@ -141,6 +141,7 @@ kind: ClusterPolicy
 metadata: {name: team-label}
 spec:
   validationFailureAction: Audit
+  background: false
   validationFailureActionOverrides:
   - {action: Enforce, namespaces: ["prod-*"]}
   rules:
@@ -340,4 +341,197 @@ fn policy_test_selects_cases_names_files_and_writes_junit() {
         .stderr(predicates::str::contains(
             "invalid test case selector key \"colour\"",
         ));
+}
+
+/// `kyverno apply` and `kyverno test` command lines run unchanged: positional policies,
+/// `-r`/`--resources`, `-f`/`--values-file`, `--set`, `-u`, `--warn-exit-code`,
+/// `--warn-no-pass`, `--detailed-results`, `--fail-only`, `--remove-color`, `--table`.
+#[test]
+fn kyverno_command_lines_run_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: owner}
+spec:
+  validationFailureAction: Audit
+  background: false
+  rules:
+  - name: team
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    context:
+    - name: team
+      variable: {value: blue}
+    validate:
+      message: "owner {{ request.object.metadata.labels.owner }} is not {{ team }}"
+      deny:
+        conditions:
+          any:
+          - {key: "{{ request.object.metadata.labels.owner }}", operator: NotEquals, value: "{{ team }}"}
+  - name: admins-only
+    match: {any: [{resources: {kinds: [ConfigMap]}, clusterRoles: [cluster-admin]}]}
+    validate:
+      message: "admins may not write ConfigMaps"
+      deny: {}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("r.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: a, labels: {owner: blue}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("values.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Values\nglobalValues: {team: red}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("user.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: UserInfo\nclusterRoles: [cluster-admin]\nuserInfo: {username: root}\n",
+    )
+    .unwrap();
+    let apply = |extra: &[&str]| {
+        let out = rampart()
+            .current_dir(dir.path())
+            .args([
+                "policy", "apply", "p.yaml", "-r", "r.yaml", "--format", "json",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let statuses: Vec<String> = doc["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                format!(
+                    "{}={}",
+                    r["rule"].as_str().unwrap(),
+                    r["status"].as_str().unwrap()
+                )
+            })
+            .collect();
+        (
+            out.status.code(),
+            statuses,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // the policy's own team is the owner's
+    let (code, rows, err) = apply(&[]);
+    assert_eq!(
+        (code, rows),
+        (Some(0), vec!["team=pass".to_string()]),
+        "{err}"
+    );
+    // the values file's team (red) is not the owner (blue): an audited failure
+    let (code, rows, err) = apply(&["-f", "values.yaml"]);
+    assert_eq!(
+        (code, rows.clone()),
+        (Some(1), vec!["team=fail".to_string()]),
+        "{err}"
+    );
+    // --set overrides the values file
+    let (code, rows, _) = apply(&[
+        "--values-file",
+        "values.yaml",
+        "--set",
+        "team=blue,unused=x",
+    ]);
+    assert_eq!((code, rows), (Some(0), vec!["team=pass".to_string()]));
+    // audited failures as warnings, with their own exit status
+    let (code, rows, _) = apply(&["-f", "values.yaml", "--audit-warn", "--warn-exit-code", "3"]);
+    assert_eq!((code, rows), (Some(3), vec!["team=warn".to_string()]));
+    let (code, _, _) = apply(&["-f", "values.yaml", "--audit-warn"]);
+    assert_eq!(code, Some(0));
+    // the requester's cluster roles select the second rule
+    let (code, rows, _) = apply(&["-s", "team=blue", "-u", "user.yaml"]);
+    assert_eq!(
+        (code, rows),
+        (
+            Some(1),
+            vec!["team=pass".to_string(), "admins-only=fail".to_string()]
+        )
+    );
+    // nothing passed: --warn-no-pass gives the warning status
+    let (code, _, _) = apply(&[
+        "-f",
+        "values.yaml",
+        "--audit-warn",
+        "--warn-no-pass",
+        "--warn-exit-code",
+        "4",
+    ]);
+    assert_eq!(code, Some(4));
+    // output options kyverno command lines carry are accepted
+    let out = rampart()
+        .current_dir(dir.path())
+        .args([
+            "policy",
+            "apply",
+            "--policy",
+            "p.yaml",
+            "--resources",
+            "r.yaml",
+        ])
+        .args([
+            "--set",
+            "team=blue",
+            "--table",
+            "--detailed-results",
+            "--remove-color",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("owner/team: pass"));
+    // no policy at all is a usage error
+    let out = rampart()
+        .current_dir(dir.path())
+        .args(["policy", "apply", "-r", "r.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = rampart()
+        .current_dir(dir.path())
+        .args(["policy", "apply", "p.yaml", "-r", "r.yaml", "--set", "team"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected NAME=VALUE"));
+
+    // policy test: every row with its message, or only the differing ones
+    let case = cases().join("operators");
+    let text = |extra: &[&str]| {
+        let out = rampart()
+            .args(["policy", "test"])
+            .arg(&case)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let detailed = text(&["--detailed-results", "--remove-color"]);
+    let rows = detailed.lines().filter(|l| l.contains(" Pass ")).count();
+    assert!(rows >= 5, "{detailed}");
+    assert!(
+        detailed
+            .lines()
+            .any(|l| l.contains(" Pass ") && l.trim_end().ends_with("passed")),
+        "{detailed}"
+    );
+    let fail_only = text(&["--detailed-results", "--fail-only"]);
+    assert!(
+        fail_only.contains("(every result as expected)"),
+        "{fail_only}"
+    );
 }

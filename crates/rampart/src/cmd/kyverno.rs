@@ -2,7 +2,7 @@
 //! `kyverno apply` run them.
 
 use rampart_kyverno::testrun::{
-    Selector, TestRow, Values, Verdict, discover_named, load_values, run_files,
+    Selector, TestRow, Values, Verdict, discover_named, load_userinfo, load_values, run_files,
 };
 use rampart_kyverno::{AdmissionInfo, PolicySet, Status};
 use std::io::Write;
@@ -68,6 +68,17 @@ pub struct TestArgs {
     /// Also list the rows that agree with their expectation.
     #[arg(short, long)]
     verbose: bool,
+    /// List every row with the rule's message, also those that agree (as `kyverno test
+    /// --detailed-results`).
+    #[arg(long)]
+    detailed_results: bool,
+    /// Only the rows that differ from their expectation: the default, and it overrides
+    /// `--verbose` and `--detailed-results` (as `kyverno test --fail-only`).
+    #[arg(long)]
+    fail_only: bool,
+    /// Accepted for `kyverno test` command lines: rampart's output has no color.
+    #[arg(long)]
+    remove_color: bool,
     /// The test files' name.
     #[arg(
         short = 'f',
@@ -93,10 +104,23 @@ pub struct TestArgs {
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
     /// Policy files or directories.
-    #[arg(long = "policy", required = true, value_name = "PATH")]
+    #[arg(
+        long = "policy",
+        value_name = "PATH",
+        required_unless_present = "policy_paths"
+    )]
     policies: Vec<PathBuf>,
+    /// Policy files or directories, as `kyverno apply POLICY…` names them.
+    #[arg(value_name = "POLICY")]
+    policy_paths: Vec<PathBuf>,
     /// Resource files or directories.
-    #[arg(long = "resource", required = true, value_name = "PATH")]
+    #[arg(
+        short = 'r',
+        long = "resource",
+        visible_alias = "resources",
+        required = true,
+        value_name = "PATH"
+    )]
     resources: Vec<PathBuf>,
     /// PolicyException files or directories (also read among the policies), as `kyverno
     /// apply --exception`.
@@ -106,8 +130,25 @@ pub struct ApplyArgs {
     #[arg(long, default_value = "CREATE")]
     operation: String,
     /// A Kyverno `Values` file: variables, per-rule and per-resource values, namespace labels.
-    #[arg(long = "values", value_name = "FILE")]
+    #[arg(
+        short = 'f',
+        long = "values",
+        visible_alias = "values-file",
+        value_name = "FILE"
+    )]
     values: Option<PathBuf>,
+    /// Variables for every policy and resource: `name=value`, comma-separated or repeated
+    /// (as `kyverno apply --set`); they override the values file's global values.
+    #[arg(
+        short = 's',
+        long = "set",
+        value_name = "NAME=VALUE",
+        value_delimiter = ','
+    )]
+    set: Vec<String>,
+    /// A `UserInfo` file (`userInfo`, `roles`, `clusterRoles`): who makes the requests.
+    #[arg(short = 'u', long = "userinfo", value_name = "FILE")]
+    userinfo: Option<PathBuf>,
     /// Output format: text (a table as `kyverno test` prints it) or json.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     format: Format,
@@ -115,6 +156,24 @@ pub struct ApplyArgs {
     /// namespace) as `warn`, as `kyverno apply --audit-warn`; they then do not fail the run.
     #[arg(long)]
     audit_warn: bool,
+    /// The exit status when there are warnings and no failure or error (as `kyverno apply
+    /// --warn-exit-code`); 0 by default.
+    #[arg(long, value_name = "CODE", default_value_t = 0)]
+    warn_exit_code: u8,
+    /// Also exit with `--warn-exit-code` when no result passed.
+    #[arg(long)]
+    warn_no_pass: bool,
+    /// Accepted for `kyverno apply` command lines: the text output lists every result with
+    /// its message.
+    #[arg(short = 't', long)]
+    table: bool,
+    /// Accepted for `kyverno apply` command lines: the text output lists every result with
+    /// its message.
+    #[arg(long)]
+    detailed_results: bool,
+    /// Accepted for `kyverno apply` command lines: rampart's output has no color.
+    #[arg(long)]
+    remove_color: bool,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -161,6 +220,7 @@ impl RegistryArgs {
 
 /// `rampart policy test`.
 pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
+    let _ = a.remove_color;
     let start = Instant::now();
     let selector = match &a.test_case_selector {
         Some(t) => Some(Selector::parse(t).map_err(|e| anyhow::anyhow!(e))?),
@@ -224,7 +284,8 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
             let mut shown = 0;
             for (i, r) in rows.iter().enumerate() {
                 let verdict = r.verdict();
-                if !a.verbose && verdict != Verdict::Fail {
+                let all = (a.verbose || a.detailed_results) && !a.fail_only;
+                if !all && verdict != Verdict::Fail {
                     continue;
                 }
                 shown += 1;
@@ -243,7 +304,7 @@ pub fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
                         Verdict::Skipped => "-",
                     },
                     r.actual.map(Status::as_str).unwrap_or("excluded"),
-                    if verdict == Verdict::Pass && r.actual.is_some() {
+                    if verdict == Verdict::Pass && r.actual.is_some() && !a.detailed_results {
                         ""
                     } else {
                         r.message.as_str()
@@ -375,7 +436,14 @@ fn write_markdown(out: &mut impl Write, rows: &[TestRow]) -> std::io::Result<()>
 
 /// `rampart policy apply`.
 pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let paths: Vec<&PathBuf> = a.policies.iter().chain(&a.exceptions).collect();
+    // what kyverno's output options ask for is rampart's only text output
+    let _ = (a.table, a.detailed_results, a.remove_color);
+    let paths: Vec<&PathBuf> = a
+        .policies
+        .iter()
+        .chain(&a.policy_paths)
+        .chain(&a.exceptions)
+        .collect();
     let (mut set, errors) = PolicySet::load(&paths);
     for e in &errors {
         eprintln!("error: {e}");
@@ -388,14 +456,26 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {e}");
     }
     // the set's registry access and exceptions join each request in `evaluate_in_cli_order`
-    let base = AdmissionInfo {
+    let mut base = AdmissionInfo {
         operation: a.operation.clone(),
         ..AdmissionInfo::default()
     };
-    let values = match &a.values {
+    if let Some(u) = &a.userinfo {
+        load_userinfo(u, &mut base)?;
+    }
+    let mut values = match &a.values {
         Some(p) => load_values(p)?,
         None => Values::default(),
     };
+    for s in &a.set {
+        let Some((name, value)) = s.split_once('=') else {
+            anyhow::bail!("--set {s}: expected NAME=VALUE");
+        };
+        values.set_global(
+            name.trim(),
+            serde_json::Value::String(value.trim().to_string()),
+        );
+    }
     let mut out = std::io::stdout().lock();
     let mut failed = false;
     let mut all = Vec::new();
@@ -466,10 +546,14 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
+    let warned = all.iter().any(|(_, r)| r.status == Status::Warn)
+        || (a.warn_no_pass && !all.iter().any(|(_, r)| r.status == Status::Pass));
     Ok(if !errors.is_empty() || !loaded.errors.is_empty() {
         ExitCode::from(2)
     } else if failed {
         ExitCode::from(1)
+    } else if warned {
+        ExitCode::from(a.warn_exit_code)
     } else {
         ExitCode::SUCCESS
     })
