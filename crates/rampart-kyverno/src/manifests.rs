@@ -171,11 +171,63 @@ const DEFAULT_IGNORE: &[(&str, &[&str])] = &[
 /// k8s-manifest-sigstore's pattern match: equal, `*`, empty, or with `*` as `.*` an
 /// unanchored regular expression.
 fn pattern_match(data: &str, pattern: &str) -> bool {
-    data == pattern
-        || pattern == "*"
-        || pattern.is_empty()
-        || (pattern.contains('*')
-            && regex::Regex::new(&pattern.replace('*', ".*")).is_ok_and(|re| re.is_match(data)))
+    Pattern::new(pattern).matches(data)
+}
+
+/// A pattern of [`pattern_match`], compiled once.
+struct Pattern {
+    text: String,
+    re: Option<regex::Regex>,
+}
+
+impl Pattern {
+    fn new(pattern: &str) -> Pattern {
+        let re = if pattern.contains('*') && pattern != "*" {
+            regex::Regex::new(&pattern.replace('*', ".*")).ok()
+        } else {
+            None
+        };
+        Pattern {
+            text: pattern.to_string(),
+            re,
+        }
+    }
+
+    fn matches(&self, data: &str) -> bool {
+        data == self.text
+            || self.text == "*"
+            || self.text.is_empty()
+            || self.re.as_ref().is_some_and(|re| re.is_match(data))
+    }
+}
+
+/// The fields left out for one resource: as masks (a field and what is below it, for the
+/// diff) and as written (for the search by value).
+struct Ignored {
+    masks: Vec<Pattern>,
+    fields: Vec<Pattern>,
+}
+
+impl Ignored {
+    fn new(fields: &[String]) -> Ignored {
+        Ignored {
+            masks: fields
+                .iter()
+                .map(|f| Pattern::new(&format!("{f}*")))
+                .collect(),
+            fields: fields.iter().map(|f| Pattern::new(f)).collect(),
+        }
+    }
+
+    /// Whether a difference at `key` is left out.
+    fn covers(&self, key: &str) -> bool {
+        self.masks.iter().any(|m| m.matches(key))
+    }
+
+    /// Whether a leaf at `key` is left out of the search by value.
+    fn masks_leaf(&self, key: &str) -> bool {
+        self.fields.iter().any(|m| m.matches(key))
+    }
 }
 
 /// One difference between the signed manifest (`before`) and the resource (`after`).
@@ -227,31 +279,48 @@ fn diff(manifest: &Value, resource: &Value) -> Vec<Difference> {
             after: after.get(k).cloned(),
         })
         .collect();
-    let index = regex::Regex::new(r"\.\d+\.").ok();
+    // k8s-manifest-sigstore matches the keys as patterns with each `.N.` as `.\d+.`; the
+    // same key shape with the indexes left out finds them without a pattern per key
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    // an index between two segments (`.N.`) is any index; a first or last one is itself
+    let shape = |k: &str| -> String {
+        let segs: Vec<&str> = k.split('.').collect();
+        let last = segs.len().saturating_sub(1);
+        segs.iter()
+            .enumerate()
+            .map(|(i, seg)| {
+                if i > 0 && i < last && numeric(seg) {
+                    "#"
+                } else {
+                    seg
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    let indexed = |k: &str| shape(k) != k;
+    // what was created and deleted, by shape and value: a deletion matched by a creation of
+    // the same value (or the reverse) is an item that moved
+    let mut created = std::collections::HashSet::new();
+    let mut deleted = std::collections::HashSet::new();
+    for item in &items {
+        match (&item.before, &item.after) {
+            (None, Some(v)) => created.insert((shape(&item.key), v.to_string())),
+            (Some(v), None) => deleted.insert((shape(&item.key), v.to_string())),
+            _ => false,
+        };
+    }
     items
         .iter()
         .filter(|item| {
-            let Some(index) = &index else { return true };
-            if !index.is_match(&item.key) || (item.before.is_some() && item.after.is_some()) {
+            if !indexed(&item.key) {
                 return true;
             }
-            let pattern = index
-                .split(&item.key)
-                .map(regex::escape)
-                .collect::<Vec<_>>()
-                .join(r"\.\d+\.");
-            let Ok(same_path) = regex::Regex::new(&pattern) else {
-                return true;
-            };
-            !items.iter().any(|other| {
-                same_path.is_match(&other.key)
-                    && ((item.after.is_none()
-                        && other.before.is_none()
-                        && item.before == other.after)
-                        || (item.before.is_none()
-                            && other.after.is_none()
-                            && item.after == other.before))
-            })
+            match (&item.before, &item.after) {
+                (Some(v), None) => !created.contains(&(shape(&item.key), v.to_string())),
+                (None, Some(v)) => !deleted.contains(&(shape(&item.key), v.to_string())),
+                _ => true,
+            }
         })
         .cloned()
         .collect()
@@ -310,10 +379,6 @@ fn ignored_fields(rule: &Value, resource: &Value, domain: &str) -> Vec<String> {
         }
     }
     out
-}
-
-fn is_ignored(key: &str, ignored: &[String]) -> bool {
-    ignored.iter().any(|m| pattern_match(key, &format!("{m}*")))
 }
 
 /// Why no signed manifest could be read: `NotFound` fails the entry, `Bad` is an error.
@@ -418,7 +483,7 @@ fn tar_files(tar: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
 /// Reads the signed manifests of `resource` (k8s-manifest-sigstore's `BlobManifestFetcher`):
 /// of its kind, the one of its group, kind and name (and namespace, among several), else up
 /// to three that share the most field values with it.
-fn fetch(resource: &Value, domain: &str, ignored: &[String]) -> Result<Signed, FetchError> {
+fn fetch(resource: &Value, domain: &str, ignored: &Ignored) -> Result<Signed, FetchError> {
     let annotations = resource.pointer("/metadata/annotations");
     let Some(encoded) = annotations
         .and_then(|a| a.get(format!("{domain}/message")))
@@ -484,11 +549,11 @@ fn fetch(resource: &Value, domain: &str, ignored: &[String]) -> Result<Signed, F
 
 /// The manifests sharing the most field values with the resource (ignored fields aside), up
 /// to three.
-fn closest(docs: Vec<Value>, resource: &Value, ignored: &[String]) -> Vec<Value> {
+fn closest(docs: Vec<Value>, resource: &Value, ignored: &Ignored) -> Vec<Value> {
     let leaves = |v: &Value| {
         let mut m = BTreeMap::new();
         ravel(v, "", &mut m);
-        m.retain(|k, _| !ignored.iter().any(|i| pattern_match(k, i)));
+        m.retain(|k, _| !ignored.masks_leaf(k));
         m
     };
     let wanted = leaves(resource);
@@ -517,13 +582,13 @@ fn closest(docs: Vec<Value>, resource: &Value, ignored: &[String]) -> Vec<Value>
 fn matches(
     candidates: &[Value],
     resource: &Value,
-    ignored: &[String],
+    ignored: &Ignored,
 ) -> Result<(), Vec<Difference>> {
     let mut first = None;
     for c in candidates {
         let left: Vec<Difference> = diff(c, resource)
             .into_iter()
-            .filter(|d| !is_ignored(&d.key, ignored))
+            .filter(|d| !ignored.covers(&d.key))
             .filter(|d| !(d.key == "metadata.namespace" && d.before.is_none()))
             .collect();
         if left.is_empty() {
@@ -755,7 +820,7 @@ pub(crate) fn validate(rule: &Value, resource: &Value, info: &AdmissionInfo) -> 
         .and_then(Value::as_str)
         .filter(|d| !d.is_empty())
         .unwrap_or(DEFAULT_DOMAIN);
-    let ignored = ignored_fields(rule, resource, domain);
+    let ignored = Ignored::new(&ignored_fields(rule, resource, domain));
     let signed = fetch(resource, domain, &ignored);
     let matched = match &signed {
         Ok(s) => matches(&s.candidates, resource, &ignored),
@@ -819,6 +884,12 @@ mod tests {
         let d = diff(&moved_from, &moved);
         assert!(d.iter().all(|x| x.key != "spec.a.1.k"), "{d:?}");
         assert!(d.iter().any(|x| x.key == "spec.ports.2.name"), "{d:?}");
+        // a resource of many one-sided differences (an admitted object is the attacker's):
+        // linear, not a comparison of every pair
+        let n = 40_000;
+        let before = json!({"l": (0..n).map(|i| json!({"a": i})).collect::<Vec<_>>()});
+        let after = json!({"l": (0..n).map(|i| json!({"b": i})).collect::<Vec<_>>()});
+        assert_eq!(diff(&before, &after).len(), 2 * n);
     }
 
     #[test]
@@ -828,7 +899,8 @@ mod tests {
             {"objects": [{"kind": "Service", "name": "w*"}], "fields": ["spec.selector.tier"]},
             {"objects": [{"kind": "ConfigMap"}], "fields": ["data.x"]}
         ]});
-        let ignored = ignored_fields(&rule, &svc, "example.com");
+        let ignored = Ignored::new(&ignored_fields(&rule, &svc, "example.com"));
+        let is_ignored = |k: &str, i: &Ignored| i.covers(k);
         assert!(is_ignored("spec.clusterIP", &ignored));
         assert!(is_ignored("spec.selector.tier", &ignored));
         assert!(is_ignored(
