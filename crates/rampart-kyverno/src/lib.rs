@@ -207,17 +207,30 @@ pub struct RuleResult {
     /// policy of the request (checked when the request's policies all ran).
     #[serde(skip)]
     required_images: Vec<String>,
+    /// The policy's `policies.kyverno.io/severity` annotation.
+    #[serde(skip)]
+    pub severity: Option<Severity>,
+    /// The policy's `policies.kyverno.io/scored` annotation is not `"false"`: a failure
+    /// counts as one (a warning otherwise, in reports, `kyverno test` and `kyverno apply`).
+    #[serde(skip)]
+    pub scored: bool,
 }
 
 impl RuleResult {
     /// The finding for a failed (or errored) rule on `obj`, under the `kyverno-policy-violation`
     /// check; `None` for the other statuses. The message names the policy and rule.
     pub fn to_finding(&self, obj: &Object) -> Option<Finding> {
-        // An audited rule (Audit, or an override for the namespace) is reported, not blocked:
-        // a lower severity than an enforced one.
+        // The policy's severity annotation, as Kyverno's reports carry it; without one, an
+        // audited rule (Audit, or an override for the namespace), reported rather than
+        // blocked, is lower than an enforced one. A policy not scored only warns.
         let severity = match (self.status, self.enforce) {
-            (Status::Fail, true) => Severity::Medium,
-            (Status::Fail, false) | (Status::Error, _) => Severity::Low,
+            (Status::Fail, _) if !self.scored => Severity::Info,
+            (Status::Fail, enforce) => self.severity.unwrap_or(if enforce {
+                Severity::Medium
+            } else {
+                Severity::Low
+            }),
+            (Status::Error, _) => Severity::Low,
             _ => return None,
         };
         let rule = if self.rule.is_empty() {
@@ -227,6 +240,7 @@ impl RuleResult {
         };
         let what = match (self.status, self.enforce) {
             (Status::Error, _) => "could not be evaluated",
+            _ if !self.scored => "failed (a warning: the policy is not scored)",
             (_, true) => "failed (Enforce)",
             (_, false) => "failed (Audit)",
         };
@@ -257,6 +271,12 @@ pub struct Policy {
     broken: Option<String>,
     /// A MutatingAdmissionPolicy's bindings.
     bindings: Vec<Value>,
+    /// `false` when annotated `policies.kyverno.io/scored: "false"`: its failures are
+    /// reported as warnings (in policy reports, `kyverno test` and `kyverno apply`); admission
+    /// still enforces them.
+    pub scored: bool,
+    /// Its `policies.kyverno.io/severity` annotation.
+    pub severity: Option<Severity>,
 }
 
 struct CelPolicy {
@@ -968,6 +988,14 @@ impl Policy {
                 cel: cel_policy,
                 broken,
                 bindings: Vec::new(),
+                scored: v
+                    .pointer("/metadata/annotations/policies.kyverno.io~1scored")
+                    .and_then(Value::as_str)
+                    != Some("false"),
+                severity: v
+                    .pointer("/metadata/annotations/policies.kyverno.io~1severity")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.trim().parse().ok()),
             },
             errors,
         )
@@ -1156,6 +1184,8 @@ impl Policy {
             generated: e.generated,
             targets: e.targets,
             required_images: Vec::new(),
+            severity: self.severity,
+            scored: self.scored,
         };
         if let Some(b) = &self.broken {
             // a CEL kind: an error for the resources its constraints (or a compiled variant's)

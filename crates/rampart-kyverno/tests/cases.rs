@@ -144,6 +144,51 @@ spec:
     let f = results[0].to_finding(pod).unwrap();
     assert_eq!(f.check, "kyverno-policy-violation");
     assert!(f.message.contains("team/enforced"), "{}", f.message);
+    let severity = |rule: &str| {
+        results
+            .iter()
+            .find(|r| r.rule == rule)
+            .and_then(|r| r.to_finding(pod))
+            .map(|f| f.severity)
+    };
+    assert_eq!(severity("enforced"), Some(rampart_core::Severity::Medium));
+    assert_eq!(severity("audited"), Some(rampart_core::Severity::Low));
+
+    // the policy's severity annotation, as Kyverno's reports carry it; not scored: a warning
+    let annotated = |annotations: &str| {
+        let text = text.replace(
+            "metadata: {name: team}",
+            &format!("metadata: {{name: team, annotations: {{{annotations}}}}}"),
+        );
+        let (set, errors) = PolicySet::from_str("p.yaml", &text);
+        assert!(errors.is_empty(), "{errors:?}");
+        set.evaluate(&pod.value, &AdmissionInfo::default())
+            .iter()
+            .filter_map(|r| r.to_finding(pod))
+            .map(|f| (f.severity, f.message))
+            .collect::<Vec<_>>()
+    };
+    let high = annotated("policies.kyverno.io/severity: High");
+    assert!(
+        high.iter().all(|(s, _)| *s == rampart_core::Severity::High) && high.len() == 2,
+        "{high:?}"
+    );
+    let unscored =
+        annotated("policies.kyverno.io/severity: high, policies.kyverno.io/scored: \"false\"");
+    assert!(
+        unscored.len() == 2
+            && unscored
+                .iter()
+                .all(|(s, m)| *s == rampart_core::Severity::Info && m.contains("not scored")),
+        "{unscored:?}"
+    );
+    // an unknown severity falls back to the failure action's
+    let odd = annotated("policies.kyverno.io/severity: severe");
+    assert!(
+        odd.iter()
+            .any(|(s, _)| *s == rampart_core::Severity::Medium),
+        "{odd:?}"
+    );
 }
 
 #[test]

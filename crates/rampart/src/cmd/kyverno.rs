@@ -485,7 +485,8 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             set.evaluate_in_cli_order(&o.value, |p, r| values.info_for(&base, &p.name, r));
         for results in per_policy {
             for mut r in results {
-                if a.audit_warn && r.status == Status::Fail && !r.enforce {
+                // a policy not scored reports its failures as warnings, as kyverno apply
+                if r.status == Status::Fail && ((a.audit_warn && !r.enforce) || !r.scored) {
                     r.status = Status::Warn;
                 }
                 failed |= matches!(r.status, Status::Fail | Status::Error);
