@@ -277,6 +277,8 @@ pub struct Policy {
     pub scored: bool,
     /// Its `policies.kyverno.io/severity` annotation.
     pub severity: Option<Severity>,
+    /// Its `policies.kyverno.io/category` annotation.
+    pub category: Option<String>,
 }
 
 struct CelPolicy {
@@ -848,6 +850,17 @@ impl Policy {
         self.kind.contains("DeletingPolicy")
     }
 
+    /// Whether Kyverno runs it at admission (`spec.admission`, or the CEL kinds'
+    /// `evaluation.admission.enabled`; both default to true).
+    pub fn runs_at_admission(&self) -> bool {
+        let flag = if self.cel.is_some() {
+            self.spec.pointer("/evaluation/admission/enabled")
+        } else {
+            self.spec.get("admission")
+        };
+        flag.and_then(Value::as_bool) != Some(false)
+    }
+
     pub fn runs_in_background(&self) -> bool {
         let flag = if self.cel.is_some() {
             self.spec.pointer("/evaluation/background/enabled")
@@ -996,6 +1009,10 @@ impl Policy {
                     .pointer("/metadata/annotations/policies.kyverno.io~1severity")
                     .and_then(Value::as_str)
                     .and_then(|s| s.trim().parse().ok()),
+                category: v
+                    .pointer("/metadata/annotations/policies.kyverno.io~1category")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
             },
             errors,
         )

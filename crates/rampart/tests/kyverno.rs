@@ -535,3 +535,127 @@ spec:
         "{fail_only}"
     );
 }
+
+/// `policy apply -p`: Kyverno's policy reports, a merged ClusterReport and a PolicyReport per
+/// namespaced policy, in YAML or JSON.
+#[test]
+fn policy_apply_writes_policy_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: owner
+  annotations:
+    policies.kyverno.io/category: Multi-Tenancy
+    policies.kyverno.io/severity: high
+spec:
+  validationFailureAction: Enforce
+  background: false
+  rules:
+  - name: owner-label
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate:
+      message: "an owner label is required"
+      pattern: {metadata: {labels: {owner: "?*"}}}
+---
+apiVersion: kyverno.io/v1
+kind: Policy
+metadata:
+  name: shop-only
+  namespace: shop
+  annotations:
+    policies.kyverno.io/scored: "false"
+spec:
+  rules:
+  - name: no-debug
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate:
+      message: "no debug in shop"
+      deny:
+        conditions:
+          any:
+          - {key: "{{ request.object.data.debug || '' }}", operator: Equals, value: "true"}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("r.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: shop, labels: {owner: me}}\ndata: {debug: \"true\"}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: shop}\n",
+    )
+    .unwrap();
+    let run = |format: &str| {
+        let out = rampart()
+            .current_dir(dir.path())
+            .args([
+                "policy",
+                "apply",
+                "p.yaml",
+                "-r",
+                "r.yaml",
+                "-p",
+                "--output-format",
+                format,
+            ])
+            .output()
+            .unwrap();
+        // b has no owner: an enforced failure
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let yaml = run("yaml");
+    let docs: Vec<Value> = yaml
+        .split("\n---\n")
+        .map(|d| serde_saphyr::from_str(d).unwrap())
+        .collect();
+    let json = run("json");
+    let from_json: Vec<Value> = serde_json::Deserializer::from_str(&json)
+        .into_iter::<Value>()
+        .map(Result::unwrap)
+        .collect();
+    for reports in [&docs, &from_json] {
+        assert_eq!(reports.len(), 2, "{yaml}");
+        let (cluster, ns) = (&reports[0], &reports[1]);
+        assert_eq!(cluster["apiVersion"], "openreports.io/v1alpha1");
+        assert_eq!(cluster["kind"], "ClusterReport");
+        assert_eq!(cluster["metadata"]["name"], "merged");
+        assert_eq!(cluster["summary"]["pass"], 1);
+        assert_eq!(cluster["summary"]["fail"], 1);
+        let failed = cluster["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["result"] == "fail")
+            .unwrap();
+        assert_eq!(failed["policy"], "owner");
+        assert_eq!(failed["rule"], "owner-label");
+        assert_eq!(failed["severity"], "high");
+        assert_eq!(failed["category"], "Multi-Tenancy");
+        assert_eq!(failed["scored"], true);
+        assert_eq!(failed["source"], "kyverno");
+        assert_eq!(failed["properties"]["process"], "admission review");
+        assert_eq!(failed["resources"][0]["name"], "b");
+        assert_eq!(failed["resources"][0]["namespace"], "shop");
+        // the namespaced policy's own report; not scored, so its failure is a warning
+        assert_eq!(ns["kind"], "PolicyReport");
+        assert_eq!(ns["metadata"]["namespace"], "shop");
+        assert_eq!(ns["metadata"]["name"], "shop-only");
+        assert_eq!(ns["summary"]["warn"], 1);
+        assert_eq!(ns["summary"]["pass"], 1);
+        let warned = ns["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["result"] == "warn")
+            .unwrap();
+        assert!(warned.get("scored").is_none(), "{warned}");
+        assert_eq!(warned["message"], "no debug in shop");
+        assert_eq!(warned["properties"]["process"], "background scan");
+    }
+}

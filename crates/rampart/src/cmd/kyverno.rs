@@ -12,7 +12,8 @@ use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
-    #[value(alias = "txt")]
+    /// A table; with `--policy-report`, the reports in YAML.
+    #[value(aliases = ["txt", "yaml"])]
     Text,
     Json,
 }
@@ -149,9 +150,21 @@ pub struct ApplyArgs {
     /// A `UserInfo` file (`userInfo`, `roles`, `clusterRoles`): who makes the requests.
     #[arg(short = 'u', long = "userinfo", value_name = "FILE")]
     userinfo: Option<PathBuf>,
-    /// Output format: text (a table as `kyverno test` prints it) or json.
-    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    /// Output format: text (a table as `kyverno test` prints it; with `--policy-report`,
+    /// YAML) or json.
+    #[arg(
+        short = 'o',
+        long,
+        visible_alias = "output-format",
+        value_enum,
+        default_value = "text"
+    )]
     format: Format,
+    /// Print the results as Kyverno's policy reports (`kyverno apply -p`): one
+    /// `openreports.io/v1alpha1` ClusterReport of the cluster-wide policies' results, then a
+    /// PolicyReport per namespaced policy, each with its summary.
+    #[arg(short = 'p', long)]
+    policy_report: bool,
     /// Report the failures of audited rules (Audit, or an override for the resource's
     /// namespace) as `warn`, as `kyverno apply --audit-warn`; they then do not fail the run.
     #[arg(long)]
@@ -504,47 +517,69 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             r.message = masker.text(&r.message).into_owned();
         }
     }
-    match a.format {
-        Format::Json => {
-            let report = ApplyReport {
-                results: all
-                    .iter()
-                    .map(|(o, r)| ApplyRow {
-                        resource: o.to_string(),
-                        policy: &r.policy,
-                        rule: &r.rule,
-                        status: r.status,
-                        action: if r.enforce { "enforce" } else { "audit" },
-                        message: &r.message,
-                    })
-                    .collect(),
-            };
-            serde_json::to_writer_pretty(&mut out, &report)?;
-            writeln!(out)?;
+    if a.policy_report {
+        let reports = policy_reports(&set, &all);
+        match a.format {
+            Format::Json => {
+                for r in &reports {
+                    serde_json::to_writer_pretty(&mut out, r)?;
+                    writeln!(out)?;
+                }
+            }
+            Format::Text => {
+                for (i, r) in reports.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(out, "---")?;
+                    }
+                    let yaml = serde_saphyr::to_string(r)
+                        .map_err(|e| anyhow::anyhow!("writing the report: {e}"))?;
+                    write!(out, "{yaml}")?;
+                }
+            }
         }
-        Format::Text => {
-            for (o, r) in &all {
-                let action = match (r.status, r.enforce) {
-                    (Status::Fail, true) => " (enforce)",
-                    (Status::Fail, false) => " (audit)",
-                    _ => "",
+    } else {
+        match a.format {
+            Format::Json => {
+                let report = ApplyReport {
+                    results: all
+                        .iter()
+                        .map(|(o, r)| ApplyRow {
+                            resource: o.to_string(),
+                            policy: &r.policy,
+                            rule: &r.rule,
+                            status: r.status,
+                            action: if r.enforce { "enforce" } else { "audit" },
+                            message: &r.message,
+                        })
+                        .collect(),
                 };
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            }
+            Format::Text => {
+                for (o, r) in &all {
+                    let action = match (r.status, r.enforce) {
+                        (Status::Fail, true) => " (enforce)",
+                        (Status::Fail, false) => " (audit)",
+                        _ => "",
+                    };
+                    writeln!(
+                        out,
+                        "{}: {}/{}: {}{}: {}",
+                        o, r.policy, r.rule, r.status, action, r.message
+                    )?;
+                }
+                let count = |s: Status| all.iter().filter(|(_, r)| r.status == s).count();
                 writeln!(
                     out,
-                    "{}: {}/{}: {}{}: {}",
-                    o, r.policy, r.rule, r.status, action, r.message
+                    "\npass: {}, fail: {}, warn: {}, error: {}, skip: {}",
+                    count(Status::Pass),
+                    count(Status::Fail),
+                    count(Status::Warn),
+                    count(Status::Error),
+                    count(Status::Skip)
                 )?;
             }
-            let count = |s: Status| all.iter().filter(|(_, r)| r.status == s).count();
-            writeln!(
-                out,
-                "\npass: {}, fail: {}, warn: {}, error: {}, skip: {}",
-                count(Status::Pass),
-                count(Status::Fail),
-                count(Status::Warn),
-                count(Status::Error),
-                count(Status::Skip)
-            )?;
         }
     }
     let warned = all.iter().any(|(_, r)| r.status == Status::Warn)
@@ -558,4 +593,105 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Kyverno's policy reports of `policy apply` results (`kyverno apply -p`): the cluster-wide
+/// policies' results merged into one ClusterReport named `merged`, then a PolicyReport per
+/// namespaced policy; a result per rule and resource, with the policy's category, severity
+/// and scoring, and the summary of its results.
+fn policy_reports(
+    set: &PolicySet,
+    results: &[(
+        std::sync::Arc<rampart_core::ObjectRef>,
+        rampart_kyverno::RuleResult,
+    )],
+) -> Vec<serde_json::Value> {
+    use serde_json::{Value, json};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let summary = |rs: &[Value]| {
+        let n = |s: &str| rs.iter().filter(|r| r["result"] == s).count();
+        json!({"pass": n("pass"), "fail": n("fail"), "warn": n("warn"), "error": n("error"), "skip": n("skip")})
+    };
+    let mut cluster: Vec<Value> = Vec::new();
+    let mut namespaced: Vec<((String, String), Vec<Value>)> = Vec::new();
+    for (o, r) in results {
+        let policy = set.policies.iter().find(|p| p.name == r.policy);
+        let kind = policy.map_or("", |p| p.kind.as_str());
+        let source = match kind.trim_start_matches("Namespaced") {
+            "ValidatingPolicy" => "KyvernoValidatingPolicy",
+            "ImageValidatingPolicy" => "KyvernoImageValidatingPolicy",
+            "MutatingPolicy" => "KyvernoMutatingPolicy",
+            "GeneratingPolicy" => "KyvernoGeneratingPolicy",
+            "MutatingAdmissionPolicy" => "MutatingAdmissionPolicy",
+            _ => "kyverno",
+        };
+        let process = match (kind, policy) {
+            ("GeneratingPolicy" | "NamespacedGeneratingPolicy", _) => "admission review",
+            ("MutatingAdmissionPolicy", _) => "background scan",
+            (_, Some(p)) if p.runs_in_background() => "background scan",
+            (_, Some(p)) if p.runs_at_admission() => "admission review",
+            _ => "",
+        };
+        let mut subject = json!({"apiVersion": o.api_version, "kind": o.kind, "name": o.name});
+        if let Some(ns) = &o.namespace {
+            subject["namespace"] = json!(ns);
+        }
+        let mut result = json!({
+            "source": source,
+            "policy": r.policy,
+            "result": r.status.as_str(),
+            "timestamp": {"seconds": now, "nanos": 0},
+            "resources": [subject],
+            "properties": {"process": process},
+        });
+        if !r.rule.is_empty() {
+            result["rule"] = json!(r.rule);
+        }
+        if !r.message.is_empty() {
+            result["message"] = json!(r.message);
+        }
+        if r.scored {
+            result["scored"] = json!(true);
+        }
+        if let Some(sev) = r.severity {
+            result["severity"] = json!(sev.to_string().to_lowercase());
+        }
+        if let Some(c) = policy.and_then(|p| p.category.as_ref()) {
+            result["category"] = json!(c);
+        }
+        match policy.and_then(|p| p.namespace.clone()) {
+            Some(ns) => {
+                let key = (ns, r.policy.clone());
+                match namespaced.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, rs)) => rs.push(result),
+                    None => namespaced.push((key, vec![result])),
+                }
+            }
+            None => cluster.push(result),
+        }
+    }
+    let mut out = Vec::new();
+    if !cluster.is_empty() {
+        out.push(json!({
+            "apiVersion": "openreports.io/v1alpha1",
+            "kind": "ClusterReport",
+            "metadata": {"name": "merged"},
+            "source": "",
+            "summary": summary(&cluster),
+            "results": cluster,
+        }));
+    }
+    for ((ns, name), rs) in namespaced {
+        out.push(json!({
+            "apiVersion": "openreports.io/v1alpha1",
+            "kind": "PolicyReport",
+            "metadata": {"name": name, "namespace": ns},
+            "source": "",
+            "summary": summary(&rs),
+            "results": rs,
+        }));
+    }
+    out
 }
