@@ -611,7 +611,11 @@ fn policy_reports(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let summary = |rs: &[Value]| {
-        let n = |s: &str| rs.iter().filter(|r| r["result"] == s).count();
+        let n = |s: &str| {
+            rs.iter()
+                .filter(|r| r.get("result") == Some(&json!(s)))
+                .count()
+        };
         json!({"pass": n("pass"), "fail": n("fail"), "warn": n("warn"), "error": n("error"), "skip": n("skip")})
     };
     let mut cluster: Vec<Value> = Vec::new();
@@ -634,33 +638,36 @@ fn policy_reports(
             (_, Some(p)) if p.runs_at_admission() => "admission review",
             _ => "",
         };
-        let mut subject = json!({"apiVersion": o.api_version, "kind": o.kind, "name": o.name});
+        let mut subject = serde_json::Map::new();
+        subject.insert("apiVersion".into(), json!(o.api_version));
+        subject.insert("kind".into(), json!(o.kind));
+        subject.insert("name".into(), json!(o.name));
         if let Some(ns) = &o.namespace {
-            subject["namespace"] = json!(ns);
+            subject.insert("namespace".into(), json!(ns));
         }
-        let mut result = json!({
-            "source": source,
-            "policy": r.policy,
-            "result": r.status.as_str(),
-            "timestamp": {"seconds": now, "nanos": 0},
-            "resources": [subject],
-            "properties": {"process": process},
-        });
+        let mut result = serde_json::Map::new();
+        result.insert("source".into(), json!(source));
+        result.insert("policy".into(), json!(r.policy));
         if !r.rule.is_empty() {
-            result["rule"] = json!(r.rule);
+            result.insert("rule".into(), json!(r.rule));
         }
-        if !r.message.is_empty() {
-            result["message"] = json!(r.message);
-        }
+        result.insert("result".into(), json!(r.status.as_str()));
         if r.scored {
-            result["scored"] = json!(true);
+            result.insert("scored".into(), json!(true));
         }
         if let Some(sev) = r.severity {
-            result["severity"] = json!(sev.to_string().to_lowercase());
+            result.insert("severity".into(), json!(sev.to_string().to_lowercase()));
         }
         if let Some(c) = policy.and_then(|p| p.category.as_ref()) {
-            result["category"] = json!(c);
+            result.insert("category".into(), json!(c));
         }
+        result.insert("timestamp".into(), json!({"seconds": now, "nanos": 0}));
+        result.insert("resources".into(), json!([subject]));
+        if !r.message.is_empty() {
+            result.insert("message".into(), json!(r.message));
+        }
+        result.insert("properties".into(), json!({"process": process}));
+        let result = Value::Object(result);
         match policy.and_then(|p| p.namespace.clone()) {
             Some(ns) => {
                 let key = (ns, r.policy.clone());
