@@ -522,45 +522,25 @@ fn pod_security(ps: &Value, resource: &Value) -> Eval {
     let Some(spec) = spec.and_then(Value::as_object) else {
         return Eval::new(Status::Pass, "no pod spec");
     };
-    let violations =
-        rampart_pss::evaluate_pod(policy, meta.and_then(Value::as_object), spec, "/spec");
+    let meta = meta.and_then(Value::as_object);
+    let violations = rampart_pss::evaluate_pod(policy, meta, spec, "/spec");
+    if violations.is_empty() {
+        return Eval::new(Status::Pass, "rule passed");
+    }
     let excludes = ps
         .get("exclude")
         .and_then(Value::as_array)
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
-    let remaining: Vec<_> = violations
-        .into_iter()
-        .filter(|v| {
-            !excludes.iter().any(|e| {
-                if !excluded(e, v.check) {
-                    return false;
-                }
-                let images: Vec<&str> = e
-                    .get("images")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                if images.is_empty() {
-                    return true;
-                }
-                // Excluded for the listed images only: the check must pass once their
-                // containers are set aside.
-                let mut rest = spec.clone();
-                for field in ["containers", "initContainers", "ephemeralContainers"] {
-                    if let Some(Value::Array(list)) = rest.get_mut(field) {
-                        list.retain(|c| {
-                            let image = c.get("image").and_then(Value::as_str).unwrap_or("");
-                            !images.iter().any(|p| crate::wildcard::matches(p, image))
-                        });
-                    }
-                }
-                !rampart_pss::evaluate_pod(policy, meta.and_then(Value::as_object), &rest, "/spec")
-                    .iter()
-                    .any(|w| w.check == v.check)
-            })
-        })
-        .collect();
+    let remaining: Vec<_> = if excludes.is_empty() {
+        violations
+    } else {
+        let failing = pss_exclusions::apply(policy, meta, spec, excludes);
+        violations
+            .into_iter()
+            .filter(|v| failing.contains(&v.check))
+            .collect()
+    };
     if remaining.is_empty() {
         Eval::new(Status::Pass, "rule passed")
     } else {
@@ -575,30 +555,193 @@ fn pod_security(ps: &Value, resource: &Value) -> Eval {
     }
 }
 
-/// Whether a Kyverno `podSecurity.exclude` entry covers a PSA check ID.
-fn excluded(e: &Value, check: &str) -> bool {
-    let control = e.get("controlName").and_then(Value::as_str).unwrap_or("");
-    let ids: &[&str] = match control {
-        "HostProcess" => &["hostProcess"],
-        "Host Namespaces" => &["hostNamespaces"],
-        "Privileged Containers" => &["privileged"],
-        "Capabilities" => &["capabilities_baseline", "capabilities_restricted"],
-        "HostPath Volumes" => &["hostPathVolumes"],
-        "Host Ports" => &["hostPorts"],
-        "AppArmor" => &["appArmorProfile"],
-        "SELinux" => &["seLinuxOptions"],
-        "/proc Mount Type" => &["procMount"],
-        "Seccomp" => &["seccompProfile_baseline", "seccompProfile_restricted"],
-        "Sysctls" => &["sysctls"],
-        "Volume Types" => &["restrictedVolumes"],
-        "Privilege Escalation" => &["allowPrivilegeEscalation"],
-        "Running as Non-root" => &["runAsNonRoot"],
-        "Running as Non-root user" => &["runAsUser"],
-        _ => &[],
-    };
-    // An exclusion with images or restricted values applies to part of a check only; it is
-    // approximated as covering the whole check.
-    ids.contains(&check)
+/// `podSecurity.exclude`, as Kyverno applies it to the checks a pod fails (its
+/// `ApplyPodSecurityExclusion`): each entry evaluates the checks again on part of the pod
+/// (without `images`, the pod with one bare container; with them, only the containers of
+/// those images) and, for the failing checks of its control, lifts each field error of the
+/// pod that it reproduces: the same field (indexes as `*`), the entry's `restrictedField` when
+/// it names one, every bad value among its `values` when it lists any, and for a container's
+/// field the same container. A check fails while any of its field errors is left.
+mod pss_exclusions {
+    use rampart_pss::{CHECKS, FieldError, Policy};
+    use serde_json::{Map, Value};
+
+    /// The check IDs of a Kyverno control name.
+    fn control_ids(control: &str) -> &'static [&'static str] {
+        match control {
+            "Capabilities" => &["capabilities_baseline", "capabilities_restricted"],
+            "Seccomp" => &["seccompProfile_baseline", "seccompProfile_restricted"],
+            "Privileged Containers" => &["privileged"],
+            "Host Ports" => &["hostPorts"],
+            "/proc Mount Type" => &["procMount", "procMount_restricted"],
+            "HostProcess" => &["windowsHostProcess"],
+            "SELinux" => &["seLinuxOptions"],
+            "Host Namespaces" => &["hostNamespaces"],
+            "HostPath Volumes" => &["hostPathVolumes"],
+            "Sysctls" => &["sysctls"],
+            "AppArmor" => &["appArmorProfile"],
+            "Privilege Escalation" => &["allowPrivilegeEscalation"],
+            "Running as Non-root" => &["runAsNonRoot"],
+            "Running as Non-root user" => &["runAsUser"],
+            "Volume Types" => &["restrictedVolumes"],
+            _ => &[],
+        }
+    }
+
+    /// The failing checks of a pod with their field errors.
+    fn failing(
+        policy: Policy,
+        meta: Option<&Map<String, Value>>,
+        spec: &Map<String, Value>,
+    ) -> Vec<(&'static str, Option<Vec<FieldError>>)> {
+        rampart_pss::failing_checks(policy, meta, spec)
+            .iter()
+            .map(|c| (c.id, rampart_pss::field_errors(policy, meta, spec, c.id)))
+            .collect()
+    }
+
+    /// A field with its indexes as `*`; for a container's field (at container level) also its
+    /// container list and index (Kyverno's `parseField`: the path's second word).
+    fn parse(field: &str, container_level: bool) -> (String, Option<(&str, usize)>) {
+        let mut starred = String::with_capacity(field.len());
+        let mut indexes = Vec::new();
+        let mut digits = String::new();
+        for ch in field.chars() {
+            if ch.is_ascii_digit() {
+                digits.push(ch);
+                continue;
+            }
+            if !digits.is_empty() {
+                starred.push('*');
+                indexes.push(std::mem::take(&mut digits));
+            }
+            starred.push(ch);
+        }
+        if !digits.is_empty() {
+            starred.push('*');
+            indexes.push(digits);
+        }
+        if !container_level {
+            return (starred, None);
+        }
+        let second_word = field
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| !w.is_empty())
+            .nth(1)
+            .unwrap_or("");
+        let list = ["containers", "initContainers", "ephemeralContainers"]
+            .into_iter()
+            .find(|l| *l == second_word);
+        let container = list.zip(indexes.first().and_then(|i| i.parse().ok()));
+        (starred, container)
+    }
+
+    fn container_name<'a>(spec: &'a Map<String, Value>, (list, i): (&str, usize)) -> &'a str {
+        spec.get(list)
+            .and_then(Value::as_array)
+            .and_then(|l| l.get(i))
+            .and_then(|c| c.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    /// The part of the pod an entry evaluates: with `images`, only the containers of those
+    /// images (and nothing of the pod); without, the pod with one bare container.
+    fn part_of(spec: &Map<String, Value>, images: &[&str]) -> Map<String, Value> {
+        if images.is_empty() {
+            let mut m = spec.clone();
+            m.remove("initContainers");
+            m.remove("ephemeralContainers");
+            m.insert("containers".into(), serde_json::json!([{"name": "fake"}]));
+            return m;
+        }
+        let mut m = Map::new();
+        for list in ["containers", "initContainers", "ephemeralContainers"] {
+            let kept: Vec<Value> = spec
+                .get(list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|c| {
+                    let image = c.get("image").and_then(Value::as_str).unwrap_or("");
+                    images.iter().any(|p| crate::wildcard::matches(p, image))
+                })
+                .cloned()
+                .collect();
+            if !kept.is_empty() {
+                m.insert(list.into(), Value::Array(kept));
+            }
+        }
+        m
+    }
+
+    /// The check IDs still failing once `excludes` are applied, in reporting order.
+    pub(super) fn apply(
+        policy: Policy,
+        meta: Option<&Map<String, Value>>,
+        spec: &Map<String, Value>,
+        excludes: &[Value],
+    ) -> Vec<&'static str> {
+        let mut results = failing(policy, meta, spec);
+        for exclude in excludes {
+            let text = |k: &str| exclude.get(k).and_then(Value::as_str).unwrap_or("");
+            let list = |k: &str| -> Vec<&str> {
+                exclude
+                    .get(k)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect()
+            };
+            let (images, values) = (list("images"), list("values"));
+            let container_level = !images.is_empty();
+            let part = part_of(spec, &images);
+            // a container-level entry's pod has no metadata but its name and namespace
+            let part_meta = if container_level { None } else { meta };
+            let ids = control_ids(text("controlName"));
+            let restricted = text("restrictedField");
+            for (id, errs) in failing(policy, part_meta, &part) {
+                if !ids.contains(&id) {
+                    continue;
+                }
+                for e in errs.iter().flatten() {
+                    let (field, container) = parse(&e.field, container_level);
+                    let allowed = values.is_empty()
+                        || e.bad
+                            .iter()
+                            .all(|b| values.iter().any(|p| crate::wildcard::matches(p, b)));
+                    if !(restricted.is_empty() || field == restricted) || !allowed {
+                        continue;
+                    }
+                    let excluded = container.map(|c| container_name(&part, c));
+                    let Some(pos) = results.iter().position(|(rid, _)| *rid == id) else {
+                        continue;
+                    };
+                    let Some((_, Some(errors))) = results.get_mut(pos) else {
+                        continue;
+                    };
+                    let hit = errors.iter().position(|d| {
+                        let (dfield, dcontainer) = parse(&d.field, container_level);
+                        field == dfield
+                            && dcontainer
+                                .is_none_or(|dc| excluded == Some(container_name(spec, dc)))
+                    });
+                    if let Some(i) = hit {
+                        errors.swap_remove(i);
+                    }
+                    if errors.is_empty() {
+                        results.remove(pos);
+                    }
+                }
+            }
+        }
+        CHECKS
+            .iter()
+            .map(|c| c.id)
+            .filter(|id| results.iter().any(|(r, _)| r == id))
+            .collect()
+    }
 }
 
 /// Evaluates a ValidatingPolicy's CEL checks.

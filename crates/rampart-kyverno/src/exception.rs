@@ -223,16 +223,22 @@ impl Exception {
                 ),
             ));
         }
+        let pod_security = spec
+            .get("podSecurity")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(problem) =
+            crate::validation::check_pss_excludes(&pod_security, "/spec/podSecurity", None)
+        {
+            return Err(problem);
+        }
         Ok(Exception {
             key,
             pairs,
             matcher: json!({ "match": m }),
             conditions: spec.get("conditions").filter(|c| !c.is_null()).cloned(),
-            pod_security: spec
-                .get("podSecurity")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
+            pod_security,
             background,
         })
     }

@@ -932,6 +932,22 @@ impl Policy {
                 {
                     broken = Some(fail(&p, m, &mut errors));
                 }
+                if let Some(ps) = r.pointer("/validate/podSecurity")
+                    && let Some((p, m)) = validation::check_pss_excludes(
+                        ps.get("exclude")
+                            .and_then(Value::as_array)
+                            .map(Vec::as_slice)
+                            .unwrap_or_default(),
+                        &format!("/spec/rules/{i}/validate/podSecurity/exclude"),
+                        Some(
+                            ps.get("level")
+                                .and_then(Value::as_str)
+                                .unwrap_or("baseline"),
+                        ),
+                    )
+                {
+                    broken = Some(fail(&p, m, &mut errors));
+                }
             }
             rules = autogen::compute_rules(
                 &own,

@@ -184,14 +184,12 @@ fn resource_matches(r: &Value, t: &Target<'_>) -> bool {
         return false;
     }
     if let Some(sel) = r.get("namespaceSelector").filter(|s| !s.is_null()) {
-        // A Namespace is selected by its own labels; a cluster-scoped resource by none.
-        let labels = if t.kind == "Namespace" {
-            t.labels()
-        } else if t.namespace.is_empty() {
+        // Kyverno: "namespace selector is not applicable for namespace resource", and a
+        // cluster-scoped resource has no namespace labels.
+        if t.kind == "Namespace" || t.namespace.is_empty() {
             return false;
-        } else {
-            t.info.namespace_labels.get(t.namespace)
-        };
+        }
+        let labels = t.info.namespace_labels.get(t.namespace);
         if !selector_matches(sel, labels) {
             return false;
         }

@@ -271,6 +271,80 @@ pub fn check_background(spec: &Value, own: &[Value]) -> Option<(String, String)>
     None
 }
 
+/// Kyverno's checks of `podSecurity` exclusions (a rule's `validate.podSecurity.exclude` or a
+/// PolicyException's `podSecurity`), at `pointer`: a container-level control needs `images`,
+/// a pod-level one takes none; `restrictedField` and `values` come together; at the baseline
+/// level a restricted-only control cannot be named (`level`: the rule's, `None` for an
+/// exception).
+pub(crate) fn check_pss_excludes(
+    entries: &[Value],
+    pointer: &str,
+    level: Option<&str>,
+) -> Option<(String, String)> {
+    const CONTAINER_LEVEL: [&str; 5] = [
+        "Capabilities",
+        "Privileged Containers",
+        "Host Ports",
+        "/proc Mount Type",
+        "Privilege Escalation",
+    ];
+    const POD_LEVEL: [&str; 4] = [
+        "Host Namespaces",
+        "HostPath Volumes",
+        "Sysctls",
+        "Volume Types",
+    ];
+    const RESTRICTED_ONLY: [&str; 4] = [
+        "Volume Types",
+        "Privilege Escalation",
+        "Running as Non-root",
+        "Running as Non-root user",
+    ];
+    for (i, e) in entries.iter().enumerate() {
+        let at = |k: &str| format!("{pointer}/{i}/{k}");
+        let control = e.get("controlName").and_then(Value::as_str).unwrap_or("");
+        let has = |k: &str| {
+            e.get(k)
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+        };
+        let restricted_field = e
+            .get("restrictedField")
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty());
+        if CONTAINER_LEVEL.contains(&control) && !has("images") {
+            return Some((
+                at("controlName"),
+                format!(
+                    "{control}: exclude.images must be specified for the container level control"
+                ),
+            ));
+        }
+        if POD_LEVEL.contains(&control) && has("images") {
+            return Some((
+                at("controlName"),
+                format!(
+                    "{control}: exclude.images must not be specified for the pod level control"
+                ),
+            ));
+        }
+        // each at the field that is there
+        if restricted_field && !has("values") {
+            return Some((at("restrictedField"), "values is required".into()));
+        }
+        if !restricted_field && has("values") {
+            return Some((at("values"), "restrictedField is required".into()));
+        }
+        if level == Some("baseline") && RESTRICTED_ONLY.contains(&control) {
+            return Some((
+                at("controlName"),
+                format!("{control}: Invalid control name defined at the given level"),
+            ));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

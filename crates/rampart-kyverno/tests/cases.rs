@@ -42,6 +42,70 @@ fn every_case_agrees_with_its_expectations() {
     assert!(total >= 50, "only {total} rows");
 }
 
+/// Kyverno's checks of podSecurity exclusions: each broken entry is an error at its field,
+/// in policies and in PolicyExceptions.
+#[test]
+fn invalid_pod_security_exclusions_are_named() {
+    let rule = |exclude: &str, level: &str| {
+        format!(
+            "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: p}}\nspec:\n  rules:\n  - name: r\n    match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}\n    validate:\n      podSecurity:\n        level: {level}\n        exclude:\n        - {exclude}\n"
+        )
+    };
+    let cases = [
+        (
+            "{controlName: Capabilities}",
+            "baseline",
+            "exclude.images must be specified",
+        ),
+        (
+            "{controlName: Sysctls, images: [x]}",
+            "baseline",
+            "must not be specified",
+        ),
+        (
+            "{controlName: Host Ports, images: [x], restrictedField: \"spec.containers[*].ports[*].hostPort\"}",
+            "baseline",
+            "values is required",
+        ),
+        (
+            "{controlName: SELinux, values: [x]}",
+            "baseline",
+            "restrictedField is required",
+        ),
+        (
+            "{controlName: Running as Non-root}",
+            "baseline",
+            "Invalid control name",
+        ),
+    ];
+    for (exclude, level, want) in cases {
+        let (set, errors) = PolicySet::from_str("p.yaml", &rule(exclude, level));
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            shown.len() == 1 && shown[0].starts_with("p.yaml:12:") && shown[0].contains(want),
+            "{exclude}: {shown:?}"
+        );
+        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": {"containers": [{"name": "c", "image": "i"}]}});
+        let results = set.evaluate(&pod, &AdmissionInfo::default());
+        assert_eq!(results.first().map(|r| r.status), Some(Status::Error));
+    }
+    // at the restricted level the restricted controls may be named
+    let (_, errors) = PolicySet::from_str(
+        "p.yaml",
+        &rule("{controlName: Running as Non-root}", "restricted"),
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let exception = "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata: {name: e, namespace: x}\nspec:\n  exceptions: [{policyName: p, ruleNames: [r]}]\n  match: {any: [{resources: {kinds: [Pod]}}]}\n  podSecurity:\n  - controlName: Privileged Containers\n";
+    let (_, errors) = PolicySet::from_str("e.yaml", exception);
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert!(
+        shown.len() == 1
+            && shown[0].starts_with("e.yaml:8:")
+            && shown[0].contains("exclude.images"),
+        "{shown:?}"
+    );
+}
+
 #[test]
 fn bad_policies_are_reported_with_position_and_the_rest_still_run() {
     let text = r#"apiVersion: kyverno.io/v1

@@ -285,13 +285,13 @@ pub(crate) struct Pod<'a> {
 pub(crate) struct Container<'a> {
     pub name: &'a str,
     pub value: &'a Map<String, Value>,
-    field: &'static str,
-    index: usize,
+    pub(crate) field: &'static str,
+    pub(crate) index: usize,
     spec_pointer: &'a str,
 }
 
 impl<'a> Container<'a> {
-    fn sc(&self, key: &str) -> Option<&'a Value> {
+    pub(crate) fn sc(&self, key: &str) -> Option<&'a Value> {
         self.value
             .field("securityContext")?
             .field(key)
@@ -306,7 +306,7 @@ impl<'a> Container<'a> {
 
 impl<'a> Pod<'a> {
     /// Init containers, containers, then ephemeral containers, as Pod Security Admission visits them.
-    fn containers(&self) -> impl Iterator<Item = Container<'a>> + '_ {
+    pub(crate) fn containers(&self) -> impl Iterator<Item = Container<'a>> + '_ {
         ["initContainers", "containers", "ephemeralContainers"]
             .into_iter()
             .flat_map(move |field| {
@@ -329,7 +329,7 @@ impl<'a> Pod<'a> {
             })
     }
 
-    fn sc(&self, key: &str) -> Option<&'a Value> {
+    pub(crate) fn sc(&self, key: &str) -> Option<&'a Value> {
         self.spec
             .field("securityContext")?
             .field(key)
@@ -340,7 +340,7 @@ impl<'a> Pod<'a> {
         format!("{}/securityContext/{rel}", self.spec_pointer)
     }
 
-    fn annotations(&self) -> Option<&'a Map<String, Value>> {
+    pub(crate) fn annotations(&self) -> Option<&'a Map<String, Value>> {
         self.metadata?.field("annotations")?.as_object()
     }
 
@@ -870,12 +870,12 @@ fn selinux(pod: &Pod) -> Option<Violation> {
     ))
 }
 
-fn seccomp_annotation_ok(v: &str) -> bool {
+pub(crate) fn seccomp_annotation_ok(v: &str) -> bool {
     v == "runtime/default" || v == "docker/default" || v.starts_with("localhost/")
 }
 
-const SECCOMP_POD_ANNOTATION: &str = "seccomp.security.alpha.kubernetes.io/pod";
-const SECCOMP_CONTAINER_PREFIX: &str = "container.seccomp.security.alpha.kubernetes.io/";
+pub(crate) const SECCOMP_POD_ANNOTATION: &str = "seccomp.security.alpha.kubernetes.io/pod";
+pub(crate) const SECCOMP_CONTAINER_PREFIX: &str = "container.seccomp.security.alpha.kubernetes.io/";
 
 /// Whether the pre-v1.19 seccomp annotations of a pod are forbidden (fast path).
 pub(crate) fn seccomp_annotations_bad(

@@ -25,11 +25,13 @@
 
 mod checks;
 mod facts;
+mod fields;
 mod policy;
 
 mod update;
 
 pub use checks::{CHECKS, CheckInfo, check_info};
+pub use fields::{FieldError, field_errors};
 pub use policy::{
     Level, MAX_MINOR, NamespacePolicies, Policy, PssError, Version, namespace_policies,
     namespace_policies_with,
