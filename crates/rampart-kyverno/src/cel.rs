@@ -36,6 +36,7 @@ impl Expr {
             .parse(&rewritten)
             .map(|mut expr| {
                 expand_bind(&mut expr);
+                rampart_policy::strict_selects(&mut expr);
                 Expr {
                     src: src.to_string(),
                     expr,
@@ -652,6 +653,10 @@ fn get_dispatch(
     if library_of(&this.0) == "http" {
         return http_call("Get", &args);
     }
+    if let Some((api, plural)) = args.first().and_then(gvr_of) {
+        // resource.get(resource.toGVR(apiVersion, kind), namespace, name)
+        return resource_get(this, api, plural, text(1)?, text(2)?);
+    }
     match args.len() {
         4 => resource_get(this, text(0)?, text(1)?, text(2)?, text(3)?),
         2 => {
@@ -992,18 +997,29 @@ fn resource_get(
                 resource_matches(x, &api, &plural, &ns)
                     && x.pointer("/metadata/name").and_then(Value::as_str) == Some(name.as_str())
             })
-            .map(json_to_cel)
-            .ok_or_else(|| {
-                kube_cel::cel::ExecutionError::function_error(
-                    "Get",
-                    format!("{plural} {ns}/{name} not found in the context"),
-                )
-            })
+            .map_or(Ok(CelValue::Null), |x| Ok(json_to_cel(x)))
     })
 }
 
-fn resource_list(
+/// `list` on `resource`: (apiVersion, plural, namespace) or (GVR, namespace).
+fn list_dispatch(
     kube_cel::cel::extractors::This(_t): kube_cel::cel::extractors::This<CelValue>,
+    kube_cel::cel::extractors::Arguments(args): kube_cel::cel::extractors::Arguments,
+) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    let text = |i: usize| match args.get(i) {
+        Some(CelValue::String(s)) => Ok(s.clone()),
+        _ => Err(kube_cel::cel::ExecutionError::function_error(
+            "list",
+            "list takes (apiVersion, resource, namespace) or (gvr, namespace)",
+        )),
+    };
+    match args.first().and_then(gvr_of) {
+        Some((api, plural)) => resource_list(api, plural, text(1)?),
+        None => resource_list(text(0)?, text(1)?, text(2)?),
+    }
+}
+
+fn resource_list(
     api: Arc<String>,
     plural: Arc<String>,
     ns: Arc<String>,
@@ -1017,6 +1033,304 @@ fn resource_list(
             .collect();
         Ok(json_to_cel(&serde_json::json!({"items": items})))
     })
+}
+
+/// A GVR made by `resource.toGVR`: its group/version and resource (plural).
+fn gvr_of(v: &CelValue) -> Option<(Arc<String>, Arc<String>)> {
+    let CelValue::Map(m) = v else { return None };
+    if library_of(v) != "gvr" {
+        return None;
+    }
+    let get = |k: &str| match m.map.get(&key(k)) {
+        Some(CelValue::String(s)) => s.to_string(),
+        _ => String::new(),
+    };
+    let (group, version) = (get("group"), get("version"));
+    let api = if group.is_empty() {
+        version
+    } else {
+        format!("{group}/{version}")
+    };
+    Some((Arc::new(api), Arc::new(get("resource"))))
+}
+
+fn arg_str<'a>(
+    func: &str,
+    args: &'a [CelValue],
+    i: usize,
+) -> Result<&'a str, kube_cel::cel::ExecutionError> {
+    match args.get(i) {
+        Some(CelValue::String(s)) => Ok(s.as_str()),
+        _ => Err(kube_cel::cel::ExecutionError::function_error(
+            func,
+            format!("argument {} must be a string", i + 1),
+        )),
+    }
+}
+
+/// A function of Kyverno's CEL libraries that reads its arguments only, so that
+/// `hash.md5(x)` and `md5(x)` are one function (the library variable, if any, is the target).
+type LibFn = fn(&[CelValue]) -> Result<CelValue, kube_cel::cel::ExecutionError>;
+
+fn lib_call(
+    f: LibFn,
+) -> impl Fn(kube_cel::cel::extractors::Arguments) -> Result<CelValue, kube_cel::cel::ExecutionError>
++ Send
++ Sync
++ 'static {
+    move |kube_cel::cel::extractors::Arguments(args)| f(&args)
+}
+
+fn hex_digest(algorithm: &str, data: &[u8]) -> String {
+    use md5::Digest as _;
+    let bytes: Vec<u8> = match algorithm {
+        "md5" => md5::Md5::digest(data).to_vec(),
+        "sha1" => aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, data)
+            .as_ref()
+            .to_vec(),
+        _ => aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
+            .as_ref()
+            .to_vec(),
+    };
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// JSON as Go's `encoding/json` writes a value: compact, map keys sorted.
+fn go_json(v: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(m.get(k).unwrap_or(&Value::Null))))
+                        .collect(),
+                )
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(v).to_string()
+}
+
+/// Kyverno's CEL libraries beyond the Kubernetes ones: `hash`, `json`, `yaml`, `gzip`,
+/// `user.parseServiceAccount`, `transform.listObjToMap`, `random`,
+/// `parseImageReference`/`isImage` and `resource.toGVR` (each namespaced function also
+/// answers without its namespace where Kyverno declares both).
+fn register_kyverno_libraries(ctx: &mut Context<'static>) {
+    for lib in [
+        "hash",
+        "json",
+        "yaml",
+        "gzip",
+        "user",
+        "transform",
+        "random",
+    ] {
+        ctx.add_variable_from_value(lib, library(lib));
+    }
+    fn digest(name: &'static str) -> LibFn {
+        match name {
+            "md5" => |a| {
+                Ok(CelValue::String(Arc::new(hex_digest(
+                    "md5",
+                    arg_str("md5", a, 0)?.as_bytes(),
+                ))))
+            },
+            "sha1" => |a| {
+                Ok(CelValue::String(Arc::new(hex_digest(
+                    "sha1",
+                    arg_str("sha1", a, 0)?.as_bytes(),
+                ))))
+            },
+            _ => |a| {
+                Ok(CelValue::String(Arc::new(hex_digest(
+                    "sha256",
+                    arg_str("sha256", a, 0)?.as_bytes(),
+                ))))
+            },
+        }
+    }
+    for name in ["md5", "sha1", "sha256"] {
+        ctx.add_function(name, lib_call(digest(name)));
+    }
+    ctx.add_function(
+        "unmarshal",
+        lib_call(|a| {
+            let text = arg_str("json.unmarshal", a, 0)?;
+            serde_json::from_str::<Value>(text)
+                .map(|v| json_to_cel(&v))
+                .map_err(|e| {
+                    kube_cel::cel::ExecutionError::function_error("json.unmarshal", e.to_string())
+                })
+        }),
+    );
+    ctx.add_function(
+        "marshal",
+        lib_call(|a| {
+            let v = a.first().map(cel_to_json).unwrap_or(Value::Null);
+            Ok(CelValue::String(Arc::new(go_json(&v))))
+        }),
+    );
+    ctx.add_function(
+        "parse",
+        lib_call(|a| {
+            let text = arg_str("yaml.parse", a, 0)?;
+            let (docs, errors) = rampart_manifest::parse_yaml("yaml.parse", text);
+            if let Some(e) = errors.first() {
+                return Err(kube_cel::cel::ExecutionError::function_error(
+                    "yaml.parse",
+                    e.to_string(),
+                ));
+            }
+            Ok(docs
+                .first()
+                .map_or(CelValue::Null, |d| json_to_cel(&d.value)))
+        }),
+    );
+    ctx.add_function(
+        "compress",
+        lib_call(|a| {
+            use std::io::Write as _;
+            let text = arg_str("gzip.compress", a, 0)?;
+            let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            z.write_all(text.as_bytes())
+                .and_then(|()| z.finish())
+                .map(|b| CelValue::Bytes(Arc::new(b)))
+                .map_err(|e| {
+                    kube_cel::cel::ExecutionError::function_error("gzip.compress", e.to_string())
+                })
+        }),
+    );
+    ctx.add_function(
+        "decompress",
+        lib_call(|a| {
+            use std::io::Read as _;
+            let Some(CelValue::Bytes(b)) = a.first() else {
+                return Err(kube_cel::cel::ExecutionError::function_error(
+                    "gzip.decompress",
+                    "the argument is bytes",
+                ));
+            };
+            let mut out = String::new();
+            flate2::read::GzDecoder::new(b.as_slice())
+                .take(64 << 20)
+                .read_to_string(&mut out)
+                .map(|_| CelValue::String(Arc::new(out)))
+                .map_err(|e| {
+                    kube_cel::cel::ExecutionError::function_error("gzip.decompress", e.to_string())
+                })
+        }),
+    );
+    ctx.add_function(
+        "parseServiceAccount",
+        lib_call(|a| {
+            let user = arg_str("parseServiceAccount", a, 0)?;
+            let mut m = HashMap::new();
+            if let Some((ns, name)) = user
+                .strip_prefix("system:serviceaccount:")
+                .and_then(|r| r.split_once(':'))
+            {
+                for (k, v) in [("namespace", ns), ("name", name)] {
+                    if !v.is_empty() {
+                        m.insert(key(k), CelValue::String(Arc::new(v.to_string())));
+                    }
+                }
+            }
+            Ok(CelValue::Map(CelMap { map: Arc::new(m) }))
+        }),
+    );
+    ctx.add_function(
+        "listObjToMap",
+        lib_call(|a| {
+            let fail = |m: &str| kube_cel::cel::ExecutionError::function_error("listObjToMap", m);
+            if a.len() < 4 {
+                return Err(fail(&format!(
+                    "listObjToMap must take 4 arguments, {} were passed",
+                    a.len()
+                )));
+            }
+            let (Some(Value::Array(keys)), Some(Value::Array(values))) =
+                (a.first().map(cel_to_json), a.get(1).map(cel_to_json))
+            else {
+                return Err(fail("the first two arguments are lists"));
+            };
+            let (k, v) = (
+                arg_str("listObjToMap", a, 2)?,
+                arg_str("listObjToMap", a, 3)?,
+            );
+            if keys.len() != values.len() {
+                return Err(fail(&format!(
+                    "listObjToMap must take lists of equal length. list1: {}, list2: {}",
+                    keys.len(),
+                    values.len()
+                )));
+            }
+            let mut out = serde_json::Map::new();
+            for (ke, ve) in keys.iter().zip(&values) {
+                let Some(name) = ke.get(k).and_then(Value::as_str) else {
+                    return Err(fail(
+                        "the passed key name cannot be handled as a string in the key object list",
+                    ));
+                };
+                out.insert(name.to_string(), ve.get(v).cloned().unwrap_or(Value::Null));
+            }
+            Ok(json_to_cel(&Value::Object(out)))
+        }),
+    );
+    ctx.add_function(
+        "parseImageReference",
+        lib_call(|a| {
+            let s = arg_str("parseImageReference", a, 0)?;
+            rampart_images::reference::Reference::parse(s).map_err(|e| {
+                kube_cel::cel::ExecutionError::function_error("parseImageReference", e.to_string())
+            })?;
+            image_fn(Arc::new(s.to_string()))
+        }),
+    );
+    ctx.add_function(
+        "isImage",
+        lib_call(|a| {
+            let s = arg_str("isImage", a, 0)?;
+            Ok(CelValue::Bool(
+                rampart_images::reference::Reference::parse(s).is_ok(),
+            ))
+        }),
+    );
+    ctx.add_function("toGVR", lib_call(to_gvr));
+    ctx.add_function("ToGVR", lib_call(to_gvr));
+    // random(), random.random(pattern): a string matching the pattern ([0-9a-z]{8})
+    ctx.add_function(
+        "random",
+        lib_call(|a| {
+            let pattern = match a.first() {
+                Some(CelValue::String(p)) => p.as_str(),
+                _ => "[0-9a-z]{8}",
+            };
+            crate::random::matching(pattern)
+                .map(|s| CelValue::String(Arc::new(s)))
+                .map_err(|e| kube_cel::cel::ExecutionError::function_error("random", e))
+        }),
+    );
+}
+
+/// `resource.toGVR(apiVersion, kind)`: the group, version and resource (plural) of a kind.
+fn to_gvr(a: &[CelValue]) -> Result<CelValue, kube_cel::cel::ExecutionError> {
+    let api = arg_str("toGVR", a, 0)?;
+    let kind = arg_str("toGVR", a, 1)?;
+    let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
+    let mut m = HashMap::new();
+    m.insert(key(LIB_KEY), CelValue::String(Arc::new("gvr".into())));
+    for (k, v) in [
+        ("group", group.to_string()),
+        ("version", version.to_string()),
+        ("resource", crate::resource_of(kind)),
+    ] {
+        m.insert(key(k), CelValue::String(Arc::new(v)));
+    }
+    Ok(CelValue::Map(CelMap { map: Arc::new(m) }))
 }
 
 /// The functions every evaluation sees; a context is `Send + Sync`, so one serves every thread.
@@ -1034,8 +1348,8 @@ fn base_context() -> Context<'static> {
     ctx.add_function("image", image_fn);
     // `resource.get` and `resource.list` are the library's current spellings
     ctx.add_function("Get", get_dispatch);
-    ctx.add_function("get", resource_get);
-    ctx.add_function("list", resource_list);
+    ctx.add_function("get", get_dispatch);
+    ctx.add_function("list", list_dispatch);
     ctx.add_function("GetMetadata", image_get_metadata);
     ctx.add_function("Apply", generator_apply);
     ctx.add_function("apply", generator_apply);
@@ -1045,7 +1359,7 @@ fn base_context() -> Context<'static> {
             map: Arc::new(HashMap::new()),
         }),
     );
-    ctx.add_function("List", resource_list);
+    ctx.add_function("List", list_dispatch);
     ctx.add_variable_from_value(
         "image",
         CelValue::Map(CelMap {
@@ -1056,6 +1370,9 @@ fn base_context() -> Context<'static> {
     ctx.add_variable_from_value("resource", library("resource"));
     ctx.add_variable_from_value("http", library("http"));
     ctx.add_function("Post", post_dispatch);
+    ctx.add_function("post", post_dispatch);
+    ctx.add_function("getMetadata", image_get_metadata);
+    register_kyverno_libraries(&mut ctx);
     ctx.add_variable_from_value("regex", library("regex"));
     ctx.add_function("replace", replace_dispatch);
     ctx.add_function("extract", regex_extract);
@@ -1626,6 +1943,53 @@ pub use rampart_policy::json_to_cel;
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A field of a value that is no map is an error, as in CEL (the cel crate alone answers
+    /// `false`); `has()` still tests, and an optional is carried through a chain.
+    #[test]
+    fn selecting_a_field_of_a_non_map_is_an_error() {
+        let object = json!({"metadata": {"name": "web"}, "spec": {"replicas": 3}});
+        let eval = |expr: &str| {
+            let c = CelChecks::compile(
+                &json!({"validations": [{"expression": expr, "message": "no"}]}),
+                "validations",
+            )
+            .unwrap();
+            c.evaluate(&Bindings {
+                object: Some(&object),
+                ..Bindings::default()
+            })
+        };
+        // CREATE: no old object
+        assert!(matches!(
+            eval("oldObject.spec.replicas == object.spec.replicas"),
+            CelOutcome::Error(_)
+        ));
+        assert!(matches!(
+            eval("object.spec.replicas.value == 3"),
+            CelOutcome::Error(_)
+        ));
+        assert!(matches!(
+            eval("object.metadata.name.first == 'w'"),
+            CelOutcome::Error(_)
+        ));
+        assert_eq!(
+            eval("!has(object.spec.template) && has(object.spec.replicas)"),
+            CelOutcome::Pass
+        );
+        assert_eq!(
+            eval("object.?status.replicas.orValue(0) == 0"),
+            CelOutcome::Pass
+        );
+        assert_eq!(
+            eval("object.?spec.replicas.orValue(0) == 3"),
+            CelOutcome::Pass
+        );
+        assert_eq!(
+            eval("object.spec.replicas == 3 && object['spec'].replicas == 3"),
+            CelOutcome::Pass
+        );
+    }
 
     #[test]
     fn optional_syntax_and_variables() {

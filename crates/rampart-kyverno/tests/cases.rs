@@ -466,9 +466,7 @@ fn failed_variables_name_their_cause() {
     assert!(
         row.message
             .starts_with("variable `limit`: variable `settings`: ")
-            && row
-                .message
-                .contains("configmaps other/team-settings not found"),
+            && row.message.contains("No such overload"),
         "{}",
         row.message
     );

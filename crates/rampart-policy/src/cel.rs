@@ -3,8 +3,10 @@
 //! `namespaceObject` and `variables` bound.
 
 use kube_cel::KubeCelExt;
+use kube_cel::cel::common::ast::IdedExpr;
 use kube_cel::cel::objects::{Key, Map as CelMap};
-use kube_cel::cel::{Context, Program, Value as CelValue};
+use kube_cel::cel::parser::Parser;
+use kube_cel::cel::{Context, Value as CelValue};
 use serde_json::Value;
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
@@ -13,7 +15,8 @@ use std::sync::{Arc, LazyLock};
 /// A compiled CEL expression with its source text.
 pub(crate) struct Expr {
     pub(crate) src: String,
-    program: Program,
+    /// The parsed expression, field selections strict (see [`strict_selects`]).
+    program: IdedExpr,
     /// How the expression uses the `variables` map itself (beyond `variables.NAME`).
     map_use: MapUse,
     /// The names it reads as `variables.NAME` (bound directly, see [`direct_variables`]).
@@ -115,15 +118,74 @@ pub fn direct_variables(src: &str) -> (String, MapUse, Vec<String>) {
     (out, map_use, direct)
 }
 
+/// Field selections (`a.b`) as index operations (`a['b']`), which fail as CEL does on a value
+/// that is no map (`null.b`, `'text'.b`: an error) and carry an optional along (`a.?b.c`);
+/// the cel crate's own selection answers `false` for any of those. `has(a.b)` is left as it is.
+pub fn strict_selects(e: &mut IdedExpr) {
+    use kube_cel::cel::common::ast::{CallExpr, EntryExpr, Expr as Ast, LiteralValue};
+    match &mut e.expr {
+        Ast::Select(sel) => {
+            strict_selects(&mut sel.operand);
+            if !sel.test {
+                let id = e.id;
+                let operand = std::mem::take(&mut *sel.operand);
+                let field = std::mem::take(&mut sel.field);
+                e.expr = Ast::Call(CallExpr {
+                    func_name: kube_cel::cel::common::ast::operators::INDEX.to_string(),
+                    target: None,
+                    args: vec![
+                        operand,
+                        IdedExpr {
+                            id,
+                            expr: Ast::Literal(LiteralValue::String(field.into())),
+                        },
+                    ],
+                });
+            }
+        }
+        Ast::Call(c) => {
+            if let Some(t) = c.target.as_deref_mut() {
+                strict_selects(t);
+            }
+            c.args.iter_mut().for_each(strict_selects);
+        }
+        Ast::Comprehension(c) => {
+            for x in [
+                &mut c.iter_range,
+                &mut c.accu_init,
+                &mut c.loop_cond,
+                &mut c.loop_step,
+                &mut c.result,
+            ] {
+                strict_selects(x);
+            }
+        }
+        Ast::List(l) => l.elements.iter_mut().for_each(strict_selects),
+        Ast::Map(m) => {
+            for entry in &mut m.entries {
+                if let EntryExpr::MapEntry(me) = &mut entry.expr {
+                    strict_selects(&mut me.key);
+                    strict_selects(&mut me.value);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 impl Expr {
     pub(crate) fn compile(src: &str) -> Result<Expr, String> {
         let (rewritten, map_use, direct) = direct_variables(src);
-        Program::compile(&rewritten)
-            .map(|program| Expr {
-                src: src.to_string(),
-                program,
-                map_use,
-                direct,
+        Parser::default()
+            .parse(&rewritten)
+            .map(|mut program| {
+                strict_selects(&mut program);
+                Expr {
+                    src: src.to_string(),
+                    program,
+                    map_use,
+                    direct,
+                }
             })
             .map_err(|e| format!("compiling CEL expression `{}`: {e}", src.trim()))
     }
@@ -495,7 +557,7 @@ impl CelPolicy {
         };
         for (name, cond) in &self.match_conditions {
             vars.bind_for(&mut ctx, cond);
-            match cond.program.execute(&ctx) {
+            match CelValue::resolve(&cond.program, &ctx) {
                 Ok(CelValue::Bool(true)) => {}
                 Ok(CelValue::Bool(false)) => {
                     out.applies = false;
@@ -514,7 +576,7 @@ impl CelPolicy {
         let mut var_errors: Vec<(String, String)> = Vec::new();
         for (name, expr) in &self.variables {
             vars.bind_for(&mut ctx, expr);
-            match expr.program.execute(&ctx) {
+            match CelValue::resolve(&expr.program, &ctx) {
                 Ok(v) => {
                     vars.insert(name, || v.clone());
                     ctx.add_variable_from_value(format!("{VAR_PREFIX}{name}"), v);
@@ -532,12 +594,12 @@ impl CelPolicy {
         };
         for v in &self.validations {
             vars.bind_for(&mut ctx, &v.expr);
-            match v.expr.program.execute(&ctx) {
+            match CelValue::resolve(&v.expr.program, &ctx) {
                 Ok(CelValue::Bool(true)) => {}
                 Ok(CelValue::Bool(false)) => {
                     let from_expr = v.message_expr.as_ref().and_then(|m| {
                         vars.bind_for(&mut ctx, m);
-                        match m.program.execute(&ctx) {
+                        match CelValue::resolve(&m.program, &ctx) {
                             Ok(CelValue::String(s))
                                 if !s.trim().is_empty() && !s.contains('\n') =>
                             {
@@ -569,7 +631,7 @@ impl CelPolicy {
         }
         for (k, expr) in &self.audit_annotations {
             vars.bind_for(&mut ctx, expr);
-            match expr.program.execute(&ctx) {
+            match CelValue::resolve(&expr.program, &ctx) {
                 Ok(CelValue::String(s)) => out.annotations.push((k.clone(), s.to_string())),
                 Ok(CelValue::Null) => {}
                 Ok(other) => out.errors.push(format!(
@@ -636,6 +698,27 @@ mod tests {
         assert_eq!(out.failures.len(), 2);
         assert_eq!(out.failures[0].message, "replicas 5 over 3");
         assert_eq!(out.failures[1].reason, "Forbidden");
+    }
+
+    /// A field of null (the old object of a CREATE) or of a scalar is an error, as in the API
+    /// server; the cel crate alone would answer `false`.
+    #[test]
+    fn fields_of_non_maps_are_errors() {
+        let p = CelPolicy::compile(&json!({
+            "validations": [
+                {"expression": "oldObject.spec.replicas <= object.spec.replicas", "message": "scale down"},
+                {"expression": "object.spec.replicas.value > 0", "message": "scalar"},
+                {"expression": "!has(object.spec.paused) && object.spec.replicas == 5", "message": "has"}
+            ]
+        }))
+        .unwrap();
+        let obj = json!({"metadata": {"name": "x"}, "spec": {"replicas": 5}});
+        let out = p.evaluate(&CelInput {
+            object: Some(&obj),
+            ..CelInput::default()
+        });
+        assert_eq!(out.errors.len(), 2, "{:?}", out.errors);
+        assert!(out.failures.is_empty(), "{:?}", out.failures);
     }
 
     #[test]

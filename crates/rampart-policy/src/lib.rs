@@ -41,7 +41,7 @@
 mod cel;
 /// CEL helpers the Kyverno engine shares: JSON as CEL values, and `variables.NAME` bound as
 /// identifiers of their own.
-pub use cel::{MapUse, VAR_PREFIX, VariablesMap, direct_variables, json_to_cel};
+pub use cel::{MapUse, VAR_PREFIX, VariablesMap, direct_variables, json_to_cel, strict_selects};
 mod gatekeeper;
 mod rego_compat;
 mod review;
