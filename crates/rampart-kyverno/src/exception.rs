@@ -157,6 +157,12 @@ impl CelException {
             }
             refs.push((name.to_string(), kind.to_string()));
         }
+        if refs.is_empty() {
+            return Err((
+                "/spec".into(),
+                "spec.policyRefs: Required value: an exception names at least one policy".into(),
+            ));
+        }
         let conditions = CelChecks::compile(
             &json!({"matchConditions": spec.get("matchConditions").cloned().unwrap_or(Value::Null)}),
             "validations",

@@ -917,6 +917,11 @@ impl Policy {
             {
                 broken = Some(fail(&p, m, &mut errors));
             }
+            if let Some((p, m)) =
+                validation::check_policy_spec(v.get("spec").unwrap_or(&Value::Null), &own)
+            {
+                broken = Some(fail(&p, m, &mut errors));
+            }
             for (i, r) in own.iter().enumerate() {
                 if let Some((p, m)) = lint(r, &format!("/spec/rules/{i}")) {
                     broken = Some(fail(&p, m, &mut errors));

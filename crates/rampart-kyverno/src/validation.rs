@@ -345,6 +345,193 @@ pub(crate) fn check_pss_excludes(
     None
 }
 
+/// Kyverno's checks of a ClusterPolicy's or Policy's spec and rules (as written, before
+/// autogen) beyond the variables: admission and background processing, webhook timeouts,
+/// wildcard kinds, subresources in background mode and subject kinds. The first problem's
+/// pointer and message.
+pub(crate) fn check_policy_spec(spec: &Value, rules: &[Value]) -> Option<(String, String)> {
+    let flag = |k: &str| spec.get(k).and_then(Value::as_bool) != Some(false);
+    let (admission, background) = (flag("admission"), flag("background"));
+    if !admission && !background {
+        return Some((
+            "/spec/admission".into(),
+            "disabling both admission and background processing is not allowed".into(),
+        ));
+    }
+    if !admission
+        && rules.iter().any(|r| {
+            r.get("mutate").is_some()
+                || r.get("generate").is_some()
+                || r.get("verifyImages").is_some()
+        })
+    {
+        return Some((
+            "/spec/admission".into(),
+            "disabling admission processing is only allowed with validation policies".into(),
+        ));
+    }
+    for (pointer, timeout) in [
+        (
+            "/spec/webhookTimeoutSeconds",
+            spec.get("webhookTimeoutSeconds"),
+        ),
+        (
+            "/spec/webhookConfiguration/timeoutSeconds",
+            spec.pointer("/webhookConfiguration/timeoutSeconds"),
+        ),
+    ] {
+        if let Some(t) = timeout.and_then(Value::as_i64)
+            && !(1..=30).contains(&t)
+        {
+            return Some((
+                pointer.into(),
+                format!("{t}: the timeout value must be between 1 and 30 seconds"),
+            ));
+        }
+    }
+    for (i, rule) in rules.iter().enumerate() {
+        for side in ["match", "exclude"] {
+            let Some(block) = rule.get(side) else {
+                continue;
+            };
+            let mut descriptions: Vec<(String, &Value)> = Vec::new();
+            for any_all in ["any", "all"] {
+                for (j, filter) in block
+                    .get(any_all)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    descriptions.push((format!("/spec/rules/{i}/{side}/{any_all}/{j}"), filter));
+                }
+            }
+            if block.get("resources").is_some() || block.get("subjects").is_some() {
+                descriptions.push((format!("/spec/rules/{i}/{side}"), block));
+            }
+            for (at, filter) in descriptions {
+                if let Some(problem) = check_filter(rule, filter, &at, background, side == "match")
+                {
+                    return Some(problem);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Kinds that are only ever subresources (`deployments/scale` is a `Scale`).
+const SUBRESOURCE_KINDS: [&str; 8] = [
+    "Scale",
+    "Eviction",
+    "Binding",
+    "TokenRequest",
+    "PodExecOptions",
+    "PodAttachOptions",
+    "PodPortForwardOptions",
+    "PodProxyOptions",
+];
+
+fn check_filter(
+    rule: &Value,
+    filter: &Value,
+    at: &str,
+    background: bool,
+    is_match: bool,
+) -> Option<(String, String)> {
+    for (k, subject) in filter
+        .get("subjects")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let kind = subject.get("kind").and_then(Value::as_str).unwrap_or("");
+        if !matches!(kind, "User" | "Group" | "ServiceAccount") {
+            return Some((
+                format!("{at}/subjects/{k}/kind"),
+                format!("{kind}: kind must be 'User', 'Group', or 'ServiceAccount'"),
+            ));
+        }
+    }
+    if !is_match {
+        return None;
+    }
+    let kinds: Vec<&str> = filter
+        .pointer("/resources/kinds")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let at_kinds = format!("{at}/resources/kinds");
+    if kinds.contains(&"*") {
+        if background {
+            return Some((
+                at_kinds,
+                "wildcard policy not allowed in background mode. Set spec.background=false to disable background mode for this policy rule".into(),
+            ));
+        }
+        if kinds.len() > 1 {
+            return Some((
+                at_kinds,
+                "wildcard policy can not deal with more than one kind".into(),
+            ));
+        }
+        let foreach = rule.pointer("/validate/foreach").is_some();
+        if rule.get("generate").is_some() || rule.get("verifyImages").is_some() || foreach {
+            return Some((
+                at_kinds,
+                "wildcard policy does not support rule type".into(),
+            ));
+        }
+        let patterns: Vec<&Value> = rule
+            .pointer("/validate/pattern")
+            .into_iter()
+            .chain(
+                rule.pointer("/validate/anyPattern")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            )
+            .collect();
+        if patterns.iter().any(|p| {
+            p.as_object().is_some_and(|m| {
+                m.keys().any(|k| {
+                    k.trim_start_matches(['(', '=', '^', 'X', '<', '+'])
+                        .trim_end_matches(')')
+                        != "metadata"
+                })
+            })
+        }) {
+            return Some((
+                at_kinds,
+                "policy can only deal with the metadata field of the resource if the rule does not match any kind".into(),
+            ));
+        }
+        return None;
+    }
+    if background {
+        for k in &kinds {
+            let segments: Vec<&str> = k.split('/').collect();
+            let last = segments.last().copied().unwrap_or("");
+            let subresource = SUBRESOURCE_KINDS.contains(k)
+                || (segments.len() > 1
+                    && (last == "*" || last.starts_with(|c: char| c.is_ascii_lowercase()))
+                    && segments.get(segments.len() - 2).is_some_and(|kind| {
+                        *kind == "*" || kind.starts_with(|c: char| c.is_ascii_uppercase())
+                    }));
+            if subresource {
+                return Some((
+                    at_kinds,
+                    format!("background scan enabled with subresource {k}"),
+                ));
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -42,6 +42,98 @@ fn every_case_agrees_with_its_expectations() {
     assert!(total >= 50, "only {total} rows");
 }
 
+/// Kyverno's checks of a policy's spec: processing modes, webhook timeouts, wildcard kinds,
+/// subresources in background mode, subject kinds; a CEL exception names a policy.
+#[test]
+fn invalid_policy_specs_are_named() {
+    let policy = |spec: &str, rule: &str| {
+        format!(
+            "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: p}}\nspec:\n{spec}  rules:\n  - name: r\n{rule}"
+        )
+    };
+    let deny = "    match: {any: [{resources: {kinds: [Pod]}}]}\n    validate: {deny: {}}\n";
+    let cases = [
+        (
+            policy("  admission: false\n  background: false\n", deny),
+            "disabling both",
+        ),
+        (
+            policy(
+                "  admission: false\n",
+                "    match: {any: [{resources: {kinds: [Pod]}}]}\n    mutate: {patchStrategicMerge: {metadata: {labels: {a: b}}}}\n",
+            ),
+            "only allowed with validation policies",
+        ),
+        (
+            policy("  webhookTimeoutSeconds: 45\n", deny),
+            "between 1 and 30",
+        ),
+        (
+            policy(
+                "",
+                "    match: {any: [{resources: {kinds: [\"*\"]}}]}\n    validate: {deny: {}}\n",
+            ),
+            "wildcard policy not allowed in background mode",
+        ),
+        (
+            policy(
+                "  background: false\n",
+                "    match: {any: [{resources: {kinds: [\"*\"]}}]}\n    validate: {pattern: {spec: {x: y}}}\n",
+            ),
+            "only deal with the metadata",
+        ),
+        (
+            policy(
+                "",
+                "    match: {any: [{resources: {kinds: [Pod/exec]}}]}\n    validate: {deny: {}}\n",
+            ),
+            "background scan enabled with subresource Pod/exec",
+        ),
+        (
+            policy(
+                "  background: false\n",
+                "    match: {any: [{resources: {kinds: [Pod]}, subjects: [{kind: Robot, name: r2}]}]}\n    validate: {deny: {}}\n",
+            ),
+            "kind must be 'User', 'Group', or 'ServiceAccount'",
+        ),
+    ];
+    for (text, want) in &cases {
+        let (set, errors) = PolicySet::from_str("p.yaml", text);
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            shown.len() == 1 && shown[0].starts_with("p.yaml:") && shown[0].contains(want),
+            "{want}: {shown:?}"
+        );
+        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}});
+        let results = set.evaluate(&pod, &AdmissionInfo::default());
+        assert!(
+            results.iter().all(|r| r.status == Status::Error),
+            "{results:?}"
+        );
+    }
+    // the same rules, well formed, load
+    for ok in [
+        policy(
+            "  background: false\n",
+            "    match: {any: [{resources: {kinds: [Pod/exec]}}]}\n    validate: {deny: {}}\n",
+        ),
+        policy(
+            "  background: false\n",
+            "    match: {any: [{resources: {kinds: [\"*\"]}}]}\n    validate: {pattern: {metadata: {labels: {a: \"?*\"}}}}\n",
+        ),
+        policy("  admission: false\n", deny),
+    ] {
+        let (_, errors) = PolicySet::from_str("p.yaml", &ok);
+        assert!(errors.is_empty(), "{ok}: {errors:?}");
+    }
+    let exception = "apiVersion: policies.kyverno.io/v1alpha1\nkind: PolicyException\nmetadata: {name: e}\nspec:\n  matchConditions: [{name: a, expression: 'true'}]\n";
+    let (_, errors) = PolicySet::from_str("e.yaml", exception);
+    assert!(
+        errors.len() == 1 && errors[0].to_string().contains("policyRefs"),
+        "{errors:?}"
+    );
+}
+
 /// Kyverno's checks of podSecurity exclusions: each broken entry is an error at its field,
 /// in policies and in PolicyExceptions.
 #[test]
