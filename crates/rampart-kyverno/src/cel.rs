@@ -55,72 +55,40 @@ impl Expr {
 /// which the cel crate's parser leaves a call, as cel-go's macro does: a comprehension over
 /// no elements whose accumulator `x` starts as `init` and whose result is `body`.
 fn expand_bind(e: &mut IdedExpr) {
-    use kube_cel::cel::common::ast::{ComprehensionExpr, EntryExpr, Expr as Ast, ListExpr};
-    match &mut e.expr {
-        Ast::Call(c) => {
-            if let Some(t) = c.target.as_deref_mut() {
-                expand_bind(t);
-            }
-            c.args.iter_mut().for_each(expand_bind);
-            let is_bind = c.func_name == "bind"
-                && c.args.len() == 3
-                && matches!(c.target.as_deref(), Some(IdedExpr { expr: Ast::Ident(t), .. }) if t == "cel");
-            if let (
-                true,
-                [
-                    IdedExpr {
-                        expr: Ast::Ident(var),
-                        ..
-                    },
-                    ..,
-                ],
-            ) = (is_bind, c.args.as_slice())
-            {
-                let var = var.clone();
-                let mut args = std::mem::take(&mut c.args).into_iter();
-                let (_, init, body) = (args.next(), args.next(), args.next());
-                let (Some(init), Some(body)) = (init, body) else {
-                    return;
-                };
-                let id = e.id;
-                let node = |expr| IdedExpr { id, expr };
-                e.expr = Ast::Comprehension(Box::new(ComprehensionExpr {
-                    iter_range: node(Ast::List(ListExpr::default())),
-                    iter_var: "#unused".into(),
-                    iter_var2: None,
-                    accu_var: var.clone(),
-                    accu_init: init,
-                    loop_cond: node(Ast::Literal(
-                        kube_cel::cel::common::ast::LiteralValue::Boolean(false.into()),
-                    )),
-                    loop_step: node(Ast::Ident(var)),
-                    result: body,
-                }));
-            }
-        }
-        Ast::Comprehension(c) => {
-            for x in [
-                &mut c.iter_range,
-                &mut c.accu_init,
-                &mut c.loop_cond,
-                &mut c.loop_step,
-                &mut c.result,
-            ] {
-                expand_bind(x);
-            }
-        }
-        Ast::List(l) => l.elements.iter_mut().for_each(expand_bind),
-        Ast::Map(m) => {
-            for entry in &mut m.entries {
-                if let EntryExpr::MapEntry(me) = &mut entry.expr {
-                    expand_bind(&mut me.key);
-                    expand_bind(&mut me.value);
-                }
-            }
-        }
-        Ast::Select(sel) => expand_bind(&mut sel.operand),
-        _ => {}
-    }
+    use kube_cel::cel::common::ast::{ComprehensionExpr, Expr as Ast, ListExpr};
+    rampart_policy::visit_post_order(e, &mut |e| {
+        let id = e.id;
+        let Ast::Call(c) = &mut e.expr else { return };
+        let is_bind = c.func_name == "bind"
+            && c.args.len() == 3
+            && matches!(c.target.as_deref(), Some(IdedExpr { expr: Ast::Ident(t), .. }) if t == "cel");
+        let Some(IdedExpr {
+            expr: Ast::Ident(var),
+            ..
+        }) = c.args.first().filter(|_| is_bind)
+        else {
+            return;
+        };
+        let var = var.clone();
+        let mut args = std::mem::take(&mut c.args).into_iter();
+        let (_, init, body) = (args.next(), args.next(), args.next());
+        let (Some(init), Some(body)) = (init, body) else {
+            return;
+        };
+        let node = |expr| IdedExpr { id, expr };
+        e.expr = Ast::Comprehension(Box::new(ComprehensionExpr {
+            iter_range: node(Ast::List(ListExpr::default())),
+            iter_var: "#unused".into(),
+            iter_var2: None,
+            accu_var: var.clone(),
+            accu_init: init,
+            loop_cond: node(Ast::Literal(
+                kube_cel::cel::common::ast::LiteralValue::Boolean(false.into()),
+            )),
+            loop_step: node(Ast::Ident(var)),
+            result: body,
+        }));
+    });
 }
 
 /// A `template` generator's documents and its placeholders' compiled expressions.

@@ -118,36 +118,19 @@ pub fn direct_variables(src: &str) -> (String, MapUse, Vec<String>) {
     (out, map_use, direct)
 }
 
-/// Field selections (`a.b`) as index operations (`a['b']`), which fail as CEL does on a value
-/// that is no map (`null.b`, `'text'.b`: an error) and carry an optional along (`a.?b.c`);
-/// the cel crate's own selection answers `false` for any of those. `has(a.b)` is left as it is.
-pub fn strict_selects(e: &mut IdedExpr) {
-    use kube_cel::cel::common::ast::{CallExpr, EntryExpr, Expr as Ast, LiteralValue};
+/// Visits every node of an expression, children first (a node's rewrite sees its children
+/// rewritten).
+pub fn visit_post_order(e: &mut IdedExpr, f: &mut dyn FnMut(&mut IdedExpr)) {
+    use kube_cel::cel::common::ast::{EntryExpr, Expr as Ast};
     match &mut e.expr {
-        Ast::Select(sel) => {
-            strict_selects(&mut sel.operand);
-            if !sel.test {
-                let id = e.id;
-                let operand = std::mem::take(&mut *sel.operand);
-                let field = std::mem::take(&mut sel.field);
-                e.expr = Ast::Call(CallExpr {
-                    func_name: kube_cel::cel::common::ast::operators::INDEX.to_string(),
-                    target: None,
-                    args: vec![
-                        operand,
-                        IdedExpr {
-                            id,
-                            expr: Ast::Literal(LiteralValue::String(field.into())),
-                        },
-                    ],
-                });
-            }
-        }
+        Ast::Select(sel) => visit_post_order(&mut sel.operand, f),
         Ast::Call(c) => {
             if let Some(t) = c.target.as_deref_mut() {
-                strict_selects(t);
+                visit_post_order(t, f);
             }
-            c.args.iter_mut().for_each(strict_selects);
+            for a in &mut c.args {
+                visit_post_order(a, f);
+            }
         }
         Ast::Comprehension(c) => {
             for x in [
@@ -157,20 +140,54 @@ pub fn strict_selects(e: &mut IdedExpr) {
                 &mut c.loop_step,
                 &mut c.result,
             ] {
-                strict_selects(x);
+                visit_post_order(x, f);
             }
         }
-        Ast::List(l) => l.elements.iter_mut().for_each(strict_selects),
+        Ast::List(l) => {
+            for x in &mut l.elements {
+                visit_post_order(x, f);
+            }
+        }
         Ast::Map(m) => {
             for entry in &mut m.entries {
                 if let EntryExpr::MapEntry(me) = &mut entry.expr {
-                    strict_selects(&mut me.key);
-                    strict_selects(&mut me.value);
+                    visit_post_order(&mut me.key, f);
+                    visit_post_order(&mut me.value, f);
                 }
             }
         }
         _ => {}
     }
+    f(e);
+}
+
+/// Field selections (`a.b`) as index operations (`a['b']`), which fail as CEL does on a value
+/// that is no map (`null.b`, `'text'.b`: an error) and carry an optional along (`a.?b.c`);
+/// the cel crate's own selection answers `false` for any of those. `has(a.b)` is left as it is.
+pub fn strict_selects(e: &mut IdedExpr) {
+    use kube_cel::cel::common::ast::{CallExpr, Expr as Ast, LiteralValue};
+    visit_post_order(e, &mut |e| {
+        let id = e.id;
+        let Ast::Select(sel) = &mut e.expr else {
+            return;
+        };
+        if sel.test {
+            return;
+        }
+        let operand = std::mem::take(&mut *sel.operand);
+        let field = std::mem::take(&mut sel.field);
+        e.expr = Ast::Call(CallExpr {
+            func_name: kube_cel::cel::common::ast::operators::INDEX.to_string(),
+            target: None,
+            args: vec![
+                operand,
+                IdedExpr {
+                    id,
+                    expr: Ast::Literal(LiteralValue::String(field.into())),
+                },
+            ],
+        });
+    });
 }
 
 impl Expr {

@@ -41,7 +41,10 @@
 mod cel;
 /// CEL helpers the Kyverno engine shares: JSON as CEL values, and `variables.NAME` bound as
 /// identifiers of their own.
-pub use cel::{MapUse, VAR_PREFIX, VariablesMap, direct_variables, json_to_cel, strict_selects};
+pub use cel::{
+    MapUse, VAR_PREFIX, VariablesMap, direct_variables, json_to_cel, strict_selects,
+    visit_post_order,
+};
 mod gatekeeper;
 mod rego_compat;
 mod review;
