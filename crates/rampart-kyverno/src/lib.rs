@@ -917,9 +917,11 @@ impl Policy {
             {
                 broken = Some(fail(&p, m, &mut errors));
             }
-            if let Some((p, m)) =
-                validation::check_policy_spec(v.get("spec").unwrap_or(&Value::Null), &own)
-            {
+            if let Some((p, m)) = validation::check_policy_spec(
+                v.get("spec").unwrap_or(&Value::Null),
+                &own,
+                namespace.as_deref(),
+            ) {
                 broken = Some(fail(&p, m, &mut errors));
             }
             for (i, r) in own.iter().enumerate() {

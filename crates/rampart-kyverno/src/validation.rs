@@ -160,6 +160,40 @@ pub fn check_rule(rule: &Value, pointer: &str, background: bool) -> Option<(Stri
     }
     let mut all = Vec::new();
     strings(&checked, pointer.to_string(), &mut all);
+    if target {
+        // `target` is only what a mutation of a target reads: the rule's context and
+        // preconditions, and the targets' own identities, are resolved before any target is
+        let before_targets = [
+            format!("{pointer}/context"),
+            format!("{pointer}/preconditions"),
+        ];
+        for (p, s) in &all {
+            let identity = p
+                .strip_prefix(&format!("{pointer}/mutate/targets/"))
+                .and_then(|rest| rest.split('/').nth(1))
+                .is_some_and(|field| {
+                    matches!(
+                        field,
+                        "apiVersion" | "kind" | "namespace" | "name" | "uid" | "selector"
+                    )
+                });
+            let early = identity || before_targets.iter().any(|b| p.starts_with(b.as_str()));
+            if early
+                && let Some(var) = variables(s)
+                    .into_iter()
+                    .find(|v| v.trim_start().starts_with("target."))
+            {
+                return Some((
+                    p.clone(),
+                    format!(
+                        "invalid variables defined at mutate.targets[0]: variable {} must match regex \"{}\"",
+                        var.trim(),
+                        allowed_re(background, false)?.as_str()
+                    ),
+                ));
+            }
+        }
+    }
     for (p, s) in all {
         for var in variables(s) {
             // Kyverno drops the quotes of keys with dashes (`"my-map".key`)
@@ -349,7 +383,11 @@ pub(crate) fn check_pss_excludes(
 /// autogen) beyond the variables: admission and background processing, webhook timeouts,
 /// wildcard kinds, subresources in background mode and subject kinds. The first problem's
 /// pointer and message.
-pub(crate) fn check_policy_spec(spec: &Value, rules: &[Value]) -> Option<(String, String)> {
+pub(crate) fn check_policy_spec(
+    spec: &Value,
+    rules: &[Value],
+    namespace: Option<&str>,
+) -> Option<(String, String)> {
     let flag = |k: &str| spec.get(k).and_then(Value::as_bool) != Some(false);
     let (admission, background) = (flag("admission"), flag("background"));
     if !admission && !background {
@@ -369,6 +407,44 @@ pub(crate) fn check_policy_spec(spec: &Value, rules: &[Value]) -> Option<(String
             "/spec/admission".into(),
             "disabling admission processing is only allowed with validation policies".into(),
         ));
+    }
+    for (i, rule) in rules.iter().enumerate() {
+        if let Some(problem) = check_generate(rule, &format!("/spec/rules/{i}/generate"), namespace)
+        {
+            return Some(problem);
+        }
+    }
+    if spec.get("generateExistingOnPolicyUpdate").is_some() {
+        return Some((
+            "/spec/generateExistingOnPolicyUpdate".into(),
+            "remove the deprecated field and use spec.generate[*].generateExisting instead".into(),
+        ));
+    }
+    let existing_on_update = spec
+        .get("mutateExistingOnPolicyUpdate")
+        .and_then(Value::as_bool)
+        == Some(true);
+    for (i, rule) in rules.iter().enumerate() {
+        let Some(mutate) = rule.get("mutate") else {
+            continue;
+        };
+        let existing = existing_on_update
+            || mutate
+                .get("mutateExistingOnPolicyUpdate")
+                .and_then(Value::as_bool)
+                == Some(true);
+        let no_targets = mutate
+            .get("targets")
+            .and_then(Value::as_array)
+            .is_none_or(|t| t.is_empty());
+        if existing && no_targets {
+            return Some((
+                format!("/spec/rules/{i}/mutate"),
+                format!(
+                    "rules[{i}].mutate.targets has to be specified when mutateExistingOnPolicyUpdate is set"
+                ),
+            ));
+        }
     }
     for (pointer, timeout) in [
         (
@@ -416,6 +492,168 @@ pub(crate) fn check_policy_spec(spec: &Value, rules: &[Value]) -> Option<(String
                 }
             }
         }
+    }
+    None
+}
+
+/// A generate rule: one of `data`, `clone`, `cloneList` and `foreach`; a `cloneList` of one
+/// scope, namespaced kinds with a namespace, cluster-wide ones without (built-in kinds'
+/// scopes; a custom kind is taken as namespaced).
+fn check_generate(rule: &Value, at: &str, namespace: Option<&str>) -> Option<(String, String)> {
+    let g = rule.get("generate")?;
+    // as Kyverno counts them: data and foreach when set, a clone with some field, a
+    // cloneList with kinds
+    let set = |k: &str| g.get(k).is_some_and(|v| !v.is_null());
+    let count = [
+        set("data"),
+        g.get("clone")
+            .and_then(Value::as_object)
+            .is_some_and(|c| !c.is_empty()),
+        g.pointer("/cloneList/kinds").is_some_and(|k| !k.is_null()),
+        set("foreach"),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if count > 1 {
+        return Some((
+            at.to_string(),
+            "only one of generate patterns(data, clone, cloneList and foreach) can be specified"
+                .into(),
+        ));
+    }
+    let patterns: Vec<(String, &Value)> = match g.get("foreach").and_then(Value::as_array) {
+        Some(each) => each
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (format!("{at}/foreach/{i}"), e))
+            .collect(),
+        None => vec![(at.to_string(), g)],
+    };
+    for (at, pattern) in patterns {
+        if let Some(problem) = check_generate_pattern(pattern, &at, namespace) {
+            return Some(problem);
+        }
+    }
+    None
+}
+
+/// Whether a kind written `[group/]version/Kind` is cluster-scoped: known for the built-in
+/// kinds and Kyverno's own `Cluster…` kinds, unknown (`None`) for other custom kinds, whose
+/// scope only the cluster's discovery knows.
+fn cluster_scoped(api_version_kind: &str) -> Option<bool> {
+    let parts: Vec<&str> = api_version_kind.split('/').collect();
+    let kind = parts.last().copied().unwrap_or("");
+    let group = if parts.len() >= 3 {
+        parts.first().copied().unwrap_or("")
+    } else {
+        ""
+    };
+    if rampart_manifest::builtin::is_builtin_group(group) {
+        Some(rampart_manifest::builtin::is_cluster_scoped(group, kind))
+    } else if group.ends_with("kyverno.io") {
+        Some(kind.starts_with("Cluster"))
+    } else {
+        None
+    }
+}
+
+/// One generate pattern: its target's identity and namespace, or its cloneList.
+fn check_generate_pattern(
+    g: &Value,
+    at: &str,
+    policy_namespace: Option<&str>,
+) -> Option<(String, String)> {
+    let text = |k: &str| g.get(k).and_then(Value::as_str).unwrap_or("");
+    // a namespaced Policy generates namespaced resources in its own namespace, from it
+    if let Some(own) = policy_namespace
+        && g.get("cloneList").is_none()
+    {
+        let mismatch = |what: String| {
+            Some((
+                format!("{at}/namespace"),
+                format!("target resource scope mismatched: {what}"),
+            ))
+        };
+        let target = format!("{}/{}", text("apiVersion"), text("kind"));
+        if cluster_scoped(&target) == Some(true) {
+            return mismatch(format!(
+                "the target must be a namespaced resource: {target}"
+            ));
+        }
+        if text("namespace") != own {
+            return mismatch(format!(
+                "a namespaced policy cannot generate resources in other namespaces, expected: {own}, received: {}",
+                text("namespace")
+            ));
+        }
+        let clone = |k: &str| {
+            g.pointer(&format!("/clone/{k}"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
+        if !clone("name").is_empty() && clone("namespace") != own {
+            return mismatch(format!(
+                "a namespaced policy cannot clone resources from other namespaces, expected: {own}, received: {}",
+                clone("namespace")
+            ));
+        }
+    }
+    let Some(list) = g.get("cloneList").filter(|l| l.get("kinds").is_some()) else {
+        for k in ["kind", "name", "apiVersion"] {
+            if text(k).is_empty() {
+                return Some((at.to_string(), format!("{k} can not be empty")));
+            }
+        }
+        let cluster = cluster_scoped(&format!("{}/{}", text("apiVersion"), text("kind")))?;
+        let namespace = !text("namespace").is_empty();
+        if !cluster && !namespace {
+            return Some((
+                at.to_string(),
+                "target namespace must be set for a namespaced resource".into(),
+            ));
+        }
+        if cluster && namespace {
+            return Some((
+                format!("{at}/namespace"),
+                "target namespace must not be set for a cluster-wide resource".into(),
+            ));
+        }
+        return None;
+    };
+    let kinds: Vec<&str> = list
+        .get("kinds")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let scopes: Vec<Option<bool>> = kinds.iter().map(|k| cluster_scoped(k)).collect();
+    if scopes.iter().any(Option::is_none) {
+        return None;
+    }
+    let first = scopes.first().copied().flatten()?;
+    if scopes.iter().any(|s| *s != Some(first)) {
+        return Some((
+            format!("{at}/cloneList/kinds"),
+            "mixed scope of target resources is forbidden".into(),
+        ));
+    }
+    let namespace = list
+        .get("namespace")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    if !first && !namespace {
+        return Some((
+            format!("{at}/cloneList"),
+            "namespace is required for namespaced target resources".into(),
+        ));
+    }
+    if first && namespace {
+        return Some((
+            format!("{at}/cloneList/namespace"),
+            "namespace is forbidden for cluster-wide target resources".into(),
+        ));
     }
     None
 }

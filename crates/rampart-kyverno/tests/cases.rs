@@ -126,6 +126,92 @@ fn invalid_policy_specs_are_named() {
         let (_, errors) = PolicySet::from_str("p.yaml", &ok);
         assert!(errors.is_empty(), "{ok}: {errors:?}");
     }
+    // generate rules: one pattern, a target namespace by scope, a namespaced Policy's own
+    // namespace, a cloneList of one scope
+    let generate = |kind: &str, ns: &str, body: &str| {
+        format!(
+            "apiVersion: kyverno.io/v1\nkind: {kind}\nmetadata:\n  name: g\n{ns}spec:\n  rules:\n  - name: r\n    match: {{any: [{{resources: {{kinds: [Namespace]}}}}]}}\n    generate:\n{body}"
+        )
+    };
+    let broken = [
+        (
+            generate(
+                "ClusterPolicy",
+                "",
+                "      {apiVersion: v1, kind: ConfigMap, name: c, data: {}}\n",
+            ),
+            "target namespace must be set for a namespaced resource",
+        ),
+        (
+            generate(
+                "ClusterPolicy",
+                "",
+                "      {apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, name: c, namespace: x, data: {}}\n",
+            ),
+            "must not be set for a cluster-wide resource",
+        ),
+        (
+            generate(
+                "ClusterPolicy",
+                "",
+                "      {apiVersion: v1, kind: ConfigMap, name: c, namespace: x, data: {}, clone: {name: a, namespace: b}}\n",
+            ),
+            "only one of generate patterns",
+        ),
+        (
+            generate(
+                "Policy",
+                "  namespace: team\n",
+                "      {apiVersion: v1, kind: ConfigMap, name: c, namespace: other, data: {}}\n",
+            ),
+            "cannot generate resources in other namespaces",
+        ),
+        (
+            generate(
+                "ClusterPolicy",
+                "",
+                "      {cloneList: {kinds: [v1/Secret, rbac.authorization.k8s.io/v1/ClusterRole], namespace: x, selector: {matchLabels: {a: b}}}}\n",
+            ),
+            "mixed scope",
+        ),
+    ];
+    for (text, want) in &broken {
+        let (_, errors) = PolicySet::from_str("g.yaml", text);
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            shown.len() == 1 && shown[0].contains(want),
+            "{want}: {shown:?}"
+        );
+    }
+    // a custom kind's scope is the cluster's to know: not judged
+    let (_, errors) = PolicySet::from_str(
+        "g.yaml",
+        &generate(
+            "ClusterPolicy",
+            "",
+            "      {apiVersion: example.com/v1, kind: Widget, name: w, data: {}}\n",
+        ),
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    // `target` is read by the mutation of a target only, not by the rule's context
+    let targets = |context: &str| {
+        format!(
+            "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: t}}\nspec:\n  background: false\n  rules:\n  - name: r\n    match: {{any: [{{resources: {{kinds: [ConfigMap]}}}}]}}\n{context}    mutate:\n      targets: [{{apiVersion: v1, kind: Secret, name: s, namespace: default}}]\n      patchStrategicMerge: {{metadata: {{labels: {{from: \"{{{{ target.metadata.name }}}}\"}}}}}}\n"
+        )
+    };
+    let (_, errors) = PolicySet::from_str(
+        "t.yaml",
+        &targets("    context: [{name: early, variable: {jmesPath: \"{{target.data.x}}\"}}]\n"),
+    );
+    assert!(
+        errors.len() == 1
+            && errors[0]
+                .to_string()
+                .contains("invalid variables defined at mutate.targets[0]"),
+        "{errors:?}"
+    );
+    let (_, errors) = PolicySet::from_str("t.yaml", &targets(""));
+    assert!(errors.is_empty(), "{errors:?}");
     let exception = "apiVersion: policies.kyverno.io/v1alpha1\nkind: PolicyException\nmetadata: {name: e}\nspec:\n  matchConditions: [{name: a, expression: 'true'}]\n";
     let (_, errors) = PolicySet::from_str("e.yaml", exception);
     assert!(
