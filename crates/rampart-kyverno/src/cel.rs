@@ -29,8 +29,9 @@ impl Expr {
     pub fn compile(src: &str) -> Result<Expr, String> {
         // The cel crate converts a bound value deeply, so a `variables` map rebound after each
         // variable would convert every variable again; each is bound as an identifier of its own.
-        let (rewritten, map_use, _) =
-            direct_variables(&structs_as_maps(&optional_selects_as_index(src)));
+        let (rewritten, map_use, _) = direct_variables(&structs_as_maps(
+            &rampart_policy::optional_selects_as_index(src),
+        ));
         Parser::default()
             .enable_optional_syntax(true)
             .parse(&rewritten)
@@ -238,52 +239,6 @@ const TYPE_NAMES: [&str; 9] = [
     "list",
     "map",
 ];
-
-/// Rewrites `x.?field` to `x[?"field"]`: the same meaning in CEL, and the cel crate's optional
-/// index returns `optional.none()` for a missing key where its optional select fails.
-fn optional_selects_as_index(src: &str) -> String {
-    let mut out = String::with_capacity(src.len() + 8);
-    let mut quote: Option<char> = None;
-    let mut chars = src.chars().peekable();
-    while let Some(c) = chars.next() {
-        if let Some(q) = quote {
-            out.push(c);
-            if c == '\\' {
-                if let Some(n) = chars.next() {
-                    out.push(n);
-                }
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        if c == '"' || c == '\'' {
-            quote = Some(c);
-            out.push(c);
-            continue;
-        }
-        if c == '.' && chars.peek() == Some(&'?') {
-            let mut look = chars.clone();
-            look.next();
-            let ident: String = look
-                .clone()
-                .take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '_')
-                .collect();
-            if !ident.is_empty() && !ident.starts_with(|ch: char| ch.is_ascii_digit()) {
-                chars.next();
-                for _ in 0..ident.len() {
-                    chars.next();
-                }
-                out.push_str("[?\"");
-                out.push_str(&ident);
-                out.push_str("\"]");
-                continue;
-            }
-        }
-        out.push(c);
-    }
-    out
-}
 
 /// Rewrites object construction (`JSONPatch{op: "add"}`, `Object.spec{...}`) to map literals
 /// with quoted keys: the results are used as JSON, where the type name does not matter.

@@ -190,10 +190,57 @@ pub fn strict_selects(e: &mut IdedExpr) {
     });
 }
 
+/// Rewrites `x.?field` to `x[?"field"]`: the same meaning in CEL, and the cel crate's optional
+/// index returns `optional.none()` for a missing key where its optional select fails.
+pub fn optional_selects_as_index(src: &str) -> String {
+    let mut out = String::with_capacity(src.len() + 8);
+    let mut quote: Option<char> = None;
+    let mut chars = src.chars().peekable();
+    while let Some(c) = chars.next() {
+        if let Some(q) = quote {
+            out.push(c);
+            if c == '\\' {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        if c == '"' || c == '\'' {
+            quote = Some(c);
+            out.push(c);
+            continue;
+        }
+        if c == '.' && chars.peek() == Some(&'?') {
+            let mut look = chars.clone();
+            look.next();
+            let ident: String = look
+                .clone()
+                .take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '_')
+                .collect();
+            if !ident.is_empty() && !ident.starts_with(|ch: char| ch.is_ascii_digit()) {
+                chars.next();
+                for _ in 0..ident.len() {
+                    chars.next();
+                }
+                out.push_str("[?\"");
+                out.push_str(&ident);
+                out.push_str("\"]");
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
 impl Expr {
     pub(crate) fn compile(src: &str) -> Result<Expr, String> {
-        let (rewritten, map_use, direct) = direct_variables(src);
+        let (rewritten, map_use, direct) = direct_variables(&optional_selects_as_index(src));
         Parser::default()
+            .enable_optional_syntax(true)
             .parse(&rewritten)
             .map(|mut program| {
                 strict_selects(&mut program);
@@ -725,7 +772,8 @@ mod tests {
             "validations": [
                 {"expression": "oldObject.spec.replicas <= object.spec.replicas", "message": "scale down"},
                 {"expression": "object.spec.replicas.value > 0", "message": "scalar"},
-                {"expression": "!has(object.spec.paused) && object.spec.replicas == 5", "message": "has"}
+                {"expression": "!has(object.spec.paused) && object.spec.replicas == 5", "message": "has"},
+                {"expression": "object.?spec.paused.orValue(false) == false && object.?status.?ready.hasValue() == false", "message": "optional"}
             ]
         }))
         .unwrap();
