@@ -1039,7 +1039,7 @@ fn go_json(v: &Value) -> String {
 }
 
 /// Kyverno's CEL libraries beyond the Kubernetes ones: `hash`, `json`, `yaml`, `gzip`,
-/// `user.parseServiceAccount`, `transform.listObjToMap`, `random`,
+/// `user.parseServiceAccount`, `transform.listObjToMap`, `random`, `time.now/truncate/toCron`,
 /// `parseImageReference`/`isImage` and `resource.toGVR` (each namespaced function also
 /// answers without its namespace where Kyverno declares both).
 fn register_kyverno_libraries(ctx: &mut Context<'static>) {
@@ -1220,6 +1220,62 @@ fn register_kyverno_libraries(ctx: &mut Context<'static>) {
             Ok(CelValue::Bool(
                 rampart_images::reference::Reference::parse(s).is_ok(),
             ))
+        }),
+    );
+    ctx.add_variable_from_value("time", library("time"));
+    // time.now(), time.truncate(timestamp, duration), time.toCron(timestamp)
+    ctx.add_function(
+        "now",
+        lib_call(|_| Ok(CelValue::Timestamp(chrono::Utc::now().fixed_offset()))),
+    );
+    ctx.add_function(
+        "truncate",
+        lib_call(|a| {
+            let fail = |m: &str| kube_cel::cel::ExecutionError::function_error("time.truncate", m);
+            let (Some(CelValue::Timestamp(ts)), Some(CelValue::Duration(d))) =
+                (a.first(), a.get(1))
+            else {
+                return Err(fail("time.truncate(timestamp, duration)"));
+            };
+            let step = i128::from(
+                d.num_nanoseconds()
+                    .ok_or_else(|| fail("duration too long"))?,
+            );
+            if step <= 0 {
+                return Ok(CelValue::Timestamp(*ts));
+            }
+            // Go's Time.Truncate: a multiple of the duration since year 1, 00:00 UTC
+            const YEAR_ONE_TO_EPOCH: i128 = 62_135_596_800 * 1_000_000_000;
+            let since = i128::from(ts.timestamp()) * 1_000_000_000
+                + i128::from(ts.timestamp_subsec_nanos())
+                + YEAR_ONE_TO_EPOCH;
+            let cut = since - since.rem_euclid(step) - YEAR_ONE_TO_EPOCH;
+            let secs =
+                i64::try_from(cut.div_euclid(1_000_000_000)).map_err(|_| fail("out of range"))?;
+            let nanos = u32::try_from(cut.rem_euclid(1_000_000_000)).unwrap_or(0);
+            chrono::DateTime::from_timestamp(secs, nanos)
+                .map(|t| CelValue::Timestamp(t.with_timezone(ts.offset())))
+                .ok_or_else(|| fail("out of range"))
+        }),
+    );
+    ctx.add_function(
+        "toCron",
+        lib_call(|a| {
+            use chrono::{Datelike as _, Timelike as _};
+            let Some(CelValue::Timestamp(ts)) = a.first() else {
+                return Err(kube_cel::cel::ExecutionError::function_error(
+                    "time.toCron",
+                    "time.toCron(timestamp)",
+                ));
+            };
+            Ok(CelValue::String(Arc::new(format!(
+                "{} {} {} {} {}",
+                ts.minute(),
+                ts.hour(),
+                ts.day(),
+                ts.month(),
+                ts.weekday().num_days_from_sunday()
+            ))))
         }),
     );
     ctx.add_function("toGVR", lib_call(to_gvr));
