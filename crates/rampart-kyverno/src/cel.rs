@@ -1222,6 +1222,34 @@ fn register_kyverno_libraries(ctx: &mut Context<'static>) {
             ))
         }),
     );
+    // math.round(x) as cel-go's math extension; math.round(x, digits) as Kyverno's
+    ctx.add_function(
+        "math.round",
+        lib_call(|a| {
+            let v = match a.first() {
+                Some(CelValue::Float(f)) => *f,
+                Some(CelValue::Int(i)) => *i as f64,
+                _ => {
+                    return Err(kube_cel::cel::ExecutionError::function_error(
+                        "math.round",
+                        "math.round(double[, int])",
+                    ));
+                }
+            };
+            let digits = match a.get(1) {
+                None => return Ok(CelValue::Float(v.round())),
+                Some(CelValue::Int(p)) => i32::try_from(*p).unwrap_or(0),
+                Some(_) => {
+                    return Err(kube_cel::cel::ExecutionError::function_error(
+                        "math.round",
+                        "the precision is an int",
+                    ));
+                }
+            };
+            let shift = 10f64.powi(digits);
+            Ok(CelValue::Float((v * shift).round() / shift))
+        }),
+    );
     ctx.add_variable_from_value("time", library("time"));
     // time.now(), time.truncate(timestamp, duration), time.toCron(timestamp)
     ctx.add_function(
