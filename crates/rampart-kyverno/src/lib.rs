@@ -795,6 +795,9 @@ impl Policy {
             if !cel_matches(&bmc, &current, info) {
                 continue;
             }
+            // Kyverno's CLI gives the params a selector finds as one List (`params.items`),
+            // where the API server would apply the policy once per param
+            let selected_list;
             let params: Vec<Option<&Value>> = match param_kind {
                 None => vec![None],
                 Some(pk) => {
@@ -813,7 +816,16 @@ impl Policy {
                         }
                         continue;
                     }
-                    found.into_iter().map(Some).collect()
+                    if binding.pointer("/spec/paramRef/selector").is_some() {
+                        selected_list = serde_json::json!({
+                            "apiVersion": "v1",
+                            "kind": "List",
+                            "items": found,
+                        });
+                        vec![Some(&selected_list)]
+                    } else {
+                        found.into_iter().map(Some).collect()
+                    }
                 }
             };
             for param in params {
