@@ -659,3 +659,96 @@ spec:
         assert_eq!(warned["properties"]["process"], "background scan");
     }
 }
+
+/// `policy apply` shows what the mutations made of each resource and what generate rules
+/// would create, as `kyverno apply` does, with the resources' secrets masked; MAP params come
+/// from `--parameter-resource`.
+#[test]
+fn policy_apply_shows_mutated_and_generated_resources() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: owner}
+spec:
+  background: false
+  rules:
+  - name: label
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    mutate:
+      patchStrategicMerge:
+        metadata:
+          labels: {owner: team}
+  - name: quota
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    generate:
+      apiVersion: v1
+      kind: ConfigMap
+      name: "{{ request.object.metadata.name }}-copy"
+      namespace: "{{ request.object.metadata.namespace }}"
+      data:
+        data:
+          copied: "{{ request.object.data.DB_PASSWORD }}"
+"#,
+    )
+    .unwrap();
+    let secret = "Zq8#vR2!mK9pLx4Tw7Bn";
+    std::fs::write(
+        dir.path().join("r.yaml"),
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: db, namespace: shop}}\ndata: {{DB_PASSWORD: \"{secret}\"}}\n"
+        ),
+    )
+    .unwrap();
+    let run = |format: &str| {
+        let out = rampart()
+            .current_dir(dir.path())
+            .args([
+                "policy", "apply", "p.yaml", "-r", "r.yaml", "--format", format,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run("text");
+    assert!(text.contains("mutated (from ConfigMap shop/db):"), "{text}");
+    assert!(text.contains("owner: team"), "{text}");
+    assert!(
+        text.contains("generated (from ConfigMap shop/db):") && text.contains("name: db-copy"),
+        "{text}"
+    );
+    assert!(!text.contains(secret), "{text}");
+    let json = run("json");
+    assert!(!json.contains(secret), "{json}");
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        doc["mutated"][0]["object"]["metadata"]["labels"]["owner"],
+        "team"
+    );
+    assert_eq!(doc["mutated"][0]["resource"], "ConfigMap shop/db");
+    assert_eq!(doc["generated"][0]["object"]["metadata"]["name"], "db-copy");
+
+    // a MutatingAdmissionPolicy's params
+    let cases = cases().join("map-selector");
+    let out = rampart()
+        .args(["policy", "apply", "--format", "json", "--policy"])
+        .arg(cases.join("policy.yaml"))
+        .arg("-r")
+        .arg(cases.join("resources.yaml"))
+        .arg("--parameter-resource")
+        .arg(cases.join("params.yaml"))
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["mutated"][0]["object"]["metadata"]["labels"]["zones"], "2",
+        "{doc}"
+    );
+}

@@ -30,6 +30,17 @@ struct TestReport<'a> {
 #[derive(serde::Serialize)]
 struct ApplyReport<'a> {
     results: Vec<ApplyRow<'a>>,
+    /// Each resource the mutations changed, as it became (`kyverno apply` prints them).
+    mutated: Vec<ChangedResource>,
+    /// The resources generate rules would create.
+    generated: Vec<ChangedResource>,
+}
+
+#[derive(serde::Serialize)]
+struct ChangedResource {
+    /// The admitted resource it comes from.
+    resource: String,
+    object: serde_json::Value,
 }
 
 #[derive(serde::Serialize)]
@@ -150,6 +161,10 @@ pub struct ApplyArgs {
     /// A `UserInfo` file (`userInfo`, `roles`, `clusterRoles`): who makes the requests.
     #[arg(short = 'u', long = "userinfo", value_name = "FILE")]
     userinfo: Option<PathBuf>,
+    /// Params of ValidatingAdmissionPolicies and MutatingAdmissionPolicies (files or
+    /// directories), as `kyverno apply --parameter-resource`.
+    #[arg(long = "parameter-resource", value_name = "PATH")]
+    parameter_resources: Vec<PathBuf>,
     /// Output format: text (a table as `kyverno test` prints it; with `--policy-report`,
     /// YAML) or json.
     #[arg(
@@ -476,6 +491,17 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     if let Some(u) = &a.userinfo {
         load_userinfo(u, &mut base)?;
     }
+    if !a.parameter_resources.is_empty() {
+        let params = rampart_manifest::load_paths(&a.parameter_resources);
+        for e in &params.errors {
+            eprintln!("error: {e}");
+        }
+        if !params.errors.is_empty() {
+            return Ok(ExitCode::from(2));
+        }
+        base.context_resources
+            .extend(params.objects.into_iter().map(|o| o.value));
+    }
     let mut values = match &a.values {
         Some(p) => load_values(p)?,
         None => Values::default(),
@@ -492,10 +518,33 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let mut failed = false;
     let mut all = Vec::new();
+    let mut mutated = Vec::new();
+    let mut generated = Vec::new();
     for o in &loaded.objects {
         // as `kyverno apply`: every mutation first, then the other rules on the result
         let per_policy =
             set.evaluate_in_cli_order(&o.value, |p, r| values.info_for(&base, &p.name, r));
+        // the resource after the last mutation that changed it
+        let mut last = None;
+        for results in &per_policy {
+            for r in results.iter().filter(|r| r.status == Status::Pass) {
+                if let Some(p) = &r.patched {
+                    last = Some(p.clone());
+                }
+                for g in &r.generated {
+                    generated.push(ChangedResource {
+                        resource: o.object_ref().to_string(),
+                        object: g.clone(),
+                    });
+                }
+            }
+        }
+        if let Some(p) = last.filter(|p| *p != o.value) {
+            mutated.push(ChangedResource {
+                resource: o.object_ref().to_string(),
+                object: p,
+            });
+        }
         for results in per_policy {
             for mut r in results {
                 // a policy not scored reports its failures as warnings, as kyverno apply
@@ -510,11 +559,18 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     // a rule's message may quote the resource's secrets (`{{request.object.data.password}}`):
     // masked as `scan` masks them
     let masker = rampart_report::SecretMasker::new(rampart_engine::secret_values(
-        loaded.objects.iter().map(|o| &o.value),
+        loaded
+            .objects
+            .iter()
+            .map(|o| &o.value)
+            .chain(mutated.iter().chain(&generated).map(|c| &c.object)),
     ));
     if !masker.is_empty() {
         for (_, r) in &mut all {
             r.message = masker.text(&r.message).into_owned();
+        }
+        for c in mutated.iter_mut().chain(&mut generated) {
+            masker.json(&mut c.object);
         }
     }
     if a.policy_report {
@@ -541,6 +597,8 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         match a.format {
             Format::Json => {
                 let report = ApplyReport {
+                    mutated: std::mem::take(&mut mutated),
+                    generated: std::mem::take(&mut generated),
                     results: all
                         .iter()
                         .map(|(o, r)| ApplyRow {
@@ -568,6 +626,19 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
                         "{}: {}/{}: {}{}: {}",
                         o, r.policy, r.rule, r.status, action, r.message
                     )?;
+                }
+                // as `kyverno apply` shows them: each mutated resource, each generated one
+                for (what, list) in [("mutated", &mutated), ("generated", &generated)] {
+                    for c in list {
+                        let yaml = serde_saphyr::to_string(&c.object)
+                            .map_err(|e| anyhow::anyhow!("writing the {what} resource: {e}"))?;
+                        writeln!(
+                            out,
+                            "\n{what} (from {}):\n---\n{}",
+                            c.resource,
+                            yaml.trim_end()
+                        )?;
+                    }
                 }
                 let count = |s: Status| all.iter().filter(|(_, r)| r.status == s).count();
                 writeln!(
