@@ -558,6 +558,18 @@ impl PolicySet {
         )
     }
 
+    /// Evaluates the policies Kyverno runs at admission (`serve`): as [`PolicySet::evaluate`],
+    /// without the policies whose admission processing is off (`spec.admission: false`, the
+    /// CEL kinds' `evaluation.admission.enabled: false`), which only background scans run.
+    pub fn evaluate_admission(&self, resource: &Value, info: &AdmissionInfo) -> Vec<RuleResult> {
+        self.evaluate_where(
+            resource,
+            info,
+            |p| !p.is_deleting() && !p.is_admission_native() && p.runs_at_admission(),
+            false,
+        )
+    }
+
     /// Evaluates the policies as Kyverno's CLI (`kyverno test`, `kyverno apply`) applies them
     /// to a resource: first every policy's mutate rules, each policy on the resource the ones
     /// before it patched; then the other rules on the mutated resource (a `verifyImages`

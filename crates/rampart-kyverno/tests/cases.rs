@@ -42,6 +42,45 @@ fn every_case_agrees_with_its_expectations() {
     assert!(total >= 50, "only {total} rows");
 }
 
+/// A policy whose admission processing is off runs in background scans (and `scan`), never
+/// at admission.
+#[test]
+fn background_only_policies_are_not_run_at_admission() {
+    let text = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: background-only}
+spec:
+  admission: false
+  background: true
+  validationFailureAction: Enforce
+  rules:
+  - name: team
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      pattern: {metadata: {labels: {team: "?*"}}}
+---
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: cel-background-only}
+spec:
+  evaluation: {admission: {enabled: false}}
+  validationActions: [Deny]
+  matchConstraints:
+    resourceRules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}]
+  validations: [{expression: "false", message: "never at admission"}]
+"#;
+    let (set, errors) = PolicySet::from_str("p.yaml", text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "x"}});
+    let info = AdmissionInfo {
+        operation: "CREATE".into(),
+        ..AdmissionInfo::default()
+    };
+    assert!(set.evaluate_admission(&pod, &info).is_empty());
+    assert_eq!(set.evaluate(&pod, &info).len(), 2);
+    assert_eq!(set.evaluate_background(&pod, &info).len(), 2);
+}
+
 /// Kyverno's checks of a policy's spec: processing modes, webhook timeouts, wildcard kinds,
 /// subresources in background mode, subject kinds; a CEL exception names a policy.
 #[test]

@@ -517,7 +517,7 @@ impl Engine {
         for p in &set.policies {
             // DeletingPolicies do not act at admission; ImageValidatingPolicies only pin
             // digests here (their verification is the validating stage's)
-            if p.is_deleting() || p.is_admission_native() {
+            if p.is_deleting() || p.is_admission_native() || !p.runs_at_admission() {
                 continue;
             }
             let patched = if p.is_image_validating() {
@@ -553,7 +553,7 @@ impl Engine {
         use rampart_kyverno::Status;
         let info = self.kyverno_info(req);
         let mut audited = Vec::new();
-        for r in set.evaluate(&object.value, &info) {
+        for r in set.evaluate_admission(&object.value, &info) {
             let text = format!("[{}/{}] {}", r.policy, r.rule, r.message);
             let mode = match (r.status, r.enforce) {
                 (Status::Fail, true) => {
