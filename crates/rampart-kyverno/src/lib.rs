@@ -214,6 +214,9 @@ pub struct RuleResult {
     /// counts as one (a warning otherwise, in reports, `kyverno test` and `kyverno apply`).
     #[serde(skip)]
     pub scored: bool,
+    /// The policy's `failurePolicy` is `Ignore`: at admission, an error admits.
+    #[serde(skip)]
+    pub failure_ignored: bool,
 }
 
 impl RuleResult {
@@ -279,6 +282,9 @@ pub struct Policy {
     pub severity: Option<Severity>,
     /// Its `policies.kyverno.io/category` annotation.
     pub category: Option<String>,
+    /// `failurePolicy: Ignore` (`spec.failurePolicy`, or `spec.webhookConfiguration.failurePolicy`):
+    /// at admission, a rule that errors admits the request.
+    pub failure_ignored: bool,
 }
 
 struct CelPolicy {
@@ -1060,6 +1066,12 @@ impl Policy {
                     .pointer("/metadata/annotations/policies.kyverno.io~1category")
                     .and_then(Value::as_str)
                     .map(str::to_string),
+                failure_ignored: [
+                    "/spec/failurePolicy",
+                    "/spec/webhookConfiguration/failurePolicy",
+                ]
+                .iter()
+                .any(|p| v.pointer(p).and_then(Value::as_str) == Some("Ignore")),
             },
             errors,
         )
@@ -1250,6 +1262,7 @@ impl Policy {
             required_images: Vec::new(),
             severity: self.severity,
             scored: self.scored,
+            failure_ignored: self.failure_ignored,
         };
         if let Some(b) = &self.broken {
             // a CEL kind: an error for the resources its constraints (or a compiled variant's)

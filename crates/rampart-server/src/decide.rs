@@ -565,14 +565,15 @@ impl Engine {
                     audited.push(r.policy.clone());
                     Mode::Warn
                 }
-                (Status::Error, true) => {
+                // an error denies as the policy's failurePolicy says (Fail unless Ignore)
+                (Status::Error, true) if !r.failure_ignored => {
                     deny.push(format!(
                         "[{}/{}] policy error: {}",
                         r.policy, r.rule, r.message
                     ));
                     Mode::Enforce
                 }
-                (Status::Error, false) => {
+                (Status::Error, _) => {
                     out.warnings.push(format!(
                         "[{}/{}] policy error: {}",
                         r.policy, r.rule, r.message

@@ -564,6 +564,56 @@ async fn kyverno_policies_deny_and_warn_at_admission() {
     );
 }
 
+/// What decides at admission besides a rule's verdict: a policy's `failurePolicy` (an error
+/// denies unless it is `Ignore`) and its admission processing (a background-only policy never
+/// runs at admission).
+#[tokio::test]
+async fn kyverno_failure_policy_and_background_only_policies_at_admission() {
+    let policy = |name: &str, extra: &str| {
+        format!(
+            "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: {name}}}\nspec:\n  validationFailureAction: Enforce\n{extra}  rules:\n  - name: r\n    match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}\n    validate:\n      deny:\n        conditions:\n          any:\n          - {{key: \"{{{{ request.object.metadata.nothere.value }}}}\", operator: Equals, value: x}}\n"
+        )
+    };
+    let decide = |policies: String| async move {
+        let (status, body) = call(
+            kyverno_app(&policies),
+            "/validate",
+            "application/json",
+            plain_pod_review(json!({})),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        (
+            v["response"]["allowed"].as_bool().unwrap(),
+            strings(&v["response"]["warnings"]),
+        )
+    };
+    // the condition cannot be resolved: an error
+    let (allowed, _) = decide(policy("fails", "")).await;
+    assert!(!allowed);
+    let (allowed, warnings) = decide(policy("ignores", "  failurePolicy: Ignore\n")).await;
+    assert!(
+        allowed && warnings.iter().any(|w| w.contains("policy error")),
+        "{warnings:?}"
+    );
+    let (allowed, warnings) = decide(policy(
+        "ignores-too",
+        "  webhookConfiguration: {failurePolicy: Ignore}\n",
+    ))
+    .await;
+    assert!(allowed, "{warnings:?}");
+    let (allowed, warnings) = decide(policy(
+        "background",
+        "  admission: false\n  background: true\n",
+    ))
+    .await;
+    assert!(
+        allowed && warnings.iter().all(|w| !w.contains("[background/")),
+        "{warnings:?}"
+    );
+}
+
 /// A PolicyException loaded beside the policies lifts an Enforce rule at admission for the
 /// resources it selects, and only for them.
 #[tokio::test]
