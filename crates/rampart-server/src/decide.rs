@@ -491,7 +491,14 @@ impl Engine {
                 Operation::Connect => "CONNECT",
             }
             .to_string(),
-            user_info: serde_json::json!({"username": req.username.unwrap_or("")}),
+            // the whole userInfo (groups, uid, extra), as Kyverno reads it for
+            // `request.userInfo` and `subjects`
+            user_info: req
+                .raw
+                .and_then(|r| r.get("userInfo"))
+                .filter(|u| u.is_object())
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({"username": req.username.unwrap_or("")})),
             old_object: req.old_object.cloned(),
             request: req.raw.cloned(),
             ..rampart_kyverno::AdmissionInfo::default()

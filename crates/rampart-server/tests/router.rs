@@ -614,6 +614,58 @@ async fn kyverno_failure_policy_and_background_only_policies_at_admission() {
     );
 }
 
+/// The requester's whole userInfo reaches Kyverno policies at admission: `subjects` select by
+/// group, and `request.userInfo.groups` is there to read.
+#[tokio::test]
+async fn kyverno_policies_see_the_requesters_groups() {
+    let policies = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: team-label}
+spec:
+  validationFailureAction: Enforce
+  background: false
+  rules:
+  - name: team
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    exclude: {any: [{subjects: [{kind: Group, name: platform-admins}]}]}
+    validate:
+      message: "{{ request.userInfo.username }} in {{ request.userInfo.groups | join(',', @) }} needs a team label"
+      pattern: {metadata: {labels: {team: "?*"}}}
+"#;
+    let app = kyverno_app(policies);
+    let pod = |groups: Value| {
+        let r = review(&json!({
+            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "ns1"},
+                       "spec": {"containers": [{"name": "c", "image": "x"}]}},
+            "userInfo": {"username": "bob", "groups": groups}
+        }));
+        serde_json::to_vec(&r).unwrap()
+    };
+    let (_, body) = call(
+        app.clone(),
+        "/validate",
+        "application/json",
+        pod(json!(["platform-admins", "system:authenticated"])),
+    )
+    .await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["response"]["allowed"], true, "{v:#}");
+    let (_, body) = call(
+        app,
+        "/validate",
+        "application/json",
+        pod(json!(["devs", "system:authenticated"])),
+    )
+    .await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["response"]["allowed"], false, "{v:#}");
+    let msg = v["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("bob in devs,system:authenticated needs a team label"),
+        "{msg}"
+    );
+}
+
 /// A PolicyException loaded beside the policies lifts an Enforce rule at admission for the
 /// resources it selects, and only for them.
 #[tokio::test]
