@@ -482,9 +482,129 @@ impl PolicySet {
             || self.policies.iter().any(|p| {
                 p.cel.is_some() && {
                     let text = p.spec.to_string();
-                    text.contains("http.Get(") || text.contains("http.Post(")
+                    ["http.Get(", "http.Post(", "http.get(", "http.post("]
+                        .iter()
+                        .any(|f| text.contains(f))
                 }
             })
+            // the requester's roles come from the cluster's bindings
+            || self.uses_requester_roles()
+    }
+
+    /// Whether a rule's `match` or `exclude` selects by the requester's `roles` or
+    /// `clusterRoles` (which the cluster's RoleBindings and ClusterRoleBindings give).
+    pub fn uses_requester_roles(&self) -> bool {
+        fn selects(v: &Value) -> bool {
+            match v {
+                Value::Object(m) => {
+                    ["roles", "clusterRoles"].iter().any(|k| {
+                        m.get(*k)
+                            .and_then(Value::as_array)
+                            .is_some_and(|a| !a.is_empty())
+                    }) || ["any", "all"].iter().any(|k| {
+                        m.get(*k)
+                            .and_then(Value::as_array)
+                            .is_some_and(|a| a.iter().any(selects))
+                    })
+                }
+                _ => false,
+            }
+        }
+        self.policies.iter().any(|p| {
+            p.rules.iter().any(|r| {
+                ["match", "exclude"]
+                    .iter()
+                    .any(|k| r.get(*k).is_some_and(selects))
+            })
+        })
+    }
+
+    /// Fills the requester's `roles` (`namespace:role`) and `clusterRoles` from the cluster's
+    /// RoleBindings in `namespace` and ClusterRoleBindings that name the user, one of its
+    /// groups or its service account, as Kyverno does; only when a rule selects by them and
+    /// the set has a cluster resolver. A lookup that fails leaves them empty, with the reason.
+    pub fn resolve_requester_roles(
+        &self,
+        info: &mut AdmissionInfo,
+        namespace: &str,
+    ) -> Result<(), String> {
+        let Some(resolver) = self
+            .resolver
+            .as_ref()
+            .filter(|_| self.uses_requester_roles())
+        else {
+            return Ok(());
+        };
+        let user = info
+            .user_info
+            .get("username")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let groups = rampart_manifest::string_list(info.user_info.get("groups"));
+        let sa = user
+            .strip_prefix("system:serviceaccount:")
+            .and_then(|r| r.split_once(':'))
+            .map(|(ns, n)| (ns.to_string(), n.to_string()));
+        let names_requester = |binding: &Value| {
+            binding
+                .get("subjects")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|s| {
+                    let text = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("");
+                    match text("kind") {
+                        "User" => text("name") == user,
+                        "Group" => groups.iter().any(|g| g == text("name")),
+                        "ServiceAccount" => sa
+                            .as_ref()
+                            .is_some_and(|(ns, n)| text("name") == n && text("namespace") == ns),
+                        _ => false,
+                    }
+                })
+        };
+        let items = |path: &str| -> Result<Vec<Value>, String> {
+            let list = resolver.0.call("GET", path, None)?;
+            Ok(list
+                .get("items")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default())
+        };
+        let (mut roles, mut cluster_roles) = (Vec::new(), Vec::new());
+        if !namespace.is_empty() {
+            for b in items(&format!(
+                "/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings"
+            ))? {
+                if !names_requester(&b) {
+                    continue;
+                }
+                let name = b
+                    .pointer("/roleRef/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                match b.pointer("/roleRef/kind").and_then(Value::as_str) {
+                    Some("Role") => roles.push(format!("{namespace}:{name}")),
+                    Some("ClusterRole") => cluster_roles.push(name.to_string()),
+                    _ => {}
+                }
+            }
+        }
+        for b in items("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings")? {
+            if names_requester(&b)
+                && let Some(name) = b.pointer("/roleRef/name").and_then(Value::as_str)
+            {
+                cluster_roles.push(name.to_string());
+            }
+        }
+        roles.sort();
+        roles.dedup();
+        cluster_roles.sort();
+        cluster_roles.dedup();
+        info.roles = roles;
+        info.cluster_roles = cluster_roles;
+        Ok(())
     }
 
     /// Whether a rule reads image registries: `verifyImages`, or an `imageRegistry` context

@@ -81,6 +81,83 @@ spec:
     assert_eq!(set.evaluate_background(&pod, &info).len(), 2);
 }
 
+/// The requester's roles and cluster roles come from the cluster's bindings that name the
+/// user, one of its groups or its service account; `match`/`exclude` select by them.
+#[test]
+fn requester_roles_come_from_the_bindings() {
+    struct Bindings;
+    impl rampart_kyverno::resolver::ContextResolver for Bindings {
+        fn call(
+            &self,
+            _method: &str,
+            path: &str,
+            _body: Option<&serde_json::Value>,
+        ) -> Result<serde_json::Value, String> {
+            let b = |name: &str, kind: &str, role: &str, subject: serde_json::Value| {
+                serde_json::json!({"metadata": {"name": name},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role},
+                    "subjects": [subject]})
+            };
+            Ok(match path {
+                "/apis/rbac.authorization.k8s.io/v1/namespaces/shop/rolebindings" => {
+                    serde_json::json!({"items": [
+                        b("a", "Role", "deployer", serde_json::json!({"kind": "Group", "name": "devs"})),
+                        b("b", "ClusterRole", "view", serde_json::json!({"kind": "ServiceAccount", "name": "ci", "namespace": "shop"})),
+                        b("c", "Role", "other", serde_json::json!({"kind": "User", "name": "eve"})),
+                    ]})
+                }
+                "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings" => {
+                    serde_json::json!({"items": [
+                        b("d", "ClusterRole", "cluster-admin", serde_json::json!({"kind": "User", "name": "root"})),
+                    ]})
+                }
+                other => return Err(format!("unexpected {other}")),
+            })
+        }
+    }
+    let text = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: p}
+spec:
+  background: false
+  validationFailureAction: Enforce
+  rules:
+  - name: only-deployers
+    match: {any: [{resources: {kinds: [ConfigMap]}, roles: ["shop:deployer"]}]}
+    exclude: {any: [{clusterRoles: [cluster-admin]}]}
+    validate: {deny: {}}
+"#;
+    let (mut set, errors) = PolicySet::from_str("p.yaml", text);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(set.uses_requester_roles() && set.needs_cluster());
+    set.resolver = Some(rampart_kyverno::resolver::Resolver::new(Bindings));
+    let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop"}});
+    let verdict = |user: serde_json::Value| {
+        let mut info = AdmissionInfo {
+            operation: "CREATE".into(),
+            user_info: user,
+            ..AdmissionInfo::default()
+        };
+        set.resolve_requester_roles(&mut info, "shop").unwrap();
+        let statuses: Vec<Status> = set.evaluate(&cm, &info).iter().map(|r| r.status).collect();
+        (info.roles, info.cluster_roles, statuses)
+    };
+    // a developer: the role through its group, so the rule applies (and denies)
+    let (roles, _, statuses) = verdict(serde_json::json!({"username": "ann", "groups": ["devs"]}));
+    assert_eq!(roles, vec!["shop:deployer".to_string()]);
+    assert_eq!(statuses, vec![Status::Fail]);
+    // a service account: a cluster role through a RoleBinding, not the role
+    let (roles, cluster_roles, statuses) =
+        verdict(serde_json::json!({"username": "system:serviceaccount:shop:ci"}));
+    assert!(roles.is_empty() && cluster_roles == vec!["view".to_string()]);
+    assert!(statuses.is_empty());
+    // a cluster admin in the group is excluded
+    let (_, cluster_roles, statuses) =
+        verdict(serde_json::json!({"username": "root", "groups": ["devs"]}));
+    assert_eq!(cluster_roles, vec!["cluster-admin".to_string()]);
+    assert!(statuses.is_empty(), "{statuses:?}");
+}
+
 /// Kyverno's checks of a policy's spec: processing modes, webhook timeouts, wildcard kinds,
 /// subresources in background mode, subject kinds; a CEL exception names a policy.
 #[test]

@@ -508,6 +508,12 @@ impl Engine {
         {
             info.namespace_labels.insert(ns.to_string(), labels);
         }
+        // the requester's roles, when a rule selects by them
+        if let Some(set) = &self.kyverno
+            && let Err(e) = set.resolve_requester_roles(&mut info, req.namespace.unwrap_or(""))
+        {
+            tracing::warn!(error = %e, "could not read the requester's roles and cluster roles");
+        }
         info
     }
 
