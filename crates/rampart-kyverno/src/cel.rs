@@ -48,7 +48,7 @@ impl Expr {
     }
 
     pub fn eval(&self, ctx: &Context<'_>) -> Result<CelValue, String> {
-        CelValue::resolve(&self.expr, ctx).map_err(|e| e.to_string())
+        CelValue::resolve(&self.expr, ctx).map_err(|e| rampart_policy::error_text(&e))
     }
 }
 

@@ -161,6 +161,20 @@ pub fn visit_post_order(e: &mut IdedExpr, f: &mut dyn FnMut(&mut IdedExpr)) {
     f(e);
 }
 
+/// The text of a CEL evaluation error. The cel crate says only "No such overload" where a
+/// field is read from null or from a value that is no map, or an operator meets types it does
+/// not take; the text says which.
+pub fn error_text(e: &kube_cel::cel::ExecutionError) -> String {
+    let text = e.to_string();
+    if text == "No such overload" {
+        format!(
+            "{text} (a field of null or of a value that is no map, or an operator on types it does not take)"
+        )
+    } else {
+        text
+    }
+}
+
 /// Field selections (`a.b`) as index operations (`a['b']`), which fail as CEL does on a value
 /// that is no map (`null.b`, `'text'.b`: an error) and carry an optional along (`a.?b.c`);
 /// the cel crate's own selection answers `false` for any of those. `has(a.b)` is left as it is.
@@ -630,7 +644,9 @@ impl CelPolicy {
                 Ok(other) => out.errors.push(format!(
                     "match condition `{name}` returned {other:?}, not a bool"
                 )),
-                Err(e) => out.errors.push(format!("match condition `{name}`: {e}")),
+                Err(e) => out
+                    .errors
+                    .push(format!("match condition `{name}`: {}", error_text(&e))),
             }
         }
         if !out.errors.is_empty() {
@@ -645,7 +661,7 @@ impl CelPolicy {
                     vars.insert(name, || v.clone());
                     ctx.add_variable_from_value(format!("{VAR_PREFIX}{name}"), v);
                 }
-                Err(e) => var_errors.push((name.clone(), e.to_string())),
+                Err(e) => var_errors.push((name.clone(), error_text(&e))),
             }
         }
         // A failed variable only matters to the expressions that use it; name it there.
@@ -686,8 +702,9 @@ impl CelPolicy {
                 )),
                 Err(e) => {
                     out.errors.push(format!(
-                        "expression '{}' resulted in error: {e}{}",
+                        "expression '{}' resulted in error: {}{}",
                         v.expr.src.trim(),
+                        error_text(&e),
                         why(&v.expr.src)
                     ));
                 }
@@ -701,7 +718,9 @@ impl CelPolicy {
                 Ok(other) => out.errors.push(format!(
                     "audit annotation `{k}` returned {other:?}, not a string"
                 )),
-                Err(e) => out.errors.push(format!("audit annotation `{k}`: {e}")),
+                Err(e) => out
+                    .errors
+                    .push(format!("audit annotation `{k}`: {}", error_text(&e))),
             }
         }
         out
@@ -784,6 +803,14 @@ mod tests {
         });
         assert_eq!(out.errors.len(), 2, "{:?}", out.errors);
         assert!(out.failures.is_empty(), "{:?}", out.failures);
+        // the error says what went wrong
+        assert!(
+            out.errors
+                .iter()
+                .all(|e| e.contains("a field of null or of a value that is no map")),
+            "{:?}",
+            out.errors
+        );
     }
 
     #[test]

@@ -42,8 +42,8 @@ mod cel;
 /// CEL helpers the Kyverno engine shares: JSON as CEL values, and `variables.NAME` bound as
 /// identifiers of their own.
 pub use cel::{
-    MapUse, VAR_PREFIX, VariablesMap, direct_variables, json_to_cel, optional_selects_as_index,
-    strict_selects, visit_post_order,
+    MapUse, VAR_PREFIX, VariablesMap, direct_variables, error_text, json_to_cel,
+    optional_selects_as_index, strict_selects, visit_post_order,
 };
 mod gatekeeper;
 mod rego_compat;
