@@ -535,7 +535,7 @@ fn app_armor(pod: &Pod) -> Option<Violation> {
     ))
 }
 
-fn added_capabilities<'a>(c: &Container<'a>) -> impl Iterator<Item = (usize, &'a str)> {
+pub(crate) fn added_capabilities<'a>(c: &Container<'a>) -> impl Iterator<Item = (usize, &'a str)> {
     c.sc("capabilities")
         .and_then(|caps| caps.field("add"))
         .and_then(Value::as_array)
@@ -600,7 +600,7 @@ fn host_namespaces(pod: &Pod) -> Option<Violation> {
     ))
 }
 
-fn volumes<'a>(pod: &Pod<'a>) -> impl Iterator<Item = (usize, &'a Map<String, Value>)> {
+pub(crate) fn volumes<'a>(pod: &Pod<'a>) -> impl Iterator<Item = (usize, &'a Map<String, Value>)> {
     pod.spec
         .field("volumes")
         .and_then(Value::as_array)
@@ -638,29 +638,34 @@ fn host_path_volumes(pod: &Pod) -> Option<Violation> {
     ))
 }
 
+/// A container's non-zero host ports, with their port's index.
+pub(crate) fn container_host_ports<'a>(
+    c: &Container<'a>,
+) -> impl Iterator<Item = (usize, i64)> + 'a {
+    c.value
+        .field("ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            p.field("hostPort")
+                .and_then(Value::as_i64)
+                .filter(|h| *h != 0)
+                .map(|h| (i, h))
+        })
+}
+
 fn host_ports(pod: &Pod) -> Option<Violation> {
     let mut names = Vec::new();
     let mut ports = BTreeSet::new();
     let mut pointers = Vec::new();
     for c in pod.containers() {
         let mut bad = false;
-        for (i, p) in c
-            .value
-            .field("ports")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            if let Some(h) = p
-                .field("hostPort")
-                .and_then(Value::as_i64)
-                .filter(|h| *h != 0)
-            {
-                bad = true;
-                ports.insert(h.to_string());
-                pointers.push(c.ptr(&format!("ports/{i}/hostPort")));
-            }
+        for (i, h) in container_host_ports(&c) {
+            bad = true;
+            ports.insert(h.to_string());
+            pointers.push(c.ptr(&format!("ports/{i}/hostPort")));
         }
         if bad {
             names.push(c.name);

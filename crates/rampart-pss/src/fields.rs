@@ -7,7 +7,8 @@
 
 use crate::Policy;
 use crate::checks::{
-    Container, Pod, SECCOMP_CONTAINER_PREFIX, SECCOMP_POD_ANNOTATION, seccomp_annotation_ok,
+    Container, Pod, SECCOMP_CONTAINER_PREFIX, SECCOMP_POD_ANNOTATION, added_capabilities,
+    container_host_ports, seccomp_annotation_ok, volumes,
 };
 use crate::facts::*;
 use rampart_core::Field;
@@ -107,7 +108,8 @@ pub fn field_errors(
         }
         "capabilities_baseline" => {
             for c in pod.containers() {
-                let bad: BTreeSet<String> = added(&c)
+                let bad: BTreeSet<String> = added_capabilities(&c)
+                    .map(|(_, cap)| cap)
                     .filter(|cap| !BASELINE_CAPABILITIES.contains(cap))
                     .map(str::to_string)
                     .collect();
@@ -138,7 +140,8 @@ pub fn field_errors(
                     let unique: BTreeSet<String> = drops.iter().map(|d| d.to_string()).collect();
                     out.push(err(drop_path, unique.into_iter().collect()));
                 }
-                let bad: BTreeSet<String> = added(&c)
+                let bad: BTreeSet<String> = added_capabilities(&c)
+                    .map(|(_, cap)| cap)
                     .filter(|cap| *cap != "NET_BIND_SERVICE")
                     .map(str::to_string)
                     .collect();
@@ -159,7 +162,7 @@ pub fn field_errors(
             }
         }
         "hostPathVolumes" => {
-            for (i, v) in volumes(spec) {
+            for (i, v) in volumes(&pod) {
                 if let Some(h) = present(v, "hostPath") {
                     out.push(err(
                         format!("spec.volumes[{i}].hostPath"),
@@ -170,24 +173,11 @@ pub fn field_errors(
         }
         "hostPorts" => {
             for c in pod.containers() {
-                for (j, p) in c
-                    .value
-                    .field("ports")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    if let Some(h) = p
-                        .field("hostPort")
-                        .and_then(Value::as_i64)
-                        .filter(|h| *h != 0)
-                    {
-                        out.push(err(
-                            at(&c, &format!("ports[{j}].hostPort")),
-                            vec![h.to_string()],
-                        ));
-                    }
+                for (j, h) in container_host_ports(&c) {
+                    out.push(err(
+                        at(&c, &format!("ports[{j}].hostPort")),
+                        vec![h.to_string()],
+                    ));
                 }
             }
         }
@@ -213,7 +203,7 @@ pub fn field_errors(
             }
         }
         "restrictedVolumes" => {
-            for (i, v) in volumes(spec) {
+            for (i, v) in volumes(&pod) {
                 if let Some(t) = restricted_volume_type(v) {
                     out.push(err(format!("spec.volumes[{i}].{t}"), Vec::new()));
                 }
@@ -369,24 +359,6 @@ pub fn field_errors(
         _ => return None,
     }
     Some(out)
-}
-
-fn added<'a>(c: &Container<'a>) -> impl Iterator<Item = &'a str> {
-    c.sc("capabilities")
-        .and_then(|caps| caps.field("add"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|v| v.as_str().unwrap_or(""))
-}
-
-fn volumes(spec: &Map<String, Value>) -> impl Iterator<Item = (usize, &Map<String, Value>)> {
-    spec.field("volumes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .filter_map(|(i, v)| Some((i, v.as_object()?)))
 }
 
 #[cfg(test)]
