@@ -535,7 +535,8 @@ fn pod_security(ps: &Value, resource: &Value) -> Eval {
     let remaining: Vec<_> = if excludes.is_empty() {
         violations
     } else {
-        let failing = pss_exclusions::apply(policy, meta, spec, excludes);
+        let checks: Vec<&'static str> = violations.iter().map(|v| v.check).collect();
+        let failing = pss_exclusions::apply(policy, meta, spec, &checks, excludes);
         violations
             .into_iter()
             .filter(|v| failing.contains(&v.check))
@@ -588,16 +589,26 @@ mod pss_exclusions {
         }
     }
 
+    /// Checks a pod fails, each with its field errors.
+    fn with_errors(
+        policy: Policy,
+        meta: Option<&Map<String, Value>>,
+        spec: &Map<String, Value>,
+        checks: impl Iterator<Item = &'static str>,
+    ) -> Vec<(&'static str, Option<Vec<FieldError>>)> {
+        checks
+            .map(|id| (id, rampart_pss::field_errors(policy, meta, spec, id)))
+            .collect()
+    }
+
     /// The failing checks of a pod with their field errors.
     fn failing(
         policy: Policy,
         meta: Option<&Map<String, Value>>,
         spec: &Map<String, Value>,
     ) -> Vec<(&'static str, Option<Vec<FieldError>>)> {
-        rampart_pss::failing_checks(policy, meta, spec)
-            .iter()
-            .map(|c| (c.id, rampart_pss::field_errors(policy, meta, spec, c.id)))
-            .collect()
+        let checks = rampart_pss::failing_checks(policy, meta, spec);
+        with_errors(policy, meta, spec, checks.iter().map(|c| c.id))
     }
 
     /// A field with its indexes as `*`; for a container's field (at container level) also its
@@ -675,14 +686,16 @@ mod pss_exclusions {
         m
     }
 
-    /// The check IDs still failing once `excludes` are applied, in reporting order.
+    /// The check IDs of `failing_checks` (the pod's failing checks, evaluated already) still
+    /// failing once `excludes` are applied, in reporting order.
     pub(super) fn apply(
         policy: Policy,
         meta: Option<&Map<String, Value>>,
         spec: &Map<String, Value>,
+        failing_checks: &[&'static str],
         excludes: &[Value],
     ) -> Vec<&'static str> {
-        let mut results = failing(policy, meta, spec);
+        let mut results = with_errors(policy, meta, spec, failing_checks.iter().copied());
         for exclude in excludes {
             let text = |k: &str| exclude.get(k).and_then(Value::as_str).unwrap_or("");
             let list = |k: &str| -> Vec<&str> {
