@@ -285,6 +285,9 @@ pub struct Policy {
     /// `failurePolicy: Ignore` (`spec.failurePolicy`, or `spec.webhookConfiguration.failurePolicy`):
     /// at admission, a rule that errors admits the request.
     pub failure_ignored: bool,
+    /// A rule's `match` or `exclude` selects by the requester's roles (known at load, so that
+    /// an admission request does not walk the rules to find out).
+    selects_by_roles: bool,
 }
 
 struct CelPolicy {
@@ -494,29 +497,7 @@ impl PolicySet {
     /// Whether a rule's `match` or `exclude` selects by the requester's `roles` or
     /// `clusterRoles` (which the cluster's RoleBindings and ClusterRoleBindings give).
     pub fn uses_requester_roles(&self) -> bool {
-        fn selects(v: &Value) -> bool {
-            match v {
-                Value::Object(m) => {
-                    ["roles", "clusterRoles"].iter().any(|k| {
-                        m.get(*k)
-                            .and_then(Value::as_array)
-                            .is_some_and(|a| !a.is_empty())
-                    }) || ["any", "all"].iter().any(|k| {
-                        m.get(*k)
-                            .and_then(Value::as_array)
-                            .is_some_and(|a| a.iter().any(selects))
-                    })
-                }
-                _ => false,
-            }
-        }
-        self.policies.iter().any(|p| {
-            p.rules.iter().any(|r| {
-                ["match", "exclude"]
-                    .iter()
-                    .any(|k| r.get(*k).is_some_and(selects))
-            })
-        })
+        self.policies.iter().any(|p| p.selects_by_roles)
     }
 
     /// Fills the requester's `roles` (`namespace:role`) and `clusterRoles` from the cluster's
@@ -1169,7 +1150,6 @@ impl Policy {
                 kind,
                 namespace,
                 file: o.file.to_string(),
-                rules,
                 spec: v.get("spec").cloned().unwrap_or(Value::Null),
                 cel: cel_policy,
                 broken,
@@ -1192,6 +1172,8 @@ impl Policy {
                 ]
                 .iter()
                 .any(|p| v.pointer(p).and_then(Value::as_str) == Some("Ignore")),
+                selects_by_roles: rules.iter().any(selects_by_roles),
+                rules,
             },
             errors,
         )
@@ -1546,6 +1528,29 @@ fn admission_params<'a>(
             })
         })
         .collect()
+}
+
+/// Whether a rule's `match` or `exclude` selects by the requester's `roles` or `clusterRoles`.
+fn selects_by_roles(rule: &Value) -> bool {
+    fn selects(v: &Value) -> bool {
+        match v {
+            Value::Object(m) => {
+                ["roles", "clusterRoles"].iter().any(|k| {
+                    m.get(*k)
+                        .and_then(Value::as_array)
+                        .is_some_and(|a| !a.is_empty())
+                }) || ["any", "all"].iter().any(|k| {
+                    m.get(*k)
+                        .and_then(Value::as_array)
+                        .is_some_and(|a| a.iter().any(selects))
+                })
+            }
+            _ => false,
+        }
+    }
+    ["match", "exclude"]
+        .iter()
+        .any(|k| rule.get(*k).is_some_and(selects))
 }
 
 /// ImageValidatingPolicies' `required`, once every policy of the request ran: a passing
