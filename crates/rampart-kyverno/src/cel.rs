@@ -638,26 +638,6 @@ fn cel_regex(
     })
 }
 
-fn string_args<'a, const N: usize>(
-    func: &str,
-    args: &'a [CelValue],
-) -> Result<[&'a str; N], kube_cel::cel::ExecutionError> {
-    let fail = || {
-        kube_cel::cel::ExecutionError::function_error(func, format!("takes {N} string arguments"))
-    };
-    let mut out = [""; N];
-    for (slot, a) in out.iter_mut().zip(args) {
-        match a {
-            CelValue::String(s) => *slot = s.as_str(),
-            _ => return Err(fail()),
-        }
-    }
-    if args.len() < N {
-        return Err(fail());
-    }
-    Ok(out)
-}
-
 /// `replace`: cel-go's `regex.replace(target, pattern, replacement[, count])` on the `regex`
 /// library (`\N` in the replacement is group N, `\\` a backslash; a negative count
 /// replaces all), else the strings extension's `<string>.replace(from, to[, count])`.
@@ -677,7 +657,7 @@ fn replace_dispatch(
                 "replace is <string>.replace(from, to[, count])".into(),
             ));
         };
-        let [from, to] = string_args("replace", &args)?;
+        let (from, to) = (arg_str("replace", &args, 0)?, arg_str("replace", &args, 1)?);
         let out = if count < 0 {
             target.replace(from, to)
         } else {
@@ -685,7 +665,12 @@ fn replace_dispatch(
         };
         return Ok(CelValue::String(Arc::new(out)));
     }
-    let [target, pattern, replacement] = string_args("regex.replace", &args)?;
+    let f = "regex.replace";
+    let (target, pattern, replacement) = (
+        arg_str(f, &args, 0)?,
+        arg_str(f, &args, 1)?,
+        arg_str(f, &args, 2)?,
+    );
     if count == 0 {
         return Ok(CelValue::String(Arc::new(target.to_string())));
     }
@@ -740,7 +725,7 @@ fn extract_pattern(
     func: &str,
     args: &[CelValue],
 ) -> Result<(Arc<String>, Arc<regex::Regex>), kube_cel::cel::ExecutionError> {
-    let [target, pattern] = string_args(func, args)?;
+    let (target, pattern) = (arg_str(func, args, 0)?, arg_str(func, args, 1)?);
     let re = cel_regex(func, pattern)?;
     if re.captures_len() > 2 {
         return Err(kube_cel::cel::ExecutionError::function_error(
