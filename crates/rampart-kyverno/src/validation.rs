@@ -538,24 +538,15 @@ fn check_generate(rule: &Value, at: &str, namespace: Option<&str>) -> Option<(St
     None
 }
 
-/// Whether a kind written `[group/]version/Kind` is cluster-scoped: known for the built-in
-/// kinds and Kyverno's own `Cluster…` kinds, unknown (`None`) for other custom kinds, whose
-/// scope only the cluster's discovery knows.
+/// Whether a kind written `[group/]version/Kind` is cluster-scoped, as far as rampart knows
+/// (`None` for a custom kind, whose scope only the cluster's discovery knows).
 fn cluster_scoped(api_version_kind: &str) -> Option<bool> {
-    let parts: Vec<&str> = api_version_kind.split('/').collect();
-    let kind = parts.last().copied().unwrap_or("");
-    let group = if parts.len() >= 3 {
-        parts.first().copied().unwrap_or("")
-    } else {
-        ""
-    };
-    if rampart_manifest::builtin::is_builtin_group(group) {
-        Some(rampart_manifest::builtin::is_cluster_scoped(group, kind))
-    } else if group.ends_with("kyverno.io") {
-        Some(kind.starts_with("Cluster"))
-    } else {
-        None
-    }
+    // a bare kind is the core group's
+    let (api_version, kind) = api_version_kind
+        .rsplit_once('/')
+        .unwrap_or(("v1", api_version_kind));
+    rampart_manifest::known_scope(api_version)
+        .then(|| rampart_manifest::is_cluster_scoped(kind, api_version))
 }
 
 /// One generate pattern: its target's identity and namespace, or its cloneList.

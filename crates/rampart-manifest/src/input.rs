@@ -96,18 +96,38 @@ pub fn render_chart(dir: &Path) -> Result<String, InputError> {
 }
 
 /// Whether objects of this kind live outside namespaces: the built-in cluster-scoped kinds and
-/// the common extensions' (Kyverno, Gatekeeper, cert-manager, Gateway API).
+/// the common extensions' (Kyverno, Gatekeeper, cert-manager, Gateway API). See
+/// [`known_scope`] for whether the answer is known.
 pub fn is_cluster_scoped(kind: &str, api_version: &str) -> bool {
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
     crate::builtin::is_cluster_scoped(group, kind)
         || matches!(
             (group, kind),
-            ("kyverno.io", "ClusterPolicy")
-                | ("templates.gatekeeper.sh", "ConstraintTemplate")
+            ("templates.gatekeeper.sh", "ConstraintTemplate")
                 | ("cert-manager.io", "ClusterIssuer")
                 | ("gateway.networking.k8s.io", "GatewayClass")
+                | (
+                    "policies.kyverno.io",
+                    "ValidatingPolicy"
+                        | "MutatingPolicy"
+                        | "GeneratingPolicy"
+                        | "ImageValidatingPolicy"
+                        | "DeletingPolicy"
+                )
         )
+        || (group == "kyverno.io" && kind.starts_with("Cluster"))
         || group == "constraints.gatekeeper.sh"
+}
+
+/// Whether [`is_cluster_scoped`] knows this kind's scope: a built-in group's kind, or Kyverno's
+/// and Gatekeeper's own; another custom kind's scope is only the cluster's discovery's.
+pub fn known_scope(api_version: &str) -> bool {
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    crate::builtin::is_builtin_group(group)
+        || matches!(
+            group,
+            "kyverno.io" | "policies.kyverno.io" | "templates.gatekeeper.sh"
+        )
 }
 
 /// Gives namespaced objects that name no namespace this one, as `kubectl apply -n` does.

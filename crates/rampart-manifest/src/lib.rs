@@ -21,8 +21,8 @@ pub mod workload;
 mod yaml;
 
 pub use input::{
-    Duplicate, duplicates, duplicates_in, is_cluster_scoped, render_chart, set_default_namespace,
-    unrendered_template,
+    Duplicate, duplicates, duplicates_in, is_cluster_scoped, known_scope, render_chart,
+    set_default_namespace, unrendered_template,
 };
 pub use pos::{PosNode, escape_segment};
 pub use selector::{LabelSelector, SelectorError};
