@@ -95,11 +95,15 @@ impl Mode {
     }
 }
 
-/// Which engine runs templates that carry both Rego and CEL code.
+/// Which engine runs templates that carry both Rego and CEL code. CEL by default, as
+/// Gatekeeper does: its constraint framework picks the first registered driver that a
+/// template has code for, and Gatekeeper registers the `K8sNativeValidation` driver before
+/// Rego's whenever native validation is on (the default since 3.17; `gator` always).
+/// `Rego` is `--enable-k8s-native-validation=false`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Engine {
-    #[default]
     Rego,
+    #[default]
     Cel,
 }
 

@@ -1,6 +1,6 @@
 //! Table-driven cases: every `tests/cases/*.yaml` holds `policies` (YAML text of templates,
 //! constraints, VAPs, bindings, params) and `cases`, each with a `note`, an `object` (or
-//! AdmissionReview), optional `inventory`, `engine` and `skip`, and the expected violations:
+//! AdmissionReview), optional `inventory`, `engine` (`rego` or `cel`; else the default) and `skip`, and the expected violations:
 //! exactly those, each named by `policy` with a `message` substring and optional `mode`.
 
 #![allow(
@@ -63,10 +63,11 @@ fn run_file(path: &Path) -> Vec<String> {
         if c.get("skip").is_some() {
             continue;
         }
-        let engine = if s(c, "engine") == "cel" {
-            Engine::Cel
-        } else {
-            Engine::Rego
+        // Without `engine`, the set's own default: the cases check what a user gets.
+        let engine = match s(c, "engine") {
+            "cel" => Engine::Cel,
+            "rego" => Engine::Rego,
+            _ => Engine::default(),
         };
         let set = PolicySet::from_objects(objects(&name, s(doc, "policies"))).with_engine(engine);
         let inventory = objects(&name, s(c, "inventory"));

@@ -69,8 +69,9 @@ struct EvalArgs {
     /// Objects for `data.inventory`, namespace lookups and VAP params.
     #[arg(long = "inventory", value_name = "FILE")]
     inventory: Vec<PathBuf>,
-    /// Engine for templates that carry both Rego and CEL code.
-    #[arg(long, value_enum, default_value = "rego")]
+    /// Engine for templates that carry both Rego and CEL code (CEL, as Gatekeeper and gator
+    /// choose; `rego` as Gatekeeper with `--enable-k8s-native-validation=false`).
+    #[arg(long, value_enum, default_value = "cel")]
     engine: EngineArg,
     /// Output format: text or json.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
@@ -82,8 +83,9 @@ struct EvalArgs {
 
 #[derive(Debug, clap::Args)]
 struct VerifyArgs {
-    /// Engine for templates that carry both Rego and CEL code.
-    #[arg(long, value_enum, default_value = "rego")]
+    /// Engine for templates that carry both Rego and CEL code (CEL, as Gatekeeper and gator
+    /// choose; `rego` as Gatekeeper with `--enable-k8s-native-validation=false`).
+    #[arg(long, value_enum, default_value = "cel")]
     engine: EngineArg,
     /// Also list passing cases.
     #[arg(short, long)]
