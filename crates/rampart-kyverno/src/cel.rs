@@ -1772,18 +1772,20 @@ impl CelChecks {
         set_context_global(b);
         GENERATED.with(|g| g.borrow_mut().clear());
         let out = self.in_scope(b, |ctx| {
-            match self.prepare(ctx, true) {
+            let failed = match self.prepare(ctx, true) {
                 Err(MutOutcome::NotApplicable) => return Ok(None),
                 Err(MutOutcome::Error(e)) => return Err(e),
-                Err(MutOutcome::Patched(_)) | Ok(()) => {}
-            }
+                Err(MutOutcome::Patched(_)) => Vec::new(),
+                Ok(failed) => failed,
+            };
+            let eval = |e: &Expr| e.eval(ctx).map_err(|err| explained(err, &e.src, &failed));
             for e in &self.generate {
-                e.eval(ctx)?;
+                eval(e)?;
             }
             for (docs, exprs) in &self.templates {
                 let mut values = HashMap::new();
                 for (src, e) in exprs {
-                    values.insert(src.as_str(), cel_to_json(&e.eval(ctx)?));
+                    values.insert(src.as_str(), cel_to_json(&eval(e)?));
                 }
                 GENERATED.with(|g| {
                     g.borrow_mut()
@@ -1812,7 +1814,9 @@ impl CelChecks {
             };
             let value = self.in_scope(&step, |ctx| match self.prepare(ctx, i == 0) {
                 Err(o) => Err(o),
-                Ok(()) => e.eval(ctx).map_err(MutOutcome::Error),
+                Ok(failed) => e
+                    .eval(ctx)
+                    .map_err(|err| MutOutcome::Error(explained(err, &e.src, &failed))),
             });
             let value = match value {
                 Ok(v) => cel_to_json(&v),
@@ -1833,10 +1837,15 @@ impl CelChecks {
         MutOutcome::Patched(current)
     }
 
-    /// Binds the inputs and variables; checks the match conditions when asked.
-    fn prepare(&self, ctx: &mut Context<'_>, check: bool) -> Result<(), MutOutcome> {
+    /// Binds the inputs and variables; checks the match conditions when asked. The variables
+    /// that failed, with why, for the errors of the expressions that use them.
+    fn prepare(
+        &self,
+        ctx: &mut Context<'_>,
+        check: bool,
+    ) -> Result<Vec<(String, String)>, MutOutcome> {
         let mut vars = VariablesMap::new(self.map_use);
-        self.bind_variables(ctx, &mut vars);
+        let failed = self.bind_variables(ctx, &mut vars);
         // The expressions run after this see the map as the variables left it.
         vars.bind_if(ctx, self.map_use);
         if check {
@@ -1850,11 +1859,11 @@ impl CelChecks {
                             m.src.trim()
                         )));
                     }
-                    Err(e) => return Err(MutOutcome::Error(e)),
+                    Err(e) => return Err(MutOutcome::Error(explained(e, &m.src, &failed))),
                 }
             }
         }
-        Ok(())
+        Ok(failed)
     }
 
     pub fn evaluate(&self, b: &Bindings<'_>) -> CelOutcome {
@@ -1879,7 +1888,7 @@ impl CelChecks {
                         m.src.trim()
                     ));
                 }
-                Err(e) => return CelOutcome::Error(e),
+                Err(e) => return CelOutcome::Error(explained(e, &m.src, &var_errors)),
             }
         }
         for v in &self.validations {

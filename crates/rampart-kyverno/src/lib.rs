@@ -57,7 +57,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Errors of this crate; each names where the bad input is.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -1096,14 +1096,22 @@ impl Policy {
             let spec = v.get("spec").cloned().unwrap_or(Value::Null);
             let mut variants = Vec::new();
             let mut images = Vec::new();
-            // a DeletingPolicy's conditions decide; it and a MutatingAdmissionPolicy have no
-            // Pod-controller variants
+            // a DeletingPolicy's conditions decide; it, a GeneratingPolicy and a
+            // MutatingAdmissionPolicy have no Pod-controller variants (Kyverno has autogen for
+            // the validating, image-validating and mutating kinds only)
+            let mc = || spec.get("matchConstraints").cloned().unwrap_or(Value::Null);
             let (list, mut all) =
                 if kind.contains("DeletingPolicy") || kind == "MutatingAdmissionPolicy" {
-                    let mc = spec.get("matchConstraints").cloned().unwrap_or(Value::Null);
-                    ("conditions", vec![(mc, spec.clone())])
+                    ("conditions", vec![(mc(), spec.clone())])
+                } else if kind.contains("GeneratingPolicy") {
+                    ("validations", vec![(mc(), spec.clone())])
                 } else {
-                    ("validations", cel_variants(&spec))
+                    let convert: Convert = if kind.contains("MutatingPolicy") {
+                        convert_mutations
+                    } else {
+                        convert_whole_spec
+                    };
+                    ("validations", cel_variants(&spec, convert))
                 };
             for (mc, s) in all.drain(..) {
                 if kind.contains("ImageValidatingPolicy") {
@@ -1664,8 +1672,14 @@ pub fn resource_of(kind: &str) -> String {
     }
 }
 
-/// The match constraints and spec of a ValidatingPolicy and of its Pod-controller variants.
-fn cel_variants(spec: &Value) -> Vec<(Value, Value)> {
+/// How a CEL policy's spec becomes its Pod-controller variant's: given the spec, the path of the
+/// pod spec and of the pod metadata in the controller (`spec.template.spec`, …) and whether the
+/// controller is a CronJob.
+type Convert = fn(&Value, &str, &str, bool) -> Option<Value>;
+
+/// The match constraints and spec of a CEL policy and of its Pod-controller variants, each
+/// variant's spec made by `convert`.
+fn cel_variants(spec: &Value, convert: Convert) -> Vec<(Value, Value)> {
     let mc = spec.get("matchConstraints").cloned().unwrap_or(Value::Null);
     let mut out = vec![(mc.clone(), spec.clone())];
     let rules = mc
@@ -1735,7 +1749,7 @@ fn cel_variants(spec: &Value) -> Vec<(Value, Value)> {
             _ => None,
         })
         .collect();
-    let mut add = |targets: Vec<(&str, &str)>, to_spec: &str, to_meta: &str| {
+    let mut add = |targets: Vec<(&str, &str)>, to_spec: &str, to_meta: &str, cron: bool| {
         if targets.is_empty() {
             return;
         }
@@ -1754,28 +1768,127 @@ fn cel_variants(spec: &Value) -> Vec<(Value, Value)> {
         if let (Some(ns), Some(o)) = (mc.get("namespaceSelector"), new_mc.as_object_mut()) {
             o.insert("namespaceSelector".into(), ns.clone());
         }
-        let mut text = spec.to_string();
-        for (from, to) in [("spec", to_spec), ("metadata", to_meta)] {
-            text = replace_protected(&text, &format!("object.{from}"), &format!("object.{to}"));
-            text = replace_protected(
-                &text,
-                &format!("oldObject.{from}"),
-                &format!("oldObject.{to}"),
-            );
-        }
-        if let Ok(s) = serde_json::from_str::<Value>(&text) {
+        if let Some(s) = convert(spec, to_spec, to_meta, cron) {
             out.push((new_mc, s));
         }
     };
-    add(defaults, "spec.template.spec", "spec.template.metadata");
+    add(
+        defaults,
+        "spec.template.spec",
+        "spec.template.metadata",
+        false,
+    );
     if controllers.iter().any(|c| c == "cronjobs") {
         add(
             vec![("batch", "cronjobs")],
             "spec.jobTemplate.spec.template.spec",
             "spec.jobTemplate.spec.template.metadata",
+            true,
         );
     }
     out
+}
+
+/// A ValidatingPolicy's (and ImageValidatingPolicy's, GeneratingPolicy's) variant, as Kyverno
+/// makes it: `object.spec` and `object.metadata` (and `oldObject`'s) replaced everywhere in
+/// the spec, but before `.namespace`.
+fn convert_whole_spec(spec: &Value, to_spec: &str, to_meta: &str, _cron: bool) -> Option<Value> {
+    let mut text = spec.to_string();
+    for (from, to) in [("spec", to_spec), ("metadata", to_meta)] {
+        text = replace_protected(&text, &format!("object.{from}"), &format!("object.{to}"));
+        text = replace_protected(
+            &text,
+            &format!("oldObject.{from}"),
+            &format!("oldObject.{to}"),
+        );
+    }
+    serde_json::from_str::<Value>(&text).ok()
+}
+
+/// A MutatingPolicy's variant, as Kyverno's MutatingPolicy autogen makes it: only the match
+/// conditions and the `applyConfiguration` expressions change (variables and JSONPatch
+/// expressions stay as written), each by [`mpol_expression`].
+fn convert_mutations(spec: &Value, to_spec: &str, to_meta: &str, cron: bool) -> Option<Value> {
+    let mut s = spec.clone();
+    let convert = |e: &mut Value| {
+        if let Some(text) = e.as_str().filter(|t| !t.is_empty()) {
+            *e = Value::String(mpol_expression(text, to_spec, to_meta, cron));
+        }
+    };
+    if let Some(conds) = s.get_mut("matchConditions").and_then(Value::as_array_mut) {
+        conds
+            .iter_mut()
+            .filter_map(|c| c.get_mut("expression"))
+            .for_each(convert);
+    }
+    if let Some(muts) = s.get_mut("mutations").and_then(Value::as_array_mut) {
+        muts.iter_mut()
+            .filter_map(|m| m.pointer_mut("/applyConfiguration/expression"))
+            .for_each(convert);
+    }
+    Some(s)
+}
+
+/// One MutatingPolicy expression for a Pod controller: `object.spec`, `oldObject.spec` and the
+/// `Object.spec` of apply configurations point into the template, as do the metadata's
+/// `labels` and `annotations` (not its name or namespace); and a root `Object{…}` apply
+/// configuration is wrapped in the controller's `Object{spec: Object.spec{template: …}}`.
+fn mpol_expression(expr: &str, to_spec: &str, to_meta: &str, cron: bool) -> String {
+    static RES: OnceLock<Option<[regex::Regex; 3]>> = OnceLock::new();
+    let Some([spec_re, labels_re, annotations_re]) = RES.get_or_init(|| {
+        let re = |tail: &str| {
+            regex::Regex::new(&format!(r"(?-u:\b)(object|oldObject|Object)\.{tail}")).ok()
+        };
+        Some([
+            re("spec")?,
+            re(r"metadata\.labels")?,
+            re(r"metadata\.annotations")?,
+        ])
+    }) else {
+        return expr.to_string();
+    };
+    let expr = spec_re.replace_all(expr, format!("${{1}}.{to_spec}"));
+    let expr = labels_re.replace_all(&expr, format!("${{1}}.{to_meta}.labels"));
+    let expr = annotations_re
+        .replace_all(&expr, format!("${{1}}.{to_meta}.annotations"))
+        .into_owned();
+    let Some(content) = expr
+        .trim()
+        .strip_prefix("Object")
+        .map(|r| r.trim_start_matches([' ', '\t', '\r', '\n']))
+        .and_then(|r| r.strip_prefix('{'))
+    else {
+        return expr;
+    };
+    // the brace closing the root constructor (braces in strings count, as in Kyverno)
+    let mut depth = 1;
+    let end = content.char_indices().find_map(|(i, c)| {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            _ => {}
+        }
+        (depth == 0).then_some(i)
+    });
+    let (Some(end), true) = (end, end.is_some_and(|e| e > 0)) else {
+        return expr;
+    };
+    let (inner, rest) = (
+        content.get(..end).unwrap_or(""),
+        content.get(end + 1..).unwrap_or(""),
+    );
+    let (open, close) = if cron {
+        (
+            "Object{spec: Object.spec{jobTemplate: Object.spec.jobTemplate{spec: Object.spec.jobTemplate.spec{template: Object.spec.jobTemplate.spec.template{",
+            "}}}}}",
+        )
+    } else {
+        (
+            "Object{spec: Object.spec{template: Object.spec.template{",
+            "}}}",
+        )
+    };
+    format!("{open}{inner}{close}{rest}")
 }
 
 /// Kyverno's CEL autogen replacement: `from` → `to`, except before `.namespace`.

@@ -241,6 +241,10 @@ impl Values {
         let gvk = serde_json::json!({"group": group, "version": version, "kind": kind});
         let gvr = serde_json::json!({"group": group, "version": version, "resource": crate::resource_of(kind)});
         info.request = Some(serde_json::json!({
+            "uid": "",
+            "dryRun": false,
+            "object": resource,
+            "oldObject": info.old_object.clone().unwrap_or(Value::Null),
             "operation": info.operation,
             "userInfo": info.user_info,
             "namespace": resource.pointer("/metadata/namespace").cloned().unwrap_or(Value::Null),
@@ -472,8 +476,9 @@ const CLUSTER_SCOPED: &[&str] = &[
     "ClusterInterceptor",
 ];
 
-/// `kyverno test` puts a namespaced resource without a namespace in `default`.
-fn with_default_namespace(mut v: Value) -> Value {
+/// `kyverno test` and `kyverno apply` put a namespaced resource without a namespace in
+/// `default` as they load it.
+pub fn with_default_namespace(mut v: Value) -> Value {
     let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
     if CLUSTER_SCOPED.contains(&kind) {
         return v;

@@ -521,9 +521,10 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let mut mutated = Vec::new();
     let mut generated = Vec::new();
     for o in &loaded.objects {
+        let value = rampart_kyverno::testrun::with_default_namespace(o.value.clone());
         // as `kyverno apply`: every mutation first, then the other rules on the result
         let per_policy =
-            set.evaluate_in_cli_order(&o.value, |p, r| values.info_for(&base, &p.name, r));
+            set.evaluate_in_cli_order(&value, |p, r| values.info_for(&base, &p.name, r));
         // the resource after the last mutation that changed it
         let mut last = None;
         for results in &per_policy {
@@ -539,7 +540,7 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        if let Some(p) = last.filter(|p| *p != o.value) {
+        if let Some(p) = last.filter(|p| *p != value) {
             mutated.push(ChangedResource {
                 resource: o.object_ref().to_string(),
                 object: p,
