@@ -831,6 +831,22 @@ fn generator_apply(
         Value::Array(a) => a,
         other => vec![other],
     };
+    // each must be an object, as Kyverno converts them (`null` from a `resource.Get` that
+    // found nothing included): anything else fails the expression
+    if let Some((i, bad)) = list.iter().enumerate().find(|(_, r)| !r.is_object()) {
+        let what = match bad {
+            Value::Null => "null",
+            Value::Bool(_) => "a bool",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "a list",
+            Value::Object(_) => "an object",
+        };
+        return Err(kube_cel::cel::ExecutionError::function_error(
+            "Apply",
+            format!("failed to generate resources: resource {i} is {what}, not an object"),
+        ));
+    }
     // a list of objects (`resource.List`) stands for its items
     let list: Vec<Value> = list
         .into_iter()

@@ -136,6 +136,9 @@ pub fn eval_rule(
         return Some(mutate::mutate(m, resource, &mut ctx));
     }
     if let Some(g) = rule.get("generate") {
+        if let Some(list) = g.get("foreach").and_then(Value::as_array) {
+            return Some(generate_foreach(list, resource, &mut ctx));
+        }
         return Some(mutate::generate(g, resource, &ctx));
     }
     if let Some(list) = rule.get("verifyImages").and_then(Value::as_array) {
@@ -480,6 +483,76 @@ fn foreach(
         return None;
     }
     Some(Eval::new(Status::Pass, "rule passed"))
+}
+
+/// A generate rule's `foreach`, as Kyverno's generator runs it: for each entry, each element of
+/// its `list` (nulls left out) with `element` and `elementIndex` set, the entry's `context`
+/// loaded and its `preconditions` checked (an element that fails them generates nothing),
+/// then the entry's own target (`apiVersion`, `kind`, `name`, `namespace` with `data`,
+/// `clone` or `cloneList`). An error in any element fails the rule, naming the entry and the
+/// element; the others still run.
+fn generate_foreach(list: &[Value], resource: &Value, ctx: &mut Ctx) -> Eval {
+    let mut generated = Vec::new();
+    let mut errors = Vec::new();
+    let saved = ctx.clone();
+    for (i, fe) in list.iter().enumerate() {
+        let l = fe.get("list").and_then(Value::as_str).unwrap_or("");
+        let elements = match eval_list(l, ctx) {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push(format!("failed to evaluate {i} foreach list: {e}"));
+                continue;
+            }
+        };
+        // the entry's target, without what drives the loop
+        let mut target = fe.clone();
+        if let Some(t) = target.as_object_mut() {
+            for k in ["list", "context", "preconditions"] {
+                t.remove(k);
+            }
+        }
+        for (index, el) in elements.iter().enumerate() {
+            if el.is_null() {
+                continue;
+            }
+            *ctx = saved.clone();
+            set_element(ctx, el, index, 0);
+            let element_error = |e: String| {
+                format!("failed to process {i} foreach: failed to process {index} element: {e}")
+            };
+            if let Some(entries) = fe.get("context")
+                && let Err(e) = context::load(entries, ctx)
+            {
+                errors.push(element_error(format!("failed to load context: {e}")));
+                continue;
+            }
+            if let Some(pre) = fe.get("preconditions") {
+                match conditions::evaluate(pre, ctx) {
+                    Err(e) => {
+                        errors.push(element_error(format!(
+                            "failed to evaluate preconditions: {e}"
+                        )));
+                        continue;
+                    }
+                    Ok(false) => continue,
+                    Ok(true) => {}
+                }
+            }
+            let r = mutate::generate(&target, resource, ctx);
+            if r.status == Status::Pass {
+                generated.extend(r.generated);
+            } else {
+                errors.push(element_error(r.message));
+            }
+        }
+    }
+    *ctx = saved;
+    if !errors.is_empty() {
+        return err(errors.join("; "));
+    }
+    let mut e = Eval::new(Status::Pass, "resource generated");
+    e.generated = generated;
+    e
 }
 
 /// The Go type name (`%T`) of a JSON value as Kyverno decodes it.
