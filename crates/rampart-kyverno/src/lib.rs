@@ -220,6 +220,25 @@ pub struct RuleResult {
 }
 
 impl RuleResult {
+    /// A rule-less validation's result (a ValidatingAdmissionPolicy's), enforced and scored.
+    pub fn validation(policy: String, status: Status, message: String) -> RuleResult {
+        RuleResult {
+            policy,
+            rule: String::new(),
+            status,
+            message,
+            rule_type: "validate",
+            enforce: true,
+            patched: None,
+            generated: Vec::new(),
+            targets: Vec::new(),
+            required_images: Vec::new(),
+            severity: None,
+            scored: true,
+            failure_ignored: false,
+        }
+    }
+
     /// The finding for a failed (or errored) rule on `obj`, under the `kyverno-policy-violation`
     /// check; `None` for the other statuses. The message names the policy and rule.
     pub fn to_finding(&self, obj: &Object) -> Option<Finding> {
@@ -878,7 +897,8 @@ impl Policy {
     /// A MutatingAdmissionPolicy through its bindings, as Kyverno's CLI applies it: each
     /// binding whose `matchResources` select the resource applies the mutations, with each
     /// param its `paramRef` finds among the cluster resources (the test's `paramResources`);
-    /// without bindings, the policy applies on its own. `None` when nothing applies.
+    /// without bindings, the policy applies on its own. `None` when no binding selects the
+    /// resource; a skip when those that do have match conditions that do not hold.
     fn mutate_through_bindings(
         &self,
         mc: &Value,
@@ -895,6 +915,7 @@ impl Policy {
         let param_kind = self.spec.get("paramKind");
         let mut current = resource.clone();
         let mut applied = false;
+        let mut skipped = None;
         for binding in bindings {
             // a binding's matchResources without rules defers to the policy's
             let mut bmc = binding
@@ -958,16 +979,19 @@ impl Policy {
                             current = p;
                         }
                     }
-                    Status::Skip => {}
+                    // a binding that selects the resource, whose match conditions do not
+                    // hold: a skip, as Kyverno reports it, unless another binding applies
+                    Status::Skip => skipped = Some(e),
                     _ => return Some(e),
                 }
             }
         }
-        applied.then(|| {
-            let mut e = engine::Eval::new(Status::Pass, "mutations applied");
-            e.patched = Some(current);
-            e
-        })
+        if !applied {
+            return skipped;
+        }
+        let mut e = engine::Eval::new(Status::Pass, "mutations applied");
+        e.patched = Some(current);
+        Some(e)
     }
 
     /// Whether this is an ImageValidatingPolicy.

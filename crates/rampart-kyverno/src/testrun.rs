@@ -258,6 +258,20 @@ impl Values {
     }
 }
 
+/// Reads a `Context` file (`cli.kyverno.io/v1alpha1`: the cluster resources CEL's
+/// `resource` library reads and the image metadata `image.GetMetadata` returns) into `info`.
+pub fn load_context(path: &Path, info: &mut AdmissionInfo) -> Result<(), KyvernoError> {
+    for doc in read_docs(path)? {
+        if let Some(list) = doc.pointer("/spec/resources").and_then(Value::as_array) {
+            info.context_resources.extend(list.iter().cloned());
+        }
+        if let Some(list) = doc.pointer("/spec/images").and_then(Value::as_array) {
+            info.context_images.extend(list.iter().cloned());
+        }
+    }
+    Ok(())
+}
+
 /// Reads a `UserInfo` file (`userInfo`, `roles`, `clusterRoles`) into `info`.
 pub fn load_userinfo(path: &Path, info: &mut AdmissionInfo) -> Result<(), KyvernoError> {
     for doc in read_docs(path)? {
@@ -476,6 +490,75 @@ const CLUSTER_SCOPED: &[&str] = &[
     "ClusterInterceptor",
 ];
 
+/// The namespaces ValidatingAdmissionPolicies' namespace selectors read: the Namespace objects
+/// known to `base`, or made from the labels the values give.
+pub fn vap_namespaces(base: &AdmissionInfo, values: &Values) -> Vec<Object> {
+    let mut ns_names: Vec<&String> = base
+        .namespaces
+        .keys()
+        .chain(base.namespace_labels.keys())
+        .chain(values.namespace_labels.keys())
+        .collect();
+    ns_names.sort();
+    ns_names.dedup();
+    ns_names
+        .into_iter()
+        .map(|n| {
+            let v = base.namespaces.get(n).cloned().unwrap_or_else(|| {
+                let labels = values
+                    .namespace_labels
+                    .get(n)
+                    .or_else(|| base.namespace_labels.get(n))
+                    .cloned()
+                    .unwrap_or_default();
+                serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": n, "labels": labels}})
+            });
+            Object::from_value(v, "namespaces")
+        })
+        .collect()
+}
+
+/// A ValidatingAdmissionPolicy or its binding: policy objects `kyverno test` and `kyverno
+/// apply` run beside Kyverno's own kinds.
+pub fn is_vap_object(o: &Object) -> bool {
+    o.group() == "admissionregistration.k8s.io"
+        && matches!(
+            o.kind(),
+            "ValidatingAdmissionPolicy" | "ValidatingAdmissionPolicyBinding"
+        )
+}
+
+/// The ValidatingAdmissionPolicies' results on `resource` (a CREATE by `user_info`), as
+/// Kyverno's CLI reports them: one per policy whose constraints match, without a rule name
+/// (`unbound`: also a skip for a policy none of whose bindings selects the resource, as
+/// `kyverno test` has; `kyverno apply` has no result then). A failure is enforced.
+pub fn vap_results(
+    session: &rampart_policy::Session<'_>,
+    resource: &Value,
+    user_info: &Value,
+    unbound: bool,
+) -> Vec<RuleResult> {
+    let mut review = rampart_policy::Review::create(resource);
+    if let Some(o) = review.request.as_object_mut() {
+        o.insert("userInfo".into(), user_info.clone());
+    }
+    session
+        .vap_results(&review)
+        .into_iter()
+        .filter(|r| unbound || !r.unbound)
+        .map(|r| {
+            let status = match r.status {
+                rampart_policy::VapStatus::Pass => Status::Pass,
+                rampart_policy::VapStatus::Fail => Status::Fail,
+                rampart_policy::VapStatus::Skip => Status::Skip,
+                rampart_policy::VapStatus::Error => Status::Error,
+            };
+            RuleResult::validation(r.policy, status, r.message)
+        })
+        .collect()
+}
+
 /// `kyverno test` and `kyverno apply` put a namespaced resource without a namespace in
 /// `default` as they load it.
 pub fn with_default_namespace(mut v: Value) -> Value {
@@ -580,16 +663,9 @@ pub fn run_file_with(
     }
     // ValidatingAdmissionPolicies and their bindings, which `kyverno test` runs too (with the
     // test's `paramResources`)
-    let is_vap = |o: &Object| {
-        o.group() == "admissionregistration.k8s.io"
-            && matches!(
-                o.kind(),
-                "ValidatingAdmissionPolicy" | "ValidatingAdmissionPolicyBinding"
-            )
-    };
     let mut vap_objects: Vec<Object> = policy_objects
         .iter()
-        .filter(|o| is_vap(o))
+        .filter(|o| is_vap_object(o))
         .cloned()
         .collect();
     let mut param_objects: Vec<Value> = Vec::new();
@@ -639,14 +715,7 @@ pub fn run_file_with(
         load_userinfo(&dir.join(u), &mut base)?;
     }
     if let Some(c) = test.get("context").and_then(Value::as_str) {
-        for doc in read_docs(&dir.join(c))? {
-            if let Some(list) = doc.pointer("/spec/resources").and_then(Value::as_array) {
-                base.context_resources.extend(list.iter().cloned());
-            }
-            if let Some(list) = doc.pointer("/spec/images").and_then(Value::as_array) {
-                base.context_images.extend(list.iter().cloned());
-            }
-        }
+        load_context(&dir.join(c), &mut base)?;
     }
     // params (MutatingAdmissionPolicies read them from the cluster)
     base.context_resources.extend(param_objects);
@@ -731,31 +800,7 @@ pub fn run_file_with(
             }
         }
     }
-    // the namespaces VAP namespaceSelectors read: known objects, or labels from the values
-    let mut ns_names: Vec<&String> = base
-        .namespaces
-        .keys()
-        .chain(base.namespace_labels.keys())
-        .chain(values.namespace_labels.keys())
-        .collect();
-    ns_names.sort();
-    ns_names.dedup();
-    let namespace_objects: Vec<Object> = ns_names
-        .into_iter()
-        .map(|n| {
-            let v = base.namespaces.get(n).cloned().unwrap_or_else(|| {
-                let labels = values
-                    .namespace_labels
-                    .get(n)
-                    .or_else(|| base.namespace_labels.get(n))
-                    .cloned()
-                    .unwrap_or_default();
-                serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
-                    "metadata": {"name": n, "labels": labels}})
-            });
-            Object::from_value(v, "namespaces")
-        })
-        .collect();
+    let namespace_objects = vap_namespaces(&base, &values);
     // each resource's results, every policy applied in the CLI's order
     let mut cache: HashMap<usize, Vec<Vec<RuleResult>>> = HashMap::new();
     let mut rows = Vec::new();
@@ -870,21 +915,10 @@ pub fn run_file_with(
                     let Some(res) = resources.get(ri) else {
                         continue;
                     };
-                    let mut review = rampart_policy::Review::create(res);
-                    if let Some(o) = review.request.as_object_mut() {
-                        o.insert("userInfo".into(), base.user_info.clone());
-                    }
-                    for r in session.vap_results(&review) {
-                        if r.policy != pname {
-                            continue;
+                    for r in vap_results(&session, res, &base.user_info, true) {
+                        if r.policy == pname {
+                            outcome.push((r.status, r.message));
                         }
-                        let status = match r.status {
-                            rampart_policy::VapStatus::Pass => Status::Pass,
-                            rampart_policy::VapStatus::Fail => Status::Fail,
-                            rampart_policy::VapStatus::Skip => Status::Skip,
-                            rampart_policy::VapStatus::Error => Status::Error,
-                        };
-                        outcome.push((status, r.message));
                     }
                 }
             } else if pidx.is_empty() {

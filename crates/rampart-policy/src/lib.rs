@@ -176,6 +176,9 @@ pub struct VapResult {
     pub policy: String,
     pub status: VapStatus,
     pub message: String,
+    /// Skipped because none of the policy's bindings selects the object (Kyverno's CLI
+    /// then has no result for it in `apply`, and a skip in `test`).
+    pub unbound: bool,
 }
 
 /// A [`VapResult`]'s status.
@@ -497,7 +500,8 @@ impl Session<'_> {
                 .iter()
                 .filter_map(|b| vap::evaluate(p, b, review, ns, &self.params, &cel_request))
                 .collect();
-            let (status, message) = if outcomes.is_empty() {
+            let unbound = outcomes.is_empty();
+            let (status, message) = if unbound {
                 if !p.matcher_matches(review, ns) {
                     continue;
                 }
@@ -515,6 +519,7 @@ impl Session<'_> {
                 policy: name.clone(),
                 status,
                 message,
+                unbound,
             });
         }
         out

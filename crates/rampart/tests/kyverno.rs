@@ -752,3 +752,182 @@ spec:
         "{doc}"
     );
 }
+
+/// The ClusterReport summary `policy apply -p -o json` prints: pass, fail, skip, error.
+fn cluster_summary(dir: &std::path::Path, args: &[&str]) -> (u64, u64, u64, u64) {
+    let out = rampart()
+        .current_dir(dir)
+        .args(["policy", "apply", "-p", "-o", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    // one report alone, several as a list
+    let reports = match v {
+        Value::Array(a) => a,
+        Value::Object(ref m) if m.get("kind") == Some(&Value::from("List")) => {
+            v["items"].as_array().cloned().unwrap_or_default()
+        }
+        other => vec![other],
+    };
+    let s = reports
+        .iter()
+        .find(|r| r["kind"] == "ClusterReport")
+        .map(|r| r["summary"].clone())
+        .unwrap_or_default();
+    let n = |k: &str| s[k].as_u64().unwrap_or(0);
+    (n("pass"), n("fail"), n("skip"), n("error"))
+}
+
+#[test]
+fn policy_apply_runs_vaps_exceptions_and_context_as_kyverno_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    // a ValidatingAdmissionPolicy bound to the `prod` namespaces: a resource no binding
+    // selects has no result, as in kyverno apply (before, VAPs gave no result at all)
+    w(
+        "vap.yaml",
+        r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: max-replicas}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}]
+  validations: [{expression: "object.spec.replicas <= 3", message: too many replicas}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: max-replicas-prod}
+spec:
+  policyName: max-replicas
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector: {matchLabels: {tier: prod}}
+"#,
+    );
+    w(
+        "deploys.yaml",
+        r#"apiVersion: v1
+kind: Namespace
+metadata: {name: web, labels: {tier: prod}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: big, namespace: web}
+spec: {replicas: 5}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: small, namespace: web}
+spec: {replicas: 2}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: scratch, namespace: dev}
+spec: {replicas: 9}
+"#,
+    );
+    assert_eq!(
+        cluster_summary(dir.path(), &["--policy", "vap.yaml", "-r", "deploys.yaml"]),
+        (1, 1, 0, 0)
+    );
+    // PolicyExceptions among the policies or the resources apply only when asked
+    w(
+        "policy.yaml",
+        r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: need-team}
+spec:
+  validationFailureAction: Enforce
+  background: false
+  rules:
+  - name: team
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate: {message: team label, pattern: {metadata: {labels: {team: "?*"}}}}
+---
+apiVersion: kyverno.io/v2
+kind: PolicyException
+metadata: {name: legacy, namespace: default}
+spec:
+  exceptions: [{policyName: need-team, ruleNames: [team]}]
+  match: {any: [{resources: {kinds: [ConfigMap], names: [legacy]}}]}
+"#,
+    );
+    w(
+        "cms.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: legacy, namespace: default}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: fresh, namespace: default, labels: {team: a}}\n",
+    );
+    let base = ["--policy", "policy.yaml", "-r", "cms.yaml"];
+    assert_eq!(cluster_summary(dir.path(), &base), (1, 1, 0, 0));
+    let within: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain(["--exceptions-within-policies"])
+        .collect();
+    assert_eq!(cluster_summary(dir.path(), &within), (1, 0, 1, 0));
+    // a MutatingAdmissionPolicy whose match conditions do not hold reports a skip
+    w(
+        "map.yaml",
+        r#"apiVersion: admissionregistration.k8s.io/v1beta1
+kind: MutatingAdmissionPolicy
+metadata: {name: label-red}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}]
+  matchConditions: [{name: red, expression: "object.metadata.?labels.?color.orValue('') == 'red'"}]
+  failurePolicy: Fail
+  reinvocationPolicy: Never
+  mutations:
+  - patchType: ApplyConfiguration
+    applyConfiguration: {expression: "Object{metadata: Object.metadata{labels: {'seen': 'yes'}}}"}
+"#,
+    );
+    w(
+        "colors.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: r, namespace: default, labels: {color: red}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: default, labels: {color: blue}}\n",
+    );
+    assert_eq!(
+        cluster_summary(dir.path(), &["--policy", "map.yaml", "-r", "colors.yaml"]),
+        (1, 0, 1, 0)
+    );
+    // a Context file gives CEL's resource library its cluster objects
+    w(
+        "vpol.yaml",
+        r#"apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: allowed-names}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}]
+  variables:
+  - name: allowed
+    expression: "resource.Get('v1', 'configmaps', 'default', 'allowed').data.names.split(',')"
+  validations:
+  - expression: "object.metadata.name in variables.allowed"
+    message: name not allowed
+"#,
+    );
+    w(
+        "context.yaml",
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Context\nmetadata: {name: ctx}\nspec:\n  resources:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: allowed, namespace: default}, data: {names: \"web,api\"}}\n",
+    );
+    w(
+        "pods.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: default}\nspec: {containers: [{name: c, image: nginx}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: other, namespace: default}\nspec: {containers: [{name: c, image: nginx}]}\n",
+    );
+    assert_eq!(
+        cluster_summary(
+            dir.path(),
+            &[
+                "--policy",
+                "vpol.yaml",
+                "-r",
+                "pods.yaml",
+                "--context-file",
+                "context.yaml"
+            ]
+        ),
+        (1, 1, 0, 0)
+    );
+}

@@ -134,10 +134,24 @@ pub struct ApplyArgs {
         value_name = "PATH"
     )]
     resources: Vec<PathBuf>,
-    /// PolicyException files or directories (also read among the policies), as `kyverno
-    /// apply --exception`.
+    /// PolicyException files or directories, as `kyverno apply --exception`.
     #[arg(short = 'e', long = "exception", value_name = "PATH")]
     exceptions: Vec<PathBuf>,
+    /// A `Context` file (`cli.kyverno.io/v1alpha1`): the cluster resources and image metadata
+    /// CEL policies read, as `kyverno apply --context-file`.
+    #[arg(
+        long = "context-file",
+        visible_alias = "context-path",
+        value_name = "FILE"
+    )]
+    context_file: Option<PathBuf>,
+    /// Also apply the PolicyExceptions found among the policies (as `kyverno apply`, they are
+    /// not applied otherwise).
+    #[arg(long)]
+    exceptions_within_policies: bool,
+    /// Also apply the PolicyExceptions found among the resources.
+    #[arg(long, visible_alias = "exceptions-with-resources")]
+    exceptions_within_resources: bool,
     /// The admission operation the resources are evaluated as.
     #[arg(long, default_value = "CREATE")]
     operation: String,
@@ -466,22 +480,49 @@ fn write_markdown(out: &mut impl Write, rows: &[TestRow]) -> std::io::Result<()>
 pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     // what kyverno's output options ask for is rampart's only text output
     let _ = (a.table, a.detailed_results, a.remove_color);
-    let paths: Vec<&PathBuf> = a
-        .policies
+    let paths: Vec<&PathBuf> = a.policies.iter().chain(&a.policy_paths).collect();
+    let mut policy_objects = rampart_manifest::load_paths(&paths);
+    let exception_objects = rampart_manifest::load_paths(&a.exceptions);
+    let loaded = rampart_manifest::load_paths(&a.resources);
+    for e in policy_objects
+        .errors
         .iter()
-        .chain(&a.policy_paths)
-        .chain(&a.exceptions)
+        .chain(&exception_objects.errors)
+        .chain(&loaded.errors)
+    {
+        eprintln!("error: {e}");
+    }
+    // as `kyverno apply`: the exceptions among the policies and the resources only when asked
+    let is_exception =
+        |o: &rampart_manifest::Object| rampart_kyverno::exception::is_exception(&o.value);
+    if !a.exceptions_within_policies {
+        let before = policy_objects.objects.len();
+        policy_objects.objects.retain(|o| !is_exception(o));
+        let left_out = before - policy_objects.objects.len();
+        if left_out > 0 {
+            eprintln!(
+                "note: {left_out} PolicyException(s) among the policies not applied (--exceptions-within-policies applies them, -e names exception files)"
+            );
+        }
+    }
+    let mut objects = policy_objects.objects;
+    objects.extend(exception_objects.objects);
+    if a.exceptions_within_resources {
+        objects.extend(loaded.objects.iter().filter(|o| is_exception(o)).cloned());
+    }
+    // ValidatingAdmissionPolicies and bindings among the policies, run as `kyverno apply`
+    // runs them (with the `--parameter-resource` objects as their params)
+    let mut vap_objects: Vec<rampart_manifest::Object> = objects
+        .iter()
+        .filter(|o| rampart_kyverno::testrun::is_vap_object(o))
+        .cloned()
         .collect();
-    let (mut set, errors) = PolicySet::load(&paths);
+    let (mut set, errors) = PolicySet::from_objects(objects);
     for e in &errors {
         eprintln!("error: {e}");
     }
     if let Some(v) = a.registry.verifier()? {
         set.image_verifier = Some(v);
-    }
-    let loaded = rampart_manifest::load_paths(&a.resources);
-    for e in &loaded.errors {
-        eprintln!("error: {e}");
     }
     // the set's registry access and exceptions join each request in `evaluate_in_cli_order`
     let mut base = AdmissionInfo {
@@ -491,6 +532,9 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     if let Some(u) = &a.userinfo {
         load_userinfo(u, &mut base)?;
     }
+    if let Some(c) = &a.context_file {
+        rampart_kyverno::testrun::load_context(c, &mut base)?;
+    }
     if !a.parameter_resources.is_empty() {
         let params = rampart_manifest::load_paths(&a.parameter_resources);
         for e in &params.errors {
@@ -498,6 +542,9 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         if !params.errors.is_empty() {
             return Ok(ExitCode::from(2));
+        }
+        if !vap_objects.is_empty() {
+            vap_objects.extend(params.objects.iter().cloned());
         }
         base.context_resources
             .extend(params.objects.into_iter().map(|o| o.value));
@@ -515,6 +562,20 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             serde_json::Value::String(value.trim().to_string()),
         );
     }
+    let vaps =
+        (!vap_objects.is_empty()).then(|| rampart_policy::PolicySet::from_objects(vap_objects));
+    for e in vaps.iter().flat_map(|v| v.problems()) {
+        eprintln!("error: {e}");
+    }
+    // the namespaces the resources include, and those the values label
+    let mut ns_info = base.clone();
+    for n in loaded.objects.iter().filter(|o| o.kind() == "Namespace") {
+        ns_info
+            .namespaces
+            .insert(n.name().to_string(), n.value.clone());
+    }
+    let namespaces = rampart_kyverno::testrun::vap_namespaces(&ns_info, &values);
+    let vap_session = vaps.as_ref().map(|v| v.session(&namespaces));
     let mut out = std::io::stdout().lock();
     let mut failed = false;
     let mut all = Vec::new();
@@ -546,7 +607,11 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
                 object: p,
             });
         }
-        for results in per_policy {
+        let vap_results = vap_session
+            .as_ref()
+            .map(|s| rampart_kyverno::testrun::vap_results(s, &value, &base.user_info, false))
+            .unwrap_or_default();
+        for results in per_policy.into_iter().chain(std::iter::once(vap_results)) {
             for mut r in results {
                 // a policy not scored reports its failures as warnings, as kyverno apply
                 if r.status == Status::Fail && ((a.audit_warn && !r.enforce) || !r.scored) {
@@ -656,15 +721,21 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     }
     let warned = all.iter().any(|(_, r)| r.status == Status::Warn)
         || (a.warn_no_pass && !all.iter().any(|(_, r)| r.status == Status::Pass));
-    Ok(if !errors.is_empty() || !loaded.errors.is_empty() {
-        ExitCode::from(2)
-    } else if failed {
-        ExitCode::from(1)
-    } else if warned {
-        ExitCode::from(a.warn_exit_code)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if !errors.is_empty()
+            || !loaded.errors.is_empty()
+            || !policy_objects.errors.is_empty()
+            || !exception_objects.errors.is_empty()
+        {
+            ExitCode::from(2)
+        } else if failed {
+            ExitCode::from(1)
+        } else if warned {
+            ExitCode::from(a.warn_exit_code)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 /// Kyverno's policy reports of `policy apply` results (`kyverno apply -p`): the cluster-wide
@@ -694,18 +765,20 @@ fn policy_reports(
     let mut namespaced: Vec<((String, String), Vec<Value>)> = Vec::new();
     for (o, r) in results {
         let policy = set.policies.iter().find(|p| p.name == r.policy);
-        let kind = policy.map_or("", |p| p.kind.as_str());
+        // a result of no Kyverno policy: a ValidatingAdmissionPolicy's
+        let kind = policy.map_or("ValidatingAdmissionPolicy", |p| p.kind.as_str());
         let source = match kind.trim_start_matches("Namespaced") {
             "ValidatingPolicy" => "KyvernoValidatingPolicy",
             "ImageValidatingPolicy" => "KyvernoImageValidatingPolicy",
             "MutatingPolicy" => "KyvernoMutatingPolicy",
             "GeneratingPolicy" => "KyvernoGeneratingPolicy",
             "MutatingAdmissionPolicy" => "MutatingAdmissionPolicy",
+            "ValidatingAdmissionPolicy" => "ValidatingAdmissionPolicy",
             _ => "kyverno",
         };
         let process = match (kind, policy) {
             ("GeneratingPolicy" | "NamespacedGeneratingPolicy", _) => "admission review",
-            ("MutatingAdmissionPolicy", _) => "background scan",
+            ("MutatingAdmissionPolicy" | "ValidatingAdmissionPolicy", _) => "background scan",
             (_, Some(p)) if p.runs_in_background() => "background scan",
             (_, Some(p)) if p.runs_at_admission() => "admission review",
             _ => "",
