@@ -1,6 +1,5 @@
 //! JMESPath with Kyverno's function library registered.
 
-use crate::quantity::{parse_duration, parse_quantity};
 use crate::wildcard;
 use base64::Engine as _;
 use jmespath::ast::{Ast, Comparator};
@@ -548,103 +547,165 @@ fn register(rt: &mut Runtime) {
         ("modulo", '%'),
     ] {
         let f: F = match op {
-            '+' => |a, c| arith(a, c, '+'),
-            '-' => |a, c| arith(a, c, '-'),
-            '*' => |a, c| arith(a, c, '*'),
-            '/' => |a, c| arith(a, c, '/'),
-            _ => |a, c| arith(a, c, '%'),
+            '+' => |a, c| arith(a, c, "add", '+'),
+            '-' => |a, c| arith(a, c, "subtract", '-'),
+            '*' => |a, c| arith(a, c, "multiply", '*'),
+            '/' => |a, c| arith(a, c, "divide", '/'),
+            _ => |a, c| arith(a, c, "modulo", '%'),
         };
         reg(rt, name, vec![Any, Any], None, f);
     }
     reg(rt, "round", vec![Number, Number], None, |a, c| {
         let x = arg(a, 0, c)?.as_number().unwrap_or(0.0);
-        let d = arg(a, 1, c)?.as_number().unwrap_or(0.0) as i32;
-        let m = 10f64.powi(d);
+        let d = arg(a, 1, c)?.as_number().unwrap_or(0.0);
+        // the digits: a whole number, not negative
+        if d.fract() != 0.0 {
+            return Err(err(
+                c,
+                "JMESPath function 'round': Non-integer argument(s) passed for round off",
+            ));
+        }
+        if d < 0.0 {
+            return Err(err(
+                c,
+                &format!("JMESPath function 'round': 2 argument is out of bounds ({d})"),
+            ));
+        }
+        let m = 10f64.powi(d as i32);
         rc(num((x * m).round() / m))
     });
+    // `sum`: the first element as it is, then each added to it (`add`'s types); an empty
+    // array is an error
     reg(rt, "sum", vec![Array], None, |a, c| {
         let v = to_json(arg(a, 0, c)?);
         let items = v.as_array().cloned().unwrap_or_default();
-        let mut total: Option<Value> = None;
-        for i in items {
-            total = Some(match total {
-                None => i,
-                Some(t) => arith_values(&t, &i, '+').map_err(|e| err(c, &e))?,
-            });
+        let mut it = items.into_iter();
+        let Some(mut total) = it.next() else {
+            return Err(err(
+                c,
+                "JMESPath function 'sum': at least one element in the array is required",
+            ));
+        };
+        for i in it {
+            total = crate::arith::apply(&total, &i, '+')
+                .map_err(|e| err(c, &format!("JMESPath function 'sum': {e}")))?;
         }
-        rc(total.unwrap_or(Value::from(0)))
+        rc(total)
     });
     reg(rt, "semver_compare", vec![String, String], None, |a, c| {
         let v = s(arg(a, 0, c)?);
         let r = s(arg(a, 1, c)?);
         rc(Value::Bool(semver_match(&v, &r)))
     });
+    // Go's `filepath.Clean`: `..` past the root is dropped, past the start of a relative
+    // path kept; an empty result is `.`
     reg(rt, "path_canonicalize", vec![String], None, |a, c| {
         let p = s(arg(a, 0, c)?);
+        let rooted = p.starts_with('/');
         let mut parts: Vec<&str> = Vec::new();
         for seg in p.split('/') {
             match seg {
                 "" | "." => {}
-                ".." => {
-                    parts.pop();
-                }
+                ".." => match parts.last() {
+                    Some(&last) if last != ".." => {
+                        parts.pop();
+                    }
+                    _ if !rooted => parts.push(".."),
+                    _ => {}
+                },
                 s => parts.push(s),
             }
         }
-        let lead = if p.starts_with('/') { "/" } else { "" };
-        rc(Value::String(format!("{lead}{}", parts.join("/"))))
+        let lead = if rooted { "/" } else { "" };
+        let out = format!("{lead}{}", parts.join("/"));
+        rc(Value::String(if out.is_empty() { ".".into() } else { out }))
     });
+    // the time functions, as Go's `time` has them: RFC 3339 arguments keep their offset,
+    // results are written as `Format(time.RFC3339)` writes them
     reg(rt, "time_now", vec![], None, |_, _| {
-        rc(Value::String(crate::timefns::format_rfc3339(
-            crate::timefns::now().floor(),
-        )))
+        rc(Value::String(crate::timefns::now().rfc3339()))
     });
     reg(rt, "time_now_utc", vec![], None, |_, _| {
-        rc(Value::String(crate::timefns::format_rfc3339(
-            crate::timefns::now().floor(),
-        )))
+        rc(Value::String(crate::timefns::now().rfc3339()))
     });
     reg(rt, "time_utc", vec![String], None, |a, c| {
         let t = time_arg(arg(a, 0, c)?, c)?;
-        rc(Value::String(crate::timefns::format_rfc3339(t)))
+        rc(Value::String(t.utc().rfc3339()))
     });
+    // `time_parse(layout, value)`: a Go layout, or a number for Unix seconds
     reg(rt, "time_parse", vec![String, String], None, |a, c| {
-        let t = time_arg(arg(a, 1, c)?, c)?;
-        rc(Value::String(crate::timefns::format_rfc3339(t)))
+        let layout = s(arg(a, 0, c)?);
+        let value = s(arg(a, 1, c)?);
+        if layout.parse::<i64>().is_ok() {
+            let secs: i64 = value.parse().map_err(|_| {
+                err(
+                    c,
+                    &format!("time_parse: {value:?} is not a number of seconds"),
+                )
+            })?;
+            let t = crate::timefns::Time {
+                unix: secs,
+                nanos: 0,
+                offset: 0,
+            };
+            return rc(Value::String(t.rfc3339()));
+        }
+        let t = crate::timefns::parse(&layout, &value).ok_or_else(|| {
+            err(
+                c,
+                &format!("time_parse: {value:?} does not match the layout {layout:?}"),
+            )
+        })?;
+        rc(Value::String(t.rfc3339()))
     });
+    // `time_since(layout, t1, t2)`: `t2 - t1`, RFC 3339 without a layout, now without `t2`
     reg(
         rt,
         "time_since",
         vec![String, String, String],
         None,
         |a, c| {
-            let t1 = time_arg(arg(a, 1, c)?, c)?;
+            let layout = s(arg(a, 0, c)?);
+            let read = |v: &Rcvar, c: &Context<'_>| {
+                if layout.is_empty() {
+                    time_arg(v, c)
+                } else {
+                    crate::timefns::parse(&layout, &s(v)).ok_or_else(|| {
+                        err(
+                            c,
+                            &format!(
+                                "time_since: {:?} does not match the layout {layout:?}",
+                                s(v)
+                            ),
+                        )
+                    })
+                }
+            };
+            let t1 = read(arg(a, 1, c)?, c)?;
             let t2 = match s(arg(a, 2, c)?).as_str() {
                 "" => crate::timefns::now(),
-                _ => time_arg(arg(a, 2, c)?, c)?,
+                _ => read(arg(a, 2, c)?, c)?,
             };
-            rc(Value::String(format_duration(t2 - t1)))
+            rc(Value::String(crate::arith::format_duration(t2.sub(&t1))))
         },
     );
     reg(rt, "time_diff", vec![String, String], None, |a, c| {
         let t1 = time_arg(arg(a, 0, c)?, c)?;
         let t2 = time_arg(arg(a, 1, c)?, c)?;
-        rc(Value::String(format_duration(t2 - t1)))
+        rc(Value::String(crate::arith::format_duration(t2.sub(&t1))))
     });
     reg(rt, "time_add", vec![String, String], None, |a, c| {
         let t = time_arg(arg(a, 0, c)?, c)?;
-        let d = parse_duration(&s(arg(a, 1, c)?)).ok_or_else(|| err(c, "duration"))?;
-        rc(Value::String(crate::timefns::format_rfc3339(t + d)))
+        let d = duration_arg(arg(a, 1, c)?, c)?;
+        rc(Value::String(t.add(d).rfc3339()))
     });
     reg(rt, "time_after", vec![String, String], None, |a, c| {
-        rc(Value::Bool(
-            time_arg(arg(a, 0, c)?, c)? > time_arg(arg(a, 1, c)?, c)?,
-        ))
+        let (t1, t2) = (time_arg(arg(a, 0, c)?, c)?, time_arg(arg(a, 1, c)?, c)?);
+        rc(Value::Bool(t1.total_nanos() > t2.total_nanos()))
     });
     reg(rt, "time_before", vec![String, String], None, |a, c| {
-        rc(Value::Bool(
-            time_arg(arg(a, 0, c)?, c)? < time_arg(arg(a, 1, c)?, c)?,
-        ))
+        let (t1, t2) = (time_arg(arg(a, 0, c)?, c)?, time_arg(arg(a, 1, c)?, c)?);
+        rc(Value::Bool(t1.total_nanos() < t2.total_nanos()))
     });
     reg(
         rt,
@@ -652,17 +713,16 @@ fn register(rt: &mut Runtime) {
         vec![String, String, String],
         None,
         |a, c| {
-            let t = time_arg(arg(a, 0, c)?, c)?;
-            rc(Value::Bool(
-                t > time_arg(arg(a, 1, c)?, c)? && t < time_arg(arg(a, 2, c)?, c)?,
-            ))
+            let t = time_arg(arg(a, 0, c)?, c)?.total_nanos();
+            let start = time_arg(arg(a, 1, c)?, c)?.total_nanos();
+            let end = time_arg(arg(a, 2, c)?, c)?.total_nanos();
+            rc(Value::Bool(t > start && t < end))
         },
     );
     reg(rt, "time_truncate", vec![String, String], None, |a, c| {
         let t = time_arg(arg(a, 0, c)?, c)?;
-        let d = parse_duration(&s(arg(a, 1, c)?)).ok_or_else(|| err(c, "duration"))?;
-        let out = if d > 0.0 { (t / d).floor() * d } else { t };
-        rc(Value::String(crate::timefns::format_rfc3339(out)))
+        let d = duration_arg(arg(a, 1, c)?, c)?;
+        rc(Value::String(t.truncate(d).rfc3339()))
     });
     reg(rt, "time_to_cron", vec![String], None, |a, c| {
         crate::timefns::cron_of(&s(arg(a, 0, c)?))
@@ -754,8 +814,13 @@ fn is_external_url(url: &str) -> Result<bool, String> {
     Ok(!addrs.map(|a| a.ip()).any(internal))
 }
 
-fn time_arg(v: &Rcvar, c: &Context<'_>) -> Result<f64, JmespathError> {
+fn time_arg(v: &Rcvar, c: &Context<'_>) -> Result<crate::timefns::Time, JmespathError> {
     crate::timefns::parse_rfc3339(&s(v)).ok_or_else(|| err(c, "RFC 3339 time"))
+}
+
+/// A Go duration argument, in nanoseconds.
+fn duration_arg(v: &Rcvar, c: &Context<'_>) -> Result<i64, JmespathError> {
+    crate::arith::parse_duration(&s(v)).ok_or_else(|| err(c, "duration"))
 }
 
 fn str_or_num(v: &Rcvar) -> String {
@@ -779,102 +844,12 @@ fn num(f: f64) -> Value {
     }
 }
 
-fn arith(a: &[Rcvar], c: &mut Context<'_>, op: char) -> Result<Rcvar, JmespathError> {
+fn arith(a: &[Rcvar], c: &mut Context<'_>, name: &str, op: char) -> Result<Rcvar, JmespathError> {
     let x = to_json(arg(a, 0, c)?);
     let y = to_json(arg(a, 1, c)?);
-    let v = arith_values(&x, &y, op).map_err(|e| err(c, &e))?;
+    let v = crate::arith::apply(&x, &y, op)
+        .map_err(|e| err(c, &format!("JMESPath function '{name}': {e}")))?;
     rc(v)
-}
-
-fn format_duration(secs: f64) -> String {
-    if secs == 0.0 {
-        return "0s".into();
-    }
-    let neg = secs < 0.0;
-    let mut rem = secs.abs();
-    let h = (rem / 3600.0).floor();
-    rem -= h * 3600.0;
-    let m = (rem / 60.0).floor();
-    rem -= m * 60.0;
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    if h > 0.0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if h > 0.0 || m > 0.0 {
-        out.push_str(&format!("{m}m"));
-    }
-    let sec = (rem * 1e9).round() / 1e9;
-    out.push_str(&format!("{sec}s"));
-    out
-}
-
-fn arith_values(x: &Value, y: &Value, op: char) -> Result<Value, String> {
-    let apply = |a: f64, b: f64| -> Result<f64, String> {
-        Ok(match op {
-            '+' => a + b,
-            '-' => a - b,
-            '*' => a * b,
-            '/' => {
-                if b == 0.0 {
-                    return Err("Zero divisor passed".into());
-                }
-                a / b
-            }
-            _ => {
-                if b == 0.0 {
-                    return Err("Zero divisor passed".into());
-                }
-                a % b
-            }
-        })
-    };
-    match (x, y) {
-        (Value::Number(a), Value::Number(b)) => Ok(num(apply(
-            a.as_f64().unwrap_or(0.0),
-            b.as_f64().unwrap_or(0.0),
-        )?)),
-        (Value::String(a), Value::String(b)) => {
-            if let (Some(da), Some(db)) = (parse_duration(a), parse_duration(b)) {
-                let r = apply(da, db)?;
-                return Ok(if op == '/' {
-                    num(r)
-                } else {
-                    Value::String(format_duration(r))
-                });
-            }
-            if let (Some(qa), Some(qb)) = (parse_quantity(a), parse_quantity(b)) {
-                let r = apply(qa, qb)?;
-                return Ok(if op == '/' {
-                    num(r)
-                } else {
-                    Value::String(format_quantity(r))
-                });
-            }
-            Err(format!("invalid operands {a} and {b}"))
-        }
-        (Value::String(a), Value::Number(b)) | (Value::Number(b), Value::String(a)) => {
-            let bf = b.as_f64().unwrap_or(0.0);
-            if let Some(d) = parse_duration(a) {
-                return Ok(Value::String(format_duration(apply(d, bf)?)));
-            }
-            if let Some(q) = parse_quantity(a) {
-                return Ok(Value::String(format_quantity(apply(q, bf)?)));
-            }
-            Err(format!("invalid operand {a}"))
-        }
-        _ => Err("invalid operand types".into()),
-    }
-}
-
-fn format_quantity(v: f64) -> String {
-    if v.fract() == 0.0 {
-        format!("{}", v as i64)
-    } else {
-        format!("{}m", (v * 1000.0).round() as i64)
-    }
 }
 
 fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
@@ -887,39 +862,74 @@ fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
     Some((a, b, c))
 }
 
+/// A range's comparators with `x` wildcards expanded as blang/semver (Kyverno's) expands
+/// them: `>=4.1.x` is `>=4.1.0`, `>4.1.x` is `>=4.2.0`, `<=4.1.x` is `<4.2.0`, `4.1.x` is
+/// `>=4.1.0 <4.2.0`, and `!4.x.x` becomes `<4.0.0` and `>=5.0.0` together (never true, as
+/// in the library).
+fn expand_wildcards(cond: &str) -> Vec<String> {
+    if !cond.contains('x') {
+        return vec![cond.to_string()];
+    }
+    let split = cond
+        .find(|c: char| c.is_ascii_digit() || c == 'x')
+        .unwrap_or(cond.len());
+    let (op, version) = cond.split_at(split);
+    let parts: Vec<&str> = version.split('.').collect();
+    let (minor_wild, patch_wild) = (
+        parts.get(1).is_some_and(|p| *p == "x"),
+        parts.get(2).is_some_and(|p| *p == "x"),
+    );
+    let flat = version.replace(".x", ".0");
+    let bumped = || -> String {
+        let n: Vec<u64> = flat.split('.').map(|p| p.parse().unwrap_or(0)).collect();
+        let (ma, mi) = (
+            n.first().copied().unwrap_or(0),
+            n.get(1).copied().unwrap_or(0),
+        );
+        if minor_wild {
+            format!("{}.0.0", ma + 1)
+        } else if patch_wild {
+            format!("{ma}.{}.0", mi + 1)
+        } else {
+            flat.clone()
+        }
+    };
+    match op {
+        ">" => vec![format!(">={}", bumped())],
+        ">=" => vec![format!(">={flat}")],
+        "<" => vec![format!("<{flat}")],
+        "<=" => vec![format!("<{}", bumped())],
+        "" | "=" | "==" => vec![format!(">={flat}"), format!("<{}", bumped())],
+        "!" | "!=" => vec![format!("<{flat}"), format!(">={}", bumped())],
+        _ => vec![cond.to_string()],
+    }
+}
+
 fn semver_match(version: &str, range: &str) -> bool {
     let Some(v) = parse_version(version) else {
         return false;
     };
     range.split("||").any(|alt| {
-        alt.split_whitespace().all(|cond| {
-            let (op, rest) = if let Some(r) = cond.strip_prefix(">=") {
-                (">=", r)
-            } else if let Some(r) = cond.strip_prefix("<=") {
-                ("<=", r)
-            } else if let Some(r) = cond.strip_prefix('>') {
-                (">", r)
-            } else if let Some(r) = cond.strip_prefix('<') {
-                ("<", r)
-            } else if let Some(r) = cond.strip_prefix("!=") {
-                ("!=", r)
-            } else if let Some(r) = cond.strip_prefix('=') {
-                ("=", r)
-            } else {
-                ("=", cond)
-            };
-            let Some(r) = parse_version(rest) else {
-                return false;
-            };
-            match op {
-                ">=" => v >= r,
-                "<=" => v <= r,
-                ">" => v > r,
-                "<" => v < r,
-                "!=" => v != r,
-                _ => v == r,
-            }
-        })
+        alt.split_whitespace()
+            .flat_map(expand_wildcards)
+            .all(|cond| {
+                let ops = [">=", "<=", "!=", "==", ">", "<", "!", "="];
+                let (op, rest) = ops
+                    .iter()
+                    .find_map(|op| cond.strip_prefix(op).map(|r| (*op, r)))
+                    .unwrap_or(("=", cond.as_str()));
+                let Some(r) = parse_version(rest) else {
+                    return false;
+                };
+                match op {
+                    ">=" => v >= r,
+                    "<=" => v <= r,
+                    ">" => v > r,
+                    "<" => v < r,
+                    "!=" | "!" => v != r,
+                    _ => v == r,
+                }
+            })
     })
 }
 
@@ -1051,7 +1061,51 @@ mod tests {
         assert_eq!(search("regex_match('^H', a)", &d).unwrap(), json!(true));
         assert_eq!(search("add(`1`, `2`)", &d).unwrap(), json!(3));
         assert_eq!(search("sum(n)", &d).unwrap(), json!(3));
-        assert_eq!(search("add(t, '30m')", &d).unwrap(), json!("1h30m0s"));
+        assert_eq!(search("add(t, '30m0s')", &d).unwrap(), json!("1h30m0s"));
+        // `30m` reads as a quantity (30 milli) before a duration, as in Kyverno: a mismatch
+        assert!(search("add(t, '30m')", &d).is_err());
+        assert!(search("sum(`[]`)", &d).is_err());
+        for (expr, want) in [
+            ("semver_compare('4.1.3', '>=4.1.x')", json!(true)),
+            ("semver_compare('4.1.3', '4.1.x')", json!(true)),
+            ("semver_compare('4.2.0', '<=4.1.x')", json!(false)),
+            ("semver_compare('4.2.0', '>4.1.x')", json!(true)),
+            ("semver_compare('4.1.3', '!4.x.x')", json!(false)),
+            ("path_canonicalize('a/../..')", json!("..")),
+            ("path_canonicalize('/../../')", json!("/")),
+            ("path_canonicalize('')", json!(".")),
+            // Go layouts, offsets kept, whole seconds
+            (
+                "time_parse('Mon Jan 02 15:04:05 -0700 2006', 'Sat Jan 02 15:04:05 -0700 2021')",
+                json!("2021-01-02T15:04:05-07:00"),
+            ),
+            (
+                "time_parse('2006-01-02', '2023-07-04')",
+                json!("2023-07-04T00:00:00Z"),
+            ),
+            (
+                "time_parse('1702691171', '1702691171')",
+                json!("2023-12-16T01:46:11Z"),
+            ),
+            (
+                "time_add('2021-01-02T15:04:05-07:00', '3h')",
+                json!("2021-01-02T18:04:05-07:00"),
+            ),
+            (
+                "time_utc('2021-01-02T15:04:05-07:00')",
+                json!("2021-01-02T22:04:05Z"),
+            ),
+            (
+                "time_diff('2021-01-02T15:04:05Z', '2021-01-10T03:14:16Z')",
+                json!("180h10m11s"),
+            ),
+            (
+                "time_truncate('2021-01-07T10:11:12.5Z', '1h')",
+                json!("2021-01-07T10:00:00Z"),
+            ),
+        ] {
+            assert_eq!(search(expr, &d).unwrap(), want, "{expr}");
+        }
         assert_eq!(
             search("base64_decode(base64_encode(a))", &d).unwrap(),
             json!("Hello")

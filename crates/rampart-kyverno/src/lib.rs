@@ -25,6 +25,7 @@
 //! ```
 
 pub mod anchor;
+pub mod arith;
 mod autogen;
 mod cel;
 pub mod conditions;

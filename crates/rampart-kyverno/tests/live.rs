@@ -93,7 +93,7 @@ spec:
     - name: replicas
       apiCall:
         urlPath: "/apis/apps/v1/namespaces/{{ request.namespace }}/deployments"
-        jmesPath: "sum(items[].spec.replicas)"
+        jmesPath: "sum(items[].spec.replicas || [`0`])"
     validate:
       message: "{{ replicas }} replicas already run in {{ request.namespace }}"
       deny:

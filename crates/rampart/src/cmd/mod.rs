@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod completion;
 pub mod images;
 pub mod input;
+pub mod jp;
 pub mod kyverno;
 pub mod netpol;
 pub mod node;

@@ -31,6 +31,8 @@ enum Command {
     /// Apply Kyverno policies to resources, as `kyverno apply`.
     #[command(after_help = crate::cmd::EXIT_FOUND)]
     Apply(super::kyverno::ApplyArgs),
+    /// JMESPath with Kyverno's functions, as `kyverno jp`.
+    Jp(super::jp::JpArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -101,6 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Verify(a) => verify(a),
         Command::Test(a) => super::kyverno::test(a),
         Command::Apply(a) => super::kyverno::apply(a),
+        Command::Jp(a) => super::jp::run(a),
     }
 }
 
