@@ -931,3 +931,51 @@ spec:
         (1, 1, 0, 0)
     );
 }
+
+#[test]
+fn policy_jp_query_evaluates_kyverno_jmespath() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pod.yaml"),
+        "spec:\n  containers:\n  - {name: a, resources: {requests: {memory: 12Ki}}}\n  - {name: b, resources: {requests: {memory: 13Ki}}}\n",
+    )
+    .unwrap();
+    let out = rampart()
+        .current_dir(dir.path())
+        .args(["policy", "jp", "query", "-i", "pod.yaml"])
+        .args([
+            "sum(spec.containers[].resources.requests.memory)",
+            "spec.containers[0].name",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "\"25Ki\"\n\"a\"\n");
+    let out = rampart()
+        .current_dir(dir.path())
+        .args([
+            "policy",
+            "jp",
+            "query",
+            "-u",
+            "-i",
+            "pod.yaml",
+            "to_upper(spec.containers[1].name)",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "B\n");
+    // a syntax error and a type mismatch: exit 2 with the reason
+    for bad in ["spec.containers[", "add(`1`, '1Ki')"] {
+        let out = rampart()
+            .current_dir(dir.path())
+            .args(["policy", "jp", "query", "-i", "pod.yaml", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("error:"),
+            "{bad}"
+        );
+    }
+}
