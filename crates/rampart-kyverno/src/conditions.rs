@@ -59,10 +59,16 @@ pub fn operate(op: &str, key: &Value, value: &Value) -> Result<bool, String> {
     Ok(match op.to_ascii_lowercase().as_str() {
         "equals" | "equal" => equals(key, value),
         "notequals" | "notequal" => !equals(key, value),
-        "in" => any_in(key, value, false),
+        "in" => match deprecated_set_in(key, value) {
+            Some(subset) => subset,
+            None => any_in(key, value, false),
+        },
         "anyin" => any_in(key, value, false),
         "allin" => all_in(key, value, false),
-        "notin" => !any_in(key, value, false),
+        "notin" => match deprecated_set_in(key, value) {
+            Some(subset) => !subset,
+            None => !any_in(key, value, false),
+        },
         "anynotin" => any_in(key, value, true),
         "allnotin" => all_in(key, value, true),
         "greaterthan" => numeric(key, value, |o| o == std::cmp::Ordering::Greater),
@@ -75,6 +81,27 @@ pub fn operate(op: &str, key: &Value, value: &Value) -> Result<bool, String> {
         "durationlessthanorequals" => duration(key, value, |o| o != std::cmp::Ordering::Greater),
         _ => return Err(format!("unknown condition operator `{op}`")),
     })
+}
+
+/// The deprecated `In` and `NotIn` with a list key: whether every element of the key is one of
+/// the value's (exactly, no wildcards), as Kyverno's set handlers decide; `None` when the key
+/// is no list or the value is no list of strings (the scalar rules apply, or none holds).
+fn deprecated_set_in(key: &Value, value: &Value) -> Option<bool> {
+    let Value::Array(keys) = key else {
+        return None;
+    };
+    let Value::Array(values) = value else {
+        return None;
+    };
+    let set: Option<Vec<&str>> = values.iter().map(Value::as_str).collect();
+    let Some(set) = set else {
+        // a value that is not all strings: an invalid type, so `In` is false and `NotIn` true
+        return Some(false);
+    };
+    Some(
+        keys.iter()
+            .all(|k| k.as_str().is_some_and(|k| set.contains(&k))),
+    )
 }
 
 fn sprint(v: &Value) -> String {
@@ -283,10 +310,19 @@ fn numeric(key: &Value, value: &Value, f: impl Fn(std::cmp::Ordering) -> bool) -
     }
     if let Value::Number(n) = key
         && let Value::String(v) = value
-        && let (Some(a), Some(b)) = (n.as_f64(), parse_duration(v))
+        && let (Some(a), Some(b)) = (n.as_f64().map(f64::trunc), parse_duration(v))
         && v.parse::<f64>().is_err()
     {
         return a.partial_cmp(&b).is_some_and(&f);
+    }
+    // a duration key against a number of seconds (Kyverno's duration parsing comes first for
+    // a string key; `0` does not count as a duration there)
+    if let Value::String(k) = key
+        && k != "0"
+        && let Value::Number(n) = value
+        && let (Some(a), Some(b)) = (parse_duration(k), n.as_f64())
+    {
+        return a.partial_cmp(&b.trunc()).is_some_and(&f);
     }
     match (num_of(key), num_of(value)) {
         (Some(a), Some(b)) => a.partial_cmp(&b).is_some_and(f),
@@ -331,6 +367,16 @@ mod tests {
         assert!(operate("LessThan", &json!(3), &json!("4")).unwrap());
         assert!(operate("DurationGreaterThan", &json!("2h"), &json!("90m")).unwrap());
         assert!(operate("In", &json!("b"), &json!(["a", "b"])).unwrap());
+        // the deprecated In/NotIn with a list key: a subset, exactly
+        let ips = json!(["1.1.1.1", "2.2.2.2", "3.3.3.3"]);
+        assert!(!operate("In", &json!(["1.1.1.1", "4.4.4.4"]), &ips).unwrap());
+        assert!(operate("In", &json!(["1.1.1.1", "3.3.3.3"]), &ips).unwrap());
+        assert!(operate("NotIn", &json!(["1.1.1.1", "4.4.4.4"]), &ips).unwrap());
+        // a duration key against seconds, both ways
+        assert!(operate("GreaterThan", &json!("2h"), &json!(3600)).unwrap());
+        assert!(operate("LessThan", &json!("30m"), &json!(3600)).unwrap());
+        assert!(operate("GreaterThanOrEquals", &json!("1h"), &json!(3600)).unwrap());
+        assert!(operate("LessThan", &json!(1800), &json!("1h")).unwrap());
         assert!(operate("AnyIn", &json!(5), &json!("1-10")).unwrap());
         assert!(operate("Bogus", &json!(1), &json!(1)).is_err());
     }
