@@ -13,6 +13,7 @@
 
 pub mod check;
 pub mod civil;
+pub mod duration;
 pub mod field;
 pub mod quantity;
 mod redact;
