@@ -54,6 +54,10 @@ fn as_double(bytes: &[u8]) -> Value {
     let f = bytes
         .iter()
         .fold(0f64, |acc, &b| acc * 256.0 + f64::from(b));
+    // a whole number below 2^53 prints as Go prints the float64 (`0`, not `0.0`)
+    if f < 9_007_199_254_740_992.0 {
+        return Value::from(f as u64);
+    }
     serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
@@ -244,6 +248,10 @@ fn certificate(c: &X509Certificate<'_>) -> Result<Value, String> {
     let mut san = [Value::Null, Value::Null, Value::Null, Value::Null];
     let mut exts = Vec::new();
     let mut unhandled = Vec::new();
+    // Go 1.24's policy fields: a value and whether it was given as zero
+    let (mut inhibit_any, mut inhibit_mapping, mut require_explicit) = (None, None, None);
+    let mut mappings = Vec::new();
+    let mut policies = Vec::new();
     for e in tbs.extensions() {
         exts.push(json!({"Id": oid_parts(&e.oid), "Critical": e.critical, "Value": b64(e.value)}));
         match e.parsed_extension() {
@@ -281,12 +289,37 @@ fn certificate(c: &X509Certificate<'_>) -> Result<Value, String> {
                 }
             }
             ParsedExtension::SubjectAlternativeName(s) => san = sans(s.general_names.iter()),
+            ParsedExtension::InhibitAnyPolicy(p) => inhibit_any = Some(p.skip_certs),
+            ParsedExtension::PolicyConstraints(p) => {
+                inhibit_mapping = p.inhibit_policy_mapping;
+                require_explicit = p.require_explicit_policy;
+            }
+            ParsedExtension::CertificatePolicies(p) => {
+                policies.extend(p.iter().map(|i| &i.policy_id));
+            }
+            ParsedExtension::PolicyMappings(p) => {
+                for m in &p.mappings {
+                    mappings.push(json!({
+                        "IssuerDomainPolicy": m.issuer_domain_policy.to_id_string(),
+                        "SubjectDomainPolicy": m.subject_domain_policy.to_id_string(),
+                    }));
+                }
+            }
             ParsedExtension::UnsupportedExtension { .. } if e.critical => {
                 unhandled.push(oid_parts(&e.oid));
             }
             _ => {}
         }
     }
+    for (field, v) in [
+        ("InhibitAnyPolicy", inhibit_any),
+        ("InhibitPolicyMapping", inhibit_mapping),
+        ("RequireExplicitPolicy", require_explicit),
+    ] {
+        m.insert(field.into(), Value::from(v.unwrap_or(0)));
+        m.insert(format!("{field}Zero"), Value::Bool(v == Some(0)));
+    }
+    m.insert("PolicyMappings".into(), list_or_null(mappings));
     m.insert("KeyUsage".into(), Value::from(key_usage));
     m.insert("Extensions".into(), list_or_null(exts));
     m.insert("ExtraExtensions".into(), Value::Null);
@@ -320,17 +353,50 @@ fn certificate(c: &X509Certificate<'_>) -> Result<Value, String> {
         "PermittedURIDomains",
         "ExcludedURIDomains",
         "CRLDistributionPoints",
-        "PolicyIdentifiers",
-        "Policies",
     ] {
         m.insert(k.into(), Value::Null);
     }
+    // the certificate policies, as object identifiers (`[2, 5, 29, 32, 0]`) and, since Go
+    // 1.22, as OIDs (`"2.5.29.32.0"`)
+    m.insert(
+        "PolicyIdentifiers".into(),
+        list_or_null(policies.iter().map(|o| oid_parts(o)).collect()),
+    );
+    m.insert(
+        "Policies".into(),
+        list_or_null(
+            policies
+                .iter()
+                .map(|o| Value::String(o.to_id_string()))
+                .collect(),
+        ),
+    );
     Ok(Value::Object(m))
 }
 
-fn request(r: &X509CertificationRequest<'_>) -> Result<Value, String> {
+fn request(r: &X509CertificationRequest<'_>, der: &[u8]) -> Result<Value, String> {
     let info = &r.certification_request_info;
     let mut m = Map::new();
+    m.insert("Raw".into(), b64(der));
+    // the requested extensions in raw form (`Extensions`); `ExtraExtensions` is only ever set
+    // by a writer; `Attributes` (deprecated) is not rebuilt
+    let requested: Vec<Value> = info
+        .iter_attributes()
+        .filter_map(|a| {
+            match a.parsed_attribute() {
+            x509_parser::cri_attributes::ParsedCriAttribute::ExtensionRequest(r) => {
+                Some(r.extensions.iter().map(|e| {
+                    json!({"Id": oid_parts(&e.oid), "Critical": e.critical, "Value": b64(e.value)})
+                }))
+            }
+            _ => None,
+        }
+        })
+        .flatten()
+        .collect();
+    m.insert("Extensions".into(), list_or_null(requested));
+    m.insert("ExtraExtensions".into(), Value::Null);
+    m.insert("Attributes".into(), Value::Null);
     m.insert("RawTBSCertificateRequest".into(), b64(info.raw));
     m.insert("RawSubjectPublicKeyInfo".into(), b64(info.subject_pki.raw));
     m.insert("RawSubject".into(), b64(info.subject.as_raw()));
@@ -374,7 +440,7 @@ pub fn decode(pem: &str) -> Result<Value, String> {
         "CERTIFICATE REQUEST" => {
             let (_, r) =
                 X509CertificationRequest::from_der(&block.contents).map_err(|e| e.to_string())?;
-            request(&r)
+            request(&r, &block.contents)
         }
         _ => Err("PEM block neither contains a CERTIFICATE or CERTIFICATE REQUEST".into()),
     }
@@ -382,7 +448,47 @@ pub fn decode(pem: &str) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::decimal;
+    use super::{decimal, decode};
+    use serde_json::json;
+
+    fn fixture(name: &str) -> String {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/x509");
+        std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+    }
+
+    /// A CA made by `openssl req -x509` with inhibitAnyPolicy 0, requireExplicitPolicy 2, a
+    /// policy mapping and a certificate policy: Go 1.24's fields, as Kyverno's JSON has them.
+    #[test]
+    fn policy_fields_as_go_decodes_them() {
+        let c = decode(&fixture("policy-ca.pem")).unwrap_or_default();
+        assert_eq!(c["InhibitAnyPolicy"], json!(0));
+        assert_eq!(c["InhibitAnyPolicyZero"], json!(true));
+        assert_eq!(c["RequireExplicitPolicy"], json!(2));
+        assert_eq!(c["RequireExplicitPolicyZero"], json!(false));
+        assert_eq!(c["InhibitPolicyMapping"], json!(0));
+        assert_eq!(c["InhibitPolicyMappingZero"], json!(false));
+        assert_eq!(
+            c["PolicyMappings"],
+            json!([{"IssuerDomainPolicy": "1.2.3.4", "SubjectDomainPolicy": "1.2.3.5"}])
+        );
+        assert_eq!(c["Policies"], json!(["1.2.3.4"]));
+        assert_eq!(c["PolicyIdentifiers"], json!([[1, 2, 3, 4]]));
+        assert_eq!(c["IsCA"], json!(true));
+    }
+
+    /// A request made by `openssl req -new` with a DNS name: its DER and requested extensions.
+    #[test]
+    fn requests_carry_their_raw_form_and_extensions() {
+        let r = decode(&fixture("request.csr")).unwrap_or_default();
+        assert!(
+            r["Raw"].as_str().is_some_and(|s| s.starts_with("MII")),
+            "{r}"
+        );
+        assert_eq!(r["Extensions"][0]["Id"], json!([2, 5, 29, 17]));
+        assert_eq!(r["DNSNames"], json!(["req.example"]));
+        assert_eq!(r["Attributes"], json!(null));
+        assert_eq!(r["ExtraExtensions"], json!(null));
+    }
 
     #[test]
     fn big_integers_in_decimal() {
