@@ -490,6 +490,137 @@ pub(crate) fn check_policy_spec(
                 {
                     return Some(problem);
                 }
+                if let Some(problem) = check_resource_description(filter, &at, namespace) {
+                    return Some(problem);
+                }
+                if side == "match"
+                    && filter
+                        .pointer("/resources/kinds")
+                        .and_then(Value::as_array)
+                        .is_none_or(|k| k.is_empty())
+                {
+                    return Some((at, match_kinds_required(rule)));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Kyverno's refusal of a match block without kinds: every `resources` block a rule matches
+/// with names its kinds (the message depends on whether the rule only touches metadata).
+fn match_kinds_required(rule: &Value) -> String {
+    let only_metadata = |v: Option<&Value>| {
+        v.and_then(Value::as_object)
+            .is_none_or(|m| m.keys().all(|k| k == "metadata"))
+    };
+    let patches_metadata = rule
+        .pointer("/mutate/patchesJson6902")
+        .and_then(Value::as_str)
+        .and_then(|t| {
+            rampart_manifest::parse_yaml("patch", t)
+                .0
+                .into_iter()
+                .next()
+        })
+        .and_then(|d| d.value.as_array().cloned())
+        .is_none_or(|ops| {
+            ops.iter().all(|o| {
+                o.get("path")
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| p.starts_with("/metadata"))
+            })
+        });
+    let metadata_only = only_metadata(rule.pointer("/mutate/patchStrategicMerge"))
+        && patches_metadata
+        && only_metadata(rule.pointer("/validate/pattern"))
+        && rule
+            .pointer("/validate/anyPattern")
+            .and_then(Value::as_array)
+            .is_none_or(|ps| ps.iter().all(|p| only_metadata(Some(p))));
+    if metadata_only {
+        "at least one element must be specified in a kind block, the kind attribute is mandatory when working with the resources element".into()
+    } else {
+        "policy can only deal with the metadata field of the resource if the rule does not match any kind".into()
+    }
+}
+
+/// One match or exclude resource description, as Kyverno's `ResourceDescription.Validate`
+/// checks it: not both `name` and `names`; a `selector` with requirements (unless it has
+/// wildcards); in a namespaced Policy, no `namespaces` filter and no cluster-wide kinds.
+fn check_resource_description(
+    filter: &Value,
+    at: &str,
+    namespace: Option<&str>,
+) -> Option<(String, String)> {
+    let rd = filter.get("resources")?;
+    let at = format!("{at}/resources");
+    let names = rd
+        .get("names")
+        .and_then(Value::as_array)
+        .is_some_and(|n| !n.is_empty());
+    if rd
+        .get("name")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty())
+        && names
+    {
+        return Some((
+            at,
+            "Both name and names can not be specified together".into(),
+        ));
+    }
+    if let Some(sel) = rd.get("selector").filter(|s| !s.is_null()) {
+        let wildcard = |v: &Value| v.as_str().is_some_and(|s| s.contains(['*', '?']));
+        let has_wildcard = sel
+            .get("matchLabels")
+            .and_then(Value::as_object)
+            .is_some_and(|m| m.iter().any(|(k, v)| k.contains(['*', '?']) || wildcard(v)));
+        let requirements = sel
+            .get("matchLabels")
+            .and_then(Value::as_object)
+            .map_or(0, |m| m.len())
+            + sel
+                .get("matchExpressions")
+                .and_then(Value::as_array)
+                .map_or(0, |m| m.len());
+        if !has_wildcard && requirements == 0 {
+            return Some((
+                format!("{at}/selector"),
+                "The requirements are not specified in selector".into(),
+            ));
+        }
+    }
+    if namespace.is_some() {
+        if rd
+            .get("namespaces")
+            .and_then(Value::as_array)
+            .is_some_and(|n| !n.is_empty())
+        {
+            return Some((
+                format!("{at}/namespaces"),
+                "Filtering namespaces not allowed in namespaced policies".into(),
+            ));
+        }
+        for (i, kind) in rd
+            .get("kinds")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let Some(k) = kind.as_str() else { continue };
+            // `Namespace`, `v1/Namespace`, `rbac.authorization.k8s.io/v1/ClusterRole`: a
+            // bare kind is cluster-wide if it is so in any built-in group
+            let cluster_wide = match k.matches('/').count() {
+                0 => rampart_manifest::builtin::is_cluster_scoped_kind(k),
+                _ => cluster_scoped(k) == Some(true),
+            };
+            if cluster_wide {
+                return Some((
+                    format!("{at}/kinds/{i}"),
+                    format!("Cluster wide resource '{k}' not allowed in namespaced policy"),
+                ));
             }
         }
     }

@@ -212,6 +212,54 @@ fn invalid_policy_specs_are_named() {
             ),
             "kind must be 'User', 'Group', or 'ServiceAccount'",
         ),
+        // every matched resources block names its kinds
+        (
+            policy(
+                "  background: false\n",
+                "    match: {any: [{resources: {selector: {matchLabels: {a: b}}}}]}\n    validate: {pattern: {spec: {x: y}}}\n",
+            ),
+            "only deal with the metadata",
+        ),
+        (
+            policy(
+                "  background: false\n",
+                "    match: {resources: {names: [web]}}\n    validate: {pattern: {metadata: {labels: {a: \"?*\"}}}}\n",
+            ),
+            "the kind attribute is mandatory",
+        ),
+        (
+            policy(
+                "",
+                "    match: {any: [{resources: {kinds: [Pod], name: a, names: [b]}}]}\n    validate: {deny: {}}\n",
+            ),
+            "Both name and names",
+        ),
+        (
+            policy(
+                "",
+                "    match: {any: [{resources: {kinds: [Pod], selector: {}}}]}\n    validate: {deny: {}}\n",
+            ),
+            "requirements are not specified in selector",
+        ),
+        // a namespaced Policy reaches neither other namespaces nor cluster-wide kinds
+        (
+            policy("", deny)
+                .replace(
+                    "kind: ClusterPolicy\nmetadata: {name: p}",
+                    "kind: Policy\nmetadata: {name: p, namespace: tenant-a}",
+                )
+                .replace("kinds: [Pod]}", "kinds: [Pod], namespaces: [tenant-b]}"),
+            "Filtering namespaces not allowed in namespaced policies",
+        ),
+        (
+            policy("", deny)
+                .replace(
+                    "kind: ClusterPolicy\nmetadata: {name: p}",
+                    "kind: Policy\nmetadata: {name: p, namespace: tenant-a}",
+                )
+                .replace("kinds: [Pod]}", "kinds: [Pod, ClusterRole]}"),
+            "Cluster wide resource 'ClusterRole' not allowed in namespaced policy",
+        ),
     ];
     for (text, want) in &cases {
         let (set, errors) = PolicySet::from_str("p.yaml", text);

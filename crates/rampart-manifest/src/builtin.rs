@@ -92,3 +92,9 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
 pub fn is_cluster_scoped(group: &str, kind: &str) -> bool {
     CLUSTER_SCOPED.contains(&(group, kind))
 }
+
+/// Whether a kind named without its group (`ClusterRole`) is a cluster-scoped built-in kind of
+/// some group.
+pub fn is_cluster_scoped_kind(kind: &str) -> bool {
+    CLUSTER_SCOPED.iter().any(|(_, k)| *k == kind)
+}
