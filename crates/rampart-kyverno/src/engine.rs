@@ -556,7 +556,7 @@ fn generate_foreach(list: &[Value], resource: &Value, ctx: &mut Ctx) -> Eval {
 }
 
 /// The Go type name (`%T`) of a JSON value as Kyverno decodes it.
-fn go_type(v: &Value) -> &'static str {
+pub(crate) fn go_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "<nil>",
         Value::Bool(_) => "bool",

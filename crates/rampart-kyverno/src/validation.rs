@@ -413,6 +413,9 @@ pub(crate) fn check_policy_spec(
         {
             return Some(problem);
         }
+        if let Some(problem) = check_rule_conditions(rule, &format!("/spec/rules/{i}")) {
+            return Some(problem);
+        }
     }
     if spec.get("generateExistingOnPolicyUpdate").is_some() {
         return Some((
@@ -501,6 +504,221 @@ pub(crate) fn check_policy_spec(
                 {
                     return Some((at, match_kinds_required(rule)));
                 }
+            }
+        }
+    }
+    None
+}
+
+/// The condition operators Kyverno knows, spelled as it spells them.
+const OPERATORS: &[&str] = &[
+    "Equal",
+    "Equals",
+    "NotEqual",
+    "NotEquals",
+    "In",
+    "AnyIn",
+    "AllIn",
+    "NotIn",
+    "AnyNotIn",
+    "AllNotIn",
+    "GreaterThanOrEquals",
+    "GreaterThan",
+    "LessThanOrEquals",
+    "LessThan",
+    "DurationGreaterThanOrEquals",
+    "DurationGreaterThan",
+    "DurationLessThanOrEquals",
+    "DurationLessThan",
+];
+
+/// A rule's conditions as Kyverno's policy validation checks them: in preconditions and deny
+/// conditions (of the rule and of image verification), each condition has a key, a value and
+/// a known operator, and a `{{request.operation}}` key is compared with operations Kubernetes
+/// has; in foreach entries and attestations, known operators.
+fn check_rule_conditions(rule: &Value, at: &str) -> Option<(String, String)> {
+    let full = [
+        ("preconditions", rule.get("preconditions")),
+        (
+            "validate/deny/conditions",
+            rule.pointer("/validate/deny/conditions"),
+        ),
+    ];
+    for (path, conds) in full {
+        if let Some(c) = conds
+            && let Some(p) = check_conditions(c, &format!("{at}/{path}"), true)
+        {
+            return Some(p);
+        }
+    }
+    fn foreach(list: Option<&Value>, at: &str) -> Option<(String, String)> {
+        for (j, fe) in list
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let at = format!("{at}/{j}");
+            for (path, conds) in [
+                ("preconditions", fe.get("preconditions")),
+                ("deny/conditions", fe.pointer("/deny/conditions")),
+            ] {
+                if let Some(p) =
+                    conds.and_then(|c| check_conditions(c, &format!("{at}/{path}"), false))
+                {
+                    return Some(p);
+                }
+            }
+            if let Some(p) = foreach(fe.get("foreach"), &format!("{at}/foreach")) {
+                return Some(p);
+            }
+        }
+        None
+    }
+    if let Some(p) = foreach(
+        rule.pointer("/validate/foreach"),
+        &format!("{at}/validate/foreach"),
+    ) {
+        return Some(p);
+    }
+    if let Some(p) = foreach(
+        rule.pointer("/mutate/foreach"),
+        &format!("{at}/mutate/foreach"),
+    ) {
+        return Some(p);
+    }
+    for (v, vi) in rule
+        .get("verifyImages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let at = format!("{at}/verifyImages/{v}");
+        for (a, att) in vi
+            .get("attestations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            for (c, conds) in att
+                .get("conditions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let at = format!("{at}/attestations/{a}/conditions/{c}");
+                if let Some(p) = check_conditions(conds, &at, false) {
+                    return Some(p);
+                }
+            }
+        }
+        if let Some(c) = vi.pointer("/validate/deny/conditions")
+            && let Some(p) = check_conditions(c, &format!("{at}/validate/deny/conditions"), true)
+        {
+            return Some(p);
+        }
+    }
+    None
+}
+
+/// One block of conditions (`any`/`all`, or the older plain list): each condition's
+/// operator, and with `values` its key, value and `{{request.operation}}` values.
+fn check_conditions(conds: &Value, at: &str, values: bool) -> Option<(String, String)> {
+    let mut all: Vec<(String, &Value)> = Vec::new();
+    match conds {
+        Value::Array(list) => {
+            all.extend(
+                list.iter()
+                    .enumerate()
+                    .map(|(i, c)| (format!("{at}/{i}"), c)),
+            );
+        }
+        Value::Object(m) => {
+            for block in ["any", "all"] {
+                for (i, c) in m
+                    .get(block)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    all.push((format!("{at}/{block}/{i}"), c));
+                }
+            }
+        }
+        _ => {}
+    }
+    for (at, c) in all {
+        let present = |k: &str| c.get(k).is_some_and(|v| !v.is_null());
+        let op = c.get("operator").and_then(Value::as_str).unwrap_or("");
+        if values && (!present("key") || !present("value") || op.is_empty()) {
+            return Some((
+                at,
+                "entered value of `key`, `value` or `operator` is missing or misspelled".into(),
+            ));
+        }
+        if !OPERATORS.contains(&op) {
+            return Some((
+                format!("{at}/operator"),
+                format!(
+                    "entered value of `operator` is invalid. valid values: [{}]",
+                    OPERATORS
+                        .iter()
+                        .map(|o| format!("{o:?}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            ));
+        }
+        let is_operation = c
+            .get("key")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.replace(' ', "") == "{{request.operation}}");
+        if values && is_operation {
+            const OPERATIONS: [&str; 4] = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
+            let unknown = |v: &str| {
+                format!(
+                    "unknown value '{v}' found under the 'value' field. Only the following values are allowed: [CREATE, UPDATE, DELETE, CONNECT]"
+                )
+            };
+            match c.get("value") {
+                // a template may well name an operation
+                Some(Value::String(v))
+                    if v.len() >= 4 && v.starts_with("{{") && v.ends_with("}}") => {}
+                Some(Value::String(v)) if !OPERATIONS.contains(&v.as_str()) => {
+                    return Some((format!("{at}/value"), unknown(v)));
+                }
+                Some(Value::String(_)) => {}
+                Some(Value::Array(items)) => {
+                    for (i, item) in items.iter().enumerate() {
+                        match item.as_str() {
+                            Some(v) if OPERATIONS.contains(&v) => {}
+                            Some(v) => return Some((format!("{at}/value/{i}"), unknown(v))),
+                            None => {
+                                return Some((
+                                    format!("{at}/value/{i}"),
+                                    format!(
+                                        "'value[{i}]' found to be of the type {}. The provided values are expected to be strings",
+                                        crate::engine::go_type(item)
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                }
+                Some(other) => {
+                    return Some((
+                        format!("{at}/value"),
+                        format!(
+                            "'value' field found to be of the type {}. The provided value/values are expected to be either in the form of a string or list",
+                            crate::engine::go_type(other)
+                        ),
+                    ));
+                }
+                None => {}
             }
         }
     }

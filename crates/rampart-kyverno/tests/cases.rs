@@ -241,6 +241,28 @@ fn invalid_policy_specs_are_named() {
             ),
             "requirements are not specified in selector",
         ),
+        // conditions: complete, with known operators, and real operations for request.operation
+        (
+            policy(
+                "",
+                "    match: {any: [{resources: {kinds: [Pod]}}]}\n    validate: {deny: {conditions: {any: [{key: a, operator: Equals}]}}}\n",
+            ),
+            "`key`, `value` or `operator` is missing",
+        ),
+        (
+            policy(
+                "",
+                "    match: {any: [{resources: {kinds: [Pod]}}]}\n    preconditions: {all: [{key: a, operator: equals, value: a}]}\n    validate: {deny: {}}\n",
+            ),
+            "entered value of `operator` is invalid",
+        ),
+        (
+            policy(
+                "",
+                "    match: {any: [{resources: {kinds: [Pod]}}]}\n    validate: {deny: {conditions: {any: [{key: \"{{ request.operation }}\", operator: AnyIn, value: [CREATE, DESTROY]}]}}}\n",
+            ),
+            "unknown value 'DESTROY'",
+        ),
         // a namespaced Policy reaches neither other namespaces nor cluster-wide kinds
         (
             policy("", deny)
