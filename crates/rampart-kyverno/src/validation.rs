@@ -408,7 +408,21 @@ pub(crate) fn check_policy_spec(
             "disabling admission processing is only allowed with validation policies".into(),
         ));
     }
+    if let Some(problem) = check_action_overrides(
+        spec.get("validationFailureActionOverrides"),
+        "/spec/validationFailureActionOverrides",
+        "spec.validationFailureActionOverrides",
+    ) {
+        return Some(problem);
+    }
     for (i, rule) in rules.iter().enumerate() {
+        if let Some(problem) = check_action_overrides(
+            rule.pointer("/validate/failureActionOverrides"),
+            &format!("/spec/rules/{i}/validate/failureActionOverrides"),
+            &format!("spec.rules[{i}].validate.validationFailureActionOverrides"),
+        ) {
+            return Some(problem);
+        }
         if let Some(problem) = check_generate(rule, &format!("/spec/rules/{i}/generate"), namespace)
         {
             return Some(problem);
@@ -505,6 +519,86 @@ pub(crate) fn check_policy_spec(
                     return Some((at, match_kinds_required(rule)));
                 }
             }
+        }
+    }
+    None
+}
+
+/// Failure-action overrides, as Kyverno checks them: a valid action each, and no namespace
+/// (or wildcard pattern) both enforced and audited by different overrides. `field` is the
+/// path Kyverno names in its messages.
+fn check_action_overrides(
+    overrides: Option<&Value>,
+    at: &str,
+    field: &str,
+) -> Option<(String, String)> {
+    use crate::wildcard::{has_wildcard, matches};
+    let (mut enforce, mut audit) = (Vec::<&str>::new(), Vec::<&str>::new());
+    let (mut enforce_w, mut audit_w) = (Vec::<&str>::new(), Vec::<&str>::new());
+    for (i, o) in overrides
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let at = format!("{at}/{i}");
+        let action = o.get("action").and_then(Value::as_str).unwrap_or("");
+        let enforces = match action {
+            "enforce" | "Enforce" => true,
+            "audit" | "Audit" => false,
+            _ => return Some((format!("{at}/action"), "invalid action".into())),
+        };
+        let (patterns, names): (Vec<&str>, Vec<&str>) = o
+            .get("namespaces")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .partition(|n| has_wildcard(n));
+        let here = format!("{field}[{i}].namespaces");
+        let (other, own, own_w) = if enforces {
+            (&audit, &mut enforce, &mut enforce_w)
+        } else {
+            (&enforce, &mut audit, &mut audit_w)
+        };
+        let mut clash: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| other.contains(n))
+            .collect();
+        if !clash.is_empty() {
+            clash.sort_unstable();
+            clash.dedup();
+            return Some((
+                format!("{at}/namespaces"),
+                format!(
+                    "conflicting namespaces found in path: {here}: {}",
+                    clash.join(", ")
+                ),
+            ));
+        }
+        own_w.extend(patterns);
+        own.extend(names);
+        let first = |pats: &[&str], names: &[&str]| {
+            pats.iter().find_map(|p| {
+                names
+                    .iter()
+                    .find(|n| matches(p, n))
+                    .map(|n| (p.to_string(), n.to_string()))
+            })
+        };
+        let problem = first(&audit_w, &enforce)
+            .or_else(|| first(&enforce_w, &audit))
+            .map(|(p, n)| format!("wildcard pattern '{p}' matches with namespace '{n}'"))
+            .or_else(|| {
+                first(&audit_w, &enforce_w)
+                    .or_else(|| first(&enforce_w, &audit_w))
+                    .map(|(p1, p2)| {
+                        format!("wildcard pattern '{p1}' conflicts with the pattern '{p2}'")
+                    })
+            });
+        if let Some(why) = problem {
+            return Some((format!("{at}/namespaces"), format!("path: {here}: {why}")));
         }
     }
     None

@@ -263,6 +263,21 @@ fn invalid_policy_specs_are_named() {
             ),
             "unknown value 'DESTROY'",
         ),
+        // failure-action overrides may not both enforce and audit a namespace
+        (
+            policy(
+                "  validationFailureActionOverrides:\n  - {action: Enforce, namespaces: [shop, dev]}\n  - {action: Audit, namespaces: [dev]}\n",
+                deny,
+            ),
+            "conflicting namespaces found in path: spec.validationFailureActionOverrides[1].namespaces: dev",
+        ),
+        (
+            policy(
+                "  validationFailureActionOverrides:\n  - {action: Audit, namespaces: [\"dev-*\"]}\n  - {action: Enforce, namespaces: [dev-1]}\n",
+                deny,
+            ),
+            "wildcard pattern 'dev-*' matches with namespace 'dev-1'",
+        ),
         // a namespaced Policy reaches neither other namespaces nor cluster-wide kinds
         (
             policy("", deny)
