@@ -412,6 +412,7 @@ pub(crate) fn check_policy_spec(
         spec.get("validationFailureActionOverrides"),
         "/spec/validationFailureActionOverrides",
         "spec.validationFailureActionOverrides",
+        namespace.is_some(),
     ) {
         return Some(problem);
     }
@@ -420,6 +421,7 @@ pub(crate) fn check_policy_spec(
             rule.pointer("/validate/failureActionOverrides"),
             &format!("/spec/rules/{i}/validate/failureActionOverrides"),
             &format!("spec.rules[{i}].validate.validationFailureActionOverrides"),
+            namespace.is_some(),
         ) {
             return Some(problem);
         }
@@ -524,13 +526,14 @@ pub(crate) fn check_policy_spec(
     None
 }
 
-/// Failure-action overrides, as Kyverno checks them: a valid action each, and no namespace
-/// (or wildcard pattern) both enforced and audited by different overrides. `field` is the
-/// path Kyverno names in its messages.
+/// Failure-action overrides, as Kyverno checks them: a valid action each (its CRD's enum),
+/// and in a cluster-wide policy no namespace (or wildcard pattern) both enforced and audited
+/// by different overrides. `field` is the path Kyverno names in its messages.
 fn check_action_overrides(
     overrides: Option<&Value>,
     at: &str,
     field: &str,
+    namespaced: bool,
 ) -> Option<(String, String)> {
     use crate::wildcard::{has_wildcard, matches};
     let (mut enforce, mut audit) = (Vec::<&str>::new(), Vec::<&str>::new());
@@ -548,6 +551,9 @@ fn check_action_overrides(
             "audit" | "Audit" => false,
             _ => return Some((format!("{at}/action"), "invalid action".into())),
         };
+        if namespaced {
+            continue;
+        }
         let (patterns, names): (Vec<&str>, Vec<&str>) = o
             .get("namespaces")
             .and_then(Value::as_array)
