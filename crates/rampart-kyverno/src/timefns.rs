@@ -277,6 +277,15 @@ fn getnum(value: &str, fixed: usize) -> Option<(i64, &str)> {
     Some((value[..n].parse().ok()?, &value[n..]))
 }
 
+/// [`getnum`] of a value that must lie in `range`.
+fn getnum_in(
+    value: &str,
+    fixed: usize,
+    range: std::ops::RangeInclusive<i64>,
+) -> Option<(i64, &str)> {
+    getnum(value, fixed).filter(|(n, _)| range.contains(n))
+}
+
 fn days_in_month(y: i64, m: i64) -> i64 {
     match m {
         2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
@@ -359,37 +368,15 @@ pub fn parse(layout: &str, value: &str) -> Option<Time> {
                 yday = v[..n].parse().ok()?;
                 value = &v[n..];
             }
-            Hour => {
-                let (h, r) = getnum(value, 0)?;
-                if !(0..24).contains(&h) {
-                    return None;
-                }
-                hour = h;
-                value = r;
-            }
+            Hour => (hour, value) = getnum_in(value, 0, 0..=23)?,
             Hour12 | ZeroHour12 => {
-                let (h, r) = getnum(value, if chunk == ZeroHour12 { 2 } else { 0 })?;
-                if !(0..=12).contains(&h) {
-                    return None;
-                }
-                hour = h;
-                value = r;
+                (hour, value) = getnum_in(value, if chunk == ZeroHour12 { 2 } else { 0 }, 0..=12)?;
             }
             Minute | ZeroMinute => {
-                let (m, r) = getnum(value, if chunk == ZeroMinute { 2 } else { 0 })?;
-                if !(0..60).contains(&m) {
-                    return None;
-                }
-                min = m;
-                value = r;
+                (min, value) = getnum_in(value, if chunk == ZeroMinute { 2 } else { 0 }, 0..=59)?;
             }
             Second | ZeroSecond => {
-                let (s, r) = getnum(value, if chunk == ZeroSecond { 2 } else { 0 })?;
-                if !(0..60).contains(&s) {
-                    return None;
-                }
-                sec = s;
-                value = r;
+                (sec, value) = getnum_in(value, if chunk == ZeroSecond { 2 } else { 0 }, 0..=59)?;
                 // a fraction the layout does not name, unless the layout's next element is
                 // one
                 if value.starts_with(['.', ','])
