@@ -432,6 +432,9 @@ pub(crate) fn check_policy_spec(
         if let Some(problem) = check_rule_conditions(rule, &format!("/spec/rules/{i}")) {
             return Some(problem);
         }
+        if let Some(problem) = check_context_entries(rule, &format!("/spec/rules/{i}")) {
+            return Some(problem);
+        }
     }
     if spec.get("generateExistingOnPolicyUpdate").is_some() {
         return Some((
@@ -605,6 +608,145 @@ fn check_action_overrides(
             });
         if let Some(why) = problem {
             return Some((format!("{at}/namespaces"), format!("path: {here}: {why}")));
+        }
+    }
+    None
+}
+
+/// A rule's context entries, as Kyverno's policy validation checks them: not beside `cel`
+/// validation; each named (not after a variable Kyverno defines itself) and of exactly one
+/// kind, with that kind's required fields, and JMESPath that parses (unless it holds
+/// variables, whose values are unknown until evaluation).
+fn check_context_entries(rule: &Value, at: &str) -> Option<(String, String)> {
+    let entries = rule.get("context").and_then(Value::as_array)?;
+    if entries.is_empty() {
+        return None;
+    }
+    if rule.pointer("/validate/cel").is_some() {
+        return Some((
+            format!("{at}/context"),
+            "context variables are not supported for CEL expressions in validate rules".into(),
+        ));
+    }
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    // a JMESPath expression without variables must parse
+    let jmes = |at: &str, expr: &str| -> Option<(String, String)> {
+        if expr.is_empty() || expr.contains("{{") {
+            return None;
+        }
+        crate::jmes::check(expr).err().map(|e| {
+            (
+                format!("{at}/jmesPath"),
+                format!("failed to parse JMESPath {expr}: {e}"),
+            )
+        })
+    };
+    const RESERVED: [&str; 6] = [
+        "images",
+        "request",
+        "serviceAccountName",
+        "serviceAccountNamespace",
+        "element",
+        "elementIndex",
+    ];
+    for (j, e) in entries.iter().enumerate() {
+        let at = format!("{at}/context/{j}");
+        let name = text(e, "name");
+        if name.is_empty() {
+            return Some((at, "a name is required for context entries".into()));
+        }
+        if let Some(v) = RESERVED
+            .iter()
+            .find(|v| name == **v || name.starts_with(&format!("{v}.")))
+        {
+            return Some((
+                format!("{at}/name"),
+                format!(
+                    "entry name {name} is invalid as it conflicts with a pre-defined variable {v}"
+                ),
+            ));
+        }
+        let kinds: Vec<&str> = [
+            "configMap",
+            "apiCall",
+            "globalReference",
+            "imageRegistry",
+            "variable",
+        ]
+        .into_iter()
+        .filter(|k| e.get(*k).is_some_and(|v| !v.is_null()))
+        .collect();
+        let [kind] = kinds.as_slice() else {
+            return Some((
+                at,
+                "exactly one of configMap or apiCall or imageRegistry or variable is required for context entries".into(),
+            ));
+        };
+        let body = e.get(*kind).unwrap_or(&Value::Null);
+        let at = format!("{at}/{kind}");
+        let problem = match *kind {
+            "configMap" if text(body, "name").is_empty() => Some((
+                at.clone(),
+                "a name is required for configMap context entry".to_string(),
+            )),
+            "configMap" if text(body, "namespace").is_empty() => Some((
+                at.clone(),
+                "a namespace is required for configMap context entry".to_string(),
+            )),
+            "apiCall"
+                if !text(body, "urlPath").is_empty()
+                    && body.get("service").is_some_and(|s| !s.is_null()) =>
+            {
+                Some((
+                    at.clone(),
+                    "a URLPath cannot be used for service API calls".to_string(),
+                ))
+            }
+            "globalReference" if text(body, "name").is_empty() => Some((
+                at.clone(),
+                "a name is required for globalReference context entry".to_string(),
+            )),
+            "imageRegistry" => {
+                let reference = text(body, "reference");
+                if reference.is_empty() {
+                    Some((
+                        at.clone(),
+                        "a ref is required for imageRegistry context entry".to_string(),
+                    ))
+                } else if !reference.contains("{{") {
+                    rampart_images::reference::Reference::parse(&reference)
+                        .err()
+                        .map(|err| {
+                            (
+                                format!("{at}/reference"),
+                                format!("bad image: {reference}: {err}"),
+                            )
+                        })
+                } else {
+                    None
+                }
+            }
+            "variable" => {
+                let path = text(body, "jmesPath");
+                let has = |k: &str| body.get(k).is_some_and(|v| !v.is_null());
+                if !has("value") && path.is_empty() {
+                    Some((
+                        at.clone(),
+                        "a variable must define a value or a jmesPath expression".to_string(),
+                    ))
+                } else if has("default") && path.is_empty() {
+                    Some((
+                        at.clone(),
+                        "a variable must define a default value only when a jmesPath expression is defined".to_string(),
+                    ))
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        if let Some(p) = problem.or_else(|| jmes(&at, &text(body, "jmesPath"))) {
+            return Some(p);
         }
     }
     None

@@ -263,6 +263,42 @@ fn invalid_policy_specs_are_named() {
             ),
             "unknown value 'DESTROY'",
         ),
+        // context entries: named, not after Kyverno's own variables, of one kind, complete
+        (
+            policy(
+                "",
+                "    match: {any: [{resources: {kinds: [Pod]}}]}\n    context: [{name: request, variable: {value: 1}}]\n    validate: {deny: {}}\n",
+            ),
+            "conflicts with a pre-defined variable request",
+        ),
+        (
+            policy(
+                "",
+                "    match: {any: [{resources: {kinds: [Pod]}}]}\n    context: [{name: both, variable: {value: 1}, configMap: {name: c, namespace: n}}]\n    validate: {deny: {}}\n",
+            ),
+            "exactly one of configMap or apiCall or imageRegistry or variable",
+        ),
+        (
+            policy(
+                "",
+                "    match: {any: [{resources: {kinds: [Pod]}}]}\n    context: [{name: cm, configMap: {name: c}}]\n    validate: {deny: {}}\n",
+            ),
+            "a namespace is required for configMap context entry",
+        ),
+        (
+            policy(
+                "",
+                "    match: {any: [{resources: {kinds: [Pod]}}]}\n    context: [{name: v, variable: {default: 1}}]\n    validate: {deny: {}}\n",
+            ),
+            "a variable must define a value or a jmesPath expression",
+        ),
+        (
+            policy(
+                "",
+                "    match: {any: [{resources: {kinds: [Pod]}}]}\n    context: [{name: v, variable: {jmesPath: \"items[\"}}]\n    validate: {deny: {}}\n",
+            ),
+            "failed to parse JMESPath items[",
+        ),
         // failure-action overrides may not both enforce and audit a namespace
         (
             policy(
