@@ -1068,6 +1068,17 @@ impl Policy {
                 .cloned()
                 .unwrap_or_default();
             let background = v.pointer("/spec/background").and_then(Value::as_bool) != Some(false);
+            if kind == "ClusterPolicy"
+                && v.pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| !n.is_empty())
+            {
+                broken = Some(fail(
+                    "/metadata/namespace",
+                    "A clusterpolicy should not have the namespace defined".into(),
+                    &mut errors,
+                ));
+            }
             if let Some((p, m)) =
                 validation::check_background(v.get("spec").unwrap_or(&Value::Null), &own)
             {

@@ -435,6 +435,9 @@ pub(crate) fn check_policy_spec(
         if let Some(problem) = check_context_entries(rule, &format!("/spec/rules/{i}")) {
             return Some(problem);
         }
+        if let Some(problem) = check_rule_shape(rule, &format!("/spec/rules/{i}"), i) {
+            return Some(problem);
+        }
     }
     if spec.get("generateExistingOnPolicyUpdate").is_some() {
         return Some((
@@ -747,6 +750,124 @@ fn check_context_entries(rule: &Value, at: &str) -> Option<(String, String)> {
         };
         if let Some(p) = problem.or_else(|| jmes(&at, &text(body, "jmesPath"))) {
             return Some(p);
+        }
+    }
+    None
+}
+
+/// Whether a text holds a `{{ }}` variable (Kyverno's check of the sections that may not).
+fn has_variable(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        let after = &rest[i + 2..];
+        match after.find(['{', '}']) {
+            Some(j) if after[j..].starts_with("}}") => return true,
+            Some(j) => rest = &after[j..],
+            None => return false,
+        }
+    }
+    false
+}
+
+/// A rule's shape as Kyverno's policy validation checks it: `any`/`all` not beside the older
+/// `resources` form (nor, in `exclude`, beside each other); no variables in `match`,
+/// `exclude`, JSON patch paths or image references; JSON patch operations Kyverno knows,
+/// paths that begin with `/`, and values where the operation needs one.
+fn check_rule_shape(rule: &Value, at: &str, i: usize) -> Option<(String, String)> {
+    let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+    for side in ["exclude", "match"] {
+        let Some(block) = rule.get(side) else {
+            continue;
+        };
+        let listed = |k: &str| {
+            block
+                .get(k)
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+        };
+        let legacy = block
+            .get("resources")
+            .and_then(Value::as_object)
+            .is_some_and(|r| r.values().any(|v| !v.is_null()));
+        if (listed("any") || listed("all")) && legacy {
+            return Some((
+                format!("{at}/{side}"),
+                format!("can't specify any/all together with {side} resources"),
+            ));
+        }
+        if side == "exclude" && listed("any") && listed("all") {
+            return Some((
+                format!("{at}/{side}"),
+                "can't specify any and all together".into(),
+            ));
+        }
+    }
+    let invalid = |section: &str| {
+        format!(
+            "policy contains invalid variables: rule \"{name}\" should not have variables in {section} section"
+        )
+    };
+    // the JSON patch: operations, paths and values
+    let patch = rule
+        .pointer("/mutate/patchesJson6902")
+        .and_then(Value::as_str)
+        .map(|t| rampart_manifest::parse_yaml("patchesJson6902", t).0)
+        .and_then(|docs| docs.into_iter().next())
+        .map(|d| d.value);
+    if let Some(Value::Array(ops)) = &patch {
+        let at = format!("{at}/mutate/patchesJson6902");
+        for op in ops {
+            let path = op.get("path").and_then(Value::as_str).unwrap_or("");
+            if has_variable(path) {
+                return Some((at, invalid("patchesJSON6902 path")));
+            }
+        }
+        for op in ops {
+            let kind = op.get("op").and_then(Value::as_str).unwrap_or("");
+            let path = op.get("path").and_then(Value::as_str).unwrap_or("");
+            if !path.starts_with('/') {
+                return Some((
+                    at,
+                    format!("path must begin with a forward slash: spec.rules[{i}]: {path}"),
+                ));
+            }
+            if !matches!(
+                kind,
+                "add" | "remove" | "replace" | "move" | "copy" | "test"
+            ) {
+                return Some((at, format!("unexpected kind: spec.rules[{i}]: {kind}")));
+            }
+            if matches!(kind, "add" | "replace" | "test") && op.get("value").is_none() {
+                return Some((
+                    at,
+                    format!("invalid value: spec.rules[{i}]: missing value for operation {kind}"),
+                ));
+            }
+        }
+    }
+    for side in ["exclude", "match"] {
+        if let Some(block) = rule.get(side)
+            && has_variable(&block.to_string())
+        {
+            return Some((format!("{at}/{side}"), invalid(side)));
+        }
+    }
+    for (v, vi) in rule
+        .get("verifyImages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let refs = vi
+            .get("imageReferences")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .chain(vi.get("image"))
+            .filter_map(Value::as_str);
+        if refs.into_iter().any(has_variable) {
+            return Some((format!("{at}/verifyImages/{v}"), invalid("image reference")));
         }
     }
     None

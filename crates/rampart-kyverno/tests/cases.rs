@@ -299,6 +299,42 @@ fn invalid_policy_specs_are_named() {
             ),
             "failed to parse JMESPath items[",
         ),
+        (
+            policy("", deny).replace(
+                "metadata: {name: p}",
+                "metadata: {name: p, namespace: shop}",
+            ),
+            "A clusterpolicy should not have the namespace defined",
+        ),
+        // no variables where Kyverno forbids them; JSON patches it can apply; one match form
+        (
+            policy(
+                "",
+                "    match: {any: [{resources: {kinds: [Pod], names: [\"{{ request.object.metadata.name }}\"]}}]}\n    validate: {deny: {}}\n",
+            ),
+            "should not have variables in match section",
+        ),
+        (
+            policy(
+                "",
+                "    match: {any: [{resources: {kinds: [Pod]}}]}\n    mutate:\n      patchesJson6902: |-\n        - {op: add, path: spec/x, value: 1}\n",
+            ),
+            "path must begin with a forward slash",
+        ),
+        (
+            policy(
+                "",
+                "    match: {any: [{resources: {kinds: [Pod]}}]}\n    mutate:\n      patchesJson6902: |-\n        - {op: merge, path: /spec/x, value: 1}\n",
+            ),
+            "unexpected kind",
+        ),
+        (
+            policy(
+                "",
+                "    match:\n      resources: {kinds: [Pod]}\n      any: [{resources: {kinds: [Pod]}}]\n    validate: {deny: {}}\n",
+            ),
+            "can't specify any/all together with match resources",
+        ),
         // failure-action overrides may not both enforce and audit a namespace
         (
             policy(
