@@ -227,6 +227,20 @@ fn compiled_cel(c: &Value) -> Result<std::rc::Rc<CelChecks>, String> {
     Ok(checks)
 }
 
+/// Whether a policy's webhook match conditions (a `{"matchConditions": [...]}` block) hold for
+/// the request; an error in them is returned.
+pub(crate) fn webhook_conditions(
+    block: &Value,
+    resource: &Value,
+    info: &AdmissionInfo,
+) -> Result<bool, String> {
+    match compiled_cel(block)?.evaluate(&bindings(resource, info)) {
+        CelOutcome::NotApplicable => Ok(false),
+        CelOutcome::Error(e) => Err(e),
+        _ => Ok(true),
+    }
+}
+
 /// Whether any string below `v` is a `$(...)` reference.
 fn mentions_references(v: &Value) -> bool {
     match v {

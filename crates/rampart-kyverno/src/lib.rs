@@ -302,6 +302,10 @@ pub struct Policy {
     pub severity: Option<Severity>,
     /// Its `policies.kyverno.io/category` annotation.
     pub category: Option<String>,
+    /// `spec.webhookConfiguration.matchConditions` as a block of CEL match conditions
+    /// (`{"matchConditions": [...]}`): the API server sends a request to Kyverno's webhook only
+    /// when they all hold, so `serve` applies the policy only then.
+    webhook_conditions: Option<Value>,
     /// `failurePolicy: Ignore` (`spec.failurePolicy`, or `spec.webhookConfiguration.failurePolicy`):
     /// at admission, a rule that errors admits the request.
     pub failure_ignored: bool,
@@ -692,7 +696,12 @@ impl PolicySet {
         self.evaluate_where(
             resource,
             info,
-            |p| !p.is_deleting() && !p.is_admission_native() && p.runs_at_admission(),
+            |p| {
+                !p.is_deleting()
+                    && !p.is_admission_native()
+                    && p.runs_at_admission()
+                    && p.webhook_admits(resource, info)
+            },
             false,
         )
     }
@@ -1188,6 +1197,21 @@ impl Policy {
                 images: Vec::new(),
             });
         }
+        // the webhook's match conditions: compiled here, so that a bad one is an error at load
+        let webhook_conditions = v
+            .pointer("/spec/webhookConfiguration/matchConditions")
+            .and_then(Value::as_array)
+            .filter(|c| !c.is_empty())
+            .map(|c| serde_json::json!({"matchConditions": c}));
+        if let Some(block) = &webhook_conditions
+            && let Err(e) = cel::CelChecks::compile(block, "validations")
+        {
+            broken = Some(fail(
+                "/spec/webhookConfiguration/matchConditions",
+                format!("match conditions compilation errors: {e}"),
+                &mut errors,
+            ));
+        }
         (
             Policy {
                 name,
@@ -1217,10 +1241,24 @@ impl Policy {
                 .iter()
                 .any(|p| v.pointer(p).and_then(Value::as_str) == Some("Ignore")),
                 selects_by_roles: rules.iter().any(selects_by_roles),
+                webhook_conditions,
                 rules,
             },
             errors,
         )
+    }
+
+    /// Whether the API server would send this request to the policy's webhook: its
+    /// `webhookConfiguration.matchConditions` all hold (an error in them: under `Ignore` the
+    /// webhook is skipped, else the policy runs).
+    pub fn webhook_admits(&self, resource: &Value, info: &AdmissionInfo) -> bool {
+        let Some(block) = &self.webhook_conditions else {
+            return true;
+        };
+        match engine::webhook_conditions(block, resource, info) {
+            Ok(hold) => hold,
+            Err(_) => !self.failure_ignored,
+        }
     }
 
     /// Whether a failure of `rule` blocks admission, ignoring the per-namespace overrides: the

@@ -1075,3 +1075,50 @@ fn mutate_targets_leave_the_trigger_alone() {
     assert_eq!(r[0].status, Status::Error, "{r:?}");
     assert!(r[0].patched.is_none());
 }
+
+/// `spec.webhookConfiguration.matchConditions`: the API server calls the policy's webhook only
+/// when they hold, so at admission the policy applies only then (`policy apply` and `policy
+/// test`, like Kyverno's CLI, do not read them); a condition that does not compile is an error
+/// at load.
+#[test]
+fn webhook_match_conditions_gate_admission() {
+    let text = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: team-a-only}
+spec:
+  validationFailureAction: Enforce
+  background: false
+  webhookConfiguration:
+    matchConditions:
+    - name: team-a
+      expression: "has(object.metadata.labels) && object.metadata.labels['team'] == 'a'"
+  rules:
+  - name: no-debug
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate: {message: no debug, deny: {}}
+"#;
+    let (set, errors) = PolicySet::from_str("p.yaml", text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let cm = |team: &str| {
+        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "default", "labels": {"team": team}}})
+    };
+    let info = AdmissionInfo::default();
+    let a = set.evaluate_admission(&cm("a"), &info);
+    assert!(a.len() == 1 && a[0].status == Status::Fail, "{a:?}");
+    assert!(set.evaluate_admission(&cm("b"), &info).is_empty());
+    // the CLI's order does not read them, as Kyverno's CLI does not
+    let cli = set.evaluate_in_cli_order(&cm("b"), |_, _| AdmissionInfo::default());
+    assert!(
+        cli.iter().flatten().any(|r| r.status == Status::Fail),
+        "{cli:?}"
+    );
+    let (_, errors) = PolicySet::from_str("p.yaml", &text.replace("== 'a'\"", "== \""));
+    assert!(
+        errors.iter().any(|e| e
+            .to_string()
+            .contains("match conditions compilation errors")),
+        "{errors:?}"
+    );
+}

@@ -530,7 +530,11 @@ impl Engine {
         for p in &set.policies {
             // DeletingPolicies do not act at admission; ImageValidatingPolicies only pin
             // digests here (their verification is the validating stage's)
-            if p.is_deleting() || p.is_admission_native() || !p.runs_at_admission() {
+            if p.is_deleting()
+                || p.is_admission_native()
+                || !p.runs_at_admission()
+                || !p.webhook_admits(&current, &info)
+            {
                 continue;
             }
             let patched = if p.is_image_validating() {
