@@ -832,6 +832,28 @@ spec: {replicas: 9}
         cluster_summary(dir.path(), &["--policy", "vap.yaml", "-r", "deploys.yaml"]),
         (1, 1, 0, 0)
     );
+    // a VAP that does not compile: its error at its position, and exit status 2
+    let bad = std::fs::read_to_string(dir.path().join("vap.yaml"))
+        .unwrap()
+        .replace("object.spec.replicas <= 3", "object.spec.replicas <=");
+    w("bad-vap.yaml", &bad);
+    let out = rampart()
+        .current_dir(dir.path())
+        .args([
+            "policy",
+            "apply",
+            "--policy",
+            "bad-vap.yaml",
+            "-r",
+            "deploys.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad-vap.yaml:"),
+        "{out:?}"
+    );
     // PolicyExceptions among the policies or the resources apply only when asked
     w(
         "policy.yaml",

@@ -726,6 +726,7 @@ pub fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             || !loaded.errors.is_empty()
             || !policy_objects.errors.is_empty()
             || !exception_objects.errors.is_empty()
+            || vaps.as_ref().is_some_and(|v| !v.problems().is_empty())
         {
             ExitCode::from(2)
         } else if failed {
