@@ -221,22 +221,42 @@ pub fn check_rule(rule: &Value, pointer: &str, background: bool) -> Option<(Stri
     None
 }
 
+/// The entries of a block's `any` and `all` lists (match and exclude filters, conditions):
+/// the list's name, the entry's index and the entry.
+fn any_all(block: &Value) -> impl Iterator<Item = (&'static str, usize, &Value)> {
+    ["any", "all"].into_iter().flat_map(move |list| {
+        block
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(move |(i, entry)| (list, i, entry))
+    })
+}
+
+/// A mutate rule's `patchesJson6902` (YAML or JSON text) as its list of operations; `None`
+/// without one, or when it is no list.
+fn json_patch_ops(rule: &Value) -> Option<Vec<Value>> {
+    let text = rule.pointer("/mutate/patchesJson6902")?.as_str()?;
+    let doc = rampart_manifest::parse_yaml("patchesJson6902", text)
+        .0
+        .into_iter()
+        .next()?;
+    match doc.value {
+        Value::Array(ops) => Some(ops),
+        _ => None,
+    }
+}
+
 /// The first filter of a `match` or `exclude` block (itself, or an `any`/`all` entry) that
 /// selects by the requester (`subjects`, `roles`, `clusterRoles`): its JSON pointer and
 /// Kyverno's path below the block (`/any/0`, `/any[0]`), and the field.
 pub(crate) fn requester_filter(m: &Value) -> Option<(String, String, &'static str)> {
     let mut filters = vec![(String::new(), String::new(), m)];
-    for block in ["any", "all"] {
-        for (j, f) in m
-            .get(block)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            filters.push((format!("/{block}/{j}"), format!("/{block}[{j}]"), f));
-        }
-    }
+    filters.extend(
+        any_all(m).map(|(list, j, f)| (format!("/{list}/{j}"), format!("/{list}[{j}]"), f)),
+    );
     filters.into_iter().find_map(|(pointer, path, f)| {
         ["subjects", "roles", "clusterRoles"]
             .into_iter()
@@ -495,18 +515,9 @@ pub(crate) fn check_policy_spec(
             let Some(block) = rule.get(side) else {
                 continue;
             };
-            let mut descriptions: Vec<(String, &Value)> = Vec::new();
-            for any_all in ["any", "all"] {
-                for (j, filter) in block
-                    .get(any_all)
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    descriptions.push((format!("/spec/rules/{i}/{side}/{any_all}/{j}"), filter));
-                }
-            }
+            let mut descriptions: Vec<(String, &Value)> = any_all(block)
+                .map(|(list, j, filter)| (format!("/spec/rules/{i}/{side}/{list}/{j}"), filter))
+                .collect();
             if block.get("resources").is_some() || block.get("subjects").is_some() {
                 descriptions.push((format!("/spec/rules/{i}/{side}"), block));
             }
@@ -808,21 +819,15 @@ fn check_rule_shape(rule: &Value, at: &str, i: usize) -> Option<(String, String)
         )
     };
     // the JSON patch: operations, paths and values
-    let patch = rule
-        .pointer("/mutate/patchesJson6902")
-        .and_then(Value::as_str)
-        .map(|t| rampart_manifest::parse_yaml("patchesJson6902", t).0)
-        .and_then(|docs| docs.into_iter().next())
-        .map(|d| d.value);
-    if let Some(Value::Array(ops)) = &patch {
+    if let Some(ops) = json_patch_ops(rule) {
         let at = format!("{at}/mutate/patchesJson6902");
-        for op in ops {
+        for op in &ops {
             let path = op.get("path").and_then(Value::as_str).unwrap_or("");
             if has_variable(path) {
                 return Some((at, invalid("patchesJSON6902 path")));
             }
         }
-        for op in ops {
+        for op in &ops {
             let kind = op.get("op").and_then(Value::as_str).unwrap_or("");
             let path = op.get("path").and_then(Value::as_str).unwrap_or("");
             if !path.starts_with('/') {
@@ -999,18 +1004,8 @@ fn check_conditions(conds: &Value, at: &str, values: bool) -> Option<(String, St
                     .map(|(i, c)| (format!("{at}/{i}"), c)),
             );
         }
-        Value::Object(m) => {
-            for block in ["any", "all"] {
-                for (i, c) in m
-                    .get(block)
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    all.push((format!("{at}/{block}/{i}"), c));
-                }
-            }
+        Value::Object(_) => {
+            all.extend(any_all(conds).map(|(list, i, c)| (format!("{at}/{list}/{i}"), c)));
         }
         _ => {}
     }
@@ -1095,23 +1090,13 @@ fn match_kinds_required(rule: &Value) -> String {
         v.and_then(Value::as_object)
             .is_none_or(|m| m.keys().all(|k| k == "metadata"))
     };
-    let patches_metadata = rule
-        .pointer("/mutate/patchesJson6902")
-        .and_then(Value::as_str)
-        .and_then(|t| {
-            rampart_manifest::parse_yaml("patch", t)
-                .0
-                .into_iter()
-                .next()
+    let patches_metadata = json_patch_ops(rule).is_none_or(|ops| {
+        ops.iter().all(|o| {
+            o.get("path")
+                .and_then(Value::as_str)
+                .is_some_and(|p| p.starts_with("/metadata"))
         })
-        .and_then(|d| d.value.as_array().cloned())
-        .is_none_or(|ops| {
-            ops.iter().all(|o| {
-                o.get("path")
-                    .and_then(Value::as_str)
-                    .is_some_and(|p| p.starts_with("/metadata"))
-            })
-        });
+    });
     let metadata_only = only_metadata(rule.pointer("/mutate/patchStrategicMerge"))
         && patches_metadata
         && only_metadata(rule.pointer("/validate/pattern"))
