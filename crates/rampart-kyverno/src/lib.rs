@@ -63,8 +63,9 @@ use std::sync::{Arc, OnceLock};
 /// Errors of this crate; each names where the bad input is.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum KyvernoError {
-    /// A file that could not be read or parsed.
-    #[error("{0}")]
+    /// A file that could not be read or parsed (shown as the input error itself, not once
+    /// more as its own source).
+    #[error(transparent)]
     Input(#[from] InputError),
     /// A policy that cannot run (bad JMESPath, unknown anchor, bad CEL): where, and
     /// `policy `NAME`: why` as the message.
