@@ -90,6 +90,7 @@ fn empty_stdin_is_an_error() {
         &["scan", "--no-config", "-"][..],
         &["netpol", "list", "-"],
         &["rbac", "risks", "-"],
+        &["policy", "jp", "query", "a"],
     ] {
         let out = rampart().args(cmd).write_stdin("").output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{cmd:?}");

@@ -44,9 +44,12 @@ pub fn run(a: JpArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The input object: the file's, else stdin's; YAML or JSON, one document.
-fn parse_input(name: &str, text: &str) -> anyhow::Result<serde_json::Value> {
-    let (mut docs, errors) = rampart_manifest::parse_yaml(name, text);
+/// The input object: the file's, else stdin's (read as every command reads its sources: a size
+/// limit, text only, empty stdin an error); YAML or JSON, one document.
+fn read_input(source: &rampart_manifest::Source) -> anyhow::Result<serde_json::Value> {
+    let (name, text) =
+        rampart_manifest::read_source(source, rampart_manifest::DEFAULT_MAX_FILE_SIZE)?;
+    let (mut docs, errors) = rampart_manifest::parse_yaml(&name, &text);
     if let Some(e) = errors.into_iter().next() {
         anyhow::bail!("{e}");
     }
@@ -64,26 +67,19 @@ fn query(a: QueryArgs) -> anyhow::Result<ExitCode> {
             std::fs::read_to_string(f).with_context(|| format!("{}: cannot read", f.display()))?,
         );
     }
-    let read_stdin = || -> anyhow::Result<String> {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("stdin: cannot read")?;
-        Ok(s)
-    };
     let input = match &a.input {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("{}: cannot read", p.display()))?;
-            parse_input(&p.display().to_string(), &text)?
-        }
+        Some(p) => read_input(&rampart_manifest::Source::File(p.clone()))?,
         None if expressions.is_empty() => {
             anyhow::bail!("at least one expression or an input file (-i) is required")
         }
-        None => parse_input("<stdin>", &read_stdin()?)?,
+        None => read_input(&rampart_manifest::Source::Stdin)?,
     };
     if expressions.is_empty() {
-        expressions.push(read_stdin()?);
+        let mut q = String::new();
+        std::io::stdin()
+            .read_to_string(&mut q)
+            .context("stdin: cannot read")?;
+        expressions.push(q);
     }
     let mut out = std::io::stdout().lock();
     for e in &expressions {
